@@ -1,0 +1,157 @@
+//! Responses: quarantine of alerted nodes after a delay, rebuild and release, and
+//! patching on a cadence.
+//!
+//! Quarantine isolates a node (it neither scans nor can be reached) `delay` after its
+//! alert: the time a SOC needs to triage and act. Isolating a clean node is a real cost
+//! and is counted as `false_quarantines`. With `release_after`, an isolated node is
+//! rebuilt (clean, patched) and returns. Patch rounds every `interval` patch each
+//! still-unpatched node in the covered zones with chance `coverage`; patching closes the
+//! door but does not evict an attacker already inside.
+
+use std::collections::VecDeque;
+
+use bevy_ecs::prelude::*;
+use paraverse_sim::prelude::*;
+use paraverse_sim::scenario::{Patching, Quarantine};
+use rayon::prelude::*;
+
+/// Alerts raised this tick, in node-id order (written by detection, read by responses).
+#[derive(Resource, Debug, Clone, Default)]
+pub struct Alerts {
+    /// Nodes alerted this tick.
+    pub raised: Vec<u32>,
+}
+
+/// Counters of the quarantine policy.
+#[derive(Debug, Clone, Copy)]
+pub struct QuarantineCounters {
+    /// Nodes isolated.
+    pub quarantines: CounterId,
+    /// Clean nodes isolated.
+    pub false_quarantines: CounterId,
+    /// Nodes rebuilt and released.
+    pub releases: CounterId,
+}
+
+/// The quarantine policy and its queues. Delays are constant, so due ticks arrive in
+/// order and plain FIFO queues suffice.
+#[derive(Resource, Debug, Clone)]
+pub struct QuarantinePolicy {
+    /// Parameters.
+    pub config: Quarantine,
+    /// Counters.
+    pub counters: QuarantineCounters,
+    /// (due tick, node) of alerted nodes awaiting isolation.
+    pub pending: VecDeque<(u32, u32)>,
+    /// (due tick, node) of isolated nodes awaiting release.
+    pub releases: VecDeque<(u32, u32)>,
+}
+
+/// Defend stage: isolate nodes whose response delay has passed; release rebuilt ones.
+pub fn quarantine(
+    mut nodes: Query<&mut Security>,
+    mut policy: ResMut<QuarantinePolicy>,
+    alerts: Res<Alerts>,
+    clock: Res<Clock>,
+    mut metrics: ResMut<Metrics>,
+    mut log: ResMut<EventLog>,
+) {
+    let mut security = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let security = security.bypass_change_detection();
+    let tick = clock.tick;
+    let policy = &mut *policy;
+    let c = policy.counters;
+    for &node in &alerts.raised {
+        policy
+            .pending
+            .push_back((tick.saturating_add(policy.config.delay_ticks), node));
+    }
+    while let Some(&(due, node)) = policy.releases.front() {
+        if due > tick {
+            break;
+        }
+        policy.releases.pop_front();
+        let s = &mut security[node as usize];
+        *s = Security {
+            patched: true,
+            ever_compromised: s.ever_compromised,
+            ..Security::default()
+        };
+        metrics.add(c.releases, 1);
+        log.push(RunEvent::new(tick, "release", node));
+    }
+    while let Some(&(due, node)) = policy.pending.front() {
+        if due > tick {
+            break;
+        }
+        policy.pending.pop_front();
+        let s = &mut security[node as usize];
+        if s.quarantined {
+            continue;
+        }
+        s.quarantined = true;
+        metrics.add(c.quarantines, 1);
+        if !s.compromised {
+            metrics.add(c.false_quarantines, 1);
+        }
+        let mut e = RunEvent::new(tick, "quarantine", node);
+        e.truth = Some(s.compromised);
+        log.push(e);
+        if let Some(r) = policy.config.release_ticks {
+            policy.releases.push_back((tick.saturating_add(r), node));
+        }
+    }
+}
+
+/// The patching policy.
+#[derive(Resource, Debug, Clone)]
+pub struct PatchPolicy {
+    /// Parameters.
+    pub config: Patching,
+    /// Whether each zone is covered.
+    pub zones: Vec<bool>,
+    /// Counter of nodes patched.
+    pub patches: CounterId,
+}
+
+const PATCH: Stream = Stream::named("defense.patch");
+
+/// Defend stage: on every `interval`-th tick, patch each unpatched covered node with
+/// chance `coverage` (each node decides from its own draw, so chunks run in parallel).
+pub fn patch(
+    mut nodes: Query<(&InZone, &mut Security)>,
+    policy: Res<PatchPolicy>,
+    rng: Res<SimRng>,
+    clock: Res<Clock>,
+    mut metrics: ResMut<Metrics>,
+    mut log: ResMut<EventLog>,
+) {
+    let tick = clock.tick;
+    if !tick.is_multiple_of(policy.config.interval_ticks) {
+        return;
+    }
+    let (zones, mut security) = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let security = security.bypass_change_detection();
+    let (rng, coverage, covered) = (*rng, policy.config.coverage, &policy.zones);
+    let patched: u64 = security
+        .par_chunks_mut(CHUNK)
+        .zip(zones.par_chunks(CHUNK))
+        .enumerate()
+        .map(|(c, (sec, zone))| {
+            let mut n = 0u64;
+            for (k, (s, z)) in sec.iter_mut().zip(zone).enumerate() {
+                let node = (c * CHUNK + k) as u32;
+                if !s.patched
+                    && covered[z.0 as usize]
+                    && coverage.hit(rng.draw(PATCH, node, tick, 0))
+                {
+                    s.patched = true;
+                    n += 1;
+                }
+            }
+            n
+        })
+        .sum();
+    metrics.add(policy.patches, patched);
+    log.push(RunEvent::global(tick, "patch_round", patched));
+}

@@ -1,0 +1,60 @@
+//! Scenarios shipped inside the binary, so `paraverse run` works with no files at hand.
+//!
+//! The files live in the repository's `scenarios/` folder; this module embeds them and
+//! resolves a command-line argument that is either a path or a bundled name.
+
+use std::path::Path;
+
+use crate::scenario::{Scenario, ScenarioError};
+
+/// A scenario shipped with paraverse.
+#[derive(Debug, Clone, Copy)]
+pub struct Bundled {
+    /// Name (the file name without `.toml`).
+    pub name: &'static str,
+    /// The TOML text.
+    pub text: &'static str,
+}
+
+/// The scenario `paraverse run` uses when given none.
+pub const DEFAULT: &str = "metaverse-campus";
+
+/// Every bundled scenario.
+pub const ALL: &[Bundled] = &[
+    Bundled {
+        name: "metaverse-campus",
+        text: include_str!("../../scenarios/metaverse-campus.toml"),
+    },
+    Bundled {
+        name: "smart-city-1m",
+        text: include_str!("../../scenarios/smart-city-1m.toml"),
+    },
+    Bundled {
+        name: "worm-logistic",
+        text: include_str!("../../scenarios/worm-logistic.toml"),
+    },
+];
+
+/// The bundled scenario of that name.
+pub fn get(name: &str) -> Option<&'static Bundled> {
+    ALL.iter().find(|b| b.name == name)
+}
+
+/// Loads `arg` as a file if one exists at that path, else as a bundled name; `None` loads
+/// the default.
+pub fn load(arg: Option<&str>) -> Result<Scenario, ScenarioError> {
+    let arg = arg.unwrap_or(DEFAULT);
+    let path = Path::new(arg);
+    if path.exists() {
+        return Scenario::load(path);
+    }
+    let stem = arg.strip_suffix(".toml").unwrap_or(arg);
+    let stem = stem.strip_prefix("scenarios/").unwrap_or(stem);
+    match get(stem) {
+        Some(b) => Scenario::from_toml_str(b.text, &format!("<bundled:{}>", b.name)),
+        None => Err(ScenarioError::NotFound {
+            name: arg.to_owned(),
+            known: ALL.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+        }),
+    }
+}

@@ -1,0 +1,39 @@
+//! The paraverse world: scenarios, topology, the ECS world, the tick schedule,
+//! deterministic randomness and recording.
+//!
+//! The crate is a few nouns and how they relate:
+//!
+//! - a [`Scenario`](scenario::Scenario) is a validated TOML file: groups of nodes in zones,
+//!   services with CVSS-scored vulnerabilities, topology generators, campaigns, defenses;
+//! - a [`Universe`](universe::Universe) is built from a scenario: an ECS world with one
+//!   entity per node ([`world`]), a petgraph [`Topology`](topology::Topology), and a
+//!   schedule of six [stages](universe::SimStage) per tick;
+//! - [`SimPlugin`](universe::SimPlugin)s (from the `attackers` and `defenders` crates)
+//!   add systems to the stages;
+//! - a [`RunRecord`](metrics::RunRecord) is what a finished run hands back: summary,
+//!   time series and events, written to disk by [`RunRecord::write`](metrics::RunRecord::write).
+//!
+//! `sim` knows no particular attack or defense. Randomness is counter-based ([`rng`]), so
+//! results are bit-identical at any thread count.
+
+pub mod bundled;
+pub mod metrics;
+pub mod rng;
+pub mod scenario;
+pub mod topology;
+pub mod units;
+pub mod universe;
+pub mod world;
+
+/// The names most users of the crate need.
+pub mod prelude {
+    pub use crate::metrics::{CounterId, EventLog, Metrics, RunEvent, RunRecord, Summary};
+    pub use crate::rng::{Chance, PerTick, SimRng, Stream};
+    pub use crate::scenario::{Scenario, ScenarioError};
+    pub use crate::topology::Topology;
+    pub use crate::units::{Bandwidth, SimDuration};
+    pub use crate::universe::{BuildError, SimPlugin, SimStage, Universe, UniverseBuilder};
+    pub use crate::world::{
+        CHUNK, Clock, InGroup, InZone, Kind, NodeId, ScenarioRes, Security, Telemetry, dense,
+    };
+}

@@ -1,0 +1,502 @@
+//! What a run measures: named counters, a per-tick time series, a bounded event log, and
+//! the summary derived from them; and how they are written to disk.
+//!
+//! `sim` owns the state counts (compromised, quarantined, patched, vulnerable); plugins
+//! register their own counters (`scans`, `detections`, ...) when they are built, so new
+//! campaigns and defenses add columns without `sim` knowing them. Every number is an
+//! integer count, so outputs are bit-identical across thread counts.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use bevy_ecs::prelude::*;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::world::{CHUNK, Clock, InGroup, ScenarioRes, Security, dense};
+
+/// Handle of a registered counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterId(usize);
+
+/// Named integer counters: a value for the current tick and a running total.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct Metrics {
+    names: Vec<&'static str>,
+    help: Vec<&'static str>,
+    this_tick: Vec<u64>,
+    totals: Vec<u64>,
+}
+
+impl Metrics {
+    /// Registers a counter (once per name; a second registration returns the same id).
+    pub fn register(&mut self, name: &'static str, help: &'static str) -> CounterId {
+        if let Some(i) = self.names.iter().position(|n| *n == name) {
+            return CounterId(i);
+        }
+        self.names.push(name);
+        self.help.push(help);
+        self.this_tick.push(0);
+        self.totals.push(0);
+        CounterId(self.names.len() - 1)
+    }
+
+    /// Adds to a counter in the current tick.
+    #[inline]
+    pub fn add(&mut self, id: CounterId, value: u64) {
+        self.this_tick[id.0] += value;
+        self.totals[id.0] += value;
+    }
+
+    /// Counter names, in registration order.
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// What each counter counts.
+    pub fn help(&self) -> &[&'static str] {
+        &self.help
+    }
+
+    /// The running total of a counter by name.
+    pub fn total(&self, name: &str) -> Option<u64> {
+        self.names
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| self.totals[i])
+    }
+
+    fn take_tick(&mut self) -> Vec<u64> {
+        let row = self.this_tick.clone();
+        self.this_tick.iter_mut().for_each(|v| *v = 0);
+        row
+    }
+}
+
+/// One thing that happened, for the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEvent {
+    /// Tick.
+    pub tick: u32,
+    /// What happened, e.g. `infection`, `detection`, `quarantine`.
+    pub kind: &'static str,
+    /// The node it happened to.
+    pub node: Option<u32>,
+    /// The node that caused it (e.g. the infecting node).
+    pub source: Option<u32>,
+    /// The campaign involved.
+    pub campaign: Option<u8>,
+    /// Ground truth where it matters (e.g. whether a detection was a true positive).
+    pub truth: Option<bool>,
+    /// A count, for events about many nodes (e.g. nodes patched in a round).
+    pub value: Option<u64>,
+}
+
+impl RunEvent {
+    /// An event about `node` at `tick`.
+    pub fn new(tick: u32, kind: &'static str, node: u32) -> Self {
+        Self {
+            tick,
+            kind,
+            node: Some(node),
+            source: None,
+            campaign: None,
+            truth: None,
+            value: None,
+        }
+    }
+
+    /// An event about no single node (e.g. a patch round).
+    pub fn global(tick: u32, kind: &'static str, value: u64) -> Self {
+        Self {
+            node: None,
+            value: Some(value),
+            ..Self::new(tick, kind, 0)
+        }
+    }
+}
+
+/// The event log, bounded: past `max` events, they are counted but not kept.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct EventLog {
+    events: Vec<RunEvent>,
+    max: u64,
+    dropped: u64,
+}
+
+impl EventLog {
+    /// A log keeping at most `max` events.
+    pub fn new(max: u64) -> Self {
+        Self {
+            events: Vec::new(),
+            max,
+            dropped: 0,
+        }
+    }
+
+    /// Records an event (or counts it as dropped if the log is full).
+    pub fn push(&mut self, event: RunEvent) {
+        if (self.events.len() as u64) < self.max {
+            self.events.push(event);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// The kept events, in the order they happened.
+    pub fn events(&self) -> &[RunEvent] {
+        &self.events
+    }
+
+    /// How many events did not fit.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+/// State counts that `sim` takes of every node at the end of each tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StateCounts {
+    /// Compromised now.
+    pub compromised: u64,
+    /// Quarantined now.
+    pub quarantined: u64,
+    /// Patched now.
+    pub patched: u64,
+    /// Unpatched nodes that run a vulnerable service and are not yet compromised.
+    pub vulnerable: u64,
+    /// Compromised at some point so far.
+    pub ever_compromised: u64,
+}
+
+impl StateCounts {
+    const COLUMNS: [&'static str; 5] = [
+        "compromised",
+        "quarantined",
+        "patched",
+        "vulnerable",
+        "ever_compromised",
+    ];
+
+    fn values(&self) -> [u64; 5] {
+        [
+            self.compromised,
+            self.quarantined,
+            self.patched,
+            self.vulnerable,
+            self.ever_compromised,
+        ]
+    }
+
+    fn merge(a: Self, b: Self) -> Self {
+        Self {
+            compromised: a.compromised + b.compromised,
+            quarantined: a.quarantined + b.quarantined,
+            patched: a.patched + b.patched,
+            vulnerable: a.vulnerable + b.vulnerable,
+            ever_compromised: a.ever_compromised + b.ever_compromised,
+        }
+    }
+}
+
+/// The per-tick time series: a row per tick (tick 0 is the initial state).
+#[derive(Resource, Debug, Clone, Default)]
+pub struct TimeSeries {
+    /// State counts per tick.
+    pub states: Vec<StateCounts>,
+    /// Counter values per tick, in [`Metrics::names`] order.
+    pub counters: Vec<Vec<u64>>,
+}
+
+/// Account stage: counts node states (in parallel; integer sums are order-free) and closes
+/// the tick's row of the time series.
+pub fn account(
+    nodes: Query<(&InGroup, &Security)>,
+    scenario: Res<ScenarioRes>,
+    mut metrics: ResMut<Metrics>,
+    mut series: ResMut<TimeSeries>,
+) {
+    let (groups, security) = dense(nodes.contiguous_iter().expect("node query is dense"));
+    let exploitable: Vec<bool> = scenario
+        .groups
+        .iter()
+        .map(|g| g.exploit_chance.threshold() > 0)
+        .collect();
+    let counts = security
+        .par_chunks(CHUNK)
+        .zip(groups.par_chunks(CHUNK))
+        .map(|(sec, grp)| {
+            let mut c = StateCounts::default();
+            for (s, g) in sec.iter().zip(grp) {
+                c.compromised += u64::from(s.compromised);
+                c.quarantined += u64::from(s.quarantined);
+                c.patched += u64::from(s.patched);
+                c.ever_compromised += u64::from(s.ever_compromised);
+                c.vulnerable += u64::from(s.exposed() && exploitable[g.0 as usize]);
+            }
+            c
+        })
+        .reduce(StateCounts::default, StateCounts::merge);
+    series.states.push(counts);
+    series.counters.push(metrics.take_tick());
+}
+
+/// The headline numbers of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Where the scenario came from.
+    pub origin: String,
+    /// FNV-1a of the scenario text, hex.
+    pub scenario_hash: String,
+    /// Seed.
+    pub seed: u64,
+    /// paraverse version.
+    pub paraverse_version: &'static str,
+    /// Ticks simulated.
+    pub ticks: u32,
+    /// Tick length, seconds.
+    pub tick_s: f64,
+    /// Simulated time, seconds.
+    pub simulated_s: f64,
+    /// Nodes.
+    pub nodes: u32,
+    /// Terminals among them.
+    pub terminals: u32,
+    /// Links.
+    pub links: u64,
+    /// Vulnerable (unpatched, running a vulnerable service) at the start.
+    pub vulnerable_initial: u64,
+    /// Most nodes compromised at once.
+    pub compromised_peak: u64,
+    /// When that peak was first reached, seconds.
+    pub compromised_peak_s: f64,
+    /// Compromised at the end.
+    pub compromised_final: u64,
+    /// Compromised at some point.
+    pub compromised_ever: u64,
+    /// First time at which half the initially vulnerable nodes had been compromised,
+    /// seconds; `null` if never.
+    pub time_to_half_vulnerable_s: Option<f64>,
+    /// Quarantined at the end.
+    pub quarantined_final: u64,
+    /// Patched at the end.
+    pub patched_final: u64,
+    /// Totals of every registered counter (e.g. `detections`, `quarantines`).
+    pub counters: std::collections::BTreeMap<String, u64>,
+    /// Events kept in the log.
+    pub events_logged: u64,
+    /// Events that did not fit in the bounded log.
+    pub events_dropped: u64,
+}
+
+/// Everything a finished run produced.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// Headline numbers.
+    pub summary: Summary,
+    /// Per-tick series.
+    pub series: TimeSeries,
+    /// Counter names (columns of `series.counters`).
+    pub counter_names: Vec<&'static str>,
+    /// The event log.
+    pub events: Vec<RunEvent>,
+    /// Tick length in seconds, for the time column.
+    pub tick_s: f64,
+    /// Node names by id, for the event log (group name and index).
+    pub node_names: NodeNamer,
+    /// Campaign names by index.
+    pub campaign_names: Vec<String>,
+}
+
+/// Names nodes `<group>-<index>` without storing a string per node.
+#[derive(Debug, Clone)]
+pub struct NodeNamer {
+    groups: Vec<(u32, String)>,
+}
+
+impl NodeNamer {
+    /// From (first node id, group name) pairs in id order.
+    pub fn new(groups: Vec<(u32, String)>) -> Self {
+        Self { groups }
+    }
+
+    /// The name of a node.
+    pub fn name(&self, node: u32) -> String {
+        let i = self
+            .groups
+            .partition_point(|(first, _)| *first <= node)
+            .saturating_sub(1);
+        let (first, name) = &self.groups[i];
+        format!("{name}-{}", node - first)
+    }
+}
+
+impl Summary {
+    /// Derives the summary from the series and counters.
+    pub fn derive(
+        scenario: &crate::scenario::Scenario,
+        links: u64,
+        clock: &Clock,
+        series: &TimeSeries,
+        metrics: &Metrics,
+        log: &EventLog,
+    ) -> Self {
+        let first = series.states.first().copied().unwrap_or_default();
+        let last = series.states.last().copied().unwrap_or_default();
+        let (peak_tick, peak) =
+            series
+                .states
+                .iter()
+                .enumerate()
+                .fold((0, 0), |(bt, bv), (t, s)| {
+                    if s.compromised > bv {
+                        (t, s.compromised)
+                    } else {
+                        (bt, bv)
+                    }
+                });
+        let half = first.vulnerable.div_ceil(2).max(1);
+        let time_to_half = (first.vulnerable > 0)
+            .then(|| {
+                series
+                    .states
+                    .iter()
+                    .position(|s| s.ever_compromised >= half)
+                    .map(|t| clock.seconds_at(t as u32))
+            })
+            .flatten();
+        Summary {
+            scenario: scenario.name.clone(),
+            origin: scenario.origin.clone(),
+            scenario_hash: format!("{:016x}", scenario.source_hash),
+            seed: scenario.seed,
+            paraverse_version: env!("CARGO_PKG_VERSION"),
+            ticks: clock.tick,
+            tick_s: clock.seconds_at(1),
+            simulated_s: clock.seconds_at(clock.tick),
+            nodes: scenario.node_count,
+            terminals: scenario.terminal_count,
+            links,
+            vulnerable_initial: first.vulnerable,
+            compromised_peak: peak,
+            compromised_peak_s: clock.seconds_at(peak_tick as u32),
+            compromised_final: last.compromised,
+            compromised_ever: last.ever_compromised,
+            time_to_half_vulnerable_s: time_to_half,
+            quarantined_final: last.quarantined,
+            patched_final: last.patched,
+            counters: metrics
+                .names()
+                .iter()
+                .map(|n| (n.to_string(), metrics.total(n).unwrap_or(0)))
+                .collect(),
+            events_logged: log.events().len() as u64,
+            events_dropped: log.dropped(),
+        }
+    }
+}
+
+/// Files a run writes into its output folder.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// Per-tick time series.
+pub const SERIES_FILE: &str = "timeseries.csv";
+/// Event log, one JSON object per line.
+pub const EVENTS_FILE: &str = "events.jsonl";
+/// Copy of the scenario text, for provenance.
+pub const SCENARIO_FILE: &str = "scenario.toml";
+
+impl RunRecord {
+    /// The time series as CSV: `tick,time_s,<state columns>,<counter columns>`.
+    pub fn series_csv(&self) -> String {
+        let mut out = String::from("tick,time_s");
+        for c in StateCounts::COLUMNS {
+            out.push(',');
+            out.push_str(c);
+        }
+        for c in &self.counter_names {
+            out.push(',');
+            out.push_str(c);
+        }
+        out.push('\n');
+        for (t, (s, counters)) in self
+            .series
+            .states
+            .iter()
+            .zip(&self.series.counters)
+            .enumerate()
+        {
+            let _ = write!(out, "{t},{}", t as f64 * self.tick_s);
+            for v in s.values() {
+                let _ = write!(out, ",{v}");
+            }
+            for v in counters {
+                let _ = write!(out, ",{v}");
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The event log as JSON lines.
+    pub fn events_jsonl(&self) -> String {
+        let mut out = String::new();
+        for e in &self.events {
+            let mut obj = serde_json::Map::new();
+            obj.insert("tick".into(), e.tick.into());
+            obj.insert("time_s".into(), (f64::from(e.tick) * self.tick_s).into());
+            obj.insert("event".into(), e.kind.into());
+            if let Some(n) = e.node {
+                obj.insert("node".into(), self.node_names.name(n).into());
+            }
+            if let Some(n) = e.source {
+                obj.insert("source".into(), self.node_names.name(n).into());
+            }
+            if let Some(c) = e.campaign {
+                let name = self
+                    .campaign_names
+                    .get(c as usize)
+                    .cloned()
+                    .unwrap_or_default();
+                obj.insert("campaign".into(), name.into());
+            }
+            if let Some(t) = e.truth {
+                obj.insert("true_positive".into(), t.into());
+            }
+            if let Some(v) = e.value {
+                obj.insert("count".into(), v.into());
+            }
+            out.push_str(&serde_json::Value::Object(obj).to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The summary as pretty JSON.
+    pub fn summary_json(&self) -> String {
+        serde_json::to_string_pretty(&self.summary).expect("summary serialises") + "\n"
+    }
+
+    /// Writes summary, time series, events and the scenario into `dir` (created if needed).
+    pub fn write(&self, dir: &Path, scenario_text: &str) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let files = [
+            (SUMMARY_FILE, self.summary_json()),
+            (SERIES_FILE, self.series_csv()),
+            (EVENTS_FILE, self.events_jsonl()),
+            (SCENARIO_FILE, scenario_text.to_owned()),
+        ];
+        for (name, content) in files {
+            // Write to a temporary name, then rename: a killed run never leaves a
+            // half-written file that looks complete.
+            let tmp = dir.join(format!(".{name}.tmp"));
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(content.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, dir.join(name))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,969 @@
+//! Scenarios: parse a TOML file ([`ScenarioFile`]), then validate and resolve it into a
+//! [`Scenario`] whose references are indices that cannot dangle.
+//!
+//! The two steps follow shadow's `configuration` → `sim_config` split: the file types
+//! mirror what the user wrote; the resolved types are what the world builder and the
+//! attacker/defender plugins consume. Every error names the file, line, column and field.
+//!
+//! ```
+//! use paraverse_sim::scenario::Scenario;
+//! let text = r#"
+//! [general]
+//! name = "tiny"
+//! seed = 7
+//! tick = "1 s"
+//! stop = "1 min"
+//!
+//! [[zone]]
+//! name = "lan"
+//!
+//! [[group]]
+//! name = "sensors"
+//! kind = "iot_sensor"
+//! count = 10
+//! zone = "lan"
+//! "#;
+//! let scenario = Scenario::from_toml_str(text, "tiny.toml").unwrap();
+//! assert_eq!(scenario.node_count, 10);
+//! assert_eq!(scenario.ticks, 60);
+//! ```
+
+pub mod error;
+pub mod file;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+
+pub use error::{Diagnostic, Locator, ScenarioError, Seg};
+pub use file::*;
+
+use crate::field_path;
+use crate::rng::{Chance, PerTick, fnv1a};
+use crate::units::{Bandwidth, SimDuration};
+
+/// Index of a zone in [`Scenario::zones`].
+pub type ZoneId = u16;
+/// Index of a group in [`Scenario::groups`].
+pub type GroupId = u16;
+/// Index of a service in [`Scenario::services`].
+pub type ServiceId = u16;
+/// Index of a link tier in [`Scenario::links`].
+pub type LinkTierId = u16;
+
+/// Most nodes a scenario may declare (node ids are `u32`; this leaves headroom).
+pub const MAX_NODES: u64 = 50_000_000;
+/// Most ticks a run may have.
+pub const MAX_TICKS: u64 = 100_000_000;
+/// Largest group a `mesh` generator accepts (a full mesh grows quadratically).
+pub const MAX_MESH_NODES: u64 = 2_000;
+
+/// A resolved vulnerability.
+#[derive(Debug, Clone)]
+pub struct Vulnerability {
+    /// Identifier.
+    pub id: String,
+    /// The CVSS vector as written.
+    pub vector: String,
+    /// CVSS v3.1 base score, 0 to 10.
+    pub base_score: f64,
+    /// CVSS exploitability sub-score, 0.12 to 3.89.
+    pub exploitability: f64,
+    /// Chance that one exploit attempt against an unpatched host succeeds:
+    /// the exploitability sub-score over its maximum (8.22 × 0.85 × 0.77 × 0.85 × 0.85).
+    pub exploit_chance: Chance,
+}
+
+/// Largest CVSS v3.1 exploitability sub-score (AV:N, AC:L, PR:N, UI:N).
+pub const MAX_EXPLOITABILITY: f64 = 8.22 * 0.85 * 0.77 * 0.85 * 0.85;
+
+/// A resolved service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Name.
+    pub name: String,
+    /// Port.
+    pub port: u16,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Known vulnerabilities.
+    pub vulnerabilities: Vec<Vulnerability>,
+}
+
+impl Service {
+    /// The best chance any of its vulnerabilities gives an attacker (never if none).
+    pub fn exploit_chance(&self) -> Chance {
+        self.vulnerabilities
+            .iter()
+            .map(|v| v.exploit_chance)
+            .max()
+            .unwrap_or(Chance::NEVER)
+    }
+}
+
+/// A resolved node group; its nodes have ids `first_node .. first_node + count`.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Name.
+    pub name: String,
+    /// Kind of node.
+    pub kind: NodeKind,
+    /// Number of nodes.
+    pub count: u32,
+    /// Id of its first node.
+    pub first_node: u32,
+    /// Zone.
+    pub zone: ZoneId,
+    /// Services run.
+    pub services: Vec<ServiceId>,
+    /// Authentication method.
+    pub auth: AuthMethod,
+    /// Chance a node starts fully patched.
+    pub patch_level: Chance,
+    /// Chance a user falls for a lure.
+    pub susceptibility: Chance,
+    /// Records held per node, by class.
+    pub data: BTreeMap<DataClass, u64>,
+    /// Digital assets per node.
+    pub assets: AssetsSpec,
+    /// Benign outbound connection attempts per tick.
+    pub connections: PerTick,
+    /// Best exploit chance over its services (never if it runs nothing vulnerable).
+    pub exploit_chance: Chance,
+}
+
+impl Group {
+    /// The node ids of this group.
+    pub fn nodes(&self) -> std::ops::Range<u32> {
+        self.first_node..self.first_node + self.count
+    }
+}
+
+/// A resolved topology generator run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopologyStep {
+    /// One uplink per child, in contiguous blocks.
+    AccessTree {
+        /// Children.
+        children: GroupId,
+        /// Parents.
+        parents: GroupId,
+        /// Link tier.
+        link: LinkTierId,
+    },
+    /// `uplinks` distinct uplinks per child.
+    EdgeAggregation {
+        /// Children.
+        children: GroupId,
+        /// Parents.
+        parents: GroupId,
+        /// Uplinks per child.
+        uplinks: u32,
+        /// Link tier.
+        link: LinkTierId,
+    },
+    /// Full mesh among the groups' nodes.
+    Mesh {
+        /// Groups.
+        groups: Vec<GroupId>,
+        /// Link tier.
+        link: LinkTierId,
+    },
+    /// Barabási–Albert peer graph within a group.
+    BarabasiAlbert {
+        /// Group.
+        group: GroupId,
+        /// Links per new node.
+        m: u32,
+        /// Link tier.
+        link: LinkTierId,
+    },
+}
+
+/// A resolved worm campaign.
+#[derive(Debug, Clone)]
+pub struct Worm {
+    /// Group of the initial infections.
+    pub entry: GroupId,
+    /// Initial infections.
+    pub initial: u32,
+    /// Scans per second per infected node.
+    pub scan_rate: f64,
+    /// Scans per tick per infected node.
+    pub scans_per_tick: PerTick,
+    /// Target selection.
+    pub strategy: ScanStrategy,
+    /// Chance a scan goes to a topological neighbour (local preference only).
+    pub local_bias: Chance,
+    /// Size of the address space scanned.
+    pub address_space: u64,
+    /// Service exploited (`None`: any).
+    pub service: Option<ServiceId>,
+}
+
+/// What a campaign is.
+#[derive(Debug, Clone)]
+pub enum CampaignKind {
+    /// A scanning worm.
+    Worm(Worm),
+}
+
+/// A resolved campaign.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    /// Name.
+    pub name: String,
+    /// First tick on which it acts (ticks count from 1).
+    pub start_tick: u32,
+    /// Kind and parameters.
+    pub kind: CampaignKind,
+}
+
+/// Resolved patching.
+#[derive(Debug, Clone)]
+pub struct Patching {
+    /// Ticks between rounds.
+    pub interval_ticks: u32,
+    /// Chance an unpatched node is patched in a round.
+    pub coverage: Chance,
+    /// Zones covered (empty: all).
+    pub zones: Vec<ZoneId>,
+}
+
+/// Resolved scan detection.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// Alert when a node's connection attempts in one tick exceed this.
+    pub threshold_per_tick: u32,
+    /// The threshold as written, per second.
+    pub threshold_per_second: f64,
+    /// Zones monitored (empty: all).
+    pub zones: Vec<ZoneId>,
+}
+
+/// Resolved quarantine.
+#[derive(Debug, Clone)]
+pub struct Quarantine {
+    /// Ticks from alert to isolation.
+    pub delay_ticks: u32,
+    /// Ticks from isolation to release, if nodes are rebuilt.
+    pub release_ticks: Option<u32>,
+}
+
+/// The resolved defense strategy.
+#[derive(Debug, Clone, Default)]
+pub struct Defense {
+    /// Patching.
+    pub patching: Option<Patching>,
+    /// Detection.
+    pub detection: Option<Detection>,
+    /// Quarantine.
+    pub quarantine: Option<Quarantine>,
+}
+
+/// A resolved link tier.
+#[derive(Debug, Clone)]
+pub struct LinkTier {
+    /// Name.
+    pub name: String,
+    /// Capacity.
+    pub capacity: Bandwidth,
+    /// Latency.
+    pub latency: SimDuration,
+}
+
+/// A validated scenario, ready to build a world from.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Where it came from (a path or `<embedded:NAME>`).
+    pub origin: String,
+    /// FNV-1a hash of the source text, for provenance.
+    pub source_hash: u64,
+    /// The source text.
+    pub source: String,
+    /// The file as parsed.
+    pub file: ScenarioFile,
+    /// Name.
+    pub name: String,
+    /// Seed (possibly overridden).
+    pub seed: u64,
+    /// Tick length.
+    pub tick: SimDuration,
+    /// Number of ticks to run (stop / tick, rounded up).
+    pub ticks: u32,
+    /// Zone names.
+    pub zones: Vec<String>,
+    /// Link tiers.
+    pub links: Vec<LinkTier>,
+    /// Services.
+    pub services: Vec<Service>,
+    /// Groups, in file order; node ids are assigned group by group.
+    pub groups: Vec<Group>,
+    /// Topology steps, in file order.
+    pub topology: Vec<TopologyStep>,
+    /// Campaigns.
+    pub campaigns: Vec<Campaign>,
+    /// Defense strategy.
+    pub defense: Defense,
+    /// Total nodes.
+    pub node_count: u32,
+    /// Total terminals (XR, AR, phones, IoT).
+    pub terminal_count: u32,
+    /// Event log bound.
+    pub max_events: u64,
+}
+
+impl Scenario {
+    /// Loads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates scenario text; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        let locator = Locator::new(text);
+        let invalid = |diagnostics| ScenarioError::Invalid {
+            origin: origin.to_owned(),
+            diagnostics,
+        };
+        let deserializer = toml::de::Deserializer::parse(text).map_err(|e| {
+            invalid(vec![locator.at_span(
+                e.span(),
+                String::new(),
+                e.message().to_owned(),
+            )])
+        })?;
+        let file: ScenarioFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let field = e.path().to_string();
+            let field = if field == "." { String::new() } else { field };
+            let inner = e.into_inner();
+            invalid(vec![locator.at_span(
+                inner.span(),
+                field,
+                inner.message().to_owned(),
+            )])
+        })?;
+        let mut v = Validator {
+            locator: &locator,
+            diagnostics: Vec::new(),
+        };
+        let scenario = v.resolve(file, text, origin);
+        if v.diagnostics.is_empty() {
+            Ok(scenario)
+        } else {
+            v.diagnostics.sort_by_key(|d| (d.line, d.column));
+            Err(invalid(v.diagnostics))
+        }
+    }
+
+    /// Replaces the seed (e.g. from `--seed`).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Replaces the number of ticks (e.g. from `--ticks`).
+    pub fn with_ticks(mut self, ticks: u32) -> Self {
+        self.ticks = ticks;
+        self
+    }
+
+    /// The description from the file.
+    pub fn description(&self) -> &str {
+        &self.file.general.description
+    }
+
+    /// The group a node belongs to.
+    pub fn group_of(&self, node: u32) -> GroupId {
+        let i = self
+            .groups
+            .partition_point(|g| g.first_node + g.count <= node);
+        i as GroupId
+    }
+}
+
+struct Validator<'a> {
+    locator: &'a Locator<'a>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, path: Vec<Seg>, message: impl Into<String>) {
+        self.diagnostics.push(self.locator.at_path(&path, message));
+    }
+
+    fn unique<'n>(
+        &mut self,
+        section: &str,
+        names: impl Iterator<Item = &'n str>,
+    ) -> HashMap<String, u16> {
+        let mut map = HashMap::new();
+        for (i, name) in names.enumerate() {
+            if name.is_empty() {
+                self.err(field_path![section, i, "name"], "expected a non-empty name");
+            } else if map.insert(name.to_owned(), i as u16).is_some() {
+                self.err(
+                    field_path![section, i, "name"],
+                    format!("duplicate {section} name `{name}`: names must be unique"),
+                );
+            }
+        }
+        map
+    }
+
+    fn lookup(
+        &mut self,
+        map: &HashMap<String, u16>,
+        what: &str,
+        name: &str,
+        path: Vec<Seg>,
+    ) -> u16 {
+        match map.get(name) {
+            Some(&id) => id,
+            None => {
+                let mut known: Vec<&str> = map.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                let known = if known.is_empty() {
+                    format!("none is declared; add a [[{what}]] table")
+                } else {
+                    format!("expected one of: {}", known.join(", "))
+                };
+                self.err(path, format!("unknown {what} `{name}`; {known}"));
+                0
+            }
+        }
+    }
+
+    fn fraction(&mut self, value: f64, path: Vec<Seg>) -> Chance {
+        if !(0.0..=1.0).contains(&value) {
+            self.err(
+                path,
+                format!("expected a number from 0 to 1, found {value}"),
+            );
+        }
+        Chance::new(value)
+    }
+
+    fn non_negative(&mut self, value: f64, path: Vec<Seg>) -> f64 {
+        if !value.is_finite() || value < 0.0 {
+            self.err(path, format!("expected a finite number ≥ 0, found {value}"));
+            return 0.0;
+        }
+        value
+    }
+
+    fn resolve(&mut self, file: ScenarioFile, text: &str, origin: &str) -> Scenario {
+        let g = &file.general;
+        if g.name.is_empty()
+            || !g
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.err(
+                field_path!["general", "name"],
+                format!(
+                    "`{}` is not a valid scenario name: expected letters, digits, `-` and `_` (it names the results folder)",
+                    g.name
+                ),
+            );
+        }
+        if g.tick.as_micros() == 0 {
+            self.err(
+                field_path!["general", "tick"],
+                "expected a tick longer than zero",
+            );
+        }
+        let ticks = g.stop.ticks_ceil(g.tick);
+        if g.tick.as_micros() == 0 {
+            // Reported above; a tick count means nothing without a tick.
+        } else if ticks == 0 {
+            self.err(
+                field_path!["general", "stop"],
+                "expected a stop time after the first tick",
+            );
+        } else if ticks > MAX_TICKS {
+            self.err(
+                field_path!["general", "stop"],
+                format!(
+                    "{ticks} ticks is too many: expected at most {MAX_TICKS} (lengthen the tick)"
+                ),
+            );
+        }
+
+        let zone_ids = self.unique("zone", file.zones.iter().map(|z| z.name.as_str()));
+        let link_ids = self.unique("link", file.links.iter().map(|l| l.name.as_str()));
+        let service_ids = self.unique("service", file.services.iter().map(|s| s.name.as_str()));
+        let group_ids = self.unique("group", file.groups.iter().map(|g| g.name.as_str()));
+        self.unique("campaign", file.campaigns.iter().map(|c| c.name.as_str()));
+
+        for (i, l) in file.links.iter().enumerate() {
+            if l.capacity.bits_per_second() == 0 {
+                self.err(
+                    field_path!["link", i, "capacity"],
+                    "expected a capacity above zero",
+                );
+            }
+        }
+        let links = file
+            .links
+            .iter()
+            .map(|l| LinkTier {
+                name: l.name.clone(),
+                capacity: l.capacity,
+                latency: l.latency,
+            })
+            .collect();
+
+        let mut services = Vec::new();
+        for (i, s) in file.services.iter().enumerate() {
+            let mut vulnerabilities = Vec::new();
+            for (j, v) in s.vulnerabilities.iter().enumerate() {
+                match cvss::v3::Vector::from_str(&v.cvss) {
+                    Ok(vector) => {
+                        let exploitability = vector.exploitability().value();
+                        vulnerabilities.push(Vulnerability {
+                            id: v.id.clone(),
+                            vector: v.cvss.clone(),
+                            base_score: vector.score().value(),
+                            exploitability,
+                            exploit_chance: Chance::new(exploitability / MAX_EXPLOITABILITY),
+                        });
+                    }
+                    Err(e) => self.err(
+                        field_path!["service", i, "vulnerabilities", j, "cvss"],
+                        format!(
+                            "`{}` is not a CVSS v3 base vector ({e}): expected e.g. \"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\"",
+                            v.cvss
+                        ),
+                    ),
+                }
+            }
+            services.push(Service {
+                name: s.name.clone(),
+                port: s.port,
+                protocol: s.protocol,
+                vulnerabilities,
+            });
+        }
+
+        if file.groups.is_empty() {
+            self.err(Vec::new(), "expected at least one [[group]] of nodes");
+        }
+        let mut groups = Vec::new();
+        let mut next_node: u64 = 0;
+        let mut terminals: u64 = 0;
+        for (i, gs) in file.groups.iter().enumerate() {
+            if gs.count == 0 {
+                self.err(field_path!["group", i, "count"], "expected at least 1 node");
+            }
+            let zone = self.lookup(&zone_ids, "zone", &gs.zone, field_path!["group", i, "zone"]);
+            let mut svc = Vec::new();
+            for (j, name) in gs.services.iter().enumerate() {
+                svc.push(self.lookup(
+                    &service_ids,
+                    "service",
+                    name,
+                    field_path!["group", i, "services", j],
+                ));
+            }
+            let patch_level = self.fraction(gs.patch_level, field_path!["group", i, "patch_level"]);
+            let susceptibility =
+                self.fraction(gs.susceptibility, field_path!["group", i, "susceptibility"]);
+            let cps = match gs.connections_per_second {
+                Some(c) => self.non_negative(c, field_path!["group", i, "connections_per_second"]),
+                None => gs.kind.default_connections_per_second(),
+            };
+            if !gs.assets.value.is_finite() || gs.assets.value < 0.0 {
+                self.err(
+                    field_path!["group", i, "assets", "value"],
+                    "expected a finite value ≥ 0",
+                );
+            }
+            let exploit_chance = svc
+                .iter()
+                .filter_map(|&s| services.get(s as usize))
+                .map(Service::exploit_chance)
+                .max()
+                .unwrap_or(Chance::NEVER);
+            groups.push(Group {
+                name: gs.name.clone(),
+                kind: gs.kind,
+                count: gs.count,
+                first_node: next_node.min(u64::from(u32::MAX)) as u32,
+                zone,
+                services: svc,
+                auth: gs.auth,
+                patch_level,
+                susceptibility,
+                data: gs.data.clone(),
+                assets: gs.assets,
+                connections: PerTick::from_rate(cps, g.tick.as_micros()),
+                exploit_chance,
+            });
+            next_node += u64::from(gs.count);
+            if gs.kind.is_terminal() {
+                terminals += u64::from(gs.count);
+            }
+        }
+        if next_node > MAX_NODES {
+            self.err(
+                field_path!["group"],
+                format!("{next_node} nodes in all: expected at most {MAX_NODES}"),
+            );
+        }
+        let node_count = next_node.min(MAX_NODES) as u32;
+
+        let topology = file
+            .topology
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| self.topology_step(i, t, &group_ids, &link_ids, &groups))
+            .collect();
+
+        let campaigns = file
+            .campaigns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                self.campaign(i, c, g.tick, &group_ids, &service_ids, &groups, node_count)
+            })
+            .collect();
+
+        let defense = self.defense(&file.defense, g.tick, &zone_ids);
+
+        Scenario {
+            origin: origin.to_owned(),
+            source_hash: fnv1a(text.as_bytes()),
+            source: text.to_owned(),
+            name: file.general.name.clone(),
+            seed: file.general.seed,
+            tick: file.general.tick,
+            ticks: ticks.clamp(1, MAX_TICKS) as u32,
+            zones: file.zones.iter().map(|z| z.name.clone()).collect(),
+            links,
+            services,
+            groups,
+            topology,
+            campaigns,
+            defense,
+            node_count,
+            terminal_count: terminals.min(u64::from(u32::MAX)) as u32,
+            max_events: file.recording.max_events,
+            file,
+        }
+    }
+
+    fn topology_step(
+        &mut self,
+        i: usize,
+        t: &TopologySpec,
+        group_ids: &HashMap<String, u16>,
+        link_ids: &HashMap<String, u16>,
+        groups: &[Group],
+    ) -> Option<TopologyStep> {
+        let n = self.diagnostics.len();
+        let link = self.lookup(
+            link_ids,
+            "link",
+            &t.link,
+            field_path!["topology", i, "link"],
+        );
+        let name = match t.generator {
+            GeneratorKind::AccessTree => "access_tree",
+            GeneratorKind::EdgeAggregation => "edge_aggregation",
+            GeneratorKind::Mesh => "mesh",
+            GeneratorKind::BarabasiAlbert => "barabasi_albert",
+        };
+        let allowed: &[&str] = match t.generator {
+            GeneratorKind::AccessTree => &["children", "parents"],
+            GeneratorKind::EdgeAggregation => &["children", "parents", "uplinks"],
+            GeneratorKind::Mesh => &["groups"],
+            GeneratorKind::BarabasiAlbert => &["group", "m"],
+        };
+        let present = [
+            ("children", t.children.is_some()),
+            ("parents", t.parents.is_some()),
+            ("uplinks", t.uplinks.is_some()),
+            ("groups", t.groups.is_some()),
+            ("group", t.group.is_some()),
+            ("m", t.m.is_some()),
+        ];
+        for (field, is_set) in present {
+            if is_set && !allowed.contains(&field) {
+                self.err(
+                    field_path!["topology", i, field],
+                    format!(
+                        "`{field}` does not apply to generator `{name}`: expected only {}",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        let need = |v: &mut Self, value: &Option<String>, field: &str| -> GroupId {
+            match value {
+                Some(name) => v.lookup(group_ids, "group", name, field_path!["topology", i, field]),
+                None => {
+                    v.err(
+                        field_path!["topology", i],
+                        format!("missing field `{field}`: generator `{name}` needs it"),
+                    );
+                    0
+                }
+            }
+        };
+        let step = match t.generator {
+            GeneratorKind::AccessTree => TopologyStep::AccessTree {
+                children: need(self, &t.children, "children"),
+                parents: need(self, &t.parents, "parents"),
+                link,
+            },
+            GeneratorKind::EdgeAggregation => {
+                let children = need(self, &t.children, "children");
+                let parents = need(self, &t.parents, "parents");
+                let uplinks = t.uplinks.unwrap_or(2);
+                let parent_count = groups.get(parents as usize).map_or(0, |g| g.count);
+                if uplinks == 0 || uplinks > parent_count {
+                    self.err(
+                        field_path!["topology", i, "uplinks"],
+                        format!(
+                            "expected 1 to {parent_count} uplinks (the size of the parent group), found {uplinks}"
+                        ),
+                    );
+                }
+                TopologyStep::EdgeAggregation {
+                    children,
+                    parents,
+                    uplinks,
+                    link,
+                }
+            }
+            GeneratorKind::Mesh => {
+                let names = t.groups.clone().unwrap_or_default();
+                if names.is_empty() {
+                    self.err(
+                        field_path!["topology", i],
+                        "missing field `groups`: generator `mesh` needs at least one group",
+                    );
+                }
+                let ids: Vec<GroupId> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(j, g)| {
+                        self.lookup(
+                            group_ids,
+                            "group",
+                            g,
+                            field_path!["topology", i, "groups", j],
+                        )
+                    })
+                    .collect();
+                let size: u64 = ids
+                    .iter()
+                    .filter_map(|&g| groups.get(g as usize))
+                    .map(|g| u64::from(g.count))
+                    .sum();
+                if size > MAX_MESH_NODES {
+                    self.err(
+                        field_path!["topology", i, "groups"],
+                        format!(
+                            "a full mesh of {size} nodes is too large: expected at most {MAX_MESH_NODES}; use `barabasi_albert` for big peer graphs"
+                        ),
+                    );
+                }
+                TopologyStep::Mesh { groups: ids, link }
+            }
+            GeneratorKind::BarabasiAlbert => {
+                let group = need(self, &t.group, "group");
+                let m = t.m.unwrap_or(2);
+                let count = groups.get(group as usize).map_or(0, |g| g.count);
+                if m == 0 || m >= count {
+                    self.err(
+                        field_path!["topology", i, "m"],
+                        format!("expected 1 ≤ m < {count} (the group size), found {m}"),
+                    );
+                }
+                TopologyStep::BarabasiAlbert { group, m, link }
+            }
+        };
+        (self.diagnostics.len() == n).then_some(step)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the tables it checks against"
+    )]
+    fn campaign(
+        &mut self,
+        i: usize,
+        c: &CampaignSpec,
+        tick: SimDuration,
+        group_ids: &HashMap<String, u16>,
+        service_ids: &HashMap<String, u16>,
+        groups: &[Group],
+        node_count: u32,
+    ) -> Option<Campaign> {
+        let n = self.diagnostics.len();
+        let start_tick = (c.start.ticks_ceil(tick) + 1).min(u64::from(u32::MAX)) as u32;
+        let kind = match &c.worm {
+            None => {
+                self.err(
+                    field_path!["campaign", i],
+                    "expected a kind table for the campaign, e.g. [campaign.worm]",
+                );
+                return None;
+            }
+            Some(w) => {
+                let p = |f: &str| field_path!["campaign", i, "worm", f];
+                let entry = self.lookup(group_ids, "group", &w.entry, p("entry"));
+                let entry_count = groups.get(entry as usize).map_or(0, |g| g.count);
+                if w.initial == 0 || w.initial > entry_count {
+                    self.err(
+                        p("initial"),
+                        format!(
+                            "expected 1 to {entry_count} initial infections (the size of group `{}`), found {}",
+                            w.entry, w.initial
+                        ),
+                    );
+                }
+                let scan_rate = self.non_negative(w.scan_rate, p("scan_rate"));
+                let local_bias = match (w.strategy, w.local_bias) {
+                    (ScanStrategy::LocalPreference, bias) => {
+                        self.fraction(bias.unwrap_or(0.5), p("local_bias"))
+                    }
+                    (ScanStrategy::Random, Some(_)) => {
+                        self.err(
+                            p("local_bias"),
+                            "`local_bias` applies only to strategy = \"local_preference\"",
+                        );
+                        Chance::NEVER
+                    }
+                    (ScanStrategy::Random, None) => Chance::NEVER,
+                };
+                let address_space = w.address_space.unwrap_or(u64::from(node_count));
+                if address_space < u64::from(node_count) || address_space == 0 {
+                    self.err(
+                        p("address_space"),
+                        format!(
+                            "expected an address space of at least the {node_count} nodes, found {address_space}"
+                        ),
+                    );
+                }
+                let service = w.service.as_ref().map(|s| {
+                    let id = self.lookup(service_ids, "service", s, p("service"));
+                    let exploitable = groups
+                        .iter()
+                        .any(|g| g.services.contains(&id) && g.exploit_chance > Chance::NEVER);
+                    if self.diagnostics.len() == n && !exploitable {
+                        self.err(
+                            p("service"),
+                            format!(
+                                "no group runs service `{s}` with a vulnerability: the worm could infect nothing"
+                            ),
+                        );
+                    }
+                    id
+                });
+                CampaignKind::Worm(Worm {
+                    entry,
+                    initial: w.initial,
+                    scan_rate,
+                    scans_per_tick: PerTick::from_rate(scan_rate, tick.as_micros()),
+                    strategy: w.strategy,
+                    local_bias,
+                    address_space: address_space.max(1),
+                    service,
+                })
+            }
+        };
+        (self.diagnostics.len() == n).then(|| Campaign {
+            name: c.name.clone(),
+            start_tick,
+            kind,
+        })
+    }
+
+    fn zones(
+        &mut self,
+        names: &[String],
+        zone_ids: &HashMap<String, u16>,
+        section: &str,
+    ) -> Vec<ZoneId> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(j, z)| {
+                self.lookup(
+                    zone_ids,
+                    "zone",
+                    z,
+                    field_path!["defense", section, "zones", j],
+                )
+            })
+            .collect()
+    }
+
+    fn defense(
+        &mut self,
+        d: &DefenseSpec,
+        tick: SimDuration,
+        zone_ids: &HashMap<String, u16>,
+    ) -> Defense {
+        let ticks_of = |dur: SimDuration| dur.ticks_ceil(tick).min(u64::from(u32::MAX)) as u32;
+        let patching = d.patching.as_ref().map(|p| {
+            if p.interval.as_micros() == 0 {
+                self.err(
+                    field_path!["defense", "patching", "interval"],
+                    "expected an interval longer than zero",
+                );
+            }
+            Patching {
+                interval_ticks: ticks_of(p.interval).max(1),
+                coverage: self.fraction(p.coverage, field_path!["defense", "patching", "coverage"]),
+                zones: self.zones(&p.zones, zone_ids, "patching"),
+            }
+        });
+        let detection = d.detection.as_ref().map(|det| {
+            let per_second = self.non_negative(
+                det.threshold,
+                field_path!["defense", "detection", "threshold"],
+            );
+            // Exact per-tick threshold from the per-second one: floor(rate × tick).
+            let per_tick = (per_second * tick.as_micros() as f64 / 1e6).floor();
+            Detection {
+                threshold_per_tick: per_tick.min(f64::from(u32::MAX)) as u32,
+                threshold_per_second: per_second,
+                zones: self.zones(&det.zones, zone_ids, "detection"),
+            }
+        });
+        let quarantine = d.quarantine.as_ref().map(|q| {
+            if d.detection.is_none() {
+                self.err(
+                    field_path!["defense", "quarantine"],
+                    "quarantine acts on alerts: expected a [defense.detection] section too",
+                );
+            }
+            Quarantine {
+                delay_ticks: ticks_of(q.delay),
+                release_ticks: q.release_after.map(|r| ticks_of(r).max(1)),
+            }
+        });
+        Defense {
+            patching,
+            detection,
+            quarantine,
+        }
+    }
+}
+
+/// The JSON Schema of scenario files, for editors (`paraverse schema`).
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(ScenarioFile)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,284 @@
+//! Parse-then-validate: every bad input gets the file, line, column, field and what was
+//! expected.
+
+use super::*;
+
+const GOOD: &str = r#"[general]
+name = "t"
+seed = 7
+tick = "1 s"
+stop = "1 min"
+
+[[zone]]
+name = "lan"
+
+[[link]]
+name = "wifi"
+capacity = "1 Gbit/s"
+latency = "2 ms"
+
+[[service]]
+name = "telnet"
+port = 23
+vulnerabilities = [{ id = "CVE-1", cvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" }]
+
+[[group]]
+name = "cams"
+kind = "iot_sensor"
+count = 10
+zone = "lan"
+services = ["telnet"]
+
+[[group]]
+name = "aps"
+kind = "gateway"
+count = 2
+zone = "lan"
+
+[[topology]]
+generator = "access_tree"
+children = "cams"
+parents = "aps"
+link = "wifi"
+
+[[campaign]]
+name = "w"
+[campaign.worm]
+entry = "cams"
+scan_rate = 1
+"#;
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    match Scenario::from_toml_str(text, "bad.toml") {
+        Err(ScenarioError::Invalid { diagnostics, .. }) => diagnostics,
+        Err(e) => panic!("unexpected error kind: {e}"),
+        Ok(_) => panic!("scenario should be invalid:\n{text}"),
+    }
+}
+
+fn one_error(text: &str) -> Diagnostic {
+    let d = errors(text);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    d.into_iter().next().unwrap()
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in text")
+        + 1
+}
+
+#[test]
+fn a_good_scenario_resolves() {
+    let s = Scenario::from_toml_str(GOOD, "good.toml").unwrap();
+    assert_eq!(s.node_count, 12);
+    assert_eq!(s.terminal_count, 10);
+    assert_eq!(s.ticks, 60);
+    assert_eq!(s.groups[1].first_node, 10);
+    assert_eq!(s.group_of(9), 0);
+    assert_eq!(s.group_of(10), 1);
+    assert_eq!(s.services[0].vulnerabilities[0].base_score, 9.8);
+    assert_eq!(s.services[0].exploit_chance(), Chance::ALWAYS);
+    assert_eq!(s.groups[0].exploit_chance, Chance::ALWAYS);
+    assert_eq!(s.groups[1].exploit_chance, Chance::NEVER);
+    assert_eq!(s.campaigns[0].start_tick, 1);
+}
+
+#[test]
+fn unknown_field_names_line_column_and_field() {
+    let text = GOOD.replace("count = 10", "cout = 10");
+    let d = one_error(&text);
+    assert_eq!(d.line, line_of(&text, "cout = 10"));
+    assert_eq!(d.column, 1);
+    assert!(d.message.contains("unknown field `cout`"), "{}", d.message);
+    assert!(
+        d.message.contains("count"),
+        "lists the expected fields: {}",
+        d.message
+    );
+    assert_eq!(d.field, "group[0].cout");
+}
+
+#[test]
+fn wrong_type_names_the_field() {
+    let text = GOOD.replace("count = 10", "count = \"ten\"");
+    let d = one_error(&text);
+    assert_eq!(d.line, line_of(&text, "count = \"ten\""));
+    assert_eq!(d.column, 9);
+    assert_eq!(d.field, "group[0].count");
+    assert!(d.message.contains("expected u32"), "{}", d.message);
+}
+
+#[test]
+fn bad_quantity_says_what_is_expected() {
+    let text = GOOD.replace("tick = \"1 s\"", "tick = \"1 parsec\"");
+    let d = one_error(&text);
+    assert_eq!((d.line, d.field.as_str()), (4, "general.tick"));
+    assert!(d.message.contains("e.g. \"1 s\""), "{}", d.message);
+}
+
+#[test]
+fn unknown_enum_value_lists_the_choices() {
+    let text = GOOD.replace("kind = \"gateway\"", "kind = \"toaster\"");
+    let d = one_error(&text);
+    assert_eq!(d.field, "group[1].kind");
+    assert!(d.message.contains("xr_headset"), "{}", d.message);
+}
+
+#[test]
+fn missing_section_is_reported() {
+    let text = GOOD.replace("[general]\n", "[generals]\n");
+    let d = &errors(&text)[0];
+    assert!(
+        d.message.contains("generals") || d.message.contains("general"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn toml_syntax_errors_have_positions() {
+    let text = GOOD.replace("seed = 7", "seed = = 7");
+    let d = one_error(&text);
+    assert_eq!(d.line, 3);
+    assert!(d.column > 1);
+}
+
+#[test]
+fn unknown_references_point_at_the_reference() {
+    let text = GOOD.replace("zone = \"lan\"\nservices", "zone = \"dmz\"\nservices");
+    let d = one_error(&text);
+    assert_eq!(d.field, "group[0].zone");
+    assert_eq!(d.line, line_of(&text, "zone = \"dmz\""));
+    assert_eq!(d.column, 8);
+    assert!(
+        d.message
+            .contains("unknown zone `dmz`; expected one of: lan"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn several_semantic_errors_are_all_reported_in_file_order() {
+    let text = GOOD
+        .replace("services = [\"telnet\"]", "services = [\"telnot\"]")
+        .replace("entry = \"cams\"", "entry = \"camz\"")
+        .replace("link = \"wifi\"", "link = \"wired\"");
+    let d = errors(&text);
+    let fields: Vec<&str> = d.iter().map(|d| d.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "group[0].services[0]",
+            "topology[0].link",
+            "campaign[0].worm.entry"
+        ]
+    );
+    assert!(d.windows(2).all(|w| w[0].line < w[1].line));
+}
+
+#[test]
+fn bad_cvss_vector_is_rejected_with_an_example() {
+    let text = GOOD.replace("AV:N/AC:L", "AV:Q/AC:L");
+    let d = one_error(&text);
+    assert_eq!(d.field, "service[0].vulnerabilities[0].cvss");
+    assert!(
+        d.message.contains("not a CVSS v3 base vector"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn out_of_range_fractions_are_rejected() {
+    let text = GOOD.replace(
+        "services = [\"telnet\"]",
+        "services = [\"telnet\"]\npatch_level = 1.5",
+    );
+    let d = one_error(&text);
+    assert_eq!(d.field, "group[0].patch_level");
+    assert!(d.message.contains("from 0 to 1"));
+}
+
+#[test]
+fn generator_fields_are_checked_per_generator() {
+    let text = GOOD.replace("parents = \"aps\"", "parents = \"aps\"\nm = 3");
+    let d = one_error(&text);
+    assert_eq!(d.field, "topology[0].m");
+    assert!(
+        d.message
+            .contains("does not apply to generator `access_tree`")
+    );
+    let text = GOOD.replace("parents = \"aps\"\n", "");
+    let d = one_error(&text);
+    assert!(
+        d.message.contains("missing field `parents`"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn campaign_checks() {
+    let d = one_error(&GOOD.replace("scan_rate = 1", "scan_rate = 1\ninitial = 11"));
+    assert_eq!(d.field, "campaign[0].worm.initial");
+    let d = one_error(&GOOD.replace("scan_rate = 1", "scan_rate = 1\nlocal_bias = 0.5"));
+    assert_eq!(d.field, "campaign[0].worm.local_bias");
+    let d = one_error(&GOOD.replace("scan_rate = 1", "scan_rate = 1\naddress_space = 5"));
+    assert_eq!(d.field, "campaign[0].worm.address_space");
+    let d = one_error(&GOOD.replace("[campaign.worm]\nentry = \"cams\"\nscan_rate = 1\n", ""));
+    assert!(d.message.contains("[campaign.worm]"), "{}", d.message);
+}
+
+#[test]
+fn quarantine_needs_detection() {
+    let d = one_error(&format!("{GOOD}\n[defense.quarantine]\ndelay = \"30 s\"\n"));
+    assert_eq!(d.field, "defense.quarantine");
+    assert!(d.message.contains("[defense.detection]"));
+    let ok = format!(
+        "{GOOD}\n[defense.quarantine]\ndelay = \"30 s\"\n[defense.detection]\nthreshold = 2\nzones = [\"lan\"]\n"
+    );
+    let s = Scenario::from_toml_str(&ok, "ok.toml").unwrap();
+    assert_eq!(s.defense.quarantine.unwrap().delay_ticks, 30);
+    assert_eq!(s.defense.detection.unwrap().threshold_per_tick, 2);
+}
+
+#[test]
+fn names_are_unique() {
+    let text = GOOD.replace("name = \"aps\"", "name = \"cams\"");
+    let d = &errors(&text)[0];
+    assert!(
+        d.message.contains("duplicate group name `cams`"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn rendered_errors_show_file_line_and_caret() {
+    let text = GOOD.replace("count = 10", "count = -3");
+    let err = Scenario::from_toml_str(&text, "campus.toml")
+        .unwrap_err()
+        .to_string();
+    let line = line_of(&text, "count = -3");
+    assert!(
+        err.starts_with(&format!("campus.toml:{line}:9: field `group[0].count`:")),
+        "{err}"
+    );
+    assert!(err.contains("count = -3\n"), "{err}");
+    assert!(err.trim_end().ends_with('^'), "{err}");
+}
+
+#[test]
+fn the_json_schema_describes_the_format() {
+    let schema = serde_json::to_value(json_schema()).unwrap();
+    let props = &schema["properties"];
+    for key in [
+        "general", "zone", "link", "service", "group", "topology", "campaign", "defense",
+    ] {
+        assert!(props.get(key).is_some(), "schema lacks `{key}`: {schema}");
+    }
+    let text = schema.to_string();
+    assert!(text.contains("barabasi_albert") && text.contains("xr_headset"));
+}

@@ -1,0 +1,301 @@
+//! The network graph: petgraph nodes and links, built by generators from the scenario.
+//!
+//! Node `i` of the graph is node id `i` of the world (ids are assigned group by group), so
+//! no map between the two is needed. Generators are deterministic functions of the
+//! scenario and its seed. Besides the petgraph graph, which routing and analysis use, the
+//! topology keeps a compressed adjacency (CSR) for the hot path: a worm picking a random
+//! neighbour needs `neighbours(n)[k]` in O(1), which petgraph's linked edge lists cannot give.
+
+use bevy_ecs::resource::Resource;
+use petgraph::graph::{NodeIndex, UnGraph};
+
+use crate::rng::{SimRng, Stream};
+use crate::scenario::{LinkTierId, Scenario, TopologyStep};
+
+/// A link's tier (its capacity and latency live in [`Scenario::links`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// Index into the scenario's link tiers.
+    pub tier: LinkTierId,
+}
+
+/// The built network.
+#[derive(Resource, Debug, Clone)]
+pub struct Topology {
+    /// Nodes and links; node index = node id.
+    pub graph: UnGraph<(), Link, u32>,
+    offsets: Vec<u32>,
+    targets: Vec<u32>,
+}
+
+const BA: Stream = Stream::named("topology.barabasi_albert");
+
+impl Topology {
+    /// Builds the topology of a scenario.
+    pub fn build(scenario: &Scenario, rng: &SimRng) -> Self {
+        let n = scenario.node_count as usize;
+        let mut edges: Vec<(u32, u32, LinkTierId)> = Vec::new();
+        for (step_index, step) in scenario.topology.iter().enumerate() {
+            let group = |g: u16| &scenario.groups[g as usize];
+            match step {
+                TopologyStep::AccessTree {
+                    children,
+                    parents,
+                    link,
+                } => {
+                    let (c, p) = (group(*children), group(*parents));
+                    for i in 0..c.count {
+                        // Contiguous blocks: child i goes to parent floor(i * P / C).
+                        let parent =
+                            (u64::from(i) * u64::from(p.count) / u64::from(c.count)) as u32;
+                        edges.push((c.first_node + i, p.first_node + parent, *link));
+                    }
+                }
+                TopologyStep::EdgeAggregation {
+                    children,
+                    parents,
+                    uplinks,
+                    link,
+                } => {
+                    let (c, p) = (group(*children), group(*parents));
+                    let stride = (p.count / uplinks).max(1);
+                    for i in 0..c.count {
+                        let home = (u64::from(i) * u64::from(p.count) / u64::from(c.count)) as u32;
+                        for k in 0..*uplinks {
+                            let parent = (home + k * stride) % p.count;
+                            edges.push((c.first_node + i, p.first_node + parent, *link));
+                        }
+                    }
+                }
+                TopologyStep::Mesh { groups, link } => {
+                    let members: Vec<u32> = groups.iter().flat_map(|&g| group(g).nodes()).collect();
+                    for (a, &x) in members.iter().enumerate() {
+                        for &y in &members[a + 1..] {
+                            if x != y {
+                                edges.push((x, y, *link));
+                            }
+                        }
+                    }
+                }
+                TopologyStep::BarabasiAlbert { group: g, m, link } => {
+                    barabasi_albert(
+                        group(*g).first_node,
+                        group(*g).count,
+                        *m,
+                        *link,
+                        rng,
+                        BA.derive(step_index as u64),
+                        &mut edges,
+                    );
+                }
+            }
+        }
+        let mut graph = UnGraph::with_capacity(n, edges.len());
+        for _ in 0..n {
+            graph.add_node(());
+        }
+        for &(a, b, tier) in &edges {
+            graph.add_edge(
+                NodeIndex::new(a as usize),
+                NodeIndex::new(b as usize),
+                Link { tier },
+            );
+        }
+        let (offsets, targets) = csr(n, &edges);
+        Self {
+            graph,
+            offsets,
+            targets,
+        }
+    }
+
+    /// The neighbours of a node, in a stable order.
+    #[inline]
+    pub fn neighbours(&self, node: u32) -> &[u32] {
+        let i = node as usize;
+        &self.targets[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    /// Number of links.
+    pub fn link_count(&self) -> usize {
+        self.graph.edge_count()
+    }
+
+    /// Bytes held by the graph and the adjacency, for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        // petgraph stores per node two edge heads, per edge two node ids, two next-edge ids
+        // and the weight.
+        let node = std::mem::size_of::<[u32; 2]>();
+        let edge = std::mem::size_of::<[u32; 4]>() + std::mem::size_of::<Link>();
+        self.graph.node_count() * node
+            + self.graph.edge_count() * edge
+            + (self.offsets.len() + self.targets.len()) * 4
+    }
+}
+
+fn csr(n: usize, edges: &[(u32, u32, LinkTierId)]) -> (Vec<u32>, Vec<u32>) {
+    let mut degree = vec![0u32; n + 1];
+    for &(a, b, _) in edges {
+        degree[a as usize] += 1;
+        degree[b as usize] += 1;
+    }
+    let mut offsets = vec![0u32; n + 1];
+    for i in 0..n {
+        offsets[i + 1] = offsets[i] + degree[i];
+    }
+    let mut fill = offsets.clone();
+    let mut targets = vec![0u32; offsets[n] as usize];
+    for &(a, b, _) in edges {
+        targets[fill[a as usize] as usize] = b;
+        fill[a as usize] += 1;
+        targets[fill[b as usize] as usize] = a;
+        fill[b as usize] += 1;
+    }
+    (offsets, targets)
+}
+
+/// Preferential attachment: node `k` (k > m) links to `m` distinct earlier nodes, each
+/// picked with probability proportional to its degree, by sampling uniformly from the list
+/// of link endpoints (every node appears once per link it has). The first `m + 1` nodes
+/// start as a clique so every node has degree ≥ m.
+fn barabasi_albert(
+    first: u32,
+    count: u32,
+    m: u32,
+    link: LinkTierId,
+    rng: &SimRng,
+    stream: Stream,
+    edges: &mut Vec<(u32, u32, LinkTierId)>,
+) {
+    let m = m.min(count.saturating_sub(1));
+    let seed_nodes = (m + 1).min(count);
+    let mut endpoints: Vec<u32> = Vec::with_capacity((2 * m * count) as usize);
+    for a in 0..seed_nodes {
+        for b in a + 1..seed_nodes {
+            edges.push((first + a, first + b, link));
+            endpoints.push(a);
+            endpoints.push(b);
+        }
+    }
+    let mut chosen: Vec<u32> = Vec::with_capacity(m as usize);
+    for k in seed_nodes..count {
+        chosen.clear();
+        let mut attempt = 0u32;
+        while (chosen.len() as u32) < m {
+            let pick = rng.below(stream, k, 0, attempt, endpoints.len() as u64) as usize;
+            attempt += 1;
+            let target = endpoints[pick];
+            if !chosen.contains(&target) {
+                chosen.push(target);
+            }
+        }
+        for &t in &chosen {
+            edges.push((first + k, first + t, link));
+            endpoints.push(k);
+            endpoints.push(t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(topology: &str) -> Scenario {
+        let text = format!(
+            r#"
+[general]
+name = "topo"
+seed = 1
+tick = "1 s"
+stop = "10 s"
+[[zone]]
+name = "z"
+[[link]]
+name = "l"
+capacity = "1 Gbit/s"
+latency = "1 ms"
+[[group]]
+name = "terminals"
+kind = "phone"
+count = 1000
+zone = "z"
+[[group]]
+name = "edge"
+kind = "edge_server"
+count = 10
+zone = "z"
+[[group]]
+name = "core"
+kind = "cloud_vm"
+count = 4
+zone = "z"
+{topology}
+"#
+        );
+        Scenario::from_toml_str(&text, "topo.toml").unwrap()
+    }
+
+    #[test]
+    fn access_tree_gives_every_child_one_parent_in_blocks() {
+        let s = scenario(
+            "[[topology]]\ngenerator = \"access_tree\"\nchildren = \"terminals\"\nparents = \"edge\"\nlink = \"l\"",
+        );
+        let t = Topology::build(&s, &SimRng::new(1));
+        assert_eq!(t.link_count(), 1000);
+        for child in 0..1000u32 {
+            assert_eq!(t.neighbours(child), &[1000 + child / 100]);
+        }
+        assert_eq!(t.neighbours(1000).len(), 100);
+    }
+
+    #[test]
+    fn edge_aggregation_multi_homes_to_distinct_parents() {
+        let s = scenario(
+            "[[topology]]\ngenerator = \"edge_aggregation\"\nchildren = \"edge\"\nparents = \"core\"\nuplinks = 2\nlink = \"l\"",
+        );
+        let t = Topology::build(&s, &SimRng::new(1));
+        assert_eq!(t.link_count(), 20);
+        for e in 1000..1010u32 {
+            let n = t.neighbours(e);
+            assert_eq!(n.len(), 2);
+            assert_ne!(n[0], n[1]);
+        }
+    }
+
+    #[test]
+    fn mesh_links_every_pair() {
+        let s = scenario(
+            "[[topology]]\ngenerator = \"mesh\"\ngroups = [\"edge\", \"core\"]\nlink = \"l\"",
+        );
+        let t = Topology::build(&s, &SimRng::new(1));
+        assert_eq!(t.link_count(), 14 * 13 / 2);
+    }
+
+    #[test]
+    fn barabasi_albert_is_scale_free_and_deterministic() {
+        let s = scenario(
+            "[[topology]]\ngenerator = \"barabasi_albert\"\ngroup = \"terminals\"\nm = 2\nlink = \"l\"",
+        );
+        let a = Topology::build(&s, &SimRng::new(5));
+        let b = Topology::build(&s, &SimRng::new(5));
+        assert_eq!(a.targets, b.targets);
+        // m(m+1)/2 seed links, then m per further node.
+        assert_eq!(a.link_count(), 3 + 2 * (1000 - 3));
+        let degrees: Vec<usize> = (0..1000).map(|n| a.neighbours(n).len()).collect();
+        assert!(degrees.iter().all(|&d| d >= 2));
+        // Heavy tail: hubs far above the mean degree of ~4.
+        assert!(
+            *degrees.iter().max().unwrap() >= 30,
+            "max degree {:?}",
+            degrees.iter().max()
+        );
+        let c = Topology::build(&s, &SimRng::new(6));
+        assert_ne!(a.targets, c.targets, "another seed gives another graph");
+    }
+}

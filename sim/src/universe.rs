@@ -1,0 +1,270 @@
+//! A running universe: the ECS world, the tick schedule, and the plugins that fill it.
+//!
+//! One tick runs six stages in a fixed order, written once here:
+//! demand → attack → traffic → sense → defend → account. `sim` itself adds only the
+//! generic systems (benign demand, accounting); attack campaigns and defenses arrive
+//! through [`SimPlugin`]s, so `sim` knows no particular attack or defense. The schedule
+//! is built with ambiguity detection set to *error*: two systems in one stage that touch
+//! the same data without an explicit order are a build error, because an unordered pair of
+//! writers is a nondeterminism bug in a simulator.
+//!
+//! Systems run one at a time (single-threaded executor); each parallelises *inside*
+//! itself with rayon over node chunks, proposes changes, and commits them in node-id order.
+//!
+//! ```
+//! use paraverse_sim::prelude::*;
+//! let scenario = Scenario::from_toml_str(r#"
+//! [general]
+//! name = "doc"
+//! seed = 1
+//! tick = "1 s"
+//! stop = "5 s"
+//! [[zone]]
+//! name = "z"
+//! [[group]]
+//! name = "g"
+//! kind = "phone"
+//! count = 3
+//! zone = "z"
+//! "#, "doc.toml").unwrap();
+//! let mut universe = Universe::build(scenario, &[]).unwrap();
+//! universe.run(|_| {});
+//! let record = universe.finish();
+//! assert_eq!(record.summary.ticks, 5);
+//! assert_eq!(record.series.states.len(), 6); // tick 0 (initial state) + 5 ticks
+//! ```
+
+use std::sync::Arc;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, SingleThreadedExecutor};
+use bevy_ecs::system::ScheduleSystem;
+
+use crate::metrics::{EventLog, Metrics, NodeNamer, RunRecord, Summary, TimeSeries, account};
+use crate::rng::SimRng;
+use crate::scenario::Scenario;
+use crate::topology::Topology;
+use crate::world::{Clock, ScenarioRes, benign_demand, spawn_nodes};
+
+/// The stages of a tick, in the order they run.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimStage {
+    /// Benign demand: what users and devices do on their own.
+    Demand,
+    /// Attack campaigns act.
+    Attack,
+    /// The traffic core allocates bandwidth (reserved for the traffic core).
+    Traffic,
+    /// Sensors and detectors observe.
+    Sense,
+    /// Defenses respond.
+    Defend,
+    /// Counts are taken and the tick's row is recorded.
+    Account,
+}
+
+/// Why a universe could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A plugin rejected the scenario.
+    #[error("{plugin}: {message}")]
+    Plugin {
+        /// The plugin.
+        plugin: &'static str,
+        /// What it said.
+        message: String,
+    },
+    /// The schedule is invalid (e.g. two systems in one stage conflict without an order).
+    #[error("invalid tick schedule: {0}")]
+    Schedule(String),
+}
+
+/// Something that adds systems and resources to a universe: attack campaigns, defenses,
+/// later the traffic core and recorders.
+pub trait SimPlugin {
+    /// A short name, for errors.
+    fn name(&self) -> &'static str;
+    /// Reads its part of the scenario and registers systems, resources and counters.
+    fn build(&self, builder: &mut UniverseBuilder<'_>) -> Result<(), String>;
+}
+
+/// What a plugin sees while a universe is built.
+pub struct UniverseBuilder<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    world: &'a mut World,
+    schedule: &'a mut Schedule,
+}
+
+impl UniverseBuilder<'_> {
+    /// The world, to insert resources.
+    pub fn world_mut(&mut self) -> &mut World {
+        self.world
+    }
+
+    /// Adds systems to a stage.
+    pub fn add_systems<M>(
+        &mut self,
+        stage: SimStage,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.schedule.add_systems(systems.in_set(stage));
+        self
+    }
+
+    /// The counters, to register new ones.
+    pub fn metrics(&mut self) -> Mut<'_, Metrics> {
+        self.world.resource_mut::<Metrics>()
+    }
+}
+
+/// A world and its schedule, stepped tick by tick.
+pub struct Universe {
+    world: World,
+    schedule: Schedule,
+    scenario: Arc<Scenario>,
+}
+
+impl Universe {
+    /// Builds the world from a scenario and lets each plugin add its systems.
+    ///
+    /// Building is deterministic: the same scenario and seed give the same world.
+    pub fn build(scenario: Scenario, plugins: &[&dyn SimPlugin]) -> Result<Self, BuildError> {
+        let scenario = Arc::new(scenario);
+        let rng = SimRng::new(scenario.seed);
+        let mut world = World::new();
+        let topology = Topology::build(&scenario, &rng);
+        spawn_nodes(&mut world, &scenario, &rng);
+        world.insert_resource(topology);
+        world.insert_resource(rng);
+        world.insert_resource(ScenarioRes(scenario.clone()));
+        world.insert_resource(Clock {
+            tick: 0,
+            tick_micros: scenario.tick.as_micros(),
+            ticks: scenario.ticks,
+        });
+        world.insert_resource(Metrics::default());
+        world.insert_resource(EventLog::new(scenario.max_events));
+        world.insert_resource(TimeSeries::default());
+
+        let mut schedule = Schedule::default();
+        schedule.set_executor(SingleThreadedExecutor::default());
+        schedule.set_build_settings(ScheduleBuildSettings {
+            ambiguity_detection: LogLevel::Error,
+            ..Default::default()
+        });
+        schedule.configure_sets(
+            (
+                SimStage::Demand,
+                SimStage::Attack,
+                SimStage::Traffic,
+                SimStage::Sense,
+                SimStage::Defend,
+                SimStage::Account,
+            )
+                .chain(),
+        );
+        schedule.add_systems(benign_demand.in_set(SimStage::Demand));
+        schedule.add_systems(account.in_set(SimStage::Account));
+
+        for plugin in plugins {
+            let mut builder = UniverseBuilder {
+                scenario: &scenario,
+                world: &mut world,
+                schedule: &mut schedule,
+            };
+            plugin
+                .build(&mut builder)
+                .map_err(|message| BuildError::Plugin {
+                    plugin: plugin.name(),
+                    message,
+                })?;
+        }
+        if let Err(e) = schedule.initialize(&mut world) {
+            return Err(BuildError::Schedule(e.to_string(schedule.graph(), &world)));
+        }
+
+        let mut universe = Self {
+            world,
+            schedule,
+            scenario,
+        };
+        // Tick 0: record the initial state, before anything acts.
+        universe
+            .world
+            .run_system_cached(account)
+            .map_err(|e| BuildError::Schedule(format!("{e:?}")))?;
+        Ok(universe)
+    }
+
+    /// Simulates one tick. Returns false (and does nothing) once the run is over.
+    pub fn step(&mut self) -> bool {
+        let mut clock = self.world.resource_mut::<Clock>();
+        if clock.tick >= clock.ticks {
+            return false;
+        }
+        clock.tick += 1;
+        self.schedule.run(&mut self.world);
+        true
+    }
+
+    /// Runs every remaining tick, calling `progress` with the tick after each one.
+    pub fn run(&mut self, mut progress: impl FnMut(u32)) {
+        while self.step() {
+            progress(self.clock().tick);
+        }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Clock {
+        *self.world.resource::<Clock>()
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The ECS world, for inspection (tests, viewers read snapshots from it).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The ECS world, mutably (tests that set up a situation).
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// Ends the run and hands over what it recorded.
+    pub fn finish(mut self) -> RunRecord {
+        let clock = self.clock();
+        let links = self.world.resource::<Topology>().link_count() as u64;
+        let series = self
+            .world
+            .remove_resource::<TimeSeries>()
+            .unwrap_or_default();
+        let metrics = self.world.remove_resource::<Metrics>().unwrap_or_default();
+        let log = self.world.remove_resource::<EventLog>().unwrap_or_default();
+        let summary = Summary::derive(&self.scenario, links, &clock, &series, &metrics, &log);
+        RunRecord {
+            summary,
+            series,
+            counter_names: metrics.names().to_vec(),
+            events: log.events().to_vec(),
+            tick_s: clock.seconds_at(1),
+            node_names: NodeNamer::new(
+                self.scenario
+                    .groups
+                    .iter()
+                    .map(|g| (g.first_node, g.name.clone()))
+                    .collect(),
+            ),
+            campaign_names: self
+                .scenario
+                .campaigns
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Nodes as ECS entities with small components, and the dense-table rule that makes a
+//! million of them fast.
+//!
+//! Every node is one entity with the same set of components: [`NodeId`], [`Kind`],
+//! [`InZone`], [`InGroup`], [`Security`] and [`Telemetry`]. They are spawned in id order
+//! and components are never added to or removed from a node (state changes are field
+//! writes), so all nodes share one archetype and one table, in id order. Systems exploit
+//! this: `Query::contiguous_iter_mut` hands them each component as a slice indexed by node
+//! id, which rayon can split into chunks and which random access (a worm hitting node
+//! `k`) can index directly. [`dense`] checks the rule every time it is used.
+//!
+//! Why not one entity per packet or flow: flows live in flat arrays in the traffic core
+//! (see ARCHITECTURE.md); entities are for things with identity and state.
+
+use std::sync::Arc;
+
+use bevy_ecs::prelude::*;
+use rayon::prelude::*;
+
+use crate::rng::{Chance, SimRng, Stream};
+use crate::scenario::{GroupId, NodeKind, Scenario, ZoneId};
+
+/// A node's id: its index in the topology and in every node slice.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+/// What the node is.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind(pub NodeKind);
+
+/// The zone (segment) the node lives in.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InZone(pub ZoneId);
+
+/// The group the node was declared in; group-wide data (services, records, assets) lives
+/// in the scenario, not in every node.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InGroup(pub GroupId);
+
+/// A node's security state: compromise, isolation and patching.
+///
+/// Flags rather than one enum because they combine: a quarantined node may still be
+/// compromised (and is cleaned only when rebuilt), and a patched node may already host
+/// an attacker (patching closes the door, it does not evict).
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Security {
+    /// An attacker controls the node.
+    pub compromised: bool,
+    /// Isolated from the network: it neither sends nor receives.
+    pub quarantined: bool,
+    /// Every known vulnerability is patched.
+    pub patched: bool,
+    /// Defenders have raised an alert on it that is not yet resolved.
+    pub alerted: bool,
+    /// It has been compromised at some point in the run.
+    pub ever_compromised: bool,
+    /// Index of the campaign holding it (meaningful while `compromised`).
+    pub campaign: u8,
+    /// Tick of the last compromise.
+    pub since: u32,
+}
+
+impl Security {
+    /// Hands the node to `campaign` at `tick`; false if it was already compromised.
+    pub fn compromise(&mut self, campaign: u8, tick: u32) -> bool {
+        if self.compromised {
+            return false;
+        }
+        self.compromised = true;
+        self.ever_compromised = true;
+        self.campaign = campaign;
+        self.since = tick;
+        true
+    }
+
+    /// Whether an exploit with a non-zero chance could take it over right now.
+    pub fn exposed(&self) -> bool {
+        !self.compromised && !self.quarantined && !self.patched
+    }
+}
+
+/// What sensors can observe of a node in the current tick. Demand sets the benign
+/// baseline; attack systems add to it; detection reads it. Nothing here says *why* a
+/// node is busy: that is ground truth, which defenders do not see.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Telemetry {
+    /// Outbound connection attempts this tick.
+    pub connections: u32,
+}
+
+/// The scenario a world was built from, shared by systems.
+#[derive(Resource, Debug, Clone)]
+pub struct ScenarioRes(pub Arc<Scenario>);
+
+impl std::ops::Deref for ScenarioRes {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.0
+    }
+}
+
+/// The simulated clock. Tick 0 is the initial state; ticks 1..=`ticks` are simulated.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// The tick being simulated (or last simulated).
+    pub tick: u32,
+    /// Tick length in microseconds.
+    pub tick_micros: u64,
+    /// Ticks in the run.
+    pub ticks: u32,
+}
+
+impl Clock {
+    /// Simulated seconds at the end of tick `tick`.
+    pub fn seconds_at(&self, tick: u32) -> f64 {
+        (u64::from(tick) * self.tick_micros) as f64 / 1e6
+    }
+}
+
+/// Node slices are split into chunks of this many nodes for rayon. The chunking never
+/// changes results (each node's draws are keyed by its id), only who computes them.
+pub const CHUNK: usize = 8192;
+
+/// Takes the single table chunk of a node query, checking the dense-table rule.
+///
+/// # Panics
+/// If nodes are spread over several tables (a component was inserted or removed on some
+/// node) or are not all there. That is a bug in a system, never a user error.
+pub fn dense<T>(mut chunks: impl Iterator<Item = T>) -> T {
+    let chunk = chunks
+        .next()
+        .expect("paraverse invariant: node components live in one table");
+    assert!(
+        chunks.next().is_none(),
+        "paraverse invariant broken: nodes span several tables; systems must not insert or remove node components"
+    );
+    chunk
+}
+
+const PATCHED_AT_START: Stream = Stream::named("build.patch_level");
+
+/// Spawns one entity per node of the scenario, in id order.
+pub fn spawn_nodes(world: &mut World, scenario: &Scenario, rng: &SimRng) {
+    let mut batch = Vec::with_capacity(scenario.node_count as usize);
+    for (g, group) in scenario.groups.iter().enumerate() {
+        for node in group.nodes() {
+            let patched = group
+                .patch_level
+                .hit(rng.draw(PATCHED_AT_START, node, 0, 0));
+            batch.push((
+                NodeId(node),
+                Kind(group.kind),
+                InZone(group.zone),
+                InGroup(g as GroupId),
+                Security {
+                    patched,
+                    ..Security::default()
+                },
+                Telemetry::default(),
+            ));
+        }
+    }
+    world.spawn_batch(batch);
+}
+
+const BENIGN: Stream = Stream::named("demand.benign_connections");
+
+/// Chance per node and tick of a benign burst (an update check, peer discovery) that
+/// looks like a scan to a rate-threshold detector; the source of honest false positives.
+pub const BENIGN_BURST_CHANCE: Chance = Chance::from_ratio(1, 5_000);
+
+/// Benign outbound connection attempts of one node in one tick.
+///
+/// The count has the group's mean rate: a triangular draw on `[0, 2·mean]` (two uniform
+/// halves), rounded by a Bernoulli draw on the fraction, plus, with
+/// [`BENIGN_BURST_CHANCE`], a burst of up to `20·mean + 10` attempts.
+#[inline]
+pub fn benign_connections(rng: &SimRng, mean_fx: u64, node: u32, tick: u32) -> u32 {
+    let d = rng.draw(BENIGN, node, tick, 0);
+    // Two 32-bit uniforms in [0, 1) summed: [0, 2) in 32.32, mean 1.
+    let tri = (d >> 32) + (d & 0xFFFF_FFFF);
+    let fx = ((u128::from(mean_fx) * u128::from(tri)) >> 32) as u64;
+    let d2 = rng.draw(BENIGN, node, tick, 1);
+    let mut count = (fx >> 32) as u32 + u32::from((d2 & 0xFFFF_FFFF) < (fx & 0xFFFF_FFFF));
+    if BENIGN_BURST_CHANCE.hit(d2) {
+        let span = (mean_fx >> 32) * 20 + 10;
+        count += rng.below(BENIGN, node, tick, 2, span + 1) as u32;
+    }
+    count
+}
+
+/// Demand stage: every node's telemetry starts the tick at its benign baseline.
+pub fn benign_demand(
+    mut nodes: Query<(&InGroup, &mut Telemetry)>,
+    scenario: Res<ScenarioRes>,
+    rng: Res<SimRng>,
+    clock: Res<Clock>,
+) {
+    let (groups, mut telemetry) = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let telemetry = telemetry.bypass_change_detection();
+    let means: Vec<u64> = scenario
+        .groups
+        .iter()
+        .map(|g| g.connections.raw())
+        .collect();
+    let (rng, tick) = (*rng, clock.tick);
+    telemetry
+        .par_chunks_mut(CHUNK)
+        .zip(groups.par_chunks(CHUNK))
+        .enumerate()
+        .for_each(|(c, (tel, grp))| {
+            let base = (c * CHUNK) as u32;
+            for (k, (t, g)) in tel.iter_mut().zip(grp).enumerate() {
+                t.connections =
+                    benign_connections(&rng, means[g.0 as usize], base + k as u32, tick);
+            }
+        });
+}

@@ -1,0 +1,89 @@
+//! Command-line arguments (clap). Parsing only; `main.rs` turns them into actions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use paraverse_sim::units::SimDuration;
+
+/// paraverse: a parallel-security cyber range, a software twin of a metaverse network
+/// where simulated attackers meet simulated defenders.
+#[derive(Debug, Parser)]
+#[command(name = "paraverse", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Exit status: 0 success, 1 runtime failure, 2 invalid input (scenario or arguments)."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and write summary.json, timeseries.csv, events.jsonl.
+    Run(RunArgs),
+    /// Check scenario files and report every problem with file, line, column and field.
+    Validate {
+        /// Scenario files (or bundled names).
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Print the JSON Schema of scenario files (for editor completion).
+    Schema {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the bundled scenarios.
+    List,
+    /// Measure node-ticks per second and bytes per node (build with --release).
+    Bench(BenchArgs),
+}
+
+/// Options of `paraverse run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
+    pub scenario: Option<String>,
+    /// Seed of all randomness (default: the scenario's `general.seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of ticks to simulate (default: the scenario's stop time).
+    #[arg(long, conflicts_with = "stop")]
+    pub ticks: Option<u32>,
+    /// Simulated time to stop at, e.g. "30 min" (default: the scenario's stop time).
+    #[arg(long, value_parser = parse_duration)]
+    pub stop: Option<SimDuration>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Output folder (default: results/<scenario>-<seed>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar and no summary on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `paraverse bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenario file or bundled name.
+    #[arg(default_value = "smart-city-1m")]
+    pub scenario: String,
+    /// Ticks to time at each thread count.
+    #[arg(long, default_value_t = 30)]
+    pub ticks: u32,
+    /// Thread counts to compare (default: 1 and all cores).
+    #[arg(long, value_delimiter = ',')]
+    pub threads: Vec<u16>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<SimDuration, String> {
+    s.parse()
+        .map_err(|e: paraverse_sim::units::QuantityError| e.to_string())
+}

@@ -1,0 +1,206 @@
+//! The `paraverse` command line: wires scenarios, the simulator and its plugins, and the
+//! output folder together. `anyhow` lives here and nowhere else.
+
+mod alloc;
+mod args;
+mod bench;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use paraverse_attackers::AttackerPlugin;
+use paraverse_defenders::DefenderPlugin;
+use paraverse_sim::bundled;
+use paraverse_sim::prelude::*;
+
+use crate::args::{Cli, Command, RunArgs};
+
+#[global_allocator]
+static GLOBAL: alloc::CountingAlloc = alloc::CountingAlloc;
+
+/// The plugins every run uses.
+pub fn plugins() -> [&'static dyn SimPlugin; 2] {
+    [&AttackerPlugin, &DefenderPlugin]
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let invalid_input = err
+                .chain()
+                .any(|e| e.downcast_ref::<ScenarioError>().is_some());
+            eprintln!("error: {err:#}");
+            if invalid_input {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
+        Command::Validate { files } => Ok(validate(&files)),
+        Command::Schema { out } => {
+            let schema = serde_json::to_string_pretty(&paraverse_sim::scenario::json_schema())?;
+            match out {
+                Some(path) => std::fs::write(&path, schema + "\n")
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => println!("{schema}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List => {
+            list();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => bench::bench(&args).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn set_threads(threads: Option<u16>) -> Result<()> {
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .build_global()
+            .context("cannot start the worker threads")?;
+    }
+    Ok(())
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    set_threads(args.threads)?;
+    let mut scenario = bundled::load(args.scenario.as_deref())?;
+    if let Some(seed) = args.seed {
+        scenario = scenario.with_seed(seed);
+    }
+    if let Some(ticks) = args.ticks {
+        anyhow::ensure!(ticks > 0, "--ticks must be at least 1");
+        scenario = scenario.with_ticks(ticks);
+    }
+    if let Some(stop) = args.stop {
+        let ticks = stop.ticks_ceil(scenario.tick);
+        anyhow::ensure!(
+            (1..=u64::from(u32::MAX)).contains(&ticks),
+            "--stop {stop} gives {ticks} ticks of {}: expected at least one",
+            scenario.tick
+        );
+        scenario = scenario.with_ticks(ticks as u32);
+    }
+    let out = args.out.unwrap_or_else(|| {
+        PathBuf::from("results").join(format!("{}-{}", scenario.name, scenario.seed))
+    });
+    let source = scenario.source.clone();
+    let (name, nodes, ticks) = (scenario.name.clone(), scenario.node_count, scenario.ticks);
+
+    let built = Instant::now();
+    let mut universe = Universe::build(scenario, &plugins()).context("cannot build the world")?;
+    let build_s = built.elapsed().as_secs_f64();
+
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        eprintln!(
+            "paraverse: {name}, {nodes} nodes, {ticks} ticks of {}, seed {}, {} threads (world built in {build_s:.2} s)",
+            universe.scenario().tick,
+            universe.scenario().seed,
+            rayon::current_num_threads()
+        );
+        ProgressBar::new(u64::from(ticks))
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ticks  {per_sec}  ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    let started = Instant::now();
+    universe.run(|_| bar.inc(1));
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let record = universe.finish();
+    record
+        .write(&out, &source)
+        .with_context(|| format!("cannot write results to {}", out.display()))?;
+
+    if !args.quiet {
+        let s = &record.summary;
+        let node_ticks = f64::from(nodes) * f64::from(s.ticks);
+        eprintln!(
+            "simulated {:.0} s in {wall:.2} s ({:.2} M node-ticks/s)",
+            s.simulated_s,
+            node_ticks / wall.max(1e-9) / 1e6
+        );
+        println!("vulnerable at start      {}", s.vulnerable_initial);
+        println!(
+            "compromised peak         {} at {:.0} s",
+            s.compromised_peak, s.compromised_peak_s
+        );
+        println!("compromised final        {}", s.compromised_final);
+        match s.time_to_half_vulnerable_s {
+            Some(t) => println!("half of vulnerable by    {t:.0} s"),
+            None => println!("half of vulnerable by    never"),
+        }
+        for (name, total) in &s.counters {
+            println!("{name:<24} {total}");
+        }
+        println!("results in               {}", out.display());
+    }
+    Ok(())
+}
+
+fn validate(files: &[String]) -> ExitCode {
+    let mut failed = 0;
+    for file in files {
+        match bundled::load(Some(file)) {
+            Ok(s) => println!(
+                "ok: {file}: `{}`, {} nodes ({} terminals) in {} groups, {} ticks, {} campaigns",
+                s.name,
+                s.node_count,
+                s.terminal_count,
+                s.groups.len(),
+                s.ticks,
+                s.campaigns.len()
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {} scenario files invalid", files.len());
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn list() {
+    println!("{:<18} {:>10} {:>8}  description", "name", "nodes", "ticks");
+    for b in bundled::ALL {
+        match paraverse_sim::scenario::Scenario::from_toml_str(b.text, b.name) {
+            Ok(s) => println!(
+                "{:<18} {:>10} {:>8}  {}{}",
+                b.name,
+                s.node_count,
+                s.ticks,
+                s.description(),
+                if b.name == bundled::DEFAULT {
+                    " (default)"
+                } else {
+                    ""
+                }
+            ),
+            Err(e) => println!("{:<18} invalid: {e}", b.name),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! End-to-end: drive the real `paraverse` binary as a user would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn paraverse(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_paraverse"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn run_with_no_scenario_runs_the_embedded_default_and_writes_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(&["run"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dir = tmp.path().join("results/metaverse-campus-42");
+    for f in [
+        "summary.json",
+        "timeseries.csv",
+        "events.jsonl",
+        "scenario.toml",
+    ] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["scenario"], "metaverse-campus");
+    assert_eq!(summary["ticks"], 1440);
+    assert_eq!(summary["nodes"], 3002);
+    for key in [
+        "compromised_peak",
+        "compromised_final",
+        "time_to_half_vulnerable_s",
+        "vulnerable_initial",
+    ] {
+        assert!(summary.get(key).is_some(), "summary lacks {key}");
+    }
+    for counter in ["detections", "quarantines", "patches", "infections"] {
+        assert!(
+            summary["counters"][counter].as_u64().unwrap() > 0,
+            "{counter}: {summary}"
+        );
+    }
+    let series = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    assert_eq!(series.lines().count(), 1 + 1441, "header + ticks 0..=1440");
+    assert!(series.starts_with("tick,time_s,compromised,quarantined,patched,vulnerable"));
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    for line in events.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        assert!(e["event"].is_string() && e["tick"].is_u64());
+    }
+    assert!(events.contains("\"event\":\"infection\""));
+    // The terminal summary names where results went.
+    assert!(
+        text(&out.stdout).contains("results in"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn run_honours_seed_ticks_stop_and_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(
+        &[
+            "run",
+            "metaverse-campus",
+            "--seed",
+            "3",
+            "--ticks",
+            "30",
+            "--out",
+            "r",
+            "--quiet",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        out.stdout.is_empty(),
+        "--quiet prints nothing: {}",
+        text(&out.stdout)
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (s["seed"].as_u64(), s["ticks"].as_u64()),
+        (Some(3), Some(30))
+    );
+
+    let out = paraverse(
+        &["run", "--stop", "5 min", "--out", "s", "--quiet"],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = std::fs::read_to_string(tmp.path().join("s/summary.json")).unwrap();
+    assert!(s.contains("\"ticks\": 30"), "5 min of 10 s ticks: {s}");
+}
+
+#[test]
+fn thread_count_does_not_change_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    for t in ["1", "2"] {
+        let out = paraverse(
+            &[
+                "run",
+                "--threads",
+                t,
+                "--ticks",
+                "200",
+                "--out",
+                t,
+                "--quiet",
+            ],
+            tmp.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    for f in ["summary.json", "timeseries.csv", "events.jsonl"] {
+        let a = std::fs::read(tmp.path().join("1").join(f)).unwrap();
+        let b = std::fs::read(tmp.path().join("2").join(f)).unwrap();
+        assert!(a == b, "{f} differs between 1 and 2 threads");
+    }
+}
+
+#[test]
+fn a_malformed_scenario_gets_file_line_column_field_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(repo().join("scenarios/metaverse-campus.toml")).unwrap();
+    let bad = good.replacen(
+        "zone = \"campus-xr\"\nservices",
+        "zone = \"campus-vr\"\nservices",
+        1,
+    );
+    let line = bad.lines().position(|l| l.contains("campus-vr")).unwrap() + 1;
+    std::fs::write(tmp.path().join("bad.toml"), &bad).unwrap();
+
+    for cmd in ["validate", "run"] {
+        let out = paraverse(&[cmd, "bad.toml"], tmp.path());
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "bad.toml:{line}:8: field `group[0].zone`: unknown zone `campus-vr`"
+            )),
+            "{cmd}: {err}"
+        );
+        assert!(
+            err.contains("expected one of: campus-iot, campus-xr"),
+            "{err}"
+        );
+    }
+    assert!(
+        !tmp.path().join("results").exists(),
+        "an invalid run writes nothing"
+    );
+}
+
+#[test]
+fn validate_accepts_every_bundled_scenario_file() {
+    let mut args = vec!["validate".to_owned()];
+    for entry in std::fs::read_dir(repo().join("scenarios")).unwrap() {
+        args.push(entry.unwrap().path().display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = paraverse(&args, repo());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("1011552 nodes (1000000 terminals)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn validate_reports_every_bad_file_and_a_missing_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("a.toml"), "[general]\nname = \"a\"\n").unwrap();
+    let out = paraverse(&["validate", "a.toml", "nope.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("a.toml:1:1: field `general`: missing field `seed`"),
+        "{err}"
+    );
+    assert!(err.contains("no scenario file `nope.toml`"), "{err}");
+    assert!(err.contains("bundled: metaverse-campus"), "{err}");
+}
+
+#[test]
+fn schema_list_and_help() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(&["schema"], tmp.path());
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("schema is JSON");
+    assert!(schema["properties"]["group"].is_object(), "{schema}");
+    assert!(schema["$schema"].is_string());
+
+    let out = paraverse(&["list"], tmp.path());
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("metaverse-campus") && stdout.contains("(default)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("smart-city-1m") && stdout.contains("1011552"),
+        "{stdout}"
+    );
+
+    let out = paraverse(&["run", "--help"], tmp.path());
+    let help = text(&out.stdout);
+    for flag in [
+        "--seed",
+        "--ticks",
+        "--stop",
+        "--threads",
+        "--out",
+        "--quiet",
+    ] {
+        assert!(help.contains(flag), "run --help lacks {flag}");
+    }
+    let out = paraverse(&["run", "--threads", "0"], tmp.path());
+    assert_eq!(out.status.code(), Some(2), "bad arguments exit 2");
+    let out = paraverse(&["run", "--stop", "soon"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("e.g. \"1 s\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
