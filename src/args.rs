@@ -50,7 +50,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Number of ticks to simulate (default: the scenario's stop time).
-    #[arg(long, conflicts_with = "stop")]
+    #[arg(long, conflicts_with = "stop", value_parser = clap::value_parser!(u32).range(1..))]
     pub ticks: Option<u32>,
     /// Simulated time to stop at, e.g. "30 min" (default: the scenario's stop time).
     #[arg(long, value_parser = parse_duration)]

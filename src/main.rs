@@ -83,7 +83,6 @@ fn run(args: RunArgs) -> Result<()> {
         scenario = scenario.with_seed(seed);
     }
     if let Some(ticks) = args.ticks {
-        anyhow::ensure!(ticks > 0, "--ticks must be at least 1");
         scenario = scenario.with_ticks(ticks);
     }
     if let Some(stop) = args.stop {

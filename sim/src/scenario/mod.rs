@@ -55,6 +55,9 @@ pub type LinkTierId = u16;
 pub const MAX_NODES: u64 = 50_000_000;
 /// Most ticks a run may have.
 pub const MAX_TICKS: u64 = 100_000_000;
+/// Most scans or benign connection attempts one node may make in one tick: a bound that
+/// keeps a typo (`scan_rate = 1e9`) from turning a run into an endless loop.
+pub const MAX_PER_TICK: f64 = 100_000.0;
 /// Largest group a `mesh` generator accepts (a full mesh grows quadratically).
 pub const MAX_MESH_NODES: u64 = 2_000;
 
@@ -456,6 +459,21 @@ impl Validator<'_> {
         value
     }
 
+    /// Checks that `per_second` events per second stay within [`MAX_PER_TICK`] per tick.
+    fn per_tick_bound(&mut self, per_second: f64, tick: SimDuration, path: Vec<Seg>) -> f64 {
+        let per_tick = per_second * tick.as_secs_f64();
+        if per_tick > MAX_PER_TICK {
+            self.err(
+                path,
+                format!(
+                    "{per_second} per second is {per_tick} per tick of {tick}: expected at most {MAX_PER_TICK} per tick"
+                ),
+            );
+            return 0.0;
+        }
+        per_second
+    }
+
     fn resolve(&mut self, file: ScenarioFile, text: &str, origin: &str) -> Scenario {
         let g = &file.general;
         if g.name.is_empty()
@@ -575,7 +593,11 @@ impl Validator<'_> {
             let susceptibility =
                 self.fraction(gs.susceptibility, field_path!["group", i, "susceptibility"]);
             let cps = match gs.connections_per_second {
-                Some(c) => self.non_negative(c, field_path!["group", i, "connections_per_second"]),
+                Some(c) => {
+                    let path = field_path!["group", i, "connections_per_second"];
+                    let c = self.non_negative(c, path.clone());
+                    self.per_tick_bound(c, g.tick, path)
+                }
                 None => gs.kind.default_connections_per_second(),
             };
             if !gs.assets.value.is_finite() || gs.assets.value < 0.0 {
@@ -831,6 +853,7 @@ impl Validator<'_> {
                     );
                 }
                 let scan_rate = self.non_negative(w.scan_rate, p("scan_rate"));
+                let scan_rate = self.per_tick_bound(scan_rate, tick, p("scan_rate"));
                 let local_bias = match (w.strategy, w.local_bias) {
                     (ScanStrategy::LocalPreference, bias) => {
                         self.fraction(bias.unwrap_or(0.5), p("local_bias"))

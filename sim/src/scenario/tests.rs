@@ -232,6 +232,20 @@ fn campaign_checks() {
 }
 
 #[test]
+fn absurd_rates_are_rejected_before_they_hang_a_run() {
+    let d = one_error(&GOOD.replace("scan_rate = 1", "scan_rate = 1e9"));
+    assert_eq!(d.field, "campaign[0].worm.scan_rate");
+    assert!(d.message.contains("per tick"), "{}", d.message);
+    let text = GOOD.replace(
+        "kind = \"gateway\"",
+        "kind = \"gateway\"\nconnections_per_second = 1e12",
+    );
+    assert_eq!(one_error(&text).field, "group[1].connections_per_second");
+    let text = GOOD.replace("scan_rate = 1", "scan_rate = nan");
+    assert_eq!(one_error(&text).field, "campaign[0].worm.scan_rate");
+}
+
+#[test]
 fn quarantine_needs_detection() {
     let d = one_error(&format!("{GOOD}\n[defense.quarantine]\ndelay = \"30 s\"\n"));
     assert_eq!(d.field, "defense.quarantine");
