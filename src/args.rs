@@ -58,6 +58,10 @@ pub struct RunArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Traffic backend: cpu (rayon), gpu (wgpu; Vulkan, or Mesa lavapipe without a GPU),
+    /// or auto (the GPU if an adapter exists, else the CPU). Results do not depend on it.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
+    pub backend: String,
     /// Output folder (default: results/<scenario>-<seed>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -81,6 +85,10 @@ pub struct BenchArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Benchmark the traffic core's bandwidth allocation instead of the world: 10^4,
+    /// 10^5 and 10^6 flows on 4-6 hop paths, CPU at each thread count and the GPU.
+    #[arg(long)]
+    pub traffic: bool,
 }
 
 fn parse_duration(s: &str) -> Result<SimDuration, String> {

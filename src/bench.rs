@@ -11,6 +11,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
+use paraverse_sim::rng::Stream;
+use paraverse_sim::traffic::TrafficCore;
 use paraverse_sim::world::benign_connections;
 use serde::Serialize;
 
@@ -35,8 +37,11 @@ struct Figures {
     terminals: u32,
     ticks: u32,
     heap_bytes: usize,
+    traffic_bytes: usize,
+    flows: usize,
     bytes_per_node: f64,
     bytes_per_terminal: f64,
+    world_bytes_per_terminal: f64,
     baseline_node_ticks_per_s: f64,
     runs: Vec<ThreadFigure>,
     compromised_after_run: u64,
@@ -83,20 +88,27 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     );
 
     let base = baseline(&scenario, scenario.ticks.min(10));
+    // Memory: the built universe, and how much of it the traffic core's flow arrays are.
+    let (heap_total, traffic_bytes, flows) = {
+        let before = live_bytes();
+        let mut universe = Universe::build(scenario.clone(), &plugins())?;
+        let total = live_bytes().saturating_sub(before);
+        let flows = universe.traffic().map_or(0, |t| t.flows.len());
+        let with_traffic = live_bytes();
+        drop(universe.world_mut().remove_resource::<TrafficCore>());
+        (total, with_traffic.saturating_sub(live_bytes()), flows)
+    };
     let mut runs = Vec::new();
-    let mut heap = 0usize;
     let mut compromised = 0;
     for &t in &threads {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(t)
             .build()
             .context("cannot start worker threads")?;
-        let (figure, bytes, record) = pool.install(|| -> Result<_> {
-            let before = live_bytes();
+        let (figure, record) = pool.install(|| -> Result<_> {
             let start = Instant::now();
             let mut universe = Universe::build(scenario.clone(), &plugins())?;
             let build_s = start.elapsed().as_secs_f64();
-            let bytes = live_bytes().saturating_sub(before);
             let start = Instant::now();
             universe.run(|_| {});
             let step_s = start.elapsed().as_secs_f64();
@@ -110,11 +122,9 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
                     speedup_vs_1_thread: 0.0,
                     ratio_to_baseline: rate / base,
                 },
-                bytes,
                 universe.finish(),
             ))
         })?;
-        heap = heap.max(bytes);
         compromised = record.summary.compromised_final;
         runs.push(figure);
     }
@@ -130,9 +140,13 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         nodes: scenario.node_count,
         terminals: scenario.terminal_count,
         ticks: scenario.ticks,
-        heap_bytes: heap,
-        bytes_per_node: heap as f64 / f64::from(scenario.node_count),
-        bytes_per_terminal: heap as f64 / f64::from(scenario.terminal_count.max(1)),
+        heap_bytes: heap_total,
+        traffic_bytes,
+        flows,
+        bytes_per_node: heap_total as f64 / f64::from(scenario.node_count),
+        bytes_per_terminal: heap_total as f64 / f64::from(scenario.terminal_count.max(1)),
+        world_bytes_per_terminal: heap_total.saturating_sub(traffic_bytes) as f64
+            / f64::from(scenario.terminal_count.max(1)),
         baseline_node_ticks_per_s: base,
         runs,
         compromised_after_run: compromised,
@@ -142,12 +156,17 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "world: {} nodes ({} terminals), heap {:.1} MiB = {:.0} bytes/node, {:.0} bytes/terminal",
+        "universe: {} nodes ({} terminals), {} flows; heap {:.1} MiB = {:.0} bytes/terminal",
         figures.nodes,
         figures.terminals,
+        figures.flows,
         figures.heap_bytes as f64 / (1 << 20) as f64,
-        figures.bytes_per_node,
         figures.bytes_per_terminal
+    );
+    println!(
+        "  of which the world (ECS nodes + topology) {:.0} bytes/terminal, the traffic core {:.1} MiB",
+        figures.world_bytes_per_terminal,
+        figures.traffic_bytes as f64 / (1 << 20) as f64
     );
     println!(
         "baseline (bare telemetry loop, 1 thread): {:.1} M node-ticks/s",
@@ -167,6 +186,171 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             r.speedup_vs_1_thread,
             r.ratio_to_baseline
         );
+    }
+    Ok(())
+}
+
+/// A synthetic allocation problem: `flows` flows on 4-6 hop paths over `flows / 20`
+/// links (about 100 flows a link, so links contend), seeded.
+struct SyntheticProblem {
+    capacity: Vec<u32>,
+    offsets: Vec<u32>,
+    links: Vec<u32>,
+    demand: Vec<u32>,
+    priority: Vec<u8>,
+}
+
+impl SyntheticProblem {
+    fn new(flows: u32) -> Self {
+        let rng = SimRng::new(2026);
+        let s = Stream::named("bench.traffic");
+        let link_count = (flows / 20).max(8);
+        let capacity = (0..link_count)
+            .map(|l| 1_000_000 + rng.below(s, l, 0, 0, 9_000_000) as u32)
+            .collect();
+        let (mut offsets, mut links) = (vec![0u32], Vec::new());
+        let (mut demand, mut priority) = (Vec::new(), Vec::new());
+        for f in 0..flows {
+            let hops = 4 + rng.below(s, f, 1, 0, 3) as u32;
+            let start = links.len();
+            for h in 0..hops {
+                let l = rng.below(s, f, 2, h, u64::from(link_count)) as u32;
+                if !links[start..].contains(&l) {
+                    links.push(l);
+                }
+            }
+            offsets.push(links.len() as u32);
+            demand.push(1_000 + rng.below(s, f, 3, 0, 49_000) as u32);
+            priority.push(u8::from(f % 10 != 0));
+        }
+        Self {
+            capacity,
+            offsets,
+            links,
+            demand,
+            priority,
+        }
+    }
+
+    fn problem(&self) -> paraverse_sim::traffic::maxmin::AllocationProblem<'_> {
+        paraverse_sim::traffic::maxmin::AllocationProblem {
+            capacity: &self.capacity,
+            path_offsets: &self.offsets,
+            path_links: &self.links,
+            demand: &self.demand,
+            priority: &self.priority,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct AllocationFigure {
+    flows: u32,
+    backend: String,
+    ms_per_allocation: f64,
+    rounds: u32,
+    identical_to_cpu_1_thread: bool,
+}
+
+/// Best of `reps` timings of `f`, in milliseconds.
+fn best_ms(reps: u32, mut f: impl FnMut()) -> f64 {
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
+    use paraverse_sim::traffic::gpu::GpuAllocator;
+    use paraverse_sim::traffic::maxmin::Rounds;
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this is a debug build; bench figures mean little. Use `cargo run --release -- bench --traffic`."
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut threads: Vec<usize> = args
+        .threads
+        .iter()
+        .map(|&t| usize::from(t.max(1)))
+        .collect();
+    if threads.is_empty() {
+        threads = vec![1, cores];
+        threads.dedup();
+    }
+    let mut gpu = match GpuAllocator::new() {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!("bench: no GPU figures: {e}");
+            None
+        }
+    };
+    let mut figures = Vec::new();
+    for flows in [10_000u32, 100_000, 1_000_000] {
+        let synthetic = SyntheticProblem::new(flows);
+        let p = synthetic.problem();
+        let reps = if flows >= 1_000_000 { 2 } else { 5 };
+        let mut reference = vec![0u32; flows as usize];
+        for &t in &threads {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
+            let mut rate = vec![0u32; flows as usize];
+            let mut rounds = Rounds::default();
+            let ms = pool.install(|| best_ms(reps, || rounds.allocate(&p, &mut rate)));
+            if t == threads[0] {
+                reference.clone_from(&rate);
+            }
+            figures.push(AllocationFigure {
+                flows,
+                backend: format!("cpu, {t} thread{}", if t == 1 { "" } else { "s" }),
+                ms_per_allocation: ms,
+                rounds: rounds.last_rounds,
+                identical_to_cpu_1_thread: rate == reference,
+            });
+        }
+        if let Some(g) = gpu.as_mut() {
+            let mut rate = vec![0u32; flows as usize];
+            // The first call uploads paths and capacities; later ticks upload demands only.
+            g.allocate(&p, u64::from(flows), &mut rate)?;
+            let ms = best_ms(reps, || {
+                g.allocate(&p, u64::from(flows), &mut rate)
+                    .expect("GPU allocation");
+            });
+            figures.push(AllocationFigure {
+                flows,
+                backend: format!("gpu, {}", g.adapter_name()),
+                ms_per_allocation: ms,
+                rounds: g.last_rounds,
+                identical_to_cpu_1_thread: rate == reference,
+            });
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+        return Ok(());
+    }
+    println!(
+        "{:>9}  {:<44} {:>10} {:>7} {:>10}",
+        "flows", "backend", "ms/alloc", "rounds", "identical"
+    );
+    for f in &figures {
+        println!(
+            "{:>9}  {:<44} {:>10.2} {:>7} {:>10}",
+            f.flows,
+            f.backend,
+            f.ms_per_allocation,
+            f.rounds,
+            if f.identical_to_cpu_1_thread {
+                "yes"
+            } else {
+                "NO"
+            }
+        );
+    }
+    if figures.iter().any(|f| !f.identical_to_cpu_1_thread) {
+        anyhow::bail!("backends disagree: determinism is broken");
     }
     Ok(())
 }

@@ -62,6 +62,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             list();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(args) if args.traffic => {
+            bench::bench_traffic(&args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench(args) => bench::bench(&args).map(|()| ExitCode::SUCCESS),
     }
 }
@@ -100,18 +103,27 @@ fn run(args: RunArgs) -> Result<()> {
     let source = scenario.source.clone();
     let (name, nodes, ticks) = (scenario.name.clone(), scenario.node_count, scenario.ticks);
 
+    let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
     let built = Instant::now();
-    let mut universe = Universe::build(scenario, &plugins()).context("cannot build the world")?;
+    let mut universe =
+        Universe::build_with(scenario, backend, &plugins()).context("cannot build the world")?;
     let build_s = built.elapsed().as_secs_f64();
+    let traffic = universe.traffic().map(|t| {
+        if let Some(why) = &t.fallback {
+            eprintln!("paraverse: --backend auto: {why}; using the CPU backend");
+        }
+        format!(", {} flows on {}", t.flows.len(), t.backend())
+    });
 
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
         eprintln!(
-            "paraverse: {name}, {nodes} nodes, {ticks} ticks of {}, seed {}, {} threads (world built in {build_s:.2} s)",
+            "paraverse: {name}, {nodes} nodes, {ticks} ticks of {}, seed {}, {} threads{} (world built in {build_s:.2} s)",
             universe.scenario().tick,
             universe.scenario().seed,
-            rayon::current_num_threads()
+            rayon::current_num_threads(),
+            traffic.clone().unwrap_or_default()
         );
         ProgressBar::new(u64::from(ticks))
     };
@@ -125,6 +137,9 @@ fn run(args: RunArgs) -> Result<()> {
     universe.run(|_| bar.inc(1));
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
+    if let Some(fault) = universe.fault() {
+        anyhow::bail!("the run stopped at tick {}: {fault}", universe.clock().tick);
+    }
     let record = universe.finish();
     record
         .write(&out, &source)
@@ -148,7 +163,24 @@ fn run(args: RunArgs) -> Result<()> {
             Some(t) => println!("half of vulnerable by    {t:.0} s"),
             None => println!("half of vulnerable by    never"),
         }
-        for (name, total) in &s.counters {
+        if let Some(q) = s.xr_quality {
+            println!("XR quality               {:.2} %", q * 100.0);
+            for (zone, q) in &s.xr_quality_by_zone {
+                println!("  in {zone:<21} {:.2} %", q * 100.0);
+            }
+        }
+        if let Some(u) = s.gauges.get("max_link_util_permille") {
+            println!(
+                "busiest link             {:.1} % mean, {:.1} % max",
+                u.mean / 10.0,
+                u.max as f64 / 10.0
+            );
+        }
+        for (name, total) in s
+            .counters
+            .iter()
+            .filter(|(n, _)| !n.starts_with("xr_flow_ticks"))
+        {
             println!("{name:<24} {total}");
         }
         println!("results in               {}", out.display());

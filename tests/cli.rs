@@ -241,3 +241,63 @@ fn schema_list_and_help() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn backends_auto_falls_back_to_cpu_and_gpu_says_why_it_cannot_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // WGPU_BACKEND=metal leaves no adapter on Linux: the "machine without a GPU" case.
+    let no_gpu = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_paraverse"))
+            .args(args)
+            .current_dir(tmp.path())
+            .env("WGPU_BACKEND", "metal")
+            .output()
+            .unwrap()
+    };
+    let out = no_gpu(&["run", "--backend", "auto", "--ticks", "3", "--out", "a"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.matches("using the CPU backend").count(),
+        1,
+        "says so once: {err}"
+    );
+    assert!(err.contains("flows on cpu"), "{err}");
+    let out = no_gpu(&["run", "--backend", "gpu", "--ticks", "3", "--out", "b"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no GPU adapter"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn runs_report_xr_quality_and_link_utilisation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(&["run", "--ticks", "30", "--out", "r"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("XR quality") && stdout.contains("busiest link"),
+        "{stdout}"
+    );
+    let series = std::fs::read_to_string(tmp.path().join("r/timeseries.csv")).unwrap();
+    let header: Vec<&str> = series.lines().next().unwrap().split(',').collect();
+    for col in [
+        "xr_quality_ppm",
+        "max_link_util_permille",
+        "overloaded_channels",
+        "delivered_mbps",
+    ] {
+        assert!(header.contains(&col), "missing column {col}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r/summary.json")).unwrap())
+            .unwrap();
+    assert!(summary["xr_quality"].as_f64().unwrap() > 0.0);
+    assert!(
+        summary["xr_quality_by_zone"]["campus-xr"].is_number(),
+        "{summary}"
+    );
+}

@@ -107,3 +107,34 @@ fn default_campus_matches_its_golden_fingerprint() {
     let golden = include_str!("golden/metaverse-campus.fnv").trim();
     assert_eq!(format!("{fingerprint:016x}"), golden, "summary:\n{summary}");
 }
+
+/// The GPU traffic backend gives the same files as the CPU one. Skipped without a Vulkan
+/// adapter unless `PARAVERSE_REQUIRE_GPU=1` (CI sets it and installs Mesa lavapipe).
+#[test]
+fn gpu_backend_is_bit_identical_to_cpu() {
+    let scenario = city_50k().with_ticks(40);
+    let run = |backend| {
+        let mut u = Universe::build_with(
+            scenario.clone(),
+            backend,
+            &[&AttackerPlugin, &DefenderPlugin],
+        )?;
+        u.run(|_| {});
+        assert_eq!(u.fault(), None);
+        let r = u.finish();
+        Ok::<_, BuildError>((r.summary_json(), r.series_csv(), r.events_jsonl()))
+    };
+    let gpu = match run(BackendChoice::Gpu) {
+        Ok(out) => out,
+        Err(e) if std::env::var("PARAVERSE_REQUIRE_GPU").as_deref() != Ok("1") => {
+            eprintln!("skipping: {e} (set PARAVERSE_REQUIRE_GPU=1 to fail instead)");
+            return;
+        }
+        Err(e) => panic!("PARAVERSE_REQUIRE_GPU=1 but {e}"),
+    };
+    let cpu = run(BackendChoice::Cpu).unwrap();
+    assert!(cpu.1.contains("xr_quality_ppm"));
+    assert!(gpu.0 == cpu.0, "summary differs between backends");
+    assert!(gpu.1 == cpu.1, "time series differs between backends");
+    assert!(gpu.2 == cpu.2, "events differ between backends");
+}

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod rng;
 pub mod scenario;
 pub mod topology;
+pub mod traffic;
 pub mod units;
 pub mod universe;
 pub mod world;
@@ -31,6 +32,7 @@ pub mod prelude {
     pub use crate::rng::{Chance, PerTick, SimRng, Stream};
     pub use crate::scenario::{Scenario, ScenarioError};
     pub use crate::topology::Topology;
+    pub use crate::traffic::{BackendChoice, FlowSet, NewFlow, TrafficCore};
     pub use crate::units::{Bandwidth, SimDuration};
     pub use crate::universe::{BuildError, SimPlugin, SimStage, Universe, UniverseBuilder};
     pub use crate::world::{

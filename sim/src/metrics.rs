@@ -6,6 +6,7 @@
 //! campaigns and defenses add columns without `sim` knowing them. Every number is an
 //! integer count, so outputs are bit-identical across thread counts.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -20,37 +21,82 @@ use crate::world::{CHUNK, Clock, InGroup, ScenarioRes, Security, dense};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CounterId(usize);
 
-/// Named integer counters: a value for the current tick and a running total.
+/// A metric name: static for fixed metrics, owned for per-zone ones.
+pub type MetricName = Cow<'static, str>;
+
+/// Named integer metrics: a value for the current tick and a running total.
+///
+/// *Counters* add up over the run (scans, detections); *gauges* are a level set once per
+/// tick (XR quality, link utilisation) whose summary is their mean, minimum and maximum.
 #[derive(Resource, Debug, Default, Clone)]
 pub struct Metrics {
-    names: Vec<&'static str>,
+    names: Vec<MetricName>,
     help: Vec<&'static str>,
+    gauge: Vec<bool>,
     this_tick: Vec<u64>,
     totals: Vec<u64>,
+    minima: Vec<u64>,
+    maxima: Vec<u64>,
+    ticks: u64,
 }
 
 impl Metrics {
     /// Registers a counter (once per name; a second registration returns the same id).
-    pub fn register(&mut self, name: &'static str, help: &'static str) -> CounterId {
+    pub fn register(&mut self, name: impl Into<MetricName>, help: &'static str) -> CounterId {
+        self.register_kind(name.into(), help, false)
+    }
+
+    /// Registers a gauge: a per-tick level, summarised by mean, minimum and maximum.
+    pub fn register_gauge(&mut self, name: impl Into<MetricName>, help: &'static str) -> CounterId {
+        self.register_kind(name.into(), help, true)
+    }
+
+    fn register_kind(&mut self, name: MetricName, help: &'static str, gauge: bool) -> CounterId {
         if let Some(i) = self.names.iter().position(|n| *n == name) {
             return CounterId(i);
         }
         self.names.push(name);
         self.help.push(help);
+        self.gauge.push(gauge);
         self.this_tick.push(0);
         self.totals.push(0);
+        self.minima.push(u64::MAX);
+        self.maxima.push(0);
         CounterId(self.names.len() - 1)
+    }
+
+    /// Sets a gauge for the current tick.
+    #[inline]
+    pub fn set(&mut self, id: CounterId, value: u64) {
+        self.this_tick[id.0] = value;
+    }
+
+    /// Whether a metric is a gauge.
+    pub fn is_gauge(&self, name: &str) -> bool {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .is_some_and(|i| self.gauge[i])
+    }
+
+    /// Mean, minimum and maximum of a gauge over the ticks recorded so far.
+    pub fn gauge_stats(&self, name: &str) -> Option<GaugeStats> {
+        let i = self.names.iter().position(|n| n == name)?;
+        (self.gauge[i] && self.ticks > 0).then(|| GaugeStats {
+            mean: self.totals[i] as f64 / self.ticks as f64,
+            min: self.minima[i],
+            max: self.maxima[i],
+        })
     }
 
     /// Adds to a counter in the current tick.
     #[inline]
     pub fn add(&mut self, id: CounterId, value: u64) {
         self.this_tick[id.0] += value;
-        self.totals[id.0] += value;
     }
 
-    /// Counter names, in registration order.
-    pub fn names(&self) -> &[&'static str] {
+    /// Metric names, in registration order.
+    pub fn names(&self) -> &[MetricName] {
         &self.names
     }
 
@@ -59,19 +105,39 @@ impl Metrics {
         &self.help
     }
 
-    /// The running total of a counter by name.
+    /// The running total of a counter by name (ticks closed so far).
     pub fn total(&self, name: &str) -> Option<u64> {
         self.names
             .iter()
-            .position(|n| *n == name)
+            .position(|n| n == name)
             .map(|i| self.totals[i])
     }
 
-    fn take_tick(&mut self) -> Vec<u64> {
+    /// Closes the tick: folds this tick's values into totals and extremes, returns them.
+    fn take_tick(&mut self, initial: bool) -> Vec<u64> {
         let row = self.this_tick.clone();
+        if !initial {
+            self.ticks += 1;
+            for (i, &v) in row.iter().enumerate() {
+                self.totals[i] += v;
+                self.minima[i] = self.minima[i].min(v);
+                self.maxima[i] = self.maxima[i].max(v);
+            }
+        }
         self.this_tick.iter_mut().for_each(|v| *v = 0);
         row
     }
+}
+
+/// Summary of a gauge over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GaugeStats {
+    /// Mean over the simulated ticks.
+    pub mean: f64,
+    /// Lowest value.
+    pub min: u64,
+    /// Highest value.
+    pub max: u64,
 }
 
 /// One thing that happened, for the event log.
@@ -214,6 +280,7 @@ pub struct TimeSeries {
 pub fn account(
     nodes: Query<(&InGroup, &Security)>,
     scenario: Res<ScenarioRes>,
+    clock: Res<Clock>,
     mut metrics: ResMut<Metrics>,
     mut series: ResMut<TimeSeries>,
 ) {
@@ -239,7 +306,7 @@ pub fn account(
         })
         .reduce(StateCounts::default, StateCounts::merge);
     series.states.push(counts);
-    series.counters.push(metrics.take_tick());
+    series.counters.push(metrics.take_tick(clock.tick == 0));
 }
 
 /// The headline numbers of a run.
@@ -286,6 +353,13 @@ pub struct Summary {
     pub patched_final: u64,
     /// Totals of every registered counter (e.g. `detections`, `quarantines`).
     pub counters: std::collections::BTreeMap<String, u64>,
+    /// Mean, minimum and maximum of every gauge (e.g. `xr_quality_ppm`).
+    pub gauges: std::collections::BTreeMap<String, GaugeStats>,
+    /// Share of XR stream flow-ticks that met their rate and latency budget (`null`
+    /// without XR traffic).
+    pub xr_quality: Option<f64>,
+    /// The same, per zone of the XR client.
+    pub xr_quality_by_zone: std::collections::BTreeMap<String, f64>,
     /// Events kept in the log.
     pub events_logged: u64,
     /// Events that did not fit in the bounded log.
@@ -299,8 +373,8 @@ pub struct RunRecord {
     pub summary: Summary,
     /// Per-tick series.
     pub series: TimeSeries,
-    /// Counter names (columns of `series.counters`).
-    pub counter_names: Vec<&'static str>,
+    /// Metric names (columns of `series.counters`).
+    pub counter_names: Vec<MetricName>,
     /// The event log.
     pub events: Vec<RunEvent>,
     /// Tick length in seconds, for the time column.
@@ -332,6 +406,16 @@ impl NodeNamer {
         let (first, name) = &self.groups[i];
         format!("{name}-{}", node - first)
     }
+}
+
+/// Counter of XR stream flow-ticks within rate and latency budget (traffic core).
+pub const XR_OK: &str = "xr_flow_ticks_ok";
+/// Counter of active XR stream flow-ticks (traffic core).
+pub const XR_TOTAL: &str = "xr_flow_ticks";
+
+fn ratio(metrics: &Metrics, num: &str, den: &str) -> Option<f64> {
+    let d = metrics.total(den)?;
+    (d > 0).then(|| metrics.total(num).unwrap_or(0) as f64 / d as f64)
 }
 
 impl Summary {
@@ -391,7 +475,22 @@ impl Summary {
             counters: metrics
                 .names()
                 .iter()
+                .filter(|n| !metrics.is_gauge(n))
                 .map(|n| (n.to_string(), metrics.total(n).unwrap_or(0)))
+                .collect(),
+            gauges: metrics
+                .names()
+                .iter()
+                .filter_map(|n| metrics.gauge_stats(n).map(|g| (n.to_string(), g)))
+                .collect(),
+            xr_quality: ratio(metrics, XR_OK, XR_TOTAL),
+            xr_quality_by_zone: scenario
+                .zones
+                .iter()
+                .filter_map(|z| {
+                    ratio(metrics, &format!("{XR_OK}:{z}"), &format!("{XR_TOTAL}:{z}"))
+                        .map(|q| (z.clone(), q))
+                })
                 .collect(),
             events_logged: log.events().len() as u64,
             events_dropped: log.dropped(),

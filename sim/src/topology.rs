@@ -26,6 +26,10 @@ pub struct Topology {
     pub graph: UnGraph<(), Link, u32>,
     offsets: Vec<u32>,
     targets: Vec<u32>,
+    /// Link id of each adjacency entry (parallel to `targets`).
+    links: Vec<u32>,
+    /// Link tier of each link, by link id.
+    tiers: Vec<LinkTierId>,
 }
 
 const BA: Stream = Stream::named("topology.barabasi_albert");
@@ -101,11 +105,13 @@ impl Topology {
                 Link { tier },
             );
         }
-        let (offsets, targets) = csr(n, &edges);
+        let (offsets, targets, links) = csr(n, &edges);
         Self {
             graph,
             offsets,
             targets,
+            links,
+            tiers: edges.iter().map(|e| e.2).collect(),
         }
     }
 
@@ -114,6 +120,29 @@ impl Topology {
     pub fn neighbours(&self, node: u32) -> &[u32] {
         let i = node as usize;
         &self.targets[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// The links to the neighbours, parallel to [`Self::neighbours`].
+    #[inline]
+    pub fn neighbour_links(&self, node: u32) -> &[u32] {
+        let i = node as usize;
+        &self.links[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// The two ends of a link, lower id first as built.
+    #[inline]
+    pub fn endpoints(&self, link: u32) -> (u32, u32) {
+        let (a, b) = self
+            .graph
+            .edge_endpoints(petgraph::graph::EdgeIndex::new(link as usize))
+            .expect("link id in range");
+        (a.index() as u32, b.index() as u32)
+    }
+
+    /// The tier of a link.
+    #[inline]
+    pub fn tier(&self, link: u32) -> LinkTierId {
+        self.tiers[link as usize]
     }
 
     /// Number of nodes.
@@ -134,11 +163,14 @@ impl Topology {
         let edge = std::mem::size_of::<[u32; 4]>() + std::mem::size_of::<Link>();
         self.graph.node_count() * node
             + self.graph.edge_count() * edge
-            + (self.offsets.len() + self.targets.len()) * 4
+            + (self.offsets.len() + self.targets.len() + self.links.len()) * 4
+            + self.tiers.len() * 2
     }
 }
 
-fn csr(n: usize, edges: &[(u32, u32, LinkTierId)]) -> (Vec<u32>, Vec<u32>) {
+type Csr = (Vec<u32>, Vec<u32>, Vec<u32>);
+
+fn csr(n: usize, edges: &[(u32, u32, LinkTierId)]) -> Csr {
     let mut degree = vec![0u32; n + 1];
     for &(a, b, _) in edges {
         degree[a as usize] += 1;
@@ -150,13 +182,16 @@ fn csr(n: usize, edges: &[(u32, u32, LinkTierId)]) -> (Vec<u32>, Vec<u32>) {
     }
     let mut fill = offsets.clone();
     let mut targets = vec![0u32; offsets[n] as usize];
-    for &(a, b, _) in edges {
+    let mut links = vec![0u32; offsets[n] as usize];
+    for (id, &(a, b, _)) in edges.iter().enumerate() {
         targets[fill[a as usize] as usize] = b;
+        links[fill[a as usize] as usize] = id as u32;
         fill[a as usize] += 1;
         targets[fill[b as usize] as usize] = a;
+        links[fill[b as usize] as usize] = id as u32;
         fill[b as usize] += 1;
     }
-    (offsets, targets)
+    (offsets, targets, links)
 }
 
 /// Preferential attachment: node `k` (k > m) links to `m` distinct earlier nodes, each

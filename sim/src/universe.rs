@@ -44,6 +44,7 @@ use crate::metrics::{EventLog, Metrics, NodeNamer, RunRecord, Summary, TimeSerie
 use crate::rng::SimRng;
 use crate::scenario::Scenario;
 use crate::topology::Topology;
+use crate::traffic::{BackendChoice, TrafficCore, TrafficPlugin};
 use crate::world::{Clock, ScenarioRes, benign_demand, spawn_nodes};
 
 /// The stages of a tick, in the order they run.
@@ -78,6 +79,10 @@ pub enum BuildError {
     #[error("invalid tick schedule: {0}")]
     Schedule(String),
 }
+
+/// A failure inside a system that ends the run (e.g. a GPU lost mid-run).
+#[derive(Resource, Debug, Default, Clone)]
+pub struct SimFault(pub Option<String>);
 
 /// Something that adds systems and resources to a universe: attack campaigns, defenses,
 /// later the traffic core and recorders.
@@ -130,6 +135,15 @@ impl Universe {
     ///
     /// Building is deterministic: the same scenario and seed give the same world.
     pub fn build(scenario: Scenario, plugins: &[&dyn SimPlugin]) -> Result<Self, BuildError> {
+        Self::build_with(scenario, BackendChoice::Cpu, plugins)
+    }
+
+    /// Like [`Universe::build`], choosing the traffic core's backend.
+    pub fn build_with(
+        scenario: Scenario,
+        backend: BackendChoice,
+        plugins: &[&dyn SimPlugin],
+    ) -> Result<Self, BuildError> {
         let scenario = Arc::new(scenario);
         let rng = SimRng::new(scenario.seed);
         let mut world = World::new();
@@ -146,6 +160,7 @@ impl Universe {
         world.insert_resource(Metrics::default());
         world.insert_resource(EventLog::new(scenario.max_events));
         world.insert_resource(TimeSeries::default());
+        world.insert_resource(SimFault::default());
 
         let mut schedule = Schedule::default();
         schedule.set_executor(SingleThreadedExecutor::default());
@@ -167,7 +182,11 @@ impl Universe {
         schedule.add_systems(benign_demand.in_set(SimStage::Demand));
         schedule.add_systems(account.in_set(SimStage::Account));
 
-        for plugin in plugins {
+        let traffic = TrafficPlugin { backend };
+        let all: Vec<&dyn SimPlugin> = std::iter::once(&traffic as &dyn SimPlugin)
+            .chain(plugins.iter().copied())
+            .collect();
+        for plugin in all {
             let mut builder = UniverseBuilder {
                 scenario: &scenario,
                 world: &mut world,
@@ -197,15 +216,37 @@ impl Universe {
         Ok(universe)
     }
 
-    /// Simulates one tick. Returns false (and does nothing) once the run is over.
+    /// Simulates one tick. Returns false (and does nothing) once the run is over or
+    /// has failed (see [`Universe::fault`]).
     pub fn step(&mut self) -> bool {
+        if self.fault().is_some() {
+            return false;
+        }
         let mut clock = self.world.resource_mut::<Clock>();
         if clock.tick >= clock.ticks {
             return false;
         }
         clock.tick += 1;
-        self.schedule.run(&mut self.world);
+        // Run the whole tick on a rayon worker: systems call into rayon many times per
+        // tick, and from a worker those calls cost a deque push, not a thread wake-up.
+        let (schedule, world) = (&mut self.schedule, &mut self.world);
+        rayon::scope(|_| schedule.run(world));
         true
+    }
+
+    /// Why the run stopped early, if it did.
+    pub fn fault(&self) -> Option<&str> {
+        self.world.resource::<SimFault>().0.as_deref()
+    }
+
+    /// The traffic core, if the scenario has flows.
+    pub fn traffic(&self) -> Option<&TrafficCore> {
+        self.world.get_resource::<TrafficCore>()
+    }
+
+    /// The traffic core, mutably (campaigns and tests add flows through it).
+    pub fn traffic_mut(&mut self) -> Option<Mut<'_, TrafficCore>> {
+        self.world.get_resource_mut::<TrafficCore>()
     }
 
     /// Runs every remaining tick, calling `progress` with the tick after each one.

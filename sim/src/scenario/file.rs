@@ -37,6 +37,12 @@ pub struct ScenarioFile {
     /// Attack campaigns.
     #[serde(default, rename = "campaign")]
     pub campaigns: Vec<CampaignSpec>,
+    /// Benign traffic: flows between groups, carried by the traffic core.
+    #[serde(default, rename = "flow")]
+    pub flows: Vec<FlowSpec>,
+    /// Traffic-core settings.
+    #[serde(default)]
+    pub traffic: TrafficSpec,
     /// The defense strategy.
     #[serde(default)]
     pub defense: DefenseSpec,
@@ -365,6 +371,147 @@ pub struct TopologySpec {
     /// `barabasi_albert`: links per new node (default 2).
     #[serde(default)]
     pub m: Option<u32>,
+}
+
+/// What a flow carries. Benign classes come from `[[flow]]`; attack classes are added
+/// by campaigns through the traffic core's API.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowClass {
+    /// Rendered XR stream with a motion-to-photon latency budget.
+    XrStream,
+    /// Sensor and device telemetry.
+    Telemetry,
+    /// Control traffic (device management, signalling).
+    Control,
+    /// Ledger and wallet transactions.
+    Transaction,
+    /// Attack: volumetric DDoS.
+    Ddos,
+    /// Attack: scanning.
+    Scan,
+    /// Attack: data exfiltration.
+    Exfiltration,
+}
+
+impl FlowClass {
+    /// Default priority: control first (0), everything else shares class 1. Attack
+    /// traffic looks like ordinary traffic to the network, so it gets no class of its own.
+    pub fn default_priority(self) -> u8 {
+        match self {
+            FlowClass::Control => 0,
+            _ => 1,
+        }
+    }
+
+    /// The name used in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowClass::XrStream => "xr_stream",
+            FlowClass::Telemetry => "telemetry",
+            FlowClass::Control => "control",
+            FlowClass::Transaction => "transaction",
+            FlowClass::Ddos => "ddos",
+            FlowClass::Scan => "scan",
+            FlowClass::Exfiltration => "exfiltration",
+        }
+    }
+}
+
+/// Which way a benign flow's data goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the server to the client (XR streams, downloads).
+    #[default]
+    Downstream,
+    /// From the client to the server (telemetry, uploads).
+    Upstream,
+}
+
+/// Benign flows: each client node (of a share of `clients`) gets one flow to or from the
+/// nearest node of `servers` (anycast, as edge rendering and ingestion pick the closest).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSpec {
+    /// Name, for reports.
+    pub name: String,
+    /// What the flows carry.
+    pub class: FlowClass,
+    /// Group whose nodes each get a flow.
+    pub clients: String,
+    /// Group whose nearest node serves each client.
+    pub servers: String,
+    /// Direction of the data.
+    #[serde(default)]
+    pub direction: Direction,
+    /// Demanded rate per flow at the daily peak, e.g. "25 Mbit/s".
+    pub rate: Bandwidth,
+    /// Share of the clients with a flow, 0 to 1 (default 1).
+    #[serde(default = "share_all")]
+    pub share: f64,
+    /// Priority class, 0 served first (default: by class; control 0, others 1).
+    #[serde(default)]
+    pub priority: Option<u8>,
+    /// End-to-end latency budget (default `traffic.xr_latency_budget` for XR streams,
+    /// none for the rest).
+    #[serde(default)]
+    pub latency_budget: Option<SimDuration>,
+    /// Whether demand follows the daily profile (default true).
+    #[serde(default = "yes")]
+    pub diurnal: bool,
+}
+
+fn share_all() -> f64 {
+    1.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Traffic-core settings.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficSpec {
+    /// Motion-to-photon budget of XR streams (default "20 ms").
+    #[serde(default = "default_xr_budget")]
+    pub xr_latency_budget: SimDuration,
+    /// Time of day at the start of the run (default "12 h"), for the daily profile.
+    #[serde(default = "default_start_of_day")]
+    pub start_of_day: SimDuration,
+    /// Demand per hour of the day as a share of the peak, 24 numbers from 0 to 1
+    /// (default: a residential profile peaking in the evening).
+    #[serde(default)]
+    pub daily_profile: Option<Vec<f64>>,
+    /// Largest queueing delay a link adds (its buffer), default "50 ms".
+    #[serde(default = "default_queue_limit")]
+    pub queue_limit: SimDuration,
+}
+
+impl Default for TrafficSpec {
+    fn default() -> Self {
+        Self {
+            xr_latency_budget: default_xr_budget(),
+            start_of_day: default_start_of_day(),
+            daily_profile: None,
+            queue_limit: default_queue_limit(),
+        }
+    }
+}
+
+fn default_xr_budget() -> SimDuration {
+    SimDuration::from_micros(20_000)
+}
+
+fn default_start_of_day() -> SimDuration {
+    SimDuration::from_secs(12 * 3600)
+}
+
+fn default_queue_limit() -> SimDuration {
+    SimDuration::from_micros(50_000)
 }
 
 /// An attack campaign. Exactly one kind table (e.g. `[campaign.worm]`) says what it is.

@@ -264,6 +264,51 @@ pub struct Defense {
     pub quarantine: Option<Quarantine>,
 }
 
+/// A resolved benign flow spec.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Name.
+    pub name: String,
+    /// Class.
+    pub class: FlowClass,
+    /// Client group.
+    pub clients: GroupId,
+    /// Server group.
+    pub servers: GroupId,
+    /// Direction.
+    pub direction: Direction,
+    /// Peak demand per flow, kbit/s.
+    pub rate_kbps: u32,
+    /// Chance a client has a flow.
+    pub share: Chance,
+    /// Priority class.
+    pub priority: u8,
+    /// Latency budget, µs, if any.
+    pub latency_budget_us: Option<u64>,
+    /// Follows the daily profile.
+    pub diurnal: bool,
+}
+
+/// Resolved traffic settings.
+#[derive(Debug, Clone)]
+pub struct Traffic {
+    /// Daily profile: demand per hour, per mille of the peak.
+    pub daily_permille: [u32; 24],
+    /// Time of day at tick 0, µs.
+    pub start_of_day_us: u64,
+    /// Buffer limit per link, µs.
+    pub queue_limit_us: u64,
+}
+
+/// The default daily profile (residential metaverse use, evening peak), per mille.
+pub const DEFAULT_DAILY_PERMILLE: [u32; 24] = [
+    350, 250, 180, 150, 150, 200, 300, 450, 550, 600, 620, 650, 700, 680, 650, 650, 700, 800, 900,
+    1000, 1000, 950, 750, 500,
+];
+
+/// Largest link capacity, kbit/s (rates are u32 kbit/s on both backends).
+pub const MAX_CAPACITY_KBPS: u64 = u32::MAX as u64;
+
 /// A resolved link tier.
 #[derive(Debug, Clone)]
 pub struct LinkTier {
@@ -306,6 +351,10 @@ pub struct Scenario {
     pub topology: Vec<TopologyStep>,
     /// Campaigns.
     pub campaigns: Vec<Campaign>,
+    /// Benign flows.
+    pub flows: Vec<Flow>,
+    /// Traffic settings.
+    pub traffic: Traffic,
     /// Defense strategy.
     pub defense: Defense,
     /// Total nodes.
@@ -520,10 +569,15 @@ impl Validator<'_> {
         self.unique("campaign", file.campaigns.iter().map(|c| c.name.as_str()));
 
         for (i, l) in file.links.iter().enumerate() {
-            if l.capacity.bits_per_second() == 0 {
+            if l.capacity.bits_per_second() < 1000 {
                 self.err(
                     field_path!["link", i, "capacity"],
-                    "expected a capacity above zero",
+                    "expected a capacity of at least 1 kbit/s",
+                );
+            } else if l.capacity.bits_per_second() / 1000 > MAX_CAPACITY_KBPS {
+                self.err(
+                    field_path!["link", i, "capacity"],
+                    format!("expected at most {MAX_CAPACITY_KBPS} kbit/s (4.29 Tbit/s) per link"),
                 );
             }
         }
@@ -657,6 +711,13 @@ impl Validator<'_> {
             .collect();
 
         let defense = self.defense(&file.defense, g.tick, &zone_ids);
+        let flows = file
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.flow(i, f, &file.traffic, &group_ids))
+            .collect();
+        let traffic = self.traffic(&file.traffic);
 
         Scenario {
             origin: origin.to_owned(),
@@ -672,6 +733,8 @@ impl Validator<'_> {
             groups,
             topology,
             campaigns,
+            flows,
+            traffic,
             defense,
             node_count,
             terminal_count: terminals.min(u64::from(u32::MAX)) as u32,
@@ -908,6 +971,69 @@ impl Validator<'_> {
             start_tick,
             kind,
         })
+    }
+
+    fn flow(
+        &mut self,
+        i: usize,
+        f: &FlowSpec,
+        traffic: &TrafficSpec,
+        group_ids: &HashMap<String, u16>,
+    ) -> Flow {
+        let p = |field: &str| field_path!["flow", i, field];
+        let clients = self.lookup(group_ids, "group", &f.clients, p("clients"));
+        let servers = self.lookup(group_ids, "group", &f.servers, p("servers"));
+        let kbps = f.rate.bits_per_second() / 1000;
+        if kbps == 0 || kbps > u64::from(u32::MAX) {
+            self.err(
+                p("rate"),
+                format!("expected a rate from 1 kbit/s to {} kbit/s", u32::MAX),
+            );
+        }
+        let share = self.fraction(f.share, p("share"));
+        if f.priority.is_some_and(|pr| pr > 7) {
+            self.err(p("priority"), "expected a priority class from 0 to 7");
+        }
+        let budget = f
+            .latency_budget
+            .or((f.class == FlowClass::XrStream).then_some(traffic.xr_latency_budget));
+        Flow {
+            name: f.name.clone(),
+            class: f.class,
+            clients,
+            servers,
+            direction: f.direction,
+            rate_kbps: kbps.clamp(1, u64::from(u32::MAX)) as u32,
+            share,
+            priority: f.priority.unwrap_or(f.class.default_priority()),
+            latency_budget_us: budget.map(SimDuration::as_micros),
+            diurnal: f.diurnal,
+        }
+    }
+
+    fn traffic(&mut self, t: &TrafficSpec) -> Traffic {
+        let mut daily_permille = DEFAULT_DAILY_PERMILLE;
+        if let Some(profile) = &t.daily_profile {
+            if profile.len() != 24 {
+                self.err(
+                    field_path!["traffic", "daily_profile"],
+                    format!(
+                        "expected 24 numbers (one per hour), found {}",
+                        profile.len()
+                    ),
+                );
+            } else {
+                for (h, &v) in profile.iter().enumerate() {
+                    self.fraction(v, field_path!["traffic", "daily_profile", h]);
+                    daily_permille[h] = (v.clamp(0.0, 1.0) * 1000.0).round() as u32;
+                }
+            }
+        }
+        Traffic {
+            daily_permille,
+            start_of_day_us: t.start_of_day.as_micros() % 86_400_000_000,
+            queue_limit_us: t.queue_limit.as_micros(),
+        }
     }
 
     fn zones(

@@ -296,3 +296,31 @@ fn the_json_schema_describes_the_format() {
     let text = schema.to_string();
     assert!(text.contains("barabasi_albert") && text.contains("xr_headset"));
 }
+
+#[test]
+fn flows_are_validated() {
+    let flow = "\n[[flow]]\nname = \"f\"\nclass = \"xr_stream\"\nclients = \"cams\"\nservers = \"aps\"\nrate = \"20 Mbit/s\"\n";
+    let s = Scenario::from_toml_str(&format!("{GOOD}{flow}"), "ok.toml").unwrap();
+    assert_eq!(s.flows[0].rate_kbps, 20_000);
+    assert_eq!(
+        s.flows[0].latency_budget_us,
+        Some(20_000),
+        "XR streams get the default budget"
+    );
+    assert_eq!(s.flows[0].priority, 1);
+    let d = one_error(&format!(
+        "{GOOD}{}",
+        flow.replace("servers = \"aps\"", "servers = \"apz\"")
+    ));
+    assert_eq!(d.field, "flow[0].servers");
+    let d = one_error(&format!("{GOOD}{}", flow.replace("20 Mbit/s", "10 bit/s")));
+    assert_eq!(d.field, "flow[0].rate");
+    let d = one_error(&format!("{GOOD}{}", flow.replace("xr_stream", "hologram")));
+    assert_eq!(d.field, "flow[0].class");
+    let d = one_error(&format!(
+        "{GOOD}{flow}[traffic]\ndaily_profile = [0.5, 0.5]\n"
+    ));
+    assert_eq!(d.field, "traffic.daily_profile");
+    let d = one_error(&GOOD.replace("capacity = \"1 Gbit/s\"", "capacity = \"5 Tbit/s\""));
+    assert_eq!(d.field, "link[0].capacity");
+}

@@ -1,0 +1,210 @@
+// Max-min fair allocation, round-based, in whole kbit/s: the GPU form of
+// `traffic::maxmin::Rounds` (see maxmin.rs for the algorithm and why it is exact).
+//
+// Bindings (group 0), built once per problem size by gpu.rs:
+//   0 links      per link: capacity, remaining (atomic), unfrozen count (atomic),
+//                not_min flag (atomic), this round's fair share as a fraction
+//   1 flows_in   per flow: demand, priority class, path start, path end
+//   2 flows_out  per flow: state (0 waiting for its class, 1 unfrozen, 2 frozen),
+//                minimum share on its path this round (a fraction), allocated rate
+//   3 path_links link ids of every path, concatenated
+//   4 control    [1] flows still unfrozen ([0], [2], [3] unused)
+//   5 params     sizes and the class being served
+//
+// Shares are compared exactly as fractions remaining/count, cross-multiplied in 64 bits
+// (WGSL has no u64, so `mul64` builds the product from 16-bit halves). Every cross-thread
+// update is an integer atomic add/sub, so the result does not depend on the order threads
+// run in: it equals the CPU backend's bit for bit.
+//
+// Workgroup size 256: a multiple of every vendor's SIMD width (32 NVIDIA, 64 AMD, 8-16 on
+// lavapipe's llvmpipe), and small enough that the flow kernels' divergent path loops do
+// not leave many lanes idle.
+
+struct Link {
+    capacity: u32,
+    remaining: atomic<u32>,
+    count: atomic<u32>,
+    not_min: atomic<u32>,
+    share_num: u32,
+    share_den: u32, // 0: no unfrozen flow, no limit
+}
+
+struct FlowIn {
+    demand: u32,
+    priority: u32,
+    path_start: u32,
+    path_end: u32,
+}
+
+struct FlowOut {
+    state: u32,
+    m_num: u32,
+    rate: u32,
+    m_den: u32,
+}
+
+struct Params {
+    flows: u32,
+    links: u32,
+    serving: u32,
+    row: u32, // threads per row of a 2-D dispatch (workgroups in x × 256)
+}
+
+@group(0) @binding(0) var<storage, read_write> links: array<Link>;
+@group(0) @binding(1) var<storage, read> flows_in: array<FlowIn>;
+@group(0) @binding(2) var<storage, read_write> flows_out: array<FlowOut>;
+@group(0) @binding(3) var<storage, read> path_links: array<u32>;
+@group(0) @binding(4) var<storage, read_write> control: array<atomic<u32>, 4>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+const WAITING: u32 = 0u;
+const UNFROZEN: u32 = 1u;
+const FROZEN: u32 = 2u;
+
+// a × b as (high, low) 32-bit words.
+fn mul64(a: u32, b: u32) -> vec2<u32> {
+    let a_lo = a & 0xffffu;
+    let a_hi = a >> 16u;
+    let b_lo = b & 0xffffu;
+    let b_hi = b >> 16u;
+    let p0 = a_lo * b_lo;
+    let mid = a_lo * b_hi + (p0 >> 16u);
+    let mid2 = (mid & 0xffffu) + a_hi * b_lo;
+    let lo = (mid2 << 16u) | (p0 & 0xffffu);
+    let hi = a_hi * b_hi + (mid >> 16u) + (mid2 >> 16u);
+    return vec2<u32>(hi, lo);
+}
+
+fn lt64(a: vec2<u32>, b: vec2<u32>) -> bool {
+    return a.x < b.x || (a.x == b.x && a.y < b.y);
+}
+
+// an/ad < cn/cd, where a zero denominator means "no limit".
+fn share_lt(an: u32, ad: u32, cn: u32, cd: u32) -> bool {
+    if (cd == 0u) { return ad != 0u; }
+    if (ad == 0u) { return false; }
+    return lt64(mul64(an, cd), mul64(cn, ad));
+}
+
+// demand ≤ num/den
+fn admits(num: u32, den: u32, demand: u32) -> bool {
+    if (den == 0u) { return true; }
+    return !lt64(vec2<u32>(0u, num), mul64(demand, den));
+}
+
+fn index(id: vec3<u32>) -> u32 {
+    return id.y * params.row + id.x;
+}
+
+fn freeze(f: u32, r: u32) {
+    flows_out[f].rate = r;
+    flows_out[f].state = FROZEN;
+    let fin = flows_in[f];
+    for (var i = fin.path_start; i < fin.path_end; i++) {
+        let l = path_links[i];
+        atomicSub(&links[l].remaining, r);
+        atomicSub(&links[l].count, 1u);
+    }
+    atomicSub(&control[1], 1u);
+}
+
+// Start of an allocation: every link at full capacity, every flow waiting.
+@compute @workgroup_size(256)
+fn reset(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = index(id);
+    if (i == 0u) {
+        atomicStore(&control[0], 0u);
+        atomicStore(&control[1], 0u);
+    }
+    if (i < params.links) {
+        atomicStore(&links[i].remaining, links[i].capacity);
+        atomicStore(&links[i].count, 0u);
+        atomicStore(&links[i].not_min, 0u);
+    }
+    if (i < params.flows) {
+        flows_out[i].state = WAITING;
+        flows_out[i].rate = 0u;
+    }
+}
+
+// Start of a class: its flows become unfrozen and are counted on their links.
+@compute @workgroup_size(256)
+fn class_init(@builtin(global_invocation_id) id: vec3<u32>) {
+    let f = index(id);
+    if (f >= params.flows) { return; }
+    let fin = flows_in[f];
+    if (fin.priority != params.serving) { return; }
+    if (fin.path_start == fin.path_end) {
+        flows_out[f].rate = fin.demand;
+        flows_out[f].state = FROZEN;
+        return;
+    }
+    if (fin.demand == 0u) {
+        flows_out[f].state = FROZEN;
+        return;
+    }
+    flows_out[f].state = UNFROZEN;
+    for (var i = fin.path_start; i < fin.path_end; i++) {
+        atomicAdd(&links[path_links[i]].count, 1u);
+    }
+    atomicAdd(&control[1], 1u);
+}
+
+// Round, step 1: each link's fair share of what remains.
+@compute @workgroup_size(256)
+fn link_share(@builtin(global_invocation_id) id: vec3<u32>) {
+    let l = index(id);
+    if (l >= params.links) { return; }
+    links[l].share_num = atomicLoad(&links[l].remaining);
+    links[l].share_den = atomicLoad(&links[l].count);
+    atomicStore(&links[l].not_min, 0u);
+}
+
+// Round, step 2: each unfrozen flow's tightest share m; mark every link that is not the
+// tightest for one of its flows, or that carries a flow about to stop at its demand.
+@compute @workgroup_size(256)
+fn flow_min(@builtin(global_invocation_id) id: vec3<u32>) {
+    let f = index(id);
+    if (f >= params.flows || flows_out[f].state != UNFROZEN) { return; }
+    let fin = flows_in[f];
+    var num = 1u;
+    var den = 0u;
+    for (var i = fin.path_start; i < fin.path_end; i++) {
+        let l = path_links[i];
+        if (share_lt(links[l].share_num, links[l].share_den, num, den)) {
+            num = links[l].share_num;
+            den = links[l].share_den;
+        }
+    }
+    flows_out[f].m_num = num;
+    flows_out[f].m_den = den;
+    let by_demand = admits(num, den, fin.demand);
+    for (var i = fin.path_start; i < fin.path_end; i++) {
+        let l = path_links[i];
+        if (by_demand || share_lt(num, den, links[l].share_num, links[l].share_den)) {
+            atomicStore(&links[l].not_min, 1u);
+        }
+    }
+}
+
+// Round, step 3: freeze at the demand, or at the share of a bottleneck link (one that is
+// the tightest for all its flows and where no flow stops at its demand this round).
+@compute @workgroup_size(256)
+fn flow_freeze(@builtin(global_invocation_id) id: vec3<u32>) {
+    let f = index(id);
+    if (f >= params.flows || flows_out[f].state != UNFROZEN) { return; }
+    let fin = flows_in[f];
+    let num = flows_out[f].m_num;
+    let den = flows_out[f].m_den;
+    if (admits(num, den, fin.demand)) {
+        freeze(f, fin.demand);
+        return;
+    }
+    for (var i = fin.path_start; i < fin.path_end; i++) {
+        if (atomicLoad(&links[path_links[i]].not_min) == 0u) {
+            // A bottleneck link has unfrozen flows, so the denominator is not 0.
+            freeze(f, num / den);
+            return;
+        }
+    }
+}

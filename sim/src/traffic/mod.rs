@@ -1,0 +1,842 @@
+//! The traffic core: flow-level bandwidth sharing on the topology, each tick.
+//!
+//! Flows live in flat arrays ([`FlowSet`]), never as entities. Each tick the traffic
+//! stage (1) takes quarantined nodes out (their flows stop; paths through them are
+//! rerouted), (2) sets each flow's demand (peak rate × the daily profile), (3) allocates
+//! bandwidth max-min fairly within strict priority classes on a [`Backend`] — CPU (rayon)
+//! or GPU (wgpu) — in whole kbit/s so both agree bit for bit, and (4) derives per-channel
+//! utilisation, queueing delay and loss, per-flow latency, and XR quality: the share of XR
+//! streams that get their full rate within their latency budget, overall and per zone.
+//!
+//! # Link model
+//!
+//! A link is full duplex: two channels with the tier's capacity. A channel's *offered*
+//! load is the sum of the demands routed over it. Queueing delay is that of an M/M/1
+//! queue of 1500-byte packets, `T·ρ/(1−ρ)` with `T = 12,000 bit / capacity` and
+//! `ρ = offered / capacity`, capped by the buffer (`traffic.queue_limit`, default 50 ms)
+//! once `ρ` nears 1; loss is the excess `(offered − capacity) / offered` of an overloaded
+//! channel. A flow's latency is the sum of propagation and queueing delays on its path.
+//! An XR stream is *good* in a tick when its allocated rate equals its demand and its
+//! latency is within budget.
+//!
+//! # Attack traffic
+//!
+//! Campaigns add flows with [`TrafficCore::add_flows`] (DDoS, scanning, exfiltration
+//! classes) and change their demand with [`TrafficCore::set_demand`]; attack flows then
+//! compete for capacity like any other, which is how a DDoS degrades XR quality.
+
+pub mod gpu;
+pub mod maxmin;
+pub mod routing;
+
+use std::borrow::Cow;
+
+use bevy_ecs::prelude::*;
+use rayon::prelude::*;
+
+use crate::metrics::{CounterId, Metrics, XR_OK, XR_TOTAL};
+use crate::rng::{SimRng, Stream};
+use crate::scenario::{Direction, FlowClass, Scenario};
+use crate::topology::Topology;
+use crate::universe::SimFault;
+use crate::universe::{SimPlugin, SimStage, UniverseBuilder};
+use crate::world::{Clock, ScenarioRes, Security, dense};
+use maxmin::{AllocationProblem, Rounds};
+
+/// Errors of the traffic core.
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficError {
+    /// No GPU adapter (not even a software one) could be opened.
+    #[error("no GPU adapter: {0}")]
+    NoAdapter(String),
+    /// The GPU failed during an allocation.
+    #[error("GPU backend failed: {0}")]
+    Gpu(String),
+}
+
+/// Which backend allocates bandwidth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// rayon on the CPU.
+    #[default]
+    Cpu,
+    /// wgpu compute; an error if no adapter exists.
+    Gpu,
+    /// The GPU if an adapter exists, else the CPU.
+    Auto,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "gpu" => Ok(Self::Gpu),
+            "auto" => Ok(Self::Auto),
+            _ => Err(format!("unknown backend `{s}`: expected cpu, gpu or auto")),
+        }
+    }
+}
+
+/// A bandwidth allocator.
+pub enum Backend {
+    /// The CPU round algorithm.
+    Cpu(Rounds),
+    /// The GPU round algorithm.
+    Gpu(Box<gpu::GpuAllocator>),
+}
+
+impl Backend {
+    /// Opens the chosen backend. With [`BackendChoice::Auto`] and no adapter, returns the
+    /// CPU backend and the reason the GPU was not used.
+    pub fn open(choice: BackendChoice) -> Result<(Self, Option<String>), TrafficError> {
+        match choice {
+            BackendChoice::Cpu => Ok((Backend::Cpu(Rounds::default()), None)),
+            BackendChoice::Gpu => Ok((Backend::Gpu(Box::new(gpu::GpuAllocator::new()?)), None)),
+            BackendChoice::Auto => match gpu::GpuAllocator::new() {
+                Ok(g) => Ok((Backend::Gpu(Box::new(g)), None)),
+                Err(e) => Ok((Backend::Cpu(Rounds::default()), Some(e.to_string()))),
+            },
+        }
+    }
+
+    /// `cpu` or `gpu (<adapter>)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Cpu(_) => format!("cpu ({} threads)", rayon::current_num_threads()),
+            Backend::Gpu(g) => format!("gpu ({})", g.adapter_name()),
+        }
+    }
+
+    /// Allocates `p` into `rate`.
+    pub fn allocate(
+        &mut self,
+        p: &AllocationProblem<'_>,
+        paths_version: u64,
+        rate: &mut [u32],
+    ) -> Result<(), TrafficError> {
+        match self {
+            Backend::Cpu(r) => {
+                r.allocate(p, rate);
+                Ok(())
+            }
+            Backend::Gpu(g) => g.allocate(p, paths_version, rate),
+        }
+    }
+
+    /// Rounds the last allocation took.
+    pub fn last_rounds(&self) -> u32 {
+        match self {
+            Backend::Cpu(r) => r.last_rounds,
+            Backend::Gpu(g) => g.last_rounds,
+        }
+    }
+}
+
+/// A flow to add through [`TrafficCore::add_flows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewFlow {
+    /// Sending node.
+    pub src: u32,
+    /// Receiving node.
+    pub dst: u32,
+    /// What it carries.
+    pub class: FlowClass,
+    /// Demand, kbit/s.
+    pub demand_kbps: u32,
+    /// Priority class.
+    pub priority: u8,
+}
+
+/// Origin of a flow: a `[[flow]]` spec, or added through the API.
+const ADDED: u16 = u16::MAX;
+
+/// All flows, as flat arrays indexed by flow id.
+#[derive(Debug, Clone, Default)]
+pub struct FlowSet {
+    /// Sending node.
+    pub src: Vec<u32>,
+    /// Receiving node.
+    pub dst: Vec<u32>,
+    /// The XR/benign client end (zone of XR quality), = dst or src.
+    pub client: Vec<u32>,
+    /// Class.
+    pub class: Vec<FlowClass>,
+    /// Peak demand (kbit/s) before the daily profile; for added flows, the demand.
+    pub base_demand: Vec<u32>,
+    /// This tick's demand (0 when inactive).
+    pub demand: Vec<u32>,
+    /// Priority class.
+    pub priority: Vec<u8>,
+    /// Latency budget, µs (u64::MAX for none).
+    pub budget_us: Vec<u64>,
+    /// Spec index, or `ADDED`.
+    pub origin: Vec<u16>,
+    /// Whether the daily profile applies.
+    pub diurnal: Vec<bool>,
+    /// Flow `f`'s channels: `path_links[path_offsets[f]..path_offsets[f+1]]`.
+    pub path_offsets: Vec<u32>,
+    /// Channels of all paths.
+    pub path_links: Vec<u32>,
+    /// The same paths in dense ids (indices into [`TrafficCore::used_channels`]): the
+    /// allocation and the per-channel results cover only channels some path uses.
+    pub dense_links: Vec<u32>,
+    /// Whether a path exists.
+    pub routed: Vec<bool>,
+}
+
+impl FlowSet {
+    /// Number of flows.
+    pub fn len(&self) -> usize {
+        self.src.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.src.is_empty()
+    }
+}
+
+/// Per-tick results of the traffic core.
+#[derive(Debug, Clone, Default)]
+pub struct TrafficState {
+    /// Allocated rate per flow, kbit/s.
+    pub rate: Vec<u32>,
+    /// Latency per flow, µs.
+    pub latency_us: Vec<u64>,
+    /// Allocated load per used channel (dense id), kbit/s.
+    pub load: Vec<u64>,
+    /// Offered load per used channel, kbit/s.
+    pub offered: Vec<u64>,
+    /// Queueing delay per used channel, µs.
+    pub queue_us: Vec<u64>,
+}
+
+struct TrafficCounters {
+    xr_total: CounterId,
+    xr_ok: CounterId,
+    xr_zone: Vec<Option<(CounterId, CounterId)>>,
+    xr_quality: CounterId,
+    max_util: CounterId,
+    saturated: CounterId,
+    delivered: CounterId,
+    flows_active: CounterId,
+}
+
+/// The traffic core: flows, routing state, backend and results.
+#[derive(Resource)]
+pub struct TrafficCore {
+    /// The flows.
+    pub flows: FlowSet,
+    /// Capacity per channel, kbit/s.
+    pub capacity: Vec<u32>,
+    /// Channels that some path uses, by dense id.
+    used: Vec<u32>,
+    /// Capacity per used channel.
+    used_capacity: Vec<u32>,
+    /// Propagation delay per link, µs (at least 1, so shortest paths are well founded).
+    /// Nodes on some flow's path after its first hop (carriers and servers) count in
+    /// `transit`: when one of them is quarantined, flows are rerouted.
+    pub latency_us: Vec<u64>,
+    /// Results of the last tick.
+    pub state: TrafficState,
+    backend: Backend,
+    down: Vec<bool>,
+    transit: Vec<u32>,
+    paths_version: u64,
+    counters: TrafficCounters,
+    /// Why `auto` fell back to the CPU, if it did.
+    pub fallback: Option<String>,
+}
+
+/// A routed walk: the far end reached, the nodes after the start, the links used.
+type Walk = (u32, Vec<u32>, Vec<u32>);
+
+const FLOW_SHARE: Stream = Stream::named("traffic.flow_share");
+
+impl TrafficCore {
+    /// Builds the flows of the scenario and routes them.
+    pub fn new(
+        scenario: &Scenario,
+        topology: &Topology,
+        rng: &SimRng,
+        backend: Backend,
+        metrics: &mut Metrics,
+    ) -> Self {
+        let links = topology.link_count();
+        let mut capacity = vec![0u32; 2 * links];
+        let mut latency_us = vec![1u64; links];
+        for l in 0..links as u32 {
+            let tier = &scenario.links[topology.tier(l) as usize];
+            let kbps = (tier.capacity.bits_per_second() / 1000).min(u64::from(u32::MAX)) as u32;
+            capacity[2 * l as usize] = kbps;
+            capacity[2 * l as usize + 1] = kbps;
+            latency_us[l as usize] = tier.latency.as_micros().max(1);
+        }
+        let mut flows = FlowSet::default();
+        for (spec_id, spec) in scenario.flows.iter().enumerate() {
+            let clients = &scenario.groups[spec.clients as usize];
+            for c in clients.nodes() {
+                if !spec
+                    .share
+                    .hit(rng.draw(FLOW_SHARE.derive(spec_id as u64), c, 0, 0))
+                {
+                    continue;
+                }
+                let (src, dst) = match spec.direction {
+                    Direction::Downstream => (u32::MAX, c),
+                    Direction::Upstream => (c, u32::MAX),
+                };
+                flows.src.push(src);
+                flows.dst.push(dst);
+                flows.client.push(c);
+                flows.class.push(spec.class);
+                flows.base_demand.push(spec.rate_kbps);
+                flows.demand.push(0);
+                flows.priority.push(spec.priority);
+                flows
+                    .budget_us
+                    .push(spec.latency_budget_us.unwrap_or(u64::MAX));
+                flows.origin.push(spec_id as u16);
+                flows.diurnal.push(spec.diurnal);
+            }
+        }
+        let mut xr_zones = vec![false; scenario.zones.len()];
+        for spec in scenario
+            .flows
+            .iter()
+            .filter(|f| f.class == FlowClass::XrStream)
+        {
+            xr_zones[scenario.groups[spec.clients as usize].zone as usize] = true;
+        }
+        let xr_zone = scenario
+            .zones
+            .iter()
+            .zip(&xr_zones)
+            .map(|(z, &has_xr)| {
+                has_xr.then(|| {
+                    (
+                        metrics.register(
+                            Cow::Owned(format!("{XR_TOTAL}:{z}")),
+                            "active XR flow-ticks in the zone",
+                        ),
+                        metrics.register(
+                            Cow::Owned(format!("{XR_OK}:{z}")),
+                            "XR flow-ticks within budget in the zone",
+                        ),
+                    )
+                })
+            })
+            .collect();
+        let counters = TrafficCounters {
+            xr_quality: metrics.register_gauge(
+                "xr_quality_ppm",
+                "share of XR flows within budget, per million",
+            ),
+            xr_total: metrics.register(XR_TOTAL, "active XR flow-ticks"),
+            xr_ok: metrics.register(XR_OK, "XR flow-ticks within rate and latency budget"),
+            xr_zone,
+            max_util: metrics.register_gauge(
+                "max_link_util_permille",
+                "busiest channel's allocated load over capacity, per mille",
+            ),
+            saturated: metrics.register_gauge(
+                "overloaded_channels",
+                "channels offered more than their capacity",
+            ),
+            delivered: metrics.register_gauge("delivered_mbps", "total allocated rate, Mbit/s"),
+            flows_active: metrics.register_gauge("active_flows", "flows with demand this tick"),
+        };
+        let n = topology.node_count();
+        let mut core = Self {
+            flows,
+            capacity,
+            used: Vec::new(),
+            used_capacity: Vec::new(),
+            latency_us,
+            state: TrafficState::default(),
+            backend,
+            down: vec![false; n],
+            transit: vec![0; n],
+            paths_version: 0,
+            counters,
+            fallback: None,
+        };
+        core.route_all(scenario, topology);
+        core
+    }
+
+    /// The channels some path uses; per-channel results are indexed like this list.
+    pub fn used_channels(&self) -> &[u32] {
+        &self.used
+    }
+
+    /// Capacity of each used channel, kbit/s.
+    pub fn used_capacity(&self) -> &[u32] {
+        &self.used_capacity
+    }
+
+    /// The backend in use, for display.
+    pub fn backend(&self) -> String {
+        self.backend.describe()
+    }
+
+    /// Rounds of the last allocation.
+    pub fn last_rounds(&self) -> u32 {
+        self.backend.last_rounds()
+    }
+
+    /// Adds flows (e.g. a botnet's DDoS) and routes them; returns their ids.
+    pub fn add_flows(&mut self, topology: &Topology, new: &[NewFlow]) -> std::ops::Range<u32> {
+        let first = self.flows.len() as u32;
+        for f in new {
+            let fl = &mut self.flows;
+            fl.src.push(f.src);
+            fl.dst.push(f.dst);
+            fl.client.push(f.src);
+            fl.class.push(f.class);
+            fl.base_demand.push(f.demand_kbps);
+            fl.demand.push(0);
+            fl.priority.push(f.priority);
+            fl.budget_us.push(u64::MAX);
+            fl.origin.push(ADDED);
+            fl.diurnal.push(false);
+        }
+        // Paths of existing flows are kept; new ones are appended in id order.
+        self.route_added(topology, first as usize);
+        first..self.flows.len() as u32
+    }
+
+    /// Sets the demand of an added flow (0 stops it).
+    pub fn set_demand(&mut self, flow: u32, demand_kbps: u32) {
+        self.flows.base_demand[flow as usize] = demand_kbps;
+    }
+
+    fn route_all(&mut self, scenario: &Scenario, topology: &Topology) {
+        let n = self.flows.len();
+        let mut paths: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut routed = vec![false; n];
+        let mut transit = vec![0u32; topology.node_count()];
+        // Benign flows, one multi-source Dijkstra per spec.
+        for (spec_id, spec) in scenario.flows.iter().enumerate() {
+            let servers: Vec<u32> = scenario.groups[spec.servers as usize].nodes().collect();
+            let dist = self.router(topology).distances(&servers);
+            let ids: Vec<usize> = (0..n)
+                .filter(|&f| self.flows.origin[f] == spec_id as u16)
+                .collect();
+            let results: Vec<(usize, Option<Walk>)> = ids
+                .par_iter()
+                .map(|&f| {
+                    (
+                        f,
+                        self.walk(topology, &dist, self.flows.client[f], f as u64),
+                    )
+                })
+                .collect();
+            for (f, r) in results {
+                let Some((server, nodes, links)) = r else {
+                    continue;
+                };
+                let client = self.flows.client[f];
+                if spec.direction == Direction::Downstream {
+                    self.flows.src[f] = server;
+                } else {
+                    self.flows.dst[f] = server;
+                }
+                paths[f] = self.channels(
+                    topology,
+                    client,
+                    &nodes,
+                    &links,
+                    spec.direction == Direction::Upstream,
+                );
+                for &v in &nodes {
+                    transit[v as usize] += 1;
+                }
+                routed[f] = true;
+            }
+        }
+        self.flows.routed = routed;
+        self.store_paths(paths);
+        self.transit = transit;
+        self.route_added(topology, 0);
+    }
+
+    /// Routes added flows with id ≥ `from` (one Dijkstra per destination).
+    fn route_added(&mut self, topology: &Topology, from: usize) {
+        let n = self.flows.len();
+        self.flows.routed.resize(n, false);
+        let mut by_dst: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+        for f in from..n {
+            if self.flows.origin[f] == ADDED {
+                by_dst.entry(self.flows.dst[f]).or_default().push(f);
+            }
+        }
+        if by_dst.is_empty() {
+            return;
+        }
+        let mut paths: Vec<Vec<u32>> = (0..n).map(|f| self.path(f).to_vec()).collect();
+        for (dst, ids) in by_dst {
+            let dist = self.router(topology).distances(&[dst]);
+            for f in ids {
+                let src = self.flows.src[f];
+                match self.walk(topology, &dist, src, f as u64) {
+                    Some((_, nodes, links)) => {
+                        paths[f] = self.channels(topology, src, &nodes, &links, true);
+                        for &v in &nodes {
+                            self.transit[v as usize] += 1;
+                        }
+                        self.flows.routed[f] = true;
+                    }
+                    None => {
+                        paths[f].clear();
+                        self.flows.routed[f] = false;
+                    }
+                }
+            }
+        }
+        self.store_paths(paths);
+    }
+
+    fn router<'a>(&'a self, topology: &'a Topology) -> routing::Router<'a> {
+        routing::Router {
+            topology,
+            latency_us: &self.latency_us,
+            down: &self.down,
+        }
+    }
+
+    fn walk(&self, topology: &Topology, dist: &[u64], start: u32, key: u64) -> Option<Walk> {
+        if self.down[start as usize] {
+            return None;
+        }
+        let (mut nodes, mut links) = (Vec::new(), Vec::new());
+        let end = self
+            .router(topology)
+            .walk(dist, start, key, &mut nodes, &mut links)?;
+        Some((end, nodes, links))
+    }
+
+    /// Channels of a walk from `start` through `nodes` over `links`; `forward` when the
+    /// data goes the way of the walk.
+    fn channels(
+        &self,
+        topology: &Topology,
+        start: u32,
+        nodes: &[u32],
+        links: &[u32],
+        forward: bool,
+    ) -> Vec<u32> {
+        let mut prev = start;
+        let mut ch: Vec<u32> = links
+            .iter()
+            .zip(nodes)
+            .map(|(&l, &next)| {
+                let from = if forward { prev } else { next };
+                prev = next;
+                routing::channel(topology, l, from)
+            })
+            .collect();
+        if !forward {
+            ch.reverse();
+        }
+        ch
+    }
+
+    fn path(&self, f: usize) -> &[u32] {
+        let o = &self.flows.path_offsets;
+        if f + 1 >= o.len() {
+            return &[];
+        }
+        &self.flows.path_links[o[f] as usize..o[f + 1] as usize]
+    }
+
+    fn store_paths(&mut self, paths: Vec<Vec<u32>>) {
+        let mut offsets = Vec::with_capacity(paths.len() + 1);
+        let mut links = Vec::with_capacity(paths.iter().map(Vec::len).sum());
+        offsets.push(0u32);
+        for p in &paths {
+            links.extend_from_slice(p);
+            offsets.push(links.len() as u32);
+        }
+        // Dense ids for the channels in use, in channel order.
+        let mut dense = vec![u32::MAX; self.capacity.len()];
+        for &c in &links {
+            dense[c as usize] = 0;
+        }
+        self.used.clear();
+        for (c, d) in dense.iter_mut().enumerate() {
+            if *d == 0 {
+                *d = self.used.len() as u32;
+                self.used.push(c as u32);
+            }
+        }
+        self.used_capacity = self
+            .used
+            .iter()
+            .map(|&c| self.capacity[c as usize])
+            .collect();
+        self.flows.dense_links = links.iter().map(|&c| dense[c as usize]).collect();
+        self.flows.path_offsets = offsets;
+        self.flows.path_links = links;
+        self.paths_version += 1;
+    }
+
+    /// One tick: update availability and demand, allocate, derive link and flow metrics.
+    pub fn step(
+        &mut self,
+        scenario: &Scenario,
+        topology: &Topology,
+        security: &[Security],
+        clock: &Clock,
+        metrics: &mut Metrics,
+    ) -> Result<(), TrafficError> {
+        // 1. Availability: quarantined nodes leave the network.
+        let mut reroute = false;
+        for (i, s) in security.iter().enumerate() {
+            if s.quarantined != self.down[i] {
+                self.down[i] = s.quarantined;
+                // A node that carried or served flows left, or any node came back.
+                reroute |= self.transit[i] > 0 || !s.quarantined;
+            }
+        }
+        if reroute {
+            self.route_all(scenario, topology);
+        }
+        // 2. Demand: peak × daily profile, 0 for flows with a down end or no path.
+        let t = &scenario.traffic;
+        let time_of_day =
+            (t.start_of_day_us + u64::from(clock.tick) * clock.tick_micros) % 86_400_000_000;
+        let hour = (time_of_day / 3_600_000_000) as usize;
+        let into_hour = time_of_day % 3_600_000_000;
+        let (a, b) = (
+            u64::from(t.daily_permille[hour]),
+            u64::from(t.daily_permille[(hour + 1) % 24]),
+        );
+        // Linear between this hour's value and the next: level is per mille × 3.6e9.
+        const HOUR: i128 = 3_600_000_000;
+        let level = (a as i128 * HOUR + (b as i128 - a as i128) * into_hour as i128) as u128;
+        let fl = &mut self.flows;
+        let down = &self.down;
+        fl.demand.par_iter_mut().enumerate().for_each(|(f, d)| {
+            let active = fl.routed[f] && !down[fl.src[f] as usize] && !down[fl.dst[f] as usize];
+            *d = if !active {
+                0
+            } else if fl.diurnal[f] {
+                (u128::from(fl.base_demand[f]) * level / (1000 * HOUR as u128)) as u32
+            } else {
+                fl.base_demand[f]
+            };
+        });
+        // 3. Allocation.
+        let n = fl.len();
+        self.state.rate.resize(n, 0);
+        let problem = AllocationProblem {
+            capacity: &self.used_capacity,
+            path_offsets: &fl.path_offsets,
+            path_links: &fl.dense_links,
+            demand: &fl.demand,
+            priority: &fl.priority,
+        };
+        self.backend
+            .allocate(&problem, self.paths_version, &mut self.state.rate)?;
+        // 4. Loads, delays, latencies, XR quality.
+        self.derive(scenario);
+        self.record(scenario, metrics);
+        Ok(())
+    }
+
+    #[expect(
+        clippy::needless_range_loop,
+        reason = "flow ids index several parallel arrays"
+    )]
+    fn derive(&mut self, scenario: &Scenario) {
+        let channels = self.used.len();
+        let fl = &self.flows;
+        let rate = &self.state.rate;
+        // Integer sums per channel: fixed chunks of flows, each summed into its own
+        // arrays, then added up; any split gives the same totals.
+        const FLOWS_PER_SUM: usize = 1 << 16;
+        let partial: Vec<(Vec<u64>, Vec<u64>)> = (0..fl.len().div_ceil(FLOWS_PER_SUM))
+            .into_par_iter()
+            .map(|chunk| {
+                let (mut load, mut offered) = (vec![0u64; channels], vec![0u64; channels]);
+                let end = ((chunk + 1) * FLOWS_PER_SUM).min(fl.len());
+                for f in chunk * FLOWS_PER_SUM..end {
+                    if fl.demand[f] > 0 {
+                        let (o0, o1) =
+                            (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
+                        for &c in &fl.dense_links[o0..o1] {
+                            load[c as usize] += u64::from(rate[f]);
+                            offered[c as usize] += u64::from(fl.demand[f]);
+                        }
+                    }
+                }
+                (load, offered)
+            })
+            .collect();
+        let (mut load, mut offered) = (vec![0u64; channels], vec![0u64; channels]);
+        for (l, o) in partial {
+            load.iter_mut().zip(l).for_each(|(x, y)| *x += y);
+            offered.iter_mut().zip(o).for_each(|(x, y)| *x += y);
+        }
+        let limit = scenario.traffic.queue_limit_us;
+        let queue_us: Vec<u64> = offered
+            .iter()
+            .zip(&self.used_capacity)
+            .map(|(&o, &cap)| queue_delay_us(o, cap, limit))
+            .collect();
+        let latency_us: Vec<u64> = (0..fl.len())
+            .into_par_iter()
+            .map(|f| {
+                let (o0, o1) = (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
+                fl.path_links[o0..o1]
+                    .iter()
+                    .zip(&fl.dense_links[o0..o1])
+                    .map(|(&c, &d)| self.latency_us[(c / 2) as usize] + queue_us[d as usize])
+                    .sum()
+            })
+            .collect();
+        self.state.load = load;
+        self.state.offered = offered;
+        self.state.queue_us = queue_us;
+        self.state.latency_us = latency_us;
+    }
+
+    fn record(&self, scenario: &Scenario, metrics: &mut Metrics) {
+        let fl = &self.flows;
+        let st = &self.state;
+        let zones = scenario.zones.len().max(1);
+        let mut total = vec![0u64; zones];
+        let mut ok = vec![0u64; zones];
+        let mut active = 0u64;
+        let mut delivered = 0u64;
+        for f in 0..fl.len() {
+            if fl.demand[f] == 0 {
+                continue;
+            }
+            active += 1;
+            delivered += u64::from(st.rate[f]);
+            if fl.class[f] == FlowClass::XrStream {
+                let z = scenario.groups[scenario.group_of(fl.client[f]) as usize].zone as usize;
+                total[z] += 1;
+                if st.rate[f] >= fl.demand[f] && st.latency_us[f] <= fl.budget_us[f] {
+                    ok[z] += 1;
+                }
+            }
+        }
+        let c = &self.counters;
+        let (t_all, ok_all): (u64, u64) = (total.iter().sum(), ok.iter().sum());
+        metrics.add(c.xr_total, t_all);
+        metrics.add(c.xr_ok, ok_all);
+        for (z, ids) in c.xr_zone.iter().enumerate() {
+            if let Some((tz, oz)) = *ids {
+                metrics.add(tz, total[z]);
+                metrics.add(oz, ok[z]);
+            }
+        }
+        metrics.set(
+            c.xr_quality,
+            (ok_all * 1_000_000).checked_div(t_all).unwrap_or(1_000_000),
+        );
+        let max_util = st
+            .load
+            .iter()
+            .zip(&self.used_capacity)
+            .map(|(&l, &cap)| {
+                if cap > 0 {
+                    l * 1000 / u64::from(cap)
+                } else {
+                    0
+                }
+            })
+            .max()
+            .unwrap_or(0);
+        metrics.set(c.max_util, max_util);
+        metrics.set(
+            c.saturated,
+            st.offered
+                .iter()
+                .zip(&self.used_capacity)
+                .filter(|&(&o, &cap)| o > u64::from(cap))
+                .count() as u64,
+        );
+        metrics.set(c.delivered, delivered / 1000);
+        metrics.set(c.flows_active, active);
+    }
+}
+
+/// M/M/1 queueing delay of 1500-byte packets on a channel of `capacity` kbit/s offered
+/// `offered` kbit/s, capped at `limit` µs. Integer arithmetic throughout.
+pub fn queue_delay_us(offered: u64, capacity: u32, limit: u64) -> u64 {
+    let cap = u64::from(capacity);
+    if cap == 0 || offered >= cap {
+        return limit;
+    }
+    // T = 12,000 bit / (cap kbit/s) = 12,000 / cap ms = 12e6 / cap µs;
+    // delay = T·ρ/(1−ρ) = (12e6 / cap) · offered / (cap − offered).
+    let delay =
+        12_000_000u128 * u128::from(offered) / (u128::from(cap) * u128::from(cap - offered));
+    (delay.min(u128::from(limit))) as u64
+}
+
+/// Loss share of a channel, for reports: `(offered − capacity) / offered` when overloaded.
+pub fn loss(offered: u64, capacity: u32) -> f64 {
+    if offered > u64::from(capacity) {
+        (offered - u64::from(capacity)) as f64 / offered as f64
+    } else {
+        0.0
+    }
+}
+
+/// Adds the traffic core to a universe whose scenario declares flows.
+pub struct TrafficPlugin {
+    /// Backend to use.
+    pub backend: BackendChoice,
+}
+
+impl SimPlugin for TrafficPlugin {
+    fn name(&self) -> &'static str {
+        "traffic"
+    }
+
+    fn build(&self, builder: &mut UniverseBuilder<'_>) -> Result<(), String> {
+        if builder.scenario.flows.is_empty() {
+            return Ok(());
+        }
+        let (backend, fallback) = Backend::open(self.backend).map_err(|e| e.to_string())?;
+        let world = builder.world_mut();
+        let topology = world.resource::<Topology>().clone();
+        let rng = *world.resource::<SimRng>();
+        let scenario = world.resource::<ScenarioRes>().0.clone();
+        let mut core = {
+            let mut metrics = world.resource_mut::<Metrics>();
+            TrafficCore::new(&scenario, &topology, &rng, backend, &mut metrics)
+        };
+        core.fallback = fallback;
+        world.insert_resource(core);
+        builder.add_systems(SimStage::Traffic, traffic_step);
+        Ok(())
+    }
+}
+
+/// Traffic stage. A backend failure (a GPU lost mid-run) is recorded as the run's
+/// [`SimFault`]; the universe then stops rather than continue on another backend, which
+/// could change results.
+pub fn traffic_step(
+    nodes: Query<&Security>,
+    mut core: ResMut<TrafficCore>,
+    scenario: Res<ScenarioRes>,
+    topology: Res<Topology>,
+    clock: Res<Clock>,
+    mut metrics: ResMut<Metrics>,
+    mut fault: ResMut<SimFault>,
+) {
+    let security = dense(nodes.contiguous_iter().expect("node query is dense"));
+    if let Err(e) = core.step(&scenario, &topology, security, &clock, &mut metrics) {
+        fault.0 = Some(format!("traffic core failed at tick {}: {e}", clock.tick));
+    }
+}
+
+#[cfg(test)]
+mod tests;

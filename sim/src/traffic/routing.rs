@@ -1,0 +1,120 @@
+//! Routing: shortest paths by latency on the topology, with ECMP by a stable hash.
+//!
+//! Benign demand is anycast ("each headset streams from the nearest render node"), so one
+//! multi-source Dijkstra from all servers of a group routes every client of that group at
+//! once; attack flows to one victim share one Dijkstra from the victim. A path is read
+//! off the distance field by walking from the far end towards the sources: at each node
+//! the next hop is one of the neighbours on a shortest path, and where several tie (equal
+//! integer latencies are exact ties) the flow's hash picks one, so flows spread over equal
+//! paths (ECMP) and the same flow always takes the same one.
+//!
+//! Links are full duplex: link `l` carries two *channels*, `2l` from its lower-id end to
+//! its higher-id end and `2l + 1` back, each with the tier's capacity. Paths are lists of
+//! channels in the direction traffic flows.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::rng::mix64;
+use crate::topology::Topology;
+
+/// Distance of an unreachable node.
+pub const UNREACHABLE: u64 = u64::MAX;
+
+/// The network as routing sees it: links with latencies, and nodes that are down.
+#[derive(Clone, Copy)]
+pub struct Router<'a> {
+    /// The topology.
+    pub topology: &'a Topology,
+    /// Latency per link, µs.
+    pub latency_us: &'a [u64],
+    /// Nodes that neither send, receive nor forward.
+    pub down: &'a [bool],
+}
+
+impl Router<'_> {
+    /// Shortest-path distances (µs of propagation delay) from the nearest of `sources`,
+    /// never passing through a down node.
+    pub fn distances(&self, sources: &[u32]) -> Vec<u64> {
+        distances(self.topology, self.latency_us, self.down, sources)
+    }
+
+    /// Walks from `start` down the distance field to a source. Appends the nodes visited
+    /// after `start` to `nodes` and the links used to `links`; returns the source reached,
+    /// or `None` if `start` is unreachable.
+    pub fn walk(
+        &self,
+        dist: &[u64],
+        start: u32,
+        key: u64,
+        nodes: &mut Vec<u32>,
+        links: &mut Vec<u32>,
+    ) -> Option<u32> {
+        let (topology, latency_us, down) = (self.topology, self.latency_us, self.down);
+        let mut v = start;
+        if dist[v as usize] == UNREACHABLE {
+            return None;
+        }
+        while dist[v as usize] > 0 {
+            let dv = dist[v as usize];
+            let ties = topology
+                .neighbours(v)
+                .iter()
+                .zip(topology.neighbour_links(v))
+                .filter(|&(&u, &l)| {
+                    !down[u as usize]
+                        && dist[u as usize] != UNREACHABLE
+                        && dist[u as usize] + latency_us[l as usize] == dv
+                });
+            let count = ties.clone().count() as u64;
+            let pick = if count > 1 {
+                mix64(key ^ u64::from(v).rotate_left(32)) % count
+            } else {
+                0
+            };
+            let (&u, &l) = ties.clone().nth(pick as usize)?;
+            nodes.push(u);
+            links.push(l);
+            v = u;
+        }
+        Some(v)
+    }
+}
+
+fn distances(topology: &Topology, latency_us: &[u64], down: &[bool], sources: &[u32]) -> Vec<u64> {
+    let mut dist = vec![UNREACHABLE; topology.node_count()];
+    let mut heap = BinaryHeap::new();
+    for &s in sources {
+        if !down[s as usize] && dist[s as usize] != 0 {
+            dist[s as usize] = 0;
+            heap.push(Reverse((0u64, s)));
+        }
+    }
+    while let Some(Reverse((d, v))) = heap.pop() {
+        if d > dist[v as usize] {
+            continue;
+        }
+        for (&u, &l) in topology
+            .neighbours(v)
+            .iter()
+            .zip(topology.neighbour_links(v))
+        {
+            if down[u as usize] {
+                continue;
+            }
+            let nd = d + latency_us[l as usize];
+            if nd < dist[u as usize] {
+                dist[u as usize] = nd;
+                heap.push(Reverse((nd, u)));
+            }
+        }
+    }
+    dist
+}
+
+/// The channel of link `l` when traffic goes from `from` to `to`.
+#[inline]
+pub fn channel(topology: &Topology, link: u32, from: u32) -> u32 {
+    let (a, _) = topology.endpoints(link);
+    2 * link + u32::from(from != a)
+}
