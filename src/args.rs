@@ -39,6 +39,13 @@ pub enum Command {
     List,
     /// Measure node-ticks per second and bytes per node (build with --release).
     Bench(BenchArgs),
+    /// Watch a scenario run live in the terminal (red and blue views).
+    Watch(WatchArgs),
+    /// Play a recorded run (a folder written by `paraverse run`) in the terminal, seekable.
+    Replay {
+        /// The run's folder, e.g. results/metaverse-campus-42.
+        run_dir: PathBuf,
+    },
 }
 
 /// Options of `paraverse run`.
@@ -68,6 +75,22 @@ pub struct RunArgs {
     /// No progress bar and no summary on the terminal.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Options of `paraverse watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
+    pub scenario: Option<String>,
+    /// Seed (default: the scenario's); `r` in the UI restarts with the next seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Traffic backend: cpu, gpu or auto.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
+    pub backend: String,
 }
 
 /// Options of `paraverse bench`.

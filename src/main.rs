@@ -4,6 +4,7 @@
 mod alloc;
 mod args;
 mod bench;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,10 +67,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             bench::bench_traffic(&args).map(|()| ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench::bench(&args).map(|()| ExitCode::SUCCESS),
+        Command::Watch(args) => {
+            set_threads(args.threads)?;
+            watch::watch(&args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Replay { run_dir } => watch::replay(&run_dir).map(|()| ExitCode::SUCCESS),
     }
 }
 
-fn set_threads(threads: Option<u16>) -> Result<()> {
+pub(crate) fn set_threads(threads: Option<u16>) -> Result<()> {
     if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(usize::from(n))

@@ -237,7 +237,8 @@ pub struct StateCounts {
 }
 
 impl StateCounts {
-    const COLUMNS: [&'static str; 5] = [
+    /// Column names of the state counts.
+    pub const COLUMNS: [&'static str; 5] = [
         "compromised",
         "quarantined",
         "patched",
@@ -245,7 +246,8 @@ impl StateCounts {
         "ever_compromised",
     ];
 
-    fn values(&self) -> [u64; 5] {
+    /// The counts, in [`StateCounts::COLUMNS`] order.
+    pub fn values(&self) -> [u64; 5] {
         [
             self.compromised,
             self.quarantined,
@@ -271,8 +273,47 @@ impl StateCounts {
 pub struct TimeSeries {
     /// State counts per tick.
     pub states: Vec<StateCounts>,
+    /// Per tick, per zone: [compromised, quarantined, alerted] nodes.
+    pub zones: Vec<Vec<[u64; 3]>>,
     /// Counter values per tick, in [`Metrics::names`] order.
     pub counters: Vec<Vec<u64>>,
+}
+
+/// What the per-zone columns count, in order.
+pub const ZONE_COLUMNS: [&str; 3] = ["compromised", "quarantined", "alerted"];
+
+impl TimeSeries {
+    /// Column names of a row: `tick`-less, as in `timeseries.csv` after `tick,time_s`.
+    pub fn columns(zones: &[String], counters: &[MetricName]) -> Vec<String> {
+        let mut cols: Vec<String> = StateCounts::COLUMNS.iter().map(|c| c.to_string()).collect();
+        for z in zones {
+            for c in ZONE_COLUMNS {
+                cols.push(format!("{c}:{z}"));
+            }
+        }
+        cols.extend(counters.iter().map(|c| c.to_string()));
+        cols
+    }
+
+    /// The values of tick `t`, in [`TimeSeries::columns`] order.
+    pub fn row(&self, t: usize) -> Vec<u64> {
+        let mut row = self.states[t].values().to_vec();
+        for z in &self.zones[t] {
+            row.extend_from_slice(z);
+        }
+        row.extend_from_slice(&self.counters[t]);
+        row
+    }
+
+    /// Ticks recorded (tick 0 included).
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
 }
 
 /// Account stage: counts node states (in parallel; integer sums are order-free) and closes
@@ -290,22 +331,40 @@ pub fn account(
         .iter()
         .map(|g| g.exploit_chance.threshold() > 0)
         .collect();
-    let counts = security
+    let zone_of: Vec<usize> = scenario.groups.iter().map(|g| g.zone as usize).collect();
+    let zones = scenario.zones.len();
+    let (counts, per_zone) = security
         .par_chunks(CHUNK)
         .zip(groups.par_chunks(CHUNK))
         .map(|(sec, grp)| {
             let mut c = StateCounts::default();
+            let mut z = vec![[0u64; 3]; zones];
             for (s, g) in sec.iter().zip(grp) {
                 c.compromised += u64::from(s.compromised);
                 c.quarantined += u64::from(s.quarantined);
                 c.patched += u64::from(s.patched);
                 c.ever_compromised += u64::from(s.ever_compromised);
                 c.vulnerable += u64::from(s.exposed() && exploitable[g.0 as usize]);
+                let zc = &mut z[zone_of[g.0 as usize]];
+                zc[0] += u64::from(s.compromised);
+                zc[1] += u64::from(s.quarantined);
+                zc[2] += u64::from(s.alerted);
             }
-            c
+            (c, z)
         })
-        .reduce(StateCounts::default, StateCounts::merge);
+        .reduce(
+            || (StateCounts::default(), vec![[0u64; 3]; zones]),
+            |(a, mut za), (b, zb)| {
+                for (x, y) in za.iter_mut().zip(zb) {
+                    for k in 0..3 {
+                        x[k] += y[k];
+                    }
+                }
+                (StateCounts::merge(a, b), za)
+            },
+        );
     series.states.push(counts);
+    series.zones.push(per_zone);
     series.counters.push(metrics.take_tick(clock.tick == 0));
 }
 
@@ -375,6 +434,8 @@ pub struct RunRecord {
     pub series: TimeSeries,
     /// Metric names (columns of `series.counters`).
     pub counter_names: Vec<MetricName>,
+    /// Zone names (of `series.zones`).
+    pub zone_names: Vec<String>,
     /// The event log.
     pub events: Vec<RunEvent>,
     /// Tick length in seconds, for the time column.
@@ -498,6 +559,36 @@ impl Summary {
     }
 }
 
+/// One event as the JSON object written to `events.jsonl` (and shown by viewers).
+pub fn event_json(
+    e: &RunEvent,
+    tick_s: f64,
+    names: &NodeNamer,
+    campaigns: &[String],
+) -> serde_json::Value {
+    let mut obj = serde_json::Map::new();
+    obj.insert("tick".into(), e.tick.into());
+    obj.insert("time_s".into(), (f64::from(e.tick) * tick_s).into());
+    obj.insert("event".into(), e.kind.into());
+    if let Some(n) = e.node {
+        obj.insert("node".into(), names.name(n).into());
+    }
+    if let Some(n) = e.source {
+        obj.insert("source".into(), names.name(n).into());
+    }
+    if let Some(c) = e.campaign {
+        let name = campaigns.get(c as usize).cloned().unwrap_or_default();
+        obj.insert("campaign".into(), name.into());
+    }
+    if let Some(t) = e.truth {
+        obj.insert("true_positive".into(), t.into());
+    }
+    if let Some(v) = e.value {
+        obj.insert("count".into(), v.into());
+    }
+    serde_json::Value::Object(obj)
+}
+
 /// Files a run writes into its output folder.
 pub const SUMMARY_FILE: &str = "summary.json";
 /// Per-tick time series.
@@ -508,30 +599,17 @@ pub const EVENTS_FILE: &str = "events.jsonl";
 pub const SCENARIO_FILE: &str = "scenario.toml";
 
 impl RunRecord {
-    /// The time series as CSV: `tick,time_s,<state columns>,<counter columns>`.
+    /// The time series as CSV: `tick,time_s,<state columns>,<zone columns>,<metrics>`.
     pub fn series_csv(&self) -> String {
         let mut out = String::from("tick,time_s");
-        for c in StateCounts::COLUMNS {
+        for c in TimeSeries::columns(&self.zone_names, &self.counter_names) {
             out.push(',');
-            out.push_str(c);
-        }
-        for c in &self.counter_names {
-            out.push(',');
-            out.push_str(c);
+            out.push_str(&c);
         }
         out.push('\n');
-        for (t, (s, counters)) in self
-            .series
-            .states
-            .iter()
-            .zip(&self.series.counters)
-            .enumerate()
-        {
+        for t in 0..self.series.len() {
             let _ = write!(out, "{t},{}", t as f64 * self.tick_s);
-            for v in s.values() {
-                let _ = write!(out, ",{v}");
-            }
-            for v in counters {
+            for v in self.series.row(t) {
                 let _ = write!(out, ",{v}");
             }
             out.push('\n');
@@ -543,31 +621,9 @@ impl RunRecord {
     pub fn events_jsonl(&self) -> String {
         let mut out = String::new();
         for e in &self.events {
-            let mut obj = serde_json::Map::new();
-            obj.insert("tick".into(), e.tick.into());
-            obj.insert("time_s".into(), (f64::from(e.tick) * self.tick_s).into());
-            obj.insert("event".into(), e.kind.into());
-            if let Some(n) = e.node {
-                obj.insert("node".into(), self.node_names.name(n).into());
-            }
-            if let Some(n) = e.source {
-                obj.insert("source".into(), self.node_names.name(n).into());
-            }
-            if let Some(c) = e.campaign {
-                let name = self
-                    .campaign_names
-                    .get(c as usize)
-                    .cloned()
-                    .unwrap_or_default();
-                obj.insert("campaign".into(), name.into());
-            }
-            if let Some(t) = e.truth {
-                obj.insert("true_positive".into(), t.into());
-            }
-            if let Some(v) = e.value {
-                obj.insert("count".into(), v.into());
-            }
-            out.push_str(&serde_json::Value::Object(obj).to_string());
+            out.push_str(
+                &event_json(e, self.tick_s, &self.node_names, &self.campaign_names).to_string(),
+            );
             out.push('\n');
         }
         out

@@ -40,7 +40,9 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, SingleThreadedExecutor};
 use bevy_ecs::system::ScheduleSystem;
 
-use crate::metrics::{EventLog, Metrics, NodeNamer, RunRecord, Summary, TimeSeries, account};
+use crate::metrics::{
+    EventLog, Metrics, NodeNamer, RunRecord, Summary, TimeSeries, account, event_json,
+};
 use crate::rng::SimRng;
 use crate::scenario::Scenario;
 use crate::topology::Topology;
@@ -276,6 +278,47 @@ impl Universe {
         &mut self.world
     }
 
+    /// The time series recorded so far (tick 0 onwards).
+    pub fn series(&self) -> &TimeSeries {
+        self.world.resource::<TimeSeries>()
+    }
+
+    /// Column names of [`TimeSeries::row`] for this universe.
+    pub fn series_columns(&self) -> Vec<String> {
+        TimeSeries::columns(
+            &self.scenario.zones,
+            self.world.resource::<Metrics>().names(),
+        )
+    }
+
+    /// The last `n` events (fewer if fewer happened), as `events.jsonl` objects.
+    pub fn recent_events(&self, n: usize) -> Vec<serde_json::Value> {
+        let log = self.world.resource::<EventLog>();
+        let names = self.node_namer();
+        let campaigns: Vec<String> = self
+            .scenario
+            .campaigns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let tick_s = self.clock().seconds_at(1);
+        let events = log.events();
+        events[events.len().saturating_sub(n)..]
+            .iter()
+            .map(|e| event_json(e, tick_s, &names, &campaigns))
+            .collect()
+    }
+
+    fn node_namer(&self) -> NodeNamer {
+        NodeNamer::new(
+            self.scenario
+                .groups
+                .iter()
+                .map(|g| (g.first_node, g.name.clone()))
+                .collect(),
+        )
+    }
+
     /// Ends the run and hands over what it recorded.
     pub fn finish(mut self) -> RunRecord {
         let clock = self.clock();
@@ -291,15 +334,10 @@ impl Universe {
             summary,
             series,
             counter_names: metrics.names().to_vec(),
+            zone_names: self.scenario.zones.clone(),
             events: log.events().to_vec(),
             tick_s: clock.seconds_at(1),
-            node_names: NodeNamer::new(
-                self.scenario
-                    .groups
-                    .iter()
-                    .map(|g| (g.first_node, g.name.clone()))
-                    .collect(),
-            ),
+            node_names: self.node_namer(),
             campaign_names: self
                 .scenario
                 .campaigns

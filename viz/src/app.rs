@@ -1,0 +1,190 @@
+//! UI state and keys. State changes only here, never while rendering.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// Live run or recorded run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `paraverse watch`: the CLI steps a universe.
+    Live,
+    /// `paraverse replay`: the CLI reads a run's files.
+    Replay,
+}
+
+/// Whose eyes the screen shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Ground truth: the attacker's progress.
+    Red,
+    /// What the defenders' sensors see.
+    Blue,
+}
+
+/// What a key asks the CLI to do (beyond UI state, which [`App`] handles itself).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action {
+    /// Nothing for the CLI.
+    None,
+    /// Leave.
+    Quit,
+    /// Advance one tick (while paused).
+    Step,
+    /// Start again with the next seed (live).
+    Restart,
+    /// Move the replay by this many ticks.
+    Seek(i64),
+    /// Move the replay by this share of the run (e.g. 0.1 forward, -0.1 back).
+    SeekShare(f64),
+    /// Jump the replay to this share of the run (0 start, 1 end).
+    SeekTo(f64),
+}
+
+/// Speeds, in ticks per frame.
+const SPEEDS: [u32; 9] = [1, 2, 5, 10, 20, 50, 100, 200, 500];
+
+/// The UI's state.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Live or replay.
+    pub mode: Mode,
+    /// Red or blue view.
+    pub view: View,
+    /// Paused.
+    pub paused: bool,
+    speed: usize,
+    /// Event-log filter (case-insensitive substring), applied.
+    pub filter: String,
+    /// Filter text being typed, while the `/` prompt is open.
+    pub editing: Option<String>,
+}
+
+impl App {
+    /// A fresh UI: red view, running at 1 tick per frame.
+    pub fn new(mode: Mode) -> Self {
+        Self {
+            mode,
+            view: View::Red,
+            paused: false,
+            speed: 0,
+            filter: String::new(),
+            editing: None,
+        }
+    }
+
+    /// Ticks to advance per frame.
+    pub fn ticks_per_frame(&self) -> u32 {
+        SPEEDS[self.speed]
+    }
+
+    /// Handles a key; returns what the CLI should do.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Action {
+        if key.kind == KeyEventKind::Release {
+            return Action::None;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return Action::Quit;
+        }
+        if let Some(text) = self.editing.as_mut() {
+            match key.code {
+                KeyCode::Enter => {
+                    self.filter = self.editing.take().unwrap_or_default();
+                }
+                KeyCode::Esc => self.editing = None,
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
+            }
+            return Action::None;
+        }
+        match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
+            KeyCode::Char(' ') => {
+                self.paused = !self.paused;
+                Action::None
+            }
+            KeyCode::Char('n') => {
+                self.paused = true;
+                Action::Step
+            }
+            KeyCode::Char('+') | KeyCode::Char('=') => {
+                self.speed = (self.speed + 1).min(SPEEDS.len() - 1);
+                Action::None
+            }
+            KeyCode::Char('-') => {
+                self.speed = self.speed.saturating_sub(1);
+                Action::None
+            }
+            KeyCode::Tab => {
+                self.view = match self.view {
+                    View::Red => View::Blue,
+                    View::Blue => View::Red,
+                };
+                Action::None
+            }
+            KeyCode::Char('/') => {
+                self.editing = Some(self.filter.clone());
+                Action::None
+            }
+            KeyCode::Char('r') if self.mode == Mode::Live => Action::Restart,
+            KeyCode::Right if self.mode == Mode::Replay => Action::Seek(1),
+            KeyCode::Left if self.mode == Mode::Replay => Action::Seek(-1),
+            KeyCode::PageDown if self.mode == Mode::Replay => Action::SeekShare(0.1),
+            KeyCode::PageUp if self.mode == Mode::Replay => Action::SeekShare(-0.1),
+            KeyCode::Home if self.mode == Mode::Replay => Action::SeekTo(0.0),
+            KeyCode::End if self.mode == Mode::Replay => Action::SeekTo(1.0),
+            _ => Action::None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn keys_change_state_and_ask_for_actions() {
+        let mut app = App::new(Mode::Live);
+        assert_eq!(app.handle_key(key(KeyCode::Char(' '))), Action::None);
+        assert!(app.paused);
+        assert_eq!(app.handle_key(key(KeyCode::Char('n'))), Action::Step);
+        app.handle_key(key(KeyCode::Char('+')));
+        app.handle_key(key(KeyCode::Char('+')));
+        assert_eq!(app.ticks_per_frame(), 5);
+        app.handle_key(key(KeyCode::Char('-')));
+        assert_eq!(app.ticks_per_frame(), 2);
+        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(app.view, View::Blue);
+        app.handle_key(key(KeyCode::Char('/')));
+        for c in "quar".chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        assert_eq!(
+            app.handle_key(key(KeyCode::Char('q'))),
+            Action::None,
+            "typing, not quitting"
+        );
+        app.handle_key(key(KeyCode::Backspace));
+        app.handle_key(key(KeyCode::Enter));
+        assert_eq!(app.filter, "quar");
+        assert_eq!(app.handle_key(key(KeyCode::Char('r'))), Action::Restart);
+        assert_eq!(
+            app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Action::Quit
+        );
+        assert_eq!(app.handle_key(key(KeyCode::Char('q'))), Action::Quit);
+    }
+
+    #[test]
+    fn replay_keys_seek() {
+        let mut app = App::new(Mode::Replay);
+        assert_eq!(app.handle_key(key(KeyCode::Right)), Action::Seek(1));
+        assert_eq!(app.handle_key(key(KeyCode::Home)), Action::SeekTo(0.0));
+        assert_eq!(app.handle_key(key(KeyCode::Char('r'))), Action::None);
+    }
+}

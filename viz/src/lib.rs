@@ -1,0 +1,19 @@
+//! Viewers of paraverse runs. Today: the terminal UI of `paraverse watch` and
+//! `paraverse replay` (ratatui).
+//!
+//! The crate draws [`Snapshot`]s and never steps a world: the CLI builds a snapshot each
+//! frame, from a running universe (watch) or from a run's files (replay), and hands it
+//! here with the [`App`] state (view, pause, speed, filter). Screens are pure functions of
+//! the two, so they are tested as text with ratatui's `TestBackend`.
+//!
+//! Red and blue views: red sees ground truth (compromised nodes, campaign progress, every
+//! event); blue sees only what its sensors see (alerts, quarantines, patch rounds, XR
+//! quality), never which nodes are really compromised.
+
+mod app;
+mod snapshot;
+mod ui;
+
+pub use app::{Action, App, Mode, View};
+pub use snapshot::{HISTORY, Snapshot};
+pub use ui::render;

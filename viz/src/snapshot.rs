@@ -1,0 +1,64 @@
+//! What one screen shows: plain data, built by the CLI from a universe or a run's files.
+
+use serde_json::Value;
+
+/// Ticks of history the charts keep.
+pub const HISTORY: usize = 240;
+
+/// One frame's worth of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Traffic backend, e.g. `cpu (2 threads)`; empty without traffic.
+    pub backend: String,
+    /// Tick shown.
+    pub tick: u32,
+    /// Ticks in the run.
+    pub ticks: u32,
+    /// Seconds per tick.
+    pub tick_s: f64,
+    /// Measured speed, ticks per wall-clock second (0 when paused or replaying).
+    pub ticks_per_s: f64,
+    /// Zone names and their node counts.
+    pub zones: Vec<(String, u64)>,
+    /// Time-series column names (as in `timeseries.csv` after `tick,time_s`).
+    pub columns: Vec<String>,
+    /// Rows up to the tick shown, the last [`HISTORY`] at most; the last is the current.
+    pub rows: Vec<Vec<u64>>,
+    /// Recent events (objects as in `events.jsonl`), oldest first.
+    pub events: Vec<Value>,
+}
+
+impl Snapshot {
+    /// The current value of a column (0 if absent).
+    pub fn value(&self, column: &str) -> u64 {
+        self.column(column)
+            .and_then(|i| self.rows.last().map(|r| r[i]))
+            .unwrap_or(0)
+    }
+
+    /// Whether the run records a column (e.g. `xr_quality_ppm` needs traffic).
+    pub fn has(&self, column: &str) -> bool {
+        self.column(column).is_some()
+    }
+
+    /// A column's history, oldest first.
+    pub fn history(&self, column: &str) -> Vec<u64> {
+        match self.column(column) {
+            Some(i) => self.rows.iter().map(|r| r[i]).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// Simulated time shown, seconds.
+    pub fn time_s(&self) -> f64 {
+        f64::from(self.tick) * self.tick_s
+    }
+}

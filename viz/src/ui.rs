@@ -1,0 +1,327 @@
+//! The screens: `render(&Snapshot, &App)` draws one frame; nothing here changes state.
+//!
+//! Layout (fits 80×24, grows with the terminal):
+//!
+//! ```text
+//! header: scenario, tick / ticks, simulated time, speed, backend, seed, view, PAUSED
+//! ┌ zones ───────────────┐┌ charts ─────────────────────────────┐
+//! │ per zone: red: nodes, ││ red: compromised, infections/tick   │
+//! │ compromised, quar.;   ││ blue: detections/tick, quarantined  │
+//! │ blue: alerted, quar.  ││ both: XR quality, busiest link      │
+//! ├ campaign / defenders ─┤│                                     │
+//! └───────────────────────┘└─────────────────────────────────────┘
+//! ┌ events (filter) ─────────────────────────────────────────────┐
+//! help line
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table};
+use serde_json::Value;
+
+use crate::{App, Mode, Snapshot, View};
+
+/// Events the blue team's sensors produce; red sees every event.
+const BLUE_EVENTS: [&str; 4] = ["detection", "quarantine", "release", "patch_round"];
+
+fn clock(seconds: f64) -> String {
+    let s = seconds as u64;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Draws one frame.
+pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, app: &App) {
+    let [header, middle, events, help] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(10),
+        Constraint::Length(7),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    render_header(frame, header, snap, app);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
+    let [zones, side] = Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(left);
+    render_zones(frame, zones, snap, app);
+    render_side(frame, side, snap, app);
+    render_charts(frame, right, snap, app);
+    render_events(frame, events, snap, app);
+    render_help(frame, help, app);
+}
+
+fn render_header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
+    let (view, colour) = match app.view {
+        View::Red => (" RED ", Color::Red),
+        View::Blue => (" BLUE ", Color::Blue),
+    };
+    let speed = match app.mode {
+        Mode::Live if app.paused => "paused".to_string(),
+        Mode::Live => format!("{:.1} ticks/s ×{}", snap.ticks_per_s, app.ticks_per_frame()),
+        Mode::Replay if app.paused => "replay, paused".to_string(),
+        Mode::Replay => format!("replay ×{}", app.ticks_per_frame()),
+    };
+    let mut spans = vec![
+        Span::styled(
+            view,
+            Style::new()
+                .fg(Color::White)
+                .bg(colour)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!(
+            " {} tick {}/{} {} {}",
+            snap.scenario,
+            snap.tick,
+            snap.ticks,
+            clock(snap.time_s()),
+            speed
+        )),
+    ];
+    spans.push(Span::raw(format!(" seed {}", snap.seed)));
+    if !snap.backend.is_empty() {
+        spans.push(Span::raw(format!(" {}", snap.backend)));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+fn render_zones(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
+    let (title, a, b) = match app.view {
+        View::Red => ("zones (ground truth)", "compromised", "quarantined"),
+        View::Blue => ("zones (sensors)", "alerted", "quarantined"),
+    };
+    let rows = snap.zones.iter().map(|(zone, nodes)| {
+        let x = snap.value(&format!("{a}:{zone}"));
+        let y = snap.value(&format!("{b}:{zone}"));
+        let style = if x > 0 {
+            Style::new().fg(if app.view == View::Red {
+                Color::Red
+            } else {
+                Color::Yellow
+            })
+        } else {
+            Style::new()
+        };
+        Row::new(vec![
+            Cell::from(zone.clone()),
+            Cell::from(nodes.to_string()),
+            Cell::from(x.to_string()).style(style),
+            Cell::from(y.to_string()),
+        ])
+    });
+    let header = Row::new(vec!["zone", "nodes", &a[..a.len().min(7)], "quar."])
+        .style(Style::new().add_modifier(Modifier::BOLD));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Min(8),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(6),
+        ],
+    )
+    .header(header)
+    .block(Block::default().borders(Borders::ALL).title(title));
+    frame.render_widget(table, area);
+}
+
+fn render_side(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
+    let lines: Vec<Line<'_>> = match app.view {
+        View::Red => {
+            let ever = snap.value("ever_compromised");
+            let now = snap.value("compromised");
+            let stage = if ever == 0 {
+                "waiting for a foothold"
+            } else if now > 0 {
+                "spreading"
+            } else {
+                "contained"
+            };
+            vec![
+                Line::from(format!("stage: {stage}")),
+                Line::from(format!("compromised {now} (ever {ever})")),
+                Line::from(format!(
+                    "vulnerable {}  scans/tick {}",
+                    snap.value("vulnerable"),
+                    snap.value("scans")
+                )),
+                Line::from(format!("infections/tick {}", snap.value("infections"))),
+            ]
+        }
+        View::Blue => vec![
+            Line::from(format!(
+                "detections/tick {} quarantined {}",
+                snap.value("detections"),
+                snap.value("quarantined")
+            )),
+            Line::from(format!(
+                "quarantines/tick {} releases/tick {}",
+                snap.value("quarantines"),
+                snap.value("releases")
+            )),
+            Line::from(format!(
+                "patched {}  patches/tick {}",
+                snap.value("patched"),
+                snap.value("patches")
+            )),
+        ],
+    };
+    let title = match app.view {
+        View::Red => "campaign",
+        View::Blue => "defenders",
+    };
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
+        area,
+    );
+}
+
+fn render_charts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
+    // (title, data, colour, fixed top of scale: shares have one, counts scale to data)
+    let mut charts: Vec<(String, Vec<u64>, Color, Option<u64>)> = Vec::new();
+    match app.view {
+        View::Red => {
+            charts.push((
+                format!("compromised {}", snap.value("compromised")),
+                snap.history("compromised"),
+                Color::Red,
+                None,
+            ));
+            charts.push((
+                format!("infections/tick {}", snap.value("infections")),
+                snap.history("infections"),
+                Color::Magenta,
+                None,
+            ));
+        }
+        View::Blue => {
+            charts.push((
+                format!("alerts/tick {}", snap.value("detections")),
+                snap.history("detections"),
+                Color::Yellow,
+                None,
+            ));
+            charts.push((
+                format!("quarantined {}", snap.value("quarantined")),
+                snap.history("quarantined"),
+                Color::Blue,
+                None,
+            ));
+        }
+    }
+    if snap.has("xr_quality_ppm") {
+        charts.push((
+            format!(
+                "XR quality {:.1} %",
+                snap.value("xr_quality_ppm") as f64 / 1e4
+            ),
+            snap.history("xr_quality_ppm"),
+            Color::Green,
+            Some(1_000_000),
+        ));
+        charts.push((
+            format!(
+                "busiest link {:.1} %",
+                snap.value("max_link_util_permille") as f64 / 10.0
+            ),
+            snap.history("max_link_util_permille"),
+            Color::Cyan,
+            Some(1000),
+        ));
+    }
+    let block = Block::default().borders(Borders::ALL).title("over time");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let areas = Layout::vertical(vec![
+        Constraint::Ratio(1, charts.len() as u32);
+        charts.len()
+    ])
+    .split(inner);
+    for ((title, data, colour, top), area) in charts.into_iter().zip(areas.iter()) {
+        let [label, spark] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(*area);
+        frame.render_widget(Line::from(title), label);
+        let width = spark.width as usize;
+        let data = &data[data.len().saturating_sub(width)..];
+        let mut chart = Sparkline::default()
+            .data(data)
+            .style(Style::new().fg(colour));
+        if let Some(top) = top {
+            chart = chart.max(top);
+        }
+        frame.render_widget(chart, spark);
+    }
+}
+
+fn event_line(e: &Value) -> String {
+    let get = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+    let mut s = format!(
+        "{:>6} {} {}",
+        e.get("tick").and_then(Value::as_u64).unwrap_or(0),
+        get("event"),
+        get("node")
+    );
+    if !get("source").is_empty() {
+        s.push_str(&format!(" from {}", get("source")));
+    }
+    if let Some(c) = e.get("count").and_then(Value::as_u64) {
+        s.push_str(&format!(" ({c} nodes)"));
+    }
+    if let Some(t) = e.get("true_positive").and_then(Value::as_bool) {
+        s.push_str(if t { " [true]" } else { " [false]" });
+    }
+    s
+}
+
+fn render_events(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
+    let filter = app.editing.as_deref().unwrap_or(&app.filter).to_lowercase();
+    let visible: Vec<String> = snap
+        .events
+        .iter()
+        .filter(|e| {
+            app.view == View::Red
+                || BLUE_EVENTS.contains(&e.get("event").and_then(Value::as_str).unwrap_or(""))
+        })
+        .map(|e| {
+            let line = event_line(e);
+            // Blue never learns ground truth from its own log.
+            if app.view == View::Blue {
+                line.replace(" [true]", "").replace(" [false]", "")
+            } else {
+                line
+            }
+        })
+        .filter(|l| filter.is_empty() || l.to_lowercase().contains(&filter))
+        .collect();
+    let rows = area.height.saturating_sub(2) as usize;
+    let lines: Vec<Line<'_>> = visible[visible.len().saturating_sub(rows)..]
+        .iter()
+        .map(|l| Line::from(l.clone()))
+        .collect();
+    let title = match (&app.editing, app.filter.is_empty()) {
+        (Some(text), _) => format!("events — filter: {text}▏"),
+        (None, false) => format!("events — filter: {}", app.filter),
+        (None, true) => "events".to_string(),
+    };
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
+        area,
+    );
+}
+
+fn render_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let help = match app.mode {
+        Mode::Live => "space pause  n step  +/- speed  tab view  / filter  r restart  q quit",
+        Mode::Replay => {
+            "space play ←/→ seek PgUp/PgDn ±10% Home/End +/- speed tab view / filter q quit"
+        }
+    };
+    frame.render_widget(
+        Line::from(help).style(Style::new().fg(Color::DarkGray)),
+        area,
+    );
+}
+
+#[cfg(test)]
+mod tests;
