@@ -37,33 +37,6 @@ fn with_terminal(body: impl FnOnce(&mut DefaultTerminal) -> Result<()>) -> Resul
     result
 }
 
-fn zones(scenario: &Scenario) -> Vec<(String, u64)> {
-    let mut counts = vec![0u64; scenario.zones.len()];
-    for g in &scenario.groups {
-        counts[g.zone as usize] += u64::from(g.count);
-    }
-    scenario.zones.iter().cloned().zip(counts).collect()
-}
-
-fn live_snapshot(u: &Universe, ticks_per_s: f64) -> Snapshot {
-    let series = u.series();
-    let clock = u.clock();
-    let from = series.len().saturating_sub(paraverse_viz::HISTORY);
-    Snapshot {
-        scenario: u.scenario().name.clone(),
-        seed: u.scenario().seed,
-        backend: u.traffic().map(|t| t.backend()).unwrap_or_default(),
-        tick: clock.tick,
-        ticks: clock.ticks,
-        tick_s: clock.seconds_at(1),
-        ticks_per_s,
-        zones: zones(u.scenario()),
-        columns: u.series_columns(),
-        rows: (from..series.len()).map(|t| series.row(t)).collect(),
-        events: u.recent_events(EVENTS_SHOWN),
-    }
-}
-
 /// `paraverse watch`.
 pub fn watch(args: &WatchArgs) -> Result<()> {
     need_terminal()?;
@@ -104,7 +77,8 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                     f64::from(universe.clock().tick - window.1) / elapsed,
                 );
             }
-            let snap = live_snapshot(&universe, if app.paused { 0.0 } else { window.2 });
+            let rate = if app.paused { 0.0 } else { window.2 };
+            let snap = Snapshot::of_universe(&universe, rate, EVENTS_SHOWN);
             terminal.draw(|f| paraverse_viz::render(f, &snap, &app))?;
             let wait = if app.paused { 200 } else { 15 };
             if event::poll(Duration::from_millis(wait))?
@@ -212,7 +186,7 @@ impl Recording {
             ticks: self.last_tick(),
             tick_s: self.summary["tick_s"].as_f64().unwrap_or(1.0),
             ticks_per_s: 0.0,
-            zones: zones(&self.scenario),
+            zones: paraverse_viz::zone_sizes(&self.scenario),
             columns: self.columns.clone(),
             rows: self.rows[t.saturating_sub(paraverse_viz::HISTORY - 1)..=t].to_vec(),
             events: self.events[shown.saturating_sub(EVENTS_SHOWN)..shown].to_vec(),

@@ -56,6 +56,8 @@ pub struct App {
     pub filter: String,
     /// Filter text being typed, while the `/` prompt is open.
     pub editing: Option<String>,
+    /// How many of the newest event lines are scrolled out of view (0: follow the end).
+    pub scroll: usize,
 }
 
 impl App {
@@ -68,6 +70,7 @@ impl App {
             speed: 0,
             filter: String::new(),
             editing: None,
+            scroll: 0,
         }
     }
 
@@ -127,6 +130,14 @@ impl App {
                 self.editing = Some(self.filter.clone());
                 Action::None
             }
+            KeyCode::Up => {
+                self.scroll += 1;
+                Action::None
+            }
+            KeyCode::Down => {
+                self.scroll = self.scroll.saturating_sub(1);
+                Action::None
+            }
             KeyCode::Char('r') if self.mode == Mode::Live => Action::Restart,
             KeyCode::Right if self.mode == Mode::Replay => Action::Seek(1),
             KeyCode::Left if self.mode == Mode::Replay => Action::Seek(-1),
@@ -173,6 +184,10 @@ mod tests {
         app.handle_key(key(KeyCode::Enter));
         assert_eq!(app.filter, "quar");
         assert_eq!(app.handle_key(key(KeyCode::Char('r'))), Action::Restart);
+        app.handle_key(key(KeyCode::Up));
+        app.handle_key(key(KeyCode::Up));
+        app.handle_key(key(KeyCode::Down));
+        assert_eq!(app.scroll, 1);
         assert_eq!(
             app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
             Action::Quit

@@ -1,9 +1,10 @@
 //! Viewers of paraverse runs. Today: the terminal UI of `paraverse watch` and
 //! `paraverse replay` (ratatui).
 //!
-//! The crate draws [`Snapshot`]s and never steps a world: the CLI builds a snapshot each
-//! frame, from a running universe (watch) or from a run's files (replay), and hands it
-//! here with the [`App`] state (view, pause, speed, filter). Screens are pure functions of
+//! The crate draws [`Snapshot`]s and never steps a world: each frame the CLI takes a
+//! snapshot of a running universe ([`Snapshot::of_universe`], which only reads it) or
+//! builds one from a run's files (replay), and hands it here with the [`App`] state
+//! (view, pause, speed, filter). Screens are pure functions of
 //! the two, so they are tested as text with ratatui's `TestBackend`.
 //!
 //! Red and blue views: red sees ground truth (compromised nodes, campaign progress, every
@@ -15,5 +16,5 @@ mod snapshot;
 mod ui;
 
 pub use app::{Action, App, Mode, View};
-pub use snapshot::{HISTORY, Snapshot};
+pub use snapshot::{HISTORY, Snapshot, zone_sizes};
 pub use ui::render;

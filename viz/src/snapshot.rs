@@ -1,5 +1,7 @@
 //! What one screen shows: plain data, built by the CLI from a universe or a run's files.
 
+use paraverse_sim::scenario::Scenario;
+use paraverse_sim::universe::Universe;
 use serde_json::Value;
 
 /// Ticks of history the charts keep.
@@ -57,8 +59,37 @@ impl Snapshot {
         self.columns.iter().position(|c| c == name)
     }
 
+    /// A snapshot of a universe as it is now (reads it; never steps it).
+    pub fn of_universe(u: &Universe, ticks_per_s: f64, events: usize) -> Self {
+        let series = u.series();
+        let clock = u.clock();
+        let from = series.len().saturating_sub(HISTORY);
+        Snapshot {
+            scenario: u.scenario().name.clone(),
+            seed: u.scenario().seed,
+            backend: u.traffic().map(|t| t.backend()).unwrap_or_default(),
+            tick: clock.tick,
+            ticks: clock.ticks,
+            tick_s: clock.seconds_at(1),
+            ticks_per_s,
+            zones: zone_sizes(u.scenario()),
+            columns: u.series_columns(),
+            rows: (from..series.len()).map(|t| series.row(t)).collect(),
+            events: u.recent_events(events),
+        }
+    }
+
     /// Simulated time shown, seconds.
     pub fn time_s(&self) -> f64 {
         f64::from(self.tick) * self.tick_s
     }
+}
+
+/// Zone names and how many nodes each holds.
+pub fn zone_sizes(scenario: &Scenario) -> Vec<(String, u64)> {
+    let mut counts = vec![0u64; scenario.zones.len()];
+    for g in &scenario.groups {
+        counts[g.zone as usize] += u64::from(g.count);
+    }
+    scenario.zones.iter().cloned().zip(counts).collect()
 }

@@ -91,34 +91,59 @@ fn render_zones(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
         View::Red => ("zones (ground truth)", "compromised", "quarantined"),
         View::Blue => ("zones (sensors)", "alerted", "quarantined"),
     };
+    // Columns: zone, nodes, the two counts, and a state bar filling the rest (healthy
+    // green, then the two states in their colours, in proportion to the zone's nodes).
+    let inner_width = area.width.saturating_sub(2);
+    let bar_width = inner_width.saturating_sub(9 + 7 + 7 + 5 + 4) as u64;
+    let (colour_a, colour_b) = match app.view {
+        View::Red => (Color::Red, Color::Blue),
+        View::Blue => (Color::Yellow, Color::Blue),
+    };
     let rows = snap.zones.iter().map(|(zone, nodes)| {
         let x = snap.value(&format!("{a}:{zone}"));
         let y = snap.value(&format!("{b}:{zone}"));
         let style = if x > 0 {
-            Style::new().fg(if app.view == View::Red {
-                Color::Red
-            } else {
-                Color::Yellow
-            })
+            Style::new().fg(colour_a)
         } else {
             Style::new()
         };
+        let cells = |n: u64| ((n * bar_width).div_ceil((*nodes).max(1))).min(bar_width) as usize;
+        let (bx, by) = (cells(x), cells(y));
+        let bar = Line::from(vec![
+            Span::styled("█".repeat(bx), Style::new().fg(colour_a)),
+            Span::styled(
+                "█".repeat(by.min(bar_width as usize - bx)),
+                Style::new().fg(colour_b),
+            ),
+            Span::styled(
+                "█".repeat((bar_width as usize).saturating_sub(bx + by)),
+                Style::new().fg(Color::Green),
+            ),
+        ]);
         Row::new(vec![
             Cell::from(zone.clone()),
             Cell::from(nodes.to_string()),
             Cell::from(x.to_string()).style(style),
             Cell::from(y.to_string()),
+            Cell::from(bar),
         ])
     });
-    let header = Row::new(vec!["zone", "nodes", &a[..a.len().min(7)], "quar."])
-        .style(Style::new().add_modifier(Modifier::BOLD));
+    let header = Row::new(vec![
+        "zone",
+        "nodes",
+        &a[..a.len().min(7)],
+        "quar.",
+        "state",
+    ])
+    .style(Style::new().add_modifier(Modifier::BOLD));
     let table = Table::new(
         rows,
         [
-            Constraint::Min(8),
-            Constraint::Length(8),
-            Constraint::Length(8),
-            Constraint::Length(6),
+            Constraint::Length(9),
+            Constraint::Length(7),
+            Constraint::Length(7),
+            Constraint::Length(5),
+            Constraint::Fill(1),
         ],
     )
     .header(header)
@@ -295,15 +320,21 @@ fn render_events(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) 
         .filter(|l| filter.is_empty() || l.to_lowercase().contains(&filter))
         .collect();
     let rows = area.height.saturating_sub(2) as usize;
-    let lines: Vec<Line<'_>> = visible[visible.len().saturating_sub(rows)..]
+    // Scrolling back hides the newest lines; it stops at the oldest page.
+    let scroll = app.scroll.min(visible.len().saturating_sub(rows));
+    let end = visible.len() - scroll;
+    let lines: Vec<Line<'_>> = visible[end.saturating_sub(rows)..end]
         .iter()
         .map(|l| Line::from(l.clone()))
         .collect();
-    let title = match (&app.editing, app.filter.is_empty()) {
+    let mut title = match (&app.editing, app.filter.is_empty()) {
         (Some(text), _) => format!("events — filter: {text}▏"),
         (None, false) => format!("events — filter: {}", app.filter),
         (None, true) => "events".to_string(),
     };
+    if scroll > 0 {
+        title.push_str(&format!(" — {scroll} newer below (↓)"));
+    }
     frame.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         area,
@@ -312,7 +343,7 @@ fn render_events(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) 
 
 fn render_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let help = match app.mode {
-        Mode::Live => "space pause  n step  +/- speed  tab view  / filter  r restart  q quit",
+        Mode::Live => "space pause n step +/- speed tab view / filter ↑↓ scroll r restart q quit",
         Mode::Replay => {
             "space play ←/→ seek PgUp/PgDn ±10% Home/End +/- speed tab view / filter q quit"
         }

@@ -112,3 +112,93 @@ fn replay_help_fits_80_columns() {
     let s = screen(&snapshot(), &app, 80, 24);
     assert!(s.lines().last().unwrap().contains("q quit"), "{s}");
 }
+
+/// Key frames of a seeded scenario: after known ticks, the screen shows exactly the
+/// numbers the universe recorded.
+#[test]
+fn key_frames_of_the_seeded_campus_show_its_numbers() {
+    use paraverse_sim::universe::Universe;
+    let scenario = paraverse_sim::bundled::load(None).unwrap();
+    let mut u = Universe::build(scenario, &[]).unwrap();
+    let app = App::new(Mode::Live);
+    for target in [1u32, 60] {
+        while u.clock().tick < target {
+            u.step();
+        }
+        let snap = Snapshot::of_universe(&u, 0.0, 50);
+        let s = screen(&snap, &app, 80, 24);
+        assert!(
+            s.lines()
+                .next()
+                .unwrap()
+                .contains(&format!("tick {target}/1440")),
+            "{s}"
+        );
+        let row = u.series().row(target as usize);
+        let col = |name: &str| {
+            let i = u.series_columns().iter().position(|c| c == name).unwrap();
+            row[i]
+        };
+        let xr = format!("XR quality {:.1} %", col("xr_quality_ppm") as f64 / 1e4);
+        assert!(s.contains(&xr), "expected {xr}:\n{s}");
+        let util = format!(
+            "busiest link {:.1} %",
+            col("max_link_util_permille") as f64 / 10.0
+        );
+        assert!(s.contains(&util), "expected {util}:\n{s}");
+        assert!(s.contains("campus-xr 1500"), "{s}");
+    }
+}
+
+#[test]
+fn the_event_log_scrolls_back() {
+    let mut app = App::new(Mode::Live);
+    let mut snap = snapshot();
+    snap.events = (0..40u64)
+        .map(|t| json!({"tick": t, "event": "infection", "node": format!("cam-{t}")}))
+        .collect();
+    let s = screen(&snap, &app, 80, 24);
+    assert!(
+        s.contains("infection cam-39") && !s.contains("infection cam-30 "),
+        "{s}"
+    );
+    app.scroll = 10;
+    let s = screen(&snap, &app, 80, 24);
+    assert!(
+        s.contains("infection cam-29") && !s.contains("infection cam-39"),
+        "{s}"
+    );
+    assert!(s.contains("10 newer below"), "{s}");
+    app.scroll = 1000;
+    let s = screen(&snap, &app, 80, 24);
+    assert!(
+        s.contains("infection cam-0 "),
+        "clamped at the oldest page: {s}"
+    );
+}
+
+#[test]
+fn zone_state_bars_are_proportional() {
+    let app = App::new(Mode::Live);
+    let s = screen(&snapshot(), &app, 120, 30);
+    // lab: 12 of 90 compromised, 3 quarantined; dc: all healthy.
+    let lab = s.lines().find(|l| l.contains("│lab ")).expect("lab row");
+    let dc = s.lines().find(|l| l.contains("│dc ")).expect("dc row");
+    let blocks = |l: &str| l.split("││").next().unwrap().matches('█').count();
+    assert!(
+        blocks(lab) > 10 && blocks(lab) == blocks(dc),
+        "bars fill the column:\n{s}"
+    );
+    // The colours: 3 of 20 cells red (12/90, rounded up), 1 blue (3/90), the rest green.
+    let mut terminal = ratatui::Terminal::new(TestBackend::new(120, 30)).unwrap();
+    terminal.draw(|f| render(f, &snapshot(), &app)).unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    let y = s.lines().position(|l| l.contains("│lab ")).unwrap() as u16;
+    let colours: Vec<ratatui::style::Color> = (0..60)
+        .filter(|&x| buffer[(x, y)].symbol() == "█")
+        .map(|x| buffer[(x, y)].fg)
+        .collect();
+    use ratatui::style::Color;
+    assert_eq!(colours.iter().filter(|&&c| c == Color::Red).count(), 3);
+    assert_eq!(colours.iter().filter(|&&c| c == Color::Blue).count(), 1);
+}
