@@ -65,23 +65,33 @@ fn baseline(scenario: &Scenario, ticks: u32) -> f64 {
     f64::from(scenario.node_count) * f64::from(ticks) / start.elapsed().as_secs_f64()
 }
 
-pub fn bench(args: &BenchArgs) -> Result<()> {
+fn warn_if_debug(command: &str) {
     if cfg!(debug_assertions) {
         eprintln!(
-            "warning: this is a debug build; bench figures mean little. Use `cargo run --release -- bench`."
+            "warning: this is a debug build; bench figures mean little. Use `cargo run --release -- {command}`."
         );
     }
-    let scenario = bundled::load(Some(&args.scenario))?.with_ticks(args.ticks.max(1));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+}
+
+/// The thread counts to compare: as asked, or 1 and all cores.
+fn thread_counts(args: &BenchArgs) -> Vec<usize> {
     let mut threads: Vec<usize> = args
         .threads
         .iter()
         .map(|&t| usize::from(t.max(1)))
         .collect();
     if threads.is_empty() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         threads = vec![1, cores];
         threads.dedup();
     }
+    threads
+}
+
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    warn_if_debug("bench");
+    let scenario = bundled::load(Some(&args.scenario))?.with_ticks(args.ticks.max(1));
+    let threads = thread_counts(args);
     eprintln!(
         "bench: {} ({} nodes, {} terminals), {} ticks at {:?} threads",
         scenario.name, scenario.node_count, scenario.terminal_count, scenario.ticks, threads
@@ -266,21 +276,8 @@ fn best_ms(reps: u32, mut f: impl FnMut()) -> f64 {
 pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
     use paraverse_sim::traffic::gpu::GpuAllocator;
     use paraverse_sim::traffic::maxmin::Rounds;
-    if cfg!(debug_assertions) {
-        eprintln!(
-            "warning: this is a debug build; bench figures mean little. Use `cargo run --release -- bench --traffic`."
-        );
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut threads: Vec<usize> = args
-        .threads
-        .iter()
-        .map(|&t| usize::from(t.max(1)))
-        .collect();
-    if threads.is_empty() {
-        threads = vec![1, cores];
-        threads.dedup();
-    }
+    warn_if_debug("bench --traffic");
+    let threads = thread_counts(args);
     let mut gpu = match GpuAllocator::new() {
         Ok(g) => Some(g),
         Err(e) => {
