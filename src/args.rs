@@ -69,7 +69,7 @@ pub struct RunArgs {
     /// or auto (the GPU if an adapter exists, else the CPU). Results do not depend on it.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
     pub backend: String,
-    /// Output folder (default: results/<scenario>-<seed>/).
+    /// Output folder (default: results/SCENARIO-SEED/).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// No progress bar and no summary on the terminal.

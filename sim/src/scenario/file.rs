@@ -2,7 +2,7 @@
 //!
 //! Every table denies unknown fields, so a typo (`cout = 5`) is an error with its line and
 //! column rather than a silently ignored key. References between sections (a group's
-//! zone, a campaign's entry group) are plain names here; [`super::Scenario::from_file`]
+//! zone, a campaign's entry group) are plain names here; [`super::Scenario::from_toml_str`]
 //! resolves and checks them. Campaign and defense *data* is declared here so that one
 //! file has one schema; their *behaviour* lives in the `attackers` and `defenders` crates.
 
