@@ -295,17 +295,20 @@ impl Universe {
     pub fn recent_events(&self, n: usize) -> Vec<serde_json::Value> {
         let log = self.world.resource::<EventLog>();
         let names = self.node_namer();
-        let campaigns: Vec<String> = self
-            .scenario
-            .campaigns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        let campaigns = self.campaign_names();
         let tick_s = self.clock().seconds_at(1);
         let events = log.events();
         events[events.len().saturating_sub(n)..]
             .iter()
             .map(|e| event_json(e, tick_s, &names, &campaigns))
+            .collect()
+    }
+
+    fn campaign_names(&self) -> Vec<String> {
+        self.scenario
+            .campaigns
+            .iter()
+            .map(|c| c.name.clone())
             .collect()
     }
 
@@ -338,12 +341,7 @@ impl Universe {
             events: log.events().to_vec(),
             tick_s: clock.seconds_at(1),
             node_names: self.node_namer(),
-            campaign_names: self
-                .scenario
-                .campaigns
-                .iter()
-                .map(|c| c.name.clone())
-                .collect(),
+            campaign_names: self.campaign_names(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Device, pipelines and buffers are built once ([`GpuAllocator::new`]) and grown only
 //! when a problem outgrows them; per tick only flow demands are uploaded (paths only when
-//! routing changed), rounds are dispatched in batches, and a 16-byte control word is read
+//! routing changed), rounds are dispatched in batches, and the count of unfrozen flows is read
 //! back between batches to see whether any flow is still unfrozen.
 
 use bytemuck::{Pod, Zeroable};
@@ -61,9 +61,9 @@ struct Buffers {
     flows_in: wgpu::Buffer,
     flows_out: wgpu::Buffer,
     path_links: wgpu::Buffer,
-    control: wgpu::Buffer,
+    unfrozen: wgpu::Buffer,
     params: wgpu::Buffer,
-    control_read: wgpu::Buffer,
+    unfrozen_read: wgpu::Buffer,
     out_read: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
 }
@@ -229,7 +229,7 @@ impl GpuAllocator {
         let flows_in = self.buffer("flows_in", flows * 16, U::STORAGE | U::COPY_DST);
         let flows_out = self.buffer("flows_out", flows * 16, U::STORAGE | U::COPY_SRC);
         let path_links = self.buffer("path_links", path_len * 4, U::STORAGE | U::COPY_DST);
-        let control = self.buffer("control", 16, U::STORAGE | U::COPY_SRC);
+        let unfrozen = self.buffer("unfrozen", 4, U::STORAGE | U::COPY_SRC);
         let params = self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -242,7 +242,7 @@ impl GpuAllocator {
                 }),
                 usage: U::UNIFORM | U::COPY_DST,
             });
-        let control_read = self.buffer("control_read", 16, U::MAP_READ | U::COPY_DST);
+        let unfrozen_read = self.buffer("unfrozen_read", 4, U::MAP_READ | U::COPY_DST);
         let out_read = self.buffer("out_read", flows * 16, U::MAP_READ | U::COPY_DST);
         fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
             wgpu::BindGroupEntry {
@@ -258,7 +258,7 @@ impl GpuAllocator {
                 entry(1, &flows_in),
                 entry(2, &flows_out),
                 entry(3, &path_links),
-                entry(4, &control),
+                entry(4, &unfrozen),
                 entry(5, &params),
             ],
         });
@@ -270,9 +270,9 @@ impl GpuAllocator {
             flows_in,
             flows_out,
             path_links,
-            control,
+            unfrozen,
             params,
-            control_read,
+            unfrozen_read,
             out_read,
             bind_group,
         });
@@ -363,11 +363,11 @@ impl GpuAllocator {
         // One grid serves every kernel: wide enough for the larger of flows and links;
         // threads past a kernel's count return at once.
         let row_grid = Self::grid(flows.max(links));
-        let params = |class: u8, grid: (u32, u32)| Params {
+        let params = |class: u8| Params {
             flows: flows as u32,
             links: links as u32,
             class: u32::from(class),
-            row: grid.0 * WORKGROUP,
+            row: row_grid.0 * WORKGROUP,
         };
         let dispatch = |pass: &mut wgpu::ComputePass<'_>, pipeline: &wgpu::ComputePipeline| {
             pass.set_pipeline(pipeline);
@@ -376,7 +376,7 @@ impl GpuAllocator {
         };
 
         self.queue
-            .write_buffer(&b.params, 0, bytemuck::bytes_of(&params(0, row_grid)));
+            .write_buffer(&b.params, 0, bytemuck::bytes_of(&params(0)));
         let mut enc = self.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
@@ -387,7 +387,7 @@ impl GpuAllocator {
         self.last_rounds = 0;
         for class in p.classes() {
             self.queue
-                .write_buffer(&b.params, 0, bytemuck::bytes_of(&params(class, row_grid)));
+                .write_buffer(&b.params, 0, bytemuck::bytes_of(&params(class)));
             let mut batch = 2u32;
             let mut first = true;
             loop {
@@ -403,12 +403,12 @@ impl GpuAllocator {
                         dispatch(&mut pass, &self.flow_freeze);
                     }
                 }
-                enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, 16);
+                enc.copy_buffer_to_buffer(&b.unfrozen, 0, &b.unfrozen_read, 0, 4);
                 self.queue.submit([enc.finish()]);
                 first = false;
                 self.last_rounds += batch;
-                let control = self.read(&b.control_read, 16)?;
-                let unfrozen = u32::from_le_bytes(control[4..8].try_into().expect("4 bytes"));
+                let count = self.read(&b.unfrozen_read, 4)?;
+                let unfrozen = u32::from_le_bytes(count[..4].try_into().expect("4 bytes"));
                 if unfrozen == 0 {
                     break;
                 }

@@ -8,7 +8,7 @@
 //   2 flows_out  per flow: state (0 waiting for its class, 1 unfrozen, 2 frozen),
 //                minimum share on its path this round (a fraction), allocated rate
 //   3 path_links link ids of every path, concatenated
-//   4 control    [1] flows still unfrozen ([0], [2], [3] unused)
+//   4 unfrozen   flows still unfrozen, read back between batches of rounds
 //   5 params     sizes and the class being served
 //
 // Shares are compared exactly as fractions remaining/count, cross-multiplied in 64 bits
@@ -54,7 +54,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> flows_in: array<FlowIn>;
 @group(0) @binding(2) var<storage, read_write> flows_out: array<FlowOut>;
 @group(0) @binding(3) var<storage, read> path_links: array<u32>;
-@group(0) @binding(4) var<storage, read_write> control: array<atomic<u32>, 4>;
+@group(0) @binding(4) var<storage, read_write> unfrozen: atomic<u32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
 const WAITING: u32 = 0u;
@@ -105,7 +105,7 @@ fn freeze(f: u32, r: u32) {
         atomicSub(&links[l].remaining, r);
         atomicSub(&links[l].count, 1u);
     }
-    atomicSub(&control[1], 1u);
+    atomicSub(&unfrozen, 1u);
 }
 
 // Start of an allocation: every link at full capacity, every flow waiting.
@@ -113,8 +113,7 @@ fn freeze(f: u32, r: u32) {
 fn reset(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = index(id);
     if (i == 0u) {
-        atomicStore(&control[0], 0u);
-        atomicStore(&control[1], 0u);
+        atomicStore(&unfrozen, 0u);
     }
     if (i < params.links) {
         atomicStore(&links[i].remaining, links[i].capacity);
@@ -147,7 +146,7 @@ fn class_init(@builtin(global_invocation_id) id: vec3<u32>) {
     for (var i = fin.path_start; i < fin.path_end; i++) {
         atomicAdd(&links[path_links[i]].count, 1u);
     }
-    atomicAdd(&control[1], 1u);
+    atomicAdd(&unfrozen, 1u);
 }
 
 // Round, step 1: each link's fair share of what remains.

@@ -185,7 +185,34 @@ pub struct FlowSet {
     pub routed: Vec<bool>,
 }
 
+/// One flow's fields, for [`FlowSet::push`].
+struct FlowEntry {
+    src: u32,
+    dst: u32,
+    client: u32,
+    class: FlowClass,
+    base_demand: u32,
+    priority: u8,
+    budget_us: u64,
+    origin: u16,
+    diurnal: bool,
+}
+
 impl FlowSet {
+    /// Appends a flow, unrouted and with no demand yet.
+    fn push(&mut self, e: FlowEntry) {
+        self.src.push(e.src);
+        self.dst.push(e.dst);
+        self.client.push(e.client);
+        self.class.push(e.class);
+        self.base_demand.push(e.base_demand);
+        self.demand.push(0);
+        self.priority.push(e.priority);
+        self.budget_us.push(e.budget_us);
+        self.origin.push(e.origin);
+        self.diurnal.push(e.diurnal);
+    }
+
     /// Number of flows.
     pub fn len(&self) -> usize {
         self.src.len()
@@ -235,13 +262,13 @@ pub struct TrafficCore {
     /// Capacity per used channel.
     used_capacity: Vec<u32>,
     /// Propagation delay per link, µs (at least 1, so shortest paths are well founded).
-    /// Nodes on some flow's path after its first hop (carriers and servers) count in
-    /// `transit`: when one of them is quarantined, flows are rerouted.
     pub latency_us: Vec<u64>,
     /// Results of the last tick.
     pub state: TrafficState,
     backend: Backend,
     down: Vec<bool>,
+    /// Per node, how many paths pass it after their first hop (carriers and servers):
+    /// when such a node is quarantined, flows are rerouted.
     transit: Vec<u32>,
     paths_version: u64,
     counters: TrafficCounters,
@@ -287,18 +314,17 @@ impl TrafficCore {
                     Direction::Downstream => (u32::MAX, c),
                     Direction::Upstream => (c, u32::MAX),
                 };
-                flows.src.push(src);
-                flows.dst.push(dst);
-                flows.client.push(c);
-                flows.class.push(spec.class);
-                flows.base_demand.push(spec.rate_kbps);
-                flows.demand.push(0);
-                flows.priority.push(spec.priority);
-                flows
-                    .budget_us
-                    .push(spec.latency_budget_us.unwrap_or(u64::MAX));
-                flows.origin.push(spec_id as u16);
-                flows.diurnal.push(spec.diurnal);
+                flows.push(FlowEntry {
+                    src,
+                    dst,
+                    client: c,
+                    class: spec.class,
+                    base_demand: spec.rate_kbps,
+                    priority: spec.priority,
+                    budget_us: spec.latency_budget_us.unwrap_or(u64::MAX),
+                    origin: spec_id as u16,
+                    diurnal: spec.diurnal,
+                });
             }
         }
         let mut xr_zones = vec![false; scenario.zones.len()];
@@ -390,20 +416,24 @@ impl TrafficCore {
     pub fn add_flows(&mut self, topology: &Topology, new: &[NewFlow]) -> std::ops::Range<u32> {
         let first = self.flows.len() as u32;
         for f in new {
-            let fl = &mut self.flows;
-            fl.src.push(f.src);
-            fl.dst.push(f.dst);
-            fl.client.push(f.src);
-            fl.class.push(f.class);
-            fl.base_demand.push(f.demand_kbps);
-            fl.demand.push(0);
-            fl.priority.push(f.priority);
-            fl.budget_us.push(u64::MAX);
-            fl.origin.push(ADDED);
-            fl.diurnal.push(false);
+            self.flows.push(FlowEntry {
+                src: f.src,
+                dst: f.dst,
+                client: f.src,
+                class: f.class,
+                base_demand: f.demand_kbps,
+                priority: f.priority,
+                budget_us: u64::MAX,
+                origin: ADDED,
+                diurnal: false,
+            });
         }
-        // Paths of existing flows are kept; new ones are appended in id order.
-        self.route_added(topology, first as usize);
+        // Paths of existing flows are kept; the new ones are routed and appended.
+        let mut paths: Vec<Vec<u32>> = (0..self.flows.len())
+            .map(|f| self.path(f).to_vec())
+            .collect();
+        self.route_added(topology, first as usize, &mut paths);
+        self.store_paths(paths);
         first..self.flows.len() as u32
     }
 
@@ -457,13 +487,13 @@ impl TrafficCore {
             }
         }
         self.flows.routed = routed;
-        self.store_paths(paths);
         self.transit = transit;
-        self.route_added(topology, 0);
+        self.route_added(topology, 0, &mut paths);
+        self.store_paths(paths);
     }
 
-    /// Routes added flows with id ≥ `from` (one Dijkstra per destination).
-    fn route_added(&mut self, topology: &Topology, from: usize) {
+    /// Routes added flows with id ≥ `from` (one Dijkstra per destination) into `paths`.
+    fn route_added(&mut self, topology: &Topology, from: usize, paths: &mut [Vec<u32>]) {
         let n = self.flows.len();
         self.flows.routed.resize(n, false);
         let mut by_dst: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
@@ -472,10 +502,6 @@ impl TrafficCore {
                 by_dst.entry(self.flows.dst[f]).or_default().push(f);
             }
         }
-        if by_dst.is_empty() {
-            return;
-        }
-        let mut paths: Vec<Vec<u32>> = (0..n).map(|f| self.path(f).to_vec()).collect();
         for (dst, ids) in by_dst {
             let dist = self.router(topology).distances(&[dst]);
             for f in ids {
@@ -495,7 +521,6 @@ impl TrafficCore {
                 }
             }
         }
-        self.store_paths(paths);
     }
 
     fn router<'a>(&'a self, topology: &'a Topology) -> routing::Router<'a> {
@@ -559,14 +584,16 @@ impl TrafficCore {
             links.extend_from_slice(p);
             offsets.push(links.len() as u32);
         }
-        // Dense ids for the channels in use, in channel order.
-        let mut dense = vec![u32::MAX; self.capacity.len()];
+        // Dense ids for the channels in use, in channel order: mark used channels, then
+        // number the marked ones.
+        const UNUSED: u32 = u32::MAX;
+        let mut dense = vec![UNUSED; self.capacity.len()];
         for &c in &links {
             dense[c as usize] = 0;
         }
         self.used.clear();
         for (c, d) in dense.iter_mut().enumerate() {
-            if *d == 0 {
+            if *d != UNUSED {
                 *d = self.used.len() as u32;
                 self.used.push(c as u32);
             }
@@ -806,13 +833,13 @@ impl SimPlugin for TrafficPlugin {
         }
         let (backend, fallback) = Backend::open(self.backend).map_err(|e| e.to_string())?;
         let world = builder.world_mut();
-        let topology = world.resource::<Topology>().clone();
         let rng = *world.resource::<SimRng>();
         let scenario = world.resource::<ScenarioRes>().0.clone();
-        let mut core = {
+        // Borrow the topology in place: a million-node graph is not worth a copy.
+        let mut core = world.resource_scope(|world, topology: Mut<'_, Topology>| {
             let mut metrics = world.resource_mut::<Metrics>();
             TrafficCore::new(&scenario, &topology, &rng, backend, &mut metrics)
-        };
+        });
         core.fallback = fallback;
         world.insert_resource(core);
         builder.add_systems(SimStage::Traffic, traffic_step);
