@@ -28,8 +28,10 @@
 
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
-use paraverse_sim::scenario::{CampaignKind, ScanStrategy, Worm};
+use paraverse_sim::scenario::{AuthMethod, CampaignKind, ScanStrategy, Worm};
 use rayon::prelude::*;
+
+use crate::chain;
 
 const SCAN_COUNT: Stream = Stream::named("worm.scan_count");
 const SCAN: Stream = Stream::named("worm.scan");
@@ -46,47 +48,121 @@ pub struct WormCampaign {
     pub worm: Worm,
     /// Exploit chance per group (never for groups without the exploited service).
     pub exploit: Vec<Chance>,
+    /// Whether patching closes the door (a worm's exploit) or not (a botnet's default
+    /// credentials are a configuration, not a vulnerability).
+    pub needs_unpatched: bool,
     /// Stream of this campaign's draws.
     pub stream: Stream,
+    /// Scan (or login) attempts.
+    pub scans: CounterId,
+    /// Successful infections (or recruits), not counting initial footholds.
+    pub infections: CounterId,
+    /// Infections that reach the goal.
+    pub goal: u64,
+    /// Infections so far (footholds included).
+    pub infected: u64,
 }
 
-/// Every worm campaign of the scenario and the counters they feed.
+/// Every scanning campaign of the scenario: worms, and botnets while they recruit.
 #[derive(Resource, Debug, Clone)]
 pub struct WormCampaigns {
     /// The campaigns.
     pub campaigns: Vec<WormCampaign>,
-    /// Scan attempts.
-    pub scans: CounterId,
-    /// Successful infections (not counting initial footholds).
-    pub infections: CounterId,
 }
 
-/// Resolves the worm campaigns of a scenario (empty if it has none).
-pub fn worm_campaigns(scenario: &Scenario) -> Vec<WormCampaign> {
+/// Kill-chain steps of a worm; the last is its goal (default: half the nodes vulnerable
+/// at the start infected).
+pub const WORM_STEPS: [KillStep; 4] = [
+    KillStep::new("initial_compromise", "initial-access", "T1190"),
+    KillStep::new("network_scanning", "discovery", "T1046"),
+    KillStep::new("exploitation", "lateral-movement", "T1210"),
+    KillStep::new("outbreak", "lateral-movement", "T1210"),
+];
+
+/// The scanning part of every worm and botnet campaign (empty if there are none).
+///
+/// A botnet's scanning is a worm whose "exploit" is a dictionary of factory-default
+/// credentials: it opens default-credential devices with the dictionary's chance, patched
+/// or not, and nothing else.
+pub fn worm_campaigns(scenario: &Scenario, metrics: &mut Metrics) -> Vec<WormCampaign> {
     scenario
         .campaigns
         .iter()
         .enumerate()
-        .map(|(i, c)| match &c.kind {
-            CampaignKind::Worm(w) => WormCampaign {
+        .filter_map(|(i, c)| {
+            let (worm, exploit, needs_unpatched, scans, infections) = match &c.kind {
+                CampaignKind::Worm(w) => (
+                    w.clone(),
+                    scenario
+                        .groups
+                        .iter()
+                        .map(|g| match w.service {
+                            Some(s) if g.services.contains(&s) => {
+                                scenario.services[s as usize].exploit_chance()
+                            }
+                            Some(_) => Chance::NEVER,
+                            None => g.exploit_chance,
+                        })
+                        .collect(),
+                    true,
+                    metrics.register("scans", "worm scan attempts"),
+                    metrics.register("infections", "nodes newly compromised by a worm"),
+                ),
+                CampaignKind::Botnet(b) => (
+                    Worm {
+                        entry: b.entry,
+                        initial: b.initial,
+                        scan_rate: b.scan_rate,
+                        scans_per_tick: b.scans_per_tick,
+                        strategy: ScanStrategy::Random,
+                        local_bias: Chance::NEVER,
+                        address_space: b.address_space,
+                        service: None,
+                    },
+                    scenario
+                        .groups
+                        .iter()
+                        .map(|g| {
+                            if g.auth == AuthMethod::DefaultCredentials {
+                                b.dictionary
+                            } else {
+                                Chance::NEVER
+                            }
+                        })
+                        .collect(),
+                    false,
+                    metrics.register("login_attempts", "botnet dictionary login attempts"),
+                    metrics.register("recruits", "devices newly recruited into a botnet"),
+                ),
+                _ => return None,
+            };
+            Some(WormCampaign {
                 campaign: i as u8,
                 start_tick: c.start_tick,
-                worm: w.clone(),
-                exploit: scenario
-                    .groups
-                    .iter()
-                    .map(|g| match w.service {
-                        Some(s) if g.services.contains(&s) => {
-                            scenario.services[s as usize].exploit_chance()
-                        }
-                        Some(_) => Chance::NEVER,
-                        None => g.exploit_chance,
-                    })
-                    .collect(),
+                worm,
+                exploit,
+                needs_unpatched,
                 stream: Stream::named(&c.name),
-            },
+                scans,
+                infections,
+                goal: c.goal.unwrap_or(0),
+                infected: 0,
+            })
         })
         .collect()
+}
+
+/// A worm's default goal: half the nodes it could infect at the start, at least one.
+pub fn default_worm_goal(w: &WormCampaign, scenario: &Scenario, security: &[Security]) -> u64 {
+    let exposed = scenario
+        .groups
+        .iter()
+        .zip(&w.exploit)
+        .filter(|(_, c)| **c > Chance::NEVER)
+        .flat_map(|(g, _)| g.nodes())
+        .filter(|&n| security[n as usize].exposed())
+        .count() as u64;
+    exposed.div_ceil(2).max(1)
 }
 
 /// The nodes of the entry group that start infected: the `initial` ones with the
@@ -158,13 +234,14 @@ fn pick_target(
 )]
 pub fn worm_spread(
     mut nodes: Query<(&InGroup, &mut Security, &mut Telemetry)>,
-    worms: Res<WormCampaigns>,
+    mut worms: ResMut<WormCampaigns>,
     scenario: Res<ScenarioRes>,
     topology: Res<Topology>,
     rng: Res<SimRng>,
     clock: Res<Clock>,
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
+    mut book: ResMut<CampaignBook>,
 ) {
     let (groups, mut security, mut telemetry) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
@@ -174,16 +251,21 @@ pub fn worm_spread(
     let rng = *rng;
     let node_count = scenario.node_count;
 
-    for w in &worms.campaigns {
+    for wi in 0..worms.campaigns.len() {
+        let w = &worms.campaigns[wi];
+        let mut footholds = 0u64;
         if tick < w.start_tick {
             continue;
         }
         if tick == w.start_tick {
             for node in entry_nodes(&rng, w, &scenario) {
                 if security[node as usize].compromise(w.campaign, tick) {
-                    let mut e = RunEvent::new(tick, "initial_compromise", node);
-                    e.campaign = Some(w.campaign);
-                    log.push(e);
+                    footholds += 1;
+                    if !book.reach(w.campaign, chain::FOOTHOLD, tick, Some(node), &mut log) {
+                        let mut e = RunEvent::new(tick, "initial_compromise", node);
+                        e.campaign = Some(w.campaign);
+                        log.push(e);
+                    }
                 }
             }
         }
@@ -217,8 +299,13 @@ pub fn worm_spread(
                         };
                         let t = &state[target as usize];
                         let chance = w.exploit[groups[target as usize].0 as usize];
+                        let open = if w.needs_unpatched {
+                            t.exposed()
+                        } else {
+                            !t.compromised && !t.quarantined
+                        };
                         if target != scanner
-                            && t.exposed()
+                            && open
                             && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan))
                         {
                             hits.push((target, scanner));
@@ -244,11 +331,24 @@ pub fn worm_spread(
                     let mut e = RunEvent::new(tick, "infection", target);
                     e.source = Some(source);
                     e.campaign = Some(w.campaign);
+                    e.technique = Some(book.technique(w.campaign, chain::SPREAD));
                     log.push(e);
                 }
             }
         }
-        metrics.add(worms.scans, total_scans);
-        metrics.add(worms.infections, infections);
+        if total_scans > 0 {
+            book.reach(w.campaign, chain::SCANNING, tick, None, &mut log);
+        }
+        if infections > 0 {
+            book.reach(w.campaign, chain::SPREAD, tick, None, &mut log);
+        }
+        metrics.add(w.scans, total_scans);
+        metrics.add(w.infections, infections);
+        let w = &mut worms.campaigns[wi];
+        w.infected += footholds + infections;
+        if w.needs_unpatched && w.infected >= w.goal {
+            // A worm's goal is its outbreak; a botnet's is the DDoS (see `botnet`).
+            book.reach_goal(w.campaign, tick, None, &mut log);
+        }
     }
 }

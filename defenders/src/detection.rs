@@ -4,7 +4,9 @@
 //! and the one worm containment systems such as Williamson's virus throttle build on. It
 //! reads only [`Telemetry`], what a sensor could see, so its errors are honest: benign
 //! bursts above the threshold are false positives, scanners below it are missed. A node
-//! raises at most one alert until it is released from quarantine.
+//! raises at most one alert until it is released from quarantine. The threshold is read
+//! through the [`DetectionModel`], so a poisoning campaign that inflates the model's
+//! learned threshold raises the miss rate the way it would in practice.
 
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
@@ -39,6 +41,7 @@ pub struct ScanDetection {
 pub fn detect_scanning(
     mut nodes: Query<(&InZone, &Telemetry, &mut Security)>,
     detector: Res<ScanDetection>,
+    model: Res<DetectionModel>,
     clock: Res<Clock>,
     mut alerts: ResMut<Alerts>,
     mut metrics: ResMut<Metrics>,
@@ -47,7 +50,8 @@ pub fn detect_scanning(
     let (zones, telemetry, mut security) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let security = security.bypass_change_detection();
-    let threshold = detector.config.threshold_per_tick;
+    // The learned threshold: inflated if an attacker has poisoned the training data.
+    let threshold = model.scale(detector.config.threshold_per_tick);
     let monitored = &detector.monitored;
     let flagged: Vec<u32> = telemetry
         .par_chunks(CHUNK)

@@ -17,6 +17,7 @@
 //! results are bit-identical at any thread count.
 
 pub mod bundled;
+pub mod killchain;
 pub mod metrics;
 pub mod rng;
 pub mod scenario;
@@ -28,6 +29,7 @@ pub mod world;
 
 /// The names most users of the crate need.
 pub mod prelude {
+    pub use crate::killchain::{CampaignBook, CampaignTrack, KillStep};
     pub use crate::metrics::{CounterId, EventLog, Metrics, RunEvent, RunRecord, Summary};
     pub use crate::rng::{Chance, PerTick, SimRng, Stream};
     pub use crate::scenario::{Scenario, ScenarioError};
@@ -36,6 +38,7 @@ pub mod prelude {
     pub use crate::units::{Bandwidth, SimDuration};
     pub use crate::universe::{BuildError, SimPlugin, SimStage, Universe, UniverseBuilder};
     pub use crate::world::{
-        CHUNK, Clock, InGroup, InZone, Kind, NodeId, ScenarioRes, Security, Telemetry, dense,
+        CHUNK, Clock, DetectionModel, InGroup, InZone, Kind, NodeId, ScenarioRes, Security,
+        Telemetry, dense,
     };
 }

@@ -157,6 +157,8 @@ pub struct RunEvent {
     pub truth: Option<bool>,
     /// A count, for events about many nodes (e.g. nodes patched in a round).
     pub value: Option<u64>,
+    /// The MITRE ATT&CK technique of an attack step.
+    pub technique: Option<&'static str>,
 }
 
 impl RunEvent {
@@ -170,6 +172,7 @@ impl RunEvent {
             campaign: None,
             truth: None,
             value: None,
+            technique: None,
         }
     }
 
@@ -419,6 +422,11 @@ pub struct Summary {
     pub xr_quality: Option<f64>,
     /// The same, per zone of the XR client.
     pub xr_quality_by_zone: std::collections::BTreeMap<String, f64>,
+    /// What the campaigns took: records, assets, compute, availability, accounts,
+    /// twin integrity, and a weighted security loss.
+    pub impact: crate::killchain::Impact,
+    /// Each campaign's kill chain: steps with ATT&CK ids, when reached, and its goal.
+    pub campaigns: Vec<crate::killchain::CampaignOutcome>,
     /// Events kept in the log.
     pub events_logged: u64,
     /// Events that did not fit in the bounded log.
@@ -488,6 +496,7 @@ impl Summary {
         series: &TimeSeries,
         metrics: &Metrics,
         log: &EventLog,
+        book: &crate::killchain::CampaignBook,
     ) -> Self {
         let first = series.states.first().copied().unwrap_or_default();
         let last = series.states.last().copied().unwrap_or_default();
@@ -553,6 +562,8 @@ impl Summary {
                         .map(|q| (z.clone(), q))
                 })
                 .collect(),
+            impact: crate::killchain::Impact::derive(metrics, book, clock.seconds_at(1)),
+            campaigns: book.outcomes(clock),
             events_logged: log.events().len() as u64,
             events_dropped: log.dropped(),
         }
@@ -585,6 +596,9 @@ pub fn event_json(
     }
     if let Some(v) = e.value {
         obj.insert("count".into(), v.into());
+    }
+    if let Some(t) = e.technique {
+        obj.insert("technique".into(), t.into());
     }
     serde_json::Value::Object(obj)
 }

@@ -97,6 +97,11 @@ impl Chance {
         Self((num << 32) / den)
     }
 
+    /// This chance times `num / den` (e.g. a twentieth of it), exactly in integers.
+    pub const fn scaled(self, num: u64, den: u64) -> Self {
+        Self(self.0 * num / den)
+    }
+
     /// The probability as a float, for reports.
     pub fn probability(self) -> f64 {
         self.0 as f64 / 4_294_967_296.0

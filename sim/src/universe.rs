@@ -47,7 +47,8 @@ use crate::rng::SimRng;
 use crate::scenario::Scenario;
 use crate::topology::Topology;
 use crate::traffic::{BackendChoice, TrafficCore, TrafficPlugin};
-use crate::world::{Clock, ScenarioRes, benign_demand, spawn_nodes};
+use crate::killchain::CampaignBook;
+use crate::world::{Clock, DetectionModel, ScenarioRes, benign_demand, spawn_nodes};
 
 /// The stages of a tick, in the order they run.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -163,6 +164,8 @@ impl Universe {
         world.insert_resource(EventLog::new(scenario.max_events));
         world.insert_resource(TimeSeries::default());
         world.insert_resource(SimFault::default());
+        world.insert_resource(CampaignBook::default());
+        world.insert_resource(DetectionModel::default());
 
         let mut schedule = Schedule::default();
         schedule.set_executor(SingleThreadedExecutor::default());
@@ -332,7 +335,19 @@ impl Universe {
             .unwrap_or_default();
         let metrics = self.world.remove_resource::<Metrics>().unwrap_or_default();
         let log = self.world.remove_resource::<EventLog>().unwrap_or_default();
-        let summary = Summary::derive(&self.scenario, links, &clock, &series, &metrics, &log);
+        let book = self
+            .world
+            .remove_resource::<CampaignBook>()
+            .unwrap_or_default();
+        let summary = Summary::derive(
+            &self.scenario,
+            links,
+            &clock,
+            &series,
+            &metrics,
+            &log,
+            &book,
+        );
         RunRecord {
             summary,
             series,

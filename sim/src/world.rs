@@ -54,6 +54,12 @@ pub struct Security {
     pub alerted: bool,
     /// It has been compromised at some point in the run.
     pub ever_compromised: bool,
+    /// Ransomware has encrypted its data: it serves nothing until restored.
+    pub encrypted: bool,
+    /// A DDoS overwhelms it this tick: it serves nothing while the flood lasts.
+    pub overwhelmed: bool,
+    /// Its user's account has been taken over (phishing, stuffing, deepfake).
+    pub account_taken_over: bool,
     /// Index of the campaign holding it (meaningful while `compromised`).
     pub campaign: u8,
     /// Tick of the last compromise.
@@ -76,6 +82,39 @@ impl Security {
     /// Whether an exploit with a non-zero chance could take it over right now.
     pub fn exposed(&self) -> bool {
         !self.compromised && !self.quarantined && !self.patched
+    }
+
+    /// Whether it can serve requests: neither encrypted nor overwhelmed (quarantine is
+    /// separate: it takes the node off the network altogether).
+    pub fn serving(&self) -> bool {
+        !self.encrypted && !self.overwhelmed
+    }
+}
+
+/// The defenders' detection model as attackers can influence it: a poisoning campaign
+/// that corrupts its training data inflates the thresholds it learns.
+///
+/// Detection systems scale their thresholds by [`DetectionModel::threshold_scale_ppm`];
+/// one million (the default) is an intact model.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetectionModel {
+    /// Threshold multiplier, parts per million.
+    pub threshold_scale_ppm: u64,
+}
+
+impl Default for DetectionModel {
+    fn default() -> Self {
+        Self {
+            threshold_scale_ppm: 1_000_000,
+        }
+    }
+}
+
+impl DetectionModel {
+    /// A threshold as the (possibly poisoned) model applies it.
+    pub fn scale(&self, threshold: u32) -> u32 {
+        (u64::from(threshold) * self.threshold_scale_ppm / 1_000_000).min(u64::from(u32::MAX))
+            as u32
     }
 }
 

@@ -277,6 +277,30 @@ pub enum DataClass {
     TwinData,
 }
 
+impl DataClass {
+    /// Every class, most sensitive first (the order exfiltration takes them in).
+    pub const ALL: [DataClass; 6] = [
+        DataClass::Biometric,
+        DataClass::Health,
+        DataClass::AssetKeys,
+        DataClass::Credentials,
+        DataClass::Behavioural,
+        DataClass::TwinData,
+    ];
+
+    /// The name used in files and metric names.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataClass::Biometric => "biometric",
+            DataClass::Health => "health",
+            DataClass::Behavioural => "behavioural",
+            DataClass::Credentials => "credentials",
+            DataClass::AssetKeys => "asset_keys",
+            DataClass::TwinData => "twin_data",
+        }
+    }
+}
+
 /// Digital assets held per node.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -515,6 +539,13 @@ fn default_queue_limit() -> SimDuration {
 }
 
 /// An attack campaign. Exactly one kind table (e.g. `[campaign.worm]`) says what it is.
+///
+/// Targeted campaigns (intrusion, cryptojacking, exfiltration, asset theft, ransomware,
+/// false data injection, poisoning) share the approach fields: where the attacker gets
+/// in (`entry`, `access`, `attempt_rate`), what it is after (`target`), how it moves
+/// (`lateral_rate`, `credential_reuse`) and when it is satisfied (`goal`). Identity
+/// campaigns (phishing, takeover) use `target`, `attempt_rate` and `goal`. Worms and
+/// botnets spread by scanning and keep their settings in their own table.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignSpec {
@@ -523,9 +554,251 @@ pub struct CampaignSpec {
     /// Simulated time at which it starts (default "0 s").
     #[serde(default)]
     pub start: SimDuration,
+    /// Targeted campaigns: the group where the attacker first gets in.
+    #[serde(default)]
+    pub entry: Option<String>,
+    /// Targeted campaigns: how the attacker gets in (default `exploit`).
+    #[serde(default)]
+    pub access: Option<AccessMethod>,
+    /// Initial-access attempts (or lures, or login attempts) per second (default 0.1).
+    #[serde(default)]
+    pub attempt_rate: Option<f64>,
+    /// The group whose nodes are the objective (victims for identity campaigns).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Targeted campaigns: lateral-movement attempts per second per held node
+    /// (default 0.05).
+    #[serde(default)]
+    pub lateral_rate: Option<f64>,
+    /// Targeted campaigns: chance that harvested credentials open a password-protected
+    /// neighbour (default 0.3; a twentieth of it against MFA, never against certificates
+    /// or biometrics).
+    #[serde(default)]
+    pub credential_reuse: Option<f64>,
+    /// What counts as success; the unit depends on the kind (nodes, accounts, records,
+    /// assets). Default per kind, see each kind.
+    #[serde(default)]
+    pub goal: Option<u64>,
     /// A self-propagating worm.
     #[serde(default)]
     pub worm: Option<WormSpec>,
+    /// An IoT/XR botnet: Mirai-style recruitment by default credentials, then a DDoS.
+    #[serde(default)]
+    pub botnet: Option<BotnetSpec>,
+    /// Exploitation and lateral movement to a high-value target. Goal: target nodes held
+    /// (default 1).
+    #[serde(default)]
+    pub intrusion: Option<IntrusionSpec>,
+    /// Cryptojacking of GPU, edge or cloud nodes. Goal: nodes hijacked (default 1).
+    #[serde(default)]
+    pub cryptojacking: Option<CryptojackingSpec>,
+    /// Phishing lures or fake metaverse apps. Goal: accounts taken over (default 1).
+    #[serde(default)]
+    pub phishing: Option<PhishingSpec>,
+    /// Account takeover by credential stuffing or deepfake impersonation. Goal: accounts
+    /// taken over (default 1).
+    #[serde(default)]
+    pub takeover: Option<TakeoverSpec>,
+    /// Data exfiltration from the target's records. Goal: records stolen (default: the
+    /// records of one target node).
+    #[serde(default)]
+    pub exfiltration: Option<ExfiltrationSpec>,
+    /// Digital-asset and NFT theft from wallets and marketplaces. Goal: assets stolen
+    /// (default: the assets of one target node).
+    #[serde(default)]
+    pub asset_theft: Option<AssetTheftSpec>,
+    /// Ransomware: encrypts target nodes, which stay down until restored. Goal: nodes
+    /// encrypted (default 1).
+    #[serde(default)]
+    pub ransomware: Option<RansomwareSpec>,
+    /// False data injection into sensors feeding a digital twin. Goal: wrong decisions
+    /// (default 1).
+    #[serde(default)]
+    pub false_data: Option<FalseDataSpec>,
+    /// Poisoning of the detection model's training data. Goal: the model fully poisoned.
+    #[serde(default)]
+    pub poisoning: Option<PoisoningSpec>,
+}
+
+/// How a targeted campaign gets its first foothold in the entry group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessMethod {
+    /// Exploit a vulnerable service of an unpatched node (T1190).
+    #[default]
+    Exploit,
+    /// A phishing lure; succeeds with the user's susceptibility (T1566).
+    Phishing,
+    /// Log in with factory-default credentials (T1078.001); only default-credential
+    /// nodes.
+    DefaultCredentials,
+    /// Log in with stolen or reused credentials (T1078); password nodes, rarely MFA.
+    ValidAccounts,
+}
+
+/// Mirai-style botnet.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BotnetSpec {
+    /// Group holding the first bots.
+    pub entry: String,
+    /// Number of first bots (default 1).
+    #[serde(default = "one")]
+    pub initial: u32,
+    /// Login attempts (random addresses) per second per bot.
+    pub scan_rate: f64,
+    /// Chance that the dictionary opens a device still on factory-default credentials
+    /// (default 0.9). Devices with any other authentication resist it.
+    #[serde(default)]
+    pub dictionary: Option<f64>,
+    /// Size of the scanned address space (default: the number of nodes).
+    #[serde(default)]
+    pub address_space: Option<u64>,
+    /// The group running the service under attack.
+    pub ddos_target: String,
+    /// When the DDoS command is given (simulated time from the run start).
+    pub ddos_start: SimDuration,
+    /// Flood rate each bot sends, e.g. "5 Mbit/s".
+    pub ddos_rate: Bandwidth,
+    /// Attack traffic a target node absorbs before its service fails, e.g.
+    /// "400 Mbit/s" (default: half the capacity of its links).
+    #[serde(default)]
+    pub absorb: Option<Bandwidth>,
+}
+
+/// Intrusion: no settings beyond the shared approach fields.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntrusionSpec {}
+
+/// Cryptojacking settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CryptojackingSpec {
+    /// Share of a hijacked node's compute the miner takes, 0 to 1 (default 0.8).
+    #[serde(default)]
+    pub share: Option<f64>,
+}
+
+/// What a phishing campaign sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Lure {
+    /// A link to a fake login page: steals credentials (T1566.002).
+    #[default]
+    Link,
+    /// A fake metaverse app or wallet plug-in: steals credentials and the wallet
+    /// connection, so the victim's assets are drained (T1204.002).
+    FakeApp,
+}
+
+/// Phishing settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhishingSpec {
+    /// The lure (default `link`).
+    #[serde(default)]
+    pub lure: Lure,
+}
+
+/// How a takeover campaign impersonates its victims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TakeoverMethod {
+    /// Leaked username/password pairs tried against accounts (T1110.004).
+    CredentialStuffing,
+    /// A deepfake of the victim's face and voice against biometric authentication with
+    /// liveness detection (T1656).
+    Deepfake,
+}
+
+/// Account takeover settings.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TakeoverSpec {
+    /// How the attacker impersonates.
+    pub method: TakeoverMethod,
+    /// `credential_stuffing`: chance a leaked pair works on a password account (default
+    /// 0.05; a hundredth of it against MFA).
+    #[serde(default)]
+    pub reuse: Option<f64>,
+    /// `deepfake`: chance a deepfake passes biometric liveness detection (default 0.3).
+    #[serde(default)]
+    pub deepfake_quality: Option<f64>,
+}
+
+/// Exfiltration settings.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExfiltrationSpec {
+    /// Group of the attacker's drop servers the data is sent to.
+    pub drop: String,
+    /// Exfiltration rate per held target node, e.g. "10 Mbit/s".
+    pub rate: Bandwidth,
+    /// Size of one record in bytes (default 4096).
+    #[serde(default)]
+    pub record_bytes: Option<u64>,
+}
+
+/// Asset theft settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssetTheftSpec {
+    /// Transfers the attacker submits per second per held wallet node (default 1).
+    #[serde(default)]
+    pub transfers_per_second: Option<f64>,
+    /// Chance that each transfer is also replayed to a second address (a double spend,
+    /// which the ledger refuses), default 0.2.
+    #[serde(default)]
+    pub double_spend: Option<f64>,
+}
+
+/// Ransomware settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RansomwareSpec {
+    /// Time from taking a target node to encrypting it (staging, default "1 min").
+    #[serde(default)]
+    pub dwell: Option<SimDuration>,
+}
+
+/// False data injection settings. The sensors measure a quantity that swings between
+/// `baseline − amplitude` and `baseline + amplitude` over `period`; the digital twin
+/// averages the readings and raises an alarm above `alarm_threshold`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FalseDataSpec {
+    /// Offset a compromised sensor adds to its readings (default -10).
+    #[serde(default)]
+    pub bias: Option<f64>,
+    /// Mean of the real quantity (default 20).
+    #[serde(default)]
+    pub baseline: Option<f64>,
+    /// Swing of the real quantity (default 5).
+    #[serde(default)]
+    pub amplitude: Option<f64>,
+    /// Period of the swing (default "1 h").
+    #[serde(default)]
+    pub period: Option<SimDuration>,
+    /// The twin raises an alarm when its estimate exceeds this (default 23).
+    #[serde(default)]
+    pub alarm_threshold: Option<f64>,
+}
+
+/// Detection-model poisoning settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoisoningSpec {
+    /// Poisoned samples injected per second per held target node (default 1).
+    #[serde(default)]
+    pub samples_per_second: Option<f64>,
+    /// Samples needed to poison the model fully (default 600).
+    #[serde(default)]
+    pub samples_needed: Option<u64>,
+    /// How much a fully poisoned model inflates the detection threshold: it becomes
+    /// `threshold × (1 + strength)` (default 4).
+    #[serde(default)]
+    pub strength: Option<f64>,
 }
 
 /// How a worm picks addresses to scan.

@@ -28,6 +28,7 @@
 //! assert_eq!(scenario.ticks, 60);
 //! ```
 
+mod campaign;
 pub mod error;
 pub mod file;
 
@@ -35,6 +36,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 
+pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, Takeover};
 pub use error::{Diagnostic, Locator, ScenarioError, Seg};
 pub use file::*;
 
@@ -202,24 +204,6 @@ pub struct Worm {
     pub address_space: u64,
     /// Service exploited (`None`: any).
     pub service: Option<ServiceId>,
-}
-
-/// What a campaign is.
-#[derive(Debug, Clone)]
-pub enum CampaignKind {
-    /// A scanning worm.
-    Worm(Worm),
-}
-
-/// A resolved campaign.
-#[derive(Debug, Clone)]
-pub struct Campaign {
-    /// Name.
-    pub name: String,
-    /// First tick on which it acts (ticks count from 1).
-    pub start_tick: u32,
-    /// Kind and parameters.
-    pub kind: CampaignKind,
 }
 
 /// Resolved patching.
@@ -694,20 +678,26 @@ impl Validator<'_> {
         }
         let node_count = next_node.min(MAX_NODES) as u32;
 
-        let topology = file
+        let topology: Vec<TopologyStep> = file
             .topology
             .iter()
             .enumerate()
             .filter_map(|(i, t)| self.topology_step(i, t, &group_ids, &link_ids, &groups))
             .collect();
 
+        let tables = campaign::Tables {
+            tick: g.tick,
+            group_ids: &group_ids,
+            service_ids: &service_ids,
+            groups: &groups,
+            topology: &topology,
+            node_count,
+        };
         let campaigns = file
             .campaigns
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| {
-                self.campaign(i, c, g.tick, &group_ids, &service_ids, &groups, node_count)
-            })
+            .filter_map(|(i, c)| self.campaign(i, c, &tables))
             .collect();
 
         let defense = self.defense(&file.defense, g.tick, &zone_ids);
@@ -876,101 +866,6 @@ impl Validator<'_> {
             }
         };
         (self.diagnostics.len() == n).then_some(step)
-    }
-
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site; the tables it checks against"
-    )]
-    fn campaign(
-        &mut self,
-        i: usize,
-        c: &CampaignSpec,
-        tick: SimDuration,
-        group_ids: &HashMap<String, u16>,
-        service_ids: &HashMap<String, u16>,
-        groups: &[Group],
-        node_count: u32,
-    ) -> Option<Campaign> {
-        let n = self.diagnostics.len();
-        let start_tick = (c.start.ticks_ceil(tick) + 1).min(u64::from(u32::MAX)) as u32;
-        let kind = match &c.worm {
-            None => {
-                self.err(
-                    field_path!["campaign", i],
-                    "expected a kind table for the campaign, e.g. [campaign.worm]",
-                );
-                return None;
-            }
-            Some(w) => {
-                let p = |f: &str| field_path!["campaign", i, "worm", f];
-                let entry = self.lookup(group_ids, "group", &w.entry, p("entry"));
-                let entry_count = groups.get(entry as usize).map_or(0, |g| g.count);
-                if w.initial == 0 || w.initial > entry_count {
-                    self.err(
-                        p("initial"),
-                        format!(
-                            "expected 1 to {entry_count} initial infections (the size of group `{}`), found {}",
-                            w.entry, w.initial
-                        ),
-                    );
-                }
-                let scan_rate = self.non_negative(w.scan_rate, p("scan_rate"));
-                let scan_rate = self.per_tick_bound(scan_rate, tick, p("scan_rate"));
-                let local_bias = match (w.strategy, w.local_bias) {
-                    (ScanStrategy::LocalPreference, bias) => {
-                        self.fraction(bias.unwrap_or(0.5), p("local_bias"))
-                    }
-                    (ScanStrategy::Random, Some(_)) => {
-                        self.err(
-                            p("local_bias"),
-                            "`local_bias` applies only to strategy = \"local_preference\"",
-                        );
-                        Chance::NEVER
-                    }
-                    (ScanStrategy::Random, None) => Chance::NEVER,
-                };
-                let address_space = w.address_space.unwrap_or(u64::from(node_count));
-                if address_space < u64::from(node_count) || address_space == 0 {
-                    self.err(
-                        p("address_space"),
-                        format!(
-                            "expected an address space of at least the {node_count} nodes, found {address_space}"
-                        ),
-                    );
-                }
-                let service = w.service.as_ref().map(|s| {
-                    let id = self.lookup(service_ids, "service", s, p("service"));
-                    let exploitable = groups
-                        .iter()
-                        .any(|g| g.services.contains(&id) && g.exploit_chance > Chance::NEVER);
-                    if self.diagnostics.len() == n && !exploitable {
-                        self.err(
-                            p("service"),
-                            format!(
-                                "no group runs service `{s}` with a vulnerability: the worm could infect nothing"
-                            ),
-                        );
-                    }
-                    id
-                });
-                CampaignKind::Worm(Worm {
-                    entry,
-                    initial: w.initial,
-                    scan_rate,
-                    scans_per_tick: PerTick::from_rate(scan_rate, tick.as_micros()),
-                    strategy: w.strategy,
-                    local_bias,
-                    address_space: address_space.max(1),
-                    service,
-                })
-            }
-        };
-        (self.diagnostics.len() == n).then(|| Campaign {
-            name: c.name.clone(),
-            start_tick,
-            kind,
-        })
     }
 
     fn flow(

@@ -267,6 +267,9 @@ pub struct TrafficCore {
     pub state: TrafficState,
     backend: Backend,
     down: Vec<bool>,
+    /// Benign flows wanted this tick but not served because an end is encrypted or
+    /// overwhelmed (they count as failed XR flow-ticks).
+    unserved: Vec<u32>,
     /// Per node, how many paths pass it after their first hop (carriers and servers):
     /// when such a node is quarantined, flows are rerouted.
     transit: Vec<u32>,
@@ -383,6 +386,7 @@ impl TrafficCore {
             state: TrafficState::default(),
             backend,
             down: vec![false; n],
+            unserved: Vec::new(),
             transit: vec![0; n],
             paths_version: 0,
             counters,
@@ -655,6 +659,25 @@ impl TrafficCore {
                 fl.base_demand[f]
             };
         });
+        // A benign flow to or from a node that cannot serve (encrypted, overwhelmed) is
+        // wanted but gets nothing; attack flows keep flowing at it.
+        self.unserved.clear();
+        if security.iter().any(|s| !s.serving()) {
+            for f in 0..fl.len() {
+                let benign = !matches!(
+                    fl.class[f],
+                    FlowClass::Ddos | FlowClass::Scan | FlowClass::Exfiltration
+                );
+                if benign
+                    && fl.demand[f] > 0
+                    && (!security[fl.src[f] as usize].serving()
+                        || !security[fl.dst[f] as usize].serving())
+                {
+                    fl.demand[f] = 0;
+                    self.unserved.push(f as u32);
+                }
+            }
+        }
         // 3. Allocation.
         let n = fl.len();
         self.state.rate.resize(n, 0);
@@ -750,6 +773,12 @@ impl TrafficCore {
                 if st.rate[f] >= fl.demand[f] && st.latency_us[f] <= fl.budget_us[f] {
                     ok[z] += 1;
                 }
+            }
+        }
+        for &f in &self.unserved {
+            if fl.class[f as usize] == FlowClass::XrStream {
+                let z = scenario.groups[scenario.group_of(fl.client[f as usize]) as usize].zone;
+                total[z as usize] += 1;
             }
         }
         let c = &self.counters;

@@ -1,0 +1,186 @@
+//! Identity campaigns: phishing and fake metaverse apps, credential stuffing, and
+//! deepfake impersonation of a digital human. They attack accounts, not hosts: a success
+//! marks the victim's account taken over ([`Security::account_taken_over`]) without
+//! compromising the device.
+//!
+//! # Model
+//!
+//! Each tick a campaign makes `attempt_rate × tick` attempts on random nodes of the
+//! target group (skipping accounts already taken and quarantined nodes). An attempt
+//! succeeds with:
+//!
+//! - **phishing** (link or fake app): the users' `susceptibility`;
+//! - **credential stuffing**: `reuse` on password accounts, a hundredth of it with MFA,
+//!   0.9 on default credentials, never against certificates or biometrics;
+//! - **deepfake**: `deepfake_quality` (the chance to pass liveness detection) against
+//!   biometric authentication, never otherwise.
+//!
+//! A taken account leaks its credentials (at least one record of class `credentials`).
+//! A fake app also steals the wallet connection, and a takeover gets into the wallet: the
+//! victim's digital assets are transferred out through the [`Ledger`] at once.
+
+use bevy_ecs::prelude::*;
+use paraverse_sim::prelude::*;
+use paraverse_sim::scenario::{AuthMethod, CampaignKind, DataClass, Lure, Takeover};
+
+use crate::chain::{self, Ctx, Out};
+use crate::ledger::Ledger;
+use crate::targeted::{DICTIONARY, drain};
+
+/// One identity campaign.
+#[derive(Debug, Clone)]
+pub struct IdentityCampaign {
+    /// Index in the scenario.
+    pub campaign: u8,
+    /// First tick.
+    pub start_tick: u32,
+    /// Victims.
+    pub target: u16,
+    /// Attempts per tick.
+    pub attempts_per_tick: PerTick,
+    /// Chance per attempt on a victim of the target group.
+    pub chance: Chance,
+    /// Whether a success drains the victim's wallet.
+    pub drains_wallet: bool,
+    /// Accounts that reach the goal.
+    pub goal: u64,
+    /// Accounts taken so far.
+    pub taken: u64,
+    stream: Stream,
+}
+
+/// Every identity campaign.
+#[derive(Resource, Debug, Clone)]
+pub struct IdentityCampaigns {
+    /// The campaigns.
+    pub list: Vec<IdentityCampaign>,
+}
+
+impl IdentityCampaigns {
+    /// The identity campaigns of a scenario (empty if none).
+    pub fn new(scenario: &Scenario) -> Self {
+        let list = scenario
+            .campaigns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let a = c.approach.as_ref()?;
+                let g = &scenario.groups[a.target as usize];
+                let (chance, drains_wallet) = match c.kind {
+                    CampaignKind::Phishing { lure } => (g.susceptibility, lure == Lure::FakeApp),
+                    CampaignKind::Takeover(Takeover::CredentialStuffing(reuse)) => (
+                        match g.auth {
+                            AuthMethod::Password => reuse,
+                            AuthMethod::Mfa => reuse.scaled(1, 100),
+                            AuthMethod::DefaultCredentials => DICTIONARY,
+                            AuthMethod::Biometric | AuthMethod::Certificate => Chance::NEVER,
+                        },
+                        true,
+                    ),
+                    CampaignKind::Takeover(Takeover::Deepfake(quality)) => (
+                        if g.auth == AuthMethod::Biometric {
+                            quality
+                        } else {
+                            Chance::NEVER
+                        },
+                        true,
+                    ),
+                    _ => return None,
+                };
+                Some(IdentityCampaign {
+                    campaign: i as u8,
+                    start_tick: c.start_tick,
+                    target: a.target,
+                    attempts_per_tick: a.attempts_per_tick,
+                    chance,
+                    drains_wallet,
+                    goal: c.goal.unwrap_or(1),
+                    taken: 0,
+                    stream: Stream::named(&c.name).derive(0x1d),
+                })
+            })
+            .collect();
+        Self { list }
+    }
+}
+
+const CAMPAIGN: u32 = u32::MAX;
+
+/// Attack stage: every identity campaign makes its attempts.
+pub fn identity_step(
+    mut nodes: Query<&mut Security>,
+    mut campaigns: ResMut<IdentityCampaigns>,
+    ctx: Ctx,
+    mut out: Out,
+    mut ledger: Option<ResMut<Ledger>>,
+) {
+    let mut security = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let security = security.bypass_change_detection();
+    let tick = ctx.clock.tick;
+    let rng = *ctx.rng;
+    let credentials = DataClass::ALL
+        .iter()
+        .position(|&c| c == DataClass::Credentials)
+        .expect("listed");
+    for ic in &mut campaigns.list {
+        if tick < ic.start_tick {
+            continue;
+        }
+        let c = ic.campaign;
+        let g = &ctx.scenario.groups[ic.target as usize];
+        let attempts = ic
+            .attempts_per_tick
+            .sample(rng.draw(ic.stream, CAMPAIGN, tick, 0));
+        if attempts > 0 {
+            out.book.reach(c, chain::ATTEMPT, tick, None, &mut out.log);
+        }
+        for k in 0..attempts {
+            let node = g.first_node
+                + rng.below(ic.stream.derive(1), CAMPAIGN, tick, k, u64::from(g.count)) as u32;
+            let s = &mut security[node as usize];
+            if s.account_taken_over
+                || s.quarantined
+                || !ic.chance.hit(rng.draw(ic.stream.derive(2), CAMPAIGN, tick, k))
+            {
+                continue;
+            }
+            s.account_taken_over = true;
+            ic.taken += 1;
+            out.metrics.add(out.impact.accounts, 1);
+            let leaked = g
+                .data
+                .get(&DataClass::Credentials)
+                .copied()
+                .unwrap_or(0)
+                .max(1);
+            out.metrics.add(out.impact.records[credentials], leaked);
+            let mut e = RunEvent::new(tick, "account_takeover", node);
+            e.campaign = Some(c);
+            e.technique = Some(out.book.technique(c, chain::ATTEMPT));
+            out.log.push(e);
+            out.book.reach(c, chain::HARVEST, tick, Some(node), &mut out.log);
+            if ic.drains_wallet && g.assets.count > 0 {
+                let ledger = ledger
+                    .as_deref_mut()
+                    .expect("wallet-draining campaigns build a ledger");
+                let stolen = drain(
+                    ledger,
+                    &rng,
+                    ic.stream,
+                    node,
+                    tick,
+                    g,
+                    g.assets.count,
+                    Chance::NEVER,
+                    &mut out,
+                );
+                if stolen > 0 {
+                    out.book.reach(c, chain::DRAIN, tick, Some(node), &mut out.log);
+                }
+            }
+        }
+        if ic.taken >= ic.goal {
+            out.book.reach_goal(c, tick, None, &mut out.log);
+        }
+    }
+}
