@@ -138,3 +138,46 @@ fn gpu_backend_is_bit_identical_to_cpu() {
     assert!(gpu.1 == cpu.1, "time series differs between backends");
     assert!(gpu.2 == cpu.2, "events differ between backends");
 }
+
+/// Every shipped campaign scenario (all of the threat catalogue) is bit-identical at 1,
+/// 2 and 4 threads; the siege runs them all at once.
+#[test]
+fn every_campaign_scenario_is_bit_identical_across_threads() {
+    for b in bundled::ALL
+        .iter()
+        .filter(|b| b.name.starts_with("campaign-") || b.name == "metaverse-under-siege")
+    {
+        eprintln!("{}", b.name);
+        assert_identical_across_threads(&bundled::load(Some(b.name)).unwrap());
+    }
+}
+
+/// The botnet's DDoS flows and the exfiltration flows go through the traffic core; the
+/// GPU backend allocates them exactly as the CPU does. Skipped without a Vulkan adapter
+/// unless `PARAVERSE_REQUIRE_GPU=1`.
+#[test]
+fn attack_flows_are_bit_identical_on_the_gpu_backend() {
+    let scenario = bundled::load(Some("metaverse-under-siege"))
+        .unwrap()
+        .with_ticks(400);
+    let run = |backend| {
+        let mut u = Universe::build_with(scenario.clone(), backend, &[&AttackerPlugin])?;
+        u.run(|_| {});
+        assert_eq!(u.fault(), None);
+        let r = u.finish();
+        Ok::<_, BuildError>((r.summary_json(), r.series_csv(), r.events_jsonl()))
+    };
+    let gpu = match run(BackendChoice::Gpu) {
+        Ok(out) => out,
+        Err(e) if std::env::var("PARAVERSE_REQUIRE_GPU").as_deref() != Ok("1") => {
+            eprintln!("skipping: {e} (set PARAVERSE_REQUIRE_GPU=1 to fail instead)");
+            return;
+        }
+        Err(e) => panic!("PARAVERSE_REQUIRE_GPU=1 but {e}"),
+    };
+    let cpu = run(BackendChoice::Cpu).unwrap();
+    assert!(cpu.2.contains("\"flood\""), "the DDoS ran in the window");
+    assert!(gpu.0 == cpu.0, "summary differs between backends");
+    assert!(gpu.1 == cpu.1, "time series differs between backends");
+    assert!(gpu.2 == cpu.2, "events differ between backends");
+}

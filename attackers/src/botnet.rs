@@ -125,10 +125,16 @@ pub fn botnet_ddos(
         // What reached the targets in the previous tick.
         for (&bot, &(flow, dst)) in &b.flows {
             let kbps = match (&traffic, flow) {
-                (Some(core), Some(f)) => u64::from(core.state.rate.get(f as usize).copied().unwrap_or(0)),
-                (None, _) if security[bot as usize].compromised
-                    && security[bot as usize].campaign == c
-                    && !security[bot as usize].quarantined => u64::from(b.kbps),
+                (Some(core), Some(f)) => {
+                    u64::from(core.state.rate.get(f as usize).copied().unwrap_or(0))
+                }
+                (None, _)
+                    if security[bot as usize].compromised
+                        && security[bot as usize].campaign == c
+                        && !security[bot as usize].quarantined =>
+                {
+                    u64::from(b.kbps)
+                }
                 _ => 0,
             };
             *arriving.entry(dst).or_default() += kbps;
@@ -192,7 +198,11 @@ pub fn botnet_ddos(
                 s.overwhelmed = over;
                 let mut e = RunEvent::new(
                     tick,
-                    if over { "service_down" } else { "service_restored" },
+                    if over {
+                        "service_down"
+                    } else {
+                        "service_restored"
+                    },
                     n,
                 );
                 e.campaign = Some(b.campaign);
@@ -210,7 +220,11 @@ pub fn botnet_ddos(
 }
 
 /// Attack stage, last: counts service nodes that cannot serve (encrypted, overwhelmed).
-pub fn count_service_down(nodes: Query<&Security>, mut metrics: ResMut<Metrics>, impact: Res<crate::chain::ImpactCounters>) {
+pub fn count_service_down(
+    nodes: Query<&Security>,
+    mut metrics: ResMut<Metrics>,
+    impact: Res<crate::chain::ImpactCounters>,
+) {
     let Some(id) = impact.service_down else {
         return;
     };

@@ -70,7 +70,10 @@ pub fn steps(c: &Campaign) -> (Vec<KillStep>, &'static str) {
         v
     };
     let identity = |first: KillStep, drain: bool| {
-        let mut v = vec![first, s("credential_harvest", "credential-access", "T1056.003")];
+        let mut v = vec![
+            first,
+            s("credential_harvest", "credential-access", "T1056.003"),
+        ];
         if drain {
             v.push(s("wallet_drain", "impact", "T1657"));
         }
@@ -260,10 +263,16 @@ impl ImpactCounters {
                 "transfers the ledger refused as double spends",
             ),
             accounts: m.register(kc::ACCOUNTS_TAKEN_OVER, "accounts taken over"),
-            footholds: m.register("footholds", "nodes taken by initial access (targeted campaigns)"),
+            footholds: m.register(
+                "footholds",
+                "nodes taken by initial access (targeted campaigns)",
+            ),
             lateral_moves: m.register("lateral_moves", "nodes taken by lateral movement"),
             compute_stolen: has(|k| matches!(k, CampaignKind::Cryptojacking { .. })).then(|| {
-                m.register(kc::COMPUTE_STOLEN_NODE_MS, "compute taken by miners, node-ms")
+                m.register(
+                    kc::COMPUTE_STOLEN_NODE_MS,
+                    "compute taken by miners, node-ms",
+                )
             }),
             compute_available: has(|k| matches!(k, CampaignKind::Cryptojacking { .. })).then(
                 || {

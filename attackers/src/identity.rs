@@ -140,7 +140,9 @@ pub fn identity_step(
             let s = &mut security[node as usize];
             if s.account_taken_over
                 || s.quarantined
-                || !ic.chance.hit(rng.draw(ic.stream.derive(2), CAMPAIGN, tick, k))
+                || !ic
+                    .chance
+                    .hit(rng.draw(ic.stream.derive(2), CAMPAIGN, tick, k))
             {
                 continue;
             }
@@ -158,7 +160,8 @@ pub fn identity_step(
             e.campaign = Some(c);
             e.technique = Some(out.book.technique(c, chain::ATTEMPT));
             out.log.push(e);
-            out.book.reach(c, chain::HARVEST, tick, Some(node), &mut out.log);
+            out.book
+                .reach(c, chain::HARVEST, tick, Some(node), &mut out.log);
             if ic.drains_wallet && g.assets.count > 0 {
                 let ledger = ledger
                     .as_deref_mut()
@@ -175,7 +178,8 @@ pub fn identity_step(
                     &mut out,
                 );
                 if stolen > 0 {
-                    out.book.reach(c, chain::DRAIN, tick, Some(node), &mut out.log);
+                    out.book
+                        .reach(c, chain::DRAIN, tick, Some(node), &mut out.log);
                 }
             }
         }

@@ -50,7 +50,11 @@ impl SimPlugin for AttackerPlugin {
             return Ok(());
         }
         let world = builder.world_mut();
-        let security: Vec<Security> = world.query::<(&NodeId, &Security)>().iter(world).map(|(_, s)| *s).collect();
+        let security: Vec<Security> = world
+            .query::<(&NodeId, &Security)>()
+            .iter(world)
+            .map(|(_, s)| *s)
+            .collect();
         let mut worms = {
             let mut metrics = world.resource_mut::<Metrics>();
             worm::worm_campaigns(scenario, &mut metrics)
@@ -81,7 +85,8 @@ impl SimPlugin for AttackerPlugin {
             builder.add_systems(SimStage::Attack, worm::worm_spread);
             return Ok(());
         }
-        let impact = chain::ImpactCounters::register(scenario, &mut world.resource_mut::<Metrics>());
+        let impact =
+            chain::ImpactCounters::register(scenario, &mut world.resource_mut::<Metrics>());
         world.insert_resource(impact);
         let topology = world.resource::<Topology>();
         let targeted = targeted::TargetedCampaigns::new(scenario, topology)?;
@@ -115,5 +120,7 @@ impl SimPlugin for AttackerPlugin {
     }
 }
 
+#[cfg(test)]
+mod campaign_tests;
 #[cfg(test)]
 mod tests;

@@ -277,7 +277,13 @@ pub fn targeted_step(
         let entry = &scenario.groups[a.entry as usize];
         for k in 0..attempts {
             let node = entry.first_node
-                + rng.below(tc.stream.derive(1), CAMPAIGN, tick, k, u64::from(entry.count)) as u32;
+                + rng.below(
+                    tc.stream.derive(1),
+                    CAMPAIGN,
+                    tick,
+                    k,
+                    u64::from(entry.count),
+                ) as u32;
             let s = &mut security[node as usize];
             let mut chance = tc.access[a.entry as usize];
             if a.access == AccessMethod::Exploit && s.patched {
@@ -315,7 +321,8 @@ pub fn targeted_step(
             if moves == 0 {
                 continue;
             }
-            out.book.reach(c, chain::DISCOVERY, tick, Some(h), &mut out.log);
+            out.book
+                .reach(c, chain::DISCOVERY, tick, Some(h), &mut out.log);
             let t = &mut telemetry[h as usize];
             t.connections = t.connections.saturating_add(moves);
             let near = ctx.topology.neighbours(h);
@@ -335,8 +342,8 @@ pub fn targeted_step(
                         .copied()
                         .filter(|&n| tc.distance[n as usize] == best)
                         .collect();
-                    closest[rng.below(tc.stream.derive(5), h, tick, m, closest.len() as u64)
-                        as usize]
+                    closest
+                        [rng.below(tc.stream.derive(5), h, tick, m, closest.len() as u64) as usize]
                 } else {
                     near[rng.below(tc.stream.derive(6), h, tick, m, near.len() as u64) as usize]
                 };
@@ -364,7 +371,8 @@ pub fn targeted_step(
             e.campaign = Some(c);
             e.technique = Some(if by_exploit { "T1210" } else { "T1078" });
             out.log.push(e);
-            out.book.reach(c, chain::LATERAL, tick, Some(node), &mut out.log);
+            out.book
+                .reach(c, chain::LATERAL, tick, Some(node), &mut out.log);
             if !kinds[node as usize].0.is_terminal() {
                 out.book
                     .reach(c, chain::PRIVILEGE, tick, Some(node), &mut out.log);
@@ -388,21 +396,25 @@ pub fn targeted_step(
         match &tc.kind {
             CampaignKind::Intrusion => {
                 if held_targets.len() as u64 >= tc.goal {
-                    out.book.reach_goal(c, tick, held_targets.first().copied(), &mut out.log);
+                    out.book
+                        .reach_goal(c, tick, held_targets.first().copied(), &mut out.log);
                 }
             }
             CampaignKind::Cryptojacking { share_permille } => {
                 if let Some(&first) = active.first() {
-                    out.book.reach(c, chain::OBJECTIVE, tick, Some(first), &mut out.log);
+                    out.book
+                        .reach(c, chain::OBJECTIVE, tick, Some(first), &mut out.log);
                 }
                 let n = active.len() as u64;
                 hijacked_ppm += n * share_permille * 1000;
                 if let Some(id) = out.impact.compute_stolen {
                     // share (‰) × tick (µs) → node-ms.
-                    out.metrics.add(id, n * share_permille * tick_us / 1_000_000);
+                    out.metrics
+                        .add(id, n * share_permille * tick_us / 1_000_000);
                 }
                 if n >= tc.goal {
-                    out.book.reach_goal(c, tick, active.first().copied(), &mut out.log);
+                    out.book
+                        .reach_goal(c, tick, active.first().copied(), &mut out.log);
                 }
             }
             CampaignKind::Exfiltration {
@@ -419,7 +431,8 @@ pub fn targeted_step(
                         remaining: DataClass::ALL.map(|cl| g.data.get(&cl).copied().unwrap_or(0)),
                         carry_bits: 0,
                     });
-                    out.book.reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
+                    out.book
+                        .reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
                     if x.remaining.iter().all(|&r| r == 0) {
                         continue;
                     }
@@ -463,7 +476,8 @@ pub fn targeted_step(
                     }
                     if taken > 0 {
                         tc.progress += taken;
-                        out.book.reach(c, chain::EFFECT, tick, Some(n), &mut out.log);
+                        out.book
+                            .reach(c, chain::EFFECT, tick, Some(n), &mut out.log);
                     }
                 }
                 if let Some(core) = traffic.as_deref_mut() {
@@ -495,7 +509,8 @@ pub fn targeted_step(
             } => {
                 let ledger = ledger.as_deref_mut().expect("asset theft builds a ledger");
                 for &n in &active {
-                    out.book.reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
+                    out.book
+                        .reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
                     let g = &scenario.groups[groups[n as usize].0 as usize];
                     let stolen = drain(
                         ledger,
@@ -510,7 +525,8 @@ pub fn targeted_step(
                     );
                     if stolen > 0 {
                         tc.progress += stolen;
-                        out.book.reach(c, chain::EFFECT, tick, Some(n), &mut out.log);
+                        out.book
+                            .reach(c, chain::EFFECT, tick, Some(n), &mut out.log);
                     }
                 }
                 if tc.progress >= tc.goal {
@@ -519,7 +535,8 @@ pub fn targeted_step(
             }
             CampaignKind::Ransomware { dwell_ticks } => {
                 for &n in &active {
-                    out.book.reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
+                    out.book
+                        .reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
                     let taken = tc.held[&n];
                     let s = &mut security[n as usize];
                     if !s.encrypted && tick >= taken.saturating_add(*dwell_ticks) {
@@ -528,7 +545,8 @@ pub fn targeted_step(
                         e.campaign = Some(c);
                         e.technique = Some("T1486");
                         out.log.push(e);
-                        out.book.reach(c, chain::EFFECT, tick, Some(n), &mut out.log);
+                        out.book
+                            .reach(c, chain::EFFECT, tick, Some(n), &mut out.log);
                     }
                 }
                 let encrypted = held_targets
@@ -545,7 +563,8 @@ pub fn targeted_step(
                 let div = estimate.abs_diff(real);
                 divergence = Some(divergence.map_or(div, |d| d.max(div)));
                 if falsified > 0 {
-                    out.book.reach(c, chain::OBJECTIVE, tick, None, &mut out.log);
+                    out.book
+                        .reach(c, chain::OBJECTIVE, tick, None, &mut out.log);
                 }
                 let wrong = (estimate > f.threshold_milli) != (real > f.threshold_milli);
                 if wrong {
@@ -570,9 +589,14 @@ pub fn targeted_step(
             } => {
                 let mut samples = 0u64;
                 for &n in &active {
-                    out.book.reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
-                    samples +=
-                        u64::from(samples_per_tick.sample(rng.draw(tc.stream.derive(10), n, tick, 0)));
+                    out.book
+                        .reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
+                    samples += u64::from(samples_per_tick.sample(rng.draw(
+                        tc.stream.derive(10),
+                        n,
+                        tick,
+                        0,
+                    )));
                 }
                 if samples > 0 {
                     out.book.reach(c, chain::EFFECT, tick, None, &mut out.log);
@@ -650,7 +674,11 @@ pub fn drain(
 pub fn real_value(f: &FalseData, tick: u32) -> i64 {
     let period = i64::from(f.period_ticks);
     let phase = i64::from(tick) % period * 4000 / period; // 0..4000
-    let tri = if phase < 2000 { phase - 1000 } else { 3000 - phase }; // -1000..=1000
+    let tri = if phase < 2000 {
+        phase - 1000
+    } else {
+        3000 - phase
+    }; // -1000..=1000
     f.baseline_milli + f.amplitude_milli * tri / 1000
 }
 

@@ -33,6 +33,50 @@ pub const ALL: &[Bundled] = &[
         name: "worm-logistic",
         text: include_str!("../../scenarios/worm-logistic.toml"),
     },
+    Bundled {
+        name: "campaign-intrusion",
+        text: include_str!("../../scenarios/campaign-intrusion.toml"),
+    },
+    Bundled {
+        name: "campaign-botnet-ddos",
+        text: include_str!("../../scenarios/campaign-botnet-ddos.toml"),
+    },
+    Bundled {
+        name: "campaign-cryptojacking",
+        text: include_str!("../../scenarios/campaign-cryptojacking.toml"),
+    },
+    Bundled {
+        name: "campaign-phishing",
+        text: include_str!("../../scenarios/campaign-phishing.toml"),
+    },
+    Bundled {
+        name: "campaign-takeover",
+        text: include_str!("../../scenarios/campaign-takeover.toml"),
+    },
+    Bundled {
+        name: "campaign-exfiltration",
+        text: include_str!("../../scenarios/campaign-exfiltration.toml"),
+    },
+    Bundled {
+        name: "campaign-asset-theft",
+        text: include_str!("../../scenarios/campaign-asset-theft.toml"),
+    },
+    Bundled {
+        name: "campaign-ransomware",
+        text: include_str!("../../scenarios/campaign-ransomware.toml"),
+    },
+    Bundled {
+        name: "campaign-false-data",
+        text: include_str!("../../scenarios/campaign-false-data.toml"),
+    },
+    Bundled {
+        name: "campaign-poisoning",
+        text: include_str!("../../scenarios/campaign-poisoning.toml"),
+    },
+    Bundled {
+        name: "metaverse-under-siege",
+        text: include_str!("../../scenarios/metaverse-under-siege.toml"),
+    },
 ];
 
 /// The bundled scenario of that name.

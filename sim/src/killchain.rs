@@ -108,7 +108,13 @@ impl CampaignBook {
     }
 
     /// Marks the goal (the last step) of `campaign` reached.
-    pub fn reach_goal(&mut self, campaign: u8, tick: u32, node: Option<u32>, log: &mut EventLog) -> bool {
+    pub fn reach_goal(
+        &mut self,
+        campaign: u8,
+        tick: u32,
+        node: Option<u32>,
+        log: &mut EventLog,
+    ) -> bool {
         let Some(Some(track)) = self.tracks.get(campaign as usize) else {
             return false;
         };

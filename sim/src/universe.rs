@@ -40,6 +40,7 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, SingleThreadedExecutor};
 use bevy_ecs::system::ScheduleSystem;
 
+use crate::killchain::CampaignBook;
 use crate::metrics::{
     EventLog, Metrics, NodeNamer, RunRecord, Summary, TimeSeries, account, event_json,
 };
@@ -47,7 +48,6 @@ use crate::rng::SimRng;
 use crate::scenario::Scenario;
 use crate::topology::Topology;
 use crate::traffic::{BackendChoice, TrafficCore, TrafficPlugin};
-use crate::killchain::CampaignBook;
 use crate::world::{Clock, DetectionModel, ScenarioRes, benign_demand, spawn_nodes};
 
 /// The stages of a tick, in the order they run.

@@ -182,10 +182,11 @@ impl Tables<'_> {
         let mut adj = vec![Vec::new(); self.groups.len()];
         let mut join = |a: GroupId, b: GroupId| {
             if let (Some(x), Some(_)) = (adj.get(a as usize), adj.get(b as usize))
-                && !x.contains(&b) {
-                    adj[a as usize].push(b);
-                    adj[b as usize].push(a);
-                }
+                && !x.contains(&b)
+            {
+                adj[a as usize].push(b);
+                adj[b as usize].push(a);
+            }
         };
         for step in self.topology {
             match step {
@@ -315,8 +316,9 @@ impl Validator<'_> {
                 && !matches!(
                     g.kind,
                     NodeKind::GpuNode | NodeKind::EdgeServer | NodeKind::CloudVm
-                ) {
-                    self.err(
+                )
+            {
+                self.err(
                         field_path!["campaign", i, "target"],
                         format!(
                             "cryptojacking steals compute: expected a group of gpu_node, edge_server or cloud_vm nodes, but `{}` holds {} nodes",
@@ -324,7 +326,7 @@ impl Validator<'_> {
                             g.kind.name()
                         ),
                     );
-                }
+            }
             let share = self.fraction(cj.share.unwrap_or(0.8), kp("share"));
             CampaignKind::Cryptojacking {
                 share_permille: (share.probability() * 1000.0).round() as u64,
@@ -344,8 +346,9 @@ impl Validator<'_> {
                 TakeoverMethod::Deepfake => (&[AuthMethod::Biometric], "biometric"),
             };
             if let Some(g) = target_group
-                && !auths.contains(&g.auth) {
-                    self.err(
+                && !auths.contains(&g.auth)
+            {
+                self.err(
                         field_path!["campaign", i, "target"],
                         format!(
                             "group `{}` authenticates by {:?}: {} takeover works only against {what} authentication, so it could take over nothing",
@@ -354,9 +357,11 @@ impl Validator<'_> {
                             kind_method_name(tk.method)
                         ),
                     );
-                }
+            }
             let (misplaced, field) = match tk.method {
-                TakeoverMethod::CredentialStuffing => (tk.deepfake_quality.is_some(), "deepfake_quality"),
+                TakeoverMethod::CredentialStuffing => {
+                    (tk.deepfake_quality.is_some(), "deepfake_quality")
+                }
                 TakeoverMethod::Deepfake => (tk.reuse.is_some(), "reuse"),
             };
             if misplaced {
@@ -379,15 +384,17 @@ impl Validator<'_> {
         } else if let Some(x) = &c.exfiltration {
             let drop = self.lookup(t.group_ids, "group", &x.drop, kp("drop"));
             if let Some(a) = &approach
-                && self.diagnostics.len() == n && !t.reachable(a.target, drop) {
-                    self.err(
+                && self.diagnostics.len() == n
+                && !t.reachable(a.target, drop)
+            {
+                self.err(
                         kp("drop"),
                         format!(
                             "no path from target group `{}` to drop group `{}`: the topology links no chain of groups between them",
                             t.groups[a.target as usize].name, x.drop
                         ),
                     );
-                }
+            }
             let records: u64 = target_group.map_or(0, |g| g.data.values().sum());
             if target_group.is_some() && records == 0 {
                 self.err(
@@ -421,7 +428,10 @@ impl Validator<'_> {
                 );
             }
             goal = goal.or(Some(assets.max(1)));
-            let rate = self.non_negative(a.transfers_per_second.unwrap_or(1.0), kp("transfers_per_second"));
+            let rate = self.non_negative(
+                a.transfers_per_second.unwrap_or(1.0),
+                kp("transfers_per_second"),
+            );
             let rate = self.per_tick_bound(rate, t.tick, kp("transfers_per_second"));
             CampaignKind::AssetTheft {
                 transfers_per_tick: PerTick::from_rate(rate, t.tick.as_micros()),
@@ -434,8 +444,9 @@ impl Validator<'_> {
             }
         } else if let Some(f) = &c.false_data {
             if let Some(g) = target_group
-                && g.kind != NodeKind::IotSensor {
-                    self.err(
+                && g.kind != NodeKind::IotSensor
+            {
+                self.err(
                         field_path!["campaign", i, "target"],
                         format!(
                             "false data injection falsifies sensor readings: expected a group of iot_sensor nodes, but `{}` holds {} nodes",
@@ -443,7 +454,7 @@ impl Validator<'_> {
                             g.kind.name()
                         ),
                     );
-                }
+            }
             let mut milli = |v: Option<f64>, default: f64, field: &str| -> i64 {
                 let v = v.unwrap_or(default);
                 if !v.is_finite() || v.abs() > 1e12 {
@@ -476,8 +487,9 @@ impl Validator<'_> {
             })
         } else if let Some(p) = &c.poisoning {
             if let Some(g) = target_group
-                && !matches!(g.kind, NodeKind::DataStore | NodeKind::Soc) {
-                    self.err(
+                && !matches!(g.kind, NodeKind::DataStore | NodeKind::Soc)
+            {
+                self.err(
                         field_path!["campaign", i, "target"],
                         format!(
                             "the detection model trains on data in a data_store or soc group, but `{}` holds {} nodes",
@@ -485,8 +497,11 @@ impl Validator<'_> {
                             g.kind.name()
                         ),
                     );
-                }
-            let rate = self.non_negative(p.samples_per_second.unwrap_or(1.0), kp("samples_per_second"));
+            }
+            let rate = self.non_negative(
+                p.samples_per_second.unwrap_or(1.0),
+                kp("samples_per_second"),
+            );
             let rate = self.per_tick_bound(rate, t.tick, kp("samples_per_second"));
             let needed = p.samples_needed.unwrap_or(600);
             if needed == 0 {
@@ -494,7 +509,10 @@ impl Validator<'_> {
             }
             let strength = self.non_negative(p.strength.unwrap_or(4.0), kp("strength"));
             if strength > 1000.0 {
-                self.err(kp("strength"), format!("expected at most 1000, found {strength}"));
+                self.err(
+                    kp("strength"),
+                    format!("expected at most 1000, found {strength}"),
+                );
             }
             if goal.is_some() {
                 self.err(
@@ -598,21 +616,29 @@ impl Validator<'_> {
         if start == self.diagnostics.len() && shape == Shape::Targeted {
             let g = &t.groups[entry as usize];
             let impossible = match access {
-                AccessMethod::Exploit => (g.exploit_chance == Chance::NEVER).then(|| {
-                    "runs no service with a known vulnerability".to_owned()
-                }),
-                AccessMethod::Phishing => (g.susceptibility == Chance::NEVER)
-                    .then(|| "has susceptibility 0".to_owned()),
+                AccessMethod::Exploit => (g.exploit_chance == Chance::NEVER)
+                    .then(|| "runs no service with a known vulnerability".to_owned()),
+                AccessMethod::Phishing => {
+                    (g.susceptibility == Chance::NEVER).then(|| "has susceptibility 0".to_owned())
+                }
                 AccessMethod::DefaultCredentials => (g.auth != AuthMethod::DefaultCredentials)
                     .then(|| format!("authenticates by {:?}, not default credentials", g.auth)),
                 AccessMethod::ValidAccounts => {
-                    matches!(g.auth, AuthMethod::Certificate | AuthMethod::Biometric)
-                        .then(|| format!("authenticates by {:?}, which stolen passwords do not open", g.auth))
+                    matches!(g.auth, AuthMethod::Certificate | AuthMethod::Biometric).then(|| {
+                        format!(
+                            "authenticates by {:?}, which stolen passwords do not open",
+                            g.auth
+                        )
+                    })
                 }
             };
             if let Some(why) = impossible {
                 self.err(
-                    p(if c.access.is_some() { "access" } else { "entry" }),
+                    p(if c.access.is_some() {
+                        "access"
+                    } else {
+                        "entry"
+                    }),
                     format!(
                         "access = \"{}\" cannot get into entry group `{}`: it {why}",
                         access_name(access),
@@ -646,7 +672,8 @@ impl Validator<'_> {
             attempts_per_tick: PerTick::from_rate(attempts, t.tick.as_micros()),
             target,
             lateral_per_tick: PerTick::from_rate(lateral, t.tick.as_micros()),
-            credential_reuse: self.fraction(c.credential_reuse.unwrap_or(0.3), p("credential_reuse")),
+            credential_reuse: self
+                .fraction(c.credential_reuse.unwrap_or(0.3), p("credential_reuse")),
         })
     }
 
@@ -745,7 +772,10 @@ impl Validator<'_> {
                 "no group uses auth = \"default_credentials\": the botnet could recruit nothing",
             );
         }
-        if entry_group.is_some() && (ddos_target as usize) < t.groups.len() && !t.reachable(entry, ddos_target) {
+        if entry_group.is_some()
+            && (ddos_target as usize) < t.groups.len()
+            && !t.reachable(entry, ddos_target)
+        {
             self.err(
                 p("ddos_target"),
                 format!(

@@ -324,3 +324,167 @@ fn flows_are_validated() {
     let d = one_error(&GOOD.replace("capacity = \"1 Gbit/s\"", "capacity = \"5 Tbit/s\""));
     assert_eq!(d.field, "link[0].capacity");
 }
+
+/// GOOD plus an isolated group (no topology reaches it), a data store and a campaign.
+fn with_campaign(campaign: &str) -> String {
+    format!(
+        r#"{GOOD}
+[[group]]
+name = "island"
+kind = "data_store"
+count = 1
+zone = "lan"
+data = {{ biometric = 10 }}
+
+[[group]]
+name = "vault"
+kind = "data_store"
+count = 2
+zone = "lan"
+services = ["telnet"]
+data = {{ health = 100 }}
+
+[[topology]]
+generator = "access_tree"
+children = "vault"
+parents = "aps"
+link = "wifi"
+
+{campaign}"#
+    )
+}
+
+#[test]
+fn a_targeted_campaign_resolves_with_its_defaults() {
+    let text = with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vault\"\n[campaign.exfiltration]\ndrop = \"aps\"\nrate = \"1 Mbit/s\"\n",
+    );
+    let s = Scenario::from_toml_str(&text, "t.toml").unwrap();
+    let c = &s.campaigns[1];
+    assert_eq!(c.kind.name(), "exfiltration");
+    let a = c.approach.as_ref().unwrap();
+    assert_eq!(a.access, AccessMethod::Exploit);
+    assert_eq!(
+        c.goal,
+        Some(100),
+        "default goal: the records of one target node"
+    );
+}
+
+#[test]
+fn unknown_campaign_target_names_the_field_and_the_choices() {
+    let text = with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vualt\"\n[campaign.intrusion]\n",
+    );
+    let d = one_error(&text);
+    assert_eq!(d.field, "campaign[1].target");
+    assert!(d.message.contains("unknown group `vualt`"), "{}", d.message);
+    assert!(d.message.contains("vault"), "{}", d.message);
+    assert_eq!(d.line, line_of(&text, "target = \"vualt\""));
+}
+
+#[test]
+fn an_entry_with_no_path_to_the_target_is_an_error() {
+    let text = with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"island\"\n[campaign.intrusion]\n",
+    );
+    let d = one_error(&text);
+    assert_eq!(d.field, "campaign[1].entry");
+    assert!(
+        d.message
+            .contains("no path from entry group `cams` to target group `island`"),
+        "{}",
+        d.message
+    );
+    // The exfiltration drop must be reachable from the target too.
+    let text = with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vault\"\n[campaign.exfiltration]\ndrop = \"island\"\nrate = \"1 Mbit/s\"\n",
+    );
+    assert_eq!(one_error(&text).field, "campaign[1].exfiltration.drop");
+    // And a botnet's DDoS target from its entry.
+    let text = with_campaign(
+        "[[campaign]]\nname = \"b\"\n[campaign.botnet]\nentry = \"cams\"\nscan_rate = 1\nddos_target = \"island\"\nddos_start = \"10 s\"\nddos_rate = \"1 Mbit/s\"\n",
+    );
+    let text = text.replace(
+        "kind = \"iot_sensor\"",
+        "kind = \"iot_sensor\"\nauth = \"default_credentials\"",
+    );
+    assert_eq!(one_error(&text).field, "campaign[1].botnet.ddos_target");
+}
+
+#[test]
+fn campaign_shape_errors_name_the_field() {
+    // Two kinds in one campaign.
+    let text = with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vault\"\n[campaign.intrusion]\n[campaign.ransomware]\n",
+    );
+    let d = one_error(&text);
+    assert_eq!(d.field, "campaign[1].ransomware");
+    assert!(
+        d.message.contains("intrusion and ransomware"),
+        "{}",
+        d.message
+    );
+    // A targeted kind without its target.
+    let d = one_error(&with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\n[campaign.intrusion]\n",
+    ));
+    assert_eq!(d.field, "campaign[1].target");
+    assert!(d.message.contains("missing field"), "{}", d.message);
+    // Approach fields on a scanning campaign.
+    let d = one_error(&GOOD.replace("name = \"w\"", "name = \"w\"\ntarget = \"cams\""));
+    assert_eq!(d.field, "campaign[0].target");
+    assert!(
+        d.message.contains("does not apply to a worm"),
+        "{}",
+        d.message
+    );
+    // An access method that cannot open the entry group.
+    let d = one_error(&with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\naccess = \"phishing\"\ntarget = \"vault\"\n[campaign.intrusion]\n",
+    ).replace("count = 10\n", "count = 10\nsusceptibility = 0\n"));
+    assert_eq!(d.field, "campaign[1].access");
+    // Kind-specific target checks.
+    let d = one_error(&with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vault\"\n[campaign.cryptojacking]\n",
+    ));
+    assert_eq!(d.field, "campaign[1].target");
+    assert!(d.message.contains("gpu_node"), "{}", d.message);
+    let d = one_error(&with_campaign(
+        "[[campaign]]\nname = \"x\"\ntarget = \"cams\"\n[campaign.takeover]\nmethod = \"deepfake\"\n",
+    ));
+    assert_eq!(d.field, "campaign[1].target");
+    assert!(d.message.contains("biometric"), "{}", d.message);
+    let d = one_error(&with_campaign(
+        "[[campaign]]\nname = \"x\"\ntarget = \"cams\"\n[campaign.takeover]\nmethod = \"credential_stuffing\"\ndeepfake_quality = 0.5\n",
+    ));
+    assert_eq!(d.field, "campaign[1].takeover.deepfake_quality");
+    let d = one_error(&with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vault\"\n[campaign.asset_theft]\n",
+    ));
+    assert!(d.message.contains("no digital assets"), "{}", d.message);
+    let d = one_error(&with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vault\"\ngoal = 0\n[campaign.ransomware]\n",
+    ));
+    assert_eq!(d.field, "campaign[1].goal");
+    let d = one_error(&with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vault\"\n[campaign.poisoning]\nstrength = -1\n",
+    ));
+    assert_eq!(d.field, "campaign[1].poisoning.strength");
+    let d = one_error(&with_campaign(
+        "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vault\"\n[campaign.ransomware]\ntypo = 1\n",
+    ));
+    assert_eq!(d.field, "campaign[1].ransomware.typo");
+    assert!(
+        d.message.contains("dwell"),
+        "lists the known fields: {}",
+        d.message
+    );
+}
+
+#[test]
+fn every_bundled_campaign_scenario_is_valid() {
+    for b in crate::bundled::ALL {
+        crate::bundled::load(Some(b.name)).unwrap_or_else(|e| panic!("{}: {e}", b.name));
+    }
+}
