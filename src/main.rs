@@ -182,16 +182,93 @@ fn run(args: RunArgs) -> Result<()> {
                 u.max as f64 / 10.0
             );
         }
+        for c in &s.campaigns {
+            let reached = c.steps.iter().filter(|x| x.reached_s.is_some()).count();
+            let goal = match c.goal_reached_s {
+                Some(t) => format!("goal ({} {}) at {t:.0} s", c.goal, c.goal_unit),
+                None => format!("goal ({} {}) not reached", c.goal, c.goal_unit),
+            };
+            println!(
+                "campaign {} ({}): {reached}/{} steps, {goal}",
+                c.name,
+                c.kind,
+                c.steps.len()
+            );
+            for step in c.steps.iter().filter(|x| x.reached_s.is_some()) {
+                println!(
+                    "  {:>7.0} s  {:<10} {:<22} {}",
+                    step.reached_s.unwrap_or_default(),
+                    step.step.technique,
+                    step.step.name,
+                    step.step.tactic
+                );
+            }
+        }
+        if !s.campaigns.is_empty() {
+            print_impact(&s.impact);
+        }
         for (name, total) in s
             .counters
             .iter()
-            .filter(|(n, _)| !n.starts_with("xr_flow_ticks"))
+            .filter(|(n, t)| !n.starts_with("xr_flow_ticks") && **t > 0)
         {
             println!("{name:<24} {total}");
         }
         println!("results in               {}", out.display());
     }
     Ok(())
+}
+
+/// The impact lines of a run report (only what happened).
+fn print_impact(i: &paraverse_sim::killchain::Impact) {
+    for (class, n) in i.records_stolen.iter().filter(|(_, n)| **n > 0) {
+        println!("records stolen {class:<10}{n}");
+    }
+    let lines = [
+        ("assets stolen", i.assets_stolen as f64, i.assets_stolen > 0),
+        (
+            "asset value stolen",
+            i.asset_value_stolen,
+            i.asset_value_stolen > 0.0,
+        ),
+        (
+            "double spends refused",
+            i.double_spends_refused as f64,
+            i.double_spends_refused > 0,
+        ),
+        (
+            "compute stolen node-s",
+            i.compute_stolen_node_s,
+            i.compute_stolen_node_s > 0.0,
+        ),
+        (
+            "service down node-s",
+            i.service_down_s,
+            i.service_down_s > 0.0,
+        ),
+        (
+            "accounts taken over",
+            i.accounts_taken_over as f64,
+            i.accounts_taken_over > 0,
+        ),
+        (
+            "wrong twin decisions",
+            i.wrong_decisions as f64,
+            i.wrong_decisions > 0,
+        ),
+    ];
+    for (name, v, shown) in lines {
+        if shown {
+            println!("{name:<24} {v}");
+        }
+    }
+    if let Some(m) = i.twin_divergence_max {
+        println!("twin divergence max      {m:.3}");
+    }
+    if let Some(m) = i.detector_threshold_scale_max {
+        println!("detector threshold ×     {m:.2} (poisoning)");
+    }
+    println!("security loss            {:.0}", i.security_loss);
 }
 
 fn validate(files: &[String]) -> ExitCode {
@@ -222,11 +299,11 @@ fn validate(files: &[String]) -> ExitCode {
 }
 
 fn list() {
-    println!("{:<18} {:>10} {:>8}  description", "name", "nodes", "ticks");
+    println!("{:<22} {:>10} {:>8}  description", "name", "nodes", "ticks");
     for b in bundled::ALL {
         match paraverse_sim::scenario::Scenario::from_toml_str(b.text, b.name) {
             Ok(s) => println!(
-                "{:<18} {:>10} {:>8}  {}{}",
+                "{:<22} {:>10} {:>8}  {}{}",
                 b.name,
                 s.node_count,
                 s.ticks,
@@ -237,7 +314,7 @@ fn list() {
                     ""
                 }
             ),
-            Err(e) => println!("{:<18} invalid: {e}", b.name),
+            Err(e) => println!("{:<22} invalid: {e}", b.name),
         }
     }
 }

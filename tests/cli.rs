@@ -301,3 +301,109 @@ fn runs_report_xr_quality_and_link_utilisation() {
         "{summary}"
     );
 }
+
+#[test]
+fn the_siege_reports_every_kill_chain_and_its_impact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(
+        &["run", "metaverse-under-siege", "--out", "siege"],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for line in [
+        "campaign venue-botnet (botnet): 6/6 steps, goal (1 target nodes overwhelmed) at",
+        "T1498.001  flood",
+        "T1486      encryption",
+        "AML.T0020  model_poisoned",
+        "records stolen biometric",
+        "security loss",
+    ] {
+        assert!(report.contains(line), "report lacks `{line}`:\n{report}");
+    }
+    let dir = tmp.path().join("siege");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let campaigns = summary["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 11);
+    for c in campaigns {
+        assert!(c["goal_reached_s"].is_number(), "{c}");
+        for step in c["steps"].as_array().unwrap() {
+            assert!(
+                step["technique"].is_string() && step["tactic"].is_string(),
+                "{step}"
+            );
+        }
+    }
+    let impact = &summary["impact"];
+    for key in [
+        "assets_stolen",
+        "asset_value_stolen",
+        "compute_stolen_node_s",
+        "service_down_s",
+        "accounts_taken_over",
+        "wrong_decisions",
+        "security_loss",
+    ] {
+        assert!(impact[key].as_f64().unwrap() > 0.0, "{key}: {impact}");
+    }
+    assert!(impact["records_stolen"]["biometric"].as_u64().unwrap() > 0);
+    // Every attack step in the event log names its technique.
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    let steps: Vec<serde_json::Value> = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "lateral_movement" || e["event"] == "encryption")
+        .collect();
+    assert!(!steps.is_empty());
+    assert!(
+        steps
+            .iter()
+            .all(|e| e["technique"].is_string() && e["campaign"].is_string())
+    );
+    // The time series carries the impact counters per tick.
+    let series = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    let header = series.lines().next().unwrap();
+    for col in [
+        "records_stolen:biometric",
+        "service_down_node_ticks",
+        "xr_quality_ppm",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+}
+
+#[test]
+fn a_bad_campaign_gets_file_line_field_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(repo().join("scenarios/campaign-ransomware.toml")).unwrap();
+    let bad = good.replacen("target = \"data-lake\"", "target = \"data-lak\"", 1);
+    let line = bad.lines().position(|l| l.contains("data-lak\"")).unwrap() + 1;
+    std::fs::write(tmp.path().join("bad.toml"), &bad).unwrap();
+    let out = paraverse(&["validate", "bad.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "bad.toml:{line}:10: field `campaign[0].target`: unknown group `data-lak`"
+        )),
+        "{err}"
+    );
+    // An entry the topology does not connect to the target.
+    let island = good
+        .replacen("entry = \"phones\"", "entry = \"drop\"", 1)
+        .replacen(
+            "[[topology]]\ngenerator = \"access_tree\"\nchildren = \"drop\"",
+            "[[topology]]\ngenerator = \"access_tree\"\nchildren = \"sensors\"",
+            1,
+        );
+    std::fs::write(tmp.path().join("island.toml"), &island).unwrap();
+    let out = paraverse(&["run", "island.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("field `campaign[0].entry`")
+            && err.contains("no path from entry group `drop` to target group `data-lake`"),
+        "{err}"
+    );
+}
