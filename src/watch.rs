@@ -190,6 +190,10 @@ impl Recording {
             columns: self.columns.clone(),
             rows: self.rows[t.saturating_sub(paraverse_viz::HISTORY - 1)..=t].to_vec(),
             events: self.events[shown.saturating_sub(EVENTS_SHOWN)..shown].to_vec(),
+            campaigns: paraverse_viz::ChainView::of_summary(
+                &self.summary,
+                f64::from(tick) * self.summary["tick_s"].as_f64().unwrap_or(1.0),
+            ),
         }
     }
 }

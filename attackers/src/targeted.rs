@@ -232,10 +232,6 @@ pub fn held_by(security: &[Security], campaign: u8) -> Vec<u32> {
 const CAMPAIGN: u32 = u32::MAX;
 
 /// Attack stage: every targeted campaign gets in, moves, and acts.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "a system's parameters are its data access"
-)]
 pub fn targeted_step(
     mut nodes: Query<(&InGroup, &Kind, &mut Security, &mut Telemetry)>,
     mut campaigns: ResMut<TargetedCampaigns>,

@@ -16,5 +16,5 @@ mod snapshot;
 mod ui;
 
 pub use app::{Action, App, Mode, View};
-pub use snapshot::{HISTORY, Snapshot, zone_sizes};
+pub use snapshot::{ChainView, HISTORY, Snapshot, zone_sizes};
 pub use ui::render;

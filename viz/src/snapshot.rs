@@ -1,5 +1,6 @@
 //! What one screen shows: plain data, built by the CLI from a universe or a run's files.
 
+use paraverse_sim::killchain::CampaignBook;
 use paraverse_sim::scenario::Scenario;
 use paraverse_sim::universe::Universe;
 use serde_json::Value;
@@ -32,6 +33,78 @@ pub struct Snapshot {
     pub rows: Vec<Vec<u64>>,
     /// Recent events (objects as in `events.jsonl`), oldest first.
     pub events: Vec<Value>,
+    /// Each campaign's kill chain and how far it has got.
+    pub campaigns: Vec<ChainView>,
+}
+
+/// A campaign's kill chain as far as the tick shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainView {
+    /// Campaign name.
+    pub name: String,
+    /// Kind (`botnet`, `ransomware`, ...).
+    pub kind: String,
+    /// Steps in kill-chain order: (name, ATT&CK technique, reached yet).
+    pub steps: Vec<(String, String, bool)>,
+}
+
+impl ChainView {
+    /// Whether the goal (the last step) is reached.
+    pub fn goal_reached(&self) -> bool {
+        self.steps.last().is_some_and(|s| s.2)
+    }
+
+    /// The furthest step reached along the chain, if any.
+    pub fn furthest(&self) -> Option<(usize, &(String, String, bool))> {
+        self.steps.iter().enumerate().rev().find(|(_, s)| s.2)
+    }
+
+    /// The chains in a campaign book (a live universe).
+    pub fn of_book(book: &CampaignBook) -> Vec<Self> {
+        book.tracks
+            .iter()
+            .flatten()
+            .map(|t| ChainView {
+                name: t.name.clone(),
+                kind: t.kind.to_owned(),
+                steps: t
+                    .steps
+                    .iter()
+                    .zip(&t.reached)
+                    .map(|(s, r)| (s.name.to_owned(), s.technique.to_owned(), r.is_some()))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The chains in a run's `summary.json`, as far as simulated time `time_s`.
+    pub fn of_summary(summary: &Value, time_s: f64) -> Vec<Self> {
+        let Some(campaigns) = summary["campaigns"].as_array() else {
+            return Vec::new();
+        };
+        campaigns
+            .iter()
+            .map(|c| ChainView {
+                name: c["name"].as_str().unwrap_or("?").to_owned(),
+                kind: c["kind"].as_str().unwrap_or("?").to_owned(),
+                steps: c["steps"]
+                    .as_array()
+                    .map(|steps| {
+                        steps
+                            .iter()
+                            .map(|s| {
+                                (
+                                    s["name"].as_str().unwrap_or("?").to_owned(),
+                                    s["technique"].as_str().unwrap_or("?").to_owned(),
+                                    s["reached_s"].as_f64().is_some_and(|r| r <= time_s + 1e-9),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
 }
 
 impl Snapshot {
@@ -76,6 +149,11 @@ impl Snapshot {
             columns: u.series_columns(),
             rows: (from..series.len()).map(|t| series.row(t)).collect(),
             events: u.recent_events(events),
+            campaigns: u
+                .world()
+                .get_resource::<CampaignBook>()
+                .map(ChainView::of_book)
+                .unwrap_or_default(),
         }
     }
 

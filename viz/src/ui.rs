@@ -43,7 +43,13 @@ pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, app: &App) {
     render_header(frame, header, snap, app);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
-    let [zones, side] = Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(left);
+    // Red sees one line per campaign's kill chain under the zones.
+    let side_height = match app.view {
+        View::Red => (snap.campaigns.len() as u16 + 3).clamp(6, 14),
+        View::Blue => 6,
+    };
+    let [zones, side] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(side_height)]).areas(left);
     render_zones(frame, zones, snap, app);
     render_side(frame, side, snap, app);
     render_charts(frame, right, snap, app);
@@ -153,6 +159,16 @@ fn render_zones(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
 
 fn render_side(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
     let lines: Vec<Line<'_>> = match app.view {
+        View::Red if !snap.campaigns.is_empty() => {
+            let mut lines: Vec<Line<'_>> = snap.campaigns.iter().map(chain_line).collect();
+            lines.push(Line::from(format!(
+                "compromised {} (ever {})  scans/tick {}",
+                snap.value("compromised"),
+                snap.value("ever_compromised"),
+                snap.value("scans")
+            )));
+            lines
+        }
         View::Red => {
             let ever = snap.value("ever_compromised");
             let now = snap.value("compromised");
@@ -200,6 +216,30 @@ fn render_side(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         area,
     );
+}
+
+/// One campaign: goal mark, name, steps reached, and the furthest step with its ATT&CK id.
+fn chain_line(c: &crate::ChainView) -> Line<'static> {
+    let reached = c.steps.iter().filter(|s| s.2).count();
+    let (mark, style) = if c.goal_reached() {
+        (
+            "✔",
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )
+    } else if reached > 0 {
+        ("▶", Style::default().fg(Color::Yellow))
+    } else {
+        ("·", Style::default().fg(Color::DarkGray))
+    };
+    let step = match c.furthest() {
+        Some((_, (name, technique, _))) => format!("{technique} {name}"),
+        None => "not started".to_owned(),
+    };
+    Line::from(vec![
+        Span::styled(format!("{mark} "), style),
+        Span::styled(format!("{} ", c.name), style),
+        Span::raw(format!("{reached}/{} {step}", c.steps.len())),
+    ])
 }
 
 fn render_charts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {

@@ -44,6 +44,7 @@ fn snapshot() -> Snapshot {
             json!({"tick": 12, "event": "detection", "node": "cam-4", "true_positive": true}),
             json!({"tick": 12, "event": "quarantine", "node": "pc-9", "true_positive": false}),
         ],
+        campaigns: Vec::new(),
     }
 }
 
@@ -201,4 +202,54 @@ fn zone_state_bars_are_proportional() {
     use ratatui::style::Color;
     assert_eq!(colours.iter().filter(|&&c| c == Color::Red).count(), 3);
     assert_eq!(colours.iter().filter(|&&c| c == Color::Blue).count(), 1);
+}
+
+/// Red sees each campaign's kill chain: goal mark, steps reached, the furthest step with
+/// its ATT&CK id; on the seeded siege the numbers are the campaign book's.
+#[test]
+fn red_view_shows_kill_chains_with_attack_ids() {
+    use paraverse_sim::universe::Universe;
+    let scenario = paraverse_sim::bundled::load(Some("metaverse-under-siege")).unwrap();
+    let mut u = Universe::build(scenario, &[&paraverse_attackers::AttackerPlugin]).unwrap();
+    while u.clock().tick < 100 {
+        u.step();
+    }
+    let snap = Snapshot::of_universe(&u, 0.0, 50);
+    let app = App::new(Mode::Live);
+    let s = screen(&snap, &app, 100, 40);
+    // At 1,000 s the botnet has recruited but not yet attacked; the intrusion has reached
+    // the ledger; the phishing campaign has drained wallets but not yet taken 20 accounts.
+    assert!(
+        s.contains("▶ venue-botnet 3/6 T1584.005 recruitment"),
+        "{s}"
+    );
+    assert!(
+        s.contains("✔ apt-ledger 5/5 T1005 high_value_target"),
+        "{s}"
+    );
+    assert!(
+        s.contains("▶ fake-wallet-app 3/4 T1657 wallet_drain"),
+        "{s}"
+    );
+    // Blue does not see the attacker's chains.
+    let mut blue = App::new(Mode::Live);
+    blue.view = View::Blue;
+    let s = screen(&snap, &blue, 100, 40);
+    assert!(!s.contains("venue-botnet"), "{s}");
+}
+
+#[test]
+fn chains_replay_from_a_summary_up_to_the_tick_shown() {
+    let summary = json!({"campaigns": [{
+        "name": "x", "kind": "ransomware",
+        "steps": [
+            {"name": "initial_access", "technique": "T1566", "reached_s": 10.0},
+            {"name": "encryption", "technique": "T1486", "reached_s": 50.0},
+        ],
+    }]});
+    let at = |t: f64| crate::ChainView::of_summary(&summary, t);
+    assert_eq!(at(5.0)[0].furthest(), None);
+    assert_eq!(at(10.0)[0].furthest().unwrap().0, 0);
+    assert!(!at(49.0)[0].goal_reached());
+    assert!(at(50.0)[0].goal_reached());
 }
