@@ -37,6 +37,8 @@ pub enum Command {
     },
     /// List the bundled scenarios.
     List,
+    /// Print the defense parameters' search space (name, range, step) as JSON.
+    Space,
     /// Measure node-ticks per second and bytes per node (build with --release).
     Bench(BenchArgs),
     /// Watch a scenario run live in the terminal (red and blue views).
@@ -53,6 +55,9 @@ pub enum Command {
 pub struct RunArgs {
     /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
     pub scenario: Option<String>,
+    /// Defense strategy file: its [defense.*] sections replace the scenario's.
+    #[arg(long)]
+    pub strategy: Option<PathBuf>,
     /// Seed of all randomness (default: the scenario's `general.seed`).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -82,6 +87,9 @@ pub struct RunArgs {
 pub struct WatchArgs {
     /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
     pub scenario: Option<String>,
+    /// Defense strategy file: its [defense.*] sections replace the scenario's.
+    #[arg(long)]
+    pub strategy: Option<PathBuf>,
     /// Seed (default: the scenario's); `r` in the UI restarts with the next seed.
     #[arg(long)]
     pub seed: Option<u64>,

@@ -63,6 +63,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             list();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Space => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(paraverse_sim::scenario::SPACE)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) if args.traffic => {
             bench::bench_traffic(&args).map(|()| ExitCode::SUCCESS)
         }
@@ -85,9 +92,27 @@ pub(crate) fn set_threads(threads: Option<u16>) -> Result<()> {
     Ok(())
 }
 
+/// Loads a scenario (path or bundled name) and applies a strategy file if given.
+pub(crate) fn load_scenario(
+    scenario: Option<&str>,
+    strategy: Option<&std::path::Path>,
+) -> Result<Scenario> {
+    let scenario = bundled::load(scenario)?;
+    Ok(match strategy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            scenario.with_strategy(&text, &path.display().to_string())?
+        }
+        None => scenario,
+    })
+}
+
 fn run(args: RunArgs) -> Result<()> {
     set_threads(args.threads)?;
-    let mut scenario = bundled::load(args.scenario.as_deref())?;
+    let mut scenario = load_scenario(args.scenario.as_deref(), args.strategy.as_deref())?;
     if let Some(seed) = args.seed {
         scenario = scenario.with_seed(seed);
     }
@@ -104,9 +129,14 @@ fn run(args: RunArgs) -> Result<()> {
         scenario = scenario.with_ticks(ticks as u32);
     }
     let out = args.out.unwrap_or_else(|| {
-        PathBuf::from("results").join(format!("{}-{}", scenario.name, scenario.seed))
+        let name = match &scenario.defense.strategy {
+            Some(s) => format!("{}-{s}-{}", scenario.name, scenario.seed),
+            None => format!("{}-{}", scenario.name, scenario.seed),
+        };
+        PathBuf::from("results").join(name)
     });
     let source = scenario.source.clone();
+    let strategy_source = scenario.strategy_source.clone();
     let (name, nodes, ticks) = (scenario.name.clone(), scenario.node_count, scenario.ticks);
 
     let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
@@ -150,6 +180,10 @@ fn run(args: RunArgs) -> Result<()> {
     record
         .write(&out, &source)
         .with_context(|| format!("cannot write results to {}", out.display()))?;
+    if let Some(text) = strategy_source {
+        std::fs::write(out.join("strategy.toml"), text)
+            .with_context(|| format!("cannot write results to {}", out.display()))?;
+    }
 
     if !args.quiet {
         let s = &record.summary;
@@ -207,6 +241,24 @@ fn run(args: RunArgs) -> Result<()> {
         if !s.campaigns.is_empty() {
             print_impact(&s.impact);
         }
+        if !s.defenses.is_empty() {
+            println!(
+                "defenses                 {}{}",
+                s.defenses.join(", "),
+                s.strategy
+                    .as_ref()
+                    .map(|n| format!(" (strategy {n})"))
+                    .unwrap_or_default()
+            );
+            println!(
+                "cost                     {:.1} (ops {:.1}, friction {:.1}, {} false quarantines)",
+                s.cost.total, s.cost.ops, s.cost.friction, s.cost.false_quarantines
+            );
+        }
+        println!(
+            "objectives               security loss {:.0}, availability {:.4}, cost {:.1}",
+            s.objectives.security_loss, s.objectives.availability, s.objectives.cost
+        );
         for (name, total) in s
             .counters
             .iter()

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 use paraverse_viz::{Action, App, Mode, Snapshot};
 use ratatui::DefaultTerminal;
@@ -40,7 +39,7 @@ fn with_terminal(body: impl FnOnce(&mut DefaultTerminal) -> Result<()>) -> Resul
 /// `paraverse watch`.
 pub fn watch(args: &WatchArgs) -> Result<()> {
     need_terminal()?;
-    let mut scenario = bundled::load(args.scenario.as_deref())?;
+    let mut scenario = crate::load_scenario(args.scenario.as_deref(), args.strategy.as_deref())?;
     if let Some(seed) = args.seed {
         scenario = scenario.with_seed(seed);
     }

@@ -407,3 +407,121 @@ fn a_bad_campaign_gets_file_line_field_and_exit_2() {
         "{err}"
     );
 }
+
+#[test]
+fn a_strategy_file_swaps_the_defenses_and_is_recorded_with_the_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let strategy = repo().join("strategies/segmented.toml");
+    let out = paraverse(
+        &[
+            "run",
+            "campaign-botnet-ddos",
+            "--strategy",
+            strategy.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("defenses                 segmentation (strategy segmented)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("objectives               security loss 0, availability 1.0000"),
+        "{report}"
+    );
+    let dir = tmp.path().join("results/campaign-botnet-ddos-segmented-7");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("strategy.toml")).unwrap(),
+        std::fs::read_to_string(&strategy).unwrap()
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["strategy"], "segmented");
+    assert!(
+        summary["counters"]["blocked_attack_flow_ticks"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    for key in ["security_loss", "availability", "cost"] {
+        assert!(summary["objectives"][key].is_number(), "{summary}");
+    }
+
+    // A bad strategy: file, line, field and range; exit 2; nothing written.
+    let bad = std::fs::read_to_string(repo().join("strategies/deception.toml"))
+        .unwrap()
+        .replace("decoys = 0.2", "decoys = 1.2");
+    let line = bad
+        .lines()
+        .position(|l| l.contains("decoys = 1.2"))
+        .unwrap()
+        + 1;
+    std::fs::write(tmp.path().join("bad-strategy.toml"), &bad).unwrap();
+    let out = paraverse(
+        &[
+            "run",
+            "campaign-intrusion",
+            "--strategy",
+            "bad-strategy.toml",
+            "--out",
+            "never",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "bad-strategy.toml:{line}:10: field `defense.deception.decoys`: expected 0 to 1"
+        )),
+        "{err}"
+    );
+    assert!(!tmp.path().join("never").exists());
+    let out = paraverse(
+        &["run", "campaign-intrusion", "--strategy", "nope.toml"],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn every_shipped_strategy_applies_to_the_campaign_venue() {
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo().join("strategies")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = paraverse(
+            &[
+                "run",
+                "metaverse-under-siege",
+                "--strategy",
+                path.to_str().unwrap(),
+                "--ticks",
+                "30",
+                "--quiet",
+            ],
+            tmp.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn space_prints_the_defense_search_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(&["space"], tmp.path());
+    assert!(out.status.success());
+    let space: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let params = space.as_array().unwrap();
+    let find = |name: &str| params.iter().find(|p| p["name"] == name).cloned();
+    let zt = find("zero_trust.reverify_interval").expect("zero trust is tunable");
+    assert_eq!(zt["range"]["type"], "duration");
+    assert!(zt["step"].as_f64().unwrap() > 0.0);
+    assert_eq!(find("deception.decoys").unwrap()["range"]["max"], 1.0);
+}

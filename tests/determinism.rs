@@ -181,3 +181,18 @@ fn attack_flows_are_bit_identical_on_the_gpu_backend() {
     assert!(gpu.1 == cpu.1, "time series differs between backends");
     assert!(gpu.2 == cpu.2, "events differ between backends");
 }
+
+/// Every defense at once against every campaign: bit-identical at 1, 2 and 4 threads.
+#[test]
+fn the_full_defense_stack_against_the_siege_is_bit_identical_across_threads() {
+    let strategy = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/strategies/full-stack.toml"
+    ))
+    .unwrap();
+    let s = bundled::load(Some("metaverse-under-siege"))
+        .unwrap()
+        .with_strategy(&strategy, "full-stack.toml")
+        .unwrap();
+    assert_identical_across_threads(&s);
+}

@@ -144,6 +144,14 @@ pub fn botnet_ddos(
             .into_iter()
             .filter(|&n| !security[n as usize].quarantined)
             .collect();
+        // Gateway meters cap what one source may send to a protected node.
+        let protection = ctx.scenario.defense.ddos.as_ref();
+        let kbps = match protection {
+            Some(p) if p.protect.contains(&b.target) => {
+                p.rate_limit_kbps.map_or(b.kbps, |r| r.min(b.kbps))
+            }
+            _ => b.kbps,
+        };
         let mut new: Vec<(u32, NewFlow)> = Vec::new();
         for &bot in &bots {
             if b.flows.contains_key(&bot) {
@@ -157,7 +165,7 @@ pub fn botnet_ddos(
                     src: bot,
                     dst,
                     class: FlowClass::Ddos,
-                    demand_kbps: b.kbps,
+                    demand_kbps: kbps,
                     priority: FlowClass::Ddos.default_priority(),
                 },
             ));
@@ -178,9 +186,33 @@ pub fn botnet_ddos(
             for (&bot, &(flow, _)) in &b.flows {
                 if let Some(f) = flow {
                     let on = bots.binary_search(&bot).is_ok();
-                    core.set_demand(f, if on { b.kbps } else { 0 });
+                    core.set_demand(f, if on { kbps } else { 0 });
                 }
             }
+        }
+    }
+    // The scrubbing centre removes attack traffic bound for protected nodes, up to its
+    // capacity, in proportion to what each receives.
+    if let Some(p) = ctx.scenario.defense.ddos.as_ref()
+        && let Some(cap) = p.scrubbing_kbps
+    {
+        let protected = |n: u32| p.protect.contains(&ctx.scenario.group_of(n));
+        let total: u64 = arriving
+            .iter()
+            .filter(|&(&n, _)| protected(n))
+            .map(|(_, &l)| l)
+            .sum();
+        let scrubbed = total.min(cap);
+        if total > 0 {
+            for (&n, load) in arriving.iter_mut() {
+                if protected(n) {
+                    *load -= (u128::from(*load) * u128::from(scrubbed) / u128::from(total)) as u64;
+                }
+            }
+        }
+        if let Some(id) = out.impact.scrubbed_mbit {
+            out.metrics
+                .add(id, scrubbed * ctx.clock.tick_micros / 1_000_000_000);
         }
     }
     // Overwhelmed targets stop serving; the others recover.

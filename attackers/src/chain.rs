@@ -239,6 +239,8 @@ pub struct ImpactCounters {
     pub wrong_decisions: Option<CounterId>,
     /// Detector threshold scale (poisoning only).
     pub detector_scale: Option<CounterId>,
+    /// Attack traffic scrubbed, Mbit (DDoS scrubbing only; an operations cost).
+    pub scrubbed_mbit: Option<CounterId>,
 }
 
 impl ImpactCounters {
@@ -299,6 +301,17 @@ impl ImpactCounters {
             }),
             wrong_decisions: has(|k| matches!(k, CampaignKind::FalseData(_)))
                 .then(|| m.register(kc::WRONG_DECISIONS, "wrong digital-twin decisions")),
+            scrubbed_mbit: scenario
+                .defense
+                .ddos
+                .as_ref()
+                .is_some_and(|d| d.scrubbing_kbps.is_some())
+                .then(|| {
+                    m.register(
+                        "scrubbed_mbit",
+                        "DDoS traffic scrubbed, Mbit (operations cost)",
+                    )
+                }),
             detector_scale: has(|k| matches!(k, CampaignKind::Poisoning { .. })).then(|| {
                 m.register_gauge(
                     kc::DETECTOR_THRESHOLD_SCALE_PPM,

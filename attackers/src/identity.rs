@@ -12,8 +12,8 @@
 //! - **phishing** (link or fake app): the users' `susceptibility`;
 //! - **credential stuffing**: `reuse` on password accounts, a hundredth of it with MFA,
 //!   0.9 on default credentials, never against certificates or biometrics;
-//! - **deepfake**: `deepfake_quality` (the chance to pass liveness detection) against
-//!   biometric authentication, never otherwise.
+//! - **deepfake**: `deepfake_quality` against biometric authentication, times
+//!   `1 − liveness` where `[defense.biometric]` runs liveness detection; never otherwise.
 //!
 //! A taken account leaks its credentials (at least one record of class `credentials`).
 //! A fake app also steals the wallet connection, and a takeover gets into the wallet: the
@@ -79,7 +79,14 @@ impl IdentityCampaigns {
                     ),
                     CampaignKind::Takeover(Takeover::Deepfake(quality)) => (
                         if g.auth == AuthMethod::Biometric {
-                            quality
+                            // Liveness detection rejects a share of the deepfakes.
+                            match scenario.defense.biometric {
+                                Some(b) => quality.scaled(
+                                    Chance::ALWAYS.threshold() - b.liveness.threshold(),
+                                    Chance::ALWAYS.threshold(),
+                                ),
+                                None => quality,
+                            }
                         } else {
                             Chance::NEVER
                         },

@@ -228,10 +228,16 @@ pub fn held_by(security: &[Security], campaign: u8) -> Vec<u32> {
         .collect()
 }
 
+const DECOY: Stream = Stream::named("defense.deception.decoy");
+
 /// Campaign-level draws use this entity id (no node is `u32::MAX`).
 const CAMPAIGN: u32 = u32::MAX;
 
 /// Attack stage: every targeted campaign gets in, moves, and acts.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system's parameters are its data access"
+)]
 pub fn targeted_step(
     mut nodes: Query<(&InGroup, &Kind, &mut Security, &mut Telemetry)>,
     mut campaigns: ResMut<TargetedCampaigns>,
@@ -240,6 +246,8 @@ pub fn targeted_step(
     mut ledger: Option<ResMut<Ledger>>,
     mut traffic: Option<ResMut<TrafficCore>>,
     mut model: ResMut<DetectionModel>,
+    policy: Res<AccessPolicy>,
+    mut tripwires: ResMut<Tripwires>,
 ) {
     let (groups, kinds, mut security, mut telemetry) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
@@ -249,6 +257,8 @@ pub fn targeted_step(
     let rng = *ctx.rng;
     let scenario = &ctx.scenario;
     let compute_nodes = campaigns.compute_nodes;
+    let defense = &scenario.defense;
+    let decoys = defense.deception.map(|d| d.decoys);
     let mut hijacked_ppm = 0u64;
     let mut divergence: Option<u64> = None;
     let mut scale_ppm: Option<u64> = None;
@@ -282,7 +292,9 @@ pub fn targeted_step(
                 ) as u32;
             let s = &mut security[node as usize];
             let mut chance = tc.access[a.entry as usize];
-            if a.access == AccessMethod::Exploit && s.patched {
+            if (a.access == AccessMethod::Exploit && s.patched)
+                || (a.access == AccessMethod::DefaultCredentials && s.hardened)
+            {
                 chance = Chance::NEVER;
             }
             if !tc.held.contains_key(&node)
@@ -344,11 +356,19 @@ pub fn targeted_step(
                     near[rng.below(tc.stream.derive(6), h, tick, m, near.len() as u64) as usize]
                 };
                 let s = &security[pick as usize];
-                if tc.held.contains_key(&pick) || s.quarantined {
+                if tc.held.contains_key(&pick) || s.quarantined || !policy.allows(h, pick) {
                     continue;
                 }
-                let (exploit, creds) = tc.lateral[groups[pick as usize].0 as usize];
+                // A decoy: the attempt is wasted and the source is caught.
+                if decoys.is_some_and(|c| c.hit(rng.draw(DECOY, h, tick, m))) {
+                    tripwires.sources.push(h);
+                    continue;
+                }
+                let (exploit, mut creds) = tc.lateral[groups[pick as usize].0 as usize];
                 let exploit = if s.patched { Chance::NEVER } else { exploit };
+                if s.hardened && creds == DICTIONARY {
+                    creds = a.credential_reuse;
+                }
                 let d = rng.draw(tc.stream.derive(7), h, tick, m);
                 if exploit.max(creds).hit(d) {
                     proposals.push((pick, h, exploit >= creds));
@@ -463,8 +483,13 @@ pub fn targeted_step(
                         *r -= t;
                         records -= t;
                         taken += t;
-                        if t > 0 {
-                            out.metrics.add(out.impact.records[k], t);
+                        // Records held in privacy-preserving form are useless stolen.
+                        let usable = match &defense.privacy {
+                            Some(p) => p.exposed(k, t),
+                            None => t,
+                        };
+                        if usable > 0 {
+                            out.metrics.add(out.impact.records[k], usable);
                         }
                     }
                     if x.remaining.iter().all(|&r| r == 0) {
@@ -587,12 +612,14 @@ pub fn targeted_step(
                 for &n in &active {
                     out.book
                         .reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
-                    samples += u64::from(samples_per_tick.sample(rng.draw(
-                        tc.stream.derive(10),
-                        n,
-                        tick,
-                        0,
-                    )));
+                    let sent = samples_per_tick.sample(rng.draw(tc.stream.derive(10), n, tick, 0));
+                    // The poisoned-data filter rejects each sample with its chance.
+                    samples += match defense.poison_filter {
+                        Some(f) => (0..sent)
+                            .filter(|&k| !f.catch.hit(rng.draw(tc.stream.derive(12), n, tick, k)))
+                            .count() as u64,
+                        None => u64::from(sent),
+                    };
                 }
                 if samples > 0 {
                     out.book.reach(c, chain::EFFECT, tick, None, &mut out.log);

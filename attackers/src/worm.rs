@@ -242,6 +242,7 @@ pub fn worm_spread(
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
     mut book: ResMut<CampaignBook>,
+    policy: Res<AccessPolicy>,
 ) {
     let (groups, mut security, mut telemetry) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
@@ -250,6 +251,7 @@ pub fn worm_spread(
     let tick = clock.tick;
     let rng = *rng;
     let node_count = scenario.node_count;
+    let policy: &AccessPolicy = &policy;
 
     for wi in 0..worms.campaigns.len() {
         let w = &worms.campaigns[wi];
@@ -302,10 +304,11 @@ pub fn worm_spread(
                         let open = if w.needs_unpatched {
                             t.exposed()
                         } else {
-                            !t.compromised && !t.quarantined
+                            !t.compromised && !t.quarantined && !t.hardened
                         };
                         if target != scanner
                             && open
+                            && policy.allows(scanner, target)
                             && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan))
                         {
                             hits.push((target, scanner));

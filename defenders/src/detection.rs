@@ -94,3 +94,46 @@ pub fn detect_scanning(
         alerts.raised.push(node);
     }
 }
+
+/// Certain alerts: a decoy touched in lateral movement (no user ever touches a decoy) or
+/// a failed zero-trust attestation. Their nodes are alerted at once and feed the same
+/// responses as detection.
+#[derive(Resource, Debug, Clone)]
+pub struct TripwireAlerts {
+    /// Whether this system starts the tick's alerts (no scan detector runs before it).
+    pub first: bool,
+    /// Alerts raised from tripwires.
+    pub alerts: CounterId,
+}
+
+/// Sense stage (after scan detection): alert on the nodes tripwires caught.
+pub fn tripwire_alerts(
+    mut nodes: Query<&mut Security>,
+    deception: Res<TripwireAlerts>,
+    mut tripwires: ResMut<Tripwires>,
+    clock: Res<Clock>,
+    mut alerts: ResMut<Alerts>,
+    mut metrics: ResMut<Metrics>,
+    mut log: ResMut<EventLog>,
+) {
+    if deception.first {
+        alerts.raised.clear();
+    }
+    let mut security = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let security = security.bypass_change_detection();
+    let mut sources = std::mem::take(&mut tripwires.sources);
+    sources.sort_unstable();
+    sources.dedup();
+    for node in sources {
+        let s = &mut security[node as usize];
+        if s.alerted || s.quarantined {
+            continue;
+        }
+        s.alerted = true;
+        metrics.add(deception.alerts, 1);
+        let mut e = RunEvent::new(clock.tick, "tripwire_alert", node);
+        e.truth = Some(s.compromised);
+        log.push(e);
+        alerts.raised.push(node);
+    }
+}

@@ -1,22 +1,56 @@
 //! Defense strategies as ECS systems: the scenario holds their parameters, this crate
 //! their behaviour.
 //!
-//! [`DefenderPlugin`] reads `[defense.*]` and adds:
+//! [`DefenderPlugin`] reads `[defense.*]` (or a strategy file that replaced them) and
+//! adds, in the order of [`DefenseStep`]:
 //!
 //! - [`detection`] (sense stage): alert on nodes whose outbound connection attempts in a
-//!   tick exceed a threshold. It sees only [`Telemetry`], never ground truth, so benign
-//!   bursts give real false positives and slow scanners real false negatives;
+//!   tick exceed a threshold (scaled by the possibly poisoned [`DetectionModel`]). It sees
+//!   only [`Telemetry`], never ground truth, so benign bursts give real false positives
+//!   and slow scanners real false negatives; decoys touched in lateral movement alert too;
 //! - [`response`] (defend stage): quarantine of alerted nodes after a response delay,
-//!   optional rebuild and release; then patching rounds on a cadence.
+//!   optional rebuild and release; patching and hardening rounds on a cadence;
+//! - [`trust`]: zero trust (trust scores, re-verification, attestation, no access below
+//!   the threshold) and continuous biometric authentication with liveness detection;
+//! - [`recovery`]: backups and restores.
 //!
-//! Each defense registers counters (`detections`, `false_detections`, `quarantines`,
-//! `patches`, ...) so its effect and its cost appear in the run summary.
+//! Micro-segmentation needs no system: `sim` builds the [`AccessPolicy`] from the
+//! scenario, and the traffic core and the attackers obey it. DDoS protection, privacy
+//! protection and the poisoned-data filter act where the attack happens (the attackers
+//! crate reads their parameters). Each defense registers counters (`detections`,
+//! `false_quarantines`, `verifications`, `reauth_prompts`, `backup_runs`, ...) so its
+//! effect and its cost appear in the run summary.
 
 pub mod detection;
+pub mod recovery;
 pub mod response;
+pub mod trust;
 
-use bevy_ecs::schedule::IntoScheduleConfigs;
+use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
+use paraverse_sim::scenario::AuthMethod;
+
+/// The order of defenses within the sense and defend stages: each writes node security,
+/// so they run one after another.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DefenseStep {
+    /// Scan detection (sense).
+    Detect,
+    /// Decoy alerts (sense).
+    Deceive,
+    /// Quarantine and release (defend).
+    Quarantine,
+    /// Patch rounds (defend).
+    Patch,
+    /// Hardening rounds (defend).
+    Harden,
+    /// Zero-trust verification (defend).
+    Trust,
+    /// Continuous biometric authentication (defend).
+    Biometric,
+    /// Backups and restores (defend).
+    Recover,
+}
 
 /// Adds the scenario's defenses to the sense and defend stages.
 pub struct DefenderPlugin;
@@ -28,6 +62,30 @@ impl SimPlugin for DefenderPlugin {
 
     fn build(&self, builder: &mut UniverseBuilder<'_>) -> Result<(), String> {
         let defense = builder.scenario.defense.clone();
+        let zones = builder.scenario.zones.len();
+        builder.configure_sets(
+            (DefenseStep::Detect, DefenseStep::Deceive)
+                .chain()
+                .in_set(SimStage::Sense),
+        );
+        builder.configure_sets(
+            (
+                DefenseStep::Quarantine,
+                DefenseStep::Patch,
+                DefenseStep::Harden,
+                DefenseStep::Trust,
+                DefenseStep::Biometric,
+                DefenseStep::Recover,
+            )
+                .chain()
+                .in_set(SimStage::Defend),
+        );
+        let tripwires = defense.deception.is_some() || defense.zero_trust.is_some();
+        if defense.detection.is_some() || tripwires {
+            builder
+                .world_mut()
+                .insert_resource(response::Alerts::default());
+        }
         if let Some(det) = defense.detection {
             let mut m = builder.metrics();
             let counters = detection::DetectionCounters {
@@ -38,7 +96,7 @@ impl SimPlugin for DefenderPlugin {
                     "alerts on clean nodes (false positives)",
                 ),
             };
-            let monitored = zone_mask(builder.scenario.zones.len(), &det.zones);
+            let monitored = zone_mask(zones, &det.zones);
             builder
                 .world_mut()
                 .insert_resource(detection::ScanDetection {
@@ -46,13 +104,25 @@ impl SimPlugin for DefenderPlugin {
                     monitored,
                     counters,
                 });
+            builder.add_systems(
+                SimStage::Sense,
+                detection::detect_scanning.in_set(DefenseStep::Detect),
+            );
+        }
+        if tripwires {
+            let alerts = builder.metrics().register(
+                "tripwire_alerts",
+                "certain alerts: decoys touched in lateral movement, failed attestations",
+            );
+            let first = builder.scenario.defense.detection.is_none();
             builder
                 .world_mut()
-                .insert_resource(response::Alerts::default());
-            builder.add_systems(SimStage::Sense, detection::detect_scanning);
+                .insert_resource(detection::TripwireAlerts { first, alerts });
+            builder.add_systems(
+                SimStage::Sense,
+                detection::tripwire_alerts.in_set(DefenseStep::Deceive),
+            );
         }
-        let quarantine = defense.quarantine.is_some();
-        let patching = defense.patching.is_some();
         if let Some(q) = defense.quarantine {
             let mut m = builder.metrics();
             let counters = response::QuarantineCounters {
@@ -68,32 +138,114 @@ impl SimPlugin for DefenderPlugin {
                     pending: Default::default(),
                     releases: Default::default(),
                 });
+            builder.add_systems(
+                SimStage::Defend,
+                response::quarantine.in_set(DefenseStep::Quarantine),
+            );
         }
         if let Some(p) = defense.patching {
             let patches = builder.metrics().register("patches", "nodes patched");
-            let zones = zone_mask(builder.scenario.zones.len(), &p.zones);
+            let zones = zone_mask(zones, &p.zones);
             builder.world_mut().insert_resource(response::PatchPolicy {
                 config: p,
                 zones,
                 patches,
             });
+            builder.add_systems(SimStage::Defend, response::patch.in_set(DefenseStep::Patch));
         }
-        // Both write node security: quarantine first (it acts on last tick's alerts),
-        // then the patch round.
-        match (quarantine, patching) {
-            (true, true) => {
-                builder.add_systems(
-                    SimStage::Defend,
-                    (response::quarantine, response::patch).chain(),
-                );
-            }
-            (true, false) => {
-                builder.add_systems(SimStage::Defend, response::quarantine);
-            }
-            (false, true) => {
-                builder.add_systems(SimStage::Defend, response::patch);
-            }
-            (false, false) => {}
+        if let Some(h) = defense.hardening {
+            let hardened = builder.metrics().register(
+                "hardened",
+                "default-credential devices given unique credentials",
+            );
+            let default_credentials = builder
+                .scenario
+                .groups
+                .iter()
+                .map(|g| g.auth == AuthMethod::DefaultCredentials)
+                .collect();
+            let zones = zone_mask(zones, &h.zones);
+            builder
+                .world_mut()
+                .insert_resource(response::HardeningPolicy {
+                    config: h,
+                    zones,
+                    default_credentials,
+                    hardened,
+                });
+            builder.add_systems(
+                SimStage::Defend,
+                response::harden.in_set(DefenseStep::Harden),
+            );
+        }
+        if let Some(z) = defense.zero_trust {
+            let mut m = builder.metrics();
+            let counters = trust::TrustCounters {
+                verifications: m.register(
+                    "verifications",
+                    "zero-trust re-verifications (operations cost)",
+                ),
+                prompts: m.register(
+                    "reauth_prompts",
+                    "re-verifications that prompted a user (friction)",
+                ),
+                caught: m.register(
+                    "trust_revoked",
+                    "compromised devices found by re-verification",
+                ),
+                revoked: m.register("accounts_revoked", "taken-over accounts revoked"),
+                denied: m.register("denied_node_ticks", "node-ticks below the trust threshold"),
+            };
+            let enforced = zone_mask(zones, &z.zones);
+            let nodes = builder.scenario.node_count as usize;
+            builder.world_mut().insert_resource(trust::ZeroTrustState {
+                config: z,
+                enforced,
+                trust: vec![1_000_000; nodes],
+                counters,
+            });
+            builder.add_systems(
+                SimStage::Defend,
+                trust::zero_trust.in_set(DefenseStep::Trust),
+            );
+        }
+        if let Some(b) = defense.biometric {
+            let mut m = builder.metrics();
+            let auth = trust::BiometricAuth {
+                config: b,
+                checks: m.register(
+                    "biometric_checks",
+                    "continuous biometric re-authentications",
+                ),
+                revoked: m.register(
+                    "deepfakes_unmasked",
+                    "deepfake sessions unmasked and revoked",
+                ),
+            };
+            builder.world_mut().insert_resource(auth);
+            builder.add_systems(
+                SimStage::Defend,
+                trust::biometric_reauth.in_set(DefenseStep::Biometric),
+            );
+        }
+        if let Some(b) = defense.backups {
+            let mut m = builder.metrics();
+            let policy = recovery::BackupPolicy {
+                config: b,
+                restoring: Default::default(),
+                queued: Default::default(),
+                runs: m.register("backup_runs", "backup rounds (operations cost)"),
+                restores: m.register("restores", "encrypted nodes restored from backup"),
+                loss: m.register(
+                    "data_loss_window_s",
+                    "seconds of data lost to restores, summed",
+                ),
+            };
+            builder.world_mut().insert_resource(policy);
+            builder.add_systems(
+                SimStage::Defend,
+                recovery::backups.in_set(DefenseStep::Recover),
+            );
         }
         Ok(())
     }

@@ -155,3 +155,63 @@ pub fn patch(
     metrics.add(policy.patches, patched);
     log.push(RunEvent::global(tick, "patch_round", patched));
 }
+
+/// The hardening policy: devices on factory-default credentials get unique ones.
+#[derive(Resource, Debug, Clone)]
+pub struct HardeningPolicy {
+    /// Parameters.
+    pub config: paraverse_sim::scenario::Hardening,
+    /// Whether each zone is covered.
+    pub zones: Vec<bool>,
+    /// Whether each group is on default credentials.
+    pub default_credentials: Vec<bool>,
+    /// Counter of devices hardened.
+    pub hardened: CounterId,
+}
+
+const HARDEN: Stream = Stream::named("defense.harden");
+
+/// Defend stage: on every `interval`-th tick, harden each default-credential device in
+/// the covered zones with chance `coverage`. A hardened device resists dictionary attacks
+/// (botnets, default-credential access); it does not evict an attacker already inside.
+pub fn harden(
+    mut nodes: Query<(&InZone, &InGroup, &mut Security)>,
+    policy: Res<HardeningPolicy>,
+    rng: Res<SimRng>,
+    clock: Res<Clock>,
+    mut metrics: ResMut<Metrics>,
+    mut log: ResMut<EventLog>,
+) {
+    let tick = clock.tick;
+    if !tick.is_multiple_of(policy.config.interval_ticks) {
+        return;
+    }
+    let (zones, groups, mut security) =
+        dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let security = security.bypass_change_detection();
+    let rng = *rng;
+    let p = &*policy;
+    let hardened: u64 = security
+        .par_chunks_mut(CHUNK)
+        .zip(zones.par_chunks(CHUNK))
+        .zip(groups.par_chunks(CHUNK))
+        .enumerate()
+        .map(|(c, ((sec, zone), group))| {
+            let mut n = 0u64;
+            for (k, ((s, z), g)) in sec.iter_mut().zip(zone).zip(group).enumerate() {
+                let node = (c * CHUNK + k) as u32;
+                if !s.hardened
+                    && p.default_credentials[g.0 as usize]
+                    && p.zones[z.0 as usize]
+                    && p.config.coverage.hit(rng.draw(HARDEN, node, tick, 0))
+                {
+                    s.hardened = true;
+                    n += 1;
+                }
+            }
+            n
+        })
+        .sum();
+    metrics.add(p.hardened, hardened);
+    log.push(RunEvent::global(tick, "hardening_round", hardened));
+}

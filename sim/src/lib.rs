@@ -19,6 +19,8 @@
 pub mod bundled;
 pub mod killchain;
 pub mod metrics;
+pub mod objectives;
+pub mod policy;
 pub mod rng;
 pub mod scenario;
 pub mod topology;
@@ -31,6 +33,7 @@ pub mod world;
 pub mod prelude {
     pub use crate::killchain::{CampaignBook, CampaignTrack, KillStep};
     pub use crate::metrics::{CounterId, EventLog, Metrics, RunEvent, RunRecord, Summary};
+    pub use crate::policy::{AccessPolicy, Tripwires};
     pub use crate::rng::{Chance, PerTick, SimRng, Stream};
     pub use crate::scenario::{Scenario, ScenarioError};
     pub use crate::topology::Topology;

@@ -427,6 +427,14 @@ pub struct Summary {
     pub impact: crate::killchain::Impact,
     /// Each campaign's kill chain: steps with ATT&CK ids, when reached, and its goal.
     pub campaigns: Vec<crate::killchain::CampaignOutcome>,
+    /// The defense strategy's name, when a strategy file set it.
+    pub strategy: Option<String>,
+    /// The defenses in force.
+    pub defenses: Vec<&'static str>,
+    /// What the defenses cost.
+    pub cost: crate::objectives::Cost,
+    /// The three objectives: security loss, availability, cost.
+    pub objectives: crate::objectives::Objectives,
     /// Events kept in the log.
     pub events_logged: u64,
     /// Events that did not fit in the bounded log.
@@ -513,6 +521,17 @@ impl Summary {
                     }
                 });
         let half = first.vulnerable.div_ceil(2).max(1);
+        let impact = crate::killchain::Impact::derive(metrics, book, clock.seconds_at(1));
+        let simulated_s = clock.seconds_at(clock.tick);
+        let xr_quality = ratio(metrics, XR_OK, XR_TOTAL);
+        let cost = crate::objectives::Cost::derive(metrics, scenario, simulated_s);
+        let objectives = crate::objectives::Objectives::derive(
+            &impact,
+            xr_quality,
+            &cost,
+            scenario.node_count,
+            simulated_s,
+        );
         let time_to_half = (first.vulnerable > 0)
             .then(|| {
                 series
@@ -553,7 +572,7 @@ impl Summary {
                 .iter()
                 .filter_map(|n| metrics.gauge_stats(n).map(|g| (n.to_string(), g)))
                 .collect(),
-            xr_quality: ratio(metrics, XR_OK, XR_TOTAL),
+            xr_quality,
             xr_quality_by_zone: scenario
                 .zones
                 .iter()
@@ -562,8 +581,12 @@ impl Summary {
                         .map(|q| (z.clone(), q))
                 })
                 .collect(),
-            impact: crate::killchain::Impact::derive(metrics, book, clock.seconds_at(1)),
+            impact,
             campaigns: book.outcomes(clock),
+            strategy: scenario.defense.strategy.clone(),
+            defenses: scenario.defense.active(),
+            cost,
+            objectives,
             events_logged: log.events().len() as u64,
             events_dropped: log.dropped(),
         }

@@ -44,6 +44,7 @@ use crate::killchain::CampaignBook;
 use crate::metrics::{
     EventLog, Metrics, NodeNamer, RunRecord, Summary, TimeSeries, account, event_json,
 };
+use crate::policy::{AccessPolicy, Tripwires};
 use crate::rng::SimRng;
 use crate::scenario::Scenario;
 use crate::topology::Topology;
@@ -120,6 +121,15 @@ impl UniverseBuilder<'_> {
         self
     }
 
+    /// Orders a plugin's own system sets (e.g. steps within a stage).
+    pub fn configure_sets<M>(
+        &mut self,
+        sets: impl IntoScheduleConfigs<bevy_ecs::intern::Interned<dyn SystemSet>, M>,
+    ) -> &mut Self {
+        self.schedule.configure_sets(sets);
+        self
+    }
+
     /// The counters, to register new ones.
     pub fn metrics(&mut self) -> Mut<'_, Metrics> {
         self.world.resource_mut::<Metrics>()
@@ -166,6 +176,8 @@ impl Universe {
         world.insert_resource(SimFault::default());
         world.insert_resource(CampaignBook::default());
         world.insert_resource(DetectionModel::default());
+        world.insert_resource(AccessPolicy::new(&scenario));
+        world.insert_resource(Tripwires::default());
 
         let mut schedule = Schedule::default();
         schedule.set_executor(SingleThreadedExecutor::default());

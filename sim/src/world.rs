@@ -60,6 +60,8 @@ pub struct Security {
     pub overwhelmed: bool,
     /// Its user's account has been taken over (phishing, stuffing, deepfake).
     pub account_taken_over: bool,
+    /// Factory-default credentials have been replaced (hardening).
+    pub hardened: bool,
     /// Index of the campaign holding it (meaningful while `compromised`).
     pub campaign: u8,
     /// Tick of the last compromise.

@@ -856,6 +856,202 @@ pub struct DefenseSpec {
     /// Quarantine of alerted nodes after a response delay.
     #[serde(default)]
     pub quarantine: Option<QuarantineSpec>,
+    /// Zero trust: trust scores, continuous re-verification, no access without it.
+    #[serde(default)]
+    pub zero_trust: Option<ZeroTrustSpec>,
+    /// Micro-segmentation: segments and the connections allowed between them.
+    #[serde(default)]
+    pub segmentation: Option<SegmentationSpec>,
+    /// Continuous biometric authentication with liveness detection.
+    #[serde(default)]
+    pub biometric: Option<BiometricSpec>,
+    /// Backups and restore (ransomware recovery).
+    #[serde(default)]
+    pub backups: Option<BackupSpec>,
+    /// DDoS protection: per-source rate limits and scrubbing for protected groups.
+    #[serde(default)]
+    pub ddos: Option<DdosProtectionSpec>,
+    /// Deception: decoys that catch lateral movement.
+    #[serde(default)]
+    pub deception: Option<DeceptionSpec>,
+    /// Data classification with privacy-preserving computation.
+    #[serde(default)]
+    pub privacy: Option<PrivacySpec>,
+    /// Poisoned-data detection for the detection model's training data.
+    #[serde(default)]
+    pub poison_filter: Option<PoisonFilterSpec>,
+    /// Hardening: default credentials replaced on a cadence.
+    #[serde(default)]
+    pub hardening: Option<HardeningSpec>,
+}
+
+/// Zero trust. Every node's trust score decays; re-verification restores it, or finds the
+/// device compromised (attestation or behavioural checks) and drops it to zero. Below the
+/// threshold a node gets no access: its connections are refused (software-defined
+/// perimeter).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ZeroTrustSpec {
+    /// Time between re-verifications of each node, e.g. "5 min".
+    pub reverify_interval: SimDuration,
+    /// Trust lost per hour without verification, 0 to 1 (default 0.5).
+    #[serde(default)]
+    pub decay_per_hour: Option<f64>,
+    /// Trust below which a node gets no access, 0 to 1 (default 0.5).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Chance that attestation (hardware root of trust: headsets, phones, servers with
+    /// certificates) finds a compromised device at verification (default 0.9).
+    #[serde(default)]
+    pub attestation: Option<f64>,
+    /// Chance that behavioural checks find a compromised device without a root of trust
+    /// (IoT), or a taken-over account (default 0.3).
+    #[serde(default)]
+    pub behavioural: Option<f64>,
+    /// Zones enforced (default: every zone).
+    #[serde(default)]
+    pub zones: Vec<String>,
+}
+
+/// Micro-segmentation.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentationSpec {
+    /// The segments; every group must fall in exactly one (by its zone or by name).
+    #[serde(rename = "segment")]
+    pub segments: Vec<SegmentSpec>,
+    /// Connections allowed between segments; within a segment everything is allowed.
+    #[serde(default)]
+    pub allow: Vec<AllowSpec>,
+}
+
+/// One segment.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentSpec {
+    /// Unique name.
+    pub name: String,
+    /// Zones whose groups it holds.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Groups it holds (besides those of its zones).
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// An allowed connection: nodes of `from` may open connections to nodes of `to`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllowSpec {
+    /// Segment of the initiator (a flow's client, an attacker's source).
+    pub from: String,
+    /// Segment of the responder.
+    pub to: String,
+    /// Also allow `to` → `from` (default false).
+    #[serde(default)]
+    pub both_ways: bool,
+}
+
+/// Continuous biometric authentication from XR headsets.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BiometricSpec {
+    /// Chance liveness detection rejects a deepfake, 0 to 1.
+    pub liveness: f64,
+    /// Time between continuous re-authentications of biometric accounts (each one a
+    /// prompt-free check that can unmask a deepfake session), default "10 min".
+    #[serde(default)]
+    pub reverify_interval: Option<SimDuration>,
+}
+
+/// Backups.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    /// Time between backups, e.g. "1 h"; data written since the last one is lost on
+    /// restore.
+    pub interval: SimDuration,
+    /// Time to restore an encrypted node, e.g. "30 min".
+    pub restore_time: SimDuration,
+}
+
+/// DDoS protection for the services of some groups.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DdosProtectionSpec {
+    /// Groups protected.
+    pub protect: Vec<String>,
+    /// Largest rate one source may send to a protected node (gateway meters), e.g.
+    /// "2 Mbit/s".
+    #[serde(default)]
+    pub rate_limit: Option<Bandwidth>,
+    /// Attack traffic the scrubbing centre removes before it reaches protected nodes,
+    /// in all, e.g. "2 Gbit/s".
+    #[serde(default)]
+    pub scrubbing: Option<Bandwidth>,
+}
+
+/// Deception: decoys among real nodes.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeceptionSpec {
+    /// Chance that a lateral-movement attempt lands on a decoy, which raises an alert on
+    /// the attacker's source, 0 to 1.
+    pub decoys: f64,
+}
+
+/// Data classification and privacy-preserving computation.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySpec {
+    /// Classes processed in privacy-preserving form (encrypted, federated, tokenised).
+    pub classes: Vec<DataClass>,
+    /// Share of those records protected, 0 to 1; protected records are useless stolen.
+    pub coverage: f64,
+}
+
+/// Poisoned-data detection.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoisonFilterSpec {
+    /// Share of poisoned training samples the filter rejects, 0 to 1.
+    pub catch: f64,
+}
+
+/// Hardening rounds: devices on factory-default credentials get unique ones.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HardeningSpec {
+    /// Time between rounds.
+    pub interval: SimDuration,
+    /// Share of the remaining default-credential devices hardened per round, 0 to 1.
+    pub coverage: f64,
+    /// Zones covered (default: every zone).
+    #[serde(default)]
+    pub zones: Vec<String>,
+}
+
+/// A defense strategy file: a named bundle of `[defense.*]` sections that replaces a
+/// scenario's own (`paraverse run SCENARIO --strategy FILE`).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyFile {
+    /// Name and description.
+    pub strategy: StrategyMeta,
+    /// The defenses.
+    #[serde(default)]
+    pub defense: DefenseSpec,
+}
+
+/// A strategy's name and description.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyMeta {
+    /// Short name, for results and reports.
+    pub name: String,
+    /// What it is.
+    #[serde(default)]
+    pub description: String,
 }
 
 /// Patch rounds every `interval`.

@@ -29,6 +29,7 @@
 //! ```
 
 mod campaign;
+mod defense;
 pub mod error;
 pub mod file;
 
@@ -37,6 +38,10 @@ use std::path::Path;
 use std::str::FromStr;
 
 pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, Takeover};
+pub use defense::{
+    Backups, Biometric, DdosProtection, Deception, Defense, Hardening, Param, ParamRange,
+    PoisonFilter, Privacy, SPACE, Segmentation, ZeroTrust,
+};
 pub use error::{Diagnostic, Locator, ScenarioError, Seg};
 pub use file::*;
 
@@ -237,17 +242,6 @@ pub struct Quarantine {
     pub release_ticks: Option<u32>,
 }
 
-/// The resolved defense strategy.
-#[derive(Debug, Clone, Default)]
-pub struct Defense {
-    /// Patching.
-    pub patching: Option<Patching>,
-    /// Detection.
-    pub detection: Option<Detection>,
-    /// Quarantine.
-    pub quarantine: Option<Quarantine>,
-}
-
 /// A resolved benign flow spec.
 #[derive(Debug, Clone)]
 pub struct Flow {
@@ -341,6 +335,8 @@ pub struct Scenario {
     pub traffic: Traffic,
     /// Defense strategy.
     pub defense: Defense,
+    /// The text of the strategy file that replaced the scenario's defenses, if any.
+    pub strategy_source: Option<String>,
     /// Total nodes.
     pub node_count: u32,
     /// Total terminals (XR, AR, phones, IoT).
@@ -700,7 +696,7 @@ impl Validator<'_> {
             .filter_map(|(i, c)| self.campaign(i, c, &tables))
             .collect();
 
-        let defense = self.defense(&file.defense, g.tick, &zone_ids);
+        let defense = self.defense(&file.defense, g.tick, &zone_ids, &group_ids, &groups, None);
         let flows = file
             .flows
             .iter()
@@ -726,6 +722,7 @@ impl Validator<'_> {
             flows,
             traffic,
             defense,
+            strategy_source: None,
             node_count,
             terminal_count: terminals.min(u64::from(u32::MAX)) as u32,
             max_events: file.recording.max_events,
@@ -928,78 +925,6 @@ impl Validator<'_> {
             daily_permille,
             start_of_day_us: t.start_of_day.as_micros() % 86_400_000_000,
             queue_limit_us: t.queue_limit.as_micros(),
-        }
-    }
-
-    fn zones(
-        &mut self,
-        names: &[String],
-        zone_ids: &HashMap<String, u16>,
-        section: &str,
-    ) -> Vec<ZoneId> {
-        names
-            .iter()
-            .enumerate()
-            .map(|(j, z)| {
-                self.lookup(
-                    zone_ids,
-                    "zone",
-                    z,
-                    field_path!["defense", section, "zones", j],
-                )
-            })
-            .collect()
-    }
-
-    fn defense(
-        &mut self,
-        d: &DefenseSpec,
-        tick: SimDuration,
-        zone_ids: &HashMap<String, u16>,
-    ) -> Defense {
-        let ticks_of = |dur: SimDuration| dur.ticks_ceil(tick).min(u64::from(u32::MAX)) as u32;
-        let patching = d.patching.as_ref().map(|p| {
-            if p.interval.as_micros() == 0 {
-                self.err(
-                    field_path!["defense", "patching", "interval"],
-                    "expected an interval longer than zero",
-                );
-            }
-            Patching {
-                interval_ticks: ticks_of(p.interval).max(1),
-                coverage: self.fraction(p.coverage, field_path!["defense", "patching", "coverage"]),
-                zones: self.zones(&p.zones, zone_ids, "patching"),
-            }
-        });
-        let detection = d.detection.as_ref().map(|det| {
-            let per_second = self.non_negative(
-                det.threshold,
-                field_path!["defense", "detection", "threshold"],
-            );
-            // Exact per-tick threshold from the per-second one: floor(rate × tick).
-            let per_tick = (per_second * tick.as_micros() as f64 / 1e6).floor();
-            Detection {
-                threshold_per_tick: per_tick.min(f64::from(u32::MAX)) as u32,
-                threshold_per_second: per_second,
-                zones: self.zones(&det.zones, zone_ids, "detection"),
-            }
-        });
-        let quarantine = d.quarantine.as_ref().map(|q| {
-            if d.detection.is_none() {
-                self.err(
-                    field_path!["defense", "quarantine"],
-                    "quarantine acts on alerts: expected a [defense.detection] section too",
-                );
-            }
-            Quarantine {
-                delay_ticks: ticks_of(q.delay),
-                release_ticks: q.release_after.map(|r| ticks_of(r).max(1)),
-            }
-        });
-        Defense {
-            patching,
-            detection,
-            quarantine,
         }
     }
 }

@@ -488,3 +488,122 @@ fn every_bundled_campaign_scenario_is_valid() {
         crate::bundled::load(Some(b.name)).unwrap_or_else(|e| panic!("{}: {e}", b.name));
     }
 }
+
+#[test]
+fn defense_parameters_outside_their_search_space_name_the_field_and_range() {
+    let d = one_error(&format!(
+        "{GOOD}\n[defense.zero_trust]\nreverify_interval = \"30 s\"\nthreshold = 1.5\n"
+    ));
+    assert_eq!(d.field, "defense.zero_trust.threshold");
+    assert!(
+        d.message
+            .contains("expected 0 to 1 (the range of defense.zero_trust.threshold), found 1.5"),
+        "{}",
+        d.message
+    );
+    let d = one_error(&format!(
+        "{GOOD}\n[defense.backups]\ninterval = \"10 s\"\nrestore_time = \"5 min\"\n"
+    ));
+    assert_eq!(d.field, "defense.backups.interval");
+    assert!(d.message.contains("60 s to 604800 s"), "{}", d.message);
+    let d = one_error(&format!("{GOOD}\n[defense.ddos]\nprotect = [\"aps\"]\n"));
+    assert_eq!(d.field, "defense.ddos");
+    let d = one_error(&format!(
+        "{GOOD}\n[defense.ddos]\nprotect = [\"apz\"]\nrate_limit = \"1 Mbit/s\"\n"
+    ));
+    assert_eq!(d.field, "defense.ddos.protect[0]");
+    // Every declared parameter has a sane range and step.
+    for p in SPACE {
+        assert!(p.step > 0.0 && p.name.contains('.'), "{p:?}");
+    }
+}
+
+const SEGMENTS: &str = r#"
+[[defense.segmentation.segment]]
+name = "cams"
+groups = ["cams"]
+
+[[defense.segmentation.segment]]
+name = "infra"
+groups = ["aps"]
+
+[[defense.segmentation.allow]]
+from = "cams"
+to = "infra"
+"#;
+
+#[test]
+fn segmentation_resolves_and_checks_its_segments() {
+    let s = Scenario::from_toml_str(&format!("{GOOD}{SEGMENTS}"), "t.toml").unwrap();
+    let seg = s.defense.segmentation.as_ref().unwrap();
+    assert!(seg.allows(0, 1), "cams -> aps allowed");
+    assert!(!seg.allows(1, 0), "aps -> cams not (one way)");
+    assert!(seg.allows(1, 1), "within a segment");
+    // Unknown segment in an allow rule.
+    let d = one_error(&format!(
+        "{GOOD}{}",
+        SEGMENTS.replace("to = \"infra\"", "to = \"infar\"")
+    ));
+    assert_eq!(d.field, "defense.segmentation.allow[0].to");
+    assert!(
+        d.message.contains("unknown segment `infar`"),
+        "{}",
+        d.message
+    );
+    // A group in no segment would bypass the policy.
+    let d = one_error(&format!(
+        "{GOOD}{}",
+        SEGMENTS.replace("groups = [\"aps\"]", "groups = []")
+    ));
+    assert!(
+        d.message.contains("group `aps` is in no segment"),
+        "{}",
+        d.message
+    );
+    // A group in two segments.
+    let d = one_error(&format!(
+        "{GOOD}{}",
+        SEGMENTS.replace("groups = [\"aps\"]", "groups = [\"aps\", \"cams\"]")
+    ));
+    assert_eq!(d.field, "defense.segmentation.segment[1].groups[1]");
+}
+
+#[test]
+fn a_strategy_file_replaces_the_defenses_and_its_errors_point_into_it() {
+    let base = Scenario::from_toml_str(
+        &format!("{GOOD}\n[defense.patching]\ninterval = \"1 h\"\ncoverage = 0.5\n"),
+        "t.toml",
+    )
+    .unwrap();
+    assert!(base.defense.patching.is_some());
+    let strategy =
+        format!("[strategy]\nname = \"tight\"\n\n[defense.deception]\ndecoys = 0.2\n{SEGMENTS}");
+    let s = base.clone().with_strategy(&strategy, "tight.toml").unwrap();
+    assert_eq!(s.defense.strategy.as_deref(), Some("tight"));
+    assert!(
+        s.defense.patching.is_none(),
+        "the strategy replaces, not merges"
+    );
+    assert_eq!(s.defense.active(), ["segmentation", "deception"]);
+    assert_eq!(s.strategy_source.as_deref(), Some(strategy.as_str()));
+
+    let bad = strategy.replace("decoys = 0.2", "decoys = 2");
+    match base.clone().with_strategy(&bad, "tight.toml") {
+        Err(ScenarioError::Invalid {
+            origin,
+            diagnostics,
+        }) => {
+            assert_eq!(origin, "tight.toml");
+            assert_eq!(diagnostics[0].field, "defense.deception.decoys");
+            assert_eq!(diagnostics[0].line, line_of(&bad, "decoys = 2"));
+        }
+        other => panic!("expected an invalid strategy, got {other:?}"),
+    }
+    match base.with_strategy("[strategy]\nname = \"x\"\n[defense.typo]\n", "x.toml") {
+        Err(ScenarioError::Invalid { diagnostics, .. }) => {
+            assert!(diagnostics[0].field.contains("defense"), "{diagnostics:?}");
+            assert!(diagnostics[0].message.contains("typo"), "{diagnostics:?}");
+        }
+        other => panic!("expected an invalid strategy, got {other:?}"),
+    }
+}

@@ -35,6 +35,7 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use crate::metrics::{CounterId, Metrics, XR_OK, XR_TOTAL};
+use crate::policy::AccessPolicy;
 use crate::rng::{SimRng, Stream};
 use crate::scenario::{Direction, FlowClass, Scenario};
 use crate::topology::Topology;
@@ -248,6 +249,8 @@ struct TrafficCounters {
     saturated: CounterId,
     delivered: CounterId,
     flows_active: CounterId,
+    /// Benign and attack flow-ticks the access policy refused (only when one is set).
+    blocked: Option<(CounterId, CounterId)>,
 }
 
 /// The traffic core: flows, routing state, backend and results.
@@ -375,6 +378,20 @@ impl TrafficCore {
             ),
             delivered: metrics.register_gauge("delivered_mbps", "total allocated rate, Mbit/s"),
             flows_active: metrics.register_gauge("active_flows", "flows with demand this tick"),
+            blocked: (scenario.defense.segmentation.is_some()
+                || scenario.defense.zero_trust.is_some())
+            .then(|| {
+                (
+                    metrics.register(
+                        "blocked_flow_ticks",
+                        "benign flow-ticks refused by segmentation or zero trust (friction)",
+                    ),
+                    metrics.register(
+                        "blocked_attack_flow_ticks",
+                        "attack flow-ticks refused by segmentation or zero trust",
+                    ),
+                )
+            }),
         };
         let n = topology.node_count();
         let mut core = Self {
@@ -619,6 +636,7 @@ impl TrafficCore {
         scenario: &Scenario,
         topology: &Topology,
         security: &[Security],
+        policy: &AccessPolicy,
         clock: &Clock,
         metrics: &mut Metrics,
     ) -> Result<(), TrafficError> {
@@ -659,6 +677,34 @@ impl TrafficCore {
                 fl.base_demand[f]
             };
         });
+        // The access policy refuses flows whose initiator (the client) may not connect to
+        // the other end: segmentation, or zero trust denying either end.
+        let mut blocked = [0u64; 2];
+        if policy.restricts() {
+            for f in 0..fl.len() {
+                if fl.demand[f] == 0 {
+                    continue;
+                }
+                let client = fl.client[f];
+                let other = if client == fl.src[f] {
+                    fl.dst[f]
+                } else {
+                    fl.src[f]
+                };
+                if !policy.allows(client, other) {
+                    fl.demand[f] = 0;
+                    let attack = matches!(
+                        fl.class[f],
+                        FlowClass::Ddos | FlowClass::Scan | FlowClass::Exfiltration
+                    );
+                    blocked[usize::from(attack)] += 1;
+                }
+            }
+        }
+        if let Some((benign, attack)) = self.counters.blocked {
+            metrics.add(benign, blocked[0]);
+            metrics.add(attack, blocked[1]);
+        }
         // A benign flow to or from a node that cannot serve (encrypted, overwhelmed) is
         // wanted but gets nothing; attack flows keep flowing at it.
         self.unserved.clear();
@@ -879,8 +925,13 @@ impl SimPlugin for TrafficPlugin {
 /// Traffic stage. A backend failure (a GPU lost mid-run) is recorded as the run's
 /// [`SimFault`]; the universe then stops rather than continue on another backend, which
 /// could change results.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system's parameters are its data access"
+)]
 pub fn traffic_step(
     nodes: Query<&Security>,
+    policy: Res<AccessPolicy>,
     mut core: ResMut<TrafficCore>,
     scenario: Res<ScenarioRes>,
     topology: Res<Topology>,
@@ -889,7 +940,14 @@ pub fn traffic_step(
     mut fault: ResMut<SimFault>,
 ) {
     let security = dense(nodes.contiguous_iter().expect("node query is dense"));
-    if let Err(e) = core.step(&scenario, &topology, security, &clock, &mut metrics) {
+    if let Err(e) = core.step(
+        &scenario,
+        &topology,
+        security,
+        &policy,
+        &clock,
+        &mut metrics,
+    ) {
         fault.0 = Some(format!("traffic core failed at tick {}: {e}", clock.tick));
     }
 }

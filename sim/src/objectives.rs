@@ -1,0 +1,124 @@
+//! What a defense strategy costs, and the three objectives strategies are compared on:
+//! security loss, availability, cost.
+//!
+//! Costs come from counters the defenses register (verifications, prompts, backup
+//! rounds, traffic scrubbed, nodes patched, legitimate flows refused, clean nodes
+//! quarantined), weighed by the default cost model below into operations and user
+//! friction units. The weights are a model, not a truth: experiments that need another
+//! can weigh the raw counters in `summary.json` themselves.
+
+use serde::Serialize;
+
+use crate::killchain::Impact;
+use crate::metrics::Metrics;
+use crate::scenario::Scenario;
+
+/// Operations units per 1,000 zero-trust verifications.
+pub const PER_1000_VERIFICATIONS: f64 = 1.0;
+/// Operations units per 10,000 continuous biometric checks.
+pub const PER_10000_BIOMETRIC_CHECKS: f64 = 1.0;
+/// Operations units per backup round.
+pub const PER_BACKUP_RUN: f64 = 1.0;
+/// Operations units per Gbit of DDoS traffic scrubbed.
+pub const PER_GBIT_SCRUBBED: f64 = 1.0;
+/// Operations units per 100 nodes patched or hardened.
+pub const PER_100_NODES_PATCHED: f64 = 1.0;
+/// Operations units per simulated hour of decoys, per 1 % of lateral moves they catch.
+pub const PER_DECOY_PERCENT_HOUR: f64 = 1.0;
+/// Operations units per simulated hour per segment of micro-segmentation (rule upkeep).
+pub const PER_SEGMENT_HOUR: f64 = 0.5;
+/// Operations units per simulated hour of privacy-preserving computation, per class
+/// covered at full coverage.
+pub const PER_PRIVATE_CLASS_HOUR: f64 = 5.0;
+/// Operations units per simulated hour of poisoned-data filtering at a catch rate of 1.
+pub const PER_FILTER_HOUR: f64 = 10.0;
+/// Friction units per 100 re-authentication prompts.
+pub const PER_100_PROMPTS: f64 = 1.0;
+/// Friction units per 100 legitimate flow-ticks refused (segmentation, zero trust).
+pub const PER_100_BLOCKED_FLOW_TICKS: f64 = 1.0;
+/// Cost units per clean node quarantined.
+pub const PER_FALSE_QUARANTINE: f64 = 10.0;
+
+/// The cost of a run's defenses.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Cost {
+    /// Operations (compute, scrubbing, backups, patching), units.
+    pub ops: f64,
+    /// User friction (prompts, legitimate sessions blocked), units.
+    pub friction: f64,
+    /// Clean nodes quarantined.
+    pub false_quarantines: u64,
+    /// `ops + friction + 10 × false_quarantines`.
+    pub total: f64,
+}
+
+impl Cost {
+    /// Derives the cost from the counters and the strategy.
+    pub fn derive(metrics: &Metrics, scenario: &Scenario, simulated_s: f64) -> Self {
+        let t = |n: &str| metrics.total(n).unwrap_or(0) as f64;
+        let d = &scenario.defense;
+        let hours = simulated_s / 3600.0;
+        let decoys = d.deception.map_or(0.0, |d| d.decoys.probability() * 100.0);
+        let upkeep = d
+            .segmentation
+            .as_ref()
+            .map_or(0.0, |s| s.names.len() as f64 * PER_SEGMENT_HOUR)
+            + d.privacy.as_ref().map_or(0.0, |p| {
+                p.classes.iter().filter(|&&c| c).count() as f64 * p.coverage_ppm as f64 / 1e6
+                    * PER_PRIVATE_CLASS_HOUR
+            })
+            + d.poison_filter
+                .map_or(0.0, |f| f.catch.probability() * PER_FILTER_HOUR);
+        let ops = t("verifications") / 1000.0 * PER_1000_VERIFICATIONS
+            + t("biometric_checks") / 10_000.0 * PER_10000_BIOMETRIC_CHECKS
+            + t("backup_runs") * PER_BACKUP_RUN
+            + t("scrubbed_mbit") / 1000.0 * PER_GBIT_SCRUBBED
+            + (t("patches") + t("hardened")) / 100.0 * PER_100_NODES_PATCHED
+            + decoys * hours * PER_DECOY_PERCENT_HOUR
+            + upkeep * hours;
+        let friction = t("reauth_prompts") / 100.0 * PER_100_PROMPTS
+            + t("blocked_flow_ticks") / 100.0 * PER_100_BLOCKED_FLOW_TICKS;
+        let false_quarantines = metrics.total("false_quarantines").unwrap_or(0);
+        Cost {
+            ops,
+            friction,
+            false_quarantines,
+            total: ops + friction + false_quarantines as f64 * PER_FALSE_QUARANTINE,
+        }
+    }
+}
+
+/// The three objectives of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Objectives {
+    /// Security loss (lower is better): [`Impact::security_loss`].
+    pub security_loss: f64,
+    /// Availability (higher is better): XR quality, or 1 without XR traffic, times the
+    /// share of service node-time not lost to encryption or DDoS.
+    pub availability: f64,
+    /// Cost (lower is better): [`Cost::total`].
+    pub cost: f64,
+}
+
+impl Objectives {
+    /// From a run's impact, XR quality and cost.
+    pub fn derive(
+        impact: &Impact,
+        xr_quality: Option<f64>,
+        cost: &Cost,
+        nodes: u32,
+        simulated_s: f64,
+    ) -> Self {
+        let node_s = f64::from(nodes) * simulated_s;
+        let up = if node_s > 0.0 {
+            1.0 - (impact.service_down_s / node_s).min(1.0)
+        } else {
+            1.0
+        };
+        Objectives {
+            security_loss: impact.security_loss,
+            availability: xr_quality.unwrap_or(1.0) * up,
+            cost: cost.total,
+        }
+    }
+}

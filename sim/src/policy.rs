@@ -1,0 +1,70 @@
+//! What the network allows, as defenses set it: micro-segmentation (which segment may
+//! open connections to which) and zero trust (nodes below the trust threshold get no
+//! access at all). The traffic core drops flows it refuses, and attackers cannot scan or
+//! move across it; both read this one resource, so the policy the simulator enforces is
+//! the policy export writes out.
+//!
+//! Deception tripwires live here too: attackers report touching a decoy, defenders turn
+//! it into an alert.
+
+use bevy_ecs::prelude::*;
+
+use crate::scenario::{Scenario, Segmentation};
+
+/// The access policy in force.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct AccessPolicy {
+    /// Segmentation, if any.
+    pub segmentation: Option<Segmentation>,
+    /// Group of each node (filled when segmentation is on).
+    group: Vec<u16>,
+    /// Nodes denied all access by zero trust (empty when zero trust is off).
+    pub denied: Vec<bool>,
+}
+
+impl AccessPolicy {
+    /// The policy of a scenario's defenses at the start of a run (nobody denied yet).
+    pub fn new(scenario: &Scenario) -> Self {
+        let segmentation = scenario.defense.segmentation.clone();
+        let mut group = Vec::new();
+        if segmentation.is_some() {
+            group.reserve(scenario.node_count as usize);
+            for (i, g) in scenario.groups.iter().enumerate() {
+                group.extend(std::iter::repeat_n(i as u16, g.count as usize));
+            }
+        }
+        Self {
+            segmentation,
+            group,
+            denied: if scenario.defense.zero_trust.is_some() {
+                vec![false; scenario.node_count as usize]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Whether the policy restricts anything.
+    pub fn restricts(&self) -> bool {
+        self.segmentation.is_some() || !self.denied.is_empty()
+    }
+
+    /// Whether `from` may open a connection to `to`.
+    #[inline]
+    pub fn allows(&self, from: u32, to: u32) -> bool {
+        if !self.denied.is_empty() && (self.denied[from as usize] || self.denied[to as usize]) {
+            return false;
+        }
+        match &self.segmentation {
+            Some(s) => s.allows(self.group[from as usize], self.group[to as usize]),
+            None => true,
+        }
+    }
+}
+
+/// Decoys touched this tick: the attacker's source node of each.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct Tripwires {
+    /// Sources, in the order they were caught.
+    pub sources: Vec<u32>,
+}

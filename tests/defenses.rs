@@ -1,0 +1,158 @@
+//! Every defense, against the campaign it targets, measurably reduces that campaign's
+//! effect, averaged over several seeds, and its cost shows up in the summary. The
+//! strategies are the shipped files in `strategies/`, applied as `--strategy` does.
+
+use paraverse_attackers::AttackerPlugin;
+use paraverse_defenders::DefenderPlugin;
+use paraverse_sim::bundled;
+use paraverse_sim::prelude::*;
+
+const SEEDS: [u64; 3] = [1, 2, 3];
+
+fn strategy(name: &str) -> String {
+    let path = format!("{}/strategies/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn run(scenario: &str, strategy_name: Option<&str>, seed: u64) -> Summary {
+    let mut s = bundled::load(Some(scenario)).unwrap().with_seed(seed);
+    if let Some(name) = strategy_name {
+        s = s.with_strategy(&strategy(name), name).unwrap();
+    }
+    let mut u = Universe::build(s, &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+    u.run(|_| {});
+    assert_eq!(u.fault(), None);
+    u.finish().summary
+}
+
+/// Mean of `metric` over the seeds without and with the strategy; checks the costs.
+fn compare(scenario: &str, name: &str, metric: impl Fn(&Summary) -> f64) -> (f64, f64) {
+    let (mut without, mut with) = (0.0, 0.0);
+    for seed in SEEDS {
+        let base = run(scenario, None, seed);
+        let defended = run(scenario, Some(name), seed);
+        assert_eq!(base.cost.total, 0.0, "an undefended run costs nothing");
+        assert!(
+            defended.cost.total > 0.0,
+            "{name}: its cost shows up: {:?}",
+            defended.cost
+        );
+        assert_eq!(defended.strategy.as_deref(), Some(name));
+        without += metric(&base);
+        with += metric(&defended);
+    }
+    let n = SEEDS.len() as f64;
+    eprintln!("{scenario} + {name}: {:.3} -> {:.3}", without / n, with / n);
+    (without / n, with / n)
+}
+
+fn goal_time(s: &Summary) -> f64 {
+    s.campaigns[0].goal_reached_s.unwrap_or(s.simulated_s * 2.0)
+}
+
+#[test]
+fn zero_trust_stops_exfiltration_and_changes_the_allowed_flows() {
+    let (without, with) = compare("campaign-exfiltration", "zero-trust", |s| {
+        s.impact.security_loss
+    });
+    assert!(with < 0.2 * without, "{without} -> {with}");
+    let s = run("campaign-exfiltration", Some("zero-trust"), 1);
+    assert!(s.counters["verifications"] > 0 && s.counters["reauth_prompts"] > 0);
+    assert!(s.counters["trust_revoked"] > 0);
+    assert!(
+        s.counters.contains_key("blocked_flow_ticks"),
+        "the traffic core enforces it"
+    );
+}
+
+#[test]
+fn segmentation_refuses_the_flood_at_the_segment_boundary() {
+    let (without, with) = compare("campaign-botnet-ddos", "segmented", |s| {
+        s.impact.service_down_s
+    });
+    assert!(without > 0.0 && with == 0.0, "{without} -> {with}");
+    let s = run("campaign-botnet-ddos", Some("segmented"), 1);
+    assert!(
+        s.counters["blocked_attack_flow_ticks"] > 0,
+        "{:?}",
+        s.counters
+    );
+    assert_eq!(
+        s.counters["blocked_flow_ticks"], 0,
+        "benign flows are all allowed"
+    );
+    assert_eq!(s.xr_quality, Some(1.0));
+}
+
+#[test]
+fn segmentation_cuts_the_intruders_path() {
+    let (without, with) = compare("campaign-intrusion", "segmented", goal_time);
+    assert!(with > without, "{without} -> {with}");
+}
+
+#[test]
+fn ddos_protection_keeps_the_render_farm_up() {
+    let (without, with) = compare("campaign-botnet-ddos", "ddos-shield", |s| {
+        s.impact.service_down_s
+    });
+    assert!(with < 0.2 * without, "{without} -> {with}");
+    assert!(run("campaign-botnet-ddos", Some("ddos-shield"), 1).counters["scrubbed_mbit"] > 0);
+}
+
+#[test]
+fn hardening_starves_the_botnet() {
+    let (without, with) = compare("campaign-botnet-ddos", "hardening", |s| {
+        s.counters["recruits"] as f64
+    });
+    assert!(with < 0.5 * without, "{without} -> {with}");
+}
+
+#[test]
+fn backups_shorten_ransomware_outages() {
+    let (without, with) = compare("campaign-ransomware", "backups", |s| {
+        s.impact.service_down_s
+    });
+    assert!(with < 0.95 * without, "{without} -> {with}");
+    let s = run("campaign-ransomware", Some("backups"), 1);
+    assert!(s.counters["restores"] > 0 && s.counters["data_loss_window_s"] > 0);
+}
+
+#[test]
+fn liveness_detection_counters_deepfakes() {
+    // The second campaign of the scenario is the deepfake one (5 headset accounts).
+    let deepfake_goal = |s: &Summary| {
+        assert_eq!(s.campaigns[1].name, "deepfake-avatars");
+        s.campaigns[1].goal_reached_s.unwrap_or(s.simulated_s * 2.0)
+    };
+    let (without, with) = compare("campaign-takeover", "liveness", deepfake_goal);
+    assert!(with > without + 600.0, "{without} -> {with}");
+    let s = run("campaign-takeover", Some("liveness"), 1);
+    assert!(s.counters["biometric_checks"] > 0);
+}
+
+#[test]
+fn privacy_preserving_computation_makes_stolen_records_useless() {
+    let (without, with) = compare("campaign-exfiltration", "privacy", |s| {
+        s.impact.records_stolen["biometric"] as f64
+    });
+    assert!(with < 0.2 * without, "{without} -> {with}");
+}
+
+#[test]
+fn the_poison_filter_slows_model_poisoning() {
+    let (without, with) = compare("campaign-poisoning", "poison-filter", |s| {
+        s.gauges["detector_threshold_scale_ppm"].mean
+    });
+    assert!(with < without, "{without} -> {with}");
+    let (early, late) = compare("campaign-poisoning", "poison-filter", goal_time);
+    assert!(late > early + 600.0, "{early} -> {late}");
+}
+
+#[test]
+fn deception_catches_lateral_movement() {
+    let (without, with) = compare("campaign-intrusion", "deception", |s| {
+        s.counters["lateral_moves"] as f64
+    });
+    assert!(with < 0.7 * without, "{without} -> {with}");
+    assert!(run("campaign-intrusion", Some("deception"), 1).counters["tripwire_alerts"] > 0);
+}
