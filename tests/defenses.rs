@@ -156,3 +156,61 @@ fn deception_catches_lateral_movement() {
     assert!(with < 0.7 * without, "{without} -> {with}");
     assert!(run("campaign-intrusion", Some("deception"), 1).counters["tripwire_alerts"] > 0);
 }
+
+/// The campus's own defenses, with or without the adaptive response deciding by risk.
+fn campus(adaptive: bool) -> Summary {
+    let mut strategy = String::from(
+        "[strategy]\nname = \"campus\"\n\n[defense.patching]\ninterval = \"30 min\"\ncoverage = 0.25\n\n[defense.detection]\nthreshold = 0.15\nzones = [\"campus-iot\"]\n\n[defense.quarantine]\ndelay = \"1 min\"\nrelease_after = \"30 min\"\n",
+    );
+    if adaptive {
+        strategy.push_str("\n[defense.adaptive]\nthrottle_at = 1\nrevoke_at = 2\nquarantine_at = 2\nthrottle_for = \"30 min\"\n");
+    }
+    let s = bundled::load(None)
+        .unwrap()
+        .with_strategy(&strategy, "campus.toml")
+        .unwrap();
+    let mut u = Universe::build(s, &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+    u.run(|_| {});
+    u.finish().summary
+}
+
+#[test]
+fn the_adaptive_response_acts_by_risk() {
+    // On the campus, the detector's alerts fall on IoT terminals (risk 1): the adaptive
+    // response throttles them instead of quarantining, so no clean node is isolated and
+    // the cost falls, at the price of a worm that lingers on throttled devices.
+    let every = campus(false);
+    let adaptive = campus(true);
+    assert!(every.counters["false_quarantines"] > 50);
+    assert_eq!(adaptive.counters["false_quarantines"], 0);
+    assert!(adaptive.counters["throttles"] > 0);
+    assert!(adaptive.counters["throttled_node_ticks"] > 0);
+    assert!(
+        adaptive.cost.total < every.cost.total,
+        "{:?} vs {:?}",
+        adaptive.cost,
+        every.cost
+    );
+    assert!(adaptive.cost.friction > 0.0, "throttling is friction");
+    // A decoy touched is a certain alert (severity 3): risk 3 quarantines even a terminal.
+    let (without, with) = compare("campaign-intrusion", "adaptive", |s| {
+        s.counters["lateral_moves"] as f64
+    });
+    assert!(with < 0.7 * without, "{without} -> {with}");
+    let s = run("campaign-intrusion", Some("adaptive"), 1);
+    assert!(s.counters["quarantines"] > 0 && s.counters["tripwire_alerts"] > 0);
+}
+
+#[test]
+fn ueba_catches_miners_by_their_cpu_load() {
+    let (without, with) = compare("campaign-cryptojacking", "ueba", |s| {
+        s.impact.compute_stolen_node_s
+    });
+    assert!(with < 0.25 * without, "{without} -> {with}");
+    let s = run("campaign-cryptojacking", Some("ueba"), 1);
+    assert!(s.counters["true_detections"] > 0);
+    assert!(
+        s.counters["false_detections"] > 0,
+        "benign bursts give real false positives"
+    );
+}

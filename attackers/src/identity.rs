@@ -115,14 +115,16 @@ const CAMPAIGN: u32 = u32::MAX;
 
 /// Attack stage: every identity campaign makes its attempts.
 pub fn identity_step(
-    mut nodes: Query<&mut Security>,
+    mut nodes: Query<(&mut Security, &mut Telemetry)>,
     mut campaigns: ResMut<IdentityCampaigns>,
     ctx: Ctx,
     mut out: Out,
     mut ledger: Option<ResMut<Ledger>>,
 ) {
-    let mut security = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let (mut security, mut telemetry) =
+        dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let security = security.bypass_change_detection();
+    let telemetry = telemetry.bypass_change_detection();
     let tick = ctx.clock.tick;
     let rng = *ctx.rng;
     let credentials = DataClass::ALL
@@ -145,12 +147,16 @@ pub fn identity_step(
             let node = g.first_node
                 + rng.below(ic.stream.derive(1), CAMPAIGN, tick, k, u64::from(g.count)) as u32;
             let s = &mut security[node as usize];
-            if s.account_taken_over
-                || s.quarantined
-                || !ic
-                    .chance
-                    .hit(rng.draw(ic.stream.derive(2), CAMPAIGN, tick, k))
+            if s.account_taken_over || s.quarantined {
+                continue;
+            }
+            if !ic
+                .chance
+                .hit(rng.draw(ic.stream.derive(2), CAMPAIGN, tick, k))
             {
+                // A failed log-in (stuffing, a rejected deepfake): the account sees it.
+                let t = &mut telemetry[node as usize];
+                t.auth_failures = t.auth_failures.saturating_add(1);
                 continue;
             }
             s.account_taken_over = true;

@@ -323,9 +323,11 @@ pub fn targeted_step(
             if security[h as usize].quarantined {
                 continue;
             }
-            let moves = a
-                .lateral_per_tick
-                .sample(rng.draw(tc.stream.derive(3), h, tick, 0));
+            let moves = policy.attempts(
+                h,
+                a.lateral_per_tick
+                    .sample(rng.draw(tc.stream.derive(3), h, tick, 0)),
+            );
             if moves == 0 {
                 continue;
             }
@@ -423,6 +425,11 @@ pub fn targeted_step(
                 }
                 let n = active.len() as u64;
                 hijacked_ppm += n * share_permille * 1000;
+                for &node in &active {
+                    // The miner's load is what a host sensor sees.
+                    let t = &mut telemetry[node as usize];
+                    t.cpu_permille = (u64::from(t.cpu_permille) + share_permille).min(1000) as u16;
+                }
                 if let Some(id) = out.impact.compute_stolen {
                     // share (‰) × tick (µs) → node-ms.
                     out.metrics

@@ -188,6 +188,8 @@ struct ScanBatch {
     scans: Vec<u32>,
     /// Successful exploits as (target, scanner), in scanner order.
     hits: Vec<(u32, u32)>,
+    /// Log-ins the dictionary failed on reachable devices (botnets), in scanner order.
+    failed_logins: Vec<u32>,
 }
 
 /// How many scanners one rayon task handles.
@@ -287,11 +289,14 @@ pub fn worm_spread(
             .map(|chunk| {
                 let mut scans = Vec::with_capacity(chunk.len());
                 let mut hits = Vec::new();
+                let mut failed_logins = Vec::new();
                 for &scanner in chunk {
-                    let count = w
-                        .worm
-                        .scans_per_tick
-                        .sample(rng.draw(SCAN_COUNT, scanner, tick, 0));
+                    let count = policy.attempts(
+                        scanner,
+                        w.worm
+                            .scans_per_tick
+                            .sample(rng.draw(SCAN_COUNT, scanner, tick, 0)),
+                    );
                     scans.push(count);
                     for scan in 0..count {
                         let Some(target) =
@@ -306,23 +311,40 @@ pub fn worm_spread(
                         } else {
                             !t.compromised && !t.quarantined && !t.hardened
                         };
-                        if target != scanner
-                            && open
-                            && policy.allows(scanner, target)
-                            && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan))
-                        {
+                        if target == scanner || !policy.allows(scanner, target) {
+                            continue;
+                        }
+                        if open && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan)) {
                             hits.push((target, scanner));
+                        } else if !w.needs_unpatched && !t.quarantined {
+                            // A dictionary log-in that failed: the device sees it.
+                            failed_logins.push(target);
                         }
                     }
                 }
-                ScanBatch { scans, hits }
+                ScanBatch {
+                    scans,
+                    hits,
+                    failed_logins,
+                }
             })
             .collect();
 
         let mut total_scans = 0u64;
         let mut infections = 0u64;
-        for (chunk, ScanBatch { scans, hits }) in scanners.chunks(SCANNERS_PER_TASK).zip(proposals)
+        for (
+            chunk,
+            ScanBatch {
+                scans,
+                hits,
+                failed_logins,
+            },
+        ) in scanners.chunks(SCANNERS_PER_TASK).zip(proposals)
         {
+            for target in failed_logins {
+                let t = &mut telemetry[target as usize];
+                t.auth_failures = t.auth_failures.saturating_add(1);
+            }
             for (&scanner, &count) in chunk.iter().zip(&scans) {
                 let t = &mut telemetry[scanner as usize];
                 t.connections = t.connections.saturating_add(count);

@@ -74,7 +74,7 @@ pub fn detect_scanning(
         .collect();
     let tick = clock.tick;
     let c = detector.counters;
-    alerts.raised.clear();
+    alerts.clear();
     for node in flagged {
         let s = &mut security[node as usize];
         s.alerted = true;
@@ -117,7 +117,7 @@ pub fn tripwire_alerts(
     mut log: ResMut<EventLog>,
 ) {
     if deception.first {
-        alerts.raised.clear();
+        alerts.clear();
     }
     let mut security = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let security = security.bypass_change_detection();
@@ -133,6 +133,144 @@ pub fn tripwire_alerts(
         metrics.add(deception.alerts, 1);
         let mut e = RunEvent::new(clock.tick, "tripwire_alert", node);
         e.truth = Some(s.compromised);
+        log.push(e);
+        alerts.raised.push(node);
+        alerts.certain.push(node);
+    }
+}
+
+/// UEBA: each monitored node's own baselines of its signals (outbound connections, failed
+/// log-ins, CPU load), as exponentially weighted moving mean and variance in 16.16 fixed
+/// point. A signal more than `sensitivity` standard deviations (scaled by the possibly
+/// poisoned [`DetectionModel`]) plus a minimum excess above its mean raises an alert;
+/// anomalous values do not enter the baseline. Nothing alerts during the first
+/// `1 / learning_rate` ticks while baselines form.
+#[derive(Resource, Debug, Clone)]
+pub struct Ueba {
+    /// Parameters.
+    pub config: Detection,
+    /// Whether each zone is monitored.
+    pub monitored: Vec<bool>,
+    /// Counters.
+    pub counters: DetectionCounters,
+    /// Per node and signal: (mean, variance), fixed point.
+    pub baselines: Vec<[(i64, i64); 3]>,
+    /// Ticks observed.
+    pub seen: u32,
+}
+
+/// Smallest excess over the mean that can alert, per signal (connections, failed
+/// log-ins, CPU ‰): keeps near-constant signals from alerting on noise.
+pub const MIN_EXCESS: [i64; 3] = [3, 3, 150];
+
+impl Ueba {
+    /// A detector with empty baselines for `nodes` nodes.
+    pub fn new(
+        config: Detection,
+        monitored: Vec<bool>,
+        counters: DetectionCounters,
+        nodes: usize,
+    ) -> Self {
+        Self {
+            config,
+            monitored,
+            counters,
+            baselines: vec![[(i64::MIN, 0); 3]; nodes],
+            seen: 0,
+        }
+    }
+}
+
+/// Checks and updates one signal's baseline; true if the value is anomalous.
+#[inline]
+fn ueba_signal(b: &mut (i64, i64), x: u64, k_milli: u64, alpha: i64, k: usize, warm: bool) -> bool {
+    let x = (x as i64) << 16;
+    if b.0 == i64::MIN {
+        // First observation: the mean starts there, the variance at the minimum excess.
+        *b = (x, (MIN_EXCESS[k] * MIN_EXCESS[k]) << 16);
+        return false;
+    }
+    let d = x - b.0;
+    let sd = ((b.1.max(0) as u128) << 16).isqrt() as i64;
+    let limit = (i128::from(sd) * i128::from(k_milli) / 1000) as i64 + (MIN_EXCESS[k] << 16);
+    if warm && d > limit {
+        return true;
+    }
+    b.0 += ((i128::from(alpha) * i128::from(d)) >> 16) as i64;
+    let sq = ((i128::from(d) * i128::from(d)) >> 16) as i64;
+    b.1 += ((i128::from(alpha) * i128::from(sq - b.1)) >> 16) as i64;
+    false
+}
+
+/// Sense stage: UEBA over every monitored node, in parallel; alerts in node-id order.
+pub fn detect_ueba(
+    mut nodes: Query<(&InZone, &Telemetry, &mut Security)>,
+    mut ueba: ResMut<Ueba>,
+    model: Res<DetectionModel>,
+    clock: Res<Clock>,
+    mut alerts: ResMut<Alerts>,
+    mut metrics: ResMut<Metrics>,
+    mut log: ResMut<EventLog>,
+) {
+    let (zones, telemetry, mut security) =
+        dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let security = security.bypass_change_detection();
+    let ueba = &mut *ueba;
+    let alpha = ueba.config.learning_q16 as i64;
+    ueba.seen += 1;
+    let warm = u64::from(ueba.seen) * ueba.config.learning_q16 >= 65536;
+    // The poisoned model demands more deviation before it alerts.
+    let k_milli = ueba.config.sensitivity_milli * model.threshold_scale_ppm / 1_000_000;
+    let monitored = &ueba.monitored;
+    let state: &[Security] = security;
+    let flagged: Vec<u32> = ueba
+        .baselines
+        .par_chunks_mut(CHUNK)
+        .zip(telemetry.par_chunks(CHUNK))
+        .zip(zones.par_chunks(CHUNK))
+        .enumerate()
+        .flat_map_iter(|(c, ((base, tel), zone))| {
+            let mut out = Vec::new();
+            for (k, ((b, t), z)) in base.iter_mut().zip(tel).zip(zone).enumerate() {
+                let node = c * CHUNK + k;
+                let s = &state[node];
+                if !monitored[z.0 as usize] || s.quarantined {
+                    continue;
+                }
+                let signals = [
+                    u64::from(t.connections),
+                    u64::from(t.auth_failures),
+                    u64::from(t.cpu_permille),
+                ];
+                let mut anomalous = false;
+                for (i, &x) in signals.iter().enumerate() {
+                    anomalous |= ueba_signal(&mut b[i], x, k_milli, alpha, i, warm);
+                }
+                if anomalous && !s.alerted {
+                    out.push(node as u32);
+                }
+            }
+            out.into_iter()
+        })
+        .collect();
+    let tick = clock.tick;
+    let c = ueba.counters;
+    alerts.clear();
+    for node in flagged {
+        let s = &mut security[node as usize];
+        s.alerted = true;
+        let truth = s.compromised;
+        metrics.add(c.detections, 1);
+        metrics.add(
+            if truth {
+                c.true_detections
+            } else {
+                c.false_detections
+            },
+            1,
+        );
+        let mut e = RunEvent::new(tick, "detection", node);
+        e.truth = Some(truth);
         log.push(e);
         alerts.raised.push(node);
     }

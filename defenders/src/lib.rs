@@ -12,7 +12,9 @@
 //!   optional rebuild and release; patching and hardening rounds on a cadence;
 //! - [`trust`]: zero trust (trust scores, re-verification, attestation, no access below
 //!   the threshold) and continuous biometric authentication with liveness detection;
-//! - [`recovery`]: backups and restores.
+//! - [`recovery`]: backups and restores;
+//! - [`adaptive`]: the adaptive response (CARTA): throttle, revoke or quarantine
+//!   according to each alert's risk.
 //!
 //! Micro-segmentation needs no system: `sim` builds the [`AccessPolicy`] from the
 //! scenario, and the traffic core and the attackers obey it. DDoS protection, privacy
@@ -21,6 +23,7 @@
 //! `false_quarantines`, `verifications`, `reauth_prompts`, `backup_runs`, ...) so its
 //! effect and its cost appear in the run summary.
 
+pub mod adaptive;
 pub mod detection;
 pub mod recovery;
 pub mod response;
@@ -28,7 +31,7 @@ pub mod trust;
 
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
-use paraverse_sim::scenario::AuthMethod;
+use paraverse_sim::scenario::{AuthMethod, DetectionMethod};
 
 /// The order of defenses within the sense and defend stages: each writes node security,
 /// so they run one after another.
@@ -38,6 +41,8 @@ pub enum DefenseStep {
     Detect,
     /// Decoy alerts (sense).
     Deceive,
+    /// Adaptive response: throttle, revoke, decide quarantine (defend).
+    Respond,
     /// Quarantine and release (defend).
     Quarantine,
     /// Patch rounds (defend).
@@ -70,6 +75,7 @@ impl SimPlugin for DefenderPlugin {
         );
         builder.configure_sets(
             (
+                DefenseStep::Respond,
                 DefenseStep::Quarantine,
                 DefenseStep::Patch,
                 DefenseStep::Harden,
@@ -97,17 +103,31 @@ impl SimPlugin for DefenderPlugin {
                 ),
             };
             let monitored = zone_mask(zones, &det.zones);
-            builder
-                .world_mut()
-                .insert_resource(detection::ScanDetection {
-                    config: det,
-                    monitored,
-                    counters,
-                });
-            builder.add_systems(
-                SimStage::Sense,
-                detection::detect_scanning.in_set(DefenseStep::Detect),
-            );
+            match det.method {
+                DetectionMethod::Threshold => {
+                    builder
+                        .world_mut()
+                        .insert_resource(detection::ScanDetection {
+                            config: det,
+                            monitored,
+                            counters,
+                        });
+                    builder.add_systems(
+                        SimStage::Sense,
+                        detection::detect_scanning.in_set(DefenseStep::Detect),
+                    );
+                }
+                DetectionMethod::Ueba => {
+                    let nodes = builder.scenario.node_count as usize;
+                    builder
+                        .world_mut()
+                        .insert_resource(detection::Ueba::new(det, monitored, counters, nodes));
+                    builder.add_systems(
+                        SimStage::Sense,
+                        detection::detect_ueba.in_set(DefenseStep::Detect),
+                    );
+                }
+            }
         }
         if tripwires {
             let alerts = builder.metrics().register(
@@ -137,6 +157,7 @@ impl SimPlugin for DefenderPlugin {
                     counters,
                     pending: Default::default(),
                     releases: Default::default(),
+                    every_alert: defense.adaptive.is_none(),
                 });
             builder.add_systems(
                 SimStage::Defend,
@@ -226,6 +247,27 @@ impl SimPlugin for DefenderPlugin {
             builder.add_systems(
                 SimStage::Defend,
                 trust::biometric_reauth.in_set(DefenseStep::Biometric),
+            );
+        }
+        if let Some(a) = defense.adaptive {
+            let mut m = builder.metrics();
+            let counters = adaptive::AdaptiveCounters {
+                throttles: m.register("throttles", "alerted nodes throttled (adaptive response)"),
+                revocations: m.register("revocations", "credentials revoked (adaptive response)"),
+                throttled: m.register("throttled_node_ticks", "node-ticks throttled (friction)"),
+            };
+            builder
+                .world_mut()
+                .insert_resource(adaptive::AdaptiveResponse {
+                    config: a,
+                    counters,
+                    throttle: Default::default(),
+                    unthrottle: Default::default(),
+                    revoke: Default::default(),
+                });
+            builder.add_systems(
+                SimStage::Defend,
+                adaptive::respond.in_set(DefenseStep::Respond),
             );
         }
         if let Some(b) = defense.backups {

@@ -20,6 +20,16 @@ use rayon::prelude::*;
 pub struct Alerts {
     /// Nodes alerted this tick.
     pub raised: Vec<u32>,
+    /// Those of them alerted by a certain tripwire (a decoy, a failed attestation).
+    pub certain: Vec<u32>,
+}
+
+impl Alerts {
+    /// Starts a tick's alerts.
+    pub fn clear(&mut self) {
+        self.raised.clear();
+        self.certain.clear();
+    }
 }
 
 /// Counters of the quarantine policy.
@@ -45,6 +55,9 @@ pub struct QuarantinePolicy {
     pub pending: VecDeque<(u32, u32)>,
     /// (due tick, node) of isolated nodes awaiting release.
     pub releases: VecDeque<(u32, u32)>,
+    /// Whether every alert leads to quarantine (false when the adaptive response decides
+    /// which do, by risk).
+    pub every_alert: bool,
 }
 
 /// Defend stage: isolate nodes whose response delay has passed; release rebuilt ones.
@@ -61,10 +74,12 @@ pub fn quarantine(
     let tick = clock.tick;
     let policy = &mut *policy;
     let c = policy.counters;
-    for &node in &alerts.raised {
-        policy
-            .pending
-            .push_back((tick.saturating_add(policy.config.delay_ticks), node));
+    if policy.every_alert {
+        for &node in &alerts.raised {
+            policy
+                .pending
+                .push_back((tick.saturating_add(policy.config.delay_ticks), node));
+        }
     }
     while let Some(&(due, node)) = policy.releases.front() {
         if due > tick {

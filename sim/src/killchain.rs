@@ -242,6 +242,8 @@ pub fn record_weight(class: DataClass) -> f64 {
 
 /// Weight of one account taken over in [`Impact::security_loss`].
 pub const ACCOUNT_WEIGHT: f64 = 10.0;
+/// Weight of one compromised node-hour in [`Impact::security_loss`].
+pub const COMPROMISED_NODE_HOUR_WEIGHT: f64 = 1.0;
 /// Weight of one wrong digital-twin decision in [`Impact::security_loss`].
 pub const WRONG_DECISION_WEIGHT: f64 = 10.0;
 
@@ -274,18 +276,27 @@ pub struct Impact {
     pub wrong_decisions: u64,
     /// Highest detection-threshold multiplier reached by poisoning (`null` without it).
     pub detector_threshold_scale_max: Option<f64>,
+    /// Node-hours under an attacker's control (compromised nodes summed over ticks).
+    pub compromised_node_hours: f64,
     /// Campaign goals reached.
     pub goals_reached: u64,
     /// Weighted loss: records × class weight (biometric 20, health 5, asset keys 5,
     /// credentials 2, behavioural 1, twin data 1) + asset value + 10 per account taken
-    /// over + 10 per wrong twin decision. Availability (service down, XR quality) and
-    /// compute are separate objectives.
+    /// over + 10 per wrong twin decision + 1 per compromised node-hour. Availability
+    /// (service down, XR quality) and compute are separate objectives.
     pub security_loss: f64,
 }
 
 impl Impact {
-    /// Derives the impact from the metrics and the campaign book.
-    pub fn derive(metrics: &Metrics, book: &CampaignBook, tick_s: f64) -> Self {
+    /// Derives the impact from the metrics, the campaign book and the compromised
+    /// node-ticks of the run.
+    pub fn derive(
+        metrics: &Metrics,
+        book: &CampaignBook,
+        tick_s: f64,
+        compromised_node_ticks: u64,
+    ) -> Self {
+        let compromised_node_hours = compromised_node_ticks as f64 * tick_s / 3600.0;
         let total = |name: &str| metrics.total(name).unwrap_or(0);
         let mut records_stolen = BTreeMap::new();
         let mut weighted = 0.0;
@@ -316,13 +327,15 @@ impl Impact {
             detector_threshold_scale_max: metrics
                 .gauge_stats(DETECTOR_THRESHOLD_SCALE_PPM)
                 .map(|g| g.max as f64 / 1e6),
+            compromised_node_hours,
             goals_reached: (0..book.tracks.len())
                 .filter(|&c| book.goal_reached(c as u8))
                 .count() as u64,
             security_loss: weighted
                 + asset_value_stolen
                 + accounts as f64 * ACCOUNT_WEIGHT
-                + wrong as f64 * WRONG_DECISION_WEIGHT,
+                + wrong as f64 * WRONG_DECISION_WEIGHT
+                + compromised_node_hours * COMPROMISED_NODE_HOUR_WEIGHT,
         }
     }
 }

@@ -521,7 +521,14 @@ impl Summary {
                     }
                 });
         let half = first.vulnerable.div_ceil(2).max(1);
-        let impact = crate::killchain::Impact::derive(metrics, book, clock.seconds_at(1));
+        // Tick 0 is the initial state; the simulated ticks are 1..
+        let compromised_node_ticks = series.states.iter().skip(1).map(|s| s.compromised).sum();
+        let impact = crate::killchain::Impact::derive(
+            metrics,
+            book,
+            clock.seconds_at(1),
+            compromised_node_ticks,
+        );
         let simulated_s = clock.seconds_at(clock.tick);
         let xr_quality = ratio(metrics, XR_OK, XR_TOTAL);
         let cost = crate::objectives::Cost::derive(metrics, scenario, simulated_s);

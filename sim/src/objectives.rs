@@ -36,6 +36,10 @@ pub const PER_FILTER_HOUR: f64 = 10.0;
 pub const PER_100_PROMPTS: f64 = 1.0;
 /// Friction units per 100 legitimate flow-ticks refused (segmentation, zero trust).
 pub const PER_100_BLOCKED_FLOW_TICKS: f64 = 1.0;
+/// Friction units per 100 node-ticks throttled by the adaptive response.
+pub const PER_100_THROTTLED_NODE_TICKS: f64 = 1.0;
+/// Friction units per credential revocation (the user re-enrols).
+pub const PER_REVOCATION: f64 = 0.5;
 /// Cost units per clean node quarantined.
 pub const PER_FALSE_QUARANTINE: f64 = 10.0;
 
@@ -77,7 +81,9 @@ impl Cost {
             + decoys * hours * PER_DECOY_PERCENT_HOUR
             + upkeep * hours;
         let friction = t("reauth_prompts") / 100.0 * PER_100_PROMPTS
-            + t("blocked_flow_ticks") / 100.0 * PER_100_BLOCKED_FLOW_TICKS;
+            + t("blocked_flow_ticks") / 100.0 * PER_100_BLOCKED_FLOW_TICKS
+            + t("throttled_node_ticks") / 100.0 * PER_100_THROTTLED_NODE_TICKS
+            + t("revocations") * PER_REVOCATION;
         let false_quarantines = metrics.total("false_quarantines").unwrap_or(0);
         Cost {
             ops,

@@ -20,7 +20,14 @@ pub struct AccessPolicy {
     group: Vec<u16>,
     /// Nodes denied all access by zero trust (empty when zero trust is off).
     pub denied: Vec<bool>,
+    /// Nodes throttled by the adaptive response (empty when it is off).
+    pub throttled: Vec<bool>,
 }
+
+/// Outbound attempts (scans, lateral moves) a throttled node may make per tick.
+pub const THROTTLE_ATTEMPTS: u32 = 1;
+/// Largest rate of a flow a throttled node opens, kbit/s.
+pub const THROTTLE_KBPS: u32 = 256;
 
 impl AccessPolicy {
     /// The policy of a scenario's defenses at the start of a run (nobody denied yet).
@@ -41,6 +48,27 @@ impl AccessPolicy {
             } else {
                 Vec::new()
             },
+            throttled: if scenario.defense.adaptive.is_some() {
+                vec![false; scenario.node_count as usize]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Whether a node is throttled.
+    #[inline]
+    pub fn is_throttled(&self, node: u32) -> bool {
+        !self.throttled.is_empty() && self.throttled[node as usize]
+    }
+
+    /// How many of `attempts` outbound attempts a node may make this tick.
+    #[inline]
+    pub fn attempts(&self, node: u32, attempts: u32) -> u32 {
+        if self.is_throttled(node) {
+            attempts.min(THROTTLE_ATTEMPTS)
+        } else {
+            attempts
         }
     }
 

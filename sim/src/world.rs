@@ -127,6 +127,20 @@ impl DetectionModel {
 pub struct Telemetry {
     /// Outbound connection attempts this tick.
     pub connections: u32,
+    /// Failed log-ins against the node this tick (typos; stuffing, deepfake attempts).
+    pub auth_failures: u16,
+    /// CPU/GPU load this tick, per mille (miners push it up).
+    pub cpu_permille: u16,
+}
+
+/// Typical CPU load of a kind, per mille; benign load varies ±100 around it.
+pub fn base_cpu_permille(kind: NodeKind) -> u16 {
+    match kind {
+        NodeKind::IotWearable | NodeKind::IotSensor => 100,
+        NodeKind::XrHeadset | NodeKind::ArGlasses | NodeKind::Phone => 250,
+        NodeKind::EdgeServer | NodeKind::GpuNode | NodeKind::CloudVm => 500,
+        _ => 300,
+    }
 }
 
 /// The scenario a world was built from, shared by systems.
@@ -205,6 +219,10 @@ pub fn spawn_nodes(world: &mut World, scenario: &Scenario, rng: &SimRng) {
 }
 
 const BENIGN: Stream = Stream::named("demand.benign_connections");
+const BENIGN_HOST: Stream = Stream::named("demand.benign_host");
+
+/// Chance per node and tick that a user mistypes a password (a benign failed log-in).
+pub const TYPO_CHANCE: Chance = Chance::from_ratio(1, 2_000);
 
 /// Chance per node and tick of a benign burst (an update check, peer discovery) that
 /// looks like a scan to a rate-threshold detector; the source of honest false positives.
@@ -230,6 +248,16 @@ pub fn benign_connections(rng: &SimRng, mean_fx: u64, node: u32, tick: u32) -> u
     count
 }
 
+/// Benign failed log-ins and CPU load of one node in one tick: a typo with
+/// [`TYPO_CHANCE`], and the kind's base load ±100 ‰, uniform.
+#[inline]
+pub fn benign_host(rng: &SimRng, base_cpu: u16, node: u32, tick: u32) -> (u16, u16) {
+    let d = rng.draw(BENIGN_HOST, node, tick, 0);
+    let typo = u16::from(TYPO_CHANCE.hit(d));
+    let noise = (((d & 0xFFFF) * 201) >> 16) as u16; // 0..=200
+    (typo, (base_cpu + noise).saturating_sub(100))
+}
+
 /// Demand stage: every node's telemetry starts the tick at its benign baseline.
 pub fn benign_demand(
     mut nodes: Query<(&InGroup, &mut Telemetry)>,
@@ -244,6 +272,11 @@ pub fn benign_demand(
         .iter()
         .map(|g| g.connections.raw())
         .collect();
+    let cpu: Vec<u16> = scenario
+        .groups
+        .iter()
+        .map(|g| base_cpu_permille(g.kind))
+        .collect();
     let (rng, tick) = (*rng, clock.tick);
     telemetry
         .par_chunks_mut(CHUNK)
@@ -252,8 +285,14 @@ pub fn benign_demand(
         .for_each(|(c, (tel, grp))| {
             let base = (c * CHUNK) as u32;
             for (k, (t, g)) in tel.iter_mut().zip(grp).enumerate() {
-                t.connections =
-                    benign_connections(&rng, means[g.0 as usize], base + k as u32, tick);
+                let node = base + k as u32;
+                let (auth_failures, cpu_permille) =
+                    benign_host(&rng, cpu[g.0 as usize], node, tick);
+                *t = Telemetry {
+                    connections: benign_connections(&rng, means[g.0 as usize], node, tick),
+                    auth_failures,
+                    cpu_permille,
+                };
             }
         });
 }

@@ -81,7 +81,7 @@ const fn dur(name: &'static str, min_s: f64, max_s: f64, step: f64, help: &'stat
 pub const SPACE: &[Param] = &[
     dur(
         "patching.interval",
-        60.0,
+        1.0,
         604_800.0,
         600.0,
         "time between patch rounds",
@@ -99,6 +99,24 @@ pub const SPACE: &[Param] = &[
         },
         step: 0.05,
         help: "outbound connections per second above which a node raises an alert",
+    },
+    Param {
+        name: "detection.sensitivity",
+        range: ParamRange::Rate {
+            min: 0.5,
+            max: 50.0,
+        },
+        step: 0.5,
+        help: "UEBA: standard deviations above a node's own baseline that raise an alert",
+    },
+    Param {
+        name: "detection.learning_rate",
+        range: ParamRange::Fraction {
+            min: 0.001,
+            max: 0.5,
+        },
+        step: 0.01,
+        help: "UEBA: weight of each new tick in the moving baselines",
     },
     dur(
         "quarantine.delay",
@@ -155,7 +173,7 @@ pub const SPACE: &[Param] = &[
     ),
     dur(
         "backups.interval",
-        60.0,
+        1.0,
         604_800.0,
         900.0,
         "time between backups",
@@ -202,10 +220,49 @@ pub const SPACE: &[Param] = &[
     ),
     dur(
         "hardening.interval",
-        60.0,
+        1.0,
         604_800.0,
         600.0,
         "time between hardening rounds",
+    ),
+    Param {
+        name: "adaptive.throttle_at",
+        range: RISK,
+        step: 1.0,
+        help: "risk from which an alerted node is throttled",
+    },
+    Param {
+        name: "adaptive.revoke_at",
+        range: RISK,
+        step: 1.0,
+        help: "risk from which an alerted node's credentials are revoked",
+    },
+    Param {
+        name: "adaptive.quarantine_at",
+        range: RISK,
+        step: 1.0,
+        help: "risk from which an alerted node is quarantined",
+    },
+    dur(
+        "adaptive.throttle_delay",
+        0.0,
+        86_400.0,
+        10.0,
+        "time from alert to throttling",
+    ),
+    dur(
+        "adaptive.throttle_for",
+        1.0,
+        604_800.0,
+        300.0,
+        "how long a throttle lasts",
+    ),
+    dur(
+        "adaptive.revoke_delay",
+        0.0,
+        86_400.0,
+        30.0,
+        "time from alert to revocation",
     ),
     frac(
         "hardening.coverage",
@@ -213,6 +270,9 @@ pub const SPACE: &[Param] = &[
         "share of default-credential devices hardened per round",
     ),
 ];
+
+/// Risk levels of the adaptive response: severity (1 or 3) × criticality (1 to 3).
+const RISK: ParamRange = ParamRange::Rate { min: 1.0, max: 9.0 };
 
 /// The declared parameter of that name.
 pub fn param(name: &str) -> Option<&'static Param> {
@@ -333,6 +393,34 @@ pub struct Hardening {
     pub zones: Vec<ZoneId>,
 }
 
+/// Resolved adaptive response.
+#[derive(Debug, Clone, Copy)]
+pub struct Adaptive {
+    /// Risk levels of throttling, revocation, quarantine.
+    pub throttle_at: u32,
+    /// Risk level of revocation.
+    pub revoke_at: u32,
+    /// Risk level of quarantine.
+    pub quarantine_at: u32,
+    /// Ticks from alert to throttling.
+    pub throttle_delay_ticks: u32,
+    /// Ticks a throttle lasts.
+    pub throttle_ticks: u32,
+    /// Ticks from alert to revocation.
+    pub revoke_delay_ticks: u32,
+}
+
+impl Adaptive {
+    /// Criticality of a node kind: 1 terminals, 2 infrastructure, 3 trust services.
+    pub fn criticality(kind: NodeKind) -> u32 {
+        match kind {
+            k if k.is_terminal() => 1,
+            NodeKind::Gateway | NodeKind::EdgeServer | NodeKind::CloudVm | NodeKind::GpuNode => 2,
+            _ => 3,
+        }
+    }
+}
+
 /// The resolved defense strategy.
 #[derive(Debug, Clone, Default)]
 pub struct Defense {
@@ -362,6 +450,8 @@ pub struct Defense {
     pub poison_filter: Option<PoisonFilter>,
     /// Hardening.
     pub hardening: Option<Hardening>,
+    /// Adaptive response.
+    pub adaptive: Option<Adaptive>,
 }
 
 impl Defense {
@@ -380,6 +470,7 @@ impl Defense {
             ("privacy", self.privacy.is_some()),
             ("poison_filter", self.poison_filter.is_some()),
             ("hardening", self.hardening.is_some()),
+            ("adaptive", self.adaptive.is_some()),
         ]
         .into_iter()
         .filter_map(|(n, on)| on.then_some(n))
@@ -455,10 +546,36 @@ impl Validator<'_> {
             zones: self.zones(&p.zones, zone_ids, "patching"),
         });
         let detection = d.detection.as_ref().map(|det| {
-            let per_second = self.in_space("detection.threshold", det.threshold);
+            let field = |f: &str| field_path!["defense", "detection", f];
+            let (threshold, sensitivity, learning) = (
+                det.threshold.is_some(),
+                det.sensitivity.is_some(),
+                det.learning_rate.is_some(),
+            );
+            match det.method {
+                DetectionMethod::Threshold if !threshold => self.err(
+                    field("threshold"),
+                    "method = \"threshold\" needs a `threshold` (connections per second; missing field)",
+                ),
+                DetectionMethod::Threshold if sensitivity || learning => self.err(
+                    field(if sensitivity { "sensitivity" } else { "learning_rate" }),
+                    "`sensitivity` and `learning_rate` apply to method = \"ueba\"",
+                ),
+                DetectionMethod::Ueba if threshold => self.err(
+                    field("threshold"),
+                    "`threshold` applies to method = \"threshold\"; UEBA learns each node's baseline",
+                ),
+                _ => {}
+            }
+            let k = self.in_space("detection.sensitivity", det.sensitivity.unwrap_or(4.0));
+            let alpha = self.in_space("detection.learning_rate", det.learning_rate.unwrap_or(0.05));
+            let per_second = self.in_space("detection.threshold", det.threshold.unwrap_or(0.0));
             // Exact per-tick threshold from the per-second one: floor(rate × tick).
             let per_tick = (per_second * tick.as_micros() as f64 / 1e6).floor();
             Detection {
+                method: det.method,
+                sensitivity_milli: (k * 1000.0).round() as u64,
+                learning_q16: ((alpha * 65536.0).round() as u64).max(1),
                 threshold_per_tick: per_tick.min(f64::from(u32::MAX)) as u32,
                 threshold_per_second: per_second,
                 zones: self.zones(&det.zones, zone_ids, "detection"),
@@ -578,8 +695,42 @@ impl Validator<'_> {
             coverage: Chance::new(self.in_space("hardening.coverage", h.coverage)),
             zones: self.zones(&h.zones, zone_ids, "hardening"),
         });
+        let adaptive = d.adaptive.as_ref().map(|a| {
+            if d.quarantine.is_none() {
+                self.err(
+                    field_path!["defense", "adaptive"],
+                    "the adaptive response quarantines with [defense.quarantine]'s delay and release: expected that section too",
+                );
+            }
+            let level = |v: &mut Self, name: &str, x: Option<f64>, default: f64| {
+                v.in_space(name, x.unwrap_or(default)).round() as u32
+            };
+            Adaptive {
+                throttle_at: level(self, "adaptive.throttle_at", a.throttle_at, 1.0),
+                revoke_at: level(self, "adaptive.revoke_at", a.revoke_at, 2.0),
+                quarantine_at: level(self, "adaptive.quarantine_at", a.quarantine_at, 3.0),
+                throttle_delay_ticks: self.ticks_in_space(
+                    "adaptive.throttle_delay",
+                    a.throttle_delay.unwrap_or(SimDuration::from_secs(10)),
+                    tick,
+                ),
+                throttle_ticks: self
+                    .ticks_in_space(
+                        "adaptive.throttle_for",
+                        a.throttle_for.unwrap_or(SimDuration::from_secs(600)),
+                        tick,
+                    )
+                    .max(1),
+                revoke_delay_ticks: self.ticks_in_space(
+                    "adaptive.revoke_delay",
+                    a.revoke_delay.unwrap_or(SimDuration::from_secs(60)),
+                    tick,
+                ),
+            }
+        });
         Defense {
             strategy,
+            adaptive,
             patching,
             detection,
             quarantine,

@@ -883,6 +883,40 @@ pub struct DefenseSpec {
     /// Hardening: default credentials replaced on a cadence.
     #[serde(default)]
     pub hardening: Option<HardeningSpec>,
+    /// Adaptive response (CARTA): throttle, revoke or quarantine according to risk.
+    #[serde(default)]
+    pub adaptive: Option<AdaptiveSpec>,
+}
+
+/// Adaptive response (continuous adaptive risk and trust assessment). Each alert's risk is
+/// its severity (1 for a detection, 3 for a certain tripwire: a decoy or a failed
+/// attestation) times the node's criticality (1 terminals, 2 gateways, edge, cloud and
+/// GPU nodes, 3 identity, data, ledger, wallet and SOC nodes). Each action whose level the
+/// risk reaches follows after its delay.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveSpec {
+    /// Risk from which the node is throttled: at most one outbound attempt per tick and
+    /// 256 kbit/s per flow (default 1).
+    #[serde(default)]
+    pub throttle_at: Option<f64>,
+    /// Risk from which the node's credentials are revoked: sessions and taken-over
+    /// accounts end, the user re-enrols, zero trust re-verifies (default 2).
+    #[serde(default)]
+    pub revoke_at: Option<f64>,
+    /// Risk from which the node is quarantined, with `[defense.quarantine]`'s delay and
+    /// release (default 3).
+    #[serde(default)]
+    pub quarantine_at: Option<f64>,
+    /// Time from alert to throttling (default "10 s").
+    #[serde(default)]
+    pub throttle_delay: Option<SimDuration>,
+    /// How long a throttle lasts (default "10 min").
+    #[serde(default)]
+    pub throttle_for: Option<SimDuration>,
+    /// Time from alert to revocation (default "1 min").
+    #[serde(default)]
+    pub revoke_delay: Option<SimDuration>,
 }
 
 /// Zero trust. Every node's trust score decays; re-verification restores it, or finds the
@@ -1071,11 +1105,36 @@ pub struct PatchingSpec {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DetectionSpec {
-    /// Outbound connection attempts per second above which a node raises an alert.
-    pub threshold: f64,
+    /// How anomalies are found (default `threshold`).
+    #[serde(default)]
+    pub method: DetectionMethod,
+    /// `threshold`: outbound connection attempts per second above which a node raises
+    /// an alert.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// `ueba`: how many standard deviations above its own baseline a signal must be
+    /// (default 4).
+    #[serde(default)]
+    pub sensitivity: Option<f64>,
+    /// `ueba`: weight of each new tick in the moving baselines, 0 to 1 (default 0.05).
+    #[serde(default)]
+    pub learning_rate: Option<f64>,
     /// Zones whose nodes are monitored (default: every zone).
     #[serde(default)]
     pub zones: Vec<String>,
+}
+
+/// How detection finds anomalies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectionMethod {
+    /// A fixed rule: outbound connections per second above `threshold`.
+    #[default]
+    Threshold,
+    /// User and entity behaviour analytics: each node's own EWMA baselines (mean and
+    /// variance) of outbound connections, failed log-ins and CPU load; an alert when a
+    /// signal exceeds its baseline by `sensitivity` standard deviations.
+    Ueba,
 }
 
 /// Quarantine on detection.

@@ -39,7 +39,7 @@ use std::str::FromStr;
 
 pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, Takeover};
 pub use defense::{
-    Backups, Biometric, DdosProtection, Deception, Defense, Hardening, Param, ParamRange,
+    Adaptive, Backups, Biometric, DdosProtection, Deception, Defense, Hardening, Param, ParamRange,
     PoisonFilter, Privacy, SPACE, Segmentation, ZeroTrust,
 };
 pub use error::{Diagnostic, Locator, ScenarioError, Seg};
@@ -225,6 +225,12 @@ pub struct Patching {
 /// Resolved scan detection.
 #[derive(Debug, Clone)]
 pub struct Detection {
+    /// Method.
+    pub method: DetectionMethod,
+    /// `ueba`: standard deviations, thousandths.
+    pub sensitivity_milli: u64,
+    /// `ueba`: EWMA weight in 16.16 fixed point.
+    pub learning_q16: u64,
     /// Alert when a node's connection attempts in one tick exceed this.
     pub threshold_per_tick: u32,
     /// The threshold as written, per second.

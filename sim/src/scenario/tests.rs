@@ -502,10 +502,10 @@ fn defense_parameters_outside_their_search_space_name_the_field_and_range() {
         d.message
     );
     let d = one_error(&format!(
-        "{GOOD}\n[defense.backups]\ninterval = \"10 s\"\nrestore_time = \"5 min\"\n"
+        "{GOOD}\n[defense.backups]\ninterval = \"10 d\"\nrestore_time = \"5 min\"\n"
     ));
     assert_eq!(d.field, "defense.backups.interval");
-    assert!(d.message.contains("60 s to 604800 s"), "{}", d.message);
+    assert!(d.message.contains("1 s to 604800 s"), "{}", d.message);
     let d = one_error(&format!("{GOOD}\n[defense.ddos]\nprotect = [\"aps\"]\n"));
     assert_eq!(d.field, "defense.ddos");
     let d = one_error(&format!(
@@ -606,4 +606,38 @@ fn a_strategy_file_replaces_the_defenses_and_its_errors_point_into_it() {
         }
         other => panic!("expected an invalid strategy, got {other:?}"),
     }
+}
+
+#[test]
+fn detection_methods_and_the_adaptive_response_check_their_fields() {
+    let d = one_error(&format!(
+        "{GOOD}\n[defense.detection]\nmethod = \"ueba\"\nthreshold = 2\n"
+    ));
+    assert_eq!(d.field, "defense.detection.threshold");
+    assert!(d.message.contains("UEBA learns"), "{}", d.message);
+    let d = one_error(&format!("{GOOD}\n[defense.detection]\nzones = [\"lan\"]\n"));
+    assert_eq!(d.field, "defense.detection.threshold");
+    assert!(d.message.contains("missing field"), "{}", d.message);
+    let d = one_error(&format!(
+        "{GOOD}\n[defense.detection]\nmethod = \"ueba\"\nsensitivity = 100\n"
+    ));
+    assert_eq!(d.field, "defense.detection.sensitivity");
+    let s = Scenario::from_toml_str(
+        &format!("{GOOD}\n[defense.detection]\nmethod = \"ueba\"\n"),
+        "t.toml",
+    )
+    .unwrap();
+    let det = s.defense.detection.unwrap();
+    assert_eq!((det.sensitivity_milli, det.learning_q16), (4000, 3277));
+
+    let d = one_error(&format!(
+        "{GOOD}\n[defense.detection]\nthreshold = 1\n[defense.adaptive]\nthrottle_at = 1\n"
+    ));
+    assert_eq!(d.field, "defense.adaptive");
+    assert!(d.message.contains("[defense.quarantine]"), "{}", d.message);
+    let d = one_error(&format!(
+        "{GOOD}\n[defense.detection]\nthreshold = 1\n[defense.quarantine]\ndelay = \"1 s\"\n[defense.adaptive]\nquarantine_at = 12\n"
+    ));
+    assert_eq!(d.field, "defense.adaptive.quarantine_at");
+    assert!(d.message.contains("expected 1 to 9"), "{}", d.message);
 }

@@ -701,6 +701,14 @@ impl TrafficCore {
                 }
             }
         }
+        // Throttled nodes' flows are capped.
+        if !policy.throttled.is_empty() {
+            for f in 0..fl.len() {
+                if policy.is_throttled(fl.client[f]) {
+                    fl.demand[f] = fl.demand[f].min(crate::policy::THROTTLE_KBPS);
+                }
+            }
+        }
         if let Some((benign, attack)) = self.counters.blocked {
             metrics.add(benign, blocked[0]);
             metrics.add(attack, blocked[1]);
