@@ -85,7 +85,7 @@ pub struct TargetedCampaign {
     /// Nodes the campaign holds, with the tick it took each. A node another campaign
     /// already holds can be taken too (co-infection); its [`Security`] keeps the first
     /// owner, and the node leaves this set when it is rebuilt.
-    held: BTreeMap<u32, u32>,
+    held: BTreeMap<u32, (u32, u8)>,
     /// Progress in the kind's unit (records, assets, samples, wrong decisions).
     progress: u64,
     exfil: BTreeMap<u32, Exfil>,
@@ -273,7 +273,7 @@ pub fn targeted_step(
         // the campaign took them) are lost.
         tc.held.retain(|&n, &mut at| {
             let s = &security[n as usize];
-            s.compromised && s.since <= at
+            s.compromised && s.rebuilds == at.1
         });
 
         // 1. Initial access.
@@ -301,8 +301,8 @@ pub fn targeted_step(
                 && !s.quarantined
                 && chance.hit(rng.draw(tc.stream.derive(2), CAMPAIGN, tick, k))
             {
-                s.compromise(c, tick);
-                tc.held.insert(node, tick);
+                s.compromise(c);
+                tc.held.insert(node, (tick, security[node as usize].rebuilds));
                 out.metrics.add(out.impact.footholds, 1);
                 if !out
                     .book
@@ -381,8 +381,8 @@ pub fn targeted_step(
             if tc.held.contains_key(&node) {
                 continue;
             }
-            security[node as usize].compromise(c, tick);
-            tc.held.insert(node, tick);
+            security[node as usize].compromise(c);
+            tc.held.insert(node, (tick, security[node as usize].rebuilds));
             out.metrics.add(out.impact.lateral_moves, 1);
             let mut e = RunEvent::new(tick, "lateral_movement", node);
             e.source = Some(source);
@@ -567,7 +567,7 @@ pub fn targeted_step(
                         .reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
                     let taken = tc.held[&n];
                     let s = &mut security[n as usize];
-                    if !s.encrypted && tick >= taken.saturating_add(*dwell_ticks) {
+                    if !s.encrypted && tick >= taken.0.saturating_add(*dwell_ticks) {
                         s.encrypted = true;
                         let mut e = RunEvent::new(tick, "encryption", n);
                         e.campaign = Some(c);
@@ -721,7 +721,7 @@ fn twin_estimate(
     f: &FalseData,
     sensors: &Group,
     security: &[Security],
-    held: &BTreeMap<u32, u32>,
+    held: &BTreeMap<u32, (u32, u8)>,
     rng: &SimRng,
     tick: u32,
 ) -> (i64, i64, u64) {

@@ -263,7 +263,7 @@ pub fn worm_spread(
         }
         if tick == w.start_tick {
             for node in entry_nodes(&rng, w, &scenario) {
-                if security[node as usize].compromise(w.campaign, tick) {
+                if security[node as usize].compromise(w.campaign) {
                     footholds += 1;
                     if !book.reach(w.campaign, chain::FOOTHOLD, tick, Some(node), &mut log) {
                         let mut e = RunEvent::new(tick, "initial_compromise", node);
@@ -351,7 +351,7 @@ pub fn worm_spread(
                 total_scans += u64::from(count);
             }
             for (target, source) in hits {
-                if security[target as usize].compromise(w.campaign, tick) {
+                if security[target as usize].compromise(w.campaign) {
                     infections += 1;
                     let mut e = RunEvent::new(tick, "infection", target);
                     e.source = Some(source);

@@ -73,8 +73,7 @@ pub fn backups(
         policy.restoring.pop_front();
         policy.queued.remove(&node);
         let s = &mut security[node as usize];
-        s.encrypted = false;
-        s.compromised = false;
+        s.rebuild();
         metrics.add(policy.restores, 1);
         log.push(RunEvent::new(tick, "restore", node));
     }

@@ -90,6 +90,7 @@ pub fn quarantine(
         *s = Security {
             patched: true,
             ever_compromised: s.ever_compromised,
+            rebuilds: s.rebuilds.wrapping_add(1),
             ..Security::default()
         };
         metrics.add(c.releases, 1);

@@ -64,21 +64,28 @@ pub struct Security {
     pub hardened: bool,
     /// Index of the campaign holding it (meaningful while `compromised`).
     pub campaign: u8,
-    /// Tick of the last compromise.
-    pub since: u32,
+    /// Times the node has been rebuilt or restored (wrapping): an attacker that took it
+    /// before a rebuild holds it no more, even if another has taken it since.
+    pub rebuilds: u8,
 }
 
 impl Security {
-    /// Hands the node to `campaign` at `tick`; false if it was already compromised.
-    pub fn compromise(&mut self, campaign: u8, tick: u32) -> bool {
+    /// Hands the node to `campaign`; false if it was already compromised.
+    pub fn compromise(&mut self, campaign: u8) -> bool {
         if self.compromised {
             return false;
         }
         self.compromised = true;
         self.ever_compromised = true;
         self.campaign = campaign;
-        self.since = tick;
         true
+    }
+
+    /// A clean rebuild or restore: the attacker is evicted and its access gone.
+    pub fn rebuild(&mut self) {
+        self.compromised = false;
+        self.encrypted = false;
+        self.rebuilds = self.rebuilds.wrapping_add(1);
     }
 
     /// Whether an exploit with a non-zero chance could take it over right now.
