@@ -302,7 +302,8 @@ pub fn targeted_step(
                 && chance.hit(rng.draw(tc.stream.derive(2), CAMPAIGN, tick, k))
             {
                 s.compromise(c);
-                tc.held.insert(node, (tick, security[node as usize].rebuilds));
+                tc.held
+                    .insert(node, (tick, security[node as usize].rebuilds));
                 out.metrics.add(out.impact.footholds, 1);
                 if !out
                     .book
@@ -382,7 +383,8 @@ pub fn targeted_step(
                 continue;
             }
             security[node as usize].compromise(c);
-            tc.held.insert(node, (tick, security[node as usize].rebuilds));
+            tc.held
+                .insert(node, (tick, security[node as usize].rebuilds));
             out.metrics.add(out.impact.lateral_moves, 1);
             let mut e = RunEvent::new(tick, "lateral_movement", node);
             e.source = Some(source);

@@ -44,6 +44,11 @@ pub enum ParamRange {
         /// Largest.
         max_kbps: f64,
     },
+    /// One of a few named choices.
+    Choice {
+        /// The choices, as written in files.
+        options: &'static [&'static str],
+    },
 }
 
 /// One tunable defense parameter.
@@ -99,6 +104,14 @@ pub const SPACE: &[Param] = &[
         },
         step: 0.05,
         help: "outbound connections per second above which a node raises an alert",
+    },
+    Param {
+        name: "detection.method",
+        range: ParamRange::Choice {
+            options: &["threshold", "ueba"],
+        },
+        step: 1.0,
+        help: "how detection finds anomalies: a fixed rule or per-entity baselines",
     },
     Param {
         name: "detection.sensitivity",
@@ -491,6 +504,7 @@ impl Validator<'_> {
             ParamRange::Fraction { min, max } | ParamRange::Rate { min, max } => (min, max, ""),
             ParamRange::Duration { min_s, max_s } => (min_s, max_s, " s"),
             ParamRange::Bandwidth { min_kbps, max_kbps } => (min_kbps, max_kbps, " kbit/s"),
+            ParamRange::Choice { .. } => unreachable!("choices are enums, checked by serde"),
         };
         if !value.is_finite() || value < min || value > max {
             self.err(
