@@ -48,6 +48,80 @@ pub enum Command {
         /// The run's folder, e.g. results/metaverse-campus-42.
         run_dir: PathBuf,
     },
+    /// Run an experiment's points × replicas in parallel (resumable: rerun the same
+    /// command after a kill) and write runs.csv, points.csv (mean, 95% CI) and best.json.
+    Sweep(SweepArgs),
+    /// Merge an experiment's shard results (results/NAME/shard-*) into results/NAME/.
+    Merge {
+        /// The experiment file.
+        experiment: PathBuf,
+        /// Results root.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// Print a Slurm batch script that runs an experiment as a job array of shards.
+    Slurm(SlurmArgs),
+    /// Regression gate: run every experiment in a folder and compare with the baselines;
+    /// exit 1 on a regression, write JUnit XML.
+    Check(CheckArgs),
+}
+
+/// Options of `paraverse sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The experiment file (TOML).
+    pub experiment: PathBuf,
+    /// Run only shard I of N (runs whose index % N == I), into results/NAME/shard-I-of-N/.
+    #[arg(long, value_parser = crate::lab::parse_shard)]
+    pub shard: Option<paraverse_lab::Shard>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Results root.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `paraverse slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// The experiment file.
+    pub experiment: PathBuf,
+    /// Shards (array tasks).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: u32,
+    /// Time limit per task.
+    #[arg(long, default_value = "04:00:00")]
+    pub time: String,
+    /// CPUs per task.
+    #[arg(long, default_value_t = 16)]
+    pub cpus: u32,
+}
+
+/// Options of `paraverse check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Folder of experiment files.
+    #[arg(default_value = "experiments/ci")]
+    pub dir: PathBuf,
+    /// Where the gate's runs go.
+    #[arg(long, default_value = "results/check")]
+    pub results: PathBuf,
+    /// Baselines folder.
+    #[arg(long, default_value = "results/baselines")]
+    pub baselines: PathBuf,
+    /// JUnit XML report.
+    #[arg(long, default_value = "results/check/junit.xml")]
+    pub junit: PathBuf,
+    /// Write the baselines from this run instead of comparing.
+    #[arg(long)]
+    pub update: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Options of `paraverse run`.

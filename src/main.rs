@@ -4,6 +4,7 @@
 mod alloc;
 mod args;
 mod bench;
+mod lab;
 mod watch;
 
 use std::path::PathBuf;
@@ -33,9 +34,11 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            let invalid_input = err
-                .chain()
-                .any(|e| e.downcast_ref::<ScenarioError>().is_some());
+            let invalid_input = err.chain().any(|e| {
+                e.downcast_ref::<ScenarioError>().is_some()
+                    || e.downcast_ref::<paraverse_lab::LabError>()
+                        .is_some_and(lab::is_invalid_input)
+            });
             eprintln!("error: {err:#}");
             if invalid_input {
                 ExitCode::from(2)
@@ -79,6 +82,22 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             watch::watch(&args).map(|()| ExitCode::SUCCESS)
         }
         Command::Replay { run_dir } => watch::replay(&run_dir).map(|()| ExitCode::SUCCESS),
+        Command::Sweep(args) => lab::sweep(&args).map(|()| ExitCode::SUCCESS),
+        Command::Merge {
+            experiment,
+            results,
+        } => lab::merge(&experiment, &results).map(|()| ExitCode::SUCCESS),
+        Command::Slurm(args) => lab::slurm(&args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => {
+            set_threads(None)?;
+            lab::check(&args).map(|ok| {
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            })
+        }
     }
 }
 

@@ -40,7 +40,7 @@ use std::str::FromStr;
 pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, Takeover};
 pub use defense::{
     Adaptive, Backups, Biometric, DdosProtection, Deception, Defense, Hardening, Param, ParamRange,
-    PoisonFilter, Privacy, SPACE, Segmentation, ZeroTrust,
+    PoisonFilter, Privacy, SPACE, Segmentation, ZeroTrust, param,
 };
 pub use error::{Diagnostic, Locator, ScenarioError, Seg};
 pub use file::*;

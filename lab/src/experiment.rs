@@ -1,0 +1,514 @@
+//! Experiment files: what to run, parsed, checked and expanded into points.
+//!
+//! ```toml
+//! [experiment]
+//! name = "zt-interval"
+//! scenario = "campaign-exfiltration"          # bundled name, or a path relative to this file
+//! strategy = "../strategies/zero-trust.toml"  # optional; default: the scenario's [defense]
+//! replicas = 3                                # seeds per point: seed, seed + 1, ...
+//! seed = 1
+//!
+//! [[vary]]                                    # a defense parameter (see `paraverse space`)
+//! param = "zero_trust.reverify_interval"
+//! values = ["30 s", "5 min"]
+//!
+//! [[axis]]                                    # a scenario field, by its dotted path
+//! field = "campaign.0.start"
+//! values = ["5 min", "30 min"]
+//!
+//! [score]                                     # weights of the objectives; lowest wins
+//! security_loss = 1.0
+//! availability = -100000.0
+//! cost = 1.0
+//! ```
+//!
+//! Points are the Cartesian product of every `vary` and `axis` list, in file order (the
+//! last list varies fastest). Each point's scenario and strategy are built and validated
+//! when the experiment loads, so a bad value fails before any run, naming the point.
+
+use std::path::{Path, PathBuf};
+
+use paraverse_sim::bundled;
+use paraverse_sim::scenario::{Diagnostic, Locator, Scenario, ScenarioError, Seg, param};
+use serde::{Deserialize, Serialize};
+
+use crate::LabError;
+
+/// An experiment file as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentFile {
+    /// What to run.
+    pub experiment: Meta,
+    /// Defense parameters to vary.
+    #[serde(default)]
+    pub vary: Vec<Vary>,
+    /// Scenario fields to vary (threat, entry zone, start time...).
+    #[serde(default, rename = "axis")]
+    pub axes: Vec<Axis>,
+    /// Weights of the objectives in the score (lowest score wins).
+    #[serde(default)]
+    pub score: Score,
+    /// What the CI regression gate compares with the baseline.
+    #[serde(default)]
+    pub check: CheckSpec,
+}
+
+/// The regression gate's declared bands: a metric regresses when its mean over the
+/// replicas moves from the baseline's by more than `max(absolute, relative × |baseline|)`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// Metrics compared (default: the three objectives).
+    #[serde(default = "objective_metrics")]
+    pub metrics: Vec<String>,
+    /// Relative band (default 0.05).
+    #[serde(default = "five_percent")]
+    pub relative: f64,
+    /// Absolute band (default 1e-9, i.e. none).
+    #[serde(default = "tiny")]
+    pub absolute: f64,
+}
+
+fn objective_metrics() -> Vec<String> {
+    vec![
+        "objectives.security_loss".into(),
+        "objectives.availability".into(),
+        "objectives.cost".into(),
+    ]
+}
+
+fn five_percent() -> f64 {
+    0.05
+}
+
+fn tiny() -> f64 {
+    1e-9
+}
+
+impl Default for CheckSpec {
+    fn default() -> Self {
+        Self {
+            metrics: objective_metrics(),
+            relative: five_percent(),
+            absolute: tiny(),
+        }
+    }
+}
+
+/// The `[experiment]` table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Name; results go to `results/<name>/`. Letters, digits, `-` and `_`.
+    pub name: String,
+    /// What it is about.
+    #[serde(default)]
+    pub description: String,
+    /// Base scenario: a bundled name or a path relative to the experiment file.
+    pub scenario: String,
+    /// Base strategy file, relative to the experiment file (default: the scenario's).
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Replicas (seeds) per point (default 3).
+    #[serde(default = "three")]
+    pub replicas: u32,
+    /// First seed (default 1).
+    #[serde(default = "one")]
+    pub seed: u64,
+    /// Ticks per run (default: the scenario's stop time).
+    #[serde(default)]
+    pub ticks: Option<u32>,
+}
+
+fn three() -> u32 {
+    3
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// A defense parameter and its values.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vary {
+    /// `section.field`, as listed by `paraverse space`.
+    pub param: String,
+    /// Values, as they would be written in the strategy file.
+    pub values: Vec<toml::Value>,
+}
+
+/// A scenario field and its values.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Axis {
+    /// Dotted path into the scenario file, array indices as numbers: `campaign.0.start`.
+    pub field: String,
+    /// Values, as they would be written in the scenario file.
+    pub values: Vec<toml::Value>,
+}
+
+/// Weights of the three objectives in the score.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Score {
+    /// Weight of the security loss (default 1).
+    #[serde(default = "unit")]
+    pub security_loss: f64,
+    /// Weight of availability (default -100,000: availability is good).
+    #[serde(default = "minus_availability")]
+    pub availability: f64,
+    /// Weight of cost (default 1).
+    #[serde(default = "unit")]
+    pub cost: f64,
+}
+
+fn unit() -> f64 {
+    1.0
+}
+
+fn minus_availability() -> f64 {
+    -100_000.0
+}
+
+impl Default for Score {
+    fn default() -> Self {
+        Self {
+            security_loss: 1.0,
+            availability: minus_availability(),
+            cost: 1.0,
+        }
+    }
+}
+
+/// One point of the grid: its settings, scenario and strategy.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// Index in the grid.
+    pub index: usize,
+    /// `name = value` of each varied parameter and axis, in file order.
+    pub settings: Vec<(String, String)>,
+    /// The scenario with the axes applied and the strategy in force (seed set per run).
+    pub scenario: Scenario,
+}
+
+/// A loaded, checked experiment.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    /// The file as written.
+    pub file: ExperimentFile,
+    /// Where it came from.
+    pub origin: String,
+    /// FNV-1a of the experiment text, for provenance.
+    pub hash: u64,
+    /// The points.
+    pub points: Vec<Point>,
+}
+
+fn invalid(origin: &str, diagnostics: Vec<Diagnostic>) -> LabError {
+    LabError::Invalid(ScenarioError::Invalid {
+        origin: origin.to_owned(),
+        diagnostics,
+    })
+}
+
+fn key(k: &str) -> Seg {
+    Seg::Key(k.to_owned())
+}
+
+/// Sets `value` at a dotted path in a TOML table (numbers index arrays).
+fn set_path(root: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let (last, init) = parts.split_last().ok_or("empty path")?;
+    let mut cur: &mut toml::Value = root
+        .get_mut(init.first().copied().unwrap_or(last))
+        .ok_or_else(|| format!("the scenario has no `{}`", parts[0]))?;
+    if init.is_empty() {
+        *cur = value;
+        return Ok(());
+    }
+    for p in &init[1..] {
+        cur = match (cur, p.parse::<usize>()) {
+            (toml::Value::Array(a), Ok(i)) => {
+                let n = a.len();
+                a.get_mut(i)
+                    .ok_or_else(|| format!("`{path}`: index {i} is past the {n} entries"))?
+            }
+            (toml::Value::Table(t), _) => t
+                .get_mut(*p)
+                .ok_or_else(|| format!("`{path}`: no `{p}` there"))?,
+            _ => return Err(format!("`{path}`: `{p}` is not a table or array index")),
+        };
+    }
+    match (cur, last.parse::<usize>()) {
+        (toml::Value::Array(a), Ok(i)) if i < a.len() => a[i] = value,
+        (toml::Value::Table(t), _) => {
+            t.insert((*last).to_owned(), value);
+        }
+        _ => return Err(format!("`{path}`: cannot set `{last}` there")),
+    }
+    Ok(())
+}
+
+impl Experiment {
+    /// Loads and checks an experiment file.
+    pub fn load(path: &Path) -> Result<Self, LabError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            LabError::Invalid(ScenarioError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        })?;
+        Self::from_str(&text, &path.display().to_string(), path.parent())
+    }
+
+    /// Parses and checks experiment text; relative paths resolve against `dir`.
+    pub fn from_str(text: &str, origin: &str, dir: Option<&Path>) -> Result<Self, LabError> {
+        let locator = Locator::new(text);
+        let de = toml::de::Deserializer::parse(text).map_err(|e| {
+            invalid(
+                origin,
+                vec![locator.at_span(e.span(), String::new(), e.message().to_owned())],
+            )
+        })?;
+        let file: ExperimentFile = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            invalid(
+                origin,
+                vec![locator.at_span(inner.span(), field, inner.message().to_owned())],
+            )
+        })?;
+        let mut diags = Vec::new();
+        let m = &file.experiment;
+        if m.name.is_empty()
+            || !m
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            diags.push(locator.at_path(
+                &[key("experiment"), key("name")],
+                format!(
+                    "`{}`: expected letters, digits, `-` and `_` (it names the results folder)",
+                    m.name
+                ),
+            ));
+        }
+        if m.replicas == 0 {
+            diags.push(locator.at_path(
+                &[key("experiment"), key("replicas")],
+                "expected at least 1 replica",
+            ));
+        }
+        for (i, v) in file.vary.iter().enumerate() {
+            if param(&v.param).is_none() {
+                diags.push(locator.at_path(
+                    &[key("vary"), Seg::Index(i), key("param")],
+                    format!(
+                        "unknown defense parameter `{}`; `paraverse space` lists them (e.g. zero_trust.threshold)",
+                        v.param
+                    ),
+                ));
+            }
+            if v.values.is_empty() {
+                diags.push(locator.at_path(
+                    &[key("vary"), Seg::Index(i), key("values")],
+                    "expected at least one value",
+                ));
+            }
+        }
+        for (i, m) in file.check.metrics.iter().enumerate() {
+            if !crate::runner::METRICS.contains(&m.as_str()) {
+                diags.push(locator.at_path(
+                    &[key("check"), key("metrics"), Seg::Index(i)],
+                    format!(
+                        "unknown metric `{m}`; expected one of: {}",
+                        crate::runner::METRICS.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (i, a) in file.axes.iter().enumerate() {
+            if a.values.is_empty() {
+                diags.push(locator.at_path(
+                    &[key("axis"), Seg::Index(i), key("values")],
+                    "expected at least one value",
+                ));
+            }
+        }
+        if !diags.is_empty() {
+            return Err(invalid(origin, diags));
+        }
+        let resolve = |p: &str| -> PathBuf {
+            match dir {
+                Some(d) if !Path::new(p).is_absolute() => d.join(p),
+                _ => PathBuf::from(p),
+            }
+        };
+        // The base scenario: a path relative to the file, else a bundled name.
+        let scenario_path = resolve(&m.scenario);
+        let base = if scenario_path.exists() {
+            Scenario::load(&scenario_path)?
+        } else {
+            bundled::load(Some(&m.scenario)).map_err(|e| {
+                invalid(
+                    origin,
+                    vec![locator.at_path(&[key("experiment"), key("scenario")], format!("{e}"))],
+                )
+            })?
+        };
+        let base = match m.ticks {
+            Some(t) => base.with_ticks(t),
+            None => base,
+        };
+        // The base strategy as a TOML table: a file, or the scenario's own defenses.
+        let mut strategy: toml::Table = match &m.strategy {
+            Some(s) => {
+                let p = resolve(s);
+                let text = std::fs::read_to_string(&p).map_err(|source| {
+                    LabError::Invalid(ScenarioError::Io {
+                        path: p.clone(),
+                        source,
+                    })
+                })?;
+                text.parse().map_err(|e: toml::de::Error| {
+                    invalid(
+                        &p.display().to_string(),
+                        vec![Locator::new(&text).at_span(
+                            e.span(),
+                            String::new(),
+                            e.message().to_owned(),
+                        )],
+                    )
+                })?
+            }
+            None => {
+                let mut t = toml::Table::new();
+                let defense = base
+                    .source
+                    .parse::<toml::Table>()
+                    .ok()
+                    .and_then(|s| s.get("defense").cloned())
+                    .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+                t.insert("defense".into(), defense);
+                t
+            }
+        };
+        let mut meta = toml::Table::new();
+        meta.insert("name".into(), toml::Value::String(m.name.clone()));
+        strategy.insert("strategy".into(), toml::Value::Table(meta));
+
+        // The grid.
+        let lists: Vec<(String, &Vec<toml::Value>)> = file
+            .vary
+            .iter()
+            .map(|v| (v.param.clone(), &v.values))
+            .chain(file.axes.iter().map(|a| (a.field.clone(), &a.values)))
+            .collect();
+        let total: usize = lists.iter().map(|(_, v)| v.len()).product();
+        let mut points = Vec::with_capacity(total);
+        for index in 0..total {
+            let mut rest = index;
+            let mut choice = vec![0; lists.len()];
+            for (k, (_, values)) in lists.iter().enumerate().rev() {
+                choice[k] = rest % values.len();
+                rest /= values.len();
+            }
+            let mut settings = Vec::new();
+            let mut strat = strategy.clone();
+            let mut scenario_table: Option<toml::Table> = None;
+            for (k, (name, values)) in lists.iter().enumerate() {
+                let value = values[choice[k]].clone();
+                settings.push((
+                    name.clone(),
+                    match &value {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                ));
+                let fail = |msg: String| {
+                    let (table, i) = if k < file.vary.len() {
+                        ("vary", k)
+                    } else {
+                        ("axis", k - file.vary.len())
+                    };
+                    invalid(
+                        origin,
+                        vec![locator.at_path(
+                            &[
+                                key(table),
+                                Seg::Index(i),
+                                key("values"),
+                                Seg::Index(choice[k]),
+                            ],
+                            format!("point {index}: {msg}"),
+                        )],
+                    )
+                };
+                if k < file.vary.len() {
+                    let (section, field) = name.split_once('.').expect("checked in SPACE");
+                    let defense = strat
+                        .entry("defense")
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    let toml::Value::Table(defense) = defense else {
+                        return Err(fail("the strategy's `defense` is not a table".into()));
+                    };
+                    let sec = defense
+                        .entry(section)
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    let toml::Value::Table(sec) = sec else {
+                        return Err(fail(format!("`defense.{section}` is not a table")));
+                    };
+                    sec.insert(field.to_owned(), value);
+                } else {
+                    let t = scenario_table.get_or_insert_with(|| {
+                        base.source
+                            .parse()
+                            .expect("the scenario parsed once already")
+                    });
+                    set_path(t, name, value).map_err(fail)?;
+                }
+            }
+            let scenario = match &scenario_table {
+                Some(t) => {
+                    let s = Scenario::from_toml_str(
+                        &t.to_string(),
+                        &format!("{origin} point {index}"),
+                    )?;
+                    match m.ticks {
+                        Some(ticks) => s.with_ticks(ticks),
+                        None => s.with_ticks(base.ticks),
+                    }
+                }
+                None => base.clone(),
+            };
+            let scenario = scenario.with_strategy(
+                &strat.to_string(),
+                &format!("{origin} point {index} strategy"),
+            )?;
+            points.push(Point {
+                index,
+                settings,
+                scenario,
+            });
+        }
+        Ok(Self {
+            hash: paraverse_sim::rng::fnv1a(text.as_bytes()),
+            origin: origin.to_owned(),
+            file,
+            points,
+        })
+    }
+
+    /// Total runs: points × replicas.
+    pub fn runs(&self) -> usize {
+        self.points.len() * self.file.experiment.replicas as usize
+    }
+
+    /// The seed of replica `r`.
+    pub fn seed(&self, replica: u32) -> u64 {
+        self.file.experiment.seed.wrapping_add(u64::from(replica))
+    }
+}

@@ -1,0 +1,61 @@
+//! The lab: computational experiments over scenarios.
+//!
+//! An experiment file (TOML, see [`experiment`]) names a base scenario and strategy, the
+//! defense parameters to vary and the scenario axes to combine (a grid of *points*), and
+//! how many replicas (seeds) each point gets. [`runner`] runs points × replicas in
+//! parallel, appending each finished run to `runs.csv` and `runs.jsonl` as it completes
+//! (flushed), so a killed sweep resumed with the same command skips what is done and loses
+//! nothing; once every run is in, the files are rewritten in (point, replica) order, so a
+//! resumed, a sharded-and-merged and an uninterrupted sweep give identical files.
+//! [`stats`] summarises each point (mean and 95 % confidence interval of every metric)
+//! and picks the best point by the experiment's score. [`check`] is the CI regression
+//! gate against declared bands around baselines.
+//!
+//! Optimisation (NSGA-II over the search space) and reports with plots are not built
+//! yet (issue #6).
+
+pub mod check;
+pub mod experiment;
+pub mod runner;
+pub mod stats;
+
+pub use experiment::{Experiment, Point};
+pub use runner::{RunResult, Shard};
+
+/// Errors of the lab.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// The experiment file (or a scenario or strategy it names) is invalid.
+    #[error(transparent)]
+    Invalid(#[from] paraverse_sim::scenario::ScenarioError),
+    /// Results could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Existing results do not match the experiment (e.g. it was edited mid-sweep).
+    #[error("{0}")]
+    Mismatch(String),
+    /// A run failed.
+    #[error("run {run} failed: {message}")]
+    Run {
+        /// Which run.
+        run: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl LabError {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| LabError::Io { what, source }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+//! `paraverse sweep`, `merge`, `slurm` and `check`: the CLI side of the lab.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use paraverse_lab::check::{self, Baseline};
+use paraverse_lab::runner::{self, Shard};
+use paraverse_lab::stats;
+use paraverse_lab::{Experiment, LabError};
+
+use crate::args::{CheckArgs, SlurmArgs, SweepArgs};
+
+fn bar(total: usize, quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs  ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+/// Writes `points.csv`, `points.json` and `best.json` for complete results.
+fn summarise(exp: &Experiment, dir: &Path, runs: &[runner::RunResult]) -> Result<()> {
+    let points = stats::summarise(runs, &exp.file.score);
+    runner::write_atomic(&dir.join("points.csv"), &stats::points_csv(&points))?;
+    runner::write_atomic(
+        &dir.join("points.json"),
+        &(serde_json::to_string_pretty(&points)? + "\n"),
+    )?;
+    if let Some(best) = stats::best(&points) {
+        let point = &exp.points[best.point];
+        let json = serde_json::json!({
+            "experiment": exp.file.experiment.name,
+            "point": best.point,
+            "settings": best.settings,
+            "score": best.score,
+            "score_weights": exp.file.score,
+            "metrics": best.metrics,
+            "strategy": point.scenario.strategy_source,
+            "provenance": {
+                "experiment_file": exp.origin,
+                "experiment_hash": format!("{:016x}", exp.hash),
+                "scenario": point.scenario.name,
+                "scenario_hash": format!("{:016x}", point.scenario.source_hash),
+                "seeds": best.seeds,
+                "paraverse_version": env!("CARGO_PKG_VERSION"),
+            },
+        });
+        runner::write_atomic(
+            &dir.join("best.json"),
+            &(serde_json::to_string_pretty(&json)? + "\n"),
+        )?;
+    }
+    Ok(())
+}
+
+/// `paraverse sweep`.
+pub fn sweep(args: &SweepArgs) -> Result<()> {
+    crate::set_threads(args.threads)?;
+    let exp = Experiment::load(&args.experiment)?;
+    let dir = runner::results_dir(&args.results, &exp, args.shard);
+    let total = match args.shard {
+        Some(s) => (0..exp.runs())
+            .filter(|i| *i as u32 % s.of == s.index)
+            .count(),
+        None => exp.runs(),
+    };
+    if !args.quiet {
+        eprintln!(
+            "paraverse: experiment {}, {} points × {} replicas{} ({} runs) into {}",
+            exp.file.experiment.name,
+            exp.points.len(),
+            exp.file.experiment.replicas,
+            args.shard
+                .map(|s| format!(", shard {}/{}", s.index, s.of))
+                .unwrap_or_default(),
+            total,
+            dir.display()
+        );
+    }
+    let bar = bar(total, args.quiet);
+    let outcome = runner::sweep(&exp, &dir, args.shard, &|done, _| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    if args.shard.is_none() {
+        summarise(&exp, &dir, &outcome.runs)?;
+    }
+    if !args.quiet {
+        println!(
+            "{} runs ({} resumed from an earlier sweep, {} now) in {}",
+            outcome.runs.len(),
+            outcome.resumed,
+            outcome.ran,
+            dir.display()
+        );
+        if args.shard.is_none() {
+            let points = stats::summarise(&outcome.runs, &exp.file.score);
+            if let Some(best) = stats::best(&points) {
+                let settings: Vec<String> = best
+                    .settings
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {v}"))
+                    .collect();
+                println!(
+                    "best point {} (score {:.1}): {}",
+                    best.point,
+                    best.score,
+                    settings.join(", ")
+                );
+            }
+        } else {
+            println!(
+                "shard done; when every shard is: paraverse merge {}",
+                args.experiment.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `paraverse merge`: every shard folder of the experiment into its results folder.
+pub fn merge(experiment: &Path, results: &Path) -> Result<()> {
+    let exp = Experiment::load(experiment)?;
+    let dir = runner::results_dir(results, &exp, None);
+    let mut shards: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("shard-"))
+        })
+        .collect();
+    shards.sort();
+    anyhow::ensure!(!shards.is_empty(), "no shard folders in {}", dir.display());
+    let runs = runner::merge(&shards, &dir)?;
+    let missing = exp.runs() - runs.len();
+    summarise(&exp, &dir, &runs)?;
+    println!(
+        "merged {} shards: {} of {} runs into {}{}",
+        shards.len(),
+        runs.len(),
+        exp.runs(),
+        dir.display(),
+        if missing > 0 {
+            format!(" ({missing} runs missing: rerun their shards)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// `paraverse slurm`.
+pub fn slurm(args: &SlurmArgs) -> Result<()> {
+    let exp = Experiment::load(&args.experiment)?;
+    print!(
+        "{}",
+        runner::slurm_script(
+            &args.experiment,
+            &exp.file.experiment.name,
+            args.shards,
+            &args.time,
+            args.cpus
+        )
+    );
+    Ok(())
+}
+
+/// `paraverse check`: exit status 1 on any regression.
+pub fn check(args: &CheckArgs) -> Result<bool> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.dir)
+        .with_context(|| format!("cannot read {}", args.dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no experiment files (*.toml) in {}",
+        args.dir.display()
+    );
+    let mut cases = Vec::new();
+    for f in &files {
+        let exp = Experiment::load(f)?;
+        let dir = runner::results_dir(&args.results, &exp, None);
+        // A gate reruns from scratch: stale results must not mask a regression.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot clear {}", dir.display()))?;
+        }
+        let bar = bar(exp.runs(), args.quiet);
+        let outcome = runner::sweep(&exp, &dir, None, &|done, _| bar.set_position(done as u64))?;
+        bar.finish_and_clear();
+        let points = stats::summarise(&outcome.runs, &exp.file.score);
+        let path = check::baseline_path(&args.baselines, &exp);
+        if args.update {
+            std::fs::create_dir_all(&args.baselines)?;
+            let b = Baseline::of(&exp, &points);
+            runner::write_atomic(&path, &(serde_json::to_string_pretty(&b)? + "\n"))?;
+            println!("baseline written: {}", path.display());
+            continue;
+        }
+        let baseline = check::read_baseline(&path)?.unwrap_or_default();
+        cases.extend(check::compare(&exp, &points, &baseline));
+    }
+    if args.update {
+        return Ok(true);
+    }
+    if let Some(parent) = args.junit.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    runner::write_atomic(&args.junit, &check::junit(&cases))?;
+    let failed: Vec<&check::Case> = cases.iter().filter(|c| !c.passed).collect();
+    for c in &failed {
+        eprintln!(
+            "REGRESSION {} {}: mean {} vs baseline {} (band ±{})",
+            c.experiment,
+            c.name,
+            c.now,
+            c.baseline.map_or("none".to_owned(), |b| b.to_string()),
+            c.band
+        );
+    }
+    println!(
+        "check: {} of {} comparisons within their bands; JUnit report {}",
+        cases.len() - failed.len(),
+        cases.len(),
+        args.junit.display()
+    );
+    Ok(failed.is_empty())
+}
+
+/// Whether an error is the user's input (exit 2) rather than a failure.
+pub fn is_invalid_input(e: &LabError) -> bool {
+    matches!(e, LabError::Invalid(_) | LabError::Mismatch(_))
+}
+
+/// Parses `--shard I/N`.
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+}

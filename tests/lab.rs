@@ -1,0 +1,241 @@
+//! The lab through the real binary: a sweep killed mid-way and resumed equals an
+//! uninterrupted one; shards merged equal one sweep; the regression gate passes on its
+//! baseline and fails (exit 1, JUnit failure) on a worsened one.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_paraverse"))
+}
+
+fn paraverse(args: &[&str], dir: &Path) -> Output {
+    bin()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const EXPERIMENT: &str = r#"
+[experiment]
+name = "lab-e2e"
+scenario = "campaign-exfiltration"
+strategy = "zt.toml"
+replicas = 2
+ticks = 360
+
+[[vary]]
+param = "zero_trust.reverify_interval"
+values = ["30 s", "2 min", "10 min"]
+
+[[axis]]
+field = "campaign.0.start"
+values = ["5 min", "20 min"]
+"#;
+
+fn setup(dir: &Path) {
+    std::fs::write(dir.join("exp.toml"), EXPERIMENT).unwrap();
+    std::fs::write(
+        dir.join("zt.toml"),
+        "[strategy]\nname = \"zt\"\n[defense.zero_trust]\nreverify_interval = \"1 min\"\n[defense.quarantine]\ndelay = \"30 s\"\n",
+    )
+    .unwrap();
+}
+
+fn outputs(dir: &Path) -> Vec<String> {
+    [
+        "runs.csv",
+        "runs.jsonl",
+        "points.csv",
+        "points.json",
+        "best.json",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")))
+    .collect()
+}
+
+#[test]
+fn a_killed_sweep_resumes_and_equals_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let out = paraverse(
+        &["sweep", "exp.toml", "--results", "whole", "--quiet"],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Start, wait for a few runs to land, kill.
+    let mut child = bin()
+        .args([
+            "sweep",
+            "exp.toml",
+            "--results",
+            "killed",
+            "--threads",
+            "1",
+            "--quiet",
+        ])
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = tmp.path().join("killed/lab-e2e/runs.jsonl");
+    let started = Instant::now();
+    loop {
+        let n = std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count());
+        if n >= 2 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no runs appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = std::fs::read_to_string(&runs).unwrap().lines().count();
+    assert!(done < 12, "killed mid-sweep ({done} of 12 done)");
+
+    let out = paraverse(&["sweep", "exp.toml", "--results", "killed"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("resumed from an earlier sweep"), "{report}");
+    assert_eq!(
+        outputs(&tmp.path().join("killed/lab-e2e")),
+        outputs(&tmp.path().join("whole/lab-e2e")),
+        "the resumed sweep's files equal the uninterrupted sweep's"
+    );
+    let best: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("whole/lab-e2e/best.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        best["strategy"]
+            .as_str()
+            .unwrap()
+            .contains("[defense.zero_trust]")
+    );
+    assert_eq!(best["provenance"]["seeds"], serde_json::json!([1, 2]));
+    assert!(best["metrics"]["objectives.security_loss"]["ci_high"].is_number());
+}
+
+#[test]
+fn shards_merged_by_the_binary_equal_one_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let out = paraverse(
+        &["sweep", "exp.toml", "--results", "whole", "--quiet"],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        let out = paraverse(
+            &[
+                "sweep",
+                "exp.toml",
+                "--shard",
+                &shard,
+                "--results",
+                "sharded",
+            ],
+            tmp.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = paraverse(&["merge", "exp.toml", "--results", "sharded"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("merged 4 shards: 12 of 12 runs"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        outputs(&tmp.path().join("sharded/lab-e2e")),
+        outputs(&tmp.path().join("whole/lab-e2e"))
+    );
+    let out = paraverse(&["slurm", "exp.toml", "--shards", "4"], tmp.path());
+    let script = text(&out.stdout);
+    assert!(
+        script.contains("#SBATCH --array=0-3")
+            && script.contains("--shard \"$SLURM_ARRAY_TASK_ID/4\""),
+        "{script}"
+    );
+}
+
+#[test]
+fn the_gate_passes_on_its_baseline_and_fails_on_a_worse_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("ci")).unwrap();
+    // Every *.toml in the gate's folder is an experiment; the strategy lives beside it.
+    setup(tmp.path());
+    std::fs::write(
+        tmp.path().join("ci/exp.toml"),
+        EXPERIMENT.replace("strategy = \"zt.toml\"", "strategy = \"../zt.toml\""),
+    )
+    .unwrap();
+    let out = paraverse(&["check", "ci", "--update", "--quiet"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = paraverse(&["check", "ci", "--quiet"], tmp.path());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let junit = std::fs::read_to_string(tmp.path().join("results/check/junit.xml")).unwrap();
+    assert!(
+        junit.contains("failures=\"0\"") && junit.contains("<testcase"),
+        "{junit}"
+    );
+
+    // Worsen the baseline's cost expectation: now the same results regress.
+    let path = tmp.path().join("results/baselines/lab-e2e.json");
+    let mut b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for point in b["points"].as_object_mut().unwrap().values_mut() {
+        let c = point["objectives.cost"].as_f64().unwrap();
+        point["objectives.cost"] = serde_json::json!(c * 0.5);
+    }
+    std::fs::write(&path, b.to_string()).unwrap();
+    let out = paraverse(&["check", "ci", "--quiet"], tmp.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("REGRESSION lab-e2e point 0 objectives.cost"),
+        "{}",
+        text(&out.stderr)
+    );
+    let junit = std::fs::read_to_string(tmp.path().join("results/check/junit.xml")).unwrap();
+    assert!(junit.contains("<failure message="), "{junit}");
+}
+
+#[test]
+fn a_bad_experiment_gets_file_line_field_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let bad = EXPERIMENT.replace("zero_trust.reverify_interval", "zero_trust.reverify");
+    std::fs::write(tmp.path().join("bad.toml"), &bad).unwrap();
+    let line = bad
+        .lines()
+        .position(|l| l.contains("zero_trust.reverify\""))
+        .unwrap()
+        + 1;
+    let out = paraverse(&["sweep", "bad.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "bad.toml:{line}:9: field `vary[0].param`: unknown defense parameter"
+        )),
+        "{err}"
+    );
+}
