@@ -51,6 +51,21 @@ pub enum Command {
     /// Run an experiment's points × replicas in parallel (resumable: rerun the same
     /// command after a kill) and write runs.csv, points.csv (mean, 95% CI) and best.json.
     Sweep(SweepArgs),
+    /// Search the experiment's `[optimise]` defense parameters for the Pareto front of
+    /// security loss, availability and cost (NSGA-II); writes pareto.csv and best.json.
+    Optimise {
+        /// The experiment file (with an `[optimise]` table).
+        experiment: PathBuf,
+        /// Results root.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Worker threads (default: all cores).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Merge an experiment's shard results (results/NAME/shard-*) into results/NAME/.
     Merge {
         /// The experiment file.

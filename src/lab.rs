@@ -249,3 +249,125 @@ pub fn is_invalid_input(e: &LabError) -> bool {
 pub fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse()
 }
+
+/// `paraverse optimise`: NSGA-II over the experiment's `[optimise]` parameters; writes
+/// `pareto.csv`, `evaluations.csv` and `best.json` into results/NAME/optimise/.
+pub fn optimise(
+    experiment: &Path,
+    results: &Path,
+    threads: Option<u16>,
+    quiet: bool,
+) -> Result<()> {
+    use paraverse_lab::optimise::experiment as opt;
+    crate::set_threads(threads)?;
+    let exp = Experiment::load(experiment)?;
+    let spec = exp
+        .file
+        .optimise
+        .clone()
+        .ok_or_else(|| LabError::Mismatch(format!("{}: no [optimise] table", exp.origin)))?;
+    let dir = runner::results_dir(results, &exp, None).join("optimise");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if !quiet {
+        eprintln!(
+            "paraverse: optimising {} parameters of {} with NSGA-II: {} candidates × {} replicas, population {}",
+            spec.params.len(),
+            exp.file.experiment.name,
+            spec.budget,
+            exp.file.experiment.replicas,
+            spec.population
+        );
+    }
+    let bar = bar(spec.budget, quiet);
+    let (dims, pop, history) = opt::optimise(&exp, &|n| bar.set_position(n as u64))?;
+    bar.finish_and_clear();
+    let header: Vec<String> = dims
+        .iter()
+        .map(|d| d.name.clone())
+        .chain(["security_loss", "availability", "cost", "score"].map(String::from))
+        .collect();
+    let w = exp.file.score;
+    let score = |f: &[f64]| w.security_loss * f[0] - w.availability * f[1] + w.cost * f[2];
+    let row = |ind: &paraverse_lab::optimise::Individual| {
+        let vals: Vec<String> = opt::values(&dims, &ind.x)
+            .into_iter()
+            .map(|(_, v)| match v {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect();
+        format!(
+            "{},{},{},{},{}",
+            vals.join(","),
+            ind.f[0],
+            -ind.f[1],
+            ind.f[2],
+            score(&ind.f)
+        )
+    };
+    let front: Vec<_> = pop.iter().filter(|p| p.rank == 0).collect();
+    let csv = |rows: &mut dyn Iterator<Item = String>| {
+        let mut s = header.join(",") + "\n";
+        for r in rows {
+            s.push_str(&r);
+            s.push('\n');
+        }
+        s
+    };
+    runner::write_atomic(
+        &dir.join("pareto.csv"),
+        &csv(&mut front.iter().map(|p| row(p))),
+    )?;
+    runner::write_atomic(
+        &dir.join("evaluations.csv"),
+        &csv(&mut history.iter().map(row)),
+    )?;
+    let best = front
+        .iter()
+        .min_by(|a, b| score(&a.f).total_cmp(&score(&b.f)))
+        .context("the optimiser returned no front")?;
+    let values = opt::values(&dims, &best.x);
+    let scenario = exp.candidate(&values)?;
+    let json = serde_json::json!({
+        "experiment": exp.file.experiment.name,
+        "method": "NSGA-II",
+        "settings": values.iter().map(|(k, v)| (k.clone(), match v { toml::Value::String(s) => s.clone(), o => o.to_string() })).collect::<Vec<_>>(),
+        "objectives": {
+            "security_loss": best.f[0],
+            "availability": -best.f[1],
+            "cost": best.f[2],
+        },
+        "score": score(&best.f),
+        "score_weights": w,
+        "pareto_front_size": front.len(),
+        "strategy": scenario.strategy_source,
+        "provenance": {
+            "experiment_file": exp.origin,
+            "experiment_hash": format!("{:016x}", exp.hash),
+            "scenario": scenario.name,
+            "scenario_hash": format!("{:016x}", scenario.source_hash),
+            "seeds": (0..exp.file.experiment.replicas).map(|r| exp.seed(r)).collect::<Vec<_>>(),
+            "optimiser_seed": spec.seed,
+            "evaluations": history.len(),
+            "paraverse_version": env!("CARGO_PKG_VERSION"),
+        },
+    });
+    runner::write_atomic(
+        &dir.join("best.json"),
+        &(serde_json::to_string_pretty(&json)? + "\n"),
+    )?;
+    if !quiet {
+        println!(
+            "{} evaluations; Pareto front of {} in {}; best by score: {}",
+            history.len(),
+            front.len(),
+            dir.join("pareto.csv").display(),
+            values
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}

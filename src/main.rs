@@ -88,6 +88,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             results,
         } => lab::merge(&experiment, &results).map(|()| ExitCode::SUCCESS),
         Command::Slurm(args) => lab::slurm(&args).map(|()| ExitCode::SUCCESS),
+        Command::Optimise {
+            experiment,
+            results,
+            threads,
+            quiet,
+        } => lab::optimise(&experiment, &results, threads, quiet).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => {
             set_threads(None)?;
             lab::check(&args).map(|ok| {

@@ -239,3 +239,47 @@ fn a_bad_experiment_gets_file_line_field_and_exit_2() {
         "{err}"
     );
 }
+
+#[test]
+fn optimise_writes_a_pareto_front_and_an_exportable_best_strategy() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let exp = EXPERIMENT.replace("ticks = 360", "ticks = 90")
+        + "\n[optimise]\nbudget = 8\npopulation = 4\n\n[[optimise.param]]\nname = \"zero_trust.reverify_interval\"\nmin = 10.0\nmax = 600.0\n";
+    std::fs::write(tmp.path().join("opt.toml"), exp).unwrap();
+    let out = paraverse(&["optimise", "opt.toml", "--quiet"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dir = tmp.path().join("results/lab-e2e/optimise");
+    let pareto = std::fs::read_to_string(dir.join("pareto.csv")).unwrap();
+    assert!(
+        pareto.starts_with("zero_trust.reverify_interval,security_loss,availability,cost,score")
+    );
+    assert!(pareto.lines().count() >= 2, "{pareto}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("evaluations.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        1 + 8
+    );
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("best.json")).unwrap()).unwrap();
+    assert_eq!(best["method"], "NSGA-II");
+    assert!(
+        best["strategy"]
+            .as_str()
+            .unwrap()
+            .contains("reverify_interval")
+    );
+    assert_eq!(best["provenance"]["evaluations"], 8);
+    // Same experiment, same front.
+    let again = paraverse(
+        &["optimise", "opt.toml", "--quiet", "--results", "again"],
+        tmp.path(),
+    );
+    assert!(again.status.success());
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("again/lab-e2e/optimise/pareto.csv")).unwrap(),
+        pareto
+    );
+}

@@ -52,6 +52,49 @@ pub struct ExperimentFile {
     /// What the CI regression gate compares with the baseline.
     #[serde(default)]
     pub check: CheckSpec,
+    /// What `paraverse optimise` searches.
+    #[serde(default)]
+    pub optimise: Option<OptimiseSpec>,
+}
+
+/// The `[optimise]` table: NSGA-II over defense parameters at the base scenario.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimiseSpec {
+    /// Parameters searched, within their ranges from `paraverse space` (or narrower).
+    #[serde(rename = "param")]
+    pub params: Vec<OptimiseParam>,
+    /// Candidates evaluated in all (each runs every replica), default 60.
+    #[serde(default = "sixty")]
+    pub budget: usize,
+    /// Population size, default 12.
+    #[serde(default = "twelve")]
+    pub population: usize,
+    /// Seed of the optimiser's choices, default 1.
+    #[serde(default = "one")]
+    pub seed: u64,
+}
+
+/// A searched parameter.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimiseParam {
+    /// `section.field`.
+    pub name: String,
+    /// Lower bound (the range's unit: seconds, kbit/s, share...), default the range's.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Upper bound, default the range's.
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+fn sixty() -> usize {
+    60
+}
+
+fn twelve() -> usize {
+    12
 }
 
 /// The regression gate's declared bands: a metric regresses when its mean over the
@@ -204,6 +247,10 @@ pub struct Experiment {
     pub hash: u64,
     /// The points.
     pub points: Vec<Point>,
+    /// The base scenario (ticks applied, no axes).
+    pub base: Scenario,
+    /// The base strategy, as a TOML table.
+    pub strategy: toml::Table,
 }
 
 fn invalid(origin: &str, diagnostics: Vec<Diagnostic>) -> LabError {
@@ -316,6 +363,25 @@ impl Experiment {
                 diags.push(locator.at_path(
                     &[key("vary"), Seg::Index(i), key("values")],
                     "expected at least one value",
+                ));
+            }
+        }
+        if let Some(o) = &file.optimise {
+            for (i, p) in o.params.iter().enumerate() {
+                if param(&p.name).is_none() {
+                    diags.push(locator.at_path(
+                        &[key("optimise"), key("param"), Seg::Index(i), key("name")],
+                        format!(
+                            "unknown defense parameter `{}`; `paraverse space` lists them",
+                            p.name
+                        ),
+                    ));
+                }
+            }
+            if o.params.is_empty() {
+                diags.push(locator.at_path(
+                    &[key("optimise")],
+                    "expected at least one [[optimise.param]]",
                 ));
             }
         }
@@ -499,7 +565,35 @@ impl Experiment {
             origin: origin.to_owned(),
             file,
             points,
+            base,
+            strategy,
         })
+    }
+
+    /// The base scenario with defense parameters set to `values` (`section.field`,
+    /// value), as the optimiser's candidates are.
+    pub fn candidate(&self, values: &[(String, toml::Value)]) -> Result<Scenario, LabError> {
+        let mut strat = self.strategy.clone();
+        for (name, value) in values {
+            let (section, field) = name
+                .split_once('.')
+                .ok_or_else(|| LabError::Mismatch(format!("`{name}` is not section.field")))?;
+            let defense = strat
+                .entry("defense")
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(d) = defense {
+                let sec = d
+                    .entry(section)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let toml::Value::Table(sec) = sec {
+                    sec.insert(field.to_owned(), value.clone());
+                }
+            }
+        }
+        Ok(self
+            .base
+            .clone()
+            .with_strategy(&strat.to_string(), &format!("{} candidate", self.origin))?)
     }
 
     /// Total runs: points × replicas.

@@ -11,11 +11,12 @@
 //! and picks the best point by the experiment's score. [`check`] is the CI regression
 //! gate against declared bands around baselines.
 //!
-//! Optimisation (NSGA-II over the search space) and reports with plots are not built
-//! yet (issue #6).
+//! [`optimise`] searches defense parameters for the Pareto front (NSGA-II). Reports with
+//! plots are not built yet (issue #6).
 
 pub mod check;
 pub mod experiment;
+pub mod optimise;
 pub mod runner;
 pub mod stats;
 

@@ -127,12 +127,20 @@ impl std::str::FromStr for Shard {
     }
 }
 
-/// Runs one point's replica.
-pub fn run_one(exp: &Experiment, point: usize, replica: u32) -> Result<RunResult, LabError> {
-    let p = &exp.points[point];
-    let seed = exp.seed(replica);
-    let scenario = p.scenario.clone().with_seed(seed);
-    let id = format!("{point}-{replica}");
+/// Runs a scenario at a seed and returns its [`METRICS`].
+pub fn run_one_scenario(
+    scenario: &Scenario,
+    seed: u64,
+    id: &str,
+) -> Result<BTreeMap<String, Option<f64>>, LabError> {
+    Ok(run_summary(scenario.clone().with_seed(seed), id)?.0)
+}
+
+fn run_summary(
+    scenario: Scenario,
+    id: &str,
+) -> Result<(BTreeMap<String, Option<f64>>, serde_json::Value), LabError> {
+    let id = id.to_owned();
     let mut u = Universe::build(scenario, &[&AttackerPlugin, &DefenderPlugin]).map_err(|e| {
         LabError::Run {
             run: id.clone(),
@@ -154,6 +162,17 @@ pub fn run_one(exp: &Experiment, point: usize, replica: u32) -> Result<RunResult
             ((*m).to_owned(), v.and_then(serde_json::Value::as_f64))
         })
         .collect();
+    Ok((metrics, summary))
+}
+
+/// Runs one point's replica.
+pub fn run_one(exp: &Experiment, point: usize, replica: u32) -> Result<RunResult, LabError> {
+    let p = &exp.points[point];
+    let seed = exp.seed(replica);
+    let (metrics, summary) = run_summary(
+        p.scenario.clone().with_seed(seed),
+        &format!("{point}-{replica}"),
+    )?;
     Ok(RunResult {
         point,
         replica,

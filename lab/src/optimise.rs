@@ -1,0 +1,410 @@
+//! Multi-objective optimisation of defense parameters: NSGA-II (Deb et al., 2002) with
+//! fast non-dominated sorting, crowding distance and binary tournaments.
+//!
+//! Written here rather than taken from a crate: the Rust NSGA-II crates we found are
+//! young or unmaintained, and the algorithm is small; writing it lets every random choice
+//! come from the simulator's counter-based RNG and every operator avoid transcendental
+//! functions (blend crossover and uniform mutation instead of SBX's `powf`), so an
+//! optimisation gives the same front on every machine and thread count.
+//!
+//! All objectives are minimised. Candidates are evaluated in parallel, one generation at
+//! a time; the run stops when the evaluation budget is spent.
+
+use paraverse_sim::rng::{SimRng, Stream};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// A candidate and its objective values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Individual {
+    /// Parameters, each within its bounds.
+    pub x: Vec<f64>,
+    /// Objectives (minimised).
+    pub f: Vec<f64>,
+    /// Non-domination rank (0: the front).
+    pub rank: usize,
+    /// Crowding distance within its rank.
+    pub crowding: f64,
+}
+
+/// Whether `a` dominates `b` (no worse in every objective, better in one).
+pub fn dominates(a: &[f64], b: &[f64]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x <= y) && a.iter().zip(b).any(|(x, y)| x < y)
+}
+
+/// Fast non-dominated sort: the fronts, as indices, best first.
+pub fn fronts(pop: &[Individual]) -> Vec<Vec<usize>> {
+    let n = pop.len();
+    let mut dominated_by: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut count = vec![0usize; n];
+    for i in 0..n {
+        for j in 0..n {
+            if i != j && dominates(&pop[i].f, &pop[j].f) {
+                dominated_by[i].push(j);
+            } else if i != j && dominates(&pop[j].f, &pop[i].f) {
+                count[i] += 1;
+            }
+        }
+    }
+    let mut fronts = Vec::new();
+    let mut current: Vec<usize> = (0..n).filter(|&i| count[i] == 0).collect();
+    while !current.is_empty() {
+        let mut next = Vec::new();
+        for &i in &current {
+            for &j in &dominated_by[i] {
+                count[j] -= 1;
+                if count[j] == 0 {
+                    next.push(j);
+                }
+            }
+        }
+        next.sort_unstable();
+        fronts.push(current);
+        current = next;
+    }
+    fronts
+}
+
+/// Crowding distances of one front (boundary points: infinite).
+fn crowding(pop: &mut [Individual], front: &[usize]) {
+    for &i in front {
+        pop[i].crowding = 0.0;
+    }
+    let m = pop.first().map_or(0, |p| p.f.len());
+    for k in 0..m {
+        let mut idx = front.to_vec();
+        idx.sort_by(|&a, &b| pop[a].f[k].total_cmp(&pop[b].f[k]).then(a.cmp(&b)));
+        let (lo, hi) = (pop[idx[0]].f[k], pop[idx[idx.len() - 1]].f[k]);
+        pop[idx[0]].crowding = f64::INFINITY;
+        pop[idx[idx.len() - 1]].crowding = f64::INFINITY;
+        if hi > lo {
+            for w in 1..idx.len().saturating_sub(1) {
+                let d = (pop[idx[w + 1]].f[k] - pop[idx[w - 1]].f[k]) / (hi - lo);
+                pop[idx[w]].crowding += d;
+            }
+        }
+    }
+}
+
+/// Ranks and crowding of a population; returns its fronts.
+fn rank(pop: &mut [Individual]) -> Vec<Vec<usize>> {
+    let fr = fronts(pop);
+    for (r, f) in fr.iter().enumerate() {
+        for &i in f {
+            pop[i].rank = r;
+        }
+        crowding(pop, f);
+    }
+    fr
+}
+
+const RNG: Stream = Stream::named("lab.nsga2");
+
+/// A uniform draw in [0, 1).
+fn uniform(rng: &SimRng, generation: u32, i: u32, n: u32) -> f64 {
+    (rng.draw(RNG, i, generation, n) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Population size (even, at least 4).
+    pub population: usize,
+    /// Evaluations in all (at least one population).
+    pub budget: usize,
+    /// Seed of the optimiser's own choices.
+    pub seed: u64,
+}
+
+/// Runs NSGA-II over the box `bounds` and returns the final population, ranked, plus
+/// every evaluation made (in order), for reports.
+pub fn nsga2<F>(bounds: &[(f64, f64)], s: Settings, eval: F) -> (Vec<Individual>, Vec<Individual>)
+where
+    F: Fn(&[f64]) -> Vec<f64> + Sync,
+{
+    let rng = SimRng::new(s.seed);
+    let n = s.population.max(4).div_ceil(2) * 2;
+    let dims = bounds.len() as u32;
+    let evaluate = |xs: Vec<Vec<f64>>| -> Vec<Individual> {
+        xs.into_par_iter()
+            .map(|x| Individual {
+                f: eval(&x),
+                x,
+                rank: 0,
+                crowding: 0.0,
+            })
+            .collect()
+    };
+    let mut history = Vec::new();
+    let initial: Vec<Vec<f64>> = (0..n as u32)
+        .map(|i| {
+            bounds
+                .iter()
+                .enumerate()
+                .map(|(d, &(lo, hi))| lo + (hi - lo) * uniform(&rng, 0, i, d as u32))
+                .collect()
+        })
+        .collect();
+    let mut pop = evaluate(initial);
+    history.extend(pop.iter().cloned());
+    rank(&mut pop);
+    let mut generation = 1u32;
+    while history.len() + n <= s.budget.max(n) {
+        // Offspring: binary tournaments, blend crossover (BLX-0.5), uniform mutation.
+        let better = |a: usize, b: usize| {
+            let (x, y) = (&pop[a], &pop[b]);
+            if x.rank != y.rank {
+                if x.rank < y.rank { a } else { b }
+            } else if x.crowding != y.crowding {
+                if x.crowding > y.crowding { a } else { b }
+            } else {
+                a.min(b)
+            }
+        };
+        let pick = |k: u32| {
+            let a = rng.below(RNG.derive(1), k, generation, 0, n as u64) as usize;
+            let b = rng.below(RNG.derive(1), k, generation, 1, n as u64) as usize;
+            better(a, b)
+        };
+        let children: Vec<Vec<f64>> = (0..n as u32)
+            .map(|c| {
+                let (p, q) = (&pop[pick(2 * c)].x, &pop[pick(2 * c + 1)].x);
+                bounds
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &(lo, hi))| {
+                        let d32 = d as u32;
+                        let (a, b) = (p[d].min(q[d]), p[d].max(q[d]));
+                        let span = b - a;
+                        let u = uniform(&rng, generation, c, 3 * d32);
+                        let mut v = a - 0.5 * span + 2.0 * span * u;
+                        // Mutation: with chance 1/dims, a fresh uniform value.
+                        if uniform(&rng, generation, c, 3 * d32 + 1) * f64::from(dims) < 1.0 {
+                            v = lo + (hi - lo) * uniform(&rng, generation, c, 3 * d32 + 2);
+                        }
+                        v.clamp(lo, hi)
+                    })
+                    .collect()
+            })
+            .collect();
+        let offspring = evaluate(children);
+        history.extend(offspring.iter().cloned());
+        // Elitist survival: the best n of parents and offspring by rank, then crowding.
+        let mut all = pop;
+        all.extend(offspring);
+        let fr = rank(&mut all);
+        let mut next = Vec::with_capacity(n);
+        for f in fr {
+            if next.len() + f.len() <= n {
+                next.extend(f.iter().map(|&i| all[i].clone()));
+            } else {
+                let mut f = f;
+                f.sort_by(|&a, &b| all[b].crowding.total_cmp(&all[a].crowding).then(a.cmp(&b)));
+                next.extend(f.iter().take(n - next.len()).map(|&i| all[i].clone()));
+                break;
+            }
+        }
+        pop = next;
+        rank(&mut pop);
+        generation += 1;
+    }
+    pop.sort_by(|a, b| a.rank.cmp(&b.rank).then(a.f[0].total_cmp(&b.f[0])));
+    (pop, history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Schaffer's problem N.1: minimise x² and (x − 2)² for x in [−10, 10]; the Pareto
+    /// set is x ∈ [0, 2], the front f₂ = (√f₁ − 2)².
+    #[test]
+    fn nsga2_finds_the_known_front_of_schaffer_n1() {
+        let (pop, history) = nsga2(
+            &[(-10.0, 10.0)],
+            Settings {
+                population: 20,
+                budget: 600,
+                seed: 3,
+            },
+            |x| vec![x[0] * x[0], (x[0] - 2.0) * (x[0] - 2.0)],
+        );
+        assert_eq!(history.len(), 600);
+        let front: Vec<&Individual> = pop.iter().filter(|p| p.rank == 0).collect();
+        assert!(front.len() >= 15, "the front fills the population");
+        for p in &front {
+            assert!(
+                (-0.05..=2.05).contains(&p.x[0]),
+                "off the Pareto set: {:?}",
+                p.x
+            );
+        }
+        // It spreads along the whole set, not one point.
+        let (lo, hi) = front.iter().fold((f64::MAX, f64::MIN), |(a, b), p| {
+            (a.min(p.x[0]), b.max(p.x[0]))
+        });
+        assert!(lo < 0.2 && hi > 1.8, "spread {lo}..{hi}");
+    }
+
+    /// A two-parameter problem with a known optimum corner: minimising (x, y) both, the
+    /// front is the single point (0, 0).
+    #[test]
+    fn nsga2_finds_a_unique_optimum_and_is_deterministic() {
+        let run = || {
+            nsga2(
+                &[(0.0, 1.0), (0.0, 1.0)],
+                Settings {
+                    population: 12,
+                    budget: 360,
+                    seed: 9,
+                },
+                |x| vec![x[0] + 0.1 * x[1], x[1] + 0.1 * x[0]],
+            )
+        };
+        let (pop, _) = run();
+        let best = &pop[0];
+        assert!(best.x[0] < 0.05 && best.x[1] < 0.05, "{:?}", best.x);
+        assert_eq!(run().0, pop, "same seed, same result");
+    }
+
+    #[test]
+    fn dominance_and_fronts() {
+        assert!(dominates(&[1.0, 1.0], &[1.0, 2.0]));
+        assert!(!dominates(&[1.0, 2.0], &[2.0, 1.0]));
+        let p = |f: [f64; 2]| Individual {
+            x: vec![],
+            f: f.to_vec(),
+            rank: 0,
+            crowding: 0.0,
+        };
+        let pop = vec![p([1.0, 3.0]), p([2.0, 2.0]), p([3.0, 3.0]), p([3.0, 1.0])];
+        assert_eq!(fronts(&pop), vec![vec![0, 1, 3], vec![2]]);
+    }
+}
+
+/// The optimiser applied to an experiment: its `[optimise]` parameters, evaluated on the
+/// simulator (mean objectives over the replicas).
+pub mod experiment {
+    use paraverse_sim::scenario::{ParamRange, param};
+
+    use super::{Individual, Settings, nsga2};
+    use crate::runner::run_one_scenario;
+    use crate::{Experiment, LabError};
+
+    /// A searched parameter's name, bounds and range.
+    #[derive(Debug, Clone)]
+    pub struct Dimension {
+        /// `section.field`.
+        pub name: String,
+        /// Bounds, in the range's unit.
+        pub bounds: (f64, f64),
+        /// The declared range.
+        pub range: ParamRange,
+    }
+
+    /// The dimensions of an experiment's `[optimise]`.
+    pub fn dimensions(exp: &Experiment) -> Result<Vec<Dimension>, LabError> {
+        let o = exp.file.optimise.as_ref().ok_or_else(|| {
+            LabError::Mismatch(format!(
+                "{}: no [optimise] table: add one with [[optimise.param]] entries",
+                exp.origin
+            ))
+        })?;
+        o.params
+            .iter()
+            .map(|p| {
+                let decl = param(&p.name).expect("checked when loaded");
+                let (lo, hi) = match decl.range {
+                    ParamRange::Fraction { min, max } | ParamRange::Rate { min, max } => (min, max),
+                    ParamRange::Duration { min_s, max_s } => (min_s, max_s),
+                    ParamRange::Bandwidth { min_kbps, max_kbps } => (min_kbps, max_kbps),
+                    ParamRange::Choice { options } => (0.0, (options.len() - 1) as f64),
+                };
+                let (a, b) = (p.min.unwrap_or(lo), p.max.unwrap_or(hi));
+                if !(lo..=hi).contains(&a) || !(lo..=hi).contains(&b) || a > b {
+                    return Err(LabError::Mismatch(format!(
+                        "{}: [optimise] `{}`: bounds {a}..{b} are outside its range {lo}..{hi}",
+                        exp.origin, p.name
+                    )));
+                }
+                Ok(Dimension {
+                    name: p.name.clone(),
+                    bounds: (a, b),
+                    range: decl.range,
+                })
+            })
+            .collect()
+    }
+
+    /// A point of the box as strategy values.
+    pub fn values(dims: &[Dimension], x: &[f64]) -> Vec<(String, toml::Value)> {
+        dims.iter()
+            .zip(x)
+            .map(|(d, &v)| {
+                let value = match d.range {
+                    ParamRange::Fraction { .. } | ParamRange::Rate { .. } => toml::Value::Float(v),
+                    ParamRange::Duration { .. } => toml::Value::String(
+                        paraverse_sim::units::SimDuration::from_micros((v * 1e6).round() as u64)
+                            .to_string(),
+                    ),
+                    ParamRange::Bandwidth { .. } => {
+                        toml::Value::String(format!("{} kbit/s", v.round() as u64))
+                    }
+                    ParamRange::Choice { options } => toml::Value::String(
+                        options[(v.round() as usize).min(options.len() - 1)].to_owned(),
+                    ),
+                };
+                (d.name.clone(), value)
+            })
+            .collect()
+    }
+
+    /// Mean objectives of a candidate over the replicas: (security loss, −availability,
+    /// cost), all to minimise. A candidate that cannot run gets the worst values.
+    pub fn objectives(exp: &Experiment, dims: &[Dimension], x: &[f64]) -> Vec<f64> {
+        let Ok(scenario) = exp.candidate(&values(dims, x)) else {
+            return vec![f64::MAX, 0.0, f64::MAX];
+        };
+        let replicas = exp.file.experiment.replicas;
+        let mut sum = [0.0; 3];
+        for r in 0..replicas {
+            let Ok(run) = run_one_scenario(&scenario, exp.seed(r), "candidate") else {
+                return vec![f64::MAX, 0.0, f64::MAX];
+            };
+            let m = |k: &str| run.get(k).copied().flatten().unwrap_or(0.0);
+            sum[0] += m("objectives.security_loss");
+            sum[1] -= m("objectives.availability");
+            sum[2] += m("objectives.cost");
+        }
+        sum.iter().map(|s| s / f64::from(replicas)).collect()
+    }
+
+    /// What an optimisation produced: the dimensions, the final population (ranked) and
+    /// every evaluation in order.
+    pub type Optimised = (Vec<Dimension>, Vec<Individual>, Vec<Individual>);
+
+    /// Runs the optimiser on an experiment.
+    pub fn optimise(
+        exp: &Experiment,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Optimised, LabError> {
+        let o = exp.file.optimise.as_ref().expect("checked by dimensions");
+        let dims = dimensions(exp)?;
+        let bounds: Vec<(f64, f64)> = dims.iter().map(|d| d.bounds).collect();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let (pop, history) = nsga2(
+            &bounds,
+            Settings {
+                population: o.population,
+                budget: o.budget,
+                seed: o.seed,
+            },
+            |x| {
+                let f = objectives(exp, &dims, x);
+                progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+                f
+            },
+        );
+        Ok((dims, pop, history))
+    }
+}
