@@ -66,6 +66,12 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Write report.md and report.html with SVG and PNG charts (objectives with 95% CIs,
+    /// settings' effects, time series with bands, the Pareto front) for a results folder.
+    Report {
+        /// A sweep's results folder, e.g. results/zero-trust-interval.
+        results_dir: PathBuf,
+    },
     /// Merge an experiment's shard results (results/NAME/shard-*) into results/NAME/.
     Merge {
         /// The experiment file.

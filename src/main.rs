@@ -88,6 +88,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             results,
         } => lab::merge(&experiment, &results).map(|()| ExitCode::SUCCESS),
         Command::Slurm(args) => lab::slurm(&args).map(|()| ExitCode::SUCCESS),
+        Command::Report { results_dir } => {
+            let files = paraverse_lab::report::report(&results_dir)?;
+            println!(
+                "report: {} and {} ({} charts, SVG and PNG, in {})",
+                files.markdown.display(),
+                files.html.display(),
+                files.charts.len(),
+                results_dir.join("charts").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Optimise {
             experiment,
             results,

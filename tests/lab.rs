@@ -283,3 +283,55 @@ fn optimise_writes_a_pareto_front_and_an_exportable_best_strategy() {
         pareto
     );
 }
+
+#[test]
+fn report_writes_markdown_html_and_charts_from_the_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let exp = EXPERIMENT.replace("ticks = 360", "ticks = 90");
+    std::fs::write(tmp.path().join("exp.toml"), exp).unwrap();
+    let out = paraverse(&["sweep", "exp.toml", "--quiet"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dir = tmp.path().join("results/lab-e2e");
+    assert_eq!(
+        std::fs::read_dir(dir.join("series")).unwrap().count(),
+        12,
+        "a series per run"
+    );
+    let out = paraverse(&["report", "results/lab-e2e"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("| point | zero_trust.reverify_interval | campaign.0.start |"),
+        "{md}"
+    );
+    assert!(md.contains("![pareto](charts/pareto.svg)") && md.contains("charts/timeseries.svg"));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<table>") && html.contains("<img src=\"charts/cost.svg\""));
+    for chart in [
+        "security_loss",
+        "availability",
+        "cost",
+        "effect-0",
+        "effect-1",
+        "timeseries",
+        "pareto",
+    ] {
+        let svg = std::fs::read_to_string(dir.join(format!("charts/{chart}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<text"),
+            "{chart}.svg"
+        );
+        let png = std::fs::read(dir.join(format!("charts/{chart}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{chart}.png is a PNG");
+    }
+    // A folder without runs is a clear error.
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    let out = paraverse(&["report", "empty"], tmp.path());
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("run `paraverse sweep` first"),
+        "{}",
+        text(&out.stderr)
+    );
+}

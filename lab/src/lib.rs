@@ -11,12 +11,13 @@
 //! and picks the best point by the experiment's score. [`check`] is the CI regression
 //! gate against declared bands around baselines.
 //!
-//! [`optimise`] searches defense parameters for the Pareto front (NSGA-II). Reports with
-//! plots are not built yet (issue #6).
+//! [`optimise`] searches defense parameters for the Pareto front (NSGA-II); [`report`]
+//! writes Markdown and HTML with SVG and PNG charts.
 
 pub mod check;
 pub mod experiment;
 pub mod optimise;
+pub mod report;
 pub mod runner;
 pub mod stats;
 

@@ -136,10 +136,10 @@ pub fn run_one_scenario(
     Ok(run_summary(scenario.clone().with_seed(seed), id)?.0)
 }
 
-fn run_summary(
-    scenario: Scenario,
-    id: &str,
-) -> Result<(BTreeMap<String, Option<f64>>, serde_json::Value), LabError> {
+/// A run's metrics, its summary as JSON, and its compromised-nodes series as CSV.
+type RunOutput = (BTreeMap<String, Option<f64>>, serde_json::Value, String);
+
+fn run_summary(scenario: Scenario, id: &str) -> Result<RunOutput, LabError> {
     let id = id.to_owned();
     let mut u = Universe::build(scenario, &[&AttackerPlugin, &DefenderPlugin]).map_err(|e| {
         LabError::Run {
@@ -154,7 +154,12 @@ fn run_summary(
             message: f.to_owned(),
         });
     }
-    let summary = serde_json::to_value(&u.finish().summary).expect("summary serialises");
+    let record = u.finish();
+    let mut series = String::from("tick,compromised\n");
+    for (t, s) in record.series.states.iter().enumerate() {
+        series.push_str(&format!("{t},{}\n", s.compromised));
+    }
+    let summary = serde_json::to_value(&record.summary).expect("summary serialises");
     let metrics = METRICS
         .iter()
         .map(|m| {
@@ -162,26 +167,41 @@ fn run_summary(
             ((*m).to_owned(), v.and_then(serde_json::Value::as_f64))
         })
         .collect();
-    Ok((metrics, summary))
+    Ok((metrics, summary, series))
 }
 
 /// Runs one point's replica.
 pub fn run_one(exp: &Experiment, point: usize, replica: u32) -> Result<RunResult, LabError> {
+    Ok(run_one_with_series(exp, point, replica)?.0)
+}
+
+/// Runs one point's replica; also returns its series CSV.
+pub fn run_one_with_series(
+    exp: &Experiment,
+    point: usize,
+    replica: u32,
+) -> Result<(RunResult, String), LabError> {
     let p = &exp.points[point];
     let seed = exp.seed(replica);
-    let (metrics, summary) = run_summary(
+    let (metrics, summary, series) = run_summary(
         p.scenario.clone().with_seed(seed),
         &format!("{point}-{replica}"),
     )?;
-    Ok(RunResult {
-        point,
-        replica,
-        seed,
-        settings: p.settings.clone(),
-        scenario_hash: summary["scenario_hash"].as_str().unwrap_or("").to_owned(),
-        metrics,
-    })
+    Ok((
+        RunResult {
+            point,
+            replica,
+            seed,
+            settings: p.settings.clone(),
+            scenario_hash: summary["scenario_hash"].as_str().unwrap_or("").to_owned(),
+            metrics,
+        },
+        series,
+    ))
 }
+
+/// Per-run time series (compromised nodes per tick), `series/<point>-<replica>.csv`.
+pub const SERIES_DIR: &str = "series";
 
 /// Results files of a sweep (or a shard of one).
 pub const RUNS_CSV: &str = "runs.csv";
@@ -299,6 +319,10 @@ pub fn sweep(
     done.sort_by_key(RunResult::id);
     done.dedup_by_key(|r| r.id());
     write_runs(dir, &header, &mut done)?;
+    std::fs::create_dir_all(dir.join(SERIES_DIR)).map_err(LabError::io(format!(
+        "cannot create {}",
+        dir.join(SERIES_DIR).display()
+    )))?;
     let resumed = done.len();
     let finished: BTreeSet<(usize, u32)> = done.iter().map(RunResult::id).collect();
     let todo: Vec<(usize, u32)> = all
@@ -320,7 +344,9 @@ pub fn sweep(
     let results: Vec<RunResult> = todo
         .par_iter()
         .map(|&(p, r)| {
-            let run = run_one(exp, p, r)?;
+            let (run, series) = run_one_with_series(exp, p, r)?;
+            // The series first: a run counts as done only once its JSON line is in.
+            write_atomic(&dir.join(SERIES_DIR).join(format!("{p}-{r}.csv")), &series)?;
             let mut f = files.lock().expect("no panics while appending");
             // CSV first, then the JSON line that makes the run count as done.
             let what = || format!("cannot append to {}", dir.display());
@@ -363,6 +389,18 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<RunResult>, LabError> {
             let csv = d.join(RUNS_CSV);
             if let Ok(text) = std::fs::read_to_string(&csv) {
                 header = text.lines().next().map(str::to_owned);
+            }
+        }
+    }
+    // The per-run series travel with the runs.
+    let series = out.join(SERIES_DIR);
+    std::fs::create_dir_all(&series)
+        .map_err(LabError::io(format!("cannot create {}", series.display())))?;
+    for d in dirs {
+        if let Ok(entries) = std::fs::read_dir(d.join(SERIES_DIR)) {
+            for e in entries.flatten() {
+                std::fs::copy(e.path(), series.join(e.file_name()))
+                    .map_err(LabError::io(format!("cannot copy {}", e.path().display())))?;
             }
         }
     }

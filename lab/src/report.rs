@@ -1,0 +1,527 @@
+//! `paraverse report`: Markdown and HTML reports of a sweep (and an optimisation, if one
+//! ran), with plots in SVG and PNG drawn by plotters.
+//!
+//! Charts: the three objectives per point with 95 % confidence intervals; each varied
+//! setting's effect on the security loss; compromised nodes over time per point with a
+//! 95 % band over the replicas; and the Pareto front (security loss against cost) of the
+//! points, or of the optimiser's evaluations when `optimise/` exists. PNG text needs a
+//! font: DejaVu Sans is embedded (`lab/assets/`, Bitstream Vera licence), so reports
+//! render the same on a machine without fonts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::LabError;
+use crate::experiment::Score;
+use crate::optimise::dominates;
+use crate::runner::{self, RunResult};
+use crate::stats::{self, Estimate, PointSummary};
+
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const SIZE: (u32, u32) = (900, 480);
+const COLOURS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+fn plot_err<E: std::fmt::Debug>(e: E) -> LabError {
+    LabError::Mismatch(format!("cannot draw a chart: {e:?}"))
+}
+
+/// Series of one chart: labelled lines (x, y, optional (low, high) band or bar).
+#[derive(Debug, Clone, Default)]
+struct Chart {
+    title: String,
+    x_desc: String,
+    y_desc: String,
+    series: Vec<Series>,
+}
+
+/// A plotted value: x, y, and an optional (low, high) interval around y.
+type Datum = (f64, f64, Option<(f64, f64)>);
+
+#[derive(Debug, Clone, Default)]
+struct Series {
+    label: String,
+    points: Vec<Datum>,
+    /// Draw a line through the points (else markers only).
+    line: bool,
+    /// Draw (low, high) as a shaded band (else as error bars).
+    band: bool,
+    /// Highlight (larger markers).
+    strong: bool,
+}
+
+impl Chart {
+    fn bounds(&self) -> ((f64, f64), (f64, f64)) {
+        let mut x = (f64::MAX, f64::MIN);
+        let mut y = (f64::MAX, f64::MIN);
+        for s in &self.series {
+            for &(px, py, r) in &s.points {
+                x = (x.0.min(px), x.1.max(px));
+                let (lo, hi) = r.unwrap_or((py, py));
+                y = (y.0.min(py.min(lo)), y.1.max(py.max(hi)));
+            }
+        }
+        if x.0 > x.1 {
+            x = (0.0, 1.0);
+            y = (0.0, 1.0);
+        }
+        let pad = |(a, b): (f64, f64)| {
+            let w = if b > a {
+                (b - a) * 0.05
+            } else {
+                a.abs().max(1.0) * 0.05
+            };
+            (a - w, b + w)
+        };
+        (pad(x), pad(y))
+    }
+
+    fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), LabError>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE).map_err(plot_err)?;
+        let ((x0, x1), (y0, y1)) = self.bounds();
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_desc)
+            .y_desc(&self.y_desc)
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(plot_err)?;
+        for (k, s) in self.series.iter().enumerate() {
+            let colour = COLOURS[k % COLOURS.len()];
+            if s.band {
+                let upper = s.points.iter().map(|&(x, y, r)| (x, r.map_or(y, |r| r.1)));
+                let lower = s
+                    .points
+                    .iter()
+                    .rev()
+                    .map(|&(x, y, r)| (x, r.map_or(y, |r| r.0)));
+                let poly: Vec<(f64, f64)> = upper.chain(lower).collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        poly,
+                        colour.mix(0.2).filled(),
+                    )))
+                    .map_err(plot_err)?;
+            } else {
+                chart
+                    .draw_series(s.points.iter().filter_map(|&(x, _, r)| {
+                        r.map(|(lo, hi)| {
+                            PathElement::new(vec![(x, lo), (x, hi)], colour.stroke_width(2))
+                        })
+                    }))
+                    .map_err(plot_err)?;
+            }
+            if s.line {
+                chart
+                    .draw_series(LineSeries::new(
+                        s.points.iter().map(|&(x, y, _)| (x, y)),
+                        colour.stroke_width(2),
+                    ))
+                    .map_err(plot_err)?
+                    .label(s.label.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                    });
+            } else {
+                let r = if s.strong { 6 } else { 3 };
+                chart
+                    .draw_series(
+                        s.points
+                            .iter()
+                            .map(move |&(x, y, _)| Circle::new((x, y), r, colour.filled())),
+                    )
+                    .map_err(plot_err)?
+                    .label(s.label.clone())
+                    .legend(move |(x, y)| Circle::new((x + 9, y), r, colour.filled()));
+            }
+        }
+        if self.series.iter().any(|s| !s.label.is_empty()) {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 13))
+                .draw()
+                .map_err(plot_err)?;
+        }
+        root.present().map_err(plot_err)?;
+        Ok(())
+    }
+
+    /// Writes `<name>.svg` and `<name>.png`.
+    fn write(&self, dir: &Path, name: &str) -> Result<(), LabError> {
+        let svg = dir.join(format!("{name}.svg"));
+        self.render(&SVGBackend::new(&svg, SIZE).into_drawing_area())?;
+        let png = dir.join(format!("{name}.png"));
+        self.render(&BitMapBackend::new(&png, SIZE).into_drawing_area())?;
+        Ok(())
+    }
+}
+
+fn estimate_point<'a>(p: &'a PointSummary, metric: &str) -> Option<&'a Estimate> {
+    p.metrics.get(metric)
+}
+
+/// Per-run time series of compromised nodes, from `series/`.
+fn read_series(dir: &Path, runs: &[RunResult]) -> BTreeMap<usize, Vec<Vec<f64>>> {
+    let mut by_point: BTreeMap<usize, Vec<Vec<f64>>> = BTreeMap::new();
+    for r in runs {
+        let path = dir
+            .join(runner::SERIES_DIR)
+            .join(format!("{}-{}.csv", r.point, r.replica));
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let values: Vec<f64> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(1).and_then(|v| v.parse().ok()))
+            .collect();
+        by_point.entry(r.point).or_default().push(values);
+    }
+    by_point
+}
+
+/// The files a report wrote.
+#[derive(Debug, Clone)]
+pub struct ReportFiles {
+    /// `report.md`.
+    pub markdown: PathBuf,
+    /// `report.html`.
+    pub html: PathBuf,
+    /// Chart base names (each as `.svg` and `.png` under `charts/`).
+    pub charts: Vec<String>,
+}
+
+/// Writes `report.md`, `report.html` and `charts/*.{svg,png}` into a results folder.
+pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| LabError::Mismatch("the embedded font does not load".to_owned()))?;
+    let runs = runner::read_runs(dir)?;
+    if runs.is_empty() {
+        return Err(LabError::Mismatch(format!(
+            "{} holds no runs (runs.jsonl): run `paraverse sweep` first",
+            dir.display()
+        )));
+    }
+    let points = stats::summarise(&runs, &Score::default());
+    let charts_dir = dir.join("charts");
+    std::fs::create_dir_all(&charts_dir).map_err(LabError::io(format!(
+        "cannot create {}",
+        charts_dir.display()
+    )))?;
+    let mut charts = Vec::new();
+
+    // 1. The objectives per point with their intervals.
+    for (metric, title) in [
+        (
+            "objectives.security_loss",
+            "Security loss per point (mean, 95 % CI)",
+        ),
+        (
+            "objectives.availability",
+            "Availability per point (mean, 95 % CI)",
+        ),
+        ("objectives.cost", "Cost per point (mean, 95 % CI)"),
+    ] {
+        let series = Series {
+            label: String::new(),
+            points: points
+                .iter()
+                .filter_map(|p| {
+                    estimate_point(p, metric)
+                        .map(|e| (p.point as f64, e.mean, Some((e.ci_low, e.ci_high))))
+                })
+                .collect(),
+            strong: true,
+            ..Series::default()
+        };
+        let name = metric.replace("objectives.", "");
+        Chart {
+            title: title.to_owned(),
+            x_desc: "point".into(),
+            y_desc: name.clone(),
+            series: vec![series],
+        }
+        .write(&charts_dir, &name)?;
+        charts.push(name);
+    }
+
+    // 2. Each setting's effect: the security loss by the setting's value.
+    let settings: Vec<String> = points[0].settings.iter().map(|(n, _)| n.clone()).collect();
+    let mut effects_md = String::new();
+    for (k, setting) in settings.iter().enumerate() {
+        let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for p in &points {
+            let v = p.settings[k].1.clone();
+            if !order.contains(&v) {
+                order.push(v.clone());
+            }
+            if let Some(e) = estimate_point(p, "objectives.security_loss") {
+                groups.entry(v).or_default().push(e.mean);
+            }
+        }
+        let series = Series {
+            label: setting.clone(),
+            points: order
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    Estimate::of(&groups[v])
+                        .map(|e| (i as f64, e.mean, Some((e.ci_low, e.ci_high))))
+                })
+                .collect(),
+            line: true,
+            ..Series::default()
+        };
+        let name = format!("effect-{k}");
+        Chart {
+            title: format!("Security loss by {setting}"),
+            x_desc: format!("{setting}: {}", order.join(" | ")),
+            y_desc: "security loss (mean over points)".into(),
+            series: vec![series],
+        }
+        .write(&charts_dir, &name)?;
+        effects_md.push_str(&format!(
+            "### {setting}\n\nValues left to right: {}.\n\n![effect of {setting}](charts/{name}.svg)\n\n",
+            order.join(", ")
+        ));
+        charts.push(name);
+    }
+
+    // 3. Compromised nodes over time with a band over the replicas.
+    let series = read_series(dir, &runs);
+    let tick_s = 1.0;
+    let mut ts = Chart {
+        title: "Compromised nodes over time (mean, 95 % band over replicas)".into(),
+        x_desc: "tick".into(),
+        y_desc: "compromised nodes".into(),
+        series: Vec::new(),
+    };
+    for (point, runs_of) in series.iter().take(8) {
+        let len = runs_of.iter().map(Vec::len).min().unwrap_or(0);
+        let pts = (0..len)
+            .filter_map(|t| {
+                let vals: Vec<f64> = runs_of.iter().map(|r| r[t]).collect();
+                Estimate::of(&vals)
+                    .map(|e| (t as f64 * tick_s, e.mean, Some((e.ci_low, e.ci_high))))
+            })
+            .collect();
+        ts.series.push(Series {
+            label: format!("point {point}"),
+            points: pts,
+            line: true,
+            band: true,
+            ..Series::default()
+        });
+    }
+    if !ts.series.is_empty() {
+        ts.write(&charts_dir, "timeseries")?;
+        charts.push("timeseries".into());
+    }
+
+    // 4. The Pareto front: the optimiser's evaluations if there are any, else the points.
+    let opt = dir.join("optimise").join("evaluations.csv");
+    let cloud: Vec<(f64, f64, f64)> = match std::fs::read_to_string(&opt) {
+        Ok(text) => {
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+            let col = |n: &str| header.iter().position(|h| *h == n);
+            let (s, a, c) = (col("security_loss"), col("availability"), col("cost"));
+            lines
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split(',').collect();
+                    Some((
+                        f.get(s?)?.parse().ok()?,
+                        f.get(a?)?.parse().ok()?,
+                        f.get(c?)?.parse().ok()?,
+                    ))
+                })
+                .collect()
+        }
+        Err(_) => points
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    estimate_point(p, "objectives.security_loss")?.mean,
+                    estimate_point(p, "objectives.availability")?.mean,
+                    estimate_point(p, "objectives.cost")?.mean,
+                ))
+            })
+            .collect(),
+    };
+    let objectives = |c: &(f64, f64, f64)| [c.0, -c.1, c.2];
+    let front: Vec<bool> = cloud
+        .iter()
+        .map(|a| {
+            !cloud
+                .iter()
+                .any(|b| dominates(&objectives(b), &objectives(a)))
+        })
+        .collect();
+    let split = |on: bool| -> Vec<Datum> {
+        cloud
+            .iter()
+            .zip(&front)
+            .filter(|(_, f)| **f == on)
+            .map(|(c, _)| (c.2, c.0, None))
+            .collect()
+    };
+    let source = if opt.exists() {
+        "optimiser evaluations"
+    } else {
+        "sweep points"
+    };
+    Chart {
+        title: format!("Pareto front: security loss against cost ({source})"),
+        x_desc: "cost".into(),
+        y_desc: "security loss".into(),
+        series: vec![
+            Series {
+                label: "dominated".into(),
+                points: split(false),
+                ..Series::default()
+            },
+            Series {
+                label: "Pareto front (3 objectives)".into(),
+                points: split(true),
+                strong: true,
+                ..Series::default()
+            },
+        ],
+    }
+    .write(&charts_dir, "pareto")?;
+    charts.push("pareto".into());
+
+    // The documents.
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("experiment")
+        .to_owned();
+    let mut table = String::from("| point | ");
+    table.push_str(&settings.join(" | "));
+    table.push_str(" | security loss | availability | cost |\n|---|");
+    table.push_str(&"---|".repeat(settings.len() + 3));
+    table.push('\n');
+    let cell = |e: Option<&Estimate>| {
+        e.map_or("–".to_owned(), |e| {
+            format!("{:.4} [{:.4}, {:.4}]", e.mean, e.ci_low, e.ci_high)
+        })
+    };
+    for p in &points {
+        table.push_str(&format!("| {} | ", p.point));
+        for (_, v) in &p.settings {
+            table.push_str(&format!("{v} | "));
+        }
+        table.push_str(&format!(
+            "{} | {} | {} |\n",
+            cell(estimate_point(p, "objectives.security_loss")),
+            cell(estimate_point(p, "objectives.availability")),
+            cell(estimate_point(p, "objectives.cost"))
+        ));
+    }
+    let md = format!(
+        "# Experiment report: {name}\n\n{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals (Student's t).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n",
+        runs.len(),
+        points.len(),
+        points.iter().map(|p| p.seeds.len()).max().unwrap_or(0),
+        if charts.iter().any(|c| c == "timeseries") {
+            "![time series](charts/timeseries.svg)\n"
+        } else {
+            "No per-run series were recorded.\n"
+        }
+    );
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title><style>body{{font-family:sans-serif;max-width:960px;margin:auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px}}</style></head><body>\n{}\n</body></html>\n",
+        markdown_to_html(&md)
+    );
+    let markdown = dir.join("report.md");
+    let html_path = dir.join("report.html");
+    runner::write_atomic(&markdown, &md)?;
+    runner::write_atomic(&html_path, &html)?;
+    Ok(ReportFiles {
+        markdown,
+        html: html_path,
+        charts,
+    })
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The small Markdown subset the report uses (headings, images, tables, paragraphs).
+fn markdown_to_html(md: &str) -> String {
+    let mut out = String::new();
+    let mut in_table = false;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            if line.starts_with("|---") {
+                continue;
+            }
+            if !in_table {
+                out.push_str("<table>\n");
+                in_table = true;
+            }
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            out.push_str("<tr>");
+            for c in cells {
+                out.push_str(&format!("<td>{}</td>", escape(c)));
+            }
+            out.push_str("</tr>\n");
+            continue;
+        }
+        if in_table {
+            out.push_str("</table>\n");
+            in_table = false;
+        }
+        if let Some(h) = line.strip_prefix("### ") {
+            out.push_str(&format!("<h3>{}</h3>\n", escape(h)));
+        } else if let Some(h) = line.strip_prefix("## ") {
+            out.push_str(&format!("<h2>{}</h2>\n", escape(h)));
+        } else if let Some(h) = line.strip_prefix("# ") {
+            out.push_str(&format!("<h1>{}</h1>\n", escape(h)));
+        } else if let Some(rest) = line.strip_prefix("![") {
+            if let Some((alt, src)) = rest.split_once("](") {
+                let src = src.trim_end_matches(')');
+                out.push_str(&format!(
+                    "<p><img src=\"{}\" alt=\"{}\"> <a href=\"{}\">PNG</a></p>\n",
+                    escape(src),
+                    escape(alt),
+                    escape(&src.replace(".svg", ".png"))
+                ));
+            }
+        } else if !line.is_empty() {
+            out.push_str(&format!("<p>{}</p>\n", escape(line)));
+        }
+    }
+    if in_table {
+        out.push_str("</table>\n");
+    }
+    out
+}
