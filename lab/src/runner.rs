@@ -426,7 +426,7 @@ pub fn slurm_script(experiment: &Path, name: &str, shards: u32, time: &str, cpus
 #SBATCH --array=0-{last}
 #SBATCH --cpus-per-task={cpus}
 #SBATCH --time={time}
-#SBATCH --output=results/{name}/slurm-%A_%a.out
+#SBATCH --output=slurm-{name}-%A_%a.out
 
 set -euo pipefail
 mkdir -p results/{name}
