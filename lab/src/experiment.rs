@@ -22,8 +22,13 @@
 //! cost = 1.0
 //! ```
 //!
-//! Points are the Cartesian product of every `vary` and `axis` list, in file order (the
-//! last list varies fastest). Each point's scenario and strategy are built and validated
+//! Instead of `[[vary]]`, `[random] points = N, seed = S` with `[[random.param]] name,
+//! min, max` draws N joint samples uniformly within the bounds (from the simulator's
+//! counter-based RNG, so the same file gives the same points everywhere).
+//!
+//! Points are the defense settings (the Cartesian product of every `vary` list, or the
+//! random samples) times the product of the `axis` lists, in file order (the last list
+//! varies fastest). Each point's scenario and strategy are built and validated
 //! when the experiment loads, so a bad value fails before any run, naming the point.
 
 use std::path::{Path, PathBuf};
@@ -55,6 +60,24 @@ pub struct ExperimentFile {
     /// What `paraverse optimise` searches.
     #[serde(default)]
     pub optimise: Option<OptimiseSpec>,
+    /// Random points instead of a `[[vary]]` grid.
+    #[serde(default)]
+    pub random: Option<RandomSpec>,
+}
+
+/// The `[random]` table: `points` joint samples of the parameters, uniform within their
+/// bounds (as `[[optimise.param]]`), drawn from the simulator's counter-based RNG.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomSpec {
+    /// Samples.
+    pub points: usize,
+    /// Seed of the samples (default 1).
+    #[serde(default = "one")]
+    pub seed: u64,
+    /// Parameters sampled.
+    #[serde(rename = "param")]
+    pub params: Vec<OptimiseParam>,
 }
 
 /// The `[optimise]` table: NSGA-II over defense parameters at the base scenario.
@@ -366,6 +389,31 @@ impl Experiment {
                 ));
             }
         }
+        if let Some(r) = &file.random {
+            if !file.vary.is_empty() {
+                diags.push(locator.at_path(
+                    &[key("random")],
+                    "use either [random] or [[vary]], not both",
+                ));
+            }
+            if r.points == 0 || r.params.is_empty() {
+                diags.push(locator.at_path(
+                    &[key("random")],
+                    "expected points ≥ 1 and at least one [[random.param]]",
+                ));
+            }
+            for (i, p) in r.params.iter().enumerate() {
+                if param(&p.name).is_none() {
+                    diags.push(locator.at_path(
+                        &[key("random"), key("param"), Seg::Index(i), key("name")],
+                        format!(
+                            "unknown defense parameter `{}`; `paraverse space` lists them",
+                            p.name
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(o) = &file.optimise {
             for (i, p) in o.params.iter().enumerate() {
                 if param(&p.name).is_none() {
@@ -466,21 +514,65 @@ impl Experiment {
         meta.insert("name".into(), toml::Value::String(m.name.clone()));
         strategy.insert("strategy".into(), toml::Value::Table(meta));
 
-        // The grid.
-        let lists: Vec<(String, &Vec<toml::Value>)> = file
-            .vary
+        // The grid: defense settings (a [[vary]] product, or [random]'s joint samples) ×
+        // the product of the axes.
+        let sampled: Vec<(String, Vec<toml::Value>)> = match &file.random {
+            Some(r) => {
+                let dims = crate::optimise::experiment::dimensions_of(&r.params, origin)?;
+                let rng = paraverse_sim::rng::SimRng::new(r.seed);
+                let stream = paraverse_sim::rng::Stream::named("lab.random");
+                let xs: Vec<Vec<f64>> = (0..r.points as u32)
+                    .map(|i| {
+                        dims.iter()
+                            .enumerate()
+                            .map(|(d, dim)| {
+                                let u = (rng.draw(stream, i, 0, d as u32) >> 11) as f64
+                                    / (1u64 << 53) as f64;
+                                dim.bounds.0 + (dim.bounds.1 - dim.bounds.0) * u
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let per_sample: Vec<Vec<(String, toml::Value)>> = xs
+                    .iter()
+                    .map(|x| crate::optimise::experiment::values(&dims, x))
+                    .collect();
+                dims.iter()
+                    .enumerate()
+                    .map(|(d, dim)| {
+                        (
+                            dim.name.clone(),
+                            per_sample.iter().map(|s| s[d].1.clone()).collect(),
+                        )
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let joint = sampled.len();
+        let samples = file.random.as_ref().map_or(1, |r| r.points);
+        let lists: Vec<(String, &Vec<toml::Value>)> = sampled
             .iter()
-            .map(|v| (v.param.clone(), &v.values))
+            .map(|(n, v)| (n.clone(), v))
+            .chain(file.vary.iter().map(|v| (v.param.clone(), &v.values)))
             .chain(file.axes.iter().map(|a| (a.field.clone(), &a.values)))
             .collect();
-        let total: usize = lists.iter().map(|(_, v)| v.len()).product();
+        let n_defense = joint + file.vary.len();
+        let total: usize = samples
+            * lists[joint..]
+                .iter()
+                .map(|(_, v)| v.len())
+                .product::<usize>();
         let mut points = Vec::with_capacity(total);
         for index in 0..total {
             let mut rest = index;
             let mut choice = vec![0; lists.len()];
-            for (k, (_, values)) in lists.iter().enumerate().rev() {
+            for (k, (_, values)) in lists.iter().enumerate().skip(joint).rev() {
                 choice[k] = rest % values.len();
                 rest /= values.len();
+            }
+            for c in choice.iter_mut().take(joint) {
+                *c = rest;
             }
             let mut settings = Vec::new();
             let mut strat = strategy.clone();
@@ -495,25 +587,29 @@ impl Experiment {
                     },
                 ));
                 let fail = |msg: String| {
-                    let (table, i) = if k < file.vary.len() {
-                        ("vary", k)
+                    let path = if k < joint {
+                        vec![key("random"), key("param"), Seg::Index(k)]
+                    } else if k < n_defense {
+                        vec![
+                            key("vary"),
+                            Seg::Index(k - joint),
+                            key("values"),
+                            Seg::Index(choice[k]),
+                        ]
                     } else {
-                        ("axis", k - file.vary.len())
+                        vec![
+                            key("axis"),
+                            Seg::Index(k - n_defense),
+                            key("values"),
+                            Seg::Index(choice[k]),
+                        ]
                     };
                     invalid(
                         origin,
-                        vec![locator.at_path(
-                            &[
-                                key(table),
-                                Seg::Index(i),
-                                key("values"),
-                                Seg::Index(choice[k]),
-                            ],
-                            format!("point {index}: {msg}"),
-                        )],
+                        vec![locator.at_path(&path, format!("point {index}: {msg}"))],
                     )
                 };
-                if k < file.vary.len() {
+                if k < n_defense {
                     let (section, field) = name.split_once('.').expect("checked in SPACE");
                     let defense = strat
                         .entry("defense")

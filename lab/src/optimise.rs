@@ -310,7 +310,15 @@ pub mod experiment {
                 exp.origin
             ))
         })?;
-        o.params
+        dimensions_of(&o.params, &exp.origin)
+    }
+
+    /// The dimensions of a list of searched or sampled parameters.
+    pub fn dimensions_of(
+        params: &[crate::experiment::OptimiseParam],
+        origin: &str,
+    ) -> Result<Vec<Dimension>, LabError> {
+        params
             .iter()
             .map(|p| {
                 let decl = param(&p.name).expect("checked when loaded");
@@ -323,8 +331,8 @@ pub mod experiment {
                 let (a, b) = (p.min.unwrap_or(lo), p.max.unwrap_or(hi));
                 if !(lo..=hi).contains(&a) || !(lo..=hi).contains(&b) || a > b {
                     return Err(LabError::Mismatch(format!(
-                        "{}: [optimise] `{}`: bounds {a}..{b} are outside its range {lo}..{hi}",
-                        exp.origin, p.name
+                        "{origin}: `{}`: bounds {a}..{b} are outside its range {lo}..{hi}",
+                        p.name
                     )));
                 }
                 Ok(Dimension {

@@ -221,3 +221,68 @@ fn the_slurm_script_runs_every_shard() {
     assert!(s.contains("paraverse sweep experiments/x.toml --shard \"$SLURM_ARRAY_TASK_ID/4\""));
     assert!(s.contains("paraverse merge"));
 }
+
+#[test]
+fn random_points_are_joint_samples_within_their_bounds() {
+    let text = r#"
+[experiment]
+name = "r"
+scenario = "campaign-exfiltration"
+replicas = 1
+ticks = 30
+
+[random]
+points = 5
+seed = 4
+
+[[random.param]]
+name = "zero_trust.threshold"
+min = 0.2
+max = 0.4
+
+[[random.param]]
+name = "zero_trust.reverify_interval"
+min = 30.0
+max = 60.0
+
+[[axis]]
+field = "campaign.0.start"
+values = ["1 min", "2 min"]
+"#;
+    let exp = Experiment::from_str(text, "r.toml", None).unwrap();
+    assert_eq!(exp.points.len(), 10, "5 samples x 2 axis values");
+    for p in &exp.points {
+        let zt = p.scenario.defense.zero_trust.as_ref().unwrap();
+        assert!(
+            (200_000..=400_000).contains(&zt.threshold_ppm),
+            "{}",
+            zt.threshold_ppm
+        );
+        assert!((3..=6).contains(&zt.interval_ticks));
+    }
+    // Each sample is joint: both axis values share the sample's parameters.
+    assert_eq!(exp.points[0].settings[..2], exp.points[1].settings[..2]);
+    assert_ne!(exp.points[0].settings[..2], exp.points[2].settings[..2]);
+    let again = Experiment::from_str(text, "r.toml", None).unwrap();
+    let s = |e: &Experiment| {
+        e.points
+            .iter()
+            .map(|p| p.settings.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(s(&again), s(&exp), "same seed, same samples");
+    let err = Experiment::from_str(
+        &text.replace(
+            "[random]",
+            "[[vary]]\nparam = \"zero_trust.threshold\"\nvalues = [0.5]\n\n[random]",
+        ),
+        "r.toml",
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("either [random] or [[vary]]"), "{err}");
+    let root = tempfile::tempdir().unwrap();
+    let out = runner::sweep(&exp, root.path(), None, &|_, _| {}).unwrap();
+    assert_eq!(out.runs.len(), 10);
+}
