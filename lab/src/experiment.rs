@@ -34,7 +34,9 @@
 use std::path::{Path, PathBuf};
 
 use paraverse_sim::bundled;
-use paraverse_sim::scenario::{Diagnostic, Locator, Scenario, ScenarioError, Seg, param};
+use paraverse_sim::scenario::{
+    Diagnostic, Locator, Scenario, ScenarioError, Seg, param, parse_toml,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::LabError;
@@ -336,20 +338,7 @@ impl Experiment {
     /// Parses and checks experiment text; relative paths resolve against `dir`.
     pub fn from_str(text: &str, origin: &str, dir: Option<&Path>) -> Result<Self, LabError> {
         let locator = Locator::new(text);
-        let de = toml::de::Deserializer::parse(text).map_err(|e| {
-            invalid(
-                origin,
-                vec![locator.at_span(e.span(), String::new(), e.message().to_owned())],
-            )
-        })?;
-        let file: ExperimentFile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
-            let inner = e.into_inner();
-            invalid(
-                origin,
-                vec![locator.at_span(inner.span(), field, inner.message().to_owned())],
-            )
-        })?;
+        let file: ExperimentFile = parse_toml(text, origin, &locator)?;
         let mut diags = Vec::new();
         let m = &file.experiment;
         if m.name.is_empty()

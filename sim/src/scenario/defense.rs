@@ -858,23 +858,7 @@ impl Scenario {
             origin: origin.to_owned(),
             diagnostics,
         };
-        let deserializer = toml::de::Deserializer::parse(text).map_err(|e| {
-            invalid(vec![locator.at_span(
-                e.span(),
-                String::new(),
-                e.message().to_owned(),
-            )])
-        })?;
-        let file: StrategyFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let field = e.path().to_string();
-            let field = if field == "." { String::new() } else { field };
-            let inner = e.into_inner();
-            invalid(vec![locator.at_span(
-                inner.span(),
-                field,
-                inner.message().to_owned(),
-            )])
-        })?;
+        let file: StrategyFile = parse_toml(text, origin, &locator)?;
         let mut v = Validator {
             locator: &locator,
             diagnostics: Vec::new(),

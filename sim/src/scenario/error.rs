@@ -220,3 +220,25 @@ impl fmt::Display for Diagnostic {
         )
     }
 }
+
+/// Parses TOML `text` into `T` (serde, with the field path of any error), reporting a
+/// syntax or type error as an invalid file at its line, column and field. Scenario,
+/// strategy and experiment files all go through here.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    locator: &Locator<'_>,
+) -> Result<T, ScenarioError> {
+    let invalid = |d: Diagnostic| ScenarioError::Invalid {
+        origin: origin.to_owned(),
+        diagnostics: vec![d],
+    };
+    let deserializer = toml::de::Deserializer::parse(text)
+        .map_err(|e| invalid(locator.at_span(e.span(), String::new(), e.message().to_owned())))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        let inner = e.into_inner();
+        invalid(locator.at_span(inner.span(), field, inner.message().to_owned()))
+    })
+}

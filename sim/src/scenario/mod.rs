@@ -42,7 +42,7 @@ pub use defense::{
     Adaptive, Backups, Biometric, DdosProtection, Deception, Defense, Hardening, Param, ParamRange,
     PoisonFilter, Privacy, SPACE, Segmentation, ZeroTrust, param,
 };
-pub use error::{Diagnostic, Locator, ScenarioError, Seg};
+pub use error::{Diagnostic, Locator, ScenarioError, Seg, parse_toml};
 pub use file::*;
 
 use crate::field_path;
@@ -368,23 +368,7 @@ impl Scenario {
             origin: origin.to_owned(),
             diagnostics,
         };
-        let deserializer = toml::de::Deserializer::parse(text).map_err(|e| {
-            invalid(vec![locator.at_span(
-                e.span(),
-                String::new(),
-                e.message().to_owned(),
-            )])
-        })?;
-        let file: ScenarioFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let field = e.path().to_string();
-            let field = if field == "." { String::new() } else { field };
-            let inner = e.into_inner();
-            invalid(vec![locator.at_span(
-                inner.span(),
-                field,
-                inner.message().to_owned(),
-            )])
-        })?;
+        let file: ScenarioFile = parse_toml(text, origin, &locator)?;
         let mut v = Validator {
             locator: &locator,
             diagnostics: Vec::new(),
