@@ -72,10 +72,30 @@ pub fn detect_scanning(
                 })
         })
         .collect();
-    let tick = clock.tick;
-    let c = detector.counters;
+    raise(
+        &flagged,
+        security,
+        detector.counters,
+        clock.tick,
+        &mut alerts,
+        &mut metrics,
+        &mut log,
+    );
+}
+
+/// Starts the tick's alerts with the detector's flagged nodes (in node-id order): marks
+/// them alerted, counts true and false detections against ground truth, logs them.
+fn raise(
+    flagged: &[u32],
+    security: &mut [Security],
+    c: DetectionCounters,
+    tick: u32,
+    alerts: &mut Alerts,
+    metrics: &mut Metrics,
+    log: &mut EventLog,
+) {
     alerts.clear();
-    for node in flagged {
+    for &node in flagged {
         let s = &mut security[node as usize];
         s.alerted = true;
         let truth = s.compromised;
@@ -253,25 +273,13 @@ pub fn detect_ueba(
             out.into_iter()
         })
         .collect();
-    let tick = clock.tick;
-    let c = ueba.counters;
-    alerts.clear();
-    for node in flagged {
-        let s = &mut security[node as usize];
-        s.alerted = true;
-        let truth = s.compromised;
-        metrics.add(c.detections, 1);
-        metrics.add(
-            if truth {
-                c.true_detections
-            } else {
-                c.false_detections
-            },
-            1,
-        );
-        let mut e = RunEvent::new(tick, "detection", node);
-        e.truth = Some(truth);
-        log.push(e);
-        alerts.raised.push(node);
-    }
+    raise(
+        &flagged,
+        security,
+        ueba.counters,
+        clock.tick,
+        &mut alerts,
+        &mut metrics,
+        &mut log,
+    );
 }
