@@ -289,6 +289,27 @@ fn key(k: &str) -> Seg {
     Seg::Key(k.to_owned())
 }
 
+/// Sets defense parameter `name` (`section.field`) to `value` in a strategy table.
+fn set_defense(strategy: &mut toml::Table, name: &str, value: toml::Value) -> Result<(), String> {
+    let (section, field) = name
+        .split_once('.')
+        .ok_or_else(|| format!("`{name}` is not section.field"))?;
+    let defense = strategy
+        .entry("defense")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(defense) = defense else {
+        return Err("the strategy's `defense` is not a table".into());
+    };
+    let sec = defense
+        .entry(section)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(sec) = sec else {
+        return Err(format!("`defense.{section}` is not a table"));
+    };
+    sec.insert(field.to_owned(), value);
+    Ok(())
+}
+
 /// Sets `value` at a dotted path in a TOML table (numbers index arrays).
 fn set_path(root: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
@@ -599,20 +620,7 @@ impl Experiment {
                     )
                 };
                 if k < n_defense {
-                    let (section, field) = name.split_once('.').expect("checked in SPACE");
-                    let defense = strat
-                        .entry("defense")
-                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-                    let toml::Value::Table(defense) = defense else {
-                        return Err(fail("the strategy's `defense` is not a table".into()));
-                    };
-                    let sec = defense
-                        .entry(section)
-                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-                    let toml::Value::Table(sec) = sec else {
-                        return Err(fail(format!("`defense.{section}` is not a table")));
-                    };
-                    sec.insert(field.to_owned(), value);
+                    set_defense(&mut strat, name, value).map_err(fail)?;
                 } else {
                     let t = scenario_table.get_or_insert_with(|| {
                         base.source
@@ -660,20 +668,7 @@ impl Experiment {
     pub fn candidate(&self, values: &[(String, toml::Value)]) -> Result<Scenario, LabError> {
         let mut strat = self.strategy.clone();
         for (name, value) in values {
-            let (section, field) = name
-                .split_once('.')
-                .ok_or_else(|| LabError::Mismatch(format!("`{name}` is not section.field")))?;
-            let defense = strat
-                .entry("defense")
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if let toml::Value::Table(d) = defense {
-                let sec = d
-                    .entry(section)
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-                if let toml::Value::Table(sec) = sec {
-                    sec.insert(field.to_owned(), value.clone());
-                }
-            }
+            set_defense(&mut strat, name, value.clone()).map_err(LabError::Mismatch)?;
         }
         Ok(self
             .base
