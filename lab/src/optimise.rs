@@ -322,12 +322,7 @@ pub mod experiment {
             .iter()
             .map(|p| {
                 let decl = param(&p.name).expect("checked when loaded");
-                let (lo, hi) = match decl.range {
-                    ParamRange::Fraction { min, max } | ParamRange::Rate { min, max } => (min, max),
-                    ParamRange::Duration { min_s, max_s } => (min_s, max_s),
-                    ParamRange::Bandwidth { min_kbps, max_kbps } => (min_kbps, max_kbps),
-                    ParamRange::Choice { options } => (0.0, (options.len() - 1) as f64),
-                };
+                let (lo, hi) = decl.range.bounds();
                 let (a, b) = (p.min.unwrap_or(lo), p.max.unwrap_or(hi));
                 if !(lo..=hi).contains(&a) || !(lo..=hi).contains(&b) || a > b {
                     return Err(LabError::Mismatch(format!(

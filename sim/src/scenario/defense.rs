@@ -51,6 +51,27 @@ pub enum ParamRange {
     },
 }
 
+impl ParamRange {
+    /// Lowest and highest value, in the range's unit (a choice: its option indices).
+    pub fn bounds(&self) -> (f64, f64) {
+        match *self {
+            ParamRange::Fraction { min, max } | ParamRange::Rate { min, max } => (min, max),
+            ParamRange::Duration { min_s, max_s } => (min_s, max_s),
+            ParamRange::Bandwidth { min_kbps, max_kbps } => (min_kbps, max_kbps),
+            ParamRange::Choice { options } => (0.0, options.len().saturating_sub(1) as f64),
+        }
+    }
+
+    /// The unit written after a value in messages.
+    pub fn unit(&self) -> &'static str {
+        match self {
+            ParamRange::Duration { .. } => " s",
+            ParamRange::Bandwidth { .. } => " kbit/s",
+            _ => "",
+        }
+    }
+}
+
 /// One tunable defense parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Param {
@@ -500,12 +521,7 @@ impl Validator<'_> {
     /// Checks a number against its declared range.
     fn in_space(&mut self, name: &str, value: f64) -> f64 {
         let p = param(name).expect("declared in SPACE");
-        let (min, max, unit) = match p.range {
-            ParamRange::Fraction { min, max } | ParamRange::Rate { min, max } => (min, max, ""),
-            ParamRange::Duration { min_s, max_s } => (min_s, max_s, " s"),
-            ParamRange::Bandwidth { min_kbps, max_kbps } => (min_kbps, max_kbps, " kbit/s"),
-            ParamRange::Choice { .. } => unreachable!("choices are enums, checked by serde"),
-        };
+        let ((min, max), unit) = (p.range.bounds(), p.range.unit());
         if !value.is_finite() || value < min || value > max {
             self.err(
                 path(name),
