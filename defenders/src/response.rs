@@ -119,6 +119,38 @@ pub fn quarantine(
     }
 }
 
+/// One round of a cadence defense: every node `eligible` (by its state, zone and group)
+/// is acted on with `chance`, each from its own draw `(stream, node, tick)`, so chunks
+/// run in parallel and the result does not depend on the split. Returns how many.
+fn round(
+    security: &mut [Security],
+    zones: &[InZone],
+    groups: &[InGroup],
+    (rng, stream, tick, chance): (SimRng, Stream, u32, Chance),
+    eligible: impl Fn(&Security, usize, usize) -> bool + Sync,
+    act: impl Fn(&mut Security) + Sync,
+) -> u64 {
+    security
+        .par_chunks_mut(CHUNK)
+        .zip(zones.par_chunks(CHUNK))
+        .zip(groups.par_chunks(CHUNK))
+        .enumerate()
+        .map(|(c, ((sec, zone), group))| {
+            let mut n = 0u64;
+            for (k, ((s, z), g)) in sec.iter_mut().zip(zone).zip(group).enumerate() {
+                let node = (c * CHUNK + k) as u32;
+                if eligible(s, z.0 as usize, g.0 as usize)
+                    && chance.hit(rng.draw(stream, node, tick, 0))
+                {
+                    act(s);
+                    n += 1;
+                }
+            }
+            n
+        })
+        .sum()
+}
+
 /// The patching policy.
 #[derive(Resource, Debug, Clone)]
 pub struct PatchPolicy {
@@ -135,7 +167,7 @@ const PATCH: Stream = Stream::named("defense.patch");
 /// Defend stage: on every `interval`-th tick, patch each unpatched covered node with
 /// chance `coverage` (each node decides from its own draw, so chunks run in parallel).
 pub fn patch(
-    mut nodes: Query<(&InZone, &mut Security)>,
+    mut nodes: Query<(&InZone, &InGroup, &mut Security)>,
     policy: Res<PatchPolicy>,
     rng: Res<SimRng>,
     clock: Res<Clock>,
@@ -146,28 +178,17 @@ pub fn patch(
     if !tick.is_multiple_of(policy.config.interval_ticks) {
         return;
     }
-    let (zones, mut security) = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
-    let security = security.bypass_change_detection();
-    let (rng, coverage, covered) = (*rng, policy.config.coverage, &policy.zones);
-    let patched: u64 = security
-        .par_chunks_mut(CHUNK)
-        .zip(zones.par_chunks(CHUNK))
-        .enumerate()
-        .map(|(c, (sec, zone))| {
-            let mut n = 0u64;
-            for (k, (s, z)) in sec.iter_mut().zip(zone).enumerate() {
-                let node = (c * CHUNK + k) as u32;
-                if !s.patched
-                    && covered[z.0 as usize]
-                    && coverage.hit(rng.draw(PATCH, node, tick, 0))
-                {
-                    s.patched = true;
-                    n += 1;
-                }
-            }
-            n
-        })
-        .sum();
+    let (zones, groups, mut security) =
+        dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let covered = &policy.zones;
+    let patched = round(
+        security.bypass_change_detection(),
+        zones,
+        groups,
+        (*rng, PATCH, tick, policy.config.coverage),
+        |s, z, _| !s.patched && covered[z],
+        |s| s.patched = true,
+    );
     metrics.add(policy.patches, patched);
     log.push(RunEvent::global(tick, "patch_round", patched));
 }
@@ -204,30 +225,15 @@ pub fn harden(
     }
     let (zones, groups, mut security) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
-    let security = security.bypass_change_detection();
-    let rng = *rng;
     let p = &*policy;
-    let hardened: u64 = security
-        .par_chunks_mut(CHUNK)
-        .zip(zones.par_chunks(CHUNK))
-        .zip(groups.par_chunks(CHUNK))
-        .enumerate()
-        .map(|(c, ((sec, zone), group))| {
-            let mut n = 0u64;
-            for (k, ((s, z), g)) in sec.iter_mut().zip(zone).zip(group).enumerate() {
-                let node = (c * CHUNK + k) as u32;
-                if !s.hardened
-                    && p.default_credentials[g.0 as usize]
-                    && p.zones[z.0 as usize]
-                    && p.config.coverage.hit(rng.draw(HARDEN, node, tick, 0))
-                {
-                    s.hardened = true;
-                    n += 1;
-                }
-            }
-            n
-        })
-        .sum();
+    let hardened = round(
+        security.bypass_change_detection(),
+        zones,
+        groups,
+        (*rng, HARDEN, tick, p.config.coverage),
+        |s, z, g| !s.hardened && p.default_credentials[g] && p.zones[z],
+        |s| s.hardened = true,
+    );
     metrics.add(p.hardened, hardened);
     log.push(RunEvent::global(tick, "hardening_round", hardened));
 }
