@@ -66,12 +66,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     crate::set_threads(args.threads)?;
     let exp = Experiment::load(&args.experiment)?;
     let dir = runner::results_dir(&args.results, &exp, args.shard);
-    let total = match args.shard {
-        Some(s) => (0..exp.runs())
-            .filter(|i| *i as u32 % s.of == s.index)
-            .count(),
-        None => exp.runs(),
-    };
+    let total = runner::runs_of(&exp, args.shard).len();
     if !args.quiet {
         eprintln!(
             "paraverse: experiment {}, {} points × {} replicas{} ({} runs) into {}",

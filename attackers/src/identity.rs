@@ -25,7 +25,7 @@ use paraverse_sim::scenario::{AuthMethod, CampaignKind, DataClass, Lure, Takeove
 
 use crate::chain::{self, Ctx, Out};
 use crate::ledger::Ledger;
-use crate::targeted::{DICTIONARY, drain};
+use crate::targeted::{CAMPAIGN, DICTIONARY, drain};
 
 /// One identity campaign.
 #[derive(Debug, Clone)]
@@ -110,8 +110,6 @@ impl IdentityCampaigns {
         Self { list }
     }
 }
-
-const CAMPAIGN: u32 = u32::MAX;
 
 /// Attack stage: every identity campaign makes its attempts.
 pub fn identity_step(

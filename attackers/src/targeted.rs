@@ -231,7 +231,7 @@ pub fn held_by(security: &[Security], campaign: u8) -> Vec<u32> {
 const DECOY: Stream = Stream::named("defense.deception.decoy");
 
 /// Campaign-level draws use this entity id (no node is `u32::MAX`).
-const CAMPAIGN: u32 = u32::MAX;
+pub(crate) const CAMPAIGN: u32 = u32::MAX;
 
 /// Attack stage: every targeted campaign gets in, moves, and acts.
 #[expect(

@@ -271,6 +271,18 @@ pub fn results_dir(root: &Path, exp: &Experiment, shard: Option<Shard>) -> PathB
     }
 }
 
+/// The (point, replica) runs of an experiment, or of one shard of it: runs whose index
+/// in point-major order is `index` modulo `of`.
+pub fn runs_of(exp: &Experiment, shard: Option<Shard>) -> Vec<(usize, u32)> {
+    let replicas = exp.file.experiment.replicas;
+    (0..exp.points.len())
+        .flat_map(|p| (0..replicas).map(move |r| (p, r)))
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|s| *i as u32 % s.of == s.index))
+        .map(|(_, id)| id)
+        .collect()
+}
+
 /// What a sweep did.
 #[derive(Debug, Clone)]
 pub struct SweepOutcome {
@@ -291,14 +303,8 @@ pub fn sweep(
     shard: Option<Shard>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SweepOutcome, LabError> {
-    let replicas = exp.file.experiment.replicas;
     let header = csv_header(exp);
-    let all: Vec<(usize, u32)> = (0..exp.points.len())
-        .flat_map(|p| (0..replicas).map(move |r| (p, r)))
-        .enumerate()
-        .filter(|(i, _)| shard.is_none_or(|s| *i as u32 % s.of == s.index))
-        .map(|(_, id)| id)
-        .collect();
+    let all = runs_of(exp, shard);
     let wanted: BTreeSet<(usize, u32)> = all.iter().copied().collect();
     // Resume: keep what is done (and matches this experiment), drop torn lines.
     let mut done = read_runs(dir)?;
