@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use paraverse_sim::bundled;
 use paraverse_sim::scenario::{
-    Diagnostic, Locator, Scenario, ScenarioError, Seg, param, parse_toml,
+    Diagnostic, Locator, Scenario, ScenarioError, Seg, is_folder_name, param, parse_toml,
 };
 use serde::{Deserialize, Serialize};
 
@@ -362,12 +362,7 @@ impl Experiment {
         let file: ExperimentFile = parse_toml(text, origin, &locator)?;
         let mut diags = Vec::new();
         let m = &file.experiment;
-        if m.name.is_empty()
-            || !m
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !is_folder_name(&m.name) {
             diags.push(locator.at_path(
                 &[key("experiment"), key("name")],
                 format!(

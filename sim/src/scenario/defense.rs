@@ -891,8 +891,14 @@ impl Scenario {
             .enumerate()
             .map(|(i, g)| (g.name.clone(), i as u16))
             .collect();
-        if file.strategy.name.is_empty() {
-            v.err(field_path!["strategy", "name"], "expected a non-empty name");
+        if !is_folder_name(&file.strategy.name) {
+            v.err(
+                field_path!["strategy", "name"],
+                format!(
+                    "`{}` is not a valid strategy name: expected letters, digits, `-` and `_` (it names the results folder)",
+                    file.strategy.name
+                ),
+            );
         }
         let defense = v.defense(
             &file.defense,

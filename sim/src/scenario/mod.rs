@@ -495,12 +495,7 @@ impl Validator<'_> {
 
     fn resolve(&mut self, file: ScenarioFile, text: &str, origin: &str) -> Scenario {
         let g = &file.general;
-        if g.name.is_empty()
-            || !g
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !is_folder_name(&g.name) {
             self.err(
                 field_path!["general", "name"],
                 format!(
@@ -917,6 +912,15 @@ impl Validator<'_> {
             queue_limit_us: t.queue_limit.as_micros(),
         }
     }
+}
+
+/// Whether a name can name a results folder: non-empty, letters, digits, `-` and `_`
+/// only (no separators, no `..`). Scenario, strategy and experiment names are.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// The JSON Schema of scenario files, for editors (`paraverse schema`).

@@ -599,6 +599,15 @@ fn a_strategy_file_replaces_the_defenses_and_its_errors_point_into_it() {
         }
         other => panic!("expected an invalid strategy, got {other:?}"),
     }
+    match base
+        .clone()
+        .with_strategy("[strategy]\nname = \"../up\"\n", "x.toml")
+    {
+        Err(ScenarioError::Invalid { diagnostics, .. }) => {
+            assert_eq!(diagnostics[0].field, "strategy.name", "it names a folder");
+        }
+        other => panic!("expected an invalid strategy name, got {other:?}"),
+    }
     match base.with_strategy("[strategy]\nname = \"x\"\n[defense.typo]\n", "x.toml") {
         Err(ScenarioError::Invalid { diagnostics, .. }) => {
             assert!(diagnostics[0].field.contains("defense"), "{diagnostics:?}");
