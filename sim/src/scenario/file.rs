@@ -430,6 +430,14 @@ impl FlowClass {
         }
     }
 
+    /// Whether attackers send it (DDoS, scanning, exfiltration).
+    pub fn is_attack(self) -> bool {
+        matches!(
+            self,
+            FlowClass::Ddos | FlowClass::Scan | FlowClass::Exfiltration
+        )
+    }
+
     /// The name used in files.
     pub fn name(self) -> &'static str {
         match self {

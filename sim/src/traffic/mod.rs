@@ -693,11 +693,7 @@ impl TrafficCore {
                 };
                 if !policy.allows(client, other) {
                     fl.demand[f] = 0;
-                    let attack = matches!(
-                        fl.class[f],
-                        FlowClass::Ddos | FlowClass::Scan | FlowClass::Exfiltration
-                    );
-                    blocked[usize::from(attack)] += 1;
+                    blocked[usize::from(fl.class[f].is_attack())] += 1;
                 }
             }
         }
@@ -718,11 +714,7 @@ impl TrafficCore {
         self.unserved.clear();
         if security.iter().any(|s| !s.serving()) {
             for f in 0..fl.len() {
-                let benign = !matches!(
-                    fl.class[f],
-                    FlowClass::Ddos | FlowClass::Scan | FlowClass::Exfiltration
-                );
-                if benign
+                if !fl.class[f].is_attack()
                     && fl.demand[f] > 0
                     && (!security[fl.src[f] as usize].serving()
                         || !security[fl.dst[f] as usize].serving())
