@@ -85,6 +85,41 @@ pub enum Command {
     /// Regression gate: run every experiment in a folder and compare with the baselines;
     /// exit 1 on a regression, write JUnit XML.
     Check(CheckArgs),
+    /// Export a strategy for the real deployment: JSON (with provenance), Kubernetes
+    /// NetworkPolicy YAML and an nftables ruleset. Each export is read back and must
+    /// admit exactly the connections the simulator admitted, or nothing is written.
+    Export(ExportArgs),
+}
+
+/// Options of `paraverse export`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  paraverse export results/zero-trust-interval/best.json\n  paraverse export strategies/segmented.toml --scenario campaign-botnet-ddos --mapping site.toml\n  paraverse export strategies/segmented.toml --scenario campaign-botnet-ddos --format nftables --out - | nft -c -f -\n\nThe mapping file (TOML) maps scenario groups, segments and services to the deployment's labels, addresses and ports; see the README, \"Exporting a strategy\"."
+)]
+pub struct ExportArgs {
+    /// A lab result (best.json from `paraverse sweep` or `paraverse optimise`) or a
+    /// strategy file (TOML).
+    pub strategy: PathBuf,
+    /// Formats to write, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "json,k8s,nftables", value_parser = ["json", "k8s", "nftables"])]
+    pub format: Vec<String>,
+    /// Output folder, or `-` for standard output (one format). Default: export/ beside
+    /// best.json, or results/export/STRATEGY/ for a strategy file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The scenario the strategy applies to: a file or bundled name. Default: the one
+    /// best.json records; for a strategy file, the embedded default scenario.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Mapping file: the deployment's labels, addresses and ports for the scenario's
+    /// groups, segments and services (default: label paraverse.io/group=NAME and
+    /// placeholder blocks in 10.0.0.0/8).
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
+    /// Export although the scenario changed since the experiment ran (its source hash
+    /// differs from the one best.json records).
+    #[arg(long)]
+    pub allow_changed_scenario: bool,
 }
 
 /// Options of `paraverse sweep`.

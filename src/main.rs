@@ -4,6 +4,7 @@
 mod alloc;
 mod args;
 mod bench;
+mod export;
 mod lab;
 mod watch;
 
@@ -105,6 +106,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             threads,
             quiet,
         } => lab::optimise(&experiment, &results, threads, quiet).map(|()| ExitCode::SUCCESS),
+        Command::Export(args) => export::export(&args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => {
             set_threads(None)?;
             lab::check(&args).map(|ok| {

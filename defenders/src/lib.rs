@@ -16,6 +16,9 @@
 //! - [`adaptive`]: the adaptive response (CARTA): throttle, revoke or quarantine
 //!   according to each alert's risk.
 //!
+//! [`export`] writes a strategy for the real deployment (JSON, Kubernetes NetworkPolicy,
+//! nftables) and checks each export admits what the simulator admitted.
+//!
 //! Micro-segmentation needs no system: `sim` builds the [`AccessPolicy`] from the
 //! scenario, and the traffic core and the attackers obey it. DDoS protection, privacy
 //! protection and the poisoned-data filter act where the attack happens (the attackers
@@ -25,6 +28,7 @@
 
 pub mod adaptive;
 pub mod detection;
+pub mod export;
 pub mod recovery;
 pub mod response;
 pub mod trust;

@@ -133,6 +133,11 @@ impl IntoSeg for &str {
         Seg::Key(self.to_owned())
     }
 }
+impl IntoSeg for String {
+    fn into_seg(self) -> Seg {
+        Seg::Key(self)
+    }
+}
 impl IntoSeg for usize {
     fn into_seg(self) -> Seg {
         Seg::Index(self)

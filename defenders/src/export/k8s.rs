@@ -1,0 +1,516 @@
+//! The Kubernetes export: one NetworkPolicy per segment (default deny in both directions,
+//! then ingress and egress between allowed segments on the services' ports) and one that
+//! isolates quarantined pods.
+//!
+//! NetworkPolicies only ever add allowances, so quarantine works by exclusion: every
+//! segment policy selects, and admits as peers, only pods *without* the quarantine label;
+//! a labelled pod is selected by the quarantine policy alone, which allows nothing.
+//! Pods are selected by one label key (`paraverse.io/group` unless the mapping says
+//! otherwise) whose value names their group. NetworkPolicy has no rate limits: a
+//! strategy's DDoS limits are noted in annotations and enforced by the nftables export.
+//!
+//! [`read_back`] parses the YAML again and evaluates it with NetworkPolicy semantics
+//! (a connection needs the source's egress and the destination's ingress), the round trip
+//! of the export's tests; CI validates the manifests against the official schemas.
+
+use std::collections::BTreeMap;
+
+use paraverse_sim::scenario::Protocol;
+use serde::{Deserialize, Serialize};
+
+use super::matrix::{FlowMatrix, Probe};
+use super::{Plan, k8s_name};
+
+/// A NetworkPolicy, as much of it as the export writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkPolicy {
+    /// `networking.k8s.io/v1`.
+    pub api_version: String,
+    /// `NetworkPolicy`.
+    pub kind: String,
+    /// Name, namespace, labels, annotations.
+    pub metadata: Metadata,
+    /// The policy.
+    pub spec: Spec,
+}
+
+/// Object metadata.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// NetworkPolicySpec.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Spec {
+    /// Pods the policy applies to.
+    pub pod_selector: LabelSelector,
+    /// `Ingress`, `Egress`.
+    pub policy_types: Vec<String>,
+    /// Allowed ingress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress: Vec<IngressRule>,
+    /// Allowed egress.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<EgressRule>,
+}
+
+/// A label selector.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LabelSelector {
+    /// Labels that must be equal.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+    /// Requirements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_expressions: Vec<Requirement>,
+}
+
+/// A label selector requirement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Requirement {
+    /// Label key.
+    pub key: String,
+    /// `In`, `NotIn`, `Exists`, `DoesNotExist`.
+    pub operator: String,
+    /// Values (for `In`, `NotIn`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+/// An ingress rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressRule {
+    /// Sources (empty: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<Peer>,
+    /// Ports (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PolicyPort>,
+}
+
+/// An egress rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EgressRule {
+    /// Destinations (empty: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<Peer>,
+    /// Ports (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PolicyPort>,
+}
+
+/// A peer: pods (in the policy's namespace, or in the namespaces selected).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Peer {
+    /// Namespaces (absent: the policy's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+}
+
+/// A port.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyPort {
+    /// `TCP` or `UDP`.
+    pub protocol: String,
+    /// Port number.
+    pub port: u16,
+}
+
+fn protocol(p: Protocol) -> String {
+    match p {
+        Protocol::Tcp => "TCP",
+        Protocol::Udp => "UDP",
+    }
+    .to_owned()
+}
+
+/// The policies of a plan.
+pub fn policies(plan: &Plan) -> Vec<NetworkPolicy> {
+    let k = &plan.k8s;
+    let not_quarantined = Requirement {
+        key: k.quarantine_label.clone(),
+        operator: "DoesNotExist".to_owned(),
+        values: Vec::new(),
+    };
+    let members = |s: usize| LabelSelector {
+        match_labels: BTreeMap::new(),
+        match_expressions: vec![
+            Requirement {
+                key: k.group_label.clone(),
+                operator: "In".to_owned(),
+                values: plan.segments[s]
+                    .groups
+                    .iter()
+                    .map(|&g| plan.groups[g].label.clone())
+                    .collect(),
+            },
+            not_quarantined.clone(),
+        ],
+    };
+    let peer = |s: usize| Peer {
+        namespace_selector: None,
+        pod_selector: Some(members(s)),
+    };
+    let ports = |s: usize| -> Vec<PolicyPort> {
+        plan.segment_ports(s)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(p, port)| PolicyPort {
+                protocol: protocol(p),
+                port,
+            })
+            .collect()
+    };
+    let meta = |name: String, annotations: BTreeMap<String, String>| Metadata {
+        name,
+        namespace: k.namespace.clone(),
+        labels: BTreeMap::from([
+            (
+                "app.kubernetes.io/managed-by".to_owned(),
+                "paraverse".to_owned(),
+            ),
+            ("paraverse.io/strategy".to_owned(), plan.strategy.clone()),
+        ]),
+        annotations,
+    };
+    let mut out = Vec::new();
+    let n = plan.segments.len();
+    for s in 0..n {
+        let seg = &plan.segments[s];
+        let mut ingress = vec![IngressRule {
+            from: vec![peer(s)],
+            ports: Vec::new(),
+        }];
+        let mut egress = vec![EgressRule {
+            to: vec![peer(s)],
+            ports: Vec::new(),
+        }];
+        let mut from_names = Vec::new();
+        let mut to_names = Vec::new();
+        for o in (0..n).filter(|&o| o != s) {
+            if plan.allows(o, s) {
+                from_names.push(plan.segments[o].name.clone());
+                ingress.push(IngressRule {
+                    from: vec![peer(o)],
+                    ports: ports(s),
+                });
+            }
+            if plan.allows(s, o) {
+                to_names.push(plan.segments[o].name.clone());
+                egress.push(EgressRule {
+                    to: vec![peer(o)],
+                    ports: ports(o),
+                });
+            }
+        }
+        if k.allow_dns {
+            egress.push(EgressRule {
+                to: vec![Peer {
+                    namespace_selector: Some(LabelSelector {
+                        match_labels: BTreeMap::from([(
+                            "kubernetes.io/metadata.name".to_owned(),
+                            "kube-system".to_owned(),
+                        )]),
+                        match_expressions: Vec::new(),
+                    }),
+                    pod_selector: Some(LabelSelector {
+                        match_labels: BTreeMap::from([(
+                            "k8s-app".to_owned(),
+                            "kube-dns".to_owned(),
+                        )]),
+                        match_expressions: Vec::new(),
+                    }),
+                }],
+                ports: vec![
+                    PolicyPort {
+                        protocol: "UDP".to_owned(),
+                        port: 53,
+                    },
+                    PolicyPort {
+                        protocol: "TCP".to_owned(),
+                        port: 53,
+                    },
+                ],
+            });
+        }
+        let mut annotations = BTreeMap::from([
+            (
+                "paraverse.io/source".to_owned(),
+                format!(
+                    "strategy {} for scenario {} (source hash {}), paraverse {}",
+                    plan.strategy,
+                    plan.scenario,
+                    plan.scenario_hash,
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ),
+            (
+                "paraverse.io/segment".to_owned(),
+                if plan.segmented {
+                    format!(
+                        "{}: groups {}; [[defense.segmentation.allow]] from {} and to {}",
+                        seg.name,
+                        seg.groups
+                            .iter()
+                            .map(|&g| plan.groups[g].name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        list_or_none(&from_names),
+                        list_or_none(&to_names)
+                    )
+                } else {
+                    "no segmentation in the strategy: every group may reach every other".to_owned()
+                },
+            ),
+        ]);
+        let limits: Vec<String> = plan
+            .rate_limits
+            .iter()
+            .filter(|r| plan.groups[r.group].segment == s)
+            .map(|r| {
+                format!(
+                    "{} kbit/s per source toward {}",
+                    r.kbps, plan.groups[r.group].name
+                )
+            })
+            .collect();
+        if !limits.is_empty() {
+            annotations.insert(
+                "paraverse.io/not-enforced-here".to_owned(),
+                format!(
+                    "[defense.ddos] rate limits ({}): NetworkPolicy has none; the nftables export enforces them",
+                    limits.join("; ")
+                ),
+            );
+        }
+        out.push(NetworkPolicy {
+            api_version: "networking.k8s.io/v1".to_owned(),
+            kind: "NetworkPolicy".to_owned(),
+            metadata: meta(
+                format!(
+                    "paraverse-{}-{}",
+                    k8s_name(&plan.strategy),
+                    k8s_name(&seg.name)
+                ),
+                annotations,
+            ),
+            spec: Spec {
+                pod_selector: members(s),
+                policy_types: vec!["Ingress".to_owned(), "Egress".to_owned()],
+                ingress,
+                egress,
+            },
+        });
+    }
+    out.push(NetworkPolicy {
+        api_version: "networking.k8s.io/v1".to_owned(),
+        kind: "NetworkPolicy".to_owned(),
+        metadata: meta(
+            format!("paraverse-{}-quarantine", k8s_name(&plan.strategy)),
+            BTreeMap::from([(
+                "paraverse.io/quarantine".to_owned(),
+                format!(
+                    "pods labelled {}=true are cut off; the strategy isolates with: {}",
+                    k.quarantine_label,
+                    list_or_none(
+                        &plan
+                            .isolating
+                            .iter()
+                            .map(|s| (*s).to_owned())
+                            .collect::<Vec<_>>()
+                    )
+                ),
+            )]),
+        ),
+        spec: Spec {
+            pod_selector: LabelSelector {
+                match_labels: BTreeMap::new(),
+                match_expressions: vec![Requirement {
+                    key: k.quarantine_label.clone(),
+                    operator: "Exists".to_owned(),
+                    values: Vec::new(),
+                }],
+            },
+            policy_types: vec!["Ingress".to_owned(), "Egress".to_owned()],
+            ingress: Vec::new(),
+            egress: Vec::new(),
+        },
+    });
+    out
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Writes the manifests: YAML documents separated by `---`.
+pub fn write(plan: &Plan) -> String {
+    let mut s = format!(
+        "# paraverse export: strategy `{}` for scenario `{}`: Kubernetes NetworkPolicies.\n# Apply: kubectl apply -f networkpolicy.yaml   Quarantine a pod: kubectl label pod POD {}=true\n# Pods are selected by the label {}=GROUP; give each group's real label in a mapping file.\n",
+        plan.strategy, plan.scenario, plan.k8s.quarantine_label, plan.k8s.group_label
+    );
+    for (i, p) in policies(plan).iter().enumerate() {
+        if i > 0 {
+            s.push_str("---\n");
+        }
+        s.push_str(&yaml_serde::to_string(p).expect("plain data serialises"));
+    }
+    s
+}
+
+fn matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> Result<bool, String> {
+    for (k, v) in &sel.match_labels {
+        if labels.get(k) != Some(v) {
+            return Ok(false);
+        }
+    }
+    for r in &sel.match_expressions {
+        let value = labels.get(&r.key);
+        let ok = match r.operator.as_str() {
+            "In" => value.is_some_and(|v| r.values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            other => return Err(format!("unknown operator `{other}`")),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A pod: namespace and labels.
+struct Pod {
+    namespace: String,
+    labels: BTreeMap<String, String>,
+}
+
+fn peer_matches(policy: &NetworkPolicy, peer: &Peer, pod: &Pod) -> Result<bool, String> {
+    let ns_ok = match &peer.namespace_selector {
+        None => pod.namespace == policy.metadata.namespace,
+        Some(sel) => matches(
+            sel,
+            &BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_owned(),
+                pod.namespace.clone(),
+            )]),
+        )?,
+    };
+    Ok(ns_ok
+        && match &peer.pod_selector {
+            None => true,
+            Some(sel) => matches(sel, &pod.labels)?,
+        })
+}
+
+fn port_ok(ports: &[PolicyPort], p: &Probe) -> bool {
+    ports.is_empty()
+        || ports
+            .iter()
+            .any(|q| q.port == p.port && q.protocol == protocol(p.protocol))
+}
+
+/// Reads the manifests back and answers the probes with NetworkPolicy semantics, the
+/// probes' quarantined pods carrying the quarantine label.
+pub fn read_back(text: &str, plan: &Plan, probes: &[Probe]) -> Result<FlowMatrix, String> {
+    let mut docs = Vec::new();
+    for chunk in text.split("\n---\n") {
+        let p: NetworkPolicy = yaml_serde::from_str(chunk).map_err(|e| e.to_string())?;
+        if p.api_version != "networking.k8s.io/v1" || p.kind != "NetworkPolicy" {
+            return Err(format!("unexpected object {} {}", p.api_version, p.kind));
+        }
+        docs.push(p);
+    }
+    let pod = |(g, k): (usize, u32), probe: &Probe| {
+        let mut labels =
+            BTreeMap::from([(plan.k8s.group_label.clone(), plan.groups[g].label.clone())]);
+        if probe.isolated(plan, (g, k)) {
+            labels.insert(plan.k8s.quarantine_label.clone(), "true".to_owned());
+        }
+        Pod {
+            namespace: plan.k8s.namespace.clone(),
+            labels,
+        }
+    };
+    let mut allowed = Vec::with_capacity(probes.len());
+    for probe in probes {
+        let (src, dst) = (pod(probe.from, probe), pod(probe.to, probe));
+        // Egress from the source.
+        let mut isolated = false;
+        let mut ok = false;
+        for p in &docs {
+            if p.metadata.namespace != src.namespace
+                || !matches(&p.spec.pod_selector, &src.labels)?
+                || !p.spec.policy_types.iter().any(|t| t == "Egress")
+            {
+                continue;
+            }
+            isolated = true;
+            for r in &p.spec.egress {
+                let peer_ok = r.to.is_empty() || {
+                    let mut any = false;
+                    for peer in &r.to {
+                        any |= peer_matches(p, peer, &dst)?;
+                    }
+                    any
+                };
+                ok |= peer_ok && port_ok(&r.ports, probe);
+            }
+        }
+        let egress = !isolated || ok;
+        // Ingress to the destination.
+        let (mut isolated, mut ok) = (false, false);
+        for p in &docs {
+            if p.metadata.namespace != dst.namespace
+                || !matches(&p.spec.pod_selector, &dst.labels)?
+                || !p.spec.policy_types.iter().any(|t| t == "Ingress")
+            {
+                continue;
+            }
+            isolated = true;
+            for r in &p.spec.ingress {
+                let peer_ok = r.from.is_empty() || {
+                    let mut any = false;
+                    for peer in &r.from {
+                        any |= peer_matches(p, peer, &src)?;
+                    }
+                    any
+                };
+                ok |= peer_ok && port_ok(&r.ports, probe);
+            }
+        }
+        let ingress = !isolated || ok;
+        allowed.push(egress && ingress);
+    }
+    Ok(FlowMatrix {
+        probes: probes.to_vec(),
+        allowed,
+    })
+}

@@ -1,0 +1,372 @@
+//! The mapping file: how the scenario's groups, segments and services map to the real
+//! deployment (Kubernetes labels and namespace, IPv4 addresses, ports).
+//!
+//! The simulator knows groups by name; the real network knows pods by label and hosts by
+//! address. The mapping says which is which, so an exported policy selects the real
+//! machines. Everything in it is optional: without it, groups are labelled
+//! `paraverse.io/group=NAME` and given placeholder blocks in 10.0.0.0/8.
+//!
+//! ```toml
+//! [kubernetes]
+//! namespace = "metaverse"                     # default "default"
+//! group_label = "app.example.com/group"       # default "paraverse.io/group"
+//! quarantine_label = "paraverse.io/quarantine"
+//! allow_dns = true                            # egress to kube-dns on port 53
+//!
+//! [nftables]
+//! table = "paraverse"                         # the table the ruleset replaces
+//!
+//! [groups.headsets]                           # a scenario group, by name
+//! label = "xr-headset"                        # its pods' value of group_label
+//! addresses = ["10.20.0.0/16"]                # IPv4 blocks holding its nodes
+//!
+//! [groups."dmz; flush ruleset"]               # a name that cannot be exported as is
+//! name = "dmz"                                # gets an exported name
+//!
+//! [segments.users]
+//! name = "users"                              # exported name of a strategy segment
+//!
+//! [services.https]
+//! port = 8443                                 # the real port of a scenario service
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use paraverse_sim::field_path;
+use paraverse_sim::scenario::{Locator, ScenarioError, Seg, parse_toml};
+use serde::Deserialize;
+
+use super::{Ipv4Block, NAME_RULE, check_name};
+
+/// A parsed, checked mapping file.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// Where it came from (a path), for errors.
+    pub origin: String,
+    /// Its text (empty for the default mapping).
+    pub text: String,
+    /// Kubernetes settings.
+    pub kubernetes: KubernetesMap,
+    /// nftables settings.
+    pub nftables: NftablesMap,
+    /// Per scenario group.
+    pub groups: BTreeMap<String, GroupMap>,
+    /// Per strategy segment.
+    pub segments: BTreeMap<String, SegmentMap>,
+    /// Per scenario service.
+    pub services: BTreeMap<String, ServiceMap>,
+}
+
+impl Default for Mapping {
+    fn default() -> Self {
+        Self {
+            origin: "<default mapping>".to_owned(),
+            text: String::new(),
+            kubernetes: KubernetesMap::default(),
+            nftables: NftablesMap::default(),
+            groups: BTreeMap::new(),
+            segments: BTreeMap::new(),
+            services: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[kubernetes]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesMap {
+    /// Namespace of the pods and policies.
+    pub namespace: String,
+    /// Label key whose value names a pod's group.
+    pub group_label: String,
+    /// Label that, set to "true", quarantines a pod.
+    pub quarantine_label: String,
+    /// Allow egress to the cluster DNS (kube-dns, port 53).
+    pub allow_dns: bool,
+}
+
+impl Default for KubernetesMap {
+    fn default() -> Self {
+        Self {
+            namespace: "default".to_owned(),
+            group_label: "paraverse.io/group".to_owned(),
+            quarantine_label: "paraverse.io/quarantine".to_owned(),
+            allow_dns: true,
+        }
+    }
+}
+
+/// `[nftables]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NftablesMap {
+    /// Table name (family `inet`); loading the ruleset replaces this table only.
+    pub table: String,
+}
+
+impl Default for NftablesMap {
+    fn default() -> Self {
+        Self {
+            table: "paraverse".to_owned(),
+        }
+    }
+}
+
+/// `[groups.NAME]`.
+#[derive(Debug, Clone, Default)]
+pub struct GroupMap {
+    /// Exported name.
+    pub name: Option<String>,
+    /// Kubernetes label value.
+    pub label: Option<String>,
+    /// IPv4 blocks.
+    pub addresses: Option<Vec<Ipv4Block>>,
+}
+
+/// `[segments.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentMap {
+    /// Exported name.
+    pub name: Option<String>,
+}
+
+/// `[services.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceMap {
+    /// The real port.
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingFile {
+    #[serde(default)]
+    kubernetes: KubernetesMap,
+    #[serde(default)]
+    nftables: NftablesMap,
+    #[serde(default)]
+    groups: BTreeMap<String, GroupSpec>,
+    #[serde(default)]
+    segments: BTreeMap<String, SegmentMap>,
+    #[serde(default)]
+    services: BTreeMap<String, ServiceMap>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupSpec {
+    name: Option<String>,
+    label: Option<String>,
+    addresses: Option<Vec<String>>,
+}
+
+impl Mapping {
+    /// Parses and checks a mapping file's text; errors point at file, line and field.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        let locator = Locator::new(text);
+        let file: MappingFile = parse_toml(text, origin, &locator)?;
+        let mut diagnostics = Vec::new();
+        let mut err =
+            |path: Vec<Seg>, message: String| diagnostics.push(locator.at_path(&path, message));
+        let k = &file.kubernetes;
+        if !is_dns_label(&k.namespace) {
+            err(
+                field_path!["kubernetes", "namespace"],
+                format!(
+                    "`{}` is not a Kubernetes namespace: expected 1-63 lowercase letters, digits or `-`, starting and ending with a letter or digit",
+                    k.namespace.escape_debug()
+                ),
+            );
+        }
+        for (field, key) in [
+            ("group_label", &k.group_label),
+            ("quarantine_label", &k.quarantine_label),
+        ] {
+            if !is_label_key(key) {
+                err(
+                    field_path!["kubernetes", field],
+                    format!(
+                        "`{}` is not a Kubernetes label key: expected an optional DNS prefix and `/`, then {NAME_RULE} (dots allowed)",
+                        key.escape_debug()
+                    ),
+                );
+            }
+        }
+        if k.group_label == k.quarantine_label {
+            err(
+                field_path!["kubernetes", "quarantine_label"],
+                "the quarantine label must differ from the group label".to_owned(),
+            );
+        }
+        let t = &file.nftables.table;
+        if !check_name(t) || !t.as_bytes()[0].is_ascii_alphabetic() {
+            err(
+                field_path!["nftables", "table"],
+                format!(
+                    "`{}` is not a valid table name: expected {NAME_RULE}, starting with a letter",
+                    t.escape_debug()
+                ),
+            );
+        }
+        let mut groups = BTreeMap::new();
+        for (name, g) in file.groups {
+            let mut blocks = Vec::new();
+            for (j, a) in g.addresses.iter().flatten().enumerate() {
+                match parse_block(a) {
+                    Ok(b) => blocks.push(b),
+                    Err(why) => err(
+                        field_path!["groups", name.clone(), "addresses", j],
+                        format!("`{}` {why}", a.escape_debug()),
+                    ),
+                }
+            }
+            if g.addresses.as_ref().is_some_and(Vec::is_empty) {
+                err(
+                    field_path!["groups", name.clone(), "addresses"],
+                    "expected at least one IPv4 block".to_owned(),
+                );
+            }
+            groups.insert(
+                name,
+                GroupMap {
+                    name: g.name,
+                    label: g.label,
+                    addresses: g.addresses.map(|_| blocks),
+                },
+            );
+        }
+        if !diagnostics.is_empty() {
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            return Err(ScenarioError::Invalid {
+                origin: origin.to_owned(),
+                diagnostics,
+            });
+        }
+        Ok(Self {
+            origin: origin.to_owned(),
+            text: text.to_owned(),
+            kubernetes: file.kubernetes,
+            nftables: file.nftables,
+            groups,
+            segments: file.segments,
+            services: file.services,
+        })
+    }
+}
+
+/// Parses `a.b.c.d/len` or `a.b.c.d` (a /32); host bits must be zero.
+fn parse_block(s: &str) -> Result<Ipv4Block, String> {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (
+            a,
+            p.parse::<u8>()
+                .ok()
+                .filter(|&p| p <= 32)
+                .ok_or("has a prefix length that is not 0-32")?,
+        ),
+        None => (s, 32),
+    };
+    let addr: Ipv4Addr = addr.parse().map_err(|_| {
+        if addr.contains(':') {
+            "is IPv6: only IPv4 blocks are exported yet".to_owned()
+        } else {
+            "is not an IPv4 block: expected a.b.c.d/len".to_owned()
+        }
+    })?;
+    let start = u32::from(addr);
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
+    if start & !mask != 0 {
+        return Err(format!(
+            "has host bits set: did you mean {}/{prefix}?",
+            Ipv4Addr::from(start & mask)
+        ));
+    }
+    Ok(Ipv4Block { start, prefix })
+}
+
+/// A DNS-1123 label (Kubernetes namespace).
+fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// A Kubernetes label key: `[prefix/]name`, prefix a DNS subdomain, name like a label
+/// value (dots allowed).
+fn is_label_key(s: &str) -> bool {
+    let (prefix, name) = match s.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    let name_ok = {
+        let b = name.as_bytes();
+        !b.is_empty()
+            && b.len() <= 63
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+    };
+    let prefix_ok =
+        prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253 && p.split('.').all(is_dns_label));
+    name_ok && prefix_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_parse_and_reject_host_bits_and_ipv6() {
+        assert_eq!(
+            parse_block("10.1.0.0/16").unwrap(),
+            Ipv4Block {
+                start: 0x0a01_0000,
+                prefix: 16
+            }
+        );
+        assert_eq!(parse_block("10.1.2.3").unwrap().prefix, 32);
+        assert!(
+            parse_block("10.1.2.3/16")
+                .unwrap_err()
+                .contains("10.1.0.0/16")
+        );
+        assert!(parse_block("fd00::/8").unwrap_err().contains("IPv6"));
+        assert!(parse_block("10.0.0.0/33").is_err());
+        assert!(parse_block("10.0.0.0; flush ruleset").is_err());
+    }
+
+    #[test]
+    fn label_keys_and_namespaces() {
+        assert!(is_label_key("paraverse.io/group"));
+        assert!(is_label_key("app"));
+        assert!(!is_label_key("bad key"));
+        assert!(!is_label_key("x/\"y\""));
+        assert!(is_dns_label("metaverse"));
+        assert!(!is_dns_label("Meta"));
+    }
+
+    #[test]
+    fn errors_point_into_the_mapping_file() {
+        let text = "[kubernetes]\nnamespace = \"Bad NS\"\n\n[groups.headsets]\naddresses = [\"10.0.0.1/8\"]\n";
+        let e = Mapping::parse(text, "map.toml").unwrap_err().to_string();
+        assert!(e.contains("map.toml:2"), "{e}");
+        assert!(e.contains("map.toml:5"), "{e}");
+        assert!(e.contains("host bits"), "{e}");
+        let e = Mapping::parse("[group.x]\n", "map.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("map.toml:1") && e.contains("group"), "{e}");
+    }
+}

@@ -1,0 +1,761 @@
+//! Export of a defense strategy to what a real deployment loads: a stable JSON document,
+//! Kubernetes NetworkPolicy manifests and an nftables ruleset.
+//!
+//! The lab finds a strategy in the simulator; this module writes the same policy for the
+//! network the simulator mirrors. Everything goes through one [`Plan`]: the strategy's
+//! segments, the allowed segment pairs, each group's exported name, Kubernetes label,
+//! IPv4 blocks and service ports, the DDoS rate limits and the quarantine set. The
+//! [`Mapping`] file says how scenario groups, segments and services map to the real
+//! deployment (labels, addresses, ports); without one, every group gets a placeholder
+//! block in 10.0.0.0/8 and the label `paraverse.io/group=NAME`.
+//!
+//! Scenario identifiers are untrusted input: a group named `dmz; flush ruleset` must not
+//! become nftables syntax. Every name that reaches a ruleset or manifest passes
+//! [`check_name`] (1-63 ASCII letters, digits, `-`, `_`, starting and ending with a letter
+//! or digit) or the export stops with an error pointing at the name in its file; the
+//! mapping file can give such a group an exported name instead.
+//!
+//! Each export is read back ([`matrix`]) into the allowed-flow matrix it implies, which
+//! must equal the one the simulator enforces ([`matrix::simulated`]); [`export`] checks
+//! that before it returns any text.
+
+mod json;
+pub mod k8s;
+pub mod mapping;
+pub mod matrix;
+pub mod nftables;
+
+use std::collections::HashSet;
+use std::fmt;
+
+use paraverse_sim::field_path;
+use paraverse_sim::scenario::{Diagnostic, Locator, Protocol, Scenario, ScenarioError, Seg};
+
+pub use mapping::Mapping;
+pub use matrix::FlowMatrix;
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// The strategy with provenance, as JSON.
+    Json,
+    /// Kubernetes NetworkPolicy manifests (YAML).
+    K8s,
+    /// An nftables ruleset.
+    Nftables,
+}
+
+impl Format {
+    /// All formats, in output order.
+    pub const ALL: [Format; 3] = [Format::Json, Format::K8s, Format::Nftables];
+
+    /// The format's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::K8s => "k8s",
+            Format::Nftables => "nftables",
+        }
+    }
+
+    /// The file an export of this format is written to.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Json => "strategy.json",
+            Format::K8s => "networkpolicy.yaml",
+            Format::Nftables => "ruleset.nft",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a strategy could not be exported.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A name or mapping entry cannot be exported; each problem points into its file.
+    #[error(transparent)]
+    Invalid(#[from] ScenarioError),
+    /// The exported policy, read back, allows something else than the simulator did. A
+    /// bug in the exporter, never the user's input: it refuses to write such a policy.
+    #[error(
+        "the {format} export does not enforce the simulated policy: {differ} of {probes} probes differ (first: {first}); nothing was written"
+    )]
+    RoundTrip {
+        /// The format.
+        format: Format,
+        /// Probes that differ.
+        differ: usize,
+        /// Probes in all.
+        probes: usize,
+        /// The first difference, in words.
+        first: String,
+    },
+    /// An export could not be read back (a bug in the exporter).
+    #[error("cannot read the {format} export back: {message}")]
+    Unreadable {
+        /// The format.
+        format: Format,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Where the strategy came from, for the JSON export and the files' headers.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The strategy's file (a strategy file, or a lab `best.json`).
+    pub source: String,
+    /// The lab's record when the strategy came from `best.json` (experiment, hashes,
+    /// seeds, score, settings, metrics), as written there.
+    pub lab: Option<serde_json::Value>,
+}
+
+/// One service port of a group, as deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// Transport protocol.
+    pub protocol: Protocol,
+    /// Port number (the mapping's, else the scenario's).
+    pub port: u16,
+    /// The scenario's service name (JSON only; never written into a ruleset).
+    pub service: String,
+}
+
+/// An IPv4 prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ipv4Block {
+    /// First address.
+    pub start: u32,
+    /// Prefix length.
+    pub prefix: u8,
+}
+
+impl Ipv4Block {
+    /// Number of addresses.
+    pub fn size(self) -> u64 {
+        1u64 << (32 - u32::from(self.prefix))
+    }
+
+    /// Last address.
+    pub fn end(self) -> u32 {
+        (u64::from(self.start) + self.size() - 1) as u32
+    }
+
+    /// Whether `addr` is inside.
+    pub fn contains(self, addr: u32) -> bool {
+        addr >= self.start && addr <= self.end()
+    }
+}
+
+impl fmt::Display for Ipv4Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = std::net::Ipv4Addr::from(self.start);
+        if self.prefix == 32 {
+            write!(f, "{a}")
+        } else {
+            write!(f, "{a}/{}", self.prefix)
+        }
+    }
+}
+
+/// A scenario group as deployed.
+#[derive(Debug, Clone)]
+pub struct PlanGroup {
+    /// Exported name (the mapping's, else the scenario's).
+    pub name: String,
+    /// The scenario's name.
+    pub scenario_name: String,
+    /// The scenario's zone.
+    pub zone: String,
+    /// Node kind.
+    pub kind: &'static str,
+    /// Nodes.
+    pub count: u32,
+    /// First node id in the simulator.
+    pub first_node: u32,
+    /// Segment index.
+    pub segment: usize,
+    /// Kubernetes label value selecting its pods.
+    pub label: String,
+    /// IPv4 blocks holding its nodes, in node order.
+    pub blocks: Vec<Ipv4Block>,
+    /// Whether the blocks came from the mapping file (else placeholders).
+    pub mapped_addresses: bool,
+    /// Listening ports, sorted.
+    pub ports: Vec<Port>,
+}
+
+impl PlanGroup {
+    /// Address of the group's `k`-th node: blocks are filled in order.
+    pub fn address(&self, k: u32) -> Option<u32> {
+        let mut k = u64::from(k);
+        for b in &self.blocks {
+            if k < b.size() {
+                return Some(b.start + k as u32);
+            }
+            k -= b.size();
+        }
+        None
+    }
+}
+
+/// A segment as deployed.
+#[derive(Debug, Clone)]
+pub struct PlanSegment {
+    /// Exported name.
+    pub name: String,
+    /// Member groups (indices into [`Plan::groups`]).
+    pub groups: Vec<usize>,
+}
+
+/// A per-source rate limit toward a protected group.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// The protected group.
+    pub group: usize,
+    /// Each source's limit toward each protected node, kbit/s.
+    pub kbps: u32,
+}
+
+/// Kubernetes settings (from the mapping file).
+#[derive(Debug, Clone)]
+pub struct K8sSettings {
+    /// Namespace of the policies and pods.
+    pub namespace: String,
+    /// Label key whose value names a pod's group.
+    pub group_label: String,
+    /// Label that, set to `"true"`, puts a pod in quarantine.
+    pub quarantine_label: String,
+    /// Whether egress to the cluster DNS (kube-dns, port 53) is allowed.
+    pub allow_dns: bool,
+}
+
+/// The strategy as deployed: what every format writes.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Strategy name.
+    pub strategy: String,
+    /// Strategy description.
+    pub description: String,
+    /// The strategy file's text.
+    pub strategy_toml: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario source hash (hex), as the lab records it.
+    pub scenario_hash: String,
+    /// Whether the strategy segments the network (else one segment holds every group).
+    pub segmented: bool,
+    /// Segments.
+    pub segments: Vec<PlanSegment>,
+    /// Cross-segment allows, row-major `from × segments + to` (same segment: always).
+    pub allowed: Vec<bool>,
+    /// Groups, in scenario order.
+    pub groups: Vec<PlanGroup>,
+    /// DDoS rate limits.
+    pub rate_limits: Vec<RateLimit>,
+    /// DDoS scrubbing capacity, kbit/s (a provider service; JSON only).
+    pub scrubbing_kbps: Option<u64>,
+    /// Which defenses of the strategy put nodes in quarantine (quarantine, adaptive
+    /// response, zero-trust denial); the quarantine set is exported either way.
+    pub isolating: Vec<&'static str>,
+    /// Kubernetes settings.
+    pub k8s: K8sSettings,
+    /// nftables table name.
+    pub nft_table: String,
+    /// Provenance.
+    pub provenance: Provenance,
+}
+
+impl Plan {
+    /// Whether segment `from` may open connections to segment `to`.
+    pub fn allows(&self, from: usize, to: usize) -> bool {
+        from == to || self.allowed[from * self.segments.len() + to]
+    }
+
+    /// Ports open on a segment to other segments' traffic: the union of its groups'
+    /// ports, or `None` (every port) when one of its groups declares no service.
+    pub fn segment_ports(&self, segment: usize) -> Option<Vec<(Protocol, u16)>> {
+        let mut ports = Vec::new();
+        for &g in &self.segments[segment].groups {
+            let group = &self.groups[g];
+            if group.ports.is_empty() {
+                return None;
+            }
+            ports.extend(group.ports.iter().map(|p| (p.protocol, p.port)));
+        }
+        ports.sort_by_key(|&(proto, port)| (proto_name(proto), port));
+        ports.dedup();
+        Some(ports)
+    }
+}
+
+/// The protocol's name in rulesets (`tcp`, `udp`).
+pub fn proto_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+    }
+}
+
+/// Whether `name` may appear in a ruleset or manifest: 1-63 ASCII letters, digits, `-`
+/// or `_`, starting and ending with a letter or digit. This is a Kubernetes label value,
+/// an nftables identifier once prefixed, and inert inside comments and quoted strings.
+pub fn check_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// What [`check_name`] expects, for error messages.
+pub const NAME_RULE: &str =
+    "1-63 ASCII letters, digits, `-` or `_`, starting and ending with a letter or digit";
+
+/// Builds the plan, writes the requested formats and reads each back: the allowed-flow
+/// matrix each implies must equal the simulator's. Returns `(format, text)` pairs.
+pub fn export(
+    scenario: &Scenario,
+    mapping: &Mapping,
+    provenance: Provenance,
+    formats: &[Format],
+) -> Result<(Plan, Vec<(Format, String)>), ExportError> {
+    let plan = plan(scenario, mapping, provenance)?;
+    let probes = matrix::probes(&plan);
+    let expected = matrix::simulated(scenario, &plan, &probes);
+    let mut out = Vec::new();
+    for &format in formats {
+        let text = match format {
+            Format::Json => json::write(&plan),
+            Format::K8s => k8s::write(&plan),
+            Format::Nftables => nftables::write(&plan),
+        };
+        let got = match format {
+            Format::Json => None,
+            Format::K8s => Some(k8s::read_back(&text, &plan, &probes)),
+            Format::Nftables => Some(nftables::read_back(&text, &plan, &probes)),
+        };
+        if let Some(got) = got {
+            let got = got.map_err(|message| ExportError::Unreadable { format, message })?;
+            if let Some((differ, first)) = expected.difference(&got, &plan) {
+                return Err(ExportError::RoundTrip {
+                    format,
+                    differ,
+                    probes: probes.len(),
+                    first,
+                });
+            }
+        }
+        out.push((format, text));
+    }
+    Ok((plan, out))
+}
+
+/// Diagnostics gathered against one source text.
+struct Problems<'a> {
+    origin: String,
+    locator: Locator<'a>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Problems<'a> {
+    fn new(origin: &str, text: &'a str) -> Self {
+        Self {
+            origin: origin.to_owned(),
+            locator: Locator::new(text),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn err(&mut self, path: Vec<Seg>, message: String) {
+        self.diagnostics.push(self.locator.at_path(&path, message));
+    }
+
+    fn finish(mut self) -> Result<(), ScenarioError> {
+        if self.diagnostics.is_empty() {
+            return Ok(());
+        }
+        self.diagnostics.sort_by_key(|d| (d.line, d.column));
+        Err(ScenarioError::Invalid {
+            origin: self.origin,
+            diagnostics: self.diagnostics,
+        })
+    }
+}
+
+/// Resolves names, labels, addresses and ports: the deployed form of the strategy.
+pub fn plan(
+    scenario: &Scenario,
+    mapping: &Mapping,
+    provenance: Provenance,
+) -> Result<Plan, ExportError> {
+    let strategy_toml = scenario.strategy_source.clone().unwrap_or_default();
+    let meta: toml::Table = toml::from_str(&strategy_toml).unwrap_or_default();
+    let strategy_meta = meta.get("strategy").and_then(|s| s.as_table());
+    let text_of = |k: &str| {
+        strategy_meta
+            .and_then(|t| t.get(k))
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let strategy = scenario
+        .defense
+        .strategy
+        .clone()
+        .unwrap_or_else(|| text_of("name"));
+    let description = text_of("description");
+
+    // Names from the scenario file: groups.
+    let mut scen = Problems::new(&scenario.origin, &scenario.source);
+    let mut map = Problems::new(&mapping.origin, &mapping.text);
+    let mut strat = Problems::new(&provenance.source, &strategy_toml);
+    if !check_name(&strategy) {
+        strat.err(
+            field_path!["strategy", "name"],
+            format!("strategy name `{strategy}` cannot be exported: expected {NAME_RULE}"),
+        );
+    }
+
+    let mut exported: HashSet<String> = HashSet::new();
+    let mut groups = Vec::with_capacity(scenario.groups.len());
+    for (i, g) in scenario.groups.iter().enumerate() {
+        let m = mapping.groups.get(&g.name);
+        let name = match m.and_then(|m| m.name.clone()) {
+            Some(n) => {
+                if !check_name(&n) {
+                    map.err(
+                        field_path!["groups", g.name.clone(), "name"],
+                        format!("exported name `{n}` is not valid: expected {NAME_RULE}"),
+                    );
+                }
+                n
+            }
+            None => {
+                if !check_name(&g.name) {
+                    scen.err(
+                        field_path!["group", i, "name"],
+                        format!(
+                            "group `{}` cannot be exported: expected {NAME_RULE}; rename it, or give it an exported name in the mapping file ([groups.{}] name = \"...\")",
+                            g.name.escape_debug(),
+                            toml_key(&g.name)
+                        ),
+                    );
+                }
+                g.name.clone()
+            }
+        };
+        if check_name(&name) && !exported.insert(name.to_ascii_lowercase()) {
+            map.err(
+                field_path!["groups", g.name.clone(), "name"],
+                format!(
+                    "two groups would both be exported as `{name}` (names compare without case)"
+                ),
+            );
+        }
+        let label = m
+            .and_then(|m| m.label.clone())
+            .unwrap_or_else(|| name.clone());
+        if m.and_then(|m| m.label.as_ref()).is_some() && !check_name(&label) {
+            map.err(
+                field_path!["groups", g.name.clone(), "label"],
+                format!("label value `{label}` is not valid: expected {NAME_RULE}"),
+            );
+        }
+        let mut ports: Vec<Port> = g
+            .services
+            .iter()
+            .map(|&s| {
+                let svc = &scenario.services[s as usize];
+                let port = mapping
+                    .services
+                    .get(&svc.name)
+                    .and_then(|m| m.port)
+                    .unwrap_or(svc.port);
+                Port {
+                    protocol: svc.protocol,
+                    port,
+                    service: svc.name.clone(),
+                }
+            })
+            .collect();
+        ports.sort_by_key(|p| (proto_name(p.protocol), p.port, p.service.clone()));
+        ports.dedup_by_key(|p| (p.protocol, p.port));
+        groups.push(PlanGroup {
+            name,
+            scenario_name: g.name.clone(),
+            zone: scenario.zones[g.zone as usize].clone(),
+            kind: g.kind.name(),
+            count: g.count,
+            first_node: g.first_node,
+            segment: 0,
+            label,
+            blocks: Vec::new(),
+            mapped_addresses: false,
+            ports,
+        });
+    }
+    for name in mapping.groups.keys() {
+        if !scenario.groups.iter().any(|g| &g.name == name) {
+            map.err(
+                field_path!["groups", name.clone()],
+                format!(
+                    "the scenario `{}` has no group `{}`",
+                    scenario.name,
+                    name.escape_debug()
+                ),
+            );
+        }
+    }
+    for name in mapping.services.keys() {
+        if !scenario.services.iter().any(|s| &s.name == name) {
+            map.err(
+                field_path!["services", name.clone()],
+                format!(
+                    "the scenario `{}` has no service `{}`",
+                    scenario.name,
+                    name.escape_debug()
+                ),
+            );
+        }
+    }
+
+    // Segments: the strategy's, or one holding everything.
+    let (segmented, segments, allowed) = match &scenario.defense.segmentation {
+        Some(s) => {
+            let mut names = HashSet::new();
+            let segments: Vec<PlanSegment> = s
+                .names
+                .iter()
+                .enumerate()
+                .map(|(k, n)| {
+                    let name = match mapping.segments.get(n).and_then(|m| m.name.clone()) {
+                        Some(m) => {
+                            if !check_name(&m) {
+                                map.err(
+                                    field_path!["segments", n.clone(), "name"],
+                                    format!("exported name `{m}` is not valid: expected {NAME_RULE}"),
+                                );
+                            }
+                            m
+                        }
+                        None => {
+                            if !check_name(n) {
+                                strat.err(
+                                    field_path!["defense", "segmentation", "segment", k, "name"],
+                                    format!(
+                                        "segment `{}` cannot be exported: expected {NAME_RULE}; rename it, or give it an exported name in the mapping file ([segments.{}] name = \"...\")",
+                                        n.escape_debug(),
+                                        toml_key(n)
+                                    ),
+                                );
+                            }
+                            n.clone()
+                        }
+                    };
+                    if check_name(&name) && !names.insert(k8s_name(&name)) {
+                        map.err(
+                            field_path!["segments", n.clone(), "name"],
+                            format!("two segments would both be exported as `{name}` (names compare without case, `_` as `-`)"),
+                        );
+                    }
+                    PlanSegment {
+                        name,
+                        groups: (0..groups.len())
+                            .filter(|&g| s.segment_of_group[g] as usize == k)
+                            .collect(),
+                    }
+                })
+                .collect();
+            (true, segments, s.allowed.clone())
+        }
+        None => (
+            false,
+            vec![PlanSegment {
+                name: "all".to_owned(),
+                groups: (0..groups.len()).collect(),
+            }],
+            vec![false],
+        ),
+    };
+    for name in mapping.segments.keys() {
+        let known = scenario
+            .defense
+            .segmentation
+            .as_ref()
+            .is_some_and(|s| s.names.contains(name));
+        if !known {
+            map.err(
+                field_path!["segments", name.clone()],
+                format!("the strategy has no segment `{}`", name.escape_debug()),
+            );
+        }
+    }
+    for (k, s) in segments.iter().enumerate() {
+        for &g in &s.groups {
+            groups[g].segment = k;
+        }
+    }
+
+    // Addresses: the mapping's blocks, else placeholders packed into 10.0.0.0/8.
+    let mut taken: Vec<(Ipv4Block, usize)> = Vec::new();
+    for (i, g) in scenario.groups.iter().enumerate() {
+        if let Some(blocks) = mapping
+            .groups
+            .get(&g.name)
+            .and_then(|m| m.addresses.as_ref())
+        {
+            let capacity: u64 = blocks.iter().map(|b| b.size()).sum();
+            if capacity < u64::from(g.count) {
+                map.err(
+                    field_path!["groups", g.name.clone(), "addresses"],
+                    format!(
+                        "{capacity} addresses for {} nodes: the blocks must hold every node of the group",
+                        g.count
+                    ),
+                );
+            }
+            groups[i].blocks = blocks.clone();
+            groups[i].mapped_addresses = true;
+            taken.extend(blocks.iter().map(|&b| (b, i)));
+        }
+    }
+    let mut sorted = taken.clone();
+    sorted.sort();
+    for w in sorted.windows(2) {
+        let ((a, ga), (b, gb)) = (w[0], w[1]);
+        if b.start <= a.end() {
+            map.err(
+                field_path!["groups", scenario.groups[gb].name.clone(), "addresses"],
+                format!(
+                    "{b} overlaps {a} of group `{}`: each address must belong to one group, or the policy cannot tell them apart",
+                    scenario.groups[ga].name.escape_debug()
+                ),
+            );
+        }
+    }
+    let base = Ipv4Block {
+        start: u32::from(std::net::Ipv4Addr::new(10, 0, 0, 0)),
+        prefix: 8,
+    };
+    let mut cursor = u64::from(base.start);
+    for g in groups.iter_mut().filter(|g| !g.mapped_addresses) {
+        let size = u64::from(g.count.max(1)).next_power_of_two();
+        loop {
+            cursor = cursor.div_ceil(size) * size;
+            let end = cursor + size - 1;
+            match taken
+                .iter()
+                .find(|(b, _)| u64::from(b.start) <= end && u64::from(b.end()) >= cursor)
+            {
+                Some((b, _)) => cursor = u64::from(b.end()) + 1,
+                None => break,
+            }
+        }
+        if cursor + size - 1 > u64::from(base.end()) {
+            map.err(
+                Vec::new(),
+                format!(
+                    "the groups do not fit in 10.0.0.0/8 (group `{}` needs {size} addresses): give groups their real addresses in a mapping file ([groups.NAME] addresses = [\"CIDR\", ...])",
+                    g.name
+                ),
+            );
+            break;
+        }
+        g.blocks = vec![Ipv4Block {
+            start: cursor as u32,
+            prefix: (32 - size.trailing_zeros()) as u8,
+        }];
+        cursor += size;
+    }
+
+    let k8s = K8sSettings {
+        namespace: mapping.kubernetes.namespace.clone(),
+        group_label: mapping.kubernetes.group_label.clone(),
+        quarantine_label: mapping.kubernetes.quarantine_label.clone(),
+        allow_dns: mapping.kubernetes.allow_dns,
+    };
+
+    let errors: Vec<ScenarioError> = [scen.finish(), strat.finish(), map.finish()]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    if let Some(first) = errors.into_iter().next() {
+        return Err(first.into());
+    }
+
+    let d = &scenario.defense;
+    let rate_limits = d
+        .ddos
+        .iter()
+        .flat_map(|p| {
+            p.rate_limit_kbps.into_iter().flat_map(|kbps| {
+                p.protect.iter().map(move |&g| RateLimit {
+                    group: g as usize,
+                    kbps,
+                })
+            })
+        })
+        .collect();
+    let isolating = [
+        ("quarantine", d.quarantine.is_some()),
+        ("adaptive", d.adaptive.is_some()),
+        ("zero_trust", d.zero_trust.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(n, on)| on.then_some(n))
+    .collect();
+    Ok(Plan {
+        strategy,
+        description,
+        strategy_toml,
+        scenario: scenario.name.clone(),
+        scenario_hash: format!("{:016x}", scenario.source_hash),
+        segmented,
+        segments,
+        allowed,
+        groups,
+        rate_limits,
+        scrubbing_kbps: d.ddos.as_ref().and_then(|p| p.scrubbing_kbps),
+        isolating,
+        k8s,
+        nft_table: mapping.nftables.table.clone(),
+        provenance,
+    })
+}
+
+/// A Kubernetes object name (DNS-1123) from an exported name.
+pub fn k8s_name(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// `name` as a TOML key, quoted when it must be (for error messages' suggestions).
+fn toml_key(name: &str) -> String {
+    if check_name(name) {
+        return name.to_owned();
+    }
+    let mut q = String::from('"');
+    for c in name.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c if (c.is_control() || !c.is_ascii()) && (c as u32) < 0x1_0000 => {
+                q.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c if !c.is_ascii() => q.push_str(&format!("\\U{:08X}", c as u32)),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,456 @@
+//! The nftables export: one `inet` table with a set per group and per segment, a
+//! quarantine set, per-source DDoS rate limits, and a forward chain (default drop) that
+//! admits what the strategy's segmentation admits. Every rule carries a comment line
+//! tracing it to the strategy.
+//!
+//! [`read_back`] parses the ruleset text again and evaluates it against the matrix probes,
+//! the round trip of the export's tests; `nft -c -f` checks the syntax in CI.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use paraverse_sim::scenario::Protocol;
+
+use super::matrix::{FlowMatrix, Probe};
+use super::{Ipv4Block, Plan, proto_name};
+
+/// Seconds a rate limiter's state for an idle (source, target) pair is kept.
+const METER_TIMEOUT: &str = "1m";
+/// Most (source, target) pairs tracked per protected group.
+const METER_SIZE: u32 = 65_535;
+
+/// Writes the ruleset.
+pub fn write(plan: &Plan) -> String {
+    let t = &plan.nft_table;
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "#!/usr/sbin/nft -f");
+    let _ = writeln!(
+        w,
+        "# paraverse export: strategy `{}` for scenario `{}` (source hash {}), paraverse {}.",
+        plan.strategy,
+        plan.scenario,
+        plan.scenario_hash,
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(
+        w,
+        "# Filters traffic forwarded between segments: load it on the routers and gateways between them."
+    );
+    let _ = writeln!(
+        w,
+        "# Check: nft -c -f ruleset.nft   Load: nft -f ruleset.nft (replaces table inet {t} only)."
+    );
+    let _ = writeln!(
+        w,
+        "# Quarantine a node: nft add element inet {t} quarantine {{ 10.0.0.5 }}"
+    );
+    if plan.groups.iter().any(|g| !g.mapped_addresses) {
+        let _ = writeln!(
+            w,
+            "# WARNING: some groups have placeholder addresses in 10.0.0.0/8; give their real ones in a mapping file."
+        );
+    }
+    let _ = writeln!(w, "table inet {t}");
+    let _ = writeln!(w, "delete table inet {t}");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "table inet {t} {{");
+    for g in &plan.groups {
+        let _ = writeln!(
+            w,
+            "\t# group {}: {} nodes ({}), segment {}{}",
+            g.name,
+            g.count,
+            g.kind,
+            plan.segments[g.segment].name,
+            if g.mapped_addresses {
+                ""
+            } else {
+                ", placeholder addresses"
+            }
+        );
+        write_set(w, &format!("grp_{}", g.name), &g.blocks);
+    }
+    for s in &plan.segments {
+        let members: Vec<&str> = s
+            .groups
+            .iter()
+            .map(|&g| plan.groups[g].name.as_str())
+            .collect();
+        let _ = writeln!(w, "\t# segment {}: {}", s.name, members.join(", "));
+        let mut blocks: Vec<Ipv4Block> = s
+            .groups
+            .iter()
+            .flat_map(|&g| plan.groups[g].blocks.iter().copied())
+            .collect();
+        blocks.sort();
+        write_set(w, &format!("seg_{}", s.name), &blocks);
+    }
+    let _ = writeln!(
+        w,
+        "\t# quarantine: nodes cut off from the network; the strategy isolates with: {}",
+        if plan.isolating.is_empty() {
+            "none (the set stays for incident response)".to_owned()
+        } else {
+            plan.isolating.join(", ")
+        }
+    );
+    write_set(w, "quarantine", &[]);
+    for r in &plan.rate_limits {
+        let g = &plan.groups[r.group];
+        let _ = writeln!(
+            w,
+            "\t# [defense.ddos] rate-limit state: (source, node of {}) pairs",
+            g.name
+        );
+        let _ = writeln!(w, "\tset ddos_{} {{", g.name);
+        let _ = writeln!(w, "\t\ttype ipv4_addr . ipv4_addr");
+        let _ = writeln!(w, "\t\tflags dynamic, timeout");
+        let _ = writeln!(w, "\t\ttimeout {METER_TIMEOUT}");
+        let _ = writeln!(w, "\t\tsize {METER_SIZE}");
+        let _ = writeln!(w, "\t}}");
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "\tchain forward {{");
+    let _ = writeln!(
+        w,
+        "\t\ttype filter hook forward priority filter; policy drop;"
+    );
+    let _ = writeln!(
+        w,
+        "\t\t# quarantine: isolated nodes neither open nor accept connections"
+    );
+    let _ = writeln!(w, "\t\tip saddr @quarantine drop");
+    let _ = writeln!(w, "\t\tip daddr @quarantine drop");
+    for r in &plan.rate_limits {
+        let g = &plan.groups[r.group];
+        let _ = writeln!(
+            w,
+            "\t\t# [defense.ddos] protect {}: each source at most {} kbit/s toward each of its nodes",
+            g.name, r.kbps
+        );
+        let _ = writeln!(
+            w,
+            "\t\tip daddr @grp_{0} update @ddos_{0} {{ ip saddr . ip daddr limit rate over {1} bytes/second }} drop",
+            g.name,
+            u64::from(r.kbps) * 125
+        );
+    }
+    if let Some(kbps) = plan.scrubbing_kbps {
+        let _ = writeln!(
+            w,
+            "\t\t# [defense.ddos] scrubbing of {kbps} kbit/s is a provider service, not a rule here"
+        );
+    }
+    let _ = writeln!(w, "\t\t# replies within admitted connections");
+    let _ = writeln!(w, "\t\tct state established,related accept");
+    let _ = writeln!(w, "\t\tct state invalid drop");
+    for (k, s) in plan.segments.iter().enumerate() {
+        let _ = writeln!(
+            w,
+            "\t\t# segment {}: its nodes reach each other on every port",
+            s.name
+        );
+        let _ = writeln!(w, "\t\tip saddr @seg_{0} ip daddr @seg_{0} accept", s.name);
+        for (j, to) in plan.segments.iter().enumerate() {
+            if j == k || !plan.allows(k, j) {
+                continue;
+            }
+            let _ = writeln!(
+                w,
+                "\t\t# [[defense.segmentation.allow]] {} -> {}: to the services of its groups",
+                s.name, to.name
+            );
+            for &g in &to.groups {
+                let group = &plan.groups[g];
+                if group.ports.is_empty() {
+                    let _ = writeln!(
+                        w,
+                        "\t\tip saddr @seg_{} ip daddr @grp_{} accept",
+                        s.name, group.name
+                    );
+                    continue;
+                }
+                for proto in [Protocol::Tcp, Protocol::Udp] {
+                    let ports: Vec<String> = group
+                        .ports
+                        .iter()
+                        .filter(|p| p.protocol == proto)
+                        .map(|p| p.port.to_string())
+                        .collect();
+                    if ports.is_empty() {
+                        continue;
+                    }
+                    let _ = writeln!(
+                        w,
+                        "\t\tip saddr @seg_{} ip daddr @grp_{} {} dport {{ {} }} accept",
+                        s.name,
+                        group.name,
+                        proto_name(proto),
+                        ports.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(w, "\t}}");
+    let _ = writeln!(w, "}}");
+    s
+}
+
+fn write_set(w: &mut String, name: &str, blocks: &[Ipv4Block]) {
+    let _ = writeln!(w, "\tset {name} {{");
+    let _ = writeln!(w, "\t\ttype ipv4_addr");
+    let _ = writeln!(w, "\t\tflags interval");
+    if !blocks.is_empty() {
+        let list: Vec<String> = blocks.iter().map(ToString::to_string).collect();
+        let _ = writeln!(w, "\t\telements = {{ {} }}", list.join(", "));
+    }
+    let _ = writeln!(w, "\t}}");
+}
+
+/// A parsed rule: its match conditions and verdict.
+#[derive(Debug)]
+enum Cond {
+    Saddr(String),
+    Daddr(String),
+    Dport(Protocol, Vec<u16>),
+    /// `ct state ...`: never true for the first packet of a new connection.
+    CtState,
+    /// A rate limiter: the first packet of a connection is under any limit.
+    UnderLimit,
+}
+
+#[derive(Debug)]
+struct Rule {
+    conds: Vec<Cond>,
+    accept: bool,
+}
+
+fn tokens(line: &str) -> Vec<String> {
+    let mut spaced = String::with_capacity(line.len() + 16);
+    for c in line.chars() {
+        if matches!(c, '{' | '}' | ',' | ';') {
+            spaced.push(' ');
+            spaced.push(c);
+            spaced.push(' ');
+        } else {
+            spaced.push(c);
+        }
+    }
+    spaced.split_whitespace().map(str::to_owned).collect()
+}
+
+fn parse_block(s: &str) -> Result<Ipv4Block, String> {
+    let (a, p) = s.split_once('/').unwrap_or((s, "32"));
+    let start: std::net::Ipv4Addr = a.parse().map_err(|_| format!("bad address `{s}`"))?;
+    let prefix: u8 = p.parse().map_err(|_| format!("bad prefix `{s}`"))?;
+    Ok(Ipv4Block {
+        start: u32::from(start),
+        prefix,
+    })
+}
+
+/// A parsed ruleset: its sets, the forward chain's rules and whether its policy accepts.
+struct Ruleset {
+    sets: HashMap<String, Vec<Ipv4Block>>,
+    rules: Vec<Rule>,
+    policy_accept: bool,
+}
+
+/// Parses a ruleset written by [`write`]: sets and the forward chain.
+fn parse(text: &str) -> Result<Ruleset, String> {
+    let mut sets: HashMap<String, Vec<Ipv4Block>> = HashMap::new();
+    let mut rules = Vec::new();
+    let mut policy_accept = None;
+    let mut current_set: Option<String> = None;
+    let mut in_chain = false;
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let tok = tokens(line);
+        let at = |m: &str| format!("line {}: {m}: `{line}`", n + 1);
+        if let Some(name) = &current_set {
+            match tok[0].as_str() {
+                "}" => current_set = None,
+                "elements" => {
+                    for t in &tok[2..] {
+                        if !matches!(t.as_str(), "{" | "}" | ",") {
+                            sets.get_mut(name)
+                                .expect("opened")
+                                .push(parse_block(t).map_err(|e| at(&e))?);
+                        }
+                    }
+                }
+                "type" | "flags" | "timeout" | "size" => {}
+                _ => return Err(at("unexpected in a set")),
+            }
+            continue;
+        }
+        match tok[0].as_str() {
+            "table" | "delete" => {}
+            "set" => {
+                sets.insert(tok[1].clone(), Vec::new());
+                current_set = Some(tok[1].clone());
+            }
+            "chain" if tok[1] == "forward" => in_chain = true,
+            "}" => in_chain = false,
+            "type" if in_chain => {
+                let i = tok
+                    .iter()
+                    .position(|t| t == "policy")
+                    .ok_or_else(|| at("chain without a policy"))?;
+                policy_accept = Some(tok[i + 1] == "accept");
+            }
+            _ if in_chain => rules.push(parse_rule(&tok).map_err(|e| at(&e))?),
+            _ => return Err(at("unexpected")),
+        }
+    }
+    let policy_accept = policy_accept.ok_or("no forward chain")?;
+    Ok(Ruleset {
+        sets,
+        rules,
+        policy_accept,
+    })
+}
+
+fn parse_rule(tok: &[String]) -> Result<Rule, String> {
+    let mut conds = Vec::new();
+    let mut i = 0;
+    let set_name = |t: &str| {
+        t.strip_prefix('@')
+            .map(str::to_owned)
+            .ok_or_else(|| format!("expected @set, found `{t}`"))
+    };
+    loop {
+        match tok.get(i).map(String::as_str) {
+            Some("ip") => {
+                let dir = tok.get(i + 1).ok_or("`ip` without a field")?;
+                let set = set_name(tok.get(i + 2).ok_or("`ip` without a set")?)?;
+                conds.push(match dir.as_str() {
+                    "saddr" => Cond::Saddr(set),
+                    "daddr" => Cond::Daddr(set),
+                    other => return Err(format!("unknown ip field `{other}`")),
+                });
+                i += 3;
+            }
+            Some(p @ ("tcp" | "udp")) => {
+                if tok.get(i + 1).map(String::as_str) != Some("dport") {
+                    return Err("expected dport".to_owned());
+                }
+                let proto = if p == "tcp" {
+                    Protocol::Tcp
+                } else {
+                    Protocol::Udp
+                };
+                let mut ports = Vec::new();
+                i += 2;
+                if tok.get(i).map(String::as_str) == Some("{") {
+                    i += 1;
+                    while let Some(t) = tok.get(i) {
+                        i += 1;
+                        match t.as_str() {
+                            "}" => break,
+                            "," => {}
+                            n => ports.push(n.parse().map_err(|_| format!("bad port `{n}`"))?),
+                        }
+                    }
+                } else {
+                    let n = tok.get(i).ok_or("dport without a port")?;
+                    ports.push(n.parse().map_err(|_| format!("bad port `{n}`"))?);
+                    i += 1;
+                }
+                conds.push(Cond::Dport(proto, ports));
+            }
+            Some("ct") => {
+                // `ct state a,b,...`: the states run up to the verdict.
+                conds.push(Cond::CtState);
+                i += 2;
+                while tok.get(i).is_some_and(|t| t != "accept" && t != "drop") {
+                    i += 1;
+                }
+            }
+            Some("update") => {
+                // `update @set { key limit rate over N unit } `: skip to the closing brace.
+                let close = tok[i..]
+                    .iter()
+                    .position(|t| t == "}")
+                    .ok_or("unclosed update")?;
+                if !tok[i..i + close].iter().any(|t| t == "limit") {
+                    return Err("update without a limit".to_owned());
+                }
+                conds.push(Cond::UnderLimit);
+                i += close + 1;
+            }
+            Some("accept") | Some("drop") if i + 1 == tok.len() => {
+                return Ok(Rule {
+                    conds,
+                    accept: tok[i] == "accept",
+                });
+            }
+            Some(other) => return Err(format!("unknown token `{other}`")),
+            None => return Err("rule without a verdict".to_owned()),
+        }
+    }
+}
+
+/// Reads the ruleset back and answers the probes as the kernel would for the first
+/// packet of each connection, with the probes' quarantined nodes added to the
+/// `quarantine` set (as `nft add element` would).
+pub fn read_back(text: &str, plan: &Plan, probes: &[Probe]) -> Result<FlowMatrix, String> {
+    let Ruleset {
+        sets,
+        rules,
+        policy_accept,
+    } = parse(text)?;
+    let in_set = |name: &str, addr: u32| -> Result<bool, String> {
+        sets.get(name)
+            .map(|blocks| blocks.iter().any(|b| b.contains(addr)))
+            .ok_or_else(|| format!("rule refers to an undefined set `{name}`"))
+    };
+    let mut allowed = Vec::with_capacity(probes.len());
+    for p in probes {
+        let addr = |(g, k): (usize, u32)| {
+            plan.groups[g]
+                .address(k)
+                .ok_or_else(|| format!("group {} has no address for node {k}", plan.groups[g].name))
+        };
+        let (src, dst) = (addr(p.from)?, addr(p.to)?);
+        if !sets.contains_key("quarantine") {
+            return Err("no quarantine set".to_owned());
+        }
+        let mut verdict = None;
+        for r in &rules {
+            let mut hit = true;
+            for c in &r.conds {
+                let ok = match c {
+                    Cond::Saddr(s) if s == "quarantine" => {
+                        p.isolated(plan, p.from) || in_set(s, src)?
+                    }
+                    Cond::Daddr(s) if s == "quarantine" => {
+                        p.isolated(plan, p.to) || in_set(s, dst)?
+                    }
+                    Cond::Saddr(s) => in_set(s, src)?,
+                    Cond::Daddr(s) => in_set(s, dst)?,
+                    Cond::Dport(proto, ports) => *proto == p.protocol && ports.contains(&p.port),
+                    Cond::CtState | Cond::UnderLimit => false,
+                };
+                if !ok {
+                    hit = false;
+                    break;
+                }
+            }
+            if hit {
+                verdict = Some(r.accept);
+                break;
+            }
+        }
+        allowed.push(verdict.unwrap_or(policy_accept));
+    }
+    Ok(FlowMatrix {
+        probes: probes.to_vec(),
+        allowed,
+    })
+}

@@ -1,0 +1,192 @@
+//! `paraverse export`: a lab result (`best.json`) or a strategy file, written out for the
+//! real deployment (JSON, Kubernetes NetworkPolicy, nftables) through
+//! `paraverse_defenders::export`, which reads each export back and refuses to write one
+//! that admits other connections than the simulator did.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use paraverse_defenders::export::{self, ExportError, Format, Mapping, Provenance};
+use paraverse_sim::bundled;
+use paraverse_sim::prelude::*;
+
+use crate::args::ExportArgs;
+
+/// Where the strategy comes from.
+struct Source {
+    /// The strategy file's text.
+    strategy: String,
+    /// The scenario recorded with it (best.json), resolved.
+    scenario: Option<Scenario>,
+    /// The lab's record, when from best.json.
+    lab: Option<serde_json::Value>,
+}
+
+fn read_source(path: &Path, scenario_arg: Option<&str>, allow_changed: bool) -> Result<Source> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let is_json =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    if !is_json {
+        return Ok(Source {
+            strategy: text,
+            scenario: None,
+            lab: None,
+        });
+    }
+    let mut best: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not valid JSON: expected a lab result (best.json) or a strategy file (TOML)",
+            path.display()
+        )
+    })?;
+    let Some(strategy) = best
+        .get("strategy")
+        .and_then(|s| s.as_str())
+        .map(str::to_owned)
+    else {
+        bail!(
+            "{} has no `strategy` text: expected a best.json written by `paraverse sweep` or `paraverse optimise`",
+            path.display()
+        );
+    };
+    if let Some(obj) = best.as_object_mut() {
+        obj.remove("strategy");
+    }
+    let prov = &best["provenance"];
+    let scenario = match scenario_arg {
+        Some(_) => None,
+        None => {
+            let name = prov["scenario"].as_str().with_context(|| {
+                format!(
+                    "{} records no scenario (provenance.scenario): pass --scenario",
+                    path.display()
+                )
+            })?;
+            // As the experiment resolved it: a path relative to the experiment file,
+            // else a bundled name (or a path relative to here).
+            let beside = prov["experiment_file"]
+                .as_str()
+                .and_then(|e| Path::new(e).parent())
+                .map(|dir| dir.join(name))
+                .filter(|p| p.is_file());
+            let scenario = match beside {
+                Some(p) => Scenario::load(&p)?,
+                None => bundled::load(Some(name))?,
+            };
+            let recorded = prov["scenario_hash"].as_str().unwrap_or("");
+            let now = format!("{:016x}", scenario.source_hash);
+            if !recorded.is_empty() && recorded != now && !allow_changed {
+                bail!(
+                    "scenario `{name}` has changed since the experiment ran (source hash {now}, best.json records {recorded}): \
+                     the exported policy might not be the one evaluated. Pass --scenario with the scenario file the experiment ran, \
+                     or --allow-changed-scenario to export against the current one"
+                );
+            }
+            Some(scenario)
+        }
+    };
+    Ok(Source {
+        strategy,
+        scenario,
+        lab: Some(best),
+    })
+}
+
+/// Runs `paraverse export`.
+pub fn export(args: &ExportArgs) -> Result<()> {
+    let formats: Vec<Format> = Format::ALL
+        .into_iter()
+        .filter(|f| args.format.iter().any(|a| a == f.name()))
+        .collect();
+    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
+    if to_stdout && formats.len() != 1 {
+        bail!("--out - writes to standard output: choose one --format (json, k8s or nftables)");
+    }
+    let source = read_source(
+        &args.strategy,
+        args.scenario.as_deref(),
+        args.allow_changed_scenario,
+    )?;
+    let origin = if source.lab.is_some() {
+        format!("{} (its `strategy` text)", args.strategy.display())
+    } else {
+        args.strategy.display().to_string()
+    };
+    let base = match source.scenario {
+        Some(s) => s,
+        None => bundled::load(args.scenario.as_deref())?,
+    };
+    let scenario = base.with_strategy(&source.strategy, &origin)?;
+    let mapping = match &args.mapping {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read mapping file {}", p.display()))?;
+            Mapping::parse(&text, &p.display().to_string())?
+        }
+        None => Mapping::default(),
+    };
+    let provenance = Provenance {
+        source: origin,
+        lab: source.lab,
+    };
+    // Invalid names surface as scenario errors (exit status 2, invalid input).
+    let (plan, outputs) =
+        export::export(&scenario, &mapping, provenance, &formats).map_err(|e| match e {
+            ExportError::Invalid(s) => anyhow::Error::from(s),
+            e => e.into(),
+        })?;
+    if to_stdout {
+        print!("{}", outputs[0].1);
+        return Ok(());
+    }
+    let dir = match &args.out {
+        Some(d) => d.clone(),
+        None if args.strategy.extension().is_some_and(|e| e == "json") => args
+            .strategy
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("export"),
+        None => PathBuf::from("results").join("export").join(&plan.strategy),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (format, text) in &outputs {
+        let path = dir.join(format.file_name());
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{:<9} {}", format.name(), path.display());
+    }
+    let probes = export::matrix::probes(&plan).len();
+    let checked: Vec<&str> = formats
+        .iter()
+        .filter(|f| **f != Format::Json)
+        .map(|f| f.name())
+        .collect();
+    println!(
+        "strategy `{}` on scenario `{}`: {} segments, {} groups{}",
+        plan.strategy,
+        plan.scenario,
+        if plan.segmented {
+            plan.segments.len().to_string()
+        } else {
+            "no".to_owned()
+        },
+        plan.groups.len(),
+        if plan.rate_limits.is_empty() {
+            String::new()
+        } else {
+            format!(", {} rate-limited", plan.rate_limits.len())
+        }
+    );
+    if !checked.is_empty() {
+        println!(
+            "round trip: {} read back admit exactly what the simulator admits ({probes} probes, with and without quarantine)",
+            checked.join(" and ")
+        );
+    }
+    if plan.groups.iter().any(|g| !g.mapped_addresses) && formats.contains(&Format::Nftables) {
+        eprintln!(
+            "note: groups without addresses in a mapping file got placeholder blocks in 10.0.0.0/8 (see README, \"Exporting a strategy\")"
+        );
+    }
+    Ok(())
+}
