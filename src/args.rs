@@ -85,10 +85,54 @@ pub enum Command {
     /// Regression gate: run every experiment in a folder and compare with the baselines;
     /// exit 1 on a regression, write JUnit XML.
     Check(CheckArgs),
+    /// Draw the network with the GPU (wgpu): live in a window (pan, zoom, pause, step,
+    /// speed, click a node), or offscreen into a PNG with --png (no display needed).
+    View(ViewArgs),
     /// Export a strategy for the real deployment: JSON (with provenance), Kubernetes
     /// NetworkPolicy YAML and an nftables ruleset. Each export is read back and must
     /// admit exactly the connections the simulator admitted, or nothing is written.
     Export(ExportArgs),
+}
+
+/// Options of `paraverse view`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Window keys: drag pan, wheel zoom, space pause, n or → step, + / - speed, 0 reset view, click a node for its state, q quit.\n\nColours: nodes slate healthy, green patched/hardened, yellow alerted, purple quarantined, orange down (encrypted or flooded), red compromised; links slate idle through blue to white saturated, thicker with load, magenta when attack traffic crosses them. Where nodes would be under a few pixels apart they are drawn as 3-pixel cells in their most severe state.\n\nExamples:\n  paraverse view metaverse-under-siege\n  paraverse view campaign-botnet-ddos --png ddos.png --at 120 --size 1200x900\n  paraverse view smart-city-1m --png city.png --at 10"
+)]
+pub struct ViewArgs {
+    /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
+    pub scenario: Option<String>,
+    /// Defense strategy file: its [defense.*] sections replace the scenario's.
+    #[arg(long)]
+    pub strategy: Option<PathBuf>,
+    /// Seed (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Render offscreen into this PNG instead of opening a window (works on software
+    /// Vulkan, e.g. Mesa lavapipe, without a display).
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    /// With --png: the tick to picture (default: the end of the run).
+    #[arg(long, requires = "png")]
+    pub at: Option<u32>,
+    /// Image (or first window) size, WIDTHxHEIGHT pixels.
+    #[arg(long, default_value = "1600x1000")]
+    pub size: String,
+    /// With --png: zoom into the centre (1 shows the whole network).
+    #[arg(long, default_value_t = 1.0, requires = "png")]
+    pub zoom: f32,
+    /// Window: starting speed, ticks per second.
+    #[arg(long, default_value_t = 10.0)]
+    pub speed: f64,
+    /// Window: start paused.
+    #[arg(long)]
+    pub paused: bool,
+    /// Traffic backend: cpu, gpu or auto. The picture does not depend on it.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
+    pub backend: String,
+    /// No progress bar and no summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Options of `paraverse export`.
@@ -248,8 +292,13 @@ pub struct BenchArgs {
     pub json: bool,
     /// Benchmark the traffic core's bandwidth allocation instead of the world: 10^4,
     /// 10^5 and 10^6 flows on 4-6 hop paths, CPU at each thread count and the GPU.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "view")]
     pub traffic: bool,
+    /// Benchmark the GPU viewer instead: frames of SCENARIO (after --ticks ticks) at the
+    /// whole-network view and zoomed 8x and 64x, 1920x1080, offscreen: reading the
+    /// frame, building the scene (CPU, with level of detail) and drawing it (GPU).
+    #[arg(long)]
+    pub view: bool,
 }
 
 fn parse_duration(s: &str) -> Result<SimDuration, String> {

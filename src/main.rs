@@ -6,6 +6,7 @@ mod args;
 mod bench;
 mod export;
 mod lab;
+mod view;
 mod watch;
 
 use std::path::PathBuf;
@@ -74,6 +75,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(args) if args.view => view::bench(&args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) if args.traffic => {
             bench::bench_traffic(&args).map(|()| ExitCode::SUCCESS)
         }
@@ -106,6 +108,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             threads,
             quiet,
         } => lab::optimise(&experiment, &results, threads, quiet).map(|()| ExitCode::SUCCESS),
+        Command::View(args) => view::view(&args).map(|()| ExitCode::SUCCESS),
         Command::Export(args) => export::export(&args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => {
             set_threads(None)?;

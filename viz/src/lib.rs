@@ -1,5 +1,5 @@
-//! Viewers of paraverse runs. Today: the terminal UI of `paraverse watch` and
-//! `paraverse replay` (ratatui).
+//! Viewers of paraverse runs: the terminal UI of `paraverse watch` and `paraverse
+//! replay` (ratatui), and the GPU viewer of `paraverse view` ([`view`], wgpu).
 //!
 //! The crate draws [`Snapshot`]s and never steps a world: each frame the CLI takes a
 //! snapshot of a running universe ([`Snapshot::of_universe`], which only reads it) or
@@ -14,6 +14,7 @@
 mod app;
 mod snapshot;
 mod ui;
+pub mod view;
 
 pub use app::{Action, App, Mode, View};
 pub use snapshot::{ChainView, HISTORY, Snapshot, zone_sizes};

@@ -1,0 +1,310 @@
+//! `paraverse view`: the CLI side of the GPU viewer. The CLI builds and steps the universe;
+//! `paraverse_viz::view` lays it out and draws it, in a window or into a PNG.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use paraverse_sim::prelude::*;
+use paraverse_sim::world::Security;
+use paraverse_viz::view::{self, Camera, Gpu, Layout, LiveSource, NetworkFrame, NodeState};
+
+use crate::args::{BenchArgs, ViewArgs};
+use crate::plugins;
+
+/// A universe as the window sees it.
+struct LiveUniverse {
+    universe: Universe,
+}
+
+impl LiveSource for LiveUniverse {
+    fn step(&mut self) -> bool {
+        self.universe.step() && self.universe.fault().is_none()
+    }
+
+    fn frame(&self) -> NetworkFrame {
+        NetworkFrame::of_universe(&self.universe)
+    }
+
+    fn describe(&self, node: u32) -> String {
+        describe(&self.universe, node)
+    }
+
+    fn title(&self) -> String {
+        let s = self.universe.scenario();
+        match &s.defense.strategy {
+            Some(st) => format!("{} + {st}, seed {}", s.name, s.seed),
+            None => format!("{}, seed {}", s.name, s.seed),
+        }
+    }
+
+    fn ticks(&self) -> u32 {
+        self.universe.clock().ticks
+    }
+}
+
+/// A node's group, kind, zone and state, for a click.
+fn describe(u: &Universe, node: u32) -> String {
+    let s = u.scenario();
+    let Some(g) = s
+        .groups
+        .iter()
+        .find(|g| node >= g.first_node && node < g.first_node + g.count)
+    else {
+        return format!("node {node}: not in the scenario");
+    };
+    let world = u.world();
+    let sec = world
+        .try_query::<&Security>()
+        .and_then(|mut q| q.iter(world).nth(node as usize).copied());
+    let mut flags = Vec::new();
+    if let Some(sec) = sec {
+        flags.push(NodeState::of(&sec).name().to_owned());
+        for (on, what) in [
+            (sec.compromised && !sec.encrypted, "attacker present"),
+            (sec.encrypted, "encrypted"),
+            (sec.overwhelmed, "flooded"),
+            (sec.quarantined, "quarantined"),
+            (sec.alerted, "alert open"),
+            (sec.patched, "patched"),
+            (sec.hardened, "hardened"),
+            (sec.account_taken_over, "account taken over"),
+            (sec.ever_compromised && !sec.compromised, "was compromised"),
+        ] {
+            if on && !flags.iter().any(|f| f == what) {
+                flags.push(what.to_owned());
+            }
+        }
+    }
+    flags.dedup();
+    format!(
+        "node {node}: {} #{} ({}, zone {}): {}",
+        g.name,
+        node - g.first_node,
+        g.kind.name(),
+        s.zones[g.zone as usize],
+        flags.join(", ")
+    )
+}
+
+fn parse_size(s: &str) -> Result<[u32; 2]> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .context("expected WIDTHxHEIGHT, e.g. 1600x1000")?;
+    let w: u32 = w.trim().parse().context("bad width")?;
+    let h: u32 = h.trim().parse().context("bad height")?;
+    anyhow::ensure!(
+        (16..=16384).contains(&w) && (16..=16384).contains(&h),
+        "{w}x{h}: expected 16 to 16384 pixels on each side"
+    );
+    Ok([w, h])
+}
+
+/// Builds the universe of the arguments.
+fn build(args: &ViewArgs) -> Result<Universe> {
+    let mut scenario = crate::load_scenario(args.scenario.as_deref(), args.strategy.as_deref())?;
+    if let Some(seed) = args.seed {
+        scenario = scenario.with_seed(seed);
+    }
+    let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
+    Universe::build_with(scenario, backend, &plugins()).context("cannot build the world")
+}
+
+/// The layout of a universe's scenario and topology.
+pub fn layout_of(u: &Universe) -> Layout {
+    let topo = u.world().resource::<Topology>();
+    let links = (0..topo.link_count() as u32)
+        .map(|l| topo.endpoints(l))
+        .collect();
+    Layout::new(u.scenario(), links)
+}
+
+/// `paraverse view`.
+pub fn view(args: &ViewArgs) -> Result<()> {
+    let size = parse_size(&args.size)?;
+    match &args.png {
+        Some(path) => {
+            // The adapter first: no point simulating for a picture that cannot be drawn.
+            let gpu = Gpu::headless()?;
+            let mut u = build(args)?;
+            let at = args.at.unwrap_or(u.clock().ticks).min(u.clock().ticks);
+            let bar = if args.quiet || at < 50 {
+                ProgressBar::hidden()
+            } else {
+                ProgressBar::new(u64::from(at))
+            };
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} stepping to tick {len} {wide_bar} {pos}/{len}  ETA {eta}",
+                )
+                .expect("valid template"),
+            );
+            while u.clock().tick < at {
+                if !u.step() {
+                    break;
+                }
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            if let Some(fault) = u.fault() {
+                anyhow::bail!("the run stopped at tick {}: {fault}", u.clock().tick);
+            }
+            let layout = layout_of(&u);
+            let frame = NetworkFrame::of_universe(&u);
+            let mut camera = Camera::fit(size);
+            camera.zoom = args.zoom;
+            let started = Instant::now();
+            let (image, scene) = view::render_image(&gpu, &layout, &frame, &camera)?;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            image.write_png(path)?;
+            if !args.quiet {
+                let c = frame.counts();
+                println!(
+                    "{}: {}x{} at tick {} of {} ({} nodes{}: {} compromised, {} quarantined, {} down; {} links drawn) on {} in {ms:.0} ms",
+                    path.display(),
+                    size[0],
+                    size[1],
+                    frame.tick,
+                    u.scenario().name,
+                    frame.states.len(),
+                    if scene.aggregated { ", aggregated" } else { "" },
+                    c[NodeState::Compromised as usize],
+                    c[NodeState::Quarantined as usize],
+                    c[NodeState::Down as usize],
+                    scene.links.len(),
+                    gpu.adapter_name
+                );
+            }
+            Ok(())
+        }
+        None => {
+            // The display first, for the same reason.
+            view::window::display_available()?;
+            let u = build(args)?;
+            let layout = layout_of(&u);
+            let mut live = LiveUniverse { universe: u };
+            view::run_window(&mut live, layout, args.speed, args.paused)?;
+            if let Some(fault) = live.universe.fault() {
+                anyhow::bail!("the run stopped: {fault}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Frames timed per view in `paraverse bench --view`.
+const BENCH_FRAMES: u32 = 10;
+
+/// `paraverse bench --view`: frame time of the GPU viewer, per stage, on one scenario.
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    let gpu = Gpu::headless()?;
+    let scenario = crate::load_scenario(Some(&args.scenario), None)?;
+    let mut u = Universe::build(scenario, &plugins()).context("cannot build the world")?;
+    for _ in 0..args.ticks.min(u.clock().ticks) {
+        if !u.step() {
+            break;
+        }
+    }
+    let started = Instant::now();
+    let layout = layout_of(&u);
+    let layout_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let size = [1920, 1080];
+    let mut target = view::Offscreen::new(&gpu, size)?;
+    let mut rows = Vec::new();
+    for zoom in [1.0f32, 8.0, 64.0] {
+        let mut camera = Camera::fit(size);
+        // Zoom towards the first terminal, where the nodes are densest.
+        if zoom > 1.0 {
+            camera.center = layout.positions.first().copied().unwrap_or([0.0, 0.0]);
+        }
+        camera.zoom = zoom;
+        let (mut read, mut build, mut draw) = (0.0, 0.0, 0.0);
+        let mut last = None;
+        for _ in 0..BENCH_FRAMES {
+            let t = Instant::now();
+            let frame = NetworkFrame::of_universe(&u);
+            read += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let scene = view::scene::build(&layout, &frame, &camera);
+            build += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            target.render(&gpu, &camera, &scene)?;
+            draw += t.elapsed().as_secs_f64();
+            last = Some(scene);
+        }
+        let scene = last.expect("frames ran");
+        let per = |s: f64| s * 1000.0 / f64::from(BENCH_FRAMES);
+        rows.push(serde_json::json!({
+            "zoom": zoom,
+            "visible_nodes": scene.visible_nodes,
+            "aggregated": scene.aggregated,
+            "node_instances": scene.nodes.len(),
+            "link_instances": scene.links.len(),
+            "read_frame_ms": per(read),
+            "build_scene_ms": per(build),
+            "draw_and_read_back_ms": per(draw),
+            "frame_ms": per(read + build + draw),
+        }));
+    }
+    let whole = rows[0]["frame_ms"].as_f64().unwrap_or(1.0);
+    for r in &mut rows {
+        let f = r["frame_ms"].as_f64().unwrap_or(0.0);
+        r["ratio_to_whole_view"] = serde_json::json!(f / whole);
+    }
+    let figures = serde_json::json!({
+        "scenario": u.scenario().name,
+        "nodes": u.scenario().node_count,
+        "links": layout.links.len(),
+        "tick": u.clock().tick,
+        "adapter": gpu.adapter_name,
+        "size": size,
+        "layout_ms": layout_ms,
+        "views": rows,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+        return Ok(());
+    }
+    println!(
+        "GPU viewer on {} ({} nodes, {} links, tick {}), {}x{} offscreen on {}; layout {:.0} ms once",
+        figures["scenario"].as_str().unwrap_or("?"),
+        u.scenario().node_count,
+        layout.links.len(),
+        u.clock().tick,
+        size[0],
+        size[1],
+        gpu.adapter_name,
+        layout_ms
+    );
+    println!(
+        "{:>6} {:>10} {:>11} {:>10} {:>9} {:>10} {:>13} {:>9} {:>8}",
+        "zoom",
+        "visible",
+        "instances",
+        "aggregate",
+        "read ms",
+        "scene ms",
+        "draw+read ms",
+        "frame ms",
+        "ratio"
+    );
+    for r in &rows {
+        println!(
+            "{:>6} {:>10} {:>11} {:>10} {:>9.1} {:>10.1} {:>13.1} {:>9.1} {:>8.2}",
+            r["zoom"].as_f64().unwrap_or(0.0),
+            r["visible_nodes"].as_u64().unwrap_or(0),
+            r["node_instances"].as_u64().unwrap_or(0) + r["link_instances"].as_u64().unwrap_or(0),
+            if r["aggregated"].as_bool().unwrap_or(false) {
+                "yes"
+            } else {
+                "no"
+            },
+            r["read_frame_ms"].as_f64().unwrap_or(0.0),
+            r["build_scene_ms"].as_f64().unwrap_or(0.0),
+            r["draw_and_read_back_ms"].as_f64().unwrap_or(0.0),
+            r["frame_ms"].as_f64().unwrap_or(0.0),
+            r["ratio_to_whole_view"].as_f64().unwrap_or(0.0),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! The viewer offscreen on whatever adapter there is (Mesa lavapipe in CI): pixels at
+//! known places, the same picture twice, level of detail.
+
+use paraverse_sim::bundled;
+
+use super::scene::{ATTACK_LINK, BACKGROUND, link_color};
+use super::*;
+
+fn gpu() -> Option<Gpu> {
+    match Gpu::headless() {
+        Ok(g) => Some(g),
+        Err(e) => {
+            assert!(
+                std::env::var_os("PARAVERSE_REQUIRE_GPU").is_none_or(|v| v != "1"),
+                "PARAVERSE_REQUIRE_GPU=1 but {e}"
+            );
+            eprintln!("skipping: {e}");
+            None
+        }
+    }
+}
+
+/// A small layout: the campaign venue's nodes, and two links far apart: a headset to the
+/// identity provider, a sensor to a wallet service.
+fn venue() -> Layout {
+    let s = bundled::load(Some("campaign-botnet-ddos")).unwrap();
+    let first = |name: &str| s.groups.iter().find(|g| g.name == name).unwrap().first_node;
+    let links = vec![
+        (first("headsets"), first("idp")),
+        (first("sensors"), first("wallets")),
+    ];
+    Layout::new(&s, links)
+}
+
+fn close(a: [u8; 4], b: [u8; 4]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 2)
+}
+
+#[test]
+fn layout_is_deterministic_inside_the_disc_and_tiers_are_rings() {
+    let s = bundled::load(Some("metaverse-under-siege")).unwrap();
+    let a = Layout::new(&s, Vec::new());
+    let b = Layout::new(&s, Vec::new());
+    assert_eq!(a.positions, b.positions);
+    let r = |p: [f32; 2]| (p[0] * p[0] + p[1] * p[1]).sqrt();
+    for g in &s.groups {
+        let t = layout::tier(g.kind);
+        for k in 0..g.count {
+            let p = a.positions[(g.first_node + k) as usize];
+            assert!(r(p) <= 1.0);
+            // Terminals outside edge, edge outside core, core outside trust.
+            match t {
+                0 => assert!(r(p) >= 0.7 - 1e-4, "{} at {}", g.name, r(p)),
+                3 => assert!(r(p) <= 0.22 + 1e-4, "{} at {}", g.name, r(p)),
+                _ => {}
+            }
+        }
+    }
+    // No two nodes of a small scenario share a position.
+    let mut pos: Vec<(u32, u32)> = a
+        .positions
+        .iter()
+        .map(|p| (p[0].to_bits(), p[1].to_bits()))
+        .collect();
+    pos.sort_unstable();
+    pos.dedup();
+    assert_eq!(pos.len(), a.positions.len());
+}
+
+#[test]
+fn pixels_show_background_a_compromised_node_and_a_loaded_link() {
+    let Some(gpu) = gpu() else { return };
+    let layout = venue();
+    let n = layout.positions.len();
+    let mut frame = NetworkFrame {
+        tick: 7,
+        states: vec![NodeState::Healthy; n],
+        link_util_permille: vec![1000, 0],
+        link_attack: vec![false, true],
+    };
+    let victim = 40;
+    frame.states[victim] = NodeState::Compromised;
+    let camera = Camera::fit([640, 480]);
+    let (img, scene) = render_image(&gpu, &layout, &frame, &camera).unwrap();
+    assert!(!scene.aggregated);
+    assert_eq!((img.width, img.height), (640, 480));
+    // Background in a corner (the disc never reaches it).
+    assert_eq!(img.pixel(2, 2), BACKGROUND);
+    // The compromised node's colour at its position.
+    let p = camera.to_screen(layout.positions[victim]);
+    let px = img.pixel(p[0] as u32, p[1] as u32);
+    assert!(close(px, NodeState::Compromised.color()), "{px:?} at {p:?}");
+    // A healthy node elsewhere is healthy-coloured.
+    let q = camera.to_screen(layout.positions[300]);
+    assert!(frame.states[300] == NodeState::Healthy);
+    assert!(close(
+        img.pixel(q[0] as u32, q[1] as u32),
+        NodeState::Healthy.color()
+    ));
+    // The saturated link's colour at its midpoint (away from its end nodes), and the
+    // attacked one's.
+    for (l, want) in [(0usize, link_color(1000)), (1, ATTACK_LINK)] {
+        let (a, b) = layout.links[l];
+        let (pa, pb) = (
+            camera.to_screen(layout.positions[a as usize]),
+            camera.to_screen(layout.positions[b as usize]),
+        );
+        let mid = [(pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0];
+        let px = img.pixel(mid[0] as u32, mid[1] as u32);
+        assert!(close(px, want), "link {l}: {px:?}, want {want:?}");
+    }
+    // The same render twice is the same image.
+    let (again, _) = render_image(&gpu, &layout, &frame, &camera).unwrap();
+    assert_eq!(img, again);
+    // A different state changes the pixel.
+    frame.states[victim] = NodeState::Quarantined;
+    let (img2, _) = render_image(&gpu, &layout, &frame, &camera).unwrap();
+    assert!(close(
+        img2.pixel(p[0] as u32, p[1] as u32),
+        NodeState::Quarantined.color()
+    ));
+}
+
+#[test]
+fn dense_views_aggregate_and_keep_the_most_severe_state_visible() {
+    let s = bundled::load(Some("metaverse-under-siege")).unwrap();
+    let layout = Layout::new(&s, Vec::new());
+    let n = layout.positions.len();
+    let mut frame = NetworkFrame {
+        tick: 0,
+        states: vec![NodeState::Healthy; n],
+        link_util_permille: Vec::new(),
+        link_attack: Vec::new(),
+    };
+    frame.states[5] = NodeState::Compromised;
+    // 1,100 nodes on a 160x120 screen: aggregated; on 1600x1200: drawn one by one.
+    let small = Camera::fit([160, 120]);
+    let sc = scene::build(&layout, &frame, &small);
+    assert!(sc.aggregated);
+    assert!(sc.nodes.len() < n);
+    assert_eq!(
+        sc.nodes.last().unwrap().color,
+        NodeState::Compromised.color()
+    );
+    let big = Camera::fit([1600, 1200]);
+    let sc = scene::build(&layout, &frame, &big);
+    assert!(!sc.aggregated);
+    assert_eq!(sc.nodes.len(), n);
+    // Zoomed in, nodes off screen are culled.
+    let mut zoomed = big;
+    zoomed.zoom_at([800.0, 100.0], 50.0);
+    let sc = scene::build(&layout, &frame, &zoomed);
+    assert!(sc.visible_nodes < n as u64 / 4, "{}", sc.visible_nodes);
+    let Some(gpu) = gpu() else { return };
+    let (img, _) = render_image(&gpu, &layout, &frame, &small).unwrap();
+    let p = small.to_screen(layout.positions[5]);
+    let px = img.pixel(p[0] as u32, p[1] as u32);
+    assert!(close(px, NodeState::Compromised.color()), "{px:?}");
+}
