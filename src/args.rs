@@ -127,6 +127,10 @@ pub struct ViewArgs {
     /// Window: start paused.
     #[arg(long)]
     pub paused: bool,
+    /// Window: close after this many frames and print the mean frame time (scripted
+    /// runs and measurements).
+    #[arg(long, conflicts_with = "png", value_parser = clap::value_parser!(u64).range(1..))]
+    pub frames: Option<u64>,
     /// Traffic backend: cpu, gpu or auto. The picture does not depend on it.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
     pub backend: String,

@@ -100,12 +100,17 @@ fn parse_size(s: &str) -> Result<[u32; 2]> {
     Ok([w, h])
 }
 
-/// Builds the universe of the arguments.
-fn build(args: &ViewArgs) -> Result<Universe> {
+/// The scenario of the arguments (loaded and checked: cheap, so it goes first).
+fn scenario(args: &ViewArgs) -> Result<Scenario> {
     let mut scenario = crate::load_scenario(args.scenario.as_deref(), args.strategy.as_deref())?;
     if let Some(seed) = args.seed {
         scenario = scenario.with_seed(seed);
     }
+    Ok(scenario)
+}
+
+/// Builds its universe.
+fn build(args: &ViewArgs, scenario: Scenario) -> Result<Universe> {
     let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
     Universe::build_with(scenario, backend, &plugins()).context("cannot build the world")
 }
@@ -124,9 +129,11 @@ pub fn view(args: &ViewArgs) -> Result<()> {
     let size = parse_size(&args.size)?;
     match &args.png {
         Some(path) => {
-            // The adapter first: no point simulating for a picture that cannot be drawn.
+            // The adapter before the world: no point simulating for a picture that
+            // cannot be drawn.
+            let scenario = scenario(args)?;
             let gpu = Gpu::headless()?;
-            let mut u = build(args)?;
+            let mut u = build(args, scenario)?;
             let at = args.at.unwrap_or(u.clock().ticks).min(u.clock().ticks);
             let bar = if args.quiet || at < 50 {
                 ProgressBar::hidden()
@@ -178,12 +185,28 @@ pub fn view(args: &ViewArgs) -> Result<()> {
             Ok(())
         }
         None => {
-            // The display first, for the same reason.
+            // The display before the world, for the same reason.
+            let scenario = scenario(args)?;
             view::window::display_available()?;
-            let u = build(args)?;
+            let u = build(args, scenario)?;
             let layout = layout_of(&u);
             let mut live = LiveUniverse { universe: u };
-            view::run_window(&mut live, layout, args.speed, args.paused)?;
+            let report = view::run_window(
+                &mut live,
+                layout,
+                view::WindowOptions {
+                    size,
+                    ticks_per_s: args.speed,
+                    paused: args.paused,
+                    max_frames: args.frames,
+                },
+            )?;
+            if !args.quiet {
+                println!(
+                    "window closed at tick {}: {} frames, {:.1} ms per frame (scene and draw)",
+                    report.tick, report.frames, report.mean_frame_ms
+                );
+            }
             if let Some(fault) = live.universe.fault() {
                 anyhow::bail!("the run stopped: {fault}");
             }

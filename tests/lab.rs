@@ -298,9 +298,40 @@ fn report_writes_markdown_html_and_charts_from_the_binary() {
         12,
         "a series per run"
     );
+    // A network picture from the GPU viewer (software Vulkan here) goes into pictures/;
+    // a file whose name could break the HTML is left out.
+    std::fs::create_dir_all(dir.join("pictures")).unwrap();
+    let view = paraverse(
+        &[
+            "view",
+            "campaign-exfiltration",
+            "--png",
+            "results/lab-e2e/pictures/network-at-60.png",
+            "--at",
+            "60",
+            "--size",
+            "320x240",
+        ],
+        tmp.path(),
+    );
+    if !view.status.success() {
+        assert!(
+            std::env::var_os("PARAVERSE_REQUIRE_GPU").is_none_or(|v| v != "1"),
+            "{}",
+            text(&view.stderr)
+        );
+        std::fs::write(dir.join("pictures/network-at-60.png"), b"\x89PNG\r\n\x1a\n").unwrap();
+    }
+    std::fs::write(dir.join("pictures/x\"onerror=alert(1).png"), b"").unwrap();
     let out = paraverse(&["report", "results/lab-e2e"], tmp.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Network pictures")
+            && md.contains("![network-at-60.png](pictures/network-at-60.png)"),
+        "{md}"
+    );
+    assert!(!md.contains("onerror"));
     assert!(
         md.contains("| point | zero_trust.reverify_interval | campaign.0.start |"),
         "{md}"

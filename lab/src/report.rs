@@ -443,8 +443,36 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             cell(estimate_point(p, "objectives.cost"))
         ));
     }
+    // 5. Network pictures the user rendered with `paraverse view --png` into pictures/.
+    let mut pictures: Vec<String> = std::fs::read_dir(dir.join("pictures"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|f| {
+                    f.strip_suffix(".png").is_some_and(|stem| {
+                        !stem.is_empty()
+                            && stem
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pictures.sort();
+    let pictures_md = if pictures.is_empty() {
+        String::new()
+    } else {
+        let mut s = String::from(
+            "## Network pictures\n\nRendered with `paraverse view SCENARIO --png pictures/NAME.png --at TICK`.\n\n",
+        );
+        for p in &pictures {
+            s.push_str(&format!("![{p}](pictures/{p})\n\n"));
+        }
+        s
+    };
     let md = format!(
-        "# Experiment report: {name}\n\n{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals (Student's t).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n",
+        "# Experiment report: {name}\n\n{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals (Student's t).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}",
         runs.len(),
         points.len(),
         points.iter().map(|p| p.seeds.len()).max().unwrap_or(0),
@@ -509,12 +537,20 @@ fn markdown_to_html(md: &str) -> String {
         } else if let Some(rest) = line.strip_prefix("![") {
             if let Some((alt, src)) = rest.split_once("](") {
                 let src = src.trim_end_matches(')');
-                out.push_str(&format!(
-                    "<p><img src=\"{}\" alt=\"{}\"> <a href=\"{}\">PNG</a></p>\n",
-                    escape(src),
-                    escape(alt),
-                    escape(&src.replace(".svg", ".png"))
-                ));
+                if src.ends_with(".png") {
+                    out.push_str(&format!(
+                        "<p><img src=\"{}\" alt=\"{}\" style=\"max-width:100%\"></p>\n",
+                        escape(src),
+                        escape(alt)
+                    ));
+                } else {
+                    out.push_str(&format!(
+                        "<p><img src=\"{}\" alt=\"{}\"> <a href=\"{}\">PNG</a></p>\n",
+                        escape(src),
+                        escape(alt),
+                        escape(&src.replace(".svg", ".png"))
+                    ));
+                }
             }
         } else if !line.is_empty() {
             out.push_str(&format!("<p>{}</p>\n", escape(line)));

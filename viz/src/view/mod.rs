@@ -22,7 +22,7 @@ pub use frame::{NetworkFrame, NodeState};
 pub use layout::Layout;
 pub use render::{Gpu, Image, NO_ADAPTER_HELP, Offscreen};
 pub use scene::Scene;
-pub use window::{LiveSource, run_window};
+pub use window::{LiveSource, WindowOptions, WindowReport, run_window};
 
 /// Why the viewer could not draw.
 #[derive(Debug, thiserror::Error)]

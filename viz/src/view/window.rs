@@ -66,6 +66,10 @@ struct ViewerApp<'a> {
     picked: Option<String>,
     frame_ms: f64,
     error: Option<ViewError>,
+    size: [u32; 2],
+    max_frames: Option<u64>,
+    frames: u64,
+    total_ms: f64,
 }
 
 impl ViewerApp<'_> {
@@ -77,7 +81,7 @@ impl ViewerApp<'_> {
     fn open(&mut self, event_loop: &ActiveEventLoop) -> Result<(), ViewError> {
         let attrs = Window::default_attributes()
             .with_title(format!("paraverse view: {}", self.source.title()))
-            .with_inner_size(winit::dpi::LogicalSize::new(1280.0, 860.0));
+            .with_inner_size(winit::dpi::PhysicalSize::new(self.size[0], self.size[1]));
         let window = Arc::new(
             event_loop
                 .create_window(attrs)
@@ -192,6 +196,8 @@ impl ViewerApp<'_> {
         s.gpu.queue.present(texture);
         s.gpu.check()?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.frames += 1;
+        self.total_ms += ms;
         self.frame_ms = if self.frame_ms == 0.0 {
             ms
         } else {
@@ -265,6 +271,9 @@ impl ApplicationHandler for ViewerApp<'_> {
             WindowEvent::RedrawRequested => {
                 if let Err(e) = self.redraw() {
                     self.fail(event_loop, e);
+                }
+                if self.max_frames.is_some_and(|m| self.frames >= m) {
+                    event_loop.exit();
                 }
             }
             WindowEvent::CursorMoved { position, .. } => {
@@ -348,13 +357,36 @@ pub fn display_available() -> Result<(), ViewError> {
     }
 }
 
-/// Opens the window and runs until it is closed. `ticks_per_s` is the starting speed.
+/// How the window starts.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowOptions {
+    /// Inner size, pixels.
+    pub size: [u32; 2],
+    /// Starting speed, ticks per second.
+    pub ticks_per_s: f64,
+    /// Start paused.
+    pub paused: bool,
+    /// Close after this many frames (scripted runs, frame-time measurements).
+    pub max_frames: Option<u64>,
+}
+
+/// What a window session did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowReport {
+    /// Frames drawn.
+    pub frames: u64,
+    /// Mean time to build and submit a frame (scene building, drawing), ms.
+    pub mean_frame_ms: f64,
+    /// The tick shown last.
+    pub tick: u32,
+}
+
+/// Opens the window and runs until it is closed (or `max_frames` are drawn).
 pub fn run_window(
     source: &mut dyn LiveSource,
     layout: Layout,
-    ticks_per_s: f64,
-    paused: bool,
-) -> Result<(), ViewError> {
+    options: WindowOptions,
+) -> Result<WindowReport, ViewError> {
     display_available()?;
     let event_loop = EventLoop::new().map_err(|e| ViewError::NoDisplay(e.to_string()))?;
     event_loop.set_control_flow(ControlFlow::Poll);
@@ -362,13 +394,13 @@ pub fn run_window(
     let mut app = ViewerApp {
         source,
         layout,
-        camera: Camera::fit([1280, 860]),
+        camera: Camera::fit(options.size),
         frame,
         scene: None,
         surface: None,
-        paused,
+        paused: options.paused,
         finished: false,
-        ticks_per_s,
+        ticks_per_s: options.ticks_per_s,
         owed: 0.0,
         last: Instant::now(),
         cursor: [0.0, 0.0],
@@ -377,12 +409,20 @@ pub fn run_window(
         picked: None,
         frame_ms: 0.0,
         error: None,
+        size: options.size,
+        max_frames: options.max_frames,
+        frames: 0,
+        total_ms: 0.0,
     };
     event_loop
         .run_app(&mut app)
         .map_err(|e| ViewError::NoDisplay(e.to_string()))?;
     match app.error {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => Ok(WindowReport {
+            frames: app.frames,
+            mean_frame_ms: app.total_ms / app.frames.max(1) as f64,
+            tick: app.frame.tick,
+        }),
     }
 }

@@ -1,0 +1,371 @@
+//! `paraverse view` through the real binary: a PNG of a seeded scenario rendered offscreen
+//! (Mesa lavapipe in CI), checked at pixels whose meaning the test works out itself from
+//! the same scenario (background, a compromised node where the layout puts it, a link an
+//! attack crosses); the same render twice gives the same file; without an adapter or a
+//! display the command says what to do instead.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use paraverse_attackers::AttackerPlugin;
+use paraverse_defenders::DefenderPlugin;
+use paraverse_sim::bundled;
+use paraverse_sim::prelude::*;
+use paraverse_viz::view::scene::{ATTACK_LINK, BACKGROUND};
+use paraverse_viz::view::{Camera, Gpu, Image, Layout, NetworkFrame, NodeState};
+
+fn paraverse(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_paraverse"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn have_gpu() -> bool {
+    match Gpu::headless() {
+        Ok(_) => true,
+        Err(e) => {
+            assert!(
+                std::env::var_os("PARAVERSE_REQUIRE_GPU").is_none_or(|v| v != "1"),
+                "PARAVERSE_REQUIRE_GPU=1 but {e}"
+            );
+            eprintln!("skipping: {e}");
+            false
+        }
+    }
+}
+
+fn read_png(path: &Path) -> Image {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgba);
+    buf.truncate(info.buffer_size());
+    Image {
+        width: info.width,
+        height: info.height,
+        rgba: buf,
+    }
+}
+
+/// The scenario at a tick, as the test's own universe sees it.
+fn world_at(name: &str, tick: u32) -> (Layout, NetworkFrame) {
+    let plugins: [&dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let mut u = Universe::build(bundled::load(Some(name)).unwrap(), &plugins).unwrap();
+    while u.clock().tick < tick {
+        assert!(u.step());
+    }
+    let topo = u.world().resource::<Topology>();
+    let links = (0..topo.link_count() as u32)
+        .map(|l| topo.endpoints(l))
+        .collect();
+    (
+        Layout::new(u.scenario(), links),
+        NetworkFrame::of_universe(&u),
+    )
+}
+
+#[test]
+fn png_of_a_seeded_scenario_shows_its_state_at_known_pixels_and_is_reproducible() {
+    if !have_gpu() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (scenario, tick, size) = ("metaverse-under-siege", 200u32, [1000u32, 800u32]);
+    let args = |out: &str| {
+        vec![
+            "view".to_owned(),
+            scenario.to_owned(),
+            "--png".to_owned(),
+            out.to_owned(),
+            "--at".to_owned(),
+            tick.to_string(),
+            "--size".to_owned(),
+            format!("{}x{}", size[0], size[1]),
+        ]
+    };
+    let run = |out: &str| {
+        let a = args(out);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = paraverse(&a, tmp.path());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        o
+    };
+    let out = run("a.png");
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("at tick 200"), "{stdout}");
+    let img = read_png(&tmp.path().join("a.png"));
+    assert_eq!((img.width, img.height), (size[0], size[1]));
+
+    let (layout, frame) = world_at(scenario, tick);
+    let camera = Camera::fit(size);
+    assert_eq!(img.pixel(1, 1), BACKGROUND);
+    // Every compromised node shows red where the layout puts it (they are drawn last).
+    let compromised: Vec<usize> = (0..frame.states.len())
+        .filter(|&i| frame.states[i] == NodeState::Compromised)
+        .collect();
+    assert!(
+        compromised.len() > 10,
+        "the siege has compromised nodes by tick 200"
+    );
+    for &i in &compromised {
+        let p = camera.to_screen(layout.positions[i]);
+        assert_eq!(
+            img.pixel(p[0] as u32, p[1] as u32),
+            NodeState::Compromised.color(),
+            "node {i} at {p:?}"
+        );
+    }
+    // A link an attack crosses, at a point of it far from every node, is magenta.
+    let node_px: Vec<[f32; 2]> = layout
+        .positions
+        .iter()
+        .map(|&p| camera.to_screen(p))
+        .collect();
+    let far = |q: [f32; 2]| {
+        node_px
+            .iter()
+            .all(|p| (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) > 15.0 * 15.0)
+    };
+    let mut checked = 0;
+    for (l, &(a, b)) in layout.links.iter().enumerate() {
+        if !frame.link_attack[l] {
+            continue;
+        }
+        let (pa, pb) = (node_px[a as usize], node_px[b as usize]);
+        for t in [0.3f32, 0.5, 0.7] {
+            let q = [pa[0] + (pb[0] - pa[0]) * t, pa[1] + (pb[1] - pa[1]) * t];
+            if far(q) {
+                assert_eq!(img.pixel(q[0] as u32, q[1] as u32), ATTACK_LINK, "link {l}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "some attacked link runs clear of the nodes");
+
+    // The same render twice: the same bytes.
+    run("b.png");
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.png")).unwrap(),
+        std::fs::read(tmp.path().join("b.png")).unwrap()
+    );
+}
+
+#[test]
+fn without_an_adapter_or_a_display_view_says_what_to_do_instead() {
+    let tmp = tempfile::tempdir().unwrap();
+    // WGPU_BACKEND=metal leaves no adapter on Linux.
+    let out = Command::new(env!("CARGO_BIN_EXE_paraverse"))
+        .args(["view", "--png", "x.png"])
+        .current_dir(tmp.path())
+        .env("WGPU_BACKEND", "metal")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("no GPU adapter"), "{err}");
+    assert!(
+        err.contains("mesa-vulkan-drivers") && err.contains("paraverse watch"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("x.png").exists());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_paraverse"))
+        .args(["view", "campaign-botnet-ddos"])
+        .current_dir(tmp.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot open a window"), "{err}");
+    assert!(
+        err.contains("--png") && err.contains("paraverse watch"),
+        "{err}"
+    );
+}
+
+#[test]
+fn view_help_and_bad_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(&["view", "--help"], tmp.path());
+    let help = text(&out.stdout);
+    for s in [
+        "--png",
+        "--at",
+        "--size",
+        "space pause",
+        "compromised",
+        "3-pixel cells",
+    ] {
+        assert!(help.contains(s), "{s} missing:\n{help}");
+    }
+    let out = paraverse(&["view", "--png", "x.png", "--size", "big"], tmp.path());
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("WIDTHxHEIGHT"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = paraverse(&["view", "--at", "5"], tmp.path());
+    assert!(!out.status.success(), "--at needs --png");
+    let out = paraverse(&["view", "no-such-scenario", "--png", "x.png"], tmp.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+/// Whether a tool is there; a missing one skips (or fails under PARAVERSE_REQUIRE_DISPLAY=1).
+fn have(tool: &str) -> bool {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("PARAVERSE_REQUIRE_DISPLAY").is_none_or(|v| v != "1"),
+            "`{tool}` is needed (PARAVERSE_REQUIRE_DISPLAY=1): apt-get install xvfb xdotool"
+        );
+        eprintln!("skipping the window test: no {tool}");
+    }
+    ok
+}
+
+/// An X server of its own (Xvfb), killed when dropped.
+struct Xvfb(std::process::Child, String);
+
+impl Xvfb {
+    fn start() -> Self {
+        for n in 90..120 {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                continue;
+            }
+            let mut child = Command::new("Xvfb")
+                .args([
+                    &format!(":{n}"),
+                    "-screen",
+                    "0",
+                    "1024x768x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("Xvfb starts");
+            let display = format!(":{n}");
+            for _ in 0..100 {
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    return Xvfb(child, display);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("Xvfb {display} did not come up");
+        }
+        panic!("no free X display number");
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn xdotool(display: &str, args: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .arg("20")
+        .arg("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xdotool {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn the_window_opens_answers_a_click_and_keys_and_reports_its_frames() {
+    if !have_gpu() || !have("Xvfb") || !have("xdotool") {
+        return;
+    }
+    let x = Xvfb::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let size = [800u32, 600u32];
+    let child = Command::new(env!("CARGO_BIN_EXE_paraverse"))
+        .args([
+            "view",
+            "campaign-botnet-ddos",
+            "--paused",
+            "--size",
+            "800x600",
+        ])
+        .current_dir(tmp.path())
+        .env("DISPLAY", &x.1)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Never hang the suite: the window closes within a minute whatever happens.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_err()
+        {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    });
+    let window = xdotool(&x.1, &["search", "--sync", "--name", "paraverse view"]);
+    let window = window.lines().next().expect("a window").trim().to_owned();
+    xdotool(&x.1, &["windowfocus", "--sync", &window]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    // Click the first GPU render node, where the layout puts it.
+    let (layout, _) = world_at("campaign-botnet-ddos", 0);
+    let s = bundled::load(Some("campaign-botnet-ddos")).unwrap();
+    let node = s
+        .groups
+        .iter()
+        .find(|g| g.name == "gpu-render")
+        .unwrap()
+        .first_node;
+    let p = Camera::fit(size).to_screen(layout.positions[node as usize]);
+    let (px, py) = (
+        (p[0].round() as i64).to_string(),
+        (p[1].round() as i64).to_string(),
+    );
+    xdotool(&x.1, &["mousemove", "--window", &window, &px, &py]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    xdotool(&x.1, &["click", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for key in ["n", "n", "n", "q"] {
+        xdotool(&x.1, &["key", key]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let out = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    watchdog.join().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!("node {node}: gpu-render #0 (gpu_node, zone core)")),
+        "{stdout}"
+    );
+    // Paused, three steps: tick 3.
+    assert!(stdout.contains("window closed at tick 3:"), "{stdout}");
+    assert!(text(&out.stderr).contains("llvmpipe") || text(&out.stderr).contains("Vulkan"));
+}
