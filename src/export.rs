@@ -63,16 +63,26 @@ fn read_source(path: &Path, scenario_arg: Option<&str>, allow_changed: bool) -> 
                     path.display()
                 )
             })?;
-            // As the experiment resolved it: a path relative to the experiment file,
-            // else a bundled name (or a path relative to here).
-            let beside = prov["experiment_file"]
+            // The best point's own scenario (its axes applied) when the experiment file
+            // is still there unchanged; else the scenario by name.
+            let from_experiment = prov["experiment_file"]
                 .as_str()
-                .and_then(|e| Path::new(e).parent())
-                .map(|dir| dir.join(name))
-                .filter(|p| p.is_file());
-            let scenario = match beside {
-                Some(p) => Scenario::load(&p)?,
-                None => bundled::load(Some(name))?,
+                .map(Path::new)
+                .filter(|p| p.is_file())
+                .and_then(|p| paraverse_lab::Experiment::load(p).ok())
+                .filter(|e| prov["experiment_hash"].as_str() == Some(&format!("{:016x}", e.hash)))
+                .and_then(|mut e| {
+                    let point = best["point"].as_u64()? as usize;
+                    (point < e.points.len()).then(|| e.points.swap_remove(point).scenario)
+                });
+            let scenario = match from_experiment {
+                Some(s) => s,
+                None => bundled::load(Some(name)).with_context(|| {
+                    format!(
+                        "{} records scenario `{name}`: pass --scenario with its file",
+                        path.display()
+                    )
+                })?,
             };
             let recorded = prov["scenario_hash"].as_str().unwrap_or("");
             let now = format!("{:016x}", scenario.source_hash);
@@ -80,7 +90,7 @@ fn read_source(path: &Path, scenario_arg: Option<&str>, allow_changed: bool) -> 
                 bail!(
                     "scenario `{name}` has changed since the experiment ran (source hash {now}, best.json records {recorded}): \
                      the exported policy might not be the one evaluated. Pass --scenario with the scenario file the experiment ran, \
-                     or --allow-changed-scenario to export against the current one"
+                     or --allow-changed-scenario to export against this one"
                 );
             }
             Some(scenario)

@@ -112,6 +112,10 @@ ticks = 60
 [[vary]]
 param = "ddos.rate_limit"
 values = ["1 Mbit/s", "4 Mbit/s"]
+
+[[axis]]
+field = "campaign.0.start"
+values = ["1 min", "3 min"]
 "#;
 
 #[test]
@@ -162,8 +166,15 @@ fn best_json_exports_to_formats_the_real_tools_accept_and_the_simulator_agrees_w
 
     nft_accepts(&[exported.join("ruleset.nft")]);
     kubernetes_accepts(&[exported.join("networkpolicy.yaml")]);
-    let scenario = bundled::load(Some("campaign-botnet-ddos"))
-        .unwrap()
+    // The best point's scenario, axes applied, is the one exported (its hash matches).
+    let exp = paraverse_lab::Experiment::load(&dir.join("exp.toml")).unwrap();
+    let point = best_json["point"].as_u64().unwrap() as usize;
+    let scenario = exp.points[point].scenario.clone();
+    assert_eq!(
+        format!("{:016x}", scenario.source_hash),
+        best_json["provenance"]["scenario_hash"].as_str().unwrap()
+    );
+    let scenario = scenario
         .with_strategy(best_json["strategy"].as_str().unwrap(), "best.json")
         .unwrap();
     round_trip(&exported, scenario, &Mapping::default());
