@@ -97,7 +97,7 @@ pub enum Command {
 /// Options of `paraverse view`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Window keys: drag pan, wheel zoom, space pause, n or → step, + / - speed, 0 reset view, click a node for its state, q quit.\n\nColours: nodes slate healthy, green patched/hardened, yellow alerted, purple quarantined, orange down (encrypted or flooded), red compromised; links slate idle through blue to white saturated, thicker with load, magenta when attack traffic crosses them. Where nodes would be under a few pixels apart they are drawn as 3-pixel cells in their most severe state.\n\nExamples:\n  paraverse view metaverse-under-siege\n  paraverse view campaign-botnet-ddos --png ddos.png --at 120 --size 1200x900\n  paraverse view smart-city-1m --png city.png --at 10"
+    after_help = "Window keys: drag pan, wheel zoom, space pause, n or → step, + / - speed, 0 reset view, b red/blue team, click a node for its state, q quit.\n\nColours: nodes slate healthy, green patched/hardened, yellow alerted, purple quarantined, orange down (encrypted or flooded), red compromised (red team only); links slate idle through blue to white saturated, thicker with load, magenta when attack traffic crosses them. Where nodes would be under a few pixels apart they are drawn as 3-pixel cells in their most severe state.\n\nExamples:\n  paraverse view metaverse-under-siege\n  paraverse view campaign-botnet-ddos --png ddos.png --at 120 --size 1200x900\n  paraverse view smart-city-1m --png city.png --at 10"
 )]
 pub struct ViewArgs {
     /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
@@ -124,6 +124,11 @@ pub struct ViewArgs {
     /// Window: starting speed, ticks per second.
     #[arg(long, default_value_t = 10.0)]
     pub speed: f64,
+    /// Whose eyes: red sees ground truth (who is compromised, which flows are attacks);
+    /// blue sees only its sensors (alerts, quarantines, outages, link loads). `b` in the
+    /// window switches.
+    #[arg(long, default_value = "red", value_parser = ["red", "blue"])]
+    pub team: String,
     /// Window: start paused.
     #[arg(long)]
     pub paused: bool,

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use paraverse_sim::prelude::*;
 use paraverse_sim::world::Security;
+use paraverse_viz::View;
 use paraverse_viz::view::{self, Camera, Gpu, Layout, LiveSource, NetworkFrame, NodeState};
 
 use crate::args::{BenchArgs, ViewArgs};
@@ -22,8 +23,8 @@ impl LiveSource for LiveUniverse {
         self.universe.step() && self.universe.fault().is_none()
     }
 
-    fn frame(&self) -> NetworkFrame {
-        NetworkFrame::of_universe(&self.universe)
+    fn frame(&self, team: View) -> NetworkFrame {
+        NetworkFrame::of_universe_as(&self.universe, team)
     }
 
     fn describe(&self, node: u32) -> String {
@@ -100,6 +101,14 @@ fn parse_size(s: &str) -> Result<[u32; 2]> {
     Ok([w, h])
 }
 
+fn team(args: &ViewArgs) -> View {
+    if args.team == "blue" {
+        View::Blue
+    } else {
+        View::Red
+    }
+}
+
 /// The scenario of the arguments (loaded and checked: cheap, so it goes first).
 fn scenario(args: &ViewArgs) -> Result<Scenario> {
     let mut scenario = crate::load_scenario(args.scenario.as_deref(), args.strategy.as_deref())?;
@@ -157,7 +166,7 @@ pub fn view(args: &ViewArgs) -> Result<()> {
                 anyhow::bail!("the run stopped at tick {}: {fault}", u.clock().tick);
             }
             let layout = layout_of(&u);
-            let frame = NetworkFrame::of_universe(&u);
+            let frame = NetworkFrame::of_universe_as(&u, team(args));
             let mut camera = Camera::fit(size);
             camera.zoom = args.zoom;
             let started = Instant::now();
@@ -199,6 +208,7 @@ pub fn view(args: &ViewArgs) -> Result<()> {
                     ticks_per_s: args.speed,
                     paused: args.paused,
                     max_frames: args.frames,
+                    team: team(args),
                 },
             )?;
             if !args.quiet {

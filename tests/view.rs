@@ -155,6 +155,23 @@ fn png_of_a_seeded_scenario_shows_its_state_at_known_pixels_and_is_reproducible(
         std::fs::read(tmp.path().join("a.png")).unwrap(),
         std::fs::read(tmp.path().join("b.png")).unwrap()
     );
+
+    // The blue team does not see compromise: nodes red shows compromised are drawn in
+    // what their sensors say, never red.
+    let mut blue_args = args("blue.png");
+    blue_args.extend(["--team".to_owned(), "blue".to_owned()]);
+    let blue_args: Vec<&str> = blue_args.iter().map(String::as_str).collect();
+    let o = paraverse(&blue_args, tmp.path());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let blue = read_png(&tmp.path().join("blue.png"));
+    for &i in &compromised {
+        let p = camera.to_screen(layout.positions[i]);
+        assert_ne!(
+            blue.pixel(p[0] as u32, p[1] as u32),
+            NodeState::Compromised.color(),
+            "node {i}"
+        );
+    }
 }
 
 #[test]
@@ -352,10 +369,16 @@ fn the_window_opens_answers_a_click_and_keys_and_reports_its_frames() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     xdotool(&x.1, &["click", "1"]);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    for key in ["n", "n", "n", "q"] {
+    for key in ["n", "n", "n", "b"] {
         xdotool(&x.1, &["key", key]);
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+    let title = xdotool(&x.1, &["getwindowname", &window]);
+    assert!(
+        title.contains("blue (sensors)") && title.contains("tick 3/") && title.contains("(paused)"),
+        "{title}"
+    );
+    xdotool(&x.1, &["key", "q"]);
     let out = child.wait_with_output().unwrap();
     let _ = done.send(());
     watchdog.join().unwrap();

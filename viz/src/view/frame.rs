@@ -5,6 +5,8 @@ use paraverse_sim::topology::Topology;
 use paraverse_sim::universe::Universe;
 use paraverse_sim::world::Security;
 
+use crate::View;
+
 /// A node's state as drawn, in increasing severity: where nodes share a pixel, the most
 /// severe is the one shown, so a compromised node is never hidden by healthy ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,6 +54,28 @@ impl NodeState {
         }
     }
 
+    /// The state as one team sees it: red sees ground truth; blue sees only what its
+    /// sensors report (alerts, quarantines, outages, its own patching), never which
+    /// nodes are really compromised.
+    pub fn seen_by(s: &Security, team: View) -> Self {
+        match team {
+            View::Red => Self::of(s),
+            View::Blue => {
+                if s.encrypted || s.overwhelmed {
+                    NodeState::Down
+                } else if s.quarantined {
+                    NodeState::Quarantined
+                } else if s.alerted {
+                    NodeState::Alerted
+                } else if s.patched || s.hardened {
+                    NodeState::Protected
+                } else {
+                    NodeState::Healthy
+                }
+            }
+        }
+    }
+
     /// Its colour (sRGB, opaque).
     pub fn color(self) -> [u8; 4] {
         match self {
@@ -91,13 +115,19 @@ pub struct NetworkFrame {
 }
 
 impl NetworkFrame {
-    /// Reads a universe's current state (never steps it).
+    /// Reads a universe's current state as the red team sees it (ground truth).
     pub fn of_universe(u: &Universe) -> Self {
+        Self::of_universe_as(u, View::Red)
+    }
+
+    /// Reads a universe's current state as `team` sees it (never steps it): blue sees
+    /// its sensors' picture and link loads, but not which flows are attacks.
+    pub fn of_universe_as(u: &Universe, team: View) -> Self {
         let world = u.world();
         let mut states = Vec::with_capacity(u.scenario().node_count as usize);
         if let Some(mut q) = world.try_query::<&Security>() {
             // Nodes share one table in id order (see sim::world): iteration order is id order.
-            states.extend(q.iter(world).map(NodeState::of));
+            states.extend(q.iter(world).map(|s| NodeState::seen_by(s, team)));
         }
         let links = world
             .get_resource::<Topology>()
@@ -116,7 +146,7 @@ impl NetworkFrame {
                 }
             }
             let f = &t.flows;
-            for i in 0..f.len() {
+            for i in (0..f.len()).filter(|_| team == View::Red) {
                 if f.class[i].is_attack() && t.state.rate.get(i).copied().unwrap_or(0) > 0 {
                     let (a, b) = (f.path_offsets[i] as usize, f.path_offsets[i + 1] as usize);
                     for &channel in &f.path_links[a..b] {

@@ -157,3 +157,33 @@ fn dense_views_aggregate_and_keep_the_most_severe_state_visible() {
     let px = img.pixel(p[0] as u32, p[1] as u32);
     assert!(close(px, NodeState::Compromised.color()), "{px:?}");
 }
+
+#[test]
+fn the_blue_team_sees_sensors_not_ground_truth() {
+    use paraverse_attackers::AttackerPlugin;
+    use paraverse_sim::prelude::*;
+    let plugins: [&dyn SimPlugin; 1] = [&AttackerPlugin];
+    let mut u = Universe::build(
+        bundled::load(Some("campaign-botnet-ddos")).unwrap(),
+        &plugins,
+    )
+    .unwrap();
+    for _ in 0..200 {
+        u.step();
+    }
+    let red = NetworkFrame::of_universe_as(&u, crate::View::Red);
+    let blue = NetworkFrame::of_universe_as(&u, crate::View::Blue);
+    assert_eq!(red, NetworkFrame::of_universe(&u));
+    let c = |f: &NetworkFrame, s: NodeState| f.counts()[s as usize];
+    assert!(c(&red, NodeState::Compromised) > 0);
+    assert!(red.link_attack.iter().any(|&a| a));
+    assert_eq!(c(&blue, NodeState::Compromised), 0);
+    assert!(!blue.link_attack.iter().any(|&a| a));
+    // Both see the same loads and the same outages.
+    assert_eq!(red.link_util_permille, blue.link_util_permille);
+    for (r, b) in red.states.iter().zip(&blue.states) {
+        if *b == NodeState::Down {
+            assert!(*r == NodeState::Down || *r == NodeState::Compromised);
+        }
+    }
+}

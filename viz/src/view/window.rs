@@ -18,14 +18,15 @@ use super::frame::NetworkFrame;
 use super::layout::Layout;
 use super::render::{Gpu, Renderer};
 use super::scene::{self, Scene};
+use crate::View;
 
 /// A running simulation, as the window sees it. The CLI implements it over a universe;
 /// the viewer only asks it to step.
 pub trait LiveSource {
     /// Advances one tick; false when the run is over (nothing changes any more).
     fn step(&mut self) -> bool;
-    /// The picture of the current tick.
-    fn frame(&self) -> NetworkFrame;
+    /// The picture of the current tick, as `team` sees it.
+    fn frame(&self, team: View) -> NetworkFrame;
     /// A node's details, shown when it is clicked.
     fn describe(&self, node: u32) -> String;
     /// What runs, for the title (scenario, seed).
@@ -35,7 +36,7 @@ pub trait LiveSource {
 }
 
 /// The keys, printed when the window opens.
-pub const KEYS: &str = "drag: pan   wheel: zoom   space: pause   n or →: step   + / -: speed   0: reset view   click: node state   q: quit";
+pub const KEYS: &str = "drag: pan   wheel: zoom   space: pause   n or →: step   + / -: speed   0: reset view   b: red/blue team   click: node state   q: quit";
 
 /// Most ticks simulated between two frames, so the window stays responsive.
 const MAX_TICKS_PER_FRAME: u32 = 50;
@@ -70,6 +71,8 @@ struct ViewerApp<'a> {
     max_frames: Option<u64>,
     frames: u64,
     total_ms: f64,
+    team: View,
+    dirty: bool,
 }
 
 impl ViewerApp<'_> {
@@ -158,11 +161,12 @@ impl ViewerApp<'_> {
                 break;
             }
         }
-        self.frame = self.source.frame();
+        self.frame = self.source.frame(self.team);
         self.scene = None;
     }
 
     fn redraw(&mut self) -> Result<(), ViewError> {
+        self.dirty = false;
         self.advance();
         let started = Instant::now();
         let scene = self
@@ -211,8 +215,12 @@ impl ViewerApp<'_> {
             ""
         };
         s.window.set_title(&format!(
-            "paraverse view: {} | tick {}/{}{state} | {} ticks/s | {:.1} ms/frame | {} nodes{}{}",
+            "paraverse view: {} | {} | tick {}/{}{state} | {} ticks/s | {:.1} ms/frame | {} nodes{}{}",
             self.source.title(),
+            match self.team {
+                View::Red => "red (ground truth)",
+                View::Blue => "blue (sensors)",
+            },
             self.frame.tick,
             self.source.ticks(),
             self.ticks_per_s,
@@ -257,6 +265,9 @@ impl ApplicationHandler for ViewerApp<'_> {
         reason = "drawing only: a last-bit difference moves a pixel, never a result"
     )]
     fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        if !matches!(event, WindowEvent::RedrawRequested) {
+            self.dirty = true;
+        }
         match event {
             WindowEvent::CloseRequested => event_loop.exit(),
             WindowEvent::Resized(size) => {
@@ -314,7 +325,11 @@ impl ApplicationHandler for ViewerApp<'_> {
             WindowEvent::KeyboardInput { event, .. } if event.state == ElementState::Pressed => {
                 match event.logical_key.as_ref() {
                     Key::Named(NamedKey::Escape) | Key::Character("q") => event_loop.exit(),
-                    Key::Named(NamedKey::Space) => self.paused = !self.paused,
+                    Key::Named(NamedKey::Space) => {
+                        self.paused = !self.paused;
+                        // No catching up on the time spent paused.
+                        self.last = Instant::now();
+                    }
                     Key::Named(NamedKey::ArrowRight) | Key::Character("n") => {
                         self.paused = true;
                         if !self.finished {
@@ -325,6 +340,14 @@ impl ApplicationHandler for ViewerApp<'_> {
                         self.ticks_per_s = (self.ticks_per_s * 2.0).min(10_000.0);
                     }
                     Key::Character("-") => self.ticks_per_s = (self.ticks_per_s / 2.0).max(0.25),
+                    Key::Character("b") => {
+                        self.team = match self.team {
+                            View::Red => View::Blue,
+                            View::Blue => View::Red,
+                        };
+                        self.frame = self.source.frame(self.team);
+                        self.scene = None;
+                    }
                     Key::Character("0") | Key::Named(NamedKey::Home) => {
                         self.camera = Camera::fit(self.camera.size);
                         self.scene = None;
@@ -336,9 +359,18 @@ impl ApplicationHandler for ViewerApp<'_> {
         }
     }
 
-    fn about_to_wait(&mut self, _event_loop: &ActiveEventLoop) {
-        if let Some(s) = &self.surface {
+    fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        let Some(s) = &self.surface else { return };
+        // Running: draw continuously. Paused with nothing new: sleep until an event.
+        let busy = (!self.paused && !self.finished)
+            || self.dirty
+            || self.scene.is_none()
+            || self.max_frames.is_some();
+        if busy {
+            event_loop.set_control_flow(ControlFlow::Poll);
             s.window.request_redraw();
+        } else {
+            event_loop.set_control_flow(ControlFlow::Wait);
         }
     }
 }
@@ -368,6 +400,8 @@ pub struct WindowOptions {
     pub paused: bool,
     /// Close after this many frames (scripted runs, frame-time measurements).
     pub max_frames: Option<u64>,
+    /// Whose eyes: red (ground truth) or blue (sensors); `b` switches.
+    pub team: View,
 }
 
 /// What a window session did.
@@ -390,7 +424,7 @@ pub fn run_window(
     display_available()?;
     let event_loop = EventLoop::new().map_err(|e| ViewError::NoDisplay(e.to_string()))?;
     event_loop.set_control_flow(ControlFlow::Poll);
-    let frame = source.frame();
+    let frame = source.frame(options.team);
     let mut app = ViewerApp {
         source,
         layout,
@@ -413,6 +447,8 @@ pub fn run_window(
         max_frames: options.max_frames,
         frames: 0,
         total_ms: 0.0,
+        team: options.team,
+        dirty: true,
     };
     event_loop
         .run_app(&mut app)
