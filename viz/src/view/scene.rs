@@ -7,6 +7,7 @@
 //! lightly loaded links, are skipped; loaded and attacked links are always drawn, on top.
 
 use bytemuck::{Pod, Zeroable};
+use rayon::prelude::*;
 
 use super::camera::Camera;
 use super::frame::{NetworkFrame, NodeState};
@@ -93,12 +94,16 @@ pub fn build(layout: &Layout, frame: &NetworkFrame, camera: &Camera) -> Scene {
     let state = |i: usize| frame.states.get(i).copied().unwrap_or(NodeState::Healthy);
 
     // Nodes.
+    // Each stage is parallel over nodes or links; collecting keeps their order and the
+    // cells' merge (max, sum) does not depend on the split, so any thread count draws the
+    // same picture.
     let screen: Vec<[f32; 2]> = layout
         .positions
-        .iter()
+        .par_iter()
         .map(|&p| camera.to_screen(p))
         .collect();
     let visible: Vec<usize> = (0..screen.len())
+        .into_par_iter()
         .filter(|&i| on_screen(screen[i], 8.0))
         .collect();
     let aggregated = visible.len() as u64 * PIXELS_PER_NODE
@@ -109,28 +114,47 @@ pub fn build(layout: &Layout, frame: &NetworkFrame, camera: &Camera) -> Scene {
         let gh = camera.size[1].div_ceil(CELL_PX) as usize;
         // Per cell: the most severe state, and healthy minus protected nodes (which of
         // the two quiet states is the majority, when nothing worse is there).
-        let mut cells = vec![u8::MAX; gw * gh];
-        let mut quiet = vec![0i32; gw * gh];
-        for &i in &visible {
-            let p = screen[i];
-            if p[0] < 0.0 || p[1] < 0.0 || p[0] >= w || p[1] >= h {
-                continue;
-            }
-            let (cx, cy) = (
-                p[0] as usize / CELL_PX as usize,
-                p[1] as usize / CELL_PX as usize,
-            );
-            let k = cy * gw + cx;
-            let s = state(i);
-            match s {
-                NodeState::Healthy => quiet[k] += 1,
-                NodeState::Protected => quiet[k] -= 1,
-                _ => {}
-            }
-            if cells[k] == u8::MAX || s as u8 > cells[k] {
-                cells[k] = s as u8;
-            }
-        }
+        let chunk = visible
+            .len()
+            .div_ceil(2 * rayon::current_num_threads())
+            .max(4096);
+        let (mut cells, quiet) = visible
+            .par_chunks(chunk)
+            .map(|part| {
+                let mut cells = vec![u8::MAX; gw * gh];
+                let mut quiet = vec![0i32; gw * gh];
+                for &i in part {
+                    let p = screen[i];
+                    if p[0] < 0.0 || p[1] < 0.0 || p[0] >= w || p[1] >= h {
+                        continue;
+                    }
+                    let (cx, cy) = (
+                        p[0] as usize / CELL_PX as usize,
+                        p[1] as usize / CELL_PX as usize,
+                    );
+                    let k = cy * gw + cx;
+                    let s = state(i);
+                    match s {
+                        NodeState::Healthy => quiet[k] += 1,
+                        NodeState::Protected => quiet[k] -= 1,
+                        _ => {}
+                    }
+                    if cells[k] == u8::MAX || s as u8 > cells[k] {
+                        cells[k] = s as u8;
+                    }
+                }
+                (cells, quiet)
+            })
+            .reduce_with(|(mut c1, mut q1), (c2, q2)| {
+                for k in 0..c1.len() {
+                    if c1[k] == u8::MAX || (c2[k] != u8::MAX && c2[k] > c1[k]) {
+                        c1[k] = c2[k];
+                    }
+                    q1[k] += q2[k];
+                }
+                (c1, q1)
+            })
+            .unwrap_or_else(|| (vec![u8::MAX; gw * gh], vec![0i32; gw * gh]));
         for (c, q) in cells.iter_mut().zip(&quiet) {
             if *c == NodeState::Protected as u8 && *q > 0 {
                 *c = NodeState::Healthy as u8;
@@ -163,39 +187,43 @@ pub fn build(layout: &Layout, frame: &NetworkFrame, camera: &Camera) -> Scene {
     }
 
     // Links.
-    let mut links: Vec<(bool, u16, LinkInstance)> = Vec::new();
-    for (l, &(a, b)) in layout.links.iter().enumerate() {
-        let util = frame.link_util_permille.get(l).copied().unwrap_or(0);
-        let attack = frame.link_attack.get(l).copied().unwrap_or(false);
-        let (pa, pb) = (screen[a as usize], screen[b as usize]);
-        // Off screen when both ends lie beyond the same edge.
-        if (pa[0] < 0.0 && pb[0] < 0.0)
-            || (pa[1] < 0.0 && pb[1] < 0.0)
-            || (pa[0] > w && pb[0] > w)
-            || (pa[1] > h && pb[1] > h)
-        {
-            continue;
-        }
-        let len = ((pa[0] - pb[0]).powi(2) + (pa[1] - pb[1]).powi(2)).sqrt();
-        let significant = attack || util >= LOD_LINK_PERMILLE;
-        if !significant && (len < 1.0 || aggregated) {
-            continue;
-        }
-        links.push((
-            attack,
-            util,
-            LinkInstance {
-                a: layout.positions[a as usize],
-                b: layout.positions[b as usize],
-                width_px: link_width(util, attack),
-                color: if attack {
-                    ATTACK_LINK
-                } else {
-                    link_color(util)
+    let mut links: Vec<(bool, u16, LinkInstance)> = layout
+        .links
+        .par_iter()
+        .enumerate()
+        .filter_map(|(l, &(a, b))| {
+            let util = frame.link_util_permille.get(l).copied().unwrap_or(0);
+            let attack = frame.link_attack.get(l).copied().unwrap_or(false);
+            let (pa, pb) = (screen[a as usize], screen[b as usize]);
+            // Off screen when both ends lie beyond the same edge.
+            if (pa[0] < 0.0 && pb[0] < 0.0)
+                || (pa[1] < 0.0 && pb[1] < 0.0)
+                || (pa[0] > w && pb[0] > w)
+                || (pa[1] > h && pb[1] > h)
+            {
+                return None;
+            }
+            let len = ((pa[0] - pb[0]).powi(2) + (pa[1] - pb[1]).powi(2)).sqrt();
+            let significant = attack || util >= LOD_LINK_PERMILLE;
+            if !significant && (len < 1.0 || aggregated) {
+                return None;
+            }
+            Some((
+                attack,
+                util,
+                LinkInstance {
+                    a: layout.positions[a as usize],
+                    b: layout.positions[b as usize],
+                    width_px: link_width(util, attack),
+                    color: if attack {
+                        ATTACK_LINK
+                    } else {
+                        link_color(util)
+                    },
                 },
-            },
-        ));
-    }
+            ))
+        })
+        .collect();
     // Too many quiet links is a grey fog (and most of the frame's cost): keep only the
     // loaded and attacked ones then.
     if links.len() > MAX_QUIET_LINKS {

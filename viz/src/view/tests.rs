@@ -187,3 +187,33 @@ fn the_blue_team_sees_sensors_not_ground_truth() {
         }
     }
 }
+
+#[test]
+fn the_scene_is_the_same_at_any_thread_count() {
+    let s = bundled::load(Some("metaverse-under-siege")).unwrap();
+    let n = s.node_count as usize;
+    let links: Vec<(u32, u32)> = (0..n as u32 - 1)
+        .map(|i| (i, (i * 7 + 3) % n as u32))
+        .collect();
+    let layout = Layout::new(&s, links);
+    let frame = NetworkFrame {
+        tick: 0,
+        states: (0..n).map(|i| NodeState::ALL[i * 31 % 6]).collect(),
+        link_util_permille: (0..n - 1).map(|l| (l * 37 % 1001) as u16).collect(),
+        link_attack: (0..n - 1).map(|l| l % 11 == 0).collect(),
+    };
+    for size in [[120, 90], [1600, 1200]] {
+        let camera = Camera::fit(size);
+        let scene = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| scene::build(&layout, &frame, &camera))
+        };
+        let (one, four) = (scene(1), scene(4));
+        assert_eq!(one.nodes, four.nodes);
+        assert_eq!(one.links, four.links);
+        assert!(!one.nodes.is_empty() && !one.links.is_empty());
+    }
+}
