@@ -39,15 +39,6 @@ impl Probe {
     }
 }
 
-/// Nodes in quarantine in the probes' second case: the last of each group.
-pub fn quarantined_nodes(plan: &Plan) -> Vec<(usize, u32)> {
-    plan.groups
-        .iter()
-        .enumerate()
-        .map(|(g, group)| (g, group.count.max(1) - 1))
-        .collect()
-}
-
 /// The probes for a plan.
 pub fn probes(plan: &Plan) -> Vec<Probe> {
     let reps = |g: usize| {

@@ -527,7 +527,74 @@ pub fn plan(
         }
     }
 
-    // Segments: the strategy's, or one holding everything.
+    let (segmented, segments, allowed) =
+        plan_segments(scenario, mapping, &mut groups, &mut map, &mut strat);
+    assign_addresses(scenario, mapping, &mut groups, &mut map);
+
+    let k8s = K8sSettings {
+        namespace: mapping.kubernetes.namespace.clone(),
+        group_label: mapping.kubernetes.group_label.clone(),
+        quarantine_label: mapping.kubernetes.quarantine_label.clone(),
+        allow_dns: mapping.kubernetes.allow_dns,
+    };
+
+    let errors: Vec<ScenarioError> = [scen.finish(), strat.finish(), map.finish()]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    if let Some(first) = errors.into_iter().next() {
+        return Err(first.into());
+    }
+
+    let d = &scenario.defense;
+    let rate_limits = d
+        .ddos
+        .iter()
+        .flat_map(|p| {
+            p.rate_limit_kbps.into_iter().flat_map(|kbps| {
+                p.protect.iter().map(move |&g| RateLimit {
+                    group: g as usize,
+                    kbps,
+                })
+            })
+        })
+        .collect();
+    let isolating = [
+        ("quarantine", d.quarantine.is_some()),
+        ("adaptive", d.adaptive.is_some()),
+        ("zero_trust", d.zero_trust.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(n, on)| on.then_some(n))
+    .collect();
+    Ok(Plan {
+        strategy,
+        description,
+        strategy_toml,
+        scenario: scenario.name.clone(),
+        scenario_hash: format!("{:016x}", scenario.source_hash),
+        segmented,
+        segments,
+        allowed,
+        groups,
+        rate_limits,
+        scrubbing_kbps: d.ddos.as_ref().and_then(|p| p.scrubbing_kbps),
+        isolating,
+        k8s,
+        nft_table: mapping.nftables.table.clone(),
+        provenance,
+    })
+}
+
+/// The strategy's segments with their exported names (or one segment `all` holding every
+/// group when the strategy does not segment), and each group's segment.
+fn plan_segments(
+    scenario: &Scenario,
+    mapping: &Mapping,
+    groups: &mut [PlanGroup],
+    map: &mut Problems<'_>,
+    strat: &mut Problems<'_>,
+) -> (bool, Vec<PlanSegment>, Vec<bool>) {
     let (segmented, segments, allowed) = match &scenario.defense.segmentation {
         Some(s) => {
             let mut names = HashSet::new();
@@ -603,8 +670,17 @@ pub fn plan(
             groups[g].segment = k;
         }
     }
+    (segmented, segments, allowed)
+}
 
-    // Addresses: the mapping's blocks, else placeholders packed into 10.0.0.0/8.
+/// Each group's IPv4 blocks: the mapping's (checked: big enough, no overlaps), else
+/// placeholders packed into 10.0.0.0/8 around them.
+fn assign_addresses(
+    scenario: &Scenario,
+    mapping: &Mapping,
+    groups: &mut [PlanGroup],
+    map: &mut Problems<'_>,
+) {
     let mut taken: Vec<(Ipv4Block, usize)> = Vec::new();
     for (i, g) in scenario.groups.iter().enumerate() {
         if let Some(blocks) = mapping
@@ -675,60 +751,6 @@ pub fn plan(
         }];
         cursor += size;
     }
-
-    let k8s = K8sSettings {
-        namespace: mapping.kubernetes.namespace.clone(),
-        group_label: mapping.kubernetes.group_label.clone(),
-        quarantine_label: mapping.kubernetes.quarantine_label.clone(),
-        allow_dns: mapping.kubernetes.allow_dns,
-    };
-
-    let errors: Vec<ScenarioError> = [scen.finish(), strat.finish(), map.finish()]
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
-    if let Some(first) = errors.into_iter().next() {
-        return Err(first.into());
-    }
-
-    let d = &scenario.defense;
-    let rate_limits = d
-        .ddos
-        .iter()
-        .flat_map(|p| {
-            p.rate_limit_kbps.into_iter().flat_map(|kbps| {
-                p.protect.iter().map(move |&g| RateLimit {
-                    group: g as usize,
-                    kbps,
-                })
-            })
-        })
-        .collect();
-    let isolating = [
-        ("quarantine", d.quarantine.is_some()),
-        ("adaptive", d.adaptive.is_some()),
-        ("zero_trust", d.zero_trust.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(n, on)| on.then_some(n))
-    .collect();
-    Ok(Plan {
-        strategy,
-        description,
-        strategy_toml,
-        scenario: scenario.name.clone(),
-        scenario_hash: format!("{:016x}", scenario.source_hash),
-        segmented,
-        segments,
-        allowed,
-        groups,
-        rate_limits,
-        scrubbing_kbps: d.ddos.as_ref().and_then(|p| p.scrubbing_kbps),
-        isolating,
-        k8s,
-        nft_table: mapping.nftables.table.clone(),
-        provenance,
-    })
 }
 
 /// A Kubernetes object name (DNS-1123) from an exported name.
