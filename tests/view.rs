@@ -373,7 +373,15 @@ fn the_window_opens_answers_a_click_and_keys_and_reports_its_frames() {
         xdotool(&x.1, &["key", key]);
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
-    let title = xdotool(&x.1, &["getwindowname", &window]);
+    // The window handles the keys in order, however loaded the machine: wait for the title.
+    let mut title = String::new();
+    for _ in 0..100 {
+        title = xdotool(&x.1, &["getwindowname", &window]);
+        if title.contains("blue (sensors)") && title.contains("tick 3/") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert!(
         title.contains("blue (sensors)") && title.contains("tick 3/") && title.contains("(paused)"),
         "{title}"
