@@ -1,23 +1,8 @@
 //! End-to-end: drive the real `paraverse` binary as a user would.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn paraverse(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_paraverse"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{paraverse, repo, text};
 
 #[test]
 fn run_with_no_scenario_runs_the_embedded_default_and_writes_results() {
@@ -247,7 +232,7 @@ fn backends_auto_falls_back_to_cpu_and_gpu_says_why_it_cannot_run() {
     let tmp = tempfile::tempdir().unwrap();
     // WGPU_BACKEND=metal leaves no adapter on Linux: the "machine without a GPU" case.
     let no_gpu = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_paraverse"))
+        common::bin()
             .args(args)
             .current_dir(tmp.path())
             .env("WGPU_BACKEND", "metal")

@@ -4,6 +4,8 @@
 //! really split work differently at each thread count; a result that depended on who
 //! computed what would differ here.
 
+mod common;
+
 use paraverse_attackers::AttackerPlugin;
 use paraverse_defenders::DefenderPlugin;
 use paraverse_sim::bundled;
@@ -124,11 +126,10 @@ fn assert_gpu_matches_cpu(
     };
     let gpu = match run(BackendChoice::Gpu) {
         Ok(out) => out,
-        Err(e) if std::env::var("PARAVERSE_REQUIRE_GPU").as_deref() != Ok("1") => {
-            eprintln!("skipping: {e} (set PARAVERSE_REQUIRE_GPU=1 to fail instead)");
+        Err(e) => {
+            common::skip_unless_required("PARAVERSE_REQUIRE_GPU", &e.to_string());
             return None;
         }
-        Err(e) => panic!("PARAVERSE_REQUIRE_GPU=1 but {e}"),
     };
     let cpu = run(BackendChoice::Cpu).unwrap();
     assert!(gpu.0 == cpu.0, "summary differs between backends");

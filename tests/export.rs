@@ -7,32 +7,16 @@
 //! (`kubernetes-validate`); `.ci/run` installs them and sets
 //! PARAVERSE_REQUIRE_EXPORT_TOOLS=1, which turns a missing tool from a skip into a failure.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{paraverse, repo, text};
 
 use paraverse_defenders::export::{self, Format, Mapping, Provenance, k8s, matrix, nftables};
 use paraverse_sim::bundled;
 use paraverse_sim::scenario::Scenario;
-
-fn paraverse(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_paraverse"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn required() -> bool {
-    std::env::var_os("PARAVERSE_REQUIRE_EXPORT_TOOLS").is_some_and(|v| v == "1")
-}
 
 /// Whether a tool runs; a missing one skips (or fails under PARAVERSE_REQUIRE_EXPORT_TOOLS=1).
 fn have(tool: &str, args: &[&str]) -> bool {
@@ -41,11 +25,12 @@ fn have(tool: &str, args: &[&str]) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(
-            !required(),
-            "`{tool}` is needed (PARAVERSE_REQUIRE_EXPORT_TOOLS=1): apt-get install nftables; pip install kubernetes-validate"
+        common::skip_unless_required(
+            "PARAVERSE_REQUIRE_EXPORT_TOOLS",
+            &format!(
+                "`{tool}` is missing (apt-get install nftables; pip install kubernetes-validate)"
+            ),
         );
-        eprintln!("skipping the `{tool}` check: not installed");
     }
     ok
 }

@@ -2,25 +2,13 @@
 //! uninterrupted one; shards merged equal one sweep; the regression gate passes on its
 //! baseline and fails (exit 1, JUnit failure) on a worsened one.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_paraverse"))
-}
-
-fn paraverse(args: &[&str], dir: &Path) -> Output {
-    bin()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{bin, paraverse, text};
 
 const EXPERIMENT: &str = r#"
 [experiment]
@@ -315,11 +303,7 @@ fn report_writes_markdown_html_and_charts_from_the_binary() {
         tmp.path(),
     );
     if !view.status.success() {
-        assert!(
-            std::env::var_os("PARAVERSE_REQUIRE_GPU").is_none_or(|v| v != "1"),
-            "{}",
-            text(&view.stderr)
-        );
+        common::skip_unless_required("PARAVERSE_REQUIRE_GPU", &text(&view.stderr));
         std::fs::write(dir.join("pictures/network-at-60.png"), b"\x89PNG\r\n\x1a\n").unwrap();
     }
     std::fs::write(dir.join("pictures/x\"onerror=alert(1).png"), b"").unwrap();

@@ -3,6 +3,8 @@
 //! Needs tmux (`.ci/run` installs it). Without tmux these tests are skipped with a
 //! message, unless `PARAVERSE_REQUIRE_TMUX=1`.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,11 +21,7 @@ impl Tmux {
             .output()
             .is_ok_and(|o| o.status.success());
         if !ok {
-            assert!(
-                std::env::var("PARAVERSE_REQUIRE_TMUX").as_deref() != Ok("1"),
-                "PARAVERSE_REQUIRE_TMUX=1 but tmux is not installed"
-            );
-            eprintln!("skipping: tmux is not installed");
+            common::skip_unless_required("PARAVERSE_REQUIRE_TMUX", "tmux is not installed");
             return None;
         }
         let t = Tmux {
@@ -174,13 +172,10 @@ fn replay_shows_the_recorded_summary_numbers() {
 
 #[test]
 fn watch_without_a_terminal_says_so() {
-    let out = Command::new(env!("CARGO_BIN_EXE_paraverse"))
-        .arg("watch")
-        .output()
-        .unwrap();
+    let out = common::bin().arg("watch").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
-    let out = Command::new(env!("CARGO_BIN_EXE_paraverse"))
+    let out = common::bin()
         .args(["replay", "/nonexistent"])
         .output()
         .unwrap();

@@ -4,8 +4,12 @@
 //! attack crosses); the same render twice gives the same file; without an adapter or a
 //! display the command says what to do instead.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{paraverse, text};
 
 use paraverse_attackers::AttackerPlugin;
 use paraverse_defenders::DefenderPlugin;
@@ -14,27 +18,11 @@ use paraverse_sim::prelude::*;
 use paraverse_viz::view::scene::{ATTACK_LINK, BACKGROUND};
 use paraverse_viz::view::{Camera, Gpu, Image, Layout, NetworkFrame, NodeState};
 
-fn paraverse(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_paraverse"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn have_gpu() -> bool {
     match Gpu::headless() {
         Ok(_) => true,
         Err(e) => {
-            assert!(
-                std::env::var_os("PARAVERSE_REQUIRE_GPU").is_none_or(|v| v != "1"),
-                "PARAVERSE_REQUIRE_GPU=1 but {e}"
-            );
-            eprintln!("skipping: {e}");
+            common::skip_unless_required("PARAVERSE_REQUIRE_GPU", &e.to_string());
             false
         }
     }
@@ -178,7 +166,7 @@ fn png_of_a_seeded_scenario_shows_its_state_at_known_pixels_and_is_reproducible(
 fn without_an_adapter_or_a_display_view_says_what_to_do_instead() {
     let tmp = tempfile::tempdir().unwrap();
     // WGPU_BACKEND=metal leaves no adapter on Linux.
-    let out = Command::new(env!("CARGO_BIN_EXE_paraverse"))
+    let out = common::bin()
         .args(["view", "--png", "x.png"])
         .current_dir(tmp.path())
         .env("WGPU_BACKEND", "metal")
@@ -193,7 +181,7 @@ fn without_an_adapter_or_a_display_view_says_what_to_do_instead() {
     );
     assert!(!tmp.path().join("x.png").exists());
 
-    let out = Command::new(env!("CARGO_BIN_EXE_paraverse"))
+    let out = common::bin()
         .args(["view", "campaign-botnet-ddos"])
         .current_dir(tmp.path())
         .env_remove("DISPLAY")
@@ -244,11 +232,10 @@ fn have(tool: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(
-            std::env::var_os("PARAVERSE_REQUIRE_DISPLAY").is_none_or(|v| v != "1"),
-            "`{tool}` is needed (PARAVERSE_REQUIRE_DISPLAY=1): apt-get install xvfb xdotool"
+        common::skip_unless_required(
+            "PARAVERSE_REQUIRE_DISPLAY",
+            &format!("`{tool}` is missing for the window test (apt-get install xvfb xdotool)"),
         );
-        eprintln!("skipping the window test: no {tool}");
     }
     ok
 }
@@ -321,7 +308,7 @@ fn the_window_opens_answers_a_click_and_keys_and_reports_its_frames() {
     let x = Xvfb::start();
     let tmp = tempfile::tempdir().unwrap();
     let size = [800u32, 600u32];
-    let child = Command::new(env!("CARGO_BIN_EXE_paraverse"))
+    let child = common::bin()
         .args([
             "view",
             "campaign-botnet-ddos",
