@@ -124,15 +124,6 @@ fn build(args: &ViewArgs, scenario: Scenario) -> Result<Universe> {
     Universe::build_with(scenario, backend, &plugins()).context("cannot build the world")
 }
 
-/// The layout of a universe's scenario and topology.
-pub fn layout_of(u: &Universe) -> Layout {
-    let topo = u.world().resource::<Topology>();
-    let links = (0..topo.link_count() as u32)
-        .map(|l| topo.endpoints(l))
-        .collect();
-    Layout::new(u.scenario(), links)
-}
-
 /// `paraverse view`.
 pub fn view(args: &ViewArgs) -> Result<()> {
     let size = parse_size(&args.size)?;
@@ -165,7 +156,7 @@ pub fn view(args: &ViewArgs) -> Result<()> {
             if let Some(fault) = u.fault() {
                 anyhow::bail!("the run stopped at tick {}: {fault}", u.clock().tick);
             }
-            let layout = layout_of(&u);
+            let layout = Layout::of_universe(&u);
             let frame = NetworkFrame::of_universe_as(&u, team(args));
             let mut camera = Camera::fit(size);
             camera.zoom = args.zoom;
@@ -198,7 +189,7 @@ pub fn view(args: &ViewArgs) -> Result<()> {
             let scenario = scenario(args)?;
             view::window::display_available()?;
             let u = build(args, scenario)?;
-            let layout = layout_of(&u);
+            let layout = Layout::of_universe(&u);
             let mut live = LiveUniverse { universe: u };
             let report = view::run_window(
                 &mut live,
@@ -239,7 +230,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         }
     }
     let started = Instant::now();
-    let layout = layout_of(&u);
+    let layout = Layout::of_universe(&u);
     let layout_ms = started.elapsed().as_secs_f64() * 1000.0;
     let size = [1920, 1080];
     let mut target = view::Offscreen::new(&gpu, size)?;

@@ -49,14 +49,7 @@ fn world_at(name: &str, tick: u32) -> (Layout, NetworkFrame) {
     while u.clock().tick < tick {
         assert!(u.step());
     }
-    let topo = u.world().resource::<Topology>();
-    let links = (0..topo.link_count() as u32)
-        .map(|l| topo.endpoints(l))
-        .collect();
-    (
-        Layout::new(u.scenario(), links),
-        NetworkFrame::of_universe(&u),
-    )
+    (Layout::of_universe(&u), NetworkFrame::of_universe(&u))
 }
 
 #[test]

@@ -10,6 +10,8 @@
 //! is at the same place in every run, window and PNG.
 
 use paraverse_sim::scenario::{NodeKind, Scenario};
+use paraverse_sim::topology::Topology;
+use paraverse_sim::universe::Universe;
 
 /// A ring's inner and outer radius (world units; the layout fits the unit disc).
 const RINGS: [(f32, f32); 4] = [(0.70, 1.0), (0.50, 0.62), (0.30, 0.42), (0.06, 0.22)];
@@ -38,6 +40,15 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Lays out a universe's nodes and the links of its topology (reads it only).
+    pub fn of_universe(u: &Universe) -> Self {
+        let topo = u.world().resource::<Topology>();
+        let links = (0..topo.link_count() as u32)
+            .map(|l| topo.endpoints(l))
+            .collect();
+        Self::new(u.scenario(), links)
+    }
+
     /// Lays out a scenario's nodes; `links` are the topology's endpoints.
     pub fn new(scenario: &Scenario, links: Vec<(u32, u32)>) -> Self {
         let n = scenario.node_count as usize;
