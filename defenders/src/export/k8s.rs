@@ -437,6 +437,65 @@ fn port_ok(ports: &[PolicyPort], p: &Probe) -> bool {
             .any(|q| q.port == p.port && q.protocol == protocol(p.protocol))
 }
 
+/// A side of a connection a NetworkPolicy can restrict.
+#[derive(Clone, Copy)]
+enum Direction {
+    /// Leaving the selected pod.
+    Egress,
+    /// Reaching the selected pod.
+    Ingress,
+}
+
+/// Whether the policies let `pod` send (egress) or receive (ingress) the probe's
+/// connection with `other` at the far end: a pod no policy of that type selects is not
+/// isolated; a selected one needs a rule whose peers and ports match.
+fn admits(
+    docs: &[NetworkPolicy],
+    direction: Direction,
+    pod: &Pod,
+    other: &Pod,
+    probe: &Probe,
+) -> Result<bool, String> {
+    let kind = match direction {
+        Direction::Egress => "Egress",
+        Direction::Ingress => "Ingress",
+    };
+    let mut isolated = false;
+    for p in docs {
+        if p.metadata.namespace != pod.namespace
+            || !matches(&p.spec.pod_selector, &pod.labels)?
+            || !p.spec.policy_types.iter().any(|t| t == kind)
+        {
+            continue;
+        }
+        isolated = true;
+        let rules: Vec<(&[Peer], &[PolicyPort])> = match direction {
+            Direction::Egress => p
+                .spec
+                .egress
+                .iter()
+                .map(|r| (&r.to[..], &r.ports[..]))
+                .collect(),
+            Direction::Ingress => p
+                .spec
+                .ingress
+                .iter()
+                .map(|r| (&r.from[..], &r.ports[..]))
+                .collect(),
+        };
+        for (peers, ports) in rules {
+            let mut peer_ok = peers.is_empty();
+            for peer in peers {
+                peer_ok |= peer_matches(p, peer, other)?;
+            }
+            if peer_ok && port_ok(ports, probe) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(!isolated)
+}
+
 /// Reads the manifests back and answers the probes with NetworkPolicy semantics, the
 /// probes' quarantined pods carrying the quarantine label.
 pub fn read_back(text: &str, plan: &Plan, probes: &[Probe]) -> Result<FlowMatrix, String> {
@@ -462,51 +521,8 @@ pub fn read_back(text: &str, plan: &Plan, probes: &[Probe]) -> Result<FlowMatrix
     let mut allowed = Vec::with_capacity(probes.len());
     for probe in probes {
         let (src, dst) = (pod(probe.from, probe), pod(probe.to, probe));
-        // Egress from the source.
-        let mut isolated = false;
-        let mut ok = false;
-        for p in &docs {
-            if p.metadata.namespace != src.namespace
-                || !matches(&p.spec.pod_selector, &src.labels)?
-                || !p.spec.policy_types.iter().any(|t| t == "Egress")
-            {
-                continue;
-            }
-            isolated = true;
-            for r in &p.spec.egress {
-                let peer_ok = r.to.is_empty() || {
-                    let mut any = false;
-                    for peer in &r.to {
-                        any |= peer_matches(p, peer, &dst)?;
-                    }
-                    any
-                };
-                ok |= peer_ok && port_ok(&r.ports, probe);
-            }
-        }
-        let egress = !isolated || ok;
-        // Ingress to the destination.
-        let (mut isolated, mut ok) = (false, false);
-        for p in &docs {
-            if p.metadata.namespace != dst.namespace
-                || !matches(&p.spec.pod_selector, &dst.labels)?
-                || !p.spec.policy_types.iter().any(|t| t == "Ingress")
-            {
-                continue;
-            }
-            isolated = true;
-            for r in &p.spec.ingress {
-                let peer_ok = r.from.is_empty() || {
-                    let mut any = false;
-                    for peer in &r.from {
-                        any |= peer_matches(p, peer, &src)?;
-                    }
-                    any
-                };
-                ok |= peer_ok && port_ok(&r.ports, probe);
-            }
-        }
-        let ingress = !isolated || ok;
+        let egress = admits(&docs, Direction::Egress, &src, &dst, probe)?;
+        let ingress = admits(&docs, Direction::Ingress, &dst, &src, probe)?;
         allowed.push(egress && ingress);
     }
     Ok(FlowMatrix {
