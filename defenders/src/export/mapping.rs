@@ -31,7 +31,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 use paraverse_sim::field_path;
 use paraverse_sim::scenario::{Locator, ScenarioError, Seg, parse_toml};
@@ -215,7 +214,7 @@ impl Mapping {
         for (name, g) in file.groups {
             let mut blocks = Vec::new();
             for (j, a) in g.addresses.iter().flatten().enumerate() {
-                match parse_block(a) {
+                match a.parse::<Ipv4Block>() {
                     Ok(b) => blocks.push(b),
                     Err(why) => err(
                         field_path!["groups", name.clone(), "addresses", j],
@@ -257,40 +256,6 @@ impl Mapping {
     }
 }
 
-/// Parses `a.b.c.d/len` or `a.b.c.d` (a /32); host bits must be zero.
-fn parse_block(s: &str) -> Result<Ipv4Block, String> {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (
-            a,
-            p.parse::<u8>()
-                .ok()
-                .filter(|&p| p <= 32)
-                .ok_or("has a prefix length that is not 0-32")?,
-        ),
-        None => (s, 32),
-    };
-    let addr: Ipv4Addr = addr.parse().map_err(|_| {
-        if addr.contains(':') {
-            "is IPv6: only IPv4 blocks are exported yet".to_owned()
-        } else {
-            "is not an IPv4 block: expected a.b.c.d/len".to_owned()
-        }
-    })?;
-    let start = u32::from(addr);
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
-    if start & !mask != 0 {
-        return Err(format!(
-            "has host bits set: did you mean {}/{prefix}?",
-            Ipv4Addr::from(start & mask)
-        ));
-    }
-    Ok(Ipv4Block { start, prefix })
-}
-
 /// A DNS-1123 label (Kubernetes namespace).
 fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
@@ -325,26 +290,32 @@ fn is_label_key(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     #[test]
     fn blocks_parse_and_reject_host_bits_and_ipv6() {
         assert_eq!(
-            parse_block("10.1.0.0/16").unwrap(),
+            Ipv4Block::from_str("10.1.0.0/16").unwrap(),
             Ipv4Block {
                 start: 0x0a01_0000,
                 prefix: 16
             }
         );
-        assert_eq!(parse_block("10.1.2.3").unwrap().prefix, 32);
+        assert_eq!(Ipv4Block::from_str("10.1.2.3").unwrap().prefix, 32);
         assert!(
-            parse_block("10.1.2.3/16")
+            Ipv4Block::from_str("10.1.2.3/16")
                 .unwrap_err()
                 .contains("10.1.0.0/16")
         );
-        assert!(parse_block("fd00::/8").unwrap_err().contains("IPv6"));
-        assert!(parse_block("10.0.0.0/33").is_err());
-        assert!(parse_block("10.0.0.0; flush ruleset").is_err());
+        assert!(
+            Ipv4Block::from_str("fd00::/8")
+                .unwrap_err()
+                .contains("IPv6")
+        );
+        assert!(Ipv4Block::from_str("10.0.0.0/33").is_err());
+        assert!(Ipv4Block::from_str("10.0.0.0; flush ruleset").is_err());
     }
 
     #[test]

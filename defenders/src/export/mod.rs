@@ -27,9 +27,12 @@ pub mod nftables;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::net::Ipv4Addr;
 
 use paraverse_sim::field_path;
-use paraverse_sim::scenario::{Diagnostic, Locator, Protocol, Scenario, ScenarioError, Seg};
+use paraverse_sim::scenario::{
+    Diagnostic, Locator, Protocol, Scenario, ScenarioError, Seg, is_folder_name,
+};
 
 pub use mapping::Mapping;
 pub use matrix::FlowMatrix;
@@ -152,9 +155,48 @@ impl Ipv4Block {
     }
 }
 
+impl std::str::FromStr for Ipv4Block {
+    type Err = String;
+
+    /// Parses `a.b.c.d/len` or `a.b.c.d` (a /32); host bits must be zero. The error
+    /// completes a sentence about the text: "`x` is IPv6: ...".
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (
+                a,
+                p.parse::<u8>()
+                    .ok()
+                    .filter(|&p| p <= 32)
+                    .ok_or("has a prefix length that is not 0-32")?,
+            ),
+            None => (s, 32),
+        };
+        let addr: Ipv4Addr = addr.parse().map_err(|_| {
+            if addr.contains(':') {
+                "is IPv6: only IPv4 blocks are exported yet".to_owned()
+            } else {
+                "is not an IPv4 block: expected a.b.c.d/len".to_owned()
+            }
+        })?;
+        let start = u32::from(addr);
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        if start & !mask != 0 {
+            return Err(format!(
+                "has host bits set: did you mean {}/{prefix}?",
+                Ipv4Addr::from(start & mask)
+            ));
+        }
+        Ok(Ipv4Block { start, prefix })
+    }
+}
+
 impl fmt::Display for Ipv4Block {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let a = std::net::Ipv4Addr::from(self.start);
+        let a = Ipv4Addr::from(self.start);
         if self.prefix == 32 {
             write!(f, "{a}")
         } else {
@@ -306,11 +348,10 @@ pub fn proto_name(p: Protocol) -> &'static str {
 /// or `_`, starting and ending with a letter or digit. This is a Kubernetes label value,
 /// an nftables identifier once prefixed, and inert inside comments and quoted strings.
 pub fn check_name(name: &str) -> bool {
+    // A folder name (the scenario's rule for names of results), bounded and trimmed.
     let b = name.as_bytes();
-    !b.is_empty()
+    is_folder_name(name)
         && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
 }
@@ -718,7 +759,7 @@ fn assign_addresses(
         }
     }
     let base = Ipv4Block {
-        start: u32::from(std::net::Ipv4Addr::new(10, 0, 0, 0)),
+        start: u32::from(Ipv4Addr::new(10, 0, 0, 0)),
         prefix: 8,
     };
     let mut cursor = u64::from(base.start);

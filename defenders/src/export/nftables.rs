@@ -241,16 +241,6 @@ fn tokens(line: &str) -> Vec<String> {
     spaced.split_whitespace().map(str::to_owned).collect()
 }
 
-fn parse_block(s: &str) -> Result<Ipv4Block, String> {
-    let (a, p) = s.split_once('/').unwrap_or((s, "32"));
-    let start: std::net::Ipv4Addr = a.parse().map_err(|_| format!("bad address `{s}`"))?;
-    let prefix: u8 = p.parse().map_err(|_| format!("bad prefix `{s}`"))?;
-    Ok(Ipv4Block {
-        start: u32::from(start),
-        prefix,
-    })
-}
-
 /// A parsed ruleset: its sets, the forward chain's rules and whether its policy accepts.
 struct Ruleset {
     sets: HashMap<String, Vec<Ipv4Block>>,
@@ -280,7 +270,7 @@ fn parse(text: &str) -> Result<Ruleset, String> {
                         if !matches!(t.as_str(), "{" | "}" | ",") {
                             sets.get_mut(name)
                                 .expect("opened")
-                                .push(parse_block(t).map_err(|e| at(&e))?);
+                                .push(t.parse().map_err(|e| at(&format!("`{t}` {e}")))?);
                         }
                     }
                 }
