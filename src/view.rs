@@ -9,6 +9,7 @@ use paraverse_sim::prelude::*;
 use paraverse_sim::world::Security;
 use paraverse_viz::View;
 use paraverse_viz::view::{self, Camera, Gpu, Layout, LiveSource, NetworkFrame, NodeState};
+use serde::Serialize;
 
 use crate::args::{BenchArgs, ViewArgs};
 use crate::plugins;
@@ -219,6 +220,34 @@ pub fn view(args: &ViewArgs) -> Result<()> {
 /// Frames timed per view in `paraverse bench --view`.
 const BENCH_FRAMES: u32 = 10;
 
+/// One view's figures in `paraverse bench --view`.
+#[derive(Debug, Serialize)]
+struct ViewFigure {
+    zoom: f32,
+    visible_nodes: u64,
+    aggregated: bool,
+    node_instances: usize,
+    link_instances: usize,
+    read_frame_ms: f64,
+    build_scene_ms: f64,
+    draw_and_read_back_ms: f64,
+    frame_ms: f64,
+    ratio_to_whole_view: f64,
+}
+
+/// All figures of `paraverse bench --view`.
+#[derive(Debug, Serialize)]
+struct ViewFigures {
+    scenario: String,
+    nodes: u32,
+    links: usize,
+    tick: u32,
+    adapter: String,
+    size: [u32; 2],
+    layout_ms: f64,
+    views: Vec<ViewFigure>,
+}
+
 /// `paraverse bench --view`: frame time of the GPU viewer, per stage, on one scenario.
 pub fn bench(args: &BenchArgs) -> Result<()> {
     let gpu = Gpu::headless()?;
@@ -234,7 +263,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let layout_ms = started.elapsed().as_secs_f64() * 1000.0;
     let size = [1920, 1080];
     let mut target = view::Offscreen::new(&gpu, size)?;
-    let mut rows = Vec::new();
+    let mut views: Vec<ViewFigure> = Vec::new();
     for zoom in [1.0f32, 8.0, 64.0] {
         let mut camera = Camera::fit(size);
         // Zoom towards the first terminal, where the nodes are densest.
@@ -258,47 +287,45 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         }
         let scene = last.expect("frames ran");
         let per = |s: f64| s * 1000.0 / f64::from(BENCH_FRAMES);
-        rows.push(serde_json::json!({
-            "zoom": zoom,
-            "visible_nodes": scene.visible_nodes,
-            "aggregated": scene.aggregated,
-            "node_instances": scene.nodes.len(),
-            "link_instances": scene.links.len(),
-            "read_frame_ms": per(read),
-            "build_scene_ms": per(build),
-            "draw_and_read_back_ms": per(draw),
-            "frame_ms": per(read + build + draw),
-        }));
+        let frame_ms = per(read + build + draw);
+        views.push(ViewFigure {
+            zoom,
+            visible_nodes: scene.visible_nodes,
+            aggregated: scene.aggregated,
+            node_instances: scene.nodes.len(),
+            link_instances: scene.links.len(),
+            read_frame_ms: per(read),
+            build_scene_ms: per(build),
+            draw_and_read_back_ms: per(draw),
+            frame_ms,
+            // The whole view is measured first: the ratio's denominator.
+            ratio_to_whole_view: frame_ms / views.first().map_or(frame_ms, |w| w.frame_ms),
+        });
     }
-    let whole = rows[0]["frame_ms"].as_f64().unwrap_or(1.0);
-    for r in &mut rows {
-        let f = r["frame_ms"].as_f64().unwrap_or(0.0);
-        r["ratio_to_whole_view"] = serde_json::json!(f / whole);
-    }
-    let figures = serde_json::json!({
-        "scenario": u.scenario().name,
-        "nodes": u.scenario().node_count,
-        "links": layout.links.len(),
-        "tick": u.clock().tick,
-        "adapter": gpu.adapter_name,
-        "size": size,
-        "layout_ms": layout_ms,
-        "views": rows,
-    });
+    let figures = ViewFigures {
+        scenario: u.scenario().name.clone(),
+        nodes: u.scenario().node_count,
+        links: layout.links.len(),
+        tick: u.clock().tick,
+        adapter: gpu.adapter_name.clone(),
+        size,
+        layout_ms,
+        views,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
         return Ok(());
     }
     println!(
         "GPU viewer on {} ({} nodes, {} links, tick {}), {}x{} offscreen on {}; layout {:.0} ms once",
-        figures["scenario"].as_str().unwrap_or("?"),
-        u.scenario().node_count,
-        layout.links.len(),
-        u.clock().tick,
+        figures.scenario,
+        figures.nodes,
+        figures.links,
+        figures.tick,
         size[0],
         size[1],
-        gpu.adapter_name,
-        layout_ms
+        figures.adapter,
+        figures.layout_ms
     );
     println!(
         "{:>6} {:>10} {:>11} {:>10} {:>9} {:>10} {:>13} {:>9} {:>8}",
@@ -312,22 +339,18 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "frame ms",
         "ratio"
     );
-    for r in &rows {
+    for v in &figures.views {
         println!(
             "{:>6} {:>10} {:>11} {:>10} {:>9.1} {:>10.1} {:>13.1} {:>9.1} {:>8.2}",
-            r["zoom"].as_f64().unwrap_or(0.0),
-            r["visible_nodes"].as_u64().unwrap_or(0),
-            r["node_instances"].as_u64().unwrap_or(0) + r["link_instances"].as_u64().unwrap_or(0),
-            if r["aggregated"].as_bool().unwrap_or(false) {
-                "yes"
-            } else {
-                "no"
-            },
-            r["read_frame_ms"].as_f64().unwrap_or(0.0),
-            r["build_scene_ms"].as_f64().unwrap_or(0.0),
-            r["draw_and_read_back_ms"].as_f64().unwrap_or(0.0),
-            r["frame_ms"].as_f64().unwrap_or(0.0),
-            r["ratio_to_whole_view"].as_f64().unwrap_or(0.0),
+            v.zoom,
+            v.visible_nodes,
+            v.node_instances + v.link_instances,
+            if v.aggregated { "yes" } else { "no" },
+            v.read_frame_ms,
+            v.build_scene_ms,
+            v.draw_and_read_back_ms,
+            v.frame_ms,
+            v.ratio_to_whole_view,
         );
     }
     Ok(())

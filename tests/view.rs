@@ -380,3 +380,31 @@ fn the_window_opens_answers_a_click_and_keys_and_reports_its_frames() {
     assert!(stdout.contains("window closed at tick 3:"), "{stdout}");
     assert!(text(&out.stderr).contains("llvmpipe") || text(&out.stderr).contains("Vulkan"));
 }
+
+#[test]
+fn bench_view_times_three_views_against_the_whole_one() {
+    if !have_gpu() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(
+        &[
+            "bench",
+            "--view",
+            "campaign-botnet-ddos",
+            "--ticks",
+            "2",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let views = v["views"].as_array().unwrap();
+    assert_eq!(views.len(), 3);
+    assert_eq!(views[0]["ratio_to_whole_view"], 1.0);
+    assert_eq!(v["nodes"], 1116);
+    assert!(views.iter().all(|w| w["frame_ms"].as_f64().unwrap() > 0.0));
+    // Zoomed in, fewer nodes are on screen.
+    assert!(views[2]["visible_nodes"].as_u64() < views[0]["visible_nodes"].as_u64());
+}
