@@ -286,6 +286,10 @@ fn hostile_names_are_refused_with_file_and_line_or_exported_under_mapped_names()
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let venue = bundled::get("campaign-botnet-ddos").unwrap().text;
+    let segmented = repo()
+        .join("strategies/segmented.toml")
+        .display()
+        .to_string();
     let hostile = "dmz\"; } flush ruleset; table inet x {";
     let quoted = serde_json::to_string(hostile).unwrap();
     std::fs::write(
@@ -296,10 +300,7 @@ fn hostile_names_are_refused_with_file_and_line_or_exported_under_mapped_names()
     let out = paraverse(
         &[
             "export",
-            &repo()
-                .join("strategies/segmented.toml")
-                .display()
-                .to_string(),
+            &segmented,
             "--scenario",
             "venue.toml",
             "--out",
@@ -324,10 +325,7 @@ fn hostile_names_are_refused_with_file_and_line_or_exported_under_mapped_names()
     let out = paraverse(
         &[
             "export",
-            &repo()
-                .join("strategies/segmented.toml")
-                .display()
-                .to_string(),
+            &segmented,
             "--scenario",
             "venue.toml",
             "--mapping",
@@ -354,10 +352,7 @@ fn hostile_names_are_refused_with_file_and_line_or_exported_under_mapped_names()
     let out = paraverse(
         &[
             "export",
-            &repo()
-                .join("strategies/segmented.toml")
-                .display()
-                .to_string(),
+            &segmented,
             "--scenario",
             "campaign-botnet-ddos",
             "--mapping",
