@@ -76,7 +76,7 @@ fn kubernetes_accepts(files: &[PathBuf]) {
 /// Reads the exported files back and compares their allowed-flow matrix with the
 /// simulator's for that scenario and strategy.
 fn round_trip(dir: &Path, scenario: Scenario, mapping: &Mapping) {
-    let (plan, _) = export::export(&scenario, mapping, Provenance::default(), &[]).expect("plans");
+    let plan = export::plan(&scenario, mapping, Provenance::default()).expect("plans");
     let probes = matrix::probes(&plan);
     let sim = matrix::simulated(&scenario, &plan, &probes);
     assert!(sim.admitted() > 0);
