@@ -115,11 +115,11 @@ pub struct ViewArgs {
     /// With --png: the tick to picture (default: the end of the run).
     #[arg(long, requires = "png")]
     pub at: Option<u32>,
-    /// Image (or first window) size, WIDTHxHEIGHT pixels.
-    #[arg(long, default_value = "1600x1000")]
+    /// Image (or first window) size, WIDTHxHEIGHT pixels (16 to 16384 a side).
+    #[arg(long, default_value = "1600x1000", value_parser = crate::view::check_size)]
     pub size: String,
-    /// With --png: zoom into the centre (1 shows the whole network).
-    #[arg(long, default_value_t = 1.0, requires = "png")]
+    /// With --png: zoom into the centre (1 shows the whole network, up to 1000000).
+    #[arg(long, default_value_t = 1.0, requires = "png", value_parser = crate::view::check_zoom)]
     pub zoom: f32,
     /// Window: starting speed, ticks per second.
     #[arg(long, default_value_t = 10.0)]
@@ -202,11 +202,11 @@ pub struct SlurmArgs {
     /// Shards (array tasks).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: u32,
-    /// Time limit per task.
-    #[arg(long, default_value = "04:00:00")]
+    /// Time limit per task: minutes, M:S, H:M:S, D-H, D-H:M or D-H:M:S.
+    #[arg(long, default_value = "04:00:00", value_parser = paraverse_lab::runner::parse_slurm_time)]
     pub time: String,
     /// CPUs per task.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub cpus: u32,
 }
 
@@ -257,9 +257,14 @@ pub struct RunArgs {
     /// or auto (the GPU if an adapter exists, else the CPU). Results do not depend on it.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
     pub backend: String,
-    /// Output folder (default: results/SCENARIO-SEED/).
+    /// Output folder (default: results/SCENARIO-SEED/). Written whole into a temporary
+    /// folder and renamed into place; an existing one is refused unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the output folder if it exists, and run even when the scenario's memory
+    /// estimate exceeds the memory this machine has available.
+    #[arg(long)]
+    pub force: bool,
     /// No progress bar and no summary on the terminal.
     #[arg(long, short)]
     pub quiet: bool,
@@ -294,7 +299,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 30)]
     pub ticks: u32,
     /// Thread counts to compare (default: 1 and all cores).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Vec<u16>,
     /// Print the figures as JSON.
     #[arg(long)]

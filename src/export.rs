@@ -23,8 +23,7 @@ struct Source {
 }
 
 fn read_source(path: &Path, scenario_arg: Option<&str>, allow_changed: bool) -> Result<Source> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = paraverse_sim::scenario::read_input(path)?;
     let is_json =
         path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
     if !is_json {
@@ -67,9 +66,8 @@ fn read_source(path: &Path, scenario_arg: Option<&str>, allow_changed: bool) -> 
             // is still there unchanged; else the scenario by name.
             let from_experiment = prov["experiment_file"]
                 .as_str()
-                .map(Path::new)
-                .filter(|p| p.is_file())
-                .and_then(|p| paraverse_lab::Experiment::load(p).ok())
+                .and_then(|f| recorded_file(f, path))
+                .and_then(|p| paraverse_lab::Experiment::load(&p).ok())
                 .filter(|e| prov["experiment_hash"].as_str() == Some(&format!("{:016x}", e.hash)))
                 .and_then(|mut e| {
                     let point = best["point"].as_u64()? as usize;
@@ -103,6 +101,23 @@ fn read_source(path: &Path, scenario_arg: Option<&str>, allow_changed: bool) -> 
     })
 }
 
+/// The experiment file a lab result records: absolute (as written since provenance
+/// paths are absolute), or, for results of older versions that recorded it relative to
+/// the working directory of the sweep, found from the working directory or from a folder
+/// above `best.json` (results live in `ROOT/results/NAME/`), so the answer does not
+/// depend on where `export` runs.
+fn recorded_file(recorded: &str, best: &Path) -> Option<PathBuf> {
+    let p = Path::new(recorded);
+    if p.is_absolute() || p.is_file() {
+        return p.is_file().then(|| p.to_owned());
+    }
+    let best = std::fs::canonicalize(best).ok()?;
+    best.ancestors()
+        .skip(1)
+        .map(|dir| dir.join(p))
+        .find(|candidate| candidate.is_file())
+}
+
 /// Runs `paraverse export`.
 pub fn export(args: &ExportArgs) -> Result<()> {
     let formats: Vec<Format> = Format::ALL
@@ -130,8 +145,7 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     let scenario = base.with_strategy(&source.strategy, &origin)?;
     let mapping = match &args.mapping {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read mapping file {}", p.display()))?;
+            let text = paraverse_sim::scenario::read_input(p)?;
             Mapping::parse(&text, &p.display().to_string())?
         }
         None => Mapping::default(),
@@ -159,10 +173,16 @@ pub fn export(args: &ExportArgs) -> Result<()> {
             .join("export"),
         None => PathBuf::from("results").join("export").join(&plan.strategy),
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(crate::invalid(format!(
+            "--out {}: a file is there; expected a folder (or - for standard output)",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (format, text) in &outputs {
         let path = dir.join(format.file_name());
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        paraverse_lab::runner::write_atomic(&path, text)?;
         println!("{:<9} {}", format.name(), path.display());
     }
     let probes = export::matrix::probes(&plan).len();

@@ -45,7 +45,7 @@ fn summarise(exp: &Experiment, dir: &Path, runs: &[runner::RunResult]) -> Result
             "metrics": best.metrics,
             "strategy": point.scenario.strategy_source,
             "provenance": {
-                "experiment_file": exp.origin,
+                "experiment_file": exp.absolute_origin(),
                 "experiment_hash": format!("{:016x}", exp.hash),
                 "scenario": point.scenario.name,
                 "scenario_hash": format!("{:016x}", point.scenario.source_hash),
@@ -67,6 +67,14 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let exp = Experiment::load(&args.experiment)?;
     let dir = runner::results_dir(&args.results, &exp, args.shard);
     let total = runner::runs_of(&exp, args.shard).len();
+    if let Some(largest) = exp
+        .points
+        .iter()
+        .map(|p| &p.scenario)
+        .max_by_key(|s| s.node_count)
+    {
+        crate::check_memory(largest, rayon::current_num_threads().min(total), false)?;
+    }
     if !args.quiet {
         eprintln!(
             "paraverse: experiment {}, {} points × {} replicas{} ({} runs) into {}",
@@ -85,6 +93,13 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();
+    if let Some(note) = outcome.dropped.dropped_note() {
+        eprintln!(
+            "paraverse: {} of {}: their runs were made again",
+            note,
+            dir.join(runner::RUNS_JSONL).display()
+        );
+    }
     if args.shard.is_none() {
         summarise(&exp, &dir, &outcome.runs)?;
     }
@@ -136,18 +151,51 @@ pub fn merge(experiment: &Path, results: &Path) -> Result<()> {
         })
         .collect();
     shards.sort();
-    anyhow::ensure!(!shards.is_empty(), "no shard folders in {}", dir.display());
-    let runs = runner::merge(&shards, &dir)?;
-    let missing = exp.runs() - runs.len();
-    summarise(&exp, &dir, &runs)?;
+    if shards.is_empty() {
+        return Err(LabError::Mismatch(format!(
+            "no shard folders (shard-I-of-N) in {}: run `paraverse sweep {} --shard I/N` first",
+            dir.display(),
+            experiment.display()
+        ))
+        .into());
+    }
+    let outcome = runner::merge(&exp, &shards, &dir)?;
+    for (d, loaded) in &outcome.dropped {
+        if let Some(note) = loaded.dropped_note() {
+            eprintln!(
+                "paraverse: {} of {}: rerun that shard to make them again",
+                note,
+                d.join(runner::RUNS_JSONL).display()
+            );
+        }
+    }
+    let runs = &outcome.runs;
+    let missing = exp.runs().saturating_sub(runs.len());
+    summarise(&exp, &dir, runs)?;
     println!(
-        "merged {} shards: {} of {} runs into {}{}",
+        "merged {} of {} shards: {} of {} runs into {}{}",
         shards.len(),
+        outcome.shards,
         runs.len(),
         exp.runs(),
         dir.display(),
         if missing > 0 {
-            format!(" ({missing} runs missing: rerun their shards)")
+            format!(
+                " ({missing} runs missing{}: rerun their shards, then merge again)",
+                if outcome.missing_shards.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; no folder for shard {}",
+                        outcome
+                            .missing_shards
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            )
         } else {
             String::new()
         }
@@ -174,27 +222,34 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
 /// `paraverse check`: exit status 1 on any regression.
 pub fn check(args: &CheckArgs) -> Result<bool> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&args.dir)
-        .with_context(|| format!("cannot read {}", args.dir.display()))?
+        .map_err(|e| {
+            crate::invalid(format!(
+                "cannot read the folder of experiments {}: {e}",
+                args.dir.display()
+            ))
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    anyhow::ensure!(
-        !files.is_empty(),
-        "no experiment files (*.toml) in {}",
-        args.dir.display()
-    );
+    if files.is_empty() {
+        return Err(crate::invalid(format!(
+            "no experiment files (*.toml) in {}",
+            args.dir.display()
+        )));
+    }
     let mut cases = Vec::new();
     for f in &files {
         let exp = Experiment::load(f)?;
         let dir = runner::results_dir(&args.results, &exp, None);
-        // A gate reruns from scratch: stale results must not mask a regression.
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("cannot clear {}", dir.display()))?;
-        }
+        // A gate reruns from scratch: stale results must not mask a regression. The folder
+        // is held first, so a second gate cannot clear it under a running one.
+        let lock =
+            paraverse_lab::folder::FolderLock::acquire(&dir, &format!("check of {}", exp.origin))?;
+        runner::clear(&lock)?;
         let bar = bar(exp.runs(), args.quiet);
-        let outcome = runner::sweep(&exp, &dir, None, &|done, _| bar.set_position(done as u64))?;
+        let outcome =
+            runner::sweep_held(&exp, &lock, None, &|done, _| bar.set_position(done as u64))?;
         bar.finish_and_clear();
         let points = stats::summarise(&outcome.runs, &exp.file.score);
         let path = check::baseline_path(&args.baselines, &exp);
@@ -205,7 +260,17 @@ pub fn check(args: &CheckArgs) -> Result<bool> {
             println!("baseline written: {}", path.display());
             continue;
         }
-        let baseline = check::read_baseline(&path)?.unwrap_or_default();
+        let baseline = check::read_baseline(&path)?.ok_or_else(|| {
+            LabError::Mismatch(format!(
+                "no baseline for experiment `{}` at {} (looked there because of --baselines {}): create it with `paraverse check {} --update --baselines {}`",
+                exp.file.experiment.name,
+                path.display(),
+                args.baselines.display(),
+                args.dir.display(),
+                args.baselines.display()
+            ))
+        })?;
+        check::verify_provenance(&exp, &baseline, &path)?;
         cases.extend(check::compare(&exp, &points, &baseline));
     }
     if args.update {
@@ -217,14 +282,7 @@ pub fn check(args: &CheckArgs) -> Result<bool> {
     runner::write_atomic(&args.junit, &check::junit(&cases))?;
     let failed: Vec<&check::Case> = cases.iter().filter(|c| !c.passed).collect();
     for c in &failed {
-        eprintln!(
-            "REGRESSION {} {}: mean {} vs baseline {} (band ±{})",
-            c.experiment,
-            c.name,
-            c.now,
-            c.baseline.map_or("none".to_owned(), |b| b.to_string()),
-            c.band
-        );
+        eprintln!("REGRESSION {} {}: {}", c.experiment, c.name, c.failure());
     }
     println!(
         "check: {} of {} comparisons within their bands; JUnit report {}",
@@ -262,7 +320,8 @@ pub fn optimise(
         .clone()
         .ok_or_else(|| LabError::Mismatch(format!("{}: no [optimise] table", exp.origin)))?;
     let dir = runner::results_dir(results, &exp, None).join("optimise");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let _lock =
+        paraverse_lab::folder::FolderLock::acquire(&dir, &format!("optimise of {}", exp.origin))?;
     if !quiet {
         eprintln!(
             "paraverse: optimising {} parameters of {} with NSGA-II: {} candidates × {} replicas, population {}",
@@ -337,7 +396,7 @@ pub fn optimise(
         "pareto_front_size": front.len(),
         "strategy": scenario.strategy_source,
         "provenance": {
-            "experiment_file": exp.origin,
+            "experiment_file": exp.absolute_origin(),
             "experiment_hash": format!("{:016x}", exp.hash),
             "scenario": scenario.name,
             "scenario_hash": format!("{:016x}", scenario.source_hash),

@@ -1,11 +1,28 @@
 //! The `paraverse` command line: wires scenarios, the simulator and its plugins, and the
 //! output folder together. `anyhow` lives here and nowhere else.
 
+// `println!` and `print!` in this crate write through `out::write_stdout` and return its
+// error with `?`, so a closed pipe or a full disk is an exit status, not a panic.
+macro_rules! println {
+    () => {
+        $crate::out::write_stdout(format_args!("\n"))?
+    };
+    ($($arg:tt)*) => {
+        $crate::out::write_stdout(format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::out::write_stdout(format_args!($($arg)*))?
+    };
+}
+
 mod alloc;
 mod args;
 mod bench;
 mod export;
 mod lab;
+mod out;
 mod view;
 mod watch;
 
@@ -31,13 +48,39 @@ pub fn plugins() -> [&'static dyn SimPlugin; 2] {
     [&AttackerPlugin, &DefenderPlugin]
 }
 
+/// Bad input found by the CLI itself (a path that names a file where a folder is
+/// needed, a value out of range): exit status 2, like a bad scenario.
+#[derive(Debug)]
+pub struct InvalidInput(pub String);
+
+impl std::fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidInput {}
+
+/// An [`InvalidInput`] error.
+pub fn invalid(message: impl Into<String>) -> anyhow::Error {
+    InvalidInput(message.into()).into()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(cli) {
+    match dispatch(cli).and_then(|code| out::flush_stdout().map(|()| code).map_err(Into::into)) {
         Ok(code) => code,
         Err(err) => {
+            if err.chain().any(|e| {
+                e.downcast_ref::<out::StdoutError>()
+                    .is_some_and(out::StdoutError::is_closed_pipe)
+            }) {
+                // The reader went away (`paraverse list | head -1`): nothing more to say.
+                return ExitCode::SUCCESS;
+            }
             let invalid_input = err.chain().any(|e| {
                 e.downcast_ref::<ScenarioError>().is_some()
+                    || e.downcast_ref::<InvalidInput>().is_some()
                     || e.downcast_ref::<paraverse_lab::LabError>()
                         .is_some_and(lab::is_invalid_input)
             });
@@ -54,20 +97,16 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
-        Command::Validate { files } => Ok(validate(&files)),
+        Command::Validate { files } => validate(&files),
         Command::Schema { out } => {
             let schema = serde_json::to_string_pretty(&paraverse_sim::scenario::json_schema())?;
             match out {
-                Some(path) => std::fs::write(&path, schema + "\n")
-                    .with_context(|| format!("cannot write {}", path.display()))?,
+                Some(path) => paraverse_lab::runner::write_atomic(&path, &(schema + "\n"))?,
                 None => println!("{schema}"),
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::List => {
-            list();
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::List => list().map(|()| ExitCode::SUCCESS),
         Command::Space => {
             println!(
                 "{}",
@@ -93,6 +132,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Slurm(args) => lab::slurm(&args).map(|()| ExitCode::SUCCESS),
         Command::Report { results_dir } => {
             let files = paraverse_lab::report::report(&results_dir)?;
+            if let Some(caveat) = &files.caveat {
+                eprintln!("warning: {caveat}");
+            }
             println!(
                 "report: {} and {} ({} charts, SVG and PNG, in {})",
                 files.markdown.display(),
@@ -141,10 +183,7 @@ pub(crate) fn load_scenario(
     let scenario = bundled::load(scenario)?;
     Ok(match strategy {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
+            let text = paraverse_sim::scenario::read_input(path)?;
             scenario.with_strategy(&text, &path.display().to_string())?
         }
         None => scenario,
@@ -162,20 +201,24 @@ fn run(args: RunArgs) -> Result<()> {
     }
     if let Some(stop) = args.stop {
         let ticks = stop.ticks_ceil(scenario.tick);
-        anyhow::ensure!(
-            (1..=u64::from(u32::MAX)).contains(&ticks),
-            "--stop {stop} gives {ticks} ticks of {}: expected at least one",
-            scenario.tick
-        );
+        if !(1..=u64::from(u32::MAX)).contains(&ticks) {
+            return Err(invalid(format!(
+                "--stop {stop} gives {ticks} ticks of {}: expected 1 to {} ticks",
+                scenario.tick,
+                u32::MAX
+            )));
+        }
         scenario = scenario.with_ticks(ticks as u32);
     }
-    let out = args.out.unwrap_or_else(|| {
+    let out = args.out.clone().unwrap_or_else(|| {
         let name = match &scenario.defense.strategy {
             Some(s) => format!("{}-{s}-{}", scenario.name, scenario.seed),
             None => format!("{}-{}", scenario.name, scenario.seed),
         };
         PathBuf::from("results").join(name)
     });
+    check_run_folder(&out, args.force)?;
+    check_memory(&scenario, 1, args.force)?;
     let source = scenario.source.clone();
     let strategy_source = scenario.strategy_source.clone();
     let (name, nodes, ticks) = (scenario.name.clone(), scenario.node_count, scenario.ticks);
@@ -218,13 +261,14 @@ fn run(args: RunArgs) -> Result<()> {
         anyhow::bail!("the run stopped at tick {}: {fault}", universe.clock().tick);
     }
     let record = universe.finish();
-    record
-        .write(&out, &source)
-        .with_context(|| format!("cannot write results to {}", out.display()))?;
-    if let Some(text) = strategy_source {
-        std::fs::write(out.join("strategy.toml"), text)
-            .with_context(|| format!("cannot write results to {}", out.display()))?;
-    }
+    write_run_folder(&out, args.force, |dir| {
+        record.write(dir, &source)?;
+        if let Some(text) = &strategy_source {
+            std::fs::write(dir.join("strategy.toml"), text)?;
+        }
+        Ok(())
+    })
+    .with_context(|| format!("cannot write results to {}", out.display()))?;
 
     if !args.quiet {
         let s = &record.summary;
@@ -280,7 +324,7 @@ fn run(args: RunArgs) -> Result<()> {
             }
         }
         if !s.campaigns.is_empty() {
-            print_impact(&s.impact);
+            print_impact(&s.impact)?;
         }
         if !s.defenses.is_empty() {
             println!(
@@ -312,8 +356,119 @@ fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// The memory available to this process now: `MemAvailable` in /proc/meminfo, capped by
+/// the cgroup's `memory.max` (containers, Slurm jobs) and by `PARAVERSE_MEMORY_AVAILABLE`
+/// (bytes) where set, e.g. to leave room for other work on a shared machine.
+pub(crate) fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+                .map(|kib| kib * 1024)
+        });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok());
+    let declared = std::env::var("PARAVERSE_MEMORY_AVAILABLE")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    [meminfo, cgroup, declared].into_iter().flatten().min()
+}
+
+/// Refuses to build `copies` universes of `scenario` at once when their estimated peak
+/// memory exceeds what the machine has available, unless `force`: saying the estimate,
+/// the memory and the way out, before any time is spent.
+pub(crate) fn check_memory(scenario: &Scenario, copies: usize, force: bool) -> Result<()> {
+    let need = scenario
+        .memory_estimate()
+        .saturating_mul(copies.max(1) as u64);
+    let Some(have) = available_memory() else {
+        return Ok(());
+    };
+    if need <= have || force {
+        return Ok(());
+    }
+    let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+    Err(invalid(format!(
+        "{} ({} nodes) needs about {:.1} GiB{} and this machine has {:.1} GiB available: shrink the scenario (group counts), run fewer at once (--threads), or pass --force to try anyway",
+        scenario.name,
+        scenario.node_count,
+        gib(need),
+        if copies > 1 {
+            format!(" for {copies} runs at once")
+        } else {
+            String::new()
+        },
+        gib(have)
+    )))
+}
+
+/// Refuses an output folder that would lose something: a path naming a file, or the
+/// folder of an earlier run unless `force` (checked before the run, so no time is lost).
+fn check_run_folder(out: &std::path::Path, force: bool) -> Result<()> {
+    match std::fs::metadata(out) {
+        Ok(m) if !m.is_dir() => Err(invalid(format!(
+            "--out {}: a file is there; expected a folder for the results",
+            out.display()
+        ))),
+        Ok(_) if !force => Err(invalid(format!(
+            "{} already exists (the results of an earlier run?): pass --force to replace it, or --out another folder",
+            out.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a run's folder whole or not at all: `write` fills a fresh temporary folder
+/// beside `out`, which is then renamed into place (replacing an earlier one only with
+/// `force`). A failure (a full disk) removes the temporary folder and leaves `out` as
+/// it was, so no folder ever mixes files of two runs.
+fn write_run_folder(
+    out: &std::path::Path,
+    force: bool,
+    write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
+) -> Result<()> {
+    check_run_folder(out, force)?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)?;
+    let name = out
+        .file_name()
+        .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    let old = parent.join(format!(".{name}.{}.old", std::process::id()));
+    let staged = (|| -> std::io::Result<()> {
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        write(&tmp)?;
+        if out.exists() {
+            std::fs::rename(out, &old)?;
+        }
+        std::fs::rename(&tmp, out)
+    })();
+    if let Err(e) = staged {
+        let _ = std::fs::remove_dir_all(&tmp);
+        if old.exists() && !out.exists() {
+            let _ = std::fs::rename(&old, out);
+        }
+        return Err(e.into());
+    }
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    Ok(())
+}
+
 /// The impact lines of a run report (only what happened).
-fn print_impact(i: &paraverse_sim::killchain::Impact) {
+fn print_impact(i: &paraverse_sim::killchain::Impact) -> Result<()> {
     for (class, n) in i.records_stolen.iter().filter(|(_, n)| **n > 0) {
         println!("records stolen {class:<10}{n}");
     }
@@ -362,21 +517,28 @@ fn print_impact(i: &paraverse_sim::killchain::Impact) {
         println!("detector threshold ×     {m:.2} (poisoning)");
     }
     println!("security loss            {:.0}", i.security_loss);
+    Ok(())
 }
 
-fn validate(files: &[String]) -> ExitCode {
+fn validate(files: &[String]) -> Result<ExitCode> {
     let mut failed = 0;
     for file in files {
         match bundled::load(Some(file)) {
-            Ok(s) => println!(
-                "ok: {file}: `{}`, {} nodes ({} terminals) in {} groups, {} ticks, {} campaigns",
-                s.name,
-                s.node_count,
-                s.terminal_count,
-                s.groups.len(),
-                s.ticks,
-                s.campaigns.len()
-            ),
+            Ok(s) => {
+                println!(
+                    "ok: {file}: `{}`, {} nodes ({} terminals) in {} groups, {} ticks, {} campaigns, about {:.2} GiB to run",
+                    s.name,
+                    s.node_count,
+                    s.terminal_count,
+                    s.groups.len(),
+                    s.ticks,
+                    s.campaigns.len(),
+                    s.memory_estimate() as f64 / f64::from(1u32 << 30)
+                );
+                if let Err(e) = check_memory(&s, 1, false) {
+                    eprintln!("warning: {file}: {e}");
+                }
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("error: {e}");
@@ -385,13 +547,13 @@ fn validate(files: &[String]) -> ExitCode {
     }
     if failed > 0 {
         eprintln!("{failed} of {} scenario files invalid", files.len());
-        ExitCode::from(2)
+        Ok(ExitCode::from(2))
     } else {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     }
 }
 
-fn list() {
+fn list() -> Result<()> {
     println!("{:<22} {:>10} {:>8}  description", "name", "nodes", "ticks");
     for b in bundled::ALL {
         match paraverse_sim::scenario::Scenario::from_toml_str(b.text, b.name) {
@@ -410,4 +572,5 @@ fn list() {
             Err(e) => println!("{:<22} invalid: {e}", b.name),
         }
     }
+    Ok(())
 }

@@ -90,16 +90,35 @@ fn describe(u: &Universe, node: u32) -> String {
 }
 
 fn parse_size(s: &str) -> Result<[u32; 2]> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .context("expected WIDTHxHEIGHT, e.g. 1600x1000")?;
-    let w: u32 = w.trim().parse().context("bad width")?;
-    let h: u32 = h.trim().parse().context("bad height")?;
-    anyhow::ensure!(
-        (16..=16384).contains(&w) && (16..=16384).contains(&h),
-        "{w}x{h}: expected 16 to 16384 pixels on each side"
-    );
+    size_of(s).map_err(crate::invalid)
+}
+
+/// Parses `WIDTHxHEIGHT` (16 to 16384 pixels a side).
+pub fn size_of(s: &str) -> Result<[u32; 2], String> {
+    let expected =
+        || format!("`{s}`: expected WIDTHxHEIGHT, 16 to 16384 pixels a side, e.g. 1600x1000");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(expected)?;
+    let w: u32 = w.trim().parse().map_err(|_| expected())?;
+    let h: u32 = h.trim().parse().map_err(|_| expected())?;
+    if !((16..=16384).contains(&w) && (16..=16384).contains(&h)) {
+        return Err(expected());
+    }
     Ok([w, h])
+}
+
+/// `--size` for clap: checked when the arguments are parsed (exit status 2).
+pub fn check_size(s: &str) -> Result<String, String> {
+    size_of(s).map(|_| s.to_owned())
+}
+
+/// `--zoom` for clap: a finite factor from 1 (the whole network) to 1,000,000.
+pub fn check_zoom(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(z) if z.is_finite() && (1.0..=1e6).contains(&z) => Ok(z),
+        _ => Err(format!(
+            "`{s}`: expected a zoom factor from 1 (the whole network) to 1000000"
+        )),
+    }
 }
 
 fn team(args: &ViewArgs) -> View {
@@ -133,6 +152,23 @@ pub fn view(args: &ViewArgs) -> Result<()> {
             // The adapter before the world: no point simulating for a picture that
             // cannot be drawn.
             let scenario = scenario(args)?;
+            if let Some(at) = args.at
+                && at > scenario.ticks
+            {
+                return Err(crate::invalid(format!(
+                    "--at {at}: the run of {} has {} ticks; expected 0 to {}",
+                    scenario.name, scenario.ticks, scenario.ticks
+                )));
+            }
+            if path
+                .extension()
+                .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
+            {
+                return Err(crate::invalid(format!(
+                    "--png {}: the picture is written as PNG; name the file *.png",
+                    path.display()
+                )));
+            }
             let gpu = Gpu::headless()?;
             let mut u = build(args, scenario)?;
             let at = args.at.unwrap_or(u.clock().ticks).min(u.clock().ticks);

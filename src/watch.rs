@@ -111,12 +111,11 @@ struct Recording {
 
 fn read(dir: &Path, name: &str) -> Result<String> {
     let path = dir.join(name);
-    std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read {} (is {} a folder written by `paraverse run`?)",
-            path.display(),
+    paraverse_sim::scenario::read_input(&path).map_err(|e| {
+        crate::invalid(format!(
+            "{e} (is {} a folder written by `paraverse run`?)",
             dir.display()
-        )
+        ))
     })
 }
 

@@ -143,7 +143,7 @@ fn shards_merged_by_the_binary_equal_one_sweep() {
     let out = paraverse(&["merge", "exp.toml", "--results", "sharded"], tmp.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("merged 4 shards: 12 of 12 runs"),
+        text(&out.stdout).contains("merged 4 of 4 shards: 12 of 12 runs"),
         "{}",
         text(&out.stdout)
     );

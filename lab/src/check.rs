@@ -63,6 +63,66 @@ pub struct Case {
     pub band: f64,
     /// Whether it passed.
     pub passed: bool,
+    /// The band is wider than the baseline itself (or than 1 where the baseline is 0):
+    /// it would pass 0 and twice the baseline, so the case fails whatever the mean.
+    pub vacuous: bool,
+}
+
+impl Case {
+    /// Why it failed, in words (empty when it passed).
+    pub fn failure(&self) -> String {
+        match self.baseline {
+            _ if self.passed => String::new(),
+            Some(b) if self.vacuous => format!(
+                "band ±{} is wider than the baseline {b} itself: it cannot catch a regression; narrow [check] absolute",
+                self.band
+            ),
+            Some(b) => format!(
+                "mean {} moved from the baseline {} by {} (band ±{})",
+                self.now,
+                b,
+                (self.now - b).abs(),
+                self.band
+            ),
+            None => format!(
+                "no baseline (mean now {}); run `paraverse check --update`",
+                self.now
+            ),
+        }
+    }
+}
+
+/// Checks that a baseline was made from this experiment file by this version, so that a
+/// gate never compares with numbers of something else. The way out is `--update`.
+pub fn verify_provenance(
+    exp: &Experiment,
+    baseline: &Baseline,
+    path: &Path,
+) -> Result<(), LabError> {
+    let hash = format!("{:016x}", exp.hash);
+    let version = env!("CARGO_PKG_VERSION");
+    let why = if baseline.experiment != exp.file.experiment.name {
+        format!(
+            "it is the baseline of experiment `{}`, not `{}`",
+            baseline.experiment, exp.file.experiment.name
+        )
+    } else if baseline.experiment_hash != hash {
+        format!(
+            "it was made from another version of {} (hash {}, the file now {hash})",
+            exp.origin, baseline.experiment_hash
+        )
+    } else if baseline.version != version {
+        format!(
+            "it was made by paraverse {}, this is {version}",
+            baseline.version
+        )
+    } else {
+        return Ok(());
+    };
+    Err(LabError::Mismatch(format!(
+        "baseline {}: {why}; if the change is intended, write a new baseline with `paraverse check --update`",
+        path.display()
+    )))
 }
 
 /// Compares summaries with a baseline.
@@ -78,13 +138,15 @@ pub fn compare(exp: &Experiment, points: &[PointSummary], baseline: &Baseline) -
                 .and_then(|b| b.get(m))
                 .copied();
             let band = base.map_or(0.0, |b| (spec.relative * b.abs()).max(spec.absolute));
+            let vacuous = base.is_some_and(|b| band > b.abs().max(1.0));
             cases.push(Case {
                 experiment: exp.file.experiment.name.clone(),
                 name: format!("point {} {m}", p.point),
                 baseline: base,
                 now: e.mean,
                 band,
-                passed: base.is_some_and(|b| (e.mean - b).abs() <= band),
+                passed: !vacuous && base.is_some_and(|b| (e.mean - b).abs() <= band),
+                vacuous,
             });
         }
     }
@@ -141,19 +203,7 @@ pub fn junit(cases: &[Case]) -> String {
             if c.passed {
                 out.push_str("/>\n");
             } else {
-                let msg = match c.baseline {
-                    Some(b) => format!(
-                        "mean {} moved from the baseline {} by {} (band ±{})",
-                        c.now,
-                        b,
-                        (c.now - b).abs(),
-                        c.band
-                    ),
-                    None => format!(
-                        "no baseline (mean now {}); run `paraverse check --update`",
-                        c.now
-                    ),
-                };
+                let msg = c.failure();
                 out.push_str(&format!(
                     ">\n      <failure message=\"{}\"/>\n    </testcase>\n",
                     xml(&msg)

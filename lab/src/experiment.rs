@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use paraverse_sim::bundled;
 use paraverse_sim::scenario::{
     Diagnostic, Locator, Scenario, ScenarioError, Seg, is_folder_name, param, parse_toml,
+    read_input,
 };
 use serde::{Deserialize, Serialize};
 
@@ -344,15 +345,69 @@ fn set_path(root: &mut toml::Table, path: &str, value: toml::Value) -> Result<()
     Ok(())
 }
 
+/// The field path of the value that setting `k` takes at a point: a `[[vary]]` or
+/// `[[axis]]` value, or a `[[random.param]]`.
+fn value_path(k: usize, joint: usize, n_defense: usize, choice: usize) -> Vec<Seg> {
+    if k < joint {
+        vec![key("random"), key("param"), Seg::Index(k)]
+    } else if k < n_defense {
+        vec![
+            key("vary"),
+            Seg::Index(k - joint),
+            key("values"),
+            Seg::Index(choice),
+        ]
+    } else {
+        vec![
+            key("axis"),
+            Seg::Index(k - n_defense),
+            key("values"),
+            Seg::Index(choice),
+        ]
+    }
+}
+
+/// The most points an experiment may have: each holds a built scenario in memory.
+pub const MAX_POINTS: usize = 10_000;
+/// The most runs (points × replicas) an experiment may have.
+pub const MAX_RUNS: usize = 1_000_000;
+/// The widest relative band the gate accepts: 100 % already passes a metric that fell to
+/// zero or doubled.
+pub const MAX_RELATIVE_BAND: f64 = 1.0;
+
+/// The gate's bands must be able to fail: a metric list, finite non-negative bands, a
+/// relative band of at most [`MAX_RELATIVE_BAND`].
+fn check_bands(spec: &CheckSpec, locator: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
+    if spec.metrics.is_empty() {
+        diags.push(locator.at_path(
+            &[key("check"), key("metrics")],
+            "expected at least one metric: a gate that compares nothing passes vacuously",
+        ));
+    }
+    if !(spec.relative.is_finite() && (0.0..=MAX_RELATIVE_BAND).contains(&spec.relative)) {
+        diags.push(locator.at_path(
+            &[key("check"), key("relative")],
+            format!(
+                "found {}: expected a relative band from 0 to {MAX_RELATIVE_BAND} (0.05 is ±5 %)",
+                spec.relative
+            ),
+        ));
+    }
+    if !(spec.absolute.is_finite() && spec.absolute >= 0.0) {
+        diags.push(locator.at_path(
+            &[key("check"), key("absolute")],
+            format!(
+                "found {}: expected a finite absolute band ≥ 0",
+                spec.absolute
+            ),
+        ));
+    }
+}
+
 impl Experiment {
     /// Loads and checks an experiment file.
     pub fn load(path: &Path) -> Result<Self, LabError> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            LabError::Invalid(ScenarioError::Io {
-                path: path.to_owned(),
-                source,
-            })
-        })?;
+        let text = read_input(path)?;
         Self::from_str(&text, &path.display().to_string(), path.parent())
     }
 
@@ -394,11 +449,60 @@ impl Experiment {
                 ));
             }
         }
+        // One parameter or field in two lists would make points whose settings disagree
+        // with what ran (the later list wins silently).
+        let mut seen: std::collections::HashMap<&str, Vec<Seg>> = std::collections::HashMap::new();
+        let named = file
+            .vary
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (
+                    v.param.as_str(),
+                    vec![key("vary"), Seg::Index(i), key("param")],
+                )
+            })
+            .chain(file.axes.iter().enumerate().map(|(i, a)| {
+                (
+                    a.field.as_str(),
+                    vec![key("axis"), Seg::Index(i), key("field")],
+                )
+            }))
+            .chain(file.random.iter().flat_map(|r| {
+                r.params.iter().enumerate().map(|(i, p)| {
+                    (
+                        p.name.as_str(),
+                        vec![key("random"), key("param"), Seg::Index(i), key("name")],
+                    )
+                })
+            }));
+        for (name, path) in named {
+            if let Some(first) = seen.get(name) {
+                diags.push(locator.at_path(
+                    &path,
+                    format!(
+                        "`{name}` is varied twice (first at {}): list all its values in one place",
+                        paraverse_sim::scenario::error::path_string(first)
+                    ),
+                ));
+            } else {
+                seen.insert(name, path);
+            }
+        }
         if let Some(r) = &file.random {
             if !file.vary.is_empty() {
                 diags.push(locator.at_path(
                     &[key("random")],
                     "use either [random] or [[vary]], not both",
+                ));
+            }
+            if r.points > MAX_POINTS {
+                diags.push(locator.at_path(
+                    &[key("random"), key("points")],
+                    format!(
+                        "{} points: an experiment may have at most {MAX_POINTS} (each holds a built scenario); split it into several",
+                        r.points
+                    ),
                 ));
             }
             if r.points == 0 || r.params.is_empty() {
@@ -438,6 +542,7 @@ impl Experiment {
                 ));
             }
         }
+        check_bands(&file.check, &locator, &mut diags);
         for (i, m) in file.check.metrics.iter().enumerate() {
             if !crate::runner::METRICS.contains(&m.as_str()) {
                 diags.push(locator.at_path(
@@ -456,6 +561,27 @@ impl Experiment {
                     "expected at least one value",
                 ));
             }
+        }
+        // The grid's size, counted without overflow before anything is built.
+        let mut lengths = file
+            .vary
+            .iter()
+            .map(|v| v.values.len())
+            .chain(file.axes.iter().map(|a| a.values.len()));
+        let points = lengths.try_fold(file.random.as_ref().map_or(1, |r| r.points), |n, k| {
+            n.checked_mul(k)
+        });
+        let runs = points.and_then(|p| p.checked_mul(m.replicas as usize));
+        match (points, runs) {
+            (Some(p), Some(r)) if p <= MAX_POINTS && r <= MAX_RUNS => {}
+            _ => diags.push(locator.at_path(
+                &[key("experiment")],
+                format!(
+                    "the grid has {} points × {} replicas: an experiment may have at most {MAX_POINTS} points and {MAX_RUNS} runs; vary fewer values or split it into several experiments",
+                    points.map_or("more than 2^64".to_owned(), |p| p.to_string()),
+                    m.replicas
+                ),
+            )),
         }
         if !diags.is_empty() {
             return Err(invalid(origin, diags));
@@ -486,12 +612,7 @@ impl Experiment {
         let mut strategy: toml::Table = match &m.strategy {
             Some(s) => {
                 let p = resolve(s);
-                let text = std::fs::read_to_string(&p).map_err(|source| {
-                    LabError::Invalid(ScenarioError::Io {
-                        path: p.clone(),
-                        source,
-                    })
-                })?;
+                let text = read_input(&p)?;
                 text.parse().map_err(|e: toml::de::Error| {
                     invalid(
                         &p.display().to_string(),
@@ -592,26 +713,12 @@ impl Experiment {
                     },
                 ));
                 let fail = |msg: String| {
-                    let path = if k < joint {
-                        vec![key("random"), key("param"), Seg::Index(k)]
-                    } else if k < n_defense {
-                        vec![
-                            key("vary"),
-                            Seg::Index(k - joint),
-                            key("values"),
-                            Seg::Index(choice[k]),
-                        ]
-                    } else {
-                        vec![
-                            key("axis"),
-                            Seg::Index(k - n_defense),
-                            key("values"),
-                            Seg::Index(choice[k]),
-                        ]
-                    };
                     invalid(
                         origin,
-                        vec![locator.at_path(&path, format!("point {index}: {msg}"))],
+                        vec![locator.at_path(
+                            &value_path(k, joint, n_defense, choice[k]),
+                            format!("point {index}: {msg}"),
+                        )],
                     )
                 };
                 if k < n_defense {
@@ -625,12 +732,51 @@ impl Experiment {
                     set_path(t, name, value).map_err(fail)?;
                 }
             }
+            // A value that the scenario or strategy refuses is reported at its line in
+            // this file (the setting whose field the problem names), not in generated text.
+            let relocate = |e: ScenarioError, defense: bool| -> LabError {
+                let ScenarioError::Invalid { diagnostics, .. } = e else {
+                    return e.into();
+                };
+                let diagnostics = diagnostics
+                    .into_iter()
+                    .map(|d| {
+                        let field = d.field.replace('[', ".").replace(']', "");
+                        let range = if defense {
+                            0..n_defense
+                        } else {
+                            n_defense..lists.len()
+                        };
+                        let k = range
+                            .clone()
+                            .find(|&k| {
+                                let name = if defense {
+                                    format!("defense.{}", lists[k].0)
+                                } else {
+                                    lists[k].0.clone()
+                                };
+                                field == name || field.starts_with(&format!("{name}."))
+                            })
+                            .or_else(|| range.clone().next());
+                        match k {
+                            Some(k) => locator.at_path(
+                                &value_path(k, joint, n_defense, choice[k]),
+                                format!(
+                                    "point {index} ({} = {}): field `{}`: {}",
+                                    settings[k].0, settings[k].1, d.field, d.message
+                                ),
+                            ),
+                            None => d,
+                        }
+                    })
+                    .collect();
+                invalid(origin, diagnostics)
+            };
             let scenario = match &scenario_table {
                 Some(t) => {
-                    let s = Scenario::from_toml_str(
-                        &t.to_string(),
-                        &format!("{origin} point {index}"),
-                    )?;
+                    let s =
+                        Scenario::from_toml_str(&t.to_string(), &format!("{origin} point {index}"))
+                            .map_err(|e| relocate(e, false))?;
                     match m.ticks {
                         Some(ticks) => s.with_ticks(ticks),
                         None => s.with_ticks(base.ticks),
@@ -638,10 +784,12 @@ impl Experiment {
                 }
                 None => base.clone(),
             };
-            let scenario = scenario.with_strategy(
-                &strat.to_string(),
-                &format!("{origin} point {index} strategy"),
-            )?;
+            let scenario = scenario
+                .with_strategy(
+                    &strat.to_string(),
+                    &format!("{origin} point {index} strategy"),
+                )
+                .map_err(|e| relocate(e, true))?;
             points.push(Point {
                 index,
                 settings,
@@ -669,6 +817,13 @@ impl Experiment {
             .base
             .clone()
             .with_strategy(&strat.to_string(), &format!("{} candidate", self.origin))?)
+    }
+
+    /// The experiment file's absolute path (for provenance that holds from any working
+    /// directory), or its origin as given when it is not a file here.
+    pub fn absolute_origin(&self) -> String {
+        std::fs::canonicalize(&self.origin)
+            .map_or_else(|_| self.origin.clone(), |p| p.display().to_string())
     }
 
     /// Total runs: points × replicas.

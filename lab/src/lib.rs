@@ -7,6 +7,9 @@
 //! (flushed), so a killed sweep resumed with the same command skips what is done and loses
 //! nothing; once every run is in, the files are rewritten in (point, replica) order, so a
 //! resumed, a sharded-and-merged and an uninterrupted sweep give identical files.
+//! Nothing read back is trusted blindly ([`runner`]): each line carries the experiment's
+//! hash and a checksum, damaged lines are dropped and their runs made again, and foreign
+//! ones refused; [`folder`] makes one process at a time the owner of a results folder.
 //! [`stats`] summarises each point (mean and 95 % confidence interval of every metric)
 //! and picks the best point by the experiment's score. [`check`] is the CI regression
 //! gate against declared bands around baselines.
@@ -16,6 +19,7 @@
 
 pub mod check;
 pub mod experiment;
+pub mod folder;
 pub mod optimise;
 pub mod report;
 pub mod runner;
@@ -42,6 +46,20 @@ pub enum LabError {
     /// Existing results do not match the experiment (e.g. it was edited mid-sweep).
     #[error("{0}")]
     Mismatch(String),
+    /// Another process holds the results folder (a sweep, merge or optimise on it).
+    #[error(
+        "{} is in use by {holder}: wait for it to finish, or use another --results folder",
+        dir.display()
+    )]
+    Busy {
+        /// The results folder.
+        dir: std::path::PathBuf,
+        /// Who holds it, as it wrote in the lock file.
+        holder: String,
+    },
+    /// A report could not be drawn or written (charts, fonts): a failure, not bad input.
+    #[error("cannot write the report: {0}")]
+    Report(String),
     /// A run failed.
     #[error("run {run} failed: {message}")]
     Run {

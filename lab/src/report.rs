@@ -34,7 +34,17 @@ const COLOURS: [RGBColor; 8] = [
 ];
 
 fn plot_err<E: std::fmt::Debug>(e: E) -> LabError {
-    LabError::Mismatch(format!("cannot draw a chart: {e:?}"))
+    LabError::Report(format!("cannot draw a chart: {e:?}"))
+}
+
+/// The largest magnitude a chart plots. Beyond it the axis arithmetic of the plotting
+/// library overflows (a metric of 1e154 made it loop forever); such values stay in the
+/// tables and are left out of the charts.
+const PLOTTABLE: f64 = 1e100;
+
+fn plottable(&(x, y, r): &Datum) -> bool {
+    let ok = |v: f64| v.is_finite() && v.abs() <= PLOTTABLE;
+    ok(x) && ok(y) && r.is_none_or(|(lo, hi)| ok(lo) && ok(hi))
 }
 
 /// Series of one chart: labelled lines (x, y, optional (low, high) band or bar).
@@ -171,6 +181,14 @@ impl Chart {
 
     /// Writes `<name>.svg` and `<name>.png`.
     fn write(&self, dir: &Path, name: &str) -> Result<(), LabError> {
+        let mut chart = self.clone();
+        for s in &mut chart.series {
+            s.points.retain(plottable);
+        }
+        chart.write_plottable(dir, name)
+    }
+
+    fn write_plottable(&self, dir: &Path, name: &str) -> Result<(), LabError> {
         let svg = dir.join(format!("{name}.svg"));
         self.render(&SVGBackend::new(&svg, SIZE).into_drawing_area())?;
         let png = dir.join(format!("{name}.png"));
@@ -212,13 +230,40 @@ pub struct ReportFiles {
     pub html: PathBuf,
     /// Chart base names (each as `.svg` and `.png` under `charts/`).
     pub charts: Vec<String>,
+    /// What the report says first about partial or damaged results, if anything.
+    pub caveat: Option<String>,
 }
 
 /// Writes `report.md`, `report.html` and `charts/*.{svg,png}` into a results folder.
 pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| LabError::Mismatch("the embedded font does not load".to_owned()))?;
-    let runs = runner::read_runs(dir)?;
+        .map_err(|_| LabError::Report("the embedded font does not load".to_owned()))?;
+    if !dir.is_dir() {
+        return Err(LabError::Mismatch(format!(
+            "{}: not a results folder (expected a folder written by `paraverse sweep`)",
+            dir.display()
+        )));
+    }
+    let loaded = runner::load_runs(dir)?;
+    let manifest = runner::Manifest::read(dir)?;
+    if let Some(m) = &manifest
+        && let Some(r) = loaded
+            .runs
+            .iter()
+            .find(|r| r.experiment_hash != m.experiment_hash)
+    {
+        return Err(LabError::Mismatch(format!(
+            "{}: run {}-{} was made from another version of the experiment file than {} records (hash {}, not {}): the folder mixes two experiments",
+            dir.display(),
+            r.point,
+            r.replica,
+            runner::MANIFEST,
+            r.experiment_hash,
+            m.experiment_hash
+        )));
+    }
+    let completeness = completeness(&loaded, manifest.as_ref());
+    let runs = loaded.runs;
     if runs.is_empty() {
         return Err(LabError::Mismatch(format!(
             "{} holds no runs (runs.jsonl): run `paraverse sweep` first",
@@ -289,7 +334,9 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, v)| {
-                    Estimate::of(&groups[v])
+                    groups
+                        .get(v)
+                        .and_then(|g| Estimate::of(g))
                         .map(|e| (i as f64, e.mean, Some((e.ci_low, e.ci_high))))
                 })
                 .collect(),
@@ -472,7 +519,12 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         s
     };
     let md = format!(
-        "# Experiment report: {name}\n\n{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals (Student's t).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}",
+        "# Experiment report: {name}{}\n\n{completeness}{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals (Student's t).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}",
+        if completeness.is_empty() {
+            ""
+        } else {
+            " (partial or unverified results: see below)"
+        },
         runs.len(),
         points.len(),
         points.iter().map(|p| p.seeds.len()).max().unwrap_or(0),
@@ -494,7 +546,43 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         markdown,
         html: html_path,
         charts,
+        caveat: (!completeness.is_empty())
+            .then(|| completeness.trim().trim_matches('*').to_owned()),
     })
+}
+
+/// The report's opening statement on how complete the results are: empty when every run
+/// the manifest promises is in and verified; else a bold first line saying what is
+/// missing or was dropped, so a partial sweep is never read as a complete one.
+fn completeness(loaded: &runner::Loaded, manifest: Option<&runner::Manifest>) -> String {
+    let mut notes = Vec::new();
+    match manifest {
+        Some(m) if loaded.runs.len() < m.runs => {
+            let with_runs: std::collections::BTreeSet<usize> =
+                loaded.runs.iter().map(|r| r.point).collect();
+            notes.push(format!(
+                "PARTIAL RESULTS: {} of {} runs; {} of {} points have no run yet. Resume with `paraverse sweep {}` before drawing conclusions.",
+                loaded.runs.len(),
+                m.runs,
+                m.points.saturating_sub(with_runs.len()),
+                m.points,
+                m.experiment_file
+            ));
+        }
+        Some(_) => {}
+        None => notes.push(format!(
+            "No {} in this folder: how many runs complete results hold is unknown.",
+            runner::MANIFEST
+        )),
+    }
+    if let Some(note) = loaded.dropped_note() {
+        notes.push(format!("{note}; they are left out."));
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!("**{}**\n\n", notes.join(" "))
+    }
 }
 
 fn escape(s: &str) -> String {

@@ -1,7 +1,15 @@
 //! Running an experiment: points × replicas in parallel, each finished run appended and
 //! flushed to `runs.csv` and `runs.jsonl`, resumable, shardable.
+//!
+//! Nothing read back is trusted blindly. Every line of `runs.jsonl` carries what proves
+//! it: the experiment file's hash, point, replica, seed, the hash of its series file and a
+//! checksum of the line itself (FNV-1a of the run's canonical JSON). Resume, merge and
+//! report verify each line: a damaged line (checksum, a torn write, a missing or changed
+//! series file) is dropped and its run made again, and the count and reasons are said;
+//! a line from another experiment, point or shard is refused, never mixed in.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,6 +21,8 @@ use paraverse_sim::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::folder::FolderLock;
+pub use crate::folder::write_atomic;
 use crate::{Experiment, LabError};
 
 /// The metrics recorded per run (dotted paths into `summary.json`), in CSV column order.
@@ -53,12 +63,47 @@ pub struct RunResult {
     pub scenario_hash: String,
     /// [`METRICS`] values (`null` where the run has none, e.g. no XR traffic).
     pub metrics: BTreeMap<String, Option<f64>>,
+    /// FNV-1a of the experiment file that made the run (provenance: a run of another
+    /// version of the file is never mixed in).
+    pub experiment_hash: String,
+    /// FNV-1a of the run's series file, `series/<point>-<replica>.csv`.
+    pub series_hash: String,
+}
+
+/// The hexadecimal FNV-1a of some text, as results files record hashes.
+pub fn hash_hex(bytes: &[u8]) -> String {
+    format!("{:016x}", paraverse_sim::rng::fnv1a(bytes))
 }
 
 impl RunResult {
     /// The run's id: `point-replica`.
     pub fn id(&self) -> (usize, u32) {
         (self.point, self.replica)
+    }
+
+    /// The run's `runs.jsonl` line (without the newline): its canonical JSON with a
+    /// `check` field, the FNV-1a of that JSON, appended.
+    pub fn json_line(&self) -> String {
+        let body = serde_json::to_string(self).expect("a run serialises");
+        let check = hash_hex(body.as_bytes());
+        format!("{},\"check\":\"{check}\"}}", &body[..body.len() - 1])
+    }
+
+    /// Parses and verifies one `runs.jsonl` line.
+    pub fn from_json_line(line: &str) -> Result<Self, DropReason> {
+        let mut value: serde_json::Value =
+            serde_json::from_str(line).map_err(|_| DropReason::NotARun)?;
+        let check = value
+            .as_object_mut()
+            .and_then(|o| o.remove("check"))
+            .and_then(|c| c.as_str().map(str::to_owned))
+            .ok_or(DropReason::NoChecksum)?;
+        let run: RunResult = serde_json::from_value(value).map_err(|_| DropReason::NotARun)?;
+        let body = serde_json::to_string(&run).expect("a run serialises");
+        if hash_hex(body.as_bytes()) != check {
+            return Err(DropReason::Checksum);
+        }
+        Ok(run)
     }
 
     fn csv_line(&self) -> String {
@@ -175,7 +220,7 @@ pub fn run_one(exp: &Experiment, point: usize, replica: u32) -> Result<RunResult
     Ok(run_one_with_series(exp, point, replica)?.0)
 }
 
-/// Runs one point's replica; also returns its series CSV.
+/// Runs one point's replica; also returns its series CSV (whose hash the run records).
 pub fn run_one_with_series(
     exp: &Experiment,
     point: usize,
@@ -195,6 +240,8 @@ pub fn run_one_with_series(
             settings: p.settings.clone(),
             scenario_hash: summary["scenario_hash"].as_str().unwrap_or("").to_owned(),
             metrics,
+            experiment_hash: format!("{:016x}", exp.hash),
+            series_hash: hash_hex(series.as_bytes()),
         },
         series,
     ))
@@ -208,29 +255,192 @@ pub const RUNS_CSV: &str = "runs.csv";
 /// The same runs as JSON lines; the source of truth for resuming and merging.
 pub const RUNS_JSONL: &str = "runs.jsonl";
 
-/// Reads the complete runs of a results folder (a torn last line from a kill is dropped).
-pub fn read_runs(dir: &Path) -> Result<Vec<RunResult>, LabError> {
+/// Why a line of `runs.jsonl` was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The last line has no newline: torn by a kill mid-write.
+    Torn,
+    /// Not JSON of a run.
+    NotARun,
+    /// No `check` field (written by another version, or by hand).
+    NoChecksum,
+    /// The checksum does not match the line: it was changed after it was written.
+    Checksum,
+    /// The series file is missing.
+    SeriesMissing,
+    /// The series file differs from the one the run wrote.
+    SeriesChanged,
+    /// The same run appears again with other contents.
+    Duplicate,
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Torn => "torn by a kill mid-write",
+            Self::NotARun => "not a run",
+            Self::NoChecksum => "no checksum",
+            Self::Checksum => "checksum does not match (changed after it was written)",
+            Self::SeriesMissing => "its series file is missing",
+            Self::SeriesChanged => "its series file was changed",
+            Self::Duplicate => "the same run again with other values",
+        })
+    }
+}
+
+/// A line of `runs.jsonl` that was not taken, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// 1-based line number.
+    pub line: usize,
+    /// Why.
+    pub reason: DropReason,
+}
+
+/// The verified runs of a results folder and the lines dropped on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// Runs whose line and series file check out, in (point, replica) order, each once.
+    pub runs: Vec<RunResult>,
+    /// Lines not taken.
+    pub dropped: Vec<Dropped>,
+}
+
+impl Loaded {
+    /// "3 damaged lines dropped (line 4: checksum does not match ...; ...)", or `None`.
+    pub fn dropped_note(&self) -> Option<String> {
+        if self.dropped.is_empty() {
+            return None;
+        }
+        let shown: Vec<String> = self
+            .dropped
+            .iter()
+            .take(5)
+            .map(|d| format!("line {}: {}", d.line, d.reason))
+            .collect();
+        let more = self.dropped.len().saturating_sub(shown.len());
+        Some(format!(
+            "{} damaged run line{} dropped ({}{})",
+            self.dropped.len(),
+            if self.dropped.len() == 1 { "" } else { "s" },
+            shown.join("; "),
+            if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            }
+        ))
+    }
+}
+
+/// Reads and verifies the runs of a results folder: every line's checksum, its series
+/// file's hash, each run once. What fails is dropped and listed, never trusted.
+pub fn load_runs(dir: &Path) -> Result<Loaded, LabError> {
     let path = dir.join(RUNS_JSONL);
-    let text = match std::fs::read_to_string(&path) {
+    let bytes = match std::fs::read(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
         Err(e) => return Err(LabError::io(format!("cannot read {}", path.display()))(e)),
     };
-    let mut runs = Vec::new();
+    let text = String::from_utf8_lossy(&bytes);
+    let mut by_id: BTreeMap<(usize, u32), (usize, RunResult)> = BTreeMap::new();
+    let mut dropped = Vec::new();
+    let mut series_ok: BTreeMap<(usize, u32), Result<(), DropReason>> = BTreeMap::new();
     for (i, line) in text.split_inclusive('\n').enumerate() {
-        if !line.ends_with('\n') {
-            break; // torn by a kill mid-write
+        let n = i + 1;
+        let Some(line) = line.strip_suffix('\n') else {
+            dropped.push(Dropped {
+                line: n,
+                reason: DropReason::Torn,
+            });
+            break;
+        };
+        let run = match RunResult::from_json_line(line) {
+            Ok(run) => run,
+            Err(reason) => {
+                dropped.push(Dropped { line: n, reason });
+                continue;
+            }
+        };
+        let series = series_ok
+            .entry(run.id())
+            .or_insert_with(|| verify_series(dir, &run));
+        if let Err(reason) = *series {
+            dropped.push(Dropped { line: n, reason });
+            continue;
         }
-        let run: RunResult = serde_json::from_str(line).map_err(|e| {
-            LabError::Mismatch(format!(
-                "{} line {}: not a run ({e})",
-                path.display(),
-                i + 1
-            ))
-        })?;
-        runs.push(run);
+        match by_id.get(&run.id()) {
+            Some((_, prev)) if *prev == run => {}
+            Some(_) => dropped.push(Dropped {
+                line: n,
+                reason: DropReason::Duplicate,
+            }),
+            None => {
+                by_id.insert(run.id(), (n, run));
+            }
+        }
     }
-    Ok(runs)
+    Ok(Loaded {
+        runs: by_id.into_values().map(|(_, r)| r).collect(),
+        dropped,
+    })
+}
+
+fn series_path(dir: &Path, point: usize, replica: u32) -> PathBuf {
+    dir.join(SERIES_DIR).join(format!("{point}-{replica}.csv"))
+}
+
+fn verify_series(dir: &Path, run: &RunResult) -> Result<(), DropReason> {
+    match std::fs::read(series_path(dir, run.point, run.replica)) {
+        Ok(bytes) if hash_hex(&bytes) == run.series_hash => Ok(()),
+        Ok(_) => Err(DropReason::SeriesChanged),
+        Err(_) => Err(DropReason::SeriesMissing),
+    }
+}
+
+/// Reads the verified runs of a results folder (see [`load_runs`]; dropped lines are
+/// left out).
+pub fn read_runs(dir: &Path) -> Result<Vec<RunResult>, LabError> {
+    Ok(load_runs(dir)?.runs)
+}
+
+/// Whether `run` is one that `exp` (or its `shard`) makes, exactly: the same experiment
+/// file, a point it has with the same settings, the seed of its replica, a replica within
+/// the count, and a run of that shard. `Err` says what differs.
+pub fn belongs(exp: &Experiment, shard: Option<Shard>, run: &RunResult) -> Result<(), String> {
+    let hash = format!("{:016x}", exp.hash);
+    if run.experiment_hash != hash {
+        return Err(format!(
+            "it was made from another version of the experiment file (hash {}, the file now {hash})",
+            run.experiment_hash
+        ));
+    }
+    let Some(point) = exp.points.get(run.point) else {
+        return Err(format!(
+            "the experiment has no point {} ({} points)",
+            run.point,
+            exp.points.len()
+        ));
+    };
+    if point.settings != run.settings {
+        return Err(format!("point {}'s settings differ", run.point));
+    }
+    if run.replica >= exp.file.experiment.replicas || run.seed != exp.seed(run.replica) {
+        return Err(format!(
+            "replica {} with seed {} is not one of this experiment's",
+            run.replica, run.seed
+        ));
+    }
+    if let Some(s) = shard {
+        let index = run.point * exp.file.experiment.replicas as usize + run.replica as usize;
+        if index as u32 % s.of != s.index {
+            return Err(format!(
+                "run {}-{} belongs to another shard than {}/{}",
+                run.point, run.replica, s.index, s.of
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Writes runs in (point, replica) order to `runs.csv` and `runs.jsonl`, atomically.
@@ -243,23 +453,13 @@ pub fn write_runs(dir: &Path, header: &str, runs: &mut [RunResult]) -> Result<()
     for r in runs.iter() {
         csv.push_str(&r.csv_line());
         csv.push('\n');
-        jsonl.push_str(&serde_json::to_string(r).expect("serialises"));
+        jsonl.push_str(&r.json_line());
         jsonl.push('\n');
     }
     for (name, text) in [(RUNS_CSV, csv), (RUNS_JSONL, jsonl)] {
         write_atomic(&dir.join(name), &text)?;
     }
     Ok(())
-}
-
-/// Writes a file through a temporary name and a rename.
-pub fn write_atomic(path: &Path, text: &str) -> Result<(), LabError> {
-    let tmp = path.with_extension("tmp");
-    let what = || format!("cannot write {}", path.display());
-    let mut f = std::fs::File::create(&tmp).map_err(LabError::io(what()))?;
-    f.write_all(text.as_bytes()).map_err(LabError::io(what()))?;
-    f.sync_all().map_err(LabError::io(what()))?;
-    std::fs::rename(&tmp, path).map_err(LabError::io(what()))
 }
 
 /// The results folder of an experiment (and shard).
@@ -292,39 +492,134 @@ pub struct SweepOutcome {
     pub ran: usize,
     /// All runs of this sweep (or shard), in (point, replica) order.
     pub runs: Vec<RunResult>,
+    /// Lines of an earlier sweep dropped as damaged (their runs were made again).
+    pub dropped: Loaded,
 }
 
-/// Runs every run of the experiment (or shard) not yet in `dir`, in parallel, appending
-/// each as it finishes; then rewrites the files in order. `progress` is called after
-/// each run with (done, total).
-pub fn sweep(
-    exp: &Experiment,
-    dir: &Path,
-    shard: Option<Shard>,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<SweepOutcome, LabError> {
-    let header = csv_header(exp);
-    let all = runs_of(exp, shard);
-    let wanted: BTreeSet<(usize, u32)> = all.iter().copied().collect();
-    // Resume: keep what is done (and matches this experiment), drop torn lines.
-    let mut done = read_runs(dir)?;
-    for r in &done {
-        let settings = exp.points.get(r.point).map(|p| &p.settings);
-        if !wanted.contains(&r.id())
-            || settings != Some(&r.settings)
-            || r.seed != exp.seed(r.replica)
-        {
+/// The manifest of a results folder, `experiment.json`: which experiment (file, hash),
+/// how many points and replicas, so that a report knows how many runs complete results
+/// hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Experiment name.
+    pub experiment: String,
+    /// The experiment file, absolute where it could be resolved.
+    pub experiment_file: String,
+    /// FNV-1a of the experiment file.
+    pub experiment_hash: String,
+    /// Points.
+    pub points: usize,
+    /// Replicas per point.
+    pub replicas: u32,
+    /// Runs this folder holds when complete (a shard's share, or all).
+    pub runs: usize,
+    /// `I/N` for a shard's folder.
+    pub shard: Option<String>,
+}
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "experiment.json";
+
+impl Manifest {
+    /// The manifest of an experiment (or shard of it).
+    pub fn of(exp: &Experiment, shard: Option<Shard>) -> Self {
+        Self {
+            experiment: exp.file.experiment.name.clone(),
+            experiment_file: exp.absolute_origin(),
+            experiment_hash: format!("{:016x}", exp.hash),
+            points: exp.points.len(),
+            replicas: exp.file.experiment.replicas,
+            runs: runs_of(exp, shard).len(),
+            shard: shard.map(|s| format!("{}/{}", s.index, s.of)),
+        }
+    }
+
+    /// Reads a folder's manifest (`None` if it has none).
+    pub fn read(dir: &Path) -> Result<Option<Self>, LabError> {
+        let path = dir.join(MANIFEST);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+                LabError::Mismatch(format!("{}: not a results manifest ({e})", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(LabError::io(format!("cannot read {}", path.display()))(e)),
+        }
+    }
+
+    fn write(&self, dir: &Path) -> Result<(), LabError> {
+        write_atomic(
+            &dir.join(MANIFEST),
+            &(serde_json::to_string_pretty(self).expect("a manifest serialises") + "\n"),
+        )
+    }
+}
+
+/// Loads a folder's verified runs and refuses any that `exp` (or `shard`) would not make.
+fn load_own_runs(exp: &Experiment, dir: &Path, shard: Option<Shard>) -> Result<Loaded, LabError> {
+    let loaded = load_runs(dir)?;
+    for r in &loaded.runs {
+        if let Err(why) = belongs(exp, shard, r) {
             return Err(LabError::Mismatch(format!(
-                "{} holds run {}-{} that this experiment (or shard) would not make: was the experiment edited? Move the folder away to start afresh",
+                "{} holds run {}-{} that this experiment (or shard) would not make: {why}. Move the folder away to start afresh, or restore the experiment file",
                 dir.display(),
                 r.point,
                 r.replica
             )));
         }
     }
-    done.sort_by_key(RunResult::id);
-    done.dedup_by_key(|r| r.id());
+    Ok(loaded)
+}
+
+/// Runs every run of the experiment (or shard) not yet in `dir`, in parallel, appending
+/// each as it finishes; then rewrites the files in order. `progress` is called after
+/// each run with (done, total). Holds the folder's lock throughout.
+pub fn sweep(
+    exp: &Experiment,
+    dir: &Path,
+    shard: Option<Shard>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SweepOutcome, LabError> {
+    let lock = FolderLock::acquire(dir, &format!("sweep of {}", exp.origin))?;
+    sweep_held(exp, &lock, shard, progress)
+}
+
+/// Removes everything in a locked results folder but its lock: a fresh start that no
+/// other process can race (the regression gate reruns from scratch).
+pub fn clear(lock: &FolderLock) -> Result<(), LabError> {
+    let dir = lock.path().parent().unwrap_or(Path::new("."));
+    let entries =
+        std::fs::read_dir(dir).map_err(LabError::io(format!("cannot read {}", dir.display())))?;
+    for e in entries.flatten() {
+        let path = e.path();
+        if path == lock.path() {
+            continue;
+        }
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(LabError::io(format!("cannot clear {}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// [`sweep`] in a results folder this process already holds.
+pub fn sweep_held(
+    exp: &Experiment,
+    lock: &FolderLock,
+    shard: Option<Shard>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SweepOutcome, LabError> {
+    let dir = lock.path().parent().unwrap_or(Path::new("."));
+    let header = csv_header(exp);
+    let all = runs_of(exp, shard);
+    // Resume: keep what is done, verified and of this experiment; damaged lines are
+    // dropped (and their runs made again), foreign ones refused.
+    let loaded = load_own_runs(exp, dir, shard)?;
+    let mut done = loaded.runs.clone();
     write_runs(dir, &header, &mut done)?;
+    Manifest::of(exp, shard).write(dir)?;
     std::fs::create_dir_all(dir.join(SERIES_DIR)).map_err(LabError::io(format!(
         "cannot create {}",
         dir.join(SERIES_DIR).display()
@@ -332,10 +627,11 @@ pub fn sweep(
     let resumed = done.len();
     let finished: BTreeSet<(usize, u32)> = done.iter().map(RunResult::id).collect();
     let todo: Vec<(usize, u32)> = all
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|id| !finished.contains(id))
         .collect();
-    let total = wanted.len();
+    let total = all.len();
     let open = |name: &str| {
         OpenOptions::new()
             .append(true)
@@ -352,14 +648,13 @@ pub fn sweep(
         .map(|&(p, r)| {
             let (run, series) = run_one_with_series(exp, p, r)?;
             // The series first: a run counts as done only once its JSON line is in.
-            write_atomic(&dir.join(SERIES_DIR).join(format!("{p}-{r}.csv")), &series)?;
+            write_atomic(&series_path(dir, p, r), &series)?;
             let mut f = files.lock().expect("no panics while appending");
             // CSV first, then the JSON line that makes the run count as done.
             let what = || format!("cannot append to {}", dir.display());
             writeln!(f.0, "{}", run.csv_line()).map_err(LabError::io(what()))?;
             f.0.flush().map_err(LabError::io(what()))?;
-            writeln!(f.1, "{}", serde_json::to_string(&run).expect("serialises"))
-                .map_err(LabError::io(what()))?;
+            writeln!(f.1, "{}", run.json_line()).map_err(LabError::io(what()))?;
             f.1.flush().map_err(LabError::io(what()))?;
             f.2 += 1;
             progress(f.2, total);
@@ -370,62 +665,155 @@ pub fn sweep(
     let mut runs = done;
     runs.extend(results);
     write_runs(dir, &header, &mut runs)?;
-    Ok(SweepOutcome { resumed, ran, runs })
+    Ok(SweepOutcome {
+        resumed,
+        ran,
+        runs,
+        dropped: Loaded {
+            runs: Vec::new(),
+            dropped: loaded.dropped,
+        },
+    })
 }
 
-/// Merges the runs of several result folders (shards) into `out`: every run once.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<RunResult>, LabError> {
+/// What a merge did.
+#[derive(Debug, Clone)]
+pub struct MergeOutcome {
+    /// Every verified run of the shards, once each, in (point, replica) order.
+    pub runs: Vec<RunResult>,
+    /// Shards the folders name (N of `shard-I-of-N`).
+    pub shards: u32,
+    /// Shard indices with no folder.
+    pub missing_shards: Vec<u32>,
+    /// Damaged lines dropped, per shard folder.
+    pub dropped: Vec<(PathBuf, Loaded)>,
+}
+
+/// Parses a shard folder's name, `shard-I-of-N`.
+pub fn shard_of_folder(dir: &Path) -> Option<Shard> {
+    let name = dir.file_name()?.to_str()?;
+    let (i, n) = name.strip_prefix("shard-")?.split_once("-of-")?;
+    format!("{i}/{n}").parse().ok()
+}
+
+/// Merges the shard folders of an experiment into `out`: every verified run once, each
+/// checked against the experiment and its shard. A folder of another shard count or of
+/// another version of the experiment is refused, naming it; damaged lines are dropped
+/// and counted. Holds the lock of `out` and of every shard folder.
+pub fn merge(exp: &Experiment, dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, LabError> {
+    let _out_lock = FolderLock::acquire(out, &format!("merge of {}", exp.origin))?;
+    let mut shards = Vec::new();
+    for d in dirs {
+        let shard = shard_of_folder(d).ok_or_else(|| {
+            LabError::Mismatch(format!(
+                "{}: not a shard folder (expected shard-I-of-N)",
+                d.display()
+            ))
+        })?;
+        shards.push((d, shard));
+    }
+    let counts: BTreeSet<u32> = shards.iter().map(|(_, s)| s.of).collect();
+    if counts.len() > 1 {
+        return Err(LabError::Mismatch(format!(
+            "the shard folders in {} come from sweeps of {} shards: keep the folders of one sweep and move the others away",
+            out.display(),
+            counts
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )));
+    }
+    let of = counts.first().copied().unwrap_or(1);
+    let mut locks = Vec::new();
     let mut by_id: BTreeMap<(usize, u32), RunResult> = BTreeMap::new();
-    let mut header = None;
-    for d in dirs {
-        for r in read_runs(d)? {
-            if let Some(prev) = by_id.get(&r.id())
-                && *prev != r
-            {
-                return Err(LabError::Mismatch(format!(
-                    "run {}-{} differs between shards (in {}): were they made from different experiments?",
-                    r.point,
-                    r.replica,
-                    d.display()
-                )));
-            }
-            by_id.insert(r.id(), r);
+    let mut dropped = Vec::new();
+    for (d, shard) in &shards {
+        locks.push(FolderLock::acquire(d, &format!("merge of {}", exp.origin))?);
+        let loaded = load_own_runs(exp, d, Some(*shard))?;
+        for r in &loaded.runs {
+            by_id.insert(r.id(), r.clone());
         }
-        if header.is_none() {
-            let csv = d.join(RUNS_CSV);
-            if let Ok(text) = std::fs::read_to_string(&csv) {
-                header = text.lines().next().map(str::to_owned);
-            }
+        if !loaded.dropped.is_empty() {
+            dropped.push(((*d).clone(), loaded.clone()));
+        }
+        // The per-run series travel with the runs (only those of verified runs).
+        let series = out.join(SERIES_DIR);
+        std::fs::create_dir_all(&series)
+            .map_err(LabError::io(format!("cannot create {}", series.display())))?;
+        for r in &loaded.runs {
+            let from = series_path(d, r.point, r.replica);
+            std::fs::copy(&from, series_path(out, r.point, r.replica))
+                .map_err(LabError::io(format!("cannot copy {}", from.display())))?;
         }
     }
-    // The per-run series travel with the runs.
-    let series = out.join(SERIES_DIR);
-    std::fs::create_dir_all(&series)
-        .map_err(LabError::io(format!("cannot create {}", series.display())))?;
-    for d in dirs {
-        if let Ok(entries) = std::fs::read_dir(d.join(SERIES_DIR)) {
-            for e in entries.flatten() {
-                std::fs::copy(e.path(), series.join(e.file_name()))
-                    .map_err(LabError::io(format!("cannot copy {}", e.path().display())))?;
-            }
-        }
-    }
+    let found: BTreeSet<u32> = shards.iter().map(|(_, s)| s.index).collect();
+    let missing_shards = (0..of).filter(|i| !found.contains(i)).collect();
     let mut runs: Vec<RunResult> = by_id.into_values().collect();
-    let header = header
-        .ok_or_else(|| LabError::Mismatch("no runs.csv in the folders to merge".to_owned()))?;
-    write_runs(out, &header, &mut runs)?;
-    Ok(runs)
+    write_runs(out, &csv_header(exp), &mut runs)?;
+    Manifest::of(exp, None).write(out)?;
+    Ok(MergeOutcome {
+        runs,
+        shards: of,
+        missing_shards,
+        dropped,
+    })
+}
+
+/// Quotes a word for a POSIX shell: single quotes, with each `'` written as `'\''`.
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '='))
+    {
+        return word.to_owned();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// Checks a Slurm time limit: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M` or `D-H:M:S` (digits),
+/// or `UNLIMITED`/`infinite`.
+pub fn parse_slurm_time(s: &str) -> Result<String, String> {
+    let expected = || {
+        format!(
+            "`{s}`: expected a Slurm time limit: minutes, M:S, H:M:S, D-H, D-H:M or D-H:M:S (e.g. 04:00:00 or 1-12)"
+        )
+    };
+    if matches!(s, "UNLIMITED" | "infinite") {
+        return Ok(s.to_owned());
+    }
+    let numbers = |part: &str, most: usize| {
+        let fields: Vec<&str> = part.split(':').collect();
+        fields.len() <= most
+            && fields
+                .iter()
+                .all(|f| !f.is_empty() && f.len() <= 6 && f.chars().all(|c| c.is_ascii_digit()))
+    };
+    let ok = match s.split_once('-') {
+        Some((days, rest)) => numbers(days, 1) && numbers(rest, 3),
+        None => numbers(s, 3),
+    };
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(expected())
+    }
 }
 
 /// A Slurm batch script that runs the experiment as a job array of `shards` shards.
+///
+/// Every argument that reaches the shell is quoted ([`shell_quote`]); the time limit is
+/// checked with [`parse_slurm_time`] and the name is a folder name, so neither can carry
+/// shell syntax into the `#SBATCH` lines.
 pub fn slurm_script(experiment: &Path, name: &str, shards: u32, time: &str, cpus: u32) -> String {
-    let exp = experiment.display();
+    let exp = shell_quote(&experiment.display().to_string());
     format!(
         r#"#!/bin/bash
 # Slurm job array for the paraverse experiment `{name}`: {shards} shards.
 # Submit:  sbatch this-script.sh
 # Then, when all tasks are done:
-#   paraverse merge results/{name}/shard-*-of-{shards} --out results/{name}
+#   paraverse merge {exp}
 # A task that is killed (time limit, preemption) resumes where it stopped if resubmitted:
 #   sbatch --array=<task ids> this-script.sh
 #SBATCH --job-name=paraverse-{name}

@@ -42,6 +42,13 @@ fn files(dir: &Path) -> (String, String) {
     )
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
 #[test]
 fn the_grid_is_the_product_of_the_lists_last_fastest() {
     let exp = experiment();
@@ -79,6 +86,10 @@ fn a_resumed_sweep_equals_an_uninterrupted_one() {
     let (csv, jsonl) = files(&whole);
     let keep: Vec<&str> = jsonl.lines().take(5).collect();
     std::fs::create_dir_all(&part).unwrap();
+    copy_dir(
+        &whole.join(runner::SERIES_DIR),
+        &part.join(runner::SERIES_DIR),
+    );
     let torn = &jsonl.lines().nth(5).unwrap()[..40];
     std::fs::write(
         part.join(RUNS_JSONL),
@@ -118,7 +129,7 @@ fn shards_merged_equal_one_run() {
         })
         .collect();
     let merged = root.path().join("merged");
-    let runs = runner::merge(&shards, &merged).unwrap();
+    let runs = runner::merge(&exp, &shards, &merged).unwrap().runs;
     assert_eq!(runs.len(), 16);
     assert_eq!(files(&merged), files(&whole));
     // Points, too.
@@ -139,7 +150,8 @@ fn results_of_another_experiment_are_refused() {
     let other = Experiment::from_str(&EXP.replace("0.4, 0.6", "0.4, 0.7"), "t.toml", None).unwrap();
     let err = runner::sweep(&other, &dir, None, &|_, _| {}).unwrap_err();
     assert!(
-        err.to_string().contains("was the experiment edited"),
+        err.to_string()
+            .contains("another version of the experiment file"),
         "{err}"
     );
 }
@@ -285,4 +297,52 @@ values = ["1 min", "2 min"]
     let root = tempfile::tempdir().unwrap();
     let out = runner::sweep(&exp, root.path(), None, &|_, _| {}).unwrap();
     assert_eq!(out.runs.len(), 10);
+}
+
+/// Issue 14 items 9: `report` panicked on null metrics ("no entry found for key") and
+/// looped forever on a metric of about 1e154.
+#[test]
+fn reports_survive_null_and_huge_metrics() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("r");
+    std::fs::create_dir_all(dir.join(runner::SERIES_DIR)).unwrap();
+    let series = "tick,compromised\n0,0\n1,3\n";
+    let mut runs = Vec::new();
+    for point in 0..3usize {
+        for replica in 0..2u32 {
+            let metrics = runner::METRICS
+                .iter()
+                .map(|m| {
+                    let v = match (point, *m) {
+                        (0, _) => None,
+                        (1, "objectives.security_loss") => Some(1e200),
+                        (1, "objectives.cost") => Some(f64::MAX),
+                        _ => Some(point as f64 + f64::from(replica)),
+                    };
+                    ((*m).to_owned(), v)
+                })
+                .collect();
+            std::fs::write(
+                dir.join(runner::SERIES_DIR)
+                    .join(format!("{point}-{replica}.csv")),
+                series,
+            )
+            .unwrap();
+            runs.push(runner::RunResult {
+                point,
+                replica,
+                seed: u64::from(replica),
+                settings: vec![("x".to_owned(), point.to_string())],
+                scenario_hash: String::new(),
+                metrics,
+                experiment_hash: "0".repeat(16),
+                series_hash: runner::hash_hex(series.as_bytes()),
+            });
+        }
+    }
+    runner::write_runs(&dir, "point,replica,seed,x", &mut runs).unwrap();
+    let files = crate::report::report(&dir).unwrap();
+    let md = std::fs::read_to_string(files.markdown).unwrap();
+    assert!(md.contains("| 0 | 0 | – | – | – |"), "{md}");
+    assert!(md.contains("No experiment.json"), "{md}");
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a quantity string could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a {what}: expected {expected}")]
+#[error("`{input}` is not a {what}{}: expected {expected}", if reason.is_empty() { String::new() } else { format!(" ({reason})") })]
 pub struct QuantityError {
     /// The text that was given.
     pub input: String,
@@ -29,6 +29,8 @@ pub struct QuantityError {
     pub what: &'static str,
     /// Examples of valid input.
     pub expected: &'static str,
+    /// What in particular is wrong, where that is known (too large, too fine, ...).
+    pub reason: String,
 }
 
 /// Parses `"<decimal> <unit>"` exactly into `value × scale(unit)` in integer base units.
@@ -38,11 +40,15 @@ fn parse_scaled(
     what: &'static str,
     expected: &'static str,
 ) -> Result<u64, QuantityError> {
-    let err = || QuantityError {
+    let err_because = |reason: String| QuantityError {
         input: input.to_owned(),
         what,
         expected,
+        reason,
     };
+    let err = || err_because(String::new());
+    let base = units[0].0;
+    let too_large = || err_because(format!("too large: at most {} {base}", u64::MAX));
     let text = input.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
@@ -50,11 +56,30 @@ fn parse_scaled(
     let (number, unit) = text.split_at(split);
     let unit = unit.trim();
     let number = number.replace('_', "");
+    if (unit.starts_with(['e', 'E'])
+        && unit[1..].starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+'))
+        || text.starts_with('-')
+    {
+        return Err(err_because(
+            if text.starts_with('-') {
+                "negative"
+            } else {
+                "exponent notation is not read: write the number out"
+            }
+            .to_owned(),
+        ));
+    }
     let scale = units
         .iter()
         .find(|(name, _)| *name == unit)
         .map(|(_, scale)| *scale)
-        .ok_or_else(err)?;
+        .ok_or_else(|| {
+            if number.is_empty() {
+                err()
+            } else {
+                err_because(format!("unknown unit `{unit}`"))
+            }
+        })?;
     let (whole, frac) = match number.split_once('.') {
         Some((w, f)) => (w, f),
         None => (number.as_str(), ""),
@@ -64,10 +89,12 @@ fn parse_scaled(
     }
     let whole: u64 = if whole.is_empty() {
         0
+    } else if !whole.chars().all(|c| c.is_ascii_digit()) {
+        return Err(err());
     } else {
-        whole.parse().map_err(|_| err())?
+        whole.parse().map_err(|_| too_large())?
     };
-    let mut value = whole.checked_mul(scale).ok_or_else(err)?;
+    let mut value = whole.checked_mul(scale).ok_or_else(too_large)?;
     // Fractional digits, exactly: each digit is worth scale / 10^k; digits below the base
     // unit's resolution must be zero so that no value is silently rounded.
     let mut place = scale;
@@ -75,12 +102,14 @@ fn parse_scaled(
         let d = u64::from(digit.to_digit(10).ok_or_else(err)?);
         if place % 10 != 0 {
             if d != 0 {
-                return Err(err());
+                return Err(err_because(format!(
+                    "finer than the resolution of 1 {base}"
+                )));
             }
             continue;
         }
         place /= 10;
-        value = value.checked_add(d * place).ok_or_else(err)?;
+        value = value.checked_add(d * place).ok_or_else(too_large)?;
     }
     Ok(value)
 }
@@ -142,6 +171,9 @@ impl FromStr for SimDuration {
 
 impl fmt::Display for SimDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("0 s");
+        }
         for (name, scale) in DURATION_UNITS.iter().rev() {
             if self.0 >= *scale && self.0.is_multiple_of(*scale) {
                 return write!(f, "{} {name}", self.0 / scale);

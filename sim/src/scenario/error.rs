@@ -23,21 +23,23 @@ pub struct Diagnostic {
     pub field: String,
     /// What is wrong and what was expected.
     pub message: String,
-    /// The source line, for a caret display.
+    /// The source line (or, for a long line, the part around the column, with `…` where
+    /// it was cut), for a caret display.
     pub snippet: String,
+    /// The 1-based column of the caret in `snippet`.
+    pub caret: usize,
 }
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    /// The file could not be read.
-    #[error("cannot read scenario {path}: {source}")]
+    /// An input file could not be read: missing, a directory, too large, not UTF-8.
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error (said in the message, so not repeated as a source).
+        error: std::io::Error,
     },
     /// The file is not a valid scenario; every problem found is listed.
     #[error("{}", render(origin, diagnostics))]
@@ -75,17 +77,81 @@ fn render(origin: &str, diagnostics: &[Diagnostic]) -> String {
         if !d.snippet.is_empty() {
             let gutter = d.line.to_string().len();
             out.push_str(&format!(
-                "\n{:gutter$} |\n{} | {}\n{:gutter$} | {:>col$}",
+                "\n{:gutter$} |\n{} | {}\n{:gutter$} | {}^",
                 "",
                 d.line,
                 d.snippet,
                 "",
-                "^",
-                col = d.column
+                " ".repeat(d.caret.saturating_sub(1)),
             ));
         }
     }
     out
+}
+
+/// The part of a source line to show around a 1-based column, and the caret's column in
+/// it: at most [`SNIPPET_CHARS`] characters, with `…` where the line was cut, so that an
+/// error at column 70,000 of a generated line prints a short, readable excerpt.
+fn snippet_window(line: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let column = column.clamp(1, chars.len() + 1);
+    if chars.len() <= SNIPPET_CHARS {
+        return (line.to_owned(), column);
+    }
+    let half = SNIPPET_CHARS / 2;
+    let start = column
+        .saturating_sub(half + 1)
+        .min(chars.len() - SNIPPET_CHARS);
+    let end = start + SNIPPET_CHARS;
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, column - start + usize::from(start > 0))
+}
+
+/// The widest source excerpt an error shows.
+pub const SNIPPET_CHARS: usize = 120;
+
+/// The largest input file (scenario, strategy, experiment, mapping, lab result) read:
+/// 64 MiB, far above any real one (the 1M-terminal city is 4 kB), and a bound on what a
+/// mistaken path such as `/dev/zero` can make the reader hold.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Reads an input text file with a bound: a clear error for a missing file, a directory,
+/// a file over [`MAX_INPUT_BYTES`] (or endless, like `/dev/zero`) and text that is not
+/// UTF-8 (with the byte offset), instead of reading without end.
+pub fn read_input(path: &std::path::Path) -> Result<String, ScenarioError> {
+    use std::io::Read as _;
+    let fail = |error: std::io::Error| ScenarioError::Io {
+        path: path.to_owned(),
+        error,
+    };
+    let invalid = |msg: String| fail(std::io::Error::new(std::io::ErrorKind::InvalidData, msg));
+    let file = std::fs::File::open(path).map_err(fail)?;
+    if file.metadata().map_err(fail)?.is_dir() {
+        return Err(invalid("it is a directory; expected a file".to_owned()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(fail)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(invalid(format!(
+            "larger than the {} MiB an input file may have",
+            MAX_INPUT_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        invalid(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// One step of a field path.
@@ -148,14 +214,21 @@ impl IntoSeg for usize {
 pub struct Locator<'a> {
     text: &'a str,
     root: Option<toml::Spanned<DeTable<'a>>>,
+    /// Byte offset of each line's start, so that locating an error costs a binary search,
+    /// not a scan from the top (16,000 errors in a 1 MB file were quadratic).
+    line_starts: Vec<usize>,
 }
 
 impl<'a> Locator<'a> {
     /// A locator over `text` (which should parse as TOML; if not, only offsets work).
     pub fn new(text: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         Self {
             text,
             root: DeTable::parse(text).ok(),
+            line_starts,
         }
     }
 
@@ -166,21 +239,22 @@ impl<'a> Locator<'a> {
         field: String,
         message: String,
     ) -> Diagnostic {
-        let offset = span.map(|s| s.start).unwrap_or(0).min(self.text.len());
-        let line_start = self.text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let line = self.text[..offset].matches('\n').count() + 1;
+        let mut offset = span.map(|s| s.start).unwrap_or(0).min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let line_start = self.line_starts[line - 1];
         let column = self.text[line_start..offset].chars().count() + 1;
-        let snippet = self.text[line_start..]
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_owned();
+        let (snippet, caret) =
+            snippet_window(self.text[line_start..].lines().next().unwrap_or(""), column);
         Diagnostic {
             line,
             column,
             field,
             message,
             snippet,
+            caret,
         }
     }
 

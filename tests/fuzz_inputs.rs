@@ -1,0 +1,303 @@
+//! Issue 14: a fuzzing harness that runs on stable Rust, in the test suite. Every parser
+//! of user input (scenario, strategy, experiment, mapping) and every reader of results
+//! that resume, merge and report trust (runs.jsonl with its series, the results
+//! manifest, baselines) gets mutated versions of the bundled files: bytes flipped, ranges
+//! deleted or repeated, TOML and JSON tokens and hostile values spliced in, lines swapped,
+//! text cut short. None may panic; each must return a value or an error.
+//!
+//! The mutations come from a seeded SplitMix64, so a failure reproduces from the case
+//! number it prints. `PARAVERSE_FUZZ_CASES` sets the cases per target (default 3,000, a
+//! few seconds for all targets in the test profile); `PARAVERSE_FUZZ_SEED` picks another
+//! sequence. The README states the executions run so far and the crashes found.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use paraverse_defenders::export::Mapping;
+use paraverse_lab::Experiment;
+use paraverse_lab::runner::{self, Manifest, RunResult};
+use paraverse_sim::scenario::Scenario;
+
+/// SplitMix64: small, seeded, the same everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Tokens that break parsers in interesting ways, and hostile values.
+const TOKENS: &[&str] = &[
+    "\"",
+    "'",
+    "[",
+    "]",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    "=",
+    ",",
+    ".",
+    "\n",
+    "#",
+    "\\",
+    "\"\"\"",
+    "-1",
+    "0",
+    "1e308",
+    "-1e308",
+    "nan",
+    "inf",
+    "-inf",
+    "18446744073709551616",
+    "4294967296",
+    "65536",
+    "99999999999",
+    "0.0",
+    "true",
+    "null",
+    "\"x\"",
+    "\"\"",
+    "\"0 s\"",
+    "\"1e308 s\"",
+    "\"0.5 bit/s\"",
+    "\"99999999999 d\"",
+    "[[group]]",
+    "[[campaign]]",
+    "[[vary]]",
+    "[[axis]]",
+    "[defense.zero_trust]",
+    "count = ",
+    "values = []",
+    "\u{202e}",
+    "é",
+    "\u{0}",
+    "\"dmz; flush ruleset\"",
+    "{\"point\":",
+    "\"check\":\"0\"",
+    ",\"metrics\":{}",
+    "\"replica\":4294967296",
+];
+
+fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let len = b.len();
+        match rng.below(8) {
+            0 if len > 0 => {
+                let i = rng.below(len);
+                b[i] ^= 1 << rng.below(8);
+            }
+            1 if len > 0 => {
+                let i = rng.below(len);
+                let n = rng.below(64).min(len - i);
+                b.drain(i..i + n);
+            }
+            2 if len > 0 => {
+                let i = rng.below(len);
+                let n = rng.below(256).min(len - i);
+                let piece: Vec<u8> = b[i..i + n].to_vec();
+                let at = rng.below(len);
+                b.splice(at..at, piece);
+            }
+            3 => {
+                let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
+                let at = rng.below(len + 1);
+                b.splice(at..at, t.iter().copied());
+            }
+            4 if len > 0 => {
+                // Replace a number or a value after `=` with a hostile one.
+                let at = rng.below(len);
+                if let Some(eq) = b[at..].iter().position(|&c| c == b'=') {
+                    let start = at + eq + 1;
+                    let end = b[start..]
+                        .iter()
+                        .position(|&c| c == b'\n')
+                        .map_or(b.len(), |e| start + e);
+                    let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
+                    b.splice(start..end, [b' '].iter().chain(t).copied());
+                }
+            }
+            6 if len > 0 => {
+                // A long line: a short piece repeated up to ~100 kB (errors past column
+                // 65,535 once panicked).
+                let i = rng.below(len);
+                let n = (1 + rng.below(8)).min(len - i);
+                let piece: Vec<u8> = b[i..i + n].to_vec();
+                let times = rng.below(100_000 / n);
+                let at = rng.below(len);
+                b.splice(at..at, piece.iter().copied().cycle().take(n * times));
+            }
+            5 => {
+                let mut lines: Vec<&[u8]> = b.split(|&c| c == b'\n').collect();
+                if lines.len() > 1 {
+                    let (i, j) = (rng.below(lines.len()), rng.below(lines.len()));
+                    lines.swap(i, j);
+                }
+                b = lines.join(&b'\n');
+            }
+            _ => b.truncate(rng.below(len + 1)),
+        }
+    }
+    b
+}
+
+fn cases() -> u64 {
+    std::env::var("PARAVERSE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
+}
+
+fn seed() -> u64 {
+    std::env::var("PARAVERSE_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(14)
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn corpus(folder: &str) -> Vec<Vec<u8>> {
+    let mut files: Vec<_> = std::fs::read_dir(repo().join(folder))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// Runs `target` on `cases()` mutations of the corpus; fails listing every case that
+/// panicked (its number reproduces it with the same seed).
+fn fuzz(name: &str, corpus: &[Vec<u8>], target: &dyn Fn(&[u8])) {
+    assert!(!corpus.is_empty(), "{name}: empty corpus");
+    let n = cases();
+    let mut rng = Rng(seed() ^ paraverse_sim::rng::fnv1a(name.as_bytes()));
+    let mut crashes = Vec::new();
+    for case in 0..n {
+        let seed_file = &corpus[rng.below(corpus.len())];
+        let input = mutate(&mut rng, seed_file);
+        if catch_unwind(AssertUnwindSafe(|| target(&input))).is_err() {
+            crashes.push(case);
+        }
+    }
+    eprintln!(
+        "fuzz {name}: {n} executions, {} crashes (seed {})",
+        crashes.len(),
+        seed()
+    );
+    assert!(
+        crashes.is_empty(),
+        "{name}: cases {crashes:?} panicked (PARAVERSE_FUZZ_SEED={})",
+        seed()
+    );
+}
+
+/// Renders an error as the CLI would print it (rendering once panicked on wide columns).
+fn shown<T, E: std::fmt::Display>(result: Result<T, E>) {
+    if let Err(e) = result {
+        let _ = e.to_string();
+    }
+}
+
+fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+#[test]
+fn fuzz_scenario_parser() {
+    let corpus: Vec<Vec<u8>> = corpus("scenarios")
+        .into_iter()
+        // The 1M city validates in milliseconds too, but builds nothing here.
+        .collect();
+    fuzz("scenario", &corpus, &|input| {
+        shown(Scenario::from_toml_str(&text(input), "fuzz.toml"));
+    });
+}
+
+#[test]
+fn fuzz_strategy_parser() {
+    let base = Scenario::from_toml_str(
+        &std::fs::read_to_string(repo().join("scenarios/metaverse-under-siege.toml")).unwrap(),
+        "siege",
+    )
+    .unwrap();
+    fuzz("strategy", &corpus("strategies"), &|input| {
+        shown(base.clone().with_strategy(&text(input), "fuzz.toml"));
+    });
+}
+
+#[test]
+fn fuzz_experiment_parser() {
+    let mut seeds = corpus("experiments");
+    seeds.extend(corpus("experiments/ci"));
+    let dir = repo().join("experiments/ci");
+    fuzz("experiment", &seeds, &|input| {
+        shown(Experiment::from_str(&text(input), "fuzz.toml", Some(&dir)));
+    });
+}
+
+#[test]
+fn fuzz_mapping_parser() {
+    fuzz("mapping", &corpus("mappings"), &|input| {
+        shown(Mapping::parse(&text(input), "fuzz.toml"));
+    });
+}
+
+/// The results readers: runs.jsonl (with the series files its lines name), the results
+/// manifest and baselines, from a real small sweep's files.
+#[test]
+fn fuzz_results_readers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = Experiment::from_str(
+        "[experiment]\nname = \"f\"\nscenario = \"campaign-exfiltration\"\nreplicas = 2\nticks = 10\n[[vary]]\nparam = \"zero_trust.reverify_interval\"\nvalues = [\"30 s\", \"2 min\"]\n",
+        "f.toml",
+        None,
+    )
+    .unwrap();
+    let made = tmp.path().join("made");
+    runner::sweep(&exp, &made, None, &|_, _| {}).unwrap();
+    let seeds: Vec<Vec<u8>> = [runner::RUNS_JSONL, runner::MANIFEST, "runs.csv"]
+        .iter()
+        .map(|f| std::fs::read(made.join(f)).unwrap())
+        .collect();
+    let dir = tmp.path().join("fuzzed");
+    std::fs::create_dir_all(dir.join(runner::SERIES_DIR)).unwrap();
+    for e in std::fs::read_dir(made.join(runner::SERIES_DIR))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(e.path(), dir.join(runner::SERIES_DIR).join(e.file_name())).unwrap();
+    }
+    let baseline = dir.join("baseline.json");
+    fuzz("results", &seeds, &|input| {
+        std::fs::write(dir.join(runner::RUNS_JSONL), input).unwrap();
+        std::fs::write(dir.join(runner::MANIFEST), input).unwrap();
+        std::fs::write(&baseline, input).unwrap();
+        if let Ok(loaded) = runner::load_runs(&dir) {
+            for r in &loaded.runs {
+                let _ = runner::belongs(&exp, None, r);
+            }
+            let _ = loaded.dropped_note();
+        }
+        for line in text(input).lines() {
+            let _ = RunResult::from_json_line(line);
+        }
+        shown(Manifest::read(&dir));
+        shown(paraverse_lab::check::read_baseline(&baseline));
+    });
+}
