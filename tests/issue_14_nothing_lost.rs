@@ -137,6 +137,29 @@ fn a_sweep_holding_the_folder_makes_merge_and_a_second_sweep_fail_at_once() {
     drop(lock);
 }
 
+/// Sweeps shard `i` of `n` of `old.toml` (another version of the experiment) and leaves
+/// its folder among the current experiment's shard folders, as a stale one would be.
+fn plant_old_shard(dir: &Path, i: u32, n: u32) {
+    let shard = format!("{i}/{n}");
+    let args = [
+        "sweep",
+        "old.toml",
+        "--shard",
+        &shard,
+        "--results",
+        "old",
+        "--quiet",
+    ];
+    let out = paraverse(&args, dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let folder = format!("shard-{i}-of-{n}");
+    std::fs::rename(
+        dir.join("old/nl").join(&folder),
+        dir.join("results/nl").join(&folder),
+    )
+    .unwrap();
+}
+
 #[test]
 fn merge_refuses_stale_shards_and_counts_what_is_missing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -154,24 +177,7 @@ fn merge_refuses_stale_shards_and_counts_what_is_missing() {
         EXPERIMENT.replace("\"5 min\"", "\"5 min\", \"10 min\""),
     )
     .unwrap();
-    let out = paraverse(
-        &[
-            "sweep",
-            "old.toml",
-            "--shard",
-            "3/4",
-            "--results",
-            "old",
-            "--quiet",
-        ],
-        tmp.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    std::fs::rename(
-        tmp.path().join("old/nl/shard-3-of-4"),
-        tmp.path().join("results/nl/shard-3-of-4"),
-    )
-    .unwrap();
+    plant_old_shard(tmp.path(), 3, 4);
     let out = paraverse(&["merge", "exp.toml"], tmp.path());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     let err = text(&out.stderr);
@@ -181,24 +187,7 @@ fn merge_refuses_stale_shards_and_counts_what_is_missing() {
     // Same shard count, other experiment version: refused, naming the folder and why.
     std::fs::remove_dir_all(tmp.path().join("results/nl/shard-3-of-4")).unwrap();
     std::fs::remove_dir_all(tmp.path().join("results/nl/shard-1-of-2")).unwrap();
-    let out = paraverse(
-        &[
-            "sweep",
-            "old.toml",
-            "--shard",
-            "1/2",
-            "--results",
-            "old",
-            "--quiet",
-        ],
-        tmp.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    std::fs::rename(
-        tmp.path().join("old/nl/shard-1-of-2"),
-        tmp.path().join("results/nl/shard-1-of-2"),
-    )
-    .unwrap();
+    plant_old_shard(tmp.path(), 1, 2);
     let out = paraverse(&["merge", "exp.toml"], tmp.path());
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);

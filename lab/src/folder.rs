@@ -27,6 +27,7 @@ pub struct FolderLock {
     // Held for its lock; closing the file releases it.
     _file: File,
     path: PathBuf,
+    dir: PathBuf,
 }
 
 impl FolderLock {
@@ -86,12 +87,21 @@ impl FolderLock {
             f.flush()
         };
         write(&mut file).map_err(LabError::io(format!("cannot write {}", path.display())))?;
-        Ok(Self { _file: file, path })
+        Ok(Self {
+            _file: file,
+            path,
+            dir: dir.to_owned(),
+        })
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The folder held.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 

@@ -586,7 +586,7 @@ pub fn sweep(
 /// Removes everything in a locked results folder but its lock: a fresh start that no
 /// other process can race (the regression gate reruns from scratch).
 pub fn clear(lock: &FolderLock) -> Result<(), LabError> {
-    let dir = lock.path().parent().unwrap_or(Path::new("."));
+    let dir = lock.dir();
     let entries =
         std::fs::read_dir(dir).map_err(LabError::io(format!("cannot read {}", dir.display())))?;
     for e in entries.flatten() {
@@ -611,7 +611,7 @@ pub fn sweep_held(
     shard: Option<Shard>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SweepOutcome, LabError> {
-    let dir = lock.path().parent().unwrap_or(Path::new("."));
+    let dir = lock.dir();
     let header = csv_header(exp);
     let all = runs_of(exp, shard);
     // Resume: keep what is done, verified and of this experiment; damaged lines are
