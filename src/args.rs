@@ -261,6 +261,10 @@ pub struct RunArgs {
     /// folder and renamed into place; an existing one is refused unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Events kept in events.jsonl (default: the scenario's `recording.max_events`,
+    /// 100,000 unless set); later events are counted as dropped, and the run says so.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub max_events: Option<u64>,
     /// Replace the output folder if it exists, and run even when the scenario's memory
     /// estimate exceeds the memory this machine has available.
     #[arg(long)]

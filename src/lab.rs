@@ -333,23 +333,35 @@ pub fn optimise(
         );
     }
     let bar = bar(spec.budget, quiet);
-    let (dims, pop, history) = opt::optimise(&exp, &|n| bar.set_position(n as u64))?;
+    let ((dims, pop, history), reused, dropped) =
+        opt::optimise(&exp, &dir, &|n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
+    if !dropped.is_empty() {
+        eprintln!(
+            "paraverse: {} damaged line{} of {} dropped (first: line {}, {}); those candidates were evaluated again",
+            dropped.len(),
+            if dropped.len() == 1 { "" } else { "s" },
+            dir.join(opt::JOURNAL).display(),
+            dropped[0].line,
+            dropped[0].reason
+        );
+    }
+    if reused > 0 && !quiet {
+        eprintln!(
+            "paraverse: resumed: {reused} of {} evaluations taken from {}",
+            history.len(),
+            dir.join(opt::JOURNAL).display()
+        );
+    }
     let header: Vec<String> = dims
         .iter()
-        .map(|d| d.name.clone())
+        .map(opt::Dimension::column)
         .chain(["security_loss", "availability", "cost", "score"].map(String::from))
         .collect();
     let w = exp.file.score;
     let score = |f: &[f64]| w.security_loss * f[0] - w.availability * f[1] + w.cost * f[2];
     let row = |ind: &paraverse_lab::optimise::Individual| {
-        let vals: Vec<String> = opt::values(&dims, &ind.x)
-            .into_iter()
-            .map(|(_, v)| match v {
-                toml::Value::String(s) => s,
-                other => other.to_string(),
-            })
-            .collect();
+        let vals: Vec<String> = dims.iter().zip(&ind.x).map(|(d, &v)| d.cell(v)).collect();
         format!(
             "{},{},{},{},{}",
             vals.join(","),

@@ -199,6 +199,9 @@ fn run(args: RunArgs) -> Result<()> {
     if let Some(ticks) = args.ticks {
         scenario = scenario.with_ticks(ticks);
     }
+    if let Some(n) = args.max_events {
+        scenario.max_events = n;
+    }
     if let Some(stop) = args.stop {
         let ticks = stop.ticks_ceil(scenario.tick);
         if !(1..=u64::from(u32::MAX)).contains(&ticks) {
@@ -270,6 +273,12 @@ fn run(args: RunArgs) -> Result<()> {
     })
     .with_context(|| format!("cannot write results to {}", out.display()))?;
 
+    if record.summary.events_dropped > 0 {
+        eprintln!(
+            "warning: the event log kept the first {} events and dropped {} later ones (bound: recording.max_events); raise it with --max-events",
+            record.summary.events_logged, record.summary.events_dropped
+        );
+    }
     if !args.quiet {
         let s = &record.summary;
         let node_ticks = f64::from(nodes) * f64::from(s.ticks);

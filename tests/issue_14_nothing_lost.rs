@@ -849,3 +849,42 @@ fn errors_say_what_is_wrong_once_and_bad_values_exit_2() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// Issue 15 item 5: an event-log overflow is said, and `--max-events` raises the bound.
+#[test]
+fn an_event_log_overflow_is_said_and_max_events_raises_the_bound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        paraverse(
+            &[
+                &["run", "campaign-exfiltration", "--quiet", "--out"][..],
+                extra,
+            ]
+            .concat(),
+            tmp.path(),
+        )
+    };
+    let out = run(&["small", "--max-events", "5"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the event log kept the first 5 events and dropped")
+            && err.contains("--max-events"),
+        "{err}"
+    );
+    assert_eq!(
+        read(tmp.path().join("small/events.jsonl")).lines().count(),
+        5
+    );
+    let out = run(&["big", "--max-events", "1000000"]);
+    assert!(out.status.success());
+    assert!(
+        !text(&out.stderr).contains("event log"),
+        "{}",
+        text(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(tmp.path().join("big/summary.json"))).unwrap();
+    assert_eq!(summary["events_dropped"], 0);
+    assert!(summary["events_logged"].as_u64().unwrap() > 5);
+}

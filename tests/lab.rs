@@ -240,8 +240,14 @@ fn optimise_writes_a_pareto_front_and_an_exportable_best_strategy() {
     let dir = tmp.path().join("results/lab-e2e/optimise");
     let pareto = std::fs::read_to_string(dir.join("pareto.csv")).unwrap();
     assert!(
-        pareto.starts_with("zero_trust.reverify_interval,security_loss,availability,cost,score")
+        pareto
+            .starts_with("zero_trust.reverify_interval [s],security_loss,availability,cost,score")
     );
+    // Values are numbers in the header's unit, on the declared 60 s grid from the bound.
+    for line in pareto.lines().skip(1) {
+        let v: f64 = line.split(',').next().unwrap().parse().unwrap();
+        assert_eq!((v - 10.0) % 60.0, 0.0, "{line}");
+    }
     assert!(pareto.lines().count() >= 2, "{pareto}");
     assert_eq!(
         std::fs::read_to_string(dir.join("evaluations.csv"))
@@ -349,4 +355,61 @@ fn report_writes_markdown_html_and_charts_from_the_binary() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Issue 15: an interrupted `paraverse optimise` resumes from its journal and ends with
+/// the same front, evaluations and best point as an uninterrupted one.
+#[test]
+fn a_killed_optimisation_resumes_and_equals_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    setup(tmp.path());
+    let exp = EXPERIMENT.replace("ticks = 360", "ticks = 120")
+        + "\n[optimise]\nbudget = 12\npopulation = 4\n\n[[optimise.param]]\nname = \"zero_trust.reverify_interval\"\nmin = 10.0\nmax = 600.0\n";
+    std::fs::write(tmp.path().join("opt.toml"), exp).unwrap();
+    let out = paraverse(
+        &["optimise", "opt.toml", "--quiet", "--results", "whole"],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut child = bin()
+        .args([
+            "optimise",
+            "opt.toml",
+            "--quiet",
+            "--results",
+            "killed",
+            "--threads",
+            "1",
+        ])
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = tmp.path().join("killed/lab-e2e/optimise/evaluations.jsonl");
+    let started = Instant::now();
+    while std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count()) < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no evaluations"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = std::fs::read_to_string(&journal).unwrap().lines().count();
+    assert!(done < 12, "killed mid-way ({done} of 12 evaluated)");
+    let out = paraverse(&["optimise", "opt.toml", "--results", "killed"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("resumed: ") && text(&out.stderr).contains("of 12 evaluations"),
+        "{}",
+        text(&out.stderr)
+    );
+    for f in ["pareto.csv", "evaluations.csv", "best.json"] {
+        let read = |root: &str| {
+            std::fs::read_to_string(tmp.path().join(root).join("lab-e2e/optimise").join(f)).unwrap()
+        };
+        assert_eq!(read("killed"), read("whole"), "{f}");
+    }
 }

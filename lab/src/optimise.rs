@@ -122,16 +122,35 @@ pub fn nsga2<F>(bounds: &[(f64, f64)], s: Settings, eval: F) -> (Vec<Individual>
 where
     F: Fn(&[f64]) -> Vec<f64> + Sync,
 {
+    nsga2_on_grid(bounds, s, |_, v| v, eval)
+}
+
+/// [`nsga2`] where each candidate's coordinates are first put on a grid by `snap`
+/// (dimension, value), so that candidates are the values actually evaluated and
+/// reported (a parameter's declared step), not points between them.
+pub fn nsga2_on_grid<F, S>(
+    bounds: &[(f64, f64)],
+    s: Settings,
+    snap: S,
+    eval: F,
+) -> (Vec<Individual>, Vec<Individual>)
+where
+    F: Fn(&[f64]) -> Vec<f64> + Sync,
+    S: Fn(usize, f64) -> f64 + Sync,
+{
     let rng = SimRng::new(s.seed);
     let n = s.population.max(4).div_ceil(2) * 2;
     let dims = bounds.len() as u32;
     let evaluate = |xs: Vec<Vec<f64>>| -> Vec<Individual> {
         xs.into_par_iter()
-            .map(|x| Individual {
-                f: eval(&x),
-                x,
-                rank: 0,
-                crowding: 0.0,
+            .map(|x| {
+                let x: Vec<f64> = x.iter().enumerate().map(|(d, &v)| snap(d, v)).collect();
+                Individual {
+                    f: eval(&x),
+                    x,
+                    rank: 0,
+                    crowding: 0.0,
+                }
             })
             .collect()
     };
@@ -285,10 +304,18 @@ mod tests {
 /// The optimiser applied to an experiment: its `[optimise]` parameters, evaluated on the
 /// simulator (mean objectives over the replicas).
 pub mod experiment {
-    use paraverse_sim::scenario::{ParamRange, param};
+    use std::collections::HashMap;
+    use std::fs::OpenOptions;
+    use std::io::Write as _;
+    use std::path::Path;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::{Individual, Settings, nsga2};
-    use crate::runner::run_one_scenario;
+    use paraverse_sim::scenario::{ParamRange, param};
+    use serde::{Deserialize, Serialize};
+
+    use super::{Individual, Settings, nsga2_on_grid};
+    use crate::runner::{self, DropReason, Dropped, run_one_scenario};
     use crate::{Experiment, LabError};
 
     /// A searched parameter's name, bounds and range.
@@ -300,6 +327,51 @@ pub mod experiment {
         pub bounds: (f64, f64),
         /// The declared range.
         pub range: ParamRange,
+        /// The declared step (`paraverse space`): values are snapped to `min + k × step`.
+        pub step: f64,
+    }
+
+    impl Dimension {
+        /// `v` snapped to the step grid from the lower bound, within the bounds, and
+        /// rounded to the step's decimals so that 0.2 + 0.05 prints as 0.25.
+        pub fn snap(&self, v: f64) -> f64 {
+            let (lo, hi) = self.bounds;
+            if self.step.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || !v.is_finite() {
+                return v.clamp(lo, hi);
+            }
+            let k = ((v - lo) / self.step).round();
+            let mut snapped = lo + k * self.step;
+            while snapped > hi {
+                snapped -= self.step;
+            }
+            let snapped = snapped.max(lo);
+            let (mut decimals, mut scaled) = (0, self.step);
+            while decimals < 10 && (scaled - scaled.round()).abs() > 1e-9 {
+                decimals += 1;
+                scaled *= 10.0;
+            }
+            format!("{snapped:.decimals$}").parse().unwrap_or(snapped)
+        }
+
+        /// The CSV column of the dimension: its name and unit, e.g.
+        /// `zero_trust.reverify_interval [s]`.
+        pub fn column(&self) -> String {
+            match self.range.unit().trim() {
+                "" => self.name.clone(),
+                unit => format!("{} [{unit}]", self.name),
+            }
+        }
+
+        /// A snapped value as a CSV cell: a number in the range's unit, or the option's
+        /// name for a choice.
+        pub fn cell(&self, v: f64) -> String {
+            match self.range {
+                ParamRange::Choice { options } => {
+                    options[(v.round().max(0.0) as usize).min(options.len() - 1)].to_owned()
+                }
+                _ => self.snap(v).to_string(),
+            }
+        }
     }
 
     /// The dimensions of an experiment's `[optimise]`.
@@ -334,6 +406,7 @@ pub mod experiment {
                     name: p.name.clone(),
                     bounds: (a, b),
                     range: decl.range,
+                    step: decl.step,
                 })
             })
             .collect()
@@ -344,6 +417,7 @@ pub mod experiment {
         dims.iter()
             .zip(x)
             .map(|(d, &v)| {
+                let v = d.snap(v);
                 let value = match d.range {
                     ParamRange::Fraction { .. } | ParamRange::Rate { .. } => toml::Value::Float(v),
                     ParamRange::Duration { .. } => toml::Value::String(
@@ -386,28 +460,142 @@ pub mod experiment {
     /// every evaluation in order.
     pub type Optimised = (Vec<Dimension>, Vec<Individual>, Vec<Individual>);
 
-    /// Runs the optimiser on an experiment.
+    /// The optimiser's journal in its results folder: one verified line per candidate
+    /// evaluated (its settings and objectives), appended as each finishes.
+    pub const JOURNAL: &str = "evaluations.jsonl";
+
+    /// Verified evaluations by their settings (CSV cells).
+    pub type Journal = HashMap<Vec<String>, Vec<f64>>;
+
+    /// One journal line.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Evaluated {
+        /// FNV-1a of the experiment file.
+        pub experiment_hash: String,
+        /// The candidate's values, as CSV cells ([`Dimension::cell`]).
+        pub settings: Vec<String>,
+        /// Its objectives.
+        pub f: Vec<f64>,
+    }
+
+    /// Reads the journal of `dir`: verified evaluations of `exp` by their settings, and
+    /// the lines dropped as damaged. Evaluations of another version of the experiment
+    /// file are refused.
+    pub fn read_journal(exp: &Experiment, dir: &Path) -> Result<(Journal, Vec<Dropped>), LabError> {
+        let path = dir.join(JOURNAL);
+        let text = match std::fs::read(&path) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(LabError::io(format!("cannot read {}", path.display()))(e)),
+        };
+        let hash = format!("{:016x}", exp.hash);
+        let mut known = HashMap::new();
+        let mut dropped = Vec::new();
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            let Some(line) = line.strip_suffix('\n') else {
+                dropped.push(Dropped {
+                    line: i + 1,
+                    reason: DropReason::Torn,
+                });
+                break;
+            };
+            match runner::parse_checked_line::<Evaluated>(line) {
+                Ok(e) if e.experiment_hash != hash => {
+                    return Err(LabError::Mismatch(format!(
+                        "{} holds evaluations of another version of the experiment file (hash {}, the file now {hash}): move the folder away to start afresh, or restore the file",
+                        path.display(),
+                        e.experiment_hash
+                    )));
+                }
+                Ok(e) => {
+                    known.insert(e.settings, e.f);
+                }
+                Err(reason) => dropped.push(Dropped {
+                    line: i + 1,
+                    reason,
+                }),
+            }
+        }
+        Ok((known, dropped))
+    }
+
+    /// Runs the optimiser on an experiment, journaling each evaluation in `dir` (held by
+    /// the caller) so that a killed optimisation resumed with the same command skips
+    /// what was evaluated and ends with the same front, files and best point as an
+    /// uninterrupted one (NSGA-II's choices are deterministic; an evaluation read back
+    /// from the journal equals the one made, bit for bit). Returns the result and the
+    /// number of evaluations taken from the journal.
     pub fn optimise(
         exp: &Experiment,
+        dir: &Path,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<Optimised, LabError> {
+    ) -> Result<(Optimised, usize, Vec<Dropped>), LabError> {
         let o = exp.file.optimise.as_ref().expect("checked by dimensions");
         let dims = dimensions(exp)?;
         let bounds: Vec<(f64, f64)> = dims.iter().map(|d| d.bounds).collect();
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let (pop, history) = nsga2(
+        let (known, dropped) = read_journal(exp, dir)?;
+        // The journal is rewritten with its verified lines only, then appended to.
+        let mut kept = String::new();
+        let hash = format!("{:016x}", exp.hash);
+        let mut entries: Vec<(&Vec<String>, &Vec<f64>)> = known.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (settings, f) in entries {
+            kept.push_str(&runner::checked_line(&Evaluated {
+                experiment_hash: hash.clone(),
+                settings: settings.clone(),
+                f: f.clone(),
+            }));
+            kept.push('\n');
+        }
+        runner::write_atomic(&dir.join(JOURNAL), &kept)?;
+        let journal = OpenOptions::new()
+            .append(true)
+            .open(dir.join(JOURNAL))
+            .map_err(LabError::io(format!("cannot append to {}", dir.display())))?;
+        let journal = Mutex::new((journal, None::<std::io::Error>));
+        let reused = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let (pop, history) = nsga2_on_grid(
             &bounds,
             Settings {
                 population: o.population,
                 budget: o.budget,
                 seed: o.seed,
             },
+            |d, v| dims[d].snap(v),
             |x| {
-                let f = objectives(exp, &dims, x);
-                progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+                let settings: Vec<String> = dims.iter().zip(x).map(|(d, &v)| d.cell(v)).collect();
+                let f = match known.get(&settings) {
+                    Some(f) => {
+                        reused.fetch_add(1, Ordering::Relaxed);
+                        f.clone()
+                    }
+                    None => {
+                        let f = objectives(exp, &dims, x);
+                        let line = runner::checked_line(&Evaluated {
+                            experiment_hash: hash.clone(),
+                            settings,
+                            f: f.clone(),
+                        });
+                        let mut j = journal.lock().expect("no panics while appending");
+                        if j.1.is_none()
+                            && let Err(e) = writeln!(j.0, "{line}").and_then(|()| j.0.flush())
+                        {
+                            j.1 = Some(e);
+                        }
+                        f
+                    }
+                };
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 f
             },
         );
-        Ok((dims, pop, history))
+        if let Some(e) = journal.into_inner().expect("no panics while appending").1 {
+            return Err(LabError::io(format!(
+                "cannot append to {}",
+                dir.join(JOURNAL).display()
+            ))(e));
+        }
+        Ok(((dims, pop, history), reused.into_inner(), dropped))
     }
 }

@@ -81,29 +81,14 @@ impl RunResult {
         (self.point, self.replica)
     }
 
-    /// The run's `runs.jsonl` line (without the newline): its canonical JSON with a
-    /// `check` field, the FNV-1a of that JSON, appended.
+    /// The run's `runs.jsonl` line (without the newline); see [`checked_line`].
     pub fn json_line(&self) -> String {
-        let body = serde_json::to_string(self).expect("a run serialises");
-        let check = hash_hex(body.as_bytes());
-        format!("{},\"check\":\"{check}\"}}", &body[..body.len() - 1])
+        checked_line(self)
     }
 
     /// Parses and verifies one `runs.jsonl` line.
     pub fn from_json_line(line: &str) -> Result<Self, DropReason> {
-        let mut value: serde_json::Value =
-            serde_json::from_str(line).map_err(|_| DropReason::NotARun)?;
-        let check = value
-            .as_object_mut()
-            .and_then(|o| o.remove("check"))
-            .and_then(|c| c.as_str().map(str::to_owned))
-            .ok_or(DropReason::NoChecksum)?;
-        let run: RunResult = serde_json::from_value(value).map_err(|_| DropReason::NotARun)?;
-        let body = serde_json::to_string(&run).expect("a run serialises");
-        if hash_hex(body.as_bytes()) != check {
-            return Err(DropReason::Checksum);
-        }
-        Ok(run)
+        parse_checked_line(line)
     }
 
     fn csv_line(&self) -> String {
@@ -255,6 +240,35 @@ pub const RUNS_CSV: &str = "runs.csv";
 /// The same runs as JSON lines; the source of truth for resuming and merging.
 pub const RUNS_JSONL: &str = "runs.jsonl";
 
+/// A results line (without the newline): the record's canonical JSON object with a
+/// `check` field appended, the FNV-1a of that JSON.
+pub fn checked_line<T: Serialize>(record: &T) -> String {
+    let body = serde_json::to_string(record).expect("a results record serialises");
+    let check = hash_hex(body.as_bytes());
+    format!("{},\"check\":\"{check}\"}}", &body[..body.len() - 1])
+}
+
+/// Parses and verifies a line written by [`checked_line`]: the record re-serialised must
+/// hash to its `check` (serde_json writes floats in their shortest round-trip form and
+/// reads them back exactly, so the JSON is canonical).
+pub fn parse_checked_line<T: Serialize + serde::de::DeserializeOwned>(
+    line: &str,
+) -> Result<T, DropReason> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(line).map_err(|_| DropReason::NotARun)?;
+    let check = value
+        .as_object_mut()
+        .and_then(|o| o.remove("check"))
+        .and_then(|c| c.as_str().map(str::to_owned))
+        .ok_or(DropReason::NoChecksum)?;
+    let record: T = serde_json::from_value(value).map_err(|_| DropReason::NotARun)?;
+    let body = serde_json::to_string(&record).expect("a results record serialises");
+    if hash_hex(body.as_bytes()) != check {
+        return Err(DropReason::Checksum);
+    }
+    Ok(record)
+}
+
 /// Why a line of `runs.jsonl` was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
@@ -278,7 +292,7 @@ impl fmt::Display for DropReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Torn => "torn by a kill mid-write",
-            Self::NotARun => "not a run",
+            Self::NotARun => "not a record of this file",
             Self::NoChecksum => "no checksum",
             Self::Checksum => "checksum does not match (changed after it was written)",
             Self::SeriesMissing => "its series file is missing",
