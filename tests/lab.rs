@@ -114,6 +114,28 @@ fn a_killed_sweep_resumes_and_equals_an_uninterrupted_one() {
     );
     assert_eq!(best["provenance"]["seeds"], serde_json::json!([1, 2]));
     assert!(best["metrics"]["objectives.security_loss"]["ci_high"].is_number());
+    // Issue 15: every interval stays within what was observed (bootstrap), so within the
+    // metric's feasible range: losses non-negative, shares within [0, 1].
+    let points: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("whole/lab-e2e/points.json")).unwrap(),
+    )
+    .unwrap();
+    for p in points.as_array().unwrap() {
+        for (name, e) in p["metrics"].as_object().unwrap() {
+            let f = |k: &str| e[k].as_f64().unwrap();
+            assert!(
+                f("min") <= f("ci_low") && f("ci_low") <= f("mean"),
+                "{name}: {e}"
+            );
+            assert!(
+                f("mean") <= f("ci_high") && f("ci_high") <= f("max"),
+                "{name}: {e}"
+            );
+            if name == "objectives.availability" {
+                assert!((0.0..=1.0).contains(&f("ci_high")), "{e}");
+            }
+        }
+    }
 }
 
 #[test]

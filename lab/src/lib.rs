@@ -10,7 +10,7 @@
 //! Nothing read back is trusted blindly ([`runner`]): each line carries the experiment's
 //! hash and a checksum, damaged lines are dropped and their runs made again, and foreign
 //! ones refused; [`folder`] makes one process at a time the owner of a results folder.
-//! [`stats`] summarises each point (mean and 95 % confidence interval of every metric)
+//! [`stats`] summarises each point (mean, median, quartiles and a bootstrap 95 % interval of every metric)
 //! and picks the best point by the experiment's score. [`check`] is the CI regression
 //! gate against declared bands around baselines.
 //!

@@ -519,7 +519,7 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         s
     };
     let md = format!(
-        "# Experiment report: {name}{}\n\n{completeness}{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals (Student's t).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}",
+        "# Experiment report: {name}{}\n\n{completeness}{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals of the mean by percentile bootstrap (2,000 resamples of the replicas, drawn from the simulator's seeded RNG, so the same runs give the same intervals; a resampled mean stays within the observed values, so an interval never leaves a metric's feasible range). Every point ran the same seeds (common random numbers).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}",
         if completeness.is_empty() {
             ""
         } else {
