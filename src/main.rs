@@ -479,7 +479,7 @@ fn write_run_folder(
 /// The impact lines of a run report (only what happened).
 fn print_impact(i: &paraverse_sim::killchain::Impact) -> Result<()> {
     for (class, n) in i.records_stolen.iter().filter(|(_, n)| **n > 0) {
-        println!("records stolen {class:<10}{n}");
+        println!("{:<24} {n}", format!("records stolen {class}"));
     }
     let lines = [
         ("assets stolen", i.assets_stolen as f64, i.assets_stolen > 0),
@@ -518,6 +518,12 @@ fn print_impact(i: &paraverse_sim::killchain::Impact) -> Result<()> {
         if shown {
             println!("{name:<24} {v}");
         }
+    }
+    if i.account_takeovers > i.accounts_taken_over {
+        println!(
+            "  takeover events        {} (accounts taken again after a revocation)",
+            i.account_takeovers
+        );
     }
     if let Some(m) = i.twin_divergence_max {
         println!("twin divergence max      {m:.3}");

@@ -221,8 +221,11 @@ pub struct ImpactCounters {
     pub asset_value_cents: CounterId,
     /// Double spends refused.
     pub double_spends: CounterId,
-    /// Accounts taken over.
+    /// Accounts taken over: distinct accounts (nodes), each counted once however often
+    /// it is taken again after a revocation.
     pub accounts: CounterId,
+    /// Takeover events, an account taken again counted again (identity campaigns only).
+    pub takeovers: Option<CounterId>,
     /// Footholds taken by targeted campaigns.
     pub footholds: CounterId,
     /// Nodes taken by lateral movement.
@@ -264,7 +267,19 @@ impl ImpactCounters {
                 kc::DOUBLE_SPENDS_REFUSED,
                 "transfers the ledger refused as double spends",
             ),
-            accounts: m.register(kc::ACCOUNTS_TAKEN_OVER, "accounts taken over"),
+            accounts: m.register(
+                kc::ACCOUNTS_TAKEN_OVER,
+                "distinct accounts taken over (each counted once)",
+            ),
+            takeovers: has(|k| {
+                matches!(k, CampaignKind::Phishing { .. } | CampaignKind::Takeover(_))
+            })
+            .then(|| {
+                m.register(
+                    kc::ACCOUNT_TAKEOVERS,
+                    "takeover events (an account taken again after a revocation counts again)",
+                )
+            }),
             footholds: m.register(
                 "footholds",
                 "nodes taken by initial access (targeted campaigns)",

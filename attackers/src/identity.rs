@@ -19,6 +19,8 @@
 //! A fake app also steals the wallet connection, and a takeover gets into the wallet: the
 //! victim's digital assets are transferred out through the [`Ledger`] at once.
 
+use std::collections::BTreeSet;
+
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::{AuthMethod, CampaignKind, DataClass, Lure, Takeover};
@@ -44,8 +46,10 @@ pub struct IdentityCampaign {
     pub drains_wallet: bool,
     /// Accounts that reach the goal.
     pub goal: u64,
-    /// Accounts taken so far.
+    /// Distinct accounts this campaign has taken so far (its goal counts accounts).
     pub taken: u64,
+    /// The accounts (nodes) this campaign has taken, each once.
+    victims: BTreeSet<u32>,
     stream: Stream,
 }
 
@@ -54,6 +58,9 @@ pub struct IdentityCampaign {
 pub struct IdentityCampaigns {
     /// The campaigns.
     pub list: Vec<IdentityCampaign>,
+    /// Every account taken by any campaign, each once: the impact counts accounts, not
+    /// takeover events (the siege under full-stack had 1,019 takeovers of 323 accounts).
+    taken_ever: BTreeSet<u32>,
 }
 
 impl IdentityCampaigns {
@@ -103,11 +110,15 @@ impl IdentityCampaigns {
                     drains_wallet,
                     goal: c.goal.unwrap_or(1),
                     taken: 0,
+                    victims: BTreeSet::new(),
                     stream: Stream::named(&c.name).derive(0x1d),
                 })
             })
             .collect();
-        Self { list }
+        Self {
+            list,
+            taken_ever: BTreeSet::new(),
+        }
     }
 }
 
@@ -129,7 +140,8 @@ pub fn identity_step(
         .iter()
         .position(|&c| c == DataClass::Credentials)
         .expect("listed");
-    for ic in &mut campaigns.list {
+    let IdentityCampaigns { list, taken_ever } = &mut *campaigns;
+    for ic in list.iter_mut() {
         if tick < ic.start_tick {
             continue;
         }
@@ -158,15 +170,24 @@ pub fn identity_step(
                 continue;
             }
             s.account_taken_over = true;
-            ic.taken += 1;
-            out.metrics.add(out.impact.accounts, 1);
-            let leaked = g
-                .data
-                .get(&DataClass::Credentials)
-                .copied()
-                .unwrap_or(0)
-                .max(1);
-            out.metrics.add(out.impact.records[credentials], leaked);
+            if ic.victims.insert(node) {
+                ic.taken += 1;
+            }
+            if let Some(events) = out.impact.takeovers {
+                out.metrics.add(events, 1);
+            }
+            // The account and its credentials count once: taken again after a
+            // revocation, it is the same account and nothing new leaks.
+            if taken_ever.insert(node) {
+                out.metrics.add(out.impact.accounts, 1);
+                let leaked = g
+                    .data
+                    .get(&DataClass::Credentials)
+                    .copied()
+                    .unwrap_or(0)
+                    .max(1);
+                out.metrics.add(out.impact.records[credentials], leaked);
+            }
             let mut e = RunEvent::new(tick, "account_takeover", node);
             e.campaign = Some(c);
             e.technique = Some(out.book.technique(c, chain::ATTEMPT));

@@ -218,8 +218,11 @@ pub const COMPUTE_STOLEN_NODE_MS: &str = "compute_stolen_node_ms";
 pub const COMPUTE_AVAILABLE_PPM: &str = "compute_available_ppm";
 /// Counter: node-ticks during which a service node was down (encrypted or overwhelmed).
 pub const SERVICE_DOWN_NODE_TICKS: &str = "service_down_node_ticks";
-/// Counter: accounts taken over.
+/// Counter: distinct accounts taken over (an account taken again after its revocation is
+/// not counted again: it is the same account, and its credentials leaked once).
 pub const ACCOUNTS_TAKEN_OVER: &str = "accounts_taken_over";
+/// Counter: takeover events (an account taken again counts again).
+pub const ACCOUNT_TAKEOVERS: &str = "account_takeovers";
 /// Gauge: divergence of the digital twin from the real value, milli-units.
 pub const TWIN_DIVERGENCE_MILLI: &str = "twin_divergence_milli";
 /// Counter: decisions the twin got wrong (alarm or no alarm against the real value).
@@ -265,8 +268,10 @@ pub struct Impact {
     pub compute_available_min: Option<f64>,
     /// Service node-seconds lost to encryption or DDoS.
     pub service_down_s: f64,
-    /// Accounts taken over.
+    /// Distinct accounts taken over (each once, however often it was taken again).
     pub accounts_taken_over: u64,
+    /// Takeover events (an account taken again after a revocation counts again).
+    pub account_takeovers: u64,
     /// Largest divergence of a digital twin from the real value (`null` without false
     /// data injection).
     pub twin_divergence_max: Option<f64>,
@@ -321,6 +326,7 @@ impl Impact {
                 .map(|g| g.min as f64 / 1e6),
             service_down_s: total(SERVICE_DOWN_NODE_TICKS) as f64 * tick_s,
             accounts_taken_over: accounts,
+            account_takeovers: total(ACCOUNT_TAKEOVERS),
             twin_divergence_max: twin.map(|g| g.max as f64 / 1000.0),
             twin_divergence_mean: twin.map(|g| g.mean / 1000.0),
             wrong_decisions: wrong,
