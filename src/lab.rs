@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use paraverse_lab::check::{self, Baseline};
 use paraverse_lab::runner::{self, Shard};
-use paraverse_lab::stats;
 use paraverse_lab::{Experiment, LabError};
+use paraverse_lab::{decision, stats};
 
 use crate::args::{CheckArgs, SlurmArgs, SweepArgs};
 
@@ -26,39 +26,78 @@ fn bar(total: usize, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Writes `points.csv`, `points.json` and `best.json` for complete results.
-fn summarise(exp: &Experiment, dir: &Path, runs: &[runner::RunResult]) -> Result<()> {
+/// Writes `points.csv`, `points.json`, `decisions.csv`, `decisions.json` and `best.json`;
+/// returns the best decision's statement.
+fn summarise(exp: &Experiment, dir: &Path, runs: &[runner::RunResult]) -> Result<Option<String>> {
     let points = stats::summarise(runs, &exp.file.score);
     runner::write_atomic(&dir.join("points.csv"), &stats::points_csv(&points))?;
     runner::write_atomic(
         &dir.join("points.json"),
         &(serde_json::to_string_pretty(&points)? + "\n"),
     )?;
-    if let Some(best) = stats::best(&points) {
-        let point = &exp.points[best.point];
-        let json = serde_json::json!({
-            "experiment": exp.file.experiment.name,
-            "point": best.point,
-            "settings": best.settings,
-            "score": best.score,
-            "score_weights": exp.file.score,
-            "metrics": best.metrics,
-            "strategy": point.scenario.strategy_source,
-            "provenance": {
-                "experiment_file": exp.absolute_origin(),
-                "experiment_hash": format!("{:016x}", exp.hash),
-                "scenario": point.scenario.name,
-                "scenario_hash": format!("{:016x}", point.scenario.source_hash),
-                "seeds": best.seeds,
-                "paraverse_version": env!("CARGO_PKG_VERSION"),
-            },
-        });
-        runner::write_atomic(
-            &dir.join("best.json"),
-            &(serde_json::to_string_pretty(&json)? + "\n"),
-        )?;
+    let decisions = decision::decide(exp, &points, runs);
+    runner::write_atomic(&dir.join("decisions.csv"), &decisions.csv())?;
+    runner::write_atomic(
+        &dir.join("decisions.json"),
+        &(serde_json::to_string_pretty(&decisions)? + "\n"),
+    )?;
+    for name in &decisions.no_effect {
+        eprintln!(
+            "warning: `{name}` changed no objective: every pair of points that differ only in it had the same means; it is not being tested here (check its values against the model, e.g. `paraverse space`)"
+        );
     }
-    Ok(())
+    let statement = decisions.statement();
+    let Some(best) = decisions
+        .best
+        .and_then(|b| decisions.decisions.iter().find(|d| d.decision == b))
+    else {
+        return Ok(statement);
+    };
+    // The decision's metrics pooled over its threats and replicas.
+    let first = best.threats[0].point;
+    let own: Vec<runner::RunResult> = runs
+        .iter()
+        .filter(|r| best.threats.iter().any(|t| t.point == r.point))
+        .map(|r| runner::RunResult {
+            point: best.decision,
+            settings: best.settings.clone(),
+            ..r.clone()
+        })
+        .collect();
+    let pooled = stats::summarise(&own, &exp.file.score);
+    let point = &exp.points[first];
+    let json = serde_json::json!({
+        "experiment": exp.file.experiment.name,
+        "point": first,
+        "decision": best.decision,
+        "settings": best.settings,
+        "score": best.score,
+        "risk": decisions.risk,
+        "score_weights": exp.file.score,
+        "threats": best.threats,
+        "comparison": decisions.comparison,
+        "statement": statement,
+        "metrics": pooled.first().map(|p| &p.metrics),
+        "strategy": point.scenario.strategy_source,
+        "provenance": {
+            "experiment_file": exp.absolute_origin(),
+            "experiment_hash": format!("{:016x}", exp.hash),
+            "scenario": point.scenario.name,
+            "scenario_hash": format!("{:016x}", point.scenario.source_hash),
+            "seeds": pooled.first().map(|p| {
+                let mut seeds = p.seeds.clone();
+                seeds.sort_unstable();
+                seeds.dedup();
+                seeds
+            }),
+            "paraverse_version": env!("CARGO_PKG_VERSION"),
+        },
+    });
+    runner::write_atomic(
+        &dir.join("best.json"),
+        &(serde_json::to_string_pretty(&json)? + "\n"),
+    )?;
+    Ok(statement)
 }
 
 /// `paraverse sweep`.
@@ -100,9 +139,10 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             dir.join(runner::RUNS_JSONL).display()
         );
     }
-    if args.shard.is_none() {
-        summarise(&exp, &dir, &outcome.runs)?;
-    }
+    let statement = match args.shard {
+        None => summarise(&exp, &dir, &outcome.runs)?,
+        Some(_) => None,
+    };
     if !args.quiet {
         println!(
             "{} runs ({} resumed from an earlier sweep, {} now) in {}",
@@ -112,19 +152,8 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             dir.display()
         );
         if args.shard.is_none() {
-            let points = stats::summarise(&outcome.runs, &exp.file.score);
-            if let Some(best) = stats::best(&points) {
-                let settings: Vec<String> = best
-                    .settings
-                    .iter()
-                    .map(|(k, v)| format!("{k} = {v}"))
-                    .collect();
-                println!(
-                    "best point {} (score {:.1}): {}",
-                    best.point,
-                    best.score,
-                    settings.join(", ")
-                );
+            if let Some(statement) = statement {
+                println!("{statement}");
             }
         } else {
             println!(

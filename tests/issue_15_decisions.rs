@@ -65,3 +65,168 @@ fn takeovers_count_distinct_accounts_and_events_separately() {
         "{said}"
     );
 }
+
+const DECISIONS: &str = r#"
+[experiment]
+name = "dt"
+scenario = "campaign-exfiltration"
+replicas = 2
+ticks = 360
+
+[[vary]]
+param = "zero_trust.reverify_interval"
+values = ["30 s", "10 min"]
+
+[[vary]]
+param = "zero_trust.threshold"
+values = [0.5, 0.97]
+
+[[axis]]
+field = "campaign.0.start"
+values = ["5 min", "30 min"]
+
+[score]
+risk = "RISK"
+"#;
+
+fn strategy(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("zt.toml"),
+        "[strategy]\nname = \"zt\"\n[defense.zero_trust]\nreverify_interval = \"1 min\"\ndecay_per_hour = 0.3\n[defense.quarantine]\ndelay = \"30 s\"\n",
+    )
+    .unwrap();
+}
+
+fn json(path: std::path::PathBuf) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Threat axes are not optimised: each decision is scored over them by the declared risk
+/// measure, and the best decision is the one whose combined score is lowest.
+#[test]
+fn a_decision_is_chosen_over_the_threats_by_the_declared_risk_measure() {
+    let tmp = tempfile::tempdir().unwrap();
+    strategy(tmp.path());
+    for risk in ["mean", "worst", "cvar:0.5"] {
+        let file = format!("{risk}.toml").replace(':', "-");
+        let exp = DECISIONS
+            .replace("RISK", risk)
+            .replace("replicas = 2", "replicas = 2\nstrategy = \"zt.toml\"")
+            .replace(
+                "name = \"dt\"",
+                &format!("name = \"dt-{}\"", risk.replace([':', '.'], "-")),
+            );
+        std::fs::write(tmp.path().join(&file), exp).unwrap();
+        let out = paraverse(&["sweep", &file], tmp.path());
+        assert!(out.status.success(), "{risk}: {}", text(&out.stderr));
+        let said = text(&out.stdout);
+        assert!(said.contains("best decision "), "{said}");
+        let dir = tmp
+            .path()
+            .join(format!("results/dt-{}", risk.replace([':', '.'], "-")));
+        let points = json(dir.join("points.json"));
+        let score_of = |p: u64| {
+            points
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["point"] == p)
+                .unwrap()["score"]
+                .as_f64()
+                .unwrap()
+        };
+        // Points are decision-major: decision d faces threat t at point 2d + t.
+        let combine = |scores: [f64; 2]| match risk {
+            "mean" => (scores[0] + scores[1]) / 2.0,
+            _ => scores[0].max(scores[1]), // worst; cvar:0.5 of two threats is the worst
+        };
+        let by_decision: Vec<f64> = (0..4)
+            .map(|d| combine([score_of(2 * d), score_of(2 * d + 1)]))
+            .collect();
+        let best_d = (0..4)
+            .min_by(|&a, &b| by_decision[a].total_cmp(&by_decision[b]).then(a.cmp(&b)))
+            .unwrap();
+        let best = json(dir.join("best.json"));
+        assert_eq!(best["risk"], risk);
+        assert_eq!(best["decision"], best_d as u64, "{risk}: {by_decision:?}");
+        assert_eq!(best["score"].as_f64().unwrap(), by_decision[best_d]);
+        assert_eq!(best["threats"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            best["settings"].as_array().unwrap().len(),
+            2,
+            "only the decision's own settings"
+        );
+        assert!(best["comparison"]["p_value"].as_f64().is_some(), "{best}");
+        assert!(
+            best["statement"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("the {risk} over 2 threats"))
+        );
+        let csv = std::fs::read_to_string(dir.join("decisions.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
+        assert!(csv.starts_with(&format!(
+            "decision,zero_trust.reverify_interval,zero_trust.threshold,score ({risk}),threats,threat 0 score,threat 1 score"
+        )));
+    }
+    // An axis the defender decides is a decision, not a threat.
+    let exp = DECISIONS
+        .replace("RISK", "mean")
+        .replace("replicas = 2", "replicas = 1\nstrategy = \"zt.toml\"")
+        .replace(
+            "values = [\"5 min\", \"30 min\"]",
+            "values = [\"5 min\", \"30 min\"]\ndecision = true",
+        )
+        .replace("name = \"dt\"", "name = \"dt-axis\"");
+    std::fs::write(tmp.path().join("axis.toml"), exp).unwrap();
+    let out = paraverse(&["sweep", "axis.toml", "--quiet"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let d = json(tmp.path().join("results/dt-axis/decisions.json"));
+    assert_eq!(d["decisions"].as_array().unwrap().len(), 8);
+    assert_eq!(d["decisions"][0]["threats"].as_array().unwrap().len(), 1);
+    // A bad risk measure is bad input with its line.
+    std::fs::write(
+        tmp.path().join("bad.toml"),
+        DECISIONS.replace("RISK", "median"),
+    )
+    .unwrap();
+    let out = paraverse(&["sweep", "bad.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("expected a risk measure: mean, worst or cvar:ALPHA"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A setting that changes nothing is said, at the end of the sweep and in the report.
+#[test]
+fn a_setting_with_no_effect_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    strategy(tmp.path());
+    let exp = DECISIONS
+        .replace("RISK", "mean")
+        .replace("replicas = 2", "replicas = 1\nstrategy = \"zt.toml\"")
+        .replace("[0.5, 0.97]", "[0.3, 0.6]")
+        .replace("ticks = 360", "ticks = 120");
+    std::fs::write(tmp.path().join("exp.toml"), exp).unwrap();
+    let out = paraverse(&["sweep", "exp.toml", "--quiet"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: `zero_trust.threshold` changed no objective"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("`zero_trust.reverify_interval` changed"),
+        "{err}"
+    );
+    let out = paraverse(&["report", "results/dt"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(tmp.path().join("results/dt/report.md")).unwrap();
+    assert!(
+        md.contains("## Decision") && md.contains("**Warning:** `zero_trust.threshold`"),
+        "{md}"
+    );
+}

@@ -216,6 +216,84 @@ pub struct Axis {
     pub field: String,
     /// Values, as they would be written in the scenario file.
     pub values: Vec<toml::Value>,
+    /// Whether the defender decides this field (e.g. a group's authentication method).
+    /// By default an axis is a *threat*: something the defender does not control (the
+    /// campaign, its entry, start or intensity), over which each decision's score is
+    /// aggregated by the score's risk measure rather than optimised.
+    #[serde(default)]
+    pub decision: bool,
+}
+
+/// How a decision's scores over the threat axes combine into one (lower is better).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Risk {
+    /// The mean over the threats (each threat equally likely).
+    #[default]
+    Mean,
+    /// The worst threat.
+    Worst,
+    /// Conditional value at risk: the mean of the worst `1 − α` share of the threats
+    /// (at least one), e.g. `cvar:0.9`.
+    Cvar(f64),
+}
+
+impl std::fmt::Display for Risk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Risk::Mean => f.write_str("mean"),
+            Risk::Worst => f.write_str("worst"),
+            Risk::Cvar(a) => write!(f, "cvar:{a}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Risk {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mean" => Ok(Risk::Mean),
+            "worst" => Ok(Risk::Worst),
+            _ => match s.strip_prefix("cvar:").map(str::parse::<f64>) {
+                Some(Ok(a)) if (0.0..1.0).contains(&a) => Ok(Risk::Cvar(a)),
+                _ => Err(format!(
+                    "`{s}`: expected a risk measure: mean, worst or cvar:ALPHA with 0 <= ALPHA < 1 (e.g. cvar:0.9)"
+                )),
+            },
+        }
+    }
+}
+
+impl Risk {
+    /// Combines a decision's per-threat scores.
+    pub fn of(&self, scores: &[f64]) -> f64 {
+        if scores.is_empty() {
+            return f64::NAN;
+        }
+        let mut sorted = scores.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        match *self {
+            Risk::Mean => sorted.iter().sum::<f64>() / sorted.len() as f64,
+            Risk::Worst => sorted[sorted.len() - 1],
+            Risk::Cvar(a) => {
+                let tail = ((1.0 - a) * sorted.len() as f64).ceil().max(1.0) as usize;
+                let worst = &sorted[sorted.len() - tail..];
+                worst.iter().sum::<f64>() / worst.len() as f64
+            }
+        }
+    }
+}
+
+impl Serialize for Risk {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Risk {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Weights of the three objectives in the score.
@@ -231,6 +309,10 @@ pub struct Score {
     /// Weight of cost (default 1).
     #[serde(default = "unit")]
     pub cost: f64,
+    /// How a decision's scores over the threat axes combine: `mean` (default), `worst`
+    /// or `cvar:0.9`.
+    #[serde(default)]
+    pub risk: Risk,
 }
 
 fn unit() -> f64 {
@@ -247,6 +329,7 @@ impl Default for Score {
             security_loss: 1.0,
             availability: minus_availability(),
             cost: 1.0,
+            risk: Risk::Mean,
         }
     }
 }
@@ -260,6 +343,20 @@ pub struct Point {
     pub settings: Vec<(String, String)>,
     /// The scenario with the axes applied and the strategy in force (seed set per run).
     pub scenario: Scenario,
+    /// The decision it evaluates: index of its defender-controlled settings (every
+    /// `[[vary]]` or `[random]` parameter and `decision = true` axis), in order of first
+    /// appearance.
+    pub decision: usize,
+    /// The threat it faces: index of its threat-axis settings, likewise.
+    pub threat: usize,
+}
+
+impl Point {
+    /// Whether setting `k` of this experiment's points is a decision (else a threat).
+    pub fn is_decision(file: &ExperimentFile, k: usize) -> bool {
+        let defense = file.random.as_ref().map_or(0, |r| r.params.len()) + file.vary.len();
+        k < defense || file.axes.get(k - defense).is_some_and(|a| a.decision)
+    }
 }
 
 /// A loaded, checked experiment.
@@ -690,6 +787,10 @@ impl Experiment {
                 .map(|(_, v)| v.len())
                 .product::<usize>();
         let mut points = Vec::with_capacity(total);
+        let (mut decisions_seen, mut threats_seen) = (
+            std::collections::HashMap::new(),
+            std::collections::HashMap::new(),
+        );
         for index in 0..total {
             let mut rest = index;
             let mut choice = vec![0; lists.len()];
@@ -790,10 +891,27 @@ impl Experiment {
                     &format!("{origin} point {index} strategy"),
                 )
                 .map_err(|e| relocate(e, true))?;
+            let key = |decision: bool| -> Vec<String> {
+                settings
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| Point::is_decision(&file, *k) == decision)
+                    .map(|(_, (_, v))| v.clone())
+                    .collect()
+            };
+            let index_of = |seen: &mut std::collections::HashMap<Vec<String>, usize>,
+                            k: Vec<String>| {
+                let next = seen.len();
+                *seen.entry(k).or_insert(next)
+            };
+            let decision = index_of(&mut decisions_seen, key(true));
+            let threat = index_of(&mut threats_seen, key(false));
             points.push(Point {
                 index,
                 settings,
                 scenario,
+                decision,
+                threat,
             });
         }
         Ok(Self {

@@ -18,6 +18,7 @@
 //! writes Markdown and HTML with SVG and PNG charts.
 
 pub mod check;
+pub mod decision;
 pub mod experiment;
 pub mod folder;
 pub mod optimise;

@@ -518,8 +518,9 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         }
         s
     };
+    let decision_md = decision_section(dir);
     let md = format!(
-        "# Experiment report: {name}{}\n\n{completeness}{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals of the mean by percentile bootstrap (2,000 resamples of the replicas, drawn from the simulator's seeded RNG, so the same runs give the same intervals; a resampled mean stays within the observed values, so an interval never leaves a metric's feasible range). Every point ran the same seeds (common random numbers).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}",
+        "# Experiment report: {name}{}\n\n{completeness}{decision_md}{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals of the mean by percentile bootstrap (2,000 resamples of the replicas, drawn from the simulator's seeded RNG, so the same runs give the same intervals; a resampled mean stays within the observed values, so an interval never leaves a metric's feasible range). Every point ran the same seeds (common random numbers).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}",
         if completeness.is_empty() {
             ""
         } else {
@@ -549,6 +550,53 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         caveat: (!completeness.is_empty())
             .then(|| completeness.trim().trim_matches('*').to_owned()),
     })
+}
+
+/// The best decision's statement and the settings that had no effect, from the sweep's
+/// `best.json` and `decisions.json` (empty when they are not there, e.g. a shard).
+fn decision_section(dir: &Path) -> String {
+    let read = |f: &str| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(f)).ok()?).ok()
+    };
+    let mut out = String::new();
+    if let Some(best) = read("best.json")
+        && let Some(statement) = best["statement"].as_str()
+    {
+        out.push_str(&format!("## Decision\n\n{}.\n\n", statement));
+        if let Some(threats) = best["threats"].as_array().filter(|t| t.len() > 1) {
+            out.push_str("| threat | point | score |\n|---|---|---|\n");
+            for t in threats {
+                let name: Vec<String> = t["threat"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|kv| {
+                        format!(
+                            "{} = {}",
+                            kv[0].as_str().unwrap_or(""),
+                            kv[1].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "| {} | {} | {:.1} |\n",
+                    name.join(", "),
+                    t["point"],
+                    t["score"].as_f64().unwrap_or(f64::NAN)
+                ));
+            }
+            out.push('\n');
+        }
+    }
+    if let Some(d) = read("decisions.json") {
+        for name in d["no_effect"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "**Warning:** `{}` changed no objective: every pair of points that differ only in it had the same means.\n\n",
+                name.as_str().unwrap_or("")
+            ));
+        }
+    }
+    out
 }
 
 /// The report's opening statement on how complete the results are: empty when every run
