@@ -208,7 +208,7 @@ fn a_setting_with_no_effect_is_warned_about() {
     let exp = DECISIONS
         .replace("RISK", "mean")
         .replace("replicas = 2", "replicas = 1\nstrategy = \"zt.toml\"")
-        .replace("[0.5, 0.97]", "[0.3, 0.6]")
+        .replace("[0.5, 0.97]", "[0.3, 0.6, 0.7]")
         .replace("ticks = 360", "ticks = 120");
     std::fs::write(tmp.path().join("exp.toml"), exp).unwrap();
     let out = paraverse(&["sweep", "exp.toml", "--quiet"], tmp.path());
@@ -229,4 +229,26 @@ fn a_setting_with_no_effect_is_warned_about() {
         md.contains("## Decision") && md.contains("**Warning:** `zero_trust.threshold`"),
         "{md}"
     );
+    // Every point is charted (12 points: two time-series charts), and categorical axes
+    // are labelled with their values.
+    let chart = |name: &str| {
+        std::fs::read_to_string(tmp.path().join("results/dt/charts").join(name)).unwrap()
+    };
+    let (first, second) = (chart("timeseries.svg"), chart("timeseries-2.svg"));
+    for p in 0..12 {
+        // plotters writes each SVG text on its own line.
+        let label = format!("\npoint {p}\n");
+        assert!(
+            first.contains(&label) || second.contains(&label),
+            "point {p} is in a time-series chart"
+        );
+    }
+    assert!(md.contains("charts/timeseries-2.svg"), "{md}");
+    let effect = chart("effect-0.svg");
+    assert!(
+        effect.contains("\n30 s\n") && effect.contains("\n10 min\n"),
+        "categorical labels"
+    );
+    let objectives = chart("security_loss.svg");
+    assert!(objectives.contains("\n11\n") && !objectives.contains("\n11.0\n"));
 }

@@ -47,6 +47,9 @@ fn plottable(&(x, y, r): &Datum) -> bool {
     ok(x) && ok(y) && r.is_none_or(|(lo, hi)| ok(lo) && ok(hi))
 }
 
+/// Points per time-series chart (more charts hold the rest).
+const TIMESERIES_PER_CHART: usize = 8;
+
 /// Series of one chart: labelled lines (x, y, optional (low, high) band or bar).
 #[derive(Debug, Clone, Default)]
 struct Chart {
@@ -54,6 +57,23 @@ struct Chart {
     x_desc: String,
     y_desc: String,
     series: Vec<Series>,
+    /// Names of the x positions 0, 1, 2, ... for a categorical axis (a setting's values,
+    /// point numbers); empty for a numeric axis.
+    x_names: Vec<String>,
+}
+
+/// A tick label for a number: integers without a fraction (1400000, not 1400000.0),
+/// others with at most 4 significant decimals, huge and tiny ones in e-notation.
+fn tick_label(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e9).contains(&a) {
+        format!("{v:.2e}")
+    } else if v == v.round() {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
 }
 
 /// A plotted value: x, y, and an optional (low, high) interval around y.
@@ -110,13 +130,27 @@ impl Chart {
             .y_label_area_size(80)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_desc)
+        let names = &self.x_names;
+        let x_label = |x: &f64| {
+            if names.is_empty() {
+                tick_label(*x)
+            } else if (x - x.round()).abs() < 1e-6 && x.round() >= 0.0 {
+                names.get(x.round() as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(&self.x_desc)
             .y_desc(&self.y_desc)
             .label_style(("sans-serif", 13))
-            .draw()
-            .map_err(plot_err)?;
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&|y: &f64| tick_label(*y));
+        if !names.is_empty() {
+            // One tick per category (plotters puts ticks at round numbers).
+            mesh.x_labels(names.len() + 2);
+        }
+        mesh.draw().map_err(plot_err)?;
         for (k, s) in self.series.iter().enumerate() {
             let colour = COLOURS[k % COLOURS.len()];
             if s.band {
@@ -308,6 +342,9 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             x_desc: "point".into(),
             y_desc: name.clone(),
             series: vec![series],
+            x_names: (0..=points.iter().map(|p| p.point).max().unwrap_or(0))
+                .map(|p| p.to_string())
+                .collect(),
         }
         .write(&charts_dir, &name)?;
         charts.push(name);
@@ -346,9 +383,10 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         let name = format!("effect-{k}");
         Chart {
             title: format!("Security loss by {setting}"),
-            x_desc: format!("{setting}: {}", order.join(" | ")),
+            x_desc: setting.clone(),
             y_desc: "security loss (mean over points)".into(),
             series: vec![series],
+            x_names: order.clone(),
         }
         .write(&charts_dir, &name)?;
         effects_md.push_str(&format!(
@@ -361,32 +399,58 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
     // 3. Compromised nodes over time with a band over the replicas.
     let series = read_series(dir, &runs);
     let tick_s = 1.0;
-    let mut ts = Chart {
-        title: "Compromised nodes over time (mean, 95 % band over replicas)".into(),
-        x_desc: "tick".into(),
-        y_desc: "compromised nodes".into(),
-        series: Vec::new(),
-    };
-    for (point, runs_of) in series.iter().take(8) {
-        let len = runs_of.iter().map(Vec::len).min().unwrap_or(0);
-        let pts = (0..len)
-            .filter_map(|t| {
-                let vals: Vec<f64> = runs_of.iter().map(|r| r[t]).collect();
-                Estimate::of(&vals)
-                    .map(|e| (t as f64 * tick_s, e.mean, Some((e.ci_low, e.ci_high))))
-            })
-            .collect();
-        ts.series.push(Series {
-            label: format!("point {point}"),
-            points: pts,
-            line: true,
-            band: true,
-            ..Series::default()
-        });
-    }
-    if !ts.series.is_empty() {
-        ts.write(&charts_dir, "timeseries")?;
-        charts.push("timeseries".into());
+    // Every point, in pages of TIMESERIES_PER_CHART so the colours and legend stay
+    // readable: timeseries.svg, timeseries-2.svg, ...
+    let all: Vec<(&usize, &Vec<Vec<f64>>)> = series.iter().collect();
+    let pages = all.len().div_ceil(TIMESERIES_PER_CHART);
+    let mut timeseries_md = String::new();
+    for (page, chunk) in all.chunks(TIMESERIES_PER_CHART).enumerate() {
+        let mut ts = Chart {
+            title: format!(
+                "Compromised nodes over time (mean, band of 95 % of replicas){}",
+                if pages > 1 {
+                    format!(", chart {} of {pages}", page + 1)
+                } else {
+                    String::new()
+                }
+            ),
+            x_desc: "tick".into(),
+            y_desc: "compromised nodes".into(),
+            ..Chart::default()
+        };
+        for (point, runs_of) in chunk {
+            let len = runs_of.iter().map(Vec::len).min().unwrap_or(0);
+            let pts = (0..len)
+                .filter_map(|t| {
+                    let mut vals: Vec<f64> = runs_of.iter().map(|r| r[t]).collect();
+                    if vals.is_empty() {
+                        return None;
+                    }
+                    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+                    vals.sort_by(f64::total_cmp);
+                    let band = (
+                        crate::stats::quantile(&vals, 0.025),
+                        crate::stats::quantile(&vals, 0.975),
+                    );
+                    Some((t as f64 * tick_s, mean, Some(band)))
+                })
+                .collect();
+            ts.series.push(Series {
+                label: format!("point {point}"),
+                points: pts,
+                line: true,
+                band: true,
+                ..Series::default()
+            });
+        }
+        let name = if page == 0 {
+            "timeseries".to_owned()
+        } else {
+            format!("timeseries-{}", page + 1)
+        };
+        ts.write(&charts_dir, &name)?;
+        timeseries_md.push_str(&format!("![time series](charts/{name}.svg)\n\n"));
+        charts.push(name);
     }
 
     // 4. The Pareto front: the optimiser's evaluations if there are any, else the points.
@@ -445,6 +509,7 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         title: format!("Pareto front: security loss against cost ({source})"),
         x_desc: "cost".into(),
         y_desc: "security loss".into(),
+        x_names: Vec::new(),
         series: vec![
             Series {
                 label: "dominated".into(),
@@ -529,10 +594,10 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         runs.len(),
         points.len(),
         points.iter().map(|p| p.seeds.len()).max().unwrap_or(0),
-        if charts.iter().any(|c| c == "timeseries") {
-            "![time series](charts/timeseries.svg)\n"
+        if timeseries_md.is_empty() {
+            "No per-run series were recorded.\n".to_owned()
         } else {
-            "No per-run series were recorded.\n"
+            timeseries_md
         }
     );
     let html = format!(

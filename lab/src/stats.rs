@@ -49,7 +49,7 @@ pub struct Estimate {
 }
 
 /// The `q` quantile of sorted values (linear interpolation, as numpy's default).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;
     let (i, frac) = (pos.floor() as usize, pos - pos.floor());
     match sorted.get(i + 1) {
