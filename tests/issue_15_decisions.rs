@@ -252,3 +252,94 @@ fn a_setting_with_no_effect_is_warned_about() {
     let objectives = chart("security_loss.svg");
     assert!(objectives.contains("\n11\n") && !objectives.contains("\n11.0\n"));
 }
+
+/// report.html is one self-contained page a browser renders: headless Chromium loads it
+/// from a copy away from the results folder (so nothing can come from charts/), and the
+/// page it built holds every chart inline, every point, and no raw Markdown.
+#[test]
+fn report_html_renders_in_headless_chromium() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        common::skip_unless_required("PARAVERSE_REQUIRE_CHROMIUM", "no chromium installed");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    strategy(tmp.path());
+    let exp = DECISIONS
+        .replace("RISK", "mean")
+        .replace("replicas = 2", "replicas = 2\nstrategy = \"zt.toml\"")
+        .replace("[0.5, 0.97]", "[0.5, 0.9, 0.97]")
+        .replace("ticks = 360", "ticks = 90");
+    std::fs::write(tmp.path().join("exp.toml"), exp).unwrap();
+    assert!(
+        paraverse(&["sweep", "exp.toml", "--quiet"], tmp.path())
+            .status
+            .success()
+    );
+    let out = paraverse(&["report", "results/dt"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alone = tmp.path().join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::copy(
+        tmp.path().join("results/dt/report.html"),
+        alone.join("report.html"),
+    )
+    .unwrap();
+    let profile = tmp.path().join("profile");
+    let url = format!("file://{}", alone.join("report.html").display());
+    let browse = |extra: &[&str]| {
+        std::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                &format!("--user-data-dir={}", profile.display()),
+            ])
+            .args(extra)
+            .arg(&url)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let out = browse(&["--dump-dom"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dom = text(&out.stdout);
+    assert!(
+        dom.contains("<h1>Experiment report: dt</h1>"),
+        "{}",
+        &dom[..dom.len().min(2000)]
+    );
+    assert!(dom.contains("<h2>Decision</h2>"));
+    assert!(
+        !dom.contains('`') && !dom.contains("**") && !dom.contains("!["),
+        "raw Markdown in the page"
+    );
+    assert!(
+        !dom.contains("<img src=\"charts/"),
+        "no image from outside the page"
+    );
+    let inline_svgs = dom.matches("<svg").count();
+    assert!(inline_svgs >= 7, "{inline_svgs} inline charts");
+    for p in 0..12 {
+        assert!(dom.contains(&format!("point {p}")), "point {p} in the page");
+    }
+    // And it paints: a screenshot that is not blank.
+    let shot = tmp.path().join("page.png");
+    let out = browse(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1000,3000",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 20_000,
+        "a painted page"
+    );
+}

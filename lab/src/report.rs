@@ -602,7 +602,7 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
     );
     let html = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title><style>body{{font-family:sans-serif;max-width:960px;margin:auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px}}</style></head><body>\n{}\n</body></html>\n",
-        markdown_to_html(&md)
+        markdown_to_html(&md, dir)
     );
     let markdown = dir.join("report.md");
     let html_path = dir.join("report.html");
@@ -705,7 +705,7 @@ fn escape(s: &str) -> String {
 }
 
 /// The small Markdown subset the report uses (headings, images, tables, paragraphs).
-fn markdown_to_html(md: &str) -> String {
+fn markdown_to_html(md: &str, dir: &Path) -> String {
     let mut out = String::new();
     let mut in_table = false;
     for line in md.lines() {
@@ -720,7 +720,7 @@ fn markdown_to_html(md: &str) -> String {
             let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
             out.push_str("<tr>");
             for c in cells {
-                out.push_str(&format!("<td>{}</td>", escape(c)));
+                out.push_str(&format!("<td>{}</td>", inline(c)));
             }
             out.push_str("</tr>\n");
             continue;
@@ -730,35 +730,114 @@ fn markdown_to_html(md: &str) -> String {
             in_table = false;
         }
         if let Some(h) = line.strip_prefix("### ") {
-            out.push_str(&format!("<h3>{}</h3>\n", escape(h)));
+            out.push_str(&format!("<h3>{}</h3>\n", inline(h)));
         } else if let Some(h) = line.strip_prefix("## ") {
-            out.push_str(&format!("<h2>{}</h2>\n", escape(h)));
+            out.push_str(&format!("<h2>{}</h2>\n", inline(h)));
         } else if let Some(h) = line.strip_prefix("# ") {
-            out.push_str(&format!("<h1>{}</h1>\n", escape(h)));
+            out.push_str(&format!("<h1>{}</h1>\n", inline(h)));
         } else if let Some(rest) = line.strip_prefix("![") {
             if let Some((alt, src)) = rest.split_once("](") {
-                let src = src.trim_end_matches(')');
-                if src.ends_with(".png") {
-                    out.push_str(&format!(
-                        "<p><img src=\"{}\" alt=\"{}\" style=\"max-width:100%\"></p>\n",
-                        escape(src),
-                        escape(alt)
-                    ));
-                } else {
-                    out.push_str(&format!(
-                        "<p><img src=\"{}\" alt=\"{}\"> <a href=\"{}\">PNG</a></p>\n",
-                        escape(src),
-                        escape(alt),
-                        escape(&src.replace(".svg", ".png"))
-                    ));
-                }
+                out.push_str(&embedded_image(dir, src.trim_end_matches(')'), alt));
             }
         } else if !line.is_empty() {
-            out.push_str(&format!("<p>{}</p>\n", escape(line)));
+            out.push_str(&format!("<p>{}</p>\n", inline(line)));
         }
     }
     if in_table {
         out.push_str("</table>\n");
+    }
+    out
+}
+
+/// A paragraph's text as HTML: escaped, with `**bold**` and `` `code` `` spans.
+fn inline(text: &str) -> String {
+    let mut out = String::new();
+    let escaped = escape(text);
+    let mut rest = escaped.as_str();
+    while !rest.is_empty() {
+        let next_bold = rest.find("**");
+        let next_code = rest.find('`');
+        match (next_bold, next_code) {
+            (Some(b), c) if c.is_none_or(|c| b < c) => match rest[b + 2..].find("**") {
+                Some(e) => {
+                    out.push_str(&rest[..b]);
+                    out.push_str(&format!("<strong>{}</strong>", &rest[b + 2..b + 2 + e]));
+                    rest = &rest[b + 4 + e..];
+                }
+                None => {
+                    out.push_str(rest);
+                    break;
+                }
+            },
+            (_, Some(c)) => match rest[c + 1..].find('`') {
+                Some(e) => {
+                    out.push_str(&rest[..c]);
+                    out.push_str(&format!("<code>{}</code>", &rest[c + 1..c + 1 + e]));
+                    rest = &rest[c + 2 + e..];
+                }
+                None => {
+                    out.push_str(rest);
+                    break;
+                }
+            },
+            _ => {
+                out.push_str(rest);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// An image of the results folder inside the page, so report.html is one
+/// self-contained file: an SVG inline (its text stays searchable), a PNG as a data URI.
+/// A file that cannot be read is linked instead, and the page says so.
+fn embedded_image(dir: &Path, src: &str, alt: &str) -> String {
+    let path = dir.join(src);
+    if src.ends_with(".svg")
+        && let Ok(svg) = std::fs::read_to_string(&path)
+    {
+        let start = svg.find("<svg").unwrap_or(0);
+        return format!(
+            "<figure role=\"img\" aria-label=\"{}\" style=\"margin:0;max-width:100%;overflow-x:auto\">{}</figure>\n",
+            escape(alt),
+            &svg[start..]
+        );
+    }
+    if src.ends_with(".png")
+        && let Ok(png) = std::fs::read(&path)
+    {
+        return format!(
+            "<p><img src=\"data:image/png;base64,{}\" alt=\"{}\" style=\"max-width:100%\"></p>\n",
+            base64(&png),
+            escape(alt)
+        );
+    }
+    format!(
+        "<p><a href=\"{}\">{}</a> (not found when the report was written)</p>\n",
+        escape(src),
+        escape(alt)
+    )
+}
+
+/// Standard base64 (RFC 4648, with padding), for data URIs.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * k)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
     }
     out
 }

@@ -346,3 +346,19 @@ fn reports_survive_null_and_huge_metrics() {
     assert!(md.contains("| 0 | 0 | – | – | – |"), "{md}");
     assert!(md.contains("No experiment.json"), "{md}");
 }
+
+#[test]
+fn base64_matches_rfc_4648_vectors() {
+    use crate::report::base64 as b64;
+    for (input, want) in [
+        ("", ""),
+        ("f", "Zg=="),
+        ("fo", "Zm8="),
+        ("foo", "Zm9v"),
+        ("foob", "Zm9vYg=="),
+        ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ] {
+        assert_eq!(b64(input.as_bytes()), want, "{input}");
+    }
+}
