@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use paraverse_lab::check::{self, Baseline};
+use paraverse_lab::experiment::Replicas;
 use paraverse_lab::runner::{self, Shard};
 use paraverse_lab::{Experiment, LabError};
 use paraverse_lab::{decision, stats};
@@ -19,7 +20,7 @@ fn bar(total: usize, quiet: bool) -> ProgressBar {
     };
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs  ETA {eta}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs {msg} ETA {eta}",
         )
         .expect("valid template"),
     );
@@ -28,7 +29,12 @@ fn bar(total: usize, quiet: bool) -> ProgressBar {
 
 /// Writes `points.csv`, `points.json`, `decisions.csv`, `decisions.json` and `best.json`;
 /// returns the best decision's statement.
-fn summarise(exp: &Experiment, dir: &Path, runs: &[runner::RunResult]) -> Result<Option<String>> {
+fn summarise(
+    exp: &Experiment,
+    dir: &Path,
+    runs: &[runner::RunResult],
+    auto: Option<&paraverse_lab::auto::AutoStop>,
+) -> Result<Option<String>> {
     let points = stats::summarise(runs, &exp.file.score);
     runner::write_atomic(&dir.join("points.csv"), &stats::points_csv(&points))?;
     runner::write_atomic(
@@ -77,6 +83,7 @@ fn summarise(exp: &Experiment, dir: &Path, runs: &[runner::RunResult]) -> Result
         "threats": best.threats,
         "comparison": decisions.comparison,
         "statement": statement,
+        "replicas_auto": auto,
         "metrics": pooled.first().map(|p| &p.metrics),
         "strategy": point.scenario.strategy_source,
         "provenance": {
@@ -103,7 +110,14 @@ fn summarise(exp: &Experiment, dir: &Path, runs: &[runner::RunResult]) -> Result
 /// `paraverse sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<()> {
     crate::set_threads(args.threads)?;
-    let exp = Experiment::load(&args.experiment)?;
+    let mut exp = Experiment::load(&args.experiment)?;
+    let auto = exp.file.experiment.replicas == Replicas::Auto;
+    if auto && args.shard.is_some() {
+        return Err(crate::invalid(format!(
+            "{}: replicas = \"auto\" decides after each batch, so it cannot be split into shards; give a number of replicas to shard it",
+            args.experiment.display()
+        )));
+    }
     let dir = runner::results_dir(&args.results, &exp, args.shard);
     let total = runner::runs_of(&exp, args.shard).len();
     if let Some(largest) = exp
@@ -115,22 +129,40 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         crate::check_memory(largest, rayon::current_num_threads().min(total), false)?;
     }
     if !args.quiet {
+        let spec = exp.file.auto.clone().unwrap_or_default();
         eprintln!(
-            "paraverse: experiment {}, {} points × {} replicas{} ({} runs) into {}",
+            "paraverse: experiment {}, {} points × {} replicas{} ({} runs{}) into {}",
             exp.file.experiment.name,
             exp.points.len(),
-            exp.file.experiment.replicas,
+            if auto {
+                format!("auto ({} a round, at most {})", spec.batch, spec.max)
+            } else {
+                exp.replicas.to_string()
+            },
             args.shard
                 .map(|s| format!(", shard {}/{}", s.index, s.of))
                 .unwrap_or_default(),
             total,
+            if auto { " a round" } else { "" },
             dir.display()
         );
     }
     let bar = bar(total, args.quiet);
-    let outcome = runner::sweep(&exp, &dir, args.shard, &|done, _| {
-        bar.set_position(done as u64)
-    })?;
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let (outcome, stop) = if auto {
+        let (outcome, stop) = paraverse_lab::auto::sweep_auto(
+            &mut exp,
+            &dir,
+            &|replicas| bar.set_message(format!("{replicas} replicas")),
+            &progress,
+        )?;
+        (outcome, Some(stop))
+    } else {
+        (runner::sweep(&exp, &dir, args.shard, &progress)?, None)
+    };
     bar.finish_and_clear();
     if let Some(note) = outcome.dropped.dropped_note() {
         eprintln!(
@@ -140,9 +172,19 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         );
     }
     let statement = match args.shard {
-        None => summarise(&exp, &dir, &outcome.runs)?,
+        None => summarise(&exp, &dir, &outcome.runs, stop.as_ref())?,
         Some(_) => None,
     };
+    if let Some(stop) = &stop {
+        // Said even with --quiet: which rule ended the sweep is part of its result.
+        eprintln!(
+            "paraverse: replicas auto: stopped at {} replicas per point after {} round{}: {}",
+            stop.replicas,
+            stop.rounds,
+            if stop.rounds == 1 { "" } else { "s" },
+            stop.reason
+        );
+    }
     if !args.quiet {
         println!(
             "{} runs ({} resumed from an earlier sweep, {} now) in {}",
@@ -200,7 +242,7 @@ pub fn merge(experiment: &Path, results: &Path) -> Result<()> {
     }
     let runs = &outcome.runs;
     let missing = exp.runs().saturating_sub(runs.len());
-    summarise(&exp, &dir, runs)?;
+    summarise(&exp, &dir, runs, None)?;
     println!(
         "merged {} of {} shards: {} of {} runs into {}{}",
         shards.len(),
@@ -357,7 +399,7 @@ pub fn optimise(
             spec.params.len(),
             exp.file.experiment.name,
             spec.budget,
-            exp.file.experiment.replicas,
+            exp.replicas,
             spec.population
         );
     }
@@ -441,7 +483,7 @@ pub fn optimise(
             "experiment_hash": format!("{:016x}", exp.hash),
             "scenario": scenario.name,
             "scenario_hash": format!("{:016x}", scenario.source_hash),
-            "seeds": (0..exp.file.experiment.replicas).map(|r| exp.seed(r)).collect::<Vec<_>>(),
+            "seeds": (0..exp.replicas).map(|r| exp.seed(r)).collect::<Vec<_>>(),
             "optimiser_seed": spec.seed,
             "evaluations": history.len(),
             "paraverse_version": env!("CARGO_PKG_VERSION"),

@@ -343,3 +343,82 @@ fn report_html_renders_in_headless_chromium() {
         "a painted page"
     );
 }
+
+/// `replicas = "auto"` adds batches until its rule is met, says which, and resumes to the
+/// same stop; a tie that can never separate runs to the cap and says so.
+#[test]
+fn auto_replicas_stop_by_their_rule_and_say_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    strategy(tmp.path());
+    let auto = |name: &str, thresholds: &str, intervals: &str| {
+        format!(
+            "[experiment]\nname = \"{name}\"\nscenario = \"campaign-exfiltration\"\nstrategy = \"zt.toml\"\nreplicas = \"auto\"\nticks = 240\n\n[auto]\nbatch = 3\nmax = 9\n\n[[vary]]\nparam = \"zero_trust.reverify_interval\"\nvalues = {intervals}\n\n[[vary]]\nparam = \"zero_trust.threshold\"\nvalues = {thresholds}\n"
+        )
+    };
+    // 30 s against 10 min: clearly apart, separated once enough pairs agree.
+    std::fs::write(
+        tmp.path().join("apart.toml"),
+        auto("apart", "[0.5]", "[\"30 s\", \"10 min\"]"),
+    )
+    .unwrap();
+    let out = paraverse(&["sweep", "apart.toml", "--quiet"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("replicas auto: stopped at ")
+            && err.contains(": the best decision is separated"),
+        "{err}"
+    );
+    let best = json(tmp.path().join("results/apart/best.json"));
+    assert_eq!(best["replicas_auto"]["rule"], "separated");
+    assert!(best["comparison"]["p_value"].as_f64().unwrap() < 0.05);
+    let replicas = best["replicas_auto"]["replicas"].as_u64().unwrap();
+    let rounds = best["replicas_auto"]["rounds"].as_u64().unwrap();
+    assert_eq!(replicas, 3 * rounds, "batches of 3");
+    assert!(
+        rounds >= 2,
+        "3 pairs cannot reach p < 0.05 (the least p is 2/8)"
+    );
+    assert_eq!(
+        best["provenance"]["seeds"].as_array().unwrap().len() as u64,
+        replicas
+    );
+    // Resumed: nothing runs again, the same stop.
+    let again = paraverse(&["sweep", "apart.toml"], tmp.path());
+    assert!(again.status.success());
+    assert!(
+        text(&again.stdout).contains(&format!(
+            "({} resumed from an earlier sweep, 0 now)",
+            2 * replicas
+        )),
+        "{}",
+        text(&again.stdout)
+    );
+    assert!(text(&again.stderr).contains(&format!(
+        "stopped at {replicas} replicas per point after {rounds} rounds"
+    )));
+    // Two thresholds that never bite at 30 s tie in every run: the cap, said.
+    std::fs::write(
+        tmp.path().join("tie.toml"),
+        auto("tie", "[0.3, 0.6]", "[\"30 s\"]"),
+    )
+    .unwrap();
+    let out = paraverse(&["sweep", "tie.toml", "--quiet"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("stopped at 9 replicas per point after 3 rounds: the cap of 9 replicas"),
+        "{err}"
+    );
+    // Auto and shards do not mix; [auto] needs replicas = "auto".
+    let out = paraverse(&["sweep", "tie.toml", "--shard", "0/2"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::write(
+        tmp.path().join("bad.toml"),
+        auto("bad", "[0.3]", "[\"30 s\"]").replace("replicas = \"auto\"", "replicas = 3"),
+    )
+    .unwrap();
+    let out = paraverse(&["sweep", "bad.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("[auto] is the stopping rule"));
+}

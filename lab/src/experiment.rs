@@ -66,6 +66,9 @@ pub struct ExperimentFile {
     /// Random points instead of a `[[vary]]` grid.
     #[serde(default)]
     pub random: Option<RandomSpec>,
+    /// The stopping rule of `replicas = "auto"`.
+    #[serde(default)]
+    pub auto: Option<AutoSpec>,
 }
 
 /// The `[random]` table: `points` joint samples of the parameters, uniform within their
@@ -179,9 +182,10 @@ pub struct Meta {
     /// Base strategy file, relative to the experiment file (default: the scenario's).
     #[serde(default)]
     pub strategy: Option<String>,
-    /// Replicas (seeds) per point (default 3).
-    #[serde(default = "three")]
-    pub replicas: u32,
+    /// Replicas (seeds) per point (default 3), or `"auto"`: batches of replicas until the
+    /// `[auto]` rule is met (see [`AutoSpec`]).
+    #[serde(default)]
+    pub replicas: Replicas,
     /// First seed (default 1).
     #[serde(default = "one")]
     pub seed: u64,
@@ -190,8 +194,109 @@ pub struct Meta {
     pub ticks: Option<u32>,
 }
 
-fn three() -> u32 {
-    3
+/// How many replicas each point gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replicas {
+    /// This many.
+    Fixed(u32),
+    /// As many as the `[auto]` stopping rule needs.
+    Auto,
+}
+
+impl Default for Replicas {
+    fn default() -> Self {
+        Replicas::Fixed(3)
+    }
+}
+
+impl Serialize for Replicas {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Replicas::Fixed(n) => s.serialize_u32(*n),
+            Replicas::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Replicas {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Replicas;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of replicas (e.g. 3) or \"auto\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Replicas, E> {
+                u32::try_from(v)
+                    .map(Replicas::Fixed)
+                    .map_err(|_| E::custom(format!("{v} replicas: expected at most {}", u32::MAX)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Replicas, E> {
+                u64::try_from(v)
+                    .map_err(|_| {
+                        E::custom(format!(
+                            "{v}: expected a number of replicas ≥ 1 or \"auto\""
+                        ))
+                    })
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Replicas, E> {
+                match v {
+                    "auto" => Ok(Replicas::Auto),
+                    _ => Err(E::custom(format!(
+                        "`{v}`: expected a number of replicas (e.g. 3) or \"auto\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `[auto]` table of `replicas = "auto"`: add `batch` replicas to every point per
+/// round until the best decision is separated from the others at `confidence` (its paired
+/// comparison's p-value below 1 − confidence), or, with `width`, until the best
+/// decision's score interval is narrower than that share of its score; at most `max`
+/// replicas. The sweep says which rule stopped it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoSpec {
+    /// Replicas added per round (default 5, at least 2).
+    #[serde(default = "five")]
+    pub batch: u32,
+    /// Most replicas per point (default 50).
+    #[serde(default = "fifty")]
+    pub max: u32,
+    /// Confidence at which the best decision counts as separated (default 0.95).
+    #[serde(default = "ninety_five")]
+    pub confidence: f64,
+    /// Stop also when the best decision's 95 % score interval is narrower than this
+    /// share of its score's magnitude (e.g. 0.05); off by default.
+    #[serde(default)]
+    pub width: Option<f64>,
+}
+
+fn five() -> u32 {
+    5
+}
+
+fn fifty() -> u32 {
+    50
+}
+
+fn ninety_five() -> f64 {
+    0.95
+}
+
+impl Default for AutoSpec {
+    fn default() -> Self {
+        Self {
+            batch: five(),
+            max: fifty(),
+            confidence: ninety_five(),
+            width: None,
+        }
+    }
 }
 
 fn one() -> u64 {
@@ -374,6 +479,9 @@ pub struct Experiment {
     pub base: Scenario,
     /// The base strategy, as a TOML table.
     pub strategy: toml::Table,
+    /// Replicas per point now: the file's number, or with `replicas = "auto"` the
+    /// replicas of the current round (the sweep raises it batch by batch).
+    pub replicas: u32,
 }
 
 fn invalid(origin: &str, diagnostics: Vec<Diagnostic>) -> LabError {
@@ -523,10 +631,45 @@ impl Experiment {
                 ),
             ));
         }
-        if m.replicas == 0 {
+        let auto = file.auto.clone().unwrap_or_default();
+        let replicas = match m.replicas {
+            Replicas::Fixed(n) => n,
+            Replicas::Auto => auto.batch.min(auto.max),
+        };
+        if m.replicas == Replicas::Fixed(0) {
             diags.push(locator.at_path(
                 &[key("experiment"), key("replicas")],
                 "expected at least 1 replica",
+            ));
+        }
+        if file.auto.is_some() && m.replicas != Replicas::Auto {
+            diags.push(locator.at_path(
+                &[key("auto")],
+                "[auto] is the stopping rule of replicas = \"auto\": set that, or remove [auto]",
+            ));
+        }
+        if auto.batch < 2 || auto.max < auto.batch || auto.max > 10_000 {
+            diags.push(locator.at_path(
+                &[key("auto")],
+                format!(
+                    "batch = {}, max = {}: expected 2 ≤ batch ≤ max ≤ 10000",
+                    auto.batch, auto.max
+                ),
+            ));
+        }
+        if !(0.5..1.0).contains(&auto.confidence) {
+            diags.push(locator.at_path(
+                &[key("auto"), key("confidence")],
+                format!(
+                    "found {}: expected a confidence from 0.5 to below 1",
+                    auto.confidence
+                ),
+            ));
+        }
+        if auto.width.is_some_and(|w| !(w.is_finite() && w > 0.0)) {
+            diags.push(locator.at_path(
+                &[key("auto"), key("width")],
+                "expected a share of the score above 0, e.g. 0.05",
             ));
         }
         for (i, v) in file.vary.iter().enumerate() {
@@ -668,7 +811,11 @@ impl Experiment {
         let points = lengths.try_fold(file.random.as_ref().map_or(1, |r| r.points), |n, k| {
             n.checked_mul(k)
         });
-        let runs = points.and_then(|p| p.checked_mul(m.replicas as usize));
+        let most = match m.replicas {
+            Replicas::Fixed(n) => n,
+            Replicas::Auto => auto.max,
+        };
+        let runs = points.and_then(|p| p.checked_mul(most as usize));
         match (points, runs) {
             (Some(p), Some(r)) if p <= MAX_POINTS && r <= MAX_RUNS => {}
             _ => diags.push(locator.at_path(
@@ -676,7 +823,7 @@ impl Experiment {
                 format!(
                     "the grid has {} points × {} replicas: an experiment may have at most {MAX_POINTS} points and {MAX_RUNS} runs; vary fewer values or split it into several experiments",
                     points.map_or("more than 2^64".to_owned(), |p| p.to_string()),
-                    m.replicas
+                    most
                 ),
             )),
         }
@@ -915,6 +1062,7 @@ impl Experiment {
             });
         }
         Ok(Self {
+            replicas,
             hash: paraverse_sim::rng::fnv1a(text.as_bytes()),
             origin: origin.to_owned(),
             file,
@@ -946,7 +1094,7 @@ impl Experiment {
 
     /// Total runs: points × replicas.
     pub fn runs(&self) -> usize {
-        self.points.len() * self.file.experiment.replicas as usize
+        self.points.len() * self.replicas as usize
     }
 
     /// The seed of replica `r`.

@@ -17,6 +17,7 @@
 //! [`optimise`] searches defense parameters for the Pareto front (NSGA-II); [`report`]
 //! writes Markdown and HTML with SVG and PNG charts.
 
+pub mod auto;
 pub mod check;
 pub mod decision;
 pub mod experiment;

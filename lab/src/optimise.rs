@@ -442,7 +442,7 @@ pub mod experiment {
         let Ok(scenario) = exp.candidate(&values(dims, x)) else {
             return vec![f64::MAX, 0.0, f64::MAX];
         };
-        let replicas = exp.file.experiment.replicas;
+        let replicas = exp.replicas;
         let mut sum = [0.0; 3];
         for r in 0..replicas {
             let Ok(run) = run_one_scenario(&scenario, exp.seed(r), "candidate") else {

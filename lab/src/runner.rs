@@ -439,14 +439,14 @@ pub fn belongs(exp: &Experiment, shard: Option<Shard>, run: &RunResult) -> Resul
     if point.settings != run.settings {
         return Err(format!("point {}'s settings differ", run.point));
     }
-    if run.replica >= exp.file.experiment.replicas || run.seed != exp.seed(run.replica) {
+    if run.replica >= exp.replicas || run.seed != exp.seed(run.replica) {
         return Err(format!(
             "replica {} with seed {} is not one of this experiment's",
             run.replica, run.seed
         ));
     }
     if let Some(s) = shard {
-        let index = run.point * exp.file.experiment.replicas as usize + run.replica as usize;
+        let index = run.point * exp.replicas as usize + run.replica as usize;
         if index as u32 % s.of != s.index {
             return Err(format!(
                 "run {}-{} belongs to another shard than {}/{}",
@@ -488,7 +488,7 @@ pub fn results_dir(root: &Path, exp: &Experiment, shard: Option<Shard>) -> PathB
 /// The (point, replica) runs of an experiment, or of one shard of it: runs whose index
 /// in point-major order is `index` modulo `of`.
 pub fn runs_of(exp: &Experiment, shard: Option<Shard>) -> Vec<(usize, u32)> {
-    let replicas = exp.file.experiment.replicas;
+    let replicas = exp.replicas;
     (0..exp.points.len())
         .flat_map(|p| (0..replicas).map(move |r| (p, r)))
         .enumerate()
@@ -542,7 +542,7 @@ impl Manifest {
             experiment_file: exp.absolute_origin(),
             experiment_hash: format!("{:016x}", exp.hash),
             points: exp.points.len(),
-            replicas: exp.file.experiment.replicas,
+            replicas: exp.replicas,
             runs: runs_of(exp, shard).len(),
             shard: shard.map(|s| format!("{}/{}", s.index, s.of)),
         }
