@@ -350,7 +350,13 @@ fn report_writes_markdown_html_and_charts_from_the_binary() {
     );
     assert!(md.contains("![pareto](charts/pareto.svg)") && md.contains("charts/timeseries.svg"));
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert!(html.contains("<table>") && html.contains("<img src=\"charts/cost.svg\""));
+    // One self-contained page: charts inline, pictures as data URIs (issue 15).
+    assert!(html.contains("<table>") && html.contains("aria-label=\"cost\""));
+    assert!(
+        html.contains("data:image/png;base64,iVBORw0KGgo"),
+        "the picture inline"
+    );
+    assert!(!html.contains("src=\"charts/") && !html.contains("src=\"pictures/"));
     for chart in [
         "security_loss",
         "availability",
