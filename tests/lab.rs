@@ -49,6 +49,31 @@ fn outputs(dir: &Path) -> Vec<String> {
     .collect()
 }
 
+/// Runs `paraverse ARGS` in `dir`, kills it once `file` holds `lines` lines (a lab
+/// journal appended as work finishes), and returns the lines it held then.
+fn kill_after_lines(dir: &Path, args: &[&str], file: &str, lines: usize) -> usize {
+    let mut child = bin()
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let path = dir.join(file);
+    let count = || std::fs::read_to_string(&path).map_or(0, |t| t.lines().count());
+    let started = Instant::now();
+    while count() < lines {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "nothing appeared in {file}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    count()
+}
+
 #[test]
 fn a_killed_sweep_resumes_and_equals_an_uninterrupted_one() {
     let tmp = tempfile::tempdir().unwrap();
@@ -60,8 +85,9 @@ fn a_killed_sweep_resumes_and_equals_an_uninterrupted_one() {
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     // Start, wait for a few runs to land, kill.
-    let mut child = bin()
-        .args([
+    let done = kill_after_lines(
+        tmp.path(),
+        &[
             "sweep",
             "exp.toml",
             "--results",
@@ -69,28 +95,10 @@ fn a_killed_sweep_resumes_and_equals_an_uninterrupted_one() {
             "--threads",
             "1",
             "--quiet",
-        ])
-        .current_dir(tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let runs = tmp.path().join("killed/lab-e2e/runs.jsonl");
-    let started = Instant::now();
-    loop {
-        let n = std::fs::read_to_string(&runs).map_or(0, |t| t.lines().count());
-        if n >= 2 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no runs appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let done = std::fs::read_to_string(&runs).unwrap().lines().count();
+        ],
+        "killed/lab-e2e/runs.jsonl",
+        2,
+    );
     assert!(done < 12, "killed mid-sweep ({done} of 12 done)");
 
     let out = paraverse(&["sweep", "exp.toml", "--results", "killed"], tmp.path());
@@ -399,8 +407,9 @@ fn a_killed_optimisation_resumes_and_equals_an_uninterrupted_one() {
         tmp.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut child = bin()
-        .args([
+    let done = kill_after_lines(
+        tmp.path(),
+        &[
             "optimise",
             "opt.toml",
             "--quiet",
@@ -408,24 +417,10 @@ fn a_killed_optimisation_resumes_and_equals_an_uninterrupted_one() {
             "killed",
             "--threads",
             "1",
-        ])
-        .current_dir(tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let journal = tmp.path().join("killed/lab-e2e/optimise/evaluations.jsonl");
-    let started = Instant::now();
-    while std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count()) < 3 {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no evaluations"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let done = std::fs::read_to_string(&journal).unwrap().lines().count();
+        ],
+        "killed/lab-e2e/optimise/evaluations.jsonl",
+        3,
+    );
     assert!(done < 12, "killed mid-way ({done} of 12 evaluated)");
     let out = paraverse(&["optimise", "opt.toml", "--results", "killed"], tmp.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
