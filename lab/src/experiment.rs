@@ -12,15 +12,20 @@
 //! param = "zero_trust.reverify_interval"
 //! values = ["30 s", "5 min"]
 //!
-//! [[axis]]                                    # a scenario field, by its dotted path
-//! field = "campaign.0.start"
-//! values = ["5 min", "30 min"]
+//! [[axis]]                                    # a scenario field, by its dotted path:
+//! field = "campaign.0.start"                  # a threat (not chosen by the defender)
+//! values = ["5 min", "30 min"]                # unless `decision = true`
 //!
 //! [score]                                     # weights of the objectives; lowest wins
 //! security_loss = 1.0
 //! availability = -100000.0
 //! cost = 1.0
+//! risk = "mean"                               # over the threats: mean, worst, cvar:0.9
 //! ```
+//!
+//! `replicas = "auto"` with an optional `[auto]` table (`batch`, `max`, `confidence`,
+//! `width`) adds replicas in batches until the best decision is separated or its interval
+//! narrow enough ([`crate::auto`]). Decisions and threats: [`crate::decision`].
 //!
 //! Instead of `[[vary]]`, `[random] points = N, seed = S` with `[[random.param]] name,
 //! min, max` draws N joint samples uniformly within the bounds (from the simulator's
