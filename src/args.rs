@@ -66,10 +66,13 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Write report.md and report.html with SVG and PNG charts (objectives with 95% CIs,
-    /// settings' effects, time series with bands, the Pareto front) for a results folder.
+    /// Write report.md and a self-contained report.html with SVG and PNG charts: for a
+    /// sweep, the best decision and its statement, objectives with 95% CIs, settings'
+    /// effects, time series, the Pareto front; for one run, its objectives, kill chains,
+    /// impact and node states over time.
     Report {
-        /// A sweep's results folder, e.g. results/zero-trust-interval.
+        /// A sweep's results folder (results/zero-trust-interval) or one run's
+        /// (results/metaverse-campus-42).
         results_dir: PathBuf,
     },
     /// Merge an experiment's shard results (results/NAME/shard-*) into results/NAME/.

@@ -422,3 +422,42 @@ fn auto_replicas_stop_by_their_rule_and_say_why() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("[auto] is the stopping rule"));
 }
+
+/// A single run can be reported: `paraverse report` on a folder written by `paraverse run`.
+#[test]
+fn a_single_run_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(
+        &[
+            "run",
+            "campaign-exfiltration",
+            "--ticks",
+            "120",
+            "--quiet",
+            "--out",
+            "one",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = paraverse(&["report", "one"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = std::fs::read_to_string(tmp.path().join("one/report.md")).unwrap();
+    assert!(
+        md.starts_with("# Run report: campaign-exfiltration (seed "),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Objectives") && md.contains("## Campaigns"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| T1"),
+        "kill-chain steps with their techniques: {md}"
+    );
+    assert!(md.contains("![node states](charts/states.svg)"));
+    let svg = std::fs::read_to_string(tmp.path().join("one/charts/states.svg")).unwrap();
+    assert!(svg.contains("\ncompromised\n") && svg.contains("\nquarantined\n"));
+    let html = std::fs::read_to_string(tmp.path().join("one/report.html")).unwrap();
+    assert!(html.contains("<h1>Run report: campaign-exfiltration") && html.contains("<svg"));
+}

@@ -268,8 +268,200 @@ pub struct ReportFiles {
     pub caveat: Option<String>,
 }
 
+/// Whether `dir` is a single run's folder (written by `paraverse run`: `summary.json`
+/// and `timeseries.csv`, no lab runs).
+pub fn is_run_folder(dir: &Path) -> bool {
+    dir.join("summary.json").is_file()
+        && dir.join("timeseries.csv").is_file()
+        && !dir.join(runner::RUNS_JSONL).exists()
+}
+
+/// Writes `report.md`, `report.html` and `charts/*.{svg,png}` for a single run's folder:
+/// the headline figures and objectives, each campaign's kill chain, the impact, the
+/// defenses and their cost, and the node states over time.
+pub fn report_run(dir: &Path) -> Result<ReportFiles, LabError> {
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| LabError::Report("the embedded font does not load".to_owned()))?;
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).map_err(|e| {
+            LabError::Mismatch(format!(
+                "{}: {e} (is {} a folder written by `paraverse run`?)",
+                dir.join(name).display(),
+                dir.display()
+            ))
+        })
+    };
+    let summary: serde_json::Value = serde_json::from_str(&read("summary.json")?)
+        .map_err(|e| LabError::Mismatch(format!("{}/summary.json: {e}", dir.display())))?;
+    let csv = read("timeseries.csv")?;
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| {
+            l.split(',')
+                .map(|v| v.parse().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    let charts_dir = dir.join("charts");
+    std::fs::create_dir_all(&charts_dir).map_err(LabError::io(format!(
+        "cannot create {}",
+        charts_dir.display()
+    )))?;
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let time = col("time_s");
+    let mut states = Chart {
+        title: "Node states over time".into(),
+        x_desc: "simulated time (s)".into(),
+        y_desc: "nodes".into(),
+        ..Chart::default()
+    };
+    for name in [
+        "compromised",
+        "quarantined",
+        "patched",
+        "vulnerable",
+        "ever_compromised",
+    ] {
+        if let (Some(c), Some(t)) = (col(name), time) {
+            states.series.push(Series {
+                label: name.replace('_', " "),
+                points: rows
+                    .iter()
+                    .filter_map(|r| Some((*r.get(t)?, *r.get(c)?, None)))
+                    .collect(),
+                line: true,
+                ..Series::default()
+            });
+        }
+    }
+    let mut charts = Vec::new();
+    if !states.series.is_empty() {
+        states.write(&charts_dir, "states")?;
+        charts.push("states".to_owned());
+    }
+    let num = |v: &serde_json::Value| match v.as_f64() {
+        Some(x) => tick_label((x * 1e4).round() / 1e4),
+        None => "–".to_owned(),
+    };
+    let o = &summary["objectives"];
+    let mut md = format!(
+        "# Run report: {} (seed {})\n\n{} nodes, {} ticks of {} s ({} s simulated){}.\n\n## Objectives\n\n| security loss | availability | cost |\n|---|---|---|\n| {} | {} | {} |\n\n## Headline\n\n| figure | value |\n|---|---|\n",
+        summary["scenario"].as_str().unwrap_or("?"),
+        summary["seed"],
+        summary["nodes"],
+        summary["ticks"],
+        num(&summary["tick_s"]),
+        num(&summary["simulated_s"]),
+        summary["strategy"]
+            .as_str()
+            .map(|s| format!(", strategy {s}"))
+            .unwrap_or_default(),
+        num(&o["security_loss"]),
+        num(&o["availability"]),
+        num(&o["cost"]),
+    );
+    for (key, label) in [
+        ("vulnerable_initial", "vulnerable at start"),
+        ("compromised_peak", "compromised peak"),
+        ("compromised_peak_s", "compromised peak at (s)"),
+        ("compromised_final", "compromised final"),
+        ("compromised_ever", "compromised ever"),
+        ("time_to_half_vulnerable_s", "half of the vulnerable by (s)"),
+        ("quarantined_final", "quarantined final"),
+        ("xr_quality", "XR quality"),
+    ] {
+        md.push_str(&format!("| {label} | {} |\n", num(&summary[key])));
+    }
+    if !charts.is_empty() {
+        md.push_str("\n## Over time\n\n![node states](charts/states.svg)\n\n");
+    }
+    let campaigns = summary["campaigns"].as_array().cloned().unwrap_or_default();
+    if !campaigns.is_empty() {
+        md.push_str("## Campaigns\n\n| campaign | kind | step | technique | tactic | reached at (s) |\n|---|---|---|---|---|---|\n");
+        for c in &campaigns {
+            for step in c["steps"].as_array().into_iter().flatten() {
+                md.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} |\n",
+                    c["name"].as_str().unwrap_or(""),
+                    c["kind"].as_str().unwrap_or(""),
+                    step["name"].as_str().unwrap_or(""),
+                    step["technique"].as_str().unwrap_or(""),
+                    step["tactic"].as_str().unwrap_or(""),
+                    step["reached_s"]
+                        .as_f64()
+                        .map_or("not reached".to_owned(), tick_label),
+                ));
+            }
+        }
+        md.push_str("\n## Impact\n\n| what | value |\n|---|---|\n");
+        if let Some(impact) = summary["impact"].as_object() {
+            for (k, v) in impact {
+                match v {
+                    serde_json::Value::Object(by) => {
+                        for (class, n) in by {
+                            md.push_str(&format!(
+                                "| {} {class} | {} |\n",
+                                k.replace('_', " "),
+                                num(n)
+                            ));
+                        }
+                    }
+                    _ => md.push_str(&format!("| {} | {} |\n", k.replace('_', " "), num(v))),
+                }
+            }
+        }
+        md.push('\n');
+    }
+    if let Some(defenses) = summary["defenses"].as_array().filter(|d| !d.is_empty()) {
+        let names: Vec<&str> = defenses.iter().filter_map(|d| d.as_str()).collect();
+        let c = &summary["cost"];
+        md.push_str(&format!(
+            "## Defenses\n\n{}: cost {} (operations {}, friction {}, {} false quarantines).\n\n",
+            names.join(", "),
+            num(&c["total"]),
+            num(&c["ops"]),
+            num(&c["friction"]),
+            num(&c["false_quarantines"])
+        ));
+    }
+    md.push_str(&format!(
+        "Provenance: scenario hash {}, paraverse {}. Figures from `summary.json`; the series from `timeseries.csv`.\n",
+        summary["scenario_hash"].as_str().unwrap_or("?"),
+        summary["paraverse_version"].as_str().unwrap_or("?")
+    ));
+    write_documents(dir, &md, charts)
+}
+
+/// Writes `report.md` and the self-contained `report.html` of `md`.
+fn write_documents(dir: &Path, md: &str, charts: Vec<String>) -> Result<ReportFiles, LabError> {
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report")
+        .to_owned();
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{}</title><style>body{{font-family:sans-serif;max-width:960px;margin:auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px}}</style></head><body>\n{}\n</body></html>\n",
+        escape(&name),
+        markdown_to_html(md, dir)
+    );
+    let markdown = dir.join("report.md");
+    let html_path = dir.join("report.html");
+    runner::write_atomic(&markdown, md)?;
+    runner::write_atomic(&html_path, &html)?;
+    Ok(ReportFiles {
+        markdown,
+        html: html_path,
+        charts,
+        caveat: None,
+    })
+}
+
 /// Writes `report.md`, `report.html` and `charts/*.{svg,png}` into a results folder.
 pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
+    if is_run_folder(dir) {
+        return report_run(dir);
+    }
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| LabError::Report("the embedded font does not load".to_owned()))?;
     if !dir.is_dir() {
@@ -600,21 +792,10 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             timeseries_md
         }
     );
-    let html = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title><style>body{{font-family:sans-serif;max-width:960px;margin:auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px}}</style></head><body>\n{}\n</body></html>\n",
-        markdown_to_html(&md, dir)
-    );
-    let markdown = dir.join("report.md");
-    let html_path = dir.join("report.html");
-    runner::write_atomic(&markdown, &md)?;
-    runner::write_atomic(&html_path, &html)?;
-    Ok(ReportFiles {
-        markdown,
-        html: html_path,
-        charts,
-        caveat: (!completeness.is_empty())
-            .then(|| completeness.trim().trim_matches('*').to_owned()),
-    })
+    let mut files = write_documents(dir, &md, charts)?;
+    files.caveat = (!completeness.is_empty())
+        .then(|| completeness.trim().trim_matches('*').to_owned());
+    Ok(files)
 }
 
 /// The best decision's statement and the settings that had no effect, from the sweep's
