@@ -793,8 +793,8 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         }
     );
     let mut files = write_documents(dir, &md, charts)?;
-    files.caveat = (!completeness.is_empty())
-        .then(|| completeness.trim().trim_matches('*').to_owned());
+    files.caveat =
+        (!completeness.is_empty()).then(|| completeness.trim().trim_matches('*').to_owned());
     Ok(files)
 }
 
