@@ -37,6 +37,19 @@ pub enum Command {
     },
     /// List the bundled scenarios.
     List,
+    /// Print the data dictionary: every column of timeseries.csv (for this scenario: its
+    /// zones, counters and gauges) and every field of summary.json and the lab's runs,
+    /// with kind, unit and meaning.
+    Metrics {
+        /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
+        scenario: Option<String>,
+        /// Defense strategy file (its defenses register their own counters).
+        #[arg(long)]
+        strategy: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the defense parameters' search space (name, range, step) as JSON.
     Space,
     /// Measure node-ticks per second and bytes per node (build with --release).

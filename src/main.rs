@@ -107,6 +107,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::List => list().map(|()| ExitCode::SUCCESS),
+        Command::Metrics {
+            scenario,
+            strategy,
+            json,
+        } => metrics(scenario.as_deref(), strategy.as_deref(), json).map(|()| ExitCode::SUCCESS),
         Command::Space => {
             println!(
                 "{}",
@@ -362,6 +367,45 @@ fn run(args: RunArgs) -> Result<()> {
         }
         println!("results in               {}", out.display());
     }
+    Ok(())
+}
+
+/// `paraverse metrics`: the data dictionary of a scenario's outputs.
+fn metrics(scenario: Option<&str>, strategy: Option<&std::path::Path>, json: bool) -> Result<()> {
+    use paraverse_sim::dictionary;
+    let scenario = load_scenario(scenario, strategy)?;
+    let zones = scenario.zones.clone();
+    // The plugins register their counters and gauges when the world is built.
+    let universe =
+        Universe::build(scenario.with_ticks(1), &plugins()).context("cannot build the world")?;
+    let registered = universe
+        .world()
+        .resource::<paraverse_sim::metrics::Metrics>();
+    let mut entries = dictionary::timeseries(&zones, registered);
+    entries.extend(dictionary::summary());
+    for m in paraverse_lab::runner::METRICS {
+        if let Some(mut e) = dictionary::summary_field(m) {
+            e.file = "runs.csv";
+            entries.push(e);
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:<34} {:<9} {:<12} meaning",
+        "file", "column", "kind", "unit"
+    );
+    for e in &entries {
+        println!(
+            "{:<16} {:<34} {:<9} {:<12} {}",
+            e.file, e.column, e.kind, e.unit, e.meaning
+        );
+    }
+    println!(
+        "\nruns.csv also has point, replica, seed and one column per varied setting; points.csv has METRIC.mean, .ci_low, .ci_high (95 % bootstrap interval of the mean) and .median of each runs.csv metric."
+    );
     Ok(())
 }
 

@@ -461,3 +461,66 @@ fn a_single_run_is_reported() {
     let html = std::fs::read_to_string(tmp.path().join("one/report.html")).unwrap();
     assert!(html.contains("<h1>Run report: campaign-exfiltration") && html.contains("<svg"));
 }
+
+/// The data dictionary covers every column and field a real run writes, and every metric
+/// of the lab's runs.csv.
+#[test]
+fn the_data_dictionary_covers_every_column_a_run_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let strategy = repo().join("strategies/full-stack.toml");
+    let strategy = strategy.to_str().unwrap();
+    let args = ["metaverse-under-siege", "--strategy", strategy];
+    let out = paraverse(
+        &[
+            &["run"][..],
+            &args,
+            &["--ticks", "30", "--quiet", "--out", "r"],
+        ]
+        .concat(),
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = paraverse(&[&["metrics"][..], &args, &["--json"]].concat(), tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let documented = |file: &str, column: &str| {
+        entries.iter().any(|e| {
+            e["file"] == file
+                && e["column"] == column
+                && !e["meaning"].as_str().unwrap_or("").is_empty()
+        })
+    };
+    let csv = std::fs::read_to_string(tmp.path().join("r/timeseries.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    for column in header.split(',') {
+        assert!(
+            documented("timeseries.csv", column),
+            "timeseries.csv `{column}`"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r/summary.json")).unwrap())
+            .unwrap();
+    for (key, value) in summary.as_object().unwrap() {
+        match (key.as_str(), value) {
+            ("impact" | "cost" | "objectives", serde_json::Value::Object(fields)) => {
+                for sub in fields.keys() {
+                    let path = format!("{key}.{sub}");
+                    assert!(documented("summary.json", &path), "summary.json `{path}`");
+                }
+            }
+            _ => assert!(documented("summary.json", key), "summary.json `{key}`"),
+        }
+    }
+    // Every counter and gauge total in the summary is a documented time-series column.
+    for group in ["counters", "gauges"] {
+        for name in summary[group].as_object().unwrap().keys() {
+            assert!(documented("timeseries.csv", name), "{group} `{name}`");
+        }
+    }
+    for metric in paraverse_lab::runner::METRICS {
+        assert!(documented("runs.csv", metric), "runs.csv `{metric}`");
+    }
+    let table = paraverse(&["metrics"], tmp.path());
+    assert!(text(&table.stdout).contains("accounts_taken_over"));
+}

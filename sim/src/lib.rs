@@ -17,6 +17,7 @@
 //! results are bit-identical at any thread count.
 
 pub mod bundled;
+pub mod dictionary;
 pub mod killchain;
 pub mod metrics;
 pub mod objectives;
