@@ -68,7 +68,7 @@ fn read_source(path: &Path, scenario_arg: Option<&str>, allow_changed: bool) -> 
                 .as_str()
                 .and_then(|f| recorded_file(f, path))
                 .and_then(|p| paraverse_lab::Experiment::load(&p).ok())
-                .filter(|e| prov["experiment_hash"].as_str() == Some(&format!("{:016x}", e.hash)))
+                .filter(|e| prov["experiment_hash"].as_str() == Some(&e.hash_hex()))
                 .and_then(|mut e| {
                     let point = best["point"].as_u64()? as usize;
                     (point < e.points.len()).then(|| e.points.swap_remove(point).scenario)

@@ -88,7 +88,7 @@ fn summarise(
         "strategy": point.scenario.strategy_source,
         "provenance": {
             "experiment_file": exp.absolute_origin(),
-            "experiment_hash": format!("{:016x}", exp.hash),
+            "experiment_hash": exp.hash_hex(),
             "scenario": point.scenario.name,
             "scenario_hash": format!("{:016x}", point.scenario.source_hash),
             "seeds": pooled.first().map(|p| {
@@ -164,7 +164,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         (runner::sweep(&exp, &dir, args.shard, &progress)?, None)
     };
     bar.finish_and_clear();
-    if let Some(note) = outcome.dropped.dropped_note() {
+    if let Some(note) = runner::dropped_note(&outcome.dropped, "run") {
         eprintln!(
             "paraverse: {} of {}: their runs were made again",
             note,
@@ -231,8 +231,8 @@ pub fn merge(experiment: &Path, results: &Path) -> Result<()> {
         .into());
     }
     let outcome = runner::merge(&exp, &shards, &dir)?;
-    for (d, loaded) in &outcome.dropped {
-        if let Some(note) = loaded.dropped_note() {
+    for (d, dropped) in &outcome.dropped {
+        if let Some(note) = runner::dropped_note(dropped, "run") {
             eprintln!(
                 "paraverse: {} of {}: rerun that shard to make them again",
                 note,
@@ -407,14 +407,10 @@ pub fn optimise(
     let ((dims, pop, history), reused, dropped) =
         opt::optimise(&exp, &dir, &|n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
-    if !dropped.is_empty() {
+    if let Some(note) = runner::dropped_note(&dropped, "evaluation") {
         eprintln!(
-            "paraverse: {} damaged line{} of {} dropped (first: line {}, {}); those candidates were evaluated again",
-            dropped.len(),
-            if dropped.len() == 1 { "" } else { "s" },
-            dir.join(opt::JOURNAL).display(),
-            dropped[0].line,
-            dropped[0].reason
+            "paraverse: {note} of {}: those candidates were evaluated again",
+            dir.join(opt::JOURNAL).display()
         );
     }
     if reused > 0 && !quiet {
@@ -480,7 +476,7 @@ pub fn optimise(
         "strategy": scenario.strategy_source,
         "provenance": {
             "experiment_file": exp.absolute_origin(),
-            "experiment_hash": format!("{:016x}", exp.hash),
+            "experiment_hash": exp.hash_hex(),
             "scenario": scenario.name,
             "scenario_hash": format!("{:016x}", scenario.source_hash),
             "seeds": (0..exp.replicas).map(|r| exp.seed(r)).collect::<Vec<_>>(),

@@ -292,7 +292,7 @@ fn fuzz_results_readers() {
             for r in &loaded.runs {
                 let _ = runner::belongs(&exp, None, r);
             }
-            let _ = loaded.dropped_note();
+            let _ = runner::dropped_note(&loaded.dropped, "run");
         }
         for line in text(input).lines() {
             let _ = RunResult::from_json_line(line);

@@ -28,7 +28,7 @@ impl Baseline {
     pub fn of(exp: &Experiment, points: &[PointSummary]) -> Self {
         Self {
             experiment: exp.file.experiment.name.clone(),
-            experiment_hash: format!("{:016x}", exp.hash),
+            experiment_hash: exp.hash_hex(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             points: points
                 .iter()
@@ -99,7 +99,7 @@ pub fn verify_provenance(
     baseline: &Baseline,
     path: &Path,
 ) -> Result<(), LabError> {
-    let hash = format!("{:016x}", exp.hash);
+    let hash = exp.hash_hex();
     let version = env!("CARGO_PKG_VERSION");
     let why = if baseline.experiment != exp.file.experiment.name {
         format!(

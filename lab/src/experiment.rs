@@ -1090,6 +1090,11 @@ impl Experiment {
             .with_strategy(&strat.to_string(), &format!("{} candidate", self.origin))?)
     }
 
+    /// The experiment file's hash as results files record it (16 hex digits).
+    pub fn hash_hex(&self) -> String {
+        format!("{:016x}", self.hash)
+    }
+
     /// The experiment file's absolute path (for provenance that holds from any working
     /// directory), or its origin as given when it is not a file here.
     pub fn absolute_origin(&self) -> String {

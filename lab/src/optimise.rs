@@ -488,7 +488,7 @@ pub mod experiment {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(LabError::io(format!("cannot read {}", path.display()))(e)),
         };
-        let hash = format!("{:016x}", exp.hash);
+        let hash = exp.hash_hex();
         let mut known = HashMap::new();
         let mut dropped = Vec::new();
         for (i, line) in text.split_inclusive('\n').enumerate() {
@@ -536,7 +536,7 @@ pub mod experiment {
         let (known, dropped) = read_journal(exp, dir)?;
         // The journal is rewritten with its verified lines only, then appended to.
         let mut kept = String::new();
-        let hash = format!("{:016x}", exp.hash);
+        let hash = exp.hash_hex();
         let mut entries: Vec<(&Vec<String>, &Vec<f64>)> = known.iter().collect();
         entries.sort_by(|a, b| a.0.cmp(b.0));
         for (settings, f) in entries {

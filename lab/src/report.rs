@@ -869,7 +869,7 @@ fn completeness(loaded: &runner::Loaded, manifest: Option<&runner::Manifest>) ->
             runner::MANIFEST
         )),
     }
-    if let Some(note) = loaded.dropped_note() {
+    if let Some(note) = runner::dropped_note(&loaded.dropped, "run") {
         notes.push(format!("{note}; they are left out."));
     }
     if notes.is_empty() {

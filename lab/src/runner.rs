@@ -225,7 +225,7 @@ pub fn run_one_with_series(
             settings: p.settings.clone(),
             scenario_hash: summary["scenario_hash"].as_str().unwrap_or("").to_owned(),
             metrics,
-            experiment_hash: format!("{:016x}", exp.hash),
+            experiment_hash: exp.hash_hex(),
             series_hash: hash_hex(series.as_bytes()),
         },
         series,
@@ -320,31 +320,29 @@ pub struct Loaded {
     pub dropped: Vec<Dropped>,
 }
 
-impl Loaded {
-    /// "3 damaged lines dropped (line 4: checksum does not match ...; ...)", or `None`.
-    pub fn dropped_note(&self) -> Option<String> {
-        if self.dropped.is_empty() {
-            return None;
-        }
-        let shown: Vec<String> = self
-            .dropped
-            .iter()
-            .take(5)
-            .map(|d| format!("line {}: {}", d.line, d.reason))
-            .collect();
-        let more = self.dropped.len().saturating_sub(shown.len());
-        Some(format!(
-            "{} damaged run line{} dropped ({}{})",
-            self.dropped.len(),
-            if self.dropped.len() == 1 { "" } else { "s" },
-            shown.join("; "),
-            if more > 0 {
-                format!("; and {more} more")
-            } else {
-                String::new()
-            }
-        ))
+/// "3 damaged run lines dropped (line 4: checksum does not match ...; ...)" for the
+/// lines of a journal that were not taken (`what`: run, evaluation), or `None`.
+pub fn dropped_note(dropped: &[Dropped], what: &str) -> Option<String> {
+    if dropped.is_empty() {
+        return None;
     }
+    let shown: Vec<String> = dropped
+        .iter()
+        .take(5)
+        .map(|d| format!("line {}: {}", d.line, d.reason))
+        .collect();
+    let more = dropped.len() - shown.len();
+    Some(format!(
+        "{} damaged {what} line{} dropped ({}{})",
+        dropped.len(),
+        if dropped.len() == 1 { "" } else { "s" },
+        shown.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    ))
 }
 
 /// Reads and verifies the runs of a results folder: every line's checksum, its series
@@ -357,7 +355,7 @@ pub fn load_runs(dir: &Path) -> Result<Loaded, LabError> {
         Err(e) => return Err(LabError::io(format!("cannot read {}", path.display()))(e)),
     };
     let text = String::from_utf8_lossy(&bytes);
-    let mut by_id: BTreeMap<(usize, u32), (usize, RunResult)> = BTreeMap::new();
+    let mut by_id: BTreeMap<(usize, u32), RunResult> = BTreeMap::new();
     let mut dropped = Vec::new();
     let mut series_ok: BTreeMap<(usize, u32), Result<(), DropReason>> = BTreeMap::new();
     for (i, line) in text.split_inclusive('\n').enumerate() {
@@ -384,18 +382,18 @@ pub fn load_runs(dir: &Path) -> Result<Loaded, LabError> {
             continue;
         }
         match by_id.get(&run.id()) {
-            Some((_, prev)) if *prev == run => {}
+            Some(prev) if *prev == run => {}
             Some(_) => dropped.push(Dropped {
                 line: n,
                 reason: DropReason::Duplicate,
             }),
             None => {
-                by_id.insert(run.id(), (n, run));
+                by_id.insert(run.id(), run);
             }
         }
     }
     Ok(Loaded {
-        runs: by_id.into_values().map(|(_, r)| r).collect(),
+        runs: by_id.into_values().collect(),
         dropped,
     })
 }
@@ -422,7 +420,7 @@ pub fn read_runs(dir: &Path) -> Result<Vec<RunResult>, LabError> {
 /// file, a point it has with the same settings, the seed of its replica, a replica within
 /// the count, and a run of that shard. `Err` says what differs.
 pub fn belongs(exp: &Experiment, shard: Option<Shard>, run: &RunResult) -> Result<(), String> {
-    let hash = format!("{:016x}", exp.hash);
+    let hash = exp.hash_hex();
     if run.experiment_hash != hash {
         return Err(format!(
             "it was made from another version of the experiment file (hash {}, the file now {hash})",
@@ -507,7 +505,7 @@ pub struct SweepOutcome {
     /// All runs of this sweep (or shard), in (point, replica) order.
     pub runs: Vec<RunResult>,
     /// Lines of an earlier sweep dropped as damaged (their runs were made again).
-    pub dropped: Loaded,
+    pub dropped: Vec<Dropped>,
 }
 
 /// The manifest of a results folder, `experiment.json`: which experiment (file, hash),
@@ -540,7 +538,7 @@ impl Manifest {
         Self {
             experiment: exp.file.experiment.name.clone(),
             experiment_file: exp.absolute_origin(),
-            experiment_hash: format!("{:016x}", exp.hash),
+            experiment_hash: exp.hash_hex(),
             points: exp.points.len(),
             replicas: exp.replicas,
             runs: runs_of(exp, shard).len(),
@@ -630,8 +628,10 @@ pub fn sweep_held(
     let all = runs_of(exp, shard);
     // Resume: keep what is done, verified and of this experiment; damaged lines are
     // dropped (and their runs made again), foreign ones refused.
-    let loaded = load_own_runs(exp, dir, shard)?;
-    let mut done = loaded.runs.clone();
+    let Loaded {
+        runs: mut done,
+        dropped,
+    } = load_own_runs(exp, dir, shard)?;
     write_runs(dir, &header, &mut done)?;
     Manifest::of(exp, shard).write(dir)?;
     std::fs::create_dir_all(dir.join(SERIES_DIR)).map_err(LabError::io(format!(
@@ -683,10 +683,7 @@ pub fn sweep_held(
         resumed,
         ran,
         runs,
-        dropped: Loaded {
-            runs: Vec::new(),
-            dropped: loaded.dropped,
-        },
+        dropped,
     })
 }
 
@@ -700,7 +697,7 @@ pub struct MergeOutcome {
     /// Shard indices with no folder.
     pub missing_shards: Vec<u32>,
     /// Damaged lines dropped, per shard folder.
-    pub dropped: Vec<(PathBuf, Loaded)>,
+    pub dropped: Vec<(PathBuf, Vec<Dropped>)>,
 }
 
 /// Parses a shard folder's name, `shard-I-of-N`.
@@ -749,7 +746,7 @@ pub fn merge(exp: &Experiment, dirs: &[PathBuf], out: &Path) -> Result<MergeOutc
             by_id.insert(r.id(), r.clone());
         }
         if !loaded.dropped.is_empty() {
-            dropped.push(((*d).clone(), loaded.clone()));
+            dropped.push(((*d).clone(), loaded.dropped));
         }
         // The per-run series travel with the runs (only those of verified runs).
         let series = out.join(SERIES_DIR);
