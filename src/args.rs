@@ -95,6 +95,9 @@ pub enum Command {
         /// Results root.
         #[arg(long, default_value = "results")]
         results: PathBuf,
+        /// Output formats, comma-separated: csv (always written) and parquet.
+        #[arg(long, default_value = "csv", value_parser = parse_formats)]
+        format: paraverse_table::Formats,
     },
     /// Print a Slurm batch script that runs an experiment as a job array of shards.
     Slurm(SlurmArgs),
@@ -205,6 +208,11 @@ pub struct SweepArgs {
     /// Results root.
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    /// Output formats, comma-separated: csv (CSV and JSON Lines, always written: other
+    /// paraverse commands read them back) and parquet (typed Apache Parquet twins of the
+    /// tables, for pyarrow, pandas or polars).
+    #[arg(long, default_value = "csv", value_parser = parse_formats)]
+    pub format: paraverse_table::Formats,
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -281,6 +289,11 @@ pub struct RunArgs {
     /// 100,000 unless set); later events are counted as dropped, and the run says so.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub max_events: Option<u64>,
+    /// Output formats, comma-separated: csv (CSV and JSON Lines, always written: other
+    /// paraverse commands read them back) and parquet (typed Apache Parquet twins of the
+    /// tables, for pyarrow, pandas or polars).
+    #[arg(long, default_value = "csv", value_parser = parse_formats)]
+    pub format: paraverse_table::Formats,
     /// Replace the output folder if it exists, and run even when the scenario's memory
     /// estimate exceeds the memory this machine has available.
     #[arg(long)]
@@ -338,4 +351,9 @@ pub struct BenchArgs {
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
     s.parse()
         .map_err(|e: paraverse_sim::units::QuantityError| e.to_string())
+}
+
+/// Parses `--format`.
+fn parse_formats(s: &str) -> Result<paraverse_table::Formats, String> {
+    paraverse_table::Formats::parse(s)
 }

@@ -8,7 +8,8 @@ use paraverse_lab::check::{self, Baseline};
 use paraverse_lab::experiment::Replicas;
 use paraverse_lab::runner::{self, Shard};
 use paraverse_lab::{Experiment, LabError};
-use paraverse_lab::{decision, stats};
+use paraverse_lab::{decision, stats, tables};
+use paraverse_table::Formats;
 
 use crate::args::{CheckArgs, SlurmArgs, SweepArgs};
 
@@ -27,22 +28,40 @@ fn bar(total: usize, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Writes `points.csv`, `points.json`, `decisions.csv`, `decisions.json` and `best.json`;
-/// returns the best decision's statement.
+/// Writes `points.csv`, `points.json`, `decisions.csv`, `decisions.json` and `best.json`
+/// (and `runs`, `points` and `decisions` as Parquet where `formats` asks); returns the
+/// best decision's statement.
 fn summarise(
     exp: &Experiment,
     dir: &Path,
     runs: &[runner::RunResult],
     auto: Option<&paraverse_lab::auto::AutoStop>,
+    formats: Formats,
 ) -> Result<Option<String>> {
+    let kinds = tables::SettingKinds::of(exp);
     let points = stats::summarise(runs, &exp.file.score);
-    runner::write_atomic(&dir.join("points.csv"), &stats::points_csv(&points))?;
+    let points_table = tables::points(&kinds, &points);
+    runner::write_atomic(&dir.join("points.csv"), points_table.csv())?;
     runner::write_atomic(
         &dir.join("points.json"),
-        &(serde_json::to_string_pretty(&points)? + "\n"),
+        serde_json::to_string_pretty(&points)? + "\n",
     )?;
     let decisions = decision::decide(exp, &points, runs);
-    runner::write_atomic(&dir.join("decisions.csv"), &decisions.csv())?;
+    let decisions_table = tables::decisions(&kinds, &decisions);
+    runner::write_atomic(&dir.join("decisions.csv"), decisions_table.csv())?;
+    if formats.parquet {
+        for (name, table) in [
+            ("runs.parquet", tables::runs(&kinds, runs)),
+            ("points.parquet", points_table),
+            ("decisions.parquet", decisions_table),
+        ] {
+            let mut table = table;
+            table
+                .meta("paraverse:experiment", &exp.file.experiment.name)
+                .meta("paraverse:experiment_hash", exp.hash_hex());
+            runner::write_atomic(&dir.join(name), table.parquet()?)?;
+        }
+    }
     runner::write_atomic(
         &dir.join("decisions.json"),
         &(serde_json::to_string_pretty(&decisions)? + "\n"),
@@ -172,7 +191,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         );
     }
     let statement = match args.shard {
-        None => summarise(&exp, &dir, &outcome.runs, stop.as_ref())?,
+        None => summarise(&exp, &dir, &outcome.runs, stop.as_ref(), args.format)?,
         Some(_) => None,
     };
     if let Some(stop) = &stop {
@@ -208,7 +227,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
 }
 
 /// `paraverse merge`: every shard folder of the experiment into its results folder.
-pub fn merge(experiment: &Path, results: &Path) -> Result<()> {
+pub fn merge(experiment: &Path, results: &Path, formats: Formats) -> Result<()> {
     let exp = Experiment::load(experiment)?;
     let dir = runner::results_dir(results, &exp, None);
     let mut shards: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -242,7 +261,7 @@ pub fn merge(experiment: &Path, results: &Path) -> Result<()> {
     }
     let runs = &outcome.runs;
     let missing = exp.runs().saturating_sub(runs.len());
-    summarise(&exp, &dir, runs, None)?;
+    summarise(&exp, &dir, runs, None, formats)?;
     println!(
         "merged {} of {} shards: {} of {} runs into {}{}",
         shards.len(),
@@ -350,7 +369,7 @@ pub fn check(args: &CheckArgs) -> Result<bool> {
     if let Some(parent) = args.junit.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    runner::write_atomic(&args.junit, &check::junit(&cases))?;
+    runner::write_atomic(&args.junit, check::junit(&cases))?;
     let failed: Vec<&check::Case> = cases.iter().filter(|c| !c.passed).collect();
     for c in &failed {
         eprintln!("REGRESSION {} {}: {}", c.experiment, c.name, c.failure());
@@ -449,11 +468,11 @@ pub fn optimise(
     };
     runner::write_atomic(
         &dir.join("pareto.csv"),
-        &csv(&mut front.iter().map(|p| row(p))),
+        csv(&mut front.iter().map(|p| row(p))),
     )?;
     runner::write_atomic(
         &dir.join("evaluations.csv"),
-        &csv(&mut history.iter().map(row)),
+        csv(&mut history.iter().map(row)),
     )?;
     let best = front
         .iter()

@@ -133,7 +133,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Merge {
             experiment,
             results,
-        } => lab::merge(&experiment, &results).map(|()| ExitCode::SUCCESS),
+            format,
+        } => lab::merge(&experiment, &results, format).map(|()| ExitCode::SUCCESS),
         Command::Slurm(args) => lab::slurm(&args).map(|()| ExitCode::SUCCESS),
         Command::Report { results_dir } => {
             let files = paraverse_lab::report::report(&results_dir)?;
@@ -270,7 +271,7 @@ fn run(args: RunArgs) -> Result<()> {
     }
     let record = universe.finish();
     write_run_folder(&out, args.force, |dir| {
-        record.write(dir, &source)?;
+        record.write(dir, &source, args.format)?;
         if let Some(text) = &strategy_source {
             std::fs::write(dir.join("strategy.toml"), text)?;
         }
@@ -382,6 +383,8 @@ fn metrics(scenario: Option<&str>, strategy: Option<&std::path::Path>, json: boo
         .world()
         .resource::<paraverse_sim::metrics::Metrics>();
     let mut entries = dictionary::timeseries(&zones, registered);
+    entries.extend(dictionary::zones(registered, &zones));
+    entries.extend(dictionary::events());
     entries.extend(dictionary::summary());
     for m in paraverse_lab::runner::METRICS {
         if let Some(mut e) = dictionary::summary_field(m) {

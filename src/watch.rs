@@ -138,7 +138,18 @@ impl Recording {
             .collect();
         let mut rows = Vec::new();
         for (i, line) in lines.enumerate() {
-            let row: Result<Vec<u64>, _> = line.split(',').skip(2).map(str::parse::<u64>).collect();
+            // An empty cell is a gauge not yet measured (tick 0): shown as 0.
+            let row: Result<Vec<u64>, _> = line
+                .split(',')
+                .skip(2)
+                .map(|v| {
+                    if v.is_empty() {
+                        Ok(0)
+                    } else {
+                        v.parse::<u64>()
+                    }
+                })
+                .collect();
             let row =
                 row.with_context(|| format!("timeseries.csv line {}: not a row of counts", i + 2))?;
             anyhow::ensure!(

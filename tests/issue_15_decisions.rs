@@ -167,7 +167,7 @@ fn a_decision_is_chosen_over_the_threats_by_the_declared_risk_measure() {
         let csv = std::fs::read_to_string(dir.join("decisions.csv")).unwrap();
         assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
         assert!(csv.starts_with(&format!(
-            "decision,zero_trust.reverify_interval,zero_trust.threshold,score ({risk}),threats,threat 0 score,threat 1 score"
+            "decision,zero_trust.reverify_interval [s],zero_trust.threshold,score ({risk}),threats,threat 0 score,threat 1 score"
         )));
     }
     // An axis the defender decides is a decision, not a threat.
@@ -497,6 +497,18 @@ fn the_data_dictionary_covers_every_column_a_run_writes() {
             documented("timeseries.csv", column),
             "timeseries.csv `{column}`"
         );
+    }
+    let zones = std::fs::read_to_string(tmp.path().join("r/zones.csv")).unwrap();
+    for column in zones.lines().next().unwrap().split(',') {
+        assert!(documented("zones.csv", column), "zones.csv `{column}`");
+    }
+    let events = std::fs::read_to_string(tmp.path().join("r/events.jsonl")).unwrap();
+    assert!(events.lines().count() > 10);
+    for line in events.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in event.as_object().unwrap().keys() {
+            assert!(documented("events.jsonl", key), "events.jsonl `{key}`");
+        }
     }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r/summary.json")).unwrap())

@@ -356,42 +356,6 @@ impl Decisions {
         }
         Some(out)
     }
-
-    /// `decisions.csv`: one row per decision, its risk score and each threat's score.
-    pub fn csv(&self) -> String {
-        let Some(first) = self.decisions.first() else {
-            return String::new();
-        };
-        let mut out = String::from("decision");
-        for (name, _) in &first.settings {
-            out.push(',');
-            out.push_str(name);
-        }
-        out.push_str(&format!(",score ({}),threats", self.risk));
-        let threats = self
-            .decisions
-            .iter()
-            .map(|d| d.threats.len())
-            .max()
-            .unwrap_or(0);
-        for t in 0..threats {
-            out.push_str(&format!(",threat {t} score"));
-        }
-        out.push('\n');
-        for d in &self.decisions {
-            out.push_str(&d.decision.to_string());
-            for (_, v) in &d.settings {
-                out.push(',');
-                out.push_str(&v.replace(',', ";"));
-            }
-            out.push_str(&format!(",{},{}", d.score, d.threats.len()));
-            for t in &d.threats {
-                out.push_str(&format!(",{}", t.score));
-            }
-            out.push('\n');
-        }
-        out
-    }
 }
 
 #[cfg(test)]

@@ -121,12 +121,12 @@ fn temp_name(path: &Path) -> PathBuf {
 /// Writes a file whole or not at all: through a temporary name unique to this process
 /// and call, synced, then renamed over `path`. On failure the temporary file is removed
 /// and `path` keeps its old contents.
-pub fn write_atomic(path: &Path, text: &str) -> Result<(), LabError> {
+pub fn write_atomic(path: &Path, text: impl AsRef<[u8]>) -> Result<(), LabError> {
     let tmp = temp_name(path);
     let what = || format!("cannot write {}", path.display());
     let result = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(text.as_ref())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

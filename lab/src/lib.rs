@@ -26,6 +26,7 @@ pub mod optimise;
 pub mod report;
 pub mod runner;
 pub mod stats;
+pub mod tables;
 
 pub use experiment::{Experiment, Point};
 pub use runner::{RunResult, Shard};

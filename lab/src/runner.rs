@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::folder::FolderLock;
 pub use crate::folder::write_atomic;
+use crate::tables::{self, SettingKinds};
 use crate::{Experiment, LabError};
 
 /// The metrics recorded per run (dotted paths into `summary.json`), in CSV column order.
@@ -90,41 +91,6 @@ impl RunResult {
     pub fn from_json_line(line: &str) -> Result<Self, DropReason> {
         parse_checked_line(line)
     }
-
-    fn csv_line(&self) -> String {
-        let mut cells = vec![
-            self.point.to_string(),
-            self.replica.to_string(),
-            self.seed.to_string(),
-        ];
-        cells.extend(self.settings.iter().map(|(_, v)| csv_cell(v)));
-        cells.extend(METRICS.iter().map(|m| {
-            self.metrics
-                .get(*m)
-                .copied()
-                .flatten()
-                .map_or(String::new(), |v| v.to_string())
-        }));
-        cells.join(",")
-    }
-}
-
-fn csv_cell(v: &str) -> String {
-    if v.contains([',', '"', '\n']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_owned()
-    }
-}
-
-/// The CSV header of an experiment's runs.
-pub fn csv_header(exp: &Experiment) -> String {
-    let mut cols = vec!["point".to_owned(), "replica".into(), "seed".into()];
-    if let Some(p) = exp.points.first() {
-        cols.extend(p.settings.iter().map(|(n, _)| csv_cell(n)));
-    }
-    cols.extend(METRICS.iter().map(|m| (*m).to_owned()));
-    cols.join(",")
 }
 
 /// Which share of the runs this process does: runs whose index % `of` == `index`.
@@ -456,15 +422,17 @@ pub fn belongs(exp: &Experiment, shard: Option<Shard>, run: &RunResult) -> Resul
 }
 
 /// Writes runs in (point, replica) order to `runs.csv` and `runs.jsonl`, atomically.
-pub fn write_runs(dir: &Path, header: &str, runs: &mut [RunResult]) -> Result<(), LabError> {
+pub fn write_runs(
+    dir: &Path,
+    kinds: &SettingKinds,
+    runs: &mut [RunResult],
+) -> Result<(), LabError> {
     runs.sort_by_key(RunResult::id);
     std::fs::create_dir_all(dir)
         .map_err(LabError::io(format!("cannot create {}", dir.display())))?;
-    let mut csv = format!("{header}\n");
+    let csv = tables::runs(kinds, runs).csv();
     let mut jsonl = String::new();
     for r in runs.iter() {
-        csv.push_str(&r.csv_line());
-        csv.push('\n');
         jsonl.push_str(&r.json_line());
         jsonl.push('\n');
     }
@@ -624,7 +592,7 @@ pub fn sweep_held(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SweepOutcome, LabError> {
     let dir = lock.dir();
-    let header = csv_header(exp);
+    let kinds = SettingKinds::of(exp);
     let all = runs_of(exp, shard);
     // Resume: keep what is done, verified and of this experiment; damaged lines are
     // dropped (and their runs made again), foreign ones refused.
@@ -632,7 +600,7 @@ pub fn sweep_held(
         runs: mut done,
         dropped,
     } = load_own_runs(exp, dir, shard)?;
-    write_runs(dir, &header, &mut done)?;
+    write_runs(dir, &kinds, &mut done)?;
     Manifest::of(exp, shard).write(dir)?;
     std::fs::create_dir_all(dir.join(SERIES_DIR)).map_err(LabError::io(format!(
         "cannot create {}",
@@ -666,7 +634,7 @@ pub fn sweep_held(
             let mut f = files.lock().expect("no panics while appending");
             // CSV first, then the JSON line that makes the run count as done.
             let what = || format!("cannot append to {}", dir.display());
-            writeln!(f.0, "{}", run.csv_line()).map_err(LabError::io(what()))?;
+            writeln!(f.0, "{}", tables::run_line(&kinds, &run)).map_err(LabError::io(what()))?;
             f.0.flush().map_err(LabError::io(what()))?;
             writeln!(f.1, "{}", run.json_line()).map_err(LabError::io(what()))?;
             f.1.flush().map_err(LabError::io(what()))?;
@@ -678,7 +646,7 @@ pub fn sweep_held(
     let ran = results.len();
     let mut runs = done;
     runs.extend(results);
-    write_runs(dir, &header, &mut runs)?;
+    write_runs(dir, &kinds, &mut runs)?;
     Ok(SweepOutcome {
         resumed,
         ran,
@@ -761,7 +729,7 @@ pub fn merge(exp: &Experiment, dirs: &[PathBuf], out: &Path) -> Result<MergeOutc
     let found: BTreeSet<u32> = shards.iter().map(|(_, s)| s.index).collect();
     let missing_shards = (0..of).filter(|i| !found.contains(i)).collect();
     let mut runs: Vec<RunResult> = by_id.into_values().collect();
-    write_runs(out, &csv_header(exp), &mut runs)?;
+    write_runs(out, &SettingKinds::of(exp), &mut runs)?;
     Manifest::of(exp, None).write(out)?;
     Ok(MergeOutcome {
         runs,

@@ -175,41 +175,6 @@ pub fn summarise(runs: &[RunResult], score: &Score) -> Vec<PointSummary> {
         .collect()
 }
 
-/// `points.csv`: one row per point, mean and interval of every metric.
-pub fn points_csv(points: &[PointSummary]) -> String {
-    let mut out = String::from("point");
-    if let Some(p) = points.first() {
-        for (name, _) in &p.settings {
-            out.push(',');
-            out.push_str(name);
-        }
-    }
-    out.push_str(",replicas,score");
-    for m in METRICS {
-        out.push_str(&format!(",{m}.mean,{m}.ci_low,{m}.ci_high,{m}.median"));
-    }
-    out.push('\n');
-    for p in points {
-        out.push_str(&p.point.to_string());
-        for (_, v) in &p.settings {
-            out.push(',');
-            out.push_str(&v.replace(',', ";"));
-        }
-        out.push_str(&format!(",{},{}", p.seeds.len(), p.score));
-        for m in METRICS {
-            match p.metrics.get(*m) {
-                Some(e) => out.push_str(&format!(
-                    ",{},{},{},{}",
-                    e.mean, e.ci_low, e.ci_high, e.median
-                )),
-                None => out.push_str(",,,,"),
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
 /// The point with the lowest score.
 pub fn best(points: &[PointSummary]) -> Option<&PointSummary> {
     points

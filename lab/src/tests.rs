@@ -133,11 +133,16 @@ fn shards_merged_equal_one_run() {
     assert_eq!(runs.len(), 16);
     assert_eq!(files(&merged), files(&whole));
     // Points, too.
-    let a = stats::points_csv(&stats::summarise(&runs, &exp.file.score));
-    let b = stats::points_csv(&stats::summarise(
-        &runner::read_runs(&whole).unwrap(),
-        &exp.file.score,
-    ));
+    let a = crate::tables::points(
+        &Default::default(),
+        &stats::summarise(&runs, &exp.file.score),
+    )
+    .csv();
+    let b = crate::tables::points(
+        &Default::default(),
+        &stats::summarise(&runner::read_runs(&whole).unwrap(), &exp.file.score),
+    )
+    .csv();
     assert_eq!(a, b);
 }
 
@@ -340,7 +345,8 @@ fn reports_survive_null_and_huge_metrics() {
             });
         }
     }
-    runner::write_runs(&dir, "point,replica,seed,x", &mut runs).unwrap();
+    let kinds = crate::tables::SettingKinds::from_rows(runs.iter().map(|r| r.settings.as_slice()));
+    runner::write_runs(&dir, &kinds, &mut runs).unwrap();
     let files = crate::report::report(&dir).unwrap();
     let md = std::fs::read_to_string(files.markdown).unwrap();
     assert!(md.contains("| 0 | 0 | – | – | – |"), "{md}");

@@ -19,7 +19,8 @@ use crate::metrics::{Metrics, StateCounts, ZONE_COLUMNS};
 /// One column or field of an output file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
-    /// The file (`timeseries.csv`, `summary.json`).
+    /// The file (`timeseries.csv`, `zones.csv`, `events.jsonl`, `summary.json`; the
+    /// Parquet twins have the same columns).
     pub file: &'static str,
     /// The column, or the field's dotted path in the JSON.
     pub column: String,
@@ -100,6 +101,109 @@ pub fn timeseries(zones: &[String], metrics: &Metrics) -> Vec<Entry> {
         ));
     }
     out
+}
+
+/// The columns of `zones.csv` (and `zones.parquet`): the per-zone series as a tidy long
+/// table, a row per tick and zone; per-zone metrics (`name:zone` in `timeseries.csv`)
+/// under their base name, missing for zones that do not measure them.
+pub fn zones(metrics: &Metrics, zone_names: &[String]) -> Vec<Entry> {
+    let entry = |column: String, kind, unit, meaning: String| Entry {
+        file: "zones.csv",
+        column,
+        kind,
+        unit,
+        meaning,
+    };
+    let mut out = vec![
+        entry(
+            "tick".into(),
+            "info",
+            "",
+            "tick number (0: the initial state)".into(),
+        ),
+        entry(
+            "time_s".into(),
+            "info",
+            "s",
+            "simulated time at the tick's end".into(),
+        ),
+        entry(
+            "zone".into(),
+            "info",
+            "",
+            "the zone this row describes".into(),
+        ),
+    ];
+    for (c, help) in ZONE_HELP {
+        out.push(entry(c.into(), "state", "nodes", help.into()));
+    }
+    for (name, help) in metrics.names().iter().zip(metrics.help()) {
+        let Some((base, zone)) = name.rsplit_once(':') else {
+            continue;
+        };
+        if !zone_names.iter().any(|z| z == zone) || out.iter().any(|e| e.column == base) {
+            continue;
+        }
+        let gauge = metrics.is_gauge(name);
+        out.push(entry(
+            base.to_owned(),
+            if gauge { "gauge" } else { "per-tick" },
+            "",
+            (*help).to_owned(),
+        ));
+    }
+    out
+}
+
+/// The fields of an event in `events.jsonl` (the columns of `events.parquet`); fields an
+/// event does not have are absent (null).
+pub fn events() -> Vec<Entry> {
+    const FIELDS: &[(&str, &str, &str, &str)] = &[
+        ("tick", "info", "", "tick the event happened in"),
+        ("time_s", "info", "s", "simulated time of that tick's end"),
+        (
+            "event",
+            "info",
+            "",
+            "what happened (infection, detection, quarantine, ...)",
+        ),
+        ("node", "info", "", "the node it happened to, GROUP-INDEX"),
+        (
+            "source",
+            "info",
+            "",
+            "the node that caused it (e.g. the infecting node)",
+        ),
+        ("campaign", "info", "", "the campaign involved"),
+        (
+            "true_positive",
+            "info",
+            "",
+            "ground truth of a detection or alert: whether the node was compromised",
+        ),
+        (
+            "count",
+            "per-tick",
+            "",
+            "a count, for events about many nodes (e.g. nodes patched in a round)",
+        ),
+        (
+            "technique",
+            "info",
+            "",
+            "MITRE ATT&CK technique of an attack step",
+        ),
+    ];
+    FIELDS
+        .iter()
+        .map(|&(column, kind, unit, meaning)| Entry {
+            file: "events.jsonl",
+            column: column.to_owned(),
+            kind,
+            unit,
+            meaning: meaning.to_owned(),
+        })
+        .collect()
 }
 
 /// The fields of `summary.json` (objects by their dotted sub-fields; `counters` and

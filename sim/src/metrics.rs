@@ -7,13 +7,14 @@
 //! integer count, so outputs are bit-identical across thread counts.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
+
+use paraverse_table::{self as table, Formats, Table, Values};
 
 use crate::world::{CHUNK, Clock, InGroup, ScenarioRes, Security, dense};
 
@@ -450,6 +451,8 @@ pub struct RunRecord {
     pub series: TimeSeries,
     /// Metric names (columns of `series.counters`).
     pub counter_names: Vec<MetricName>,
+    /// Which of them are gauges (levels measured during a tick: none at tick 0).
+    pub gauges: Vec<bool>,
     /// Zone names (of `series.zones`).
     pub zone_names: Vec<String>,
     /// The event log.
@@ -641,24 +644,168 @@ pub const SERIES_FILE: &str = "timeseries.csv";
 pub const EVENTS_FILE: &str = "events.jsonl";
 /// Copy of the scenario text, for provenance.
 pub const SCENARIO_FILE: &str = "scenario.toml";
+/// The per-zone series as a tidy long table (a row per tick and zone).
+pub const ZONES_FILE: &str = "zones.csv";
+/// [`SERIES_FILE`] as Parquet (`--format parquet`).
+pub const SERIES_PARQUET: &str = "timeseries.parquet";
+/// [`ZONES_FILE`] as Parquet.
+pub const ZONES_PARQUET: &str = "zones.parquet";
+/// [`EVENTS_FILE`] as Parquet.
+pub const EVENTS_PARQUET: &str = "events.parquet";
 
 impl RunRecord {
-    /// The time series as CSV: `tick,time_s,<state columns>,<zone columns>,<metrics>`.
+    /// The time series as a typed table: `tick`, `time_s`, the state columns, the
+    /// per-zone columns and every metric. Gauges (levels measured during a tick) are
+    /// missing at tick 0, the initial state, when nothing has been measured yet; counters
+    /// are 0 there (nothing has happened).
+    pub fn series_table(&self) -> Table {
+        let ticks = self.series.len();
+        let mut t = Table::new();
+        t.push("tick", table::ints(0..ticks as u64));
+        t.push(
+            "time_s",
+            table::floats((0..ticks).map(|i| i as f64 * self.tick_s)),
+        );
+        let columns = TimeSeries::columns(&self.zone_names, &self.counter_names);
+        let rows: Vec<Vec<u64>> = (0..ticks).map(|i| self.series.row(i)).collect();
+        let first_metric = columns.len() - self.counter_names.len();
+        for (c, name) in columns.into_iter().enumerate() {
+            let gauge = c >= first_metric && self.gauges.get(c - first_metric) == Some(&true);
+            t.push(
+                name,
+                Values::Int(
+                    rows.iter()
+                        .enumerate()
+                        .map(|(i, r)| (!(gauge && i == 0)).then(|| r[c] as i64))
+                        .collect(),
+                ),
+            );
+        }
+        t.meta("paraverse:scenario", &self.summary.scenario)
+            .meta("paraverse:seed", self.summary.seed.to_string())
+            .meta("paraverse:tick_s", self.tick_s.to_string());
+        t
+    }
+
+    /// The time series as CSV (see [`RunRecord::series_table`]).
     pub fn series_csv(&self) -> String {
-        let mut out = String::from("tick,time_s");
-        for c in TimeSeries::columns(&self.zone_names, &self.counter_names) {
-            out.push(',');
-            out.push_str(&c);
+        self.series_table().csv()
+    }
+
+    /// The per-zone series as a tidy long table: one row per tick and zone, with the
+    /// zone's state counts and every per-zone metric (`name:zone` in the wide series)
+    /// as its own column under the metric's base name.
+    pub fn zones_table(&self) -> Table {
+        let ticks = self.series.len();
+        let zones = &self.zone_names;
+        // Per-zone metrics: (base name, gauge, index per zone).
+        let mut per_zone: Vec<(String, bool, Vec<Option<usize>>)> = Vec::new();
+        for (i, name) in self.counter_names.iter().enumerate() {
+            let Some((base, zone)) = name.rsplit_once(':') else {
+                continue;
+            };
+            let Some(z) = zones.iter().position(|n| n == zone) else {
+                continue;
+            };
+            let slot = match per_zone.iter().position(|(b, _, _)| b == base) {
+                Some(s) => s,
+                None => {
+                    per_zone.push((
+                        base.to_owned(),
+                        self.gauges.get(i) == Some(&true),
+                        vec![None; zones.len()],
+                    ));
+                    per_zone.len() - 1
+                }
+            };
+            per_zone[slot].2[z] = Some(i);
         }
-        out.push('\n');
-        for t in 0..self.series.len() {
-            let _ = write!(out, "{t},{}", t as f64 * self.tick_s);
-            for v in self.series.row(t) {
-                let _ = write!(out, ",{v}");
-            }
-            out.push('\n');
+        let cells = ticks * zones.len();
+        let at = |k: usize| (k / zones.len().max(1), k % zones.len().max(1));
+        let mut t = Table::new();
+        t.push("tick", table::ints((0..cells).map(|k| at(k).0 as u64)));
+        t.push(
+            "time_s",
+            table::floats((0..cells).map(|k| at(k).0 as f64 * self.tick_s)),
+        );
+        t.push(
+            "zone",
+            table::texts((0..cells).map(|k| zones[at(k).1].clone())),
+        );
+        for (c, name) in ZONE_COLUMNS.iter().enumerate() {
+            t.push(
+                *name,
+                table::ints((0..cells).map(|k| {
+                    let (tick, z) = at(k);
+                    self.series.zones[tick][z][c]
+                })),
+            );
         }
-        out
+        for (base, gauge, index) in per_zone {
+            t.push(
+                base,
+                Values::Int(
+                    (0..cells)
+                        .map(|k| {
+                            let (tick, z) = at(k);
+                            let i = index[z]?;
+                            (!(gauge && tick == 0)).then(|| self.series.counters[tick][i] as i64)
+                        })
+                        .collect(),
+                ),
+            );
+        }
+        t
+    }
+
+    /// The event log as a typed table (the columns of `events.jsonl`, missing where an
+    /// event has no such field).
+    pub fn events_table(&self) -> Table {
+        let e = &self.events;
+        let name = |n: Option<u32>| n.map(|n| self.node_names.name(n));
+        let mut t = Table::new();
+        t.push("tick", table::ints(e.iter().map(|e| u64::from(e.tick))));
+        t.push(
+            "time_s",
+            table::floats(e.iter().map(|e| f64::from(e.tick) * self.tick_s)),
+        );
+        t.push("event", table::texts(e.iter().map(|e| e.kind)));
+        t.push(
+            "node",
+            Values::Text(e.iter().map(|e| name(e.node)).collect()),
+        );
+        t.push(
+            "source",
+            Values::Text(e.iter().map(|e| name(e.source)).collect()),
+        );
+        t.push(
+            "campaign",
+            Values::Text(
+                e.iter()
+                    .map(|e| {
+                        e.campaign.map(|c| {
+                            self.campaign_names
+                                .get(c as usize)
+                                .cloned()
+                                .unwrap_or_default()
+                        })
+                    })
+                    .collect(),
+            ),
+        );
+        t.push(
+            "true_positive",
+            Values::Bool(e.iter().map(|e| e.truth).collect()),
+        );
+        t.push(
+            "count",
+            Values::Int(e.iter().map(|e| e.value.map(|v| v as i64)).collect()),
+        );
+        t.push(
+            "technique",
+            Values::Text(e.iter().map(|e| e.technique.map(str::to_owned)).collect()),
+        );
+        t
     }
 
     /// The event log as JSON lines.
@@ -678,21 +825,30 @@ impl RunRecord {
         serde_json::to_string_pretty(&self.summary).expect("summary serialises") + "\n"
     }
 
-    /// Writes summary, time series, events and the scenario into `dir` (created if needed).
-    pub fn write(&self, dir: &Path, scenario_text: &str) -> std::io::Result<()> {
+    /// Writes summary, time series, per-zone table, events and the scenario into `dir`
+    /// (created if needed), and their Parquet twins where `formats` asks.
+    pub fn write(&self, dir: &Path, scenario_text: &str, formats: Formats) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let files = [
-            (SUMMARY_FILE, self.summary_json()),
-            (SERIES_FILE, self.series_csv()),
-            (EVENTS_FILE, self.events_jsonl()),
-            (SCENARIO_FILE, scenario_text.to_owned()),
+        let zones = self.zones_table();
+        let mut files: Vec<(&str, Vec<u8>)> = vec![
+            (SUMMARY_FILE, self.summary_json().into_bytes()),
+            (SERIES_FILE, self.series_csv().into_bytes()),
+            (ZONES_FILE, zones.csv().into_bytes()),
+            (EVENTS_FILE, self.events_jsonl().into_bytes()),
+            (SCENARIO_FILE, scenario_text.as_bytes().to_vec()),
         ];
+        if formats.parquet {
+            let parquet = |t: Table| t.parquet().map_err(std::io::Error::other);
+            files.push((SERIES_PARQUET, parquet(self.series_table())?));
+            files.push((ZONES_PARQUET, parquet(zones)?));
+            files.push((EVENTS_PARQUET, parquet(self.events_table())?));
+        }
         for (name, content) in files {
             // Write to a temporary name, then rename: a killed run never leaves a
             // half-written file that looks complete.
             let tmp = dir.join(format!(".{name}.tmp"));
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(content.as_bytes())?;
+            f.write_all(&content)?;
             f.sync_all()?;
             std::fs::rename(&tmp, dir.join(name))?;
         }

@@ -85,13 +85,20 @@ impl Cost {
             + t("throttled_node_ticks") / 100.0 * PER_100_THROTTLED_NODE_TICKS
             + t("revocations") * PER_REVOCATION;
         let false_quarantines = metrics.total("false_quarantines").unwrap_or(0);
+        let (ops, friction) = (micro(ops), micro(friction));
         Cost {
             ops,
             friction,
             false_quarantines,
-            total: ops + friction + false_quarantines as f64 * PER_FALSE_QUARANTINE,
+            total: micro(ops + friction + false_quarantines as f64 * PER_FALSE_QUARANTINE),
         }
     }
+}
+
+/// A cost rounded to a millionth of a unit: far below any weight, and it keeps sums of
+/// decimal weights from printing as `1829.4099999999999` in every output.
+fn micro(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
 }
 
 /// The three objectives of a run.

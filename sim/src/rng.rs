@@ -102,9 +102,12 @@ impl Chance {
         Self(self.0 * num / den)
     }
 
-    /// The probability as a float, for reports.
+    /// The probability as a float, for reports and costs: the threshold over 2^32,
+    /// rounded to 9 decimals. A probability written with at most 9 decimals comes back
+    /// as written (0.2, not 0.19999999995343387: the threshold's 2^-32 step is finer than
+    /// the rounding).
     pub fn probability(self) -> f64 {
-        self.0 as f64 / 4_294_967_296.0
+        (self.0 as f64 / 4_294_967_296.0 * 1e9).round() / 1e9
     }
 
     /// The raw threshold (p × 2^32).
@@ -188,6 +191,13 @@ mod tests {
         assert_ne!(SimRng::new(2).draw(S, 0, 0, 0), a.draw(S, 0, 0, 0));
         assert_ne!(a.draw(Stream::named("other"), 0, 0, 0), a.draw(S, 0, 0, 0));
         assert_ne!(S.derive(0), S.derive(1));
+    }
+
+    #[test]
+    fn probabilities_read_back_as_written() {
+        for p in [0.2, 0.05, 0.3, 0.123456789, 0.999999999, 1.0, 0.0] {
+            assert_eq!(Chance::new(p).probability(), p, "{p} reads back as written");
+        }
     }
 
     #[test]

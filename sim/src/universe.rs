@@ -364,6 +364,11 @@ impl Universe {
             summary,
             series,
             counter_names: metrics.names().to_vec(),
+            gauges: metrics
+                .names()
+                .iter()
+                .map(|n| metrics.is_gauge(n))
+                .collect(),
             zone_names: self.scenario.zones.clone(),
             events: log.events().to_vec(),
             tick_s: clock.seconds_at(1),
