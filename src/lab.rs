@@ -8,7 +8,7 @@ use paraverse_lab::check::{self, Baseline};
 use paraverse_lab::experiment::Replicas;
 use paraverse_lab::runner::{self, Shard};
 use paraverse_lab::{Experiment, LabError};
-use paraverse_lab::{decision, stats, tables};
+use paraverse_lab::{decision, sensitivity, stats, tables};
 use paraverse_table::Formats;
 
 use crate::args::{CheckArgs, SlurmArgs, SweepArgs};
@@ -49,12 +49,37 @@ fn summarise(
     let decisions = decision::decide(exp, &points, runs);
     let decisions_table = tables::decisions(&kinds, &decisions);
     runner::write_atomic(&dir.join("decisions.csv"), decisions_table.csv())?;
+    let effects = sensitivity::main_effects(exp, &points);
+    let effects_table = sensitivity::effects_table(&effects);
+    runner::write_atomic(&dir.join("effects.csv"), effects_table.csv())?;
+    runner::write_atomic(
+        &dir.join("effects.json"),
+        serde_json::to_string_pretty(&effects)? + "\n",
+    )?;
+    let sobol = sensitivity::sobol(exp, &points);
+    let sobol_table = sobol.as_ref().map(sensitivity::Sobol::table);
+    if let (Some(sobol), Some(table)) = (&sobol, &sobol_table) {
+        runner::write_atomic(&dir.join("sensitivity.csv"), table.csv())?;
+        runner::write_atomic(
+            &dir.join("sensitivity.json"),
+            serde_json::to_string_pretty(sobol)? + "\n",
+        )?;
+        for name in &sobol.no_effect {
+            eprintln!(
+                "warning: `{name}` has no measurable effect: its total Sobol index is below {} for the score and every objective (sensitivity.csv)",
+                sensitivity::NO_EFFECT_TOTAL
+            );
+        }
+    }
     if formats.parquet {
-        for (name, table) in [
+        let mut parquet = vec![
             ("runs.parquet", tables::runs(&kinds, runs)),
             ("points.parquet", points_table),
             ("decisions.parquet", decisions_table),
-        ] {
+            ("effects.parquet", effects_table),
+        ];
+        parquet.extend(sobol_table.map(|t| ("sensitivity.parquet", t)));
+        for (name, table) in parquet {
             let mut table = table;
             table
                 .meta("paraverse:experiment", &exp.file.experiment.name)

@@ -31,6 +31,9 @@
 //! min, max` draws N joint samples uniformly within the bounds (from the simulator's
 //! counter-based RNG, so the same file gives the same points everywhere).
 //!
+//! `design = "saltelli"` in `[random]` makes Saltelli's design instead, and the sweep
+//! reports first-order and total Sobol indices of every parameter ([`crate::sensitivity`]).
+//!
 //! Points are the defense settings (the Cartesian product of every `vary` list, or the
 //! random samples) times the product of the `axis` lists, in file order (the last list
 //! varies fastest). Each point's scenario and strategy are built and validated
@@ -86,9 +89,69 @@ pub struct RandomSpec {
     /// Seed of the samples (default 1).
     #[serde(default = "one")]
     pub seed: u64,
+    /// `uniform` (default): `points` independent samples. `saltelli`: the Saltelli
+    /// design for Sobol indices: `points` base samples A and B, and for each parameter
+    /// A with that parameter's column from B, so `points × (parameters + 2)` settings
+    /// in all ([`crate::sensitivity`]).
+    #[serde(default)]
+    pub design: Design,
     /// Parameters sampled.
     #[serde(rename = "param")]
     pub params: Vec<OptimiseParam>,
+}
+
+/// How `[random]` draws its samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Design {
+    /// Independent uniform samples.
+    #[default]
+    Uniform,
+    /// Saltelli's A, B, AB_i matrices, for first-order and total Sobol indices.
+    Saltelli,
+}
+
+impl RandomSpec {
+    /// The settings rows the design makes: `points`, or `points × (parameters + 2)`
+    /// for Saltelli's design.
+    pub fn rows(&self) -> usize {
+        match self.design {
+            Design::Uniform => self.points,
+            Design::Saltelli => self.points.saturating_mul(self.params.len() + 2),
+        }
+    }
+
+    /// The unit-cube coordinates of every row: uniform draws from the simulator's
+    /// counter-based RNG. Saltelli rows come in blocks of `parameters + 2` per base
+    /// sample j: A_j, B_j, then A_j with column i taken from B_j, for each i.
+    pub fn unit_rows(&self) -> Vec<Vec<f64>> {
+        let rng = paraverse_sim::rng::SimRng::new(self.seed);
+        let k = self.params.len();
+        let u = |stream: &str, i: usize, matrix: u32, d: usize| {
+            let s = paraverse_sim::rng::Stream::named(stream);
+            (rng.draw(s, i as u32, matrix, d as u32) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        match self.design {
+            Design::Uniform => (0..self.points)
+                .map(|i| (0..k).map(|d| u("lab.random", i, 0, d)).collect())
+                .collect(),
+            Design::Saltelli => {
+                let mut rows = Vec::with_capacity(self.rows());
+                for j in 0..self.points {
+                    let a: Vec<f64> = (0..k).map(|d| u("lab.saltelli", j, 0, d)).collect();
+                    let b: Vec<f64> = (0..k).map(|d| u("lab.saltelli", j, 1, d)).collect();
+                    rows.push(a.clone());
+                    rows.push(b.clone());
+                    for i in 0..k {
+                        let mut ab = a.clone();
+                        ab[i] = b[i];
+                        rows.push(ab);
+                    }
+                }
+                rows
+            }
+        }
+    }
 }
 
 /// The `[optimise]` table: NSGA-II over defense parameters at the base scenario.
@@ -756,6 +819,18 @@ impl Experiment {
                     "expected points ≥ 1 and at least one [[random.param]]",
                 ));
             }
+            if r.design == Design::Saltelli && r.points < 2 {
+                diags.push(locator.at_path(
+                    &[key("random"), key("points")],
+                    "the saltelli design needs at least 2 base samples (64 or more give usable Sobol intervals)",
+                ));
+            }
+            if r.design == Design::Saltelli && file.axes.iter().any(|a| a.decision) {
+                diags.push(locator.at_path(
+                    &[key("random"), key("design")],
+                    "the saltelli design analyses the [[random.param]] parameters over the threats; an axis with decision = true would be a parameter outside the design: sample it as a [[random.param]] or drop decision = true",
+                ));
+            }
             for (i, p) in r.params.iter().enumerate() {
                 if param(&p.name).is_none() {
                     diags.push(locator.at_path(
@@ -813,7 +888,7 @@ impl Experiment {
             .iter()
             .map(|v| v.values.len())
             .chain(file.axes.iter().map(|a| a.values.len()));
-        let points = lengths.try_fold(file.random.as_ref().map_or(1, |r| r.points), |n, k| {
+        let points = lengths.try_fold(file.random.as_ref().map_or(1, RandomSpec::rows), |n, k| {
             n.checked_mul(k)
         });
         let most = match m.replicas {
@@ -894,17 +969,13 @@ impl Experiment {
         let sampled: Vec<(String, Vec<toml::Value>)> = match &file.random {
             Some(r) => {
                 let dims = crate::optimise::experiment::dimensions_of(&r.params, origin)?;
-                let rng = paraverse_sim::rng::SimRng::new(r.seed);
-                let stream = paraverse_sim::rng::Stream::named("lab.random");
-                let xs: Vec<Vec<f64>> = (0..r.points as u32)
-                    .map(|i| {
+                let xs: Vec<Vec<f64>> = r
+                    .unit_rows()
+                    .into_iter()
+                    .map(|u| {
                         dims.iter()
-                            .enumerate()
-                            .map(|(d, dim)| {
-                                let u = (rng.draw(stream, i, 0, d as u32) >> 11) as f64
-                                    / (1u64 << 53) as f64;
-                                dim.bounds.0 + (dim.bounds.1 - dim.bounds.0) * u
-                            })
+                            .zip(u)
+                            .map(|(dim, u)| dim.bounds.0 + (dim.bounds.1 - dim.bounds.0) * u)
                             .collect()
                     })
                     .collect();
@@ -925,7 +996,7 @@ impl Experiment {
             None => Vec::new(),
         };
         let joint = sampled.len();
-        let samples = file.random.as_ref().map_or(1, |r| r.points);
+        let samples = file.random.as_ref().map_or(1, RandomSpec::rows);
         let lists: Vec<(String, &Vec<toml::Value>)> = sampled
             .iter()
             .map(|(n, v)| (n.clone(), v))

@@ -25,6 +25,7 @@ pub mod folder;
 pub mod optimise;
 pub mod report;
 pub mod runner;
+pub mod sensitivity;
 pub mod stats;
 pub mod tables;
 

@@ -776,8 +776,10 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         s
     };
     let decision_md = decision_section(dir);
+    let sensitivity_md = sensitivity_section(dir);
+    let provenance_md = provenance_section(dir);
     let md = format!(
-        "# Experiment report: {name}{}\n\n{completeness}{decision_md}{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals of the mean by percentile bootstrap (2,000 resamples of the replicas, drawn from the simulator's seeded RNG, so the same runs give the same intervals; a resampled mean stays within the observed values, so an interval never leaves a metric's feasible range). Every point ran the same seeds (common random numbers).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}",
+        "# Experiment report: {name}{}\n\n{completeness}{decision_md}{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals of the mean by percentile bootstrap (2,000 resamples of the replicas, drawn from the simulator's seeded RNG, so the same runs give the same intervals; a resampled mean stays within the observed values, so an interval never leaves a metric's feasible range). Every point ran the same seeds (common random numbers).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{sensitivity_md}{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}{provenance_md}",
         if completeness.is_empty() {
             ""
         } else {
@@ -809,6 +811,7 @@ fn decision_section(dir: &Path) -> String {
         && let Some(statement) = best["statement"].as_str()
     {
         out.push_str(&format!("## Decision\n\n{}.\n\n", statement));
+        out.push_str(&conclusion(dir).unwrap_or_default());
         if let Some(threats) = best["threats"].as_array().filter(|t| t.len() > 1) {
             out.push_str("| threat | point | score |\n|---|---|---|\n");
             for t in threats {
@@ -842,6 +845,256 @@ fn decision_section(dir: &Path) -> String {
             ));
         }
     }
+    out
+}
+
+fn read_json(dir: &Path, file: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(file)).ok()?).ok()
+}
+
+/// Formats a number for a sentence or table: integers without decimals, others to 3
+/// significant figures at least.
+fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    if v == v.round() && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// The conclusion in a few generated sentences: what to decide, how sure, which settings
+/// matter most and which not at all (from best.json, decisions.json, effects.json and
+/// sensitivity.json).
+fn conclusion(dir: &Path) -> Option<String> {
+    let best = read_json(dir, "best.json")?;
+    let settings: Vec<String> = best["settings"]
+        .as_array()?
+        .iter()
+        .map(|kv| {
+            format!(
+                "`{} = {}`",
+                kv[0].as_str().unwrap_or(""),
+                kv[1].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let threats = best["threats"].as_array().map_or(0, Vec::len);
+    let mut out = format!(
+        "**Conclusion.** Decide {} (score {}, the {} over {} threat{}).",
+        if settings.is_empty() {
+            "the base strategy".to_owned()
+        } else {
+            settings.join(", ")
+        },
+        num(best["score"].as_f64().unwrap_or(f64::NAN)),
+        best["risk"].as_str().unwrap_or("mean"),
+        threats,
+        if threats == 1 { "" } else { "s" }
+    );
+    if let Some(c) = best["comparison"].as_object() {
+        let p = c["p_value"].as_f64().unwrap_or(1.0);
+        let tie = c["mean_difference"].as_f64() == Some(0.0)
+            && c["ci_low"].as_f64() == Some(0.0)
+            && c["ci_high"].as_f64() == Some(0.0);
+        out.push_str(&if tie {
+            format!(
+                " The runner-up (decision {}) gave identical results in every paired run: what differs between them does not matter here.",
+                c["runner_up"]
+            )
+        } else if p < 0.05 {
+            format!(
+                " It beats the runner-up (decision {}) by {} per paired run (95 % CI [{}, {}], p = {:.4}): the difference is unlikely to be chance.",
+                c["runner_up"],
+                num(c["mean_difference"].as_f64().unwrap_or(f64::NAN)),
+                num(c["ci_low"].as_f64().unwrap_or(f64::NAN)),
+                num(c["ci_high"].as_f64().unwrap_or(f64::NAN)),
+                p
+            )
+        } else {
+            format!(
+                " It is not separated from the runner-up (decision {}, p = {:.4}): treat the two as equally good, or add replicas (`replicas = \"auto\"`).",
+                c["runner_up"], p
+            )
+        });
+    }
+    if let Some(effects) = read_json(dir, "effects.json").and_then(|e| e.as_array().cloned()) {
+        let spread = |e: &serde_json::Value| e["spread"]["score"].as_f64().unwrap_or(0.0);
+        let ranked = {
+            let mut r: Vec<&serde_json::Value> = effects.iter().collect();
+            r.sort_by(|a, b| spread(b).total_cmp(&spread(a)));
+            r
+        };
+        if let Some(top) = ranked.first().filter(|e| spread(e) > 0.0) {
+            out.push_str(&format!(
+                " Of the settings, `{}` moves the score most (its values' mean scores span {}){}.",
+                top["setting"].as_str().unwrap_or(""),
+                num(spread(top)),
+                if top["decision"].as_bool() == Some(false) {
+                    ", and it is a threat, not a choice: the decision must hold across it"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if let Some(sobol) = read_json(dir, "sensitivity.json") {
+        let score = sobol["outputs"]
+            .as_array()?
+            .iter()
+            .find(|o| o["output"] == "score")?;
+        if let Some(top) = score["indices"].as_array().and_then(|i| {
+            i.iter().max_by(|a, b| {
+                a["total"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    .total_cmp(&b["total"].as_f64().unwrap_or(0.0))
+            })
+        }) {
+            out.push_str(&format!(
+                " By variance, `{}` matters most: total Sobol index {} of the score.",
+                top["parameter"].as_str().unwrap_or(""),
+                num(top["total"].as_f64().unwrap_or(f64::NAN))
+            ));
+        }
+    }
+    let quiet: Vec<String> = read_json(dir, "decisions.json")
+        .and_then(|d| d["no_effect"].as_array().cloned())
+        .into_iter()
+        .flatten()
+        .chain(
+            read_json(dir, "sensitivity.json")
+                .and_then(|d| d["no_effect"].as_array().cloned())
+                .into_iter()
+                .flatten(),
+        )
+        .filter_map(|v| v.as_str().map(|s| format!("`{s}`")))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !quiet.is_empty() {
+        out.push_str(&format!(
+            " {} had no effect on any objective: {} not tested by this experiment.",
+            quiet.join(", "),
+            if quiet.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            }
+        ));
+    }
+    Some(out + "\n\n")
+}
+
+/// Main effects as a table, and Sobol indices where the experiment used the saltelli
+/// design.
+fn sensitivity_section(dir: &Path) -> String {
+    let mut out = String::new();
+    if let Some(effects) = read_json(dir, "effects.json").and_then(|e| e.as_array().cloned())
+        && !effects.is_empty()
+    {
+        out.push_str("Main effects: for each setting, the spread (largest minus smallest) of the mean over the points with each of its values, the other settings averaged out (`effects.csv` has every level).\n\n| setting | decides | values | score | security loss | availability | cost |\n|---|---|---|---|---|---|---|\n");
+        for e in &effects {
+            let s = |k: &str| num(e["spread"][k].as_f64().unwrap_or(f64::NAN));
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                e["setting"].as_str().unwrap_or(""),
+                if e["decision"].as_bool() == Some(true) {
+                    "defender"
+                } else {
+                    "threat"
+                },
+                e["levels"].as_array().map_or(0, Vec::len),
+                s("score"),
+                s("objectives.security_loss"),
+                s("objectives.availability"),
+                s("objectives.cost")
+            ));
+        }
+        out.push('\n');
+    }
+    if let Some(sobol) = read_json(dir, "sensitivity.json") {
+        out.push_str(&format!(
+            "Sobol indices ({}). S: the share of the output's variance the parameter explains alone; ST: with all its interactions.\n\n| output | parameter | S | 95 % CI | ST | 95 % CI |\n|---|---|---|---|---|---|\n",
+            sobol["method"].as_str().unwrap_or("")
+        ));
+        for o in sobol["outputs"].as_array().into_iter().flatten() {
+            let indices = o["indices"].as_array().cloned().unwrap_or_default();
+            if indices.is_empty() {
+                out.push_str(&format!(
+                    "| {} | (no variance: no parameter moved it) | | | | |\n",
+                    o["output"].as_str().unwrap_or("")
+                ));
+            }
+            for i in &indices {
+                let f = |v: &serde_json::Value| num(v.as_f64().unwrap_or(f64::NAN));
+                out.push_str(&format!(
+                    "| {} | {} | {} | [{}, {}] | {} | [{}, {}] |\n",
+                    o["output"].as_str().unwrap_or(""),
+                    i["parameter"].as_str().unwrap_or(""),
+                    f(&i["first_order"]),
+                    f(&i["first_order_ci"][0]),
+                    f(&i["first_order_ci"][1]),
+                    f(&i["total"]),
+                    f(&i["total_ci"][0]),
+                    f(&i["total_ci"][1]),
+                ));
+            }
+        }
+        out.push('\n');
+        for name in sobol["no_effect"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "**Warning:** `{}` has no measurable effect: its total index is below 0.01 for the score and every objective.\n\n",
+                name.as_str().unwrap_or("")
+            ));
+        }
+    }
+    out
+}
+
+/// Where the results come from: experiment file and hash, scenario and hash, seeds,
+/// version (from best.json and experiment.json).
+fn provenance_section(dir: &Path) -> String {
+    let manifest = read_json(dir, runner::MANIFEST);
+    let best = read_json(dir, "best.json");
+    let prov = best.as_ref().map(|b| &b["provenance"]);
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    if let Some(m) = &manifest {
+        rows.extend(text(&m["experiment_file"]).map(|v| ("experiment file", format!("`{v}`"))));
+        rows.extend(
+            text(&m["experiment_hash"]).map(|v| ("experiment hash (FNV-1a)", format!("`{v}`"))),
+        );
+        rows.push((
+            "points × replicas",
+            format!("{} × {}", m["points"], m["replicas"]),
+        ));
+    }
+    if let Some(p) = prov {
+        rows.extend(text(&p["scenario"]).map(|v| ("scenario", format!("`{v}`"))));
+        rows.extend(
+            text(&p["scenario_hash"]).map(|v| ("scenario hash (FNV-1a)", format!("`{v}`"))),
+        );
+        if let Some(seeds) = p["seeds"].as_array() {
+            let list: Vec<String> = seeds.iter().map(|s| s.to_string()).collect();
+            rows.push(("seeds (every point)", list.join(", ")));
+        }
+        rows.extend(text(&p["paraverse_version"]).map(|v| ("paraverse", v)));
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("## Provenance\n\n| | |\n|---|---|\n");
+    for (k, v) in rows {
+        out.push_str(&format!("| {k} | {v} |\n"));
+    }
+    out.push_str("\nRerun with the same experiment file (same hash) to get the same runs bit for bit, at any thread count; `runs.jsonl` carries each run's seed, settings and a checksum.\n\n");
     out
 }
 
