@@ -355,7 +355,7 @@ pub fn check(args: &CheckArgs) -> Result<bool> {
     }
     let mut cases = Vec::new();
     for f in &files {
-        let exp = Experiment::load(f)?;
+        let mut exp = Experiment::load(f)?;
         let dir = runner::results_dir(&args.results, &exp, None);
         // A gate reruns from scratch: stale results must not mask a regression. The folder
         // is held first, so a second gate cannot clear it under a running one.
@@ -363,8 +363,29 @@ pub fn check(args: &CheckArgs) -> Result<bool> {
             paraverse_lab::folder::FolderLock::acquire(&dir, &format!("check of {}", exp.origin))?;
         runner::clear(&lock)?;
         let bar = bar(exp.runs(), args.quiet);
-        let outcome =
-            runner::sweep_held(&exp, &lock, None, &|done, _| bar.set_position(done as u64))?;
+        let progress = |done: usize, total: usize| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        };
+        // replicas = "auto" runs its rounds to its stopping rule, as a sweep would: a
+        // gate on the first batch alone would compare a different, noisier experiment.
+        let outcome = if exp.file.experiment.replicas == Replicas::Auto {
+            let (outcome, stop) = paraverse_lab::auto::sweep_auto_held(
+                &mut exp,
+                &lock,
+                &|replicas| bar.set_message(format!("{replicas} replicas")),
+                &progress,
+            )?;
+            if !args.quiet {
+                eprintln!(
+                    "paraverse: {}: replicas auto stopped at {} per point: {}",
+                    exp.file.experiment.name, stop.replicas, stop.reason
+                );
+            }
+            outcome
+        } else {
+            runner::sweep_held(&exp, &lock, None, &progress)?
+        };
         bar.finish_and_clear();
         let points = stats::summarise(&outcome.runs, &exp.file.score);
         let path = check::baseline_path(&args.baselines, &exp);

@@ -536,3 +536,86 @@ fn the_data_dictionary_covers_every_column_a_run_writes() {
     let table = paraverse(&["metrics"], tmp.path());
     assert!(text(&table.stdout).contains("accounts_taken_over"));
 }
+
+/// Two exfiltration campaigns against the same data lake: a record both copy is one
+/// record exposed, so the records stolen never exceed what the stores hold (8,000
+/// biometric, 40,000 health, 400,000 behavioural, 200,000 twin records; each campaign
+/// alone takes them all by the end of the undefended run).
+#[test]
+fn records_stolen_count_records_not_thefts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base =
+        std::fs::read_to_string(repo().join("scenarios/campaign-exfiltration.toml")).unwrap();
+    let twice = format!(
+        "{base}\n[[campaign]]\nname = \"copycat\"\nstart = \"6 min\"\nentry = \"phones\"\naccess = \"phishing\"\nattempt_rate = 0.05\ntarget = \"data-lake\"\nlateral_rate = 0.05\n\n[campaign.exfiltration]\ndrop = \"drop\"\nrate = \"50 Mbit/s\"\nrecord_bytes = 4096\n"
+    );
+    std::fs::write(tmp.path().join("twice.toml"), twice).unwrap();
+    let out = paraverse(
+        &["run", "twice.toml", "--seed", "7", "--quiet", "--out", "r"],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = json(tmp.path().join("r/summary.json"));
+    let stolen = &summary["impact"]["records_stolen"];
+    assert_eq!(stolen["biometric"], 8_000, "{stolen}");
+    assert_eq!(stolen["health"], 40_000, "{stolen}");
+    assert_eq!(stolen["behavioural"], 400_000, "{stolen}");
+    assert_eq!(stolen["twin_data"], 200_000, "{stolen}");
+    // Both campaigns reached their effect step: each did steal.
+    let campaigns = summary["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 2);
+}
+
+/// The regression gate runs a `replicas = "auto"` experiment to its stopping rule, as a
+/// sweep does, not only its first batch: the tie below can never separate, so both the
+/// baseline and the gate run all 9 replicas, and the gate passes against its baseline.
+#[test]
+fn check_runs_auto_replicas_to_their_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("gate")).unwrap();
+    strategy(tmp.path());
+    std::fs::write(
+        tmp.path().join("gate/tie.toml"),
+        "[experiment]\nname = \"tie\"\nscenario = \"campaign-exfiltration\"\nstrategy = \"../zt.toml\"\nreplicas = \"auto\"\nticks = 120\n\n[auto]\nbatch = 3\nmax = 9\n\n[[vary]]\nparam = \"zero_trust.threshold\"\nvalues = [0.3, 0.6]\n\n[check]\nrelative = 0.05\nabsolute = 1.0\n",
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        paraverse(
+            &[
+                &[
+                    "check",
+                    "gate",
+                    "--baselines",
+                    "base",
+                    "--junit",
+                    "junit.xml",
+                ][..],
+                extra,
+            ]
+            .concat(),
+            tmp.path(),
+        )
+    };
+    let out = check(&["--update"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("tie: replicas auto stopped at 9 per point: the cap"),
+        "{}",
+        text(&out.stderr)
+    );
+    let runs = std::fs::read_to_string(tmp.path().join("results/check/tie/runs.jsonl")).unwrap();
+    assert_eq!(
+        runs.lines().count(),
+        2 * 9,
+        "every round ran, not only the first batch"
+    );
+    let out = check(&[]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let runs = std::fs::read_to_string(tmp.path().join("results/check/tie/runs.jsonl")).unwrap();
+    assert_eq!(runs.lines().count(), 18);
+}

@@ -54,11 +54,11 @@ use crate::ledger::{Ledger, Refusal};
 /// Chance the dictionary of a botnet or intruder opens a default-credential device.
 pub const DICTIONARY: Chance = Chance::from_ratio(9, 10);
 
-/// Exfiltration state of one target node.
+/// Exfiltration state of one target node, for one campaign (what is left to steal is
+/// shared: [`TargetedCampaigns::data_left`]).
 #[derive(Debug, Clone)]
 struct Exfil {
     flow: Option<u32>,
-    remaining: [u64; 6],
     carry_bits: u64,
 }
 
@@ -98,6 +98,11 @@ pub struct TargetedCampaigns {
     pub list: Vec<TargetedCampaign>,
     /// GPU, edge and cloud nodes (the compute cryptojacking steals from).
     compute_nodes: u64,
+    /// Records of each node's data, by class, that no campaign has stolen yet. Shared by
+    /// every exfiltration campaign: a record two campaigns copy is one record exposed,
+    /// so `records_stolen` counts records, not thefts, and never exceeds what a store
+    /// holds.
+    data_left: BTreeMap<u32, [u64; 6]>,
 }
 
 /// Hop distance from every node to the nearest node of `sources` (breadth-first).
@@ -211,6 +216,7 @@ impl TargetedCampaigns {
         Ok(Self {
             list,
             compute_nodes,
+            data_left: BTreeMap::new(),
         })
     }
 }
@@ -256,7 +262,9 @@ pub fn targeted_step(
     let tick = ctx.clock.tick;
     let rng = *ctx.rng;
     let scenario = &ctx.scenario;
+    let campaigns = &mut *campaigns;
     let compute_nodes = campaigns.compute_nodes;
+    let data_left = &mut campaigns.data_left;
     let defense = &scenario.defense;
     let decoys = defense.deception.map(|d| d.decoys);
     let mut hijacked_ppm = 0u64;
@@ -453,12 +461,14 @@ pub fn targeted_step(
                     let g = &scenario.groups[groups[n as usize].0 as usize];
                     let x = tc.exfil.entry(n).or_insert_with(|| Exfil {
                         flow: None,
-                        remaining: DataClass::ALL.map(|cl| g.data.get(&cl).copied().unwrap_or(0)),
                         carry_bits: 0,
+                    });
+                    let remaining = data_left.entry(n).or_insert_with(|| {
+                        DataClass::ALL.map(|cl| g.data.get(&cl).copied().unwrap_or(0))
                     });
                     out.book
                         .reach(c, chain::OBJECTIVE, tick, Some(n), &mut out.log);
-                    if x.remaining.iter().all(|&r| r == 0) {
+                    if remaining.iter().all(|&r| r == 0) {
                         continue;
                     }
                     let kbps_now = match (&traffic, x.flow) {
@@ -487,7 +497,7 @@ pub fn targeted_step(
                     let mut records = x.carry_bits / (record_bytes * 8);
                     x.carry_bits -= records * record_bytes * 8;
                     let mut taken = 0;
-                    for (k, r) in x.remaining.iter_mut().enumerate() {
+                    for (k, r) in remaining.iter_mut().enumerate() {
                         let t = records.min(*r);
                         *r -= t;
                         records -= t;
@@ -501,7 +511,7 @@ pub fn targeted_step(
                             out.metrics.add(out.impact.records[k], usable);
                         }
                     }
-                    if x.remaining.iter().all(|&r| r == 0) {
+                    if remaining.iter().all(|&r| r == 0) {
                         x.carry_bits = 0;
                     }
                     if taken > 0 {
@@ -524,7 +534,7 @@ pub fn targeted_step(
                     for (&n, x) in &tc.exfil {
                         if let Some(f) = x.flow {
                             let on = active.binary_search(&n).is_ok()
-                                && x.remaining.iter().any(|&r| r > 0);
+                                && data_left.get(&n).is_some_and(|r| r.iter().any(|&r| r > 0));
                             core.set_demand(f, if on { *kbps } else { 0 });
                         }
                     }

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::decision::{self, Decisions};
 use crate::experiment::AutoSpec;
+use crate::folder::FolderLock;
 use crate::runner::{self, SweepOutcome};
 use crate::stats::{self, Estimate};
 use crate::{Experiment, LabError};
@@ -42,6 +43,19 @@ pub fn sweep_auto(
     round: &dyn Fn(u32),
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(SweepOutcome, AutoStop), LabError> {
+    let lock = FolderLock::acquire(dir, &format!("sweep of {}", exp.origin))?;
+    sweep_auto_held(exp, &lock, round, progress)
+}
+
+/// [`sweep_auto`] in a results folder this process already holds (the regression gate
+/// clears it first and runs every round under one lock).
+pub fn sweep_auto_held(
+    exp: &mut Experiment,
+    lock: &FolderLock,
+    round: &dyn Fn(u32),
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(SweepOutcome, AutoStop), LabError> {
+    let dir = lock.dir();
     let spec = exp.file.auto.clone().unwrap_or_default();
     // Resuming: a round starts only when the ones before it did not stop, so the sweep
     // goes on at the highest round the folder holds runs of.
@@ -61,7 +75,7 @@ pub fn sweep_auto(
         rounds += 1;
         exp.replicas = replicas;
         round(replicas);
-        let mut outcome = runner::sweep(exp, dir, None, progress)?;
+        let mut outcome = runner::sweep_held(exp, lock, None, progress)?;
         let resumed = *resumed.get_or_insert(outcome.resumed);
         let points = stats::summarise(&outcome.runs, &exp.file.score);
         let decisions = decision::decide(exp, &points, &outcome.runs);
