@@ -389,6 +389,7 @@ fn metrics(scenario: Option<&str>, strategy: Option<&std::path::Path>, json: boo
     for m in paraverse_lab::runner::METRICS {
         if let Some(mut e) = dictionary::summary_field(m) {
             e.file = "runs.csv";
+            e.dtype = "double";
             entries.push(e);
         }
     }
@@ -397,13 +398,13 @@ fn metrics(scenario: Option<&str>, strategy: Option<&std::path::Path>, json: boo
         return Ok(());
     }
     println!(
-        "{:<16} {:<34} {:<9} {:<12} meaning",
-        "file", "column", "kind", "unit"
+        "{:<16} {:<34} {:<9} {:<12} {:<7} meaning",
+        "file", "column", "kind", "unit", "type"
     );
     for e in &entries {
         println!(
-            "{:<16} {:<34} {:<9} {:<12} {}",
-            e.file, e.column, e.kind, e.unit, e.meaning
+            "{:<16} {:<34} {:<9} {:<12} {:<7} {}",
+            e.file, e.column, e.kind, e.unit, e.dtype, e.meaning
         );
     }
     println!(

@@ -104,6 +104,19 @@ fn a_run_writes_parquet_that_pyarrow_loads_with_the_documented_types() {
         .unwrap()
         .lines()
         .count();
+    // The data dictionary, whose types the Parquet files must have.
+    let dictionary = paraverse(
+        &[
+            "metrics",
+            "metaverse-under-siege",
+            "--strategy",
+            strategy.to_str().unwrap(),
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert!(dictionary.status.success());
+    std::fs::write(tmp.path().join("dictionary.json"), &dictionary.stdout).unwrap();
     let script = format!(
         r#"
 import pyarrow.parquet as pq, csv
@@ -134,6 +147,13 @@ assert str(ev.schema.field("event").type) == "string"
 assert ev.column("event").null_count == 0
 meta = pq.read_schema("r/timeseries.parquet").metadata
 assert meta[b"paraverse:scenario"] == b"metaverse-under-siege", meta
+# Every column has the type the data dictionary documents.
+import json
+documented = {{(e["file"], e["column"]): e["dtype"] for e in json.load(open("dictionary.json"))}}
+for table, file in [(ts, "timeseries.csv"), (z, "zones.csv"), (ev, "events.jsonl")]:
+    for field in table.schema:
+        want = documented[(file, field.name)]
+        assert str(field.type) == want, (file, field.name, str(field.type), want)
 print("ok", ts.num_columns)
 "#
     );

@@ -28,6 +28,9 @@ pub struct Entry {
     pub kind: &'static str,
     /// Unit (`nodes`, `s`, `ppm`, ...), empty where the meaning says it.
     pub unit: &'static str,
+    /// The column's type in the Parquet twin (`int64`, `double`, `string`, `bool`; an
+    /// empty CSV field is a null), or `json` for a field of `summary.json`.
+    pub dtype: &'static str,
     /// What it is.
     pub meaning: String,
 }
@@ -56,6 +59,11 @@ const ZONE_HELP: [(&str, &str); 3] = [
 pub fn timeseries(zones: &[String], metrics: &Metrics) -> Vec<Entry> {
     let entry = |column: String, kind, unit, meaning: String| Entry {
         file: "timeseries.csv",
+        dtype: if column == "time_s" {
+            "double"
+        } else {
+            "int64"
+        },
         column,
         kind,
         unit,
@@ -109,6 +117,11 @@ pub fn timeseries(zones: &[String], metrics: &Metrics) -> Vec<Entry> {
 pub fn zones(metrics: &Metrics, zone_names: &[String]) -> Vec<Entry> {
     let entry = |column: String, kind, unit, meaning: String| Entry {
         file: "zones.csv",
+        dtype: match column.as_str() {
+            "time_s" => "double",
+            "zone" => "string",
+            _ => "int64",
+        },
         column,
         kind,
         unit,
@@ -198,6 +211,12 @@ pub fn events() -> Vec<Entry> {
         .iter()
         .map(|&(column, kind, unit, meaning)| Entry {
             file: "events.jsonl",
+            dtype: match column {
+                "tick" | "count" => "int64",
+                "time_s" => "double",
+                "true_positive" => "bool",
+                _ => "string",
+            },
             column: column.to_owned(),
             kind,
             unit,
@@ -471,6 +490,7 @@ pub fn summary() -> Vec<Entry> {
         .iter()
         .map(|&(column, kind, unit, meaning)| Entry {
             file: "summary.json",
+            dtype: "json",
             column: column.to_owned(),
             kind,
             unit,
