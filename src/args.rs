@@ -111,6 +111,38 @@ pub enum Command {
     /// NetworkPolicy YAML and an nftables ruleset. Each export is read back and must
     /// admit exactly the connections the simulator admitted, or nothing is written.
     Export(ExportArgs),
+    /// Build a scenario and a mapping file from the real network: an nmap scan (XML),
+    /// matched against a local NVD CVE feed, hosts grouped by subnet and services.
+    Import(ImportArgs),
+}
+
+/// Options of `paraverse import`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  nmap -sV --traceroute -oX scan.xml 10.0.0.0/16\n  paraverse import --nmap scan.xml --vulns nvdcve-2.0-2026.json --name site\n  paraverse run imported/site/site.toml\n  paraverse export strategies/zero-trust.toml --scenario imported/site/site.toml --mapping imported/site/mapping.toml\n\nThe rules file decides kinds (first match wins; the built-in rules follow yours):\n  [[rule]]\n  kind = \"data_store\"\n  ports = [5432]\n  services = [\"postgresql\"]\n  products = [\"PostgreSQL\"]\n  auth = \"password\""
+)]
+pub struct ImportArgs {
+    /// nmap XML (`nmap -sV --traceroute -oX FILE TARGETS`).
+    #[arg(long)]
+    pub nmap: PathBuf,
+    /// A local NVD CVE JSON 2.0 feed: scanned versions (by CPE) are matched against it
+    /// and the CVEs' CVSS v3.1 vectors go into the scenario. Unmatched services are
+    /// listed, not guessed.
+    #[arg(long)]
+    pub vulns: Option<PathBuf>,
+    /// Rules deciding each group's kind (TOML, see below), tried before the built-in ones.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// The scenario's name: a folder name.
+    #[arg(long, default_value = "imported")]
+    pub name: String,
+    /// Output folder for NAME.toml and mapping.toml (default: imported/NAME/). An
+    /// existing scenario or mapping there is refused unless --force.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of `paraverse view`.

@@ -21,6 +21,7 @@ mod alloc;
 mod args;
 mod bench;
 mod export;
+mod import;
 mod lab;
 mod out;
 mod view;
@@ -158,6 +159,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => lab::optimise(&experiment, &results, threads, quiet).map(|()| ExitCode::SUCCESS),
         Command::View(args) => view::view(&args).map(|()| ExitCode::SUCCESS),
         Command::Export(args) => export::export(&args).map(|()| ExitCode::SUCCESS),
+        Command::Import(args) => import::import(&args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => {
             set_threads(None)?;
             lab::check(&args).map(|ok| {

@@ -301,3 +301,44 @@ fn fuzz_results_readers() {
         shown(paraverse_lab::check::read_baseline(&baseline));
     });
 }
+
+/// The importer's inputs: nmap XML, an NVD feed and a rules file, each mutated in turn
+/// while the others stay valid; every import that parses must produce a scenario that
+/// validates (the importer checks it, and would report a bug as an error).
+#[test]
+fn fuzz_import_inputs() {
+    let fixture =
+        |name: &str| std::fs::read(repo().join("import/tests/fixtures").join(name)).unwrap();
+    let (scan, nvd) = (fixture("scan.xml"), fixture("nvd.json"));
+    let rules = paraverse_import::rules::BUILT_IN.as_bytes().to_vec();
+    let run = |s: &[u8], v: &[u8], r: &[u8]| {
+        let (s, v, r) = (text(s), text(v), text(r));
+        let input = |text| paraverse_import::Input {
+            text,
+            origin: "fuzz",
+        };
+        let result = paraverse_import::import(&paraverse_import::Sources {
+            name: "fuzz",
+            nmap: input(&s),
+            vulns: Some(input(&v)),
+            rules: Some(input(&r)),
+        });
+        if let Err(paraverse_import::ImportError::Generated(e)) = &result {
+            let e = e.to_string();
+            panic!(
+                "an import produced an invalid scenario: {}",
+                &e[..e.len().min(300)]
+            );
+        }
+        shown(result);
+    };
+    fuzz("nmap", std::slice::from_ref(&scan), &|input| {
+        run(input, &nvd, &rules)
+    });
+    fuzz("nvd", std::slice::from_ref(&nvd), &|input| {
+        run(&scan, input, &rules)
+    });
+    fuzz("rules", std::slice::from_ref(&rules), &|input| {
+        run(&scan, &nvd, input)
+    });
+}

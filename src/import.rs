@@ -1,0 +1,103 @@
+//! `paraverse import`: a scenario and a mapping from the real network's artefacts
+//! (`paraverse_import`), written where the user asked, checked, and summarised.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use paraverse_defenders::export::Mapping;
+use paraverse_import::{Input, Sources};
+use paraverse_sim::scenario::{is_folder_name, read_input};
+
+use crate::args::ImportArgs;
+
+/// `paraverse import`.
+pub fn import(args: &ImportArgs) -> Result<()> {
+    if !is_folder_name(&args.name) || args.name.len() > 63 {
+        return Err(crate::invalid(format!(
+            "--name `{}`: expected a folder name (ASCII letters, digits, `-`, `_`; at most 63)",
+            args.name
+        )));
+    }
+    let read =
+        |p: &PathBuf| -> Result<(String, String)> { Ok((read_input(p)?, p.display().to_string())) };
+    let nmap = read(&args.nmap)?;
+    let vulns = args.vulns.as_ref().map(read).transpose()?;
+    let rules = args.rules.as_ref().map(read).transpose()?;
+    fn input((text, origin): &(String, String)) -> Input<'_> {
+        Input { text, origin }
+    }
+    let imported = paraverse_import::import(&Sources {
+        name: &args.name,
+        nmap: input(&nmap),
+        vulns: vulns.as_ref().map(input),
+        rules: rules.as_ref().map(input),
+    })
+    .map_err(|e| match e {
+        paraverse_import::ImportError::Rules(s) => anyhow::Error::new(s),
+        paraverse_import::ImportError::Generated(_) => anyhow::Error::new(e),
+        other => crate::invalid(other.to_string()),
+    })?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("imported").join(&args.name));
+    let scenario_path = out.join(format!("{}.toml", args.name));
+    let mapping_path = out.join("mapping.toml");
+    // The mapping must read back as the exporter will read it.
+    Mapping::parse(&imported.mapping, &mapping_path.display().to_string())
+        .context("the imported mapping does not read back (a bug in paraverse import)")?;
+    for p in [&scenario_path, &mapping_path] {
+        if p.exists() && !args.force {
+            return Err(crate::invalid(format!(
+                "{} exists: pass --force to replace it, or --out another folder",
+                p.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    for (p, text) in [
+        (&scenario_path, &imported.scenario),
+        (&mapping_path, &imported.mapping),
+    ] {
+        let tmp = p.with_extension("toml.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, p))
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    let r = &imported.report;
+    println!(
+        "imported {} hosts into {} groups and {} services: {} (mapping: {})",
+        r.hosts,
+        r.groups.len(),
+        r.services,
+        scenario_path.display(),
+        mapping_path.display()
+    );
+    for g in &r.groups {
+        println!(
+            "  group {:<32} {:<18} {} host(s)",
+            g.name,
+            format!("{:?}", g.kind),
+            g.hosts
+        );
+    }
+    for (service, cve) in &r.vulnerable {
+        println!("  {service}: {cve}");
+    }
+    if args.vulns.is_some() {
+        for u in &r.unmatched {
+            println!("  not matched: {u}");
+        }
+        for u in &r.without_cvss {
+            println!("  matched but without a valid CVSS v3.1 vector (left out): {u}");
+        }
+    } else {
+        println!("  no --vulns feed: services carry no vulnerabilities");
+    }
+    if r.router_assumed {
+        eprintln!(
+            "warning: the scan has no traceroute: one router was assumed (scan with --traceroute)"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! Issue 16, "The twin meets the real network", part 1: `paraverse import` builds a
+//! scenario and a mapping from an nmap scan and a local NVD feed; the scenario validates
+//! and runs, and exports name the scanned addresses. One test scans a real host: a
+//! network namespace this test creates (and removes, even on failure) running Python's
+//! HTTP server, scanned by Debian's nmap.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::{paraverse, repo, skip_unless_required, text};
+
+fn fixture(name: &str) -> String {
+    repo()
+        .join("import/tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The fixture scan (a router, two web servers with one fingerprint, a database, a host
+/// that was down) with an NVD feed: groups, CVEs and addresses, through the binary; the
+/// scenario validates and runs; the nftables export names the scanned addresses.
+#[test]
+fn a_scan_imports_into_a_scenario_that_runs_and_exports_real_addresses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = paraverse(
+        &[
+            "import",
+            "--nmap",
+            &fixture("scan.xml"),
+            "--vulns",
+            &fixture("nvd.json"),
+            "--name",
+            "lab",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("imported 4 hosts into 3 groups and 4 services"),
+        "{said}"
+    );
+    assert!(said.contains("ssh-22: CVE-2023-38408"), "{said}");
+    assert!(
+        said.contains(
+            "not matched: postgresql-5432 (PostgreSQL DB 15.5 - 15.8): no CVE in the feed"
+        ),
+        "{said}"
+    );
+    let scenario = std::fs::read_to_string(tmp.path().join("imported/lab/lab.toml")).unwrap();
+    // A hostile PTR name (with a line break and a table header) stays in its comment.
+    assert!(scenario.contains("web1.lab[group.x]"), "{scenario}");
+    assert!(!scenario.contains("\n[group.x]"));
+    let v = paraverse(&["validate", "imported/lab/lab.toml"], tmp.path());
+    assert!(v.status.success(), "{}", text(&v.stderr));
+    let run = paraverse(
+        &["run", "imported/lab/lab.toml", "--quiet", "--out", "r"],
+        tmp.path(),
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("r/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["nodes"], 4);
+    assert_eq!(
+        summary["vulnerable_initial"], 2,
+        "the two web servers run the vulnerable OpenSSH"
+    );
+    let strategy = repo().join("strategies/zero-trust.toml");
+    let export = paraverse(
+        &[
+            "export",
+            strategy.to_str().unwrap(),
+            "--scenario",
+            "imported/lab/lab.toml",
+            "--mapping",
+            "imported/lab/mapping.toml",
+            "--format",
+            "nftables",
+            "--out",
+            "-",
+        ],
+        tmp.path(),
+    );
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let nft = text(&export.stdout);
+    assert!(
+        nft.contains("elements = { 10.77.1.10, 10.77.1.11 }"),
+        "{nft}"
+    );
+    assert!(nft.contains("elements = { 10.77.2.20 }"), "{nft}");
+    assert!(!nft.contains("10.0.0.0/8"), "no placeholder block: {nft}");
+    // A second import into the same place is refused without --force.
+    let again = paraverse(
+        &["import", "--nmap", &fixture("scan.xml"), "--name", "lab"],
+        tmp.path(),
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("exists: pass --force"));
+}
+
+/// Bad inputs are named with their file, line and column, and nothing is written.
+#[test]
+fn bad_inputs_are_refused_with_their_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("bad.xml"),
+        "<nmaprun>\n<host><status state=\"up\"/>\n</nmap>\n",
+    )
+    .unwrap();
+    let out = paraverse(&["import", "--nmap", "bad.xml"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.xml:3:1") && err.contains("not well-formed XML"),
+        "{err}"
+    );
+    std::fs::write(tmp.path().join("nvd.json"), "{\"vulnerabilities\": 3}").unwrap();
+    let out = paraverse(
+        &[
+            "import",
+            "--nmap",
+            &fixture("scan.xml"),
+            "--vulns",
+            "nvd.json",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("nvd.json:1:"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(
+        tmp.path().join("rules.toml"),
+        "[[rule]]\nkind = \"toaster\"\n",
+    )
+    .unwrap();
+    let out = paraverse(
+        &[
+            "import",
+            "--nmap",
+            &fixture("scan.xml"),
+            "--rules",
+            "rules.toml",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("rules.toml:2"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = paraverse(
+        &["import", "--nmap", &fixture("scan.xml"), "--name", "a/b"],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!tmp.path().join("imported").exists());
+}
+
+/// A network namespace with a veth link to this one, removed (with its server) on drop.
+struct TestHost {
+    ns: String,
+    server: Option<Child>,
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        if let Some(mut s) = self.server.take() {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("{}h", self.ns)])
+            .status();
+    }
+}
+
+fn sh(cmd: &[&str]) -> bool {
+    Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A real scan of a real host: a namespace running Python's HTTP server on port 8000,
+/// scanned by nmap with version detection (bounded: two ports, one retry, a host
+/// timeout), imported. The group holds the host's address and the http service, and
+/// the exported ruleset names it.
+#[test]
+fn a_real_nmap_scan_of_a_namespace_host_imports() {
+    let var = "PARAVERSE_REQUIRE_NETNS";
+    if !sh(&["nmap", "--version"]) {
+        return skip_unless_required(var, "nmap is not installed");
+    }
+    let ns = format!("pvi{}", std::process::id() % 100_000);
+    if !sh(&["ip", "netns", "add", &ns]) {
+        return skip_unless_required(var, "cannot create network namespaces (needs root)");
+    }
+    let mut host = TestHost {
+        ns: ns.clone(),
+        server: None,
+    };
+    let (here, there) = (format!("{ns}h"), format!("{ns}n"));
+    let octet = 100 + std::process::id() % 100;
+    let (ip_here, ip_there) = (format!("10.213.{octet}.1"), format!("10.213.{octet}.2"));
+    for cmd in [
+        vec![
+            "ip", "link", "add", &here, "type", "veth", "peer", "name", &there,
+        ],
+        vec!["ip", "link", "set", &there, "netns", &ns],
+        vec!["ip", "addr", "add", &format!("{ip_here}/24"), "dev", &here],
+        vec!["ip", "link", "set", &here, "up"],
+        vec![
+            "ip",
+            "netns",
+            "exec",
+            &ns,
+            "ip",
+            "addr",
+            "add",
+            &format!("{ip_there}/24"),
+            "dev",
+            &there,
+        ],
+        vec![
+            "ip", "netns", "exec", &ns, "ip", "link", "set", &there, "up",
+        ],
+        vec!["ip", "netns", "exec", &ns, "ip", "link", "set", "lo", "up"],
+    ] {
+        assert!(sh(&cmd), "{cmd:?} failed");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    host.server = Some(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns,
+                "python3",
+                "-m",
+                "http.server",
+                "8000",
+                "--bind",
+                &ip_there,
+            ])
+            .current_dir(tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 starts"),
+    );
+    // Wait (bounded) until the server answers.
+    let up = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect_timeout(
+            &format!("{ip_there}:8000").parse().unwrap(),
+            std::time::Duration::from_millis(200),
+        )
+        .is_ok()
+    });
+    assert!(up, "the namespace's HTTP server did not start");
+    let scan = tmp.path().join("scan.xml");
+    let nmap = Command::new("nmap")
+        .args([
+            "-sV",
+            "--traceroute",
+            "-Pn",
+            "-p",
+            "8000,8001",
+            "--max-retries",
+            "1",
+            "--host-timeout",
+            "120s",
+            "-oX",
+        ])
+        .arg(&scan)
+        .arg(&ip_there)
+        .output()
+        .expect("nmap runs");
+    assert!(nmap.status.success(), "{}", text(&nmap.stderr));
+    let out = paraverse(
+        &["import", "--nmap", "scan.xml", "--name", "ns", "--out", "o"],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let scenario = std::fs::read_to_string(tmp.path().join("o/ns.toml")).unwrap();
+    assert!(
+        scenario.contains("name = \"http-8000\"\nport = 8000"),
+        "{scenario}"
+    );
+    let mapping = std::fs::read_to_string(tmp.path().join("o/mapping.toml")).unwrap();
+    assert!(
+        mapping.contains(&format!("addresses = [\"{ip_there}\"]")),
+        "{mapping}"
+    );
+    let group = format!("http-10-213-{octet}");
+    assert!(
+        scenario.contains(&format!("name = \"{group}\"")),
+        "{scenario}"
+    );
+    let v = paraverse(&["validate", "o/ns.toml"], tmp.path());
+    assert!(v.status.success(), "{}", text(&v.stderr));
+    let _ = Path::new(&ip_here);
+}
