@@ -158,6 +158,54 @@ fn a_decision_is_chosen_over_the_threats_by_the_declared_risk_measure() {
             "only the decision's own settings"
         );
         assert!(best["comparison"]["p_value"].as_f64().is_some(), "{best}");
+        // The comparison is of the declared risk measure. Oracle: the runner-up's risk
+        // minus the best's, from the runs' own scores (runs.jsonl and the weights).
+        let w = &best["score_weights"];
+        let weight = |k: &str| w[k].as_f64().unwrap();
+        let runs = std::fs::read_to_string(dir.join("runs.jsonl")).unwrap();
+        let mut sums = [[0.0f64; 2]; 8];
+        let mut counts = [[0u32; 2]; 8];
+        for line in runs.lines() {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            let m = |k: &str| r["metrics"][k].as_f64().unwrap_or(0.0);
+            let score = weight("security_loss") * m("objectives.security_loss")
+                + weight("availability") * m("objectives.availability")
+                + weight("cost") * m("objectives.cost");
+            let p = r["point"].as_u64().unwrap() as usize;
+            sums[p][0] += score;
+            counts[p][0] += 1;
+        }
+        let threat_means =
+            |d: usize| [0, 1].map(|t| sums[2 * d + t][0] / f64::from(counts[2 * d + t][0]));
+        let runner = best["comparison"]["runner_up"].as_u64().unwrap() as usize;
+        let want = combine(threat_means(runner)) - combine(threat_means(best_d));
+        let got = best["comparison"]["mean_difference"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+            "{risk}: comparison {got} vs {want}"
+        );
+        let test = best["comparison"]["test"].as_str().unwrap();
+        if risk == "mean" {
+            assert!(test.contains("sign-flip"), "{test}");
+        } else {
+            assert!(
+                test.contains(&format!(
+                    "the difference of the {risk} of the threat scores"
+                )),
+                "{test}"
+            );
+            assert!(
+                best["statement"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("better in the {risk} over the threats"))
+            );
+        }
+        let (lo, hi) = (
+            best["comparison"]["ci_low"].as_f64().unwrap(),
+            best["comparison"]["ci_high"].as_f64().unwrap(),
+        );
+        assert!(lo <= hi, "{risk}: [{lo}, {hi}]");
         assert!(
             best["statement"]
                 .as_str()
@@ -382,6 +430,16 @@ fn auto_replicas_stop_by_their_rule_and_say_why() {
     assert_eq!(
         best["provenance"]["seeds"].as_array().unwrap().len() as u64,
         replicas
+    );
+    // The report states the rule and why it stopped.
+    let report = paraverse(&["report", "results/apart"], tmp.path());
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let md = std::fs::read_to_string(tmp.path().join("results/apart/report.md")).unwrap();
+    assert!(
+        md.contains(&format!(
+            "{replicas} replicas per point after {rounds} round(s), by the separated rule: the best decision is separated"
+        )),
+        "{md}"
     );
     // Resumed: nothing runs again, the same stop.
     let again = paraverse(&["sweep", "apart.toml"], tmp.path());

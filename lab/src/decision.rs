@@ -27,6 +27,7 @@ use crate::{Experiment, Point};
 pub const SIGN_FLIPS: u32 = 10_000;
 
 const FLIPS: Stream = Stream::named("lab.sign-flip");
+const RISK_BOOTSTRAP: Stream = Stream::named("lab.risk-bootstrap");
 
 /// One decision's score at one threat.
 #[derive(Debug, Clone, Serialize)]
@@ -59,8 +60,9 @@ pub struct Comparison {
     pub runner_up: usize,
     /// Paired runs (same threat, same seed) compared.
     pub pairs: usize,
-    /// Mean of (runner-up run score − best run score): how much better the best is per
-    /// run, in score units.
+    /// How much better the best is, in score units: under the mean risk, the mean of
+    /// (runner-up run score − best run score); under worst or CVaR, the runner-up's risk
+    /// minus the best's (see `test`).
     pub mean_difference: f64,
     /// 95 % percentile-bootstrap interval of that mean.
     pub ci_low: f64,
@@ -70,6 +72,9 @@ pub struct Comparison {
     pub p_value: f64,
     /// The test, in words.
     pub test: String,
+    /// What the difference is of, for the statement: `per paired run` (the mean risk)
+    /// or `in the worst over the threats` (worst, CVaR).
+    pub per: String,
 }
 
 /// The decisions of a sweep and the best one.
@@ -239,18 +244,33 @@ fn compare(
             .collect()
     };
     let (b, r) = (scores(best), scores(runner_up));
-    let diffs: Vec<f64> = b
-        .iter()
-        .filter_map(|(k, vb)| r.get(k).map(|vr| vr - vb))
-        .collect();
-    if diffs.is_empty() {
-        return None;
-    }
-    let n = diffs.len();
-    let mean = diffs.iter().sum::<f64>() / n as f64;
     let key = paraverse_sim::rng::fnv1a(
         format!("{}-{}-{}", best.decision, runner_up.decision, exp.hash).as_bytes(),
     );
+    // Runs of both decisions, paired by (threat, seed).
+    let pairs: BTreeMap<(usize, u32), (f64, f64)> = b
+        .iter()
+        .filter_map(|(k, vb)| r.get(k).map(|vr| (*k, (*vb, *vr))))
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    match exp.file.score.risk {
+        Risk::Mean => compare_means(&pairs, runner_up.decision, key),
+        risk => compare_risk(&pairs, risk, runner_up.decision, key),
+    }
+}
+
+/// The mean risk: the mean of the paired run differences, its bootstrap interval and a
+/// sign-flip randomisation test.
+fn compare_means(
+    pairs: &BTreeMap<(usize, u32), (f64, f64)>,
+    runner_up: usize,
+    key: u64,
+) -> Option<Comparison> {
+    let diffs: Vec<f64> = pairs.values().map(|(vb, vr)| vr - vb).collect();
+    let n = diffs.len();
+    let mean = diffs.iter().sum::<f64>() / n as f64;
     let e = Estimate::of_keyed(&diffs, key)?;
     // Sign-flip randomisation: under the null each paired difference is as likely
     // positive as negative. p = (1 + #{|flipped mean| >= |observed mean|}) / (1 + N).
@@ -274,7 +294,7 @@ fn compare(
         })
         .count();
     Some(Comparison {
-        runner_up: runner_up.decision,
+        runner_up,
         pairs: n,
         mean_difference: mean,
         ci_low: e.ci_low,
@@ -283,6 +303,95 @@ fn compare(
         test: format!(
             "paired by threat and seed ({n} pairs, common random numbers); 95 % percentile-bootstrap interval of the mean difference; two-sided sign-flip randomisation test, {SIGN_FLIPS} flips"
         ),
+        per: "per paired run".to_owned(),
+    })
+}
+
+/// A pair of runs, the best's and the runner-up's, at (threat, seed).
+type Pair = ((usize, u32), (f64, f64));
+
+/// The runner-up's risk minus the best's: each decision's threat scores are the means
+/// of its runs at that threat over the chosen seeds, combined by the risk measure.
+/// `swap(i)` exchanges the two decisions' runs of pair `i` (the permutation test).
+fn risk_difference(pairs: &[Pair], risk: Risk, seeds: &[u32], swap: &dyn Fn(usize) -> bool) -> f64 {
+    let mut by_threat: BTreeMap<usize, (f64, f64, u32)> = BTreeMap::new();
+    for &seed in seeds {
+        for (i, &((threat, s), (vb, vr))) in pairs.iter().enumerate() {
+            if s != seed {
+                continue;
+            }
+            let (vb, vr) = if swap(i) { (vr, vb) } else { (vb, vr) };
+            let e = by_threat.entry(threat).or_insert((0.0, 0.0, 0));
+            *e = (e.0 + vb, e.1 + vr, e.2 + 1);
+        }
+    }
+    let (mut tb, mut tr) = (Vec::new(), Vec::new());
+    for (sb, sr, n) in by_threat.into_values() {
+        tb.push(sb / f64::from(n));
+        tr.push(sr / f64::from(n));
+    }
+    risk.of(&tr) - risk.of(&tb)
+}
+
+/// A worst-case or CVaR risk: the difference of the risk measures themselves, with a
+/// bootstrap interval over the seeds (each resample keeps a seed's runs at every threat
+/// together) and a paired permutation test (the two decisions' runs swapped at random
+/// within each (threat, seed) pair).
+fn compare_risk(
+    pairs: &BTreeMap<(usize, u32), (f64, f64)>,
+    risk: Risk,
+    runner_up: usize,
+    key: u64,
+) -> Option<Comparison> {
+    let list: Vec<Pair> = pairs.iter().map(|(k, v)| (*k, *v)).collect();
+    let seeds: Vec<u32> = list
+        .iter()
+        .map(|((_, s), _)| *s)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let observed = risk_difference(&list, risk, &seeds, &|_| false);
+    let rng = SimRng::new(key);
+    let mut boot: Vec<f64> = (0..crate::stats::BOOTSTRAP_RESAMPLES)
+        .map(|b| {
+            let sample: Vec<u32> = (0..seeds.len() as u32)
+                .map(|i| seeds[rng.below(RISK_BOOTSTRAP, 0, b, i, seeds.len() as u64) as usize])
+                .collect();
+            risk_difference(&list, risk, &sample, &|_| false)
+        })
+        .collect();
+    boot.sort_by(f64::total_cmp);
+    let identical = list.iter().all(|(_, (vb, vr))| vb == vr);
+    let (ci_low, ci_high) = if identical {
+        (0.0, 0.0)
+    } else {
+        (
+            crate::stats::quantile(&boot, 0.025),
+            crate::stats::quantile(&boot, 0.975),
+        )
+    };
+    let size = observed.abs();
+    let as_extreme = (0..SIGN_FLIPS)
+        .filter(|&f| {
+            let t = risk_difference(&list, risk, &seeds, &|i| {
+                rng.draw(FLIPS, 1, f, i as u32) & 1 == 1
+            });
+            t.abs() >= size - size * 1e-12
+        })
+        .count();
+    let n = list.len();
+    Some(Comparison {
+        runner_up,
+        pairs: n,
+        mean_difference: if identical { 0.0 } else { observed },
+        ci_low,
+        ci_high,
+        p_value: (1 + as_extreme) as f64 / f64::from(SIGN_FLIPS + 1),
+        test: format!(
+            "the difference of the {risk} of the threat scores (runner-up minus best), paired by threat and seed ({n} pairs, common random numbers); 95 % percentile-bootstrap interval resampling the {} seeds; two-sided paired permutation test, the two decisions' runs swapped within each pair, {SIGN_FLIPS} permutations",
+            seeds.len()
+        ),
+        per: format!("in the {risk} over the threats"),
     })
 }
 
@@ -307,14 +416,20 @@ impl Comparison {
     fn words(&self, decisions: &[Decision]) -> Option<String> {
         let other = decisions.iter().find(|d| d.decision == self.runner_up)?;
         Some(format!(
-            "decision {} ({}): the best scores {:.1} better per paired run (95 % CI [{:.1}, {:.1}], {} pairs), p = {:.4} (sign-flip test){}",
+            "decision {} ({}): the best scores {:.1} better {} (95 % CI [{:.1}, {:.1}], {} pairs), p = {:.4} ({}){}",
             self.runner_up,
             settings(&other.settings),
             self.mean_difference,
+            self.per,
             self.ci_low,
             self.ci_high,
             self.pairs,
             self.p_value,
+            if self.per == "per paired run" {
+                "sign-flip test"
+            } else {
+                "paired permutation test"
+            },
             if self.is_tie() {
                 ": identical results in every paired run, so what differs between the two has no effect here"
             } else if self.p_value < 0.05 {

@@ -812,6 +812,15 @@ fn decision_section(dir: &Path) -> String {
     {
         out.push_str(&format!("## Decision\n\n{}.\n\n", statement));
         out.push_str(&conclusion(dir).unwrap_or_default());
+        if let Some(auto) = best["replicas_auto"].as_object() {
+            out.push_str(&format!(
+                "Replicas were added in batches until a stopping rule held (`replicas = \"auto\"`): {} replicas per point after {} round(s), by the {} rule: {}.\n\n",
+                auto.get("replicas").map_or("?".into(), |v| v.to_string()),
+                auto.get("rounds").map_or("?".into(), |v| v.to_string()),
+                auto.get("rule").and_then(|v| v.as_str()).unwrap_or("?"),
+                auto.get("reason").and_then(|v| v.as_str()).unwrap_or("")
+            ));
+        }
         if let Some(threats) = best["threats"].as_array().filter(|t| t.len() > 1) {
             out.push_str("| threat | point | score |\n|---|---|---|\n");
             for t in threats {
