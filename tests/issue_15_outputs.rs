@@ -33,6 +33,22 @@ fn pyarrow(script: &str, dir: &Path) -> Option<String> {
     Some(text(&out.stdout))
 }
 
+/// Runs the siege under the full defense stack into `dir/r` with extra arguments.
+fn siege(dir: &Path, extra: &[&str]) {
+    let strategy = repo().join("strategies/full-stack.toml");
+    let args = [
+        "run",
+        "metaverse-under-siege",
+        "--strategy",
+        strategy.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        "r",
+    ];
+    let out = paraverse(&[&args[..], extra].concat(), dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -45,23 +61,7 @@ fn json(path: &Path) -> serde_json::Value {
 fn a_run_writes_parquet_that_pyarrow_loads_with_the_documented_types() {
     let tmp = tempfile::tempdir().unwrap();
     let strategy = repo().join("strategies/full-stack.toml");
-    let out = paraverse(
-        &[
-            "run",
-            "metaverse-under-siege",
-            "--strategy",
-            strategy.to_str().unwrap(),
-            "--ticks",
-            "90",
-            "--quiet",
-            "--format",
-            "csv,parquet",
-            "--out",
-            "r",
-        ],
-        tmp.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    siege(tmp.path(), &["--ticks", "90", "--format", "csv,parquet"]);
     let dir = tmp.path().join("r");
     let summary = json(&dir.join("summary.json"));
 
@@ -241,20 +241,7 @@ print("ok")
 #[test]
 fn costs_carry_no_float_noise() {
     let tmp = tempfile::tempdir().unwrap();
-    let strategy = repo().join("strategies/full-stack.toml");
-    let out = paraverse(
-        &[
-            "run",
-            "metaverse-under-siege",
-            "--strategy",
-            strategy.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            "r",
-        ],
-        tmp.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    siege(tmp.path(), &[]);
     let summary = json(&tmp.path().join("r/summary.json"));
     for key in ["ops", "friction", "total"] {
         let v = summary["cost"][key].as_f64().unwrap();

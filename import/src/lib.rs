@@ -519,21 +519,25 @@ pub(crate) mod tests {
     /// An NVD JSON 2.0 feed with three CVEs.
     pub const NVD: &str = include_str!("../tests/fixtures/nvd.json");
 
-    #[test]
-    fn a_scan_becomes_a_scenario_that_validates_and_a_mapping() {
-        let src = Sources {
-            name: "lab",
+    /// Sources of a scan (and optionally the fixture feed), no rules file.
+    fn sources<'a>(name: &'a str, scan: &'a str, vulns: bool) -> Sources<'a> {
+        Sources {
+            name,
             nmap: Input {
-                text: SCAN,
+                text: scan,
                 origin: "scan.xml",
             },
-            vulns: Some(Input {
+            vulns: vulns.then_some(Input {
                 text: NVD,
                 origin: "nvd.json",
             }),
             rules: None,
-        };
-        let out = import(&src).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_scan_becomes_a_scenario_that_validates_and_a_mapping() {
+        let out = import(&sources("lab", SCAN, true)).unwrap();
         let s = Scenario::from_toml_str(&out.scenario, "lab.toml").unwrap();
         assert_eq!(out.report.hosts, 4);
         let names: Vec<&str> = s.groups.iter().map(|g| g.name.as_str()).collect();
@@ -581,16 +585,7 @@ pub(crate) mod tests {
             "<hop ttl=\"2\" ipaddr=\"10.77.2.20\"",
             "<hop ttl=\"2\" ipaddr=\"10.77.2.1\" rtt=\"0.07\"/>\n<hop ttl=\"3\" ipaddr=\"10.77.2.20\"",
         );
-        let src = Sources {
-            name: "two",
-            nmap: Input {
-                text: &text,
-                origin: "scan.xml",
-            },
-            vulns: None,
-            rules: None,
-        };
-        let out = import(&src).unwrap();
+        let out = import(&sources("two", &text, false)).unwrap();
         let s = Scenario::from_toml_str(&out.scenario, "two.toml").unwrap();
         assert_eq!(s.groups[0].count, 2, "{}", out.scenario);
         assert!(
@@ -614,16 +609,7 @@ pub(crate) mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        let src = Sources {
-            name: "flat",
-            nmap: Input {
-                text: &text,
-                origin: "scan.xml",
-            },
-            vulns: None,
-            rules: None,
-        };
-        let out = import(&src).unwrap();
+        let out = import(&sources("flat", &text, false)).unwrap();
         assert!(out.report.router_assumed);
         let s = Scenario::from_toml_str(&out.scenario, "flat.toml").unwrap();
         assert_eq!(s.groups[0].name, "router");
@@ -637,16 +623,9 @@ pub(crate) mod tests {
 
     #[test]
     fn an_empty_scan_is_refused() {
-        let src = Sources {
-            name: "x",
-            nmap: Input {
-                text: "<nmaprun args=\"nmap\"></nmaprun>",
-                origin: "scan.xml",
-            },
-            vulns: None,
-            rules: None,
-        };
-        let e = import(&src).unwrap_err().to_string();
+        let e = import(&sources("x", "<nmaprun args=\"nmap\"></nmaprun>", false))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no host in the scan was up"), "{e}");
     }
 }

@@ -55,34 +55,54 @@ const ZONE_HELP: [(&str, &str); 3] = [
     ("alerted", "nodes of the zone with an open alert now"),
 ];
 
-/// The columns of `timeseries.csv` for a world with these zones and metrics, in order.
-pub fn timeseries(zones: &[String], metrics: &Metrics) -> Vec<Entry> {
-    let entry = |column: String, kind, unit, meaning: String| Entry {
-        file: "timeseries.csv",
-        dtype: if column == "time_s" {
-            "double"
-        } else {
-            "int64"
+/// An entry of a per-tick table (`timeseries.csv`, `zones.csv`): `time_s` is a double,
+/// `zone` a string, everything else an integer count.
+fn series_entry(
+    file: &'static str,
+    column: String,
+    kind: &'static str,
+    unit: &'static str,
+    meaning: String,
+) -> Entry {
+    Entry {
+        file,
+        dtype: match column.as_str() {
+            "time_s" => "double",
+            "zone" => "string",
+            _ => "int64",
         },
         column,
         kind,
         unit,
         meaning,
-    };
-    let mut out = vec![
-        entry(
+    }
+}
+
+/// The `tick` and `time_s` columns every per-tick table starts with.
+fn clock_entries(file: &'static str) -> Vec<Entry> {
+    vec![
+        series_entry(
+            file,
             "tick".into(),
             "info",
             "",
             "tick number (0: the initial state)".into(),
         ),
-        entry(
+        series_entry(
+            file,
             "time_s".into(),
             "info",
             "s",
             "simulated time at the tick's end".into(),
         ),
-    ];
+    ]
+}
+
+/// The columns of `timeseries.csv` for a world with these zones and metrics, in order.
+pub fn timeseries(zones: &[String], metrics: &Metrics) -> Vec<Entry> {
+    let entry =
+        |column, kind, unit, meaning| series_entry("timeseries.csv", column, kind, unit, meaning);
+    let mut out = clock_entries("timeseries.csv");
     debug_assert_eq!(StateCounts::COLUMNS.map(|c| c), STATE_HELP.map(|(c, _)| c));
     for (c, help) in STATE_HELP {
         out.push(entry(c.into(), "state", "nodes", help.into()));
@@ -115,38 +135,15 @@ pub fn timeseries(zones: &[String], metrics: &Metrics) -> Vec<Entry> {
 /// table, a row per tick and zone; per-zone metrics (`name:zone` in `timeseries.csv`)
 /// under their base name, missing for zones that do not measure them.
 pub fn zones(metrics: &Metrics, zone_names: &[String]) -> Vec<Entry> {
-    let entry = |column: String, kind, unit, meaning: String| Entry {
-        file: "zones.csv",
-        dtype: match column.as_str() {
-            "time_s" => "double",
-            "zone" => "string",
-            _ => "int64",
-        },
-        column,
-        kind,
-        unit,
-        meaning,
-    };
-    let mut out = vec![
-        entry(
-            "tick".into(),
-            "info",
-            "",
-            "tick number (0: the initial state)".into(),
-        ),
-        entry(
-            "time_s".into(),
-            "info",
-            "s",
-            "simulated time at the tick's end".into(),
-        ),
-        entry(
-            "zone".into(),
-            "info",
-            "",
-            "the zone this row describes".into(),
-        ),
-    ];
+    let entry =
+        |column, kind, unit, meaning| series_entry("zones.csv", column, kind, unit, meaning);
+    let mut out = clock_entries("zones.csv");
+    out.push(entry(
+        "zone".into(),
+        "info",
+        "",
+        "the zone this row describes".into(),
+    ));
     for (c, help) in ZONE_HELP {
         out.push(entry(c.into(), "state", "nodes", help.into()));
     }
