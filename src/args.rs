@@ -119,12 +119,17 @@ pub enum Command {
 /// Options of `paraverse import`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  nmap -sV --traceroute -oX scan.xml 10.0.0.0/16\n  paraverse import --nmap scan.xml --vulns nvdcve-2.0-2026.json --name site\n  paraverse run imported/site/site.toml\n  paraverse export strategies/zero-trust.toml --scenario imported/site/site.toml --mapping imported/site/mapping.toml\n\nThe rules file decides kinds (first match wins; the built-in rules follow yours):\n  [[rule]]\n  kind = \"data_store\"\n  ports = [5432]\n  services = [\"postgresql\"]\n  products = [\"PostgreSQL\"]\n  auth = \"password\""
+    after_help = "Examples:\n  nmap -sV --traceroute -oX scan.xml 10.0.0.0/16\n  paraverse import --nmap scan.xml --vulns nvdcve-2.0-2026.json --name site\n  kubectl get deploy,sts,ds,svc -A -o yaml > cluster.yaml\n  paraverse import --nmap scan.xml --k8s cluster.yaml --name site --force\n  paraverse run imported/site/site.toml\n  paraverse export strategies/zero-trust.toml --scenario imported/site/site.toml --mapping imported/site/mapping.toml\n\nThe rules file decides kinds (first match wins; the built-in rules follow yours):\n  [[rule]]\n  kind = \"data_store\"\n  ports = [5432]\n  services = [\"postgresql\"]\n  products = [\"PostgreSQL\"]\n  auth = \"password\""
 )]
 pub struct ImportArgs {
     /// nmap XML (`nmap -sV --traceroute -oX FILE TARGETS`).
+    #[arg(long, required_unless_present = "k8s")]
+    pub nmap: Option<PathBuf>,
+    /// Kubernetes manifests: a YAML file (a `kubectl get -A -o yaml` dump works) or a
+    /// folder of them (*.yaml, *.yml); repeatable. Workloads become groups, their
+    /// container ports services, their labels the mapping's.
     #[arg(long)]
-    pub nmap: PathBuf,
+    pub k8s: Vec<PathBuf>,
     /// A local NVD CVE JSON 2.0 feed: scanned versions (by CPE) are matched against it
     /// and the CVEs' CVSS v3.1 vectors go into the scenario. Unmatched services are
     /// listed, not guessed.

@@ -20,7 +20,31 @@ pub fn import(args: &ImportArgs) -> Result<()> {
     }
     let read =
         |p: &PathBuf| -> Result<(String, String)> { Ok((read_input(p)?, p.display().to_string())) };
-    let nmap = read(&args.nmap)?;
+    let nmap = args.nmap.as_ref().map(read).transpose()?;
+    // Manifests: files, or every *.yaml / *.yml in a folder (sorted, not recursive).
+    let mut manifests = Vec::new();
+    for path in &args.k8s {
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(crate::invalid(format!(
+                    "{}: no *.yaml or *.yml manifests in this folder",
+                    path.display()
+                )));
+            }
+            for f in files {
+                manifests.push(read(&f)?);
+            }
+        } else {
+            manifests.push(read(path)?);
+        }
+    }
+    let k8s: Vec<Input<'_>> = manifests.iter().map(input).collect();
     let vulns = args.vulns.as_ref().map(read).transpose()?;
     let rules = args.rules.as_ref().map(read).transpose()?;
     fn input((text, origin): &(String, String)) -> Input<'_> {
@@ -28,7 +52,8 @@ pub fn import(args: &ImportArgs) -> Result<()> {
     }
     let imported = paraverse_import::import(&Sources {
         name: &args.name,
-        nmap: input(&nmap),
+        nmap: nmap.as_ref().map(input),
+        k8s: &k8s,
         vulns: vulns.as_ref().map(input),
         rules: rules.as_ref().map(input),
     })
@@ -66,8 +91,9 @@ pub fn import(args: &ImportArgs) -> Result<()> {
     }
     let r = &imported.report;
     println!(
-        "imported {} hosts into {} groups and {} services: {} (mapping: {})",
+        "imported {} hosts and {} Kubernetes workloads into {} groups and {} services: {} (mapping: {})",
         r.hosts,
+        r.workloads,
         r.groups.len(),
         r.services,
         scenario_path.display(),
@@ -96,7 +122,7 @@ pub fn import(args: &ImportArgs) -> Result<()> {
     }
     if r.router_assumed {
         eprintln!(
-            "warning: the scan has no traceroute: one router was assumed (scan with --traceroute)"
+            "warning: no traceroute in the inputs: one router was assumed (scan with nmap --traceroute)"
         );
     }
     Ok(())

@@ -302,24 +302,30 @@ fn fuzz_results_readers() {
     });
 }
 
-/// The importer's inputs: nmap XML, an NVD feed and a rules file, each mutated in turn
+/// The importer's inputs: nmap XML, Kubernetes manifests, an NVD feed and a rules file, each mutated in turn
 /// while the others stay valid; every import that parses must produce a scenario that
 /// validates (the importer checks it, and would report a bug as an error).
 #[test]
 fn fuzz_import_inputs() {
     let fixture =
         |name: &str| std::fs::read(repo().join("import/tests/fixtures").join(name)).unwrap();
-    let (scan, nvd) = (fixture("scan.xml"), fixture("nvd.json"));
+    let (scan, nvd, k8s) = (
+        fixture("scan.xml"),
+        fixture("nvd.json"),
+        fixture("k8s.yaml"),
+    );
     let rules = paraverse_import::rules::BUILT_IN.as_bytes().to_vec();
-    let run = |s: &[u8], v: &[u8], r: &[u8]| {
-        let (s, v, r) = (text(s), text(v), text(r));
+    let run = |s: &[u8], k: &[u8], v: &[u8], r: &[u8]| {
+        let (s, k, v, r) = (text(s), text(k), text(v), text(r));
         let input = |text| paraverse_import::Input {
             text,
             origin: "fuzz",
         };
+        let manifests = [input(&k)];
         let result = paraverse_import::import(&paraverse_import::Sources {
             name: "fuzz",
-            nmap: input(&s),
+            nmap: Some(input(&s)),
+            k8s: &manifests,
             vulns: Some(input(&v)),
             rules: Some(input(&r)),
         });
@@ -333,12 +339,15 @@ fn fuzz_import_inputs() {
         shown(result);
     };
     fuzz("nmap", std::slice::from_ref(&scan), &|input| {
-        run(input, &nvd, &rules)
+        run(input, &k8s, &nvd, &rules)
+    });
+    fuzz("k8s", std::slice::from_ref(&k8s), &|input| {
+        run(&scan, input, &nvd, &rules)
     });
     fuzz("nvd", std::slice::from_ref(&nvd), &|input| {
-        run(&scan, input, &rules)
+        run(&scan, &k8s, input, &rules)
     });
     fuzz("rules", std::slice::from_ref(&rules), &|input| {
-        run(&scan, &nvd, input)
+        run(&scan, &k8s, &nvd, input)
     });
 }

@@ -40,7 +40,7 @@ fn a_scan_imports_into_a_scenario_that_runs_and_exports_real_addresses() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stdout);
     assert!(
-        said.contains("imported 4 hosts into 3 groups and 4 services"),
+        said.contains("imported 4 hosts and 0 Kubernetes workloads into 3 groups and 4 services"),
         "{said}"
     );
     assert!(said.contains("ssh-22: CVE-2023-38408"), "{said}");
@@ -100,6 +100,78 @@ fn a_scan_imports_into_a_scenario_that_runs_and_exports_real_addresses() {
     );
     assert_eq!(again.status.code(), Some(2));
     assert!(text(&again.stderr).contains("exists: pass --force"));
+}
+
+/// Kubernetes manifests, from a folder, with the scan: workloads become groups under
+/// the scan's routers, the mapping carries their namespace and labels, and the
+/// Kubernetes export selects the pods by them.
+#[test]
+fn manifests_from_a_folder_import_with_the_scan_and_export_by_label() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("manifests")).unwrap();
+    std::fs::copy(fixture("k8s.yaml"), tmp.path().join("manifests/app.yaml")).unwrap();
+    std::fs::write(tmp.path().join("manifests/notes.txt"), "not a manifest").unwrap();
+    let out = paraverse(
+        &[
+            "import",
+            "--nmap",
+            &fixture("scan.xml"),
+            "--k8s",
+            "manifests",
+            "--name",
+            "site",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("imported 4 hosts and 3 Kubernetes workloads into 6 groups"),
+        "{said}"
+    );
+    assert!(said.contains("group shop-db"), "{said}");
+    let v = paraverse(&["validate", "imported/site/site.toml"], tmp.path());
+    assert!(v.status.success(), "{}", text(&v.stderr));
+    let strategy = repo().join("strategies/zero-trust.toml");
+    let export = paraverse(
+        &[
+            "export",
+            strategy.to_str().unwrap(),
+            "--scenario",
+            "imported/site/site.toml",
+            "--mapping",
+            "imported/site/mapping.toml",
+            "--format",
+            "k8s",
+            "--out",
+            "-",
+        ],
+        tmp.path(),
+    );
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let yaml = text(&export.stdout);
+    assert!(yaml.contains("namespace: shop"), "{yaml}");
+    assert!(
+        yaml.contains("- key: app\n")
+            && yaml.contains("      - db\n")
+            && yaml.contains("      - node-agent\n"),
+        "pods selected by their own label (app=db, ...): {yaml}"
+    );
+    // Manifests alone: one router assumed, said.
+    let out = paraverse(
+        &["import", "--k8s", "manifests/app.yaml", "--name", "alone"],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("one router was assumed"));
+    // Neither source: clap says what is missing.
+    let out = paraverse(&["import", "--name", "none"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--nmap"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// Bad inputs are named with their file, line and column, and nothing is written.

@@ -3,16 +3,20 @@
 //!
 //! Parallel security needs the artificial network to be a mapping of the real one. This
 //! crate reads an nmap scan ([`nmap`]: hosts, open ports with versions and CPEs,
-//! traceroute hops), matches the scanned versions against a local NVD CVE feed
-//! ([`nvd`]), decides each host's kind by rules a user can edit ([`rules`]), and writes:
+//! traceroute hops) and Kubernetes manifests ([`k8s`]: workloads, replicas, labels,
+//! container ports), each optional, matches the scanned versions against a local NVD CVE
+//! feed ([`nvd`]), decides each group's kind by rules a user can edit ([`rules`]), and
+//! writes:
 //!
 //! - a **scenario**: hosts clustered into groups by /24 subnet and service fingerprint
 //!   (the same open ports, products and versions), one `[[service]]` per distinct
 //!   (port, protocol, product, version) with the CVEs that apply and their CVSS v3.1
 //!   vectors, routers (traceroute hops) as a `gateway` group every other group hangs
-//!   off, a zone per subnet; every item says in a comment where it came from;
-//! - a **mapping** (`paraverse export --mapping`): each group's real addresses, so the
-//!   rules exported from a strategy name the machines that were scanned.
+//!   off, a zone per subnet; a group per workload, a zone per namespace; every item says
+//!   in a comment where it came from;
+//! - a **mapping** (`paraverse export --mapping`): each group's real addresses (and for
+//!   workloads their namespace and label), so the rules exported from a strategy name
+//!   the machines and pods that exist.
 //!
 //! Nothing in the inputs is trusted as text: names are built from parsed addresses and
 //! sanitised service names, and hostnames, products and OS guesses appear only in
@@ -20,6 +24,7 @@
 //! written. What the scan cannot tell (the data a host holds, how patched it is beyond
 //! the versions seen, who talks to whom) is left at stated defaults for the user to edit.
 
+pub mod k8s;
 pub mod nmap;
 pub mod nvd;
 pub mod rules;
@@ -75,7 +80,9 @@ pub struct Sources<'a> {
     /// The scenario's name (a folder name).
     pub name: &'a str,
     /// nmap XML.
-    pub nmap: Input<'a>,
+    pub nmap: Option<Input<'a>>,
+    /// Kubernetes manifests (files of YAML documents, `List`s included).
+    pub k8s: &'a [Input<'a>],
     /// An NVD CVE JSON 2.0 feed.
     pub vulns: Option<Input<'a>>,
     /// A rules file.
@@ -98,6 +105,8 @@ pub struct GroupReport {
 pub struct Report {
     /// Hosts that were up.
     pub hosts: usize,
+    /// Kubernetes workloads.
+    pub workloads: usize,
     /// Groups made.
     pub groups: Vec<GroupReport>,
     /// Services made.
@@ -168,26 +177,37 @@ fn subnet(a: Ipv4Addr) -> [u8; 3] {
     [o[0], o[1], o[2]]
 }
 
-/// Imports the sources into a scenario and a mapping.
-pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
-    let scan = nmap::parse(src.nmap.text, src.nmap.origin)?;
-    if scan.hosts.is_empty() {
-        return Err(ImportError::Empty(format!(
-            "{}: no host in the scan was up (scan with `nmap -sV --traceroute -oX FILE TARGETS`)",
-            src.nmap.origin
-        )));
-    }
-    let vulns = src
-        .vulns
-        .map(|v| nvd::Vulns::parse(v.text, v.origin))
-        .transpose()?;
-    let rules = rules::Rules::with(src.rules.map(|r| (r.text, r.origin)))?;
-    let mut report = Report {
-        hosts: scan.hosts.len(),
-        ..Report::default()
-    };
+/// What one group will hold, from whichever source.
+struct Draft {
+    /// Name before deduplication.
+    name: String,
+    zone: String,
+    /// Where it came from, for its comment.
+    note: String,
+    /// Members for the comment (addresses with hostnames, or the workload).
+    shown: Vec<String>,
+    os: Option<String>,
+    /// Open ports (the union over its members).
+    ports: Vec<OpenPort>,
+    count: u32,
+    /// Real addresses (mapping).
+    addresses: Vec<Ipv4Addr>,
+    /// Kubernetes label value (mapping), for workloads.
+    label: Option<String>,
+    router: bool,
+}
 
-    // Routers: every traceroute hop before the destination.
+fn union_ports<'a>(ports: impl Iterator<Item = &'a OpenPort>) -> Vec<OpenPort> {
+    ports
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The router draft (traceroute hops, or one assumed) and one draft per cluster of
+/// scanned hosts (by /24 subnet and service fingerprint).
+fn scan_drafts(scan: &nmap::Scan, report: &mut Report) -> Vec<Draft> {
     let mut routers: BTreeSet<Ipv4Addr> = BTreeSet::new();
     for h in &scan.hosts {
         let n = h.hops.len();
@@ -198,11 +218,176 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         };
         routers.extend(h.hops[..before].iter().copied());
     }
+    let shown = |h: &Host| match h.hostnames.first() {
+        Some(n) => format!("{} ({})", h.address, clean(n)),
+        None => h.address.to_string(),
+    };
+    let router_hosts: Vec<&Host> = scan
+        .hosts
+        .iter()
+        .filter(|h| routers.contains(&h.address))
+        .collect();
+    let mut drafts = vec![if routers.is_empty() {
+        report.router_assumed = true;
+        router_draft_assumed()
+    } else {
+        let scanned: BTreeSet<Ipv4Addr> = router_hosts.iter().map(|h| h.address).collect();
+        let hop_only: Vec<Ipv4Addr> = routers.difference(&scanned).copied().collect();
+        Draft {
+            name: "routers".to_owned(),
+            zone: "routers".to_owned(),
+            note: "traceroute hops".to_owned(),
+            shown: router_hosts
+                .iter()
+                .map(|h| shown(h))
+                .chain(hop_only.iter().map(|a| format!("{a} (hop only)")))
+                .collect(),
+            os: router_hosts.iter().find_map(|h| h.os.clone()),
+            ports: union_ports(router_hosts.iter().flat_map(|h| h.ports.iter())),
+            count: routers.len() as u32,
+            addresses: routers.iter().copied().collect(),
+            label: None,
+            router: true,
+        }
+    }];
+    let mut clusters: BTreeMap<([u8; 3], Vec<ServiceKey>), Vec<&Host>> = BTreeMap::new();
+    for h in scan.hosts.iter().filter(|h| !routers.contains(&h.address)) {
+        let fp: Vec<ServiceKey> = h.ports.iter().map(ServiceKey::of).collect();
+        clusters.entry((subnet(h.address), fp)).or_default().push(h);
+    }
+    for ((net, fp), hosts) in clusters {
+        let label: Vec<String> = fp
+            .iter()
+            .map(|k| {
+                let p = hosts[0].ports.iter().find(|p| ServiceKey::of(p) == *k);
+                match p.map(|p| slug(&p.service, 20)).filter(|s| !s.is_empty()) {
+                    Some(s) => s.split('-').next().unwrap_or("svc").to_owned(),
+                    None => "port".to_owned(),
+                }
+            })
+            .take(2)
+            .collect();
+        let label = if label.is_empty() {
+            "clients".to_owned()
+        } else {
+            label.join("-")
+        };
+        drafts.push(Draft {
+            name: slug(&format!("{label}-{}-{}-{}", net[0], net[1], net[2]), 50),
+            zone: format!("net-{}-{}-{}", net[0], net[1], net[2]),
+            note: format!(
+                "hosts of {}.{}.{}.0/24 with the same open services",
+                net[0], net[1], net[2]
+            ),
+            shown: hosts.iter().map(|h| shown(h)).collect(),
+            os: hosts.iter().find_map(|h| h.os.clone()),
+            ports: union_ports(hosts.iter().flat_map(|h| h.ports.iter())),
+            count: hosts.len() as u32,
+            addresses: hosts.iter().map(|h| h.address).collect(),
+            label: None,
+            router: false,
+        });
+    }
+    drafts
+}
+
+fn router_draft_assumed() -> Draft {
+    Draft {
+        name: "router".to_owned(),
+        zone: "routers".to_owned(),
+        note: "assumed: no traceroute in the scan (scan with --traceroute to find the real routers); one router, no address".to_owned(),
+        shown: Vec::new(),
+        os: None,
+        ports: Vec::new(),
+        count: 1,
+        addresses: Vec::new(),
+        label: None,
+        router: true,
+    }
+}
+
+/// The Kubernetes label key to select groups by: one every workload carries.
+fn group_label(workloads: &[k8s::Workload]) -> Option<&'static str> {
+    ["app.kubernetes.io/name", "app"]
+        .into_iter()
+        .find(|k| !workloads.is_empty() && workloads.iter().all(|w| w.labels.contains_key(*k)))
+}
+
+/// One draft per workload.
+fn workload_drafts(workloads: &[k8s::Workload]) -> Vec<Draft> {
+    let key = group_label(workloads);
+    workloads
+        .iter()
+        .map(|w| Draft {
+            name: slug(&format!("{}-{}", w.namespace, w.name), 50),
+            zone: slug(&format!("k8s-{}", w.namespace), 40),
+            note: format!(
+                "Kubernetes {} {}/{}{}",
+                clean(&w.kind),
+                clean(&w.namespace),
+                clean(&w.name),
+                if w.replicas_assumed {
+                    ": one pod per node, and the manifest does not say how many nodes (1 assumed)"
+                } else {
+                    ""
+                }
+            ),
+            shown: Vec::new(),
+            os: None,
+            ports: w.ports.clone(),
+            count: w.replicas.max(1),
+            addresses: Vec::new(),
+            label: key
+                .and_then(|k| w.labels.get(k))
+                .map(|v| slug(v, 63))
+                .filter(|v| !v.is_empty()),
+            router: false,
+        })
+        .collect()
+}
+
+/// Imports the sources into a scenario and a mapping.
+pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
+    let scan = src
+        .nmap
+        .map(|n| nmap::parse(n.text, n.origin))
+        .transpose()?;
+    let workloads = k8s::parse(src.k8s)?;
+    let hosts = scan.as_ref().map_or(0, |s| s.hosts.len());
+    if hosts == 0 && workloads.is_empty() {
+        return Err(ImportError::Empty(format!(
+            "nothing to import: {} (scan with `nmap -sV --traceroute -oX FILE TARGETS`, or give Kubernetes manifests with a workload)",
+            match (&src.nmap, src.k8s.is_empty()) {
+                (Some(n), _) => format!("no host in {} was up", clean(n.origin)),
+                (None, false) =>
+                    "the manifests have no Deployment, StatefulSet, DaemonSet or Pod".to_owned(),
+                (None, true) => "no source given".to_owned(),
+            }
+        )));
+    }
+    let vulns = src
+        .vulns
+        .map(|v| nvd::Vulns::parse(v.text, v.origin))
+        .transpose()?;
+    let rules = rules::Rules::with(src.rules.map(|r| (r.text, r.origin)))?;
+    let mut report = Report {
+        hosts,
+        workloads: workloads.len(),
+        ..Report::default()
+    };
+    let mut drafts = match &scan {
+        Some(scan) if !scan.hosts.is_empty() => scan_drafts(scan, &mut report),
+        _ => {
+            report.router_assumed = true;
+            vec![router_draft_assumed()]
+        }
+    };
+    drafts.extend(workload_drafts(&workloads));
 
     // Services: one per distinct (port, protocol, product, version).
     let mut keys: BTreeMap<ServiceKey, &OpenPort> = BTreeMap::new();
-    for h in &scan.hosts {
-        for p in &h.ports {
+    for d in &drafts {
+        for p in &d.ports {
             keys.entry(ServiceKey::of(p)).or_insert(p);
         }
     }
@@ -229,7 +414,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         let what = clean(&format!("{} {}", p.product, p.version));
         let _ = writeln!(
             services_toml,
-            "\n# nmap: {}/{} {}{}",
+            "\n# {}/{} {}{}",
             key.port,
             key.protocol,
             clean(&p.service),
@@ -281,7 +466,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
                 let _ = writeln!(services_toml, "vulnerabilities = [{}]", list.join(", "));
             } else if p.cpes.is_empty() {
                 report.unmatched.push(format!(
-                    "{name} ({}): nmap gave no CPE (scan with -sV)",
+                    "{name} ({}): no CPE to match by (nmap gives one with -sV; manifests give none)",
                     what.trim()
                 ));
             } else {
@@ -294,170 +479,102 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
     }
     report.services = keys.len();
 
-    // Groups: hosts by subnet and service fingerprint; routers apart.
-    type Fingerprint = Vec<ServiceKey>;
-    let mut clusters: BTreeMap<([u8; 3], Fingerprint), Vec<&Host>> = BTreeMap::new();
-    let mut router_hosts: Vec<&Host> = Vec::new();
-    for h in &scan.hosts {
-        if routers.contains(&h.address) {
-            router_hosts.push(h);
-            continue;
-        }
-        let fp: Fingerprint = h.ports.iter().map(ServiceKey::of).collect();
-        clusters.entry((subnet(h.address), fp)).or_default().push(h);
-    }
+    // Groups.
     let mut zones: BTreeSet<String> = BTreeSet::new();
     let mut groups_toml = String::new();
     let mut mapping_toml = String::new();
-    let mut group_names: BTreeSet<String> = BTreeSet::new();
-    let mut group = |name_base: String,
-                     zone: String,
-                     hosts: &[&Host],
-                     extra: &[Ipv4Addr],
-                     router: bool,
-                     note: &str,
-                     report: &mut Report|
-     -> String {
-        let ports: Vec<OpenPort> = hosts
-            .iter()
-            .flat_map(|h| h.ports.iter().cloned())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let (kind, auth) = rules.classify(&ports, router);
-        let mut name = name_base.clone();
+    let mut names: Vec<String> = Vec::new();
+    for d in &drafts {
+        let (kind, auth) = rules.classify(&d.ports, d.router);
+        let mut name = d.name.clone();
         let mut k = 2;
-        while group_names.contains(&name) {
-            name = format!("{name_base}-{k}");
+        while names.contains(&name) {
+            name = format!("{}-{k}", d.name);
             k += 1;
         }
-        group_names.insert(name.clone());
-        let services: BTreeSet<&String> = hosts
+        names.push(name.clone());
+        zones.insert(d.zone.clone());
+        let services: BTreeSet<&String> = d
+            .ports
             .iter()
-            .flat_map(|h| h.ports.iter())
             .filter_map(|p| service_names.get(&ServiceKey::of(p)))
             .collect();
-        // At least one: the assumed router has no scanned address.
-        let count = (hosts.len() + extra.len()).max(1);
-        let mut addresses: Vec<Ipv4Addr> = hosts
-            .iter()
-            .map(|h| h.address)
-            .chain(extra.iter().copied())
-            .collect();
-        addresses.sort();
-        let shown: Vec<String> = hosts
-            .iter()
-            .take(8)
-            .map(|h| match h.hostnames.first() {
-                Some(n) => format!("{} ({})", h.address, clean(n)),
-                None => h.address.to_string(),
-            })
-            .chain(extra.iter().take(8).map(|a| format!("{a} (hop only)")))
-            .collect();
+        let shown: Vec<&String> = d.shown.iter().take(8).collect();
         let _ = writeln!(
             groups_toml,
-            "\n# {}: {}{}{}",
-            note,
-            shown.join(", "),
-            if count > shown.len() { ", ..." } else { "" },
-            hosts
-                .iter()
-                .find_map(|h| h.os.as_deref())
+            "\n# {}{}{}{}",
+            d.note,
+            if shown.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    shown
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            if d.shown.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            },
+            d.os.as_deref()
                 .map(|os| format!("; OS guess: {}", clean(os)))
                 .unwrap_or_default()
         );
-        let kind_text = toml::Value::try_from(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let auth_text = toml::Value::try_from(auth)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let as_text = |v: Result<toml::Value, toml::ser::Error>| {
+            v.ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
         let services: Vec<String> = services.iter().map(|s| quote(s)).collect();
         let _ = write!(
             groups_toml,
-            "[[group]]\nname = {}\nkind = {}\ncount = {count}\nzone = {}\nservices = [{}]\nauth = {}\n# as scanned: the versions seen are the ones running, so nothing is patched beyond them\npatch_level = 0.0\n",
+            "[[group]]\nname = {}\nkind = {}\ncount = {}\nzone = {}\nservices = [{}]\nauth = {}\n# as found: the versions seen are the ones running, so nothing is patched beyond them\npatch_level = 0.0\n",
             quote(&name),
-            quote(&kind_text),
-            quote(&zone),
+            quote(&as_text(toml::Value::try_from(kind))),
+            d.count,
+            quote(&d.zone),
             services.join(", "),
-            quote(&auth_text),
+            quote(&as_text(toml::Value::try_from(auth))),
         );
-        if !addresses.is_empty() {
-            let list: Vec<String> = addresses.iter().map(|a| quote(&a.to_string())).collect();
-            let _ = write!(
-                mapping_toml,
-                "\n[groups.{name}]\naddresses = [{}]\n",
-                list.join(", ")
-            );
+        let mut addresses = d.addresses.clone();
+        addresses.sort();
+        if !addresses.is_empty() || d.label.is_some() {
+            let _ = write!(mapping_toml, "\n[groups.{name}]\n");
+            if let Some(l) = &d.label {
+                let _ = writeln!(mapping_toml, "label = {}", quote(l));
+            }
+            if !addresses.is_empty() {
+                let list: Vec<String> = addresses.iter().map(|a| quote(&a.to_string())).collect();
+                let _ = writeln!(mapping_toml, "addresses = [{}]", list.join(", "));
+            }
         }
         report.groups.push(GroupReport {
-            name: name.clone(),
+            name,
             kind,
-            hosts: count,
+            hosts: d.count as usize,
         });
-        name
-    };
-
-    // Routers first: every other group hangs off them.
-    let scanned_routers: BTreeSet<Ipv4Addr> = router_hosts.iter().map(|h| h.address).collect();
-    let hop_only: Vec<Ipv4Addr> = routers.difference(&scanned_routers).copied().collect();
-    zones.insert("routers".to_owned());
-    let router_group = if routers.is_empty() {
-        report.router_assumed = true;
-        group(
-            "router".to_owned(),
-            "routers".to_owned(),
-            &[],
-            &[],
-            true,
-            "assumed: the scan has no traceroute (scan with --traceroute to find the real routers); one router, no address",
-            &mut report,
-        )
-    } else {
-        group(
-            "routers".to_owned(),
-            "routers".to_owned(),
-            &router_hosts,
-            &hop_only,
-            true,
-            "traceroute hops",
-            &mut report,
-        )
-    };
-    let mut children = Vec::new();
-    for ((net, fp), hosts) in &clusters {
-        let zone = format!("net-{}-{}-{}", net[0], net[1], net[2]);
-        zones.insert(zone.clone());
-        let label: Vec<String> = fp
-            .iter()
-            .filter_map(|k| service_names.get(k))
-            .take(2)
-            .map(|s| s.split('-').next().unwrap_or("svc").to_owned())
-            .collect();
-        let label = if label.is_empty() {
-            "clients".to_owned()
-        } else {
-            label.join("-")
-        };
-        let name = slug(&format!("{label}-{}", zone.trim_start_matches("net-")), 50);
-        let note = format!(
-            "hosts of {}.{}.{}.0/24 with the same open services",
-            net[0], net[1], net[2]
-        );
-        children.push(group(name, zone, hosts, &[], false, &note, &mut report));
     }
 
     // The scenario text.
+    let router_group = names[0].clone();
+    let mut origins: Vec<String> = src.nmap.iter().map(|n| clean(n.origin)).collect();
+    origins.extend(src.k8s.iter().map(|k| clean(k.origin)));
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# {}: imported by paraverse import from {} ({} hosts up; nmap {}).\n# Groups cluster hosts by /24 subnet and service fingerprint; kinds come from the rules\n# (built-in, or --rules). Edit what a scan cannot tell: the data each group holds, its\n# users' authentication, benign flows ([[flow]]), campaigns and defenses.\n#\n#   paraverse validate {}.toml && paraverse run {}.toml",
+        "# {}: imported by paraverse import from {} ({} hosts up, {} Kubernetes workloads{}).\n# Scanned hosts are grouped by /24 subnet and service fingerprint, workloads one group\n# each; kinds come from the rules (built-in, or --rules). Edit what the inputs cannot\n# tell: the data each group holds, its users' authentication, benign flows ([[flow]]),\n# campaigns and defenses.\n#\n#   paraverse validate {}.toml && paraverse run {}.toml",
         src.name,
-        clean(src.nmap.origin),
-        scan.hosts.len(),
-        clean(&scan.args),
+        origins.join(", "),
+        hosts,
+        workloads.len(),
+        scan.as_ref()
+            .map(|s| format!("; nmap {}", clean(&s.args)))
+            .unwrap_or_default(),
         src.name,
         src.name
     );
@@ -465,15 +582,15 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         out,
         "\n[general]\nname = {}\ndescription = {}\nseed = 1\ntick = \"10 s\"\nstop = \"1 h\"\n",
         quote(src.name),
-        quote(&format!("Imported from {}", clean(src.nmap.origin)))
+        quote(&format!("Imported from {}", origins.join(", ")))
     );
     for z in &zones {
         let _ = write!(out, "\n[[zone]]\nname = {}\n", quote(z));
     }
-    out.push_str("\n# Link tiers: assumed (a scan does not measure capacity); edit to your network's.\n[[link]]\nname = \"lan\"\ncapacity = \"1 Gbit/s\"\nlatency = \"1 ms\"\n\n[[link]]\nname = \"backbone\"\ncapacity = \"10 Gbit/s\"\nlatency = \"1 ms\"\n");
+    out.push_str("\n# Link tiers: assumed (neither a scan nor a manifest measures capacity); edit to your network's.\n[[link]]\nname = \"lan\"\ncapacity = \"1 Gbit/s\"\nlatency = \"1 ms\"\n\n[[link]]\nname = \"backbone\"\ncapacity = \"10 Gbit/s\"\nlatency = \"1 ms\"\n");
     out.push_str(&services_toml);
     out.push_str(&groups_toml);
-    for c in &children {
+    for c in &names[1..] {
         let _ = write!(
             out,
             "\n[[topology]]\ngenerator = \"access_tree\"\nchildren = {}\nparents = {}\nlink = \"lan\"\n",
@@ -481,12 +598,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
             quote(&router_group)
         );
     }
-    let router_count = report
-        .groups
-        .iter()
-        .find(|g| g.name == router_group)
-        .map_or(0, |g| g.hosts);
-    if router_count > 1 {
+    if drafts[0].count > 1 {
         let _ = write!(
             out,
             "\n[[topology]]\ngenerator = \"mesh\"\ngroups = [{}]\nlink = \"backbone\"\n",
@@ -495,11 +607,42 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
     }
     Scenario::from_toml_str(&out, &format!("{}.toml", src.name)).map_err(ImportError::Generated)?;
 
+    let namespaces: BTreeSet<&str> = workloads.iter().map(|w| w.namespace.as_str()).collect();
+    let mut kubernetes = String::new();
+    if let Some(ns) = namespaces.iter().next() {
+        let _ = write!(
+            kubernetes,
+            "\n[kubernetes]\nnamespace = {}\n",
+            quote(&slug(ns, 63))
+        );
+        if namespaces.len() > 1 {
+            let _ = writeln!(
+                kubernetes,
+                "# the workloads span namespaces ({}); policies are written into this one",
+                namespaces
+                    .iter()
+                    .map(|n| clean(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        match group_label(&workloads) {
+            Some(k) => {
+                let _ = writeln!(kubernetes, "group_label = {}", quote(k));
+            }
+            None => {
+                let _ = writeln!(
+                    kubernetes,
+                    "# no label every workload carries: label their pods paraverse.io/group=GROUP"
+                );
+            }
+        }
+    }
     let mapping = format!(
-        "# Mapping of scenario {} to the scanned network: each group's real IPv4 addresses,\n# so `paraverse export STRATEGY --scenario {}.toml --mapping THIS` names them.\n# Imported by paraverse import from {}.\n\n[nftables]\ntable = \"paraverse\"\n{mapping_toml}",
+        "# Mapping of scenario {} to the real network: each group's addresses (and labels),\n# so `paraverse export STRATEGY --scenario {}.toml --mapping THIS` names them.\n# Imported by paraverse import from {}.\n{kubernetes}\n[nftables]\ntable = \"paraverse\"\n{mapping_toml}",
         src.name,
         src.name,
-        clean(src.nmap.origin)
+        origins.join(", ")
     );
     Ok(Imported {
         scenario: out,
@@ -518,15 +661,19 @@ pub(crate) mod tests {
     pub const SCAN: &str = include_str!("../tests/fixtures/scan.xml");
     /// An NVD JSON 2.0 feed with three CVEs.
     pub const NVD: &str = include_str!("../tests/fixtures/nvd.json");
+    /// Kubernetes manifests: a Deployment and a StatefulSet behind Services, a
+    /// DaemonSet, an owned ReplicaSet.
+    pub const K8S: &str = include_str!("../tests/fixtures/k8s.yaml");
 
     /// Sources of a scan (and optionally the fixture feed), no rules file.
     fn sources<'a>(name: &'a str, scan: &'a str, vulns: bool) -> Sources<'a> {
         Sources {
             name,
-            nmap: Input {
+            nmap: Some(Input {
                 text: scan,
                 origin: "scan.xml",
-            },
+            }),
+            k8s: &[],
             vulns: vulns.then_some(Input {
                 text: NVD,
                 origin: "nvd.json",
@@ -622,10 +769,71 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn manifests_alone_or_with_a_scan_import_workloads_with_labels() {
+        let k8s = [Input {
+            text: K8S,
+            origin: "app.yaml",
+        }];
+        let alone = Sources {
+            name: "shop",
+            nmap: None,
+            k8s: &k8s,
+            vulns: None,
+            rules: None,
+        };
+        let out = import(&alone).unwrap();
+        let s = Scenario::from_toml_str(&out.scenario, "shop.toml").unwrap();
+        let names: Vec<&str> = s.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["router", "shop-api", "shop-db", "shop-node-agent"]);
+        assert_eq!(s.groups[2].count, 3);
+        assert_eq!(
+            out.report.groups[2].kind,
+            NodeKind::DataStore,
+            "postgres image"
+        );
+        assert!(
+            out.scenario.contains("name = \"postgres-5432\""),
+            "{}",
+            out.scenario
+        );
+        assert!(
+            out.scenario.contains("name = \"web-8080\""),
+            "the Service's port name"
+        );
+        assert!(
+            out.mapping
+                .contains("namespace = \"shop\"\ngroup_label = \"app\""),
+            "{}",
+            out.mapping
+        );
+        assert!(
+            out.mapping.contains("[groups.shop-db]\nlabel = \"db\""),
+            "{}",
+            out.mapping
+        );
+        let both = Sources {
+            nmap: Some(Input {
+                text: SCAN,
+                origin: "scan.xml",
+            }),
+            ..alone
+        };
+        let out = import(&both).unwrap();
+        let s = Scenario::from_toml_str(&out.scenario, "both.toml").unwrap();
+        assert_eq!(s.groups.len(), 6, "3 from the scan, 3 workloads");
+        assert_eq!(
+            s.groups[0].name, "routers",
+            "the scan's routers carry the workloads too"
+        );
+        assert_eq!(out.report.workloads, 3);
+        assert_eq!(out.report.hosts, 4);
+    }
+
+    #[test]
     fn an_empty_scan_is_refused() {
         let e = import(&sources("x", "<nmaprun args=\"nmap\"></nmaprun>", false))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no host in the scan was up"), "{e}");
+        assert!(e.contains("no host in scan.xml was up"), "{e}");
     }
 }

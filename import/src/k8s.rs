@@ -1,0 +1,281 @@
+//! Kubernetes manifests (a folder of YAML files, or a `kubectl get -A -o yaml` dump):
+//! workloads become groups, their container ports services.
+//!
+//! Deployments, StatefulSets, DaemonSets, ReplicaSets and bare Pods (those not owned by
+//! another object) are workloads: a namespace, a name, replicas (a DaemonSet's count is
+//! one per node, which a manifest does not say: 1, stated), the pod template's labels,
+//! and each container's ports with the image as the product (so kind rules match
+//! `postgres`, `mosquitto`, ...) and its tag as the version. A Service whose selector
+//! matches a workload's labels names the ports it targets. Like a scan, manifests are
+//! untrusted: names are sanitised, anything else stays in comments.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize as _;
+use serde_json::Value;
+
+use crate::nmap::OpenPort;
+use crate::{ImportError, Input};
+
+/// A workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// `Deployment`, `StatefulSet`, ...
+    pub kind: String,
+    /// Namespace (`default` when unset).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Pods.
+    pub replicas: u32,
+    /// Whether the count is a guess (DaemonSet).
+    pub replicas_assumed: bool,
+    /// The pods' labels.
+    pub labels: BTreeMap<String, String>,
+    /// Container ports (product: image, version: tag), in port order.
+    pub ports: Vec<OpenPort>,
+}
+
+/// Manifests as documents, flattening `List`s.
+fn documents(input: &Input<'_>) -> Result<Vec<Value>, ImportError> {
+    let mut out = Vec::new();
+    for doc in yaml_serde::Deserializer::from_str(input.text) {
+        let value = Value::deserialize(doc).map_err(|e| {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            ImportError::Input {
+                origin: input.origin.to_owned(),
+                line,
+                column,
+                message: format!("not a Kubernetes manifest (YAML): {e}"),
+            }
+        })?;
+        match value {
+            Value::Null => {}
+            Value::Object(ref o) if o.get("kind").and_then(Value::as_str) == Some("List") => {
+                out.extend(
+                    o.get("items")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+            }
+            v => out.push(v),
+        }
+    }
+    Ok(out)
+}
+
+fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
+}
+
+fn labels(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The workloads of the manifests, in (namespace, name) order.
+pub fn parse(inputs: &[Input<'_>]) -> Result<Vec<Workload>, ImportError> {
+    let mut docs = Vec::new();
+    for input in inputs {
+        docs.extend(documents(input)?);
+    }
+    // Services: (namespace, selector, [(targetPort, protocol, name)]).
+    type Target = (Value, String, String);
+    let mut services: Vec<(String, BTreeMap<String, String>, Vec<Target>)> = Vec::new();
+    for d in &docs {
+        if text(d, &["kind"]) != Some("Service") {
+            continue;
+        }
+        let ns = text(d, &["metadata", "namespace"])
+            .unwrap_or("default")
+            .to_owned();
+        let selector = labels(d.get("spec").and_then(|s| s.get("selector")));
+        let name = text(d, &["metadata", "name"]).unwrap_or("").to_owned();
+        let ports = d
+            .get("spec")
+            .and_then(|s| s.get("ports"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let target = p
+                    .get("targetPort")
+                    .or_else(|| p.get("port"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let proto = p
+                    .get("protocol")
+                    .and_then(Value::as_str)
+                    .unwrap_or("TCP")
+                    .to_ascii_lowercase();
+                let pname = p
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map_or(name.clone(), str::to_owned);
+                (target, proto, pname)
+            })
+            .collect();
+        if !selector.is_empty() {
+            services.push((ns, selector, ports));
+        }
+    }
+    let mut out = Vec::new();
+    for d in &docs {
+        let kind = text(d, &["kind"]).unwrap_or("");
+        let (template, replicas, assumed) = match kind {
+            "Deployment" | "StatefulSet" | "ReplicaSet" => (
+                d.get("spec").and_then(|s| s.get("template")),
+                d.get("spec")
+                    .and_then(|s| s.get("replicas"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1),
+                false,
+            ),
+            "DaemonSet" => (d.get("spec").and_then(|s| s.get("template")), 1, true),
+            "Pod" => (Some(d), 1, false),
+            _ => continue,
+        };
+        let owned = d
+            .get("metadata")
+            .and_then(|m| m.get("ownerReferences"))
+            .and_then(Value::as_array)
+            .is_some_and(|o| !o.is_empty());
+        if owned || replicas == 0 {
+            continue; // a controller's pods, or scaled to zero
+        }
+        let Some(template) = template else { continue };
+        let namespace = text(d, &["metadata", "namespace"])
+            .unwrap_or("default")
+            .to_owned();
+        let name = text(d, &["metadata", "name"]).unwrap_or("").to_owned();
+        let pod_labels = labels(template.get("metadata").and_then(|m| m.get("labels")));
+        let mut ports = Vec::new();
+        for c in template
+            .get("spec")
+            .and_then(|s| s.get("containers"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+            let (repo, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+                Some((r, t)) => (r, t),
+                None => (image, ""),
+            };
+            let product = repo.rsplit('/').next().unwrap_or(repo).to_owned();
+            for p in c
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(port) = p
+                    .get("containerPort")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u16::try_from(v).ok())
+                    .filter(|&v| v > 0)
+                else {
+                    continue;
+                };
+                let protocol = p
+                    .get("protocol")
+                    .and_then(Value::as_str)
+                    .unwrap_or("TCP")
+                    .to_ascii_lowercase();
+                if protocol != "tcp" && protocol != "udp" {
+                    continue;
+                }
+                let port_name = p.get("name").and_then(Value::as_str).unwrap_or("");
+                // A Service selecting these pods and targeting this port names it.
+                let service = services
+                    .iter()
+                    .filter(|(ns, sel, _)| {
+                        *ns == namespace && sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v))
+                    })
+                    .flat_map(|(_, _, targets)| targets)
+                    .find(|(target, proto, _)| {
+                        *proto == protocol
+                            && (target.as_u64() == Some(u64::from(port))
+                                || (!port_name.is_empty() && target.as_str() == Some(port_name)))
+                    })
+                    .map(|(_, _, n)| n.clone())
+                    .unwrap_or_else(|| {
+                        if port_name.is_empty() {
+                            product.clone()
+                        } else {
+                            port_name.to_owned()
+                        }
+                    });
+                ports.push(OpenPort {
+                    port,
+                    protocol,
+                    service,
+                    product: product.clone(),
+                    version: tag.to_owned(),
+                    cpes: Vec::new(),
+                });
+            }
+        }
+        ports.sort();
+        ports.dedup_by(|a, b| a.port == b.port && a.protocol == b.protocol);
+        out.push(Workload {
+            kind: kind.to_owned(),
+            namespace,
+            name,
+            replicas: u32::try_from(replicas).unwrap_or(u32::MAX).min(1_000_000),
+            replicas_assumed: assumed,
+            labels: pod_labels,
+            ports,
+        });
+    }
+    out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workloads_ports_and_service_names_are_read() {
+        let input = Input {
+            text: crate::tests::K8S,
+            origin: "app.yaml",
+        };
+        let w = parse(&[input]).unwrap();
+        let names: Vec<&str> = w.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["api", "db", "node-agent"],
+            "the owned ReplicaSet is left out"
+        );
+        let db = &w[1];
+        assert_eq!(db.kind, "StatefulSet");
+        assert_eq!(db.replicas, 3);
+        assert_eq!(db.ports[0].port, 5432);
+        assert_eq!(db.ports[0].product, "postgres");
+        assert_eq!(db.ports[0].version, "16.4");
+        assert_eq!(
+            db.ports[0].service, "postgres",
+            "named by the Service's port"
+        );
+        assert!(w[2].replicas_assumed);
+        assert_eq!(w[0].labels.get("app").map(String::as_str), Some("api"));
+        let e = parse(&[Input {
+            text: "kind: [",
+            origin: "bad.yaml",
+        }])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("bad.yaml:") && e.contains("not a Kubernetes manifest"),
+            "{e}"
+        );
+    }
+}
