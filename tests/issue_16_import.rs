@@ -389,3 +389,114 @@ fn a_real_nmap_scan_of_a_namespace_host_imports() {
     assert!(v.status.success(), "{}", text(&v.stderr));
     let _ = Path::new(&ip_here);
 }
+
+/// Attacker infrastructure is never exported as allowed: the siege's exfiltration drop
+/// servers are in no segment (JSON), in no set a rule accepts (nftables: an `attackers`
+/// set dropped both ways before any accept), and in no pod selector (Kubernetes; and no
+/// selector is left without values). The round trip still holds for the deployment's
+/// own groups, and nft accepts the ruleset where it is installed.
+#[test]
+fn attacker_infrastructure_is_never_exported_as_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let strategy = repo().join("strategies/full-stack.toml");
+    let mapping = repo().join("mappings/metaverse-under-siege.toml");
+    let out = paraverse(
+        &[
+            "export",
+            strategy.to_str().unwrap(),
+            "--scenario",
+            "metaverse-under-siege",
+            "--mapping",
+            mapping.to_str().unwrap(),
+            "--out",
+            "e",
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("round trip"),
+        "{}",
+        text(&out.stdout)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("e/strategy.json")).unwrap())
+            .unwrap();
+    let groups = json["groups"].as_array().unwrap();
+    let drop = groups
+        .iter()
+        .find(|g| g["scenario_name"] == "drop")
+        .unwrap();
+    assert_eq!(drop["segment"], serde_json::Value::Null, "{drop}");
+    assert_eq!(
+        drop["attacker_infrastructure_of"],
+        serde_json::json!(["biometric-heist"])
+    );
+    let drop_blocks: Vec<String> = drop["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!drop_blocks.is_empty());
+    for s in json["segmentation"]["segments"].as_array().unwrap() {
+        assert!(
+            !s["groups"].as_array().unwrap().iter().any(|g| g == "drop"),
+            "{s}"
+        );
+    }
+    let nft = std::fs::read_to_string(tmp.path().join("e/ruleset.nft")).unwrap();
+    // Every set a rule accepts from or to: none holds the drop servers' blocks.
+    let sets: Vec<(&str, &str)> = nft
+        .split("\tset ")
+        .skip(1)
+        .filter_map(|s| s.split_once(" {"))
+        .collect();
+    for (name, body) in &sets {
+        let body = body.split('}').next().unwrap_or("");
+        let holds = drop_blocks.iter().any(|b| body.contains(b.as_str()));
+        let expected = *name == "attackers" || *name == "grp_drop";
+        assert_eq!(holds, expected, "set {name}: {body}");
+    }
+    for line in nft.lines().filter(|l| l.trim_end().ends_with("accept")) {
+        assert!(
+            !line.contains("@grp_drop") && !line.contains("@attackers"),
+            "{line}"
+        );
+    }
+    let drop_at = nft
+        .find("ip daddr @attackers drop")
+        .expect("attackers dropped");
+    let accept_at = nft.find("ct state established,related accept").unwrap();
+    assert!(drop_at < accept_at, "dropped before replies are accepted");
+    assert!(nft.contains("ip saddr @attackers drop"));
+    let yaml = std::fs::read_to_string(tmp.path().join("e/networkpolicy.yaml")).unwrap();
+    assert!(!yaml.contains("      - drop\n"), "{yaml}");
+    assert!(
+        !yaml.contains("paraverse-full-stack-outside"),
+        "the emptied segment has no policy"
+    );
+    let lines: Vec<&str> = yaml.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim() == "operator: In" {
+            assert!(
+                lines[i + 1].trim() == "values:",
+                "an In without values at line {}",
+                i + 1
+            );
+        }
+    }
+    if sh(&["unshare", "-n", "nft", "--version"]) {
+        let check = Command::new("unshare")
+            .args(["-n", "nft", "-c", "-f"])
+            .arg(tmp.path().join("e/ruleset.nft"))
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{}", text(&check.stderr));
+    } else {
+        skip_unless_required(
+            "PARAVERSE_REQUIRE_EXPORT_TOOLS",
+            "nft (in unshare -n) is not available",
+        );
+    }
+}

@@ -18,7 +18,10 @@ struct Group<'a> {
     zone: &'a str,
     kind: &'a str,
     count: u32,
-    segment: &'a str,
+    /// The segment, or `null` for attacker infrastructure (in none).
+    segment: Option<&'a str>,
+    /// The campaigns using the group as their infrastructure: denied by every export.
+    attacker_infrastructure_of: &'a [String],
     kubernetes_label: Value,
     addresses: Vec<String>,
     placeholder_addresses: bool,
@@ -41,7 +44,8 @@ pub fn write(plan: &Plan) -> String {
             zone: &g.zone,
             kind: g.kind,
             count: g.count,
-            segment: &plan.segments[g.segment].name,
+            segment: (!g.is_attacker()).then(|| plan.segments[g.segment].name.as_str()),
+            attacker_infrastructure_of: &g.attacker_of,
             kubernetes_label: json!({ plan.k8s.group_label.clone(): g.label }),
             addresses: g.blocks.iter().map(ToString::to_string).collect(),
             placeholder_addresses: !g.mapped_addresses,

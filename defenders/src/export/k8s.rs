@@ -197,7 +197,10 @@ pub fn policies(plan: &Plan) -> Vec<NetworkPolicy> {
     };
     let mut out = Vec::new();
     let n = plan.segments.len();
-    for s in 0..n {
+    // A segment without groups (all attacker infrastructure, or zones the scenario does
+    // not have) selects no pod: no policy, and no peer (`In` needs values).
+    let deployed = |s: usize| !plan.segments[s].groups.is_empty();
+    for s in (0..n).filter(|&s| deployed(s)) {
         let seg = &plan.segments[s];
         let mut ingress = vec![IngressRule {
             from: vec![peer(s)],
@@ -209,7 +212,7 @@ pub fn policies(plan: &Plan) -> Vec<NetworkPolicy> {
         }];
         let mut from_names = Vec::new();
         let mut to_names = Vec::new();
-        for o in (0..n).filter(|&o| o != s) {
+        for o in (0..n).filter(|&o| o != s && deployed(o)) {
             if plan.allows(o, s) {
                 from_names.push(plan.segments[o].name.clone());
                 ingress.push(IngressRule {

@@ -39,7 +39,8 @@ impl Probe {
     }
 }
 
-/// The probes for a plan.
+/// The probes for a plan: between every two groups of the deployment (attacker
+/// infrastructure is left out: every export denies it outright).
 pub fn probes(plan: &Plan) -> Vec<Probe> {
     let reps = |g: usize| {
         let n = plan.groups[g].count.max(1);
@@ -47,8 +48,11 @@ pub fn probes(plan: &Plan) -> Vec<Probe> {
     };
     let mut out = Vec::new();
     for quarantine in [false, true] {
-        for a in 0..plan.groups.len() {
-            for b in 0..plan.groups.len() {
+        let ours: Vec<usize> = (0..plan.groups.len())
+            .filter(|&g| !plan.groups[g].is_attacker())
+            .collect();
+        for &a in &ours {
+            for &b in &ours {
                 let ports: Vec<(Protocol, u16)> = if plan.groups[b].ports.is_empty() {
                     vec![(Protocol::Tcp, ANY_PORT_PROBE)]
                 } else {

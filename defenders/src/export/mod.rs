@@ -18,6 +18,12 @@
 //! Each export is read back ([`matrix`]) into the allowed-flow matrix it implies, which
 //! must equal the one the simulator enforces ([`matrix::simulated`]); [`export`] checks
 //! that before it returns any text.
+//!
+//! Groups a campaign uses as its own infrastructure (an exfiltration's drop servers) are
+//! the attacker's, not the deployment's: they belong to no segment, every export denies
+//! traffic to and from them, and the matrix leaves them out (the simulator lets its
+//! campaigns reach them as the scenario's threat model; no deployment admits known
+//! attacker addresses).
 
 mod json;
 pub mod k8s;
@@ -230,9 +236,17 @@ pub struct PlanGroup {
     pub mapped_addresses: bool,
     /// Listening ports, sorted.
     pub ports: Vec<Port>,
+    /// The campaigns that use it as their infrastructure (exfiltration drop servers):
+    /// such a group is in no segment, and every export denies traffic to and from it.
+    pub attacker_of: Vec<String>,
 }
 
 impl PlanGroup {
+    /// Whether the group is attacker infrastructure.
+    pub fn is_attacker(&self) -> bool {
+        !self.attacker_of.is_empty()
+    }
+
     /// Address of the group's `k`-th node: blocks are filled in order.
     pub fn address(&self, k: u32) -> Option<u32> {
         let mut k = u64::from(k);
@@ -545,6 +559,12 @@ pub fn plan(
             blocks: Vec::new(),
             mapped_addresses: false,
             ports,
+            attacker_of: scenario
+                .campaigns
+                .iter()
+                .filter(|c| matches!(c.kind, paraverse_sim::scenario::CampaignKind::Exfiltration { drop, .. } if drop as usize == i))
+                .map(|c| c.name.clone())
+                .collect(),
         });
     }
     for name in mapping.groups.keys() {
@@ -572,8 +592,12 @@ pub fn plan(
         }
     }
 
-    let (segmented, segments, allowed) =
+    let (segmented, mut segments, allowed) =
         plan_segments(scenario, mapping, &mut groups, &mut map, &mut strat);
+    // Attacker infrastructure belongs to no segment: nothing a segment admits reaches it.
+    for s in &mut segments {
+        s.groups.retain(|&g| !groups[g].is_attacker());
+    }
     assign_addresses(scenario, mapping, &mut groups, &mut map);
 
     let k8s = K8sSettings {

@@ -58,11 +58,18 @@ pub fn write(plan: &Plan) -> String {
     for g in &plan.groups {
         let _ = writeln!(
             w,
-            "\t# group {}: {} nodes ({}), segment {}{}",
+            "\t# group {}: {} nodes ({}), {}{}",
             g.name,
             g.count,
             g.kind,
-            plan.segments[g.segment].name,
+            if g.is_attacker() {
+                format!(
+                    "attacker infrastructure of {}: denied",
+                    g.attacker_of.join(", ")
+                )
+            } else {
+                format!("segment {}", plan.segments[g.segment].name)
+            },
             if g.mapped_addresses {
                 ""
             } else {
@@ -70,6 +77,20 @@ pub fn write(plan: &Plan) -> String {
             }
         );
         write_set(w, &format!("grp_{}", g.name), &g.blocks);
+    }
+    let mut attackers: Vec<Ipv4Block> = plan
+        .groups
+        .iter()
+        .filter(|g| g.is_attacker())
+        .flat_map(|g| g.blocks.iter().copied())
+        .collect();
+    attackers.sort();
+    if !attackers.is_empty() {
+        let _ = writeln!(
+            w,
+            "\t# attacker infrastructure (campaigns' drop servers): never admitted, either way"
+        );
+        write_set(w, "attackers", &attackers);
     }
     for s in &plan.segments {
         let members: Vec<&str> = s
@@ -122,6 +143,14 @@ pub fn write(plan: &Plan) -> String {
     );
     let _ = writeln!(w, "\t\tip saddr @quarantine drop");
     let _ = writeln!(w, "\t\tip daddr @quarantine drop");
+    if !attackers.is_empty() {
+        let _ = writeln!(
+            w,
+            "\t\t# attacker infrastructure: dropped before any accept, replies included"
+        );
+        let _ = writeln!(w, "\t\tip saddr @attackers drop");
+        let _ = writeln!(w, "\t\tip daddr @attackers drop");
+    }
     for r in &plan.rate_limits {
         let g = &plan.groups[r.group];
         let _ = writeln!(
