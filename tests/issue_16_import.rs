@@ -500,3 +500,163 @@ fn attacker_infrastructure_is_never_exported_as_allowed() {
         );
     }
 }
+
+/// Namespaces (and their servers) this test made, removed on drop even on failure.
+struct Namespaces {
+    names: Vec<String>,
+    servers: Vec<Child>,
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for s in &mut self.servers {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+        for n in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", n]).status();
+        }
+    }
+}
+
+/// Whether `from` (a namespace) can open a TCP connection to `to:port` within 2 s
+/// (one bounded attempt, made by Python inside the namespace).
+fn connects(from: &str, to: &str, port: u16) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", from, "python3", "-c"])
+        .arg(format!(
+            "import socket,sys\ns=socket.socket(); s.settimeout(2)\ntry:\n  s.connect(('{to}', {port})); sys.exit(0)\nexcept Exception:\n  sys.exit(1)"
+        ))
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The exported ruleset on a real router: a namespace routing between a deployment host
+/// (in the scenario's group, by the mapping) and an Internet host (in no group), with the
+/// nftables export loaded by `nft -f`. Real TCP connections show the kernel enforcing
+/// the mapping's `unmapped` policy: with "egress" the host reaches the Internet and
+/// nothing comes in; with "drop" neither. Every loop is bounded; the namespaces go away
+/// at the end, even on failure.
+#[test]
+fn the_exported_ruleset_enforces_the_unmapped_policy_on_a_real_router() {
+    let var = "PARAVERSE_REQUIRE_NETNS";
+    if !sh(&["nft", "--version"]) {
+        return skip_unless_required(var, "nft is not installed");
+    }
+    let id = std::process::id() % 10_000;
+    let (host, router, inet) = (format!("pvh{id}"), format!("pvr{id}"), format!("pvi{id}"));
+    let mut ns = Namespaces {
+        names: Vec::new(),
+        servers: Vec::new(),
+    };
+    for n in [&host, &router, &inet] {
+        if !sh(&["ip", "netns", "add", n]) {
+            return skip_unless_required(var, "cannot create network namespaces (needs root)");
+        }
+        ns.names.push(n.clone());
+    }
+    let octet = 20 + id % 200;
+    let net = |k: u8, h: u8| format!("10.{}.{k}.{h}", octet);
+    let (host_ip, inet_ip) = (net(1, 2), net(2, 2));
+    let exec = |n: &str, args: &[&str]| {
+        let mut all = vec!["ip", "netns", "exec", n];
+        all.extend_from_slice(args);
+        assert!(sh(&all), "{all:?} failed");
+    };
+    for (k, peer) in [(1u8, &host), (2u8, &inet)] {
+        let (a, b) = (format!("pv{id}r{k}"), format!("pv{id}p{k}"));
+        assert!(sh(&[
+            "ip", "link", "add", &a, "netns", &router, "type", "veth", "peer", "name", &b, "netns",
+            peer
+        ]));
+        exec(
+            &router,
+            &["ip", "addr", "add", &format!("{}/24", net(k, 1)), "dev", &a],
+        );
+        exec(&router, &["ip", "link", "set", &a, "up"]);
+        exec(
+            peer,
+            &["ip", "addr", "add", &format!("{}/24", net(k, 2)), "dev", &b],
+        );
+        exec(peer, &["ip", "link", "set", &b, "up"]);
+        exec(peer, &["ip", "link", "set", "lo", "up"]);
+        exec(peer, &["ip", "route", "add", "default", "via", &net(k, 1)]);
+    }
+    exec(&router, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    let tmp = tempfile::tempdir().unwrap();
+    for (n, ip, port) in [(&host, &host_ip, "8000"), (&inet, &inet_ip, "8080")] {
+        ns.servers.push(
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    n,
+                    "python3",
+                    "-m",
+                    "http.server",
+                    port,
+                    "--bind",
+                    ip,
+                ])
+                .current_dir(tmp.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    // Without a ruleset the router forwards everything (bounded wait for the servers).
+    let up = (0..30).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        connects(&host, &inet_ip, 8080) && connects(&inet, &host_ip, 8000)
+    });
+    assert!(up, "the namespaces do not route before any ruleset");
+    // A two-group twin of it: the host's group and the router.
+    std::fs::write(
+        tmp.path().join("twin.toml"),
+        "[general]\nname = \"twin\"\nseed = 1\ntick = \"10 s\"\nstop = \"10 min\"\n\n[[zone]]\nname = \"lan\"\n\n[[link]]\nname = \"lan\"\ncapacity = \"1 Gbit/s\"\nlatency = \"1 ms\"\n\n[[service]]\nname = \"http\"\nport = 8000\n\n[[group]]\nname = \"router\"\nkind = \"gateway\"\ncount = 1\nzone = \"lan\"\nservices = []\nauth = \"certificate\"\n\n[[group]]\nname = \"web\"\nkind = \"cloud_vm\"\ncount = 1\nzone = \"lan\"\nservices = [\"http\"]\nauth = \"password\"\n\n[[topology]]\ngenerator = \"access_tree\"\nchildren = \"web\"\nparents = \"router\"\nlink = \"lan\"\n",
+    )
+    .unwrap();
+    let strategy = repo().join("strategies/zero-trust.toml");
+    let load = |unmapped: &str| {
+        std::fs::write(
+            tmp.path().join("mapping.toml"),
+            format!(
+                "[nftables]\ntable = \"pvtest\"\nunmapped = \"{unmapped}\"\n\n[groups.router]\naddresses = [\"{}\"]\n\n[groups.web]\naddresses = [\"{host_ip}\"]\n",
+                net(1, 1)
+            ),
+        )
+        .unwrap();
+        let out = paraverse(
+            &[
+                "export",
+                strategy.to_str().unwrap(),
+                "--scenario",
+                "twin.toml",
+                "--mapping",
+                "mapping.toml",
+                "--format",
+                "nftables",
+                "--out",
+                "-",
+            ],
+            tmp.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        std::fs::write(tmp.path().join("ruleset.nft"), &out.stdout).unwrap();
+        let ruleset = tmp.path().join("ruleset.nft");
+        exec(&router, &["nft", "-f", ruleset.to_str().unwrap()]);
+    };
+    load("egress");
+    assert!(
+        connects(&host, &inet_ip, 8080),
+        "egress: the group reaches the Internet"
+    );
+    assert!(
+        !connects(&inet, &host_ip, 8000),
+        "egress: nothing comes in from outside"
+    );
+    load("drop");
+    assert!(!connects(&host, &inet_ip, 8080), "drop: no egress");
+    assert!(!connects(&inet, &host_ip, 8000), "drop: no ingress");
+}

@@ -106,7 +106,11 @@ pub fn write(plan: &Plan) -> String {
             "quarantine_label": plan.k8s.quarantine_label,
             "allow_dns": plan.k8s.allow_dns,
         },
-        "nftables": { "table": plan.nft_table },
+        "nftables": {
+            "table": plan.nft_table,
+            "ipv6": format!("{:?}", plan.nft_ipv6).to_lowercase(),
+            "unmapped": format!("{:?}", plan.nft_unmapped).to_lowercase(),
+        },
     });
     serde_json::to_string_pretty(&doc).expect("plain data serialises") + "\n"
 }

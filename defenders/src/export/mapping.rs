@@ -15,6 +15,10 @@
 //!
 //! [nftables]
 //! table = "paraverse"                         # the table the ruleset replaces
+//! ipv6 = "drop"                               # or "accept": IPv6 is not modelled
+//! unmapped = "drop"                           # traffic with an end in no group: "drop",
+//!                                             # "egress" (groups may open connections
+//!                                             # out, e.g. to the Internet) or "accept"
 //!
 //! [groups.headsets]                           # a scenario group, by name
 //! label = "xr-headset"                        # its pods' value of group_label
@@ -102,14 +106,44 @@ impl Default for KubernetesMap {
 pub struct NftablesMap {
     /// Table name (family `inet`); loading the ruleset replaces this table only.
     pub table: String,
+    /// What the router does with IPv6, which the twin does not model.
+    pub ipv6: Verdict,
+    /// What it does with traffic that has an end in no group (the Internet, unmapped
+    /// hosts).
+    pub unmapped: Unmapped,
 }
 
 impl Default for NftablesMap {
     fn default() -> Self {
         Self {
             table: "paraverse".to_owned(),
+            ipv6: Verdict::Drop,
+            unmapped: Unmapped::Drop,
         }
     }
+}
+
+/// An explicit verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Dropped.
+    Drop,
+    /// Accepted.
+    Accept,
+}
+
+/// The policy for traffic with an end in no group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmapped {
+    /// Dropped both ways.
+    Drop,
+    /// The groups may open connections to addresses in no group (replies by connection
+    /// tracking); nothing from outside may open one in.
+    Egress,
+    /// Accepted both ways.
+    Accept,
 }
 
 /// `[groups.NAME]`.

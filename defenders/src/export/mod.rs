@@ -323,6 +323,10 @@ pub struct Plan {
     pub k8s: K8sSettings,
     /// nftables table name.
     pub nft_table: String,
+    /// nftables: what happens to IPv6.
+    pub nft_ipv6: mapping::Verdict,
+    /// nftables: what happens to traffic with an end in no group.
+    pub nft_unmapped: mapping::Unmapped,
     /// Provenance.
     pub provenance: Provenance,
 }
@@ -651,6 +655,8 @@ pub fn plan(
         isolating,
         k8s,
         nft_table: mapping.nftables.table.clone(),
+        nft_ipv6: mapping.nftables.ipv6,
+        nft_unmapped: mapping.nftables.unmapped,
         provenance,
     })
 }

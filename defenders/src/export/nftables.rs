@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use paraverse_sim::scenario::Protocol;
 
+use super::mapping::{Unmapped, Verdict};
 use super::matrix::{FlowMatrix, Probe};
 use super::{Ipv4Block, Plan, proto_name};
 
@@ -92,6 +93,19 @@ pub fn write(plan: &Plan) -> String {
         );
         write_set(w, "attackers", &attackers);
     }
+    let mut deployment: Vec<Ipv4Block> = plan
+        .groups
+        .iter()
+        .filter(|g| !g.is_attacker())
+        .flat_map(|g| g.blocks.iter().copied())
+        .collect();
+    deployment.sort();
+    deployment.dedup();
+    let _ = writeln!(
+        w,
+        "\t# the deployment: every group's addresses (traffic with an end outside is 'unmapped')"
+    );
+    write_set(w, "deployment", &deployment);
     for s in &plan.segments {
         let members: Vec<&str> = s
             .groups
@@ -151,6 +165,16 @@ pub fn write(plan: &Plan) -> String {
         let _ = writeln!(w, "\t\tip saddr @attackers drop");
         let _ = writeln!(w, "\t\tip daddr @attackers drop");
     }
+    let verdict = |v: Verdict| match v {
+        Verdict::Drop => "drop",
+        Verdict::Accept => "accept",
+    };
+    let _ = writeln!(
+        w,
+        "\t\t# IPv6 is not modelled by the twin: [nftables] ipv6 = \"{}\" in the mapping",
+        verdict(plan.nft_ipv6)
+    );
+    let _ = writeln!(w, "\t\tmeta nfproto ipv6 {}", verdict(plan.nft_ipv6));
     for r in &plan.rate_limits {
         let g = &plan.groups[r.group];
         let _ = writeln!(
@@ -174,6 +198,32 @@ pub fn write(plan: &Plan) -> String {
     let _ = writeln!(w, "\t\t# replies within admitted connections");
     let _ = writeln!(w, "\t\tct state established,related accept");
     let _ = writeln!(w, "\t\tct state invalid drop");
+    match plan.nft_unmapped {
+        Unmapped::Drop => {
+            let _ = writeln!(
+                w,
+                "\t\t# traffic with an end in no group (the Internet, unmapped hosts): [nftables] unmapped = \"drop\""
+            );
+            let _ = writeln!(w, "\t\tip saddr != @deployment drop");
+            let _ = writeln!(w, "\t\tip daddr != @deployment drop");
+        }
+        Unmapped::Egress => {
+            let _ = writeln!(
+                w,
+                "\t\t# [nftables] unmapped = \"egress\": groups may open connections to addresses in no group; none come in"
+            );
+            let _ = writeln!(w, "\t\tip saddr @deployment ip daddr != @deployment accept");
+            let _ = writeln!(w, "\t\tip saddr != @deployment drop");
+        }
+        Unmapped::Accept => {
+            let _ = writeln!(
+                w,
+                "\t\t# [nftables] unmapped = \"accept\": traffic with an end in no group passes, both ways"
+            );
+            let _ = writeln!(w, "\t\tip saddr != @deployment accept");
+            let _ = writeln!(w, "\t\tip daddr != @deployment accept");
+        }
+    }
     for (k, s) in plan.segments.iter().enumerate() {
         let _ = writeln!(
             w,
@@ -243,6 +293,12 @@ fn write_set(w: &mut String, name: &str, blocks: &[Ipv4Block]) {
 enum Cond {
     Saddr(String),
     Daddr(String),
+    /// `ip saddr != @set`.
+    NotSaddr(String),
+    /// `ip daddr != @set`.
+    NotDaddr(String),
+    /// `meta nfproto ipv6`: never true for the (IPv4) probes.
+    Ipv6,
     Dport(Protocol, Vec<u16>),
     /// `ct state ...`: never true for the first packet of a new connection.
     CtState,
@@ -347,12 +403,25 @@ fn parse_rule(tok: &[String]) -> Result<Rule, String> {
         match tok.get(i).map(String::as_str) {
             Some("ip") => {
                 let dir = tok.get(i + 1).ok_or("`ip` without a field")?;
-                let set = set_name(tok.get(i + 2).ok_or("`ip` without a set")?)?;
-                conds.push(match dir.as_str() {
-                    "saddr" => Cond::Saddr(set),
-                    "daddr" => Cond::Daddr(set),
-                    other => return Err(format!("unknown ip field `{other}`")),
+                let negated = tok.get(i + 2).map(String::as_str) == Some("!=");
+                let at = if negated { i + 3 } else { i + 2 };
+                let set = set_name(tok.get(at).ok_or("`ip` without a set")?)?;
+                conds.push(match (dir.as_str(), negated) {
+                    ("saddr", false) => Cond::Saddr(set),
+                    ("daddr", false) => Cond::Daddr(set),
+                    ("saddr", true) => Cond::NotSaddr(set),
+                    ("daddr", true) => Cond::NotDaddr(set),
+                    (other, _) => return Err(format!("unknown ip field `{other}`")),
                 });
+                i = at + 1;
+            }
+            Some("meta") => {
+                if tok.get(i + 1).map(String::as_str) != Some("nfproto")
+                    || tok.get(i + 2).map(String::as_str) != Some("ipv6")
+                {
+                    return Err("expected meta nfproto ipv6".to_owned());
+                }
+                conds.push(Cond::Ipv6);
                 i += 3;
             }
             Some(p @ ("tcp" | "udp")) => {
@@ -453,6 +522,9 @@ pub fn read_back(text: &str, plan: &Plan, probes: &[Probe]) -> Result<FlowMatrix
                     }
                     Cond::Saddr(s) => in_set(s, src)?,
                     Cond::Daddr(s) => in_set(s, dst)?,
+                    Cond::NotSaddr(s) => !in_set(s, src)?,
+                    Cond::NotDaddr(s) => !in_set(s, dst)?,
+                    Cond::Ipv6 => false,
                     Cond::Dport(proto, ports) => *proto == p.protocol && ports.contains(&p.port),
                     Cond::CtState | Cond::UnderLimit => false,
                 };
