@@ -203,7 +203,7 @@ pub struct ViewArgs {
 /// Options of `paraverse export`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  paraverse export results/zero-trust-interval/best.json\n  paraverse export strategies/segmented.toml --scenario campaign-botnet-ddos --mapping site.toml\n  paraverse export strategies/segmented.toml --scenario campaign-botnet-ddos --format nftables --out - | nft -c -f -\n\nThe mapping file (TOML) maps scenario groups, segments and services to the deployment's labels, addresses and ports; see the README, \"Exporting a strategy\"."
+    after_help = "Examples:\n  paraverse export results/zero-trust-interval/best.json\n  paraverse export strategies/segmented.toml --scenario campaign-botnet-ddos --mapping site.toml\n  paraverse export strategies/segmented.toml --scenario campaign-botnet-ddos --format nftables --out - | nft -c -f -\n  nft -j list ruleset > live.json; paraverse export strategies/segmented.toml --scenario campaign-botnet-ddos --diff live.json\n\nThe mapping file (TOML) maps scenario groups, segments and services to the deployment's labels, addresses and ports; see the README, \"Exporting a strategy\"."
 )]
 pub struct ExportArgs {
     /// A lab result (best.json from `paraverse sweep` or `paraverse optimise`) or a
@@ -212,6 +212,11 @@ pub struct ExportArgs {
     /// Formats to write, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "json,k8s,nftables", value_parser = ["json", "k8s", "nftables"])]
     pub format: Vec<String>,
+    /// Print what loading the nftables export would change in a live ruleset (the JSON
+    /// of `nft -j list ruleset` on the router) instead of writing anything: sets added,
+    /// removed or with changed elements, rules added or removed.
+    #[arg(long, value_name = "LIVE_JSON", conflicts_with = "out")]
+    pub diff: Option<PathBuf>,
     /// Output folder, or `-` for standard output (one format). Default: export/ beside
     /// best.json, or results/export/STRATEGY/ for a strategy file.
     #[arg(long)]

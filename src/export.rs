@@ -120,10 +120,15 @@ fn recorded_file(recorded: &str, best: &Path) -> Option<PathBuf> {
 
 /// Runs `paraverse export`.
 pub fn export(args: &ExportArgs) -> Result<()> {
-    let formats: Vec<Format> = Format::ALL
-        .into_iter()
-        .filter(|f| args.format.iter().any(|a| a == f.name()))
-        .collect();
+    let formats: Vec<Format> = if args.diff.is_some() {
+        // The diff is of the nftables table; nothing is written.
+        vec![Format::Nftables]
+    } else {
+        Format::ALL
+            .into_iter()
+            .filter(|f| args.format.iter().any(|a| a == f.name()))
+            .collect()
+    };
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
     if to_stdout && formats.len() != 1 {
         bail!("--out - writes to standard output: choose one --format (json, k8s or nftables)");
@@ -160,6 +165,32 @@ pub fn export(args: &ExportArgs) -> Result<()> {
             ExportError::Invalid(s) => anyhow::Error::from(s),
             e => e.into(),
         })?;
+    if let Some(live_path) = &args.diff {
+        let live = paraverse_sim::scenario::read_input(live_path)?;
+        let live = export::diff::from_live(&live, "inet", &plan.nft_table)
+            .map_err(|e| crate::invalid(format!("{}: {e}", live_path.display())))?;
+        let ours = export::diff::from_export(&outputs[0].1);
+        let changes = export::diff::diff(&plan.nft_table, live.as_ref(), &ours);
+        if changes.is_empty() {
+            println!(
+                "no change: table inet {} in {} already is this export",
+                plan.nft_table,
+                live_path.display()
+            );
+        } else {
+            println!(
+                "loading this export would change table inet {} of {} ({} line{}; nothing was written):",
+                plan.nft_table,
+                live_path.display(),
+                changes.len(),
+                if changes.len() == 1 { "" } else { "s" }
+            );
+            for c in &changes {
+                println!("{c}");
+            }
+        }
+        return Ok(());
+    }
     if to_stdout {
         print!("{}", outputs[0].1);
         return Ok(());

@@ -900,3 +900,87 @@ fn a_scanned_network_enforces_the_twins_segmentation_on_real_connections() {
         wrong.len()
     );
 }
+
+/// `export --diff` against a live ruleset, read from a real kernel: the full-stack
+/// export is loaded with `nft -f` in a throwaway network namespace and listed with
+/// `nft -j list ruleset`. The same export changes nothing; the segmented strategy (the
+/// same segments without DDoS protection) removes exactly the rate-limit set and rule;
+/// nothing is written either way. A file that is not nftables JSON is refused.
+#[test]
+fn export_diff_against_a_live_ruleset_lists_exactly_what_changes() {
+    if !sh(&["unshare", "-n", "nft", "--version"]) {
+        return skip_unless_required(
+            "PARAVERSE_REQUIRE_EXPORT_TOOLS",
+            "nft (in unshare -n) is not available",
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let export = |strategy: &str, extra: &[&str]| {
+        let s = repo().join("strategies").join(strategy);
+        let mut args = vec![
+            "export",
+            s.to_str().unwrap(),
+            "--scenario",
+            "metaverse-under-siege",
+        ];
+        args.extend_from_slice(extra);
+        let out = paraverse(&args, tmp.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let ruleset = export("full-stack.toml", &["--format", "nftables", "--out", "-"]);
+    std::fs::write(tmp.path().join("ruleset.nft"), ruleset).unwrap();
+    let live = Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "nft -f ruleset.nft && nft -j list ruleset",
+        ])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(live.status.success(), "{}", text(&live.stderr));
+    std::fs::write(tmp.path().join("live.json"), &live.stdout).unwrap();
+    let same = export("full-stack.toml", &["--diff", "live.json"]);
+    assert!(
+        same.starts_with("no change: table inet paraverse"),
+        "{same}"
+    );
+    let other = export("segmented.toml", &["--diff", "live.json"]);
+    let lines: Vec<&str> = other.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "- set ddos_gpu-render",
+            "- rule ip daddr @grp_gpu-render update @ddos_gpu-render limit rate over 250000 bytes/second drop",
+        ],
+        "{other}"
+    );
+    assert!(other.contains("nothing was written"));
+    let entries: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(
+        entries.len(),
+        2,
+        "ruleset.nft, live.json and nothing else: {entries:?}"
+    );
+    std::fs::write(tmp.path().join("bad.json"), "{\"tables\": []}").unwrap();
+    let s = repo().join("strategies/segmented.toml");
+    let bad = paraverse(
+        &[
+            "export",
+            s.to_str().unwrap(),
+            "--scenario",
+            "metaverse-under-siege",
+            "--diff",
+            "bad.json",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("nft -j list ruleset"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

@@ -25,6 +25,7 @@
 //! campaigns reach them as the scenario's threat model; no deployment admits known
 //! attacker addresses).
 
+pub mod diff;
 mod json;
 pub mod k8s;
 pub mod mapping;

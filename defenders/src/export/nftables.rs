@@ -312,7 +312,8 @@ struct Rule {
     accept: bool,
 }
 
-fn tokens(line: &str) -> Vec<String> {
+/// A line's tokens: words, with braces, commas and semicolons as tokens of their own.
+pub(crate) fn tokens(line: &str) -> Vec<String> {
     let mut spaced = String::with_capacity(line.len() + 16);
     for c in line.chars() {
         if matches!(c, '{' | '}' | ',' | ';') {
