@@ -62,7 +62,8 @@ pub enum Command {
         run_dir: PathBuf,
     },
     /// Run an experiment's points × replicas in parallel (resumable: rerun the same
-    /// command after a kill) and write runs.csv, points.csv (mean, 95% CI) and best.json.
+    /// command after a kill) and write runs.csv, points.csv (mean, 95% CI),
+    /// decisions.csv, effects.csv (sensitivity.csv for a saltelli design) and best.json.
     Sweep(SweepArgs),
     /// Search the experiment's `[optimise]` defense parameters for the Pareto front of
     /// security loss, availability and cost (NSGA-II); writes pareto.csv and best.json.
@@ -109,10 +110,12 @@ pub enum Command {
     View(ViewArgs),
     /// Export a strategy for the real deployment: JSON (with provenance), Kubernetes
     /// NetworkPolicy YAML and an nftables ruleset. Each export is read back and must
-    /// admit exactly the connections the simulator admitted, or nothing is written.
+    /// admit exactly the connections the simulator admitted, or nothing is written;
+    /// --diff shows what it would change in a live ruleset.
     Export(ExportArgs),
-    /// Build a scenario and a mapping file from the real network: an nmap scan (XML),
-    /// matched against a local NVD CVE feed, hosts grouped by subnet and services.
+    /// Build a scenario and a mapping file from the real network: an nmap scan (XML) and
+    /// Kubernetes manifests, versions matched against a local NVD CVE feed, hosts grouped
+    /// by subnet and services.
     Import(ImportArgs),
 }
 
