@@ -158,11 +158,6 @@ pub fn runs(kinds: &SettingKinds, runs: &[RunResult]) -> Table {
     t
 }
 
-/// The header line of `runs.csv` (without its line break).
-pub fn runs_header(kinds: &SettingKinds) -> String {
-    runs(kinds, &[]).csv().trim_end().to_owned()
-}
-
 /// One run as a line of `runs.csv` (without its line break).
 pub fn run_line(kinds: &SettingKinds, run: &RunResult) -> String {
     let csv = runs(kinds, std::slice::from_ref(run)).csv();
@@ -238,6 +233,20 @@ mod tests {
             .iter()
             .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn an_empty_runs_table_still_names_every_column() {
+        // A sweep writes runs.csv's header before its first run, then appends lines:
+        // the header must already have the settings columns.
+        let rows = [row(&[("i", "30 s"), ("t", "0.5")])];
+        let kinds = SettingKinds::from_rows(rows.iter().map(Vec::as_slice));
+        let csv = runs(&kinds, &[]).csv();
+        assert!(
+            csv.starts_with("point,replica,seed,i [s],t,objectives."),
+            "{csv}"
+        );
+        assert_eq!(csv.lines().count(), 1);
     }
 
     #[test]

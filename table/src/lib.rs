@@ -59,17 +59,6 @@ impl Values {
         self.len() == 0
     }
 
-    /// The Parquet type name of the column, as pyarrow reports it (`int64`, `double`,
-    /// `string`, `bool`).
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Values::Int(_) => "int64",
-            Values::Float(_) => "double",
-            Values::Text(_) => "string",
-            Values::Bool(_) => "bool",
-        }
-    }
-
     fn csv_cell(&self, row: usize, out: &mut String) {
         match self {
             Values::Int(v) => {
