@@ -68,10 +68,11 @@ pub fn import(args: &ImportArgs) -> Result<()> {
         .unwrap_or_else(|| PathBuf::from("imported").join(&args.name));
     let scenario_path = out.join(format!("{}.toml", args.name));
     let mapping_path = out.join("mapping.toml");
+    let baseline_path = out.join("baseline.toml");
     // The mapping must read back as the exporter will read it.
     Mapping::parse(&imported.mapping, &mapping_path.display().to_string())
         .context("the imported mapping does not read back (a bug in paraverse import)")?;
-    for p in [&scenario_path, &mapping_path] {
+    for p in [&scenario_path, &mapping_path, &baseline_path] {
         if p.exists() && !args.force {
             return Err(crate::invalid(format!(
                 "{} exists: pass --force to replace it, or --out another folder",
@@ -80,10 +81,18 @@ pub fn import(args: &ImportArgs) -> Result<()> {
         }
     }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    for (p, text) in [
+    let mut files = vec![
         (&scenario_path, &imported.scenario),
         (&mapping_path, &imported.mapping),
-    ] {
+    ];
+    if let Some(b) = &imported.baseline {
+        files.push((&baseline_path, b));
+    } else if baseline_path.exists() {
+        // A baseline of an earlier import (replaced with --force) would no longer match.
+        std::fs::remove_file(&baseline_path)
+            .with_context(|| format!("cannot remove {}", baseline_path.display()))?;
+    }
+    for (p, text) in files {
         let tmp = p.with_extension("toml.tmp");
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, p))
@@ -101,10 +110,21 @@ pub fn import(args: &ImportArgs) -> Result<()> {
     );
     for g in &r.groups {
         println!(
-            "  group {:<32} {:<18} {} host(s)",
+            "  group {:<32} {:<18} {} node{}",
             g.name,
-            format!("{:?}", g.kind),
-            g.hosts
+            g.kind.name(),
+            g.hosts,
+            if g.hosts == 1 { "" } else { "s" }
+        );
+    }
+    if imported.baseline.is_some() {
+        println!(
+            "  baseline strategy from {} NetworkPolic{}: {} (paraverse run {} --strategy {})",
+            r.policies,
+            if r.policies == 1 { "y" } else { "ies" },
+            baseline_path.display(),
+            scenario_path.display(),
+            baseline_path.display()
         );
     }
     for (service, cve) in &r.vulnerable {

@@ -129,7 +129,10 @@ fn manifests_from_a_folder_import_with_the_scan_and_export_by_label() {
         said.contains("imported 4 hosts and 3 Kubernetes workloads into 6 groups"),
         "{said}"
     );
-    assert!(said.contains("group shop-db"), "{said}");
+    assert!(
+        said.contains("group shop-db") && said.contains("data_store") && said.contains("3 nodes"),
+        "{said}"
+    );
     let v = paraverse(&["validate", "imported/site/site.toml"], tmp.path());
     assert!(v.status.success(), "{}", text(&v.stderr));
     let strategy = repo().join("strategies/zero-trust.toml");
@@ -157,6 +160,47 @@ fn manifests_from_a_folder_import_with_the_scan_and_export_by_label() {
             && yaml.contains("      - node-agent\n"),
         "pods selected by their own label (app=db, ...): {yaml}"
     );
+    // The cluster's NetworkPolicy (only the API reaches the database) as a strategy
+    // that runs in the twin and exports.
+    assert!(
+        said.contains("baseline strategy from 1 NetworkPolicy"),
+        "{said}"
+    );
+    let baseline = std::fs::read_to_string(tmp.path().join("imported/site/baseline.toml")).unwrap();
+    assert!(
+        baseline.contains("from = \"shop-api\"\nto = \"shop-db\""),
+        "{baseline}"
+    );
+    assert!(!baseline.contains("from = \"shop-node-agent\"\nto = \"shop-db\""));
+    let run = paraverse(
+        &[
+            "run",
+            "imported/site/site.toml",
+            "--strategy",
+            "imported/site/baseline.toml",
+            "--ticks",
+            "30",
+            "--quiet",
+            "--out",
+            "b",
+        ],
+        tmp.path(),
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let export = paraverse(
+        &[
+            "export",
+            "imported/site/baseline.toml",
+            "--scenario",
+            "imported/site/site.toml",
+            "--mapping",
+            "imported/site/mapping.toml",
+            "--out",
+            "be",
+        ],
+        tmp.path(),
+    );
+    assert!(export.status.success(), "{}", text(&export.stderr));
     // Manifests alone: one router assumed, said.
     let out = paraverse(
         &["import", "--k8s", "manifests/app.yaml", "--name", "alone"],

@@ -36,6 +36,198 @@ pub struct Workload {
     pub ports: Vec<OpenPort>,
 }
 
+/// A label selector: `matchLabels` and `matchExpressions` (In, NotIn, Exists,
+/// DoesNotExist).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Selector {
+    labels: BTreeMap<String, String>,
+    expressions: Vec<(String, String, Vec<String>)>,
+}
+
+impl Selector {
+    fn parse(v: Option<&Value>) -> Self {
+        let Some(v) = v else {
+            return Self::default();
+        };
+        Self {
+            labels: labels(v.get("matchLabels")),
+            expressions: v
+                .get("matchExpressions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    (
+                        e.get("key")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                        e.get("operator")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                        e.get("values")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether labels match (an empty selector matches everything).
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && self.expressions.iter().all(|(k, op, values)| {
+                let v = labels.get(k);
+                match op.as_str() {
+                    "In" => v.is_some_and(|v| values.contains(v)),
+                    "NotIn" => v.is_none_or(|v| !values.contains(v)),
+                    "Exists" => v.is_some(),
+                    "DoesNotExist" => v.is_none(),
+                    _ => false,
+                }
+            })
+    }
+}
+
+/// Whom a NetworkPolicy rule admits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Peer {
+    /// Pods: in these namespaces (`None`: the policy's own), with these labels.
+    Pods {
+        /// Namespace names (from `kubernetes.io/metadata.name`); `Some(empty)`: all.
+        namespaces: Option<Vec<String>>,
+        /// The pods' selector.
+        pods: Selector,
+    },
+    /// An `ipBlock`: addresses outside the cluster.
+    Addresses,
+    /// No `from`/`to`: everyone.
+    Anyone,
+}
+
+/// A NetworkPolicy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Its namespace.
+    pub namespace: String,
+    /// The pods it isolates.
+    pub selector: Selector,
+    /// Whether it isolates ingress, and whom its ingress rules admit.
+    pub ingress: Option<Vec<Peer>>,
+    /// Whether it isolates egress, and whom its egress rules admit.
+    pub egress: Option<Vec<Peer>>,
+}
+
+fn peers(rules: Option<&Value>, key: &str) -> Vec<Peer> {
+    let mut out = Vec::new();
+    for rule in rules.and_then(Value::as_array).into_iter().flatten() {
+        match rule.get(key).and_then(Value::as_array) {
+            None => out.push(Peer::Anyone),
+            Some(list) if list.is_empty() => out.push(Peer::Anyone),
+            Some(list) => {
+                for p in list {
+                    if p.get("ipBlock").is_some() {
+                        out.push(Peer::Addresses);
+                        continue;
+                    }
+                    let namespaces = p.get("namespaceSelector").map(|n| {
+                        labels(n.get("matchLabels"))
+                            .get("kubernetes.io/metadata.name")
+                            .cloned()
+                            .into_iter()
+                            .collect()
+                    });
+                    out.push(Peer::Pods {
+                        namespaces,
+                        pods: Selector::parse(p.get("podSelector")),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The NetworkPolicies of the manifests.
+pub fn policies(inputs: &[Input<'_>]) -> Result<Vec<Policy>, ImportError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        for d in documents(input)? {
+            if text(&d, &["kind"]) != Some("NetworkPolicy") {
+                continue;
+            }
+            let spec = d.get("spec");
+            let types: Vec<&str> = spec
+                .and_then(|s| s.get("policyTypes"))
+                .and_then(Value::as_array)
+                .map(|t| t.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_else(|| {
+                    // Kubernetes' default: Ingress, and Egress when egress rules exist.
+                    let mut t = vec!["Ingress"];
+                    if spec.and_then(|s| s.get("egress")).is_some() {
+                        t.push("Egress");
+                    }
+                    t
+                });
+            out.push(Policy {
+                namespace: text(&d, &["metadata", "namespace"])
+                    .unwrap_or("default")
+                    .to_owned(),
+                selector: Selector::parse(spec.and_then(|s| s.get("podSelector"))),
+                ingress: types
+                    .contains(&"Ingress")
+                    .then(|| peers(spec.and_then(|s| s.get("ingress")), "from")),
+                egress: types
+                    .contains(&"Egress")
+                    .then(|| peers(spec.and_then(|s| s.get("egress")), "to")),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the policies admit a connection from `a` to `b` (`None`: not a workload,
+/// e.g. a scanned host outside the cluster). A pod that no policy isolates admits
+/// everything that way; ports are not modelled here (a rule admitting any port of the
+/// pair admits the pair).
+pub fn admits(policies: &[Policy], a: Option<&Workload>, b: Option<&Workload>) -> bool {
+    let matches = |peer: &Peer, policy: &Policy, w: Option<&Workload>| match (peer, w) {
+        (Peer::Anyone, _) => true,
+        (Peer::Addresses, w) => w.is_none(),
+        (Peer::Pods { .. }, None) => false,
+        (Peer::Pods { namespaces, pods }, Some(w)) => {
+            let ns_ok = match namespaces {
+                None => w.namespace == policy.namespace,
+                Some(list) => list.is_empty() || list.contains(&w.namespace),
+            };
+            ns_ok && pods.matches(&w.labels)
+        }
+    };
+    let side = |w: Option<&Workload>,
+                rules: fn(&Policy) -> Option<&Vec<Peer>>,
+                other: Option<&Workload>| {
+        let Some(w) = w else { return true };
+        let isolating: Vec<&Policy> = policies
+            .iter()
+            .filter(|p| p.namespace == w.namespace && p.selector.matches(&w.labels))
+            .filter(|p| rules(p).is_some())
+            .collect();
+        isolating.is_empty()
+            || isolating.iter().any(|p| {
+                rules(p)
+                    .into_iter()
+                    .flatten()
+                    .any(|peer| matches(peer, p, other))
+            })
+    };
+    side(b, |p| p.ingress.as_ref(), a) && side(a, |p| p.egress.as_ref(), b)
+}
+
 /// Manifests as documents, flattening `List`s.
 fn documents(input: &Input<'_>) -> Result<Vec<Value>, ImportError> {
     let mut out = Vec::new();

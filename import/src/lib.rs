@@ -107,6 +107,8 @@ pub struct Report {
     pub hosts: usize,
     /// Kubernetes workloads.
     pub workloads: usize,
+    /// NetworkPolicies turned into the baseline strategy.
+    pub policies: usize,
     /// Groups made.
     pub groups: Vec<GroupReport>,
     /// Services made.
@@ -129,6 +131,9 @@ pub struct Imported {
     pub scenario: String,
     /// The mapping file (TOML).
     pub mapping: String,
+    /// The manifests' NetworkPolicies as a segmentation strategy (TOML), when they
+    /// have any: a segment per group, an allow for every pair they admit.
+    pub baseline: Option<String>,
     /// What was done.
     pub report: Report,
 }
@@ -195,6 +200,8 @@ struct Draft {
     /// Kubernetes label value (mapping), for workloads.
     label: Option<String>,
     router: bool,
+    /// The workload it is, by index.
+    workload: Option<usize>,
 }
 
 fn union_ports<'a>(ports: impl Iterator<Item = &'a OpenPort>) -> Vec<OpenPort> {
@@ -248,6 +255,7 @@ fn scan_drafts(scan: &nmap::Scan, report: &mut Report) -> Vec<Draft> {
             addresses: routers.iter().copied().collect(),
             label: None,
             router: true,
+            workload: None,
         }
     }];
     let mut clusters: BTreeMap<([u8; 3], Vec<ServiceKey>), Vec<&Host>> = BTreeMap::new();
@@ -286,6 +294,7 @@ fn scan_drafts(scan: &nmap::Scan, report: &mut Report) -> Vec<Draft> {
             addresses: hosts.iter().map(|h| h.address).collect(),
             label: None,
             router: false,
+            workload: None,
         });
     }
     drafts
@@ -303,6 +312,7 @@ fn router_draft_assumed() -> Draft {
         addresses: Vec::new(),
         label: None,
         router: true,
+        workload: None,
     }
 }
 
@@ -318,7 +328,8 @@ fn workload_drafts(workloads: &[k8s::Workload]) -> Vec<Draft> {
     let key = group_label(workloads);
     workloads
         .iter()
-        .map(|w| Draft {
+        .enumerate()
+        .map(|(i, w)| Draft {
             name: slug(&format!("{}-{}", w.namespace, w.name), 50),
             zone: slug(&format!("k8s-{}", w.namespace), 40),
             note: format!(
@@ -342,6 +353,7 @@ fn workload_drafts(workloads: &[k8s::Workload]) -> Vec<Draft> {
                 .map(|v| slug(v, 63))
                 .filter(|v| !v.is_empty()),
             router: false,
+            workload: Some(i),
         })
         .collect()
 }
@@ -353,6 +365,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         .map(|n| nmap::parse(n.text, n.origin))
         .transpose()?;
     let workloads = k8s::parse(src.k8s)?;
+    let policies = k8s::policies(src.k8s)?;
     let hosts = scan.as_ref().map_or(0, |s| s.hosts.len());
     if hosts == 0 && workloads.is_empty() {
         return Err(ImportError::Empty(format!(
@@ -605,7 +618,44 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
             quote(&router_group)
         );
     }
-    Scenario::from_toml_str(&out, &format!("{}.toml", src.name)).map_err(ImportError::Generated)?;
+    let scenario = Scenario::from_toml_str(&out, &format!("{}.toml", src.name))
+        .map_err(ImportError::Generated)?;
+    report.policies = policies.len();
+    let baseline = (!policies.is_empty()).then(|| {
+        let mut b = format!(
+            "# The NetworkPolicies of {} as a segmentation strategy for scenario {}: a segment\n# per group, an allow for every pair the policies admit (hosts outside the cluster\n# count as ipBlock peers; ports are not modelled: a pair admitted on any port is\n# allowed). Imported by paraverse import.\n#\n#   paraverse run {}.toml --strategy baseline.toml\n\n[strategy]\nname = \"baseline\"\ndescription = \"The NetworkPolicies found in the manifests\"\n",
+            src.k8s.iter().map(|k| clean(k.origin)).collect::<Vec<_>>().join(", "),
+            src.name,
+            src.name
+        );
+        for n in &names {
+            let _ = write!(
+                b,
+                "\n[[defense.segmentation.segment]]\nname = {}\ngroups = [{}]\n",
+                quote(n),
+                quote(n)
+            );
+        }
+        let workload = |d: &Draft| d.workload.map(|i| &workloads[i]);
+        for (i, a) in drafts.iter().enumerate() {
+            for (j, bd) in drafts.iter().enumerate() {
+                if i != j && k8s::admits(&policies, workload(a), workload(bd)) {
+                    let _ = write!(
+                        b,
+                        "\n[[defense.segmentation.allow]]\nfrom = {}\nto = {}\n",
+                        quote(&names[i]),
+                        quote(&names[j])
+                    );
+                }
+            }
+        }
+        b
+    });
+    if let Some(b) = &baseline {
+        scenario
+            .with_strategy(b, "baseline.toml")
+            .map_err(ImportError::Generated)?;
+    }
 
     let namespaces: BTreeSet<&str> = workloads.iter().map(|w| w.namespace.as_str()).collect();
     let mut kubernetes = String::new();
@@ -647,6 +697,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
     Ok(Imported {
         scenario: out,
         mapping,
+        baseline,
         report,
     })
 }
@@ -827,6 +878,16 @@ pub(crate) mod tests {
         );
         assert_eq!(out.report.workloads, 3);
         assert_eq!(out.report.hosts, 4);
+        // The NetworkPolicy (only the API reaches the database) as a strategy.
+        let baseline = out.baseline.unwrap();
+        assert!(
+            baseline.contains("from = \"shop-api\"\nto = \"shop-db\""),
+            "{baseline}"
+        );
+        assert!(!baseline.contains("from = \"shop-node-agent\"\nto = \"shop-db\""));
+        assert!(!baseline.contains("from = \"routers\"\nto = \"shop-db\""));
+        assert!(baseline.contains("from = \"shop-db\"\nto = \"shop-api\""));
+        s.with_strategy(&baseline, "baseline.toml").unwrap();
     }
 
     #[test]
