@@ -280,23 +280,70 @@ fn bad_inputs_are_refused_with_their_position() {
     assert!(!tmp.path().join("imported").exists());
 }
 
-/// A network namespace with a veth link to this one, removed (with its server) on drop.
-struct TestHost {
-    ns: String,
-    server: Option<Child>,
+/// Network namespaces a test made, and the servers it started in them: all removed on
+/// drop, even when the test fails (deleting a namespace deletes its veth pairs too).
+struct Namespaces {
+    names: Vec<String>,
+    servers: Vec<Child>,
 }
 
-impl Drop for TestHost {
+impl Namespaces {
+    /// Creates the namespaces, or `None` where this machine cannot (not root).
+    fn create(names: &[&str]) -> Option<Self> {
+        let mut ns = Self {
+            names: Vec::new(),
+            servers: Vec::new(),
+        };
+        for n in names {
+            if !sh(&["ip", "netns", "add", n]) {
+                return None;
+            }
+            ns.names.push((*n).to_owned());
+        }
+        Some(ns)
+    }
+
+    /// Runs a command in namespace `n`; the test fails if it fails.
+    fn exec(&self, n: &str, args: &[&str]) {
+        let mut all = vec!["ip", "netns", "exec", n];
+        all.extend_from_slice(args);
+        assert!(sh(&all), "{all:?} failed");
+    }
+
+    /// Starts Python's HTTP server in namespace `n` on `ip:port`, serving `dir`.
+    fn serve(&mut self, n: &str, ip: &str, port: u16, dir: &Path) {
+        self.servers.push(
+            Command::new("ip")
+                .args(["netns", "exec", n, "python3", "-m", "http.server"])
+                .arg(port.to_string())
+                .args(["--bind", ip])
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("python3 starts"),
+        );
+    }
+}
+
+impl Drop for Namespaces {
     fn drop(&mut self) {
-        if let Some(mut s) = self.server.take() {
+        for s in &mut self.servers {
             let _ = s.kill();
             let _ = s.wait();
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = Command::new("ip")
-            .args(["link", "del", &format!("{}h", self.ns)])
-            .status();
+        for n in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", n]).status();
+        }
     }
+}
+
+/// Whether `ok` holds within `tries` tenths of a second (a bounded wait).
+fn within(tries: u32, ok: impl Fn() -> bool) -> bool {
+    (0..tries).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        ok()
+    })
 }
 
 fn sh(cmd: &[&str]) -> bool {
@@ -318,29 +365,26 @@ fn a_real_nmap_scan_of_a_namespace_host_imports() {
     if !sh(&["nmap", "--version"]) {
         return skip_unless_required(var, "nmap is not installed");
     }
-    let ns = format!("pvi{}", std::process::id() % 100_000);
-    if !sh(&["ip", "netns", "add", &ns]) {
+    let ns_name = format!("pvi{}", std::process::id() % 100_000);
+    let Some(mut ns) = Namespaces::create(&[&ns_name]) else {
         return skip_unless_required(var, "cannot create network namespaces (needs root)");
-    }
-    let mut host = TestHost {
-        ns: ns.clone(),
-        server: None,
     };
-    let (here, there) = (format!("{ns}h"), format!("{ns}n"));
+    let (here, there) = (format!("{ns_name}h"), format!("{ns_name}n"));
     let octet = 100 + std::process::id() % 100;
     let (ip_here, ip_there) = (format!("10.213.{octet}.1"), format!("10.213.{octet}.2"));
+    // A veth pair from this namespace to the host's (deleted with the namespace).
     for cmd in [
         vec![
-            "ip", "link", "add", &here, "type", "veth", "peer", "name", &there,
+            "ip", "link", "add", &here, "type", "veth", "peer", "name", &there, "netns", &ns_name,
         ],
-        vec!["ip", "link", "set", &there, "netns", &ns],
         vec!["ip", "addr", "add", &format!("{ip_here}/24"), "dev", &here],
         vec!["ip", "link", "set", &here, "up"],
-        vec![
-            "ip",
-            "netns",
-            "exec",
-            &ns,
+    ] {
+        assert!(sh(&cmd), "{cmd:?} failed");
+    }
+    ns.exec(
+        &ns_name,
+        &[
             "ip",
             "addr",
             "add",
@@ -348,36 +392,12 @@ fn a_real_nmap_scan_of_a_namespace_host_imports() {
             "dev",
             &there,
         ],
-        vec![
-            "ip", "netns", "exec", &ns, "ip", "link", "set", &there, "up",
-        ],
-        vec!["ip", "netns", "exec", &ns, "ip", "link", "set", "lo", "up"],
-    ] {
-        assert!(sh(&cmd), "{cmd:?} failed");
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    host.server = Some(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns,
-                "python3",
-                "-m",
-                "http.server",
-                "8000",
-                "--bind",
-                &ip_there,
-            ])
-            .current_dir(tmp.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts"),
     );
-    // Wait (bounded) until the server answers.
-    let up = (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    ns.exec(&ns_name, &["ip", "link", "set", &there, "up"]);
+    ns.exec(&ns_name, &["ip", "link", "set", "lo", "up"]);
+    let tmp = tempfile::tempdir().unwrap();
+    ns.serve(&ns_name, &ip_there, 8000, tmp.path());
+    let up = within(50, || {
         std::net::TcpStream::connect_timeout(
             &format!("{ip_there}:8000").parse().unwrap(),
             std::time::Duration::from_millis(200),
@@ -545,24 +565,6 @@ fn attacker_infrastructure_is_never_exported_as_allowed() {
     }
 }
 
-/// Namespaces (and their servers) this test made, removed on drop even on failure.
-struct Namespaces {
-    names: Vec<String>,
-    servers: Vec<Child>,
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for s in &mut self.servers {
-            let _ = s.kill();
-            let _ = s.wait();
-        }
-        for n in &self.names {
-            let _ = Command::new("ip").args(["netns", "del", n]).status();
-        }
-    }
-}
-
 /// Whether `from` (a namespace) can open a TCP connection to `to:port` within 1 s
 /// (one bounded attempt, made by Python inside the namespace).
 fn connects(from: &str, to: &str, port: u16) -> bool {
@@ -589,69 +591,37 @@ fn the_exported_ruleset_enforces_the_unmapped_policy_on_a_real_router() {
     }
     let id = std::process::id() % 10_000;
     let (host, router, inet) = (format!("pvh{id}"), format!("pvr{id}"), format!("pvn{id}"));
-    let mut ns = Namespaces {
-        names: Vec::new(),
-        servers: Vec::new(),
+    let Some(mut ns) = Namespaces::create(&[&host, &router, &inet]) else {
+        return skip_unless_required(var, "cannot create network namespaces (needs root)");
     };
-    for n in [&host, &router, &inet] {
-        if !sh(&["ip", "netns", "add", n]) {
-            return skip_unless_required(var, "cannot create network namespaces (needs root)");
-        }
-        ns.names.push(n.clone());
-    }
     let octet = 20 + id % 200;
     let net = |k: u8, h: u8| format!("10.{}.{k}.{h}", octet);
     let (host_ip, inet_ip) = (net(1, 2), net(2, 2));
-    let exec = |n: &str, args: &[&str]| {
-        let mut all = vec!["ip", "netns", "exec", n];
-        all.extend_from_slice(args);
-        assert!(sh(&all), "{all:?} failed");
-    };
     for (k, peer) in [(1u8, &host), (2u8, &inet)] {
         let (a, b) = (format!("pv{id}r{k}"), format!("pv{id}p{k}"));
         assert!(sh(&[
             "ip", "link", "add", &a, "netns", &router, "type", "veth", "peer", "name", &b, "netns",
             peer
         ]));
-        exec(
+        ns.exec(
             &router,
             &["ip", "addr", "add", &format!("{}/24", net(k, 1)), "dev", &a],
         );
-        exec(&router, &["ip", "link", "set", &a, "up"]);
-        exec(
+        ns.exec(&router, &["ip", "link", "set", &a, "up"]);
+        ns.exec(
             peer,
             &["ip", "addr", "add", &format!("{}/24", net(k, 2)), "dev", &b],
         );
-        exec(peer, &["ip", "link", "set", &b, "up"]);
-        exec(peer, &["ip", "link", "set", "lo", "up"]);
-        exec(peer, &["ip", "route", "add", "default", "via", &net(k, 1)]);
+        ns.exec(peer, &["ip", "link", "set", &b, "up"]);
+        ns.exec(peer, &["ip", "link", "set", "lo", "up"]);
+        ns.exec(peer, &["ip", "route", "add", "default", "via", &net(k, 1)]);
     }
-    exec(&router, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    ns.exec(&router, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
     let tmp = tempfile::tempdir().unwrap();
-    for (n, ip, port) in [(&host, &host_ip, "8000"), (&inet, &inet_ip, "8080")] {
-        ns.servers.push(
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    n,
-                    "python3",
-                    "-m",
-                    "http.server",
-                    port,
-                    "--bind",
-                    ip,
-                ])
-                .current_dir(tmp.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-    }
+    ns.serve(&host, &host_ip, 8000, tmp.path());
+    ns.serve(&inet, &inet_ip, 8080, tmp.path());
     // Without a ruleset the router forwards everything (bounded wait for the servers).
-    let up = (0..30).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    let up = within(30, || {
         connects(&host, &inet_ip, 8080) && connects(&inet, &host_ip, 8000)
     });
     assert!(up, "the namespaces do not route before any ruleset");
@@ -689,7 +659,7 @@ fn the_exported_ruleset_enforces_the_unmapped_policy_on_a_real_router() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         std::fs::write(tmp.path().join("ruleset.nft"), &out.stdout).unwrap();
         let ruleset = tmp.path().join("ruleset.nft");
-        exec(&router, &["nft", "-f", ruleset.to_str().unwrap()]);
+        ns.exec(&router, &["nft", "-f", ruleset.to_str().unwrap()]);
     };
     load("egress");
     assert!(
@@ -721,23 +691,7 @@ fn a_scanned_network_enforces_the_twins_segmentation_on_real_connections() {
     }
     let id = std::process::id() % 10_000;
     let router = format!("pvR{id}");
-    let mut ns = Namespaces {
-        names: Vec::new(),
-        servers: Vec::new(),
-    };
-    if !sh(&["ip", "netns", "add", &router]) {
-        return skip_unless_required(var, "cannot create network namespaces (needs root)");
-    }
-    ns.names.push(router.clone());
-    let exec = |n: &str, args: &[&str]| {
-        let mut all = vec!["ip", "netns", "exec", n];
-        all.extend_from_slice(args);
-        assert!(sh(&all), "{all:?} failed");
-    };
-    exec(&router, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
-    exec(&router, &["ip", "link", "set", "lo", "up"]);
-    let base = 100 + (id % 100) as u8;
-    let ip = |subnet: u8, host: u8| format!("172.{}.{subnet}.{host}", 16 + base % 16);
+    let ns_of = |k: usize| format!("pvH{id}x{k}");
     // (subnet, host, ports): two web hosts, a database host, a host with both; subnet 9
     // holds the scanner.
     let hosts: [(u8, u8, &[u16]); 5] = [
@@ -747,84 +701,49 @@ fn a_scanned_network_enforces_the_twins_segmentation_on_real_connections() {
         (3, 2, &[8000, 9000]),
         (9, 2, &[]),
     ];
+    let names: Vec<String> = std::iter::once(router.clone())
+        .chain((0..hosts.len()).map(ns_of))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let Some(mut ns) = Namespaces::create(&refs) else {
+        return skip_unless_required(var, "cannot create network namespaces (needs root)");
+    };
+    ns.exec(&router, &["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    ns.exec(&router, &["ip", "link", "set", "lo", "up"]);
+    let base = 100 + (id % 100) as u8;
+    let ip = |subnet: u8, host: u8| format!("172.{}.{subnet}.{host}", 16 + base % 16);
     let tmp = tempfile::tempdir().unwrap();
     for (k, (subnet, host, ports)) in hosts.iter().enumerate() {
-        let name = format!("pvH{id}x{k}");
-        assert!(sh(&["ip", "netns", "add", &name]));
-        ns.names.push(name.clone());
+        let name = ns_of(k);
         let (a, b) = (format!("pv{id}a{k}"), format!("pv{id}b{k}"));
         assert!(sh(&[
             "ip", "link", "add", &a, "netns", &router, "type", "veth", "peer", "name", &b, "netns",
             &name
         ]));
-        // One router address per subnet, on the first host's link; later hosts of a
-        // subnet join through a bridge-less second link with a /32 route.
-        let gateway = ip(*subnet, 1);
-        if hosts[..k].iter().any(|h| h.0 == *subnet) {
-            exec(&router, &["ip", "link", "set", &a, "up"]);
-            exec(
-                &router,
-                &[
-                    "ip",
-                    "route",
-                    "add",
-                    &format!("{}/32", ip(*subnet, *host)),
-                    "dev",
-                    &a,
-                ],
-            );
-        } else {
-            exec(
+        // Point-to-point links with /32 routes: hosts of one subnet also talk through
+        // the router, so its rules see every connection. The router holds the subnet's
+        // gateway address once, on its first host's link.
+        let (gateway, address) = (ip(*subnet, 1), format!("{}/32", ip(*subnet, *host)));
+        if !hosts[..k].iter().any(|h| h.0 == *subnet) {
+            ns.exec(
                 &router,
                 &["ip", "addr", "add", &format!("{gateway}/32"), "dev", &a],
             );
-            exec(&router, &["ip", "link", "set", &a, "up"]);
-            exec(
-                &router,
-                &[
-                    "ip",
-                    "route",
-                    "add",
-                    &format!("{}/32", ip(*subnet, *host)),
-                    "dev",
-                    &a,
-                ],
-            );
         }
-        exec(
-            &name,
-            &[
-                "ip",
-                "addr",
-                "add",
-                &format!("{}/32", ip(*subnet, *host)),
-                "dev",
-                &b,
-            ],
-        );
-        exec(&name, &["ip", "link", "set", &b, "up"]);
-        exec(&name, &["ip", "link", "set", "lo", "up"]);
-        exec(&name, &["ip", "route", "add", &gateway, "dev", &b]);
-        exec(&name, &["ip", "route", "add", "default", "via", &gateway]);
-        for port in ports.iter() {
-            ns.servers.push(
-                Command::new("ip")
-                    .args(["netns", "exec", &name, "python3", "-m", "http.server"])
-                    .arg(port.to_string())
-                    .args(["--bind", &ip(*subnet, *host)])
-                    .current_dir(tmp.path())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            );
+        ns.exec(&router, &["ip", "link", "set", &a, "up"]);
+        ns.exec(&router, &["ip", "route", "add", &address, "dev", &a]);
+        ns.exec(&name, &["ip", "addr", "add", &address, "dev", &b]);
+        ns.exec(&name, &["ip", "link", "set", &b, "up"]);
+        ns.exec(&name, &["ip", "link", "set", "lo", "up"]);
+        ns.exec(&name, &["ip", "route", "add", &gateway, "dev", &b]);
+        ns.exec(&name, &["ip", "route", "add", "default", "via", &gateway]);
+        for &port in ports.iter() {
+            ns.serve(&name, &ip(*subnet, *host), port, tmp.path());
         }
     }
-    let ns_of = |k: usize| format!("pvH{id}x{k}");
     let scanner = ns_of(4);
     // Everything routes before any ruleset (bounded wait for the servers).
-    let up = (0..30).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    let up = within(30, || {
         hosts[..4]
             .iter()
             .all(|(s, h, ports)| ports.iter().all(|p| connects(&scanner, &ip(*s, *h), *p)))
@@ -911,7 +830,7 @@ fn a_scanned_network_enforces_the_twins_segmentation_on_real_connections() {
     } else {
         ruleset
     };
-    exec(&router, &["nft", "-f", ruleset.to_str().unwrap()]);
+    ns.exec(&router, &["nft", "-f", ruleset.to_str().unwrap()]);
     // Every host to every service of every other host, against the strategy.
     let segment = |s: u8| s; // a segment per subnet
     let mut checked = 0;
