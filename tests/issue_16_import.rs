@@ -528,6 +528,37 @@ fn attacker_infrastructure_is_never_exported_as_allowed() {
             "{line}"
         );
     }
+    // The DDoS limiter's set is sized for every (deployment address, protected address)
+    // pair, and addresses in no group are dropped before it: it cannot fill (a full set
+    // stops limiting new pairs).
+    let size = |g: &serde_json::Value| -> u64 {
+        g["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let a = a.as_str().unwrap();
+                a.split_once('/')
+                    .map_or(1, |(_, len)| 1u64 << (32 - len.parse::<u32>().unwrap()))
+            })
+            .sum()
+    };
+    let deployment: u64 = groups
+        .iter()
+        .filter(|g| g["segment"] != serde_json::Value::Null)
+        .map(size)
+        .sum();
+    let gpu = groups
+        .iter()
+        .find(|g| g["scenario_name"] == "gpu-render")
+        .unwrap();
+    assert!(
+        nft.contains(&format!("\t\tsize {}\n", deployment * size(gpu))),
+        "{nft}"
+    );
+    assert!(nft.contains("it cannot fill"));
+    let update_at = nft.find("update @ddos_gpu-render").unwrap();
+    assert!(nft.find("ip saddr != @deployment drop").unwrap() < update_at);
     let drop_at = nft
         .find("ip daddr @attackers drop")
         .expect("attackers dropped");

@@ -17,8 +17,12 @@ use super::{Ipv4Block, Plan, proto_name};
 
 /// Seconds a rate limiter's state for an idle (source, target) pair is kept.
 const METER_TIMEOUT: &str = "1m";
-/// Most (source, target) pairs tracked per protected group.
-const METER_SIZE: u32 = 65_535;
+/// The most (source, target) pairs a rate limiter's set is sized for.
+const METER_MAX: u64 = 1 << 24;
+
+fn addresses(blocks: &[Ipv4Block]) -> u64 {
+    blocks.iter().map(|b| b.size()).sum()
+}
 
 /// Writes the ruleset.
 pub fn write(plan: &Plan) -> String {
@@ -133,16 +137,30 @@ pub fn write(plan: &Plan) -> String {
     write_set(w, "quarantine", &[]);
     for r in &plan.rate_limits {
         let g = &plan.groups[r.group];
+        // A full set stops tracking new pairs, and an untracked pair is not limited: the
+        // set is sized for every (deployment address, protected address) pair, which
+        // with unmapped = "drop" (sources outside are dropped before this rule) is every
+        // pair that can reach it.
+        let pairs = addresses(&deployment).saturating_mul(addresses(&g.blocks));
+        let size = pairs.clamp(1, METER_MAX);
         let _ = writeln!(
             w,
-            "\t# [defense.ddos] rate-limit state: (source, node of {}) pairs",
-            g.name
+            "\t# [defense.ddos] rate-limit state: (source, node of {}) pairs; sized for {} pairs{}",
+            g.name,
+            pairs,
+            if pairs > METER_MAX {
+                format!(", capped at {METER_MAX}: pairs beyond it are not limited")
+            } else if plan.nft_unmapped != Unmapped::Drop {
+                ", but sources outside the deployment (unmapped is not \"drop\") can fill it, and pairs beyond it are not limited".to_owned()
+            } else {
+                " (only the deployment's addresses reach it: it cannot fill)".to_owned()
+            }
         );
         let _ = writeln!(w, "\tset ddos_{} {{", g.name);
         let _ = writeln!(w, "\t\ttype ipv4_addr . ipv4_addr");
         let _ = writeln!(w, "\t\tflags dynamic, timeout");
         let _ = writeln!(w, "\t\ttimeout {METER_TIMEOUT}");
-        let _ = writeln!(w, "\t\tsize {METER_SIZE}");
+        let _ = writeln!(w, "\t\tsize {size}");
         let _ = writeln!(w, "\t}}");
     }
     let _ = writeln!(w);
@@ -175,6 +193,16 @@ pub fn write(plan: &Plan) -> String {
         verdict(plan.nft_ipv6)
     );
     let _ = writeln!(w, "\t\tmeta nfproto ipv6 {}", verdict(plan.nft_ipv6));
+    if plan.nft_unmapped == Unmapped::Drop {
+        // Before the rate limiters, so that their sets only ever see the deployment's
+        // addresses.
+        let _ = writeln!(
+            w,
+            "\t\t# traffic with an end in no group (the Internet, unmapped hosts): [nftables] unmapped = \"drop\""
+        );
+        let _ = writeln!(w, "\t\tip saddr != @deployment drop");
+        let _ = writeln!(w, "\t\tip daddr != @deployment drop");
+    }
     for r in &plan.rate_limits {
         let g = &plan.groups[r.group];
         let _ = writeln!(
@@ -199,14 +227,8 @@ pub fn write(plan: &Plan) -> String {
     let _ = writeln!(w, "\t\tct state established,related accept");
     let _ = writeln!(w, "\t\tct state invalid drop");
     match plan.nft_unmapped {
-        Unmapped::Drop => {
-            let _ = writeln!(
-                w,
-                "\t\t# traffic with an end in no group (the Internet, unmapped hosts): [nftables] unmapped = \"drop\""
-            );
-            let _ = writeln!(w, "\t\tip saddr != @deployment drop");
-            let _ = writeln!(w, "\t\tip daddr != @deployment drop");
-        }
+        // Written before the rate limiters (see above).
+        Unmapped::Drop => {}
         Unmapped::Egress => {
             let _ = writeln!(
                 w,
