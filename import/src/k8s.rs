@@ -153,42 +153,40 @@ fn peers(rules: Option<&Value>, key: &str) -> Vec<Peer> {
     out
 }
 
-/// The NetworkPolicies of the manifests.
-pub fn policies(inputs: &[Input<'_>]) -> Result<Vec<Policy>, ImportError> {
+/// The NetworkPolicies among the manifests' documents.
+fn policies(docs: &[Value]) -> Vec<Policy> {
     let mut out = Vec::new();
-    for input in inputs {
-        for d in documents(input)? {
-            if text(&d, &["kind"]) != Some("NetworkPolicy") {
-                continue;
-            }
-            let spec = d.get("spec");
-            let types: Vec<&str> = spec
-                .and_then(|s| s.get("policyTypes"))
-                .and_then(Value::as_array)
-                .map(|t| t.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_else(|| {
-                    // Kubernetes' default: Ingress, and Egress when egress rules exist.
-                    let mut t = vec!["Ingress"];
-                    if spec.and_then(|s| s.get("egress")).is_some() {
-                        t.push("Egress");
-                    }
-                    t
-                });
-            out.push(Policy {
-                namespace: text(&d, &["metadata", "namespace"])
-                    .unwrap_or("default")
-                    .to_owned(),
-                selector: Selector::parse(spec.and_then(|s| s.get("podSelector"))),
-                ingress: types
-                    .contains(&"Ingress")
-                    .then(|| peers(spec.and_then(|s| s.get("ingress")), "from")),
-                egress: types
-                    .contains(&"Egress")
-                    .then(|| peers(spec.and_then(|s| s.get("egress")), "to")),
-            });
+    for d in docs {
+        if text(d, &["kind"]) != Some("NetworkPolicy") {
+            continue;
         }
+        let spec = d.get("spec");
+        let types: Vec<&str> = spec
+            .and_then(|s| s.get("policyTypes"))
+            .and_then(Value::as_array)
+            .map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_else(|| {
+                // Kubernetes' default: Ingress, and Egress when egress rules exist.
+                let mut t = vec!["Ingress"];
+                if spec.and_then(|s| s.get("egress")).is_some() {
+                    t.push("Egress");
+                }
+                t
+            });
+        out.push(Policy {
+            namespace: text(d, &["metadata", "namespace"])
+                .unwrap_or("default")
+                .to_owned(),
+            selector: Selector::parse(spec.and_then(|s| s.get("podSelector"))),
+            ingress: types
+                .contains(&"Ingress")
+                .then(|| peers(spec.and_then(|s| s.get("ingress")), "from")),
+            egress: types
+                .contains(&"Egress")
+                .then(|| peers(spec.and_then(|s| s.get("egress")), "to")),
+        });
     }
-    Ok(out)
+    out
 }
 
 /// Whether the policies admit a connection from `a` to `b` (`None`: not a workload,
@@ -271,16 +269,22 @@ fn labels(v: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// The workloads of the manifests, in (namespace, name) order.
-pub fn parse(inputs: &[Input<'_>]) -> Result<Vec<Workload>, ImportError> {
+/// The manifests' workloads (in (namespace, name) order) and NetworkPolicies, each
+/// file parsed once.
+pub fn read(inputs: &[Input<'_>]) -> Result<(Vec<Workload>, Vec<Policy>), ImportError> {
     let mut docs = Vec::new();
     for input in inputs {
         docs.extend(documents(input)?);
     }
+    Ok((workloads(&docs), policies(&docs)))
+}
+
+/// The workloads among the manifests' documents, in (namespace, name) order.
+fn workloads(docs: &[Value]) -> Vec<Workload> {
     // Services: (namespace, selector, [(targetPort, protocol, name)]).
     type Target = (Value, String, String);
     let mut services: Vec<(String, BTreeMap<String, String>, Vec<Target>)> = Vec::new();
-    for d in &docs {
+    for d in docs {
         if text(d, &["kind"]) != Some("Service") {
             continue;
         }
@@ -318,7 +322,7 @@ pub fn parse(inputs: &[Input<'_>]) -> Result<Vec<Workload>, ImportError> {
         }
     }
     let mut out = Vec::new();
-    for d in &docs {
+    for d in docs {
         let kind = text(d, &["kind"]).unwrap_or("");
         let (template, replicas, assumed) = match kind {
             "Deployment" | "StatefulSet" | "ReplicaSet" => (
@@ -427,7 +431,7 @@ pub fn parse(inputs: &[Input<'_>]) -> Result<Vec<Workload>, ImportError> {
         });
     }
     out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -440,7 +444,7 @@ mod tests {
             text: crate::tests::K8S,
             origin: "app.yaml",
         };
-        let w = parse(&[input]).unwrap();
+        let (w, p) = read(&[input]).unwrap();
         let names: Vec<&str> = w.iter().map(|w| w.name.as_str()).collect();
         assert_eq!(
             names,
@@ -459,7 +463,19 @@ mod tests {
         );
         assert!(w[2].replicas_assumed);
         assert_eq!(w[0].labels.get("app").map(String::as_str), Some("api"));
-        let e = parse(&[Input {
+        assert_eq!(p.len(), 1, "one NetworkPolicy");
+        let (api, dbw, agent) = (Some(&w[0]), Some(&w[1]), Some(&w[2]));
+        assert!(admits(&p, api, dbw), "the API reaches the database");
+        assert!(!admits(&p, agent, dbw), "the agent does not");
+        assert!(
+            !admits(&p, None, dbw),
+            "nor does a host outside the cluster"
+        );
+        assert!(
+            admits(&p, dbw, api) && admits(&p, None, agent),
+            "nothing else is isolated"
+        );
+        let e = read(&[Input {
             text: "kind: [",
             origin: "bad.yaml",
         }])

@@ -173,6 +173,18 @@ fn slug(s: &str, max: usize) -> String {
     out.trim_matches('-').to_owned()
 }
 
+/// `base`, or `base-2`, `base-3`, ... : the first not yet taken, which it then takes.
+fn unique(base: &str, taken: &mut BTreeSet<String>) -> String {
+    let mut name = base.to_owned();
+    let mut k = 2;
+    while taken.contains(&name) {
+        name = format!("{base}-{k}");
+        k += 1;
+    }
+    taken.insert(name.clone());
+    name
+}
+
 fn quote(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
 }
@@ -364,8 +376,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         .nmap
         .map(|n| nmap::parse(n.text, n.origin))
         .transpose()?;
-    let workloads = k8s::parse(src.k8s)?;
-    let policies = k8s::policies(src.k8s)?;
+    let (workloads, policies) = k8s::read(src.k8s)?;
     let hosts = scan.as_ref().map_or(0, |s| s.hosts.len());
     if hosts == 0 && workloads.is_empty() {
         return Err(ImportError::Empty(format!(
@@ -417,13 +428,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         } else {
             base
         };
-        let mut name = base.clone();
-        let mut k = 2;
-        while used.contains(&name) {
-            name = format!("{base}-{k}");
-            k += 1;
-        }
-        used.insert(name.clone());
+        let name = unique(&base, &mut used);
         let what = clean(&format!("{} {}", p.product, p.version));
         let _ = writeln!(
             services_toml,
@@ -496,15 +501,12 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
     let mut zones: BTreeSet<String> = BTreeSet::new();
     let mut groups_toml = String::new();
     let mut mapping_toml = String::new();
+    // Group names, in draft order; `taken` makes them unique.
     let mut names: Vec<String> = Vec::new();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
     for d in &drafts {
         let (kind, auth) = rules.classify(&d.ports, d.router);
-        let mut name = d.name.clone();
-        let mut k = 2;
-        while names.contains(&name) {
-            name = format!("{}-{k}", d.name);
-            k += 1;
-        }
+        let name = unique(&d.name, &mut taken);
         names.push(name.clone());
         zones.insert(d.zone.clone());
         let services: BTreeSet<&String> = d

@@ -215,18 +215,26 @@ pub struct Sobol {
     pub no_effect: Vec<String>,
 }
 
-/// First-order and total indices of `k` parameters from the values of one output at the
-/// rows of a saltelli design (blocks of A, B, AB_0..AB_k-1), over the base samples
-/// `sample`. `None` where the output does not vary.
-fn estimate(f: &[f64], k: usize, sample: &[usize]) -> Option<(Vec<f64>, Vec<f64>)> {
+/// Mean and variance of the output over the A and B rows of the base samples `sample`
+/// (blocks of A, B, AB_0..AB_k-1).
+fn ab_moments(f: &[f64], k: usize, sample: &[usize]) -> (f64, f64) {
     let block = k + 2;
-    let n = sample.len() as f64;
     let ab: Vec<f64> = sample
         .iter()
         .flat_map(|&j| [f[j * block], f[j * block + 1]])
         .collect();
     let mean = ab.iter().sum::<f64>() / ab.len() as f64;
     let var = ab.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / ab.len() as f64;
+    (mean, var)
+}
+
+/// First-order and total indices of `k` parameters from the values of one output at the
+/// rows of a saltelli design (blocks of A, B, AB_0..AB_k-1), over the base samples
+/// `sample`. `None` where the output does not vary.
+fn estimate(f: &[f64], k: usize, sample: &[usize]) -> Option<(Vec<f64>, Vec<f64>)> {
+    let block = k + 2;
+    let n = sample.len() as f64;
+    let (mean, var) = ab_moments(f, k, sample);
     if var.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
@@ -283,12 +291,7 @@ pub fn sobol(exp: &Experiment, points: &[PointSummary]) -> Option<Sobol> {
     let mut outputs = Vec::new();
     for (o, output) in OUTPUTS.iter().enumerate() {
         let values = &f[o];
-        let block = k + 2;
-        let ab: Vec<f64> = (0..n)
-            .flat_map(|j| [values[j * block], values[j * block + 1]])
-            .collect();
-        let mean = ab.iter().sum::<f64>() / ab.len() as f64;
-        let variance = ab.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / ab.len() as f64;
+        let (_, variance) = ab_moments(values, k, &all);
         let Some((first, total)) = estimate(values, k, &all) else {
             outputs.push(OutputIndices {
                 output: output.to_string(),
