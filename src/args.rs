@@ -113,16 +113,16 @@ pub enum Command {
     /// admit exactly the connections the simulator admitted, or nothing is written;
     /// --diff shows what it would change in a live ruleset.
     Export(ExportArgs),
-    /// Build a scenario and a mapping file from the real network: an nmap scan (XML) and
-    /// Kubernetes manifests, versions matched against a local NVD CVE feed, hosts grouped
-    /// by subnet and services.
+    /// Build a scenario and a mapping file from the real network: an nmap scan (XML),
+    /// Kubernetes manifests and NetFlow records (nfdump), versions matched against a
+    /// local NVD CVE feed, hosts grouped by subnet and services.
     Import(ImportArgs),
 }
 
 /// Options of `paraverse import`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  nmap -sV --traceroute -oX scan.xml 10.0.0.0/16\n  paraverse import --nmap scan.xml --vulns nvdcve-2.0-2026.json --name site\n  kubectl get deploy,sts,ds,svc -A -o yaml > cluster.yaml\n  paraverse import --nmap scan.xml --k8s cluster.yaml --name site --force\n  paraverse run imported/site/site.toml\n  paraverse export strategies/zero-trust.toml --scenario imported/site/site.toml --mapping imported/site/mapping.toml\n\nThe rules file decides kinds (first match wins; the built-in rules follow yours):\n  [[rule]]\n  kind = \"data_store\"\n  ports = [5432]\n  services = [\"postgresql\"]\n  products = [\"PostgreSQL\"]\n  auth = \"password\""
+    after_help = "Examples:\n  nmap -sV --traceroute -oX scan.xml 10.0.0.0/16\n  paraverse import --nmap scan.xml --vulns nvdcve-2.0-2026.json --name site\n  kubectl get deploy,sts,ds,svc -A -o yaml > cluster.yaml\n  paraverse import --nmap scan.xml --k8s cluster.yaml --name site --force\n  nfdump -R /var/cache/nfdump -o json > flows.json\n  paraverse import --nmap scan.xml --flows flows.json --name site --force\n  paraverse run imported/site/site.toml\n  paraverse export strategies/zero-trust.toml --scenario imported/site/site.toml --mapping imported/site/mapping.toml\n\nThe rules file decides kinds (first match wins; the built-in rules follow yours):\n  [[rule]]\n  kind = \"data_store\"\n  ports = [5432]\n  services = [\"postgresql\"]\n  products = [\"PostgreSQL\"]\n  auth = \"password\""
 )]
 pub struct ImportArgs {
     /// nmap XML (`nmap -sV --traceroute -oX FILE TARGETS`).
@@ -133,6 +133,13 @@ pub struct ImportArgs {
     /// container ports services, their labels the mapping's.
     #[arg(long)]
     pub k8s: Vec<PathBuf>,
+    /// Flow records printed by nfdump (`nfdump -R DIR -o json > flows.json`, or `-o
+    /// csv`), e.g. collected by nfcapd from softflowd or a router's NetFlow/IPFIX;
+    /// repeatable. Requests to ports the scan found open become benign `[[flow]]`s
+    /// between the groups (rate per client, share of clients, direction); the rest is
+    /// listed. Needs --nmap: records name addresses.
+    #[arg(long, requires = "nmap")]
+    pub flows: Vec<PathBuf>,
     /// A local NVD CVE JSON 2.0 feed: scanned versions (by CPE) are matched against it
     /// and the CVEs' CVSS v3.1 vectors go into the scenario. Unmatched services are
     /// listed, not guessed.
@@ -213,7 +220,7 @@ pub struct ExportArgs {
     /// strategy file (TOML).
     pub strategy: PathBuf,
     /// Formats to write, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "json,k8s,nftables", value_parser = ["json", "k8s", "nftables"])]
+    #[arg(long, value_delimiter = ',', default_value = "json,k8s,nftables,istio", value_parser = ["json", "k8s", "nftables", "istio"])]
     pub format: Vec<String>,
     /// Print what loading the nftables export would change in a live ruleset (the JSON
     /// of `nft -j list ruleset` on the router) instead of writing anything: sets added,

@@ -131,7 +131,9 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     };
     let to_stdout = args.out.as_deref() == Some(Path::new("-"));
     if to_stdout && formats.len() != 1 {
-        bail!("--out - writes to standard output: choose one --format (json, k8s or nftables)");
+        bail!(
+            "--out - writes to standard output: choose one --format (json, k8s, nftables or istio)"
+        );
     }
     let source = read_source(
         &args.strategy,
@@ -240,8 +242,13 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     );
     if !checked.is_empty() {
         println!(
-            "round trip: {} read back admit exactly what the simulator admits ({probes} probes, with and without quarantine)",
-            checked.join(" and ")
+            "round trip: {} read back admit exactly what the simulator admits ({probes} probes, with and without quarantine{})",
+            checked.join(", "),
+            if formats.contains(&Format::Istio) {
+                "; istio: the TCP probes from pods not in quarantine, which a mesh decides"
+            } else {
+                ""
+            }
         );
     }
     if plan.groups.iter().any(|g| !g.mapped_addresses) && formats.contains(&Format::Nftables) {

@@ -45,6 +45,8 @@ pub fn import(args: &ImportArgs) -> Result<()> {
         }
     }
     let k8s: Vec<Input<'_>> = manifests.iter().map(input).collect();
+    let records = args.flows.iter().map(read).collect::<Result<Vec<_>>>()?;
+    let flows: Vec<Input<'_>> = records.iter().map(input).collect();
     let vulns = args.vulns.as_ref().map(read).transpose()?;
     let rules = args.rules.as_ref().map(read).transpose()?;
     fn input((text, origin): &(String, String)) -> Input<'_> {
@@ -54,6 +56,7 @@ pub fn import(args: &ImportArgs) -> Result<()> {
         name: &args.name,
         nmap: nmap.as_ref().map(input),
         k8s: &k8s,
+        flows: &flows,
         vulns: vulns.as_ref().map(input),
         rules: rules.as_ref().map(input),
     })
@@ -126,6 +129,25 @@ pub fn import(args: &ImportArgs) -> Result<()> {
             scenario_path.display(),
             baseline_path.display()
         );
+    }
+    if !args.flows.is_empty() {
+        println!(
+            "  {} flow records: {} benign flows",
+            r.flow_records,
+            r.flows.len()
+        );
+        for f in &r.flows {
+            println!("  flow {f}");
+        }
+        for u in r.unmatched_flows.iter().take(20) {
+            println!("  no flow: {u}");
+        }
+        if r.unmatched_flows.len() > 20 {
+            println!(
+                "  ... and {} more without a flow",
+                r.unmatched_flows.len() - 20
+            );
+        }
     }
     for (service, cve) in &r.vulnerable {
         println!("  {service}: {cve}");

@@ -90,6 +90,56 @@ fn segmentation_cuts_the_intruders_path() {
     assert!(with > without, "{without} -> {with}");
 }
 
+/// An allow admits the services the flows need, not the whole segment: letting users
+/// reach the edge segment changes nothing for the intruder while no flow goes there
+/// (the same run); admitting every service of the edge servers (`"*"`) lets the
+/// intruder spread further.
+#[test]
+fn an_allow_admits_the_services_flows_need_and_the_intruder_only_those() {
+    let with_allow = |services: &str| {
+        strategy("segmented").replace(
+            "[[defense.segmentation.allow]]\nfrom = \"iot\"",
+            &format!(
+                "[[defense.segmentation.allow]]\nfrom = \"users\"\nto = \"edge\"\n{services}\n[[defense.segmentation.allow]]\nfrom = \"iot\""
+            ),
+        )
+    };
+    let run_text = |text: &str, seed: u64| {
+        let s = bundled::load(Some("campaign-intrusion"))
+            .unwrap()
+            .with_seed(seed)
+            .with_strategy(text, "strategy.toml")
+            .unwrap();
+        let mut u = Universe::build(s, &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+        u.run(|_| {});
+        assert_eq!(u.fault(), None);
+        u.finish().summary
+    };
+    let needed = with_allow("");
+    let every = with_allow("services = [\"*\"]\n");
+    assert!(needed.contains("to = \"edge\"") && every.contains("\"*\""));
+    let (mut closed, mut open) = (0.0, 0.0);
+    for seed in SEEDS {
+        let base = run("campaign-intrusion", Some("segmented"), seed);
+        let same = run_text(&needed, seed);
+        assert_eq!(
+            goal_time(&base),
+            goal_time(&same),
+            "no flow goes users -> edge: the allow admits nothing"
+        );
+        assert_eq!(
+            base.impact.compromised_node_hours,
+            same.impact.compromised_node_hours
+        );
+        closed += same.impact.compromised_node_hours;
+        open += run_text(&every, seed).impact.compromised_node_hours;
+    }
+    eprintln!(
+        "users -> edge on what flows need: {closed:.1} compromised node-hours; on every service: {open:.1}"
+    );
+    assert!(open > closed, "{closed} -> {open}");
+}
+
 #[test]
 fn ddos_protection_keeps_the_render_farm_up() {
     let (without, with) = compare("campaign-botnet-ddos", "ddos-shield", |s| {

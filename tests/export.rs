@@ -1,10 +1,11 @@
 //! `paraverse export` through the real binary: from a lab's best.json and from strategy
 //! files, checked by the real tools (`nft -c -f` in a network namespace of its own,
-//! `kubernetes-validate --strict` with the published Kubernetes schemas), read back into
-//! the allowed-flow matrix and compared with the simulator's; hostile names rejected.
+//! `kubernetes-validate --strict` with the published Kubernetes schemas, Istio's
+//! published CRD schemas as cloudcoil's generated models), read back into the
+//! allowed-flow matrix and compared with the simulator's; hostile names rejected.
 //!
 //! The tools come from Debian (`nftables`, `util-linux`'s `unshare`) and PyPI
-//! (`kubernetes-validate`); `.ci/run` installs them and sets
+//! (`kubernetes-validate`, `cloudcoil-models-istio`); `.ci/run` installs them and sets
 //! PARAVERSE_REQUIRE_EXPORT_TOOLS=1, which turns a missing tool from a skip into a failure.
 
 mod common;
@@ -14,7 +15,9 @@ use std::process::Command;
 
 use common::{paraverse, repo, text};
 
-use paraverse_defenders::export::{self, Format, Mapping, Provenance, k8s, matrix, nftables};
+use paraverse_defenders::export::{
+    self, Format, Mapping, Provenance, istio, k8s, matrix, nftables,
+};
 use paraverse_sim::bundled;
 use paraverse_sim::scenario::Scenario;
 
@@ -28,7 +31,7 @@ fn have(tool: &str, args: &[&str]) -> bool {
         common::skip_unless_required(
             "PARAVERSE_REQUIRE_EXPORT_TOOLS",
             &format!(
-                "`{tool}` is missing (apt-get install nftables; pip install kubernetes-validate)"
+                "`{tool}` is missing (apt-get install nftables; pip install kubernetes-validate cloudcoil-models-istio)"
             ),
         );
     }
@@ -73,6 +76,49 @@ fn kubernetes_accepts(files: &[PathBuf]) {
     );
 }
 
+/// Validates Istio resources against the published CRD schemas (cloudcoil's models,
+/// generated from them): every document must validate, and nothing may be dropped as
+/// unknown (its dump must equal the input).
+fn istio_accepts(files: &[PathBuf]) {
+    const CHECK: &str = r#"
+import sys, yaml
+from cloudcoil.models.istio.security import v1
+kinds = {"AuthorizationPolicy": v1.AuthorizationPolicy, "PeerAuthentication": v1.PeerAuthentication}
+n = 0
+for path in sys.argv[1:]:
+    for doc in yaml.safe_load_all(open(path)):
+        model = kinds[doc["kind"]].model_validate(doc)
+        back = model.model_dump(by_alias=True, exclude_none=True, mode="json")
+        if back != doc:
+            sys.exit(f"{path}: {doc['metadata']['name']}: fields the schema does not know: {doc} != {back}")
+        n += 1
+print(n)
+"#;
+    if !have(
+        "python3",
+        &["-c", "import cloudcoil.models.istio.security.v1, yaml"],
+    ) {
+        return;
+    }
+    let out = Command::new("python3")
+        .args(["-c", CHECK])
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "Istio's schema refused them:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let n: usize = text(&out.stdout).trim().parse().unwrap();
+    assert!(
+        n >= 2 * files.len(),
+        "{n} documents in {} files",
+        files.len()
+    );
+}
+
 /// Reads the exported files back and compares their allowed-flow matrix with the
 /// simulator's for that scenario and strategy.
 fn round_trip(dir: &Path, scenario: Scenario, mapping: &Mapping) {
@@ -84,6 +130,10 @@ fn round_trip(dir: &Path, scenario: Scenario, mapping: &Mapping) {
     let yaml = std::fs::read_to_string(dir.join("networkpolicy.yaml")).unwrap();
     assert_eq!(nftables::read_back(&nft, &plan, &probes).unwrap(), sim);
     assert_eq!(k8s::read_back(&yaml, &plan, &probes).unwrap(), sim);
+    let mesh = std::fs::read_to_string(dir.join("authorizationpolicy.yaml")).unwrap();
+    let decided = sim.only(|p| istio::decides(&plan, p));
+    assert!(decided.admitted() > 0 && decided.probes.len() < sim.probes.len());
+    assert_eq!(istio::read_back(&mesh, &plan, &probes).unwrap(), decided);
 }
 
 const EXPERIMENT: &str = r#"
@@ -151,6 +201,7 @@ fn best_json_exports_to_formats_the_real_tools_accept_and_the_simulator_agrees_w
 
     nft_accepts(&[exported.join("ruleset.nft")]);
     kubernetes_accepts(&[exported.join("networkpolicy.yaml")]);
+    istio_accepts(&[exported.join("authorizationpolicy.yaml")]);
     // The best point's scenario, axes applied, is the one exported (its hash matches).
     let exp = paraverse_lab::Experiment::load(&dir.join("exp.toml")).unwrap();
     let point = best_json["point"].as_u64().unwrap() as usize;
@@ -190,6 +241,7 @@ fn every_shipped_strategy_exports_and_the_real_tools_accept_it() {
     let tmp = tempfile::tempdir().unwrap();
     let mut nft = Vec::new();
     let mut yaml = Vec::new();
+    let mut mesh = Vec::new();
     let mapping = repo().join("mappings/metaverse-under-siege.toml");
     for entry in std::fs::read_dir(repo().join("strategies")).unwrap() {
         let path = entry.unwrap().path();
@@ -218,11 +270,28 @@ fn every_shipped_strategy_exports_and_the_real_tools_accept_it() {
             );
             nft.push(out_dir.join("ruleset.nft"));
             yaml.push(out_dir.join("networkpolicy.yaml"));
+            mesh.push(out_dir.join("authorizationpolicy.yaml"));
         }
     }
     assert!(nft.len() >= 20);
     nft_accepts(&nft);
     kubernetes_accepts(&yaml);
+    istio_accepts(&mesh);
+    // Zero trust travels as identities: per-group ALLOW policies by principal, and the
+    // re-verification interval with the certificate lifetime it maps to.
+    let zt = std::fs::read_to_string(
+        tmp.path()
+            .join("zero-trust-metaverse-under-siege/authorizationpolicy.yaml"),
+    )
+    .unwrap();
+    assert!(
+        zt.contains("principals:") && zt.contains("cluster.local/ns/metaverse/sa/"),
+        "{zt}"
+    );
+    assert!(
+        zt.contains("re-verify every") && zt.contains("SECRET_TTL"),
+        "{zt}"
+    );
 
     // The mapping's labels, namespace, addresses and ports are in the siege's exports,
     // and the round trip holds with them.

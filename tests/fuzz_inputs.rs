@@ -302,30 +302,33 @@ fn fuzz_results_readers() {
     });
 }
 
-/// The importer's inputs: nmap XML, Kubernetes manifests, an NVD feed and a rules file, each mutated in turn
+/// The importer's inputs: nmap XML, Kubernetes manifests, an NVD feed, a rules file and flow records, each mutated in turn
 /// while the others stay valid; every import that parses must produce a scenario that
 /// validates (the importer checks it, and would report a bug as an error).
 #[test]
 fn fuzz_import_inputs() {
     let fixture =
         |name: &str| std::fs::read(repo().join("import/tests/fixtures").join(name)).unwrap();
-    let (scan, nvd, k8s) = (
+    let (scan, nvd, k8s, records) = (
         fixture("scan.xml"),
         fixture("nvd.json"),
         fixture("k8s.yaml"),
+        fixture("flows.json"),
     );
     let rules = paraverse_import::rules::BUILT_IN.as_bytes().to_vec();
-    let run = |s: &[u8], k: &[u8], v: &[u8], r: &[u8]| {
-        let (s, k, v, r) = (text(s), text(k), text(v), text(r));
+    let run_with = |s: &[u8], k: &[u8], v: &[u8], r: &[u8], f: &[u8]| {
+        let (s, k, v, r, f) = (text(s), text(k), text(v), text(r), text(f));
         let input = |text| paraverse_import::Input {
             text,
             origin: "fuzz",
         };
         let manifests = [input(&k)];
+        let flows = [input(&f)];
         let result = paraverse_import::import(&paraverse_import::Sources {
             name: "fuzz",
             nmap: Some(input(&s)),
             k8s: &manifests,
+            flows: &flows,
             vulns: Some(input(&v)),
             rules: Some(input(&r)),
         });
@@ -338,6 +341,10 @@ fn fuzz_import_inputs() {
         }
         shown(result);
     };
+    let run = |s: &[u8], k: &[u8], v: &[u8], r: &[u8]| run_with(s, k, v, r, &records);
+    fuzz("flows", std::slice::from_ref(&records), &|input| {
+        run_with(&scan, &k8s, &nvd, &rules, input)
+    });
     fuzz("nmap", std::slice::from_ref(&scan), &|input| {
         run(input, &k8s, &nvd, &rules)
     });

@@ -167,6 +167,8 @@ pub fn botnet_ddos(
                     class: FlowClass::Ddos,
                     demand_kbps: kbps,
                     priority: FlowClass::Ddos.default_priority(),
+                    // The flood hits the target's public (first) service.
+                    service: g.services.first().copied(),
                 },
             ));
         }

@@ -375,7 +375,11 @@ pub fn targeted_step(
                     tripwires.sources.push(h);
                     continue;
                 }
-                let (exploit, mut creds) = tc.lateral[groups[pick as usize].0 as usize];
+                let (mut exploit, mut creds) = tc.lateral[groups[pick as usize].0 as usize];
+                if policy.segmentation.is_some() {
+                    // Only the services the policy admits can be exploited.
+                    exploit = policy.exploit_chance(scenario, h, pick);
+                }
                 let exploit = if s.patched { Chance::NEVER } else { exploit };
                 if s.hardened && creds == DICTIONARY {
                     creds = a.credential_reuse;
@@ -487,6 +491,7 @@ pub fn targeted_step(
                                     class: FlowClass::Exfiltration,
                                     demand_kbps: *kbps,
                                     priority: FlowClass::Exfiltration.default_priority(),
+                                    service: drop.services.first().copied(),
                                 },
                             ));
                             0

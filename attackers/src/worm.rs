@@ -305,14 +305,26 @@ pub fn worm_spread(
                             continue;
                         };
                         let t = &state[target as usize];
-                        let chance = w.exploit[groups[target as usize].0 as usize];
+                        let mut chance = w.exploit[groups[target as usize].0 as usize];
                         let open = if w.needs_unpatched {
                             t.exposed()
                         } else {
                             !t.compromised && !t.quarantined && !t.hardened
                         };
-                        if target == scanner || !policy.allows(scanner, target) {
+                        // A worm reaches its service; one without a named service (and
+                        // a botnet's log-in) any service the policy admits.
+                        let reachable = match w.worm.service {
+                            Some(s) => policy.allows_service(scanner, target, Some(s)),
+                            None => policy.allows(scanner, target),
+                        };
+                        if target == scanner || !reachable {
                             continue;
+                        }
+                        if w.needs_unpatched
+                            && w.worm.service.is_none()
+                            && policy.segmentation.is_some()
+                        {
+                            chance = policy.exploit_chance(&scenario, scanner, target);
                         }
                         if open && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan)) {
                             hits.push((target, scanner));

@@ -34,6 +34,8 @@ pub struct Workload {
     pub labels: BTreeMap<String, String>,
     /// Container ports (product: image, version: tag), in port order.
     pub ports: Vec<OpenPort>,
+    /// Named container ports (NetworkPolicies may name them).
+    pub port_names: BTreeMap<String, u16>,
 }
 
 /// A label selector: `matchLabels` and `matchExpressions` (In, NotIn, Exists,
@@ -117,22 +119,86 @@ pub struct Policy {
     pub namespace: String,
     /// The pods it isolates.
     pub selector: Selector,
-    /// Whether it isolates ingress, and whom its ingress rules admit.
-    pub ingress: Option<Vec<Peer>>,
-    /// Whether it isolates egress, and whom its egress rules admit.
-    pub egress: Option<Vec<Peer>>,
+    /// Whether it isolates ingress, and whom (on which ports) its ingress rules admit.
+    pub ingress: Option<Vec<Admission>>,
+    /// Whether it isolates egress, and whom (on which ports) its egress rules admit.
+    pub egress: Option<Vec<Admission>>,
 }
 
-fn peers(rules: Option<&Value>, key: &str) -> Vec<Peer> {
+/// A peer a rule admits, and on which ports (none: every port).
+pub type Admission = (Peer, Vec<RulePort>);
+
+/// A port of a NetworkPolicy rule (a rule with none admits every port).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulePort {
+    /// `tcp`, `udp` (lower case; default `tcp`).
+    pub protocol: String,
+    /// The port.
+    pub port: PortRef,
+}
+
+/// How a rule names a port.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PortRef {
+    /// No port: every port of the protocol.
+    Every,
+    /// A number, or a range up to `endPort`.
+    Numbers(u16, u16),
+    /// A container port's name, resolved on the pod it reaches.
+    Named(String),
+}
+
+impl RulePort {
+    fn parse(v: &Value) -> Option<Self> {
+        let protocol = v
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("TCP")
+            .to_ascii_lowercase();
+        let port = match v.get("port") {
+            None => PortRef::Every,
+            Some(Value::String(name)) => PortRef::Named(name.clone()),
+            Some(n) => {
+                let first = u16::try_from(n.as_u64()?).ok()?;
+                let end = v
+                    .get("endPort")
+                    .and_then(Value::as_u64)
+                    .and_then(|e| u16::try_from(e).ok())
+                    .unwrap_or(first);
+                PortRef::Numbers(first, end.max(first))
+            }
+        };
+        Some(Self { protocol, port })
+    }
+
+    /// Whether it admits `protocol`/`port` on a pod with those named container ports.
+    fn admits(&self, protocol: &str, port: u16, names: &BTreeMap<String, u16>) -> bool {
+        self.protocol == protocol
+            && match &self.port {
+                PortRef::Every => true,
+                PortRef::Numbers(a, b) => (*a..=*b).contains(&port),
+                PortRef::Named(n) => names.get(n) == Some(&port),
+            }
+    }
+}
+
+fn peers(rules: Option<&Value>, key: &str) -> Vec<Admission> {
     let mut out = Vec::new();
     for rule in rules.and_then(Value::as_array).into_iter().flatten() {
+        let ports: Vec<RulePort> = rule
+            .get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(RulePort::parse)
+            .collect();
         match rule.get(key).and_then(Value::as_array) {
-            None => out.push(Peer::Anyone),
-            Some(list) if list.is_empty() => out.push(Peer::Anyone),
+            None => out.push((Peer::Anyone, ports)),
+            Some(list) if list.is_empty() => out.push((Peer::Anyone, ports)),
             Some(list) => {
                 for p in list {
                     if p.get("ipBlock").is_some() {
-                        out.push(Peer::Addresses);
+                        out.push((Peer::Addresses, ports.clone()));
                         continue;
                     }
                     let namespaces = p.get("namespaceSelector").map(|n| {
@@ -142,10 +208,13 @@ fn peers(rules: Option<&Value>, key: &str) -> Vec<Peer> {
                             .into_iter()
                             .collect()
                     });
-                    out.push(Peer::Pods {
-                        namespaces,
-                        pods: Selector::parse(p.get("podSelector")),
-                    });
+                    out.push((
+                        Peer::Pods {
+                            namespaces,
+                            pods: Selector::parse(p.get("podSelector")),
+                        },
+                        ports.clone(),
+                    ));
                 }
             }
         }
@@ -189,11 +258,21 @@ fn policies(docs: &[Value]) -> Vec<Policy> {
     out
 }
 
-/// Whether the policies admit a connection from `a` to `b` (`None`: not a workload,
-/// e.g. a scanned host outside the cluster). A pod that no policy isolates admits
-/// everything that way; ports are not modelled here (a rule admitting any port of the
-/// pair admits the pair).
-pub fn admits(policies: &[Policy], a: Option<&Workload>, b: Option<&Workload>) -> bool {
+/// Whether the policies admit a connection from `a` to `b` on `port` (protocol, number;
+/// `None`: on some port) (`None` workloads: not in the cluster, e.g. a scanned host
+/// outside it). A pod that no policy isolates admits everything that way.
+pub fn admits(
+    policies: &[Policy],
+    a: Option<&Workload>,
+    b: Option<&Workload>,
+    port: Option<(&str, u16)>,
+) -> bool {
+    let no_names = BTreeMap::new();
+    let names = b.map_or(&no_names, |w| &w.port_names);
+    let port_ok = |ports: &[RulePort]| match port {
+        None => true,
+        Some((proto, n)) => ports.is_empty() || ports.iter().any(|r| r.admits(proto, n, names)),
+    };
     let matches = |peer: &Peer, policy: &Policy, w: Option<&Workload>| match (peer, w) {
         (Peer::Anyone, _) => true,
         (Peer::Addresses, w) => w.is_none(),
@@ -207,7 +286,7 @@ pub fn admits(policies: &[Policy], a: Option<&Workload>, b: Option<&Workload>) -
         }
     };
     let side = |w: Option<&Workload>,
-                rules: fn(&Policy) -> Option<&Vec<Peer>>,
+                rules: fn(&Policy) -> Option<&Vec<Admission>>,
                 other: Option<&Workload>| {
         let Some(w) = w else { return true };
         let isolating: Vec<&Policy> = policies
@@ -220,7 +299,7 @@ pub fn admits(policies: &[Policy], a: Option<&Workload>, b: Option<&Workload>) -
                 rules(p)
                     .into_iter()
                     .flatten()
-                    .any(|peer| matches(peer, p, other))
+                    .any(|(peer, ports)| matches(peer, p, other) && port_ok(ports))
             })
     };
     side(b, |p| p.ingress.as_ref(), a) && side(a, |p| p.egress.as_ref(), b)
@@ -352,6 +431,7 @@ fn workloads(docs: &[Value]) -> Vec<Workload> {
         let name = text(d, &["metadata", "name"]).unwrap_or("").to_owned();
         let pod_labels = labels(template.get("metadata").and_then(|m| m.get("labels")));
         let mut ports = Vec::new();
+        let mut port_names = BTreeMap::new();
         for c in template
             .get("spec")
             .and_then(|s| s.get("containers"))
@@ -388,6 +468,9 @@ fn workloads(docs: &[Value]) -> Vec<Workload> {
                     continue;
                 }
                 let port_name = p.get("name").and_then(Value::as_str).unwrap_or("");
+                if !port_name.is_empty() {
+                    port_names.insert(port_name.to_owned(), port);
+                }
                 // A Service selecting these pods and targeting this port names it.
                 let service = services
                     .iter()
@@ -428,6 +511,7 @@ fn workloads(docs: &[Value]) -> Vec<Workload> {
             replicas_assumed: assumed,
             labels: pod_labels,
             ports,
+            port_names,
         });
     }
     out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -465,14 +549,22 @@ mod tests {
         assert_eq!(w[0].labels.get("app").map(String::as_str), Some("api"));
         assert_eq!(p.len(), 1, "one NetworkPolicy");
         let (api, dbw, agent) = (Some(&w[0]), Some(&w[1]), Some(&w[2]));
-        assert!(admits(&p, api, dbw), "the API reaches the database");
-        assert!(!admits(&p, agent, dbw), "the agent does not");
+        let pg = Some(("tcp", 5432));
+        assert!(admits(&p, api, dbw, pg), "the API reaches the database");
         assert!(
-            !admits(&p, None, dbw),
+            !admits(&p, api, dbw, Some(("tcp", 9187))),
+            "but not its metrics port"
+        );
+        assert!(!admits(&p, api, dbw, Some(("udp", 5432))));
+        assert_eq!(dbw.unwrap().port_names.get("metrics"), Some(&9187));
+        assert!(!admits(&p, agent, dbw, pg), "the agent does not");
+        assert!(!admits(&p, agent, dbw, None));
+        assert!(
+            !admits(&p, None, dbw, pg),
             "nor does a host outside the cluster"
         );
         assert!(
-            admits(&p, dbw, api) && admits(&p, None, agent),
+            admits(&p, dbw, api, Some(("tcp", 8080))) && admits(&p, None, agent, None),
             "nothing else is isolated"
         );
         let e = read(&[Input {

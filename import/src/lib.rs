@@ -25,6 +25,7 @@
 //! the versions seen, who talks to whom) is left at stated defaults for the user to edit.
 
 pub mod k8s;
+pub mod netflow;
 pub mod nmap;
 pub mod nvd;
 pub mod rules;
@@ -83,6 +84,8 @@ pub struct Sources<'a> {
     pub nmap: Option<Input<'a>>,
     /// Kubernetes manifests (files of YAML documents, `List`s included).
     pub k8s: &'a [Input<'a>],
+    /// Flow records (`nfdump -o json` or `-o csv`).
+    pub flows: &'a [Input<'a>],
     /// An NVD CVE JSON 2.0 feed.
     pub vulns: Option<Input<'a>>,
     /// A rules file.
@@ -122,6 +125,12 @@ pub struct Report {
     pub without_cvss: Vec<String>,
     /// Whether the routers were assumed (no traceroute in the scan).
     pub router_assumed: bool,
+    /// Flow records read.
+    pub flow_records: usize,
+    /// Benign flows made from them (`client -> server:service`, with the rate).
+    pub flows: Vec<String>,
+    /// Records that made no flow, and why (listed, not guessed).
+    pub unmatched_flows: Vec<String>,
 }
 
 /// The files an import writes.
@@ -368,6 +377,216 @@ fn workload_drafts(workloads: &[k8s::Workload]) -> Vec<Draft> {
             workload: Some(i),
         })
         .collect()
+}
+
+/// One benign flow being gathered from records: client group, server group, port.
+#[derive(Default)]
+struct Gathered {
+    clients: BTreeSet<Ipv4Addr>,
+    /// Bytes client -> server and back.
+    up: u64,
+    down: u64,
+    records: usize,
+    /// Bytes by hour of the day (collector's clock).
+    hours: [u64; 24],
+}
+
+/// The class of an imported flow, from its port (stated as assumed in its comment).
+fn flow_class(port: u16) -> &'static str {
+    match port {
+        1883 | 8883 | 5683 | 5684 => "telemetry",
+        22 | 23 | 53 | 88 | 161 | 389 | 636 | 830 => "control",
+        _ => "transaction",
+    }
+}
+
+/// `[[flow]]`s from the flow records: per (client group, server group, service), the
+/// mean rate per client over the records' span (at the busiest hour, with the daily
+/// profile, when they cover a day).
+fn flows_toml(
+    src: &Sources<'_>,
+    drafts: &[Draft],
+    names: &[String],
+    service_names: &BTreeMap<ServiceKey, String>,
+    report: &mut Report,
+) -> Result<String, ImportError> {
+    let mut records = Vec::new();
+    for input in src.flows {
+        records.extend(netflow::read(input)?);
+    }
+    report.flow_records = records.len();
+    if records.is_empty() {
+        return Ok(String::new());
+    }
+    let mut by_addr: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
+    for (i, d) in drafts.iter().enumerate() {
+        for &a in &d.addresses {
+            by_addr.entry(a).or_insert(i);
+        }
+    }
+    let open = |d: usize, proto: &str, port: u16| {
+        drafts[d]
+            .ports
+            .iter()
+            .find(|p| p.protocol == proto && p.port == port)
+    };
+    let mut gathered: BTreeMap<(usize, usize, ServiceKey), Gathered> = BTreeMap::new();
+    let mut unmatched: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+    let mut miss = |why: String, bytes: u64| {
+        let e = unmatched.entry(why).or_default();
+        e.0 += 1;
+        e.1 += bytes;
+    };
+    for r in &records {
+        let (Some(&a), Some(&b)) = (by_addr.get(&r.src), by_addr.get(&r.dst)) else {
+            miss(
+                format!(
+                    "{} -> {}:{}/{}: an end in no scanned group",
+                    r.src, r.dst, r.dst_port, r.protocol
+                ),
+                r.bytes,
+            );
+            continue;
+        };
+        // A request to an open port, or the answer from one.
+        let (client, server, port, up) = if let Some(p) = open(b, r.protocol, r.dst_port) {
+            (a, b, p, true)
+        } else if let Some(p) = open(a, r.protocol, r.src_port) {
+            (b, a, p, false)
+        } else {
+            miss(
+                format!(
+                    "{} -> {}:{}/{}: a port no scan found open on either end",
+                    r.src, r.dst, r.dst_port, r.protocol
+                ),
+                r.bytes,
+            );
+            continue;
+        };
+        if client == server {
+            miss(
+                format!(
+                    "{} <-> {}: within group {} (the twin's flows cross groups)",
+                    r.src, r.dst, names[client]
+                ),
+                r.bytes,
+            );
+            continue;
+        }
+        let g = gathered
+            .entry((client, server, ServiceKey::of(port)))
+            .or_default();
+        g.clients.insert(if up { r.src } else { r.dst });
+        if up {
+            g.up += r.bytes;
+        } else {
+            g.down += r.bytes;
+        }
+        g.records += 1;
+        let hour = (r.first_ms.div_euclid(3_600_000)).rem_euclid(24) as usize;
+        g.hours[hour] += r.bytes;
+    }
+    report.unmatched_flows = unmatched
+        .into_iter()
+        .map(|(why, (n, bytes))| format!("{why} ({n} records, {bytes} bytes)"))
+        .collect();
+    let first = records.iter().map(|r| r.first_ms).min().unwrap_or(0);
+    let last = records.iter().map(|r| r.last_ms).max().unwrap_or(0);
+    let span_ms = (last - first).max(1000);
+    let whole_day = span_ms >= 86_400_000;
+    let origins: Vec<String> = src.flows.iter().map(|f| clean(f.origin)).collect();
+    let mut out = format!(
+        "
+# Benign flows from {} flow records ({}) over {:.1} s: a request to a port open on
+# the server's group makes a flow from the client's group, its answer counts toward it.
+# The rate is each client's mean over the records' span{}; the class is assumed from
+# the port (edit it).
+",
+        records.len(),
+        origins.join(", "),
+        span_ms as f64 / 1000.0,
+        if whole_day {
+            " at the busiest hour, with the daily profile below"
+        } else {
+            " at every hour (they cover less than a day: no daily profile)"
+        }
+    );
+    let mut taken = BTreeSet::new();
+    let mut total_hours = [0u64; 24];
+    for ((c, sv, key), g) in &gathered {
+        let service = &service_names[key];
+        let bits = (g.up + g.down) * 8;
+        let clients = g.clients.len().max(1) as f64;
+        let bps = if whole_day {
+            let peak = g.hours.iter().copied().max().unwrap_or(0);
+            peak as f64 * 8.0 / 3600.0 / clients
+        } else {
+            bits as f64 / (span_ms as f64 / 1000.0) / clients
+        };
+        for (t, h) in total_hours.iter_mut().zip(g.hours) {
+            *t += h;
+        }
+        let kbps = (bps / 1000.0).ceil().max(1.0) as u64;
+        let share = (clients / f64::from(drafts[*c].count.max(1))).min(1.0);
+        let share = (share * 1000.0).round().max(1.0) / 1000.0;
+        let name = unique(
+            &slug(&format!("{}-to-{}-{}", names[*c], names[*sv], service), 60),
+            &mut taken,
+        );
+        let _ = write!(
+            out,
+            "
+# {} records, {} of {} client nodes seen, {} bytes up and {} down
+[[flow]]
+name = {}
+class = {}
+clients = {}
+servers = {}
+service = {}
+direction = {}
+rate = \"{kbps} kbit/s\"
+share = {share:?}
+diurnal = {}
+",
+            g.records,
+            g.clients.len(),
+            drafts[*c].count,
+            g.up,
+            g.down,
+            quote(&name),
+            quote(flow_class(key.port)),
+            quote(&names[*c]),
+            quote(&names[*sv]),
+            quote(service),
+            quote(if g.up > g.down {
+                "upstream"
+            } else {
+                "downstream"
+            }),
+            whole_day
+        );
+        report.flows.push(format!(
+            "{} -> {}:{} ({kbps} kbit/s per client, share {share})",
+            names[*c], names[*sv], service
+        ));
+    }
+    if whole_day && !gathered.is_empty() {
+        let peak = total_hours.iter().copied().max().unwrap_or(0).max(1);
+        let profile: Vec<String> = total_hours
+            .iter()
+            .map(|&h| format!("{:.3}", h as f64 / peak as f64))
+            .collect();
+        let _ = write!(
+            out,
+            "
+# The daily profile: bytes per hour of the day (collector's clock) over the busiest.
+[traffic]
+daily_profile = [{}]
+",
+            profile.join(", ")
+        );
+    }
+    Ok(out)
 }
 
 /// Imports the sources into a scenario and a mapping.
@@ -620,12 +839,19 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
             quote(&router_group)
         );
     }
+    out.push_str(&flows_toml(
+        src,
+        &drafts,
+        &names,
+        &service_names,
+        &mut report,
+    )?);
     let scenario = Scenario::from_toml_str(&out, &format!("{}.toml", src.name))
         .map_err(ImportError::Generated)?;
     report.policies = policies.len();
     let baseline = (!policies.is_empty()).then(|| {
         let mut b = format!(
-            "# The NetworkPolicies of {} as a segmentation strategy for scenario {}: a segment\n# per group, an allow for every pair the policies admit (hosts outside the cluster\n# count as ipBlock peers; ports are not modelled: a pair admitted on any port is\n# allowed). Imported by paraverse import.\n#\n#   paraverse run {}.toml --strategy baseline.toml\n\n[strategy]\nname = \"baseline\"\ndescription = \"The NetworkPolicies found in the manifests\"\n",
+            "# The NetworkPolicies of {} as a segmentation strategy for scenario {}: a segment\n# per group, an allow for every pair the policies admit, naming the services whose\n# ports they admit (hosts outside the cluster count as ipBlock peers; namespaces are\n# matched by kubernetes.io/metadata.name). Imported by paraverse import.\n#\n#   paraverse run {}.toml --strategy baseline.toml\n\n[strategy]\nname = \"baseline\"\ndescription = \"The NetworkPolicies found in the manifests\"\n",
             src.k8s.iter().map(|k| clean(k.origin)).collect::<Vec<_>>().join(", "),
             src.name,
             src.name
@@ -641,12 +867,37 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         let workload = |d: &Draft| d.workload.map(|i| &workloads[i]);
         for (i, a) in drafts.iter().enumerate() {
             for (j, bd) in drafts.iter().enumerate() {
-                if i != j && k8s::admits(&policies, workload(a), workload(bd)) {
+                if i == j {
+                    continue;
+                }
+                let (wa, wb) = (workload(a), workload(bd));
+                // The destination's services whose port the policies admit; every port
+                // of a group that declares none, if any is admitted.
+                let services: Vec<String> = if bd.ports.is_empty() {
+                    if k8s::admits(&policies, wa, wb, None) {
+                        vec![quote("*")]
+                    } else {
+                        Vec::new()
+                    }
+                } else {
+                    bd.ports
+                        .iter()
+                        .filter(|p| {
+                            k8s::admits(&policies, wa, wb, Some((p.protocol.as_str(), p.port)))
+                        })
+                        .filter_map(|p| service_names.get(&ServiceKey::of(p)))
+                        .map(|n| quote(n))
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect()
+                };
+                if !services.is_empty() {
                     let _ = write!(
                         b,
-                        "\n[[defense.segmentation.allow]]\nfrom = {}\nto = {}\n",
+                        "\n[[defense.segmentation.allow]]\nfrom = {}\nto = {}\nservices = [{}]\n",
                         quote(&names[i]),
-                        quote(&names[j])
+                        quote(&names[j]),
+                        services.join(", ")
                     );
                 }
             }
@@ -727,6 +978,7 @@ pub(crate) mod tests {
                 origin: "scan.xml",
             }),
             k8s: &[],
+            flows: &[],
             vulns: vulns.then_some(Input {
                 text: NVD,
                 origin: "nvd.json",
@@ -822,6 +1074,65 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn flow_records_become_benign_flows_between_groups() {
+        // web1 asks the database on 5432 (three connections from one client, answers
+        // included), a record to an address nobody scanned, one to a closed port.
+        let csv = "ts,te,td,sa,da,sp,dp,pr,flg,ibyt
+2026-11-30 16:00:00,2026-11-30 16:00:10,10.000,10.77.1.10,10.77.2.20,50001,5432,TCP,.AP.SF,20000
+2026-11-30 16:00:00,2026-11-30 16:00:10,10.000,10.77.2.20,10.77.1.10,5432,50001,TCP,.AP.SF,80000
+2026-11-30 16:00:05,2026-11-30 16:00:20,15.000,10.77.1.10,10.77.2.20,50002,5432,TCP,.AP.SF,25000
+2026-11-30 16:00:05,2026-11-30 16:00:20,15.000,10.77.1.10,192.0.2.1,50003,443,TCP,.AP.SF,999
+2026-11-30 16:00:05,2026-11-30 16:00:06,1.000,10.77.1.10,10.77.2.20,50004,6379,TCP,....S.,60
+";
+        let flows = [Input {
+            text: csv,
+            origin: "flows.csv",
+        }];
+        let mut src = sources("lab", SCAN, false);
+        src.flows = &flows;
+        let out = import(&src).unwrap();
+        let s = Scenario::from_toml_str(&out.scenario, "lab.toml").unwrap();
+        assert_eq!(s.flows.len(), 1, "{}", out.scenario);
+        let f = &s.flows[0];
+        let g = |i: u16| s.groups[i as usize].name.as_str();
+        assert!(g(f.clients).ends_with("10-77-1"), "{}", g(f.clients));
+        assert!(g(f.servers).ends_with("10-77-2"), "{}", g(f.servers));
+        assert_eq!(
+            s.services[f.service.unwrap() as usize].port,
+            5432,
+            "the service the requests went to"
+        );
+        // 125,000 bytes over the 20 s the records span, one client: 50 kbit/s.
+        assert_eq!(f.rate_kbps, 50);
+        assert!(!f.diurnal, "less than a day of records: no daily profile");
+        assert_eq!(f.direction, paraverse_sim::scenario::Direction::Downstream);
+        assert_eq!(out.report.flow_records, 5);
+        assert_eq!(
+            out.report.unmatched_flows.len(),
+            2,
+            "{:?}",
+            out.report.unmatched_flows
+        );
+        let listed = out.report.unmatched_flows.join("\n");
+        assert!(
+            listed.contains("192.0.2.1:443/tcp: an end in no scanned group"),
+            "{listed}"
+        );
+        assert!(
+            listed.contains(":6379/tcp: a port no scan found open"),
+            "{listed}"
+        );
+        // Hostile text never reaches the flow: names are built from groups and services.
+        let bad = [Input {
+            text: "ts,sa\n1,2\n",
+            origin: "bad.csv",
+        }];
+        src.flows = &bad;
+        let e = import(&src).unwrap_err().to_string();
+        assert!(e.starts_with("bad.csv:1:1:"), "{e}");
+    }
+
+    #[test]
     fn manifests_alone_or_with_a_scan_import_workloads_with_labels() {
         let k8s = [Input {
             text: K8S,
@@ -831,6 +1142,7 @@ pub(crate) mod tests {
             name: "shop",
             nmap: None,
             k8s: &k8s,
+            flows: &[],
             vulns: None,
             rules: None,
         };
@@ -887,6 +1199,11 @@ pub(crate) mod tests {
             "{baseline}"
         );
         assert!(!baseline.contains("from = \"shop-node-agent\"\nto = \"shop-db\""));
+        // Only the port the policy names: PostgreSQL, not the exporter's metrics.
+        assert!(
+            baseline.contains("to = \"shop-db\"\nservices = [\"postgres-5432\"]\n"),
+            "{baseline}"
+        );
         assert!(!baseline.contains("from = \"routers\"\nto = \"shop-db\""));
         assert!(baseline.contains("from = \"shop-db\"\nto = \"shop-api\""));
         s.with_strategy(&baseline, "baseline.toml").unwrap();

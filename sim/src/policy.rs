@@ -1,5 +1,5 @@
 //! What the network allows, as defenses set it: micro-segmentation (which segment may
-//! open connections to which) and zero trust (nodes below the trust threshold get no
+//! open connections to which services of which other segment's groups) and zero trust (nodes below the trust threshold get no
 //! access at all). The traffic core drops flows it refuses, and attackers cannot scan or
 //! move across it; both read this one resource, so the policy the simulator enforces is
 //! the policy export writes out.
@@ -9,7 +9,8 @@
 
 use bevy_ecs::prelude::*;
 
-use crate::scenario::{Scenario, Segmentation};
+use crate::rng::Chance;
+use crate::scenario::{Scenario, Segmentation, ServiceId};
 
 /// The access policy in force.
 #[derive(Resource, Debug, Clone, Default)]
@@ -77,16 +78,69 @@ impl AccessPolicy {
         self.segmentation.is_some() || !self.denied.is_empty()
     }
 
-    /// Whether `from` may open a connection to `to`.
+    /// Whether `from` may open a connection to some service of `to` (an attacker with
+    /// credentials logs in through whichever service is admitted).
     #[inline]
     pub fn allows(&self, from: u32, to: u32) -> bool {
-        if !self.denied.is_empty() && (self.denied[from as usize] || self.denied[to as usize]) {
+        if self.denies(from, to) {
             return false;
         }
         match &self.segmentation {
             Some(s) => s.allows(self.group[from as usize], self.group[to as usize]),
             None => true,
         }
+    }
+
+    /// Whether `from` may open a connection to `service` of `to` (`None`: a port in no
+    /// declared service, as on a group that declares none).
+    #[inline]
+    pub fn allows_service(&self, from: u32, to: u32, service: Option<ServiceId>) -> bool {
+        if self.denies(from, to) {
+            return false;
+        }
+        match &self.segmentation {
+            Some(s) => {
+                s.allows_service(self.group[from as usize], self.group[to as usize], service)
+            }
+            None => true,
+        }
+    }
+
+    /// The best chance one exploit attempt from `from` has against `to` (unpatched),
+    /// through the services of `to`'s group that the policy admits from `from`: a
+    /// vulnerable service behind the segment boundary cannot be reached. Zero trust and
+    /// the other checks of [`Self::allows`] are the caller's.
+    pub fn exploit_chance(&self, scenario: &Scenario, from: u32, to: u32) -> Chance {
+        let group = &scenario.groups[self.group_of(scenario, to) as usize];
+        match &self.segmentation {
+            Some(s) => {
+                let (a, b) = (self.group[from as usize], self.group[to as usize]);
+                if s.segment_of_group[a as usize] == s.segment_of_group[b as usize] {
+                    return group.exploit_chance;
+                }
+                group
+                    .services
+                    .iter()
+                    .filter(|&&x| s.allows_service(a, b, Some(x)))
+                    .map(|&x| scenario.services[x as usize].exploit_chance())
+                    .max()
+                    .unwrap_or(Chance::NEVER)
+            }
+            None => group.exploit_chance,
+        }
+    }
+
+    fn group_of(&self, scenario: &Scenario, node: u32) -> u16 {
+        match self.group.get(node as usize) {
+            Some(&g) => g,
+            None => scenario.group_of(node),
+        }
+    }
+
+    /// Whether zero trust denies either end.
+    #[inline]
+    fn denies(&self, from: u32, to: u32) -> bool {
+        !self.denied.is_empty() && (self.denied[from as usize] || self.denied[to as usize])
     }
 }
 

@@ -60,7 +60,22 @@ pub fn write(plan: &Plan) -> String {
     let allow: Vec<Value> = (0..n)
         .flat_map(|a| (0..n).map(move |b| (a, b)))
         .filter(|&(a, b)| a != b && plan.allows(a, b))
-        .map(|(a, b)| json!({"from": plan.segments[a].name, "to": plan.segments[b].name}))
+        .map(|(a, b)| {
+            // Per group of `to`: the services admitted (what the rule's ports open).
+            let admitted: Vec<Value> = plan.segments[b]
+                .groups
+                .iter()
+                .filter_map(|&g| {
+                    let adm = plan.admitted(a, g)?;
+                    Some(json!({
+                        "group": plan.groups[g].name,
+                        "every_port": adm.every_port,
+                        "services": adm.ports.iter().map(|p| json!({"name": p.service, "protocol": proto_name(p.protocol), "port": p.port})).collect::<Vec<_>>(),
+                    }))
+                })
+                .collect();
+            json!({"from": plan.segments[a].name, "to": plan.segments[b].name, "admitted": admitted})
+        })
         .collect();
     let doc = json!({
         "format": FORMAT,

@@ -1,9 +1,9 @@
-//! The Kubernetes export: one NetworkPolicy per segment (default deny in both directions,
-//! then ingress and egress between allowed segments on the services' ports) and one that
-//! isolates quarantined pods.
+//! The Kubernetes export: one NetworkPolicy per group (default deny in both directions,
+//! then its own segment on its services' ports and other segments on the service ports
+//! the strategy admits between them) and one that isolates quarantined pods.
 //!
 //! NetworkPolicies only ever add allowances, so quarantine works by exclusion: every
-//! segment policy selects, and admits as peers, only pods *without* the quarantine label;
+//! group policy selects, and admits as peers, only pods *without* the quarantine label;
 //! a labelled pod is selected by the quarantine policy alone, which allows nothing.
 //! Pods are selected by one label key (`paraverse.io/group` unless the mapping says
 //! otherwise) whose value names their group. NetworkPolicy has no rate limits: a
@@ -173,15 +173,43 @@ pub fn policies(plan: &Plan) -> Vec<NetworkPolicy> {
         namespace_selector: None,
         pod_selector: Some(members(s)),
     };
-    let ports = |s: usize| -> Vec<PolicyPort> {
-        plan.segment_ports(s)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(p, port)| PolicyPort {
-                protocol: protocol(p),
-                port,
-            })
-            .collect()
+    // The pods of one group (not in quarantine).
+    let group_pods = |g: usize| LabelSelector {
+        match_labels: BTreeMap::new(),
+        match_expressions: vec![
+            Requirement {
+                key: k.group_label.clone(),
+                operator: "In".to_owned(),
+                values: vec![plan.groups[g].label.clone()],
+            },
+            not_quarantined.clone(),
+        ],
+    };
+    // What a segment may reach on a group (its own or another segment's): `None` for
+    // nothing, else the ports (empty: every port).
+    let ports = |from: usize, g: usize| -> Option<Vec<PolicyPort>> {
+        let within;
+        let a = match plan.admitted(from, g) {
+            Some(a) => a,
+            None => {
+                within = plan.within(g);
+                &within
+            }
+        };
+        if !a.any() {
+            return None;
+        }
+        Some(if a.every_port {
+            Vec::new()
+        } else {
+            a.ports
+                .iter()
+                .map(|p| PolicyPort {
+                    protocol: protocol(p.protocol),
+                    port: p.port,
+                })
+                .collect()
+        })
     };
     let meta = |name: String, annotations: BTreeMap<String, String>| Metadata {
         name,
@@ -200,132 +228,120 @@ pub fn policies(plan: &Plan) -> Vec<NetworkPolicy> {
     // A segment without groups (all attacker infrastructure, or zones the scenario does
     // not have) selects no pod: no policy, and no peer (`In` needs values).
     let deployed = |s: usize| !plan.segments[s].groups.is_empty();
+    // One policy per deployed group: its own segment and other segments on the services
+    // they may reach (a segment-wide port list would open a port of one group on its
+    // neighbours that run the same service).
     for s in (0..n).filter(|&s| deployed(s)) {
         let seg = &plan.segments[s];
-        let mut ingress = vec![IngressRule {
-            from: vec![peer(s)],
-            ports: Vec::new(),
-        }];
-        let mut egress = vec![EgressRule {
-            to: vec![peer(s)],
-            ports: Vec::new(),
-        }];
-        let mut from_names = Vec::new();
-        let mut to_names = Vec::new();
-        for o in (0..n).filter(|&o| o != s && deployed(o)) {
-            if plan.allows(o, s) {
-                from_names.push(plan.segments[o].name.clone());
-                ingress.push(IngressRule {
-                    from: vec![peer(o)],
-                    ports: ports(s),
-                });
+        for &g in &seg.groups {
+            let group = &plan.groups[g];
+            let mut ingress = vec![IngressRule {
+                from: vec![peer(s)],
+                ports: ports(s, g).unwrap_or_default(),
+            }];
+            let mut egress: Vec<EgressRule> = seg
+                .groups
+                .iter()
+                .map(|&h| EgressRule {
+                    to: vec![Peer {
+                        namespace_selector: None,
+                        pod_selector: Some(group_pods(h)),
+                    }],
+                    ports: ports(s, h).unwrap_or_default(),
+                })
+                .collect();
+            let mut from_names = Vec::new();
+            let mut to_names = Vec::new();
+            for o in (0..n).filter(|&o| o != s && deployed(o)) {
+                if let Some(ports) = ports(o, g) {
+                    from_names.push(plan.segments[o].name.clone());
+                    ingress.push(IngressRule {
+                        from: vec![peer(o)],
+                        ports,
+                    });
+                }
+                for &h in &plan.segments[o].groups {
+                    if let Some(ports) = ports(s, h) {
+                        to_names.push(plan.groups[h].name.clone());
+                        egress.push(EgressRule {
+                            to: vec![Peer {
+                                namespace_selector: None,
+                                pod_selector: Some(group_pods(h)),
+                            }],
+                            ports,
+                        });
+                    }
+                }
             }
-            if plan.allows(s, o) {
-                to_names.push(plan.segments[o].name.clone());
-                egress.push(EgressRule {
-                    to: vec![peer(o)],
-                    ports: ports(o),
-                });
+            if k.allow_dns {
+                egress.push(dns_egress());
             }
-        }
-        if k.allow_dns {
-            egress.push(EgressRule {
-                to: vec![Peer {
-                    namespace_selector: Some(LabelSelector {
-                        match_labels: BTreeMap::from([(
-                            "kubernetes.io/metadata.name".to_owned(),
-                            "kube-system".to_owned(),
-                        )]),
-                        match_expressions: Vec::new(),
-                    }),
-                    pod_selector: Some(LabelSelector {
-                        match_labels: BTreeMap::from([(
-                            "k8s-app".to_owned(),
-                            "kube-dns".to_owned(),
-                        )]),
-                        match_expressions: Vec::new(),
-                    }),
-                }],
-                ports: vec![
-                    PolicyPort {
-                        protocol: "UDP".to_owned(),
-                        port: 53,
+            let mut annotations = BTreeMap::from([
+                (
+                    "paraverse.io/source".to_owned(),
+                    format!(
+                        "strategy {} for scenario {} (source hash {}), paraverse {}",
+                        plan.strategy,
+                        plan.scenario,
+                        plan.scenario_hash,
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                ),
+                (
+                    "paraverse.io/segment".to_owned(),
+                    if plan.segmented {
+                        format!(
+                            "group {} in segment {} (groups {}); admitted from segments {}; reaches groups {} of other segments, on the services the strategy admits",
+                            group.name,
+                            seg.name,
+                            seg.groups
+                                .iter()
+                                .map(|&g| plan.groups[g].name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            list_or_none(&from_names),
+                            list_or_none(&to_names)
+                        )
+                    } else {
+                        "no segmentation in the strategy: every group may reach every other"
+                            .to_owned()
                     },
-                    PolicyPort {
-                        protocol: "TCP".to_owned(),
-                        port: 53,
-                    },
-                ],
+                ),
+            ]);
+            let limits: Vec<String> = plan
+                .rate_limits
+                .iter()
+                .filter(|r| r.group == g)
+                .map(|r| format!("{} kbit/s per source toward {}", r.kbps, group.name))
+                .collect();
+            if !limits.is_empty() {
+                annotations.insert(
+                    "paraverse.io/not-enforced-here".to_owned(),
+                    format!(
+                        "[defense.ddos] rate limits ({}): NetworkPolicy has none; the nftables export enforces them",
+                        limits.join("; ")
+                    ),
+                );
+            }
+            out.push(NetworkPolicy {
+                api_version: "networking.k8s.io/v1".to_owned(),
+                kind: "NetworkPolicy".to_owned(),
+                metadata: meta(
+                    format!(
+                        "paraverse-{}-group-{}",
+                        k8s_name(&plan.strategy),
+                        k8s_name(&group.name)
+                    ),
+                    annotations,
+                ),
+                spec: Spec {
+                    pod_selector: group_pods(g),
+                    policy_types: vec!["Ingress".to_owned(), "Egress".to_owned()],
+                    ingress,
+                    egress,
+                },
             });
         }
-        let mut annotations = BTreeMap::from([
-            (
-                "paraverse.io/source".to_owned(),
-                format!(
-                    "strategy {} for scenario {} (source hash {}), paraverse {}",
-                    plan.strategy,
-                    plan.scenario,
-                    plan.scenario_hash,
-                    env!("CARGO_PKG_VERSION")
-                ),
-            ),
-            (
-                "paraverse.io/segment".to_owned(),
-                if plan.segmented {
-                    format!(
-                        "{}: groups {}; [[defense.segmentation.allow]] from {} and to {}",
-                        seg.name,
-                        seg.groups
-                            .iter()
-                            .map(|&g| plan.groups[g].name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        list_or_none(&from_names),
-                        list_or_none(&to_names)
-                    )
-                } else {
-                    "no segmentation in the strategy: every group may reach every other".to_owned()
-                },
-            ),
-        ]);
-        let limits: Vec<String> = plan
-            .rate_limits
-            .iter()
-            .filter(|r| plan.groups[r.group].segment == s)
-            .map(|r| {
-                format!(
-                    "{} kbit/s per source toward {}",
-                    r.kbps, plan.groups[r.group].name
-                )
-            })
-            .collect();
-        if !limits.is_empty() {
-            annotations.insert(
-                "paraverse.io/not-enforced-here".to_owned(),
-                format!(
-                    "[defense.ddos] rate limits ({}): NetworkPolicy has none; the nftables export enforces them",
-                    limits.join("; ")
-                ),
-            );
-        }
-        out.push(NetworkPolicy {
-            api_version: "networking.k8s.io/v1".to_owned(),
-            kind: "NetworkPolicy".to_owned(),
-            metadata: meta(
-                format!(
-                    "paraverse-{}-{}",
-                    k8s_name(&plan.strategy),
-                    k8s_name(&seg.name)
-                ),
-                annotations,
-            ),
-            spec: Spec {
-                pod_selector: members(s),
-                policy_types: vec!["Ingress".to_owned(), "Egress".to_owned()],
-                ingress,
-                egress,
-            },
-        });
     }
     out.push(NetworkPolicy {
         api_version: "networking.k8s.io/v1".to_owned(),
@@ -362,6 +378,35 @@ pub fn policies(plan: &Plan) -> Vec<NetworkPolicy> {
         },
     });
     out
+}
+
+/// Egress to the cluster DNS (kube-dns in kube-system, port 53).
+fn dns_egress() -> EgressRule {
+    EgressRule {
+        to: vec![Peer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: BTreeMap::from([(
+                    "kubernetes.io/metadata.name".to_owned(),
+                    "kube-system".to_owned(),
+                )]),
+                match_expressions: Vec::new(),
+            }),
+            pod_selector: Some(LabelSelector {
+                match_labels: BTreeMap::from([("k8s-app".to_owned(), "kube-dns".to_owned())]),
+                match_expressions: Vec::new(),
+            }),
+        }],
+        ports: vec![
+            PolicyPort {
+                protocol: "UDP".to_owned(),
+                port: 53,
+            },
+            PolicyPort {
+                protocol: "TCP".to_owned(),
+                port: 53,
+            },
+        ],
+    }
 }
 
 fn list_or_none(names: &[String]) -> String {

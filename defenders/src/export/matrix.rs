@@ -10,7 +10,7 @@
 //! reading their text back ([`super::nftables::read_back`], [`super::k8s::read_back`]).
 
 use paraverse_sim::policy::AccessPolicy;
-use paraverse_sim::scenario::{Protocol, Scenario};
+use paraverse_sim::scenario::{Protocol, Scenario, ServiceId};
 
 use super::{Plan, proto_name};
 
@@ -123,6 +123,18 @@ impl FlowMatrix {
         ))
     }
 
+    /// The probes `keep` selects, with their answers.
+    pub fn only(&self, keep: impl Fn(&Probe) -> bool) -> FlowMatrix {
+        let (probes, allowed) = self
+            .probes
+            .iter()
+            .zip(&self.allowed)
+            .filter(|(p, _)| keep(p))
+            .map(|(p, a)| (*p, *a))
+            .unzip();
+        FlowMatrix { probes, allowed }
+    }
+
     /// Admitted probes.
     pub fn admitted(&self) -> usize {
         self.allowed.iter().filter(|&&a| a).count()
@@ -141,9 +153,23 @@ pub fn simulated(scenario: &Scenario, plan: &Plan, probes: &[Probe]) -> FlowMatr
     let allowed = probes
         .iter()
         .map(|p| {
+            let (from, to) = (node(p.from), node(p.to));
+            // The services of the destination on the probed port (mapped ports), or a
+            // port in no declared service.
+            let services: Vec<Option<ServiceId>> = plan.groups[p.to.0]
+                .service_ports
+                .iter()
+                .filter(|&&(_, proto, port)| proto == p.protocol && port == p.port)
+                .map(|&(s, _, _)| Some(s))
+                .collect();
+            let services = if services.is_empty() {
+                vec![None]
+            } else {
+                services
+            };
             !p.isolated(plan, p.from)
                 && !p.isolated(plan, p.to)
-                && policy.allows(node(p.from), node(p.to))
+                && services.iter().any(|&s| policy.allows_service(from, to, s))
         })
         .collect();
     FlowMatrix {

@@ -26,6 +26,7 @@
 //! attacker addresses).
 
 pub mod diff;
+pub mod istio;
 mod json;
 pub mod k8s;
 pub mod mapping;
@@ -38,7 +39,7 @@ use std::net::Ipv4Addr;
 
 use paraverse_sim::field_path;
 use paraverse_sim::scenario::{
-    Diagnostic, Locator, Protocol, Scenario, ScenarioError, Seg, is_folder_name,
+    Diagnostic, Locator, Protocol, Scenario, ScenarioError, Seg, ServiceId, is_folder_name,
 };
 
 pub use mapping::Mapping;
@@ -53,11 +54,13 @@ pub enum Format {
     K8s,
     /// An nftables ruleset.
     Nftables,
+    /// Istio AuthorizationPolicies by workload identity (YAML).
+    Istio,
 }
 
 impl Format {
     /// All formats, in output order.
-    pub const ALL: [Format; 3] = [Format::Json, Format::K8s, Format::Nftables];
+    pub const ALL: [Format; 4] = [Format::Json, Format::K8s, Format::Nftables, Format::Istio];
 
     /// The format's name on the command line.
     pub fn name(self) -> &'static str {
@@ -65,6 +68,7 @@ impl Format {
             Format::Json => "json",
             Format::K8s => "k8s",
             Format::Nftables => "nftables",
+            Format::Istio => "istio",
         }
     }
 
@@ -74,6 +78,7 @@ impl Format {
             Format::Json => "strategy.json",
             Format::K8s => "networkpolicy.yaml",
             Format::Nftables => "ruleset.nft",
+            Format::Istio => "authorizationpolicy.yaml",
         }
     }
 }
@@ -237,6 +242,9 @@ pub struct PlanGroup {
     pub mapped_addresses: bool,
     /// Listening ports, sorted.
     pub ports: Vec<Port>,
+    /// Each of its services with its deployed protocol and port (two services may share
+    /// a port).
+    pub service_ports: Vec<(ServiceId, Protocol, u16)>,
     /// The campaigns that use it as their infrastructure (exfiltration drop servers):
     /// such a group is in no segment, and every export denies traffic to and from it.
     pub attacker_of: Vec<String>,
@@ -311,6 +319,10 @@ pub struct Plan {
     pub segments: Vec<PlanSegment>,
     /// Cross-segment allows, row-major `from × segments + to` (same segment: always).
     pub allowed: Vec<bool>,
+    /// The ports each segment may reach on each group of another segment, row-major
+    /// `segment × groups + group`: the services its allow rules admit (by default the
+    /// ones the scenario's flows use), never a port no service or flow needs.
+    pub admitted: Vec<PlanAdmit>,
     /// Groups, in scenario order.
     pub groups: Vec<PlanGroup>,
     /// DDoS rate limits.
@@ -328,8 +340,21 @@ pub struct Plan {
     pub nft_ipv6: mapping::Verdict,
     /// nftables: what happens to traffic with an end in no group.
     pub nft_unmapped: mapping::Unmapped,
+    /// The strategy's zero trust, for the identity-aware (Istio) export.
+    pub zero_trust: Option<ZeroTrustPlan>,
     /// Provenance.
     pub provenance: Provenance,
+}
+
+/// Zero-trust parameters as a deployment states them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZeroTrustPlan {
+    /// Re-verification interval, seconds.
+    pub reverify_s: f64,
+    /// Trust lost per hour (share of full trust).
+    pub decay_per_hour: f64,
+    /// Access threshold (share of full trust).
+    pub threshold: f64,
 }
 
 impl Plan {
@@ -338,20 +363,46 @@ impl Plan {
         from == to || self.allowed[from * self.segments.len() + to]
     }
 
-    /// Ports open on a segment to other segments' traffic: the union of its groups'
-    /// ports, or `None` (every port) when one of its groups declares no service.
-    pub fn segment_ports(&self, segment: usize) -> Option<Vec<(Protocol, u16)>> {
-        let mut ports = Vec::new();
-        for &g in &self.segments[segment].groups {
-            let group = &self.groups[g];
-            if group.ports.is_empty() {
-                return None;
-            }
-            ports.extend(group.ports.iter().map(|p| (p.protocol, p.port)));
+    /// What a group's own segment may reach on it: its services (every port when it
+    /// declares none), and no port no service needs.
+    pub fn within(&self, group: usize) -> PlanAdmit {
+        let g = &self.groups[group];
+        PlanAdmit {
+            every_port: g.ports.is_empty(),
+            ports: g.ports.clone(),
         }
-        ports.sort_by_key(|&(proto, port)| (proto_name(proto), port));
-        ports.dedup();
-        Some(ports)
+    }
+
+    /// What segment `segment` may reach on group `group` of another segment (`None`:
+    /// the group is in `segment`, where every port is open).
+    pub fn admitted(&self, segment: usize, group: usize) -> Option<&PlanAdmit> {
+        (self.groups[group].segment != segment)
+            .then(|| &self.admitted[segment * self.groups.len() + group])
+    }
+}
+
+/// What one segment may reach on one group of another segment, as deployed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanAdmit {
+    /// Every port (the group declares no service, and a flow or `"*"` admits it).
+    pub every_port: bool,
+    /// The admitted service ports, sorted.
+    pub ports: Vec<Port>,
+}
+
+impl PlanAdmit {
+    /// Whether anything is admitted.
+    pub fn any(&self) -> bool {
+        self.every_port || !self.ports.is_empty()
+    }
+
+    /// The admitted ports of one protocol.
+    pub fn ports_of(&self, protocol: Protocol) -> Vec<u16> {
+        self.ports
+            .iter()
+            .filter(|p| p.protocol == protocol)
+            .map(|p| p.port)
+            .collect()
     }
 }
 
@@ -400,14 +451,22 @@ pub fn export(
             Format::Json => json::write(&plan),
             Format::K8s => k8s::write(&plan),
             Format::Nftables => nftables::write(&plan),
+            Format::Istio => istio::write(&plan),
         };
         if let Some((probes, answers)) = expected.as_ref().filter(|_| format != Format::Json) {
             let got = match format {
                 Format::K8s => k8s::read_back(&text, &plan, probes),
                 Format::Nftables => nftables::read_back(&text, &plan, probes),
+                Format::Istio => istio::read_back(&text, &plan, probes),
                 Format::Json => unreachable!("JSON is filtered out above"),
             }
             .map_err(|message| ExportError::Unreadable { format, message })?;
+            // The mesh decides only some probes (TCP, source not in quarantine).
+            let answers = if format == Format::Istio {
+                &answers.only(|p| istio::decides(&plan, p))
+            } else {
+                answers
+            };
             if let Some((differ, first)) = answers.difference(&got, &plan) {
                 return Err(ExportError::RoundTrip {
                     format,
@@ -536,19 +595,13 @@ pub fn plan(
         let mut ports: Vec<Port> = g
             .services
             .iter()
-            .map(|&s| {
-                let svc = &scenario.services[s as usize];
-                let port = mapping
-                    .services
-                    .get(&svc.name)
-                    .and_then(|m| m.port)
-                    .unwrap_or(svc.port);
-                Port {
-                    protocol: svc.protocol,
-                    port,
-                    service: svc.name.clone(),
-                }
-            })
+            .map(|&s| deployed_port(scenario, mapping, s))
+            .collect();
+        let service_ports = g
+            .services
+            .iter()
+            .zip(&ports)
+            .map(|(&s, p)| (s, p.protocol, p.port))
             .collect();
         ports.sort_by_key(|p| (proto_name(p.protocol), p.port, p.service.clone()));
         ports.dedup_by_key(|p| (p.protocol, p.port));
@@ -564,6 +617,7 @@ pub fn plan(
             blocks: Vec::new(),
             mapped_addresses: false,
             ports,
+            service_ports,
             attacker_of: scenario
                 .campaigns
                 .iter()
@@ -604,6 +658,7 @@ pub fn plan(
         s.groups.retain(|&g| !groups[g].is_attacker());
     }
     assign_addresses(scenario, mapping, &mut groups, &mut map);
+    let admitted = plan_admitted(scenario, mapping, segments.len(), &groups);
 
     let k8s = K8sSettings {
         namespace: mapping.kubernetes.namespace.clone(),
@@ -650,6 +705,7 @@ pub fn plan(
         segmented,
         segments,
         allowed,
+        admitted,
         groups,
         rate_limits,
         scrubbing_kbps: d.ddos.as_ref().and_then(|p| p.scrubbing_kbps),
@@ -658,8 +714,61 @@ pub fn plan(
         nft_table: mapping.nftables.table.clone(),
         nft_ipv6: mapping.nftables.ipv6,
         nft_unmapped: mapping.nftables.unmapped,
+        zero_trust: d.zero_trust.as_ref().map(|z| {
+            let tick_s = scenario.tick.as_secs_f64();
+            let round = |x: f64| (x * 1e6).round() / 1e6;
+            ZeroTrustPlan {
+                reverify_s: round(f64::from(z.interval_ticks) * tick_s),
+                decay_per_hour: (z.decay_ppm_per_tick as f64 * 3.6 / tick_s).round() / 1000.0,
+                threshold: round(z.threshold_ppm as f64 / 1e6),
+            }
+        }),
         provenance,
     })
+}
+
+/// A service's port as deployed (the mapping's port, else the scenario's).
+fn deployed_port(scenario: &Scenario, mapping: &Mapping, s: ServiceId) -> Port {
+    let svc = &scenario.services[s as usize];
+    Port {
+        protocol: svc.protocol,
+        port: mapping
+            .services
+            .get(&svc.name)
+            .and_then(|m| m.port)
+            .unwrap_or(svc.port),
+        service: svc.name.clone(),
+    }
+}
+
+/// The simulator's admitted services per (segment, group) as deployed ports.
+fn plan_admitted(
+    scenario: &Scenario,
+    mapping: &Mapping,
+    segments: usize,
+    groups: &[PlanGroup],
+) -> Vec<PlanAdmit> {
+    let Some(seg) = &scenario.defense.segmentation else {
+        return vec![PlanAdmit::default(); segments * groups.len()];
+    };
+    let mut out = Vec::with_capacity(segments * groups.len());
+    for s in 0..segments {
+        for g in 0..groups.len() {
+            let a = &seg.admitted[s * groups.len() + g];
+            let mut ports: Vec<Port> = a
+                .services
+                .iter()
+                .map(|&x| deployed_port(scenario, mapping, x))
+                .collect();
+            ports.sort_by_key(|p| (proto_name(p.protocol), p.port, p.service.clone()));
+            ports.dedup_by_key(|p| (p.protocol, p.port));
+            out.push(PlanAdmit {
+                every_port: a.every_port,
+                ports,
+            });
+        }
+    }
+    out
 }
 
 /// The strategy's segments with their exported names (or one segment `all` holding every

@@ -13,7 +13,7 @@ use paraverse_sim::scenario::Protocol;
 
 use super::mapping::{Unmapped, Verdict};
 use super::matrix::{FlowMatrix, Probe};
-use super::{Ipv4Block, Plan, proto_name};
+use super::{Ipv4Block, Plan, PlanAdmit, proto_name};
 
 /// Seconds a rate limiter's state for an idle (source, target) pair is kept.
 const METER_TIMEOUT: &str = "1m";
@@ -246,50 +246,53 @@ pub fn write(plan: &Plan) -> String {
             let _ = writeln!(w, "\t\tip daddr != @deployment accept");
         }
     }
+    // Segment `k`'s nodes to group `g` on what `adm` admits.
+    let admit = |w: &mut String, k: usize, g: usize, adm: &PlanAdmit| {
+        let (seg, group) = (&plan.segments[k].name, &plan.groups[g].name);
+        if adm.every_port {
+            let _ = writeln!(w, "\t\tip saddr @seg_{seg} ip daddr @grp_{group} accept");
+            return;
+        }
+        for proto in [Protocol::Tcp, Protocol::Udp] {
+            let ports: Vec<String> = adm
+                .ports_of(proto)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            if !ports.is_empty() {
+                let _ = writeln!(
+                    w,
+                    "\t\tip saddr @seg_{seg} ip daddr @grp_{group} {} dport {{ {} }} accept",
+                    proto_name(proto),
+                    ports.join(", ")
+                );
+            }
+        }
+    };
     for (k, s) in plan.segments.iter().enumerate() {
         let _ = writeln!(
             w,
-            "\t\t# segment {}: its nodes reach each other on every port",
+            "\t\t# segment {}: its nodes reach each other's services",
             s.name
         );
-        let _ = writeln!(w, "\t\tip saddr @seg_{0} ip daddr @seg_{0} accept", s.name);
+        for &g in &s.groups {
+            admit(w, k, g, &plan.within(g));
+        }
         for (j, to) in plan.segments.iter().enumerate() {
             if j == k || !plan.allows(k, j) {
                 continue;
             }
             let _ = writeln!(
                 w,
-                "\t\t# [[defense.segmentation.allow]] {} -> {}: to the services of its groups",
+                "\t\t# [[defense.segmentation.allow]] {} -> {}: the services it admits (by default those its flows use)",
                 s.name, to.name
             );
             for &g in &to.groups {
-                let group = &plan.groups[g];
-                if group.ports.is_empty() {
-                    let _ = writeln!(
-                        w,
-                        "\t\tip saddr @seg_{} ip daddr @grp_{} accept",
-                        s.name, group.name
-                    );
-                    continue;
-                }
-                for proto in [Protocol::Tcp, Protocol::Udp] {
-                    let ports: Vec<String> = group
-                        .ports
-                        .iter()
-                        .filter(|p| p.protocol == proto)
-                        .map(|p| p.port.to_string())
-                        .collect();
-                    if ports.is_empty() {
-                        continue;
+                match plan.admitted(k, g).filter(|a| a.any()) {
+                    Some(adm) => admit(w, k, g, adm),
+                    None => {
+                        let _ = writeln!(w, "\t\t# nothing admitted on {}", plan.groups[g].name);
                     }
-                    let _ = writeln!(
-                        w,
-                        "\t\tip saddr @seg_{} ip daddr @grp_{} {} dport {{ {} }} accept",
-                        s.name,
-                        group.name,
-                        proto_name(proto),
-                        ports.join(", ")
-                    );
                 }
             }
         }

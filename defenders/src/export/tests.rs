@@ -44,16 +44,161 @@ fn segmented_strategy_round_trips_through_nftables_and_kubernetes() {
     let k8s = k8s::read_back(text_of(&out, Format::K8s), &plan, &probes).unwrap();
     assert_eq!(sim, nft);
     assert_eq!(sim, k8s);
-    // users -> core is allowed, iot -> core is not (strategies/segmented.toml).
+    // users -> core is allowed, iot -> core is not (strategies/segmented.toml), and
+    // an allowed pair admits only the services its flows use: the XR runtime of the
+    // render farm, not its Jupyter notebooks; the wallets' HTTPS, not their ledger RPC.
     let g = |n: &str| plan.groups.iter().position(|g| g.name == n).unwrap();
-    let probe = |a: &str, b: &str| {
+    let probe = |a: &str, b: &str, service: &str| {
+        let port = plan.groups[g(b)]
+            .ports
+            .iter()
+            .find(|p| p.service == service)
+            .unwrap()
+            .port;
         probes
             .iter()
-            .position(|p| p.from.0 == g(a) && p.to.0 == g(b) && !p.quarantine)
+            .position(|p| p.from.0 == g(a) && p.to.0 == g(b) && p.port == port && !p.quarantine)
             .unwrap()
     };
-    assert!(sim.allowed[probe("headsets", "gpu-render")]);
-    assert!(!sim.allowed[probe("sensors", "gpu-render")]);
+    assert!(sim.allowed[probe("headsets", "gpu-render", "xr-runtime")]);
+    assert!(!sim.allowed[probe("headsets", "gpu-render", "notebook")]);
+    assert!(!sim.allowed[probe("sensors", "gpu-render", "xr-runtime")]);
+    assert!(sim.allowed[probe("phones", "wallets", "https")]);
+    assert!(!sim.allowed[probe("phones", "wallets", "ledger-rpc")]);
+    assert!(!sim.allowed[probe("phones", "data-lake", "db-admin")]);
+    assert!(sim.allowed[probe("sensors", "data-lake", "https")]);
+    // Within a segment every service is open, and no port no service needs.
+    assert!(sim.allowed[probe("idp", "data-lake", "db-admin")]);
+    let undeclared = [matrix::Probe {
+        from: (g("idp"), 0),
+        to: (g("data-lake"), 0),
+        protocol: paraverse_sim::scenario::Protocol::Tcp,
+        port: 9999,
+        quarantine: false,
+    }];
+    let nft_open =
+        nftables::read_back(text_of(&out, Format::Nftables), &plan, &undeclared).unwrap();
+    let k8s_open = k8s::read_back(text_of(&out, Format::K8s), &plan, &undeclared).unwrap();
+    let mesh_open = istio::read_back(text_of(&out, Format::Istio), &plan, &undeclared).unwrap();
+    assert_eq!(
+        (
+            nft_open.allowed[0],
+            k8s_open.allowed[0],
+            mesh_open.allowed[0]
+        ),
+        (false, false, false),
+        "a port no service of the data lake uses"
+    );
+    let nft_text = text_of(&out, Format::Nftables);
+    assert!(
+        !nft_text.contains("ip saddr @seg_users ip daddr @grp_gpu-render tcp dport { 8888"),
+        "{nft_text}"
+    );
+}
+
+#[test]
+fn an_allow_may_name_its_services() {
+    // `services` replaces what the flows need: users may also reach the notebooks, and
+    // "*" opens every service of the trust zone to the IoT segment.
+    let strategy = SEGMENTED
+        .replace(
+            "from = \"users\"\nto = \"core\"\n",
+            "from = \"users\"\nto = \"core\"\nservices = [\"xr-runtime\", \"notebook\"]\n",
+        )
+        .replace(
+            "from = \"iot\"\nto = \"trust\"",
+            "from = \"iot\"\nto = \"trust\"\nservices = [\"*\"]",
+        );
+    assert_ne!(strategy, SEGMENTED);
+    let s = scenario(venue(), &strategy);
+    let (plan, out) = all(&s, &Mapping::default()).expect("export round-trips");
+    let probes = matrix::probes(&plan);
+    let sim = matrix::simulated(&s, &plan, &probes);
+    let g = |n: &str| plan.groups.iter().position(|g| g.name == n).unwrap();
+    let admitted = |a: &str, b: &str| {
+        let mut ports: Vec<u16> = probes
+            .iter()
+            .enumerate()
+            .filter(|&(i, p)| p.from.0 == g(a) && p.to.0 == g(b) && !p.quarantine && sim.allowed[i])
+            .map(|(_, p)| p.port)
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports.len()
+    };
+    assert_eq!(admitted("headsets", "gpu-render"), 2);
+    assert_eq!(admitted("sensors", "wallets"), 2, "https and ledger-rpc");
+    assert_eq!(admitted("sensors", "ledger"), 1);
+    assert!(text_of(&out, Format::Json).contains("\"every_port\": false"));
+    // A service no group of the segment runs is an error naming the field.
+    let bad = SEGMENTED.replace(
+        "from = \"iot\"\nto = \"trust\"",
+        "from = \"iot\"\nto = \"trust\"\nservices = [\"notebook\"]",
+    );
+    let err = Scenario::from_toml_str(venue(), "venue.toml")
+        .unwrap()
+        .with_strategy(&bad, "strategy.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("services")
+            && err.contains("no group of segment `trust`")
+            && err.contains("notebook"),
+        "{err}"
+    );
+}
+
+#[test]
+fn istio_admits_identities_on_the_admitted_ports_as_the_simulator() {
+    let zt = include_str!("../../../strategies/zero-trust.toml");
+    for strategy in [SEGMENTED, FULL, zt] {
+        let s = scenario(venue(), strategy);
+        let (plan, out) = all(&s, &Mapping::default()).expect("export round-trips");
+        let probes = matrix::probes(&plan);
+        let sim = matrix::simulated(&s, &plan, &probes).only(|p| istio::decides(&plan, p));
+        let text = text_of(&out, Format::Istio);
+        assert_eq!(istio::read_back(text, &plan, &probes).unwrap(), sim);
+        assert!(sim.admitted() > 0, "{strategy}");
+        // Without the DENY on quarantined pods, or with a port dropped from an ALLOW
+        // rule, the mesh would admit something else: the round trip notices.
+        let open = text.replace("action: DENY", "action: AUDIT");
+        assert!(
+            sim.difference(&istio::read_back(&open, &plan, &probes).unwrap(), &plan)
+                .is_some()
+        );
+    }
+    let s = scenario(venue(), SEGMENTED);
+    let (plan, out) = all(&s, &Mapping::default()).unwrap();
+    let probes = matrix::probes(&plan);
+    let sim = matrix::simulated(&s, &plan, &probes).only(|p| istio::decides(&plan, p));
+    let text = text_of(&out, Format::Istio);
+    assert!(
+        text.contains("- '443'") || text.contains("- \"443\""),
+        "{text}"
+    );
+    let widened = text.replace("ports:\n", "portz:\n");
+    assert!(
+        istio::read_back(&widened, &plan, &probes).is_err(),
+        "unknown fields are refused"
+    );
+    let fewer = text.replace("/sa/phones\n", "/sa/someone-else\n");
+    assert_ne!(fewer, text);
+    assert!(
+        sim.difference(&istio::read_back(&fewer, &plan, &probes).unwrap(), &plan)
+            .is_some()
+    );
+    // Zero trust's parameters travel with the identities.
+    let s = scenario(venue(), zt);
+    let (plan, out) = all(&s, &Mapping::default()).unwrap();
+    let z = plan.zero_trust.expect("zero trust");
+    assert!(z.reverify_s > 0.0 && z.threshold > 0.0);
+    let text = text_of(&out, Format::Istio);
+    assert!(
+        text.contains(&format!("re-verify every {} s", z.reverify_s))
+            && text.contains("SECRET_TTL"),
+        "{text}"
+    );
+    assert!(text.contains("mode: STRICT"));
 }
 
 #[test]

@@ -330,26 +330,85 @@ pub struct ZeroTrust {
     pub zones: Vec<ZoneId>,
 }
 
-/// Resolved micro-segmentation.
+/// The ids a strategy's names resolve to.
+pub(super) struct Names<'a> {
+    /// Zones.
+    pub zones: &'a HashMap<String, u16>,
+    /// Groups.
+    pub groups: &'a HashMap<String, u16>,
+    /// Services.
+    pub services: &'a HashMap<String, u16>,
+}
+
+/// What one segment may reach on one group of another segment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admitted {
+    /// Every port (an allow of `"*"`, or a flow, to a group that declares no service).
+    pub every_port: bool,
+    /// The group's services it may reach, sorted.
+    pub services: Vec<ServiceId>,
+}
+
+impl Admitted {
+    /// Admits a service (`None`: every port).
+    fn admit(&mut self, service: Option<ServiceId>) {
+        match service {
+            None => self.every_port = true,
+            Some(s) => {
+                if let Err(k) = self.services.binary_search(&s) {
+                    self.services.insert(k, s);
+                }
+            }
+        }
+    }
+
+    /// Whether anything at all is admitted.
+    pub fn any(&self) -> bool {
+        self.every_port || !self.services.is_empty()
+    }
+
+    /// Whether a connection to `service` (`None`: a port in no declared service) is.
+    pub fn admits(&self, service: Option<ServiceId>) -> bool {
+        self.every_port || service.is_some_and(|s| self.services.contains(&s))
+    }
+}
+
+/// Resolved micro-segmentation: segments, the allowed segment pairs, and per pair the
+/// services admitted on each group of the responding segment. Within a segment every
+/// connection is allowed; across segments only an admitted service.
 #[derive(Debug, Clone)]
 pub struct Segmentation {
     /// Segment names.
     pub names: Vec<String>,
     /// Segment of each group.
     pub segment_of_group: Vec<u16>,
-    /// Allowed (from, to) pairs, row-major `from × segments + to`.
+    /// Segment pairs with an allow rule, row-major `from × segments + to`.
     pub allowed: Vec<bool>,
+    /// What each segment may reach on each group, row-major `segment × groups + group`
+    /// (unused for a group of the same segment: everything is allowed there).
+    pub admitted: Vec<Admitted>,
 }
 
 impl Segmentation {
-    /// Whether a node of `from` may open a connection to a node of `to`.
+    /// What segment `segment` may reach on group `to` (everything within a segment).
+    pub fn admitted(&self, segment: usize, to: GroupId) -> Option<&Admitted> {
+        (self.segment_of_group[to as usize] as usize != segment)
+            .then(|| &self.admitted[segment * self.segment_of_group.len() + to as usize])
+    }
+
+    /// Whether a node of `from` may open a connection to some service of a node of `to`.
     #[inline]
     pub fn allows(&self, from: GroupId, to: GroupId) -> bool {
-        let (a, b) = (
-            self.segment_of_group[from as usize] as usize,
-            self.segment_of_group[to as usize] as usize,
-        );
-        a == b || self.allowed[a * self.names.len() + b]
+        self.admitted(self.segment_of_group[from as usize] as usize, to)
+            .is_none_or(Admitted::any)
+    }
+
+    /// Whether a node of `from` may open a connection to `service` of a node of `to`
+    /// (`None`: a port in no declared service).
+    #[inline]
+    pub fn allows_service(&self, from: GroupId, to: GroupId, service: Option<ServiceId>) -> bool {
+        self.admitted(self.segment_of_group[from as usize] as usize, to)
+            .is_none_or(|a| a.admits(service))
     }
 }
 
@@ -563,11 +622,12 @@ impl Validator<'_> {
         &mut self,
         d: &DefenseSpec,
         tick: SimDuration,
-        zone_ids: &HashMap<String, u16>,
-        group_ids: &HashMap<String, u16>,
+        names: &Names<'_>,
         groups: &[Group],
+        flows: &[Flow],
         strategy: Option<String>,
     ) -> Defense {
+        let (zone_ids, group_ids) = (names.zones, names.groups);
         let patching = d.patching.as_ref().map(|p| Patching {
             interval_ticks: self
                 .ticks_in_space("patching.interval", p.interval, tick)
@@ -649,7 +709,7 @@ impl Validator<'_> {
         let segmentation = d
             .segmentation
             .as_ref()
-            .map(|s| self.segmentation(s, zone_ids, group_ids, groups));
+            .map(|s| self.segmentation(s, names, groups, flows));
         let biometric = d.biometric.as_ref().map(|b| Biometric {
             liveness: Chance::new(self.in_space("biometric.liveness", b.liveness)),
             interval_ticks: self
@@ -779,10 +839,11 @@ impl Validator<'_> {
     fn segmentation(
         &mut self,
         s: &SegmentationSpec,
-        zone_ids: &HashMap<String, u16>,
-        group_ids: &HashMap<String, u16>,
+        names: &Names<'_>,
         groups: &[Group],
+        flows: &[Flow],
     ) -> Segmentation {
+        let (zone_ids, group_ids) = (names.zones, names.groups);
         let mut ids: HashMap<String, u16> = HashMap::new();
         let mut segment_of_group: Vec<Option<u16>> = vec![None; groups.len()];
         for (i, seg) in s.segments.iter().enumerate() {
@@ -832,8 +893,13 @@ impl Validator<'_> {
                 );
             }
         }
+        let segment_of_group: Vec<u16> = segment_of_group
+            .into_iter()
+            .map(|s| s.unwrap_or(0))
+            .collect();
         let n = s.segments.len();
         let mut allowed = vec![false; n * n];
+        let mut admitted = vec![Admitted::default(); n * groups.len()];
         for (j, a) in s.allow.iter().enumerate() {
             let from = self.lookup(
                 &ids,
@@ -847,20 +913,79 @@ impl Validator<'_> {
                 &a.to,
                 field_path!["defense", "segmentation", "allow", j, "to"],
             );
-            if (from as usize) < n && (to as usize) < n {
-                allowed[from as usize * n + to as usize] = true;
-                if a.both_ways {
-                    allowed[to as usize * n + from as usize] = true;
+            if (from as usize) >= n || (to as usize) >= n {
+                continue;
+            }
+            let mut pairs = vec![(from, to)];
+            if a.both_ways {
+                pairs.push((to, from));
+            }
+            for &(f, t) in &pairs {
+                allowed[f as usize * n + t as usize] = true;
+            }
+            let Some(list) = &a.services else {
+                // What the flows need, from each segment to each group of the other.
+                for &(f, t) in &pairs {
+                    for flow in flows {
+                        let server = flow.servers as usize;
+                        if segment_of_group.get(flow.clients as usize) == Some(&f)
+                            && segment_of_group.get(server) == Some(&t)
+                        {
+                            admitted[f as usize * groups.len() + server].admit(flow.service);
+                        }
+                    }
+                }
+                continue;
+            };
+            for (k, name) in list.iter().enumerate() {
+                let at = field_path!["defense", "segmentation", "allow", j, "services", k];
+                let every = name == "*";
+                let service = if every {
+                    None
+                } else {
+                    let id = self.lookup(names.services, "service", name, at.clone());
+                    if !names.services.contains_key(name) {
+                        continue;
+                    }
+                    Some(id)
+                };
+                let mut found = false;
+                for &(f, t) in &pairs {
+                    for (g, group) in groups.iter().enumerate() {
+                        if segment_of_group[g] != t {
+                            continue;
+                        }
+                        let adm = &mut admitted[f as usize * groups.len() + g];
+                        match service {
+                            None if group.services.is_empty() => adm.admit(None),
+                            None => group.services.iter().for_each(|&x| adm.admit(Some(x))),
+                            Some(x) if group.services.contains(&x) => adm.admit(Some(x)),
+                            Some(_) => continue,
+                        }
+                        found = true;
+                    }
+                }
+                if !found && !every {
+                    self.err(
+                        at,
+                        format!(
+                            "no group of segment `{}`{} runs `{name}`: list services its groups run, or \"*\" for all",
+                            a.to,
+                            if a.both_ways {
+                                format!(" or `{}`", a.from)
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    );
                 }
             }
         }
         Segmentation {
             names: s.segments.iter().map(|x| x.name.clone()).collect(),
-            segment_of_group: segment_of_group
-                .into_iter()
-                .map(|s| s.unwrap_or(0))
-                .collect(),
+            segment_of_group,
             allowed,
+            admitted,
         }
     }
 }
@@ -900,12 +1025,22 @@ impl Scenario {
                 ),
             );
         }
+        let service_ids: HashMap<String, u16> = self
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i as u16))
+            .collect();
         let defense = v.defense(
             &file.defense,
             self.tick,
-            &zone_ids,
-            &group_ids,
+            &Names {
+                zones: &zone_ids,
+                groups: &group_ids,
+                services: &service_ids,
+            },
             &self.groups,
+            &self.flows,
             Some(file.strategy.name.clone()),
         );
         if !v.diagnostics.is_empty() {

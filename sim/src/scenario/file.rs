@@ -476,6 +476,11 @@ pub struct FlowSpec {
     pub clients: String,
     /// Group whose nearest node serves each client.
     pub servers: String,
+    /// The service of `servers` the clients connect to (default: the group's first
+    /// service, or any port when it declares none). Segmentation admits exactly the
+    /// services flows name between two segments unless an allow lists its own.
+    #[serde(default)]
+    pub service: Option<String>,
     /// Direction of the data.
     #[serde(default)]
     pub direction: Direction,
@@ -992,6 +997,12 @@ pub struct AllowSpec {
     /// Also allow `to` → `from` (default false).
     #[serde(default)]
     pub both_ways: bool,
+    /// The services of `to`'s groups that `from` may reach, by name; `"*"` for every
+    /// service (and every port of a group that declares none). Default: the services the
+    /// scenario's `[[flow]]`s use from `from`'s groups to each of `to`'s groups, and
+    /// nothing else: the rule admits what legitimate traffic needs.
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
 }
 
 /// Continuous biometric authentication from XR headsets.

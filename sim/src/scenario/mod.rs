@@ -38,9 +38,10 @@ use std::path::Path;
 use std::str::FromStr;
 
 pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, Takeover};
+use defense::Names;
 pub use defense::{
-    Adaptive, Backups, Biometric, DdosProtection, Deception, Defense, Hardening, Param, ParamRange,
-    PoisonFilter, Privacy, SPACE, Segmentation, ZeroTrust, param,
+    Adaptive, Admitted, Backups, Biometric, DdosProtection, Deception, Defense, Hardening, Param,
+    ParamRange, PoisonFilter, Privacy, SPACE, Segmentation, ZeroTrust, param,
 };
 pub use error::{Diagnostic, Locator, MAX_INPUT_BYTES, ScenarioError, Seg, parse_toml, read_input};
 pub use file::*;
@@ -259,6 +260,9 @@ pub struct Flow {
     pub clients: GroupId,
     /// Server group.
     pub servers: GroupId,
+    /// The service of the server group it uses (`None`: the group declares none, any
+    /// port).
+    pub service: Option<ServiceId>,
     /// Direction.
     pub direction: Direction,
     /// Peak demand per flow, kbit/s.
@@ -702,13 +706,24 @@ impl Validator<'_> {
             .filter_map(|(i, c)| self.campaign(i, c, &tables))
             .collect();
 
-        let defense = self.defense(&file.defense, g.tick, &zone_ids, &group_ids, &groups, None);
-        let flows = file
+        let flows: Vec<Flow> = file
             .flows
             .iter()
             .enumerate()
-            .map(|(i, f)| self.flow(i, f, &file.traffic, &group_ids))
+            .map(|(i, f)| self.flow(i, f, &file.traffic, &group_ids, &service_ids, &groups))
             .collect();
+        let defense = self.defense(
+            &file.defense,
+            g.tick,
+            &Names {
+                zones: &zone_ids,
+                groups: &group_ids,
+                services: &service_ids,
+            },
+            &groups,
+            &flows,
+            None,
+        );
         let traffic = self.traffic(&file.traffic);
 
         Scenario {
@@ -877,10 +892,44 @@ impl Validator<'_> {
         f: &FlowSpec,
         traffic: &TrafficSpec,
         group_ids: &HashMap<String, u16>,
+        service_ids: &HashMap<String, u16>,
+        groups: &[Group],
     ) -> Flow {
         let p = |field: &str| field_path!["flow", i, field];
         let clients = self.lookup(group_ids, "group", &f.clients, p("clients"));
         let servers = self.lookup(group_ids, "group", &f.servers, p("servers"));
+        let offered = groups
+            .get(servers as usize)
+            .map_or(&[][..], |g| &g.services[..]);
+        let service = match &f.service {
+            None => offered.first().copied(),
+            Some(name) => {
+                let id = self.lookup(service_ids, "service", name, p("service"));
+                if service_ids.contains_key(name)
+                    && group_ids.contains_key(&f.servers)
+                    && !offered.contains(&id)
+                {
+                    let names: Vec<&str> = offered
+                        .iter()
+                        .filter_map(|&s| service_ids.iter().find(|&(_, &v)| v == s))
+                        .map(|(k, _)| k.as_str())
+                        .collect();
+                    self.err(
+                        p("service"),
+                        format!(
+                            "group `{}` does not run `{name}`: expected one of its services ({})",
+                            f.servers,
+                            if names.is_empty() {
+                                "it declares none".to_owned()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    );
+                }
+                Some(id)
+            }
+        };
         let kbps = f.rate.bits_per_second() / 1000;
         if kbps == 0 || kbps > u64::from(u32::MAX) {
             self.err(
@@ -900,6 +949,7 @@ impl Validator<'_> {
             class: f.class,
             clients,
             servers,
+            service,
             direction: f.direction,
             rate_kbps: kbps.clamp(1, u64::from(u32::MAX)) as u32,
             share,

@@ -323,6 +323,24 @@ fn flows_are_validated() {
     assert_eq!(d.field, "traffic.daily_profile");
     let d = one_error(&GOOD.replace("capacity = \"1 Gbit/s\"", "capacity = \"5 Tbit/s\""));
     assert_eq!(d.field, "link[0].capacity");
+    // A flow's service: by default the servers' first (none here: any port); a named
+    // one must be a service the servers run.
+    assert_eq!(s.flows[0].service, None);
+    let back = flow.replace("servers = \"aps\"", "servers = \"cams\"");
+    let s = Scenario::from_toml_str(&format!("{GOOD}{back}"), "ok.toml").unwrap();
+    assert_eq!(s.flows[0].service, Some(0), "the cameras' first service");
+    let named = format!("{flow}service = \"telnet\"\n");
+    let d = one_error(&format!("{GOOD}{named}"));
+    assert_eq!(d.field, "flow[0].service");
+    assert!(
+        d.message.contains("group `aps` does not run `telnet`")
+            && d.message.contains("declares none"),
+        "{}",
+        d.message
+    );
+    let d = one_error(&format!("{GOOD}{}", named.replace("telnet", "rdp")));
+    assert_eq!(d.field, "flow[0].service");
+    assert!(d.message.contains("unknown service `rdp`"), "{}", d.message);
 }
 
 /// GOOD plus an isolated group (no topology reaches it), a data store and a campaign.
@@ -536,9 +554,46 @@ to = "infra"
 fn segmentation_resolves_and_checks_its_segments() {
     let s = Scenario::from_toml_str(&format!("{GOOD}{SEGMENTS}"), "t.toml").unwrap();
     let seg = s.defense.segmentation.as_ref().unwrap();
-    assert!(seg.allows(0, 1), "cams -> aps allowed");
-    assert!(!seg.allows(1, 0), "aps -> cams not (one way)");
+    // No flow goes cams -> aps, and the allow names no service: it admits nothing.
+    assert!(!seg.allows(0, 1), "nothing a flow needs");
     assert!(seg.allows(1, 1), "within a segment");
+    // With a flow, what the flow uses (the APs declare no service: every port).
+    let flow = "\n[[flow]]\nname = \"f\"\nclass = \"telemetry\"\nclients = \"cams\"\nservers = \"aps\"\nrate = \"1 Mbit/s\"\n";
+    let s = Scenario::from_toml_str(&format!("{GOOD}{flow}{SEGMENTS}"), "t.toml").unwrap();
+    let seg = s.defense.segmentation.as_ref().unwrap();
+    assert!(seg.allows(0, 1), "cams -> aps allowed");
+    assert!(seg.allows_service(0, 1, None), "on every port");
+    assert!(!seg.allows(1, 0), "aps -> cams not (one way)");
+    // Named services: "*" is every service of the cameras (telnet), both ways.
+    let both = SEGMENTS.replace(
+        "to = \"infra\"\n",
+        "to = \"infra\"\nboth_ways = true\nservices = [\"*\"]\n",
+    );
+    let s = Scenario::from_toml_str(&format!("{GOOD}{both}"), "t.toml").unwrap();
+    let seg = s.defense.segmentation.as_ref().unwrap();
+    assert!(seg.allows_service(1, 0, Some(0)), "aps -> cams telnet");
+    assert!(
+        !seg.allows_service(1, 0, None),
+        "but no other port of the cameras"
+    );
+    assert!(
+        seg.allows_service(0, 1, None),
+        "every port of the APs (none declared)"
+    );
+    let d = one_error(&format!(
+        "{GOOD}{}",
+        SEGMENTS.replace(
+            "to = \"infra\"\n",
+            "to = \"infra\"\nservices = [\"telnet\"]\n"
+        )
+    ));
+    assert_eq!(d.field, "defense.segmentation.allow[0].services[0]");
+    assert!(
+        d.message
+            .contains("no group of segment `infra` runs `telnet`"),
+        "{}",
+        d.message
+    );
     // Unknown segment in an allow rule.
     let d = one_error(&format!(
         "{GOOD}{}",

@@ -37,7 +37,7 @@ use rayon::prelude::*;
 use crate::metrics::{CounterId, Metrics, XR_OK, XR_TOTAL};
 use crate::policy::AccessPolicy;
 use crate::rng::{SimRng, Stream};
-use crate::scenario::{Direction, FlowClass, Scenario};
+use crate::scenario::{Direction, FlowClass, Scenario, ServiceId};
 use crate::topology::Topology;
 use crate::universe::SimFault;
 use crate::universe::{SimPlugin, SimStage, UniverseBuilder};
@@ -147,6 +147,8 @@ pub struct NewFlow {
     pub demand_kbps: u32,
     /// Priority class.
     pub priority: u8,
+    /// The destination's service it uses (`None`: a port in no declared service).
+    pub service: Option<ServiceId>,
 }
 
 /// Origin of a flow: a `[[flow]]` spec, or added through the API.
@@ -175,6 +177,9 @@ pub struct FlowSet {
     pub origin: Vec<u16>,
     /// Whether the daily profile applies.
     pub diurnal: Vec<bool>,
+    /// The server's service it uses (`None`: a port in no declared service): the access
+    /// policy admits flows by service.
+    pub service: Vec<Option<ServiceId>>,
     /// Flow `f`'s channels: `path_links[path_offsets[f]..path_offsets[f+1]]`.
     pub path_offsets: Vec<u32>,
     /// Channels of all paths.
@@ -197,6 +202,7 @@ struct FlowEntry {
     budget_us: u64,
     origin: u16,
     diurnal: bool,
+    service: Option<ServiceId>,
 }
 
 impl FlowSet {
@@ -212,6 +218,7 @@ impl FlowSet {
         self.budget_us.push(e.budget_us);
         self.origin.push(e.origin);
         self.diurnal.push(e.diurnal);
+        self.service.push(e.service);
     }
 
     /// Number of flows.
@@ -330,6 +337,7 @@ impl TrafficCore {
                     budget_us: spec.latency_budget_us.unwrap_or(u64::MAX),
                     origin: spec_id as u16,
                     diurnal: spec.diurnal,
+                    service: spec.service,
                 });
             }
         }
@@ -447,6 +455,7 @@ impl TrafficCore {
                 budget_us: u64::MAX,
                 origin: ADDED,
                 diurnal: false,
+                service: f.service,
             });
         }
         // Paths of existing flows are kept; the new ones are routed and appended.
@@ -691,7 +700,7 @@ impl TrafficCore {
                 } else {
                     fl.src[f]
                 };
-                if !policy.allows(client, other) {
+                if !policy.allows_service(client, other, fl.service[f]) {
                     fl.demand[f] = 0;
                     blocked[usize::from(fl.class[f].is_attack())] += 1;
                 }

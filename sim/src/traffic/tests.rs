@@ -460,6 +460,7 @@ fn attack_flows_compete_and_degrade_xr() {
             class: FlowClass::Ddos,
             demand_kbps: 500_000,
             priority: 1,
+            service: None,
         })
         .collect();
     let ids = u.traffic_mut().unwrap().add_flows(&topology, &flood);
