@@ -1153,7 +1153,7 @@ fn export_diff_against_a_live_ruleset_lists_exactly_what_changes() {
         lines,
         [
             "- set ddos_gpu-render",
-            "- rule ip daddr @grp_gpu-render update @ddos_gpu-render limit rate over 250000 bytes/second drop",
+            "- rule ip saddr @deployment ip daddr @grp_gpu-render update @ddos_gpu-render limit rate over 250000 bytes/second drop",
         ],
         "{other}"
     );
@@ -1163,6 +1163,61 @@ fn export_diff_against_a_live_ruleset_lists_exactly_what_changes() {
         entries.len(),
         2,
         "ruleset.nft, live.json and nothing else: {entries:?}"
+    );
+    // With unmapped = "accept", sources outside the deployment share one stateless limit
+    // (they never enter the per-source set, so it cannot fill): the kernel loads it, and
+    // its own listing reads back as no change.
+    let accept = tempfile::tempdir().unwrap();
+    std::fs::write(
+        accept.path().join("accept.toml"),
+        "[nftables]\nunmapped = \"accept\"\n",
+    )
+    .unwrap();
+    let map = accept.path().join("accept.toml");
+    let ruleset = export(
+        "full-stack.toml",
+        &[
+            "--mapping",
+            map.to_str().unwrap(),
+            "--format",
+            "nftables",
+            "--out",
+            "-",
+        ],
+    );
+    assert!(
+        ruleset.contains(
+            "ip saddr != @deployment ip daddr @grp_gpu-render limit rate over 250000 bytes/second drop"
+        ),
+        "{ruleset}"
+    );
+    assert!(!ruleset.contains("can fill"), "{ruleset}");
+    std::fs::write(accept.path().join("ruleset.nft"), ruleset).unwrap();
+    let live = Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "nft -f ruleset.nft && nft -j list ruleset",
+        ])
+        .current_dir(accept.path())
+        .output()
+        .unwrap();
+    assert!(live.status.success(), "{}", text(&live.stderr));
+    let live_json = accept.path().join("live.json");
+    std::fs::write(&live_json, &live.stdout).unwrap();
+    let same = export(
+        "full-stack.toml",
+        &[
+            "--mapping",
+            map.to_str().unwrap(),
+            "--diff",
+            live_json.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        same.starts_with("no change: table inet paraverse"),
+        "{same}"
     );
     std::fs::write(tmp.path().join("bad.json"), "{\"tables\": []}").unwrap();
     let s = repo().join("strategies/segmented.toml");

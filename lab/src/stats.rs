@@ -175,13 +175,6 @@ pub fn summarise(runs: &[RunResult], score: &Score) -> Vec<PointSummary> {
         .collect()
 }
 
-/// The point with the lowest score.
-pub fn best(points: &[PointSummary]) -> Option<&PointSummary> {
-    points
-        .iter()
-        .min_by(|a, b| a.score.total_cmp(&b.score).then(a.point.cmp(&b.point)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@
 use bevy_ecs::resource::Resource;
 use petgraph::graph::{NodeIndex, UnGraph};
 
-use crate::rng::{SimRng, Stream};
+use crate::rng::{Chance, SimRng, Stream};
 use crate::scenario::{LinkTierId, Scenario, TopologyStep};
 
 /// A link's tier (its capacity and latency live in [`Scenario::links`]).
@@ -33,6 +33,8 @@ pub struct Topology {
 }
 
 const BA: Stream = Stream::named("topology.barabasi_albert");
+const ER: Stream = Stream::named("topology.erdos_renyi");
+const WS: Stream = Stream::named("topology.watts_strogatz");
 
 impl Topology {
     /// Builds the topology of a scenario.
@@ -91,6 +93,27 @@ impl Topology {
                         BA.derive(step_index as u64),
                         &mut edges,
                     );
+                }
+                TopologyStep::ErdosRenyi {
+                    group: g,
+                    links,
+                    link,
+                } => {
+                    let (first, count) = (group(*g).first_node, group(*g).count);
+                    for (a, b) in erdos_renyi(count, *links, rng, ER.derive(step_index as u64)) {
+                        edges.push((first + a, first + b, *link));
+                    }
+                }
+                TopologyStep::WattsStrogatz {
+                    group: g,
+                    k,
+                    p,
+                    link,
+                } => {
+                    let (first, count) = (group(*g).first_node, group(*g).count);
+                    for (a, b) in watts_strogatz(count, *k, *p, rng, WS.derive(step_index as u64)) {
+                        edges.push((first + a, first + b, *link));
+                    }
                 }
             }
         }
@@ -237,6 +260,65 @@ fn barabasi_albert(
     }
 }
 
+/// Erdős–Rényi G(n, m): `links` distinct pairs of distinct nodes among `count`, each
+/// pair drawn uniformly (draw `j` keyed by its index; a self-loop or a pair already
+/// drawn is skipped). Validation keeps `links` at most half of all pairs, so fewer than
+/// `2 × links` draws are expected.
+fn erdos_renyi(count: u32, links: u64, rng: &SimRng, stream: Stream) -> Vec<(u32, u32)> {
+    let n = u64::from(count);
+    let links = links.min(n * n.saturating_sub(1) / 2);
+    let mut seen = std::collections::HashSet::with_capacity(links as usize);
+    let mut out = Vec::with_capacity(links as usize);
+    let mut j = 0u32;
+    let mut round = 0u32;
+    while (out.len() as u64) < links {
+        let a = rng.below(stream, j, round, 0, n) as u32;
+        let b = rng.below(stream, j, round, 1, n) as u32;
+        (j, round) = match j.checked_add(1) {
+            Some(next) => (next, round),
+            None => (0, round + 1),
+        };
+        let pair = (a.min(b), a.max(b));
+        if a != b && seen.insert(pair) {
+            out.push(pair);
+        }
+    }
+    out
+}
+
+/// Watts–Strogatz: a ring where node `i` links to `i + 1 ..= i + k/2`; each of those links
+/// keeps `i` and, with chance `p`, moves its far end to a uniform node that is neither `i`
+/// nor already linked to it (up to 64 draws; else it stays).
+fn watts_strogatz(count: u32, k: u32, p: Chance, rng: &SimRng, stream: Stream) -> Vec<(u32, u32)> {
+    let n = u64::from(count);
+    let key = |a: u32, b: u32| (a.min(b), a.max(b));
+    let mut ring = Vec::with_capacity((n * u64::from(k / 2)) as usize);
+    for i in 0..count {
+        for j in 1..=k / 2 {
+            ring.push((i, ((u64::from(i) + u64::from(j)) % n) as u32));
+        }
+    }
+    let mut present: std::collections::HashSet<(u32, u32)> =
+        ring.iter().map(|&(a, b)| key(a, b)).collect();
+    for (e, edge) in ring.iter_mut().enumerate() {
+        let (i, old) = *edge;
+        let e = e as u32;
+        if !p.hit(rng.draw(stream, e, 0, 0)) {
+            continue;
+        }
+        for attempt in 1..=64 {
+            let t = rng.below(stream, e, attempt, 0, n) as u32;
+            if t != i && !present.contains(&key(i, t)) {
+                present.remove(&key(i, old));
+                present.insert(key(i, t));
+                *edge = (i, t);
+                break;
+            }
+        }
+    }
+    ring
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +414,70 @@ zone = "z"
         );
         let c = Topology::build(&s, &SimRng::new(6));
         assert_ne!(a.targets, c.targets, "another seed gives another graph");
+    }
+
+    /// Every link joins two distinct nodes, and no pair twice.
+    fn simple(t: &Topology, n: u32) -> bool {
+        let mut pairs = std::collections::HashSet::new();
+        (0..n).all(|a| {
+            t.neighbours(a)
+                .iter()
+                .all(|&b| a != b && (a > b || pairs.insert((a, b))))
+        })
+    }
+
+    #[test]
+    fn erdos_renyi_has_its_links_and_poisson_degrees() {
+        let s = scenario(
+            "[[topology]]\ngenerator = \"erdos_renyi\"\ngroup = \"terminals\"\nmean_degree = 6\nlink = \"l\"",
+        );
+        let a = Topology::build(&s, &SimRng::new(5));
+        assert_eq!(a.link_count(), 3000, "mean degree 6 over 1,000 nodes");
+        assert!(simple(&a, 1000));
+        assert_eq!(a.targets, Topology::build(&s, &SimRng::new(5)).targets);
+        assert_ne!(a.targets, Topology::build(&s, &SimRng::new(6)).targets);
+        // Poisson(6): variance ≈ mean, no hubs (P(degree ≥ 25) is about 10^-8).
+        let d: Vec<f64> = (0..1000).map(|n| a.neighbours(n).len() as f64).collect();
+        let mean = d.iter().sum::<f64>() / 1000.0;
+        let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 999.0;
+        assert!((mean - 6.0).abs() < 1e-9, "{mean}");
+        assert!((4.5..7.5).contains(&var), "variance {var}");
+        assert!(d.iter().all(|&x| x < 25.0));
+    }
+
+    #[test]
+    fn watts_strogatz_is_a_ring_rewired_with_chance_p() {
+        let ring = |p: &str| {
+            scenario(&format!(
+                "[[topology]]\ngenerator = \"watts_strogatz\"\ngroup = \"terminals\"\nk = 4\np = {p}\nlink = \"l\""
+            ))
+        };
+        // p = 0: the ring lattice, each node linked to its 2 neighbours on each side.
+        let t = Topology::build(&ring("0.0"), &SimRng::new(1));
+        assert_eq!(t.link_count(), 2000);
+        let mut n0 = t.neighbours(0).to_vec();
+        n0.sort_unstable();
+        assert_eq!(n0, [1, 2, 998, 999]);
+        // p = 0.2: the same number of links, about a fifth of them moved.
+        let r = Topology::build(&ring("0.2"), &SimRng::new(1));
+        assert_eq!(r.link_count(), 2000);
+        assert!(simple(&r, 1000));
+        let moved = (0..1000u32)
+            .flat_map(|a| r.neighbours(a).iter().map(move |&b| (a, b)))
+            .filter(|&(a, b)| {
+                a < b && {
+                    let gap = (b - a).min(1000 - (b - a));
+                    gap > 2
+                }
+            })
+            .count();
+        assert!(
+            (300..500).contains(&moved),
+            "{moved} of 2,000 links rewired"
+        );
+        assert_eq!(
+            r.targets,
+            Topology::build(&ring("0.2"), &SimRng::new(1)).targets
+        );
     }
 }

@@ -220,6 +220,13 @@ fn expr(e: &Value) -> String {
                 other => format!("{lhs} {other} {rhs}"),
             }
         }
+        "limit" => format!(
+            "limit rate {}{} {}/{}",
+            if body["inv"] == true { "over " } else { "" },
+            body["rate"],
+            body["rate_unit"].as_str().unwrap_or("packets"),
+            body["per"].as_str().unwrap_or("second")
+        ),
         "set" if body["op"] == "update" => {
             let set = body["set"].as_str().unwrap_or("?");
             let limit = body["stmt"]

@@ -18,9 +18,9 @@
 //! policy selects the pod, or one of its rules matches); CI also validates each
 //! document against the published CRD schema.
 //!
-//! Identities: a group's pods run as the service account named like their label value,
-//! in the mapping's namespace, trust domain `cluster.local`
-//! (`cluster.local/ns/NAMESPACE/sa/LABEL`).
+//! Identities: a group's pods run as the mapping's `[groups.NAME] service_account`
+//! (default: their label value), in the mapping's namespace and `[kubernetes]
+//! trust_domain` (default `cluster.local`): `TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT`.
 
 use std::collections::BTreeMap;
 
@@ -125,8 +125,8 @@ pub struct Operation {
 /// The identity of a group's pods.
 pub fn principal(plan: &Plan, group: usize) -> String {
     format!(
-        "cluster.local/ns/{}/sa/{}",
-        plan.k8s.namespace, plan.groups[group].label
+        "{}/ns/{}/sa/{}",
+        plan.k8s.trust_domain, plan.k8s.namespace, plan.groups[group].service_account
     )
 }
 
@@ -291,8 +291,12 @@ fn zero_trust_note(plan: &Plan) -> Option<String> {
 /// Writes the resources: YAML documents separated by `---`.
 pub fn write(plan: &Plan) -> String {
     let mut s = format!(
-        "# paraverse export: strategy `{}` for scenario `{}`: Istio security policies (mesh-wide\n# mutual TLS, an ALLOW policy per group by workload identity, a DENY for quarantine).\n# Apply: kubectl apply -f authorizationpolicy.yaml, beside networkpolicy.yaml (the mesh\n# sees TCP only and authorizes at the receiver). A group's pods run as the service\n# account named like their {} label.\n",
-        plan.strategy, plan.scenario, plan.k8s.group_label
+        "# paraverse export: strategy `{}` for scenario `{}`: Istio security policies (mesh-wide\n# mutual TLS, an ALLOW policy per group by workload identity, a DENY for quarantine).\n# Apply: kubectl apply -f authorizationpolicy.yaml, beside networkpolicy.yaml (the mesh\n# sees TCP only and authorizes at the receiver). Identities: {}/ns/{}/sa/ACCOUNT, a\n# service account per group ([groups.NAME] service_account in the mapping, default the\n# value of its {} label).\n",
+        plan.strategy,
+        plan.scenario,
+        plan.k8s.trust_domain,
+        plan.k8s.namespace,
+        plan.k8s.group_label
     );
     for (i, r) in resources(plan).iter().enumerate() {
         if i > 0 {

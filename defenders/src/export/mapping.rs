@@ -12,6 +12,7 @@
 //! group_label = "app.example.com/group"       # default "paraverse.io/group"
 //! quarantine_label = "paraverse.io/quarantine"
 //! allow_dns = true                            # egress to kube-dns on port 53
+//! trust_domain = "cluster.local"              # the mesh's (Istio identities)
 //!
 //! [nftables]
 //! table = "paraverse"                         # the table the ruleset replaces
@@ -23,6 +24,7 @@
 //! [groups.headsets]                           # a scenario group, by name
 //! label = "xr-headset"                        # its pods' value of group_label
 //! addresses = ["10.20.0.0/16"]                # IPv4 blocks holding its nodes
+//! service_account = "xr-runtime"              # its pods' identity (default: the label)
 //!
 //! [groups."dmz; flush ruleset"]               # a name that cannot be exported as is
 //! name = "dmz"                                # gets an exported name
@@ -87,6 +89,8 @@ pub struct KubernetesMap {
     pub quarantine_label: String,
     /// Allow egress to the cluster DNS (kube-dns, port 53).
     pub allow_dns: bool,
+    /// The mesh's trust domain (Istio identities `TRUST_DOMAIN/ns/NS/sa/ACCOUNT`).
+    pub trust_domain: String,
 }
 
 impl Default for KubernetesMap {
@@ -96,6 +100,7 @@ impl Default for KubernetesMap {
             group_label: "paraverse.io/group".to_owned(),
             quarantine_label: "paraverse.io/quarantine".to_owned(),
             allow_dns: true,
+            trust_domain: "cluster.local".to_owned(),
         }
     }
 }
@@ -155,6 +160,9 @@ pub struct GroupMap {
     pub label: Option<String>,
     /// IPv4 blocks.
     pub addresses: Option<Vec<Ipv4Block>>,
+    /// The service account its pods run as (the mesh identity; default: the label
+    /// value).
+    pub service_account: Option<String>,
 }
 
 /// `[segments.NAME]`.
@@ -194,6 +202,7 @@ struct GroupSpec {
     name: Option<String>,
     label: Option<String>,
     addresses: Option<Vec<String>>,
+    service_account: Option<String>,
 }
 
 impl Mapping {
@@ -227,6 +236,15 @@ impl Mapping {
                     ),
                 );
             }
+        }
+        if !k.trust_domain.split('.').all(is_dns_label) {
+            err(
+                field_path!["kubernetes", "trust_domain"],
+                format!(
+                    "`{}` is not a trust domain: expected a DNS name such as cluster.local",
+                    k.trust_domain.escape_debug()
+                ),
+            );
         }
         if k.group_label == k.quarantine_label {
             err(
@@ -272,6 +290,17 @@ impl Mapping {
                     ),
                 }
             }
+            if let Some(sa) = &g.service_account
+                && !(sa.len() <= 253 && sa.split('.').all(is_dns_label))
+            {
+                err(
+                    field_path!["groups", name.clone(), "service_account"],
+                    format!(
+                        "`{}` is not a Kubernetes service account name: expected lowercase letters, digits, `-` and `.`",
+                        sa.escape_debug()
+                    ),
+                );
+            }
             if g.addresses.as_ref().is_some_and(Vec::is_empty) {
                 err(
                     field_path!["groups", name.clone(), "addresses"],
@@ -284,6 +313,7 @@ impl Mapping {
                     name: g.name,
                     label: g.label,
                     addresses: g.addresses.map(|_| blocks),
+                    service_account: g.service_account,
                 },
             );
         }
@@ -553,5 +583,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("map.toml:1") && e.contains("group"), "{e}");
+        let e = Mapping::parse(
+            "[kubernetes]\ntrust_domain = \"a b\"\n\n[groups.x]\nservice_account = \"X;y\"\n",
+            "map.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("map.toml:2") && e.contains("trust domain"),
+            "{e}"
+        );
+        assert!(
+            e.contains("map.toml:5") && e.contains("service account"),
+            "{e}"
+        );
     }
 }

@@ -236,6 +236,8 @@ pub struct PlanGroup {
     pub segment: usize,
     /// Kubernetes label value selecting its pods.
     pub label: String,
+    /// The service account its pods run as (mesh identity).
+    pub service_account: String,
     /// IPv4 blocks holding its nodes, in node order.
     pub blocks: Vec<Ipv4Block>,
     /// Whether the blocks came from the mapping file (else placeholders).
@@ -298,6 +300,8 @@ pub struct K8sSettings {
     pub quarantine_label: String,
     /// Whether egress to the cluster DNS (kube-dns, port 53) is allowed.
     pub allow_dns: bool,
+    /// The mesh's trust domain.
+    pub trust_domain: String,
 }
 
 /// The strategy as deployed: what every format writes.
@@ -613,6 +617,9 @@ pub fn plan(
             count: g.count,
             first_node: g.first_node,
             segment: 0,
+            service_account: m
+                .and_then(|m| m.service_account.clone())
+                .unwrap_or_else(|| label.clone()),
             label,
             blocks: Vec::new(),
             mapped_addresses: false,
@@ -665,6 +672,7 @@ pub fn plan(
         group_label: mapping.kubernetes.group_label.clone(),
         quarantine_label: mapping.kubernetes.quarantine_label.clone(),
         allow_dns: mapping.kubernetes.allow_dns,
+        trust_domain: mapping.kubernetes.trust_domain.clone(),
     };
 
     let errors: Vec<ScenarioError> = [scen.finish(), strat.finish(), map.finish()]

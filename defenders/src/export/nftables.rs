@@ -138,9 +138,9 @@ pub fn write(plan: &Plan) -> String {
     for r in &plan.rate_limits {
         let g = &plan.groups[r.group];
         // A full set stops tracking new pairs, and an untracked pair is not limited: the
-        // set is sized for every (deployment address, protected address) pair, which
-        // with unmapped = "drop" (sources outside are dropped before this rule) is every
-        // pair that can reach it.
+        // set is sized for every (deployment address, protected address) pair, and only
+        // deployment sources enter it (outside sources are dropped, or share one
+        // stateless limit): it cannot fill.
         let pairs = addresses(&deployment).saturating_mul(addresses(&g.blocks));
         let size = pairs.clamp(1, METER_MAX);
         let _ = writeln!(
@@ -150,10 +150,8 @@ pub fn write(plan: &Plan) -> String {
             pairs,
             if pairs > METER_MAX {
                 format!(", capped at {METER_MAX}: pairs beyond it are not limited")
-            } else if plan.nft_unmapped != Unmapped::Drop {
-                ", but sources outside the deployment (unmapped is not \"drop\") can fill it, and pairs beyond it are not limited".to_owned()
             } else {
-                " (only the deployment's addresses reach it: it cannot fill)".to_owned()
+                " (only the deployment's addresses enter it: it cannot fill)".to_owned()
             }
         );
         let _ = writeln!(w, "\tset ddos_{} {{", g.name);
@@ -212,10 +210,25 @@ pub fn write(plan: &Plan) -> String {
         );
         let _ = writeln!(
             w,
-            "\t\tip daddr @grp_{0} update @ddos_{0} {{ ip saddr . ip daddr limit rate over {1} bytes/second }} drop",
+            "\t\tip saddr @deployment ip daddr @grp_{0} update @ddos_{0} {{ ip saddr . ip daddr limit rate over {1} bytes/second }} drop",
             g.name,
             u64::from(r.kbps) * 125
         );
+        if plan.nft_unmapped == Unmapped::Accept {
+            // Sources outside the deployment are not tracked one by one (they could fill
+            // any set): together they get one source's limit, a rule with no state.
+            let _ = writeln!(
+                w,
+                "\t\t# [nftables] unmapped = \"accept\": sources outside the deployment share one source's limit toward {}",
+                g.name
+            );
+            let _ = writeln!(
+                w,
+                "\t\tip saddr != @deployment ip daddr @grp_{} limit rate over {} bytes/second drop",
+                g.name,
+                u64::from(r.kbps) * 125
+            );
+        }
     }
     if let Some(kbps) = plan.scrubbing_kbps {
         let _ = writeln!(
@@ -481,6 +494,17 @@ fn parse_rule(tok: &[String]) -> Result<Rule, String> {
             Some("ct") => {
                 // `ct state a,b,...`: the states run up to the verdict.
                 conds.push(Cond::CtState);
+                i += 2;
+                while tok.get(i).is_some_and(|t| t != "accept" && t != "drop") {
+                    i += 1;
+                }
+            }
+            Some("limit") => {
+                // `limit rate over N unit`: the first packet of a connection is under it.
+                if tok.get(i + 1).map(String::as_str) != Some("rate") {
+                    return Err("expected limit rate".to_owned());
+                }
+                conds.push(Cond::UnderLimit);
                 i += 2;
                 while tok.get(i).is_some_and(|t| t != "accept" && t != "drop") {
                     i += 1;

@@ -199,6 +199,26 @@ fn istio_admits_identities_on_the_admitted_ports_as_the_simulator() {
         "{text}"
     );
     assert!(text.contains("mode: STRICT"));
+    // The mapping names the identities: trust domain and a group's service account.
+    let m = Mapping::parse(
+        "[kubernetes]\nnamespace = \"venue\"\ntrust_domain = \"mesh.example\"\n\n[groups.phones]\nservice_account = \"mobile-app\"\n",
+        "map.toml",
+    )
+    .unwrap();
+    let (plan, out) = all(&s, &m).expect("round-trips with the mapping");
+    let text = text_of(&out, Format::Istio);
+    assert!(
+        text.contains("- mesh.example/ns/venue/sa/mobile-app"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- mesh.example/ns/venue/sa/headsets"),
+        "{text}"
+    );
+    assert_eq!(
+        istio::principal(&plan, 1),
+        "mesh.example/ns/venue/sa/mobile-app"
+    );
 }
 
 #[test]

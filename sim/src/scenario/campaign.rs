@@ -203,7 +203,9 @@ impl Tables<'_> {
                         }
                     }
                 }
-                TopologyStep::BarabasiAlbert { group, .. } => join(*group, *group),
+                TopologyStep::BarabasiAlbert { group, .. }
+                | TopologyStep::ErdosRenyi { group, .. }
+                | TopologyStep::WattsStrogatz { group, .. } => join(*group, *group),
             }
         }
         adj

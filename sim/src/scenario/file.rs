@@ -367,6 +367,12 @@ pub enum GeneratorKind {
     /// A Barabási–Albert scale-free peer graph within `group`: each new node attaches
     /// to `m` existing nodes with probability proportional to their degree.
     BarabasiAlbert,
+    /// An Erdős–Rényi random graph G(n, m) within `group`: `mean_degree × n / 2`
+    /// distinct links between uniformly drawn pairs (homogeneous: degrees are Poisson).
+    ErdosRenyi,
+    /// A Watts–Strogatz small world within `group`: a ring where each node links to its
+    /// `k` nearest neighbours, each link rewired to a uniform node with chance `p`.
+    WattsStrogatz,
 }
 
 /// One topology generator run. Which fields apply depends on `generator`.
@@ -389,12 +395,22 @@ pub struct TopologySpec {
     /// `mesh`: the groups meshed together.
     #[serde(default)]
     pub groups: Option<Vec<String>>,
-    /// `barabasi_albert`: the group wired as a peer graph.
+    /// `barabasi_albert`, `erdos_renyi`, `watts_strogatz`: the group wired as a peer
+    /// graph.
     #[serde(default)]
     pub group: Option<String>,
     /// `barabasi_albert`: links per new node (default 2).
     #[serde(default)]
     pub m: Option<u32>,
+    /// `erdos_renyi`: mean degree (default 4).
+    #[serde(default)]
+    pub mean_degree: Option<f64>,
+    /// `watts_strogatz`: ring neighbours per node, even (default 4).
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// `watts_strogatz`: chance each ring link is rewired (default 0.1).
+    #[serde(default)]
+    pub p: Option<f64>,
 }
 
 /// What a flow carries. Benign classes come from `[[flow]]`; attack classes are added

@@ -189,6 +189,26 @@ pub enum TopologyStep {
         /// Link tier.
         link: LinkTierId,
     },
+    /// Erdős–Rényi G(n, m) within a group.
+    ErdosRenyi {
+        /// Group.
+        group: GroupId,
+        /// Links (distinct pairs).
+        links: u64,
+        /// Link tier.
+        link: LinkTierId,
+    },
+    /// Watts–Strogatz small world within a group.
+    WattsStrogatz {
+        /// Group.
+        group: GroupId,
+        /// Ring neighbours per node (even).
+        k: u32,
+        /// Rewiring chance.
+        p: Chance,
+        /// Link tier.
+        link: LinkTierId,
+    },
 }
 
 /// A resolved worm campaign.
@@ -771,12 +791,16 @@ impl Validator<'_> {
             GeneratorKind::EdgeAggregation => "edge_aggregation",
             GeneratorKind::Mesh => "mesh",
             GeneratorKind::BarabasiAlbert => "barabasi_albert",
+            GeneratorKind::ErdosRenyi => "erdos_renyi",
+            GeneratorKind::WattsStrogatz => "watts_strogatz",
         };
         let allowed: &[&str] = match t.generator {
             GeneratorKind::AccessTree => &["children", "parents"],
             GeneratorKind::EdgeAggregation => &["children", "parents", "uplinks"],
             GeneratorKind::Mesh => &["groups"],
             GeneratorKind::BarabasiAlbert => &["group", "m"],
+            GeneratorKind::ErdosRenyi => &["group", "mean_degree"],
+            GeneratorKind::WattsStrogatz => &["group", "k", "p"],
         };
         let present = [
             ("children", t.children.is_some()),
@@ -785,6 +809,9 @@ impl Validator<'_> {
             ("groups", t.groups.is_some()),
             ("group", t.group.is_some()),
             ("m", t.m.is_some()),
+            ("mean_degree", t.mean_degree.is_some()),
+            ("k", t.k.is_some()),
+            ("p", t.p.is_some()),
         ];
         for (field, is_set) in present {
             if is_set && !allowed.contains(&field) {
@@ -882,6 +909,39 @@ impl Validator<'_> {
                 }
                 TopologyStep::BarabasiAlbert { group, m, link }
             }
+            GeneratorKind::ErdosRenyi => {
+                let group = need(self, &t.group, "group");
+                let count = groups.get(group as usize).map_or(0, |g| g.count);
+                let degree = t.mean_degree.unwrap_or(4.0);
+                // Room for links: at most half of all pairs, so drawing stays fast.
+                let max = f64::from(count.saturating_sub(1)) / 2.0;
+                if !(degree.is_finite() && degree > 0.0 && degree <= max) {
+                    self.err(
+                        field_path!["topology", i, "mean_degree"],
+                        format!(
+                            "expected a mean degree above 0 and at most {max} (half the group of {count} less one), found {degree}"
+                        ),
+                    );
+                }
+                let links =
+                    (degree.clamp(0.0, max.max(0.0)) * f64::from(count) / 2.0).round() as u64;
+                TopologyStep::ErdosRenyi { group, links, link }
+            }
+            GeneratorKind::WattsStrogatz => {
+                let group = need(self, &t.group, "group");
+                let count = groups.get(group as usize).map_or(0, |g| g.count);
+                let k = t.k.unwrap_or(4);
+                if k == 0 || k % 2 == 1 || k >= count / 2 {
+                    self.err(
+                        field_path!["topology", i, "k"],
+                        format!(
+                            "expected an even k from 2 to below half the group ({count} nodes), found {k}"
+                        ),
+                    );
+                }
+                let p = self.fraction(t.p.unwrap_or(0.1), field_path!["topology", i, "p"]);
+                TopologyStep::WattsStrogatz { group, k, p, link }
+            }
         };
         (self.diagnostics.len() == n).then_some(step)
     }
@@ -938,6 +998,15 @@ impl Validator<'_> {
             );
         }
         let share = self.fraction(f.share, p("share"));
+        if f.class.is_attack() {
+            self.err(
+                p("class"),
+                format!(
+                    "`{}` is an attack class: campaigns create those flows (a [[campaign]] with [campaign.botnet] floods, [campaign.exfiltration] sends data out); expected a benign class: xr_stream, telemetry, control or transaction",
+                    f.class.name()
+                ),
+            );
+        }
         if f.priority.is_some_and(|pr| pr > 7) {
             self.err(p("priority"), "expected a priority class from 0 to 7");
         }

@@ -217,6 +217,28 @@ fn generator_fields_are_checked_per_generator() {
         "{}",
         d.message
     );
+    // The random graphs: their own fields, in range.
+    let graph =
+        |fields: &str| format!("{GOOD}\n[[topology]]\ngenerator = \"{fields}\nlink = \"wifi\"\n");
+    let ok = Scenario::from_toml_str(
+        &graph("erdos_renyi\"\ngroup = \"cams\"\nmean_degree = 2"),
+        "t.toml",
+    );
+    assert!(ok.is_ok(), "{:?}", ok.err().map(|e| e.to_string()));
+    let d = one_error(&graph("erdos_renyi\"\ngroup = \"cams\"\nmean_degree = 500"));
+    assert_eq!(d.field, "topology[1].mean_degree");
+    assert!(d.message.contains("at most"), "{}", d.message);
+    let d = one_error(&graph("erdos_renyi\"\ngroup = \"cams\"\nk = 4"));
+    assert_eq!(d.field, "topology[1].k");
+    assert!(
+        d.message
+            .contains("does not apply to generator `erdos_renyi`")
+    );
+    let d = one_error(&graph("watts_strogatz\"\ngroup = \"cams\"\nk = 3"));
+    assert_eq!(d.field, "topology[1].k");
+    assert!(d.message.contains("even"), "{}", d.message);
+    let d = one_error(&graph("watts_strogatz\"\ngroup = \"cams\"\nk = 2\np = 1.5"));
+    assert_eq!(d.field, "topology[1].p");
 }
 
 #[test]
@@ -317,6 +339,14 @@ fn flows_are_validated() {
     assert_eq!(d.field, "flow[0].rate");
     let d = one_error(&format!("{GOOD}{}", flow.replace("xr_stream", "hologram")));
     assert_eq!(d.field, "flow[0].class");
+    // Attack classes are the campaigns' (a scan flow from every client would be noise).
+    let d = one_error(&format!("{GOOD}{}", flow.replace("xr_stream", "scan")));
+    assert_eq!(d.field, "flow[0].class");
+    assert!(
+        d.message.contains("`scan` is an attack class"),
+        "{}",
+        d.message
+    );
     let d = one_error(&format!(
         "{GOOD}{flow}[traffic]\ndaily_profile = [0.5, 0.5]\n"
     ));
