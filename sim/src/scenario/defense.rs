@@ -897,18 +897,40 @@ impl Validator<'_> {
             .into_iter()
             .map(|s| s.unwrap_or(0))
             .collect();
+        let (allowed, admitted) =
+            self.allow_rules(s, &ids, &segment_of_group, names, groups, flows);
+        Segmentation {
+            names: s.segments.iter().map(|x| x.name.clone()).collect(),
+            segment_of_group,
+            allowed,
+            admitted,
+        }
+    }
+
+    /// The allow rules: which segment pairs have one, and what each segment may reach on
+    /// each group of another, row-major `segment × groups + group`: the services the
+    /// flows use between the two segments, or the services the rule lists.
+    fn allow_rules(
+        &mut self,
+        s: &SegmentationSpec,
+        ids: &HashMap<String, u16>,
+        segment_of_group: &[u16],
+        names: &Names<'_>,
+        groups: &[Group],
+        flows: &[Flow],
+    ) -> (Vec<bool>, Vec<Admitted>) {
         let n = s.segments.len();
         let mut allowed = vec![false; n * n];
         let mut admitted = vec![Admitted::default(); n * groups.len()];
         for (j, a) in s.allow.iter().enumerate() {
             let from = self.lookup(
-                &ids,
+                ids,
                 "segment",
                 &a.from,
                 field_path!["defense", "segmentation", "allow", j, "from"],
             );
             let to = self.lookup(
-                &ids,
+                ids,
                 "segment",
                 &a.to,
                 field_path!["defense", "segmentation", "allow", j, "to"],
@@ -981,12 +1003,7 @@ impl Validator<'_> {
                 }
             }
         }
-        Segmentation {
-            names: s.segments.iter().map(|x| x.name.clone()).collect(),
-            segment_of_group,
-            allowed,
-            admitted,
-        }
+        (allowed, admitted)
     }
 }
 
