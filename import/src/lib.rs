@@ -589,47 +589,16 @@ daily_profile = [{}]
     Ok(out)
 }
 
-/// Imports the sources into a scenario and a mapping.
-pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
-    let scan = src
-        .nmap
-        .map(|n| nmap::parse(n.text, n.origin))
-        .transpose()?;
-    let (workloads, policies) = k8s::read(src.k8s)?;
-    let hosts = scan.as_ref().map_or(0, |s| s.hosts.len());
-    if hosts == 0 && workloads.is_empty() {
-        return Err(ImportError::Empty(format!(
-            "nothing to import: {} (scan with `nmap -sV --traceroute -oX FILE TARGETS`, or give Kubernetes manifests with a workload)",
-            match (&src.nmap, src.k8s.is_empty()) {
-                (Some(n), _) => format!("no host in {} was up", clean(n.origin)),
-                (None, false) =>
-                    "the manifests have no Deployment, StatefulSet, DaemonSet or Pod".to_owned(),
-                (None, true) => "no source given".to_owned(),
-            }
-        )));
-    }
-    let vulns = src
-        .vulns
-        .map(|v| nvd::Vulns::parse(v.text, v.origin))
-        .transpose()?;
-    let rules = rules::Rules::with(src.rules.map(|r| (r.text, r.origin)))?;
-    let mut report = Report {
-        hosts,
-        workloads: workloads.len(),
-        ..Report::default()
-    };
-    let mut drafts = match &scan {
-        Some(scan) if !scan.hosts.is_empty() => scan_drafts(scan, &mut report),
-        _ => {
-            report.router_assumed = true;
-            vec![router_draft_assumed()]
-        }
-    };
-    drafts.extend(workload_drafts(&workloads));
-
-    // Services: one per distinct (port, protocol, product, version).
+/// One `[[service]]` per distinct (port, protocol, product, version), with the CVEs the
+/// feed matches; returns the TOML and each service's name.
+fn services(
+    src: &Sources<'_>,
+    drafts: &[Draft],
+    vulns: Option<&nvd::Vulns>,
+    report: &mut Report,
+) -> (String, BTreeMap<ServiceKey, String>) {
     let mut keys: BTreeMap<ServiceKey, &OpenPort> = BTreeMap::new();
-    for d in &drafts {
+    for d in drafts {
         for p in &d.ports {
             keys.entry(ServiceKey::of(p)).or_insert(p);
         }
@@ -668,7 +637,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
             key.port,
             quote(&key.protocol)
         );
-        if let Some(v) = &vulns {
+        if let Some(v) = vulns {
             let mut found: Vec<nvd::Match> = p
                 .cpes
                 .iter()
@@ -715,6 +684,115 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         service_names.insert(key.clone(), name);
     }
     report.services = keys.len();
+    (services_toml, service_names)
+}
+
+/// The manifests' NetworkPolicies as a strategy: a segment per group, an allow for every
+/// pair they admit, naming the destination's services whose ports they admit.
+fn baseline_toml(
+    src: &Sources<'_>,
+    drafts: &[Draft],
+    names: &[String],
+    workloads: &[k8s::Workload],
+    policies: &[k8s::Policy],
+    service_names: &BTreeMap<ServiceKey, String>,
+) -> String {
+    let mut b = format!(
+        "# The NetworkPolicies of {} as a segmentation strategy for scenario {}: a segment\n# per group, an allow for every pair the policies admit, naming the services whose\n# ports they admit (hosts outside the cluster count as ipBlock peers; namespaces are\n# matched by kubernetes.io/metadata.name). Imported by paraverse import.\n#\n#   paraverse run {}.toml --strategy baseline.toml\n\n[strategy]\nname = \"baseline\"\ndescription = \"The NetworkPolicies found in the manifests\"\n",
+        src.k8s
+            .iter()
+            .map(|k| clean(k.origin))
+            .collect::<Vec<_>>()
+            .join(", "),
+        src.name,
+        src.name
+    );
+    for n in names {
+        let _ = write!(
+            b,
+            "\n[[defense.segmentation.segment]]\nname = {}\ngroups = [{}]\n",
+            quote(n),
+            quote(n)
+        );
+    }
+    let workload = |d: &Draft| d.workload.map(|i| &workloads[i]);
+    for (i, a) in drafts.iter().enumerate() {
+        for (j, bd) in drafts.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let (wa, wb) = (workload(a), workload(bd));
+            // The destination's services whose port the policies admit; every port
+            // of a group that declares none, if any is admitted.
+            let services: Vec<String> = if bd.ports.is_empty() {
+                if k8s::admits(policies, wa, wb, None) {
+                    vec![quote("*")]
+                } else {
+                    Vec::new()
+                }
+            } else {
+                bd.ports
+                    .iter()
+                    .filter(|p| k8s::admits(policies, wa, wb, Some((p.protocol.as_str(), p.port))))
+                    .filter_map(|p| service_names.get(&ServiceKey::of(p)))
+                    .map(|n| quote(n))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
+            };
+            if !services.is_empty() {
+                let _ = write!(
+                    b,
+                    "\n[[defense.segmentation.allow]]\nfrom = {}\nto = {}\nservices = [{}]\n",
+                    quote(&names[i]),
+                    quote(&names[j]),
+                    services.join(", ")
+                );
+            }
+        }
+    }
+    b
+}
+
+/// Imports the sources into a scenario and a mapping.
+pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
+    let scan = src
+        .nmap
+        .map(|n| nmap::parse(n.text, n.origin))
+        .transpose()?;
+    let (workloads, policies) = k8s::read(src.k8s)?;
+    let hosts = scan.as_ref().map_or(0, |s| s.hosts.len());
+    if hosts == 0 && workloads.is_empty() {
+        return Err(ImportError::Empty(format!(
+            "nothing to import: {} (scan with `nmap -sV --traceroute -oX FILE TARGETS`, or give Kubernetes manifests with a workload)",
+            match (&src.nmap, src.k8s.is_empty()) {
+                (Some(n), _) => format!("no host in {} was up", clean(n.origin)),
+                (None, false) =>
+                    "the manifests have no Deployment, StatefulSet, DaemonSet or Pod".to_owned(),
+                (None, true) => "no source given".to_owned(),
+            }
+        )));
+    }
+    let vulns = src
+        .vulns
+        .map(|v| nvd::Vulns::parse(v.text, v.origin))
+        .transpose()?;
+    let rules = rules::Rules::with(src.rules.map(|r| (r.text, r.origin)))?;
+    let mut report = Report {
+        hosts,
+        workloads: workloads.len(),
+        ..Report::default()
+    };
+    let mut drafts = match &scan {
+        Some(scan) if !scan.hosts.is_empty() => scan_drafts(scan, &mut report),
+        _ => {
+            report.router_assumed = true;
+            vec![router_draft_assumed()]
+        }
+    };
+    drafts.extend(workload_drafts(&workloads));
+
+    let (services_toml, service_names) = services(src, &drafts, vulns.as_ref(), &mut report);
 
     // Groups.
     let mut zones: BTreeSet<String> = BTreeSet::new();
@@ -849,61 +927,8 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
     let scenario = Scenario::from_toml_str(&out, &format!("{}.toml", src.name))
         .map_err(ImportError::Generated)?;
     report.policies = policies.len();
-    let baseline = (!policies.is_empty()).then(|| {
-        let mut b = format!(
-            "# The NetworkPolicies of {} as a segmentation strategy for scenario {}: a segment\n# per group, an allow for every pair the policies admit, naming the services whose\n# ports they admit (hosts outside the cluster count as ipBlock peers; namespaces are\n# matched by kubernetes.io/metadata.name). Imported by paraverse import.\n#\n#   paraverse run {}.toml --strategy baseline.toml\n\n[strategy]\nname = \"baseline\"\ndescription = \"The NetworkPolicies found in the manifests\"\n",
-            src.k8s.iter().map(|k| clean(k.origin)).collect::<Vec<_>>().join(", "),
-            src.name,
-            src.name
-        );
-        for n in &names {
-            let _ = write!(
-                b,
-                "\n[[defense.segmentation.segment]]\nname = {}\ngroups = [{}]\n",
-                quote(n),
-                quote(n)
-            );
-        }
-        let workload = |d: &Draft| d.workload.map(|i| &workloads[i]);
-        for (i, a) in drafts.iter().enumerate() {
-            for (j, bd) in drafts.iter().enumerate() {
-                if i == j {
-                    continue;
-                }
-                let (wa, wb) = (workload(a), workload(bd));
-                // The destination's services whose port the policies admit; every port
-                // of a group that declares none, if any is admitted.
-                let services: Vec<String> = if bd.ports.is_empty() {
-                    if k8s::admits(&policies, wa, wb, None) {
-                        vec![quote("*")]
-                    } else {
-                        Vec::new()
-                    }
-                } else {
-                    bd.ports
-                        .iter()
-                        .filter(|p| {
-                            k8s::admits(&policies, wa, wb, Some((p.protocol.as_str(), p.port)))
-                        })
-                        .filter_map(|p| service_names.get(&ServiceKey::of(p)))
-                        .map(|n| quote(n))
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .collect()
-                };
-                if !services.is_empty() {
-                    let _ = write!(
-                        b,
-                        "\n[[defense.segmentation.allow]]\nfrom = {}\nto = {}\nservices = [{}]\n",
-                        quote(&names[i]),
-                        quote(&names[j]),
-                        services.join(", ")
-                    );
-                }
-            }
-        }
-        b
-    });
+    let baseline = (!policies.is_empty())
+        .then(|| baseline_toml(src, &drafts, &names, &workloads, &policies, &service_names));
     if let Some(b) = &baseline {
         scenario
             .with_strategy(b, "baseline.toml")
