@@ -599,10 +599,19 @@ fn attacker_infrastructure_is_never_exported_as_allowed() {
 /// Whether `from` (a namespace) can open a TCP connection to `to:port` within 1 s
 /// (one bounded attempt, made by Python inside the namespace).
 fn connects(from: &str, to: &str, port: u16) -> bool {
+    python_succeeds(
+        from,
+        &format!("s=socket.socket(); s.settimeout(1); s.connect(('{to}', {port}))"),
+    )
+}
+
+/// Whether a Python statement (with `socket` and `urllib.request` imported) runs without
+/// an exception in namespace `ns`.
+fn python_succeeds(ns: &str, statement: &str) -> bool {
     Command::new("ip")
-        .args(["netns", "exec", from, "python3", "-c"])
+        .args(["netns", "exec", ns, "python3", "-c"])
         .arg(format!(
-            "import socket,sys\ns=socket.socket(); s.settimeout(1)\ntry:\n  s.connect(('{to}', {port})); sys.exit(0)\nexcept Exception:\n  sys.exit(1)"
+            "import socket, sys, urllib.request\ntry:\n  {statement}; sys.exit(0)\nexcept Exception:\n  sys.exit(1)"
         ))
         .status()
         .is_ok_and(|s| s.success())
@@ -1060,13 +1069,10 @@ with open(out, 'wb') as f:
 
 /// An HTTP GET from namespace `from` (a whole exchange: request and answer bytes).
 fn fetches(from: &str, to: &str, port: u16) -> bool {
-    Command::new("ip")
-        .args(["netns", "exec", from, "python3", "-c"])
-        .arg(format!(
-            "import sys, urllib.request\ntry:\n  urllib.request.urlopen('http://{to}:{port}/', timeout=2).read(); sys.exit(0)\nexcept Exception:\n  sys.exit(1)"
-        ))
-        .status()
-        .is_ok_and(|s| s.success())
+    python_succeeds(
+        from,
+        &format!("urllib.request.urlopen('http://{to}:{port}/', timeout=2).read()"),
+    )
 }
 
 /// Flow records of a capture, by the real tools: nfdump's nfpcapd turns the pcap into

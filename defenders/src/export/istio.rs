@@ -202,12 +202,9 @@ pub fn resources(plan: &Plan) -> Vec<Resource> {
             };
             // Its own segment on its services, each other segment on what it is
             // admitted to; TCP only (a mesh does not see UDP).
-            let within = plan.within(g);
             let mut rules = Vec::new();
             for o in (0..n).filter(|&o| !plan.segments[o].groups.is_empty()) {
-                let Some(a) = plan.admitted(o, g).or((o == s).then_some(&within)) else {
-                    continue;
-                };
+                let a = plan.reach(o, g);
                 let ports = a.ports_of(Protocol::Tcp);
                 if !a.every_port && ports.is_empty() {
                     continue; // nothing, or UDP only

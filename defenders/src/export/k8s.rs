@@ -188,14 +188,7 @@ pub fn policies(plan: &Plan) -> Vec<NetworkPolicy> {
     // What a segment may reach on a group (its own or another segment's): `None` for
     // nothing, else the ports (empty: every port).
     let ports = |from: usize, g: usize| -> Option<Vec<PolicyPort>> {
-        let within;
-        let a = match plan.admitted(from, g) {
-            Some(a) => a,
-            None => {
-                within = plan.within(g);
-                &within
-            }
-        };
+        let a = plan.reach(from, g);
         if !a.any() {
             return None;
         }

@@ -33,6 +33,7 @@ pub mod mapping;
 pub mod matrix;
 pub mod nftables;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -367,21 +368,19 @@ impl Plan {
         from == to || self.allowed[from * self.segments.len() + to]
     }
 
-    /// What a group's own segment may reach on it: its services (every port when it
-    /// declares none), and no port no service needs.
-    pub fn within(&self, group: usize) -> PlanAdmit {
+    /// What segment `segment` may reach on group `group`: within the group's own segment
+    /// its services (every port when it declares none), across what the allow rules
+    /// admit; never a port no service or flow needs.
+    pub fn reach(&self, segment: usize, group: usize) -> Cow<'_, PlanAdmit> {
         let g = &self.groups[group];
-        PlanAdmit {
-            every_port: g.ports.is_empty(),
-            ports: g.ports.clone(),
+        if g.segment == segment {
+            Cow::Owned(PlanAdmit {
+                every_port: g.ports.is_empty(),
+                ports: g.ports.clone(),
+            })
+        } else {
+            Cow::Borrowed(&self.admitted[segment * self.groups.len() + group])
         }
-    }
-
-    /// What segment `segment` may reach on group `group` of another segment (`None`:
-    /// the group is in `segment`, where every port is open).
-    pub fn admitted(&self, segment: usize, group: usize) -> Option<&PlanAdmit> {
-        (self.groups[group].segment != segment)
-            .then(|| &self.admitted[segment * self.groups.len() + group])
     }
 }
 

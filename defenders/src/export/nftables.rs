@@ -289,7 +289,7 @@ pub fn write(plan: &Plan) -> String {
             s.name
         );
         for &g in &s.groups {
-            admit(w, k, g, &plan.within(g));
+            admit(w, k, g, &plan.reach(k, g));
         }
         for (j, to) in plan.segments.iter().enumerate() {
             if j == k || !plan.allows(k, j) {
@@ -301,9 +301,9 @@ pub fn write(plan: &Plan) -> String {
                 s.name, to.name
             );
             for &g in &to.groups {
-                match plan.admitted(k, g).filter(|a| a.any()) {
-                    Some(adm) => admit(w, k, g, adm),
-                    None => {
+                match plan.reach(k, g) {
+                    adm if adm.any() => admit(w, k, g, &adm),
+                    _ => {
                         let _ = writeln!(w, "\t\t# nothing admitted on {}", plan.groups[g].name);
                     }
                 }
