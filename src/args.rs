@@ -117,6 +117,12 @@ pub enum Command {
     /// Kubernetes manifests and NetFlow records (nfdump), versions matched against a
     /// local NVD CVE feed, hosts grouped by subnet and services.
     Import(ImportArgs),
+    /// Forecast from a checkpoint (`run --checkpoint-every`): run members (independent
+    /// draws of the future) under the checkpoint's own defenses and each --strategy, in
+    /// parallel, and recommend the strategy to deploy with its statistical statement.
+    /// Writes forecast.json, members.csv, fan.csv, fan charts (SVG, PNG) and
+    /// recommendation.md.
+    Forecast(ForecastArgs),
 }
 
 /// Options of `paraverse import`.
@@ -313,19 +319,36 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
+    #[arg(conflicts_with = "from")]
     pub scenario: Option<String>,
     /// Defense strategy file: its [defense.*] sections replace the scenario's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from")]
     pub strategy: Option<PathBuf>,
     /// Seed of all randomness (default: the scenario's `general.seed`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from")]
     pub seed: Option<u64>,
     /// Number of ticks to simulate (default: the scenario's stop time).
-    #[arg(long, conflicts_with = "stop", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, conflicts_with_all = ["stop", "from"], value_parser = clap::value_parser!(u32).range(1..))]
     pub ticks: Option<u32>,
     /// Simulated time to stop at, e.g. "30 min" (default: the scenario's stop time).
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, conflicts_with = "from", value_parser = parse_duration)]
     pub stop: Option<SimDuration>,
+    /// Continue a run from a checkpoint file, or from the latest checkpoint in a folder
+    /// written by --checkpoint-every: the scenario, strategy, seed and stop come from the
+    /// checkpoint, and the results are byte-identical to the run's had it never stopped.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub from: Option<PathBuf>,
+    /// Write a checkpoint every so much simulated time, e.g. "10 min" (at least one tick),
+    /// so a killed run continues with --from. Each is written atomically.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub checkpoint_every: Option<SimDuration>,
+    /// Folder of the checkpoints (default: the output folder's name + `.checkpoints`,
+    /// beside it), as tick-NNNNNNNNNN.ckpt.
+    #[arg(long, requires = "checkpoint_every", value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Checkpoints to keep, the latest ones (0: all).
+    #[arg(long, default_value_t = 3, requires = "checkpoint_every")]
+    pub checkpoint_keep: usize,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -339,7 +362,7 @@ pub struct RunArgs {
     pub out: Option<PathBuf>,
     /// Events kept in events.jsonl (default: the scenario's `recording.max_events`,
     /// 100,000 unless set); later events are counted as dropped, and the run says so.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    #[arg(long, conflicts_with = "from", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub max_events: Option<u64>,
     /// Output formats, comma-separated: csv (CSV and JSON Lines, always written: other
     /// paraverse commands read them back) and parquet (typed Apache Parquet twins of the
@@ -348,6 +371,50 @@ pub struct RunArgs {
     pub format: paraverse_table::Formats,
     /// Replace the output folder if it exists, and run even when the scenario's memory
     /// estimate exceeds the memory this machine has available.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar and no summary on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `paraverse forecast`.
+#[derive(Debug, Args)]
+pub struct ForecastArgs {
+    /// Checkpoint file, or a folder of them (its latest).
+    pub checkpoint: PathBuf,
+    /// Simulated time to look ahead, e.g. "1 h" (rounded up to whole ticks).
+    #[arg(long, default_value = "1 h", value_parser = parse_duration)]
+    pub horizon: SimDuration,
+    /// Members (draws of the future) per strategy; every strategy faces the same members.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub members: u32,
+    /// A candidate strategy file (repeat for several). The checkpoint's own defenses are
+    /// a candidate too, named `current`, unless --without-current.
+    #[arg(long)]
+    pub strategy: Vec<PathBuf>,
+    /// Leave the checkpoint's own defenses out of the candidates.
+    #[arg(long, requires = "strategy")]
+    pub without_current: bool,
+    /// Weights of security loss, availability and cost in the score (lower is better),
+    /// e.g. "1,-100000,1" (the lab's defaults).
+    #[arg(long, value_delimiter = ',', num_args = 1, value_name = "SL,AV,COST")]
+    pub weights: Option<Vec<f64>>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Members run at once (default: the worker threads); each is a whole universe in
+    /// memory. Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: Option<u16>,
+    /// Traffic backend of the members: cpu, gpu or auto. Results do not depend on it.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
+    pub backend: String,
+    /// Output folder (default: results/forecast-SCENARIO-TICK/); an existing one is
+    /// refused unless --force.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the output folder if it exists.
     #[arg(long)]
     pub force: bool,
     /// No progress bar and no summary on the terminal.
@@ -393,6 +460,11 @@ pub struct BenchArgs {
     /// 10^5 and 10^6 flows on 4-6 hop paths, CPU at each thread count and the GPU.
     #[arg(long, conflicts_with = "view")]
     pub traffic: bool,
+    /// Benchmark checkpoints instead: after --ticks ticks, the time to save (encode and
+    /// write) and to resume (read, rebuild, restore) against a plain build, a fork, and
+    /// the bytes per terminal and per part.
+    #[arg(long, conflicts_with_all = ["view", "traffic"])]
+    pub checkpoint: bool,
     /// Benchmark the GPU viewer instead: frames of SCENARIO (after --ticks ticks) at the
     /// whole-network view and zoomed 8x and 64x, 1920x1080, offscreen: reading the
     /// frame, building the scene (CPU, with level of detail) and drawing it (GPU).

@@ -351,3 +351,132 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(Debug, Serialize)]
+struct CheckpointFigures {
+    scenario: String,
+    nodes: u32,
+    terminals: u32,
+    tick: u32,
+    threads: usize,
+    bytes: u64,
+    bytes_per_terminal: f64,
+    bytes_per_node: f64,
+    parts: Vec<(String, usize)>,
+    build_s: f64,
+    encode_s: f64,
+    write_s: f64,
+    read_s: f64,
+    resume_s: f64,
+    resume_to_build: f64,
+    fork_s: f64,
+    round_trip_identical: bool,
+}
+
+/// `paraverse bench --checkpoint`: save and resume times against a plain build (the
+/// ratio is what a user feels: resuming costs about one build), bytes per terminal, and
+/// a self-check that the resumed universe checkpoints to the same bytes.
+pub fn bench_checkpoint(args: &BenchArgs) -> Result<()> {
+    warn_if_debug("bench --checkpoint");
+    let scenario = bundled::load(Some(&args.scenario))?.with_ticks(args.ticks.max(1));
+    let threads = thread_counts(args).last().copied().unwrap_or(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start worker threads")?;
+    eprintln!(
+        "bench --checkpoint: {} ({} nodes), after {} ticks, {threads} threads",
+        scenario.name, scenario.node_count, scenario.ticks
+    );
+    let figures = pool.install(|| -> Result<CheckpointFigures> {
+        let started = Instant::now();
+        let mut universe = Universe::build(scenario.clone(), &plugins())?;
+        let build_s = started.elapsed().as_secs_f64();
+        universe.run(|_| {});
+        let started = Instant::now();
+        let checkpoint = universe.checkpoint()?;
+        let bytes = checkpoint.to_bytes()?;
+        let encode_s = started.elapsed().as_secs_f64();
+        let path =
+            std::env::temp_dir().join(format!("paraverse-bench-{}.ckpt", std::process::id()));
+        let started = Instant::now();
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let write_s = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let read = Checkpoint::read(&path);
+        let read_s = started.elapsed().as_secs_f64();
+        std::fs::remove_file(&path).ok();
+        let started = Instant::now();
+        let resumed = Universe::resume(&read?, BackendChoice::Cpu, &plugins())?;
+        let resume_s = started.elapsed().as_secs_f64();
+        let round_trip_identical = resumed.checkpoint()?.to_bytes()? == bytes;
+        drop(resumed);
+        let started = Instant::now();
+        let fork = universe.fork(&plugins())?;
+        let fork_s = started.elapsed().as_secs_f64();
+        drop(fork);
+        let mut parts: Vec<(String, usize)> = checkpoint
+            .parts
+            .iter()
+            .map(|p| (p.name.clone(), p.bytes.len()))
+            .collect();
+        parts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let n = bytes.len() as u64;
+        Ok(CheckpointFigures {
+            scenario: scenario.name.clone(),
+            nodes: scenario.node_count,
+            terminals: scenario.terminal_count,
+            tick: universe.clock().tick,
+            threads,
+            bytes: n,
+            bytes_per_terminal: n as f64 / f64::from(scenario.terminal_count.max(1)),
+            bytes_per_node: n as f64 / f64::from(scenario.node_count),
+            parts,
+            build_s,
+            encode_s,
+            write_s,
+            read_s,
+            resume_s,
+            resume_to_build: resume_s / build_s.max(1e-9),
+            fork_s,
+            round_trip_identical,
+        })
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+        return Ok(());
+    }
+    println!(
+        "checkpoint at tick {}: {:.1} MiB = {:.1} bytes/terminal, {:.1} bytes/node",
+        figures.tick,
+        figures.bytes as f64 / (1 << 20) as f64,
+        figures.bytes_per_terminal,
+        figures.bytes_per_node
+    );
+    for (name, size) in figures.parts.iter().take(6) {
+        println!("  {size:>12} bytes  {name}");
+    }
+    println!(
+        "save: encode {:.3} s, write {:.3} s; resume: read {:.3} s, rebuild + restore {:.3} s = {:.2} x a plain build ({:.3} s); fork {:.3} s",
+        figures.encode_s,
+        figures.write_s,
+        figures.read_s,
+        figures.resume_s,
+        figures.resume_to_build,
+        figures.build_s,
+        figures.fork_s
+    );
+    println!(
+        "round trip: the resumed universe checkpoints to {} bytes",
+        if figures.round_trip_identical {
+            "the same"
+        } else {
+            "DIFFERENT"
+        }
+    );
+    if !figures.round_trip_identical {
+        anyhow::bail!("the resumed universe does not checkpoint to the same bytes");
+    }
+    Ok(())
+}

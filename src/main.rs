@@ -20,7 +20,9 @@ macro_rules! print {
 mod alloc;
 mod args;
 mod bench;
+mod checkpoints;
 mod export;
+mod forecast;
 mod import;
 mod lab;
 mod out;
@@ -121,6 +123,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) if args.view => view::bench(&args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) if args.checkpoint => {
+            bench::bench_checkpoint(&args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench(args) if args.traffic => {
             bench::bench_traffic(&args).map(|()| ExitCode::SUCCESS)
         }
@@ -160,6 +165,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::View(args) => view::view(&args).map(|()| ExitCode::SUCCESS),
         Command::Export(args) => export::export(&args).map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import::import(&args).map(|()| ExitCode::SUCCESS),
+        Command::Forecast(args) => forecast::forecast(&args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => {
             set_threads(None)?;
             lab::check(&args).map(|ok| {
@@ -200,6 +206,125 @@ pub(crate) fn load_scenario(
 
 fn run(args: RunArgs) -> Result<()> {
     set_threads(args.threads)?;
+    let (scenario, resume) = match &args.from {
+        Some(from) => {
+            let (file, checkpoint) = checkpoints::read(from)?;
+            let scenario = checkpoint
+                .recipe
+                .scenario()
+                .with_context(|| format!("cannot resume from {}", file.display()))?;
+            (scenario, Some((file, checkpoint)))
+        }
+        None => (scenario_of(&args)?, None),
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = match &scenario.defense.strategy {
+            Some(s) => format!("{}-{s}-{}", scenario.name, scenario.seed),
+            None => format!("{}-{}", scenario.name, scenario.seed),
+        };
+        PathBuf::from("results").join(name)
+    });
+    check_run_folder(&out, args.force)?;
+    check_memory(&scenario, 1, args.force)?;
+    let cadence = match args.checkpoint_every {
+        Some(every) => {
+            let dir = args.checkpoint_dir.clone().unwrap_or_else(|| {
+                let mut name = out.file_name().unwrap_or_default().to_owned();
+                name.push(".checkpoints");
+                out.with_file_name(name)
+            });
+            Some(checkpoints::Cadence::new(
+                every,
+                scenario.tick,
+                dir,
+                args.checkpoint_keep,
+            )?)
+        }
+        None => None,
+    };
+    let source = scenario.source.clone();
+    let strategy_source = scenario.strategy_source.clone();
+    let (name, nodes, ticks) = (scenario.name.clone(), scenario.node_count, scenario.ticks);
+
+    let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
+    let built = Instant::now();
+    let mut universe =
+        Universe::build_with(scenario, backend, &plugins()).context("cannot build the world")?;
+    if let Some((file, checkpoint)) = &resume {
+        universe
+            .restore(checkpoint)
+            .with_context(|| format!("cannot resume from {}", file.display()))?;
+    }
+    let build_s = built.elapsed().as_secs_f64();
+    let start = universe.clock().tick;
+    let traffic = universe.traffic().map(|t| {
+        if let Some(why) = &t.fallback {
+            eprintln!("paraverse: --backend auto: {why}; using the CPU backend");
+        }
+        format!(", {} flows on {}", t.flows.len(), t.backend())
+    });
+
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        eprintln!(
+            "paraverse: {name}, {nodes} nodes, {ticks} ticks of {}, seed {}, {} threads{} (world built in {build_s:.2} s)",
+            universe.scenario().tick,
+            universe.scenario().seed,
+            rayon::current_num_threads(),
+            traffic.clone().unwrap_or_default()
+        );
+        if let Some((file, _)) = &resume {
+            eprintln!(
+                "paraverse: resumed at tick {start} of {ticks} from {}",
+                file.display()
+            );
+        }
+        if let Some(c) = &cadence {
+            eprintln!(
+                "paraverse: a checkpoint every {} ticks in {} (continue a killed run with --from {})",
+                c.every,
+                c.dir.display(),
+                c.dir.display()
+            );
+        }
+        ProgressBar::new(u64::from(ticks))
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ticks  {per_sec}  ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar.set_position(u64::from(start));
+    bar.reset_eta();
+    let started = Instant::now();
+    while universe.step() {
+        bar.inc(1);
+        let tick = universe.clock().tick;
+        if let Some(c) = cadence.as_ref().filter(|c| c.due(tick)) {
+            c.write(&universe)?;
+        }
+    }
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    if let Some(fault) = universe.fault() {
+        anyhow::bail!("the run stopped at tick {}: {fault}", universe.clock().tick);
+    }
+    let record = universe.finish();
+    write_run_folder(&out, args.force, |dir| {
+        record.write(dir, &source, args.format)?;
+        if let Some(text) = &strategy_source {
+            std::fs::write(dir.join("strategy.toml"), text)?;
+        }
+        Ok(())
+    })
+    .with_context(|| format!("cannot write results to {}", out.display()))?;
+    print_run(&record, &out, nodes, start, wall, args.quiet)
+}
+
+/// The scenario `paraverse run` names, with its overrides applied.
+fn scenario_of(args: &RunArgs) -> Result<Scenario> {
     let mut scenario = load_scenario(args.scenario.as_deref(), args.strategy.as_deref())?;
     if let Some(seed) = args.seed {
         scenario = scenario.with_seed(seed);
@@ -221,78 +346,30 @@ fn run(args: RunArgs) -> Result<()> {
         }
         scenario = scenario.with_ticks(ticks as u32);
     }
-    let out = args.out.clone().unwrap_or_else(|| {
-        let name = match &scenario.defense.strategy {
-            Some(s) => format!("{}-{s}-{}", scenario.name, scenario.seed),
-            None => format!("{}-{}", scenario.name, scenario.seed),
-        };
-        PathBuf::from("results").join(name)
-    });
-    check_run_folder(&out, args.force)?;
-    check_memory(&scenario, 1, args.force)?;
-    let source = scenario.source.clone();
-    let strategy_source = scenario.strategy_source.clone();
-    let (name, nodes, ticks) = (scenario.name.clone(), scenario.node_count, scenario.ticks);
+    Ok(scenario)
+}
 
-    let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
-    let built = Instant::now();
-    let mut universe =
-        Universe::build_with(scenario, backend, &plugins()).context("cannot build the world")?;
-    let build_s = built.elapsed().as_secs_f64();
-    let traffic = universe.traffic().map(|t| {
-        if let Some(why) = &t.fallback {
-            eprintln!("paraverse: --backend auto: {why}; using the CPU backend");
-        }
-        format!(", {} flows on {}", t.flows.len(), t.backend())
-    });
-
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        eprintln!(
-            "paraverse: {name}, {nodes} nodes, {ticks} ticks of {}, seed {}, {} threads{} (world built in {build_s:.2} s)",
-            universe.scenario().tick,
-            universe.scenario().seed,
-            rayon::current_num_threads(),
-            traffic.clone().unwrap_or_default()
-        );
-        ProgressBar::new(u64::from(ticks))
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ticks  {per_sec}  ETA {eta}",
-        )
-        .expect("valid template"),
-    );
-    let started = Instant::now();
-    universe.run(|_| bar.inc(1));
-    bar.finish_and_clear();
-    let wall = started.elapsed().as_secs_f64();
-    if let Some(fault) = universe.fault() {
-        anyhow::bail!("the run stopped at tick {}: {fault}", universe.clock().tick);
-    }
-    let record = universe.finish();
-    write_run_folder(&out, args.force, |dir| {
-        record.write(dir, &source, args.format)?;
-        if let Some(text) = &strategy_source {
-            std::fs::write(dir.join("strategy.toml"), text)?;
-        }
-        Ok(())
-    })
-    .with_context(|| format!("cannot write results to {}", out.display()))?;
-
+/// What `paraverse run` prints after the run: warnings, speed, the summary.
+fn print_run(
+    record: &RunRecord,
+    out: &std::path::Path,
+    nodes: u32,
+    start: u32,
+    wall: f64,
+    quiet: bool,
+) -> Result<()> {
     if record.summary.events_dropped > 0 {
         eprintln!(
             "warning: the event log kept the first {} events and dropped {} later ones (bound: recording.max_events); raise it with --max-events",
             record.summary.events_logged, record.summary.events_dropped
         );
     }
-    if !args.quiet {
+    if !quiet {
         let s = &record.summary;
-        let node_ticks = f64::from(nodes) * f64::from(s.ticks);
+        let node_ticks = f64::from(nodes) * f64::from(s.ticks - start);
         eprintln!(
             "simulated {:.0} s in {wall:.2} s ({:.2} M node-ticks/s)",
-            s.simulated_s,
+            f64::from(s.ticks - start) * record.tick_s,
             node_ticks / wall.max(1e-9) / 1e6
         );
         println!("vulnerable at start      {}", s.vulnerable_initial);
@@ -468,7 +545,7 @@ pub(crate) fn check_memory(scenario: &Scenario, copies: usize, force: bool) -> R
 
 /// Refuses an output folder that would lose something: a path naming a file, or the
 /// folder of an earlier run unless `force` (checked before the run, so no time is lost).
-fn check_run_folder(out: &std::path::Path, force: bool) -> Result<()> {
+pub(crate) fn check_run_folder(out: &std::path::Path, force: bool) -> Result<()> {
     match std::fs::metadata(out) {
         Ok(m) if !m.is_dir() => Err(invalid(format!(
             "--out {}: a file is there; expected a folder for the results",
@@ -486,7 +563,7 @@ fn check_run_folder(out: &std::path::Path, force: bool) -> Result<()> {
 /// beside `out`, which is then renamed into place (replacing an earlier one only with
 /// `force`). A failure (a full disk) removes the temporary folder and leaves `out` as
 /// it was, so no folder ever mixes files of two runs.
-fn write_run_folder(
+pub(crate) fn write_run_folder(
     out: &std::path::Path,
     force: bool,
     write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,

@@ -55,6 +55,24 @@ pub struct Botnets {
     pub list: Vec<Ddos>,
 }
 
+/// Targets, rates and absorption are rebuilt from the scenario; each bot's flood flow is
+/// state.
+impl Persist for Botnets {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        let flows: Vec<_> = self.list.iter().map(|b| &b.flows).collect();
+        paraverse_sim::checkpoint::encode::<Self, _>(&flows, out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let flows: Vec<BTreeMap<u32, (Option<u32>, u32)>> =
+            paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        paraverse_sim::checkpoint::same_len("botnets", flows.len(), self.list.len())?;
+        for (b, f) in self.list.iter_mut().zip(flows) {
+            b.flows = f;
+        }
+        Ok(())
+    }
+}
+
 impl Botnets {
     /// The botnets of a scenario (empty if none).
     pub fn new(scenario: &Scenario, topology: &Topology) -> Self {

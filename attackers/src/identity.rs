@@ -63,6 +63,24 @@ pub struct IdentityCampaigns {
     taken_ever: BTreeSet<u32>,
 }
 
+/// Targets and chances are rebuilt from the scenario; accounts taken are state.
+impl Persist for IdentityCampaigns {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        let list: Vec<_> = self.list.iter().map(|c| (c.taken, &c.victims)).collect();
+        paraverse_sim::checkpoint::encode::<Self, _>(&(list, &self.taken_ever), out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        type Saved = (Vec<(u64, BTreeSet<u32>)>, BTreeSet<u32>);
+        let (list, taken_ever): Saved = paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        paraverse_sim::checkpoint::same_len("identity campaigns", list.len(), self.list.len())?;
+        for (c, (taken, victims)) in self.list.iter_mut().zip(list) {
+            (c.taken, c.victims) = (taken, victims);
+        }
+        self.taken_ever = taken_ever;
+        Ok(())
+    }
+}
+
 impl IdentityCampaigns {
     /// The identity campaigns of a scenario (empty if none).
     pub fn new(scenario: &Scenario) -> Self {

@@ -21,10 +21,12 @@ pub enum Refusal {
 }
 
 /// Spent assets per node.
-#[derive(Resource, Debug, Clone)]
+#[derive(Resource, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ledger {
     spent: Vec<u32>,
 }
+
+paraverse_sim::persist_whole!(Ledger);
 
 impl Ledger {
     /// A ledger for `nodes` nodes with nothing spent.

@@ -81,6 +81,8 @@ impl SimPlugin for AttackerPlugin {
             .iter()
             .all(|c| matches!(c.kind, CampaignKind::Worm(_)));
         world.insert_resource(worm::WormCampaigns { campaigns: worms });
+        builder.persist::<worm::WormCampaigns>();
+        let world = builder.world_mut();
         if only_worms {
             builder.add_systems(SimStage::Attack, worm::worm_spread);
             return Ok(());
@@ -94,6 +96,11 @@ impl SimPlugin for AttackerPlugin {
         world.insert_resource(targeted);
         world.insert_resource(botnets);
         world.insert_resource(identity::IdentityCampaigns::new(scenario));
+        builder
+            .rebuilt::<chain::ImpactCounters>()
+            .persist::<targeted::TargetedCampaigns>()
+            .persist::<botnet::Botnets>()
+            .persist::<identity::IdentityCampaigns>();
         let needs_ledger = scenario.campaigns.iter().any(|c| {
             matches!(
                 c.kind,
@@ -103,7 +110,10 @@ impl SimPlugin for AttackerPlugin {
             )
         });
         if needs_ledger {
-            world.insert_resource(ledger::Ledger::new(scenario.node_count));
+            builder
+                .world_mut()
+                .insert_resource(ledger::Ledger::new(scenario.node_count));
+            builder.persist::<ledger::Ledger>();
         }
         builder.add_systems(
             SimStage::Attack,

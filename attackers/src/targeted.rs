@@ -56,7 +56,7 @@ pub const DICTIONARY: Chance = Chance::from_ratio(9, 10);
 
 /// Exfiltration state of one target node, for one campaign (what is left to steal is
 /// shared: [`TargetedCampaigns::data_left`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Exfil {
     flow: Option<u32>,
     carry_bits: u64,
@@ -103,6 +103,30 @@ pub struct TargetedCampaigns {
     /// so `records_stolen` counts records, not thefts, and never exceeds what a store
     /// holds.
     data_left: BTreeMap<u32, [u64; 6]>,
+}
+
+/// Kinds, approaches, chances and distances are rebuilt from the scenario; what each
+/// campaign holds, its progress and its exfiltration flows, and the data left, are state.
+impl Persist for TargetedCampaigns {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        let list: Vec<_> = self
+            .list
+            .iter()
+            .map(|c| (&c.held, c.progress, &c.exfil))
+            .collect();
+        paraverse_sim::checkpoint::encode::<Self, _>(&(list, &self.data_left), out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        type Campaign = (BTreeMap<u32, (u32, u8)>, u64, BTreeMap<u32, Exfil>);
+        let (list, data_left): (Vec<Campaign>, BTreeMap<u32, [u64; 6]>) =
+            paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        paraverse_sim::checkpoint::same_len("targeted campaigns", list.len(), self.list.len())?;
+        for (c, (held, progress, exfil)) in self.list.iter_mut().zip(list) {
+            (c.held, c.progress, c.exfil) = (held, progress, exfil);
+        }
+        self.data_left = data_left;
+        Ok(())
+    }
 }
 
 /// Hop distance from every node to the nearest node of `sources` (breadth-first).

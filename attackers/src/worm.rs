@@ -70,6 +70,22 @@ pub struct WormCampaigns {
     pub campaigns: Vec<WormCampaign>,
 }
 
+/// Parameters and exploit tables are rebuilt from the scenario; infections so far are state.
+impl Persist for WormCampaigns {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        let infected: Vec<u64> = self.campaigns.iter().map(|w| w.infected).collect();
+        paraverse_sim::checkpoint::encode::<Self, _>(&infected, out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let infected: Vec<u64> = paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        paraverse_sim::checkpoint::same_len("worms", infected.len(), self.campaigns.len())?;
+        for (w, n) in self.campaigns.iter_mut().zip(infected) {
+            w.infected = n;
+        }
+        Ok(())
+    }
+}
+
 /// Kill-chain steps of a worm; the last is its goal (default: half the nodes vulnerable
 /// at the start infected).
 pub const WORM_STEPS: [KillStep; 4] = [

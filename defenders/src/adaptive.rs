@@ -133,3 +133,18 @@ pub fn respond(
     let throttled = policy.throttled.iter().filter(|&&t| t).count() as u64;
     metrics.add(a.counters.throttled, throttled);
 }
+
+/// Parameters are rebuilt; the queues of throttles and revocations are state.
+impl Persist for AdaptiveResponse {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        paraverse_sim::checkpoint::encode::<Self, _>(
+            &(&self.throttle, &self.unthrottle, &self.revoke),
+            out,
+        )
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        (self.throttle, self.unthrottle, self.revoke) =
+            paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        Ok(())
+    }
+}

@@ -283,3 +283,21 @@ pub fn detect_ueba(
         &mut log,
     );
 }
+
+/// Parameters are rebuilt; the learnt baselines and how long they have learnt are state.
+impl Persist for Ueba {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        paraverse_sim::checkpoint::encode::<Self, _>(&(&self.baselines, self.seen), out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let (baselines, seen): (Vec<[(i64, i64); 3]>, u32) =
+            paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        paraverse_sim::checkpoint::same_len(
+            "UEBA baselines",
+            baselines.len(),
+            self.baselines.len(),
+        )?;
+        (self.baselines, self.seen) = (baselines, seen);
+        Ok(())
+    }
+}

@@ -95,6 +95,7 @@ impl SimPlugin for DefenderPlugin {
             builder
                 .world_mut()
                 .insert_resource(response::Alerts::default());
+            builder.persist::<response::Alerts>();
         }
         if let Some(det) = defense.detection {
             let mut m = builder.metrics();
@@ -116,6 +117,7 @@ impl SimPlugin for DefenderPlugin {
                             monitored,
                             counters,
                         });
+                    builder.rebuilt::<detection::ScanDetection>();
                     builder.add_systems(
                         SimStage::Sense,
                         detection::detect_scanning.in_set(DefenseStep::Detect),
@@ -126,6 +128,7 @@ impl SimPlugin for DefenderPlugin {
                     builder
                         .world_mut()
                         .insert_resource(detection::Ueba::new(det, monitored, counters, nodes));
+                    builder.persist::<detection::Ueba>();
                     builder.add_systems(
                         SimStage::Sense,
                         detection::detect_ueba.in_set(DefenseStep::Detect),
@@ -142,6 +145,7 @@ impl SimPlugin for DefenderPlugin {
             builder
                 .world_mut()
                 .insert_resource(detection::TripwireAlerts { first, alerts });
+            builder.rebuilt::<detection::TripwireAlerts>();
             builder.add_systems(
                 SimStage::Sense,
                 detection::tripwire_alerts.in_set(DefenseStep::Deceive),
@@ -163,6 +167,7 @@ impl SimPlugin for DefenderPlugin {
                     releases: Default::default(),
                     every_alert: defense.adaptive.is_none(),
                 });
+            builder.persist::<response::QuarantinePolicy>();
             builder.add_systems(
                 SimStage::Defend,
                 response::quarantine.in_set(DefenseStep::Quarantine),
@@ -176,6 +181,7 @@ impl SimPlugin for DefenderPlugin {
                 zones,
                 patches,
             });
+            builder.rebuilt::<response::PatchPolicy>();
             builder.add_systems(SimStage::Defend, response::patch.in_set(DefenseStep::Patch));
         }
         if let Some(h) = defense.hardening {
@@ -198,6 +204,7 @@ impl SimPlugin for DefenderPlugin {
                     default_credentials,
                     hardened,
                 });
+            builder.rebuilt::<response::HardeningPolicy>();
             builder.add_systems(
                 SimStage::Defend,
                 response::harden.in_set(DefenseStep::Harden),
@@ -229,6 +236,7 @@ impl SimPlugin for DefenderPlugin {
                 trust: vec![1_000_000; nodes],
                 counters,
             });
+            builder.persist::<trust::ZeroTrustState>();
             builder.add_systems(
                 SimStage::Defend,
                 trust::zero_trust.in_set(DefenseStep::Trust),
@@ -248,6 +256,7 @@ impl SimPlugin for DefenderPlugin {
                 ),
             };
             builder.world_mut().insert_resource(auth);
+            builder.rebuilt::<trust::BiometricAuth>();
             builder.add_systems(
                 SimStage::Defend,
                 trust::biometric_reauth.in_set(DefenseStep::Biometric),
@@ -269,6 +278,7 @@ impl SimPlugin for DefenderPlugin {
                     unthrottle: Default::default(),
                     revoke: Default::default(),
                 });
+            builder.persist::<adaptive::AdaptiveResponse>();
             builder.add_systems(
                 SimStage::Defend,
                 adaptive::respond.in_set(DefenseStep::Respond),
@@ -288,6 +298,7 @@ impl SimPlugin for DefenderPlugin {
                 ),
             };
             builder.world_mut().insert_resource(policy);
+            builder.persist::<recovery::BackupPolicy>();
             builder.add_systems(
                 SimStage::Defend,
                 recovery::backups.in_set(DefenseStep::Recover),

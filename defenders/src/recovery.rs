@@ -78,3 +78,14 @@ pub fn backups(
         log.push(RunEvent::new(tick, "restore", node));
     }
 }
+
+/// Parameters are rebuilt; restores under way are state.
+impl Persist for BackupPolicy {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        paraverse_sim::checkpoint::encode::<Self, _>(&(&self.restoring, &self.queued), out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        (self.restoring, self.queued) = paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        Ok(())
+    }
+}

@@ -16,7 +16,7 @@ use paraverse_sim::scenario::{Patching, Quarantine};
 use rayon::prelude::*;
 
 /// Alerts raised this tick, in node-id order (written by detection, read by responses).
-#[derive(Resource, Debug, Clone, Default)]
+#[derive(Resource, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Alerts {
     /// Nodes alerted this tick.
     pub raised: Vec<u32>,
@@ -236,4 +236,17 @@ pub fn harden(
     );
     metrics.add(p.hardened, hardened);
     log.push(RunEvent::global(tick, "hardening_round", hardened));
+}
+
+paraverse_sim::persist_whole!(Alerts);
+
+/// Parameters are rebuilt; alerted nodes awaiting isolation and release are state.
+impl Persist for QuarantinePolicy {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        paraverse_sim::checkpoint::encode::<Self, _>(&(&self.pending, &self.releases), out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        (self.pending, self.releases) = paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        Ok(())
+    }
 }

@@ -206,3 +206,16 @@ pub fn biometric_reauth(
     }
     metrics.add(auth.checks, checks);
 }
+
+/// Parameters are rebuilt; trust scores are state.
+impl Persist for ZeroTrustState {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        paraverse_sim::checkpoint::encode::<Self, _>(&self.trust, out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let trust: Vec<u32> = paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        paraverse_sim::checkpoint::same_len("trust scores", trust.len(), self.trust.len())?;
+        self.trust = trust;
+        Ok(())
+    }
+}

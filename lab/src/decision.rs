@@ -269,9 +269,22 @@ fn compare_means(
     key: u64,
 ) -> Option<Comparison> {
     let diffs: Vec<f64> = pairs.values().map(|(vb, vr)| vr - vb).collect();
+    compare_paired(&diffs, runner_up, key, "threat and seed")
+}
+
+/// Compares the best with `runner_up` over paired differences (runner-up score minus
+/// best score, one per pair of runs that shared their random numbers, `paired_by` in
+/// words): the mean difference, its 95 % percentile-bootstrap interval and a two-sided
+/// sign-flip randomisation test, all drawn from the counter-based RNG keyed by `key`.
+pub fn compare_paired(
+    diffs: &[f64],
+    runner_up: usize,
+    key: u64,
+    paired_by: &str,
+) -> Option<Comparison> {
     let n = diffs.len();
     let mean = diffs.iter().sum::<f64>() / n as f64;
-    let e = Estimate::of_keyed(&diffs, key)?;
+    let e = Estimate::of_keyed(diffs, key)?;
     // Sign-flip randomisation: under the null each paired difference is as likely
     // positive as negative. p = (1 + #{|flipped mean| >= |observed mean|}) / (1 + N).
     let rng = SimRng::new(key);
@@ -301,7 +314,7 @@ fn compare_means(
         ci_high: e.ci_high,
         p_value: (1 + as_extreme) as f64 / f64::from(SIGN_FLIPS + 1),
         test: format!(
-            "paired by threat and seed ({n} pairs, common random numbers); 95 % percentile-bootstrap interval of the mean difference; two-sided sign-flip randomisation test, {SIGN_FLIPS} flips"
+            "paired by {paired_by} ({n} pairs, common random numbers); 95 % percentile-bootstrap interval of the mean difference; two-sided sign-flip randomisation test, {SIGN_FLIPS} flips"
         ),
         per: "per paired run".to_owned(),
     })

@@ -18,6 +18,7 @@
 //! writes Markdown and HTML with SVG and PNG charts.
 
 pub mod auto;
+pub mod charts;
 pub mod check;
 pub mod decision;
 pub mod experiment;

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use bevy_ecs::prelude::*;
 use serde::Serialize;
 
+use crate::checkpoint::{CheckpointError, Persist, decode, encode, same_len};
 use crate::metrics::{EventLog, Metrics, RunEvent};
 use crate::scenario::DataClass;
 use crate::world::Clock;
@@ -64,6 +65,38 @@ pub struct CampaignTrack {
 pub struct CampaignBook {
     /// Tracks; campaigns without behaviour have none (the list may be shorter).
     pub tracks: Vec<Option<CampaignTrack>>,
+}
+
+/// Chains are declared by the build; which steps were reached when, and goals set from
+/// the initial state, are state.
+impl Persist for CampaignBook {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        let progress: Vec<_> = self
+            .tracks
+            .iter()
+            .map(|t| t.as_ref().map(|t| (&t.reached, t.goal)))
+            .collect();
+        encode::<Self, _>(&progress, out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let progress: Vec<Option<(Vec<Option<u32>>, u64)>> = decode::<Self, _>(bytes)?;
+        same_len("campaign tracks", progress.len(), self.tracks.len())?;
+        for (track, saved) in self.tracks.iter_mut().zip(progress) {
+            match (track, saved) {
+                (Some(t), Some((reached, goal))) => {
+                    same_len("kill-chain steps", reached.len(), t.reached.len())?;
+                    (t.reached, t.goal) = (reached, goal);
+                }
+                (None, None) => {}
+                _ => {
+                    return Err(CheckpointError::Mismatch(
+                        "campaign tracks differ".to_owned(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl CampaignBook {

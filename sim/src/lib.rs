@@ -17,6 +17,7 @@
 //! results are bit-identical at any thread count.
 
 pub mod bundled;
+pub mod checkpoint;
 pub mod dictionary;
 pub mod killchain;
 pub mod metrics;
@@ -32,6 +33,7 @@ pub mod world;
 
 /// The names most users of the crate need.
 pub mod prelude {
+    pub use crate::checkpoint::{Checkpoint, CheckpointError, Persist};
     pub use crate::killchain::{CampaignBook, CampaignTrack, KillStep};
     pub use crate::metrics::{CounterId, EventLog, Metrics, RunEvent, RunRecord, Summary};
     pub use crate::policy::{AccessPolicy, Tripwires};

@@ -12,7 +12,9 @@ use std::path::Path;
 
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{CheckpointError, Persist, decode, encode, same_len};
 
 use paraverse_table::{self as table, Formats, Table, Values};
 
@@ -130,6 +132,41 @@ impl Metrics {
     }
 }
 
+/// Names, help and kinds are registered by the build; values and totals are state.
+impl Persist for Metrics {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        encode::<Self, _>(
+            &(
+                &self.this_tick,
+                &self.totals,
+                &self.minima,
+                &self.maxima,
+                self.ticks,
+            ),
+            out,
+        )
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        type Saved = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>, u64);
+        let (this_tick, totals, minima, maxima, ticks): Saved = decode::<Self, _>(bytes)?;
+        let n = self.names.len();
+        for (what, v) in [
+            ("counters", &this_tick),
+            ("counter totals", &totals),
+            ("counter minima", &minima),
+            ("counter maxima", &maxima),
+        ] {
+            same_len(what, v.len(), n)?;
+        }
+        self.this_tick = this_tick;
+        self.totals = totals;
+        self.minima = minima;
+        self.maxima = maxima;
+        self.ticks = ticks;
+        Ok(())
+    }
+}
+
 /// Summary of a gauge over a run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct GaugeStats {
@@ -142,7 +179,7 @@ pub struct GaugeStats {
 }
 
 /// One thing that happened, for the event log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunEvent {
     /// Tick.
     pub tick: u32,
@@ -160,6 +197,36 @@ pub struct RunEvent {
     pub value: Option<u64>,
     /// The MITRE ATT&CK technique of an attack step.
     pub technique: Option<&'static str>,
+}
+
+/// A [`RunEvent`] as a checkpoint holds it: the code's `&'static str` names come back
+/// interned ([`crate::checkpoint::intern`]).
+#[derive(Deserialize)]
+struct SavedEvent {
+    tick: u32,
+    kind: String,
+    node: Option<u32>,
+    source: Option<u32>,
+    campaign: Option<u8>,
+    truth: Option<bool>,
+    value: Option<u64>,
+    technique: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RunEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let e = SavedEvent::deserialize(d)?;
+        Ok(Self {
+            tick: e.tick,
+            kind: crate::checkpoint::intern(&e.kind),
+            node: e.node,
+            source: e.source,
+            campaign: e.campaign,
+            truth: e.truth,
+            value: e.value,
+            technique: e.technique.as_deref().map(crate::checkpoint::intern),
+        })
+    }
 }
 
 impl RunEvent {
@@ -188,7 +255,7 @@ impl RunEvent {
 }
 
 /// The event log, bounded: past `max` events, they are counted but not kept.
-#[derive(Resource, Debug, Clone, Default)]
+#[derive(Resource, Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EventLog {
     events: Vec<RunEvent>,
     max: u64,
@@ -226,7 +293,7 @@ impl EventLog {
 }
 
 /// State counts that `sim` takes of every node at the end of each tick.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateCounts {
     /// Compromised now.
     pub compromised: u64,
@@ -273,7 +340,7 @@ impl StateCounts {
 }
 
 /// The per-tick time series: a row per tick (tick 0 is the initial state).
-#[derive(Resource, Debug, Clone, Default)]
+#[derive(Resource, Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TimeSeries {
     /// State counts per tick.
     pub states: Vec<StateCounts>,
@@ -369,7 +436,9 @@ pub fn account(
         );
     series.states.push(counts);
     series.zones.push(per_zone);
-    series.counters.push(metrics.take_tick(clock.tick == 0));
+    series
+        .counters
+        .push(metrics.take_tick(clock.tick == clock.start));
 }
 
 /// The headline numbers of a run.
@@ -385,8 +454,12 @@ pub struct Summary {
     pub seed: u64,
     /// paraverse version.
     pub paraverse_version: &'static str,
-    /// Ticks simulated.
+    /// Ticks simulated (in a forecast branch: since `first_tick`).
     pub ticks: u32,
+    /// The tick the records start at: absent (0) for a run, the branching tick for a
+    /// forecast branch.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub first_tick: u32,
     /// Tick length, seconds.
     pub tick_s: f64,
     /// Simulated time, seconds.
@@ -459,6 +532,8 @@ pub struct RunRecord {
     pub events: Vec<RunEvent>,
     /// Tick length in seconds, for the time column.
     pub tick_s: f64,
+    /// The tick of the first row (0, or a forecast branch's branching tick).
+    pub first_tick: u32,
     /// Node names by id, for the event log (group name and index).
     pub node_names: NodeNamer,
     /// Campaign names by index.
@@ -532,7 +607,7 @@ impl Summary {
             clock.seconds_at(1),
             compromised_node_ticks,
         );
-        let simulated_s = clock.seconds_at(clock.tick);
+        let simulated_s = clock.seconds_at(clock.tick - clock.start);
         let xr_quality = ratio(metrics, XR_OK, XR_TOTAL);
         let cost = crate::objectives::Cost::derive(metrics, scenario, simulated_s);
         let objectives = crate::objectives::Objectives::derive(
@@ -548,7 +623,7 @@ impl Summary {
                     .states
                     .iter()
                     .position(|s| s.ever_compromised >= half)
-                    .map(|t| clock.seconds_at(t as u32))
+                    .map(|t| clock.seconds_at(clock.start + t as u32))
             })
             .flatten();
         Summary {
@@ -557,15 +632,16 @@ impl Summary {
             scenario_hash: format!("{:016x}", scenario.source_hash),
             seed: scenario.seed,
             paraverse_version: env!("CARGO_PKG_VERSION"),
-            ticks: clock.tick,
+            ticks: clock.tick - clock.start,
+            first_tick: clock.start,
             tick_s: clock.seconds_at(1),
-            simulated_s: clock.seconds_at(clock.tick),
+            simulated_s,
             nodes: scenario.node_count,
             terminals: scenario.terminal_count,
             links,
             vulnerable_initial: first.vulnerable,
             compromised_peak: peak,
-            compromised_peak_s: clock.seconds_at(peak_tick as u32),
+            compromised_peak_s: clock.seconds_at(clock.start + peak_tick as u32),
             compromised_final: last.compromised,
             compromised_ever: last.ever_compromised,
             time_to_half_vulnerable_s: time_to_half,
@@ -661,10 +737,11 @@ impl RunRecord {
     pub fn series_table(&self) -> Table {
         let ticks = self.series.len();
         let mut t = Table::new();
-        t.push("tick", table::ints(0..ticks as u64));
+        let first = u64::from(self.first_tick);
+        t.push("tick", table::ints(first..first + ticks as u64));
         t.push(
             "time_s",
-            table::floats((0..ticks).map(|i| i as f64 * self.tick_s)),
+            table::floats((first..first + ticks as u64).map(|i| i as f64 * self.tick_s)),
         );
         let columns = TimeSeries::columns(&self.zone_names, &self.counter_names);
         let rows: Vec<Vec<u64>> = (0..ticks).map(|i| self.series.row(i)).collect();
@@ -723,10 +800,14 @@ impl RunRecord {
         let cells = ticks * zones.len();
         let at = |k: usize| (k / zones.len().max(1), k % zones.len().max(1));
         let mut t = Table::new();
-        t.push("tick", table::ints((0..cells).map(|k| at(k).0 as u64)));
+        let first = u64::from(self.first_tick);
+        t.push(
+            "tick",
+            table::ints((0..cells).map(|k| first + at(k).0 as u64)),
+        );
         t.push(
             "time_s",
-            table::floats((0..cells).map(|k| at(k).0 as f64 * self.tick_s)),
+            table::floats((0..cells).map(|k| (first + at(k).0 as u64) as f64 * self.tick_s)),
         );
         t.push(
             "zone",
@@ -854,4 +935,10 @@ impl RunRecord {
         }
         Ok(())
     }
+}
+
+crate::persist_whole!(EventLog, TimeSeries);
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }

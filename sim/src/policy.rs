@@ -9,6 +9,7 @@
 
 use bevy_ecs::prelude::*;
 
+use crate::checkpoint::{CheckpointError, Persist, decode, encode, same_len};
 use crate::rng::Chance;
 use crate::scenario::{Scenario, Segmentation, ServiceId};
 
@@ -144,9 +145,37 @@ impl AccessPolicy {
     }
 }
 
+/// Segmentation is a parameter; who is denied or throttled is state.
+impl Persist for AccessPolicy {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        encode::<Self, _>(&(&self.denied, &self.throttled), out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let (denied, throttled): (Vec<bool>, Vec<bool>) = decode::<Self, _>(bytes)?;
+        same_len("zero-trust denials", denied.len(), self.denied.len())?;
+        same_len("throttles", throttled.len(), self.throttled.len())?;
+        (self.denied, self.throttled) = (denied, throttled);
+        Ok(())
+    }
+    /// Denials carry over where both strategies run zero trust, throttles where both run
+    /// the adaptive response; otherwise nobody starts denied or throttled.
+    fn carry(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let (denied, throttled): (Vec<bool>, Vec<bool>) = decode::<Self, _>(bytes)?;
+        if denied.len() == self.denied.len() {
+            self.denied = denied;
+        }
+        if throttled.len() == self.throttled.len() {
+            self.throttled = throttled;
+        }
+        Ok(())
+    }
+}
+
 /// Decoys touched this tick: the attacker's source node of each.
-#[derive(Resource, Debug, Clone, Default)]
+#[derive(Resource, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Tripwires {
     /// Sources, in the order they were caught.
     pub sources: Vec<u32>,
 }
+
+crate::persist_whole!(Tripwires);

@@ -40,6 +40,7 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, SingleThreadedExecutor};
 use bevy_ecs::system::ScheduleSystem;
 
+use crate::checkpoint::{Checkpoint, CheckpointError, Entry, Part, Persist, Recipe, Registry};
 use crate::killchain::CampaignBook;
 use crate::metrics::{
     EventLog, Metrics, NodeNamer, RunRecord, Summary, TimeSeries, account, event_json,
@@ -49,7 +50,9 @@ use crate::rng::SimRng;
 use crate::scenario::Scenario;
 use crate::topology::Topology;
 use crate::traffic::{BackendChoice, TrafficCore, TrafficPlugin};
-use crate::world::{Clock, DetectionModel, ScenarioRes, benign_demand, spawn_nodes};
+use crate::world::{
+    Clock, DetectionModel, ScenarioRes, Security, Telemetry, benign_demand, dense, spawn_nodes,
+};
 
 /// The stages of a tick, in the order they run.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,11 +85,20 @@ pub enum BuildError {
     /// The schedule is invalid (e.g. two systems in one stage conflict without an order).
     #[error("invalid tick schedule: {0}")]
     Schedule(String),
+    /// A plugin inserted resources it declared neither persisted nor rebuilt, so
+    /// checkpoints would silently lose them (a bug in the plugin, not in the scenario).
+    #[error(
+        "resources neither persisted nor rebuilt (declare them with UniverseBuilder::persist or ::rebuilt): {}",
+        .0.join(", ")
+    )]
+    Unclassified(Vec<String>),
 }
 
 /// A failure inside a system that ends the run (e.g. a GPU lost mid-run).
-#[derive(Resource, Debug, Default, Clone)]
+#[derive(Resource, Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SimFault(pub Option<String>);
+
+crate::persist_whole!(SimFault);
 
 /// Something that adds systems and resources to a universe: attack campaigns, defenses,
 /// later the traffic core and recorders.
@@ -103,6 +115,7 @@ pub struct UniverseBuilder<'a> {
     pub scenario: &'a Scenario,
     world: &'a mut World,
     schedule: &'a mut Schedule,
+    registry: &'a mut Registry,
 }
 
 impl UniverseBuilder<'_> {
@@ -134,6 +147,20 @@ impl UniverseBuilder<'_> {
     pub fn metrics(&mut self) -> Mut<'_, Metrics> {
         self.world.resource_mut::<Metrics>()
     }
+
+    /// Declares that resource `R` holds state a checkpoint must carry (see
+    /// [`crate::checkpoint`]). Parts are saved and restored in registration order.
+    pub fn persist<R: Persist>(&mut self) -> &mut Self {
+        self.registry.entries.push(Entry::of::<R>());
+        self
+    }
+
+    /// Declares that resource `R` is wholly rebuilt from the scenario (parameters,
+    /// counter handles, precomputed tables), so checkpoints leave it out.
+    pub fn rebuilt<R: Resource>(&mut self) -> &mut Self {
+        self.registry.rebuilt.push(std::any::TypeId::of::<R>());
+        self
+    }
 }
 
 /// A world and its schedule, stepped tick by tick.
@@ -141,6 +168,8 @@ pub struct Universe {
     world: World,
     schedule: Schedule,
     scenario: Arc<Scenario>,
+    backend: BackendChoice,
+    registry: Registry,
 }
 
 impl Universe {
@@ -169,6 +198,7 @@ impl Universe {
             tick: 0,
             tick_micros: scenario.tick.as_micros(),
             ticks: scenario.ticks,
+            start: 0,
         });
         world.insert_resource(Metrics::default());
         world.insert_resource(EventLog::new(scenario.max_events));
@@ -178,6 +208,24 @@ impl Universe {
         world.insert_resource(DetectionModel::default());
         world.insert_resource(AccessPolicy::new(&scenario));
         world.insert_resource(Tripwires::default());
+        let mut registry = Registry::default();
+        registry.rebuilt.extend([
+            std::any::TypeId::of::<Topology>(),
+            std::any::TypeId::of::<SimRng>(),
+            std::any::TypeId::of::<ScenarioRes>(),
+        ]);
+        registry.entries.extend([
+            Entry::of::<Clock>(),
+            nodes_entry(),
+            Entry::of::<Metrics>(),
+            Entry::of::<EventLog>(),
+            Entry::of::<TimeSeries>(),
+            Entry::of::<SimFault>(),
+            Entry::of::<CampaignBook>(),
+            Entry::of::<DetectionModel>(),
+            Entry::of::<AccessPolicy>(),
+            Entry::of::<Tripwires>(),
+        ]);
 
         let mut schedule = Schedule::default();
         schedule.set_executor(SingleThreadedExecutor::default());
@@ -208,6 +256,7 @@ impl Universe {
                 scenario: &scenario,
                 world: &mut world,
                 schedule: &mut schedule,
+                registry: &mut registry,
             };
             plugin
                 .build(&mut builder)
@@ -220,10 +269,16 @@ impl Universe {
             return Err(BuildError::Schedule(e.to_string(schedule.graph(), &world)));
         }
 
+        let unclassified = registry.unclassified(&world);
+        if !unclassified.is_empty() {
+            return Err(BuildError::Unclassified(unclassified));
+        }
         let mut universe = Self {
             world,
             schedule,
             scenario,
+            backend,
+            registry,
         };
         // Tick 0: record the initial state, before anything acts.
         universe
@@ -337,6 +392,150 @@ impl Universe {
         )
     }
 
+    /// The universe's whole state now, as a [`Checkpoint`] (see [`crate::checkpoint`]).
+    pub fn checkpoint(&self) -> Result<Checkpoint, CheckpointError> {
+        let parts = self
+            .registry
+            .entries
+            .iter()
+            .map(|e| {
+                let mut bytes = Vec::new();
+                (e.save)(&self.world, &mut bytes)?;
+                Ok(Part {
+                    name: e.name.to_owned(),
+                    bytes,
+                })
+            })
+            .collect::<Result<Vec<_>, CheckpointError>>()?;
+        Ok(Checkpoint {
+            format: crate::checkpoint::FORMAT,
+            paraverse: crate::checkpoint::VERSION.to_owned(),
+            recipe: Recipe::of(&self.scenario),
+            tick: self.clock().tick,
+            parts,
+        })
+    }
+
+    /// Rebuilds the universe a checkpoint was taken of, with `plugins` (the ones it was
+    /// built with) and the traffic `backend` (any: results do not depend on it), and
+    /// restores its state: stepping it on gives, bit for bit, what the original gave.
+    pub fn resume(
+        checkpoint: &Checkpoint,
+        backend: BackendChoice,
+        plugins: &[&dyn SimPlugin],
+    ) -> Result<Self, CheckpointError> {
+        let scenario = checkpoint.recipe.scenario()?;
+        let mut universe = Self::build_with(scenario, backend, plugins)
+            .map_err(|e| CheckpointError::Build(e.to_string()))?;
+        universe.restore(checkpoint)?;
+        Ok(universe)
+    }
+
+    /// Overwrites this universe's state with a checkpoint's. The universe must have been
+    /// built from the checkpoint's recipe with the same plugins (its parts must match).
+    pub fn restore(&mut self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        let ours: Vec<&str> = self.registry.entries.iter().map(|e| e.name).collect();
+        let theirs: Vec<&str> = checkpoint.parts.iter().map(|p| p.name.as_str()).collect();
+        if ours != theirs {
+            let missing: Vec<&str> = ours
+                .iter()
+                .filter(|n| !theirs.contains(n))
+                .copied()
+                .collect();
+            let extra: Vec<&str> = theirs
+                .iter()
+                .filter(|n| !ours.contains(n))
+                .copied()
+                .collect();
+            return Err(CheckpointError::Mismatch(format!(
+                "state parts differ (other plugins or defenses?): missing {missing:?}, unexpected {extra:?}"
+            )));
+        }
+        for (entry, part) in self.registry.entries.iter().zip(&checkpoint.parts) {
+            (entry.restore)(&mut self.world, &part.bytes)?;
+        }
+        Ok(())
+    }
+
+    /// A branch of a checkpointed run, for forecasts: the world at the checkpoint's tick,
+    /// continued for `horizon` ticks under `scenario`'s defenses (the checkpoint's own
+    /// scenario, with its strategy or another) with the future drawn from `future_seed`.
+    ///
+    /// Everything the checkpoint holds that the branch also has carries over: nodes,
+    /// campaigns, traffic, and the state of defenses both strategies run (alert queues,
+    /// trust scores, baselines; [`Persist::carry`]). Defenses only the branch runs start
+    /// fresh at the branching tick. The records (counters, time series, events) start at
+    /// the branching tick, so the branch's summary and objectives are of the horizon alone.
+    /// What the scenario builds (topology, flows, footholds) is built from the run's own
+    /// seed; only draws after the branching tick use `future_seed`, so with the run's seed
+    /// and the run's defenses a branch replays the run's own future exactly.
+    pub fn branch(
+        checkpoint: &Checkpoint,
+        scenario: Scenario,
+        future_seed: u64,
+        horizon: u32,
+        backend: BackendChoice,
+        plugins: &[&dyn SimPlugin],
+    ) -> Result<Self, CheckpointError> {
+        if scenario.source != checkpoint.recipe.source {
+            return Err(CheckpointError::Mismatch(format!(
+                "the branch's scenario ({}) is not the checkpoint's ({})",
+                scenario.origin, checkpoint.recipe.origin
+            )));
+        }
+        let at = checkpoint.tick;
+        let end = at.checked_add(horizon).ok_or_else(|| {
+            CheckpointError::Mismatch(format!(
+                "a horizon of {horizon} ticks from tick {at} passes tick {}",
+                u32::MAX
+            ))
+        })?;
+        let mut scenario = scenario.with_seed(checkpoint.recipe.seed).with_ticks(end);
+        scenario.max_events = checkpoint.recipe.max_events;
+        let mut universe = Self::build_with(scenario, backend, plugins)
+            .map_err(|e| CheckpointError::Build(e.to_string()))?;
+        let records = [
+            std::any::TypeId::of::<Metrics>(),
+            std::any::TypeId::of::<TimeSeries>(),
+            std::any::TypeId::of::<EventLog>(),
+        ];
+        for entry in &universe.registry.entries {
+            if records.contains(&entry.type_id) {
+                continue;
+            }
+            if let Some(part) = checkpoint.parts.iter().find(|p| p.name == entry.name) {
+                (entry.carry)(&mut universe.world, &part.bytes)?;
+            }
+        }
+        let world = &mut universe.world;
+        {
+            let mut clock = world.resource_mut::<Clock>();
+            clock.start = at;
+            clock.tick = at;
+            clock.ticks = end;
+        }
+        world.insert_resource(SimRng::new(future_seed));
+        world.insert_resource(TimeSeries::default());
+        let max_events = universe.scenario.max_events;
+        world.insert_resource(EventLog::new(max_events));
+        // The branch's first row: the carried state at the branching tick.
+        world
+            .run_system_cached(account)
+            .map_err(|e| CheckpointError::Build(format!("{e:?}")))?;
+        Ok(universe)
+    }
+
+    /// An independent copy of this universe in memory (for ensembles and forecasts), built
+    /// with `plugins` (the ones this universe was built with) on the same backend: the
+    /// scenario's parts are rebuilt, the state is copied through a checkpoint.
+    pub fn fork(&self, plugins: &[&dyn SimPlugin]) -> Result<Self, CheckpointError> {
+        let checkpoint = self.checkpoint()?;
+        let mut universe = Self::build_with((*self.scenario).clone(), self.backend, plugins)
+            .map_err(|e| CheckpointError::Build(e.to_string()))?;
+        universe.restore(&checkpoint)?;
+        Ok(universe)
+    }
+
     /// Ends the run and hands over what it recorded.
     pub fn finish(mut self) -> RunRecord {
         let clock = self.clock();
@@ -372,8 +571,45 @@ impl Universe {
             zone_names: self.scenario.zones.clone(),
             events: log.events().to_vec(),
             tick_s: clock.seconds_at(1),
+            first_tick: clock.start,
             node_names: self.node_namer(),
             campaign_names: self.campaign_names(),
         }
+    }
+}
+
+/// Saves and restores the node components that change (security and telemetry); the
+/// others (id, kind, zone, group) are rebuilt from the scenario.
+fn nodes_entry() -> Entry {
+    fn save(world: &World, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        let mut nodes = world
+            .try_query::<(&Security, &Telemetry)>()
+            .ok_or_else(|| CheckpointError::Mismatch("the world has no nodes".into()))?;
+        let (security, telemetry) =
+            dense(nodes.contiguous_iter(world).expect("node query is dense"));
+        crate::checkpoint::encode::<Security, _>(&(security, telemetry), out)
+    }
+    fn restore(world: &mut World, bytes: &[u8]) -> Result<(), CheckpointError> {
+        let (security, telemetry): (Vec<Security>, Vec<Telemetry>) =
+            crate::checkpoint::decode::<Security, _>(bytes)?;
+        let mut query = world.query::<(&mut Security, &mut Telemetry)>();
+        let (mut s, mut t) = dense(
+            query
+                .contiguous_iter_mut(world)
+                .expect("node query is dense"),
+        );
+        let (s, t) = (s.bypass_change_detection(), t.bypass_change_detection());
+        crate::checkpoint::same_len("nodes", security.len(), s.len())?;
+        crate::checkpoint::same_len("node telemetry", telemetry.len(), t.len())?;
+        s.copy_from_slice(&security);
+        t.copy_from_slice(&telemetry);
+        Ok(())
+    }
+    Entry {
+        name: "nodes",
+        type_id: std::any::TypeId::of::<Security>(),
+        save,
+        restore,
+        carry: restore,
     }
 }

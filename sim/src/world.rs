@@ -17,6 +17,9 @@ use std::sync::Arc;
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{CheckpointError, Persist, decode, encode};
 use crate::rng::{Chance, SimRng, Stream};
 use crate::scenario::{GroupId, NodeKind, Scenario, ZoneId};
 
@@ -42,7 +45,8 @@ pub struct InGroup(pub GroupId);
 /// Flags rather than one enum because they combine: a quarantined node may still be
 /// compromised (and is cleaned only when rebuilt), and a patched node may already host
 /// an attacker (patching closes the door, it does not evict).
-#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(into = "PackedSecurity", from = "PackedSecurity")]
 pub struct Security {
     /// An attacker controls the node.
     pub compromised: bool,
@@ -67,6 +71,51 @@ pub struct Security {
     /// Times the node has been rebuilt or restored (wrapping): an attacker that took it
     /// before a rebuild holds it no more, even if another has taken it since.
     pub rebuilds: u8,
+}
+
+/// [`Security`] as checkpoints store it: the nine flags in one integer (two bytes as a
+/// varint instead of nine), then the campaign and the rebuild count.
+#[derive(Serialize, Deserialize)]
+struct PackedSecurity(u16, u8, u8);
+
+impl From<Security> for PackedSecurity {
+    fn from(s: Security) -> Self {
+        let flags = [
+            s.compromised,
+            s.quarantined,
+            s.patched,
+            s.alerted,
+            s.ever_compromised,
+            s.encrypted,
+            s.overwhelmed,
+            s.account_taken_over,
+            s.hardened,
+        ];
+        let bits = flags
+            .iter()
+            .enumerate()
+            .fold(0u16, |acc, (i, &f)| acc | (u16::from(f) << i));
+        Self(bits, s.campaign, s.rebuilds)
+    }
+}
+
+impl From<PackedSecurity> for Security {
+    fn from(PackedSecurity(bits, campaign, rebuilds): PackedSecurity) -> Self {
+        let flag = |i: u16| bits & (1 << i) != 0;
+        Self {
+            compromised: flag(0),
+            quarantined: flag(1),
+            patched: flag(2),
+            alerted: flag(3),
+            ever_compromised: flag(4),
+            encrypted: flag(5),
+            overwhelmed: flag(6),
+            account_taken_over: flag(7),
+            hardened: flag(8),
+            campaign,
+            rebuilds,
+        }
+    }
 }
 
 impl Security {
@@ -105,7 +154,7 @@ impl Security {
 ///
 /// Detection systems scale their thresholds by [`DetectionModel::threshold_scale_ppm`];
 /// one million (the default) is an intact model.
-#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectionModel {
     /// Threshold multiplier, parts per million.
     pub threshold_scale_ppm: u64,
@@ -130,7 +179,7 @@ impl DetectionModel {
 /// What sensors can observe of a node in the current tick. Demand sets the benign
 /// baseline; attack systems add to it; detection reads it. Nothing here says *why* a
 /// node is busy: that is ground truth, which defenders do not see.
-#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Telemetry {
     /// Outbound connection attempts this tick.
     pub connections: u32,
@@ -170,6 +219,23 @@ pub struct Clock {
     pub tick_micros: u64,
     /// Ticks in the run.
     pub ticks: u32,
+    /// The first tick the records (time series, counters, events) cover: 0 for a run,
+    /// the branching tick for a forecast branch ([`crate::universe::Universe::branch`]).
+    pub start: u32,
+}
+
+crate::persist_whole!(DetectionModel);
+
+/// The tick and where the records start are state; the tick's length and the run's
+/// length come from the scenario.
+impl Persist for Clock {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        encode::<Self, _>(&(self.tick, self.start), out)
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        (self.tick, self.start) = decode::<Self, _>(bytes)?;
+        Ok(())
+    }
 }
 
 impl Clock {
@@ -302,4 +368,23 @@ pub fn benign_demand(
                 };
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag survives packing on its own (a swapped or dropped bit would not).
+    #[test]
+    fn security_packs_and_unpacks_every_flag() {
+        let all = Security::from(PackedSecurity(0x1ff, 3, 250));
+        let round = |s: Security| Security::from(PackedSecurity::from(s));
+        assert_eq!(round(all), all);
+        for i in 0..9u16 {
+            let one = Security::from(PackedSecurity(1 << i, 0, 0));
+            assert_eq!(PackedSecurity::from(one).0, 1 << i);
+            assert_eq!(round(one), one);
+        }
+        assert!(all.compromised && all.hardened && all.campaign == 3 && all.rebuilds == 250);
+    }
 }

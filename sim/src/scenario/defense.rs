@@ -1066,6 +1066,7 @@ impl Scenario {
         }
         self.defense = defense;
         self.strategy_source = Some(text.to_owned());
+        self.strategy_origin = Some(origin.to_owned());
         Ok(self)
     }
 }

@@ -367,6 +367,8 @@ pub struct Scenario {
     pub defense: Defense,
     /// The text of the strategy file that replaced the scenario's defenses, if any.
     pub strategy_source: Option<String>,
+    /// Where that strategy file came from (a path), for messages.
+    pub strategy_origin: Option<String>,
     /// Total nodes.
     pub node_count: u32,
     /// Total terminals (XR, AR, phones, IoT).
@@ -764,6 +766,7 @@ impl Validator<'_> {
             traffic,
             defense,
             strategy_source: None,
+            strategy_origin: None,
             node_count,
             terminal_count: terminals.min(u64::from(u32::MAX)) as u32,
             max_events: file.recording.max_events,

@@ -34,6 +34,9 @@ use std::borrow::Cow;
 use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{CheckpointError, Persist, decode, encode, same_len};
 use crate::metrics::{CounterId, Metrics, XR_OK, XR_TOTAL};
 use crate::policy::AccessPolicy;
 use crate::rng::{SimRng, Stream};
@@ -155,7 +158,7 @@ pub struct NewFlow {
 const ADDED: u16 = u16::MAX;
 
 /// All flows, as flat arrays indexed by flow id.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FlowSet {
     /// Sending node.
     pub src: Vec<u32>,
@@ -186,6 +189,8 @@ pub struct FlowSet {
     pub path_links: Vec<u32>,
     /// The same paths in dense ids (indices into [`TrafficCore::used_channels`]): the
     /// allocation and the per-channel results cover only channels some path uses.
+    /// Not in checkpoints: derived from `path_links`.
+    #[serde(skip)]
     pub dense_links: Vec<u32>,
     /// Whether a path exists.
     pub routed: Vec<bool>,
@@ -233,7 +238,7 @@ impl FlowSet {
 }
 
 /// Per-tick results of the traffic core.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrafficState {
     /// Allocated rate per flow, kbit/s.
     pub rate: Vec<u32>,
@@ -614,6 +619,16 @@ impl TrafficCore {
             links.extend_from_slice(p);
             offsets.push(links.len() as u32);
         }
+        self.flows.path_offsets = offsets;
+        self.flows.path_links = links;
+        self.index_channels();
+        self.paths_version += 1;
+    }
+
+    /// Numbers the channels the paths use (dense ids, in channel order) and rewrites the
+    /// paths in them.
+    fn index_channels(&mut self) {
+        let links = std::mem::take(&mut self.flows.path_links);
         // Dense ids for the channels in use, in channel order: mark used channels, then
         // number the marked ones.
         const UNUSED: u32 = u32::MAX;
@@ -634,9 +649,7 @@ impl TrafficCore {
             .map(|&c| self.capacity[c as usize])
             .collect();
         self.flows.dense_links = links.iter().map(|&c| dense[c as usize]).collect();
-        self.flows.path_offsets = offsets;
         self.flows.path_links = links;
-        self.paths_version += 1;
     }
 
     /// One tick: update availability and demand, allocate, derive link and flow metrics.
@@ -877,6 +890,76 @@ impl TrafficCore {
     }
 }
 
+/// Flows (with their paths and this tick's demand), availability, routes' transit counts
+/// and the last tick's results are state (flows are added and rerouted as the run goes);
+/// capacities, delays and counter handles are rebuilt from the scenario. The backend is
+/// fresh: it uploads the paths on its first allocation.
+impl Persist for TrafficCore {
+    fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        encode::<Self, _>(
+            &(
+                &self.flows,
+                &self.state,
+                &self.down,
+                &self.unserved,
+                &self.transit,
+                self.paths_version,
+            ),
+            out,
+        )
+    }
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        type Saved = (FlowSet, TrafficState, Vec<bool>, Vec<u32>, Vec<u32>, u64);
+        let (flows, state, down, unserved, transit, version): Saved = decode::<Self, _>(bytes)?;
+        same_len("traffic nodes", down.len(), self.down.len())?;
+        same_len("traffic transit counts", transit.len(), self.transit.len())?;
+        let n = flows.len();
+        for (what, len) in [
+            ("flow destinations", flows.dst.len()),
+            ("flow clients", flows.client.len()),
+            ("flow classes", flows.class.len()),
+            ("flow demands", flows.base_demand.len()),
+            ("flow demands this tick", flows.demand.len()),
+            ("flow priorities", flows.priority.len()),
+            ("flow budgets", flows.budget_us.len()),
+            ("flow origins", flows.origin.len()),
+            ("flow profiles", flows.diurnal.len()),
+            ("flow services", flows.service.len()),
+            ("flow routes", flows.routed.len()),
+            ("path offsets", flows.path_offsets.len().saturating_sub(1)),
+        ] {
+            same_len(what, len, n)?;
+        }
+        let links = flows.path_links.len();
+        let bad_offset = flows
+            .path_offsets
+            .windows(2)
+            .any(|w| w[0] > w[1] || w[1] as usize > links);
+        let channels = self.capacity.len();
+        if bad_offset
+            || flows.path_links.iter().any(|&c| c as usize >= channels)
+            || unserved.iter().any(|&f| f as usize >= n)
+            || flows
+                .src
+                .iter()
+                .chain(&flows.dst)
+                .any(|&v| v as usize >= down.len() && v != u32::MAX)
+        {
+            return Err(CheckpointError::Mismatch(
+                "traffic paths name channels, flows or nodes this universe does not have".into(),
+            ));
+        }
+        self.flows = flows;
+        self.state = state;
+        self.down = down;
+        self.unserved = unserved;
+        self.transit = transit;
+        self.index_channels();
+        self.paths_version = version;
+        Ok(())
+    }
+}
+
 /// M/M/1 queueing delay of 1500-byte packets on a channel of `capacity` kbit/s offered
 /// `offered` kbit/s, capped at `limit` µs. Integer arithmetic throughout.
 pub fn queue_delay_us(offered: u64, capacity: u32, limit: u64) -> u64 {
@@ -926,6 +1009,7 @@ impl SimPlugin for TrafficPlugin {
         });
         core.fallback = fallback;
         world.insert_resource(core);
+        builder.persist::<TrafficCore>();
         builder.add_systems(SimStage::Traffic, traffic_step);
         Ok(())
     }

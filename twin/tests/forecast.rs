@@ -1,0 +1,176 @@
+//! Forecasts from checkpoints: deterministic at any thread count and batch size, member 0
+//! replays the run's own future, every strategy faces the same members, and a strategy
+//! that clearly stops the siege is recommended with a significant paired comparison.
+
+use paraverse_attackers::AttackerPlugin;
+use paraverse_defenders::DefenderPlugin;
+use paraverse_lab::experiment::Score;
+use paraverse_sim::bundled;
+use paraverse_sim::prelude::*;
+use paraverse_twin::{Candidate, Forecast, ForecastSpec, forecast};
+
+const PLUGINS: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
+
+fn strategy(scenario: &Scenario, file: &str) -> Candidate {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../strategies")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let scenario = scenario.clone().with_strategy(&text, file).unwrap();
+    Candidate {
+        name: scenario.defense.strategy.clone().unwrap(),
+        scenario,
+    }
+}
+
+fn siege_checkpoint(at: u32) -> (Scenario, Checkpoint) {
+    let scenario = bundled::load(Some("metaverse-under-siege")).unwrap();
+    let mut u = Universe::build(scenario.clone(), &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+    while u.clock().tick < at && u.step() {}
+    (scenario, u.checkpoint().unwrap())
+}
+
+fn run(
+    checkpoint: &Checkpoint,
+    candidates: &[Candidate],
+    members: u32,
+    parallel: usize,
+) -> Forecast {
+    run_for(checkpoint, candidates, members, parallel, 90)
+}
+
+fn run_for(
+    checkpoint: &Checkpoint,
+    candidates: &[Candidate],
+    members: u32,
+    parallel: usize,
+    horizon: u32,
+) -> Forecast {
+    let spec = ForecastSpec {
+        horizon,
+        members,
+        score: Score::default(),
+        backend: BackendChoice::Cpu,
+        parallel,
+    };
+    forecast(checkpoint, candidates, &spec, &PLUGINS, &|| {}).unwrap()
+}
+
+fn json(f: &Forecast) -> String {
+    serde_json::to_string(f).unwrap()
+}
+
+#[test]
+fn a_forecast_is_the_same_at_any_thread_count_and_batch_size() {
+    let (scenario, checkpoint) = siege_checkpoint(200);
+    let candidates = [
+        Candidate {
+            name: "current".into(),
+            scenario: scenario.clone(),
+        },
+        strategy(&scenario, "zero-trust.toml"),
+    ];
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let reference = one.install(|| json(&run(&checkpoint, &candidates, 4, 1)));
+    let four = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    assert_eq!(
+        four.install(|| json(&run(&checkpoint, &candidates, 4, 3))),
+        reference
+    );
+}
+
+#[test]
+fn member_zero_under_the_current_defenses_is_the_runs_own_future() {
+    let (scenario, checkpoint) = siege_checkpoint(200);
+    let mut whole = Universe::build(
+        scenario.clone().with_ticks(290),
+        &[&AttackerPlugin, &DefenderPlugin],
+    )
+    .unwrap();
+    whole.run(|_| {});
+    let whole = whole.finish();
+    let f = run(
+        &checkpoint,
+        &[Candidate {
+            name: "current".into(),
+            scenario: scenario.clone(),
+        }],
+        3,
+        2,
+    );
+    let member0: Vec<f64> = f.strategies[0].members[0]
+        .series
+        .iter()
+        .map(|row| row[0].unwrap())
+        .collect();
+    let truth: Vec<f64> = whole.series.states[200..]
+        .iter()
+        .map(|s| s.compromised as f64)
+        .collect();
+    assert_eq!(member0, truth);
+    let seeds: Vec<u64> = f.strategies[0].members.iter().map(|m| m.seed).collect();
+    assert_eq!(seeds[0], scenario.seed);
+    assert!(seeds[1] != seeds[0] && seeds[2] != seeds[1]);
+    // Other members are other futures.
+    let member1: Vec<f64> = f.strategies[0].members[1]
+        .series
+        .iter()
+        .map(|row| row[0].unwrap())
+        .collect();
+    assert_ne!(member0, member1);
+}
+
+#[test]
+fn a_strategy_that_stops_the_siege_is_recommended_with_a_significant_comparison() {
+    let (scenario, checkpoint) = siege_checkpoint(240);
+    let candidates = [
+        Candidate {
+            name: "current".into(),
+            scenario: scenario.clone(),
+        },
+        strategy(&scenario, "segmented.toml"),
+        strategy(&scenario, "full-stack.toml"),
+    ];
+    let f = run_for(&checkpoint, &candidates, 12, 2, 180);
+    // Every strategy faced the same draws of the future.
+    for s in &f.strategies[1..] {
+        let seeds = |x: &paraverse_twin::forecast::StrategyForecast| {
+            x.members.iter().map(|m| m.seed).collect::<Vec<_>>()
+        };
+        assert_eq!(seeds(s), seeds(&f.strategies[0]));
+    }
+    assert_eq!(f.recommended, "full-stack", "{}", f.statement);
+    let c = f.comparison.as_ref().unwrap();
+    assert!(c.ci_low > 0.0 && c.p_value < 0.01, "{}", f.statement);
+    assert!(
+        f.statement.starts_with("Deploy full-stack"),
+        "{}",
+        f.statement
+    );
+    let fan = &f.strategies[2].fans["compromised"];
+    assert_eq!(fan.len(), 181);
+    assert!(fan.iter().all(|p| p.q10 <= p.q50 && p.q50 <= p.q90));
+    assert_eq!(fan[0].tick, 240);
+    // The written folder.
+    let dir = tempfile::tempdir().unwrap();
+    let files = f.write(dir.path()).unwrap();
+    for name in [
+        "forecast.json",
+        "members.csv",
+        "fan.csv",
+        "fan-compromised.png",
+        "recommendation.md",
+    ] {
+        assert!(files.iter().any(|f| f == name), "{name} in {files:?}");
+    }
+    let members = std::fs::read_to_string(dir.path().join("members.csv")).unwrap();
+    assert_eq!(members.lines().count(), 1 + 3 * 12);
+    let png = std::fs::read(dir.path().join("fan-compromised.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
