@@ -34,6 +34,9 @@ pub enum Command {
         /// Write to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The schema of observation lines (`paraverse twin --observations`) instead.
+        #[arg(long)]
+        observations: bool,
     },
     /// List the bundled scenarios.
     List,
@@ -123,6 +126,12 @@ pub enum Command {
     /// Writes forecast.json, members.csv, fan.csv, fan charts (SVG, PNG) and
     /// recommendation.md.
     Forecast(ForecastArgs),
+    /// Keep an ensemble of universes in step with the real network's observations (JSON
+    /// Lines: alerts, quarantines, releases, verdicts; `paraverse schema --observations`),
+    /// estimate what the sensors cannot see (which nodes are compromised), and every
+    /// --cycle forecast the --candidate strategies and recommend one. Writes
+    /// estimates.csv as it goes, recommendations/, and with --truth accuracy.json.
+    Twin(TwinArgs),
 }
 
 /// Options of `paraverse import`.
@@ -349,6 +358,11 @@ pub struct RunArgs {
     /// Checkpoints to keep, the latest ones (0: all).
     #[arg(long, default_value_t = 3, requires = "checkpoint_every")]
     pub checkpoint_keep: usize,
+    /// Also write the blue team's sensor feed as observations (JSON Lines, the format
+    /// `paraverse twin` reads): alerts (detections, tripwires), quarantines, releases.
+    /// No ground truth: what a SOC would have seen.
+    #[arg(long, value_name = "FILE")]
+    pub observations_out: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -418,6 +432,74 @@ pub struct ForecastArgs {
     #[arg(long)]
     pub force: bool,
     /// No progress bar and no summary on the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `paraverse twin`.
+#[derive(Debug, Args)]
+pub struct TwinArgs {
+    /// The real network's scenario file or bundled name (e.g. from `paraverse import`).
+    pub scenario: String,
+    /// The real network's defenses (a strategy file). Members run them too (their own
+    /// detectors and responses act on what their attacker holds); what the feed reports is
+    /// imposed on top.
+    #[arg(long)]
+    pub strategy: Option<PathBuf>,
+    /// The seed the scenario is built with (default: its `general.seed`): what it builds
+    /// from randomness (topology, which nodes run what) must be the real network's. The
+    /// members draw their futures from seeds of their own.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The feed: a JSON Lines file, or `-` for standard input (read as it arrives).
+    #[arg(long, value_name = "FILE|-")]
+    pub observations: PathBuf,
+    /// Mapping file, to name nodes by IPv4 address.
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
+    /// Members of the ensemble.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub members: u32,
+    /// Probability that a compromised node raises an alert in a tick.
+    #[arg(long, default_value_t = 0.05, conflicts_with = "calibrate")]
+    pub alert_tpr: f64,
+    /// Probability that a clean node raises an alert in a tick.
+    #[arg(long, default_value_t = 1e-4, conflicts_with = "calibrate")]
+    pub alert_fpr: f64,
+    /// Measure the detectors' rates on a run folder with ground truth (`paraverse run` of
+    /// the same scenario and defenses, another seed) instead of --alert-tpr/--alert-fpr.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub calibrate: Option<PathBuf>,
+    /// The simulated time the feed's end stands for (the twin closes every tick up to
+    /// it: nothing reported after the last line); default: the last line's time.
+    #[arg(long, value_parser = parse_duration)]
+    pub until: Option<SimDuration>,
+    /// Every so much simulated time, forecast the candidates and recommend one.
+    #[arg(long, value_parser = parse_duration, requires = "candidate")]
+    pub cycle: Option<SimDuration>,
+    /// A candidate strategy file for the cycle's forecasts (repeat); the current
+    /// defenses are a candidate too.
+    #[arg(long, requires = "cycle")]
+    pub candidate: Vec<PathBuf>,
+    /// How far each cycle's forecast looks ahead.
+    #[arg(long, default_value = "30 min", value_parser = parse_duration)]
+    pub horizon: SimDuration,
+    /// Compare the estimates with a ground-truth run's folder (the run that wrote the
+    /// feed) and write accuracy.json: estimation error against the naive estimate and the
+    /// interval's coverage.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub truth: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Output folder (default: results/twin-SCENARIO/); an existing one is refused
+    /// unless --force.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the output folder if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// No summary on the terminal.
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -26,6 +26,7 @@ mod forecast;
 mod import;
 mod lab;
 mod out;
+mod twin;
 mod view;
 mod watch;
 
@@ -101,8 +102,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
         Command::Validate { files } => validate(&files),
-        Command::Schema { out } => {
-            let schema = serde_json::to_string_pretty(&paraverse_sim::scenario::json_schema())?;
+        Command::Schema { out, observations } => {
+            let schema = serde_json::to_string_pretty(&if observations {
+                paraverse_twin::observation::json_schema()
+            } else {
+                serde_json::to_value(paraverse_sim::scenario::json_schema())?
+            })?;
             match out {
                 Some(path) => paraverse_lab::runner::write_atomic(&path, &(schema + "\n"))?,
                 None => println!("{schema}"),
@@ -166,6 +171,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => export::export(&args).map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import::import(&args).map(|()| ExitCode::SUCCESS),
         Command::Forecast(args) => forecast::forecast(&args).map(|()| ExitCode::SUCCESS),
+        Command::Twin(args) => twin::twin(&args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => {
             set_threads(None)?;
             lab::check(&args).map(|ok| {
@@ -320,6 +326,11 @@ fn run(args: RunArgs) -> Result<()> {
         Ok(())
     })
     .with_context(|| format!("cannot write results to {}", out.display()))?;
+    if let Some(path) = &args.observations_out {
+        let feed = twin::blue_feed(&record);
+        paraverse_lab::runner::write_atomic(path, &feed)
+            .with_context(|| format!("cannot write the observations to {}", path.display()))?;
+    }
     print_run(&record, &out, nodes, start, wall, args.quiet)
 }
 

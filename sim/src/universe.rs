@@ -348,6 +348,35 @@ impl Universe {
         &mut self.world
     }
 
+    /// Calls `f` with every node's security state, indexed by node id.
+    pub fn with_security<R>(&mut self, f: impl FnOnce(&[Security]) -> R) -> R {
+        let mut query = self.world.query::<&Security>();
+        let security = dense(
+            query
+                .contiguous_iter(&self.world)
+                .expect("node query is dense"),
+        );
+        f(security)
+    }
+
+    /// Calls `f` with every node's security state, mutably (a twin imposing what the real
+    /// network's operators did: quarantines, releases, forensic verdicts).
+    pub fn with_security_mut<R>(&mut self, f: impl FnOnce(&mut [Security]) -> R) -> R {
+        let mut query = self.world.query::<&mut Security>();
+        let mut security = dense(
+            query
+                .contiguous_iter_mut(&mut self.world)
+                .expect("node query is dense"),
+        );
+        f(security.bypass_change_detection())
+    }
+
+    /// Draws after the current tick from `seed` instead (what the scenario built stays):
+    /// members of an ensemble that share a past diverge from here.
+    pub fn reseed(&mut self, seed: u64) {
+        self.world.insert_resource(SimRng::new(seed));
+    }
+
     /// The time series recorded so far (tick 0 onwards).
     pub fn series(&self) -> &TimeSeries {
         self.world.resource::<TimeSeries>()

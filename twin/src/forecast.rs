@@ -206,18 +206,26 @@ pub fn member_seed(seed: u64, m: u32) -> u64 {
     }
 }
 
-/// Runs `spec.members` members of every candidate from `checkpoint` and recommends one.
-/// `progress` is called after each member run.
+/// Runs `spec.members` members of every candidate from `starts` (member m branches from
+/// `starts[m % starts.len()]`: one checkpoint, or an ensemble's members at one tick) and
+/// recommends one. `progress` is called after each member run.
 pub fn forecast(
-    checkpoint: &Checkpoint,
+    starts: &[Checkpoint],
     candidates: &[Candidate],
     spec: &ForecastSpec,
     plugins: &[&(dyn SimPlugin + Sync)],
     progress: &(dyn Fn() + Sync),
 ) -> Result<Forecast, ForecastError> {
-    if candidates.is_empty() || spec.members == 0 || spec.horizon == 0 {
+    if candidates.is_empty() || spec.members == 0 || spec.horizon == 0 || starts.is_empty() {
         return Err(ForecastError::Invalid(
-            "a forecast needs a strategy, a member and a horizon of at least one tick".into(),
+            "a forecast needs a checkpoint, a strategy, a member and a horizon of at least one tick"
+                .into(),
+        ));
+    }
+    let checkpoint = &starts[0];
+    if starts.iter().any(|c| c.tick != checkpoint.tick) {
+        return Err(ForecastError::Invalid(
+            "the checkpoints of a forecast are of one tick".into(),
         ));
     }
     let jobs: Vec<(usize, u32)> = (0..candidates.len())
@@ -228,7 +236,8 @@ pub fn forecast(
         let done: Vec<Result<Member, ForecastError>> = batch
             .par_iter()
             .map(|&(s, m)| {
-                let member = run_member(checkpoint, &candidates[s], m, spec, plugins);
+                let start = &starts[m as usize % starts.len()];
+                let member = run_member(start, &candidates[s], m, spec, plugins);
                 progress();
                 member
             })

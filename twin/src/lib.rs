@@ -7,6 +7,9 @@
 //! kept in step with them come next (see issue #17); they will branch from the same
 //! checkpoints.
 
+pub mod ensemble;
 pub mod forecast;
+pub mod live;
+pub mod observation;
 
 pub use forecast::{Candidate, Forecast, ForecastError, ForecastSpec, forecast};

@@ -53,7 +53,14 @@ fn run_for(
         backend: BackendChoice::Cpu,
         parallel,
     };
-    forecast(checkpoint, candidates, &spec, &PLUGINS, &|| {}).unwrap()
+    forecast(
+        std::slice::from_ref(checkpoint),
+        candidates,
+        &spec,
+        &PLUGINS,
+        &|| {},
+    )
+    .unwrap()
 }
 
 fn json(f: &Forecast) -> String {

@@ -1,0 +1,344 @@
+//! `paraverse twin` (the live twin: feed in, estimates and recommendations out) and the
+//! blue team's feed a run writes with `--observations-out`.
+
+use std::io::{BufRead, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use paraverse_attackers::AttackerPlugin;
+use paraverse_defenders::DefenderPlugin;
+use paraverse_defenders::export::Mapping;
+use paraverse_lab::experiment::Score;
+use paraverse_sim::prelude::*;
+use paraverse_twin::ensemble::{AlertModel, Estimate};
+use paraverse_twin::forecast::{Candidate, Forecast, ForecastSpec};
+use paraverse_twin::live::{Sink, TwinSpec};
+use paraverse_twin::observation::{Kind, NodeName, Observation, Resolver};
+
+use crate::args::TwinArgs;
+use crate::{invalid, load_scenario, set_threads};
+
+/// The events a SOC sees, as observation lines: alerts (detections and tripwires),
+/// quarantines and releases. Ground truth (`true_positive`) is left out.
+pub fn blue_feed(record: &RunRecord) -> String {
+    let mut out = String::new();
+    for e in &record.events {
+        let kind = match e.kind {
+            "detection" | "tripwire_alert" => Kind::Alert,
+            "quarantine" => Kind::Quarantine,
+            "release" => Kind::Release,
+            _ => continue,
+        };
+        let Some(node) = e.node else { continue };
+        let o = Observation {
+            time_s: f64::from(e.tick) * record.tick_s,
+            kind,
+            node: Some(NodeName::Name(record.node_names.name(node))),
+            address: None,
+            source: (kind == Kind::Alert).then(|| e.kind.to_owned()),
+        };
+        out += &serde_json::to_string(&o).unwrap_or_default();
+        out.push('\n');
+    }
+    out
+}
+
+/// A run folder's time series column by name, per tick.
+fn series_column(dir: &Path, column: &str) -> Result<Vec<f64>> {
+    let path = dir.join("timeseries.csv");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        invalid(format!(
+            "{}: {e} (expected a `paraverse run` folder)",
+            path.display()
+        ))
+    })?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let c = header
+        .iter()
+        .position(|h| *h == column)
+        .ok_or_else(|| invalid(format!("{}: no column `{column}`", path.display())))?;
+    lines
+        .enumerate()
+        .map(|(i, l)| {
+            l.split(',')
+                .nth(c)
+                .and_then(|v| v.parse::<f64>().ok())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{}:{}: no number in `{column}`",
+                        path.display(),
+                        i + 2
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The detectors' per node-tick rates measured on a run with ground truth: alerts on
+/// compromised nodes per compromised node-tick, alerts on clean nodes per clean node-tick.
+fn calibrate(dir: &Path, nodes: u32) -> Result<AlertModel> {
+    let compromised = series_column(dir, "compromised")?;
+    let events = dir.join("events.jsonl");
+    let text = std::fs::read_to_string(&events)
+        .map_err(|e| invalid(format!("{}: {e}", events.display())))?;
+    let (mut tp, mut fp) = (0u64, 0u64);
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        if matches!(v["event"].as_str(), Some("detection" | "tripwire_alert")) {
+            match v["true_positive"].as_bool() {
+                Some(true) => tp += 1,
+                Some(false) => fp += 1,
+                None => {}
+            }
+        }
+    }
+    let ticks = compromised.len().saturating_sub(1) as f64;
+    let bad: f64 = compromised.iter().skip(1).sum();
+    let clean = f64::from(nodes) * ticks - bad;
+    let clamp = |p: f64| p.clamp(1e-9, 1.0 - 1e-9);
+    Ok(AlertModel {
+        tpr: clamp(tp as f64 / bad.max(1.0)),
+        fpr: clamp(fp as f64 / clean.max(1.0)),
+    })
+}
+
+struct Files {
+    dir: PathBuf,
+    estimates: std::io::BufWriter<std::fs::File>,
+    tick_s: f64,
+    kept: Vec<Estimate>,
+    cycles: usize,
+    quiet: bool,
+}
+
+impl Sink for Files {
+    fn estimate(&mut self, e: &Estimate) -> Result<(), String> {
+        writeln!(
+            self.estimates,
+            "{},{},{},{},{},{},{},{}",
+            e.tick,
+            f64::from(e.tick) * self.tick_s,
+            e.mean,
+            e.q05,
+            e.q95,
+            e.naive,
+            e.ess,
+            e.resampled
+        )
+        .and_then(|()| self.estimates.flush())
+        .map_err(|err| format!("cannot write estimates.csv: {err}"))?;
+        self.kept.push(*e);
+        Ok(())
+    }
+
+    fn recommendation(&mut self, f: &Forecast) -> Result<(), String> {
+        let dir = self.dir.join("recommendations");
+        let json = serde_json::to_string_pretty(f).map_err(|e| e.to_string())? + "\n";
+        for name in [
+            format!("tick-{:010}.json", f.from_tick),
+            "latest.json".to_owned(),
+        ] {
+            paraverse_lab::runner::write_atomic(&dir.join(name), &json)
+                .map_err(|e| e.to_string())?;
+        }
+        self.cycles += 1;
+        if !self.quiet {
+            eprintln!("tick {}: {}", f.from_tick, f.statement);
+        }
+        Ok(())
+    }
+}
+
+pub fn twin(args: &TwinArgs) -> Result<()> {
+    set_threads(args.threads)?;
+    let mut scenario = load_scenario(Some(&args.scenario), args.strategy.as_deref())?;
+    if let Some(seed) = args.seed {
+        scenario = scenario.with_seed(seed);
+    }
+    let mapping = match &args.mapping {
+        Some(path) => {
+            let text = paraverse_sim::scenario::read_input(path)?;
+            Some(Mapping::parse(&text, &path.display().to_string())?)
+        }
+        None => None,
+    };
+    let model = match &args.calibrate {
+        Some(dir) => calibrate(dir, scenario.node_count)?,
+        None => AlertModel {
+            tpr: args.alert_tpr,
+            fpr: args.alert_fpr,
+        },
+    }
+    .checked()
+    .map_err(invalid)?;
+    let mut candidates = vec![Candidate {
+        name: "current".to_owned(),
+        scenario: scenario.clone(),
+    }];
+    for path in &args.candidate {
+        let text = paraverse_sim::scenario::read_input(path)?;
+        let s = scenario
+            .clone()
+            .with_strategy(&text, &path.display().to_string())?;
+        let name = s
+            .defense
+            .strategy
+            .clone()
+            .unwrap_or_else(|| path.display().to_string());
+        if candidates.iter().any(|c| c.name == name) {
+            return Err(invalid(format!(
+                "--candidate {}: a candidate is already named `{name}`",
+                path.display()
+            )));
+        }
+        candidates.push(Candidate { name, scenario: s });
+    }
+    let ticks_of = |d: SimDuration, flag: &str| {
+        u32::try_from(d.ticks_ceil(scenario.tick))
+            .ok()
+            .filter(|&t| t >= 1)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{flag} {d}: expected at least one tick of {}",
+                    scenario.tick
+                ))
+            })
+    };
+    let cycle = match args.cycle {
+        Some(c) => Some((
+            ticks_of(c, "--cycle")?,
+            candidates.as_slice(),
+            ForecastSpec {
+                horizon: ticks_of(args.horizon, "--horizon")?,
+                members: args.members,
+                score: Score::default(),
+                backend: BackendChoice::Cpu,
+                parallel: rayon::current_num_threads(),
+            },
+        )),
+        None => None,
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("twin-{}", scenario.name)));
+    if out.exists() {
+        if !args.force {
+            return Err(invalid(format!(
+                "{} exists: add --force to replace it, or --out another folder",
+                out.display()
+            )));
+        }
+        std::fs::remove_dir_all(&out)
+            .with_context(|| format!("cannot remove {}", out.display()))?;
+    }
+    std::fs::create_dir_all(out.join("recommendations"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    let mut estimates = std::io::BufWriter::new(
+        std::fs::File::create(out.join("estimates.csv")).context("cannot create estimates.csv")?,
+    );
+    writeln!(
+        estimates,
+        "tick,time_s,estimate,q05,q95,naive,ess,resampled"
+    )?;
+    let mut files = Files {
+        dir: out.clone(),
+        estimates,
+        tick_s: scenario.tick.as_micros() as f64 / 1e6,
+        kept: Vec::new(),
+        cycles: 0,
+        quiet: args.quiet,
+    };
+    let resolver = Resolver::new(&scenario, mapping.as_ref());
+    let until = match args.until {
+        Some(d) => Some(ticks_of(d, "--until")?),
+        None => None,
+    };
+    let spec = TwinSpec {
+        members: args.members,
+        model,
+        backend: BackendChoice::Cpu,
+        cycle,
+        until,
+    };
+    let plugins: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
+    let origin = args.observations.display().to_string();
+    if !args.quiet {
+        eprintln!(
+            "paraverse twin: {} ({} nodes), {} members, alerts tpr {:.4} fpr {:.2e} per node-tick, feed {origin}",
+            scenario.name, scenario.node_count, args.members, model.tpr, model.fpr
+        );
+    }
+    let input: Box<dyn BufRead> = if origin == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(&args.observations)
+                .map_err(|e| invalid(format!("--observations {origin}: {e}")))?,
+        ))
+    };
+    let ticks = paraverse_twin::live::run(
+        &scenario, input, &origin, &resolver, &spec, &plugins, &mut files,
+    )
+    .map_err(|e| match e {
+        paraverse_twin::live::TwinError::Observation(o) => invalid(o.to_string()),
+        other => anyhow::Error::new(other),
+    })?;
+    if let Some(dir) = &args.truth {
+        let truth = series_column(dir, "compromised")?;
+        let accuracy = accuracy(&files.kept, &truth);
+        paraverse_lab::runner::write_atomic(
+            &out.join("accuracy.json"),
+            serde_json::to_string_pretty(&accuracy)? + "\n",
+        )?;
+        if !args.quiet {
+            println!(
+                "against the truth over {} ticks: mean absolute error {:.1} nodes (naive \"alerted = compromised\": {:.1}); the 5-95 % interval held the truth in {:.0} % of ticks",
+                accuracy["ticks"],
+                accuracy["twin_mae"].as_f64().unwrap_or(f64::NAN),
+                accuracy["naive_mae"].as_f64().unwrap_or(f64::NAN),
+                100.0 * accuracy["coverage_90"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    if !args.quiet {
+        println!(
+            "twin: {ticks} ticks closed, {} cycles; estimates.csv{} in {}",
+            files.cycles,
+            if files.cycles > 0 {
+                ", recommendations/"
+            } else {
+                ""
+            },
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Estimation error against a ground-truth series, and the interval's coverage.
+fn accuracy(estimates: &[Estimate], truth: &[f64]) -> serde_json::Value {
+    let pairs: Vec<(&Estimate, f64)> = estimates
+        .iter()
+        .filter_map(|e| truth.get(e.tick as usize).map(|&t| (e, t)))
+        .collect();
+    let n = pairs.len().max(1) as f64;
+    let twin: f64 = pairs.iter().map(|(e, t)| (e.mean - t).abs()).sum::<f64>() / n;
+    let naive: f64 = pairs
+        .iter()
+        .map(|(e, t)| (e.naive as f64 - t).abs())
+        .sum::<f64>()
+        / n;
+    let covered = pairs
+        .iter()
+        .filter(|(e, t)| e.q05 <= *t && *t <= e.q95)
+        .count() as f64
+        / n;
+    serde_json::json!({
+        "ticks": pairs.len(),
+        "twin_mae": twin,
+        "naive_mae": naive,
+        "coverage_90": covered,
+    })
+}

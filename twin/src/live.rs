@@ -1,0 +1,127 @@
+//! The live twin: a feed of observations in, an ensemble kept in step with it, an
+//! estimate every tick and a recommendation every cycle out.
+//!
+//! [`run`] reads the feed as it arrives (a file, or standard input a collector keeps
+//! writing), closes each tick once a later observation (or the end of the feed) shows it is
+//! complete, and hands every tick's [`Estimate`] and every cycle's forecast to the caller,
+//! which writes them out. Forecasts start from the ensemble's members drawn by their
+//! weights, so the recommendation accounts for what the twin does not know.
+
+use std::io::BufRead;
+
+use paraverse_sim::prelude::*;
+
+use crate::ensemble::{AlertModel, Ensemble, Estimate};
+use crate::forecast::{Candidate, Forecast, ForecastSpec, forecast};
+use crate::observation::{Resolver, read};
+
+/// How the twin runs.
+pub struct TwinSpec<'a> {
+    /// Members of the ensemble.
+    pub members: u32,
+    /// The detectors' rates.
+    pub model: AlertModel,
+    /// Traffic backend of the members.
+    pub backend: BackendChoice,
+    /// Every so many ticks, forecast these candidates (with this spec).
+    pub cycle: Option<(u32, &'a [Candidate], ForecastSpec)>,
+    /// The tick the feed's end stands for (ticks after its last line had nothing to
+    /// report); default: the last line's tick.
+    pub until: Option<u32>,
+}
+
+/// Why the twin stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TwinError {
+    /// A bad line in the feed.
+    #[error(transparent)]
+    Observation(#[from] crate::observation::ObservationError),
+    /// The ensemble could not be built.
+    #[error("cannot build the ensemble: {0}")]
+    Build(String),
+    /// A cycle's forecast failed.
+    #[error("forecast at tick {tick}: {source}")]
+    Forecast {
+        /// The tick.
+        tick: u32,
+        /// Why.
+        source: crate::forecast::ForecastError,
+    },
+    /// The caller could not write an output.
+    #[error("{0}")]
+    Output(String),
+}
+
+/// What the caller does with the twin's outputs.
+pub trait Sink {
+    /// A tick closed.
+    fn estimate(&mut self, e: &Estimate) -> Result<(), String>;
+    /// A cycle's forecast and recommendation.
+    fn recommendation(&mut self, f: &Forecast) -> Result<(), String>;
+}
+
+/// Runs the twin of `scenario` on the feed `input` to its end; returns the ticks closed.
+pub fn run(
+    scenario: &Scenario,
+    input: impl BufRead,
+    origin: &str,
+    resolver: &Resolver<'_>,
+    spec: &TwinSpec<'_>,
+    plugins: &[&(dyn SimPlugin + Sync)],
+    sink: &mut dyn Sink,
+) -> Result<u32, TwinError> {
+    let plain: Vec<&dyn SimPlugin> = plugins.iter().map(|&p| p as &dyn SimPlugin).collect();
+    let mut ensemble = Ensemble::new(scenario, spec.members, spec.model, spec.backend, plugins)
+        .map_err(TwinError::Build)?;
+    let failure: std::cell::RefCell<Option<TwinError>> = std::cell::RefCell::new(None);
+    let fail = |e: TwinError| {
+        failure.borrow_mut().get_or_insert(e);
+    };
+    let mut on_tick = |e: &Estimate, ens: &mut Ensemble| {
+        if failure.borrow().is_some() {
+            return;
+        }
+        if let Err(m) = sink.estimate(e) {
+            fail(TwinError::Output(m));
+            return;
+        }
+        if let Some((every, candidates, fspec)) = &spec.cycle
+            && e.tick.is_multiple_of(*every)
+        {
+            let starts = match ens.weighted_checkpoints(e.tick) {
+                Ok(s) => s,
+                Err(m) => {
+                    fail(TwinError::Output(m.to_string()));
+                    return;
+                }
+            };
+            match forecast(&starts, candidates, fspec, plugins, &|| {}) {
+                Ok(f) => {
+                    if let Err(m) = sink.recommendation(&f) {
+                        fail(TwinError::Output(m));
+                    }
+                }
+                Err(source) => fail(TwinError::Forecast {
+                    tick: e.tick,
+                    source,
+                }),
+            }
+        }
+    };
+    let mut last = 0;
+    let read_all = read(input, origin, resolver, |o| {
+        if failure.borrow().is_some() {
+            return Err("stopped: an output failed".into());
+        }
+        last = o.tick;
+        ensemble.observe(o, &plain, &mut on_tick)
+    });
+    if failure.borrow().is_none() {
+        read_all?;
+        ensemble.close_until(last.max(spec.until.unwrap_or(0)), &plain, &mut on_tick);
+    }
+    if let Some(f) = failure.into_inner() {
+        return Err(f);
+    }
+    Ok(ensemble.tick())
+}

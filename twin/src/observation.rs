@@ -1,0 +1,403 @@
+//! Observations: what the real network's sensors and operators report to the twin, one
+//! JSON object per line.
+//!
+//! ```text
+//! {"time_s": 610, "kind": "alert", "node": "iot-17", "source": "detection"}
+//! {"time_s": 620, "kind": "quarantine", "address": "172.22.0.17"}
+//! {"time_s": 900, "kind": "release", "node": "iot-17"}
+//! {"time_s": 950, "kind": "compromised", "node": 1234}
+//! {"time_s": 990, "kind": "clean", "node": "iot-3"}
+//! ```
+//!
+//! `time_s` is simulated seconds since the twin's tick 0 (non-decreasing through a feed).
+//! A node is named as `events.jsonl` names it (`GROUP-INDEX`), by its id, or by its IPv4
+//! `address` through a mapping file (a group's nodes take its blocks' addresses in order,
+//! as `paraverse import` writes them). `paraverse schema --observations` prints the JSON
+//! Schema. Alerts are evidence (weighed by the detectors' rates); quarantines, releases,
+//! confirmed compromises and clean verdicts are facts, imposed on every member.
+
+use std::io::BufRead;
+
+use paraverse_defenders::export::Mapping;
+use paraverse_sim::scenario::Scenario;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What was observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A sensor raised an alert on the node (evidence, not proof).
+    Alert,
+    /// The node was isolated from the network.
+    Quarantine,
+    /// The node was rebuilt (clean, patched) and returned to the network.
+    Release,
+    /// Forensics confirmed an attacker on the node.
+    Compromised,
+    /// Forensics found the node clean.
+    Clean,
+}
+
+/// A node, by name (`GROUP-INDEX`) or id.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum NodeName {
+    /// Its id (index in the twin).
+    Id(u32),
+    /// Its name, `GROUP-INDEX` as in `events.jsonl`.
+    Name(String),
+}
+
+/// One line of a feed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Observation {
+    /// Simulated seconds since the twin's tick 0.
+    pub time_s: f64,
+    /// What was observed.
+    pub kind: Kind,
+    /// The node, by name or id (or give `address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeName>,
+    /// The node's IPv4 address, resolved through the mapping file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The sensor that raised an alert (informational), e.g. `detection`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// An observation made concrete: its tick and node id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    /// The tick it belongs to (`time_s` / tick, rounded up: what happened during a tick is
+    /// known at its end).
+    pub tick: u32,
+    /// What was observed.
+    pub kind: Kind,
+    /// The node.
+    pub node: u32,
+}
+
+/// A bad line of a feed: where, and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}:{line}: {message}")]
+pub struct ObservationError {
+    /// The feed (a path, `-` for standard input).
+    pub origin: String,
+    /// Line number, from 1.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Names nodes of a scenario (and addresses through a mapping).
+pub struct Resolver<'a> {
+    scenario: &'a Scenario,
+    mapping: Option<&'a Mapping>,
+    tick_us: u64,
+}
+
+impl<'a> Resolver<'a> {
+    /// For a scenario, and a mapping if addresses are used.
+    pub fn new(scenario: &'a Scenario, mapping: Option<&'a Mapping>) -> Self {
+        Self {
+            scenario,
+            mapping,
+            tick_us: scenario.tick.as_micros().max(1),
+        }
+    }
+
+    /// The node an observation names.
+    pub fn node(&self, o: &Observation) -> Result<u32, String> {
+        match (&o.node, &o.address) {
+            (Some(_), Some(_)) => Err("give `node` or `address`, not both".into()),
+            (None, None) => Err("expected `node` (GROUP-INDEX or an id) or `address`".into()),
+            (Some(NodeName::Id(id)), None) => {
+                if *id < self.scenario.node_count {
+                    Ok(*id)
+                } else {
+                    Err(format!(
+                        "node {id}: the twin has nodes 0 to {}",
+                        self.scenario.node_count - 1
+                    ))
+                }
+            }
+            (Some(NodeName::Name(name)), None) => self.by_name(name),
+            (None, Some(address)) => self.by_address(address),
+        }
+    }
+
+    fn by_name(&self, name: &str) -> Result<u32, String> {
+        let unknown = || {
+            format!(
+                "node `{name}`: expected GROUP-INDEX with a group of the scenario ({})",
+                self.scenario
+                    .groups
+                    .iter()
+                    .map(|g| g.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let (group, index) = name.rsplit_once('-').ok_or_else(unknown)?;
+        let g = self
+            .scenario
+            .groups
+            .iter()
+            .find(|g| g.name == group)
+            .ok_or_else(unknown)?;
+        let index: u32 = index.parse().map_err(|_| unknown())?;
+        if index >= g.count {
+            return Err(format!(
+                "node `{name}`: group {group} has {} nodes (0 to {})",
+                g.count,
+                g.count - 1
+            ));
+        }
+        Ok(g.first_node + index)
+    }
+
+    fn by_address(&self, address: &str) -> Result<u32, String> {
+        let addr: std::net::Ipv4Addr = address
+            .parse()
+            .map_err(|_| format!("address `{address}`: expected an IPv4 address"))?;
+        let Some(mapping) = self.mapping else {
+            return Err(format!(
+                "address {address}: addresses resolve through a mapping file (--mapping)"
+            ));
+        };
+        let addr = u32::from(addr);
+        for (group, map) in &mapping.groups {
+            let Some(blocks) = &map.addresses else {
+                continue;
+            };
+            let mut offset = 0u64;
+            for b in blocks {
+                if b.contains(addr) {
+                    let index = offset + u64::from(addr - b.start);
+                    let g = self
+                        .scenario
+                        .groups
+                        .iter()
+                        .find(|g| &g.name == group)
+                        .ok_or_else(|| {
+                            format!("address {address}: the mapping's group {group} is not in the scenario")
+                        })?;
+                    return if index < u64::from(g.count) {
+                        Ok(g.first_node + index as u32)
+                    } else {
+                        Err(format!(
+                            "address {address} is the {}th of group {group}'s blocks, which has {} nodes",
+                            index + 1,
+                            g.count
+                        ))
+                    };
+                }
+                offset += b.size();
+            }
+        }
+        Err(format!(
+            "address {address}: in no group's blocks of the mapping"
+        ))
+    }
+
+    /// The tick an observation at `time_s` belongs to.
+    pub fn tick(&self, time_s: f64) -> Result<u32, String> {
+        if !(time_s.is_finite() && time_s >= 0.0) {
+            return Err(format!("time_s {time_s}: expected seconds ≥ 0"));
+        }
+        let us = (time_s * 1e6).round() as u64;
+        u32::try_from(us.div_ceil(self.tick_us))
+            .map_err(|_| format!("time_s {time_s}: beyond the last tick"))
+    }
+}
+
+/// Reads a feed line by line as it arrives (a file, or standard input that a process keeps
+/// writing to), handing each resolved observation to `each`. Blank lines and lines
+/// starting with `#` are skipped; times must not go back.
+pub fn read(
+    input: impl BufRead,
+    origin: &str,
+    resolver: &Resolver<'_>,
+    mut each: impl FnMut(Resolved) -> Result<(), String>,
+) -> Result<usize, ObservationError> {
+    let mut last = 0u32;
+    let mut count = 0;
+    for (i, line) in input.lines().enumerate() {
+        let err = |message: String| ObservationError {
+            origin: origin.to_owned(),
+            line: i + 1,
+            message,
+        };
+        let line = line.map_err(|e| err(format!("cannot read: {e}")))?;
+        let text = line.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        let o: Observation = serde_json::from_str(text).map_err(|e| {
+            err(format!(
+                "{e}; expected an object like {{\"time_s\": 610, \"kind\": \"alert\", \"node\": \"GROUP-INDEX\"}}"
+            ))
+        })?;
+        let tick = resolver.tick(o.time_s).map_err(&err)?;
+        if tick < last {
+            return Err(err(format!(
+                "time_s {} goes back (to tick {tick}, after tick {last}): a feed is in time order",
+                o.time_s
+            )));
+        }
+        last = tick;
+        let node = resolver.node(&o).map_err(&err)?;
+        each(Resolved {
+            tick,
+            kind: o.kind,
+            node,
+        })
+        .map_err(&err)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// The JSON Schema of a feed's lines.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Observation)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn siege() -> Scenario {
+        paraverse_sim::bundled::load(Some("metaverse-under-siege")).unwrap()
+    }
+
+    fn feed(
+        text: &str,
+        scenario: &Scenario,
+        mapping: Option<&Mapping>,
+    ) -> Result<Vec<Resolved>, String> {
+        let resolver = Resolver::new(scenario, mapping);
+        let mut got = Vec::new();
+        read(text.as_bytes(), "feed.jsonl", &resolver, |r| {
+            got.push(r);
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(got)
+    }
+
+    #[test]
+    fn nodes_are_named_by_group_and_index_by_id_or_by_address() {
+        let s = siege();
+        let g = &s.groups[1];
+        let mapping = Mapping::parse(
+            &format!(
+                "[groups.{}]\naddresses = [\"10.1.0.0/30\", \"10.2.0.0/24\"]\n",
+                g.name
+            ),
+            "m.toml",
+        )
+        .unwrap();
+        let text = format!(
+            "# a comment\n\n{{\"time_s\": 10, \"kind\": \"alert\", \"node\": \"{0}-2\", \"source\": \"ueba\"}}\n\
+             {{\"time_s\": 10, \"kind\": \"quarantine\", \"node\": 5}}\n\
+             {{\"time_s\": 11, \"kind\": \"release\", \"address\": \"10.2.0.3\"}}\n",
+            g.name
+        );
+        let got = feed(&text, &s, Some(&mapping)).unwrap();
+        let tick = |t: f64| Resolver::new(&s, None).tick(t).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Resolved {
+                    tick: tick(10.0),
+                    kind: Kind::Alert,
+                    node: g.first_node + 2
+                },
+                Resolved {
+                    tick: tick(10.0),
+                    kind: Kind::Quarantine,
+                    node: 5
+                },
+                // The second block starts after the first's 4 addresses.
+                Resolved {
+                    tick: tick(11.0),
+                    kind: Kind::Release,
+                    node: g.first_node + 4 + 3
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_lines_name_the_line_and_what_was_expected() {
+        let s = siege();
+        let g = &s.groups[0].name;
+        for (text, expect) in [
+            (
+                "{\"time_s\": 1, \"kind\": \"alarm\", \"node\": 1}",
+                "feed.jsonl:1: unknown variant `alarm`",
+            ),
+            (
+                "{\"time_s\": 1, \"kind\": \"alert\"}",
+                "feed.jsonl:1: expected `node`",
+            ),
+            (
+                "{\"time_s\": 1, \"kind\": \"alert\", \"node\": \"nosuch-1\"}",
+                "expected GROUP-INDEX with a group",
+            ),
+            (
+                "{\"time_s\": 1, \"kind\": \"alert\", \"node\": 99999999}",
+                "the twin has nodes 0 to",
+            ),
+            (
+                "{\"time_s\": -1, \"kind\": \"alert\", \"node\": 1}",
+                "expected seconds",
+            ),
+            (
+                "{\"time_s\": 1, \"kind\": \"alert\", \"address\": \"10.0.0.1\"}",
+                "through a mapping file",
+            ),
+            (
+                "{\"time_s\": 1, \"kind\": \"alert\", \"node\": 1, \"colour\": 2}",
+                "unknown field `colour`",
+            ),
+            ("not json", "feed.jsonl:1:"),
+        ] {
+            let err = feed(text, &s, None).unwrap_err();
+            assert!(err.contains(expect), "{text}: {err}");
+        }
+        let back = format!(
+            "{{\"time_s\": 100, \"kind\": \"alert\", \"node\": \"{g}-0\"}}\n{{\"time_s\": 50, \"kind\": \"alert\", \"node\": \"{g}-0\"}}\n"
+        );
+        let err = feed(&back, &s, None).unwrap_err();
+        assert!(
+            err.contains("feed.jsonl:2:") && err.contains("goes back"),
+            "{err}"
+        );
+        let big = format!(
+            "{{\"time_s\": 1, \"kind\": \"alert\", \"node\": \"{g}-{}\"}}",
+            s.groups[0].count
+        );
+        assert!(feed(&big, &s, None).unwrap_err().contains("nodes (0 to"));
+    }
+
+    #[test]
+    fn the_schema_names_every_kind() {
+        let schema = json_schema().to_string();
+        for kind in [
+            "alert",
+            "quarantine",
+            "release",
+            "compromised",
+            "clean",
+            "time_s",
+            "address",
+        ] {
+            assert!(schema.contains(kind), "{kind}");
+        }
+    }
+}
