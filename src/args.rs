@@ -451,9 +451,13 @@ pub struct TwinArgs {
     /// members draw their futures from seeds of their own.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The feed: a JSON Lines file, or `-` for standard input (read as it arrives).
-    #[arg(long, value_name = "FILE|-")]
+    /// The feed: a JSON Lines file, `-` for standard input, or an MQTT topic
+    /// `mqtt://HOST[:PORT]/TOPIC`; read as lines arrive, to its end or an `end` line.
+    #[arg(long, value_name = "FILE|-|mqtt://HOST:PORT/TOPIC")]
     pub observations: PathBuf,
+    /// Also publish each cycle's recommendation (retained, QoS 1) to an MQTT topic.
+    #[arg(long, value_name = "mqtt://HOST:PORT/TOPIC", requires = "cycle")]
+    pub publish: Option<String>,
     /// Mapping file, to name nodes by IPv4 address.
     #[arg(long)]
     pub mapping: Option<PathBuf>,

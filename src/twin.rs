@@ -40,6 +40,16 @@ pub fn blue_feed(record: &RunRecord) -> String {
         out += &serde_json::to_string(&o).unwrap_or_default();
         out.push('\n');
     }
+    // The feed ends with the run: the twin closes every tick up to it.
+    let end = Observation {
+        time_s: f64::from(record.summary.ticks) * record.tick_s,
+        kind: Kind::End,
+        node: None,
+        address: None,
+        source: None,
+    };
+    out += &serde_json::to_string(&end).unwrap_or_default();
+    out.push('\n');
     out
 }
 
@@ -110,6 +120,7 @@ struct Files {
     kept: Vec<Estimate>,
     cycles: usize,
     quiet: bool,
+    publisher: Option<paraverse_twin::mqtt::Publisher>,
 }
 
 impl Sink for Files {
@@ -141,6 +152,9 @@ impl Sink for Files {
         ] {
             paraverse_lab::runner::write_atomic(&dir.join(name), &json)
                 .map_err(|e| e.to_string())?;
+        }
+        if let Some(p) = &self.publisher {
+            p.publish(&serde_json::to_string(f).map_err(|e| e.to_string())?)?;
         }
         self.cycles += 1;
         if !self.quiet {
@@ -249,7 +263,14 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         kept: Vec::new(),
         cycles: 0,
         quiet: args.quiet,
+        publisher: None,
     };
+    if let Some(to) = &args.publish {
+        let endpoint = paraverse_twin::mqtt::Endpoint::parse(to)
+            .unwrap_or_else(|| Err(format!("--publish {to}: expected mqtt://HOST[:PORT]/TOPIC")))
+            .map_err(invalid)?;
+        files.publisher = Some(paraverse_twin::mqtt::Publisher::connect(&endpoint));
+    }
     let resolver = Resolver::new(&scenario, mapping.as_ref());
     let until = match args.until {
         Some(d) => Some(ticks_of(d, "--until")?),
@@ -270,8 +291,16 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
             scenario.name, scenario.node_count, args.members, model.tpr, model.fpr
         );
     }
+    let mut subscription = None;
     let input: Box<dyn BufRead> = if origin == "-" {
         Box::new(std::io::stdin().lock())
+    } else if let Some(endpoint) = paraverse_twin::mqtt::Endpoint::parse(&origin) {
+        let endpoint = endpoint.map_err(invalid)?;
+        let feed = paraverse_twin::mqtt::subscribe(&endpoint).map_err(anyhow::Error::msg)?;
+        eprintln!("paraverse twin: subscribed to {origin}");
+        let reader = Box::new(std::io::BufReader::new(feed.reader));
+        subscription = Some(feed.error);
+        reader
     } else {
         Box::new(std::io::BufReader::new(
             std::fs::File::open(&args.observations)
@@ -285,6 +314,14 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         paraverse_twin::live::TwinError::Observation(o) => invalid(o.to_string()),
         other => anyhow::Error::new(other),
     })?;
+    if let Some(error) = subscription
+        && let Some(e) = error.lock().ok().and_then(|mut e| e.take())
+    {
+        anyhow::bail!("the feed ended early: {e}");
+    }
+    if let Some(p) = files.publisher.take() {
+        p.close().map_err(anyhow::Error::msg)?;
+    }
     if let Some(dir) = &args.truth {
         let truth = series_column(dir, "compromised")?;
         let accuracy = accuracy(&files.kept, &truth);

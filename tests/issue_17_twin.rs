@@ -246,3 +246,195 @@ fn cycles_publish_recommendations_and_bad_feeds_are_clear_errors() {
     let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
     assert!(schema.to_string().contains("quarantine"));
 }
+
+/// A network namespace with a Mosquitto broker on its loopback: the test's MQTT traffic
+/// never leaves it. Removed on drop, even when the test fails.
+struct Broker {
+    ns: String,
+    broker: std::process::Child,
+}
+
+impl Broker {
+    /// `None` (a skip) where this machine cannot: not root, or no mosquitto.
+    fn start() -> Option<Self> {
+        let ns = format!("pv-mqtt-{}", std::process::id());
+        let sh = |args: &[&str]| {
+            std::process::Command::new(args[0])
+                .args(&args[1..])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !sh(&["ip", "netns", "add", &ns]) {
+            return None;
+        }
+        sh(&["ip", "netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
+        let broker = std::process::Command::new("ip")
+            .args(["netns", "exec", &ns, "mosquitto", "-p", "1883"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(broker) = broker else {
+            let _ = sh(&["ip", "netns", "del", &ns]);
+            return None;
+        };
+        let b = Self { ns, broker };
+        // Bounded wait for the broker to accept connections.
+        let up = (0..50).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &b.ns,
+                "mosquitto_pub",
+                "-h",
+                "127.0.0.1",
+                "-t",
+                "probe",
+                "-m",
+                "x",
+            ])
+        });
+        up.then_some(b)
+    }
+
+    fn command(&self, program: &str) -> std::process::Command {
+        let mut c = std::process::Command::new("ip");
+        c.args(["netns", "exec", &self.ns, program]);
+        c
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.broker.kill();
+        let _ = self.broker.wait();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .status();
+    }
+}
+
+/// The feed through a real Mosquitto broker, the recommendation read back from MQTT: the
+/// same recommendation as from the file.
+#[test]
+fn the_twin_follows_an_mqtt_feed_and_publishes_its_recommendation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let strategies = common::repo().join("strategies");
+    let s = |f: &str| strategies.join(f).display().to_string();
+    let (ueba, full) = (s("ueba.toml"), s("full-stack.toml"));
+    ok(paraverse(
+        &[
+            "run",
+            "metaverse-under-siege",
+            "--strategy",
+            &ueba,
+            "--stop",
+            "40 min",
+            "--out",
+            "truth",
+            "-q",
+            "--observations-out",
+            "feed.jsonl",
+        ],
+        dir,
+    ));
+    let Some(broker) = Broker::start() else {
+        common::skip_unless_required(
+            "PARAVERSE_REQUIRE_MQTT",
+            "no network namespace with mosquitto here (root, iproute2 and mosquitto are needed)",
+        );
+        return;
+    };
+    let twin_args = |feed: &str, out: &str| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "twin",
+            "metaverse-under-siege",
+            "--strategy",
+            &ueba,
+            "--observations",
+            feed,
+            "--members",
+            "4",
+            "--cycle",
+            "20 min",
+            "--horizon",
+            "10 min",
+            "--candidate",
+            &full,
+            "--out",
+            out,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        if feed.starts_with("mqtt://") {
+            a.extend(["--publish", "mqtt://127.0.0.1:1883/soc/recommendation"].map(str::to_owned));
+        }
+        a
+    };
+    let mut twin = broker
+        .command(env!("CARGO_BIN_EXE_paraverse"))
+        .args(twin_args("mqtt://127.0.0.1:1883/soc/feed", "tw-mqtt"))
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(twin.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        seen += &line;
+        assert!(n > 0, "the twin ended before subscribing: {seen}");
+        if line.contains("subscribed to mqtt://127.0.0.1:1883/soc/feed") {
+            break;
+        }
+    }
+    let published = broker
+        .command("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-q", "1", "-t", "soc/feed", "-f"])
+        .arg(dir.join("feed.jsonl"))
+        .status()
+        .unwrap();
+    assert!(published.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = twin.wait().unwrap();
+    assert!(status.success(), "{seen}{rest}");
+    assert!(rest.contains("tick 240: Deploy "), "{rest}");
+    let got = broker
+        .command("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-t",
+            "soc/recommendation",
+            "-C",
+            "1",
+            "-W",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    let from_mqtt: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(
+        from_mqtt["from_tick"], 240,
+        "the retained message is the last cycle's"
+    );
+    // The same feed from the file gives the same recommendation.
+    let file_args = twin_args("feed.jsonl", "tw-file");
+    ok(paraverse(
+        &file_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        dir,
+    ));
+    let from_file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("tw-file/recommendations/latest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(from_mqtt, from_file);
+}

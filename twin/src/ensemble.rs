@@ -217,7 +217,7 @@ impl Ensemble {
                 Kind::Release | Kind::Clean => {
                     self.alerted.remove(&o.node);
                 }
-                Kind::Quarantine | Kind::Compromised => {}
+                Kind::Quarantine | Kind::Compromised | Kind::End => {}
             }
         }
         self.members.par_iter_mut().for_each(|u| {
@@ -374,7 +374,7 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: u8) {
                 }
                 s.alerted = false;
             }
-            Kind::Alert => {}
+            Kind::Alert | Kind::End => {}
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod ensemble;
 pub mod forecast;
 pub mod live;
+pub mod mqtt;
 pub mod observation;
 
 pub use forecast::{Candidate, Forecast, ForecastError, ForecastSpec, forecast};

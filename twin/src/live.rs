@@ -117,8 +117,12 @@ pub fn run(
         ensemble.observe(o, &plain, &mut on_tick)
     });
     if failure.borrow().is_none() {
-        read_all?;
-        ensemble.close_until(last.max(spec.until.unwrap_or(0)), &plain, &mut on_tick);
+        let end = read_all?.end.unwrap_or(0);
+        ensemble.close_until(
+            last.max(end).max(spec.until.unwrap_or(0)),
+            &plain,
+            &mut on_tick,
+        );
     }
     if let Some(f) = failure.into_inner() {
         return Err(f);

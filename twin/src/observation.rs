@@ -37,6 +37,9 @@ pub enum Kind {
     Compromised,
     /// Forensics found the node clean.
     Clean,
+    /// The feed ends: the twin closes every tick up to `time_s` (nothing else was
+    /// reported) and stops. Names no node.
+    End,
 }
 
 /// A node, by name (`GROUP-INDEX`) or id.
@@ -214,15 +217,25 @@ impl<'a> Resolver<'a> {
     }
 }
 
-/// Reads a feed line by line as it arrives (a file, or standard input that a process keeps
-/// writing to), handing each resolved observation to `each`. Blank lines and lines
-/// starting with `#` are skipped; times must not go back.
+/// How a feed ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedEnd {
+    /// Observations read.
+    pub observations: usize,
+    /// The tick of its `end` line, if it had one.
+    pub end: Option<u32>,
+}
+
+/// Reads a feed line by line as it arrives (a file, standard input or an MQTT topic that a
+/// process keeps writing to), handing each resolved observation to `each`, up to the end
+/// of the input or an `end` line. Blank lines and lines starting with `#` are skipped;
+/// times must not go back.
 pub fn read(
     input: impl BufRead,
     origin: &str,
     resolver: &Resolver<'_>,
     mut each: impl FnMut(Resolved) -> Result<(), String>,
-) -> Result<usize, ObservationError> {
+) -> Result<FeedEnd, ObservationError> {
     let mut last = 0u32;
     let mut count = 0;
     for (i, line) in input.lines().enumerate() {
@@ -249,6 +262,12 @@ pub fn read(
             )));
         }
         last = tick;
+        if o.kind == Kind::End {
+            return Ok(FeedEnd {
+                observations: count,
+                end: Some(tick),
+            });
+        }
         let node = resolver.node(&o).map_err(&err)?;
         each(Resolved {
             tick,
@@ -258,7 +277,10 @@ pub fn read(
         .map_err(&err)?;
         count += 1;
     }
-    Ok(count)
+    Ok(FeedEnd {
+        observations: count,
+        end: None,
+    })
 }
 
 /// The JSON Schema of a feed's lines.
@@ -389,6 +411,7 @@ mod tests {
     fn the_schema_names_every_kind() {
         let schema = json_schema().to_string();
         for kind in [
+            "end",
             "alert",
             "quarantine",
             "release",
