@@ -455,6 +455,10 @@ pub struct TwinArgs {
     /// `mqtt://HOST[:PORT]/TOPIC`; read as lines arrive, to its end or an `end` line.
     #[arg(long, value_name = "FILE|-|mqtt://HOST:PORT/TOPIC")]
     pub observations: PathBuf,
+    /// The live nftables ruleset (`nft -j list ruleset`) each recommendation's change is
+    /// stated against (default: the current defenses' export).
+    #[arg(long, value_name = "LIVE.json", requires = "cycle")]
+    pub live: Option<PathBuf>,
     /// Also publish each cycle's recommendation (retained, QoS 1) to an MQTT topic.
     #[arg(long, value_name = "mqtt://HOST:PORT/TOPIC", requires = "cycle")]
     pub publish: Option<String>,
@@ -474,6 +478,10 @@ pub struct TwinArgs {
     /// the same scenario and defenses, another seed) instead of --alert-tpr/--alert-fpr.
     #[arg(long, value_name = "RUN_DIR")]
     pub calibrate: Option<PathBuf>,
+    /// Replay pace: simulated seconds per wall second (e.g. 60 replays an hour's feed in a
+    /// minute); default: as fast as the feed arrives and the members step.
+    #[arg(long, value_parser = parse_speed)]
+    pub speed: Option<f64>,
     /// The simulated time the feed's end stands for (the twin closes every tick up to
     /// it: nothing reported after the last line); default: the last line's time.
     #[arg(long, value_parser = parse_duration)]
@@ -551,11 +559,28 @@ pub struct BenchArgs {
     /// the bytes per terminal and per part.
     #[arg(long, conflicts_with_all = ["view", "traffic"])]
     pub checkpoint: bool,
+    /// Benchmark the live twin instead: an ensemble of --members universes assimilating
+    /// --ticks ticks, then one cycle's forecast (--members members, --ticks ahead), as
+    /// real-time factors (simulated over wall time) at each thread count.
+    #[arg(long, conflicts_with_all = ["view", "traffic", "checkpoint"])]
+    pub twin: bool,
+    /// Ensemble members for --twin.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub members: u32,
     /// Benchmark the GPU viewer instead: frames of SCENARIO (after --ticks ticks) at the
     /// whole-network view and zoomed 8x and 64x, 1920x1080, offscreen: reading the
     /// frame, building the scene (CPU, with level of detail) and drawing it (GPU).
     #[arg(long)]
     pub view: bool,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}`: expected simulated seconds per wall second, a number > 0"
+        )),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<SimDuration, String> {

@@ -480,3 +480,105 @@ pub fn bench_checkpoint(args: &BenchArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(Debug, Serialize)]
+struct TwinFigure {
+    threads: usize,
+    build_s: f64,
+    assimilate_s: f64,
+    assimilate_real_time_factor: f64,
+    forecast_s: f64,
+    forecast_real_time_factor: f64,
+}
+
+/// `paraverse bench --twin`: what a twin cycle costs, as real-time factors (simulated
+/// seconds per wall second; above 1 the twin keeps up with the real network).
+pub fn bench_twin(args: &BenchArgs) -> Result<()> {
+    use paraverse_twin::ensemble::{AlertModel, Ensemble};
+    use paraverse_twin::forecast::{Candidate, ForecastSpec};
+    warn_if_debug("bench --twin");
+    let ticks = args.ticks.max(1);
+    let scenario = bundled::load(Some(&args.scenario))?.with_ticks(ticks.saturating_mul(2));
+    check_memory_for(&scenario, args.members as usize * 2)?;
+    let tick_s = scenario.tick.as_micros() as f64 / 1e6;
+    let simulated = f64::from(ticks) * tick_s;
+    eprintln!(
+        "bench --twin: {} ({} nodes), {} members, {ticks} ticks ({simulated:.0} s) assimilated, then a forecast {ticks} ticks ahead",
+        scenario.name, scenario.node_count, args.members
+    );
+    let plugins: [&(dyn SimPlugin + Sync); 2] = [
+        &paraverse_attackers::AttackerPlugin,
+        &paraverse_defenders::DefenderPlugin,
+    ];
+    let model = AlertModel {
+        tpr: 0.05,
+        fpr: 1e-4,
+    };
+    let mut figures = Vec::new();
+    for t in thread_counts(args) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .context("cannot start worker threads")?;
+        let figure = pool.install(|| -> Result<TwinFigure> {
+            let started = Instant::now();
+            let mut ensemble =
+                Ensemble::new(&scenario, args.members, model, BackendChoice::Cpu, &plugins)
+                    .map_err(anyhow::Error::msg)?;
+            let build_s = started.elapsed().as_secs_f64();
+            let plain: Vec<&dyn SimPlugin> = plugins.iter().map(|&p| p as &dyn SimPlugin).collect();
+            let started = Instant::now();
+            ensemble.close_until(ticks, &plain, &mut |_, _| {});
+            let assimilate_s = started.elapsed().as_secs_f64();
+            let starts = ensemble.weighted_checkpoints(ticks)?;
+            drop(ensemble);
+            let spec = ForecastSpec {
+                horizon: ticks,
+                members: args.members,
+                score: paraverse_lab::experiment::Score::default(),
+                backend: BackendChoice::Cpu,
+                parallel: t,
+            };
+            let candidates = [Candidate {
+                name: "current".into(),
+                scenario: scenario.clone(),
+            }];
+            let started = Instant::now();
+            paraverse_twin::forecast(&starts, &candidates, &spec, &plugins, &|| {})?;
+            let forecast_s = started.elapsed().as_secs_f64();
+            Ok(TwinFigure {
+                threads: t,
+                build_s,
+                assimilate_s,
+                assimilate_real_time_factor: simulated / assimilate_s.max(1e-9),
+                forecast_s,
+                forecast_real_time_factor: simulated / forecast_s.max(1e-9),
+            })
+        })?;
+        figures.push(figure);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+        return Ok(());
+    }
+    println!(
+        "{:>7} {:>9} {:>13} {:>15} {:>12} {:>15}",
+        "threads", "build s", "assimilate s", "x real time", "forecast s", "x real time"
+    );
+    for f in &figures {
+        println!(
+            "{:>7} {:>9.2} {:>13.2} {:>15.1} {:>12.2} {:>15.1}",
+            f.threads,
+            f.build_s,
+            f.assimilate_s,
+            f.assimilate_real_time_factor,
+            f.forecast_s,
+            f.forecast_real_time_factor
+        );
+    }
+    Ok(())
+}
+
+fn check_memory_for(scenario: &Scenario, copies: usize) -> Result<()> {
+    crate::check_memory(scenario, copies, false)
+}

@@ -128,6 +128,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) if args.view => view::bench(&args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) if args.twin => bench::bench_twin(&args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) if args.checkpoint => {
             bench::bench_checkpoint(&args).map(|()| ExitCode::SUCCESS)
         }

@@ -113,7 +113,94 @@ fn calibrate(dir: &Path, nodes: u32) -> Result<AlertModel> {
     })
 }
 
+/// What a recommendation changes in the real network: the recommended strategy exported
+/// (JSON, NetworkPolicy, nftables, Istio, each read back and checked) and the nftables
+/// lines that change from the live ruleset (`--live`, `nft -j list ruleset`) or, without
+/// one, from the current defenses' export.
+struct Deploy {
+    candidates: Vec<(String, Scenario)>,
+    mapping: Mapping,
+    live: Option<(String, String)>,
+}
+
+impl Deploy {
+    fn write(&self, f: &Forecast, dir: &Path) -> serde_json::Value {
+        use paraverse_defenders::export::{self, Format, Provenance};
+        let export_of = |name: &str| -> Result<_, String> {
+            let (_, scenario) = self
+                .candidates
+                .iter()
+                .find(|(n, _)| n == name)
+                .ok_or_else(|| format!("no candidate {name}"))?;
+            let provenance = Provenance {
+                source: format!(
+                    "paraverse twin: {name}, recommended at tick {}",
+                    f.from_tick
+                ),
+                lab: None,
+            };
+            export::export(scenario, &self.mapping, provenance, &Format::ALL)
+                .map_err(|e| e.to_string())
+        };
+        let result = (|| -> Result<serde_json::Value, String> {
+            let (plan, outputs) = export_of(&f.recommended)?;
+            let folder = dir.join(format!("tick-{:010}", f.from_tick));
+            std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
+            let mut files = Vec::new();
+            let mut nft = String::new();
+            for (format, text) in &outputs {
+                paraverse_lab::runner::write_atomic(&folder.join(format.file_name()), text)
+                    .map_err(|e| e.to_string())?;
+                files.push(format.file_name());
+                if *format == Format::Nftables {
+                    nft.clone_from(text);
+                }
+            }
+            let ours = export::diff::from_export(&nft);
+            let (against, changes) = match &self.live {
+                Some((origin, json)) => {
+                    let live = export::diff::from_live(json, "inet", &plan.nft_table)
+                        .map_err(|e| format!("{origin}: {e}"))?;
+                    (
+                        origin.clone(),
+                        export::diff::diff(&plan.nft_table, live.as_ref(), &ours),
+                    )
+                }
+                None => {
+                    let (_, current) = export_of("current")?;
+                    let text = current
+                        .iter()
+                        .find(|(f, _)| *f == Format::Nftables)
+                        .map(|(_, t)| t.as_str())
+                        .unwrap_or_default();
+                    let current = export::diff::from_export(text);
+                    (
+                        "the current defenses' export".to_owned(),
+                        export::diff::diff(&plan.nft_table, Some(&current), &ours),
+                    )
+                }
+            };
+            paraverse_lab::runner::write_atomic(
+                &folder.join("nftables.diff"),
+                changes.iter().map(|c| format!("{c}\n")).collect::<String>(),
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(serde_json::json!({
+                "strategy": f.recommended,
+                "folder": folder.display().to_string(),
+                "files": files,
+                "nftables_changes_against": against,
+                "nftables_changes": changes,
+            }))
+        })();
+        result.unwrap_or_else(|e| serde_json::json!({ "strategy": f.recommended, "error": e }))
+    }
+}
+
 struct Files {
+    /// With --speed: the wall clock's start and simulated seconds per wall second.
+    pace: Option<(std::time::Instant, f64)>,
+    deploy: Deploy,
     dir: PathBuf,
     estimates: std::io::BufWriter<std::fs::File>,
     tick_s: f64,
@@ -125,6 +212,13 @@ struct Files {
 
 impl Sink for Files {
     fn estimate(&mut self, e: &Estimate) -> Result<(), String> {
+        if let Some((start, speed)) = self.pace {
+            // The twin runs no faster than the real network would have reported.
+            let due = std::time::Duration::from_secs_f64(f64::from(e.tick) * self.tick_s / speed);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
         writeln!(
             self.estimates,
             "{},{},{},{},{},{},{},{}",
@@ -145,7 +239,9 @@ impl Sink for Files {
 
     fn recommendation(&mut self, f: &Forecast) -> Result<(), String> {
         let dir = self.dir.join("recommendations");
-        let json = serde_json::to_string_pretty(f).map_err(|e| e.to_string())? + "\n";
+        let mut value = serde_json::to_value(f).map_err(|e| e.to_string())?;
+        value["deploy"] = self.deploy.write(f, &dir);
+        let json = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n";
         for name in [
             format!("tick-{:010}.json", f.from_tick),
             "latest.json".to_owned(),
@@ -154,7 +250,7 @@ impl Sink for Files {
                 .map_err(|e| e.to_string())?;
         }
         if let Some(p) = &self.publisher {
-            p.publish(&serde_json::to_string(f).map_err(|e| e.to_string())?)?;
+            p.publish(&serde_json::to_string(&value).map_err(|e| e.to_string())?)?;
         }
         self.cycles += 1;
         if !self.quiet {
@@ -256,7 +352,23 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         estimates,
         "tick,time_s,estimate,q05,q95,naive,ess,resampled"
     )?;
+    let live = match &args.live {
+        Some(p) => Some((
+            p.display().to_string(),
+            paraverse_sim::scenario::read_input(p)?,
+        )),
+        None => None,
+    };
     let mut files = Files {
+        pace: args.speed.map(|s| (std::time::Instant::now(), s)),
+        deploy: Deploy {
+            candidates: candidates
+                .iter()
+                .map(|c| (c.name.clone(), c.scenario.clone()))
+                .collect(),
+            mapping: mapping.clone().unwrap_or_default(),
+            live,
+        },
         dir: out.clone(),
         estimates,
         tick_s: scenario.tick.as_micros() as f64 / 1e6,

@@ -197,6 +197,27 @@ fn cycles_publish_recommendations_and_bad_feeds_are_clear_errors() {
         dir.join("tw/recommendations/tick-0000000120.json")
             .is_file()
     );
+    // The change to deploy: the recommended strategy exported (each format read back and
+    // checked by the export) and the nftables lines that change from the current defenses.
+    let deploy = &latest["deploy"];
+    assert!(deploy["error"].is_null(), "{deploy}");
+    assert_eq!(deploy["strategy"], latest["recommended"]);
+    let folder = dir.join("tw/recommendations/tick-0000000240");
+    for f in [
+        "ruleset.nft",
+        "networkpolicy.yaml",
+        "authorizationpolicy.yaml",
+        "strategy.json",
+        "nftables.diff",
+    ] {
+        assert!(folder.join(f).is_file(), "{f}");
+    }
+    let changes = deploy["nftables_changes"].as_array().unwrap();
+    assert_eq!(
+        changes.is_empty(),
+        latest["recommended"] == "current",
+        "{deploy}"
+    );
     // Bad feeds: exit status 2, the file and line, what was expected.
     std::fs::write(
         dir.join("bad.jsonl"),
@@ -242,6 +263,26 @@ fn cycles_publish_recommendations_and_bad_feeds_are_clear_errors() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("strictly between 0 and 1"));
+    // Replay paced at 2,400 simulated seconds per wall second: the 40-minute feed takes
+    // at least a second (a lower bound; the machine may be slower, never faster).
+    let started = std::time::Instant::now();
+    ok(paraverse(
+        &[
+            "twin",
+            "metaverse-under-siege",
+            "--observations",
+            "feed.jsonl",
+            "--members",
+            "1",
+            "--speed",
+            "2400",
+            "--out",
+            "paced",
+            "-q",
+        ],
+        dir,
+    ));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(990));
     let schema = ok(paraverse(&["schema", "--observations"], dir));
     let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
     assert!(schema.to_string().contains("quarantine"));
@@ -436,5 +477,10 @@ fn the_twin_follows_an_mqtt_feed_and_publishes_its_recommendation() {
         &std::fs::read_to_string(dir.join("tw-file/recommendations/latest.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(from_mqtt, from_file);
+    // The same but for where each wrote its export.
+    let (mut from_mqtt, mut from_file) = (from_mqtt, from_file);
+    for v in [&mut from_mqtt, &mut from_file] {
+        v["deploy"].as_object_mut().unwrap().remove("folder");
+    }
+    assert!(from_mqtt == from_file, "the recommendations differ");
 }
