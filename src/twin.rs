@@ -205,6 +205,9 @@ struct Files {
     estimates: std::io::BufWriter<std::fs::File>,
     tick_s: f64,
     kept: Vec<Estimate>,
+    /// Per cycle, the current defenses' forecast of compromised nodes at the horizon:
+    /// (tick forecast, 10 %, median, 90 %).
+    forecasts: Vec<(u32, f64, f64, f64)>,
     cycles: usize,
     quiet: bool,
     publisher: Option<paraverse_twin::mqtt::Publisher>,
@@ -238,6 +241,15 @@ impl Sink for Files {
     }
 
     fn recommendation(&mut self, f: &Forecast) -> Result<(), String> {
+        if let Some(p) = f
+            .strategies
+            .iter()
+            .find(|s| s.name == "current")
+            .and_then(|s| s.fans.get("compromised"))
+            .and_then(|fan| fan.last())
+        {
+            self.forecasts.push((p.tick, p.q10, p.q50, p.q90));
+        }
         let dir = self.dir.join("recommendations");
         let mut value = serde_json::to_value(f).map_err(|e| e.to_string())?;
         value["deploy"] = self.deploy.write(f, &dir);
@@ -373,6 +385,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         estimates,
         tick_s: scenario.tick.as_micros() as f64 / 1e6,
         kept: Vec::new(),
+        forecasts: Vec::new(),
         cycles: 0,
         quiet: args.quiet,
         publisher: None,
@@ -436,7 +449,8 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
     }
     if let Some(dir) = &args.truth {
         let truth = series_column(dir, "compromised")?;
-        let accuracy = accuracy(&files.kept, &truth);
+        let mut accuracy = accuracy(&files.kept, &truth);
+        accuracy["forecasts"] = forecast_calibration(&files.forecasts, &truth);
         paraverse_lab::runner::write_atomic(
             &out.join("accuracy.json"),
             serde_json::to_string_pretty(&accuracy)? + "\n",
@@ -464,6 +478,29 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Each cycle's forecast of compromised nodes at its horizon (the current defenses, which
+/// the truth run kept) against what the truth run had then: whether the 10-90 % interval
+/// of the members held it.
+fn forecast_calibration(forecasts: &[(u32, f64, f64, f64)], truth: &[f64]) -> serde_json::Value {
+    let checked: Vec<serde_json::Value> = forecasts
+        .iter()
+        .filter_map(|&(tick, q10, q50, q90)| {
+            let t = *truth.get(tick as usize)?;
+            Some(serde_json::json!({
+                "tick": tick, "q10": q10, "median": q50, "q90": q90, "truth": t,
+                "inside_80": q10 <= t && t <= q90,
+            }))
+        })
+        .collect();
+    let inside = checked.iter().filter(|c| c["inside_80"] == true).count();
+    serde_json::json!({
+        "checked": checked.len(),
+        "inside_80": inside,
+        "coverage_80": if checked.is_empty() { None } else { Some(inside as f64 / checked.len() as f64) },
+        "cycles": checked,
+    })
 }
 
 /// Estimation error against a ground-truth series, and the interval's coverage.

@@ -68,6 +68,15 @@ fn twin(dir: &Path, feed: &str, out: &str, threads: &str) -> std::process::Outpu
             out,
             "--threads",
             threads,
+            "--cycle",
+            "30 min",
+            "--horizon",
+            "10 min",
+            "--candidate",
+            &common::repo()
+                .join("strategies/zero-trust.toml")
+                .display()
+                .to_string(),
         ],
         dir,
     )
@@ -99,6 +108,16 @@ fn the_twin_estimates_compromise_better_than_alerted_equals_compromised() {
     // Measured: 8.7 against 19.1 nodes (16 members, 717 ticks).
     assert!(twin_mae < 0.6 * naive_mae, "{acc}");
     assert!(acc["coverage_90"].as_f64().unwrap() > 0.5, "{acc}");
+    // Each cycle's forecast of the current defenses checked against the truth at its
+    // horizon (the calibration the README's table sums up).
+    let f = &acc["forecasts"];
+    assert!(f["checked"].as_u64().unwrap() >= 3, "{f}");
+    assert!(f["inside_80"].as_u64() <= f["checked"].as_u64());
+    for c in f["cycles"].as_array().unwrap() {
+        assert!(
+            c["q10"].as_f64() <= c["median"].as_f64() && c["median"].as_f64() <= c["q90"].as_f64()
+        );
+    }
     // The same feed at one thread, and through standard input as a collector writes it.
     ok(twin(dir, "feed.jsonl", "tw1", "1"));
     let estimates = |d: &str| std::fs::read_to_string(dir.join(d).join("estimates.csv")).unwrap();

@@ -222,6 +222,7 @@ impl Ensemble {
         }
         self.members.par_iter_mut().for_each(|u| {
             u.with_security_mut(|security| impose(security, &facts, owner));
+            schedule_releases(u, &facts, tick);
         });
         let alerts: BTreeSet<u32> = observed
             .iter()
@@ -348,6 +349,28 @@ fn systematic(weights: &[f64], rng: SimRng, tick: u32, purpose: u32) -> Vec<usiz
         parents.push(i);
     }
     parents
+}
+
+/// An observed quarantine is also queued for release in the member's own quarantine
+/// policy, as the real defenses release what they isolate: a forecast from the member
+/// (where no feed says so any more) then sees the node rebuilt and back when the policy
+/// says. While the feed runs, the observed release comes too; a second rebuild changes
+/// nothing.
+fn schedule_releases(u: &mut Universe, facts: &[Resolved], tick: u32) {
+    let Some(mut policy) = u
+        .world_mut()
+        .get_resource_mut::<paraverse_defenders::response::QuarantinePolicy>()
+    else {
+        return;
+    };
+    let Some(after) = policy.config.release_ticks else {
+        return;
+    };
+    for f in facts.iter().filter(|f| f.kind == Kind::Quarantine) {
+        policy
+            .releases
+            .push_back((tick.saturating_add(after), f.node));
+    }
 }
 
 /// Imposes facts on one member's nodes.
