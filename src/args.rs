@@ -132,6 +132,10 @@ pub enum Command {
     /// --cycle forecast the --candidate strategies and recommend one. Writes
     /// estimates.csv as it goes, recommendations/, and with --truth accuracy.json.
     Twin(TwinArgs),
+    /// Proof by shadow truth, closed loop: a truth run feeds the twin its blue-team events,
+    /// switches to each strategy the twin recommends, and its security loss is compared
+    /// with the same run under each candidate held fixed.
+    Shadow(ShadowArgs),
 }
 
 /// Options of `paraverse import`.
@@ -514,6 +518,49 @@ pub struct TwinArgs {
     /// No summary on the terminal.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Options of `paraverse shadow`.
+#[derive(Debug, Args)]
+pub struct ShadowArgs {
+    /// Scenario file or bundled name (the truth and the twin's model).
+    pub scenario: String,
+    /// The strategy the truth starts under (default: the scenario's defenses).
+    #[arg(long)]
+    pub strategy: Option<PathBuf>,
+    /// Another candidate strategy file (repeat).
+    #[arg(long, required = true)]
+    pub candidate: Vec<PathBuf>,
+    /// The truth's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How long the truth runs (default: the scenario's stop).
+    #[arg(long, value_parser = parse_duration)]
+    pub stop: Option<SimDuration>,
+    /// Ensemble members, and members of each cycle's forecast.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub members: u32,
+    /// Time between recommendations.
+    #[arg(long, default_value = "10 min", value_parser = parse_duration)]
+    pub cycle: SimDuration,
+    /// How far each forecast looks ahead.
+    #[arg(long, default_value = "20 min", value_parser = parse_duration)]
+    pub horizon: SimDuration,
+    /// Probability that a compromised node raises an alert in a tick.
+    #[arg(long, default_value_t = 0.05, conflicts_with = "calibrate")]
+    pub alert_tpr: f64,
+    /// Probability that a clean node raises an alert in a tick.
+    #[arg(long, default_value_t = 1e-4, conflicts_with = "calibrate")]
+    pub alert_fpr: f64,
+    /// Measure the detectors' rates on this run folder (another seed) instead.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub calibrate: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `paraverse watch`.

@@ -173,6 +173,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Import(args) => import::import(&args).map(|()| ExitCode::SUCCESS),
         Command::Forecast(args) => forecast::forecast(&args).map(|()| ExitCode::SUCCESS),
         Command::Twin(args) => twin::twin(&args).map(|()| ExitCode::SUCCESS),
+        Command::Shadow(args) => twin::shadow(&args).map(|()| ExitCode::SUCCESS),
         Command::Check(args) => {
             set_threads(None)?;
             lab::check(&args).map(|ok| {

@@ -15,7 +15,7 @@ use paraverse_twin::forecast::{Candidate, Forecast, ForecastSpec};
 use paraverse_twin::live::{Sink, TwinSpec};
 use paraverse_twin::observation::{Kind, NodeName, Observation, Resolver};
 
-use crate::args::TwinArgs;
+use crate::args::{ShadowArgs, TwinArgs};
 use crate::{invalid, load_scenario, set_threads};
 
 /// The events a SOC sees, as observation lines: alerts (detections and tripwires),
@@ -527,4 +527,128 @@ fn accuracy(estimates: &[Estimate], truth: &[f64]) -> serde_json::Value {
         "naive_mae": naive,
         "coverage_90": covered,
     })
+}
+
+/// `paraverse shadow`: the closed loop of the shadow-truth proof.
+pub fn shadow(args: &ShadowArgs) -> Result<()> {
+    set_threads(args.threads)?;
+    let mut base = load_scenario(Some(&args.scenario), args.strategy.as_deref())?;
+    if let Some(seed) = args.seed {
+        base = base.with_seed(seed);
+    }
+    if let Some(stop) = args.stop {
+        let t = u32::try_from(stop.ticks_ceil(base.tick))
+            .ok()
+            .filter(|&t| t >= 1)
+            .ok_or_else(|| invalid(format!("--stop {stop}: out of range")))?;
+        base = base.with_ticks(t);
+    }
+    let ticks_of = |d: SimDuration, flag: &str| {
+        u32::try_from(d.ticks_ceil(base.tick))
+            .ok()
+            .filter(|&t| t >= 1)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{flag} {d}: expected at least one tick of {}",
+                    base.tick
+                ))
+            })
+    };
+    let (cycle, horizon) = (
+        ticks_of(args.cycle, "--cycle")?,
+        ticks_of(args.horizon, "--horizon")?,
+    );
+    let start_name = base
+        .defense
+        .strategy
+        .clone()
+        .unwrap_or_else(|| "current".to_owned());
+    let mut candidates = vec![Candidate {
+        name: start_name,
+        scenario: base.clone(),
+    }];
+    for path in &args.candidate {
+        let text = paraverse_sim::scenario::read_input(path)?;
+        // The candidate's defenses on the scenario as given (not on the start strategy).
+        let plain = load_scenario(Some(&args.scenario), None)?
+            .with_seed(base.seed)
+            .with_ticks(base.ticks);
+        let s = plain.with_strategy(&text, &path.display().to_string())?;
+        let name = s
+            .defense
+            .strategy
+            .clone()
+            .unwrap_or_else(|| path.display().to_string());
+        if candidates.iter().any(|c| c.name == name) {
+            return Err(invalid(format!(
+                "--candidate {}: a candidate is already named `{name}`",
+                path.display()
+            )));
+        }
+        candidates.push(Candidate { name, scenario: s });
+    }
+    let model = match &args.calibrate {
+        Some(dir) => calibrate(dir, base.node_count)?,
+        None => AlertModel {
+            tpr: args.alert_tpr,
+            fpr: args.alert_fpr,
+        },
+    }
+    .checked()
+    .map_err(invalid)?;
+    let spec = paraverse_twin::shadow::LoopSpec {
+        members: args.members,
+        model,
+        cycle,
+        forecast: ForecastSpec {
+            horizon,
+            members: args.members,
+            score: Score::default(),
+            backend: BackendChoice::Cpu,
+            parallel: rayon::current_num_threads(),
+        },
+    };
+    eprintln!(
+        "paraverse shadow: {} seed {}, {} ticks, starting under {}, {} candidates, {} members, a recommendation every {cycle} ticks ({horizon} ahead)",
+        base.name,
+        base.seed,
+        base.ticks,
+        candidates[0].name,
+        candidates.len(),
+        args.members
+    );
+    let plugins: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
+    let outcome =
+        paraverse_twin::shadow::follow(&candidates, &spec, &plugins).map_err(anyhow::Error::msg)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+        return Ok(());
+    }
+    println!(
+        "following the twin's recommendations: security loss {:.1}",
+        outcome.followed
+    );
+    for (tick, name) in &outcome.switches {
+        println!("  from tick {tick:>6}: {name}");
+    }
+    let best = outcome
+        .fixed
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(n, l)| (n.clone(), *l));
+    for (name, l) in &outcome.fixed {
+        println!("held fixed: {name:<20} security loss {l:.1}");
+    }
+    if let Some((name, l)) = best {
+        println!(
+            "following is {} the best fixed strategy ({name}, {l:.1}) by {:.1}",
+            if outcome.followed <= l {
+                "no worse than"
+            } else {
+                "worse than"
+            },
+            (outcome.followed - l).abs()
+        );
+    }
+    Ok(())
 }

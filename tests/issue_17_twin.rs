@@ -503,3 +503,52 @@ fn the_twin_follows_an_mqtt_feed_and_publishes_its_recommendation() {
     }
     assert!(from_mqtt == from_file, "the recommendations differ");
 }
+
+/// The closed loop through the binary: the truth starts under UEBA alone, the twin follows
+/// its feed and recommends; following costs no more than the best strategy held fixed
+/// from the start (same seed), and far less than staying put.
+#[test]
+fn following_the_twins_recommendations_is_no_worse_than_the_best_fixed_strategy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let strategies = common::repo().join("strategies");
+    let s = |f: &str| strategies.join(f).display().to_string();
+    let (ueba, full, zero) = (s("ueba.toml"), s("full-stack.toml"), s("zero-trust.toml"));
+    let out = ok(paraverse(
+        &[
+            "shadow",
+            "metaverse-under-siege",
+            "--strategy",
+            &ueba,
+            "--candidate",
+            &full,
+            "--candidate",
+            &zero,
+            "--seed",
+            "7",
+            "--stop",
+            "40 min",
+            "--members",
+            "4",
+            "--cycle",
+            "10 min",
+            "--horizon",
+            "20 min",
+            "--json",
+        ],
+        tmp.path(),
+    ));
+    let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let followed = o["followed"].as_f64().unwrap();
+    let fixed: Vec<(String, f64)> = o["fixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_f64().unwrap()))
+        .collect();
+    let best = fixed.iter().map(|f| f.1).fold(f64::MAX, f64::min);
+    let stay = fixed.iter().find(|f| f.0 == "ueba").unwrap().1;
+    assert!(o["switches"].as_array().unwrap().len() >= 2, "{o}");
+    // Measured: 20,529 followed, 20,594 for full-stack from the start, 1,058,925 staying.
+    assert!(followed <= best * 1.02, "{o}");
+    assert!(followed < stay / 10.0, "{o}");
+}

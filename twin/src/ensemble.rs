@@ -326,6 +326,37 @@ impl Ensemble {
             .collect()
     }
 
+    /// The real network switched to `scenario`'s defenses: every member continues under
+    /// them for `remaining` ticks ([`Universe::branch`]: state carried, the member's own
+    /// future seed kept, weights kept).
+    pub fn switch(
+        &mut self,
+        scenario: &Scenario,
+        remaining: u32,
+        plugins: &[&dyn SimPlugin],
+    ) -> Result<(), String> {
+        let plugins: Vec<&dyn SimPlugin> = plugins.to_vec();
+        let next: Result<Vec<Universe>, String> = self
+            .members
+            .iter()
+            .map(|u| {
+                let seed = u.world().resource::<SimRng>().seed();
+                let checkpoint = u.checkpoint().map_err(|e| e.to_string())?;
+                Universe::branch(
+                    &checkpoint,
+                    scenario.clone(),
+                    seed,
+                    remaining,
+                    BackendChoice::Cpu,
+                    &plugins,
+                )
+                .map_err(|e| e.to_string())
+            })
+            .collect();
+        self.members = next?;
+        Ok(())
+    }
+
     /// Sets which campaign confirmed compromises are handed to (default: the first).
     pub fn set_owner(&mut self, campaign: u8) {
         self.owner = campaign;

@@ -12,5 +12,6 @@ pub mod forecast;
 pub mod live;
 pub mod mqtt;
 pub mod observation;
+pub mod shadow;
 
 pub use forecast::{Candidate, Forecast, ForecastError, ForecastSpec, forecast};

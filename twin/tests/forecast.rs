@@ -181,3 +181,33 @@ fn a_strategy_that_stops_the_siege_is_recommended_with_a_significant_comparison(
     let png = std::fs::read(dir.path().join("fan-compromised.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
 }
+
+/// A loop with one candidate never switches, and its loss is exactly the fixed run's:
+/// the truth segments and the twin's feed are kept without changing the truth.
+#[test]
+fn a_loop_without_alternatives_is_the_fixed_run() {
+    use paraverse_twin::ensemble::AlertModel;
+    use paraverse_twin::shadow::{LoopSpec, follow};
+    let scenario = bundled::load(Some("metaverse-under-siege"))
+        .unwrap()
+        .with_ticks(120);
+    let candidate = strategy(&scenario, "ueba.toml");
+    let spec = LoopSpec {
+        members: 2,
+        model: AlertModel {
+            tpr: 0.05,
+            fpr: 1e-4,
+        },
+        cycle: 30,
+        forecast: ForecastSpec {
+            horizon: 30,
+            members: 2,
+            score: Score::default(),
+            backend: BackendChoice::Cpu,
+            parallel: 2,
+        },
+    };
+    let o = follow(&[candidate], &spec, &PLUGINS).unwrap();
+    assert_eq!(o.switches.len(), 1);
+    assert_eq!(o.followed, o.fixed[0].1);
+}

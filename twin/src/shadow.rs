@@ -1,0 +1,134 @@
+//! Proof by shadow truth, closed loop: does following the twin's recommendations pay?
+//!
+//! A *truth* universe stands in for the real network. Each tick its blue-team events
+//! (alerts, quarantines, releases; no ground truth) feed the twin's ensemble; every cycle
+//! the twin forecasts the candidates from its members and, when it recommends another
+//! strategy than the one in force, the truth switches to it ([`Universe::branch`] with the
+//! truth's own seed: the same world, the same future draws, other defenses) and so do the
+//! members. The loop's security loss — summed over the truth's segments, since a branch's
+//! records cover its own span and the loss is a sum of counts — is compared with the truth
+//! run under each candidate held fixed from the start, same seed.
+
+use paraverse_sim::prelude::*;
+
+use crate::ensemble::{AlertModel, Ensemble};
+use crate::forecast::{Candidate, ForecastSpec, forecast};
+use crate::observation::{Kind, Resolved};
+
+/// The loop's result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoopOutcome {
+    /// Security loss of the truth run following the recommendations.
+    pub followed: f64,
+    /// (tick, strategy) of each switch, the starting strategy at tick 0 first.
+    pub switches: Vec<(u32, String)>,
+    /// Security loss of the truth run under each candidate held fixed.
+    pub fixed: Vec<(String, f64)>,
+}
+
+/// How the loop runs.
+#[derive(Debug, Clone, Copy)]
+pub struct LoopSpec {
+    /// Ensemble members.
+    pub members: u32,
+    /// The detectors' rates the twin assumes.
+    pub model: AlertModel,
+    /// Ticks between recommendations.
+    pub cycle: u32,
+    /// Each cycle's forecast.
+    pub forecast: ForecastSpec,
+}
+
+/// The blue-team observations among events.
+fn observations(events: &[RunEvent]) -> Vec<Resolved> {
+    events
+        .iter()
+        .filter_map(|e| {
+            let kind = match e.kind {
+                "detection" | "tripwire_alert" => Kind::Alert,
+                "quarantine" => Kind::Quarantine,
+                "release" => Kind::Release,
+                _ => return None,
+            };
+            Some(Resolved {
+                tick: e.tick,
+                kind,
+                node: e.node?,
+            })
+        })
+        .collect()
+}
+
+fn loss(u: Universe) -> f64 {
+    u.finish().summary.objectives.security_loss
+}
+
+/// Runs the loop: the truth starts under `candidates[0]` (its scenario's seed is the
+/// truth's), the twin follows its feed and switches it to what it recommends.
+pub fn follow(
+    candidates: &[Candidate],
+    spec: &LoopSpec,
+    plugins: &[&(dyn SimPlugin + Sync)],
+) -> Result<LoopOutcome, String> {
+    let plain: Vec<&dyn SimPlugin> = plugins.iter().map(|&p| p as &dyn SimPlugin).collect();
+    let start = &candidates.first().ok_or("no candidate")?.scenario;
+    let (seed, ticks) = (start.seed, start.ticks);
+    let mut truth = Universe::build(start.clone(), &plain).map_err(|e| e.to_string())?;
+    let mut ensemble = Ensemble::new(start, spec.members, spec.model, BackendChoice::Cpu, plugins)?;
+    let mut current = 0;
+    let mut switches = vec![(0, candidates[0].name.clone())];
+    let mut followed = 0.0;
+    let mut seen = 0;
+    let mut no_estimate = |_: &crate::ensemble::Estimate, _: &mut Ensemble| {};
+    while truth.step() {
+        let tick = truth.clock().tick;
+        let events = truth.world().resource::<EventLog>().events();
+        let fresh = observations(&events[seen.min(events.len())..]);
+        seen = events.len();
+        for o in fresh {
+            ensemble.observe(o, &plain, &mut no_estimate)?;
+        }
+        ensemble.close_until(tick, &plain, &mut no_estimate);
+        if !tick.is_multiple_of(spec.cycle) || tick >= ticks {
+            continue;
+        }
+        let starts = ensemble
+            .weighted_checkpoints(tick)
+            .map_err(|e| e.to_string())?;
+        let f = forecast(&starts, candidates, &spec.forecast, plugins, &|| {})
+            .map_err(|e| e.to_string())?;
+        let Some(r) = candidates.iter().position(|c| c.name == f.recommended) else {
+            continue;
+        };
+        if r == current {
+            continue;
+        }
+        let checkpoint = truth.checkpoint().map_err(|e| e.to_string())?;
+        let next = Universe::branch(
+            &checkpoint,
+            candidates[r].scenario.clone(),
+            seed,
+            ticks - tick,
+            BackendChoice::Cpu,
+            &plain,
+        )
+        .map_err(|e| e.to_string())?;
+        followed += loss(std::mem::replace(&mut truth, next));
+        seen = 0;
+        ensemble.switch(&candidates[r].scenario, ticks - tick, &plain)?;
+        current = r;
+        switches.push((tick, candidates[r].name.clone()));
+    }
+    followed += loss(truth);
+    let mut fixed = Vec::new();
+    for c in candidates {
+        let mut u = Universe::build(c.scenario.clone(), &plain).map_err(|e| e.to_string())?;
+        u.run(|_| {});
+        fixed.push((c.name.clone(), loss(u)));
+    }
+    Ok(LoopOutcome {
+        followed,
+        switches,
+        fixed,
+    })
+}
