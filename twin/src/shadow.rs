@@ -1,8 +1,9 @@
 //! Proof by shadow truth, closed loop: does following the twin's recommendations pay?
 //!
 //! A *truth* universe stands in for the real network. Each tick its blue-team events
-//! (alerts, quarantines, releases; no ground truth) feed the twin's ensemble; every cycle
-//! the twin forecasts the candidates from its members and, when it recommends another
+//! (alerts, quarantines, releases; no ground truth) feed the twin's ensemble; before the
+//! first tick and then every cycle the twin forecasts the candidates from its members and,
+//! when it recommends another
 //! strategy than the one in force, the truth switches to it ([`Universe::branch`] with the
 //! truth's own seed: the same world, the same future draws, other defenses) and so do the
 //! members. The loop's security loss — summed over the truth's segments, since a branch's
@@ -80,18 +81,29 @@ pub fn follow(
     let mut followed = 0.0;
     let mut seen = 0;
     let mut no_estimate = |_: &crate::ensemble::Estimate, _: &mut Ensemble| {};
-    while truth.step() {
-        let tick = truth.clock().tick;
-        let events = truth.world().resource::<EventLog>().events();
-        let fresh = observations(&events[seen.min(events.len())..]);
-        seen = events.len();
-        for o in fresh {
-            ensemble.observe(o, &plain, &mut no_estimate)?;
+    // The first recommendation comes before the first tick: the loop starts as an
+    // operator deploying the twin would, from its advice on the state at hand.
+    let mut tick = 0;
+    loop {
+        if tick > 0 {
+            if !truth.step() {
+                break;
+            }
+            tick = truth.clock().tick;
+            let events = truth.world().resource::<EventLog>().events();
+            let fresh = observations(&events[seen.min(events.len())..]);
+            seen = events.len();
+            for o in fresh {
+                ensemble.observe(o, &plain, &mut no_estimate)?;
+            }
+            ensemble.close_until(tick, &plain, &mut no_estimate);
         }
-        ensemble.close_until(tick, &plain, &mut no_estimate);
-        if !tick.is_multiple_of(spec.cycle) || tick >= ticks {
+        let decide = tick.is_multiple_of(spec.cycle) && tick < ticks;
+        tick = tick.max(1);
+        if !decide {
             continue;
         }
+        let at = truth.clock().tick;
         let starts = ensemble
             .weighted_checkpoints(tick)
             .map_err(|e| e.to_string())?;
@@ -108,16 +120,16 @@ pub fn follow(
             &checkpoint,
             candidates[r].scenario.clone(),
             seed,
-            ticks - tick,
+            ticks - at,
             BackendChoice::Cpu,
             &plain,
         )
         .map_err(|e| e.to_string())?;
         followed += loss(std::mem::replace(&mut truth, next));
         seen = 0;
-        ensemble.switch(&candidates[r].scenario, ticks - tick, &plain)?;
+        ensemble.switch(&candidates[r].scenario, ticks - at, &plain)?;
         current = r;
-        switches.push((tick, candidates[r].name.clone()));
+        switches.push((at, candidates[r].name.clone()));
     }
     followed += loss(truth);
     let mut fixed = Vec::new();
