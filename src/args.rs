@@ -482,6 +482,11 @@ pub struct TwinArgs {
     /// the same scenario and defenses, another seed) instead of --alert-tpr/--alert-fpr.
     #[arg(long, value_name = "RUN_DIR")]
     pub calibrate: Option<PathBuf>,
+    /// Show the twin screen in the terminal as it runs: estimated against alerted
+    /// compromise with the ensemble's band, the latest forecast per strategy, the
+    /// recommendation and why (q quits; the files are written either way).
+    #[arg(long)]
+    pub watch: bool,
     /// Replay pace: simulated seconds per wall second (e.g. 60 replays an hour's feed in a
     /// minute); default: as fast as the feed arrives and the members step.
     #[arg(long, value_parser = parse_speed)]

@@ -211,6 +211,54 @@ struct Files {
     cycles: usize,
     quiet: bool,
     publisher: Option<paraverse_twin::mqtt::Publisher>,
+    /// With --watch: the twin screen.
+    screen: Option<Screen>,
+}
+
+/// What `Sink` returns when the user quits the screen.
+const QUIT: &str = "quit from the twin screen";
+
+/// The twin screen of `--watch`: redrawn as estimates and recommendations come, at most
+/// 20 times a second; `q` quits.
+struct Screen {
+    terminal: ratatui::DefaultTerminal,
+    snap: paraverse_viz::TwinSnapshot,
+    drawn: std::time::Instant,
+}
+
+impl Screen {
+    fn draw(&mut self, force: bool) -> Result<(), String> {
+        if !force && self.drawn.elapsed() < std::time::Duration::from_millis(50) {
+            return Ok(());
+        }
+        self.drawn = std::time::Instant::now();
+        let snap = &self.snap;
+        self.terminal
+            .draw(|f| paraverse_viz::render_twin(f, snap))
+            .map_err(|e| format!("cannot draw: {e}"))?;
+        if quit_pressed(std::time::Duration::ZERO)? {
+            return Err(QUIT.into());
+        }
+        Ok(())
+    }
+}
+
+/// Whether `q` (or Esc, or Ctrl-C) was pressed within `wait`.
+fn quit_pressed(wait: std::time::Duration) -> Result<bool, String> {
+    use ratatui::crossterm::event::{self, Event, KeyCode, KeyModifiers};
+    while event::poll(wait).map_err(|e| e.to_string())? {
+        if let Event::Key(k) = event::read().map_err(|e| e.to_string())? {
+            let ctrl_c =
+                k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+            if matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c {
+                return Ok(true);
+            }
+        }
+        if wait.is_zero() {
+            continue;
+        }
+    }
+    Ok(false)
 }
 
 impl Sink for Files {
@@ -237,10 +285,41 @@ impl Sink for Files {
         .and_then(|()| self.estimates.flush())
         .map_err(|err| format!("cannot write estimates.csv: {err}"))?;
         self.kept.push(*e);
+        if let Some(s) = &mut self.screen {
+            s.snap.ess = e.ess;
+            s.snap.estimates.push(paraverse_viz::EstimatePoint {
+                tick: e.tick,
+                mean: e.mean,
+                q05: e.q05,
+                q95: e.q95,
+                alerted: e.naive as f64,
+            });
+            s.draw(false)?;
+        }
         Ok(())
     }
 
     fn recommendation(&mut self, f: &Forecast) -> Result<(), String> {
+        if let Some(s) = &mut self.screen {
+            s.snap.fans = f
+                .strategies
+                .iter()
+                .map(|st| paraverse_viz::StrategyFan {
+                    name: st.name.clone(),
+                    score: st
+                        .objectives
+                        .get("score")
+                        .map_or(f64::NAN, |d| d.estimate.mean),
+                    compromised: st
+                        .fans
+                        .get("compromised")
+                        .map(|fan| fan.iter().map(|p| (p.tick, p.q50, p.q10, p.q90)).collect())
+                        .unwrap_or_default(),
+                })
+                .collect();
+            s.snap.recommendation = Some((f.from_tick, f.recommended.clone(), f.statement.clone()));
+            s.draw(true)?;
+        }
         if let Some(p) = f
             .strategies
             .iter()
@@ -387,8 +466,9 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         kept: Vec::new(),
         forecasts: Vec::new(),
         cycles: 0,
-        quiet: args.quiet,
+        quiet: args.quiet || args.watch,
         publisher: None,
+        screen: None,
     };
     if let Some(to) = &args.publish {
         let endpoint = paraverse_twin::mqtt::Endpoint::parse(to)
@@ -432,10 +512,47 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
                 .map_err(|e| invalid(format!("--observations {origin}: {e}")))?,
         ))
     };
-    let ticks = paraverse_twin::live::run(
+    if args.watch {
+        use std::io::IsTerminal as _;
+        anyhow::ensure!(
+            std::io::stdout().is_terminal(),
+            "--watch needs a terminal; without it the twin writes its files only"
+        );
+        files.screen = Some(Screen {
+            terminal: ratatui::init(),
+            snap: paraverse_viz::TwinSnapshot {
+                scenario: scenario.name.clone(),
+                feed: origin.clone(),
+                tick_s: files.tick_s,
+                members: args.members,
+                ..Default::default()
+            },
+            drawn: std::time::Instant::now(),
+        });
+    }
+    let outcome = paraverse_twin::live::run(
         &scenario, input, &origin, &resolver, &spec, &plugins, &mut files,
-    )
-    .map_err(|e| match e {
+    );
+    if let Some(mut s) = files.screen.take() {
+        // The feed ended (or failed): keep the last picture up until the user quits.
+        let quit = matches!(&outcome, Err(paraverse_twin::live::TwinError::Output(m)) if m == QUIT);
+        if !quit && outcome.is_ok() {
+            s.snap.done = true;
+            let _ = s.draw(true);
+            while !quit_pressed(std::time::Duration::from_millis(200)).unwrap_or(true) {}
+        }
+        drop(s);
+        ratatui::restore();
+        if quit {
+            println!(
+                "twin: quit at tick {}; estimates.csv in {}",
+                files.kept.last().map_or(0, |e| e.tick),
+                out.display()
+            );
+            return Ok(());
+        }
+    }
+    let ticks = outcome.map_err(|e| match e {
         paraverse_twin::live::TwinError::Observation(o) => invalid(o.to_string()),
         other => anyhow::Error::new(other),
     })?;

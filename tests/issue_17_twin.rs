@@ -553,3 +553,111 @@ fn following_the_twins_recommendations_is_no_worse_than_the_best_fixed_strategy(
     assert!(followed <= best * 1.02, "{o}");
     assert!(followed < stay / 10.0, "{o}");
 }
+
+/// `paraverse twin --watch` in a real terminal (tmux, 100×30): the screen shows the
+/// estimate against the alerts and the recommendation; `q` quits with status 0.
+#[test]
+fn the_twin_screen_shows_the_estimate_and_the_recommendation() {
+    let has_tmux = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_tmux {
+        common::skip_unless_required("PARAVERSE_REQUIRE_TMUX", "tmux is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let strategies = common::repo().join("strategies");
+    let s = |f: &str| strategies.join(f).display().to_string();
+    let (ueba, full) = (s("ueba.toml"), s("full-stack.toml"));
+    ok(paraverse(
+        &[
+            "run",
+            "metaverse-under-siege",
+            "--strategy",
+            &ueba,
+            "--stop",
+            "40 min",
+            "--out",
+            "truth",
+            "-q",
+            "--observations-out",
+            "feed.jsonl",
+        ],
+        dir,
+    ));
+    let socket = format!("paraverse-twin-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let cmd = format!(
+        "cd {} && {} twin metaverse-under-siege --strategy {ueba} --observations feed.jsonl --members 2 --cycle '10 min' --horizon '10 min' --candidate {full} --out tw --watch; echo $? > exit-code; sleep 30",
+        dir.display(),
+        env!("CARGO_BIN_EXE_paraverse")
+    );
+    let started = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            &socket,
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &cmd,
+        ])
+        .env("TERM", "xterm-256color")
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let screen =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut last = String::new();
+    while !(last.contains("recommended: ") && last.contains("(ended)") || last.contains("tick 240"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the twin screen never showed:\n{last}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        last = screen();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    last = screen();
+    for expect in [
+        "paraverse twin",
+        "estimated vs alerted",
+        "recommended: ",
+        "forecast: median compromised",
+        "compromised now: twin",
+    ] {
+        assert!(last.contains(expect), "{expect}:\n{last}");
+    }
+    tmux(&["send-keys", "-t", "t", "q"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !dir.join("exit-code").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "q did not quit:\n{}",
+            screen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("exit-code"))
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    assert!(dir.join("tw/estimates.csv").is_file());
+}
