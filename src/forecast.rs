@@ -29,22 +29,7 @@ pub fn forecast(args: &ForecastArgs) -> Result<()> {
         });
     }
     for path in &args.strategy {
-        let text = paraverse_sim::scenario::read_input(path)?;
-        let scenario = current
-            .clone()
-            .with_strategy(&text, &path.display().to_string())?;
-        let name = scenario
-            .defense
-            .strategy
-            .clone()
-            .unwrap_or_else(|| path.display().to_string());
-        if candidates.iter().any(|c: &Candidate| c.name == name) {
-            return Err(invalid(format!(
-                "--strategy {}: a candidate is already named `{name}` (each strategy's [strategy] name must differ)",
-                path.display()
-            )));
-        }
-        candidates.push(Candidate { name, scenario });
+        add_candidate(&mut candidates, &current, path, "--strategy")?;
     }
     let score = match args.weights.as_deref() {
         None => Score::default(),
@@ -130,5 +115,32 @@ pub fn forecast(args: &ForecastArgs) -> Result<()> {
         println!("{}", forecast.markdown());
         println!("written to {}: {}", out.display(), files.join(", "));
     }
+    Ok(())
+}
+
+/// Adds the candidate `base` with the strategy file at `path` (named by its `[strategy]`
+/// name); a name already taken is bad input, named with `flag`.
+pub(crate) fn add_candidate(
+    candidates: &mut Vec<Candidate>,
+    base: &Scenario,
+    path: &std::path::Path,
+    flag: &str,
+) -> Result<()> {
+    let text = paraverse_sim::scenario::read_input(path)?;
+    let scenario = base
+        .clone()
+        .with_strategy(&text, &path.display().to_string())?;
+    let name = scenario
+        .defense
+        .strategy
+        .clone()
+        .unwrap_or_else(|| path.display().to_string());
+    if candidates.iter().any(|c| c.name == name) {
+        return Err(invalid(format!(
+            "{flag} {}: a candidate is already named `{name}` (each strategy's [strategy] name must differ)",
+            path.display()
+        )));
+    }
+    candidates.push(Candidate { name, scenario });
     Ok(())
 }

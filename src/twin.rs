@@ -53,6 +53,24 @@ pub fn blue_feed(record: &RunRecord) -> String {
     out
 }
 
+/// A duration as whole ticks (rounded up), at least one; `flag` names it in the error.
+fn whole_ticks(d: SimDuration, tick: SimDuration, flag: &str) -> Result<u32> {
+    u32::try_from(d.ticks_ceil(tick))
+        .ok()
+        .filter(|&t| t >= 1)
+        .ok_or_else(|| invalid(format!("{flag} {d}: expected at least one tick of {tick}")))
+}
+
+/// The detectors' rates: measured on a run folder, or as given.
+fn alert_model(calibrate_on: Option<&Path>, tpr: f64, fpr: f64, nodes: u32) -> Result<AlertModel> {
+    match calibrate_on {
+        Some(dir) => calibrate(dir, nodes)?,
+        None => AlertModel { tpr, fpr },
+    }
+    .checked()
+    .map_err(invalid)
+}
+
 /// A run folder's time series column by name, per tick.
 fn series_column(dir: &Path, column: &str) -> Result<Vec<f64>> {
     let path = dir.join("timeseries.csv");
@@ -364,48 +382,20 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         }
         None => None,
     };
-    let model = match &args.calibrate {
-        Some(dir) => calibrate(dir, scenario.node_count)?,
-        None => AlertModel {
-            tpr: args.alert_tpr,
-            fpr: args.alert_fpr,
-        },
-    }
-    .checked()
-    .map_err(invalid)?;
+    let model = alert_model(
+        args.calibrate.as_deref(),
+        args.alert_tpr,
+        args.alert_fpr,
+        scenario.node_count,
+    )?;
     let mut candidates = vec![Candidate {
         name: "current".to_owned(),
         scenario: scenario.clone(),
     }];
     for path in &args.candidate {
-        let text = paraverse_sim::scenario::read_input(path)?;
-        let s = scenario
-            .clone()
-            .with_strategy(&text, &path.display().to_string())?;
-        let name = s
-            .defense
-            .strategy
-            .clone()
-            .unwrap_or_else(|| path.display().to_string());
-        if candidates.iter().any(|c| c.name == name) {
-            return Err(invalid(format!(
-                "--candidate {}: a candidate is already named `{name}`",
-                path.display()
-            )));
-        }
-        candidates.push(Candidate { name, scenario: s });
+        crate::forecast::add_candidate(&mut candidates, &scenario, path, "--candidate")?;
     }
-    let ticks_of = |d: SimDuration, flag: &str| {
-        u32::try_from(d.ticks_ceil(scenario.tick))
-            .ok()
-            .filter(|&t| t >= 1)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{flag} {d}: expected at least one tick of {}",
-                    scenario.tick
-                ))
-            })
-    };
+    let ticks_of = |d: SimDuration, flag: &str| whole_ticks(d, scenario.tick, flag);
     let cycle = match args.cycle {
         Some(c) => Some((
             ticks_of(c, "--cycle")?,
@@ -654,23 +644,10 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
         base = base.with_seed(seed);
     }
     if let Some(stop) = args.stop {
-        let t = u32::try_from(stop.ticks_ceil(base.tick))
-            .ok()
-            .filter(|&t| t >= 1)
-            .ok_or_else(|| invalid(format!("--stop {stop}: out of range")))?;
+        let t = whole_ticks(stop, base.tick, "--stop")?;
         base = base.with_ticks(t);
     }
-    let ticks_of = |d: SimDuration, flag: &str| {
-        u32::try_from(d.ticks_ceil(base.tick))
-            .ok()
-            .filter(|&t| t >= 1)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{flag} {d}: expected at least one tick of {}",
-                    base.tick
-                ))
-            })
-    };
+    let ticks_of = |d: SimDuration, flag: &str| whole_ticks(d, base.tick, flag);
     let (cycle, horizon) = (
         ticks_of(args.cycle, "--cycle")?,
         ticks_of(args.horizon, "--horizon")?,
@@ -684,35 +661,19 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
         name: start_name,
         scenario: base.clone(),
     }];
+    // Candidates' defenses apply to the scenario as given, not on top of the start's.
+    let plain = load_scenario(Some(&args.scenario), None)?
+        .with_seed(base.seed)
+        .with_ticks(base.ticks);
     for path in &args.candidate {
-        let text = paraverse_sim::scenario::read_input(path)?;
-        // The candidate's defenses on the scenario as given (not on the start strategy).
-        let plain = load_scenario(Some(&args.scenario), None)?
-            .with_seed(base.seed)
-            .with_ticks(base.ticks);
-        let s = plain.with_strategy(&text, &path.display().to_string())?;
-        let name = s
-            .defense
-            .strategy
-            .clone()
-            .unwrap_or_else(|| path.display().to_string());
-        if candidates.iter().any(|c| c.name == name) {
-            return Err(invalid(format!(
-                "--candidate {}: a candidate is already named `{name}`",
-                path.display()
-            )));
-        }
-        candidates.push(Candidate { name, scenario: s });
+        crate::forecast::add_candidate(&mut candidates, &plain, path, "--candidate")?;
     }
-    let model = match &args.calibrate {
-        Some(dir) => calibrate(dir, base.node_count)?,
-        None => AlertModel {
-            tpr: args.alert_tpr,
-            fpr: args.alert_fpr,
-        },
-    }
-    .checked()
-    .map_err(invalid)?;
+    let model = alert_model(
+        args.calibrate.as_deref(),
+        args.alert_tpr,
+        args.alert_fpr,
+        base.node_count,
+    )?;
     let spec = paraverse_twin::shadow::LoopSpec {
         members: args.members,
         model,

@@ -10,6 +10,26 @@ use std::path::Path;
 
 use common::{paraverse, text};
 
+/// A 40-minute truth run of the siege under `strategy`, writing `truth/` and its feed.
+fn siege_truth(dir: &Path, strategy: &str) {
+    ok(paraverse(
+        &[
+            "run",
+            "metaverse-under-siege",
+            "--strategy",
+            strategy,
+            "--stop",
+            "40 min",
+            "--out",
+            "truth",
+            "-q",
+            "--observations-out",
+            "feed.jsonl",
+        ],
+        dir,
+    ));
+}
+
 fn ok(out: std::process::Output) -> std::process::Output {
     assert!(out.status.success(), "{}", text(&out.stderr));
     out
@@ -163,22 +183,7 @@ fn cycles_publish_recommendations_and_bad_feeds_are_clear_errors() {
     let strategies = common::repo().join("strategies");
     let s = |f: &str| strategies.join(f).display().to_string();
     let (ueba, full, zero) = (s("ueba.toml"), s("full-stack.toml"), s("zero-trust.toml"));
-    ok(paraverse(
-        &[
-            "run",
-            "metaverse-under-siege",
-            "--strategy",
-            &ueba,
-            "--stop",
-            "40 min",
-            "--out",
-            "truth",
-            "-q",
-            "--observations-out",
-            "feed.jsonl",
-        ],
-        dir,
-    ));
+    siege_truth(dir, &ueba);
     let out = ok(paraverse(
         &[
             "twin",
@@ -386,22 +391,7 @@ fn the_twin_follows_an_mqtt_feed_and_publishes_its_recommendation() {
     let strategies = common::repo().join("strategies");
     let s = |f: &str| strategies.join(f).display().to_string();
     let (ueba, full) = (s("ueba.toml"), s("full-stack.toml"));
-    ok(paraverse(
-        &[
-            "run",
-            "metaverse-under-siege",
-            "--strategy",
-            &ueba,
-            "--stop",
-            "40 min",
-            "--out",
-            "truth",
-            "-q",
-            "--observations-out",
-            "feed.jsonl",
-        ],
-        dir,
-    ));
+    siege_truth(dir, &ueba);
     let Some(broker) = Broker::start() else {
         common::skip_unless_required(
             "PARAVERSE_REQUIRE_MQTT",
@@ -571,22 +561,7 @@ fn the_twin_screen_shows_the_estimate_and_the_recommendation() {
     let strategies = common::repo().join("strategies");
     let s = |f: &str| strategies.join(f).display().to_string();
     let (ueba, full) = (s("ueba.toml"), s("full-stack.toml"));
-    ok(paraverse(
-        &[
-            "run",
-            "metaverse-under-siege",
-            "--strategy",
-            &ueba,
-            "--stop",
-            "40 min",
-            "--out",
-            "truth",
-            "-q",
-            "--observations-out",
-            "feed.jsonl",
-        ],
-        dir,
-    ));
+    siege_truth(dir, &ueba);
     let socket = format!("paraverse-twin-{}", std::process::id());
     let tmux = |args: &[&str]| {
         std::process::Command::new("tmux")

@@ -217,7 +217,7 @@ impl Ensemble {
                 Kind::Release | Kind::Clean => {
                     self.alerted.remove(&o.node);
                 }
-                Kind::Quarantine | Kind::Compromised | Kind::End => {}
+                Kind::Quarantine | Kind::Compromised | Kind::Patched | Kind::End => {}
             }
         }
         self.members.par_iter_mut().for_each(|u| {
@@ -428,6 +428,8 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: u8) {
                 }
                 s.alerted = false;
             }
+            // Patching closes the door; it does not evict an attacker already in.
+            Kind::Patched => s.patched = true,
             Kind::Alert | Kind::End => {}
         }
     }
@@ -597,6 +599,35 @@ mod tests {
             );
         }
         assert_eq!(dexp(-800.0), 0.0);
+    }
+
+    #[test]
+    fn facts_are_imposed_as_the_real_defenses_act() {
+        let fact = |kind, node| Resolved {
+            tick: 1,
+            kind,
+            node,
+        };
+        let mut s = vec![Security::default(); 4];
+        s[1].compromise(0);
+        impose(
+            &mut s,
+            &[
+                fact(Kind::Quarantine, 0),
+                fact(Kind::Release, 1),
+                fact(Kind::Compromised, 2),
+                fact(Kind::Patched, 3),
+            ],
+            0,
+        );
+        assert!(s[0].quarantined && !s[0].compromised);
+        // Released: rebuilt clean and patched, back on the network, its past kept.
+        assert!(!s[1].compromised && s[1].patched && !s[1].quarantined && s[1].ever_compromised);
+        assert_eq!(s[1].rebuilds, 1);
+        assert!(s[2].compromised && s[2].ever_compromised);
+        assert!(s[3].patched && !s[3].compromised);
+        impose(&mut s, &[fact(Kind::Clean, 2)], 0);
+        assert!(!s[2].compromised && s[2].rebuilds == 1);
     }
 
     #[test]

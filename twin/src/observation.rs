@@ -14,7 +14,7 @@
 //! `address` through a mapping file (a group's nodes take its blocks' addresses in order,
 //! as `paraverse import` writes them). `paraverse schema --observations` prints the JSON
 //! Schema. Alerts are evidence (weighed by the detectors' rates); quarantines, releases,
-//! confirmed compromises and clean verdicts are facts, imposed on every member.
+//! confirmed compromises, clean verdicts and patches are facts, imposed on every member.
 
 use std::io::BufRead;
 
@@ -37,6 +37,8 @@ pub enum Kind {
     Compromised,
     /// Forensics found the node clean.
     Clean,
+    /// The node was patched (a patch round reports each node it patched).
+    Patched,
     /// The feed ends: the twin closes every tick up to `time_s` (nothing else was
     /// reported) and stops. Names no node.
     End,
@@ -416,6 +418,7 @@ mod tests {
             "quarantine",
             "release",
             "compromised",
+            "patched",
             "clean",
             "time_s",
             "address",
