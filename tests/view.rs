@@ -237,36 +237,42 @@ fn have(tool: &str) -> bool {
 struct Xvfb(std::process::Child, String);
 
 impl Xvfb {
+    /// Starts Xvfb on a display it picks itself (`-displayfd`: the X server checks the
+    /// lock files, so sockets left by killed servers do not count as taken) and waits,
+    /// bounded, for it to say which.
     fn start() -> Self {
-        for n in 90..120 {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                continue;
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Xvfb starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            let _ = tx.send(line);
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(n) if n.trim().parse::<u32>().is_ok() => {
+                let display = format!(":{}", n.trim());
+                Xvfb(child, display)
             }
-            let mut child = Command::new("Xvfb")
-                .args([
-                    &format!(":{n}"),
-                    "-screen",
-                    "0",
-                    "1024x768x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("Xvfb starts");
-            let display = format!(":{n}");
-            for _ in 0..100 {
-                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                    return Xvfb(child, display);
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("Xvfb did not report its display: {other:?}");
             }
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("Xvfb {display} did not come up");
         }
-        panic!("no free X display number");
     }
 }
 
