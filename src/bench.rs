@@ -526,7 +526,7 @@ pub fn bench_twin(args: &BenchArgs) -> Result<()> {
                 Ensemble::new(&scenario, args.members, model, BackendChoice::Cpu, &plugins)
                     .map_err(anyhow::Error::msg)?;
             let build_s = started.elapsed().as_secs_f64();
-            let plain: Vec<&dyn SimPlugin> = plugins.iter().map(|&p| p as &dyn SimPlugin).collect();
+            let plain = paraverse_twin::plain(&plugins);
             let started = Instant::now();
             ensemble.close_until(ticks, &plain, &mut |_, _| {});
             let assimilate_s = started.elapsed().as_secs_f64();

@@ -13,7 +13,7 @@ use paraverse_sim::prelude::*;
 use paraverse_twin::ensemble::{AlertModel, Estimate};
 use paraverse_twin::forecast::{Candidate, Forecast, ForecastSpec};
 use paraverse_twin::live::{Sink, TwinSpec};
-use paraverse_twin::observation::{Kind, NodeName, Observation, Resolver};
+use paraverse_twin::observation::{Kind, NodeName, Observation, Resolver, seen_by_blue};
 
 use crate::args::{ShadowArgs, TwinArgs};
 use crate::{invalid, load_scenario, set_threads};
@@ -23,13 +23,9 @@ use crate::{invalid, load_scenario, set_threads};
 pub fn blue_feed(record: &RunRecord) -> String {
     let mut out = String::new();
     for e in &record.events {
-        let kind = match e.kind {
-            "detection" | "tripwire_alert" => Kind::Alert,
-            "quarantine" => Kind::Quarantine,
-            "release" => Kind::Release,
-            _ => continue,
+        let (Some(kind), Some(node)) = (seen_by_blue(e.kind), e.node) else {
+            continue;
         };
-        let Some(node) = e.node else { continue };
         let o = Observation {
             time_s: f64::from(e.tick) * record.tick_s,
             kind,
@@ -113,7 +109,7 @@ fn calibrate(dir: &Path, nodes: u32) -> Result<AlertModel> {
     let (mut tp, mut fp) = (0u64, 0u64);
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-        if matches!(v["event"].as_str(), Some("detection" | "tripwire_alert")) {
+        if v["event"].as_str().and_then(seen_by_blue) == Some(Kind::Alert) {
             match v["true_positive"].as_bool() {
                 Some(true) => tp += 1,
                 Some(false) => fp += 1,
@@ -139,12 +135,14 @@ struct Deploy {
     candidates: Vec<(String, Scenario)>,
     mapping: Mapping,
     live: Option<(String, String)>,
+    /// The current defenses' nftables export, made once: it is the same every cycle.
+    current: std::cell::OnceCell<Result<String, String>>,
 }
 
 impl Deploy {
     fn write(&self, f: &Forecast, dir: &Path) -> serde_json::Value {
         use paraverse_defenders::export::{self, Format, Provenance};
-        let export_of = |name: &str| -> Result<_, String> {
+        let export_of = |name: &str, formats: &[Format]| -> Result<_, String> {
             let (_, scenario) = self
                 .candidates
                 .iter()
@@ -157,11 +155,10 @@ impl Deploy {
                 ),
                 lab: None,
             };
-            export::export(scenario, &self.mapping, provenance, &Format::ALL)
-                .map_err(|e| e.to_string())
+            export::export(scenario, &self.mapping, provenance, formats).map_err(|e| e.to_string())
         };
         let result = (|| -> Result<serde_json::Value, String> {
-            let (plan, outputs) = export_of(&f.recommended)?;
+            let (plan, outputs) = export_of(&f.recommended, &Format::ALL)?;
             let folder = dir.join(format!("tick-{:010}", f.from_tick));
             std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
             let mut files = Vec::new();
@@ -185,13 +182,14 @@ impl Deploy {
                     )
                 }
                 None => {
-                    let (_, current) = export_of("current")?;
-                    let text = current
-                        .iter()
-                        .find(|(f, _)| *f == Format::Nftables)
-                        .map(|(_, t)| t.as_str())
-                        .unwrap_or_default();
-                    let current = export::diff::from_export(text);
+                    let text = self
+                        .current
+                        .get_or_init(|| {
+                            let (_, mut out) = export_of("current", &[Format::Nftables])?;
+                            Ok(out.pop().map(|(_, t)| t).unwrap_or_default())
+                        })
+                        .clone()?;
+                    let current = export::diff::from_export(&text);
                     (
                         "the current defenses' export".to_owned(),
                         export::diff::diff(&plan.nft_table, Some(&current), &ours),
@@ -449,6 +447,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
                 .collect(),
             mapping: mapping.clone().unwrap_or_default(),
             live,
+            current: std::cell::OnceCell::new(),
         },
         dir: out.clone(),
         estimates,

@@ -32,6 +32,7 @@ use bevy_ecs::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::rng::fnv1a;
 use crate::scenario::{Scenario, ScenarioError};
 
 /// Version of the file layout (the header and how parts are framed).
@@ -300,16 +301,6 @@ pub fn same_len(what: &str, saved: usize, built: usize) -> Result<(), Checkpoint
     }
 }
 
-/// FNV-1a over `bytes`: the checksum of the file body.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 /// How the universe saves and restores one resource.
 pub(crate) struct Entry {
     pub name: &'static str,
@@ -324,29 +315,29 @@ impl Entry {
         Self {
             name: std::any::type_name::<R>(),
             type_id: std::any::TypeId::of::<R>(),
-            save: |world, out| match world.get_resource::<R>() {
-                Some(r) => r.save(out),
-                None => Err(CheckpointError::Mismatch(format!(
-                    "{} is registered but not in the world",
-                    std::any::type_name::<R>()
-                ))),
+            save: |world, out| world.get_resource::<R>().ok_or_else(absent::<R>)?.save(out),
+            restore: |world, bytes| {
+                world
+                    .get_resource_mut::<R>()
+                    .ok_or_else(absent::<R>)?
+                    .restore(bytes)
             },
-            restore: |world, bytes| match world.get_resource_mut::<R>() {
-                Some(mut r) => r.restore(bytes),
-                None => Err(CheckpointError::Mismatch(format!(
-                    "{} is registered but not in the world",
-                    std::any::type_name::<R>()
-                ))),
-            },
-            carry: |world, bytes| match world.get_resource_mut::<R>() {
-                Some(mut r) => r.carry(bytes),
-                None => Err(CheckpointError::Mismatch(format!(
-                    "{} is registered but not in the world",
-                    std::any::type_name::<R>()
-                ))),
+            carry: |world, bytes| {
+                world
+                    .get_resource_mut::<R>()
+                    .ok_or_else(absent::<R>)?
+                    .carry(bytes)
             },
         }
     }
+}
+
+/// A registered resource the world does not hold.
+fn absent<R>() -> CheckpointError {
+    CheckpointError::Mismatch(format!(
+        "{} is registered but not in the world",
+        std::any::type_name::<R>()
+    ))
 }
 
 /// The persisted and the rebuilt resources of a universe, registered by its plugins.

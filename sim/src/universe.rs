@@ -453,7 +453,16 @@ impl Universe {
         backend: BackendChoice,
         plugins: &[&dyn SimPlugin],
     ) -> Result<Self, CheckpointError> {
-        let scenario = checkpoint.recipe.scenario()?;
+        Self::restored(checkpoint.recipe.scenario()?, backend, plugins, checkpoint)
+    }
+
+    /// Builds `scenario` and restores `checkpoint`'s state into it.
+    fn restored(
+        scenario: Scenario,
+        backend: BackendChoice,
+        plugins: &[&dyn SimPlugin],
+        checkpoint: &Checkpoint,
+    ) -> Result<Self, CheckpointError> {
         let mut universe = Self::build_with(scenario, backend, plugins)
             .map_err(|e| CheckpointError::Build(e.to_string()))?;
         universe.restore(checkpoint)?;
@@ -559,10 +568,7 @@ impl Universe {
     /// scenario's parts are rebuilt, the state is copied through a checkpoint.
     pub fn fork(&self, plugins: &[&dyn SimPlugin]) -> Result<Self, CheckpointError> {
         let checkpoint = self.checkpoint()?;
-        let mut universe = Self::build_with((*self.scenario).clone(), self.backend, plugins)
-            .map_err(|e| CheckpointError::Build(e.to_string()))?;
-        universe.restore(&checkpoint)?;
-        Ok(universe)
+        Self::restored((*self.scenario).clone(), self.backend, plugins, &checkpoint)
     }
 
     /// Ends the run and hands over what it recorded.

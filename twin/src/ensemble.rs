@@ -115,7 +115,7 @@ impl Ensemble {
         backend: BackendChoice,
         plugins: &[&(dyn SimPlugin + Sync)],
     ) -> Result<Self, String> {
-        let plugins: Vec<&dyn SimPlugin> = plugins.iter().map(|&p| p as &dyn SimPlugin).collect();
+        let plugins = crate::plain(plugins);
         let mut members = Vec::with_capacity(k as usize);
         for m in 0..k.max(1) {
             let mut u = Universe::build_with(scenario.clone(), backend, &plugins)
@@ -335,7 +335,6 @@ impl Ensemble {
         remaining: u32,
         plugins: &[&dyn SimPlugin],
     ) -> Result<(), String> {
-        let plugins: Vec<&dyn SimPlugin> = plugins.to_vec();
         let next: Result<Vec<Universe>, String> = self
             .members
             .iter()
@@ -348,7 +347,7 @@ impl Ensemble {
                     seed,
                     remaining,
                     BackendChoice::Cpu,
-                    &plugins,
+                    plugins,
                 )
                 .map_err(|e| e.to_string())
             })

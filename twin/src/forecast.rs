@@ -279,7 +279,7 @@ fn run_member(
     spec: &ForecastSpec,
     plugins: &[&(dyn SimPlugin + Sync)],
 ) -> Result<Member, ForecastError> {
-    let plugins: Vec<&dyn SimPlugin> = plugins.iter().map(|&p| p as &dyn SimPlugin).collect();
+    let plugins = crate::plain(plugins);
     let seed = member_seed(checkpoint.recipe.seed, m);
     let mut universe = Universe::branch(
         checkpoint,

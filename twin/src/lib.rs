@@ -3,9 +3,10 @@
 //! A checkpoint ([`paraverse_sim::checkpoint`]) is the twin's "now". From it the twin
 //! looks ahead: [`forecast()`] branches the checkpointed universe into members (independent
 //! draws of the future) under each candidate strategy, runs them in parallel, and says
-//! which strategy to deploy with the lab's statistics. Observations in and the ensemble
-//! kept in step with them come next (see issue #17); they will branch from the same
-//! checkpoints.
+//! which strategy to deploy with the lab's statistics. [`observation`] reads what the real
+//! network reports, [`ensemble`] keeps universes in step with it (a particle filter),
+//! [`live`] runs the twin on a feed and [`mqtt`] connects it to a broker; [`shadow`]
+//! measures the whole loop against a truth run.
 
 pub mod ensemble;
 pub mod forecast;
@@ -15,3 +16,11 @@ pub mod observation;
 pub mod shadow;
 
 pub use forecast::{Candidate, Forecast, ForecastError, ForecastSpec, forecast};
+
+use paraverse_sim::universe::SimPlugin;
+
+/// The plugins as `Universe` takes them. The twin asks for `Sync` plugins because it
+/// builds universes on several threads at once.
+pub fn plain<'a>(plugins: &[&'a (dyn SimPlugin + Sync)]) -> Vec<&'a dyn SimPlugin> {
+    plugins.iter().map(|&p| p as &dyn SimPlugin).collect()
+}

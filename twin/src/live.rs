@@ -70,7 +70,7 @@ pub fn run(
     plugins: &[&(dyn SimPlugin + Sync)],
     sink: &mut dyn Sink,
 ) -> Result<u32, TwinError> {
-    let plain: Vec<&dyn SimPlugin> = plugins.iter().map(|&p| p as &dyn SimPlugin).collect();
+    let plain = crate::plain(plugins);
     let mut ensemble = Ensemble::new(scenario, spec.members, spec.model, spec.backend, plugins)
         .map_err(TwinError::Build)?;
     let failure: std::cell::RefCell<Option<TwinError>> = std::cell::RefCell::new(None);

@@ -44,6 +44,18 @@ pub enum Kind {
     End,
 }
 
+/// What the blue team's sensors make of a simulator event (`events.jsonl`'s `event`):
+/// detections and tripwires are alerts; quarantines and releases are reported as such;
+/// everything else (ground truth, attack steps) a SOC does not see.
+pub fn seen_by_blue(event: &str) -> Option<Kind> {
+    match event {
+        "detection" | "tripwire_alert" => Some(Kind::Alert),
+        "quarantine" => Some(Kind::Quarantine),
+        "release" => Some(Kind::Release),
+        _ => None,
+    }
+}
+
 /// A node, by name (`GROUP-INDEX`) or id.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]

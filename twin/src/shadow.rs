@@ -14,7 +14,7 @@ use paraverse_sim::prelude::*;
 
 use crate::ensemble::{AlertModel, Ensemble};
 use crate::forecast::{Candidate, ForecastSpec, forecast};
-use crate::observation::{Kind, Resolved};
+use crate::observation::{Resolved, seen_by_blue};
 
 /// The loop's result.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,15 +45,9 @@ fn observations(events: &[RunEvent]) -> Vec<Resolved> {
     events
         .iter()
         .filter_map(|e| {
-            let kind = match e.kind {
-                "detection" | "tripwire_alert" => Kind::Alert,
-                "quarantine" => Kind::Quarantine,
-                "release" => Kind::Release,
-                _ => return None,
-            };
             Some(Resolved {
                 tick: e.tick,
-                kind,
+                kind: seen_by_blue(e.kind)?,
                 node: e.node?,
             })
         })
@@ -71,7 +65,7 @@ pub fn follow(
     spec: &LoopSpec,
     plugins: &[&(dyn SimPlugin + Sync)],
 ) -> Result<LoopOutcome, String> {
-    let plain: Vec<&dyn SimPlugin> = plugins.iter().map(|&p| p as &dyn SimPlugin).collect();
+    let plain = crate::plain(plugins);
     let start = &candidates.first().ok_or("no candidate")?.scenario;
     let (seed, ticks) = (start.seed, start.ticks);
     let mut truth = Universe::build(start.clone(), &plain).map_err(|e| e.to_string())?;

@@ -82,6 +82,39 @@ fn axis_labels(lo: f64, hi: f64, fmt: impl Fn(f64) -> String) -> Vec<Line<'stati
     ]
 }
 
+/// A line of `data`, labelled `name` (unlabelled when empty).
+fn line<'a>(name: &str, colour: Color, data: &'a [(f64, f64)]) -> Dataset<'a> {
+    Dataset::default()
+        .name(name.to_owned())
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(Style::default().fg(colour))
+        .data(data)
+}
+
+/// Nodes over time: both charts of the screen share their axes.
+fn nodes_over_time<'a>(
+    datasets: Vec<Dataset<'a>>,
+    block: Block<'a>,
+    x: (f64, f64),
+    y_hi: f64,
+) -> Chart<'a> {
+    Chart::new(datasets)
+        .block(block)
+        .x_axis(
+            Axis::default()
+                .title("time")
+                .bounds([x.0, x.1])
+                .labels(axis_labels(x.0, x.1, clock)),
+        )
+        .y_axis(
+            Axis::default()
+                .title("nodes")
+                .bounds([0.0, y_hi])
+                .labels(axis_labels(0.0, y_hi, |v| format!("{v:.0}"))),
+        )
+}
+
 /// Draws the twin screen.
 pub fn render_twin(frame: &mut Frame<'_>, snap: &TwinSnapshot) {
     let [header, middle, fans, help] = Layout::vertical([
@@ -136,12 +169,7 @@ fn render_estimates(frame: &mut Frame<'_>, area: Rect, snap: &TwinSnapshot) {
         .fold(1.0, f64::max)
         * 1.1;
     let datasets = vec![
-        Dataset::default()
-            .name("estimate")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::default().fg(Color::Red))
-            .data(&mean),
+        line("estimate", Color::Red, &mean),
         Dataset::default()
             .name("5-95 %")
             .marker(Marker::Dot)
@@ -153,12 +181,7 @@ fn render_estimates(frame: &mut Frame<'_>, area: Rect, snap: &TwinSnapshot) {
             .graph_type(GraphType::Scatter)
             .style(Style::default().fg(Color::DarkGray))
             .data(&q95),
-        Dataset::default()
-            .name("alerted")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::default().fg(Color::Yellow))
-            .data(&alerted),
+        line("alerted", Color::Yellow, &alerted),
     ];
     let now = snap.estimates.last().map_or(String::new(), |e| {
         format!(
@@ -166,26 +189,11 @@ fn render_estimates(frame: &mut Frame<'_>, area: Rect, snap: &TwinSnapshot) {
             e.mean, e.q05, e.q95, e.alerted
         )
     });
-    let chart = Chart::new(datasets)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" estimated vs alerted ")
-                .title_bottom(now),
-        )
-        .x_axis(
-            Axis::default()
-                .title("time")
-                .bounds([0.0, x_hi])
-                .labels(axis_labels(0.0, x_hi, clock)),
-        )
-        .y_axis(
-            Axis::default()
-                .title("nodes")
-                .bounds([0.0, y_hi])
-                .labels(axis_labels(0.0, y_hi, |v| format!("{v:.0}"))),
-        );
-    frame.render_widget(chart, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" estimated vs alerted ")
+        .title_bottom(now);
+    frame.render_widget(nodes_over_time(datasets, block, (0.0, x_hi), y_hi), area);
 }
 
 fn render_recommendation(frame: &mut Frame<'_>, area: Rect, snap: &TwinSnapshot) {
@@ -251,34 +259,12 @@ fn render_fans(frame: &mut Frame<'_>, area: Rect, snap: &TwinSnapshot) {
         .iter()
         .zip(&data)
         .enumerate()
-        .map(|(k, (f, d))| {
-            Dataset::default()
-                .name(f.name.clone())
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(Style::default().fg(COLOURS[k % COLOURS.len()]))
-                .data(d)
-        })
+        .map(|(k, (f, d))| line(&f.name, COLOURS[k % COLOURS.len()], d))
         .collect();
-    let chart = Chart::new(datasets)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" forecast: median compromised per strategy "),
-        )
-        .x_axis(
-            Axis::default()
-                .title("time")
-                .bounds([x.0, x.1])
-                .labels(axis_labels(x.0, x.1, clock)),
-        )
-        .y_axis(
-            Axis::default()
-                .title("nodes")
-                .bounds([0.0, y_hi])
-                .labels(axis_labels(0.0, y_hi, |v| format!("{v:.0}"))),
-        );
-    frame.render_widget(chart, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" forecast: median compromised per strategy ");
+    frame.render_widget(nodes_over_time(datasets, block, x, y_hi), area);
 }
 
 #[cfg(test)]
