@@ -225,6 +225,9 @@ fn run(args: RunArgs) -> Result<()> {
         }
         None => (scenario_of(&args)?, None),
     };
+    if !scenario.warnings.is_empty() {
+        eprintln!("{}", scenario.warnings_text());
+    }
     let out = args.out.clone().unwrap_or_else(|| {
         let name = match &scenario.defense.strategy {
             Some(s) => format!("{}-{s}-{}", scenario.name, scenario.seed),
@@ -692,6 +695,9 @@ fn validate(files: &[String]) -> Result<ExitCode> {
                 );
                 if let Err(e) = check_memory(&s, 1, false) {
                     eprintln!("warning: {file}: {e}");
+                }
+                if !s.warnings.is_empty() {
+                    eprintln!("{}", s.warnings_text());
                 }
             }
             Err(e) => {

@@ -9,6 +9,19 @@
 //! early growth is exponential, `I(t) ≈ I₀·e^{βt}` with `β = scan_rate · dictionary · V / A`
 //! per second (the logistic model's early phase; a test checks it).
 //!
+//! That holds when `β × tick ≪ 1`. A recruit found in a tick scans only from the next one,
+//! so per tick the botnet grows by `1 + β·tick`, i.e. at `ln(1 + β·tick)/tick` per second:
+//! 5 % below β at `β·tick ≈ 0.105`, 21 % below at 0.56. `paraverse validate` (and `run`)
+//! warn, with the figure and the tick that would do, when the departure passes 5 %
+//! ([`paraverse_sim::scenario::COARSE_TICK_DEPARTURE`]).
+//!
+//! With `recovery`, bots drop out on their own (churn: a reboot clears the malware) at
+//! rate `γ = 1/mean` and return to the susceptible pool (or, `into = "immune"`, get new
+//! credentials). Recruitment then balances churn at the logistic model's steady state
+//! `I* = V·(1 − γ/β)` (none if `β ≤ γ`); in ticks, where `(V − I)·(1 − e^(−s·d·I/A)) =
+//! I·(1 − e^(−γ·tick))` with `s` scans per tick and `d` the dictionary's chance, which a
+//! test checks through the binary.
+//!
 //! At `ddos_start` the command goes out and every bot that is not quarantined sends a
 //! flood flow of `ddos_rate` to one node of the target group (spread by a keyed hash) as a
 //! `ddos` flow in the traffic core, where it competes for links with benign traffic.

@@ -19,6 +19,38 @@
 //! `da/dt = K·a·(1−a)` with `K = scan_rate · p · V / address_space` (Staniford, Paxson and
 //! Weaver, "How to 0wn the Internet in Your Spare Time", 2002); a test checks it.
 //!
+//! - **contact**: no addresses; every link of an infected node carries attempts at
+//!   `scan_rate` per second to the neighbour at its other end. A link to an exposed node
+//!   transmits in a tick with `τ = 1 − e^(−β·tick)`, `β = scan_rate × exploit chance`: the
+//!   chance that a Poisson stream of attempts succeeds at least once, exact in the tick
+//!   length. (The attempts counted in telemetry have mean `scan_rate × tick` per link;
+//!   a link transmits only in a tick it carried one, with the conditional chance that
+//!   makes the total `τ`.) A node of degree `k` thus spreads `k` times as fast as a leaf,
+//!   which is what gives scale-free graphs their vanishing epidemic threshold
+//!   (Pastor-Satorras and Vespignani, 2001).
+//!
+//! # Recovery
+//!
+//! With `recovery`, each scanner (infected and on the network at the start of the tick)
+//! clears the infection after its scans with chance `γ = 1 − e^(−tick/mean)` per tick: an
+//! exponential duration, memoryless, so no per-node clock is stored. It becomes
+//! susceptible again (SIS) or immune (SIR: patched for a worm, new credentials for a
+//! botnet). A node infected in tick `t` scans from `t + 1`, so it scans on `K ≥ 1` ticks
+//! with `P(K = k) = γ(1 − γ)^(k−1)` and passes the infection along one link with the
+//! transmissibility `T = τ / (1 − (1 − γ)(1 − τ))`; on a random graph with Poisson degrees
+//! of mean `c` the final share infected solves `R = 1 − e^(−c·T·R)` (Newman, 2002), which
+//! `tests/issue_18_fidelity.rs` checks. Assumptions: one infection per node at a time (a
+//! node held by one campaign is not open to another), recovery independent of degree.
+//!
+//! # Scans as traffic
+//!
+//! With `probe_bytes`, each scanner's probes are one `scan` flow in the traffic core, from
+//! the scanner to a fixed node drawn by keyed hash (it stands for the path of probes to
+//! random addresses), asking `attempts per second × probe bits`. The rate the network
+//! granted it in the previous tick scales its attempt rate in this one; the count is drawn
+//! from the same draw as unthrottled, so a network with room to spare changes nothing. A
+//! scanner's first tick, and a flow with no route, go unthrottled.
+//!
 //! # Determinism
 //!
 //! Scanners are listed in node-id order; their scans are computed in parallel from
@@ -26,9 +58,11 @@
 //! start of the stage; infections are then committed in scanner order, so if two scanners
 //! hit the same node in one tick the lower id wins.
 
+use std::collections::BTreeMap;
+
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
-use paraverse_sim::scenario::{AuthMethod, CampaignKind, ScanStrategy, Worm};
+use paraverse_sim::scenario::{AuthMethod, CampaignKind, FlowClass, ScanStrategy, Worm};
 use rayon::prelude::*;
 
 use crate::chain;
@@ -48,6 +82,11 @@ pub struct WormCampaign {
     pub worm: Worm,
     /// Exploit chance per group (never for groups without the exploited service).
     pub exploit: Vec<Chance>,
+    /// Contact strategy: chance per tick that a link to a node of each group transmits,
+    /// `1 − e^(−scan_rate·exploit·tick)`.
+    pub contact: Vec<Chance>,
+    /// Counter of nodes that recovered on their own (with a recovery section).
+    pub recoveries: Option<CounterId>,
     /// Whether patching closes the door (a worm's exploit) or not (a botnet's default
     /// credentials are a configuration, not a vulnerability).
     pub needs_unpatched: bool,
@@ -61,6 +100,9 @@ pub struct WormCampaign {
     pub goal: u64,
     /// Infections so far (footholds included).
     pub infected: u64,
+    /// Scans as traffic: each scanner's scan flow in the traffic core, and whether it
+    /// was sending in the previous tick.
+    pub scan_flows: BTreeMap<u32, (u32, bool)>,
 }
 
 /// Every scanning campaign of the scenario: worms, and botnets while they recruit.
@@ -73,14 +115,20 @@ pub struct WormCampaigns {
 /// Parameters and exploit tables are rebuilt from the scenario; infections so far are state.
 impl Persist for WormCampaigns {
     fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
-        let infected: Vec<u64> = self.campaigns.iter().map(|w| w.infected).collect();
-        paraverse_sim::checkpoint::encode::<Self, _>(&infected, out)
+        let state: Vec<_> = self
+            .campaigns
+            .iter()
+            .map(|w| (w.infected, &w.scan_flows))
+            .collect();
+        paraverse_sim::checkpoint::encode::<Self, _>(&state, out)
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
-        let infected: Vec<u64> = paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
-        paraverse_sim::checkpoint::same_len("worms", infected.len(), self.campaigns.len())?;
-        for (w, n) in self.campaigns.iter_mut().zip(infected) {
+        type State = Vec<(u64, BTreeMap<u32, (u32, bool)>)>;
+        let state: State = paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
+        paraverse_sim::checkpoint::same_len("worms", state.len(), self.campaigns.len())?;
+        for (w, (n, flows)) in self.campaigns.iter_mut().zip(state) {
             w.infected = n;
+            w.scan_flows = flows;
         }
         Ok(())
     }
@@ -134,6 +182,8 @@ pub fn worm_campaigns(scenario: &Scenario, metrics: &mut Metrics) -> Vec<WormCam
                         local_bias: Chance::NEVER,
                         address_space: b.address_space,
                         service: None,
+                        recovery: b.recovery,
+                        probe_bits: b.probe_bits,
                     },
                     scenario
                         .groups
@@ -152,17 +202,32 @@ pub fn worm_campaigns(scenario: &Scenario, metrics: &mut Metrics) -> Vec<WormCam
                 ),
                 _ => return None,
             };
+            let exploit: Vec<Chance> = exploit;
+            let tick_s = scenario.tick.as_secs_f64();
+            let contact = exploit
+                .iter()
+                .map(|p| link_chance(worm.scan_rate, p.probability(), tick_s))
+                .collect();
+            let recoveries = worm.recovery.map(|_| {
+                metrics.register(
+                    "recoveries",
+                    "infected nodes that cleared the infection on their own",
+                )
+            });
             Some(WormCampaign {
                 campaign: i as u8,
                 start_tick: c.start_tick,
                 worm,
                 exploit,
+                contact,
+                recoveries,
                 needs_unpatched,
                 stream: Stream::named(&c.name),
                 scans,
                 infections,
                 goal: c.goal.unwrap_or(0),
                 infected: 0,
+                scan_flows: BTreeMap::new(),
             })
         })
         .collect()
@@ -245,6 +310,218 @@ fn pick_target(
     (address < u64::from(node_count)).then_some(address as u32)
 }
 
+/// The chance that a link transmits in a tick *given that it carried an attempt*: the
+/// link should transmit with `τ = 1 − e^(−rate·exploit·tick)` (at least one success in a
+/// Poisson stream of attempts, exact in the tick length), and it carries an attempt with
+/// chance `min(1, rate·tick)` (the per-tick count draws the fraction), so the attempt
+/// succeeds with `τ / min(1, rate·tick)`, which is at most `exploit`.
+fn link_chance(rate: f64, exploit: f64, tick_s: f64) -> Chance {
+    let tau = paraverse_sim::math::at_least_once(rate * exploit, tick_s);
+    let carried = (rate * tick_s).min(1.0);
+    if carried <= 0.0 {
+        return Chance::NEVER;
+    }
+    Chance::new((tau / carried).min(1.0))
+}
+
+/// One contact-strategy scanner's tick: every link carries its attempts (counted, mean
+/// `scan_rate × tick`, within the policy's budget for a throttled node) and transmits to
+/// an exposed neighbour with the link's chance for the neighbour's group. Returns the
+/// attempts; pushes hits in link order.
+fn contact(
+    (rng, w, topology, policy, scenario): (
+        &SimRng,
+        &WormCampaign,
+        &Topology,
+        &AccessPolicy,
+        &Scenario,
+    ),
+    state: &[Security],
+    groups: &[InGroup],
+    (scanner, per_link): (u32, PerTick),
+    tick: u32,
+    hits: &mut Vec<(u32, u32)>,
+) -> u32 {
+    let budget = policy.attempts(scanner, u32::MAX);
+    let mut count = 0u32;
+    for (k, &target) in topology.neighbours(scanner).iter().enumerate() {
+        let k = k as u32;
+        let attempts = per_link
+            .sample(rng.draw(SCAN_COUNT, scanner, tick, k + 1))
+            .min(budget - count);
+        if attempts == 0 {
+            if count == budget {
+                break;
+            }
+            continue;
+        }
+        count += attempts;
+        let t = &state[target as usize];
+        let open = if w.needs_unpatched {
+            t.exposed()
+        } else {
+            !t.compromised && !t.quarantined && !t.hardened
+        };
+        let reachable = match w.worm.service {
+            Some(s) => policy.allows_service(scanner, target, Some(s)),
+            None => policy.allows(scanner, target),
+        };
+        if !open || !reachable {
+            continue;
+        }
+        let mut chance = w.contact[groups[target as usize].0 as usize];
+        if w.needs_unpatched && w.worm.service.is_none() && policy.segmentation.is_some() {
+            let p = policy
+                .exploit_chance(scenario, scanner, target)
+                .probability();
+            chance = link_chance(w.worm.scan_rate, p, scenario.tick.as_secs_f64());
+        }
+        if chance.hit(rng.draw(w.stream.derive(4), scanner, tick, k)) {
+            hits.push((target, scanner));
+        }
+    }
+    count
+}
+
+/// A scanner's attempts per second (per link for the contact strategy, whose demand is
+/// over all its links).
+fn attempts_per_second(w: &Worm, topology: &Topology, scanner: u32) -> f64 {
+    match w.strategy {
+        ScanStrategy::Contact => w.scan_rate * topology.neighbours(scanner).len() as f64,
+        _ => w.scan_rate,
+    }
+}
+
+/// The demand of a scanner's scan flow, kbit/s (at least 1).
+fn scan_demand_kbps(w: &Worm, bits: u64, topology: &Topology, scanner: u32) -> u32 {
+    let kbps = attempts_per_second(w, topology, scanner) * bits as f64 / 1000.0;
+    (kbps.ceil() as u64).clamp(1, u64::from(u32::MAX)) as u32
+}
+
+/// Each scanner's attempts per tick (per link for the contact strategy): the campaign's
+/// rate, or, when scans are traffic and the network granted its scan flow less than it
+/// asked for in the previous tick, the rate it granted. The count is then drawn from the
+/// same draw as it would be unthrottled, so a network with room to spare changes nothing.
+fn granted(
+    w: &WormCampaign,
+    scanners: &[u32],
+    core: Option<&TrafficCore>,
+    topology: &Topology,
+    tick_micros: u64,
+) -> Vec<PerTick> {
+    let full = w.worm.scans_per_tick;
+    let (Some(bits), Some(core)) = (w.worm.probe_bits, core) else {
+        return vec![full; scanners.len()];
+    };
+    scanners
+        .iter()
+        .map(|&s| {
+            // A scan flow with no route (its sink unreachable) caps nothing: the probes
+            // go to random addresses, the sink only stands for their path.
+            let Some(&(flow, true)) = w.scan_flows.get(&s) else {
+                return full;
+            };
+            if !core.routed(flow) {
+                return full;
+            }
+            let demand = scan_demand_kbps(&w.worm, bits, topology, s);
+            let got = core.state.rate.get(flow as usize).copied().unwrap_or(0);
+            if got >= demand {
+                return full;
+            }
+            let share = f64::from(got) / f64::from(demand);
+            PerTick::from_rate(w.worm.scan_rate * share, tick_micros)
+        })
+        .collect()
+}
+
+/// Keeps one scan flow per scanner in the traffic core: this tick's scanners send at their
+/// demand (new ones get a flow to a fixed node drawn by keyed hash, so the probes load the
+/// path up through the access and core links), the others send nothing.
+fn scan_flows(
+    w: &mut WormCampaign,
+    bits: u64,
+    scanners: &[u32],
+    core: &mut TrafficCore,
+    topology: &Topology,
+    rng: &SimRng,
+    node_count: u32,
+) {
+    for (&s, (flow, active)) in w.scan_flows.iter_mut() {
+        let now = scanners.binary_search(&s).is_ok();
+        if now {
+            core.set_demand(*flow, scan_demand_kbps(&w.worm, bits, topology, s));
+        } else if *active {
+            core.set_demand(*flow, 0);
+        }
+        *active = now;
+    }
+    let new: Vec<u32> = scanners
+        .iter()
+        .copied()
+        .filter(|s| !w.scan_flows.contains_key(s))
+        .collect();
+    if new.is_empty() || node_count < 2 {
+        return;
+    }
+    let flows: Vec<NewFlow> = new
+        .iter()
+        .map(|&s| {
+            let pick = rng.below(w.stream.derive(6), s, 0, 0, u64::from(node_count - 1)) as u32;
+            NewFlow {
+                src: s,
+                dst: if pick >= s { pick + 1 } else { pick },
+                class: FlowClass::Scan,
+                demand_kbps: scan_demand_kbps(&w.worm, bits, topology, s),
+                priority: FlowClass::Scan.default_priority(),
+                service: w.worm.service,
+            }
+        })
+        .collect();
+    let ids = core.add_flows(topology, &flows);
+    for (s, id) in new.into_iter().zip(ids) {
+        w.scan_flows.insert(s, (id, true));
+    }
+}
+
+/// Infected nodes that clear the infection on their own this tick: each scanner (it was
+/// infected and on the network at the start of the tick) with the recovery's chance per
+/// tick, from a draw keyed by (node, tick). A recovered node is clean; an immune one is
+/// also patched (a worm's exploit) or hardened (a botnet's default credentials).
+fn recover(
+    rng: &SimRng,
+    w: &WormCampaign,
+    scanners: &[u32],
+    security: &mut [Security],
+    tick: u32,
+    log: &mut EventLog,
+) -> u64 {
+    let Some(r) = w.worm.recovery else {
+        return 0;
+    };
+    let mut recovered = 0;
+    for &node in scanners {
+        let s = &mut security[node as usize];
+        let held = s.compromised && s.campaign == w.campaign;
+        if !held || !r.per_tick.hit(rng.draw(w.stream.derive(5), node, tick, 0)) {
+            continue;
+        }
+        s.compromised = false;
+        if r.immune {
+            if w.needs_unpatched {
+                s.patched = true;
+            } else {
+                s.hardened = true;
+            }
+        }
+        recovered += 1;
+        let mut e = RunEvent::new(tick, "recovery", node);
+        e.campaign = Some(w.campaign);
+        log.push(e);
+    }
+    recovered
+}
+
 /// Attack stage: every worm campaign seeds its footholds, scans, and infects.
 #[expect(
     clippy::too_many_arguments,
@@ -261,6 +538,7 @@ pub fn worm_spread(
     mut log: ResMut<EventLog>,
     mut book: ResMut<CampaignBook>,
     policy: Res<AccessPolicy>,
+    mut traffic: Option<ResMut<TrafficCore>>,
 ) {
     let (groups, mut security, mut telemetry) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
@@ -270,6 +548,7 @@ pub fn worm_spread(
     let rng = *rng;
     let node_count = scenario.node_count;
     let policy: &AccessPolicy = &policy;
+    let (topology, scenario): (&Topology, &Scenario) = (&topology, &scenario);
 
     for wi in 0..worms.campaigns.len() {
         let w = &worms.campaigns[wi];
@@ -278,7 +557,7 @@ pub fn worm_spread(
             continue;
         }
         if tick == w.start_tick {
-            for node in entry_nodes(&rng, w, &scenario) {
+            for node in entry_nodes(&rng, w, scenario) {
                 if security[node as usize].compromise(w.campaign) {
                     footholds += 1;
                     if !book.reach(w.campaign, chain::FOOTHOLD, tick, Some(node), &mut log) {
@@ -300,23 +579,33 @@ pub fn worm_spread(
             })
             .collect();
         let state: &[Security] = security;
+        let rates = granted(
+            w,
+            &scanners,
+            traffic.as_deref(),
+            topology,
+            clock.tick_micros,
+        );
         let proposals: Vec<ScanBatch> = scanners
             .par_chunks(SCANNERS_PER_TASK)
-            .map(|chunk| {
+            .zip(rates.par_chunks(SCANNERS_PER_TASK))
+            .map(|(chunk, rates)| {
                 let mut scans = Vec::with_capacity(chunk.len());
                 let mut hits = Vec::new();
                 let mut failed_logins = Vec::new();
-                for &scanner in chunk {
-                    let count = policy.attempts(
-                        scanner,
-                        w.worm
-                            .scans_per_tick
-                            .sample(rng.draw(SCAN_COUNT, scanner, tick, 0)),
-                    );
+                for (&scanner, &rate) in chunk.iter().zip(rates) {
+                    if w.worm.strategy == ScanStrategy::Contact {
+                        let ctx = (&rng, w, topology, policy, scenario);
+                        let me = (scanner, rate);
+                        scans.push(contact(ctx, state, groups, me, tick, &mut hits));
+                        continue;
+                    }
+                    let count = policy
+                        .attempts(scanner, rate.sample(rng.draw(SCAN_COUNT, scanner, tick, 0)));
                     scans.push(count);
                     for scan in 0..count {
                         let Some(target) =
-                            pick_target(&rng, w, &topology, node_count, scanner, tick, scan)
+                            pick_target(&rng, w, topology, node_count, scanner, tick, scan)
                         else {
                             continue;
                         };
@@ -340,7 +629,7 @@ pub fn worm_spread(
                             && w.worm.service.is_none()
                             && policy.segmentation.is_some()
                         {
-                            chance = policy.exploit_chance(&scenario, scanner, target);
+                            chance = policy.exploit_chance(scenario, scanner, target);
                         }
                         if open && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan)) {
                             hits.push((target, scanner));
@@ -389,6 +678,10 @@ pub fn worm_spread(
                 }
             }
         }
+        let recovered = recover(&rng, w, &scanners, security, tick, &mut log);
+        if let Some(c) = w.recoveries {
+            metrics.add(c, recovered);
+        }
         if total_scans > 0 {
             book.reach(w.campaign, chain::SCANNING, tick, None, &mut log);
         }
@@ -399,6 +692,9 @@ pub fn worm_spread(
         metrics.add(w.infections, infections);
         let w = &mut worms.campaigns[wi];
         w.infected += footholds + infections;
+        if let (Some(bits), Some(core)) = (w.worm.probe_bits, traffic.as_deref_mut()) {
+            scan_flows(w, bits, &scanners, core, topology, &rng, node_count);
+        }
         if w.needs_unpatched && w.infected >= w.goal {
             // A worm's goal is its outbreak; a botnet's is the DDoS (see `botnet`).
             book.reach_goal(w.campaign, tick, None, &mut log);

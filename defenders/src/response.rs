@@ -4,7 +4,7 @@
 //! Quarantine isolates a node (it neither scans nor can be reached) `delay` after its
 //! alert: the time a SOC needs to triage and act. Isolating a clean node is a real cost
 //! and is counted as `false_quarantines`. With `release_after`, an isolated node is
-//! rebuilt (clean, patched) and returns. Patch rounds every `interval` patch each
+//! rebuilt (clean; patched unless `release_patched = false`) and returns. Patch rounds every `interval` patch each
 //! still-unpatched node in the covered zones with chance `coverage`; patching closes the
 //! door but does not evict an attacker already inside.
 
@@ -88,7 +88,7 @@ pub fn quarantine(
         policy.releases.pop_front();
         let s = &mut security[node as usize];
         *s = Security {
-            patched: true,
+            patched: policy.config.release_patched || s.patched,
             ever_compromised: s.ever_compromised,
             rebuilds: s.rebuilds.wrapping_add(1),
             ..Security::default()

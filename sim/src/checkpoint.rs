@@ -35,8 +35,11 @@ use serde::{Deserialize, Serialize};
 use crate::rng::fnv1a;
 use crate::scenario::{Scenario, ScenarioError};
 
-/// Version of the file layout (the header and how parts are framed).
-pub const FORMAT: u32 = 1;
+/// Version of the file layout (the header and how parts are framed) and of the parts'
+/// contents: raised whenever a resource's saved state changes shape, so an older file is
+/// refused with both versions named instead of failing to decode. 2: worms save their
+/// scan flows; the per-flow recording is a part.
+pub const FORMAT: u32 = 2;
 /// The paraverse version; a checkpoint restores only in the version that wrote it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 const MAGIC: &[u8; 8] = b"PVCKPT\r\n";

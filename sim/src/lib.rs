@@ -20,6 +20,7 @@ pub mod bundled;
 pub mod checkpoint;
 pub mod dictionary;
 pub mod killchain;
+pub mod math;
 pub mod metrics;
 pub mod objectives;
 pub mod policy;

@@ -538,6 +538,8 @@ pub struct RunRecord {
     pub node_names: NodeNamer,
     /// Campaign names by index.
     pub campaign_names: Vec<String>,
+    /// Each flow's demand and rate per tick, with `[recording] flows = true`.
+    pub flows: Option<Table>,
 }
 
 /// Names nodes `<group>-<index>` without storing a string per node.
@@ -728,6 +730,10 @@ pub const SERIES_PARQUET: &str = "timeseries.parquet";
 pub const ZONES_PARQUET: &str = "zones.parquet";
 /// [`EVENTS_FILE`] as Parquet.
 pub const EVENTS_PARQUET: &str = "events.parquet";
+/// Each flow's demand and granted rate per tick (`[recording] flows = true`).
+pub const FLOWS_FILE: &str = "flows.csv";
+/// [`FLOWS_FILE`] as Parquet.
+pub const FLOWS_PARQUET: &str = "flows.parquet";
 
 impl RunRecord {
     /// The time series as a typed table: `tick`, `time_s`, the state columns, the
@@ -923,6 +929,15 @@ impl RunRecord {
             files.push((SERIES_PARQUET, parquet(self.series_table())?));
             files.push((ZONES_PARQUET, parquet(zones)?));
             files.push((EVENTS_PARQUET, parquet(self.events_table())?));
+        }
+        if let Some(flows) = &self.flows {
+            files.push((FLOWS_FILE, flows.csv().into_bytes()));
+            if formats.parquet {
+                files.push((
+                    FLOWS_PARQUET,
+                    flows.parquet().map_err(std::io::Error::other)?,
+                ));
+            }
         }
         for (name, content) in files {
             // Write to a temporary name, then rename: a killed run never leaves a

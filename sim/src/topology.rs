@@ -10,7 +10,7 @@ use bevy_ecs::resource::Resource;
 use petgraph::graph::{NodeIndex, UnGraph};
 
 use crate::rng::{Chance, SimRng, Stream};
-use crate::scenario::{LinkTierId, Scenario, TopologyStep};
+use crate::scenario::{DegreeSequence, LinkTierId, Scenario, TopologyStep};
 
 /// A link's tier (its capacity and latency live in [`Scenario::links`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,7 @@ pub struct Topology {
 const BA: Stream = Stream::named("topology.barabasi_albert");
 const ER: Stream = Stream::named("topology.erdos_renyi");
 const WS: Stream = Stream::named("topology.watts_strogatz");
+const CONFIGURATION: Stream = Stream::named("topology.configuration");
 
 impl Topology {
     /// Builds the topology of a scenario.
@@ -103,6 +104,25 @@ impl Topology {
                     for (a, b) in erdos_renyi(count, *links, rng, ER.derive(step_index as u64)) {
                         edges.push((first + a, first + b, *link));
                     }
+                }
+                TopologyStep::Configuration {
+                    group: g,
+                    degrees,
+                    link,
+                } => {
+                    let (first, count) = (group(*g).first_node, group(*g).count);
+                    let stream = CONFIGURATION.derive(step_index as u64);
+                    for (a, b) in configuration(count, degrees, rng, stream) {
+                        edges.push((first + a, first + b, *link));
+                    }
+                }
+                TopologyStep::EdgeList {
+                    group: g,
+                    links,
+                    link,
+                } => {
+                    let first = group(*g).first_node;
+                    edges.extend(links.iter().map(|&(a, b)| (first + a, first + b, *link)));
                 }
                 TopologyStep::WattsStrogatz {
                     group: g,
@@ -319,6 +339,55 @@ fn watts_strogatz(count: u32, k: u32, p: Chance, rng: &SimRng, stream: Stream) -
     ring
 }
 
+/// The erased configuration model: node `i` gets its degree (a bounded power law drawn
+/// by inverting its continuous CDF from `min − ½` to `max + ½` and rounding, or the given
+/// list), every node contributes that many link ends, the ends are shuffled (Fisher–Yates,
+/// draw `j` keyed by its position) and paired in order; self-links and repeated pairs are
+/// dropped, as is one end if their number is odd. Links come out sorted.
+fn configuration(
+    count: u32,
+    degrees: &DegreeSequence,
+    rng: &SimRng,
+    stream: Stream,
+) -> Vec<(u32, u32)> {
+    use crate::math::{dexp, dln};
+    let degree = |i: u32| -> u32 {
+        match degrees {
+            DegreeSequence::Given(given) => given[i as usize % given.len()],
+            DegreeSequence::PowerLaw { exponent, min, max } => {
+                let alpha = exponent - 1.0;
+                let pow = |x: f64, y: f64| dexp(y * dln(x));
+                let (a, b) = (f64::from(*min) - 0.5, f64::from(*max) + 0.5);
+                let (fa, fb) = (pow(a, -alpha), pow(b, -alpha));
+                let u = (rng.draw(stream, i, 0, 0) >> 11) as f64 / (1u64 << 53) as f64;
+                let x = pow(fa - u * (fa - fb), -1.0 / alpha);
+                (x.round() as u32).clamp(*min, *max)
+            }
+        }
+    };
+    let mut ends: Vec<u32> = Vec::new();
+    for i in 0..count {
+        ends.extend(std::iter::repeat_n(i, degree(i) as usize));
+    }
+    if ends.len() % 2 == 1 {
+        ends.pop();
+    }
+    for j in (1..ends.len()).rev() {
+        let key = (j as u64 & 0xFFFF_FFFF) as u32;
+        let round = 1 + (j as u64 >> 32) as u32;
+        let k = rng.below(stream, key, round, 0, j as u64 + 1) as usize;
+        ends.swap(j, k);
+    }
+    let mut links: Vec<(u32, u32)> = ends
+        .chunks_exact(2)
+        .filter(|p| p[0] != p[1])
+        .map(|p| (p[0].min(p[1]), p[0].max(p[1])))
+        .collect();
+    links.sort_unstable();
+    links.dedup();
+    links
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +512,52 @@ zone = "z"
         assert!((mean - 6.0).abs() < 1e-9, "{mean}");
         assert!((4.5..7.5).contains(&var), "variance {var}");
         assert!(d.iter().all(|&x| x < 25.0));
+    }
+
+    #[test]
+    fn configuration_with_given_degrees_keeps_them_but_for_erased_pairs() {
+        let s = scenario(
+            "[[topology]]\ngenerator = \"configuration\"\ngroup = \"terminals\"\ndegrees = [3, 3, 3, 3, 3, 3, 3, 27]\nlink = \"l\"",
+        );
+        let t = Topology::build(&s, &SimRng::new(2));
+        assert!(simple(&t, 1000));
+        // 7 × 3 + 27 ends per 8 nodes: 6,000 ends, 3,000 pairs before erasure.
+        let links = t.link_count();
+        assert!((2_850..=3_000).contains(&links), "{links} links");
+        for n in 0..1000u32 {
+            let want = if n % 8 == 7 { 27 } else { 3 };
+            let got = t.neighbours(n).len();
+            assert!(
+                got <= want && got + want / 4 + 1 >= want,
+                "node {n}: degree {got} of {want}"
+            );
+        }
+        assert_eq!(t.targets, Topology::build(&s, &SimRng::new(2)).targets);
+        assert_ne!(t.targets, Topology::build(&s, &SimRng::new(3)).targets);
+    }
+
+    #[test]
+    fn configuration_power_law_has_the_exponents_tail() {
+        let s = scenario(
+            "[[topology]]\ngenerator = \"configuration\"\ngroup = \"terminals\"\nexponent = 2.5\nmin_degree = 2\nmax_degree = 200\nlink = \"l\"",
+        );
+        let t = Topology::build(&s, &SimRng::new(1));
+        assert!(simple(&t, 1000));
+        let d: Vec<usize> = (0..1000).map(|n| t.neighbours(n).len()).collect();
+        // P(k ≥ 2) = 1 before erasure; for γ = 2.5 about (k/1.5)^-1.5 of nodes reach k:
+        // ~19 % at 5, ~2.3 % at 20.
+        let share = |k: usize| d.iter().filter(|&&x| x >= k).count() as f64 / 1000.0;
+        assert!((0.12..0.27).contains(&share(5)), "P(k ≥ 5) = {}", share(5));
+        assert!(
+            (0.01..0.045).contains(&share(20)),
+            "P(k ≥ 20) = {}",
+            share(20)
+        );
+        assert!(
+            *d.iter().max().unwrap() >= 40,
+            "a hub: {:?}",
+            d.iter().max()
+        );
     }
 
     #[test]

@@ -536,6 +536,7 @@ impl Universe {
             std::any::TypeId::of::<Metrics>(),
             std::any::TypeId::of::<TimeSeries>(),
             std::any::TypeId::of::<EventLog>(),
+            std::any::TypeId::of::<crate::traffic::FlowRecord>(),
         ];
         for entry in &universe.registry.entries {
             if records.contains(&entry.type_id) {
@@ -585,6 +586,12 @@ impl Universe {
             .world
             .remove_resource::<CampaignBook>()
             .unwrap_or_default();
+        let tick_s = clock.seconds_at(1);
+        let flows = self
+            .world
+            .remove_resource::<crate::traffic::FlowRecord>()
+            .zip(self.world.get_resource::<TrafficCore>())
+            .map(|(record, core)| record.table(core, &self.node_namer(), tick_s));
         let summary = Summary::derive(
             &self.scenario,
             links,
@@ -605,10 +612,11 @@ impl Universe {
                 .collect(),
             zone_names: self.scenario.zones.clone(),
             events: log.events().to_vec(),
-            tick_s: clock.seconds_at(1),
+            tick_s,
             first_tick: clock.start,
             node_names: self.node_namer(),
             campaign_names: self.campaign_names(),
+            flows,
         }
     }
 }

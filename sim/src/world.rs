@@ -305,7 +305,8 @@ pub const BENIGN_BURST_CHANCE: Chance = Chance::from_ratio(1, 5_000);
 ///
 /// The count has the group's mean rate: a triangular draw on `[0, 2·mean]` (two uniform
 /// halves), rounded by a Bernoulli draw on the fraction, plus, with
-/// [`BENIGN_BURST_CHANCE`], a burst of up to `20·mean + 10` attempts.
+/// [`BENIGN_BURST_CHANCE`], a burst of up to `20·mean + 10` attempts. A group with a
+/// mean of 0 is silent: no attempts and no bursts.
 #[inline]
 pub fn benign_connections(rng: &SimRng, mean_fx: u64, node: u32, tick: u32) -> u32 {
     let d = rng.draw(BENIGN, node, tick, 0);
@@ -314,7 +315,7 @@ pub fn benign_connections(rng: &SimRng, mean_fx: u64, node: u32, tick: u32) -> u
     let fx = ((u128::from(mean_fx) * u128::from(tri)) >> 32) as u64;
     let d2 = rng.draw(BENIGN, node, tick, 1);
     let mut count = (fx >> 32) as u32 + u32::from((d2 & 0xFFFF_FFFF) < (fx & 0xFFFF_FFFF));
-    if BENIGN_BURST_CHANCE.hit(d2) {
+    if mean_fx > 0 && BENIGN_BURST_CHANCE.hit(d2) {
         let span = (mean_fx >> 32) * 20 + 10;
         count += rng.below(BENIGN, node, tick, 2, span + 1) as u32;
     }
@@ -386,5 +387,24 @@ mod tests {
             assert_eq!(round(one), one);
         }
         assert!(all.compromised && all.hardened && all.campaign == 3 && all.rebuilds == 250);
+    }
+
+    /// A silent group (mean 0) makes no attempts, bursts included; a busy one bursts
+    /// about once in 5,000 node-ticks.
+    #[test]
+    fn silent_groups_never_burst() {
+        let rng = SimRng::new(1);
+        let silent = (0..200_000u32)
+            .map(|n| benign_connections(&rng, 0, n, 7))
+            .sum::<u32>();
+        assert_eq!(silent, 0);
+        let mean = crate::rng::PerTick::from_rate(1.0, 1_000_000).raw();
+        let bursts = (0..200_000u32)
+            .filter(|&n| benign_connections(&rng, mean, n, 7) > 2)
+            .count();
+        assert!(
+            (20..70).contains(&bursts),
+            "{bursts} bursts in 200,000 node-ticks"
+        );
     }
 }

@@ -34,6 +34,7 @@
 
 use std::collections::BTreeSet;
 
+pub use paraverse_sim::math::{dexp, dln};
 use paraverse_sim::prelude::*;
 use paraverse_sim::rng::Stream;
 use rayon::prelude::*;
@@ -513,92 +514,9 @@ fn weighted(counts: &[u64], weights: &[f64]) -> (f64, f64, f64) {
     (mean, quantile(0.05), quantile(0.95))
 }
 
-const LN2: f64 = std::f64::consts::LN_2;
-
-/// Natural logarithm from + − × ÷ and the float's bits (deterministic on every machine;
-/// `f64::ln` is not). Relative error below 1e-15 on normal numbers; 0 and below give
-/// the most negative finite value.
-pub fn dln(x: f64) -> f64 {
-    if x.is_nan() || x <= 0.0 {
-        return f64::MIN;
-    }
-    if x < f64::MIN_POSITIVE {
-        return -708.0;
-    }
-    let bits = x.to_bits();
-    let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let mut m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
-    if m > std::f64::consts::SQRT_2 {
-        m /= 2.0;
-        e += 1;
-    }
-    // ln m = 2 atanh(s), s = (m − 1) / (m + 1), |s| < 0.172.
-    let s = (m - 1.0) / (m + 1.0);
-    let s2 = s * s;
-    let mut term = s;
-    let mut sum = 0.0;
-    let mut k = 1.0;
-    while k < 40.0 {
-        sum += term / k;
-        term *= s2;
-        k += 2.0;
-    }
-    2.0 * sum + e as f64 * LN2
-}
-
-/// e^x from + − × ÷ and the float's bits (deterministic on every machine). Relative error
-/// below 1e-15; below −708 it is 0.
-pub fn dexp(x: f64) -> f64 {
-    if x < -708.0 {
-        return 0.0;
-    }
-    if x > 709.0 {
-        return f64::MAX;
-    }
-    // Cody-Waite: ln 2 in two parts, the first with trailing zero bits, so k × LN2_HI
-    // is exact and the reduction loses nothing for |k| up to ~1000.
-    // fdlibm's split: 0x3fe62e42fee00000 and 0x3dea39ef35793c76.
-    let ln2_hi = f64::from_bits(0x3fe6_2e42_fee0_0000);
-    let ln2_lo = f64::from_bits(0x3dea_39ef_3579_3c76);
-    let k = (x / LN2).round();
-    let r = (x - k * ln2_hi) - k * ln2_lo;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for n in 1..24 {
-        term *= r / f64::from(n);
-        sum += term;
-    }
-    sum * f64::from_bits(((k as i64 + 1023) as u64) << 52)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the platform's functions as a yardstick"
-    )]
-    fn deterministic_log_and_exp_agree_with_the_platform() {
-        for &x in &[
-            1e-300, 1e-9, 0.001, 0.05, 0.5, 0.95, 1.0, 1.5, 2.0, 10.0, 1e6, 1e300,
-        ] {
-            let (ours, std) = (dln(x), x.ln());
-            assert!(
-                (ours - std).abs() <= 1e-14 * std.abs().max(1.0),
-                "ln {x}: {ours} vs {std}"
-            );
-        }
-        for &x in &[-700.0, -50.0, -1.0, -0.3, 0.0, 0.2, 1.0, 10.0, 300.0] {
-            let (ours, std) = (dexp(x), x.exp());
-            assert!(
-                (ours - std).abs() <= 1e-14 * std,
-                "exp {x}: {ours} vs {std}"
-            );
-        }
-        assert_eq!(dexp(-800.0), 0.0);
-    }
 
     #[test]
     fn facts_are_imposed_as_the_real_defenses_act() {

@@ -353,7 +353,15 @@ fn hostile_group_names_are_rejected_with_the_file_line_and_field() {
         };
         let s = s.with_strategy(DDOS, "strategy.toml").unwrap();
         let err = all(&s, &Mapping::default()).expect_err(name).to_string();
-        assert!(err.contains("venue.toml:153"), "{name:?}: {err}");
+        let quoted = serde_json::to_string(name).unwrap();
+        let line = text
+            .lines()
+            .position(|l| l == format!("name = {quoted}"))
+            .map_or(0, |i| i + 1);
+        assert!(
+            err.contains(&format!("venue.toml:{line}:")),
+            "{name:?}: {err}"
+        );
         assert!(err.contains("group[3].name"), "{name:?}: {err}");
         assert!(err.contains("cannot be exported"), "{name:?}: {err}");
     }

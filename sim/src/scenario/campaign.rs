@@ -33,6 +33,10 @@ pub struct Botnet {
     /// Attack traffic a target node absorbs before its service fails, kbit/s (`None`:
     /// half the capacity of its links).
     pub absorb_kbps: Option<u64>,
+    /// Churn: bots dropping out on their own.
+    pub recovery: Option<Recovery>,
+    /// Bits of one log-in probe, when scans are traffic.
+    pub probe_bits: Option<u64>,
 }
 
 /// Resolved false data injection.
@@ -174,6 +178,8 @@ pub(super) struct Tables<'t> {
     pub groups: &'t [Group],
     pub topology: &'t [TopologyStep],
     pub node_count: u32,
+    /// Whether the scenario has a traffic core (declares flows).
+    pub traffic: bool,
 }
 
 impl Tables<'_> {
@@ -205,6 +211,8 @@ impl Tables<'_> {
                 }
                 TopologyStep::BarabasiAlbert { group, .. }
                 | TopologyStep::ErdosRenyi { group, .. }
+                | TopologyStep::Configuration { group, .. }
+                | TopologyStep::EdgeList { group, .. }
                 | TopologyStep::WattsStrogatz { group, .. } => join(*group, *group),
             }
         }
@@ -698,15 +706,27 @@ impl Validator<'_> {
             (ScanStrategy::LocalPreference, bias) => {
                 self.fraction(bias.unwrap_or(0.5), p("local_bias"))
             }
-            (ScanStrategy::Random, Some(_)) => {
+            (ScanStrategy::Random | ScanStrategy::Contact, Some(_)) => {
                 self.err(
                     p("local_bias"),
                     "`local_bias` applies only to strategy = \"local_preference\"",
                 );
                 Chance::NEVER
             }
-            (ScanStrategy::Random, None) => Chance::NEVER,
+            (ScanStrategy::Random | ScanStrategy::Contact, None) => Chance::NEVER,
         };
+        if w.strategy == ScanStrategy::Contact && t.topology.is_empty() {
+            self.err(
+                p("strategy"),
+                "strategy = \"contact\" spreads along the topology's links, but the scenario has no [[topology]]",
+            );
+        }
+        if w.strategy == ScanStrategy::Contact && w.address_space.is_some() {
+            self.err(
+                p("address_space"),
+                "`address_space` applies to scanning strategies; \"contact\" reaches neighbours, not addresses",
+            );
+        }
         let address_space = self.address_space(w.address_space, t.node_count, p("address_space"));
         let service = w.service.as_ref().map(|s| {
             let id = self.lookup(t.service_ids, "service", s, p("service"));
@@ -724,6 +744,21 @@ impl Validator<'_> {
             }
             id
         });
+        if w.strategy == ScanStrategy::Random {
+            // Open nodes weighted by their exploit chance: Σ count × chance over the
+            // groups the worm can exploit.
+            let open: f64 = t
+                .groups
+                .iter()
+                .filter(|g| service.is_none_or(|s| g.services.contains(&s)))
+                .map(|g| f64::from(g.count) * g.exploit_chance.probability())
+                .sum();
+            self.coarse_tick(
+                scan_rate * open / address_space as f64,
+                t.tick,
+                p("scan_rate"),
+            );
+        }
         Worm {
             entry,
             initial: w.initial,
@@ -733,7 +768,48 @@ impl Validator<'_> {
             local_bias,
             address_space,
             service,
+            recovery: self.recovery(w.recovery.as_ref(), t.tick, p("recovery")),
+            probe_bits: self.probe_bits(w.probe_bytes, t, p("probe_bytes")),
         }
+    }
+
+    /// Resolves a probe size: scans as traffic need a traffic core.
+    fn probe_bits(&mut self, bytes: Option<u32>, t: &Tables<'_>, path: Vec<Seg>) -> Option<u64> {
+        let bytes = bytes?;
+        if bytes == 0 {
+            self.err(path, "expected a probe of at least 1 byte");
+            return None;
+        }
+        if !t.traffic {
+            self.err(
+                path,
+                "scans as traffic need the traffic core, which runs only when the scenario declares [[flow]]s",
+            );
+            return None;
+        }
+        Some(u64::from(bytes) * 8)
+    }
+
+    /// Resolves a recovery section: the per-tick chance of an exponential duration.
+    fn recovery(
+        &mut self,
+        r: Option<&RecoverySpec>,
+        tick: SimDuration,
+        path: Vec<Seg>,
+    ) -> Option<Recovery> {
+        let r = r?;
+        let mean_s = r.mean.as_secs_f64();
+        if mean_s <= 0.0 {
+            let mut path = path;
+            path.push(Seg::Key("mean".into()));
+            self.err(path, "expected a mean duration above 0 s");
+            return None;
+        }
+        Some(Recovery {
+            mean_s,
+            per_tick: Chance::new(crate::math::at_least_once(1.0 / mean_s, tick.as_secs_f64())),
+            immune: r.into == RecoveredState::Immune,
+        })
     }
 
     fn address_space(&mut self, space: Option<u64>, node_count: u32, path: Vec<Seg>) -> u64 {
@@ -799,17 +875,32 @@ impl Validator<'_> {
         if absorb_kbps == Some(0) {
             self.err(p("absorb"), "expected at least 1 kbit/s");
         }
+        let dictionary = self.fraction(b.dictionary.unwrap_or(0.9), p("dictionary"));
+        let address_space = self.address_space(b.address_space, t.node_count, p("address_space"));
+        let open: u64 = t
+            .groups
+            .iter()
+            .filter(|g| g.auth == AuthMethod::DefaultCredentials)
+            .map(|g| u64::from(g.count))
+            .sum();
+        self.coarse_tick(
+            scan_rate * dictionary.probability() * open as f64 / address_space as f64,
+            t.tick,
+            p("scan_rate"),
+        );
         Botnet {
             entry,
             initial: b.initial,
             scan_rate,
             scans_per_tick: PerTick::from_rate(scan_rate, t.tick.as_micros()),
-            dictionary: self.fraction(b.dictionary.unwrap_or(0.9), p("dictionary")),
-            address_space: self.address_space(b.address_space, t.node_count, p("address_space")),
+            dictionary,
+            address_space,
             ddos_target,
             ddos_start_tick: (b.ddos_start.ticks_ceil(t.tick) + 1).min(u64::from(u32::MAX)) as u32,
             ddos_kbps: kbps.clamp(1, u64::from(u32::MAX)) as u32,
             absorb_kbps: absorb_kbps.map(|k| k.max(1)),
+            recovery: self.recovery(b.recovery.as_ref(), t.tick, p("recovery")),
+            probe_bits: self.probe_bits(b.probe_bytes, t, p("probe_bytes")),
         }
     }
 }

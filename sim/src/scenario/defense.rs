@@ -684,6 +684,15 @@ impl Validator<'_> {
                     self.ticks_in_space("quarantine.release_after", r, tick)
                         .max(1)
                 }),
+                release_patched: {
+                    if q.release_patched.is_some() && q.release_after.is_none() {
+                        self.err(
+                            field_path!["defense", "quarantine", "release_patched"],
+                            "`release_patched` applies only with `release_after` (nodes are never released without it)",
+                        );
+                    }
+                    q.release_patched.unwrap_or(true)
+                },
             }
         });
         let zero_trust = d.zero_trust.as_ref().map(|z| {
@@ -1020,6 +1029,7 @@ impl Scenario {
         let mut v = Validator {
             locator: &locator,
             diagnostics: Vec::new(),
+            warnings: Vec::new(),
         };
         let zone_ids: HashMap<String, u16> = self
             .zones

@@ -59,7 +59,7 @@ pub enum ScenarioError {
     },
 }
 
-fn render(origin: &str, diagnostics: &[Diagnostic]) -> String {
+pub(crate) fn render(origin: &str, diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     for (i, d) in diagnostics.iter().enumerate() {
         if i > 0 {

@@ -344,6 +344,9 @@ pub struct GroupSpec {
     #[serde(default)]
     pub assets: AssetsSpec,
     /// Benign outbound connection attempts per second (default: typical for the kind).
+    /// Besides the mean, about 1 node-tick in 5,000 has a benign burst (an update check,
+    /// peer discovery) of up to 20 × the mean + 10 attempts, which rate detectors see as
+    /// honest false positives; 0 makes the group silent, bursts included.
     #[serde(default)]
     pub connections_per_second: Option<f64>,
 }
@@ -373,6 +376,17 @@ pub enum GeneratorKind {
     /// A Watts–Strogatz small world within `group`: a ring where each node links to its
     /// `k` nearest neighbours, each link rewired to a uniform node with chance `p`.
     WattsStrogatz,
+    /// The configuration model within `group`: each node gets a degree (a power law with
+    /// `exponent` from `min_degree` to `max_degree`, or the `degrees` given), and link
+    /// ends are paired uniformly at random; self-links and repeated pairs are dropped
+    /// (the "erased" configuration model).
+    Configuration,
+    /// Links read from a file (`file`) within `group`. A text file has one link per line
+    /// as two node indices counted from 0, separated by spaces, tabs or a comma, `#`
+    /// starting a comment (networkx's `write_edgelist`, SNAP's datasets); a `.graphml`
+    /// file's `<node>`s are the group's nodes in document order and its `<edge>`s the
+    /// links (direction ignored).
+    EdgeList,
 }
 
 /// One topology generator run. Which fields apply depends on `generator`.
@@ -411,6 +425,24 @@ pub struct TopologySpec {
     /// `watts_strogatz`: chance each ring link is rewired (default 0.1).
     #[serde(default)]
     pub p: Option<f64>,
+    /// `configuration`: exponent γ of the power-law degree distribution P(k) ∝ k^(−γ),
+    /// above 2 (e.g. 2.5; internet-like graphs have 2 to 3).
+    #[serde(default)]
+    pub exponent: Option<f64>,
+    /// `configuration` with `exponent`: smallest degree (default 2).
+    #[serde(default)]
+    pub min_degree: Option<u32>,
+    /// `configuration` with `exponent`: largest degree (default: √n, the structural
+    /// cut-off that keeps repeated pairs rare).
+    #[serde(default)]
+    pub max_degree: Option<u32>,
+    /// `configuration`: the degrees themselves, node by node; a shorter list repeats
+    /// over the group (`[1, 1, 1, 12]`: every fourth node a hub).
+    #[serde(default)]
+    pub degrees: Option<Vec<u32>>,
+    /// `edge_list`: the file of links, relative to the scenario file.
+    #[serde(default)]
+    pub file: Option<String>,
 }
 
 /// What a flow carries. Benign classes come from `[[flow]]`; attack classes are added
@@ -693,6 +725,18 @@ pub struct BotnetSpec {
     /// "400 Mbit/s" (default: half the capacity of its links).
     #[serde(default)]
     pub absorb: Option<Bandwidth>,
+    /// Churn: bots drop out on their own (a reboot clears the malware) and, by default,
+    /// can be recruited again. Without it a botnet saturates at every open device.
+    #[serde(default)]
+    pub recovery: Option<RecoverySpec>,
+    /// Size of one probe on the wire, bytes (e.g. 404 for Slammer's UDP packet, 60 for a
+    /// TCP SYN). When set, each scanner's probes are one scan flow in the traffic core
+    /// (demand: its log-ins per second × the probe size) and the rate the network grants
+    /// caps the probes it sends, so a fast scanner fills its own access links and slows
+    /// itself and everyone's traffic (needs `[[flow]]`s, i.e. a traffic core). Without it
+    /// scans cost no bandwidth.
+    #[serde(default)]
+    pub probe_bytes: Option<u32>,
 }
 
 /// Intrusion: no settings beyond the shared approach fields.
@@ -840,6 +884,37 @@ pub enum ScanStrategy {
     /// With probability `local_bias` a node within two hops on the topology, otherwise a
     /// random address (Code Red II, Nimda: local subnets first).
     LocalPreference,
+    /// Contagion along the topology: every link of an infected node carries attempts at
+    /// `scan_rate` per second to the neighbour at its other end, so a hub spreads in
+    /// proportion to its degree (an email or peer-to-peer worm, a malicious app shared
+    /// between contacts). See `attackers/src/worm.rs` for the per-link chance.
+    Contact,
+}
+
+/// What a node that clears an infection on its own becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveredState {
+    /// Clean and open to infection again (SIS): a reboot clears Mirai, which does not
+    /// persist, and leaves the default password in place.
+    #[default]
+    Susceptible,
+    /// Clean and closed to this attack (SIR): the user reinstalled and patched (a worm's
+    /// vulnerability) or changed the password (a botnet's default credentials).
+    Immune,
+}
+
+/// Recovery without a defender: infected nodes clear the infection on their own (reboot,
+/// antivirus, a user wiping the device) after an exponentially distributed time.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverySpec {
+    /// Mean time an infection lasts, e.g. "10 min" (durations are exponential, so each
+    /// infected node recovers in a tick with chance 1 − e^(−tick/mean)).
+    pub mean: SimDuration,
+    /// What a recovered node becomes (default `susceptible`).
+    #[serde(default)]
+    pub into: RecoveredState,
 }
 
 /// A scanning worm.
@@ -866,6 +941,17 @@ pub struct WormSpec {
     /// The service whose vulnerabilities it exploits (default: any vulnerable service).
     #[serde(default)]
     pub service: Option<String>,
+    /// Infections that end on their own (default: none; only defenders end them).
+    #[serde(default)]
+    pub recovery: Option<RecoverySpec>,
+    /// Size of one probe on the wire, bytes (e.g. 404 for Slammer's UDP packet, 60 for a
+    /// TCP SYN). When set, each scanner's probes are one scan flow in the traffic core
+    /// (demand: its attempts per second × the probe size) and the rate the network grants
+    /// caps the probes it sends, so a fast scanner fills its own access links and slows
+    /// itself and everyone's traffic (needs `[[flow]]`s, i.e. a traffic core). Without it
+    /// scans cost no bandwidth.
+    #[serde(default)]
+    pub probe_bytes: Option<u32>,
 }
 
 fn one() -> u32 {
@@ -1178,9 +1264,14 @@ pub enum DetectionMethod {
 pub struct QuarantineSpec {
     /// Time from alert to isolation (triage and response), e.g. "30 s".
     pub delay: SimDuration,
-    /// If set, a quarantined node is rebuilt (clean and patched) and released after this.
+    /// If set, a quarantined node is rebuilt (clean, and patched unless `release_patched`
+    /// is false) and released after this.
     #[serde(default)]
     pub release_after: Option<SimDuration>,
+    /// Whether the rebuild also patches the node (default true). False models a reimage
+    /// from the same vulnerable image: the node comes back clean but open to the worm.
+    #[serde(default)]
+    pub release_patched: Option<bool>,
 }
 
 /// What a run records.
@@ -1190,12 +1281,18 @@ pub struct RecordingSpec {
     /// Most events written to `events.jsonl`; later ones are counted, not written.
     #[serde(default = "default_max_events")]
     pub max_events: u64,
+    /// Record every flow's demand and granted rate per tick in `flows.csv` (and
+    /// `flows.parquet` with `--format parquet`), to compare allocations flow by flow with
+    /// another flow-level simulator. For small scenarios: at most 10 million flow-ticks.
+    #[serde(default)]
+    pub flows: bool,
 }
 
 impl Default for RecordingSpec {
     fn default() -> Self {
         Self {
             max_events: default_max_events(),
+            flows: false,
         }
     }
 }

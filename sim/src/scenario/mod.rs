@@ -198,6 +198,24 @@ pub enum TopologyStep {
         /// Link tier.
         link: LinkTierId,
     },
+    /// Configuration model within a group.
+    Configuration {
+        /// Group.
+        group: GroupId,
+        /// How nodes get their degrees.
+        degrees: DegreeSequence,
+        /// Link tier.
+        link: LinkTierId,
+    },
+    /// Links read from a file, as pairs of indices within a group.
+    EdgeList {
+        /// Group.
+        group: GroupId,
+        /// The links, each once, lower index first (shared: scenarios are cloned often).
+        links: std::sync::Arc<Vec<(u32, u32)>>,
+        /// Link tier.
+        link: LinkTierId,
+    },
     /// Watts–Strogatz small world within a group.
     WattsStrogatz {
         /// Group.
@@ -210,6 +228,25 @@ pub enum TopologyStep {
         link: LinkTierId,
     },
 }
+
+/// How the configuration model gives nodes their degrees.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DegreeSequence {
+    /// A discrete power law `P(k) ∝ k^(−exponent)` on `min..=max`.
+    PowerLaw {
+        /// γ.
+        exponent: f64,
+        /// Smallest degree.
+        min: u32,
+        /// Largest degree.
+        max: u32,
+    },
+    /// Node `i` gets `given[i % len]`.
+    Given(Vec<u32>),
+}
+
+/// Validation keeps the exponent finite, so equality is reflexive.
+impl Eq for DegreeSequence {}
 
 /// A resolved worm campaign.
 #[derive(Debug, Clone)]
@@ -230,6 +267,21 @@ pub struct Worm {
     pub address_space: u64,
     /// Service exploited (`None`: any).
     pub service: Option<ServiceId>,
+    /// Recovery without a defender.
+    pub recovery: Option<Recovery>,
+    /// Bits of one probe, when scans are traffic.
+    pub probe_bits: Option<u64>,
+}
+
+/// Resolved recovery: each infected node clears the infection in a tick with `per_tick`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recovery {
+    /// Mean duration of an infection, seconds.
+    pub mean_s: f64,
+    /// Chance per tick, `1 − e^(−tick/mean)` (exact for exponential durations).
+    pub per_tick: Chance,
+    /// Whether a recovered node is immune (SIR) rather than susceptible (SIS).
+    pub immune: bool,
 }
 
 /// Resolved patching.
@@ -267,6 +319,8 @@ pub struct Quarantine {
     pub delay_ticks: u32,
     /// Ticks from isolation to release, if nodes are rebuilt.
     pub release_ticks: Option<u32>,
+    /// Whether a rebuilt node comes back patched.
+    pub release_patched: bool,
 }
 
 /// A resolved benign flow spec.
@@ -375,7 +429,131 @@ pub struct Scenario {
     pub terminal_count: u32,
     /// Event log bound.
     pub max_events: u64,
+    /// Whether each flow's rate is recorded per tick.
+    pub record_flows: bool,
+    /// Things that validate but may not mean what the author expects (e.g. a tick too
+    /// coarse for a campaign's growth rate), located like errors.
+    pub warnings: Vec<Diagnostic>,
 }
+
+/// Most flow-ticks `[recording] flows = true` may record (benign flows × ticks).
+pub const MAX_FLOW_TICKS: u64 = 10_000_000;
+
+/// Links of an edge-list text: one per line as two node indices (spaces, tabs or a
+/// comma), `#` comments; each pair once, lower index first. Returns the problems by line.
+fn text_links(text: &str, count: u32) -> (Vec<(u32, u32)>, Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    let (mut links, mut problems) = (Vec::new(), Vec::new());
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<Option<u32>> = line
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|f| !f.is_empty())
+            .take(2)
+            .map(|f| f.parse().ok())
+            .collect();
+        match link_problem(
+            fields[..].first().copied().flatten(),
+            fields.get(1).copied().flatten(),
+            count,
+        ) {
+            Ok(pair) => {
+                if seen.insert(pair) {
+                    links.push(pair);
+                }
+            }
+            Err(Some(why)) => problems.push(format!("line {}: {why}", n + 1)),
+            Err(None) => problems.push(format!(
+                "line {}: expected two node indices (whole numbers from 0), found `{line}`",
+                n + 1
+            )),
+        }
+    }
+    (links, problems)
+}
+
+/// A link between indices `a` and `b` of a group of `count`, lower first; `Err(None)` if
+/// an end is missing, `Err(Some(why))` if the link cannot be.
+fn link_problem(a: Option<u32>, b: Option<u32>, count: u32) -> Result<(u32, u32), Option<String>> {
+    let (Some(a), Some(b)) = (a, b) else {
+        return Err(None);
+    };
+    if a.max(b) >= count {
+        return Err(Some(format!(
+            "node index {} out of range: the group has {count} nodes (0 to {})",
+            a.max(b),
+            count.saturating_sub(1)
+        )));
+    }
+    if a == b {
+        return Err(Some(format!("a link from node {a} to itself")));
+    }
+    Ok((a.min(b), a.max(b)))
+}
+
+/// Links of a GraphML document: its `<node>`s, in document order, are the group's nodes
+/// 0, 1, …; each `<edge source= target=>` links two of them (direction ignored, each pair
+/// once). Problems name the line.
+fn graphml_links(text: &str, count: u32) -> (Vec<(u32, u32)>, Vec<String>) {
+    let doc = match roxmltree::Document::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            let pos = e.pos();
+            return (
+                Vec::new(),
+                vec![format!("line {}: not well-formed XML: {e}", pos.row)],
+            );
+        }
+    };
+    let line = |n: roxmltree::Node<'_, '_>| doc.text_pos_at(n.range().start).row;
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut problems = Vec::new();
+    let elements = || doc.descendants().filter(|n| n.is_element());
+    for node in elements().filter(|n| n.tag_name().name() == "node") {
+        let index = ids.len() as u32;
+        match node.attribute("id") {
+            Some(id) if ids.insert(id, index).is_some() => {
+                problems.push(format!("line {}: node id `{id}` appears twice", line(node)));
+            }
+            Some(_) => {}
+            None => problems.push(format!("line {}: a <node> without an id", line(node))),
+        }
+    }
+    if ids.len() > count as usize {
+        problems.push(format!(
+            "{} nodes for a group of {count}: expected at most {count}",
+            ids.len()
+        ));
+        return (Vec::new(), problems);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut links = Vec::new();
+    for edge in elements().filter(|n| n.tag_name().name() == "edge") {
+        let end = |key: &str| edge.attribute(key).and_then(|id| ids.get(id).copied());
+        match link_problem(end("source"), end("target"), count) {
+            Ok(pair) => {
+                if seen.insert(pair) {
+                    links.push(pair);
+                }
+            }
+            Err(why) => problems.push(format!(
+                "line {}: {}",
+                line(edge),
+                why.unwrap_or_else(
+                    || "an <edge> whose source or target is no declared <node> id".into()
+                )
+            )),
+        }
+    }
+    (links, problems)
+}
+
+/// How far (as a share of the rate) a scanning campaign's discrete early growth may fall
+/// below the continuous model before `validate` warns.
+pub const COARSE_TICK_DEPARTURE: f64 = 0.05;
 
 /// Peak bytes per node of a running universe, measured: `/usr/bin/time -v paraverse run
 /// smart-city-1m --ticks 60` (1,011,552 nodes, flows on, release build) peaks at 415 MB of
@@ -413,14 +591,34 @@ impl Scenario {
         let mut v = Validator {
             locator: &locator,
             diagnostics: Vec::new(),
+            warnings: Vec::new(),
         };
-        let scenario = v.resolve(file, text, origin);
+        let mut scenario = v.resolve(file, text, origin);
+        scenario.warnings.sort_by_key(|d| (d.line, d.column));
         if v.diagnostics.is_empty() {
             Ok(scenario)
         } else {
             v.diagnostics.sort_by_key(|d| (d.line, d.column));
             Err(invalid(v.diagnostics))
         }
+    }
+
+    /// The warnings, one per problem with file:line:column, field and excerpt, each line
+    /// of the first prefixed by `warning: ` (empty if there are none).
+    pub fn warnings_text(&self) -> String {
+        if self.warnings.is_empty() {
+            return String::new();
+        }
+        self.warnings
+            .iter()
+            .map(|w| {
+                format!(
+                    "warning: {}",
+                    error::render(&self.origin, std::slice::from_ref(w))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Replaces the seed (e.g. from `--seed`).
@@ -452,11 +650,43 @@ impl Scenario {
 struct Validator<'a> {
     locator: &'a Locator<'a>,
     diagnostics: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Validator<'_> {
     fn err(&mut self, path: Vec<Seg>, message: impl Into<String>) {
         self.diagnostics.push(self.locator.at_path(&path, message));
+    }
+
+    fn warn(&mut self, path: Vec<Seg>, message: impl Into<String>) {
+        self.warnings.push(self.locator.at_path(&path, message));
+    }
+
+    /// Warns when a scanning campaign's early growth per tick, `1 + x` with `x = β·tick`,
+    /// departs from the continuous `e^(βt)` its model documents by more than
+    /// [`COARSE_TICK_DEPARTURE`]: a recruit found in a tick scans only from the next one,
+    /// so the discrete model grows at `ln(1 + x)/tick` instead of `β`.
+    fn coarse_tick(&mut self, beta: f64, tick: SimDuration, path: Vec<Seg>) {
+        let dt = tick.as_secs_f64();
+        let x = beta * dt;
+        if x <= 0.0 {
+            return;
+        }
+        let ratio = crate::math::dln(1.0 + x) / x;
+        if 1.0 - ratio <= COARSE_TICK_DEPARTURE {
+            return;
+        }
+        // ln(1 + x)/x = 1 − COARSE_TICK_DEPARTURE at x ≈ 0.1054.
+        let finest = 0.1054 / beta;
+        self.warn(
+            path,
+            format!(
+                "early growth β = {beta:.4}/s (scan rate × success chance × open nodes / address space) is {x:.2} per tick of {tick}: the model grows by 1 + {x:.2} per tick, i.e. at {:.4}/s, {:.0} % slower than the continuous I₀·e^(βt); a tick of at most {finest:.1} s keeps the departure under {:.0} %",
+                ratio * beta,
+                (1.0 - ratio) * 100.0,
+                COARSE_TICK_DEPARTURE * 100.0
+            ),
+        );
     }
 
     fn unique<'n>(
@@ -710,7 +940,7 @@ impl Validator<'_> {
             .topology
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| self.topology_step(i, t, &group_ids, &link_ids, &groups))
+            .filter_map(|(i, t)| self.topology_step(i, t, &group_ids, &link_ids, &groups, origin))
             .collect();
 
         let tables = campaign::Tables {
@@ -720,6 +950,7 @@ impl Validator<'_> {
             groups: &groups,
             topology: &topology,
             node_count,
+            traffic: !file.flows.is_empty(),
         };
         let campaigns = file
             .campaigns
@@ -747,6 +978,31 @@ impl Validator<'_> {
             None,
         );
         let traffic = self.traffic(&file.traffic);
+        if file.recording.flows {
+            // Benign flows: one per client node of each spec (at most).
+            let flows: u64 = flows
+                .iter()
+                .map(|f| {
+                    groups
+                        .get(f.clients as usize)
+                        .map_or(0, |g| u64::from(g.count))
+                })
+                .sum();
+            let rows = flows.saturating_mul(ticks);
+            if flows == 0 {
+                self.err(
+                    field_path!["recording", "flows"],
+                    "the scenario declares no [[flow]]: there are no flows to record",
+                );
+            } else if rows > MAX_FLOW_TICKS {
+                self.err(
+                    field_path!["recording", "flows"],
+                    format!(
+                        "per-flow recording is for small scenarios: up to {flows} flows × {ticks} ticks is {rows} rows, expected at most {MAX_FLOW_TICKS} (shorten `stop`, or record fewer flows)"
+                    ),
+                );
+            }
+        }
 
         Scenario {
             origin: origin.to_owned(),
@@ -770,6 +1026,8 @@ impl Validator<'_> {
             node_count,
             terminal_count: terminals.min(u64::from(u32::MAX)) as u32,
             max_events: file.recording.max_events,
+            record_flows: file.recording.flows,
+            warnings: std::mem::take(&mut self.warnings),
             file,
         }
     }
@@ -781,6 +1039,7 @@ impl Validator<'_> {
         group_ids: &HashMap<String, u16>,
         link_ids: &HashMap<String, u16>,
         groups: &[Group],
+        origin: &str,
     ) -> Option<TopologyStep> {
         let n = self.diagnostics.len();
         let link = self.lookup(
@@ -796,6 +1055,8 @@ impl Validator<'_> {
             GeneratorKind::BarabasiAlbert => "barabasi_albert",
             GeneratorKind::ErdosRenyi => "erdos_renyi",
             GeneratorKind::WattsStrogatz => "watts_strogatz",
+            GeneratorKind::Configuration => "configuration",
+            GeneratorKind::EdgeList => "edge_list",
         };
         let allowed: &[&str] = match t.generator {
             GeneratorKind::AccessTree => &["children", "parents"],
@@ -804,6 +1065,10 @@ impl Validator<'_> {
             GeneratorKind::BarabasiAlbert => &["group", "m"],
             GeneratorKind::ErdosRenyi => &["group", "mean_degree"],
             GeneratorKind::WattsStrogatz => &["group", "k", "p"],
+            GeneratorKind::Configuration => {
+                &["group", "exponent", "min_degree", "max_degree", "degrees"]
+            }
+            GeneratorKind::EdgeList => &["group", "file"],
         };
         let present = [
             ("children", t.children.is_some()),
@@ -815,6 +1080,11 @@ impl Validator<'_> {
             ("mean_degree", t.mean_degree.is_some()),
             ("k", t.k.is_some()),
             ("p", t.p.is_some()),
+            ("exponent", t.exponent.is_some()),
+            ("min_degree", t.min_degree.is_some()),
+            ("max_degree", t.max_degree.is_some()),
+            ("degrees", t.degrees.is_some()),
+            ("file", t.file.is_some()),
         ];
         for (field, is_set) in present {
             if is_set && !allowed.contains(&field) {
@@ -945,12 +1215,151 @@ impl Validator<'_> {
                 let p = self.fraction(t.p.unwrap_or(0.1), field_path!["topology", i, "p"]);
                 TopologyStep::WattsStrogatz { group, k, p, link }
             }
+            GeneratorKind::Configuration => {
+                let group = need(self, &t.group, "group");
+                let count = groups.get(group as usize).map_or(0, |g| g.count);
+                let degrees = self.degree_sequence(i, t, count);
+                TopologyStep::Configuration {
+                    group,
+                    degrees,
+                    link,
+                }
+            }
+            GeneratorKind::EdgeList => {
+                let group = need(self, &t.group, "group");
+                let count = groups.get(group as usize).map_or(0, |g| g.count);
+                let links = match &t.file {
+                    Some(file) => self.edge_list(i, file, count, origin),
+                    None => {
+                        self.err(
+                            field_path!["topology", i],
+                            "missing field `file`: generator `edge_list` needs it",
+                        );
+                        Vec::new()
+                    }
+                };
+                TopologyStep::EdgeList {
+                    group,
+                    links: std::sync::Arc::new(links),
+                    link,
+                }
+            }
         };
         (self.diagnostics.len() == n).then_some(step)
     }
 
+    /// The degrees of a `configuration` step: a power law or a given list, not both.
+    fn degree_sequence(&mut self, i: usize, t: &TopologySpec, count: u32) -> DegreeSequence {
+        let p = |f: &str| field_path!["topology", i, f];
+        match (&t.degrees, t.exponent) {
+            (Some(given), None) => {
+                if t.min_degree.is_some() || t.max_degree.is_some() {
+                    self.err(
+                        p("degrees"),
+                        "`min_degree` and `max_degree` apply to `exponent`, not to a given `degrees` list",
+                    );
+                }
+                if given.is_empty() || given.len() > count as usize {
+                    self.err(
+                        p("degrees"),
+                        format!(
+                            "expected 1 to {count} degrees (the group's size), found {}",
+                            given.len()
+                        ),
+                    );
+                } else if let Some(&d) = given.iter().find(|&&d| d >= count) {
+                    self.err(
+                        p("degrees"),
+                        format!("a degree of {d} in a group of {count}: expected below {count}"),
+                    );
+                }
+                DegreeSequence::Given(given.clone())
+            }
+            (None, exponent) => {
+                let exponent = exponent.unwrap_or(2.5);
+                if !(exponent.is_finite() && exponent > 2.0 && exponent <= 10.0) {
+                    self.err(
+                        p("exponent"),
+                        format!(
+                            "expected an exponent above 2 and at most 10 (a finite mean degree), found {exponent}"
+                        ),
+                    );
+                }
+                let min = t.min_degree.unwrap_or(2);
+                // Structural cut-off √n, at least the minimum.
+                let cutoff =
+                    (1..=count).find(|k| u64::from(*k) * u64::from(*k) >= u64::from(count));
+                let max = t.max_degree.unwrap_or_else(|| cutoff.unwrap_or(1).max(min));
+                if min == 0 || min > max || max >= count {
+                    self.err(
+                        p(if t.max_degree.is_some() { "max_degree" } else { "min_degree" }),
+                        format!(
+                            "expected 1 ≤ min_degree ≤ max_degree < {count} (the group's size), found {min} and {max}"
+                        ),
+                    );
+                }
+                DegreeSequence::PowerLaw { exponent, min, max }
+            }
+            (Some(_), Some(_)) => {
+                self.err(
+                    p("degrees"),
+                    "give either `exponent` (a power law) or `degrees` (the sequence), not both",
+                );
+                DegreeSequence::Given(vec![1])
+            }
+        }
+    }
+
+    /// Reads an edge-list file (relative to the scenario's folder), checking each line;
+    /// problems name the file and line.
+    fn edge_list(&mut self, i: usize, file: &str, count: u32, origin: &str) -> Vec<(u32, u32)> {
+        let path_field = field_path!["topology", i, "file"];
+        let base = if origin.starts_with('<') {
+            Path::new("")
+        } else {
+            Path::new(origin).parent().unwrap_or(Path::new(""))
+        };
+        let path = base.join(file);
+        let text = match read_input(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.err(path_field, e.to_string());
+                return Vec::new();
+            }
+        };
+        let is_graphml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("graphml"));
+        let (links, problems) = if is_graphml {
+            graphml_links(&text, count)
+        } else {
+            text_links(&text, count)
+        };
+        if !problems.is_empty() {
+            let shown: Vec<String> = problems.iter().take(5).cloned().collect();
+            let more = problems.len().saturating_sub(shown.len());
+            self.err(
+                path_field,
+                format!(
+                    "{}: {}{}",
+                    path.display(),
+                    shown.join("; "),
+                    if more > 0 {
+                        format!("; and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        } else if links.is_empty() {
+            self.err(path_field, format!("{}: no links", path.display()));
+        }
+        links
+    }
+
     fn flow(
         &mut self,
+
         i: usize,
         f: &FlowSpec,
         traffic: &TrafficSpec,

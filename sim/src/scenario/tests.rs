@@ -735,3 +735,183 @@ fn detection_methods_and_the_adaptive_response_check_their_fields() {
     assert_eq!(d.field, "defense.adaptive.quarantine_at");
     assert!(d.message.contains("expected 1 to 9"), "{}", d.message);
 }
+
+/// GOOD with its worm replaced by `worm` (the lines after `[campaign.worm]`).
+fn with_worm(worm: &str) -> String {
+    let cut = GOOD.find("entry = \"cams\"\nscan_rate = 1").unwrap();
+    format!("{}{worm}\n", &GOOD[..cut])
+}
+
+#[test]
+fn contact_worms_and_recovery_resolve_to_exact_per_tick_chances() {
+    let s = Scenario::from_toml_str(
+        &with_worm(
+            "entry = \"cams\"\nscan_rate = 1\nstrategy = \"contact\"\nrecovery = { mean = \"10 s\", into = \"immune\" }",
+        ),
+        "t.toml",
+    )
+    .unwrap();
+    let CampaignKind::Worm(w) = &s.campaigns[0].kind else {
+        panic!("a worm")
+    };
+    assert_eq!(w.strategy, ScanStrategy::Contact);
+    let r = w.recovery.unwrap();
+    assert!(r.immune);
+    // 1 − e^(−1 s / 10 s).
+    assert!((r.per_tick.probability() - 0.095_162_581_964).abs() < 1e-9);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+}
+
+#[test]
+fn bad_recovery_contact_and_release_settings_are_located() {
+    let text = with_worm("entry = \"cams\"\nscan_rate = 1\nrecovery = { mean = \"0 s\" }");
+    let d = one_error(&text);
+    assert_eq!(d.field, "campaign[0].worm.recovery.mean");
+    assert!(d.message.contains("above 0 s"), "{}", d.message);
+
+    let text =
+        with_worm("entry = \"cams\"\nscan_rate = 1\nstrategy = \"contact\"\naddress_space = 100");
+    let d = one_error(&text);
+    assert_eq!(d.field, "campaign[0].worm.address_space");
+
+    let no_links = GOOD.replace(
+        "[[topology]]\ngenerator = \"access_tree\"\nchildren = \"cams\"\nparents = \"aps\"\nlink = \"wifi\"\n",
+        "",
+    );
+    let cut = no_links.find("scan_rate = 1").unwrap();
+    let text = format!(
+        "{}scan_rate = 1\nstrategy = \"contact\"\n",
+        &no_links[..cut]
+    );
+    let d = one_error(&text);
+    assert_eq!(d.field, "campaign[0].worm.strategy");
+    assert!(d.message.contains("no [[topology]]"), "{}", d.message);
+
+    let text = format!(
+        "{GOOD}\n[defense.detection]\nthreshold = 5.0\n[defense.quarantine]\ndelay = \"1 s\"\nrelease_patched = false\n"
+    );
+    let d = one_error(&text);
+    assert_eq!(d.field, "defense.quarantine.release_patched");
+}
+
+#[test]
+fn a_tick_too_coarse_for_the_growth_rate_is_a_located_warning() {
+    // β = 1 scan/s × 1 (exploit) × 10 open cams / 12 addresses ≈ 0.83 per 1 s tick.
+    let s = Scenario::from_toml_str(GOOD, "t.toml").unwrap();
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    let w = &s.warnings[0];
+    assert_eq!(w.field, "campaign[0].worm.scan_rate");
+    assert_eq!(w.line, line_of(GOOD, "scan_rate = 1"));
+    assert!(
+        w.message.contains("slower than the continuous"),
+        "{}",
+        w.message
+    );
+    assert!(s.warnings_text().starts_with("warning: t.toml:"));
+    // A tick 100 times finer is within 5 %: no warning.
+    let fine = GOOD.replace("tick = \"1 s\"", "tick = \"10 ms\"");
+    assert!(
+        Scenario::from_toml_str(&fine, "t.toml")
+            .unwrap()
+            .warnings
+            .is_empty()
+    );
+}
+
+#[test]
+fn configuration_and_edge_list_settings_are_checked() {
+    let topo = |body: &str| {
+        GOOD.replace(
+            "generator = \"access_tree\"\nchildren = \"cams\"\nparents = \"aps\"",
+            body,
+        )
+    };
+    let d = one_error(&topo(
+        "generator = \"configuration\"\ngroup = \"cams\"\nexponent = 1.5",
+    ));
+    assert_eq!(d.field, "topology[0].exponent");
+    let d = one_error(&topo(
+        "generator = \"configuration\"\ngroup = \"cams\"\nexponent = 2.5\ndegrees = [2]",
+    ));
+    assert!(d.message.contains("not both"), "{}", d.message);
+    let d = one_error(&topo(
+        "generator = \"configuration\"\ngroup = \"cams\"\ndegrees = [3, 10]",
+    ));
+    assert!(d.message.contains("expected below 10"), "{}", d.message);
+
+    let dir = std::env::temp_dir().join(format!("paraverse-edges-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ok.txt"), "# cams\n0 1\n1,2\n2\t1 # again\n").unwrap();
+    std::fs::write(dir.join("bad.txt"), "0 1\n0 x\n3 3\n0 10\n").unwrap();
+    let scenario_path = dir.join("s.toml");
+    let text = topo("generator = \"edge_list\"\ngroup = \"cams\"\nfile = \"ok.txt\"");
+    let s = Scenario::from_toml_str(&text, &scenario_path.display().to_string()).unwrap();
+    let TopologyStep::EdgeList { links, .. } = &s.topology[0] else {
+        panic!("an edge list")
+    };
+    assert_eq!(**links, [(0, 1), (1, 2)], "a repeated pair is one link");
+    let text = topo("generator = \"edge_list\"\ngroup = \"cams\"\nfile = \"bad.txt\"");
+    let d = match Scenario::from_toml_str(&text, &scenario_path.display().to_string()) {
+        Err(ScenarioError::Invalid { diagnostics, .. }) => diagnostics,
+        other => panic!("expected invalid, got {other:?}"),
+    };
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].field, "topology[0].file");
+    for part in [
+        "bad.txt: line 2: expected two node indices",
+        "line 3: a link from node 3 to itself",
+        "line 4: node index 10 out of range",
+    ] {
+        assert!(d[0].message.contains(part), "{part} in {}", d[0].message);
+    }
+    std::fs::write(
+        dir.join("g.graphml"),
+        r#"<?xml version="1.0"?>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
+  <graph edgedefault="undirected">
+    <node id="a"/><node id="b"/><node id="c"/>
+    <edge source="a" target="c"/>
+    <edge source="c" target="a"/>
+    <edge source="b" target="c"/>
+  </graph>
+</graphml>
+"#,
+    )
+    .unwrap();
+    let text = topo("generator = \"edge_list\"\ngroup = \"cams\"\nfile = \"g.graphml\"");
+    let s = Scenario::from_toml_str(&text, &scenario_path.display().to_string()).unwrap();
+    let TopologyStep::EdgeList { links, .. } = &s.topology[0] else {
+        panic!("an edge list")
+    };
+    assert_eq!(**links, [(0, 2), (1, 2)]);
+    std::fs::write(
+        dir.join("bad.graphml"),
+        "<graphml><graph>\n<node id=\"a\"/>\n<edge source=\"a\" target=\"zz\"/>\n</graph></graphml>",
+    )
+    .unwrap();
+    let text = topo("generator = \"edge_list\"\ngroup = \"cams\"\nfile = \"bad.graphml\"");
+    let d = match Scenario::from_toml_str(&text, &scenario_path.display().to_string()) {
+        Err(ScenarioError::Invalid { diagnostics, .. }) => diagnostics,
+        other => panic!("expected invalid, got {other:?}"),
+    };
+    assert!(
+        d[0].message.contains(
+            "bad.graphml: line 3: an <edge> whose source or target is no declared <node> id"
+        ),
+        "{}",
+        d[0].message
+    );
+    std::fs::write(
+        dir.join("torn.graphml"),
+        "<graphml><graph>\n<node id=\"a\">",
+    )
+    .unwrap();
+    let text = topo("generator = \"edge_list\"\ngroup = \"cams\"\nfile = \"torn.graphml\"");
+    let err = Scenario::from_toml_str(&text, &scenario_path.display().to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not well-formed XML"), "{err}");
+    let text = topo("generator = \"edge_list\"\ngroup = \"cams\"\nfile = \"missing.txt\"");
+    assert!(Scenario::from_toml_str(&text, &scenario_path.display().to_string()).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

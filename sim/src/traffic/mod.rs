@@ -472,6 +472,15 @@ impl TrafficCore {
         first..self.flows.len() as u32
     }
 
+    /// Whether a flow has a path (its ends are connected and up).
+    pub fn routed(&self, flow: u32) -> bool {
+        self.flows
+            .routed
+            .get(flow as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
     /// Sets the demand of an added flow (0 stops it).
     pub fn set_demand(&mut self, flow: u32, demand_kbps: u32) {
         self.flows.base_demand[flow as usize] = demand_kbps;
@@ -983,6 +992,81 @@ pub fn loss(offered: u64, capacity: u32) -> f64 {
     }
 }
 
+/// Per-flow recording (`[recording] flows = true`): every flow with a demand or a rate,
+/// each tick, in tick then flow-id order. Flow ids are stable for a run: the scenario's
+/// flows first, then those campaigns add (DDoS floods, scan flows), in the order added.
+#[derive(Resource, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct FlowRecord {
+    /// Tick of each row.
+    pub tick: Vec<u32>,
+    /// Flow id.
+    pub flow: Vec<u32>,
+    /// What the flow asked for, kbit/s.
+    pub demand_kbps: Vec<u32>,
+    /// What the network granted, kbit/s.
+    pub rate_kbps: Vec<u32>,
+}
+
+crate::persist_whole!(FlowRecord);
+
+impl FlowRecord {
+    /// Appends the tick's allocation.
+    fn record(&mut self, tick: u32, core: &TrafficCore) {
+        let fl = &core.flows;
+        for f in 0..fl.len() {
+            let (demand, rate) = (fl.demand[f], core.state.rate.get(f).copied().unwrap_or(0));
+            if demand > 0 || rate > 0 {
+                self.tick.push(tick);
+                self.flow.push(f as u32);
+                self.demand_kbps.push(demand);
+                self.rate_kbps.push(rate);
+            }
+        }
+    }
+
+    /// The recording as a table: `tick`, `time_s`, `flow`, `class`, `src`, `dst`,
+    /// `demand_kbps`, `rate_kbps`.
+    pub fn table(
+        &self,
+        core: &TrafficCore,
+        names: &crate::metrics::NodeNamer,
+        tick_s: f64,
+    ) -> paraverse_table::Table {
+        use paraverse_table::{self as table, Values};
+        let fl = &core.flows;
+        let end = |ends: &[u32]| {
+            Values::Text(
+                self.flow
+                    .iter()
+                    .map(|&f| Some(names.name(ends[f as usize])))
+                    .collect(),
+            )
+        };
+        let mut t = table::Table::new();
+        t.push("tick", table::ints(self.tick.iter().map(|&x| u64::from(x))));
+        t.push(
+            "time_s",
+            table::floats(self.tick.iter().map(|&x| f64::from(x) * tick_s)),
+        );
+        t.push("flow", table::ints(self.flow.iter().map(|&x| u64::from(x))));
+        t.push(
+            "class",
+            table::texts(self.flow.iter().map(|&f| fl.class[f as usize].name())),
+        );
+        t.push("src", end(&fl.src));
+        t.push("dst", end(&fl.dst));
+        t.push(
+            "demand_kbps",
+            table::ints(self.demand_kbps.iter().map(|&x| u64::from(x))),
+        );
+        t.push(
+            "rate_kbps",
+            table::ints(self.rate_kbps.iter().map(|&x| u64::from(x))),
+        );
+        t
+    }
+}
+
 /// Adds the traffic core to a universe whose scenario declares flows.
 pub struct TrafficPlugin {
     /// Backend to use.
@@ -1008,8 +1092,13 @@ impl SimPlugin for TrafficPlugin {
             TrafficCore::new(&scenario, &topology, &rng, backend, &mut metrics)
         });
         core.fallback = fallback;
+        let record_flows = scenario.record_flows;
         world.insert_resource(core);
         builder.persist::<TrafficCore>();
+        if record_flows {
+            builder.world_mut().insert_resource(FlowRecord::default());
+            builder.persist::<FlowRecord>();
+        }
         builder.add_systems(SimStage::Traffic, traffic_step);
         Ok(())
     }
@@ -1031,6 +1120,7 @@ pub fn traffic_step(
     clock: Res<Clock>,
     mut metrics: ResMut<Metrics>,
     mut fault: ResMut<SimFault>,
+    record: Option<ResMut<FlowRecord>>,
 ) {
     let security = dense(nodes.contiguous_iter().expect("node query is dense"));
     if let Err(e) = core.step(
@@ -1042,6 +1132,8 @@ pub fn traffic_step(
         &mut metrics,
     ) {
         fault.0 = Some(format!("traffic core failed at tick {}: {e}", clock.tick));
+    } else if let Some(mut record) = record {
+        record.record(clock.tick, &core);
     }
 }
 
