@@ -23,11 +23,19 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario and write summary.json, timeseries.csv, events.jsonl.
     Run(RunArgs),
-    /// Check scenario files and report every problem with file, line, column and field.
+    /// Check scenario, strategy, experiment and mapping files (recognised by their
+    /// sections) and report every problem with file, line, column and field.
+    #[command(
+        after_help = "Examples:\n  paraverse validate scenarios/*.toml strategies/*.toml experiments/*.toml mappings/*.toml\n  paraverse validate my-strategy.toml --scenario my-site.toml\n  paraverse validate zero-trust   # a bundled scenario or strategy by name"
+    )]
     Validate {
-        /// Scenario files (or bundled names).
+        /// Files, or bundled scenario and strategy names.
         #[arg(required = true)]
         files: Vec<String>,
+        /// The scenario strategy files are checked against (default: the bundled venue
+        /// `metaverse-under-siege`, which the bundled strategies are written for).
+        #[arg(long)]
+        scenario: Option<String>,
     },
     /// Print the JSON Schema of scenario files (for editor completion).
     Schema {
@@ -187,7 +195,8 @@ pub struct ImportArgs {
 pub struct ViewArgs {
     /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
     pub scenario: Option<String>,
-    /// Defense strategy file: its [defense.*] sections replace the scenario's.
+    /// Defense strategy file, or a bundled strategy by name (`zero-trust`): its [defense.*]
+    /// sections replace the scenario's.
     #[arg(long)]
     pub strategy: Option<PathBuf>,
     /// Seed (default: the scenario's).
@@ -334,7 +343,8 @@ pub struct RunArgs {
     /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
     #[arg(conflicts_with = "from")]
     pub scenario: Option<String>,
-    /// Defense strategy file: its [defense.*] sections replace the scenario's.
+    /// Defense strategy file, or a bundled strategy by name (`zero-trust`): its [defense.*]
+    /// sections replace the scenario's.
     #[arg(long, conflicts_with = "from")]
     pub strategy: Option<PathBuf>,
     /// Seed of all randomness (default: the scenario's `general.seed`).
@@ -573,7 +583,8 @@ pub struct ShadowArgs {
 pub struct WatchArgs {
     /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
     pub scenario: Option<String>,
-    /// Defense strategy file: its [defense.*] sections replace the scenario's.
+    /// Defense strategy file, or a bundled strategy by name (`zero-trust`): its [defense.*]
+    /// sections replace the scenario's.
     #[arg(long)]
     pub strategy: Option<PathBuf>,
     /// Seed (default: the scenario's); `r` in the UI restarts with the next seed.

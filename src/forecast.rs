@@ -126,10 +126,8 @@ pub(crate) fn add_candidate(
     path: &std::path::Path,
     flag: &str,
 ) -> Result<()> {
-    let text = paraverse_sim::scenario::read_input(path)?;
-    let scenario = base
-        .clone()
-        .with_strategy(&text, &path.display().to_string())?;
+    let (text, origin) = paraverse_sim::bundled::strategy_text(path)?;
+    let scenario = base.clone().with_strategy(&text, &origin)?;
     let name = scenario
         .defense
         .strategy

@@ -70,7 +70,36 @@ pub fn invalid(message: impl Into<String>) -> anyhow::Error {
     InvalidInput(message.into()).into()
 }
 
+/// Mesa's Vulkan drivers print `error: XDG_RUNTIME_DIR is invalid or not set in the
+/// environment` to stderr, once per instance, when the variable is missing or not a
+/// folder (a CI job, a cron run, `sudo`). The message means nothing for paraverse, which
+/// draws off screen, but reads like a failure; give such a process a private runtime
+/// folder (mode 0700) instead, as a login session would.
+#[allow(
+    unsafe_code,
+    reason = "set_var is unsound only while other threads read the environment"
+)]
+fn quiet_graphics_environment() {
+    use std::os::unix::fs::PermissionsExt as _;
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir()) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "paraverse-runtime-{}",
+        std::env::var("USER").unwrap_or_else(|_| "user".into())
+    ));
+    let private = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)))
+        .is_ok();
+    if private {
+        // SAFETY: called first thing in `main`, before any thread is started (rayon's
+        // pool, wgpu's), so nothing reads the environment concurrently.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_graphics_environment();
     let cli = Cli::parse();
     match dispatch(cli).and_then(|code| out::flush_stdout().map(|()| code).map_err(Into::into)) {
         Ok(code) => code,
@@ -101,7 +130,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run(args).map(|()| ExitCode::SUCCESS),
-        Command::Validate { files } => validate(&files),
+        Command::Validate { files, scenario } => validate(&files, scenario.as_deref()),
         Command::Schema { out, observations } => {
             let schema = serde_json::to_string_pretty(&if observations {
                 paraverse_twin::observation::json_schema()
@@ -205,11 +234,26 @@ pub(crate) fn load_scenario(
     let scenario = bundled::load(scenario)?;
     Ok(match strategy {
         Some(path) => {
-            let text = paraverse_sim::scenario::read_input(path)?;
-            scenario.with_strategy(&text, &path.display().to_string())?
+            let (text, origin) = bundled::strategy_text(path)?;
+            scenario.with_strategy(&text, &origin)?
         }
         None => scenario,
     })
+}
+
+/// A progress rate that reads well: whole ticks per second when there are many, three
+/// significant digits otherwise.
+fn ticks_per_second(rate: f64) -> String {
+    if !rate.is_finite() || rate <= 0.0 {
+        return "- ticks/s".into();
+    }
+    if rate >= 100.0 {
+        format!("{rate:.0} ticks/s")
+    } else if rate >= 10.0 {
+        format!("{rate:.1} ticks/s")
+    } else {
+        format!("{rate:.2} ticks/s")
+    }
 }
 
 fn run(args: RunArgs) -> Result<()> {
@@ -303,9 +347,15 @@ fn run(args: RunArgs) -> Result<()> {
     };
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ticks  {per_sec}  ETA {eta}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} ticks  {rate}  ETA {eta}",
         )
-        .expect("valid template"),
+        .expect("valid template")
+        .with_key(
+            "rate",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", ticks_per_second(s.per_sec()));
+            },
+        ),
     );
     bar.set_position(u64::from(start));
     bar.reset_eta();
@@ -388,25 +438,25 @@ fn print_run(
             f64::from(s.ticks - start) * record.tick_s,
             node_ticks / wall.max(1e-9) / 1e6
         );
-        println!("vulnerable at start      {}", s.vulnerable_initial);
+        println!("vulnerable at start         {}", s.vulnerable_initial);
         println!(
-            "compromised peak         {} at {:.0} s",
+            "compromised peak            {} at {:.0} s",
             s.compromised_peak, s.compromised_peak_s
         );
-        println!("compromised final        {}", s.compromised_final);
+        println!("compromised final           {}", s.compromised_final);
         match s.time_to_half_vulnerable_s {
-            Some(t) => println!("half of vulnerable by    {t:.0} s"),
-            None => println!("half of vulnerable by    never"),
+            Some(t) => println!("half of vulnerable by       {t:.0} s"),
+            None => println!("half of vulnerable by       never"),
         }
         if let Some(q) = s.xr_quality {
-            println!("XR quality               {:.2} %", q * 100.0);
+            println!("XR quality                  {:.2} %", q * 100.0);
             for (zone, q) in &s.xr_quality_by_zone {
-                println!("  in {zone:<21} {:.2} %", q * 100.0);
+                println!("  in {zone:<22} {:.2} %", q * 100.0);
             }
         }
         if let Some(u) = s.gauges.get("max_link_util_permille") {
             println!(
-                "busiest link             {:.1} % mean, {:.1} % max",
+                "busiest link                {:.1} % mean, {:.1} % max",
                 u.mean / 10.0,
                 u.max as f64 / 10.0
             );
@@ -438,7 +488,7 @@ fn print_run(
         }
         if !s.defenses.is_empty() {
             println!(
-                "defenses                 {}{}",
+                "defenses                    {}{}",
                 s.defenses.join(", "),
                 s.strategy
                     .as_ref()
@@ -446,12 +496,12 @@ fn print_run(
                     .unwrap_or_default()
             );
             println!(
-                "cost                     {:.1} (ops {:.1}, friction {:.1}, {} false quarantines)",
+                "cost                        {:.1} (ops {:.1}, friction {:.1}, {} false quarantines)",
                 s.cost.total, s.cost.ops, s.cost.friction, s.cost.false_quarantines
             );
         }
         println!(
-            "objectives               security loss {:.0}, availability {:.4}, cost {:.1}",
+            "objectives                  security loss {:.0}, availability {:.4}, cost {:.1}",
             s.objectives.security_loss, s.objectives.availability, s.objectives.cost
         );
         for (name, total) in s
@@ -459,9 +509,9 @@ fn print_run(
             .iter()
             .filter(|(n, t)| !n.starts_with("xr_flow_ticks") && **t > 0)
         {
-            println!("{name:<24} {total}");
+            println!("{name:<27} {total}");
         }
-        println!("results in               {}", out.display());
+        println!("results in                  {}", out.display());
     }
     Ok(())
 }
@@ -622,7 +672,7 @@ pub(crate) fn write_run_folder(
 /// The impact lines of a run report (only what happened).
 fn print_impact(i: &paraverse_sim::killchain::Impact) -> Result<()> {
     for (class, n) in i.records_stolen.iter().filter(|(_, n)| **n > 0) {
-        println!("{:<24} {n}", format!("records stolen {class}"));
+        println!("{:<27} {n}", format!("records stolen {class}"));
     }
     let lines = [
         ("assets stolen", i.assets_stolen as f64, i.assets_stolen > 0),
@@ -659,28 +709,104 @@ fn print_impact(i: &paraverse_sim::killchain::Impact) -> Result<()> {
     ];
     for (name, v, shown) in lines {
         if shown {
-            println!("{name:<24} {v}");
+            println!("{name:<27} {v}");
         }
     }
     if i.account_takeovers > i.accounts_taken_over {
         println!(
-            "  takeover events        {} (accounts taken again after a revocation)",
+            "  takeover events           {} (accounts taken again after a revocation)",
             i.account_takeovers
         );
     }
     if let Some(m) = i.twin_divergence_max {
-        println!("twin divergence max      {m:.3}");
+        println!("twin divergence max         {m:.3}");
     }
     if let Some(m) = i.detector_threshold_scale_max {
         println!("detector threshold ×     {m:.2} (poisoning)");
     }
-    println!("security loss            {:.0}", i.security_loss);
+    println!("security loss               {:.0}", i.security_loss);
     Ok(())
 }
 
-fn validate(files: &[String]) -> Result<ExitCode> {
+/// What kind of input file `text` is, by its top-level sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputKind {
+    Scenario,
+    Strategy,
+    Experiment,
+    Mapping,
+}
+
+fn input_kind(text: &str) -> InputKind {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return InputKind::Scenario; // its parse error is reported as a scenario's
+    };
+    let mapping = ["kubernetes", "nftables", "groups", "segments", "services"];
+    if table.contains_key("strategy") {
+        InputKind::Strategy
+    } else if table.contains_key("experiment") {
+        InputKind::Experiment
+    } else if !table.is_empty() && table.keys().all(|k| mapping.contains(&k.as_str())) {
+        InputKind::Mapping
+    } else {
+        InputKind::Scenario
+    }
+}
+
+/// Checks one non-scenario file; the line to print when it is valid.
+fn validate_other(file: &str, kind: InputKind, text: &str, venue: Option<&str>) -> Result<String> {
+    match kind {
+        InputKind::Strategy => {
+            let venue = venue.unwrap_or(bundled::STRATEGY_VENUE);
+            let s = bundled::load(Some(venue))?.with_strategy(text, file)?;
+            Ok(format!(
+                "ok: {file}: strategy `{}` (checked against scenario `{}`)",
+                s.defense.strategy.as_deref().unwrap_or("?"),
+                s.name
+            ))
+        }
+        InputKind::Experiment => {
+            let e = paraverse_lab::experiment::Experiment::load(std::path::Path::new(file))?;
+            Ok(format!(
+                "ok: {file}: experiment `{}`, {} points, {} runs",
+                e.file.experiment.name,
+                e.points.len(),
+                e.runs()
+            ))
+        }
+        InputKind::Mapping => {
+            paraverse_defenders::export::Mapping::parse(text, file)?;
+            Ok(format!("ok: {file}: mapping"))
+        }
+        InputKind::Scenario => unreachable!("scenarios are validated by the caller"),
+    }
+}
+
+fn validate(files: &[String], venue: Option<&str>) -> Result<ExitCode> {
     let mut failed = 0;
     for file in files {
+        let path = std::path::Path::new(file);
+        let kind = if path.is_file() {
+            paraverse_sim::scenario::read_input(path)
+                .map(|t| (input_kind(&t), t))
+                .ok()
+        } else if bundled::get(file).is_none()
+            && let Ok((text, _)) = bundled::strategy_text(path)
+        {
+            Some((InputKind::Strategy, text))
+        } else {
+            None
+        };
+        if let Some((kind, text)) = kind.filter(|(k, _)| *k != InputKind::Scenario) {
+            match validate_other(file, kind, &text, venue) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("error: {e:#}");
+                }
+            }
+            continue;
+        }
         match bundled::load(Some(file)) {
             Ok(s) => {
                 println!(
@@ -707,7 +833,7 @@ fn validate(files: &[String]) -> Result<ExitCode> {
         }
     }
     if failed > 0 {
-        eprintln!("{failed} of {} scenario files invalid", files.len());
+        eprintln!("{failed} of {} files invalid", files.len());
         Ok(ExitCode::from(2))
     } else {
         Ok(ExitCode::SUCCESS)
@@ -734,4 +860,17 @@ fn list() -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticks_per_second;
+
+    #[test]
+    fn progress_rates_read_well() {
+        assert_eq!(ticks_per_second(9.2326), "9.23 ticks/s");
+        assert_eq!(ticks_per_second(42.19), "42.2 ticks/s");
+        assert_eq!(ticks_per_second(1234.4), "1234 ticks/s");
+        assert_eq!(ticks_per_second(f64::NAN), "- ticks/s");
+    }
 }

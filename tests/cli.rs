@@ -409,7 +409,7 @@ fn a_strategy_file_swaps_the_defenses_and_is_recorded_with_the_results() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
     assert!(
-        report.contains("defenses                 segmentation (strategy segmented)"),
+        report.contains("defenses                    segmentation (strategy segmented)"),
         "{report}"
     );
     assert!(report.contains("availability 1.0000"), "{report}");

@@ -821,7 +821,13 @@ fn errors_say_what_is_wrong_once_and_bad_values_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(!err.contains("cannot read scenario"), "{err}");
-    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    // Not a file and not a bundled strategy name: said once, with the bundled names.
+    assert_eq!(
+        err.matches("no strategy file `nonexist.toml`").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("zero-trust"), "{err}");
     for (args, says) in [
         (&["run", "--stop", "0 s"][..], "--stop 0 s gives 0 ticks"),
         (&["run", "--stop", "1e308 s"], "exponent notation"),

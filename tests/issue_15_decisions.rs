@@ -60,8 +60,8 @@ fn takeovers_count_distinct_accounts_and_events_separately() {
     );
     let said = text(&out.stdout);
     assert!(
-        said.contains(&format!("accounts taken over      {}", distinct.len()))
-            && said.contains(&format!("  takeover events        {}", takeovers.len())),
+        said.contains(&format!("accounts taken over         {}", distinct.len()))
+            && said.contains(&format!("  takeover events           {}", takeovers.len())),
         "{said}"
     );
 }
@@ -532,7 +532,7 @@ fn the_data_dictionary_covers_every_column_a_run_writes() {
         &[
             &["run"][..],
             &args,
-            &["--ticks", "30", "--quiet", "--out", "r"],
+            &["--ticks", "120", "--quiet", "--out", "r"],
         ]
         .concat(),
         tmp.path(),

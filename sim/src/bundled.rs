@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{Scenario, ScenarioError, read_input};
 
 /// A scenario shipped with paraverse.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +78,85 @@ pub const ALL: &[Bundled] = &[
         text: include_str!("../../scenarios/metaverse-under-siege.toml"),
     },
 ];
+
+/// Every bundled defense strategy (the repository's `strategies/` folder), usable by name:
+/// `--strategy zero-trust`. They are written for the venue of the `campaign-*` scenarios
+/// and `metaverse-under-siege` (they name its zones and groups).
+pub const STRATEGIES: &[Bundled] = &[
+    Bundled {
+        name: "adaptive",
+        text: include_str!("../../strategies/adaptive.toml"),
+    },
+    Bundled {
+        name: "backups",
+        text: include_str!("../../strategies/backups.toml"),
+    },
+    Bundled {
+        name: "ddos-shield",
+        text: include_str!("../../strategies/ddos-shield.toml"),
+    },
+    Bundled {
+        name: "deception",
+        text: include_str!("../../strategies/deception.toml"),
+    },
+    Bundled {
+        name: "full-stack",
+        text: include_str!("../../strategies/full-stack.toml"),
+    },
+    Bundled {
+        name: "hardening",
+        text: include_str!("../../strategies/hardening.toml"),
+    },
+    Bundled {
+        name: "liveness",
+        text: include_str!("../../strategies/liveness.toml"),
+    },
+    Bundled {
+        name: "poison-filter",
+        text: include_str!("../../strategies/poison-filter.toml"),
+    },
+    Bundled {
+        name: "privacy",
+        text: include_str!("../../strategies/privacy.toml"),
+    },
+    Bundled {
+        name: "segmented",
+        text: include_str!("../../strategies/segmented.toml"),
+    },
+    Bundled {
+        name: "ueba",
+        text: include_str!("../../strategies/ueba.toml"),
+    },
+    Bundled {
+        name: "zero-trust",
+        text: include_str!("../../strategies/zero-trust.toml"),
+    },
+];
+
+/// The scenario bundled strategies are checked against when no other is named.
+pub const STRATEGY_VENUE: &str = "metaverse-under-siege";
+
+/// The text of a strategy given as a path (if a file exists there) or a bundled name,
+/// with where it came from for messages.
+pub fn strategy_text(arg: &Path) -> Result<(String, String), ScenarioError> {
+    if arg.exists() {
+        return Ok((read_input(arg)?, arg.display().to_string()));
+    }
+    let name = arg.to_string_lossy();
+    let stem = name.strip_suffix(".toml").unwrap_or(&name);
+    let stem = stem.strip_prefix("strategies/").unwrap_or(stem);
+    match STRATEGIES.iter().find(|b| b.name == stem) {
+        Some(b) => Ok((b.text.to_owned(), format!("<bundled strategy:{}>", b.name))),
+        None => Err(ScenarioError::StrategyNotFound {
+            name: name.into_owned(),
+            known: STRATEGIES
+                .iter()
+                .map(|b| b.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
 
 /// The bundled scenario of that name.
 pub fn get(name: &str) -> Option<&'static Bundled> {

@@ -49,6 +49,14 @@ pub enum ScenarioError {
         /// The problems, in file order.
         diagnostics: Vec<Diagnostic>,
     },
+    /// No bundled strategy has this name and no file has this path.
+    #[error("no strategy file `{name}` and no bundled strategy of that name (bundled: {known})")]
+    StrategyNotFound {
+        /// What was asked for.
+        name: String,
+        /// The bundled names.
+        known: String,
+    },
     /// No bundled scenario has this name and no file has this path.
     #[error("no scenario file `{name}` and no bundled scenario of that name (bundled: {known})")]
     NotFound {

@@ -229,6 +229,26 @@ pub enum TopologyStep {
     },
 }
 
+impl TopologyStep {
+    /// The groups whose nodes the step links.
+    pub fn groups(&self) -> Vec<GroupId> {
+        match self {
+            TopologyStep::AccessTree {
+                children, parents, ..
+            }
+            | TopologyStep::EdgeAggregation {
+                children, parents, ..
+            } => vec![*children, *parents],
+            TopologyStep::Mesh { groups, .. } => groups.clone(),
+            TopologyStep::BarabasiAlbert { group, .. }
+            | TopologyStep::ErdosRenyi { group, .. }
+            | TopologyStep::Configuration { group, .. }
+            | TopologyStep::EdgeList { group, .. }
+            | TopologyStep::WattsStrogatz { group, .. } => vec![*group],
+        }
+    }
+}
+
 /// How the configuration model gives nodes their degrees.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DegreeSequence {
@@ -942,6 +962,25 @@ impl Validator<'_> {
             .enumerate()
             .filter_map(|(i, t)| self.topology_step(i, t, &group_ids, &link_ids, &groups, origin))
             .collect();
+        if !file.topology.is_empty() && topology.len() == file.topology.len() {
+            let mut linked = vec![false; groups.len()];
+            for step in &topology {
+                for g in step.groups() {
+                    if let Some(l) = linked.get_mut(g as usize) {
+                        *l = true;
+                    }
+                }
+            }
+            for (i, g) in groups.iter().enumerate().filter(|&(i, _)| !linked[i]) {
+                self.warn(
+                    field_path!["group", i, "name"],
+                    format!(
+                        "group `{}` has no links: no [[topology]] step names it, so no flow reaches it and attackers find it only by random scanning (link it with e.g. an access_tree step)",
+                        g.name
+                    ),
+                );
+            }
+        }
 
         let tables = campaign::Tables {
             tick: g.tick,

@@ -1,0 +1,197 @@
+//! A CLI that guides (#22, the part landed so far), through the binary: `validate` knows
+//! every input kind, bundled strategies by name, an unlinked group is a warning, summaries
+//! line up, and the graphics stack's environment noise is gone.
+
+mod common;
+
+use common::{paraverse, repo, text};
+
+#[test]
+fn validate_recognises_scenarios_strategies_experiments_and_mappings() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = |p: &str| repo().join(p).display().to_string();
+    let files = [
+        r("scenarios/campaign-intrusion.toml"),
+        r("strategies/zero-trust.toml"),
+        r("experiments/zero-trust-interval.toml"),
+        r("mappings/metaverse-under-siege.toml"),
+    ];
+    let args: Vec<&str> = std::iter::once("validate")
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let o = paraverse(&args, dir.path());
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    for expected in [
+        "campaign-intrusion.toml: `campaign-intrusion`",
+        "zero-trust.toml: strategy `zero-trust` (checked against scenario `metaverse-under-siege`)",
+        "zero-trust-interval.toml: experiment `zero-trust-interval`, 12 points, 36 runs",
+        "metaverse-under-siege.toml: mapping",
+    ] {
+        assert!(out.contains(expected), "{expected} in\n{out}");
+    }
+    // Every shipped strategy passes, by path and by bundled name.
+    for entry in std::fs::read_dir(repo().join("strategies")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        for arg in [path.display().to_string(), name] {
+            let o = paraverse(&["validate", &arg], dir.path());
+            assert!(o.status.success(), "{arg}: {}", text(&o.stderr));
+        }
+    }
+    // A strategy naming a zone the scenario lacks: the strategy file's line and field.
+    let bad = dir.path().join("bad-strategy.toml");
+    std::fs::write(
+        &bad,
+        "[strategy]\nname = \"x\"\n\n[defense.patching]\ninterval = \"1 h\"\ncoverage = 0.5\nzones = [\"moon\"]\n",
+    )
+    .unwrap();
+    let o = paraverse(&["validate", bad.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("bad-strategy.toml:7:") && err.contains("moon"),
+        "{err}"
+    );
+    // Against another scenario, named with --scenario.
+    let o = paraverse(
+        &[
+            "validate",
+            "--scenario",
+            "metaverse-campus",
+            &r("strategies/hardening.toml"),
+        ],
+        dir.path(),
+    );
+    let both = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(both.contains("metaverse-campus"), "{both}");
+}
+
+#[test]
+fn bundled_strategies_are_found_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = paraverse(
+        &[
+            "run",
+            "campaign-exfiltration",
+            "--strategy",
+            "zero-trust",
+            "--ticks",
+            "30",
+            "--out",
+            "zt",
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let summary = std::fs::read_to_string(dir.path().join("zt/summary.json")).unwrap();
+    assert!(summary.contains("zero-trust"), "{summary}");
+    let o = paraverse(
+        &["run", "campaign-exfiltration", "--strategy", "zero-thrust"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("no strategy file `zero-thrust`") && err.contains("zero-trust"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_group_without_links_is_a_located_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundled = paraverse_sim::bundled::get("campaign-intrusion")
+        .unwrap()
+        .text;
+    let extra =
+        "\n[[group]]\nname = \"forgotten\"\nkind = \"cloud_vm\"\ncount = 3\nzone = \"core\"\n";
+    let cut = bundled.find("\n[[topology]]").unwrap();
+    let text_with = format!("{}{extra}{}", &bundled[..cut], &bundled[cut..]);
+    let path = dir.path().join("office.toml");
+    std::fs::write(&path, &text_with).unwrap();
+    let o = paraverse(&["validate", path.to_str().unwrap()], dir.path());
+    assert!(
+        o.status.success(),
+        "a warning is not an error: {}",
+        text(&o.stderr)
+    );
+    let err = text(&o.stderr);
+    let line = text_with
+        .lines()
+        .position(|l| l == "name = \"forgotten\"")
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!("office.toml:{line}:"))
+            && err.contains("group `forgotten` has no links"),
+        "{err}"
+    );
+    // The shipped scenarios link every group.
+    let o = paraverse(
+        &["validate", "campaign-intrusion", "metaverse-campus"],
+        dir.path(),
+    );
+    assert!(
+        !text(&o.stderr).contains("has no links"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn the_run_summary_lines_up_even_for_long_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = paraverse(&["run", "campaign-exfiltration", "--out", "ex"], dir.path());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let mut checked = 0;
+    for label in [
+        "vulnerable at start",
+        "records stolen behavioural",
+        "records_stolen:behavioural",
+        "security loss",
+        "objectives",
+        "results in",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(label) && l[label.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("no `{label}` line in\n{out}"));
+        let value = line[label.len()..].find(|c: char| c != ' ').unwrap() + label.len();
+        assert_eq!(
+            value, 28,
+            "`{line}`: the value starts at column {value}, not 28"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+}
+
+#[test]
+fn the_gpu_backend_prints_no_graphics_stack_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::bin()
+        .args([
+            "run",
+            "metaverse-campus",
+            "--backend",
+            "gpu",
+            "--ticks",
+            "3",
+            "--out",
+            "g",
+            "-q",
+        ])
+        .env_remove("XDG_RUNTIME_DIR")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    if !o.status.success() {
+        common::skip_unless_required("PARAVERSE_REQUIRE_GPU", &err);
+        return;
+    }
+    assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
+}
