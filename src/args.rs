@@ -48,6 +48,18 @@ pub enum Command {
     },
     /// List the bundled scenarios.
     List,
+    /// Write a commented starter scenario, NAME.toml, to edit into your own.
+    #[command(
+        after_help = "Example:\n  paraverse new my-venue && paraverse validate my-venue.toml && paraverse run my-venue.toml"
+    )]
+    New {
+        /// Scenario name (letters, digits, `-`, `_`): the file is NAME.toml and results go
+        /// to results/NAME-SEED/.
+        name: String,
+        /// Replace NAME.toml if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the data dictionary: every column of timeseries.csv (for this scenario: its
     /// zones, counters and gauges) and every field of summary.json and the lab's runs,
     /// with kind, unit and meaning.

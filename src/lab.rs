@@ -192,9 +192,15 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         );
     }
     let bar = bar(total, args.quiet);
+    // A resumed sweep starts with the runs already done: the jump to them is not a rate,
+    // so the estimate restarts after it (else the ETA counts them as made in an instant).
+    let first = std::sync::atomic::AtomicBool::new(true);
     let progress = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
+        if first.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            bar.reset_eta();
+        }
     };
     let (outcome, stop) = if auto {
         let (outcome, stop) = paraverse_lab::auto::sweep_auto(

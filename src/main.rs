@@ -144,6 +144,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::List => list().map(|()| ExitCode::SUCCESS),
+        Command::New { name, force } => new_scenario(&name, force).map(|()| ExitCode::SUCCESS),
         Command::Metrics {
             scenario,
             strategy,
@@ -838,6 +839,34 @@ fn validate(files: &[String], venue: Option<&str>) -> Result<ExitCode> {
     } else {
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The starter scenario `paraverse new` writes (`NAME` stands for the name).
+const STARTER: &str = include_str!("templates/starter.toml");
+
+fn new_scenario(name: &str, force: bool) -> Result<()> {
+    if !paraverse_sim::scenario::is_folder_name(name) {
+        return Err(invalid(format!(
+            "`{name}` is not a valid scenario name: expected letters, digits, `-` and `_` (it names the file and the results folder)"
+        )));
+    }
+    let path = PathBuf::from(format!("{name}.toml"));
+    if path.exists() && !force {
+        return Err(invalid(format!(
+            "{} already exists: pass --force to replace it, or choose another name",
+            path.display()
+        )));
+    }
+    let text = STARTER.replace("NAME", name);
+    // What we hand out must be valid: a failure here is a bug, not the user's input.
+    Scenario::from_toml_str(&text, &path.display().to_string())
+        .context("the starter template does not validate")?;
+    paraverse_lab::runner::write_atomic(&path, &text)?;
+    println!(
+        "wrote {0}: edit it, then `paraverse validate {0}` and `paraverse run {0}`",
+        path.display()
+    );
+    Ok(())
 }
 
 fn list() -> Result<()> {

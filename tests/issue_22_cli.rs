@@ -195,3 +195,93 @@ fn the_gpu_backend_prints_no_graphics_stack_noise() {
     }
     assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
 }
+
+/// `paraverse new` writes a commented starter scenario that validates and runs, and
+/// refuses to overwrite one or to take a name that cannot be a file and folder name.
+#[test]
+fn new_writes_a_starter_scenario_that_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = paraverse(&["new", "my-venue"], dir.path());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let written = std::fs::read_to_string(dir.path().join("my-venue.toml")).unwrap();
+    assert!(written.contains("name = \"my-venue\"") && written.contains("# "));
+    let o = paraverse(&["validate", "my-venue.toml"], dir.path());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).is_empty(),
+        "no warnings: {}",
+        text(&o.stderr)
+    );
+    let o = paraverse(&["run", "my-venue.toml", "-q"], dir.path());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let summary =
+        std::fs::read_to_string(dir.path().join("results/my-venue-1/summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert!(
+        summary["counters"]["infections"].as_u64().unwrap() > 10,
+        "the worm spreads"
+    );
+    assert!(
+        summary["counters"]["true_detections"].as_u64().unwrap() > 10,
+        "and is caught"
+    );
+    assert_eq!(summary["compromised_final"], 0, "quarantine ends it");
+    // No silent overwrite; --force replaces.
+    std::fs::write(dir.path().join("my-venue.toml"), "# mine\n").unwrap();
+    let o = paraverse(&["new", "my-venue"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("already exists"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("my-venue.toml")).unwrap(),
+        "# mine\n"
+    );
+    assert!(
+        paraverse(&["new", "my-venue", "--force"], dir.path())
+            .status
+            .success()
+    );
+    let o = paraverse(&["new", "../escape"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!dir.path().join("../escape.toml").exists());
+}
+
+/// The enterprise vocabulary: the bundled office runs a phishing-to-file-server heist in
+/// workstations, servers and a directory service, and its PII and financial records are
+/// what leaves; zero trust stops it.
+#[test]
+fn the_enterprise_office_speaks_enterprise() {
+    let dir = tempfile::tempdir().unwrap();
+    let office = paraverse_sim::bundled::get("enterprise-office")
+        .unwrap()
+        .text;
+    for kind in ["workstation", "server", "file_server", "directory_service"] {
+        assert!(office.contains(&format!("kind = \"{kind}\"")), "{kind}");
+    }
+    let run = |extra: &[&str], out: &str| {
+        let o = paraverse(
+            &[&["run", "enterprise-office", "-q", "--out", out][..], extra].concat(),
+            dir.path(),
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let s = std::fs::read_to_string(dir.path().join(out).join("summary.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&s).unwrap()
+    };
+    let open = run(&[], "open");
+    let stolen = &open["impact"]["records_stolen"];
+    assert!(
+        stolen["pii"].as_u64().unwrap() > 0 && stolen["financial"].as_u64().unwrap() > 0,
+        "{stolen}"
+    );
+    let guarded = run(&["--strategy", "zero-trust"], "guarded");
+    let loss = |s: &serde_json::Value| s["objectives"]["security_loss"].as_f64().unwrap();
+    assert!(
+        loss(&guarded) < loss(&open) / 100.0,
+        "{} vs {}",
+        loss(&guarded),
+        loss(&open)
+    );
+}

@@ -214,7 +214,7 @@ pub struct Out<'w> {
 #[derive(Resource, Debug, Clone)]
 pub struct ImpactCounters {
     /// Records stolen, by class in [`DataClass::ALL`] order.
-    pub records: [CounterId; 6],
+    pub records: [CounterId; DataClass::ALL.len()],
     /// Assets stolen.
     pub assets: CounterId,
     /// Their value, cents.

@@ -102,7 +102,7 @@ pub struct TargetedCampaigns {
     /// every exfiltration campaign: a record two campaigns copy is one record exposed,
     /// so `records_stolen` counts records, not thefts, and never exceeds what a store
     /// holds.
-    data_left: BTreeMap<u32, [u64; 6]>,
+    data_left: BTreeMap<u32, [u64; DataClass::ALL.len()]>,
 }
 
 /// Kinds, approaches, chances and distances are rebuilt from the scenario; what each
@@ -118,7 +118,7 @@ impl Persist for TargetedCampaigns {
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
         type Campaign = (BTreeMap<u32, (u32, u8)>, u64, BTreeMap<u32, Exfil>);
-        let (list, data_left): (Vec<Campaign>, BTreeMap<u32, [u64; 6]>) =
+        let (list, data_left): (Vec<Campaign>, BTreeMap<u32, [u64; DataClass::ALL.len()]>) =
             paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
         paraverse_sim::checkpoint::same_len("targeted campaigns", list.len(), self.list.len())?;
         for (c, (held, progress, exfil)) in self.list.iter_mut().zip(list) {

@@ -77,6 +77,10 @@ pub const ALL: &[Bundled] = &[
         name: "metaverse-under-siege",
         text: include_str!("../../scenarios/metaverse-under-siege.toml"),
     },
+    Bundled {
+        name: "enterprise-office",
+        text: include_str!("../../scenarios/enterprise-office.toml"),
+    },
 ];
 
 /// Every bundled defense strategy (the repository's `strategies/` folder), usable by name:

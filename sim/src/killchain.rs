@@ -273,6 +273,8 @@ pub fn record_weight(class: DataClass) -> f64 {
         DataClass::Credentials => 2.0,
         DataClass::Behavioural => 1.0,
         DataClass::TwinData => 1.0,
+        DataClass::Financial => 5.0,
+        DataClass::Pii => 2.0,
     }
 }
 

@@ -194,7 +194,7 @@ pub fn base_cpu_permille(kind: NodeKind) -> u16 {
     match kind {
         NodeKind::IotWearable | NodeKind::IotSensor => 100,
         NodeKind::XrHeadset | NodeKind::ArGlasses | NodeKind::Phone => 250,
-        NodeKind::EdgeServer | NodeKind::GpuNode | NodeKind::CloudVm => 500,
+        NodeKind::EdgeServer | NodeKind::GpuNode | NodeKind::CloudVm | NodeKind::Server => 500,
         _ => 300,
     }
 }

@@ -325,13 +325,13 @@ impl Validator<'_> {
             if let Some(g) = target_group
                 && !matches!(
                     g.kind,
-                    NodeKind::GpuNode | NodeKind::EdgeServer | NodeKind::CloudVm
+                    NodeKind::GpuNode | NodeKind::EdgeServer | NodeKind::CloudVm | NodeKind::Server
                 )
             {
                 self.err(
                         field_path!["campaign", i, "target"],
                         format!(
-                            "cryptojacking steals compute: expected a group of gpu_node, edge_server or cloud_vm nodes, but `{}` holds {} nodes",
+                            "cryptojacking steals compute: expected a group of gpu_node, edge_server, cloud_vm or server nodes, but `{}` holds {} nodes",
                             g.name,
                             g.kind.name()
                         ),

@@ -452,7 +452,7 @@ pub struct Deception {
 #[derive(Debug, Clone)]
 pub struct Privacy {
     /// Whether each class (in [`DataClass::ALL`] order) is covered.
-    pub classes: [bool; 6],
+    pub classes: [bool; DataClass::ALL.len()],
     /// Share of covered records protected, ppm.
     pub coverage_ppm: u64,
 }
@@ -508,7 +508,12 @@ impl Adaptive {
     pub fn criticality(kind: NodeKind) -> u32 {
         match kind {
             k if k.is_terminal() => 1,
-            NodeKind::Gateway | NodeKind::EdgeServer | NodeKind::CloudVm | NodeKind::GpuNode => 2,
+            NodeKind::Gateway
+            | NodeKind::EdgeServer
+            | NodeKind::CloudVm
+            | NodeKind::GpuNode
+            | NodeKind::Server
+            | NodeKind::FileServer => 2,
             _ => 3,
         }
     }
@@ -771,7 +776,7 @@ impl Validator<'_> {
                     "expected at least one data class, e.g. [\"biometric\", \"health\"]",
                 );
             }
-            let mut classes = [false; 6];
+            let mut classes = [false; DataClass::ALL.len()];
             for c in &x.classes {
                 let k = DataClass::ALL
                     .iter()

@@ -165,11 +165,19 @@ pub enum NodeKind {
     WalletService,
     /// Security operations centre / SIEM.
     Soc,
+    /// An employee's desktop or laptop (an enterprise user terminal).
+    Workstation,
+    /// A general-purpose server (web, application, mail).
+    Server,
+    /// A directory service (Active Directory, LDAP, Kerberos): the keys to every account.
+    DirectoryService,
+    /// A file server (SMB/NFS shares).
+    FileServer,
 }
 
 impl NodeKind {
     /// Every kind, in declaration order.
-    pub const ALL: [NodeKind; 14] = [
+    pub const ALL: [NodeKind; 18] = [
         NodeKind::XrHeadset,
         NodeKind::ArGlasses,
         NodeKind::Phone,
@@ -184,6 +192,10 @@ impl NodeKind {
         NodeKind::LedgerNode,
         NodeKind::WalletService,
         NodeKind::Soc,
+        NodeKind::Workstation,
+        NodeKind::Server,
+        NodeKind::DirectoryService,
+        NodeKind::FileServer,
     ];
 
     /// The name used in scenario files.
@@ -203,6 +215,10 @@ impl NodeKind {
             NodeKind::LedgerNode => "ledger_node",
             NodeKind::WalletService => "wallet_service",
             NodeKind::Soc => "soc",
+            NodeKind::Workstation => "workstation",
+            NodeKind::Server => "server",
+            NodeKind::DirectoryService => "directory_service",
+            NodeKind::FileServer => "file_server",
         }
     }
 
@@ -215,6 +231,7 @@ impl NodeKind {
                 | NodeKind::Phone
                 | NodeKind::IotWearable
                 | NodeKind::IotSensor
+                | NodeKind::Workstation
         )
     }
 
@@ -236,6 +253,10 @@ impl NodeKind {
             NodeKind::LedgerNode => 6.0,
             NodeKind::WalletService => 5.0,
             NodeKind::Soc => 2.0,
+            NodeKind::Workstation => 0.5,
+            NodeKind::Server => 3.0,
+            NodeKind::DirectoryService => 8.0,
+            NodeKind::FileServer => 4.0,
         }
     }
 }
@@ -275,15 +296,21 @@ pub enum DataClass {
     AssetKeys,
     /// Enterprise digital-twin data.
     TwinData,
+    /// Personally identifiable information (names, addresses, ID numbers).
+    Pii,
+    /// Financial records (accounts, cards, payroll).
+    Financial,
 }
 
 impl DataClass {
     /// Every class, most sensitive first (the order exfiltration takes them in).
-    pub const ALL: [DataClass; 6] = [
+    pub const ALL: [DataClass; 8] = [
         DataClass::Biometric,
         DataClass::Health,
         DataClass::AssetKeys,
+        DataClass::Financial,
         DataClass::Credentials,
+        DataClass::Pii,
         DataClass::Behavioural,
         DataClass::TwinData,
     ];
@@ -297,6 +324,8 @@ impl DataClass {
             DataClass::Credentials => "credentials",
             DataClass::AssetKeys => "asset_keys",
             DataClass::TwinData => "twin_data",
+            DataClass::Pii => "pii",
+            DataClass::Financial => "financial",
         }
     }
 }

@@ -23,7 +23,7 @@ pub fn tier(kind: NodeKind) -> usize {
     match kind {
         k if k.is_terminal() => 0,
         NodeKind::Gateway | NodeKind::EdgeServer => 1,
-        NodeKind::CloudVm | NodeKind::GpuNode => 2,
+        NodeKind::CloudVm | NodeKind::GpuNode | NodeKind::Server | NodeKind::FileServer => 2,
         _ => 3,
     }
 }
