@@ -105,6 +105,29 @@ pub struct WormCampaign {
     pub scan_flows: BTreeMap<u32, (u32, bool)>,
 }
 
+impl WormCampaign {
+    /// Whether a node could fall to this campaign now: a worm needs it exposed
+    /// (unpatched); a botnet's dictionary needs default credentials not yet replaced.
+    #[inline]
+    fn open(&self, t: &Security) -> bool {
+        if self.needs_unpatched {
+            t.exposed()
+        } else {
+            !t.compromised && !t.quarantined && !t.hardened
+        }
+    }
+
+    /// Whether the policy lets `scanner` reach `target` for this campaign: a worm its
+    /// service; one without a named service (and a botnet's log-in) any service admitted.
+    #[inline]
+    fn reachable(&self, policy: &AccessPolicy, scanner: u32, target: u32) -> bool {
+        match self.worm.service {
+            Some(s) => policy.allows_service(scanner, target, Some(s)),
+            None => policy.allows(scanner, target),
+        }
+    }
+}
+
 /// Every scanning campaign of the scenario: worms, and botnets while they recruit.
 #[derive(Resource, Debug, Clone)]
 pub struct WormCampaigns {
@@ -356,17 +379,7 @@ fn contact(
             continue;
         }
         count += attempts;
-        let t = &state[target as usize];
-        let open = if w.needs_unpatched {
-            t.exposed()
-        } else {
-            !t.compromised && !t.quarantined && !t.hardened
-        };
-        let reachable = match w.worm.service {
-            Some(s) => policy.allows_service(scanner, target, Some(s)),
-            None => policy.allows(scanner, target),
-        };
-        if !open || !reachable {
+        if !w.open(&state[target as usize]) || !w.reachable(policy, scanner, target) {
             continue;
         }
         let mut chance = w.contact[groups[target as usize].0 as usize];
@@ -611,18 +624,8 @@ pub fn worm_spread(
                         };
                         let t = &state[target as usize];
                         let mut chance = w.exploit[groups[target as usize].0 as usize];
-                        let open = if w.needs_unpatched {
-                            t.exposed()
-                        } else {
-                            !t.compromised && !t.quarantined && !t.hardened
-                        };
-                        // A worm reaches its service; one without a named service (and
-                        // a botnet's log-in) any service the policy admits.
-                        let reachable = match w.worm.service {
-                            Some(s) => policy.allows_service(scanner, target, Some(s)),
-                            None => policy.allows(scanner, target),
-                        };
-                        if target == scanner || !reachable {
+                        let open = w.open(t);
+                        if target == scanner || !w.reachable(policy, scanner, target) {
                             continue;
                         }
                         if w.needs_unpatched
