@@ -798,17 +798,22 @@ fn validate(files: &[String], venue: Option<&str>) -> Result<ExitCode> {
         } else {
             None
         };
-        if let Some((kind, text)) = kind.filter(|(k, _)| *k != InputKind::Scenario) {
-            match validate_other(file, kind, &text, venue) {
-                Ok(line) => println!("{line}"),
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("error: {e:#}");
+        // A scenario file already read is parsed from that text, not read again.
+        let loaded = match kind {
+            Some((kind, text)) if kind != InputKind::Scenario => {
+                match validate_other(file, kind, &text, venue) {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("error: {e:#}");
+                    }
                 }
+                continue;
             }
-            continue;
-        }
-        match bundled::load(Some(file)) {
+            Some((_, text)) => Scenario::from_toml_str(&text, file),
+            None => bundled::load(Some(file)),
+        };
+        match loaded {
             Ok(s) => {
                 println!(
                     "ok: {file}: `{}`, {} nodes ({} terminals) in {} groups, {} ticks, {} campaigns, about {:.2} GiB to run",

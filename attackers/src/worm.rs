@@ -177,7 +177,13 @@ pub fn worm_campaigns(scenario: &Scenario, metrics: &mut Metrics) -> Vec<WormCam
         .iter()
         .enumerate()
         .filter_map(|(i, c)| {
-            let (worm, exploit, needs_unpatched, scans, infections) = match &c.kind {
+            let (worm, exploit, needs_unpatched, scans, infections): (
+                Worm,
+                Vec<Chance>,
+                bool,
+                CounterId,
+                CounterId,
+            ) = match &c.kind {
                 CampaignKind::Worm(w) => (
                     w.clone(),
                     scenario
@@ -225,7 +231,6 @@ pub fn worm_campaigns(scenario: &Scenario, metrics: &mut Metrics) -> Vec<WormCam
                 ),
                 _ => return None,
             };
-            let exploit: Vec<Chance> = exploit;
             let tick_s = scenario.tick.as_secs_f64();
             let contact = exploit
                 .iter()
@@ -411,22 +416,20 @@ fn scan_demand_kbps(w: &Worm, bits: u64, topology: &Topology, scanner: u32) -> u
     (kbps.ceil() as u64).clamp(1, u64::from(u32::MAX)) as u32
 }
 
-/// Each scanner's attempts per tick (per link for the contact strategy): the campaign's
-/// rate, or, when scans are traffic and the network granted its scan flow less than it
+/// Each scanner's attempts per tick (per link for the contact strategy) when scans are
+/// traffic: the campaign's rate, or, where the network granted a scan flow less than it
 /// asked for in the previous tick, the rate it granted. The count is then drawn from the
 /// same draw as it would be unthrottled, so a network with room to spare changes nothing.
+/// `None` when scans are not traffic: every scanner goes at the campaign's rate.
 fn granted(
     w: &WormCampaign,
     scanners: &[u32],
     core: Option<&TrafficCore>,
-    topology: &Topology,
     tick_micros: u64,
-) -> Vec<PerTick> {
+) -> Option<Vec<PerTick>> {
     let full = w.worm.scans_per_tick;
-    let (Some(bits), Some(core)) = (w.worm.probe_bits, core) else {
-        return vec![full; scanners.len()];
-    };
-    scanners
+    let core = core.filter(|_| w.worm.probe_bits.is_some())?;
+    let rates = scanners
         .iter()
         .map(|&s| {
             // A scan flow with no route (its sink unreachable) caps nothing: the probes
@@ -437,7 +440,8 @@ fn granted(
             if !core.routed(flow) {
                 return full;
             }
-            let demand = scan_demand_kbps(&w.worm, bits, topology, s);
+            // What it asked for: `scan_flows` set it when the scanner became active.
+            let demand = core.flows.base_demand[flow as usize];
             let got = core.state.rate.get(flow as usize).copied().unwrap_or(0);
             if got >= demand {
                 return full;
@@ -445,12 +449,14 @@ fn granted(
             let share = f64::from(got) / f64::from(demand);
             PerTick::from_rate(w.worm.scan_rate * share, tick_micros)
         })
-        .collect()
+        .collect();
+    Some(rates)
 }
 
 /// Keeps one scan flow per scanner in the traffic core: this tick's scanners send at their
 /// demand (new ones get a flow to a fixed node drawn by keyed hash, so the probes load the
-/// path up through the access and core links), the others send nothing.
+/// path up through the access and core links), the others send nothing. Only changes are
+/// written: a scanner's demand depends on nothing that moves (its rate and its degree).
 fn scan_flows(
     w: &mut WormCampaign,
     bits: u64,
@@ -462,9 +468,9 @@ fn scan_flows(
 ) {
     for (&s, (flow, active)) in w.scan_flows.iter_mut() {
         let now = scanners.binary_search(&s).is_ok();
-        if now {
+        if now && !*active {
             core.set_demand(*flow, scan_demand_kbps(&w.worm, bits, topology, s));
-        } else if *active {
+        } else if !now && *active {
             core.set_demand(*flow, 0);
         }
         *active = now;
@@ -592,21 +598,18 @@ pub fn worm_spread(
             })
             .collect();
         let state: &[Security] = security;
-        let rates = granted(
-            w,
-            &scanners,
-            traffic.as_deref(),
-            topology,
-            clock.tick_micros,
-        );
+        let rates = granted(w, &scanners, traffic.as_deref(), clock.tick_micros);
         let proposals: Vec<ScanBatch> = scanners
             .par_chunks(SCANNERS_PER_TASK)
-            .zip(rates.par_chunks(SCANNERS_PER_TASK))
-            .map(|(chunk, rates)| {
+            .enumerate()
+            .map(|(c, chunk)| {
                 let mut scans = Vec::with_capacity(chunk.len());
                 let mut hits = Vec::new();
                 let mut failed_logins = Vec::new();
-                for (&scanner, &rate) in chunk.iter().zip(rates) {
+                for (k, &scanner) in chunk.iter().enumerate() {
+                    let rate = rates
+                        .as_ref()
+                        .map_or(w.worm.scans_per_tick, |r| r[c * SCANNERS_PER_TASK + k]);
                     if w.worm.strategy == ScanStrategy::Contact {
                         let ctx = (&rng, w, topology, policy, scenario);
                         let me = (scanner, rate);

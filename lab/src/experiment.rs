@@ -129,7 +129,7 @@ impl RandomSpec {
         let k = self.params.len();
         let u = |stream: &str, i: usize, matrix: u32, d: usize| {
             let s = paraverse_sim::rng::Stream::named(stream);
-            (rng.draw(s, i as u32, matrix, d as u32) >> 11) as f64 / (1u64 << 53) as f64
+            rng.uniform(s, i as u32, matrix, d as u32)
         };
         match self.design {
             Design::Uniform => (0..self.points)

@@ -102,7 +102,7 @@ const RNG: Stream = Stream::named("lab.nsga2");
 
 /// A uniform draw in [0, 1).
 fn uniform(rng: &SimRng, generation: u32, i: u32, n: u32) -> f64 {
-    (rng.draw(RNG, i, generation, n) >> 11) as f64 / (1u64 << 53) as f64
+    rng.uniform(RNG, i, generation, n)
 }
 
 /// Settings of a run.

@@ -147,19 +147,26 @@ pub fn strategy_text(arg: &Path) -> Result<(String, String), ScenarioError> {
         return Ok((read_input(arg)?, arg.display().to_string()));
     }
     let name = arg.to_string_lossy();
-    let stem = name.strip_suffix(".toml").unwrap_or(&name);
-    let stem = stem.strip_prefix("strategies/").unwrap_or(stem);
-    match STRATEGIES.iter().find(|b| b.name == stem) {
+    match named(STRATEGIES, &name, "strategies/") {
         Some(b) => Ok((b.text.to_owned(), format!("<bundled strategy:{}>", b.name))),
         None => Err(ScenarioError::StrategyNotFound {
             name: name.into_owned(),
-            known: STRATEGIES
-                .iter()
-                .map(|b| b.name)
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: names(STRATEGIES),
         }),
     }
+}
+
+/// The entry of `list` that `arg` names: its name, optionally as `FOLDER/NAME.toml` (the
+/// repository path it was embedded from).
+fn named<'a>(list: &'a [Bundled], arg: &str, folder: &str) -> Option<&'a Bundled> {
+    let stem = arg.strip_suffix(".toml").unwrap_or(arg);
+    let stem = stem.strip_prefix(folder).unwrap_or(stem);
+    list.iter().find(|b| b.name == stem)
+}
+
+/// The names of `list`, for messages.
+fn names(list: &[Bundled]) -> String {
+    list.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
 }
 
 /// The bundled scenario of that name.
@@ -175,13 +182,11 @@ pub fn load(arg: Option<&str>) -> Result<Scenario, ScenarioError> {
     if path.exists() {
         return Scenario::load(path);
     }
-    let stem = arg.strip_suffix(".toml").unwrap_or(arg);
-    let stem = stem.strip_prefix("scenarios/").unwrap_or(stem);
-    match get(stem) {
+    match named(ALL, arg, "scenarios/") {
         Some(b) => Scenario::from_toml_str(b.text, &format!("<bundled:{}>", b.name)),
         None => Err(ScenarioError::NotFound {
             name: arg.to_owned(),
-            known: ALL.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+            known: names(ALL),
         }),
     }
 }

@@ -167,6 +167,12 @@ impl SimRng {
         mix64(x ^ ((u64::from(tick) << 32) | u64::from(n)))
     }
 
+    /// A uniform float in `[0, 1)`: the draw's top 53 bits as a fraction.
+    #[inline]
+    pub fn uniform(&self, stream: Stream, entity: u32, tick: u32, n: u32) -> f64 {
+        (self.draw(stream, entity, tick, n) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// A uniform integer in `0..bound` (Lemire's multiply-shift; the bias is below 2^-32
     /// for every bound a world uses).
     #[inline]

@@ -351,18 +351,19 @@ fn configuration(
     stream: Stream,
 ) -> Vec<(u32, u32)> {
     use crate::math::{dexp, dln};
-    let degree = |i: u32| -> u32 {
-        match degrees {
-            DegreeSequence::Given(given) => given[i as usize % given.len()],
-            DegreeSequence::PowerLaw { exponent, min, max } => {
-                let alpha = exponent - 1.0;
-                let pow = |x: f64, y: f64| dexp(y * dln(x));
-                let (a, b) = (f64::from(*min) - 0.5, f64::from(*max) + 0.5);
-                let (fa, fb) = (pow(a, -alpha), pow(b, -alpha));
-                let u = (rng.draw(stream, i, 0, 0) >> 11) as f64 / (1u64 << 53) as f64;
+    let degree: Box<dyn Fn(u32) -> u32 + '_> = match degrees {
+        DegreeSequence::Given(given) => Box::new(move |i| given[i as usize % given.len()]),
+        &DegreeSequence::PowerLaw { exponent, min, max } => {
+            let pow = |x: f64, y: f64| dexp(y * dln(x));
+            // The CDF's ends, the same for every node: (min − ½)^−α and (max + ½)^−α.
+            let alpha = exponent - 1.0;
+            let fa = pow(f64::from(min) - 0.5, -alpha);
+            let fb = pow(f64::from(max) + 0.5, -alpha);
+            Box::new(move |i| {
+                let u = rng.uniform(stream, i, 0, 0);
                 let x = pow(fa - u * (fa - fb), -1.0 / alpha);
-                (x.round() as u32).clamp(*min, *max)
-            }
+                (x.round() as u32).clamp(min, max)
+            })
         }
     };
     let mut ends: Vec<u32> = Vec::new();

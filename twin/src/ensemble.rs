@@ -34,7 +34,7 @@
 
 use std::collections::BTreeSet;
 
-pub use paraverse_sim::math::{dexp, dln};
+use paraverse_sim::math::{dexp, dln};
 use paraverse_sim::prelude::*;
 use paraverse_sim::rng::Stream;
 use rayon::prelude::*;
@@ -367,7 +367,7 @@ impl Ensemble {
 /// (j + u) / K, u one uniform draw keyed by (tick, purpose).
 fn systematic(weights: &[f64], rng: SimRng, tick: u32, purpose: u32) -> Vec<usize> {
     let k = weights.len();
-    let u = (rng.draw(RESAMPLE, purpose, tick, 0) >> 11) as f64 / (1u64 << 53) as f64;
+    let u = rng.uniform(RESAMPLE, purpose, tick, 0);
     let mut parents = Vec::with_capacity(k);
     let mut cumulative = 0.0;
     let mut i = 0;
@@ -479,7 +479,7 @@ fn assimilate(
         let joint = m.tpr * prior;
         let marginal = joint + m.fpr * (1.0 - prior);
         log += dln(marginal);
-        let u = (rng.draw(ALERT_DRAW, n, tick, 0) >> 11) as f64 / (1u64 << 53) as f64;
+        let u = rng.uniform(ALERT_DRAW, n, tick, 0);
         if u < joint / marginal && !elsewhere.is_empty() {
             // The attacker is here rather than on one of the others: as many held, the
             // alerted one among them.

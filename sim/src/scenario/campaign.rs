@@ -194,26 +194,13 @@ impl Tables<'_> {
                 adj[b as usize].push(a);
             }
         };
+        // A step may link any two of its groups (a group to itself, for peer graphs).
         for step in self.topology {
-            match step {
-                TopologyStep::AccessTree {
-                    children, parents, ..
+            let groups = step.groups();
+            for &a in &groups {
+                for &b in &groups {
+                    join(a, b);
                 }
-                | TopologyStep::EdgeAggregation {
-                    children, parents, ..
-                } => join(*children, *parents),
-                TopologyStep::Mesh { groups, .. } => {
-                    for &a in groups {
-                        for &b in groups {
-                            join(a, b);
-                        }
-                    }
-                }
-                TopologyStep::BarabasiAlbert { group, .. }
-                | TopologyStep::ErdosRenyi { group, .. }
-                | TopologyStep::Configuration { group, .. }
-                | TopologyStep::EdgeList { group, .. }
-                | TopologyStep::WattsStrogatz { group, .. } => join(*group, *group),
             }
         }
         adj
@@ -806,7 +793,6 @@ impl Validator<'_> {
             return None;
         }
         Some(Recovery {
-            mean_s,
             per_tick: Chance::new(crate::math::at_least_once(1.0 / mean_s, tick.as_secs_f64())),
             immune: r.into == RecoveredState::Immune,
         })

@@ -296,8 +296,6 @@ pub struct Worm {
 /// Resolved recovery: each infected node clears the infection in a tick with `per_tick`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Recovery {
-    /// Mean duration of an infection, seconds.
-    pub mean_s: f64,
     /// Chance per tick, `1 − e^(−tick/mean)` (exact for exponential durations).
     pub per_tick: Chance,
     /// Whether a recovered node is immune (SIR) rather than susceptible (SIS).
@@ -1325,10 +1323,10 @@ impl Validator<'_> {
                     );
                 }
                 let min = t.min_degree.unwrap_or(2);
-                // Structural cut-off √n, at least the minimum.
-                let cutoff =
-                    (1..=count).find(|k| u64::from(*k) * u64::from(*k) >= u64::from(count));
-                let max = t.max_degree.unwrap_or_else(|| cutoff.unwrap_or(1).max(min));
+                // Structural cut-off ⌈√n⌉, at least the minimum.
+                let root = count.isqrt();
+                let cutoff = if root * root < count { root + 1 } else { root };
+                let max = t.max_degree.unwrap_or_else(|| cutoff.max(1).max(min));
                 if min == 0 || min > max || max >= count {
                     self.err(
                         p(if t.max_degree.is_some() { "max_degree" } else { "min_degree" }),
@@ -1398,7 +1396,6 @@ impl Validator<'_> {
 
     fn flow(
         &mut self,
-
         i: usize,
         f: &FlowSpec,
         traffic: &TrafficSpec,
