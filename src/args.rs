@@ -625,10 +625,19 @@ pub struct BenchArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Benchmark the traffic core's bandwidth allocation instead of the world: 10^4,
-    /// 10^5 and 10^6 flows on 4-6 hop paths, CPU at each thread count and the GPU.
+    /// Benchmark the traffic core's bandwidth allocation instead of the world: --flows
+    /// flows on 4-6 hop paths, CPU at each thread count and the GPU, with each answer's
+    /// largest deviation from exact max-min (a float64 fluid oracle).
     #[arg(long, conflicts_with = "view")]
     pub traffic: bool,
+    /// With --traffic: the problem sizes, in flows.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000",
+          value_parser = clap::value_parser!(u32).range(1..=50_000_000), requires = "traffic")]
+    pub flows: Vec<u32>,
+    /// With --traffic: `cpu` leaves out the GPU figures, `gpu` fails where no adapter
+    /// exists, `auto` (default) adds GPU figures where an adapter exists.
+    #[arg(long, default_value = "auto", value_parser = ["cpu", "gpu", "auto"], requires = "traffic")]
+    pub backend: String,
     /// Benchmark checkpoints instead: after --ticks ticks, the time to save (encode and
     /// write) and to resume (read, rebuild, restore) against a plain build, a fork, and
     /// the bytes per terminal and per part.

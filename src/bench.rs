@@ -260,6 +260,8 @@ struct AllocationFigure {
     ms_per_allocation: f64,
     rounds: u32,
     identical_to_cpu_1_thread: bool,
+    /// Largest difference from exact max-min (the float64 fluid oracle), kbit/s.
+    max_deviation_kbps: f64,
 }
 
 /// Best of `reps` timings of `f`, in milliseconds.
@@ -275,25 +277,30 @@ fn best_ms(reps: u32, mut f: impl FnMut()) -> f64 {
 
 pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
     use paraverse_sim::traffic::gpu::GpuAllocator;
-    use paraverse_sim::traffic::maxmin::Rounds;
+    use paraverse_sim::traffic::maxmin::{Rounds, deviation_from_fluid, fluid_allocation};
     warn_if_debug("bench --traffic");
     let threads = thread_counts(args);
-    let mut gpu = match GpuAllocator::new() {
-        Ok(g) => Some(g),
-        Err(e) => {
-            eprintln!("bench: no GPU figures: {e}");
-            None
-        }
+    let mut gpu = match args.backend.as_str() {
+        "cpu" => None,
+        "gpu" => Some(GpuAllocator::new().context("--backend gpu")?),
+        _ => match GpuAllocator::new() {
+            Ok(g) => Some(g),
+            Err(e) => {
+                eprintln!("bench: no GPU figures: {e}");
+                None
+            }
+        },
     };
     let mut figures = Vec::new();
-    for flows in [10_000u32, 100_000, 1_000_000] {
+    for &flows in &args.flows {
         let synthetic = SyntheticProblem::new(flows);
         let p = synthetic.problem();
         let reps = if flows >= 1_000_000 { 2 } else { 5 };
-        let mut reference = vec![0u32; flows as usize];
+        let fluid = fluid_allocation(&p);
+        let mut reference = vec![0; flows as usize];
         for &t in &threads {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
-            let mut rate = vec![0u32; flows as usize];
+            let mut rate = vec![0; flows as usize];
             let mut rounds = Rounds::default();
             let ms = pool.install(|| best_ms(reps, || rounds.allocate(&p, &mut rate)));
             if t == threads[0] {
@@ -305,10 +312,11 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                 ms_per_allocation: ms,
                 rounds: rounds.last_rounds,
                 identical_to_cpu_1_thread: rate == reference,
+                max_deviation_kbps: deviation_from_fluid(&rate, &fluid),
             });
         }
         if let Some(g) = gpu.as_mut() {
-            let mut rate = vec![0u32; flows as usize];
+            let mut rate = vec![0; flows as usize];
             // The first call uploads paths and capacities; later ticks upload demands only.
             g.allocate(&p, u64::from(flows), &mut rate)?;
             let ms = best_ms(reps, || {
@@ -321,6 +329,7 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                 ms_per_allocation: ms,
                 rounds: g.last_rounds,
                 identical_to_cpu_1_thread: rate == reference,
+                max_deviation_kbps: deviation_from_fluid(&rate, &fluid),
             });
         }
     }
@@ -329,12 +338,12 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:>9}  {:<44} {:>10} {:>7} {:>10}",
-        "flows", "backend", "ms/alloc", "rounds", "identical"
+        "{:>9}  {:<44} {:>10} {:>7} {:>10} {:>16}",
+        "flows", "backend", "ms/alloc", "rounds", "identical", "max dev kbit/s"
     );
     for f in &figures {
         println!(
-            "{:>9}  {:<44} {:>10.2} {:>7} {:>10}",
+            "{:>9}  {:<44} {:>10.2} {:>7} {:>10} {:>16.1e}",
             f.flows,
             f.backend,
             f.ms_per_allocation,
@@ -343,7 +352,18 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                 "yes"
             } else {
                 "NO"
-            }
+            },
+            f.max_deviation_kbps
+        );
+    }
+    println!(
+        "max dev: the largest difference of any flow's rate from exact max-min (a float64 \
+         fluid oracle); rates are exact to 2^-32 kbit/s and read as whole kbit/s"
+    );
+    if figures.iter().any(|f| f.backend.starts_with("gpu")) {
+        println!(
+            "rounds: on the GPU, rounds dispatched (batches of 2 to 32 between read-backs), \
+             at least the rounds the allocation needed"
         );
     }
     if figures.iter().any(|f| !f.identical_to_cpu_1_thread) {

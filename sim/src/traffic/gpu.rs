@@ -10,16 +10,18 @@ use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
 use super::TrafficError;
-use super::maxmin::AllocationProblem;
+use super::maxmin::{AllocationProblem, Rate};
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct GpuLink {
     capacity: u32,
-    remaining: u32,
+    remaining_lo: u32,
+    remaining_hi: u32,
     count: u32,
     not_min: u32,
-    share_num: u32,
+    share_lo: u32,
+    share_hi: u32,
     share_den: u32,
 }
 
@@ -36,9 +38,11 @@ struct FlowIn {
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct FlowOut {
     state: u32,
-    m_num: u32,
-    rate: u32,
     m_den: u32,
+    m_lo: u32,
+    m_hi: u32,
+    rate_lo: u32,
+    rate_hi: u32,
 }
 
 #[repr(C)]
@@ -225,9 +229,17 @@ impl GpuAllocator {
         // Grow with headroom so that flows added tick by tick do not rebuild every tick.
         let (flows, links, path_len) = (flows * 5 / 4 + 16, links + 16, path_len * 5 / 4 + 64);
         use wgpu::BufferUsages as U;
-        let links_buf = self.buffer("links", links * 24, U::STORAGE | U::COPY_DST);
+        let links_buf = self.buffer(
+            "links",
+            links * size_of::<GpuLink>(),
+            U::STORAGE | U::COPY_DST,
+        );
         let flows_in = self.buffer("flows_in", flows * 16, U::STORAGE | U::COPY_DST);
-        let flows_out = self.buffer("flows_out", flows * 16, U::STORAGE | U::COPY_SRC);
+        let flows_out = self.buffer(
+            "flows_out",
+            flows * size_of::<FlowOut>(),
+            U::STORAGE | U::COPY_SRC,
+        );
         let path_links = self.buffer("path_links", path_len * 4, U::STORAGE | U::COPY_DST);
         let unfrozen = self.buffer("unfrozen", 4, U::STORAGE | U::COPY_SRC);
         let params = self
@@ -243,7 +255,11 @@ impl GpuAllocator {
                 usage: U::UNIFORM | U::COPY_DST,
             });
         let unfrozen_read = self.buffer("unfrozen_read", 4, U::MAP_READ | U::COPY_DST);
-        let out_read = self.buffer("out_read", flows * 16, U::MAP_READ | U::COPY_DST);
+        let out_read = self.buffer(
+            "out_read",
+            flows * size_of::<FlowOut>(),
+            U::MAP_READ | U::COPY_DST,
+        );
         fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
             wgpu::BindGroupEntry {
                 binding,
@@ -310,13 +326,13 @@ impl GpuAllocator {
         Ok(data)
     }
 
-    /// Allocates `p` into `rate`. `paths_version` changes whenever paths or capacities do,
-    /// so unchanged paths are not uploaded again.
+    /// Allocates `p` into `rate` (2^-32 kbit/s). `paths_version` changes whenever paths or
+    /// capacities do, so unchanged paths are not uploaded again.
     pub fn allocate(
         &mut self,
         p: &AllocationProblem<'_>,
         paths_version: u64,
-        rate: &mut [u32],
+        rate: &mut [Rate],
     ) -> Result<(), TrafficError> {
         let (flows, links) = (p.flows(), p.capacity.len());
         let max_threads = (MAX_X_GROUPS as usize) * (MAX_X_GROUPS as usize) * WORKGROUP as usize;
@@ -333,11 +349,7 @@ impl GpuAllocator {
                 .iter()
                 .map(|&capacity| GpuLink {
                     capacity,
-                    remaining: 0,
-                    count: 0,
-                    not_min: 0,
-                    share_num: 0,
-                    share_den: 0,
+                    ..GpuLink::zeroed()
                 })
                 .collect();
             self.queue
@@ -421,7 +433,7 @@ impl GpuAllocator {
                 batch = (batch * 2).min(32);
             }
         }
-        let bytes = (flows * 16) as u64;
+        let bytes = (flows * size_of::<FlowOut>()) as u64;
         if bytes > 0 {
             let mut enc = self.device.create_command_encoder(&Default::default());
             enc.copy_buffer_to_buffer(&b.flows_out, 0, &b.out_read, 0, bytes);
@@ -429,7 +441,7 @@ impl GpuAllocator {
             let out = self.read(&b.out_read, bytes)?;
             let out: &[FlowOut] = bytemuck::cast_slice(&out);
             for (r, o) in rate.iter_mut().zip(out) {
-                *r = o.rate;
+                *r = (Rate::from(o.rate_hi) << 32) | Rate::from(o.rate_lo);
             }
         }
         Ok(())

@@ -1,20 +1,26 @@
-// Max-min fair allocation, round-based, in whole kbit/s: the GPU form of
+// Max-min fair allocation, round-based, in units of 2^-32 kbit/s: the GPU form of
 // `traffic::maxmin::Rounds` (see maxmin.rs for the algorithm and why it is exact).
 //
 // Bindings (group 0), built once per problem size by gpu.rs:
-//   0 links      per link: capacity, remaining (atomic), unfrozen count (atomic),
-//                not_min flag (atomic), this round's fair share as a fraction
-//   1 flows_in   per flow: demand, priority class, path start, path end
+//   0 links      per link: capacity (kbit/s), remaining (64 bits: two atomic words),
+//                unfrozen count (atomic), not_min flag (atomic), this round's fair share
+//                as a fraction (64-bit numerator)
+//   1 flows_in   per flow: demand (kbit/s), priority class, path start, path end
 //   2 flows_out  per flow: state (0 waiting for its class, 1 unfrozen, 2 frozen),
 //                minimum share on its path this round (a fraction), allocated rate
+//                (64 bits)
 //   3 path_links link ids of every path, concatenated
 //   4 unfrozen   flows still unfrozen, read back between batches of rounds
 //   5 params     sizes and the class being served
 //
-// Shares are compared exactly as fractions remaining/count, cross-multiplied in 64 bits
-// (WGSL has no u64, so `mul64` builds the product from 16-bit halves). Every cross-thread
-// update is an integer atomic add/sub, so the result does not depend on the order threads
-// run in: it equals the CPU backend's bit for bit.
+// WGSL has neither u64 nor 64-bit atomics, so 64-bit values are (hi, lo) word pairs:
+// `mul64` builds 32×32 products from 16-bit halves, `mul96` 64×32 products from those,
+// `div64` divides by long division, and a 64-bit atomic subtraction is one on the low word
+// whose borrow goes to the high word (all arithmetic is modulo 2^64, so the pair ends
+// right whatever order threads subtract in). Shares are compared exactly as fractions
+// remaining/count, cross-multiplied in 96 bits. Every cross-thread update is an integer
+// atomic add/sub, so the result does not depend on the order threads run in: it equals
+// the CPU backend's bit for bit.
 //
 // Workgroup size 256: a multiple of every vendor's SIMD width (32 NVIDIA, 64 AMD, 8-16 on
 // lavapipe's llvmpipe), and small enough that the flow kernels' divergent path loops do
@@ -22,10 +28,12 @@
 
 struct Link {
     capacity: u32,
-    remaining: atomic<u32>,
+    remaining_lo: atomic<u32>,
+    remaining_hi: atomic<u32>,
     count: atomic<u32>,
     not_min: atomic<u32>,
-    share_num: u32,
+    share_lo: u32,
+    share_hi: u32,
     share_den: u32, // 0: no unfrozen flow, no limit
 }
 
@@ -38,9 +46,11 @@ struct FlowIn {
 
 struct FlowOut {
     state: u32,
-    m_num: u32,
-    rate: u32,
     m_den: u32,
+    m_lo: u32,
+    m_hi: u32,
+    rate_lo: u32,
+    rate_hi: u32,
 }
 
 struct Params {
@@ -75,34 +85,66 @@ fn mul64(a: u32, b: u32) -> vec2<u32> {
     return vec2<u32>(hi, lo);
 }
 
-fn lt64(a: vec2<u32>, b: vec2<u32>) -> bool {
-    return a.x < b.x || (a.x == b.x && a.y < b.y);
+// (hi, lo) × b as (top, middle, low) 32-bit words.
+fn mul96(hi: u32, lo: u32, b: u32) -> vec3<u32> {
+    let l = mul64(lo, b);
+    let h = mul64(hi, b);
+    let mid = l.x + h.y;
+    let carry = select(0u, 1u, mid < l.x);
+    return vec3<u32>(h.x + carry, mid, l.y);
 }
 
-// an/ad < cn/cd, where a zero denominator means "no limit".
-fn share_lt(an: u32, ad: u32, cn: u32, cd: u32) -> bool {
+fn lt96(a: vec3<u32>, b: vec3<u32>) -> bool {
+    return a.x < b.x || (a.x == b.x && (a.y < b.y || (a.y == b.y && a.z < b.z)));
+}
+
+// (a_hi, a_lo)/ad < (c_hi, c_lo)/cd, where a zero denominator means "no limit".
+fn share_lt(a_hi: u32, a_lo: u32, ad: u32, c_hi: u32, c_lo: u32, cd: u32) -> bool {
     if (cd == 0u) { return ad != 0u; }
     if (ad == 0u) { return false; }
-    return lt64(mul64(an, cd), mul64(cn, ad));
+    return lt96(mul96(a_hi, a_lo, cd), mul96(c_hi, c_lo, ad));
 }
 
-// demand ≤ num/den
-fn admits(num: u32, den: u32, demand: u32) -> bool {
+// demand (kbit/s) ≤ num/den (num in 2^-32 kbit/s): demand · den ≤ num's high word, as
+// `Share::admits` in maxmin.rs.
+fn admits(num_hi: u32, den: u32, demand: u32) -> bool {
     if (den == 0u) { return true; }
-    return !lt64(vec2<u32>(0u, num), mul64(demand, den));
+    let p = mul64(demand, den);
+    return p.x == 0u && p.y <= num_hi;
+}
+
+// ⌊(hi, lo) / d⌋ as (hi, lo), d > 0: the high word directly, the low by long division
+// (the remainder stays below d; `top` keeps the bit shifted out when d ≥ 2^31).
+fn div64(hi: u32, lo: u32, d: u32) -> vec2<u32> {
+    let q_hi = hi / d;
+    var r = hi % d;
+    var q_lo = 0u;
+    for (var i = 0u; i < 32u; i++) {
+        let top = r >> 31u;
+        r = (r << 1u) | ((lo >> (31u - i)) & 1u);
+        q_lo = q_lo << 1u;
+        if (top == 1u || r >= d) {
+            r = r - d;
+            q_lo = q_lo | 1u;
+        }
+    }
+    return vec2<u32>(q_hi, q_lo);
 }
 
 fn index(id: vec3<u32>) -> u32 {
     return id.y * params.row + id.x;
 }
 
-fn freeze(f: u32, r: u32) {
-    flows_out[f].rate = r;
+fn freeze(f: u32, r_hi: u32, r_lo: u32) {
+    flows_out[f].rate_lo = r_lo;
+    flows_out[f].rate_hi = r_hi;
     flows_out[f].state = FROZEN;
     let fin = flows_in[f];
     for (var i = fin.path_start; i < fin.path_end; i++) {
         let l = path_links[i];
-        atomicSub(&links[l].remaining, r);
+        let old = atomicSub(&links[l].remaining_lo, r_lo);
+        let borrow = select(0u, 1u, old < r_lo);
+        atomicSub(&links[l].remaining_hi, r_hi + borrow);
         atomicSub(&links[l].count, 1u);
     }
     atomicSub(&unfrozen, 1u);
@@ -116,13 +158,15 @@ fn reset(@builtin(global_invocation_id) id: vec3<u32>) {
         atomicStore(&unfrozen, 0u);
     }
     if (i < params.links) {
-        atomicStore(&links[i].remaining, links[i].capacity);
+        atomicStore(&links[i].remaining_lo, 0u);
+        atomicStore(&links[i].remaining_hi, links[i].capacity);
         atomicStore(&links[i].count, 0u);
         atomicStore(&links[i].not_min, 0u);
     }
     if (i < params.flows) {
         flows_out[i].state = WAITING;
-        flows_out[i].rate = 0u;
+        flows_out[i].rate_lo = 0u;
+        flows_out[i].rate_hi = 0u;
     }
 }
 
@@ -134,7 +178,8 @@ fn class_init(@builtin(global_invocation_id) id: vec3<u32>) {
     let fin = flows_in[f];
     if (fin.priority != params.serving) { return; }
     if (fin.path_start == fin.path_end) {
-        flows_out[f].rate = fin.demand;
+        flows_out[f].rate_lo = 0u;
+        flows_out[f].rate_hi = fin.demand;
         flows_out[f].state = FROZEN;
         return;
     }
@@ -154,7 +199,8 @@ fn class_init(@builtin(global_invocation_id) id: vec3<u32>) {
 fn link_share(@builtin(global_invocation_id) id: vec3<u32>) {
     let l = index(id);
     if (l >= params.links) { return; }
-    links[l].share_num = atomicLoad(&links[l].remaining);
+    links[l].share_lo = atomicLoad(&links[l].remaining_lo);
+    links[l].share_hi = atomicLoad(&links[l].remaining_hi);
     links[l].share_den = atomicLoad(&links[l].count);
     atomicStore(&links[l].not_min, 0u);
 }
@@ -166,21 +212,29 @@ fn flow_min(@builtin(global_invocation_id) id: vec3<u32>) {
     let f = index(id);
     if (f >= params.flows || flows_out[f].state != UNFROZEN) { return; }
     let fin = flows_in[f];
-    var num = 1u;
+    var hi = 0u;
+    var lo = 1u;
     var den = 0u;
     for (var i = fin.path_start; i < fin.path_end; i++) {
         let l = path_links[i];
-        if (share_lt(links[l].share_num, links[l].share_den, num, den)) {
-            num = links[l].share_num;
-            den = links[l].share_den;
+        // Field by field: a struct holding atomics cannot be loaded whole.
+        let s_hi = links[l].share_hi;
+        let s_lo = links[l].share_lo;
+        let s_den = links[l].share_den;
+        if (share_lt(s_hi, s_lo, s_den, hi, lo, den)) {
+            hi = s_hi;
+            lo = s_lo;
+            den = s_den;
         }
     }
-    flows_out[f].m_num = num;
+    flows_out[f].m_lo = lo;
+    flows_out[f].m_hi = hi;
     flows_out[f].m_den = den;
-    let by_demand = admits(num, den, fin.demand);
+    let by_demand = admits(hi, den, fin.demand);
     for (var i = fin.path_start; i < fin.path_end; i++) {
         let l = path_links[i];
-        if (by_demand || share_lt(num, den, links[l].share_num, links[l].share_den)) {
+        if (by_demand
+            || share_lt(hi, lo, den, links[l].share_hi, links[l].share_lo, links[l].share_den)) {
             atomicStore(&links[l].not_min, 1u);
         }
     }
@@ -193,16 +247,16 @@ fn flow_freeze(@builtin(global_invocation_id) id: vec3<u32>) {
     let f = index(id);
     if (f >= params.flows || flows_out[f].state != UNFROZEN) { return; }
     let fin = flows_in[f];
-    let num = flows_out[f].m_num;
-    let den = flows_out[f].m_den;
-    if (admits(num, den, fin.demand)) {
-        freeze(f, fin.demand);
+    let out = flows_out[f];
+    if (admits(out.m_hi, out.m_den, fin.demand)) {
+        freeze(f, fin.demand, 0u);
         return;
     }
     for (var i = fin.path_start; i < fin.path_end; i++) {
         if (atomicLoad(&links[path_links[i]].not_min) == 0u) {
             // A bottleneck link has unfrozen flows, so the denominator is not 0.
-            freeze(f, num / den);
+            let r = div64(out.m_hi, out.m_lo, out.m_den);
+            freeze(f, r.x, r.y);
             return;
         }
     }

@@ -45,7 +45,7 @@ use crate::topology::Topology;
 use crate::universe::SimFault;
 use crate::universe::{SimPlugin, SimStage, UniverseBuilder};
 use crate::world::{Clock, ScenarioRes, Security, dense};
-use maxmin::{AllocationProblem, Rounds};
+use maxmin::{AllocationProblem, Rate, Rounds};
 
 /// Errors of the traffic core.
 #[derive(Debug, thiserror::Error)]
@@ -112,12 +112,12 @@ impl Backend {
         }
     }
 
-    /// Allocates `p` into `rate`.
+    /// Allocates `p` into `rate`, in units of 2^-32 kbit/s ([`maxmin::Rate`]).
     pub fn allocate(
         &mut self,
         p: &AllocationProblem<'_>,
         paths_version: u64,
-        rate: &mut [u32],
+        rate: &mut [Rate],
     ) -> Result<(), TrafficError> {
         match self {
             Backend::Cpu(r) => {
@@ -240,11 +240,13 @@ impl FlowSet {
 /// Per-tick results of the traffic core.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrafficState {
-    /// Allocated rate per flow, kbit/s.
+    /// Allocated rate per flow, kbit/s, rounded down (the allocation is exact to 2^-32
+    /// kbit/s; see [`maxmin`]).
     pub rate: Vec<u32>,
     /// Latency per flow, µs.
     pub latency_us: Vec<u64>,
-    /// Allocated load per used channel (dense id), kbit/s.
+    /// Allocated load per used channel (dense id), kbit/s: the exact rates' sum, rounded
+    /// to the nearest kbit/s (a saturated bottleneck reads its capacity).
     pub load: Vec<u64>,
     /// Offered load per used channel, kbit/s.
     pub offered: Vec<u64>,
@@ -280,6 +282,8 @@ pub struct TrafficCore {
     pub latency_us: Vec<u64>,
     /// Results of the last tick.
     pub state: TrafficState,
+    /// This tick's exact rates, 2^-32 kbit/s (scratch: `state.rate` is what persists).
+    exact_rate: Vec<Rate>,
     backend: Backend,
     down: Vec<bool>,
     /// Benign flows wanted this tick but not served because an end is encrypted or
@@ -414,6 +418,7 @@ impl TrafficCore {
             used_capacity: Vec::new(),
             latency_us,
             state: TrafficState::default(),
+            exact_rate: Vec::new(),
             backend,
             down: vec![false; n],
             unserved: Vec::new(),
@@ -757,7 +762,7 @@ impl TrafficCore {
         }
         // 3. Allocation.
         let n = fl.len();
-        self.state.rate.resize(n, 0);
+        self.exact_rate.resize(n, 0);
         let problem = AllocationProblem {
             capacity: &self.used_capacity,
             path_offsets: &fl.path_offsets,
@@ -766,7 +771,11 @@ impl TrafficCore {
             priority: &fl.priority,
         };
         self.backend
-            .allocate(&problem, self.paths_version, &mut self.state.rate)?;
+            .allocate(&problem, self.paths_version, &mut self.exact_rate)?;
+        self.state.rate.clear();
+        self.state
+            .rate
+            .extend(self.exact_rate.iter().map(|&r| maxmin::kbps(r)));
         // 4. Loads, delays, latencies, XR quality.
         self.derive(scenario);
         self.record(scenario, metrics);
@@ -780,21 +789,28 @@ impl TrafficCore {
     fn derive(&mut self, scenario: &Scenario) {
         let channels = self.used.len();
         let fl = &self.flows;
-        let rate = &self.state.rate;
-        // Integer sums per channel: fixed chunks of flows, each summed into its own
-        // arrays, then added up; any split gives the same totals.
-        const FLOWS_PER_SUM: usize = 1 << 16;
-        let partial: Vec<(Vec<u64>, Vec<u64>)> = (0..fl.len().div_ceil(FLOWS_PER_SUM))
+        let rate = &self.exact_rate;
+        // Integer sums per channel: one chunk of flows per worker thread (and no more
+        // than one per 16k flows), each summed into its own arrays, then added up. Any
+        // split gives the same totals, and the cost is linear in flows plus threads ×
+        // channels, not in chunks × channels.
+        const MIN_FLOWS_PER_SUM: usize = 1 << 14;
+        let chunks = rayon::current_num_threads()
+            .min(fl.len().div_ceil(MIN_FLOWS_PER_SUM))
+            .max(1);
+        let per_chunk = fl.len().div_ceil(chunks).max(1);
+        let partial: Vec<(Vec<u64>, Vec<u64>)> = (0..chunks)
             .into_par_iter()
             .map(|chunk| {
                 let (mut load, mut offered) = (vec![0u64; channels], vec![0u64; channels]);
-                let end = ((chunk + 1) * FLOWS_PER_SUM).min(fl.len());
-                for f in chunk * FLOWS_PER_SUM..end {
+                let end = ((chunk + 1) * per_chunk).min(fl.len());
+                for f in (chunk * per_chunk).min(end)..end {
                     if fl.demand[f] > 0 {
                         let (o0, o1) =
                             (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
                         for &c in &fl.dense_links[o0..o1] {
-                            load[c as usize] += u64::from(rate[f]);
+                            // A channel's rates sum to at most its capacity · 2^32 < 2^64.
+                            load[c as usize] += rate[f];
                             offered[c as usize] += u64::from(fl.demand[f]);
                         }
                     }
@@ -802,11 +818,16 @@ impl TrafficCore {
                 (load, offered)
             })
             .collect();
-        let (mut load, mut offered) = (vec![0u64; channels], vec![0u64; channels]);
+        let mut partial = partial.into_iter();
+        let (mut load, mut offered) = partial.next().expect("at least one chunk");
         for (l, o) in partial {
             load.iter_mut().zip(l).for_each(|(x, y)| *x += y);
             offered.iter_mut().zip(o).for_each(|(x, y)| *x += y);
         }
+        let half = 1u64 << (maxmin::FRACTION_BITS - 1);
+        load.iter_mut().for_each(|x| {
+            *x = (*x >> maxmin::FRACTION_BITS) + u64::from(*x & (2 * half - 1) >= half)
+        });
         let limit = scenario.traffic.queue_limit_us;
         let queue_us: Vec<u64> = offered
             .iter()
@@ -837,13 +858,13 @@ impl TrafficCore {
         let mut total = vec![0u64; zones];
         let mut ok = vec![0u64; zones];
         let mut active = 0u64;
-        let mut delivered = 0u64;
+        let mut delivered = 0u128;
         for f in 0..fl.len() {
             if fl.demand[f] == 0 {
                 continue;
             }
             active += 1;
-            delivered += u64::from(st.rate[f]);
+            delivered += u128::from(self.exact_rate[f]);
             if fl.class[f] == FlowClass::XrStream {
                 let z = scenario.groups[scenario.group_of(fl.client[f]) as usize].zone as usize;
                 total[z] += 1;
@@ -894,7 +915,10 @@ impl TrafficCore {
                 .filter(|&(&o, &cap)| o > u64::from(cap))
                 .count() as u64,
         );
-        metrics.set(c.delivered, delivered / 1000);
+        metrics.set(
+            c.delivered,
+            (delivered >> maxmin::FRACTION_BITS) as u64 / 1000,
+        );
         metrics.set(c.flows_active, active);
     }
 }

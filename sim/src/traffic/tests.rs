@@ -7,7 +7,10 @@
 use proptest::prelude::*;
 
 use super::gpu::GpuAllocator;
-use super::maxmin::{AllocationProblem, Rounds, reference_allocation};
+use super::maxmin::{
+    AllocationProblem, Rate, Rounds, deviation_from_fluid, fluid_allocation, kbps, rate_of,
+    reference_allocation,
+};
 use super::*;
 use crate::bundled;
 use crate::universe::Universe;
@@ -41,7 +44,7 @@ impl Owned {
         (offsets, links)
     }
 
-    fn solve(&self, how: &mut dyn FnMut(&AllocationProblem<'_>) -> Vec<u32>) -> Vec<u32> {
+    fn solve<T>(&self, how: &mut dyn FnMut(&AllocationProblem<'_>) -> Vec<T>) -> Vec<T> {
         let (offsets, links) = self.flat();
         let p = AllocationProblem {
             capacity: &self.capacity,
@@ -53,11 +56,15 @@ impl Owned {
         how(&p)
     }
 
-    fn reference(&self) -> Vec<u32> {
+    fn reference(&self) -> Vec<Rate> {
         self.solve(&mut |p| reference_allocation(p))
     }
 
-    fn cpu(&self) -> Vec<u32> {
+    fn fluid(&self) -> Vec<f64> {
+        self.solve(&mut |p| fluid_allocation(p))
+    }
+
+    fn cpu(&self) -> Vec<Rate> {
         self.solve(&mut |p| {
             let mut rate = vec![0; p.flows()];
             Rounds::default().allocate(p, &mut rate);
@@ -65,7 +72,7 @@ impl Owned {
         })
     }
 
-    fn gpu(&self, gpu: &mut GpuAllocator, version: u64) -> Vec<u32> {
+    fn gpu(&self, gpu: &mut GpuAllocator, version: u64) -> Vec<Rate> {
         self.solve(&mut |p| {
             let mut rate = vec![0; p.flows()];
             gpu.allocate(p, version, &mut rate).expect("GPU allocation");
@@ -74,24 +81,80 @@ impl Owned {
     }
 
     /// Every link carries at most its capacity and no flow exceeds its demand.
-    fn assert_feasible(&self, rate: &[u32]) {
-        let mut load = vec![0u64; self.capacity.len()];
-        for (f, p) in self.paths.iter().enumerate() {
-            assert!(rate[f] <= self.demand[f], "flow {f} above demand");
-            for &l in p {
-                load[l as usize] += u64::from(rate[f]);
-            }
+    fn assert_feasible(&self, rate: &[Rate]) {
+        let load = self.load(rate);
+        for (f, &r) in rate.iter().enumerate() {
+            assert!(r <= rate_of(self.demand[f]), "flow {f} above demand");
         }
         for (l, &x) in load.iter().enumerate() {
             assert!(
-                x <= u64::from(self.capacity[l]),
+                x <= u128::from(rate_of(self.capacity[l])),
                 "link {l} over capacity: {x}"
             );
         }
     }
+
+    fn load(&self, rate: &[Rate]) -> Vec<u128> {
+        let mut load = vec![0u128; self.capacity.len()];
+        for (f, p) in self.paths.iter().enumerate() {
+            for &l in p {
+                load[l as usize] += u128::from(rate[f]);
+            }
+        }
+        load
+    }
+
+    /// The definition of max-min fairness, checked directly: every flow below its demand
+    /// has a bottleneck, a link that is full and on which no flow of its class or a later
+    /// one gets more than it does (both to less than one 2^-32 kbit/s unit per flow on the
+    /// link: what rounding leaves). So no capacity is left idle that a limited flow could
+    /// use.
+    fn assert_max_min(&self, rate: &[Rate]) {
+        let load = self.load(rate);
+        let mut on_link: Vec<Vec<usize>> = vec![Vec::new(); self.capacity.len()];
+        for (f, p) in self.paths.iter().enumerate() {
+            for &l in p {
+                on_link[l as usize].push(f);
+            }
+        }
+        for (f, p) in self.paths.iter().enumerate() {
+            if p.is_empty() || rate[f] == rate_of(self.demand[f]) {
+                continue;
+            }
+            let bottleneck = p.iter().any(|&l| {
+                let l = l as usize;
+                let idle = u128::from(rate_of(self.capacity[l])) - load[l];
+                idle < on_link[l].len() as u128
+                    && on_link[l]
+                        .iter()
+                        .filter(|&&g| self.priority[g] >= self.priority[f])
+                        .all(|&g| rate[g] < rate[f] + on_link[l].len() as Rate)
+            });
+            assert!(bottleneck, "flow {f} ({}) has no bottleneck", rate[f]);
+        }
+    }
+
+    /// Within 10^-6 kbit/s of the float64 fluid oracle, flow by flow, or within the
+    /// oracle's own rounding where capacities near 2^32 kbit/s make that coarser (a float64
+    /// carries 4.8 × 10^-7 kbit/s steps at 4 × 10^9; allow 16 of them).
+    fn assert_near_fluid(&self, rate: &[Rate]) {
+        let largest = self.capacity.iter().copied().max().unwrap_or(0);
+        let bound = 1e-6f64.max(16.0 * f64::EPSILON * f64::from(largest));
+        let deviation = deviation_from_fluid(rate, &self.fluid());
+        assert!(
+            deviation < bound,
+            "{deviation} kbit/s from exact max-min (bound {bound})"
+        );
+    }
 }
 
-/// All three answers, checked equal where a GPU exists.
+/// Rates rounded down to whole kbit/s, as the simulator reads them.
+fn whole(rate: &[Rate]) -> Vec<u32> {
+    rate.iter().map(|&r| kbps(r)).collect()
+}
+
+/// All three answers, checked equal where a GPU exists, feasible, max-min fair and within
+/// the bound of the fluid oracle; in whole kbit/s.
 fn all_agree(o: &Owned) -> Vec<u32> {
     let reference = o.reference();
     assert_eq!(
@@ -107,7 +170,9 @@ fn all_agree(o: &Owned) -> Vec<u32> {
         );
     }
     o.assert_feasible(&reference);
-    reference
+    o.assert_max_min(&reference);
+    o.assert_near_fluid(&reference);
+    whole(&reference)
 }
 
 /// A GPU allocator, or `None` (skip) when no adapter exists and none is required.
@@ -183,15 +248,38 @@ fn demand_limits_and_priority_classes() {
     // A small demand leaves its share to the others.
     let o = Owned::new(&[30], &[(&[0], 4, 1), (&[0], INF, 1), (&[0], INF, 1)]);
     assert_eq!(all_agree(&o), [4, 13, 13]);
-    // Class 0 is served first; class 1 splits the rest, whole kbit/s (1 stays unused).
+    // Class 0 is served first; class 1 splits the rest: 1.5 each, read as 1.
     let o = Owned::new(&[10], &[(&[0], 100, 1), (&[0], 7, 0), (&[0], 100, 1)]);
     assert_eq!(all_agree(&o), [1, 7, 1]);
+    assert_eq!(o.reference()[0], rate_of(3) / 2);
     // Empty paths get their demand; zero demand gets nothing; a dead link gives 0.
     let o = Owned::new(
         &[0, 5],
         &[(&[], 9, 1), (&[1], 0, 1), (&[0, 1], 3, 1), (&[1], 8, 1)],
     );
     assert_eq!(all_agree(&o), [9, 0, 0, 5]);
+}
+
+/// What a flow frozen at a rounded share leaves on its bottleneck is not taken by flows
+/// frozen later on its other links. 30 links of 10 kbit/s, each shared by 3 flows that
+/// also cross link L of 1,000 kbit/s, and one flow g on L alone: max-min gives the 90
+/// flows 10/3 each and g 700. Whole-kbit/s allocation gave g 730 and left 30 idle.
+#[test]
+fn remainder_of_a_rounded_share_stays_with_its_bottleneck() {
+    let l = 30u32;
+    let mut capacity = vec![10u32; 30];
+    capacity.push(1000);
+    let paths: Vec<Vec<u32>> = (0..90u32).map(|f| vec![f / 3, l]).collect();
+    let mut flows: Vec<(&[u32], u32, u8)> = paths.iter().map(|p| (&p[..], INF, 1)).collect();
+    flows.push((&[30], INF, 1));
+    let o = Owned::new(&capacity, &flows);
+    let rate = all_agree(&o);
+    assert_eq!(rate[90], 700, "g gets what max-min gives it");
+    assert!(rate[..90].iter().all(|&r| r == 3), "10/3, read as 3");
+    let exact = o.reference();
+    let load = o.load(&exact);
+    // Each small link is full to less than its 3 flows' units.
+    assert!(load[..30].iter().all(|&x| u128::from(rate_of(10)) - x < 3));
 }
 
 fn cases(default: u32) -> u32 {
@@ -203,10 +291,15 @@ fn cases(default: u32) -> u32 {
 
 fn problem() -> impl Strategy<Value = Owned> {
     (1usize..10).prop_flat_map(|links| {
-        let capacity = prop::collection::vec(0u32..2000, links);
+        // Mostly small figures, so links contend; some near u32::MAX, so the high words
+        // of the 64-bit rates, borrows and the GPU's long division are exercised.
+        let capacity = prop::collection::vec(
+            prop_oneof![4 => 0u32..2000, 1 => u32::MAX - 5000..=u32::MAX],
+            links,
+        );
         let flow = (
             prop::collection::btree_set(0..links as u32, 0..links.min(5) + 1),
-            0u32..3000,
+            prop_oneof![4 => 0u32..3000, 1 => u32::MAX / 8..=u32::MAX],
             0u8..3,
         );
         (capacity, prop::collection::vec(flow, 0..40)).prop_map(|(capacity, flows)| Owned {
@@ -225,12 +318,15 @@ proptest! {
     // 500 cases by default; PROPTEST_CASES=20000 for a deeper search.
     #![proptest_config(ProptestConfig { cases: cases(500), ..ProptestConfig::default() })]
 
-    /// The round algorithm equals textbook progressive filling on random problems.
+    /// The round algorithm equals textbook progressive filling on random problems, and
+    /// both are max-min fair and within 10^-6 kbit/s of the float64 fluid oracle.
     #[test]
     fn rounds_equal_reference_progressive_filling(o in problem()) {
         let reference = o.reference();
         prop_assert_eq!(o.cpu(), reference.clone());
         o.assert_feasible(&reference);
+        o.assert_max_min(&reference);
+        o.assert_near_fluid(&reference);
     }
 }
 
@@ -293,6 +389,8 @@ fn large_problems_agree_across_threads_and_backends() {
     let one = run(1);
     assert_eq!(run(2), one);
     o.assert_feasible(&one);
+    o.assert_max_min(&one);
+    o.assert_near_fluid(&one);
     if let Some(mut g) = gpu() {
         assert_eq!(o.gpu(&mut g, 1), one);
     }

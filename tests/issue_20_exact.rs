@@ -1,0 +1,142 @@
+//! Exact max-min allocation (#20), through the binary: the rounding-remainder known answer
+//! as a scenario (`tests/oracles/maxmin-remainder.toml`) on both backends and at 1 and 2
+//! threads, and `bench --traffic`'s deviation from exact.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{paraverse, repo, skip_unless_required, text};
+
+fn run(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let scenario = repo().join("tests/oracles/maxmin-remainder.toml");
+    let mut args = vec![
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let o = paraverse(&args, dir);
+    assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+    out
+}
+
+/// Rates per tick by destination node name, from flows.csv.
+fn rates(run: &Path) -> Vec<(u64, String, u64)> {
+    let csv = std::fs::read_to_string(run.join("flows.csv")).unwrap();
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[5].to_string(),
+                f[7].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The trunk's last flow gets what max-min gives it (700 kbit/s), not the 730 that
+/// whole-kbit/s rounding gave, every tick; each user gets 10/3, read as 3; the thin
+/// uplinks are full. The same bytes at 1 and 2 threads and on the GPU.
+#[test]
+fn rounding_remainders_stay_with_their_bottleneck_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = run(dir.path(), "one", &["--threads", "1"]);
+    let rates = rates(&one);
+    assert_eq!(rates.len(), 3 * 91, "91 flows over 3 ticks");
+    for (tick, dst, rate) in &rates {
+        if dst == "bulk-0" {
+            assert_eq!(*rate, 700, "tick {tick}: the bulk client's max-min rate");
+        } else {
+            assert!(dst.starts_with("users-"), "{dst}");
+            assert_eq!(*rate, 3, "tick {tick}: {dst} gets 10/3 kbit/s, read as 3");
+        }
+    }
+    let summary = std::fs::read_to_string(one.join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(
+        summary["gauges"]["max_link_util_permille"]["max"], 1000,
+        "a full bottleneck reads 100 %: {summary}"
+    );
+
+    let same = |other: &Path| {
+        for file in ["flows.csv", "timeseries.csv", "summary.json"] {
+            assert_eq!(
+                std::fs::read(one.join(file)).unwrap(),
+                std::fs::read(other.join(file)).unwrap(),
+                "{file} differs from the 1-thread CPU run in {}",
+                other.display()
+            );
+        }
+    };
+    same(&run(dir.path(), "two", &["--threads", "2"]));
+    let gpu = dir.path().join("gpu");
+    let scenario = repo().join("tests/oracles/maxmin-remainder.toml");
+    let o = paraverse(
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            gpu.to_str().unwrap(),
+            "--quiet",
+            "--backend",
+            "gpu",
+        ],
+        dir.path(),
+    );
+    if o.status.success() {
+        same(&gpu);
+    } else {
+        skip_unless_required(
+            "PARAVERSE_REQUIRE_GPU",
+            &format!("no GPU backend: {}", text(&o.stderr)),
+        );
+    }
+}
+
+/// `bench --traffic` reports, per backend, whether it agrees with the 1-thread CPU answer
+/// and how far it is from exact max-min; both hold on a small problem.
+#[test]
+fn traffic_bench_reports_the_deviation_from_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = paraverse(
+        &[
+            "bench",
+            "--traffic",
+            "--flows",
+            "3000,20000",
+            "--threads",
+            "1,2",
+            "--backend",
+            "cpu",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let figures = figures.as_array().unwrap();
+    assert_eq!(figures.len(), 4, "2 sizes × 2 thread counts: {figures:?}");
+    for f in figures {
+        assert_eq!(f["identical_to_cpu_1_thread"], true, "{f}");
+        let deviation = f["max_deviation_kbps"].as_f64().unwrap();
+        assert!(deviation < 1e-6, "{f}");
+        assert!(f["rounds"].as_u64().unwrap() > 1, "{f}");
+    }
+    // The table names the column and what it means.
+    let o = paraverse(
+        &["bench", "--traffic", "--flows", "1000", "--backend", "cpu"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let table = text(&o.stdout);
+    assert!(
+        table.contains("max dev kbit/s") && table.contains("exact max-min"),
+        "{table}"
+    );
+}
