@@ -23,6 +23,7 @@ pub mod killchain;
 pub mod math;
 pub mod metrics;
 pub mod objectives;
+pub mod operator;
 pub mod policy;
 pub mod rng;
 pub mod scenario;

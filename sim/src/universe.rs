@@ -45,6 +45,7 @@ use crate::killchain::CampaignBook;
 use crate::metrics::{
     EventLog, Metrics, NodeNamer, RunRecord, Summary, TimeSeries, account, event_json,
 };
+use crate::operator::{Operator, OperatorAction};
 use crate::policy::{AccessPolicy, Tripwires};
 use crate::rng::SimRng;
 use crate::scenario::Scenario;
@@ -299,6 +300,8 @@ impl Universe {
             return false;
         }
         clock.tick += 1;
+        let tick = clock.tick;
+        self.apply_operator(tick);
         // Run the whole tick on a rayon worker: systems call into rayon many times per
         // tick, and from a worker those calls cost a deque push, not a thread wake-up.
         let (schedule, world) = (&mut self.schedule, &mut self.world);
@@ -369,6 +372,55 @@ impl Universe {
                 .expect("node query is dense"),
         );
         f(security.bypass_change_detection())
+    }
+
+    /// Queues operator actions for the start of the next tick (see [`crate::operator`]).
+    /// Fails, queueing nothing, if the universe was built without
+    /// [`OperatorPlugin`](crate::operator::OperatorPlugin) or an action names no node.
+    pub fn act(&mut self, actions: &[OperatorAction]) -> Result<(), String> {
+        let nodes = self.scenario.node_count;
+        if let Some(a) = actions.iter().find(|a| a.node() >= nodes) {
+            return Err(format!(
+                "{a:?}: no such node (the network has {nodes}: 0 to {})",
+                nodes.saturating_sub(1)
+            ));
+        }
+        let mut operator = self
+            .world
+            .get_resource_mut::<Operator>()
+            .ok_or("this universe takes no operator actions: build it with OperatorPlugin")?;
+        operator.queue.extend_from_slice(actions);
+        Ok(())
+    }
+
+    fn apply_operator(&mut self, tick: u32) {
+        if self
+            .world
+            .get_resource::<Operator>()
+            .is_none_or(|o| o.queue.is_empty())
+        {
+            return;
+        }
+        self.world
+            .resource_scope(|world, mut operator: Mut<Operator>| {
+                world.resource_scope(|world, mut metrics: Mut<Metrics>| {
+                    world.resource_scope(|world, mut log: Mut<EventLog>| {
+                        let mut query = world.query::<&mut Security>();
+                        let mut security = dense(
+                            query
+                                .contiguous_iter_mut(world)
+                                .expect("node query is dense"),
+                        );
+                        crate::operator::apply(
+                            &mut operator,
+                            security.bypass_change_detection(),
+                            tick,
+                            &mut metrics,
+                            &mut log,
+                        );
+                    });
+                });
+            });
     }
 
     /// Draws after the current tick from `seed` instead (what the scenario built stays):
@@ -574,8 +626,6 @@ impl Universe {
 
     /// Ends the run and hands over what it recorded.
     pub fn finish(mut self) -> RunRecord {
-        let clock = self.clock();
-        let links = self.world.resource::<Topology>().link_count() as u64;
         let series = self
             .world
             .remove_resource::<TimeSeries>()
@@ -586,10 +636,41 @@ impl Universe {
             .world
             .remove_resource::<CampaignBook>()
             .unwrap_or_default();
-        let tick_s = clock.seconds_at(1);
+        let flows = self.world.remove_resource::<crate::traffic::FlowRecord>();
+        self.record_of(series, metrics, log, book, flows)
+    }
+
+    /// What the run has recorded so far, as [`Universe::finish`] would hand it over, without
+    /// ending the run (the records are copied): a summary or series mid-run.
+    pub fn record(&self) -> RunRecord {
+        fn copy<R: Resource + Clone + Default>(world: &World) -> R {
+            world.get_resource::<R>().cloned().unwrap_or_default()
+        }
         let flows = self
             .world
-            .remove_resource::<crate::traffic::FlowRecord>()
+            .get_resource::<crate::traffic::FlowRecord>()
+            .cloned();
+        self.record_of(
+            copy(&self.world),
+            copy(&self.world),
+            copy(&self.world),
+            copy(&self.world),
+            flows,
+        )
+    }
+
+    fn record_of(
+        &self,
+        series: TimeSeries,
+        metrics: Metrics,
+        log: EventLog,
+        book: CampaignBook,
+        flows: Option<crate::traffic::FlowRecord>,
+    ) -> RunRecord {
+        let clock = self.clock();
+        let links = self.world.resource::<Topology>().link_count() as u64;
+        let tick_s = clock.seconds_at(1);
+        let flows = flows
             .zip(self.world.get_resource::<TrafficCore>())
             .map(|(record, core)| record.table(core, &self.node_namer(), tick_s));
         let summary = Summary::derive(
