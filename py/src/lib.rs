@@ -67,6 +67,23 @@ const BLUE_FEATURES: usize = 4;
 /// The group-level actions of [`PyUniverse::act_group`], in the order agents index them.
 const GROUP_ACTIONS: [&str; 4] = ["none", "quarantine_alerted", "release", "patch"];
 
+/// The node-level actions, in the order agents index them (`act` takes the names).
+const NODE_ACTIONS: [&str; 4] = ["none", "quarantine", "release", "patch"];
+
+/// The defenders' view of one node: alerted, quarantined, patched, out of service.
+fn blue_view(s: &Security) -> [bool; BLUE_FEATURES] {
+    [s.alerted, s.quarantined, s.patched, !s.serving()]
+}
+
+/// (first node, count) of every group, or of every node alone.
+fn spans(u: &Universe, per_node: bool) -> Vec<(u32, u32)> {
+    if per_node {
+        (0..u.scenario().node_count).map(|n| (n, 1)).collect()
+    } else {
+        u.scenario().group_spans()
+    }
+}
+
 /// A table as a `pyarrow.Table`, through its Parquet bytes (typed columns, as the CLI's
 /// `.parquet` files).
 fn arrow<'py>(py: Python<'py>, table: &Table) -> PyResult<Bound<'py, PyAny>> {
@@ -309,32 +326,31 @@ impl PyUniverse {
             .collect()
     }
 
-    /// What the defenders' sensors show, per group: the shares of its nodes that are
-    /// alerted, quarantined, patched and out of service (encrypted or overwhelmed), as
-    /// little-endian float32 bytes, groups × 4 (`numpy.frombuffer(b, "<f4")`). Never
-    /// which nodes are compromised: that is ground truth, not a sensor.
-    fn blue_observation<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    /// What the defenders' sensors show, per group (or with `per_node=True` per node):
+    /// the shares of its nodes that are alerted, quarantined, patched and out of service
+    /// (encrypted or overwhelmed), as little-endian float32 bytes, groups (or nodes) × 4
+    /// (`numpy.frombuffer(b, "<f4")`). Never which nodes are compromised: that is ground
+    /// truth, not a sensor.
+    #[pyo3(signature = (per_node=false))]
+    fn blue_observation<'py>(
+        &self,
+        py: Python<'py>,
+        per_node: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = self.with(|u| {
-            let groups: Vec<(u32, u32)> = u
-                .scenario()
-                .groups
-                .iter()
-                .map(|g| (g.first_node, g.count))
-                .collect();
+            let spans = spans(u, per_node);
             u.with_security(|security| {
-                let mut out = Vec::with_capacity(groups.len() * BLUE_FEATURES * 4);
-                for (first, count) in groups {
-                    let nodes = &security[first as usize..(first + count) as usize];
-                    let share = |f: &dyn Fn(&Security) -> bool| {
-                        nodes.iter().filter(|s| f(s)).count() as f32 / count.max(1) as f32
-                    };
-                    for v in [
-                        share(&|s| s.alerted),
-                        share(&|s| s.quarantined),
-                        share(&|s| s.patched),
-                        share(&|s| !s.serving()),
-                    ] {
-                        out.extend_from_slice(&v.to_le_bytes());
+                let mut out = Vec::with_capacity(spans.len() * BLUE_FEATURES * 4);
+                for (first, count) in spans {
+                    let mut seen = [0u32; BLUE_FEATURES];
+                    for s in &security[first as usize..(first + count) as usize] {
+                        for (k, on) in blue_view(s).into_iter().enumerate() {
+                            seen[k] += u32::from(on);
+                        }
+                    }
+                    for n in seen {
+                        let share = n as f32 / count.max(1) as f32;
+                        out.extend_from_slice(&share.to_le_bytes());
                     }
                 }
                 out
@@ -399,26 +415,24 @@ impl PyUniverse {
         })?
     }
 
-    /// Which group-level actions would do something now, as bytes (groups × 4, 1 or 0,
-    /// in [`GROUP_ACTIONS`] order): `none` always; `quarantine_alerted` where a node is
-    /// alerted and not isolated; `release` where a node is isolated; `patch` where one is
-    /// unpatched. The environments' action mask.
-    fn group_action_mask<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    /// Which actions would do something now, as bytes (1 or 0, 4 per group in
+    /// [`GROUP_ACTIONS`] order, or with `per_node=True` 4 per node in [`NODE_ACTIONS`]
+    /// order): `none` always; quarantine where a node is alerted (per node: any node) and
+    /// not isolated; `release` where a node is isolated; `patch` where one is unpatched.
+    /// The environments' action mask.
+    #[pyo3(signature = (per_node=false))]
+    fn action_mask<'py>(&self, py: Python<'py>, per_node: bool) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = self.with(|u| {
-            let groups: Vec<(u32, u32)> = u
-                .scenario()
-                .groups
-                .iter()
-                .map(|g| (g.first_node, g.count))
-                .collect();
+            let spans = spans(u, per_node);
             u.with_security(|security| {
-                let mut out = Vec::with_capacity(groups.len() * GROUP_ACTIONS.len());
-                for (first, count) in groups {
+                let mut out = Vec::with_capacity(spans.len() * GROUP_ACTIONS.len());
+                for (first, count) in spans {
                     let nodes = &security[first as usize..(first + count) as usize];
+                    let any = |f: &dyn Fn(&Security) -> bool| u8::from(nodes.iter().any(f));
                     out.push(1u8);
-                    out.push(u8::from(nodes.iter().any(|s| s.alerted && !s.quarantined)));
-                    out.push(u8::from(nodes.iter().any(|s| s.quarantined)));
-                    out.push(u8::from(nodes.iter().any(|s| !s.patched)));
+                    out.push(any(&|s| (per_node || s.alerted) && !s.quarantined));
+                    out.push(any(&|s| s.quarantined));
+                    out.push(any(&|s| !s.patched));
                 }
                 out
             })
@@ -506,6 +520,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ParaverseError", m.py().get_type::<ParaverseError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("GROUP_ACTIONS", GROUP_ACTIONS.to_vec())?;
+    m.add("NODE_ACTIONS", NODE_ACTIONS.to_vec())?;
     m.add("BLUE_FEATURES", BLUE_FEATURES)?;
     Ok(())
 }

@@ -98,3 +98,23 @@ def test_operator_actions_count_like_scripted_defenses_and_are_logged():
         BlueEnv(ticks_per_step=0)
     with pytest.raises(ValueError):
         env().step([9] * len(env().universe.groups()))
+
+
+def test_per_node_mode_for_small_networks(monkeypatch):
+    e = BlueEnv("metaverse-campus", ticks=20, ticks_per_step=5, per="node")
+    n = e.universe.nodes
+    assert e.observation_space.shape == (n, 4) and list(e.action_space.nvec) == [4] * n
+    check_env(e, skip_render_check=True)
+    obs, info = e.reset(seed=4)
+    assert set(np.unique(obs)) <= {0.0, 1.0}
+    action = np.zeros(n, dtype=np.int64)
+    action[[0, 1]] = 1  # quarantine two nodes
+    obs, _, _, _, info = e.step(action)
+    assert info["node_actions"] == 2
+    assert obs[0, 1] == 1.0 and obs[1, 1] == 1.0, "both show as quarantined"
+    assert info["action_mask"][0].tolist() == [1, 0, 1, info["action_mask"][0][3]]
+    monkeypatch.setattr(paraverse.envs, "MAX_NODES_PER_NODE", n - 1)
+    with pytest.raises(ValueError, match="per='group'"):
+        BlueEnv("metaverse-campus", ticks=1, per="node")
+    with pytest.raises(ValueError):
+        BlueEnv(per="zone")

@@ -236,12 +236,7 @@ impl Ensemble {
             .par_iter_mut()
             .map(|u| {
                 let rng = *u.world().resource::<SimRng>();
-                let groups: Vec<(u32, u32)> = u
-                    .scenario()
-                    .groups
-                    .iter()
-                    .map(|g| (g.first_node, g.count))
-                    .collect();
+                let groups = u.scenario().group_spans();
                 u.with_security_mut(|s| assimilate(s, &alerts, model, &groups, (rng, tick, owner)))
             })
             .collect();

@@ -656,6 +656,15 @@ impl Scenario {
         &self.file.general.description
     }
 
+    /// Each group's (first node, node count), in group order: what a loop over every
+    /// group's slice of a node table needs, without holding the scenario.
+    pub fn group_spans(&self) -> Vec<(u32, u32)> {
+        self.groups
+            .iter()
+            .map(|g| (g.first_node, g.count))
+            .collect()
+    }
+
     /// The group a node belongs to.
     pub fn group_of(&self, node: u32) -> GroupId {
         let i = self
