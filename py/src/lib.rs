@@ -265,7 +265,9 @@ impl PyUniverse {
 
     /// The summary so far, as a dict: the same JSON as the CLI's `summary.json`.
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let json = self.record()?.summary_json();
+        let summary = self.with(|u| u.summary())?;
+        let json = serde_json::to_string(&summary)
+            .map_err(|e| ParaverseError::new_err(format!("summary: {e}")))?;
         py.import("json")?.call_method1("loads", (json,))
     }
 
@@ -442,7 +444,7 @@ impl PyUniverse {
 
     /// The three objectives so far: `security_loss`, `availability`, `cost`.
     fn objectives<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let o = self.record()?.summary.objectives;
+        let o = self.with(|u| u.summary().objectives)?;
         let d = PyDict::new(py);
         d.set_item("security_loss", o.security_loss)?;
         d.set_item("availability", o.availability)?;

@@ -659,6 +659,29 @@ impl Universe {
         )
     }
 
+    /// The summary so far, derived in place from what the run recorded (no copy of the
+    /// series or the event log, unlike [`Universe::record`]): what an agent's reward reads
+    /// every step.
+    pub fn summary(&self) -> Summary {
+        let w = &self.world;
+        let (series, metrics, log, book) = (
+            w.resource::<TimeSeries>(),
+            w.resource::<Metrics>(),
+            w.resource::<EventLog>(),
+            w.resource::<CampaignBook>(),
+        );
+        let links = w.resource::<Topology>().link_count() as u64;
+        Summary::derive(
+            &self.scenario,
+            links,
+            &self.clock(),
+            series,
+            metrics,
+            log,
+            book,
+        )
+    }
+
     fn record_of(
         &self,
         series: TimeSeries,
