@@ -86,13 +86,7 @@ pub fn quarantine(
             break;
         }
         policy.releases.pop_front();
-        let s = &mut security[node as usize];
-        *s = Security {
-            patched: policy.config.release_patched || s.patched,
-            ever_compromised: s.ever_compromised,
-            rebuilds: s.rebuilds.wrapping_add(1),
-            ..Security::default()
-        };
+        security[node as usize].release(policy.config.release_patched);
         metrics.add(c.releases, 1);
         log.push(RunEvent::new(tick, "release", node));
     }

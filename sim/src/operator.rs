@@ -19,7 +19,7 @@ use bevy_ecs::prelude::*;
 
 use crate::metrics::{CounterId, EventLog, Metrics, RunEvent};
 use crate::universe::{SimPlugin, UniverseBuilder};
-use crate::world::Security;
+use crate::world::{Clock, Security, dense};
 
 /// What an operator does to one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,17 +81,19 @@ impl SimPlugin for OperatorPlugin {
     }
 }
 
-/// Applies the queued actions to the nodes at `tick`, counting and logging each that
-/// changes something (quarantining an isolated node, releasing one that is not, or
-/// patching a patched one does nothing). Returns how many took effect.
+/// Applies the queued actions to the nodes as the tick starts, counting and logging each
+/// that changes something (quarantining an isolated node, releasing one that is not, or
+/// patching a patched one does nothing).
 pub fn apply(
-    operator: &mut Operator,
-    security: &mut [Security],
-    tick: u32,
-    metrics: &mut Metrics,
-    log: &mut EventLog,
-) -> usize {
-    let mut applied = 0;
+    mut nodes: Query<&mut Security>,
+    mut operator: ResMut<Operator>,
+    clock: Res<Clock>,
+    mut metrics: ResMut<Metrics>,
+    mut log: ResMut<EventLog>,
+) {
+    let mut security = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let security = security.bypass_change_detection();
+    let tick = clock.tick;
     for action in std::mem::take(&mut operator.queue) {
         let Some(s) = security.get_mut(action.node() as usize) else {
             continue;
@@ -106,12 +108,7 @@ pub fn apply(
                 "operator_quarantine"
             }
             OperatorAction::Release(_) if s.quarantined => {
-                *s = Security {
-                    patched: true,
-                    ever_compromised: s.ever_compromised,
-                    rebuilds: s.rebuilds.wrapping_add(1),
-                    ..Security::default()
-                };
+                s.release(true);
                 metrics.add(operator.releases, 1);
                 "operator_release"
             }
@@ -127,9 +124,7 @@ pub fn apply(
             e.truth = Some(s.compromised);
         }
         log.push(e);
-        applied += 1;
     }
-    applied
 }
 
 #[cfg(test)]

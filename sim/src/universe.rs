@@ -300,8 +300,7 @@ impl Universe {
             return false;
         }
         clock.tick += 1;
-        let tick = clock.tick;
-        self.apply_operator(tick);
+        self.apply_operator();
         // Run the whole tick on a rayon worker: systems call into rayon many times per
         // tick, and from a worker those calls cost a deque push, not a thread wake-up.
         let (schedule, world) = (&mut self.schedule, &mut self.world);
@@ -393,7 +392,9 @@ impl Universe {
         Ok(())
     }
 
-    fn apply_operator(&mut self, tick: u32) {
+    /// Applies the operator's queue, if it has one, as the tick starts (run as a system,
+    /// as the initial `account` is, so it borrows the world as the schedule's systems do).
+    fn apply_operator(&mut self) {
         if self
             .world
             .get_resource::<Operator>()
@@ -402,25 +403,8 @@ impl Universe {
             return;
         }
         self.world
-            .resource_scope(|world, mut operator: Mut<Operator>| {
-                world.resource_scope(|world, mut metrics: Mut<Metrics>| {
-                    world.resource_scope(|world, mut log: Mut<EventLog>| {
-                        let mut query = world.query::<&mut Security>();
-                        let mut security = dense(
-                            query
-                                .contiguous_iter_mut(world)
-                                .expect("node query is dense"),
-                        );
-                        crate::operator::apply(
-                            &mut operator,
-                            security.bypass_change_detection(),
-                            tick,
-                            &mut metrics,
-                            &mut log,
-                        );
-                    });
-                });
-            });
+            .run_system_cached(crate::operator::apply)
+            .expect("the operator's resources exist whenever its queue does");
     }
 
     /// Draws after the current tick from `seed` instead (what the scenario built stays):
@@ -664,13 +648,23 @@ impl Universe {
     /// every step.
     pub fn summary(&self) -> Summary {
         let w = &self.world;
-        let (series, metrics, log, book) = (
+        self.summary_of(
             w.resource::<TimeSeries>(),
             w.resource::<Metrics>(),
             w.resource::<EventLog>(),
             w.resource::<CampaignBook>(),
-        );
-        let links = w.resource::<Topology>().link_count() as u64;
+        )
+    }
+
+    /// The summary of these records, for this universe's scenario, network and clock.
+    fn summary_of(
+        &self,
+        series: &TimeSeries,
+        metrics: &Metrics,
+        log: &EventLog,
+        book: &CampaignBook,
+    ) -> Summary {
+        let links = self.world.resource::<Topology>().link_count() as u64;
         Summary::derive(
             &self.scenario,
             links,
@@ -691,20 +685,11 @@ impl Universe {
         flows: Option<crate::traffic::FlowRecord>,
     ) -> RunRecord {
         let clock = self.clock();
-        let links = self.world.resource::<Topology>().link_count() as u64;
         let tick_s = clock.seconds_at(1);
         let flows = flows
             .zip(self.world.get_resource::<TrafficCore>())
             .map(|(record, core)| record.table(core, &self.node_namer(), tick_s));
-        let summary = Summary::derive(
-            &self.scenario,
-            links,
-            &clock,
-            &series,
-            &metrics,
-            &log,
-            &book,
-        );
+        let summary = self.summary_of(&series, &metrics, &log, &book);
         RunRecord {
             summary,
             series,

@@ -137,6 +137,18 @@ impl Security {
         self.rebuilds = self.rebuilds.wrapping_add(1);
     }
 
+    /// Rebuilds an isolated node and puts it back on the network: clean, every flag
+    /// cleared but `ever_compromised`, patched if `patch` (or if it already was). An
+    /// attacker that held it holds it no more (`rebuilds` moves on).
+    pub fn release(&mut self, patch: bool) {
+        *self = Security {
+            patched: patch || self.patched,
+            ever_compromised: self.ever_compromised,
+            rebuilds: self.rebuilds.wrapping_add(1),
+            ..Security::default()
+        };
+    }
+
     /// Whether an exploit with a non-zero chance could take it over right now.
     pub fn exposed(&self) -> bool {
         !self.compromised && !self.quarantined && !self.patched

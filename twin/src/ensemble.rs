@@ -406,14 +406,7 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: u8) {
         match f.kind {
             Kind::Quarantine => s.quarantined = true,
             // As the simulator's own release: rebuilt, patched, back on the network.
-            Kind::Release => {
-                *s = Security {
-                    patched: true,
-                    ever_compromised: s.ever_compromised,
-                    rebuilds: s.rebuilds.wrapping_add(1),
-                    ..Security::default()
-                };
-            }
+            Kind::Release => s.release(true),
             Kind::Compromised => {
                 s.compromise(owner);
             }

@@ -68,6 +68,14 @@ pub fn kbps(rate: Rate) -> u32 {
     (rate >> FRACTION_BITS) as u32
 }
 
+/// A sum of [`Rate`]s rounded to the nearest whole kbit/s (halves up). The sum must leave
+/// room for half a kbit/s below 2^64, as any feasible load on one channel does (at most
+/// its capacity, under 2^32 kbit/s).
+#[inline]
+pub fn kbps_nearest(rate: u64) -> u64 {
+    (rate + (1 << (FRACTION_BITS - 1))) >> FRACTION_BITS
+}
+
 /// A [`Rate`] in kbit/s, as a float (for reports and comparisons with [`fluid_allocation`]).
 pub fn kbps_f64(rate: Rate) -> f64 {
     rate as f64 / (1u64 << FRACTION_BITS) as f64

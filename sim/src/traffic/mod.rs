@@ -824,10 +824,7 @@ impl TrafficCore {
             load.iter_mut().zip(l).for_each(|(x, y)| *x += y);
             offered.iter_mut().zip(o).for_each(|(x, y)| *x += y);
         }
-        let half = 1u64 << (maxmin::FRACTION_BITS - 1);
-        load.iter_mut().for_each(|x| {
-            *x = (*x >> maxmin::FRACTION_BITS) + u64::from(*x & (2 * half - 1) >= half)
-        });
+        load.iter_mut().for_each(|x| *x = maxmin::kbps_nearest(*x));
         let limit = scenario.traffic.queue_limit_us;
         let queue_us: Vec<u64> = offered
             .iter()
