@@ -500,6 +500,11 @@ pub struct TwinArgs {
     /// Probability that a clean node raises an alert in a tick.
     #[arg(long, default_value_t = 1e-4, conflicts_with = "calibrate")]
     pub alert_fpr: f64,
+    /// How far the real attacker's speed may be from the scenario's: each member runs
+    /// the campaigns' rates times a factor drawn log-uniformly from [1/S, S], and the feed
+    /// weighs which factors explain it. 1: every member at the scenario's rates.
+    #[arg(long, value_name = "S", default_value_t = paraverse_twin::ensemble::RatePrior::DEFAULT.spread)]
+    pub attack_rate_spread: f64,
     /// Measure the detectors' rates on a run folder with ground truth (`paraverse run` of
     /// the same scenario and defenses, another seed) instead of --alert-tpr/--alert-fpr.
     #[arg(long, value_name = "RUN_DIR")]
@@ -579,6 +584,11 @@ pub struct ShadowArgs {
     /// Probability that a clean node raises an alert in a tick.
     #[arg(long, default_value_t = 1e-4, conflicts_with = "calibrate")]
     pub alert_fpr: f64,
+    /// How far the real attacker's speed may be from the scenario's: each member runs
+    /// the campaigns' rates times a factor drawn log-uniformly from [1/S, S], and the feed
+    /// weighs which factors explain it. 1: every member at the scenario's rates.
+    #[arg(long, value_name = "S", default_value_t = paraverse_twin::ensemble::RatePrior::DEFAULT.spread)]
+    pub attack_rate_spread: f64,
     /// Measure the detectors' rates on this run folder (another seed) instead.
     #[arg(long, value_name = "RUN_DIR")]
     pub calibrate: Option<PathBuf>,

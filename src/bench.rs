@@ -514,7 +514,7 @@ struct TwinFigure {
 /// `paraverse bench --twin`: what a twin cycle costs, as real-time factors (simulated
 /// seconds per wall second; above 1 the twin keeps up with the real network).
 pub fn bench_twin(args: &BenchArgs) -> Result<()> {
-    use paraverse_twin::ensemble::{AlertModel, Ensemble};
+    use paraverse_twin::ensemble::{AlertModel, Ensemble, RatePrior};
     use paraverse_twin::forecast::{Candidate, ForecastSpec};
     warn_if_debug("bench --twin");
     let ticks = args.ticks.max(1);
@@ -542,15 +542,20 @@ pub fn bench_twin(args: &BenchArgs) -> Result<()> {
             .context("cannot start worker threads")?;
         let figure = pool.install(|| -> Result<TwinFigure> {
             let started = Instant::now();
-            let mut ensemble =
-                Ensemble::new(&scenario, args.members, model, BackendChoice::Cpu, &plugins)
-                    .map_err(anyhow::Error::msg)?;
+            let mut ensemble = Ensemble::new(
+                &scenario,
+                args.members,
+                (model, RatePrior::DEFAULT),
+                BackendChoice::Cpu,
+                &plugins,
+            )
+            .map_err(anyhow::Error::msg)?;
             let build_s = started.elapsed().as_secs_f64();
             let plain = paraverse_twin::plain(&plugins);
             let started = Instant::now();
             ensemble.close_until(ticks, &plain, &mut |_, _| {});
             let assimilate_s = started.elapsed().as_secs_f64();
-            let starts = ensemble.weighted_checkpoints(ticks)?;
+            let starts = ensemble.weighted_starts(ticks)?;
             drop(ensemble);
             let spec = ForecastSpec {
                 horizon: ticks,

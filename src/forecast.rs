@@ -97,13 +97,10 @@ pub fn forecast(args: &ForecastArgs) -> Result<()> {
         .expect("valid template"),
     );
     let plugins: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
-    let forecast = paraverse_twin::forecast(
-        std::slice::from_ref(&checkpoint),
-        &candidates,
-        &spec,
-        &plugins,
-        &|| bar.inc(1),
-    )?;
+    let forecast =
+        paraverse_twin::forecast(&[checkpoint.into()], &candidates, &spec, &plugins, &|| {
+            bar.inc(1)
+        })?;
     bar.finish_and_clear();
     let mut files = Vec::new();
     write_run_folder(&out, args.force, |dir| {

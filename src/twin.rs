@@ -10,7 +10,7 @@ use paraverse_defenders::DefenderPlugin;
 use paraverse_defenders::export::Mapping;
 use paraverse_lab::experiment::Score;
 use paraverse_sim::prelude::*;
-use paraverse_twin::ensemble::{AlertModel, Estimate};
+use paraverse_twin::ensemble::{AlertModel, Estimate, RatePrior};
 use paraverse_twin::forecast::{Candidate, Forecast, ForecastSpec};
 use paraverse_twin::live::{Sink, TwinSpec};
 use paraverse_twin::observation::{Kind, NodeName, Observation, Resolver, seen_by_blue};
@@ -32,6 +32,9 @@ pub fn blue_feed(record: &RunRecord) -> String {
             node: Some(NodeName::Name(record.node_names.name(node))),
             address: None,
             source: (kind == Kind::Alert).then(|| e.kind.to_owned()),
+            to: None,
+            to_address: None,
+            kbps: None,
         };
         out += &serde_json::to_string(&o).unwrap_or_default();
         out.push('\n');
@@ -43,6 +46,9 @@ pub fn blue_feed(record: &RunRecord) -> String {
         node: None,
         address: None,
         source: None,
+        to: None,
+        to_address: None,
+        kbps: None,
     };
     out += &serde_json::to_string(&end).unwrap_or_default();
     out.push('\n');
@@ -99,30 +105,75 @@ fn series_column(dir: &Path, column: &str) -> Result<Vec<f64>> {
         .collect()
 }
 
+/// Events that leave a node compromised (`true_positive` alerts name the rest).
+const COMPROMISES: [&str; 5] = [
+    "initial_compromise",
+    "infection",
+    "foothold",
+    "lateral_movement",
+    "exploitation",
+];
+
+/// Events after which a node is clean again.
+const CLEANSED: [&str; 3] = ["release", "recovery", "restore"];
+
 /// The detectors' per node-tick rates measured on a run with ground truth: alerts on
-/// compromised nodes per compromised node-tick, alerts on clean nodes per clean node-tick.
+/// compromised nodes per *watched* compromised node-tick — from its compromise to its
+/// first alert, its quarantine or its cleaning, whichever comes first, since a detector
+/// alerts on a node once and not in quarantine (counting every compromised node-tick
+/// made the rate several times too low on the campus, whose isolated nodes stay
+/// compromised for 30 minutes) — and alerts on clean nodes per clean node-tick.
 fn calibrate(dir: &Path, nodes: u32) -> Result<AlertModel> {
     let compromised = series_column(dir, "compromised")?;
     let events = dir.join("events.jsonl");
     let text = std::fs::read_to_string(&events)
         .map_err(|e| invalid(format!("{}: {e}", events.display())))?;
+    let ticks = compromised.len().saturating_sub(1) as u64;
     let (mut tp, mut fp) = (0u64, 0u64);
+    // Watched compromised nodes: since which tick.
+    let mut watched: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut exposure = 0u64;
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-        if v["event"].as_str().and_then(seen_by_blue) == Some(Kind::Alert) {
+        let (Some(event), Some(node)) = (v["event"].as_str(), v["node"].as_str()) else {
+            continue;
+        };
+        let tick = v["tick"].as_u64().unwrap_or(0);
+        let mut unwatch = |watched: &mut std::collections::HashMap<String, u64>| {
+            if let Some(since) = watched.remove(node) {
+                exposure += tick.saturating_sub(since).max(1);
+            }
+        };
+        if seen_by_blue(event) == Some(Kind::Alert) {
             match v["true_positive"].as_bool() {
-                Some(true) => tp += 1,
+                Some(true) => {
+                    tp += 1;
+                    // A compromise the log names by another event costs one tick.
+                    watched
+                        .entry(node.to_owned())
+                        .or_insert(tick.saturating_sub(1));
+                    unwatch(&mut watched);
+                }
                 Some(false) => fp += 1,
                 None => {}
             }
+        } else if event == "quarantine" || CLEANSED.contains(&event) {
+            unwatch(&mut watched);
+        } else if COMPROMISES.contains(&event) && v["campaign"].is_string() {
+            watched.entry(node.to_owned()).or_insert(tick);
         }
     }
-    let ticks = compromised.len().saturating_sub(1) as f64;
+    exposure += watched
+        .values()
+        .map(|&since| ticks.saturating_sub(since))
+        .sum::<u64>();
     let bad: f64 = compromised.iter().skip(1).sum();
-    let clean = f64::from(nodes) * ticks - bad;
-    let clamp = |p: f64| p.clamp(1e-9, 1.0 - 1e-9);
+    let clean = f64::from(nodes) * ticks as f64 - bad;
+    // No detector is certain either way: a rate of 1 would make one surprise rule a member
+    // out for good.
+    let clamp = |p: f64| p.clamp(1e-9, 0.99);
     Ok(AlertModel {
-        tpr: clamp(tp as f64 / bad.max(1.0)),
+        tpr: clamp(tp as f64 / (exposure as f64).max(1.0)),
         fpr: clamp(fp as f64 / clean.max(1.0)),
     })
 }
@@ -288,7 +339,7 @@ impl Sink for Files {
         }
         writeln!(
             self.estimates,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{}",
             e.tick,
             f64::from(e.tick) * self.tick_s,
             e.mean,
@@ -296,7 +347,8 @@ impl Sink for Files {
             e.q95,
             e.naive,
             e.ess,
-            e.resampled
+            e.resampled,
+            e.attack_rate
         )
         .and_then(|()| self.estimates.flush())
         .map_err(|err| format!("cannot write estimates.csv: {err}"))?;
@@ -429,7 +481,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
     );
     writeln!(
         estimates,
-        "tick,time_s,estimate,q05,q95,naive,ess,resampled"
+        "tick,time_s,estimate,q05,q95,naive,ess,resampled,attack_rate"
     )?;
     let live = match &args.live {
         Some(p) => Some((
@@ -473,6 +525,9 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
     let spec = TwinSpec {
         members: args.members,
         model,
+        prior: RatePrior {
+            spread: args.attack_rate_spread,
+        },
         backend: BackendChoice::Cpu,
         cycle,
         until,
@@ -676,6 +731,9 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
     let spec = paraverse_twin::shadow::LoopSpec {
         members: args.members,
         model,
+        prior: RatePrior {
+            spread: args.attack_rate_spread,
+        },
         cycle,
         forecast: ForecastSpec {
             horizon,
@@ -728,4 +786,53 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run folder: four ticks, ten nodes.
+    fn run_folder(events: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("timeseries.csv"),
+            "tick,compromised\n0,0\n1,1\n2,2\n3,2\n4,1\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("events.jsonl"), events.join("\n")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_true_positive_rate_counts_only_watched_node_ticks() {
+        // a: compromised at 1, alerted at 3 (watched 2 ticks), quarantined at 4;
+        // b: compromised at 2, quarantined at 3 without an alert (watched 1 tick);
+        // c: a false alarm at 2.
+        let dir = run_folder(&[
+            r#"{"event":"infection","node":"g-1","tick":1,"campaign":"w"}"#,
+            r#"{"event":"infection","node":"g-2","tick":2,"campaign":"w"}"#,
+            r#"{"event":"detection","node":"g-3","tick":2,"true_positive":false}"#,
+            r#"{"event":"detection","node":"g-1","tick":3,"true_positive":true}"#,
+            r#"{"event":"quarantine","node":"g-2","tick":3}"#,
+            r#"{"event":"quarantine","node":"g-1","tick":4}"#,
+        ]);
+        let m = calibrate(dir.path(), 10).unwrap();
+        // One alert in three watched node-ticks (not in the 6 compromised node-ticks).
+        assert_eq!(m.tpr, 1.0 / 3.0);
+        // One false alarm in 40 − 6 clean node-ticks.
+        assert_eq!(m.fpr, 1.0 / 34.0);
+    }
+
+    #[test]
+    fn a_compromised_node_never_found_is_watched_to_the_end() {
+        let dir = run_folder(&[
+            r#"{"event":"lateral_movement","node":"g-1","tick":2,"campaign":"x"}"#,
+            r#"{"event":"infection","node":"g-2","tick":1,"campaign":"w"}"#,
+            r#"{"event":"detection","node":"g-2","tick":2,"true_positive":true}"#,
+        ]);
+        let m = calibrate(dir.path(), 10).unwrap();
+        // g-2: one tick; g-1: ticks 3 and 4.
+        assert_eq!(m.tpr, 1.0 / 3.0);
+    }
 }

@@ -125,8 +125,9 @@ fn the_twin_estimates_compromise_better_than_alerted_equals_compromised() {
         acc["naive_mae"].as_f64().unwrap(),
     );
     assert!(acc["ticks"].as_u64().unwrap() > 600, "{acc}");
-    // Measured: 8.7 against 19.1 nodes (16 members, 717 ticks).
-    assert!(twin_mae < 0.6 * naive_mae, "{acc}");
+    // Measured: 3.0 against 19.1 nodes (16 members, 720 ticks; 8.7 before the filter
+    // weighed only the nodes the detectors watch).
+    assert!(twin_mae < 0.3 * naive_mae, "{acc}");
     assert!(acc["coverage_90"].as_f64().unwrap() > 0.5, "{acc}");
     // Each cycle's forecast of the current defenses checked against the truth at its
     // horizon (the calibration the README's table sums up).
@@ -248,9 +249,38 @@ fn cycles_publish_recommendations_and_bad_feeds_are_clear_errors() {
         "{\"time_s\": 10, \"kind\": \"alert\", \"node\": 3}\n{\"time_s\": 20, \"kind\": \"alert\", \"node\": \"nosuch-1\"}\n",
     )
     .unwrap();
+    // A link load names a link (node 0 and node 1000 of the siege share none), gives its
+    // load, and other kinds take no link fields.
+    std::fs::write(
+        dir.join("bad-link.jsonl"),
+        "{\"time_s\": 10, \"kind\": \"link_load\", \"node\": 0, \"to\": 1000, \"kbps\": 5}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad-kbps.jsonl"),
+        "{\"time_s\": 10, \"kind\": \"link_load\", \"node\": 0, \"to\": 1}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad-to.jsonl"),
+        "{\"time_s\": 10, \"kind\": \"alert\", \"node\": 0, \"to\": 1}\n",
+    )
+    .unwrap();
     for (feed, expect) in [
         ("bad.jsonl", "bad.jsonl:2: node `nosuch-1`"),
         ("missing.jsonl", "missing.jsonl"),
+        (
+            "bad-link.jsonl",
+            "bad-link.jsonl:1: link_load: nodes 0 and 1000 share no link",
+        ),
+        (
+            "bad-kbps.jsonl",
+            "bad-kbps.jsonl:1: link_load: expected `kbps`",
+        ),
+        (
+            "bad-to.jsonl",
+            "bad-to.jsonl:1: `to`, `to_address` and `kbps` belong to",
+        ),
     ] {
         let out = paraverse(
             &[

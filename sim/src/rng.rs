@@ -136,6 +136,12 @@ impl PerTick {
         whole + u32::from((draw >> 32) < frac)
     }
 
+    /// The rate times `factor` (≥ 0), saturating: one multiplication of the fixed-point
+    /// value, the same bits on every machine.
+    pub fn scaled(self, factor: f64) -> Self {
+        Self((self.0 as f64 * factor.max(0.0)).min(u64::MAX as f64) as u64)
+    }
+
     /// The raw 32.32 fixed-point rate.
     pub fn raw(self) -> u64 {
         self.0

@@ -407,6 +407,20 @@ impl Universe {
             .expect("the operator's resources exist whenever its queue does");
     }
 
+    /// Imposes a measured link load: the channel from `from` to its neighbour `to` is
+    /// offered `kbps` from the next tick on, the scenario's own flows plus background
+    /// traffic for the rest ([`TrafficCore::set_measured_load`]). Returns the background
+    /// demand. Errors without a traffic core (a scenario without `[[flow]]`s) or a link.
+    pub fn set_measured_load(&mut self, from: u32, to: u32, kbps: u64) -> Result<u32, String> {
+        let world = &mut self.world;
+        world.resource_scope(|world, topology: Mut<Topology>| {
+            let mut core = world
+                .get_resource_mut::<TrafficCore>()
+                .ok_or("the scenario has no traffic (no [[flow]]s) to load")?;
+            core.set_measured_load(&topology, from, to, kbps)
+        })
+    }
+
     /// Draws after the current tick from `seed` instead (what the scenario built stays):
     /// members of an ensemble that share a past diverge from here.
     pub fn reseed(&mut self, seed: u64) {

@@ -17,15 +17,32 @@
 //!    `tpr` and on a clean one with `fpr`, a member whose compromised set is C has the
 //!    likelihood `Π_{n ∈ A ∩ C} tpr × Π_{n ∈ A \ C} (tpr π_n + fpr (1 − π_n)) ×
 //!    ((1 − tpr) / (1 − fpr))^|C \ A \ Q|` of the tick's alerts A (π_n: the share of n's
-//!    group the member's attacker holds; nodes in quarantine Q are not watched; the factor
-//!    common to all members, `(1 − fpr)` per clean unalerted node, cancels in the
+//!    group the member's attacker holds out of quarantine; Q: nodes that are not watched
+//!    — taken in this very tick (a detector sees a node act from the next tick on), held
+//!    in quarantine by the real network, or alerted on before (a detector alerts on a node
+//!    once); the member's own quarantines are watched, see `assimilate`; the factor common
+//!    to all members, `(1 − fpr)` per clean unalerted node, cancels in the
 //!    normalisation). An alerted node the member holds clean then takes the attacker, with
-//!    its posterior probability `tpr π_n / (tpr π_n + fpr (1 − π_n))`, from another node of
-//!    its group the member holds: the member's count stays, its identities follow the
-//!    alerts (see `assimilate`);
+//!    its posterior probability `tpr π_n / (tpr π_n + fpr (1 − π_n))`: from another node
+//!    of its group the member has held unseen (its identities follow the alerts), or, with
+//!    none, in addition to those it holds (see `assimilate`);
 //! 4. when the effective sample size `1 / Σ w²` falls below half the members, members are
 //!    resampled (systematic resampling): heavy members are copied ([`Universe::fork`]) and
 //!    each copy draws its own future ([`Universe::reseed`]), light ones are dropped.
+//!
+//! What the scenario can only guess is sampled too ([`RatePrior`]): each member's
+//! campaigns progress at the scenario's rates times a factor of its own, drawn
+//! log-uniformly from `[1/spread, spread]`. The alerts weigh a member that spreads too
+//! fast (compromised nodes nobody alerts on) or too slowly (alerts on nodes it holds
+//! clean) as they weigh a wrong guess of where the attacker is, so the factors that
+//! explain the feed survive resampling; a copy's factor moves by a small step
+//! (`spread^(±JITTER)`, within the prior) so the ensemble keeps some spread in it —
+//! the regularised particle filter's kernel, applied to the one parameter. Forecasts run
+//! each member at its own factor: their fan is as wide as the twin's doubt about the
+//! attacker's speed, not only about its luck. (Measured on the campus, README "The live
+//! twin": it widens the fan while a worm spreads and follows a worm three times faster
+//! than the scenario's; it does not cure the over-confident fan once an outbreak is
+//! isolated, which comes from false alarms the calibrated rate underestimates.)
 //!
 //! The estimate of compromised nodes is the weighted mean (and 5–95 % weighted quantiles)
 //! over the members; the naive estimate it is measured against counts the nodes alerted
@@ -39,11 +56,64 @@ use paraverse_sim::prelude::*;
 use paraverse_sim::rng::Stream;
 use rayon::prelude::*;
 
+use crate::forecast::Start;
 use crate::observation::{Kind, Resolved};
 
 const RESAMPLE: Stream = Stream::named("twin.resample");
 const MEMBER: Stream = Stream::named("twin.member");
 const ALERT_DRAW: Stream = Stream::named("twin.alert-draw");
+const RATE: Stream = Stream::named("twin.attack-rate");
+
+/// A copy's factor moves by up to `spread^JITTER` either way.
+const JITTER: f64 = 0.1;
+
+/// The prior of the attacker's speed: members' campaign rates are the scenario's times a
+/// factor drawn log-uniformly from `[1/spread, spread]` ([`Scenario::with_attack_rates`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatePrior {
+    /// The largest factor (its inverse the smallest); 1: every member at the scenario's
+    /// rates.
+    pub spread: f64,
+}
+
+impl RatePrior {
+    /// Every member at the scenario's rates.
+    pub const EXACT: Self = Self { spread: 1.0 };
+
+    /// The twin's default: from 2/3 to 3/2 of the scenario's rates. On four campus
+    /// feeds (README, "The live twin") it gave the lowest mean estimation error of the
+    /// spreads 1, 1.5 and 2.
+    pub const DEFAULT: Self = Self { spread: 1.5 };
+
+    /// Checks the spread is a finite number of at least 1.
+    pub fn checked(self) -> Result<Self, String> {
+        if !(self.spread.is_finite() && self.spread >= 1.0) {
+            return Err(format!(
+                "attack-rate spread {}: expected a factor of at least 1 (1: the scenario's rates exactly)",
+                self.spread
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The factor at position `u` in [0, 1) of the log-uniform prior.
+    fn factor(self, u: f64) -> f64 {
+        if self.spread == 1.0 {
+            return 1.0;
+        }
+        dexp(dln(self.spread) * (2.0 * u - 1.0))
+    }
+
+    /// A copy's factor: the parent's moved by up to `spread^JITTER`, kept within the prior.
+    fn jittered(self, parent: f64, u: f64) -> f64 {
+        if self.spread == 1.0 {
+            return 1.0;
+        }
+        let bound = dln(self.spread);
+        let log = (dln(parent) + bound * JITTER * (2.0 * u - 1.0)).clamp(-bound, bound);
+        dexp(log)
+    }
+}
 
 /// The detectors' rates, per node and tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,13 +155,21 @@ pub struct Estimate {
     pub ess: f64,
     /// Whether the members were resampled this tick.
     pub resampled: bool,
+    /// Weighted mean of the members' attack-rate factors (before any resampling).
+    pub attack_rate: f64,
 }
 
 /// The ensemble.
 pub struct Ensemble {
     members: Vec<Universe>,
     weights: Vec<f64>,
+    /// Each member's attack-rate factor.
+    rates: Vec<f64>,
     model: AlertModel,
+    prior: RatePrior,
+    /// The real network's scenario (the members' before their factors).
+    scenario: Scenario,
+    backend: BackendChoice,
     /// Twin seed: resampling draws and the seeds of copies.
     seed: u64,
     /// Copies made so far (numbers their seeds).
@@ -100,6 +178,11 @@ pub struct Ensemble {
     pending: Vec<Resolved>,
     /// Nodes alerted and not released or cleared since.
     alerted: BTreeSet<u32>,
+    /// Nodes the real network holds in quarantine (quarantined and not released since),
+    /// and nodes removed from its inventory.
+    isolated: BTreeSet<u32>,
+    /// Nodes removed from the inventory.
+    removed: BTreeSet<u32>,
     /// The first campaign's index, owner of confirmed compromises.
     owner: u8,
 }
@@ -108,31 +191,43 @@ impl Ensemble {
     /// `k` members of `scenario` at tick 0. The scenario's seed builds what it builds (the
     /// real network's topology, which nodes run what); every member draws its future from
     /// a seed of its own, none of them the scenario's (which may be the seed of the very run
-    /// that wrote the feed).
+    /// that wrote the feed), and its attack rates from `prior`.
     pub fn new(
         scenario: &Scenario,
         k: u32,
-        model: AlertModel,
+        (model, prior): (AlertModel, RatePrior),
         backend: BackendChoice,
         plugins: &[&(dyn SimPlugin + Sync)],
     ) -> Result<Self, String> {
+        let prior = prior.checked()?;
         let plugins = crate::plain(plugins);
+        let rng = SimRng::new(scenario.seed);
         let mut members = Vec::with_capacity(k as usize);
+        let mut rates = Vec::with_capacity(k as usize);
         for m in 0..k.max(1) {
-            let mut u = Universe::build_with(scenario.clone(), backend, &plugins)
-                .map_err(|e| e.to_string())?;
+            let rate = prior.factor(rng.uniform(RATE, m, 0, 0));
+            let mut u =
+                Universe::build_with(scenario.clone().with_attack_rates(rate), backend, &plugins)
+                    .map_err(|e| e.to_string())?;
             u.reseed(crate::forecast::member_seed(scenario.seed, m + 1));
             members.push(u);
+            rates.push(rate);
         }
         let n = members.len();
         Ok(Self {
             members,
             weights: vec![1.0 / n as f64; n],
+            rates,
             model: model.checked()?,
+            prior,
+            scenario: scenario.clone(),
+            backend,
             seed: scenario.seed,
             copies: 0,
             pending: Vec::new(),
             alerted: BTreeSet::new(),
+            isolated: BTreeSet::new(),
+            removed: BTreeSet::new(),
             owner: 0,
         })
     }
@@ -152,6 +247,11 @@ impl Ensemble {
         &self.weights
     }
 
+    /// Their attack-rate factors.
+    pub fn rates(&self) -> &[f64] {
+        &self.rates
+    }
+
     /// Takes an observation of the current or a later tick; a later one first closes the
     /// ticks before it (see [`Ensemble::close_until`]).
     pub fn observe(
@@ -166,6 +266,12 @@ impl Ensemble {
                 o.tick,
                 self.tick()
             ));
+        }
+        if let Some((to, kbps)) = o.link {
+            // The members share the real network's topology: member 0 speaks for all.
+            self.members[0]
+                .set_measured_load(o.node, to, kbps)
+                .map_err(|e| format!("link_load: {e}"))?;
         }
         let pending = self.pending.first().map(|p| p.tick);
         if pending.is_some_and(|t| t != o.tick) || (pending.is_none() && o.tick > self.tick() + 1) {
@@ -191,9 +297,17 @@ impl Ensemble {
 
     fn close(&mut self, plugins: &[&dyn SimPlugin]) -> Estimate {
         let tick = self.tick() + 1;
-        self.members.par_iter_mut().for_each(|u| {
-            u.step();
-        });
+        // Which nodes each member held before the step: a node taken in this tick is not
+        // watched yet (a detector sees it act from the next tick on).
+        let held: Vec<Vec<bool>> = self
+            .members
+            .par_iter_mut()
+            .map(|u| {
+                let held = u.with_security(|s| s.iter().map(|s| s.compromised).collect());
+                u.step();
+                held
+            })
+            .collect();
         let mut observed: Vec<Resolved> = Vec::new();
         let mut rest = Vec::new();
         for o in std::mem::take(&mut self.pending) {
@@ -215,15 +329,46 @@ impl Ensemble {
                 Kind::Alert => {
                     self.alerted.insert(o.node);
                 }
-                Kind::Release | Kind::Clean => {
+                Kind::Release => {
+                    self.alerted.remove(&o.node);
+                    self.isolated.remove(&o.node);
+                }
+                Kind::Clean => {
                     self.alerted.remove(&o.node);
                 }
-                Kind::Quarantine | Kind::Compromised | Kind::Patched | Kind::End => {}
+                Kind::Quarantine => {
+                    self.isolated.insert(o.node);
+                }
+                Kind::Removed => {
+                    self.alerted.remove(&o.node);
+                    self.isolated.insert(o.node);
+                    self.removed.insert(o.node);
+                }
+                Kind::Compromised | Kind::Patched | Kind::End | Kind::LinkLoad => {}
             }
         }
+        let removed = &self.removed;
         self.members.par_iter_mut().for_each(|u| {
-            u.with_security_mut(|security| impose(security, &facts, owner));
+            u.with_security_mut(|security| {
+                impose(security, &facts, owner);
+                // Whatever a member's own defenses queued, a removed node stays away: off
+                // the network, holding no attacker, raising nothing.
+                for &n in removed {
+                    let s = &mut security[n as usize];
+                    if s.compromised {
+                        s.rebuild();
+                    }
+                    s.quarantined = true;
+                    s.alerted = false;
+                }
+            });
             schedule_releases(u, &facts, tick);
+            for f in &facts {
+                if let Some((to, kbps)) = f.link {
+                    // Checked on member 0 when observed: every member has the link.
+                    let _ = u.set_measured_load(f.node, to, kbps);
+                }
+            }
         });
         let alerts: BTreeSet<u32> = observed
             .iter()
@@ -231,13 +376,21 @@ impl Ensemble {
             .map(|o| o.node)
             .collect();
         let model = self.model;
+        let watched = Watched {
+            alerts: &alerts,
+            alerted: &self.alerted,
+            isolated: &self.isolated,
+        };
         let log_factors: Vec<f64> = self
             .members
             .par_iter_mut()
-            .map(|u| {
+            .zip(&held)
+            .map(|(u, held)| {
                 let rng = *u.world().resource::<SimRng>();
                 let groups = u.scenario().group_spans();
-                u.with_security_mut(|s| assimilate(s, &alerts, model, &groups, (rng, tick, owner)))
+                u.with_security_mut(|s| {
+                    assimilate(s, held, watched, model, &groups, (rng, tick, owner))
+                })
             })
             .collect();
         let mut log_w: Vec<f64> = self
@@ -257,6 +410,12 @@ impl Ensemble {
             .map(|u| u.with_security(|s| s.iter().filter(|s| s.compromised).count() as u64))
             .collect();
         let (mean, q05, q95) = weighted(&counts, &self.weights);
+        let attack_rate = self
+            .rates
+            .iter()
+            .zip(&self.weights)
+            .map(|(r, w)| r * w)
+            .sum();
         let resampled = ess < self.members.len() as f64 / 2.0;
         if resampled {
             self.resample(tick, plugins);
@@ -269,6 +428,7 @@ impl Ensemble {
             naive: self.alerted.len() as u64,
             ess,
             resampled,
+            attack_rate,
         }
     }
 
@@ -289,14 +449,40 @@ impl Ensemble {
                 used[p] = true;
             }
         }
+        let mut rates = vec![0.0; k];
+        for (slot, &p) in parents.iter().enumerate() {
+            rates[slot] = self.rates[p];
+        }
         for &(slot, p) in &copies {
-            let mut fork = self.members[p]
-                .fork(plugins)
-                .expect("a member forks as it was built");
             self.copies += 1;
-            fork.reseed(rng.draw(MEMBER, self.copies, tick, 0));
+            let seed = rng.draw(MEMBER, self.copies, tick, 0);
+            let fork = if self.prior.spread == 1.0 {
+                let mut fork = self.members[p]
+                    .fork(plugins)
+                    .expect("a member forks as it was built");
+                fork.reseed(seed);
+                fork
+            } else {
+                // The copy's own factor: the parent's state under a scenario of that speed.
+                let rate = self
+                    .prior
+                    .jittered(self.rates[p], rng.uniform(RATE, self.copies, tick, 1));
+                rates[slot] = rate;
+                let parent = &self.members[p];
+                let checkpoint = parent.checkpoint().expect("a member checkpoints");
+                Universe::branch(
+                    &checkpoint,
+                    self.scenario.clone().with_attack_rates(rate),
+                    seed,
+                    parent.clock().ticks.saturating_sub(tick),
+                    self.backend,
+                    plugins,
+                )
+                .expect("a member branches as it was built")
+            };
             next[slot] = Some(fork);
         }
+        self.rates = rates;
         let mut originals: Vec<Option<Universe>> = std::mem::take(&mut self.members)
             .into_iter()
             .map(Some)
@@ -313,12 +499,18 @@ impl Ensemble {
         self.weights = vec![1.0 / k as f64; k];
     }
 
-    /// Checkpoints of as many members as the ensemble has, drawn by weight (systematic:
-    /// a member of weight w appears about w × K times), for forecasts from the ensemble.
-    pub fn weighted_checkpoints(&self, tick: u32) -> Result<Vec<Checkpoint>, CheckpointError> {
+    /// Starts of as many members as the ensemble has, drawn by weight (systematic: a
+    /// member of weight w appears about w × K times), each with its attack-rate factor, for
+    /// forecasts from the ensemble.
+    pub fn weighted_starts(&self, tick: u32) -> Result<Vec<Start>, CheckpointError> {
         systematic(&self.weights, SimRng::new(self.seed), tick, 1)
             .into_iter()
-            .map(|i| self.members[i].checkpoint())
+            .map(|i| {
+                Ok(Start {
+                    checkpoint: self.members[i].checkpoint()?,
+                    attack_rate: self.rates[i],
+                })
+            })
             .collect()
     }
 
@@ -334,12 +526,13 @@ impl Ensemble {
         let next: Result<Vec<Universe>, String> = self
             .members
             .iter()
-            .map(|u| {
+            .zip(&self.rates)
+            .map(|(u, &rate)| {
                 let seed = u.world().resource::<SimRng>().seed();
                 let checkpoint = u.checkpoint().map_err(|e| e.to_string())?;
                 Universe::branch(
                     &checkpoint,
-                    scenario.clone(),
+                    scenario.clone().with_attack_rates(rate),
                     seed,
                     remaining,
                     BackendChoice::Cpu,
@@ -349,6 +542,7 @@ impl Ensemble {
             })
             .collect();
         self.members = next?;
+        self.scenario = scenario.clone();
         Ok(())
     }
 
@@ -418,7 +612,8 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: u8) {
             }
             // Patching closes the door; it does not evict an attacker already in.
             Kind::Patched => s.patched = true,
-            Kind::Alert | Kind::End => {}
+            // Retired by `close`, every tick from now on.
+            Kind::Alert | Kind::End | Kind::LinkLoad | Kind::Removed => {}
         }
     }
 }
@@ -428,15 +623,30 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: u8) {
 ///
 /// An alert on a node the member holds compromised counts `tpr`. On a node it holds clean
 /// the alert counts its marginal likelihood `tpr π + fpr (1 − π)`, with the prior π = the
-/// share of the node's group the member's attacker holds, and the member draws whether
-/// the attacker is in fact there, with the posterior `tpr π / (tpr π + fpr (1 − π))`: if
-/// so, the attacker moves there from one of the group's nodes the member holds that no
-/// alert points at. The member's count (its model of the spread) stays; which nodes follow
-/// the alerts, so the real quarantines that follow hit the member's attacker as they hit
-/// the real one.
+/// share of the node's group the member's attacker holds out of quarantine, and the
+/// member draws whether the attacker is in fact there, with the posterior
+/// `tpr π / (tpr π + fpr (1 − π))`: if so, the attacker moves there from one of the
+/// group's nodes the member has held since before the tick that no alert points at (the
+/// member's count stays, its identities follow the alerts, so the real quarantines that
+/// follow hit the member's attacker as they hit the real one), or, with none such, takes
+/// it in addition (the real attacker is ahead of the member's).
+///
+/// A node the member has held since before the tick and nobody alerted on counts
+/// `(1 − tpr) / (1 − fpr)` unless the *real* network holds it in quarantine or has alerted
+/// on it before (a detector alerts on a node once until it is released; one taken in this
+/// tick acts, and can be seen, only from the next): a node the member's own detectors isolated is, if
+/// the member were right, a compromised node the real detectors watch and stayed silent
+/// on. (Counting the member's own quarantines as unwatched let the members that
+/// spread fastest, whose surplus their own detectors isolate, escape the penalty: with
+/// the attacker's speed sampled, the filter then chose the fastest.)
 fn assimilate(
     security: &mut [Security],
-    alerts: &BTreeSet<u32>,
+    held_before: &[bool],
+    Watched {
+        alerts,
+        alerted,
+        isolated,
+    }: Watched<'_>,
     m: AlertModel,
     groups: &[(u32, u32)],
     (rng, tick, owner): (SimRng, u32, u8),
@@ -453,35 +663,60 @@ fn assimilate(
             .saturating_sub(1);
         let (first, count) = groups[g];
         let range = first as usize..(first + count) as usize;
-        // Nodes the member's attacker holds in the group that no alert points at: the
-        // candidates to have been the wrong guess.
+        // Nodes the member's attacker has held since before the tick, in the group, that
+        // no alert points at: the candidates to have been the wrong guess.
         let elsewhere: Vec<usize> = range
             .clone()
             .filter(|&i| {
                 let s = &security[i];
-                s.compromised && !s.quarantined && !alerts.contains(&(i as u32))
+                s.compromised && held_before[i] && !s.quarantined && !alerted.contains(&(i as u32))
             })
             .collect();
-        let held = security[range].iter().filter(|s| s.compromised).count();
+        // The prior counts the attacker's active presence: nodes it holds out of
+        // quarantine. Isolated ones spread nothing; counting them made every false alarm
+        // after an outbreak look like a compromise.
+        let held = security[range]
+            .iter()
+            .filter(|s| s.compromised && !s.quarantined)
+            .count();
         let prior = held as f64 / f64::from(count.max(1));
         let joint = m.tpr * prior;
         let marginal = joint + m.fpr * (1.0 - prior);
         log += dln(marginal);
         let u = rng.uniform(ALERT_DRAW, n, tick, 0);
-        if u < joint / marginal && !elsewhere.is_empty() {
-            // The attacker is here rather than on one of the others: as many held, the
-            // alerted one among them.
-            let k = rng.below(ALERT_DRAW, n, tick, 1, elsewhere.len() as u64) as usize;
-            security[elsewhere[k]].rebuild();
+        if u < joint / marginal {
+            // The attacker is here: rather than on one of the others the member holds
+            // unseen (as many held, the alerted one among them), or, with none left to
+            // be the wrong guess, in addition to them.
+            if !elsewhere.is_empty() {
+                let k = rng.below(ALERT_DRAW, n, tick, 1, elsewhere.len() as u64) as usize;
+                security[elsewhere[k]].rebuild();
+            }
             security[n as usize].compromise(owner);
         }
     }
     let unseen = security
         .iter()
         .enumerate()
-        .filter(|(n, s)| s.compromised && !s.quarantined && !alerts.contains(&(*n as u32)))
+        .filter(|(n, s)| {
+            s.compromised
+                && held_before[*n]
+                && !isolated.contains(&(*n as u32))
+                && !alerted.contains(&(*n as u32))
+        })
         .count() as f64;
     log + unseen * dln((1.0 - m.tpr) / (1.0 - m.fpr))
+}
+
+/// What the real network's detectors reported in a tick, and where they could not look.
+#[derive(Clone, Copy)]
+struct Watched<'a> {
+    /// The tick's alerts.
+    alerts: &'a BTreeSet<u32>,
+    /// Nodes alerted on (this tick's included) and not released or cleared since.
+    alerted: &'a BTreeSet<u32>,
+    /// Nodes the real network holds in quarantine.
+    isolated: &'a BTreeSet<u32>,
 }
 
 /// Weighted mean and 5 % / 95 % quantiles of counts.
@@ -512,6 +747,7 @@ mod tests {
             tick: 1,
             kind,
             node,
+            link: None,
         };
         let mut s = vec![Security::default(); 4];
         s[1].compromise(0);

@@ -77,6 +77,26 @@ pub struct Candidate {
     pub scenario: Scenario,
 }
 
+/// Where a member of a forecast starts: a checkpoint, and the factor on the campaigns'
+/// rates it runs at ([`Scenario::with_attack_rates`]; 1 for a checkpoint of a run, the
+/// member's own for an ensemble's member).
+#[derive(Debug, Clone)]
+pub struct Start {
+    /// The state.
+    pub checkpoint: Checkpoint,
+    /// The attack-rate factor.
+    pub attack_rate: f64,
+}
+
+impl From<Checkpoint> for Start {
+    fn from(checkpoint: Checkpoint) -> Self {
+        Self {
+            checkpoint,
+            attack_rate: 1.0,
+        }
+    }
+}
+
 /// What to forecast.
 #[derive(Debug, Clone, Copy)]
 pub struct ForecastSpec {
@@ -207,10 +227,11 @@ pub fn member_seed(seed: u64, m: u32) -> u64 {
 }
 
 /// Runs `spec.members` members of every candidate from `starts` (member m branches from
-/// `starts[m % starts.len()]`: one checkpoint, or an ensemble's members at one tick) and
-/// recommends one. `progress` is called after each member run.
+/// `starts[m % starts.len()]`: one checkpoint, or an ensemble's members at one tick, each
+/// at its attack-rate factor) and recommends one. `progress` is called after each member
+/// run.
 pub fn forecast(
-    starts: &[Checkpoint],
+    starts: &[Start],
     candidates: &[Candidate],
     spec: &ForecastSpec,
     plugins: &[&(dyn SimPlugin + Sync)],
@@ -222,8 +243,8 @@ pub fn forecast(
                 .into(),
         ));
     }
-    let checkpoint = &starts[0];
-    if starts.iter().any(|c| c.tick != checkpoint.tick) {
+    let checkpoint = &starts[0].checkpoint;
+    if starts.iter().any(|c| c.checkpoint.tick != checkpoint.tick) {
         return Err(ForecastError::Invalid(
             "the checkpoints of a forecast are of one tick".into(),
         ));
@@ -273,17 +294,21 @@ pub fn forecast(
 }
 
 fn run_member(
-    checkpoint: &Checkpoint,
+    start: &Start,
     candidate: &Candidate,
     m: u32,
     spec: &ForecastSpec,
     plugins: &[&(dyn SimPlugin + Sync)],
 ) -> Result<Member, ForecastError> {
     let plugins = crate::plain(plugins);
+    let checkpoint = &start.checkpoint;
     let seed = member_seed(checkpoint.recipe.seed, m);
     let mut universe = Universe::branch(
         checkpoint,
-        candidate.scenario.clone(),
+        candidate
+            .scenario
+            .clone()
+            .with_attack_rates(start.attack_rate),
         seed,
         spec.horizon,
         spec.backend,

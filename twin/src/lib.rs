@@ -15,7 +15,7 @@ pub mod mqtt;
 pub mod observation;
 pub mod shadow;
 
-pub use forecast::{Candidate, Forecast, ForecastError, ForecastSpec, forecast};
+pub use forecast::{Candidate, Forecast, ForecastError, ForecastSpec, Start, forecast};
 
 use paraverse_sim::universe::SimPlugin;
 

@@ -11,7 +11,7 @@ use std::io::BufRead;
 
 use paraverse_sim::prelude::*;
 
-use crate::ensemble::{AlertModel, Ensemble, Estimate};
+use crate::ensemble::{AlertModel, Ensemble, Estimate, RatePrior};
 use crate::forecast::{Candidate, Forecast, ForecastSpec, forecast};
 use crate::observation::{Resolver, read};
 
@@ -21,6 +21,8 @@ pub struct TwinSpec<'a> {
     pub members: u32,
     /// The detectors' rates.
     pub model: AlertModel,
+    /// The prior of the attacker's speed.
+    pub prior: RatePrior,
     /// Traffic backend of the members.
     pub backend: BackendChoice,
     /// Every so many ticks, forecast these candidates (with this spec).
@@ -71,8 +73,14 @@ pub fn run(
     sink: &mut dyn Sink,
 ) -> Result<u32, TwinError> {
     let plain = crate::plain(plugins);
-    let mut ensemble = Ensemble::new(scenario, spec.members, spec.model, spec.backend, plugins)
-        .map_err(TwinError::Build)?;
+    let mut ensemble = Ensemble::new(
+        scenario,
+        spec.members,
+        (spec.model, spec.prior),
+        spec.backend,
+        plugins,
+    )
+    .map_err(TwinError::Build)?;
     let failure: std::cell::RefCell<Option<TwinError>> = std::cell::RefCell::new(None);
     let fail = |e: TwinError| {
         failure.borrow_mut().get_or_insert(e);
@@ -88,7 +96,7 @@ pub fn run(
         if let Some((every, candidates, fspec)) = &spec.cycle
             && e.tick.is_multiple_of(*every)
         {
-            let starts = match ens.weighted_checkpoints(e.tick) {
+            let starts = match ens.weighted_starts(e.tick) {
                 Ok(s) => s,
                 Err(m) => {
                     fail(TwinError::Output(m.to_string()));

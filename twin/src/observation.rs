@@ -7,6 +7,7 @@
 //! {"time_s": 900, "kind": "release", "node": "iot-17"}
 //! {"time_s": 950, "kind": "compromised", "node": 1234}
 //! {"time_s": 990, "kind": "clean", "node": "iot-3"}
+//! {"time_s": 1000, "kind": "link_load", "node": "edge-0", "to": "core-0", "kbps": 850000}
 //! ```
 //!
 //! `time_s` is simulated seconds since the twin's tick 0 (non-decreasing through a feed).
@@ -14,11 +15,16 @@
 //! `address` through a mapping file (a group's nodes take its blocks' addresses in order,
 //! as `paraverse import` writes them). `paraverse schema --observations` prints the JSON
 //! Schema. Alerts are evidence (weighed by the detectors' rates); quarantines, releases,
-//! confirmed compromises, clean verdicts and patches are facts, imposed on every member.
+//! confirmed compromises, clean verdicts, patches and removals from the inventory are facts,
+//! imposed on every member;
+//! so is a link's measured load (`link_load`: kbit/s from `node` to its neighbour `to`),
+//! which makes each member's traffic on that link what the sensor measured (background
+//! traffic for what the scenario's flows do not make), so forecasts see the congestion.
 
 use std::io::BufRead;
 
 use paraverse_defenders::export::Mapping;
+use paraverse_sim::metrics::RunEvent;
 use paraverse_sim::scenario::Scenario;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -42,6 +48,13 @@ pub enum Kind {
     /// The feed ends: the twin closes every tick up to `time_s` (nothing else was
     /// reported) and stops. Names no node.
     End,
+    /// The traffic measured on a link, kbit/s from `node` to its neighbour `to` (e.g. a
+    /// flow collector's or an SNMP counter's figure over the tick).
+    LinkLoad,
+    /// The node left the inventory (retired, unplugged): from now on it is off the
+    /// network, holds no attacker and is never released. (The twin's node set is the
+    /// scenario's: a node the scenario does not have cannot be added.)
+    Removed,
 }
 
 /// What the blue team's sensors make of a simulator event (`events.jsonl`'s `event`):
@@ -54,6 +67,22 @@ pub fn seen_by_blue(event: &str) -> Option<Kind> {
         "release" => Some(Kind::Release),
         _ => None,
     }
+}
+
+/// What the blue team saw of a run: its events that are observations, as the twin takes
+/// them (the shadow truth's feed).
+pub fn blue_observations(events: &[RunEvent]) -> Vec<Resolved> {
+    events
+        .iter()
+        .filter_map(|e| {
+            Some(Resolved {
+                tick: e.tick,
+                kind: seen_by_blue(e.kind)?,
+                node: e.node?,
+                link: None,
+            })
+        })
+        .collect()
 }
 
 /// A node, by name (`GROUP-INDEX`) or id.
@@ -83,6 +112,15 @@ pub struct Observation {
     /// The sensor that raised an alert (informational), e.g. `detection`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// `link_load`: the link's other end, by name or id (or give `to_address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<NodeName>,
+    /// `link_load`: the other end's IPv4 address, resolved through the mapping file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_address: Option<String>,
+    /// `link_load`: the measured load, kbit/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kbps: Option<f64>,
 }
 
 /// An observation made concrete: its tick and node id.
@@ -95,6 +133,8 @@ pub struct Resolved {
     pub kind: Kind,
     /// The node.
     pub node: u32,
+    /// `link_load`: the link's other end and the load, kbit/s.
+    pub link: Option<(u32, u64)>,
 }
 
 /// A bad line of a feed: where, and what was expected.
@@ -144,6 +184,37 @@ impl<'a> Resolver<'a> {
             (Some(NodeName::Name(name)), None) => self.by_name(name),
             (None, Some(address)) => self.by_address(address),
         }
+    }
+
+    /// A `link_load`'s other end and load (`None` for other kinds, which must not give
+    /// them).
+    pub fn link(&self, o: &Observation) -> Result<Option<(u32, u64)>, String> {
+        let given = o.to.is_some() || o.to_address.is_some() || o.kbps.is_some();
+        if o.kind != Kind::LinkLoad {
+            return if given {
+                Err("`to`, `to_address` and `kbps` belong to `link_load` observations".into())
+            } else {
+                Ok(None)
+            };
+        }
+        let end = Observation {
+            node: o.to.clone(),
+            address: o.to_address.clone(),
+            ..o.clone()
+        };
+        let to = self.node(&end).map_err(|e| {
+            format!(
+                "link_load: {}",
+                e.replace("`node`", "`to`")
+                    .replace("`address`", "`to_address`")
+            )
+        })?;
+        let kbps = match o.kbps {
+            Some(k) if k.is_finite() && k >= 0.0 => k.round() as u64,
+            Some(k) => return Err(format!("link_load: kbps {k}: expected kbit/s ≥ 0")),
+            None => return Err("link_load: expected `kbps`, the measured load in kbit/s".into()),
+        };
+        Ok(Some((to, kbps)))
     }
 
     fn by_name(&self, name: &str) -> Result<u32, String> {
@@ -283,10 +354,12 @@ pub fn read(
             });
         }
         let node = resolver.node(&o).map_err(&err)?;
+        let link = resolver.link(&o).map_err(&err)?;
         each(Resolved {
             tick,
             kind: o.kind,
             node,
+            link,
         })
         .map_err(&err)?;
         count += 1;
@@ -326,6 +399,41 @@ mod tests {
     }
 
     #[test]
+    fn link_loads_name_both_ends_and_removals_name_one() {
+        let s = siege();
+        let g = &s.groups[1].name;
+        let text = format!(
+            "{{\"time_s\": 10, \"kind\": \"link_load\", \"node\": \"{g}-0\", \"to\": 7, \"kbps\": 1500.4}}\n\
+             {{\"time_s\": 10, \"kind\": \"removed\", \"node\": 3}}\n"
+        );
+        let got = feed(&text, &s, None).unwrap();
+        let first = s.groups[1].first_node;
+        assert_eq!(got[0].kind, Kind::LinkLoad);
+        assert_eq!((got[0].node, got[0].link), (first, Some((7, 1500))));
+        assert_eq!(
+            (got[1].kind, got[1].node, got[1].link),
+            (Kind::Removed, 3, None)
+        );
+        for (line, expect) in [
+            (
+                r#"{"time_s": 1, "kind": "link_load", "node": 0, "kbps": 5}"#,
+                "link_load: expected `to` (GROUP-INDEX or an id) or `to_address`",
+            ),
+            (
+                r#"{"time_s": 1, "kind": "link_load", "node": 0, "to": 1, "kbps": -5}"#,
+                "link_load: kbps -5: expected kbit/s ≥ 0",
+            ),
+            (
+                r#"{"time_s": 1, "kind": "removed", "node": 0, "kbps": 5}"#,
+                "belong to `link_load` observations",
+            ),
+        ] {
+            let err = feed(line, &s, None).unwrap_err();
+            assert!(err.contains(expect), "{err}");
+        }
+    }
+
+    #[test]
     fn nodes_are_named_by_group_and_index_by_id_or_by_address() {
         let s = siege();
         let g = &s.groups[1];
@@ -351,18 +459,21 @@ mod tests {
                 Resolved {
                     tick: tick(10.0),
                     kind: Kind::Alert,
-                    node: g.first_node + 2
+                    node: g.first_node + 2,
+                    link: None,
                 },
                 Resolved {
                     tick: tick(10.0),
                     kind: Kind::Quarantine,
-                    node: 5
+                    node: 5,
+                    link: None,
                 },
                 // The second block starts after the first's 4 addresses.
                 Resolved {
                     tick: tick(11.0),
                     kind: Kind::Release,
-                    node: g.first_node + 4 + 3
+                    node: g.first_node + 4 + 3,
+                    link: None,
                 },
             ]
         );

@@ -12,9 +12,9 @@
 
 use paraverse_sim::prelude::*;
 
-use crate::ensemble::{AlertModel, Ensemble};
+use crate::ensemble::{AlertModel, Ensemble, RatePrior};
 use crate::forecast::{Candidate, ForecastSpec, forecast};
-use crate::observation::{Resolved, seen_by_blue};
+use crate::observation::blue_observations;
 
 /// The loop's result.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -34,24 +34,12 @@ pub struct LoopSpec {
     pub members: u32,
     /// The detectors' rates the twin assumes.
     pub model: AlertModel,
+    /// The prior of the attacker's speed.
+    pub prior: RatePrior,
     /// Ticks between recommendations.
     pub cycle: u32,
     /// Each cycle's forecast.
     pub forecast: ForecastSpec,
-}
-
-/// The blue-team observations among events.
-fn observations(events: &[RunEvent]) -> Vec<Resolved> {
-    events
-        .iter()
-        .filter_map(|e| {
-            Some(Resolved {
-                tick: e.tick,
-                kind: seen_by_blue(e.kind)?,
-                node: e.node?,
-            })
-        })
-        .collect()
 }
 
 fn loss(u: Universe) -> f64 {
@@ -69,7 +57,13 @@ pub fn follow(
     let start = &candidates.first().ok_or("no candidate")?.scenario;
     let (seed, ticks) = (start.seed, start.ticks);
     let mut truth = Universe::build(start.clone(), &plain).map_err(|e| e.to_string())?;
-    let mut ensemble = Ensemble::new(start, spec.members, spec.model, BackendChoice::Cpu, plugins)?;
+    let mut ensemble = Ensemble::new(
+        start,
+        spec.members,
+        (spec.model, spec.prior),
+        BackendChoice::Cpu,
+        plugins,
+    )?;
     let mut current = 0;
     let mut switches = vec![(0, candidates[0].name.clone())];
     let mut followed = 0.0;
@@ -85,7 +79,7 @@ pub fn follow(
             }
             tick = truth.clock().tick;
             let events = truth.world().resource::<EventLog>().events();
-            let fresh = observations(&events[seen.min(events.len())..]);
+            let fresh = blue_observations(&events[seen.min(events.len())..]);
             seen = events.len();
             for o in fresh {
                 ensemble.observe(o, &plain, &mut no_estimate)?;
@@ -98,9 +92,7 @@ pub fn follow(
             continue;
         }
         let at = truth.clock().tick;
-        let starts = ensemble
-            .weighted_checkpoints(tick)
-            .map_err(|e| e.to_string())?;
+        let starts = ensemble.weighted_starts(tick).map_err(|e| e.to_string())?;
         let f = forecast(&starts, candidates, &spec.forecast, plugins, &|| {})
             .map_err(|e| e.to_string())?;
         let Some(r) = candidates.iter().position(|c| c.name == f.recommended) else {

@@ -54,7 +54,7 @@ fn run_for(
         parallel,
     };
     forecast(
-        std::slice::from_ref(checkpoint),
+        &[checkpoint.clone().into()],
         candidates,
         &spec,
         &PLUGINS,
@@ -198,6 +198,7 @@ fn a_loop_without_alternatives_is_the_fixed_run() {
             tpr: 0.05,
             fpr: 1e-4,
         },
+        prior: paraverse_twin::ensemble::RatePrior::DEFAULT,
         cycle: 30,
         forecast: ForecastSpec {
             horizon: 30,

@@ -495,6 +495,9 @@ pub enum FlowClass {
     Scan,
     /// Attack: data exfiltration.
     Exfiltration,
+    /// Traffic a real network measures on a link that no flow of the scenario makes (the
+    /// twin imposes it from `link_load` observations).
+    Background,
 }
 
 impl FlowClass {
@@ -525,6 +528,7 @@ impl FlowClass {
             FlowClass::Ddos => "ddos",
             FlowClass::Scan => "scan",
             FlowClass::Exfiltration => "exfiltration",
+            FlowClass::Background => "background",
         }
     }
 }

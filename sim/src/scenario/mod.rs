@@ -651,6 +651,42 @@ impl Scenario {
         self
     }
 
+    /// The scenario with every campaign's rate of progress times `factor`: worm and botnet
+    /// scans, initial-access and lateral-movement attempts, ledger transfers and poisoning
+    /// samples. The twin draws one factor per member of its ensemble, because the real
+    /// attacker's speed is what a scenario can only guess. Goals, volumes and chances per attempt stay; a factor of 1 changes
+    /// nothing.
+    pub fn with_attack_rates(mut self, factor: f64) -> Self {
+        if factor == 1.0 {
+            return self;
+        }
+        let tick_micros = self.tick.as_micros();
+        for c in &mut self.campaigns {
+            match &mut c.kind {
+                CampaignKind::Worm(w) => {
+                    w.scan_rate *= factor;
+                    w.scans_per_tick = PerTick::from_rate(w.scan_rate, tick_micros);
+                }
+                CampaignKind::Botnet(b) => {
+                    b.scan_rate *= factor;
+                    b.scans_per_tick = PerTick::from_rate(b.scan_rate, tick_micros);
+                }
+                CampaignKind::AssetTheft {
+                    transfers_per_tick, ..
+                } => *transfers_per_tick = transfers_per_tick.scaled(factor),
+                CampaignKind::Poisoning {
+                    samples_per_tick, ..
+                } => *samples_per_tick = samples_per_tick.scaled(factor),
+                _ => {}
+            }
+            if let Some(a) = &mut c.approach {
+                a.attempts_per_tick = a.attempts_per_tick.scaled(factor);
+                a.lateral_per_tick = a.lateral_per_tick.scaled(factor);
+            }
+        }
+        self
+    }
+
     /// The description from the file.
     pub fn description(&self) -> &str {
         &self.file.general.description

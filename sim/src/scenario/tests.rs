@@ -915,3 +915,43 @@ fn configuration_and_edge_list_settings_are_checked() {
     assert!(Scenario::from_toml_str(&text, &scenario_path.display().to_string()).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn attack_rates_scale_every_campaigns_progress_and_nothing_else() {
+    let s = Scenario::from_toml_str(GOOD, "good.toml").unwrap();
+    let same = s.clone().with_attack_rates(1.0);
+    let (CampaignKind::Worm(a), CampaignKind::Worm(b)) =
+        (&s.campaigns[0].kind, &same.campaigns[0].kind)
+    else {
+        panic!("GOOD has a worm");
+    };
+    assert_eq!(
+        (a.scan_rate, a.scans_per_tick),
+        (b.scan_rate, b.scans_per_tick)
+    );
+    let fast = s.clone().with_attack_rates(2.5);
+    let CampaignKind::Worm(f) = &fast.campaigns[0].kind else {
+        panic!("a worm");
+    };
+    assert_eq!(f.scan_rate, a.scan_rate * 2.5);
+    assert_eq!(f.scans_per_tick.mean(), a.scans_per_tick.mean() * 2.5);
+    assert_eq!((f.initial, f.address_space), (a.initial, a.address_space));
+    // A targeted campaign's attempts scale too, its chances per attempt do not.
+    let siege = crate::bundled::load(Some("metaverse-under-siege")).unwrap();
+    let slow = siege.clone().with_attack_rates(0.5);
+    let mut approaches = 0;
+    for (c, d) in siege.campaigns.iter().zip(&slow.campaigns) {
+        if let (Some(a), Some(b)) = (&c.approach, &d.approach) {
+            approaches += 1;
+            assert_eq!(b.attempts_per_tick, a.attempts_per_tick.scaled(0.5));
+            assert_eq!(b.lateral_per_tick, a.lateral_per_tick.scaled(0.5));
+            assert_eq!(b.credential_reuse, a.credential_reuse);
+        }
+        assert_eq!(c.goal, d.goal);
+    }
+    assert!(approaches > 0);
+    assert_eq!(
+        siege.source, slow.source,
+        "the same scenario file, checkpoints match"
+    );
+}

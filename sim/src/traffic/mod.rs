@@ -477,6 +477,65 @@ impl TrafficCore {
         first..self.flows.len() as u32
     }
 
+    /// Makes the traffic offered on the channel from `from` to its neighbour `to` read
+    /// `measured` kbit/s, as a real network's sensor reports it: the part the scenario's
+    /// own flows do not offer there (as of the last tick) becomes one background flow from
+    /// `from` to `to` (added on first use, its demand set on each later report; 0 when the
+    /// model already offers as much). Returns the background demand set. Errors if the two
+    /// nodes share no link, or the path between them is not that link.
+    pub fn set_measured_load(
+        &mut self,
+        topology: &Topology,
+        from: u32,
+        to: u32,
+        measured: u64,
+    ) -> Result<u32, String> {
+        let nodes = topology.node_count() as u32;
+        if from >= nodes || to >= nodes {
+            return Err(format!("node {} is not in the network", from.max(to)));
+        }
+        let Some(i) = topology.neighbours(from).iter().position(|&n| n == to) else {
+            return Err(format!("nodes {from} and {to} share no link"));
+        };
+        let channel = routing::channel(topology, topology.neighbour_links(from)[i], from);
+        let existing = (0..self.flows.len()).find(|&f| {
+            self.flows.origin[f] == ADDED
+                && self.flows.class[f] == FlowClass::Background
+                && self.flows.src[f] == from
+                && self.flows.dst[f] == to
+        });
+        let flow = match existing {
+            Some(f) => f as u32,
+            None => {
+                let added = self.add_flows(
+                    topology,
+                    &[NewFlow {
+                        src: from,
+                        dst: to,
+                        class: FlowClass::Background,
+                        demand_kbps: 0,
+                        priority: FlowClass::Background.default_priority(),
+                        service: None,
+                    }],
+                );
+                added.start
+            }
+        };
+        let f = flow as usize;
+        if self.flows.routed[f] && self.path(f) != [channel] {
+            return Err(format!(
+                "traffic from node {from} to node {to} does not take their link"
+            ));
+        }
+        let dense = self.used.binary_search(&channel).ok();
+        let offered = dense.map_or(0, |d| self.state.offered.get(d).copied().unwrap_or(0));
+        let own = u64::from(self.flows.demand.get(f).copied().unwrap_or(0));
+        let modelled = offered.saturating_sub(own);
+        let background = measured.saturating_sub(modelled).min(u64::from(u32::MAX)) as u32;
+        self.set_demand(flow, background);
+        Ok(background)
+    }
+
     /// Whether a flow has a path (its ends are connected and up).
     pub fn routed(&self, flow: u32) -> bool {
         self.flows

@@ -585,3 +585,59 @@ fn cpu_and_gpu_runs_are_bit_identical() {
     assert!(cpu.0.contains("xr_quality_ppm"));
     assert_eq!(run(BackendChoice::Gpu), cpu);
 }
+
+#[test]
+fn a_measured_link_load_becomes_background_traffic_on_that_channel() {
+    let mut u = xr_universe("1 Gbit/s");
+    u.step();
+    // The busiest channel the XR flows use, and its load as the model makes it.
+    let (channel, modelled) = {
+        let core = u.traffic().unwrap();
+        let (d, &offered) = core
+            .state
+            .offered
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, o)| **o)
+            .unwrap();
+        (core.used_channels()[d], offered)
+    };
+    assert!(modelled > 0);
+    let topology = u.world().resource::<crate::topology::Topology>().clone();
+    let (a, b) = topology.endpoints(channel / 2);
+    let (from, to) = if channel.is_multiple_of(2) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(routing::channel(&topology, channel / 2, from), channel);
+    let offered_on = |u: &Universe| {
+        let core = u.traffic().unwrap();
+        let d = core.used_channels().binary_search(&channel).unwrap();
+        (
+            core.state.offered[d],
+            core.state.load[d],
+            core.capacity[channel as usize],
+        )
+    };
+    // The sensor reads 5 Gbit/s on it: the model's own traffic plus background for the rest.
+    let measured = 5_000_000;
+    let background = u.set_measured_load(from, to, measured).unwrap();
+    assert_eq!(u64::from(background), measured - modelled);
+    u.step();
+    let (offered, load, capacity) = offered_on(&u);
+    assert!(offered >= measured * 9 / 10, "{offered}");
+    assert_eq!(load, u64::from(capacity), "the channel is saturated");
+    // A later reading that the model explains by itself: the background stops.
+    assert_eq!(u.set_measured_load(from, to, 0).unwrap(), 0);
+    u.step();
+    assert!(offered_on(&u).0 < measured / 2);
+    // The background flow is one flow, reused: the core has the 20 XR flows and it.
+    assert_eq!(u.traffic().unwrap().flows.len(), 21);
+    // Nodes without a link between them are refused.
+    let far = (0..topology.node_count() as u32)
+        .find(|&n| n != from && !topology.neighbours(from).contains(&n))
+        .unwrap();
+    let err = u.set_measured_load(from, far, 1).unwrap_err();
+    assert!(err.contains("share no link"), "{err}");
+}

@@ -1,0 +1,221 @@
+//! The particle filter learns what the scenario can only guess: a truth run whose worm
+//! spreads three times faster (or slower) than the scenario says is followed by members
+//! whose attack-rate factors move toward it and whose estimate follows the truth better
+//! than members held at the scenario's rates (`RatePrior::EXACT`, whose factors stay 1).
+
+use paraverse_attackers::AttackerPlugin;
+use paraverse_defenders::DefenderPlugin;
+use paraverse_sim::bundled;
+use paraverse_sim::prelude::*;
+use paraverse_twin::ensemble::{AlertModel, Ensemble, RatePrior};
+use paraverse_twin::observation::blue_observations;
+
+const PLUGINS: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
+
+/// Nothing to do with a tick's estimate.
+fn nothing(_: &paraverse_twin::ensemble::Estimate, _: &mut Ensemble) {}
+
+/// The campus's detector: it finds an infected sensor in the tick after infection.
+const MODEL: AlertModel = AlertModel {
+    tpr: 0.9,
+    fpr: 4e-5,
+};
+
+/// Follows the blue feed of a campus run whose campaigns run at `truth` times the
+/// scenario's rates; returns the members' weighted mean factor at the end and the mean
+/// absolute error of the estimate of compromised nodes.
+fn follow(truth: f64, prior: RatePrior) -> (f64, f64) {
+    let scenario = bundled::load(Some("metaverse-campus"))
+        .unwrap()
+        .with_seed(5)
+        .with_ticks(100);
+    let plain: Vec<&dyn SimPlugin> = PLUGINS.iter().map(|&p| p as &dyn SimPlugin).collect();
+    let mut real = Universe::build(scenario.clone().with_attack_rates(truth), &plain).unwrap();
+    let mut compromised = vec![0.0];
+    while real.step() {
+        compromised.push(real.with_security(|s| s.iter().filter(|s| s.compromised).count()) as f64);
+    }
+    let feed = blue_observations(real.world().resource::<EventLog>().events());
+    let mut ensemble =
+        Ensemble::new(&scenario, 16, (MODEL, prior), BackendChoice::Cpu, &PLUGINS).unwrap();
+    let mut error = Vec::new();
+    let mut on_tick = |e: &paraverse_twin::ensemble::Estimate, _: &mut Ensemble| {
+        error.push((e.mean - compromised[e.tick as usize]).abs());
+    };
+    for o in feed {
+        ensemble.observe(o, &plain, &mut on_tick).unwrap();
+    }
+    ensemble.close_until(100, &plain, &mut on_tick);
+    let rate = ensemble
+        .rates()
+        .iter()
+        .zip(ensemble.weights())
+        .map(|(r, w)| r * w)
+        .sum();
+    (rate, error.iter().sum::<f64>() / error.len() as f64)
+}
+
+#[test]
+fn the_members_learn_the_attackers_speed() {
+    let prior = RatePrior { spread: 4.0 };
+    let (fast, fast_error) = follow(3.0, prior);
+    let (slow, slow_error) = follow(1.0 / 3.0, prior);
+    eprintln!("fast {fast} (error {fast_error}), slow {slow} (error {slow_error})");
+    assert!(fast > 1.5, "a worm 3x faster: members at {fast}");
+    assert!(slow < 0.7, "a worm 3x slower: members at {slow}");
+    // With the scenario's rates only, the members cannot follow a faster worm as well.
+    let (exact, exact_error) = follow(3.0, RatePrior::EXACT);
+    eprintln!("exact prior: {exact} (error {exact_error})");
+    assert_eq!(exact, 1.0);
+    assert!(
+        fast_error < exact_error,
+        "learning the speed should follow the fast worm better: {fast_error} vs {exact_error}"
+    );
+}
+
+#[test]
+fn a_spread_below_one_is_refused() {
+    let scenario = bundled::load(Some("metaverse-campus")).unwrap();
+    let err = Ensemble::new(
+        &scenario,
+        2,
+        (MODEL, RatePrior { spread: 0.5 }),
+        BackendChoice::Cpu,
+        &PLUGINS,
+    )
+    .err()
+    .unwrap();
+    assert!(err.contains("at least 1"), "{err}");
+}
+
+#[test]
+fn a_measured_link_load_reaches_every_member_and_a_non_link_is_refused() {
+    let scenario = bundled::load(Some("metaverse-under-siege"))
+        .unwrap()
+        .with_ticks(20);
+    let plain: Vec<&dyn SimPlugin> = PLUGINS.iter().map(|&p| p as &dyn SimPlugin).collect();
+    let mut ensemble = Ensemble::new(
+        &scenario,
+        3,
+        (MODEL, RatePrior::DEFAULT),
+        BackendChoice::Cpu,
+        &PLUGINS,
+    )
+    .unwrap();
+    ensemble.close_until(2, &plain, &mut nothing);
+    // The busiest channel of member 0, and the link it belongs to.
+    let (channel, from, to) = {
+        let u = &ensemble.members()[0];
+        let core = u.traffic().unwrap();
+        let (d, _) = core
+            .state
+            .offered
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, o)| **o)
+            .unwrap();
+        let channel = core.used_channels()[d];
+        let (a, b) = u.world().resource::<Topology>().endpoints(channel / 2);
+        if channel.is_multiple_of(2) {
+            (channel, a, b)
+        } else {
+            (channel, b, a)
+        }
+    };
+    let capacity = ensemble.members()[0].traffic().unwrap().capacity[channel as usize];
+    let measured = 3 * u64::from(capacity);
+    let load = |kind, node, link| paraverse_twin::observation::Resolved {
+        tick: 4,
+        kind,
+        node,
+        link,
+    };
+    use paraverse_twin::observation::Kind;
+    ensemble
+        .observe(
+            load(Kind::LinkLoad, from, Some((to, measured))),
+            &plain,
+            &mut nothing,
+        )
+        .unwrap();
+    ensemble.close_until(5, &plain, &mut nothing);
+    for u in ensemble.members() {
+        let core = u.traffic().unwrap();
+        let d = core.used_channels().binary_search(&channel).unwrap();
+        assert!(
+            core.state.offered[d] >= measured * 9 / 10,
+            "offered {} of {measured}",
+            core.state.offered[d]
+        );
+        assert_eq!(core.state.load[d], u64::from(capacity), "saturated");
+    }
+    let topology = ensemble.members()[0].world().resource::<Topology>().clone();
+    let far = (0..topology.node_count() as u32)
+        .find(|&n| n != from && !topology.neighbours(from).contains(&n))
+        .unwrap();
+    let err = ensemble
+        .observe(
+            paraverse_twin::observation::Resolved {
+                tick: 6,
+                ..load(Kind::LinkLoad, from, Some((far, 1)))
+            },
+            &plain,
+            &mut nothing,
+        )
+        .unwrap_err();
+    assert!(err.contains("share no link"), "{err}");
+}
+
+#[test]
+fn a_node_removed_from_the_inventory_stays_off_the_network_in_every_member() {
+    let scenario = bundled::load(Some("metaverse-campus"))
+        .unwrap()
+        .with_seed(1)
+        .with_ticks(80);
+    let plain: Vec<&dyn SimPlugin> = PLUGINS.iter().map(|&p| p as &dyn SimPlugin).collect();
+    let mut ensemble = Ensemble::new(
+        &scenario,
+        4,
+        (MODEL, RatePrior::DEFAULT),
+        BackendChoice::Cpu,
+        &PLUGINS,
+    )
+    .unwrap();
+    use paraverse_twin::observation::{Kind, Resolved};
+    // Sensors the worm reaches in the first minutes, retired before it arrives; then a
+    // quarantine and release of one of them, which the removal outlasts.
+    let gone: Vec<u32> = (0..40).collect();
+    for &node in &gone {
+        let o = Resolved {
+            tick: 2,
+            kind: Kind::Removed,
+            node,
+            link: None,
+        };
+        ensemble.observe(o, &plain, &mut nothing).unwrap();
+    }
+    let release = Resolved {
+        tick: 30,
+        kind: Kind::Release,
+        node: 0,
+        link: None,
+    };
+    ensemble.observe(release, &plain, &mut nothing).unwrap();
+    ensemble.close_until(80, &plain, &mut nothing);
+    let mut outbreak = false;
+    for u in ensemble.members() {
+        // A copy to read (reading a world's nodes takes it mutably).
+        let mut u = u.fork(&plain).unwrap();
+        u.with_security(|s| {
+            for &n in &gone {
+                let s = &s[n as usize];
+                assert!(
+                    s.quarantined && !s.compromised && !s.alerted,
+                    "node {n}: {s:?}"
+                );
+            }
+            outbreak |= s.iter().filter(|s| s.ever_compromised).count() > 40;
+        });
+    }
+    assert!(outbreak, "the worm spread elsewhere meanwhile");
+}
