@@ -15,6 +15,27 @@ const PLUGINS: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin]
 /// Nothing to do with a tick's estimate.
 fn nothing(_: &paraverse_twin::ensemble::Estimate, _: &mut Ensemble) {}
 
+/// The plugins as a universe takes them.
+fn plain() -> Vec<&'static dyn SimPlugin> {
+    PLUGINS.iter().map(|&p| p as &dyn SimPlugin).collect()
+}
+
+/// `k` members of a bundled scenario, `ticks` long, with the default speed prior.
+fn ensemble_of(name: &str, ticks: u32, k: u32) -> Ensemble {
+    let scenario = bundled::load(Some(name))
+        .unwrap()
+        .with_seed(1)
+        .with_ticks(ticks);
+    Ensemble::new(
+        &scenario,
+        k,
+        (MODEL, RatePrior::DEFAULT),
+        BackendChoice::Cpu,
+        &PLUGINS,
+    )
+    .unwrap()
+}
+
 /// The campus's detector: it finds an infected sensor in the tick after infection.
 const MODEL: AlertModel = AlertModel {
     tpr: 0.9,
@@ -29,7 +50,7 @@ fn follow(truth: f64, prior: RatePrior) -> (f64, f64) {
         .unwrap()
         .with_seed(5)
         .with_ticks(100);
-    let plain: Vec<&dyn SimPlugin> = PLUGINS.iter().map(|&p| p as &dyn SimPlugin).collect();
+    let plain = plain();
     let mut real = Universe::build(scenario.clone().with_attack_rates(truth), &plain).unwrap();
     let mut compromised = vec![0.0];
     while real.step() {
@@ -90,18 +111,8 @@ fn a_spread_below_one_is_refused() {
 
 #[test]
 fn a_measured_link_load_reaches_every_member_and_a_non_link_is_refused() {
-    let scenario = bundled::load(Some("metaverse-under-siege"))
-        .unwrap()
-        .with_ticks(20);
-    let plain: Vec<&dyn SimPlugin> = PLUGINS.iter().map(|&p| p as &dyn SimPlugin).collect();
-    let mut ensemble = Ensemble::new(
-        &scenario,
-        3,
-        (MODEL, RatePrior::DEFAULT),
-        BackendChoice::Cpu,
-        &PLUGINS,
-    )
-    .unwrap();
+    let plain = plain();
+    let mut ensemble = ensemble_of("metaverse-under-siege", 20, 3);
     ensemble.close_until(2, &plain, &mut nothing);
     // The busiest channel of member 0, and the link it belongs to.
     let (channel, from, to) = {
@@ -168,19 +179,8 @@ fn a_measured_link_load_reaches_every_member_and_a_non_link_is_refused() {
 
 #[test]
 fn a_node_removed_from_the_inventory_stays_off_the_network_in_every_member() {
-    let scenario = bundled::load(Some("metaverse-campus"))
-        .unwrap()
-        .with_seed(1)
-        .with_ticks(80);
-    let plain: Vec<&dyn SimPlugin> = PLUGINS.iter().map(|&p| p as &dyn SimPlugin).collect();
-    let mut ensemble = Ensemble::new(
-        &scenario,
-        4,
-        (MODEL, RatePrior::DEFAULT),
-        BackendChoice::Cpu,
-        &PLUGINS,
-    )
-    .unwrap();
+    let plain = plain();
+    let mut ensemble = ensemble_of("metaverse-campus", 80, 4);
     use paraverse_twin::observation::{Kind, Resolved};
     // Sensors the worm reaches in the first minutes, retired before it arrives; then a
     // quarantine and release of one of them, which the removal outlasts.
