@@ -449,10 +449,7 @@ impl Ensemble {
                 used[p] = true;
             }
         }
-        let mut rates = vec![0.0; k];
-        for (slot, &p) in parents.iter().enumerate() {
-            rates[slot] = self.rates[p];
-        }
+        let mut rates: Vec<f64> = parents.iter().map(|&p| self.rates[p]).collect();
         for &(slot, p) in &copies {
             self.copies += 1;
             let seed = rng.draw(MEMBER, self.copies, tick, 0);
@@ -634,9 +631,9 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: u8) {
 /// A node the member has held since before the tick and nobody alerted on counts
 /// `(1 − tpr) / (1 − fpr)` unless the *real* network holds it in quarantine or has alerted
 /// on it before (a detector alerts on a node once until it is released; one taken in this
-/// tick acts, and can be seen, only from the next): a node the member's own detectors isolated is, if
-/// the member were right, a compromised node the real detectors watch and stayed silent
-/// on. (Counting the member's own quarantines as unwatched let the members that
+/// tick acts, and can be seen, only from the next): a node the member's own detectors
+/// isolated is, if the member were right, a compromised node the real detectors watch and
+/// stayed silent on. (Counting the member's own quarantines as unwatched let the members that
 /// spread fastest, whose surplus their own detectors isolate, escape the penalty: with
 /// the attacker's speed sampled, the filter then chose the fastest.)
 fn assimilate(

@@ -15,11 +15,11 @@
 //! `address` through a mapping file (a group's nodes take its blocks' addresses in order,
 //! as `paraverse import` writes them). `paraverse schema --observations` prints the JSON
 //! Schema. Alerts are evidence (weighed by the detectors' rates); quarantines, releases,
-//! confirmed compromises, clean verdicts, patches and removals from the inventory are facts,
-//! imposed on every member;
-//! so is a link's measured load (`link_load`: kbit/s from `node` to its neighbour `to`),
-//! which makes each member's traffic on that link what the sensor measured (background
-//! traffic for what the scenario's flows do not make), so forecasts see the congestion.
+//! confirmed compromises, clean verdicts, patches and removals from the inventory are
+//! facts, imposed on every member; so is a link's measured load (`link_load`: kbit/s
+//! from `node` to its neighbour `to`), which makes each member's traffic on that link
+//! what the sensor measured (background traffic for what the scenario's flows do not
+//! make), so forecasts see the congestion.
 
 use std::io::BufRead;
 

@@ -654,8 +654,8 @@ impl Scenario {
     /// The scenario with every campaign's rate of progress times `factor`: worm and botnet
     /// scans, initial-access and lateral-movement attempts, ledger transfers and poisoning
     /// samples. The twin draws one factor per member of its ensemble, because the real
-    /// attacker's speed is what a scenario can only guess. Goals, volumes and chances per attempt stay; a factor of 1 changes
-    /// nothing.
+    /// attacker's speed is what a scenario can only guess. Goals, volumes and chances per
+    /// attempt stay; a factor of 1 changes nothing.
     pub fn with_attack_rates(mut self, factor: f64) -> Self {
         if factor == 1.0 {
             return self;
