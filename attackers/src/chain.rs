@@ -47,9 +47,11 @@ pub const HARVEST: usize = 1;
 /// Identity campaigns: the first wallet drained (where the kind drains wallets).
 pub const DRAIN: usize = 2;
 
-const fn s(name: &'static str, tactic: &'static str, technique: &'static str) -> KillStep {
+/// A kill-chain step: its name in reports, its ATT&CK tactic and technique id.
+pub const fn step(name: &'static str, tactic: &'static str, technique: &'static str) -> KillStep {
     KillStep::new(name, tactic, technique)
 }
+use step as s;
 
 /// The kill chain of a campaign and what its goal counts.
 pub fn steps(c: &Campaign) -> (Vec<KillStep>, &'static str) {
@@ -80,6 +82,9 @@ pub fn steps(c: &Campaign) -> (Vec<KillStep>, &'static str) {
         v.push(s("accounts_taken_over", "initial-access", "T1078"));
         v
     };
+    if let Some(objective) = crate::targeted::objective(&c.kind) {
+        return (targeted(&objective.steps()), objective.unit());
+    }
     match &c.kind {
         CampaignKind::Worm(_) => (crate::worm::WORM_STEPS.to_vec(), "nodes infected"),
         CampaignKind::Botnet(_) => (
@@ -92,56 +97,6 @@ pub fn steps(c: &Campaign) -> (Vec<KillStep>, &'static str) {
                 s("service_down", "impact", "T1498"),
             ],
             "target nodes overwhelmed",
-        ),
-        CampaignKind::Intrusion => (
-            targeted(&[s("high_value_target", "collection", "T1005")]),
-            "target nodes held",
-        ),
-        CampaignKind::Cryptojacking { .. } => (
-            targeted(&[
-                s("resource_hijacking", "impact", "T1496"),
-                s("compute_stolen", "impact", "T1496"),
-            ]),
-            "nodes hijacked",
-        ),
-        CampaignKind::Exfiltration { .. } => (
-            targeted(&[
-                s("collection", "collection", "T1005"),
-                s("exfiltration", "exfiltration", "T1041"),
-                s("data_stolen", "exfiltration", "T1041"),
-            ]),
-            "records stolen",
-        ),
-        CampaignKind::AssetTheft { .. } => (
-            targeted(&[
-                s("key_theft", "credential-access", "T1552.004"),
-                s("financial_theft", "impact", "T1657"),
-                s("assets_drained", "impact", "T1657"),
-            ]),
-            "assets stolen",
-        ),
-        CampaignKind::Ransomware { .. } => (
-            targeted(&[
-                s("staging", "collection", "T1074"),
-                s("encryption", "impact", "T1486"),
-                s("services_encrypted", "impact", "T1486"),
-            ]),
-            "nodes encrypted",
-        ),
-        CampaignKind::FalseData(_) => (
-            targeted(&[
-                s("false_data_injection", "impact", "T1565.002"),
-                s("wrong_decision", "impact", "T1565.002"),
-            ]),
-            "wrong twin decisions",
-        ),
-        CampaignKind::Poisoning { .. } => (
-            targeted(&[
-                s("training_data_access", "collection", "T1213"),
-                s("poisoning", "persistence", "AML.T0020"),
-                s("model_poisoned", "defense-evasion", "AML.T0020"),
-            ]),
-            "models poisoned",
         ),
         CampaignKind::Phishing { lure } => (
             match lure {
@@ -162,6 +117,10 @@ pub fn steps(c: &Campaign) -> (Vec<KillStep>, &'static str) {
                 ),
             },
             "accounts taken over",
+        ),
+        other => unreachable!(
+            "`{}` is a targeted kind: its objective gives its steps",
+            other.name()
         ),
     }
 }
