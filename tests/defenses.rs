@@ -264,3 +264,46 @@ fn ueba_catches_miners_by_their_cpu_load() {
         "benign bursts give real false positives"
     );
 }
+
+#[test]
+fn code_signing_stops_a_trojanised_update() {
+    // Footholds: the update-service nodes taken plus every headset that installs the trojan.
+    let (without, with) = compare("campaign-supply-chain", "code-signing", |s| {
+        s.counters["footholds"] as f64
+    });
+    assert!(
+        without >= 400.0,
+        "the whole fleet falls undefended: {without}"
+    );
+    assert!(with < 0.1 * without, "{without} -> {with}");
+    let (early, late) = compare("campaign-supply-chain", "code-signing", goal_time);
+    assert!(late > early + 600.0, "{early} -> {late}");
+}
+
+#[test]
+fn step_up_stops_stuffing_and_session_theft_but_not_deepfakes_without_liveness() {
+    // The takeover scenario's first campaign stuffs passwords; the second deepfakes
+    // biometric accounts, with no liveness detection deployed.
+    let (early, late) = compare("campaign-takeover", "step-up", goal_time);
+    assert!(late > early + 600.0, "stuffing: {early} -> {late}");
+    let deepfake_goal = |s: &Summary| {
+        assert_eq!(s.campaigns[1].name, "deepfake-avatars");
+        s.campaigns[1].goal_reached_s.unwrap_or(s.simulated_s * 2.0)
+    };
+    let (without, with) = compare("campaign-takeover", "step-up", deepfake_goal);
+    assert!(
+        with < without + 300.0,
+        "deepfakes pass the re-check: {without} -> {with}"
+    );
+    // A fake app's hijacked sessions meet the second factor too.
+    let (without, with) = compare("campaign-phishing", "step-up", |s| {
+        s.impact.accounts_taken_over as f64
+    });
+    assert!(with < 0.3 * without, "{without} -> {with}");
+    let s = run("campaign-takeover", Some("step-up"), 1);
+    let c = &s.counters;
+    assert!(c["step_up_blocked"] > 0 && c["step_up_blocked"] <= c["step_up_challenges"]);
+    // Benign log-ins flagged by mistake prompt users too: the friction.
+    assert!(c["step_up_prompts"] > c["step_up_challenges"], "{c:?}");
+    assert!(s.cost.friction > 0.0);
+}

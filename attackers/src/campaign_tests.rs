@@ -372,3 +372,212 @@ strength = 4
         "miss rate {before:.3} clean vs {after:.3} poisoned"
     );
 }
+
+/// The supply-chain example at `seed`, with `settings` appended to its
+/// `[campaign.supply_chain]` table (the file's last) and then `defense` sections.
+fn supply_chain(seed: u64, settings: &str, defense: &str) -> RunRecord {
+    // The example names its component; a test may name another (the default is `app`).
+    let text = bundled::get("campaign-supply-chain")
+        .unwrap()
+        .text
+        .replace("component = \"app\"\n", "");
+    let text = format!("{text}{settings}\n{defense}");
+    let scenario = Scenario::from_toml_str(&text, "supply-chain.toml")
+        .unwrap()
+        .with_seed(seed);
+    run(scenario, &[&AttackerPlugin, &DefenderPlugin])
+}
+
+/// Nodes of the example's fleet (its headsets) and update service.
+fn fleet_and_service(r: &RunRecord) -> (std::ops::Range<u32>, std::ops::Range<u32>) {
+    let s = bundled::load(Some("campaign-supply-chain")).unwrap();
+    let group = |n: &str| s.groups.iter().find(|g| g.name == n).unwrap().nodes();
+    assert_eq!(r.summary.campaigns[0].kind, "supply_chain");
+    (group("headsets"), group("update-service"))
+}
+
+#[test]
+fn supply_chain_trojanises_the_whole_fleet_through_the_update_service() {
+    for seed in [1, 2, 7] {
+        let r = supply_chain(seed, "", "");
+        assert_goals(&r.summary);
+        let (fleet, service) = fleet_and_service(&r);
+        let installs: Vec<&RunEvent> = r
+            .events
+            .iter()
+            .filter(|e| e.kind == "trojanised_install")
+            .collect();
+        // Every headset, once, each from a node of the update service, within the hour
+        // of rollout after the push.
+        assert_eq!(installs.len(), fleet.len(), "seed {seed}");
+        let mut nodes: Vec<u32> = installs.iter().map(|e| e.node.unwrap()).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        assert_eq!(nodes.len(), fleet.len());
+        assert!(nodes.iter().all(|n| fleet.contains(n)));
+        assert!(
+            installs
+                .iter()
+                .all(|e| service.contains(&e.source.unwrap()))
+        );
+        let c = &r.summary.campaigns[0];
+        let push = c.steps[4].reached_s.unwrap();
+        assert_eq!(c.steps[4].step.technique, "T1195.002");
+        let last = installs.iter().map(|e| e.tick).max().unwrap();
+        assert!(f64::from(last) * 10.0 < push + 3600.0, "seed {seed}");
+        assert!(r.summary.counters["footholds"] >= fleet.len() as u64);
+    }
+}
+
+#[test]
+fn code_signing_stops_an_unsigned_trojan_but_not_a_signed_one() {
+    let signing = "[defense.code_signing]\ncoverage = 1.0\n";
+    for seed in [1, 2] {
+        let open = supply_chain(seed, "", "");
+        let count = |r: &RunRecord, kind: &str| r.events.iter().filter(|e| e.kind == kind).count();
+        // Every node verifies and the build is not signed: every install is refused, and
+        // each refusal is a certain alert on the sending server.
+        let signed_off = supply_chain(seed, "", signing);
+        assert_eq!(count(&signed_off, "trojanised_install"), 0, "seed {seed}");
+        assert_eq!(count(&signed_off, "update_rejected"), 400);
+        assert!(signed_off.summary.counters["tripwire_alerts"] > 0);
+        assert!(signed_off.summary.campaigns[0].goal_reached_s.is_none());
+        // A build the vendor's compromised pipeline signed passes verification: the fleet
+        // falls as if undefended.
+        let signed = supply_chain(seed, "signed = 1.0", signing);
+        assert_eq!(count(&signed, "update_rejected"), 0);
+        assert_eq!(
+            count(&signed, "trojanised_install"),
+            count(&open, "trojanised_install")
+        );
+        // Firmware is T1195.003.
+        let firmware = supply_chain(seed, "component = \"firmware\"", "");
+        assert_eq!(
+            firmware.summary.campaigns[0].steps[4].step.technique,
+            "T1195.003"
+        );
+    }
+}
+
+#[test]
+fn quarantining_the_update_service_pulls_the_update() {
+    // Partial coverage: the first refusals alert on the server, which is isolated, and
+    // the rest of the fleet never gets the trojan.
+    let defense = "[defense.code_signing]\ncoverage = 0.5\n\n[defense.quarantine]\ndelay = \"10 s\"\nrelease_after = \"2 h\"\n";
+    for seed in [1, 2, 7] {
+        let r = supply_chain(seed, "", defense);
+        let installs = r
+            .events
+            .iter()
+            .filter(|e| e.kind == "trojanised_install")
+            .count();
+        assert!(r.summary.counters["quarantines"] > 0, "seed {seed}");
+        assert!(installs < 40, "seed {seed}: {installs} installs");
+    }
+}
+
+/// A data store exposed to the Internet, exfiltrated at `rate` from its first tick, on a
+/// network that makes no connections (so UEBA can only see volume), under UEBA.
+fn exposed_store(rate: &str, campaign: bool) -> RunRecord {
+    let mut t = String::from(
+        r#"[general]
+name = "exposed-store"
+seed = 5
+tick = "10 s"
+stop = "1 h"
+
+[[zone]]
+name = "dc"
+
+[[link]]
+name = "lan"
+capacity = "10 Gbit/s"
+latency = "1 ms"
+
+[[service]]
+name = "db-admin"
+port = 5432
+vulnerabilities = [{ id = "CVE-2", cvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" }]
+
+[[group]]
+name = "vault"
+kind = "data_store"
+count = 4
+zone = "dc"
+services = ["db-admin"]
+connections_per_second = 0
+data = { health = 10000000 }
+
+[[group]]
+name = "apps"
+kind = "cloud_vm"
+count = 400
+zone = "dc"
+connections_per_second = 0
+
+[[group]]
+name = "drop"
+kind = "cloud_vm"
+count = 1
+zone = "dc"
+connections_per_second = 0
+
+[[topology]]
+generator = "mesh"
+groups = ["vault", "apps", "drop"]
+link = "lan"
+
+[defense.detection]
+method = "ueba"
+sensitivity = 4.0
+learning_rate = 0.05
+"#,
+    );
+    if campaign {
+        t.push_str(&format!(
+            r#"
+[[campaign]]
+name = "leak"
+start = "30 min"
+entry = "vault"
+attempt_rate = 1
+target = "vault"
+lateral_rate = 0
+
+[campaign.exfiltration]
+drop = "drop"
+rate = "{rate}"
+"#
+        ));
+    }
+    let s = Scenario::from_toml_str(&t, "exposed-store.toml").unwrap();
+    run(s, &[&AttackerPlugin, &DefenderPlugin])
+}
+
+#[test]
+fn ueba_sees_exfiltration_by_its_volume_with_false_positives_from_bulk_uploads() {
+    let alerted_store = |r: &RunRecord| {
+        r.events
+            .iter()
+            .filter(|e| e.kind == "detection" && e.truth == Some(true))
+            .filter(|e| e.node.is_some_and(|n| n < 4))
+            .count()
+    };
+    // Nothing but volume can give the store away: it makes no connections, has no
+    // failed log-ins, and exfiltration does not load its CPU.
+    let fast = exposed_store("20 Mbit/s", true);
+    assert!(fast.summary.impact.records_stolen["health"] > 0);
+    assert!(alerted_store(&fast) >= 1, "{:?}", fast.summary.counters);
+    // Low and slow, under a server's usual traffic, goes unseen.
+    let slow = exposed_store("500 kbit/s", true);
+    assert!(slow.summary.impact.records_stolen["health"] > 0);
+    assert_eq!(alerted_store(&slow), 0);
+    // A clean network: every alert is a benign bulk upload, a false positive.
+    let clean = exposed_store("", false);
+    let fp = clean.summary.counters["false_detections"];
+    assert!(
+        fp > 0 && fp < 20,
+        "{fp} false positives in 145,800 node-ticks"
+    );
+    assert_eq!(clean.summary.counters["true_detections"], 0);
+}

@@ -15,6 +15,13 @@
 //! - **deepfake**: `deepfake_quality` against biometric authentication, times
 //!   `1 − liveness` where `[defense.biometric]` runs liveness detection; never otherwise.
 //!
+//! With step-up authentication (`[defense.step_up]`), the risk engine flags a won log-in
+//! with chance `detect` and demands a second factor of the account's owner: a stolen or
+//! stuffed password, or a session a fake app hijacked, gets in only if the user approves
+//! the unexpected prompt (`fatigue`); a deepfake that fooled the face check fools the
+//! re-check too, unless liveness detection (if deployed) catches it this time. A stopped
+//! impostor is a failed log-in the account sees.
+//!
 //! A taken account leaks its credentials (at least one record of class `credentials`).
 //! A fake app also steals the wallet connection, and a takeover gets into the wallet: the
 //! victim's digital assets are transferred out through the [`Ledger`] at once.
@@ -44,6 +51,8 @@ pub struct IdentityCampaign {
     pub chance: Chance,
     /// Whether a success drains the victim's wallet.
     pub drains_wallet: bool,
+    /// Whether it impersonates by deepfake (a step-up re-check is biometric too).
+    pub deepfake: bool,
     /// Accounts that reach the goal.
     pub goal: u64,
     /// Distinct accounts this campaign has taken so far (its goal counts accounts).
@@ -120,6 +129,7 @@ impl IdentityCampaigns {
                     _ => return None,
                 };
                 Some(IdentityCampaign {
+                    deepfake: matches!(c.kind, CampaignKind::Takeover(Takeover::Deepfake(_))),
                     campaign: i as u8,
                     start_tick: c.start_tick,
                     target: a.target,
@@ -140,6 +150,46 @@ impl IdentityCampaigns {
     }
 }
 
+/// Step-up challenge draws (whether flagged, whether the second factor holds).
+const STEP_UP: u64 = 3;
+
+impl IdentityCampaign {
+    /// Whether step-up authentication stops the impostor that just won attempt `k` on
+    /// `node`; records the challenge.
+    fn stopped_by_step_up(
+        &self,
+        scenario: &Scenario,
+        step_ups: Option<&mut StepUps>,
+        rng: &SimRng,
+        node: u32,
+        tick: u32,
+        k: u32,
+    ) -> bool {
+        let (Some(su), Some(log)) = (scenario.defense.step_up, step_ups) else {
+            return false;
+        };
+        let d = rng.draw(self.stream.derive(STEP_UP), node, tick, 2 * k);
+        if !su.detect.hit(d) {
+            return false;
+        }
+        log.challenged += 1;
+        let second = rng.draw(self.stream.derive(STEP_UP), node, tick, 2 * k + 1);
+        let passes = if self.deepfake {
+            // The same fake before the same camera: only liveness detection can tell.
+            scenario
+                .defense
+                .biometric
+                .is_none_or(|b| !b.liveness.hit(second))
+        } else {
+            su.fatigue.hit(second)
+        };
+        if !passes {
+            log.blocked += 1;
+        }
+        !passes
+    }
+}
+
 /// Attack stage: every identity campaign makes its attempts.
 pub fn identity_step(
     mut nodes: Query<(&mut Security, &mut Telemetry)>,
@@ -147,6 +197,7 @@ pub fn identity_step(
     ctx: Ctx,
     mut out: Out,
     mut ledger: Option<ResMut<Ledger>>,
+    mut step_ups: Option<ResMut<StepUps>>,
 ) {
     let (mut security, mut telemetry) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
@@ -181,8 +232,17 @@ pub fn identity_step(
             if !ic
                 .chance
                 .hit(rng.draw(ic.stream.derive(2), CAMPAIGN, tick, k))
+                || ic.stopped_by_step_up(
+                    &ctx.scenario,
+                    step_ups.as_deref_mut(),
+                    &rng,
+                    node,
+                    tick,
+                    k,
+                )
             {
-                // A failed log-in (stuffing, a rejected deepfake): the account sees it.
+                // A failed log-in (stuffing, a rejected deepfake, a second factor that
+                // held): the account sees it.
                 let t = &mut telemetry[node as usize];
                 t.auth_failures = t.auth_failures.saturating_add(1);
                 continue;

@@ -160,7 +160,7 @@ pub fn tripwire_alerts(
 }
 
 /// UEBA: each monitored node's own baselines of its signals (outbound connections, failed
-/// log-ins, CPU load), as exponentially weighted moving mean and variance in 16.16 fixed
+/// log-ins, CPU load, egress volume), as exponentially weighted moving mean and variance in 16.16 fixed
 /// point. A signal more than `sensitivity` standard deviations (scaled by the possibly
 /// poisoned [`DetectionModel`]) plus a minimum excess above its mean raises an alert;
 /// anomalous values do not enter the baseline. Nothing alerts during the first
@@ -174,14 +174,19 @@ pub struct Ueba {
     /// Counters.
     pub counters: DetectionCounters,
     /// Per node and signal: (mean, variance), fixed point.
-    pub baselines: Vec<[(i64, i64); 3]>,
+    pub baselines: Vec<[(i64, i64); SIGNALS]>,
     /// Ticks observed.
     pub seen: u32,
 }
 
+/// Signals UEBA baselines per node.
+pub const SIGNALS: usize = 4;
+
 /// Smallest excess over the mean that can alert, per signal (connections, failed
-/// log-ins, CPU ‰): keeps near-constant signals from alerting on noise.
-pub const MIN_EXCESS: [i64; 3] = [3, 3, 150];
+/// log-ins, CPU ‰, egress kbit/s): keeps near-constant signals from alerting on noise.
+/// Egress needs 1 Mbit/s above the node's usual: exfiltration slower than that, mixed
+/// into a busy server's traffic, goes unseen (low and slow), as it does in practice.
+pub const MIN_EXCESS: [i64; SIGNALS] = [3, 3, 150, 1000];
 
 impl Ueba {
     /// A detector with empty baselines for `nodes` nodes.
@@ -195,7 +200,7 @@ impl Ueba {
             config,
             monitored,
             counters,
-            baselines: vec![[(i64::MIN, 0); 3]; nodes],
+            baselines: vec![[(i64::MIN, 0); SIGNALS]; nodes],
             seen: 0,
         }
     }
@@ -257,10 +262,12 @@ pub fn detect_ueba(
                 if !monitored[z.0 as usize] || s.quarantined {
                     continue;
                 }
-                let signals = [
+                let signals: [u64; SIGNALS] = [
                     u64::from(t.connections),
                     u64::from(t.auth_failures),
                     u64::from(t.cpu_permille),
+                    // Capped at 4 Gbit/s, so squares stay within the fixed point.
+                    u64::from(t.egress_kbps).min(1 << 22),
                 ];
                 let mut anomalous = false;
                 for (i, &x) in signals.iter().enumerate() {
@@ -290,7 +297,7 @@ impl Persist for Ueba {
         paraverse_sim::checkpoint::encode::<Self, _>(&(&self.baselines, self.seen), out)
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
-        let (baselines, seen): (Vec<[(i64, i64); 3]>, u32) =
+        let (baselines, seen): (Vec<[(i64, i64); SIGNALS]>, u32) =
             paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
         paraverse_sim::checkpoint::same_len(
             "UEBA baselines",

@@ -13,6 +13,8 @@
 //! - [`trust`]: zero trust (trust scores, re-verification, attestation, no access below
 //!   the threshold) and continuous biometric authentication with liveness detection;
 //! - [`recovery`]: backups and restores;
+//! - [`step_up`]: step-up authentication's prompts and counters (the second factor itself
+//!   is checked where identity campaigns log in);
 //! - [`adaptive`]: the adaptive response (CARTA): throttle, revoke or quarantine
 //!   according to each alert's risk.
 //!
@@ -31,6 +33,7 @@ pub mod detection;
 pub mod export;
 pub mod recovery;
 pub mod response;
+pub mod step_up;
 pub mod trust;
 
 use bevy_ecs::prelude::*;
@@ -59,6 +62,8 @@ pub enum DefenseStep {
     Biometric,
     /// Backups and restores (defend).
     Recover,
+    /// Step-up authentication's counters and benign prompts (defend).
+    StepUp,
 }
 
 /// Adds the scenario's defenses to the sense and defend stages.
@@ -86,11 +91,14 @@ impl SimPlugin for DefenderPlugin {
                 DefenseStep::Trust,
                 DefenseStep::Biometric,
                 DefenseStep::Recover,
+                DefenseStep::StepUp,
             )
                 .chain()
                 .in_set(SimStage::Defend),
         );
-        let tripwires = defense.deception.is_some() || defense.zero_trust.is_some();
+        let tripwires = defense.deception.is_some()
+            || defense.zero_trust.is_some()
+            || defense.code_signing.is_some();
         if defense.detection.is_some() || tripwires {
             builder
                 .world_mut()
@@ -302,6 +310,38 @@ impl SimPlugin for DefenderPlugin {
             builder.add_systems(
                 SimStage::Defend,
                 recovery::backups.in_set(DefenseStep::Recover),
+            );
+        }
+        if let Some(su) = defense.step_up {
+            let scenario = builder.scenario;
+            let users: u64 = scenario
+                .groups
+                .iter()
+                .filter(|g| g.kind.is_terminal())
+                .map(|g| u64::from(g.count))
+                .sum();
+            let tick_us = scenario.tick.as_micros();
+            let mut m = builder.metrics();
+            let defense = step_up::StepUpDefense {
+                false_prompts: PerTick::from_rate(
+                    users as f64 * su.false_prompts_per_hour / 3600.0,
+                    tick_us,
+                ),
+                challenges: m.register("step_up_challenges", "impostor log-ins challenged"),
+                blocked: m.register("step_up_blocked", "impostors the second factor stopped"),
+                prompts: m.register(
+                    "step_up_prompts",
+                    "second-factor prompts users saw (friction)",
+                ),
+            };
+            builder.world_mut().insert_resource(defense);
+            builder.world_mut().insert_resource(StepUps::default());
+            builder
+                .rebuilt::<step_up::StepUpDefense>()
+                .persist::<StepUps>();
+            builder.add_systems(
+                SimStage::Defend,
+                step_up::step_up.in_set(DefenseStep::StepUp),
             );
         }
         Ok(())

@@ -66,6 +66,10 @@ pub const ALL: &[Bundled] = &[
         text: include_str!("../../scenarios/campaign-ransomware.toml"),
     },
     Bundled {
+        name: "campaign-supply-chain",
+        text: include_str!("../../scenarios/campaign-supply-chain.toml"),
+    },
+    Bundled {
         name: "campaign-false-data",
         text: include_str!("../../scenarios/campaign-false-data.toml"),
     },
@@ -114,6 +118,14 @@ pub const STRATEGIES: &[Bundled] = &[
     Bundled {
         name: "liveness",
         text: include_str!("../../strategies/liveness.toml"),
+    },
+    Bundled {
+        name: "code-signing",
+        text: include_str!("../../strategies/code-signing.toml"),
+    },
+    Bundled {
+        name: "step-up",
+        text: include_str!("../../strategies/step-up.toml"),
     },
     Bundled {
         name: "poison-filter",

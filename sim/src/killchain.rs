@@ -164,6 +164,14 @@ impl CampaignBook {
             .map_or("", |s| s.technique)
     }
 
+    /// The tick a step was first reached, if it has been.
+    pub fn reached_at(&self, campaign: u8, step: usize) -> Option<u32> {
+        self.tracks
+            .get(campaign as usize)
+            .and_then(Option::as_ref)
+            .and_then(|t| t.reached.get(step).copied().flatten())
+    }
+
     /// Whether a step has been reached.
     pub fn reached(&self, campaign: u8, step: usize) -> bool {
         self.tracks

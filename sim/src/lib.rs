@@ -38,7 +38,7 @@ pub mod prelude {
     pub use crate::checkpoint::{Checkpoint, CheckpointError, Persist};
     pub use crate::killchain::{CampaignBook, CampaignTrack, KillStep};
     pub use crate::metrics::{CounterId, EventLog, Metrics, RunEvent, RunRecord, Summary};
-    pub use crate::policy::{AccessPolicy, Tripwires};
+    pub use crate::policy::{AccessPolicy, StepUps, Tripwires};
     pub use crate::rng::{Chance, PerTick, SimRng, Stream};
     pub use crate::scenario::{Scenario, ScenarioError};
     pub use crate::topology::Topology;

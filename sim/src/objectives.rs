@@ -32,6 +32,9 @@ pub const PER_SEGMENT_HOUR: f64 = 0.5;
 pub const PER_PRIVATE_CLASS_HOUR: f64 = 5.0;
 /// Operations units per simulated hour of poisoned-data filtering at a catch rate of 1.
 pub const PER_FILTER_HOUR: f64 = 10.0;
+/// Operations units per simulated hour of code signing at full coverage (signing keys in an
+/// HSM, verification enforced on every node).
+pub const PER_SIGNING_HOUR: f64 = 2.0;
 /// Friction units per 100 re-authentication prompts.
 pub const PER_100_PROMPTS: f64 = 1.0;
 /// Friction units per 100 legitimate flow-ticks refused (segmentation, zero trust).
@@ -72,7 +75,9 @@ impl Cost {
                     * PER_PRIVATE_CLASS_HOUR
             })
             + d.poison_filter
-                .map_or(0.0, |f| f.catch.probability() * PER_FILTER_HOUR);
+                .map_or(0.0, |f| f.catch.probability() * PER_FILTER_HOUR)
+            + d.code_signing
+                .map_or(0.0, |c| c.coverage.probability() * PER_SIGNING_HOUR);
         let ops = t("verifications") / 1000.0 * PER_1000_VERIFICATIONS
             + t("biometric_checks") / 10_000.0 * PER_10000_BIOMETRIC_CHECKS
             + t("backup_runs") * PER_BACKUP_RUN
@@ -80,7 +85,7 @@ impl Cost {
             + (t("patches") + t("hardened")) / 100.0 * PER_100_NODES_PATCHED
             + decoys * hours * PER_DECOY_PERCENT_HOUR
             + upkeep * hours;
-        let friction = t("reauth_prompts") / 100.0 * PER_100_PROMPTS
+        let friction = (t("reauth_prompts") + t("step_up_prompts")) / 100.0 * PER_100_PROMPTS
             + t("blocked_flow_ticks") / 100.0 * PER_100_BLOCKED_FLOW_TICKS
             + t("throttled_node_ticks") / 100.0 * PER_100_THROTTLED_NODE_TICKS
             + t("revocations") * PER_REVOCATION;

@@ -179,3 +179,15 @@ pub struct Tripwires {
 }
 
 crate::persist_whole!(Tripwires);
+
+/// Step-up challenges this tick: identity campaigns record them where the log-in happens,
+/// the step-up defense counts them.
+#[derive(Resource, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct StepUps {
+    /// Impostor log-ins or transfers challenged.
+    pub challenged: u32,
+    /// Of them, stopped by the second factor.
+    pub blocked: u32,
+}
+
+crate::persist_whole!(StepUps);

@@ -199,6 +199,9 @@ pub struct Telemetry {
     pub auth_failures: u16,
     /// CPU/GPU load this tick, per mille (miners push it up).
     pub cpu_permille: u16,
+    /// Data the node sent this tick, mean kbit/s (bulk uploads and exfiltration push it
+    /// up): what a host agent or a NetFlow exporter at its port would count.
+    pub egress_kbps: u32,
 }
 
 /// Typical CPU load of a kind, per mille; benign load varies ±100 around it.
@@ -208,6 +211,16 @@ pub fn base_cpu_permille(kind: NodeKind) -> u16 {
         NodeKind::XrHeadset | NodeKind::ArGlasses | NodeKind::Phone => 250,
         NodeKind::EdgeServer | NodeKind::GpuNode | NodeKind::CloudVm | NodeKind::Server => 500,
         _ => 300,
+    }
+}
+
+/// Typical data a node of a kind sends, kbit/s; benign egress varies ±50 % around it.
+pub fn base_egress_kbps(kind: NodeKind) -> u32 {
+    match kind {
+        NodeKind::IotWearable | NodeKind::IotSensor => 20,
+        NodeKind::XrHeadset | NodeKind::ArGlasses | NodeKind::Phone => 400,
+        NodeKind::EdgeServer | NodeKind::GpuNode | NodeKind::CloudVm | NodeKind::Server => 4000,
+        _ => 1000,
     }
 }
 
@@ -334,14 +347,38 @@ pub fn benign_connections(rng: &SimRng, mean_fx: u64, node: u32, tick: u32) -> u
     count
 }
 
-/// Benign failed log-ins and CPU load of one node in one tick: a typo with
-/// [`TYPO_CHANCE`], and the kind's base load ±100 ‰, uniform.
+/// Chance per node and tick (out of 65,536) of a benign bulk upload (a backup, a video, a
+/// crash dump) at [`BULK_FACTOR`] times the node's usual egress: the honest false
+/// positives of a volume detector. About 1 node-tick in 22,000.
+pub const BULK_IN_65536: u64 = 3;
+
+/// A bulk upload's rate, in multiples of the node's base egress.
+pub const BULK_FACTOR: u32 = 20;
+
+/// Benign failed log-ins, CPU load and egress of one node in one tick, from one draw: a
+/// typo with [`TYPO_CHANCE`] (the draw's top bits), the kind's base load ±100 ‰ (bits
+/// 0–15), egress at its base ±50 % (bits 16–31), and a bulk upload (bits 32–47).
 #[inline]
-pub fn benign_host(rng: &SimRng, base_cpu: u16, node: u32, tick: u32) -> (u16, u16) {
+pub fn benign_host(
+    rng: &SimRng,
+    base_cpu: u16,
+    base_egress: u32,
+    node: u32,
+    tick: u32,
+) -> (u16, u16, u32) {
     let d = rng.draw(BENIGN_HOST, node, tick, 0);
     let typo = u16::from(TYPO_CHANCE.hit(d));
     let noise = (((d & 0xFFFF) * 201) >> 16) as u16; // 0..=200
-    (typo, (base_cpu + noise).saturating_sub(100))
+    let base = u64::from(base_egress);
+    let mut egress = base / 2 + ((base * ((d >> 16) & 0xFFFF)) >> 16);
+    if (d >> 32) & 0xFFFF < BULK_IN_65536 {
+        egress += base * u64::from(BULK_FACTOR);
+    }
+    (
+        typo,
+        (base_cpu + noise).saturating_sub(100),
+        egress.min(u64::from(u32::MAX)) as u32,
+    )
 }
 
 /// Demand stage: every node's telemetry starts the tick at its benign baseline.
@@ -358,10 +395,10 @@ pub fn benign_demand(
         .iter()
         .map(|g| g.connections.raw())
         .collect();
-    let cpu: Vec<u16> = scenario
+    let cpu: Vec<(u16, u32)> = scenario
         .groups
         .iter()
-        .map(|g| base_cpu_permille(g.kind))
+        .map(|g| (base_cpu_permille(g.kind), base_egress_kbps(g.kind)))
         .collect();
     let (rng, tick) = (*rng, clock.tick);
     telemetry
@@ -372,12 +409,14 @@ pub fn benign_demand(
             let base = (c * CHUNK) as u32;
             for (k, (t, g)) in tel.iter_mut().zip(grp).enumerate() {
                 let node = base + k as u32;
-                let (auth_failures, cpu_permille) =
-                    benign_host(&rng, cpu[g.0 as usize], node, tick);
+                let (cpu, egress) = cpu[g.0 as usize];
+                let (auth_failures, cpu_permille, egress_kbps) =
+                    benign_host(&rng, cpu, egress, node, tick);
                 *t = Telemetry {
                     connections: benign_connections(&rng, means[g.0 as usize], node, tick),
                     auth_failures,
                     cpu_permille,
+                    egress_kbps,
                 };
             }
         });

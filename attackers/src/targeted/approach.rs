@@ -3,7 +3,7 @@
 //! target group. Kinds differ only in what they do once they hold target nodes (their
 //! [`Objective`](super::Objective)); how they get there is here, once.
 //!
-//! The chances are settled per group when the campaign is built ([`access_chance`],
+//! The chances are settled per group when the campaign is built (`access_chance`,
 //! [`credential_chance`]) and per node each attempt (patched, hardened, quarantined,
 //! what the access policy admits, decoys).
 

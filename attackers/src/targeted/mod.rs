@@ -66,6 +66,7 @@ mod false_data;
 mod intrusion;
 mod poisoning;
 mod ransomware;
+mod supply_chain;
 
 pub use approach::{DICTIONARY, credential_chance};
 pub use asset_theft::drain;
@@ -120,6 +121,7 @@ pub fn objective(kind: &CampaignKind) -> Option<Arc<dyn Objective>> {
             samples_needed: *samples_needed,
             strength_ppm: *strength_ppm,
         }),
+        CampaignKind::SupplyChain(s) => Arc::new(supply_chain::Trojan(s.clone())),
         CampaignKind::Worm(_)
         | CampaignKind::Botnet(_)
         | CampaignKind::Phishing { .. }

@@ -63,6 +63,19 @@ pub enum Takeover {
     Deepfake(Chance),
 }
 
+/// A resolved supply-chain campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupplyChain {
+    /// What is trojanised.
+    pub component: Component,
+    /// Groups that install updates from the service, in file order.
+    pub fleet: Vec<GroupId>,
+    /// Ticks over which the fleet installs a pushed update.
+    pub rollout_ticks: u32,
+    /// Chance the trojanised build carries the vendor's valid signature.
+    pub signed: Chance,
+}
+
 /// What a campaign is, with its kind-specific parameters.
 #[derive(Debug, Clone)]
 pub enum CampaignKind {
@@ -116,6 +129,8 @@ pub enum CampaignKind {
         /// Threshold inflation at full effect, parts per million.
         strength_ppm: u64,
     },
+    /// A trojanised update pushed through an update service.
+    SupplyChain(SupplyChain),
 }
 
 impl CampaignKind {
@@ -133,6 +148,7 @@ impl CampaignKind {
             CampaignKind::Ransomware { .. } => "ransomware",
             CampaignKind::FalseData(_) => "false_data",
             CampaignKind::Poisoning { .. } => "poisoning",
+            CampaignKind::SupplyChain(_) => "supply_chain",
         }
     }
 }
@@ -263,6 +279,7 @@ impl Validator<'_> {
             ("ransomware", c.ransomware.is_some()),
             ("false_data", c.false_data.is_some()),
             ("poisoning", c.poisoning.is_some()),
+            ("supply_chain", c.supply_chain.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -272,7 +289,7 @@ impl Validator<'_> {
             [] => {
                 self.err(
                     field_path!["campaign", i],
-                    "expected a kind table for the campaign: one of [campaign.worm], [campaign.botnet], [campaign.intrusion], [campaign.cryptojacking], [campaign.phishing], [campaign.takeover], [campaign.exfiltration], [campaign.asset_theft], [campaign.ransomware], [campaign.false_data], [campaign.poisoning]",
+                    "expected a kind table for the campaign: one of [campaign.worm], [campaign.botnet], [campaign.intrusion], [campaign.cryptojacking], [campaign.phishing], [campaign.takeover], [campaign.exfiltration], [campaign.asset_theft], [campaign.ransomware], [campaign.false_data], [campaign.poisoning], [campaign.supply_chain]",
                 );
                 return None;
             }
@@ -522,6 +539,10 @@ impl Validator<'_> {
                 samples_needed: needed.max(1),
                 strength_ppm: (strength.min(1000.0) * 1e6).round() as u64,
             }
+        } else if let Some(sc) = &c.supply_chain {
+            let (kind, fleet_nodes) = self.supply_chain(i, sc, approach.as_ref(), t);
+            goal = goal.or(Some(fleet_nodes.max(1)));
+            kind
         } else {
             unreachable!("one kind table is set: checked above")
         };
@@ -538,6 +559,76 @@ impl Validator<'_> {
             approach,
             goal,
         })
+    }
+
+    /// Checks a supply-chain table: the fleet's groups exist and are not the update
+    /// service itself, and the service is a server. Returns the kind and the fleet's
+    /// node count (the default goal).
+    fn supply_chain(
+        &mut self,
+        i: usize,
+        sc: &SupplyChainSpec,
+        approach: Option<&Approach>,
+        t: &Tables<'_>,
+    ) -> (CampaignKind, u64) {
+        let kp = |f: &str| field_path!["campaign", i, "supply_chain", f];
+        if let Some(a) = approach {
+            let g = &t.groups[a.target as usize];
+            if !matches!(
+                g.kind,
+                NodeKind::Server | NodeKind::CloudVm | NodeKind::EdgeServer
+            ) {
+                self.err(
+                    field_path!["campaign", i, "target"],
+                    format!(
+                        "a supply-chain campaign's target is the update service: expected a group of server, cloud_vm or edge_server nodes, but `{}` holds {} nodes",
+                        g.name,
+                        g.kind.name()
+                    ),
+                );
+            }
+        }
+        if sc.fleet.is_empty() {
+            self.err(
+                kp("fleet"),
+                "expected at least one group that installs the update",
+            );
+        }
+        let mut fleet = Vec::new();
+        for (k, name) in sc.fleet.iter().enumerate() {
+            let path = field_path!["campaign", i, "supply_chain", "fleet", k];
+            let Some(g) = t.group_ids.get(name).copied() else {
+                self.lookup(t.group_ids, "group", name, path);
+                continue;
+            };
+            if approach.is_some_and(|a| a.target == g) {
+                self.err(
+                    path,
+                    format!("`{name}` is the update service itself (the campaign's target)"),
+                );
+            } else if fleet.contains(&g) {
+                self.err(path, format!("`{name}` is listed twice"));
+            } else {
+                fleet.push(g);
+            }
+        }
+        let rollout = sc.rollout.unwrap_or(SimDuration::from_secs(3600));
+        let rollout_ticks = rollout.ticks_ceil(t.tick).min(u64::from(u32::MAX)) as u32;
+        if rollout_ticks == 0 {
+            self.err(kp("rollout"), "expected a rollout of at least one tick");
+        }
+        let signed = self.fraction(sc.signed.unwrap_or(0.0), kp("signed"));
+        let nodes = fleet
+            .iter()
+            .map(|&g| u64::from(t.groups[g as usize].count))
+            .sum();
+        let kind = CampaignKind::SupplyChain(SupplyChain {
+            component: sc.component,
+            fleet,
+            rollout_ticks: rollout_ticks.max(1),
+            signed,
+        });
+        (kind, nodes)
     }
 
     /// Checks the shared approach fields against the kind's shape.

@@ -252,6 +252,21 @@ pub const SPACE: &[Param] = &[
         0.05,
         "share of poisoned training samples rejected",
     ),
+    frac(
+        "step_up.detect",
+        0.05,
+        "chance the risk engine demands a second factor of an impostor",
+    ),
+    frac(
+        "step_up.false_prompts",
+        0.01,
+        "benign log-ins flagged per user per hour",
+    ),
+    frac(
+        "code_signing.coverage",
+        0.05,
+        "share of nodes that install only validly signed updates",
+    ),
     dur(
         "hardening.interval",
         1.0,
@@ -475,6 +490,24 @@ pub struct PoisonFilter {
     pub catch: Chance,
 }
 
+/// Resolved step-up authentication.
+#[derive(Debug, Clone, Copy)]
+pub struct StepUp {
+    /// Chance an impostor's log-in or transfer is challenged.
+    pub detect: Chance,
+    /// Chance a challenged user approves anyway.
+    pub fatigue: Chance,
+    /// Benign log-ins flagged per user per hour.
+    pub false_prompts_per_hour: f64,
+}
+
+/// Resolved code signing.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeSigning {
+    /// Chance a node verifies signatures before installing (drawn once per node).
+    pub coverage: Chance,
+}
+
 /// Resolved hardening.
 #[derive(Debug, Clone)]
 pub struct Hardening {
@@ -546,6 +579,10 @@ pub struct Defense {
     pub privacy: Option<Privacy>,
     /// Poisoned-data filter.
     pub poison_filter: Option<PoisonFilter>,
+    /// Code signing of updates.
+    pub code_signing: Option<CodeSigning>,
+    /// Step-up authentication.
+    pub step_up: Option<StepUp>,
     /// Hardening.
     pub hardening: Option<Hardening>,
     /// Adaptive response.
@@ -567,6 +604,8 @@ impl Defense {
             ("deception", self.deception.is_some()),
             ("privacy", self.privacy.is_some()),
             ("poison_filter", self.poison_filter.is_some()),
+            ("code_signing", self.code_signing.is_some()),
+            ("step_up", self.step_up.is_some()),
             ("hardening", self.hardening.is_some()),
             ("adaptive", self.adaptive.is_some()),
         ]
@@ -677,10 +716,14 @@ impl Validator<'_> {
             }
         });
         let quarantine = d.quarantine.as_ref().map(|q| {
-            if d.detection.is_none() && d.deception.is_none() && d.zero_trust.is_none() {
+            if d.detection.is_none()
+                && d.deception.is_none()
+                && d.zero_trust.is_none()
+                && d.code_signing.is_none()
+            {
                 self.err(
                     field_path!["defense", "quarantine"],
-                    "quarantine acts on alerts: expected a [defense.detection], [defense.deception] or [defense.zero_trust] section too",
+                    "quarantine acts on alerts: expected a [defense.detection], [defense.deception], [defense.zero_trust] or [defense.code_signing] section too",
                 );
             }
             Quarantine {
@@ -792,6 +835,18 @@ impl Validator<'_> {
         let poison_filter = d.poison_filter.as_ref().map(|x| PoisonFilter {
             catch: Chance::new(self.in_space("poison_filter.catch", x.catch)),
         });
+        let code_signing = d.code_signing.as_ref().map(|x| CodeSigning {
+            coverage: Chance::new(self.in_space("code_signing.coverage", x.coverage)),
+        });
+        let step_up = d.step_up.as_ref().map(|x| StepUp {
+            detect: Chance::new(self.in_space("step_up.detect", x.detect)),
+            fatigue: self.fraction(
+                x.fatigue.unwrap_or(0.05),
+                field_path!["defense", "step_up", "fatigue"],
+            ),
+            false_prompts_per_hour: self
+                .in_space("step_up.false_prompts", x.false_prompts.unwrap_or(0.02)),
+        });
         let hardening = d.hardening.as_ref().map(|h| Hardening {
             interval_ticks: self
                 .ticks_in_space("hardening.interval", h.interval, tick)
@@ -846,6 +901,8 @@ impl Validator<'_> {
             deception,
             privacy,
             poison_filter,
+            code_signing,
+            step_up,
             hardening,
         }
     }

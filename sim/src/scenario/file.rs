@@ -712,6 +712,44 @@ pub struct CampaignSpec {
     /// Poisoning of the detection model's training data. Goal: the model fully poisoned.
     #[serde(default)]
     pub poisoning: Option<PoisoningSpec>,
+    /// Supply chain: a trojanised app or firmware update pushed through the update
+    /// service (the `target` group) to every fleet node that installs it. Goal: fleet
+    /// nodes trojanised (default: every fleet node).
+    #[serde(default)]
+    pub supply_chain: Option<SupplyChainSpec>,
+}
+
+/// What a supply-chain campaign trojanises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    /// An app update from the store or the vendor's update service (ATT&CK T1195.002,
+    /// compromise software supply chain).
+    #[default]
+    App,
+    /// A firmware image (ATT&CK T1195.003, compromise hardware supply chain).
+    Firmware,
+}
+
+/// Supply-chain settings. The campaign's approach reaches the update service (its
+/// `target` group); from the first tick it holds an unquarantined node there, it pushes
+/// the trojanised update, which each fleet node installs at a random tick of the rollout
+/// while the campaign still holds the service.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupplyChainSpec {
+    /// What is trojanised: `app` (default) or `firmware`.
+    #[serde(default)]
+    pub component: Component,
+    /// Groups whose nodes install updates from the service.
+    pub fleet: Vec<String>,
+    /// Time over which the fleet installs a pushed update (default 1 h).
+    #[serde(default)]
+    pub rollout: Option<SimDuration>,
+    /// Chance the trojanised build carries the vendor's valid signature (the build system
+    /// itself was compromised), which code signing cannot catch (default 0).
+    #[serde(default)]
+    pub signed: Option<f64>,
 }
 
 /// How a targeted campaign gets its first foothold in the entry group.
@@ -1028,6 +1066,14 @@ pub struct DefenseSpec {
     /// Poisoned-data detection for the detection model's training data.
     #[serde(default)]
     pub poison_filter: Option<PoisonFilterSpec>,
+    /// Code signing: nodes that install only updates carrying the vendor's valid
+    /// signature (against supply-chain campaigns).
+    #[serde(default)]
+    pub code_signing: Option<CodeSigningSpec>,
+    /// Step-up authentication: a second factor demanded of risky log-ins and transfers,
+    /// per identity (against credential stuffing, phishing and session theft).
+    #[serde(default)]
+    pub step_up: Option<StepUpSpec>,
     /// Hardening: default credentials replaced on a cadence.
     #[serde(default)]
     pub hardening: Option<HardeningSpec>,
@@ -1206,6 +1252,33 @@ pub struct PoisonFilterSpec {
     pub catch: f64,
 }
 
+/// Code signing of app and firmware updates.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSigningSpec {
+    /// Share of nodes that verify an update's signature before installing it, 0 to 1
+    /// (the rest sideload or have verification switched off). A rejected update is a
+    /// certain alert on the update server that sent it.
+    pub coverage: f64,
+}
+
+/// Risk-triggered step-up authentication per identity.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepUpSpec {
+    /// Chance the risk engine flags an impostor's log-in or wallet transfer (new device,
+    /// odd place, velocity) and demands a second factor, 0 to 1.
+    pub detect: f64,
+    /// Chance a user approves an unexpected prompt anyway (MFA fatigue), letting the
+    /// impostor in, 0 to 1 (default 0.05).
+    #[serde(default)]
+    pub fatigue: Option<f64>,
+    /// Benign log-ins flagged by mistake, per user (terminal) per hour, 0 to 1 (default
+    /// 0.02): prompts that cost friction.
+    #[serde(default)]
+    pub false_prompts: Option<f64>,
+}
+
 /// Hardening rounds: devices on factory-default credentials get unique ones.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1286,7 +1359,8 @@ pub enum DetectionMethod {
     #[default]
     Threshold,
     /// User and entity behaviour analytics: each node's own EWMA baselines (mean and
-    /// variance) of outbound connections, failed log-ins and CPU load; an alert when a
+    /// variance) of outbound connections, failed log-ins, CPU load and egress volume; an
+    /// alert when a
     /// signal exceeds its baseline by `sensitivity` standard deviations.
     Ueba,
 }

@@ -37,11 +37,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 
-pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, Takeover};
+pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, SupplyChain, Takeover};
 use defense::Names;
 pub use defense::{
-    Adaptive, Admitted, Backups, Biometric, DdosProtection, Deception, Defense, Hardening, Param,
-    ParamRange, PoisonFilter, Privacy, SPACE, Segmentation, ZeroTrust, param,
+    Adaptive, Admitted, Backups, Biometric, CodeSigning, DdosProtection, Deception, Defense,
+    Hardening, Param, ParamRange, PoisonFilter, Privacy, SPACE, Segmentation, StepUp, ZeroTrust,
+    param,
 };
 pub use error::{Diagnostic, Locator, MAX_INPUT_BYTES, ScenarioError, Seg, parse_toml, read_input};
 pub use file::*;

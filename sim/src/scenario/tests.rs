@@ -955,3 +955,54 @@ fn attack_rates_scale_every_campaigns_progress_and_nothing_else() {
         "the same scenario file, checkpoints match"
     );
 }
+
+#[test]
+fn a_supply_chain_campaign_checks_its_fleet_service_and_signature() {
+    let example = crate::bundled::get("campaign-supply-chain").unwrap().text;
+    let s = Scenario::from_toml_str(example, "sc.toml").unwrap();
+    let CampaignKind::SupplyChain(sc) = &s.campaigns[0].kind else {
+        panic!("{:?}", s.campaigns[0].kind)
+    };
+    assert_eq!((sc.fleet.len(), sc.rollout_ticks), (1, 360));
+    assert_eq!(
+        s.campaigns[0].goal,
+        Some(400),
+        "default goal: the whole fleet"
+    );
+    let bad = |from: &str, to: &str| {
+        assert_eq!(example.matches(from).count(), 1, "{from}");
+        let text = example.replace(from, to);
+        let d = one_error(&text);
+        assert_eq!(d.line, line_of(&text, to.lines().last().unwrap()), "{d:?}");
+        d
+    };
+    let fleet = "fleet = [\"headsets\"]";
+    let d = bad(fleet, "fleet = [\"headsets\", \"wearabels\"]");
+    assert_eq!(d.field, "campaign[0].supply_chain.fleet[1]");
+    assert!(
+        d.message.contains("unknown group `wearabels`"),
+        "{}",
+        d.message
+    );
+    let d = bad(fleet, "fleet = [\"headsets\", \"update-service\"]");
+    assert!(
+        d.message.contains("the update service itself"),
+        "{}",
+        d.message
+    );
+    let d = bad(fleet, "fleet = []");
+    assert_eq!(d.field, "campaign[0].supply_chain.fleet");
+    let d = bad("rollout = \"1 h\"", "rollout = \"1 h\"\nsigned = 1.5");
+    assert_eq!(d.field, "campaign[0].supply_chain.signed");
+    let d = bad("target = \"update-service\"", "target = \"wallets\"");
+    assert_eq!(d.field, "campaign[0].target");
+    assert!(d.message.contains("update service"), "{}", d.message);
+    // Code signing is an alert source quarantine can act on.
+    let text = format!(
+        "{example}\n[defense.code_signing]\ncoverage = 0.9\n\n[defense.quarantine]\ndelay = \"30 s\"\n"
+    );
+    let s = Scenario::from_toml_str(&text, "sc.toml").unwrap();
+    assert_eq!(s.defense.active(), ["quarantine", "code_signing"]);
+    let d = one_error(&text.replace("coverage = 0.9", "coverage = 2"));
+    assert_eq!(d.field, "defense.code_signing.coverage");
+}
