@@ -267,7 +267,8 @@ impl Validator<'_> {
     ) -> Option<Campaign> {
         let n = self.diagnostics.len();
         let start_tick = (c.start.ticks_ceil(t.tick) + 1).min(u64::from(u32::MAX)) as u32;
-        let kinds: Vec<&str> = [
+        // Every kind table, by the name it has in files: the one list a new kind joins.
+        let tables = [
             ("worm", c.worm.is_some()),
             ("botnet", c.botnet.is_some()),
             ("intrusion", c.intrusion.is_some()),
@@ -280,16 +281,24 @@ impl Validator<'_> {
             ("false_data", c.false_data.is_some()),
             ("poisoning", c.poisoning.is_some()),
             ("supply_chain", c.supply_chain.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, set)| set.then_some(k))
-        .collect();
+        ];
+        let kinds: Vec<&str> = tables
+            .iter()
+            .filter_map(|&(k, set)| set.then_some(k))
+            .collect();
         let kind_name = match kinds.as_slice() {
             [k] => *k,
             [] => {
+                let all: Vec<String> = tables
+                    .iter()
+                    .map(|(k, _)| format!("[campaign.{k}]"))
+                    .collect();
                 self.err(
                     field_path!["campaign", i],
-                    "expected a kind table for the campaign: one of [campaign.worm], [campaign.botnet], [campaign.intrusion], [campaign.cryptojacking], [campaign.phishing], [campaign.takeover], [campaign.exfiltration], [campaign.asset_theft], [campaign.ransomware], [campaign.false_data], [campaign.poisoning], [campaign.supply_chain]",
+                    format!(
+                        "expected a kind table for the campaign: one of {}",
+                        all.join(", ")
+                    ),
                 );
                 return None;
             }
@@ -310,7 +319,6 @@ impl Validator<'_> {
             _ => Shape::Targeted,
         };
         let approach = self.approach(i, c, kind_name, shape, t);
-        let kp = |f: &str| field_path!["campaign", i, kind_name, f];
         let target_group = approach.as_ref().map(|a| &t.groups[a.target as usize]);
         let mut goal = c.goal;
         if goal == Some(0) {
@@ -326,219 +334,28 @@ impl Validator<'_> {
         } else if c.intrusion.is_some() {
             CampaignKind::Intrusion
         } else if let Some(cj) = &c.cryptojacking {
-            if let Some(g) = target_group
-                && !matches!(
-                    g.kind,
-                    NodeKind::GpuNode | NodeKind::EdgeServer | NodeKind::CloudVm | NodeKind::Server
-                )
-            {
-                self.err(
-                        field_path!["campaign", i, "target"],
-                        format!(
-                            "cryptojacking steals compute: expected a group of gpu_node, edge_server, cloud_vm or server nodes, but `{}` holds {} nodes",
-                            g.name,
-                            g.kind.name()
-                        ),
-                    );
-            }
-            let share = self.fraction(cj.share.unwrap_or(0.8), kp("share"));
-            CampaignKind::Cryptojacking {
-                share_permille: (share.probability() * 1000.0).round() as u64,
-            }
+            self.cryptojacking(i, cj, target_group)
         } else if let Some(p) = &c.phishing {
             CampaignKind::Phishing { lure: p.lure }
         } else if let Some(tk) = &c.takeover {
-            let (auths, what): (&[AuthMethod], &str) = match tk.method {
-                TakeoverMethod::CredentialStuffing => (
-                    &[
-                        AuthMethod::Password,
-                        AuthMethod::Mfa,
-                        AuthMethod::DefaultCredentials,
-                    ],
-                    "password, mfa or default_credentials",
-                ),
-                TakeoverMethod::Deepfake => (&[AuthMethod::Biometric], "biometric"),
-            };
-            if let Some(g) = target_group
-                && !auths.contains(&g.auth)
-            {
-                self.err(
-                        field_path!["campaign", i, "target"],
-                        format!(
-                            "group `{}` authenticates by {:?}: {} takeover works only against {what} authentication, so it could take over nothing",
-                            g.name,
-                            g.auth,
-                            kind_method_name(tk.method)
-                        ),
-                    );
-            }
-            let (misplaced, field) = match tk.method {
-                TakeoverMethod::CredentialStuffing => {
-                    (tk.deepfake_quality.is_some(), "deepfake_quality")
-                }
-                TakeoverMethod::Deepfake => (tk.reuse.is_some(), "reuse"),
-            };
-            if misplaced {
-                self.err(
-                    kp(field),
-                    format!(
-                        "`{field}` does not apply to method = \"{}\"",
-                        kind_method_name(tk.method)
-                    ),
-                );
-            }
-            CampaignKind::Takeover(match tk.method {
-                TakeoverMethod::CredentialStuffing => Takeover::CredentialStuffing(
-                    self.fraction(tk.reuse.unwrap_or(0.05), kp("reuse")),
-                ),
-                TakeoverMethod::Deepfake => Takeover::Deepfake(
-                    self.fraction(tk.deepfake_quality.unwrap_or(0.3), kp("deepfake_quality")),
-                ),
-            })
+            self.takeover(i, tk, target_group)
         } else if let Some(x) = &c.exfiltration {
-            let drop = self.lookup(t.group_ids, "group", &x.drop, kp("drop"));
-            if let Some(a) = &approach
-                && self.diagnostics.len() == n
-                && !t.reachable(a.target, drop)
-            {
-                self.err(
-                        kp("drop"),
-                        format!(
-                            "no path from target group `{}` to drop group `{}`: the topology links no chain of groups between them",
-                            t.groups[a.target as usize].name, x.drop
-                        ),
-                    );
-            }
-            let records: u64 = target_group.map_or(0, |g| g.data.values().sum());
-            if target_group.is_some() && records == 0 {
-                self.err(
-                    field_path!["campaign", i, "target"],
-                    "the target group holds no records (its `data` is empty): exfiltration could steal nothing",
-                );
-            }
+            let (kind, records) = self.exfiltration(i, x, approach.as_ref(), target_group, t, n);
             goal = goal.or(Some(records.max(1)));
-            let kbps = x.rate.bits_per_second() / 1000;
-            if kbps == 0 || kbps > u64::from(u32::MAX) {
-                self.err(
-                    kp("rate"),
-                    format!("expected a rate from 1 kbit/s to {} kbit/s", u32::MAX),
-                );
-            }
-            let record_bytes = x.record_bytes.unwrap_or(4096);
-            if record_bytes == 0 {
-                self.err(kp("record_bytes"), "expected at least 1 byte per record");
-            }
-            CampaignKind::Exfiltration {
-                drop,
-                kbps: kbps.clamp(1, u64::from(u32::MAX)) as u32,
-                record_bytes: record_bytes.max(1),
-            }
+            kind
         } else if let Some(a) = &c.asset_theft {
-            let assets = target_group.map_or(0, |g| u64::from(g.assets.count));
-            if target_group.is_some() && assets == 0 {
-                self.err(
-                    field_path!["campaign", i, "target"],
-                    "the target group holds no digital assets (`assets.count` is 0): asset theft could steal nothing",
-                );
-            }
+            let (kind, assets) = self.asset_theft(i, a, target_group, t);
             goal = goal.or(Some(assets.max(1)));
-            let rate = self.non_negative(
-                a.transfers_per_second.unwrap_or(1.0),
-                kp("transfers_per_second"),
-            );
-            let rate = self.per_tick_bound(rate, t.tick, kp("transfers_per_second"));
-            CampaignKind::AssetTheft {
-                transfers_per_tick: PerTick::from_rate(rate, t.tick.as_micros()),
-                double_spend: self.fraction(a.double_spend.unwrap_or(0.2), kp("double_spend")),
-            }
+            kind
         } else if let Some(r) = &c.ransomware {
             let dwell = r.dwell.unwrap_or(SimDuration::from_secs(60));
             CampaignKind::Ransomware {
                 dwell_ticks: dwell.ticks_ceil(t.tick).min(u64::from(u32::MAX)) as u32,
             }
         } else if let Some(f) = &c.false_data {
-            if let Some(g) = target_group
-                && g.kind != NodeKind::IotSensor
-            {
-                self.err(
-                        field_path!["campaign", i, "target"],
-                        format!(
-                            "false data injection falsifies sensor readings: expected a group of iot_sensor nodes, but `{}` holds {} nodes",
-                            g.name,
-                            g.kind.name()
-                        ),
-                    );
-            }
-            let mut milli = |v: Option<f64>, default: f64, field: &str| -> i64 {
-                let v = v.unwrap_or(default);
-                if !v.is_finite() || v.abs() > 1e12 {
-                    self.err(kp(field), format!("expected a finite number, found {v}"));
-                    return 0;
-                }
-                (v * 1000.0).round() as i64
-            };
-            let bias_milli = milli(f.bias, -10.0, "bias");
-            let baseline_milli = milli(f.baseline, 20.0, "baseline");
-            let amplitude_milli = milli(f.amplitude, 5.0, "amplitude");
-            let threshold_milli = milli(f.alarm_threshold, 23.0, "alarm_threshold");
-            if amplitude_milli < 0 {
-                self.err(kp("amplitude"), "expected an amplitude ≥ 0");
-            }
-            let period = f.period.unwrap_or(SimDuration::from_secs(3600));
-            let period_ticks = period.ticks_ceil(t.tick).min(u64::from(u32::MAX)) as u32;
-            if period_ticks < 2 {
-                self.err(
-                    kp("period"),
-                    format!("expected a period of at least two ticks ({} each)", t.tick),
-                );
-            }
-            CampaignKind::FalseData(FalseData {
-                bias_milli,
-                baseline_milli,
-                amplitude_milli,
-                period_ticks: period_ticks.max(2),
-                threshold_milli,
-            })
+            self.false_data(i, f, target_group, t)
         } else if let Some(p) = &c.poisoning {
-            if let Some(g) = target_group
-                && !matches!(g.kind, NodeKind::DataStore | NodeKind::Soc)
-            {
-                self.err(
-                        field_path!["campaign", i, "target"],
-                        format!(
-                            "the detection model trains on data in a data_store or soc group, but `{}` holds {} nodes",
-                            g.name,
-                            g.kind.name()
-                        ),
-                    );
-            }
-            let rate = self.non_negative(
-                p.samples_per_second.unwrap_or(1.0),
-                kp("samples_per_second"),
-            );
-            let rate = self.per_tick_bound(rate, t.tick, kp("samples_per_second"));
-            let needed = p.samples_needed.unwrap_or(600);
-            if needed == 0 {
-                self.err(kp("samples_needed"), "expected at least 1 sample");
-            }
-            let strength = self.non_negative(p.strength.unwrap_or(4.0), kp("strength"));
-            if strength > 1000.0 {
-                self.err(
-                    kp("strength"),
-                    format!("expected at most 1000, found {strength}"),
-                );
-            }
-            if goal.is_some() {
-                self.err(
-                    field_path!["campaign", i, "goal"],
-                    "a poisoning campaign's goal is the fully poisoned model; set `samples_needed` instead",
-                );
-            }
-            CampaignKind::Poisoning {
-                samples_per_tick: PerTick::from_rate(rate, t.tick.as_micros()),
-                samples_needed: needed.max(1),
-                strength_ppm: (strength.min(1000.0) * 1e6).round() as u64,
-            }
+            self.poisoning(i, p, target_group, t, goal.is_some())
         } else if let Some(sc) = &c.supply_chain {
             let (kind, fleet_nodes) = self.supply_chain(i, sc, approach.as_ref(), t);
             goal = goal.or(Some(fleet_nodes.max(1)));
@@ -559,6 +376,277 @@ impl Validator<'_> {
             approach,
             goal,
         })
+    }
+
+    /// Checks a cryptojacking table: the target must have compute to steal.
+    fn cryptojacking(
+        &mut self,
+        i: usize,
+        cj: &CryptojackingSpec,
+        target_group: Option<&Group>,
+    ) -> CampaignKind {
+        let kp = |f: &str| field_path!["campaign", i, "cryptojacking", f];
+        if let Some(g) = target_group
+            && !matches!(
+                g.kind,
+                NodeKind::GpuNode | NodeKind::EdgeServer | NodeKind::CloudVm | NodeKind::Server
+            )
+        {
+            self.err(
+                    field_path!["campaign", i, "target"],
+                    format!(
+                        "cryptojacking steals compute: expected a group of gpu_node, edge_server, cloud_vm or server nodes, but `{}` holds {} nodes",
+                        g.name,
+                        g.kind.name()
+                    ),
+                );
+        }
+        let share = self.fraction(cj.share.unwrap_or(0.8), kp("share"));
+        CampaignKind::Cryptojacking {
+            share_permille: (share.probability() * 1000.0).round() as u64,
+        }
+    }
+
+    /// Checks a takeover table: the method must fit the target's authentication.
+    fn takeover(
+        &mut self,
+        i: usize,
+        tk: &TakeoverSpec,
+        target_group: Option<&Group>,
+    ) -> CampaignKind {
+        let kp = |f: &str| field_path!["campaign", i, "takeover", f];
+        let (auths, what): (&[AuthMethod], &str) = match tk.method {
+            TakeoverMethod::CredentialStuffing => (
+                &[
+                    AuthMethod::Password,
+                    AuthMethod::Mfa,
+                    AuthMethod::DefaultCredentials,
+                ],
+                "password, mfa or default_credentials",
+            ),
+            TakeoverMethod::Deepfake => (&[AuthMethod::Biometric], "biometric"),
+        };
+        if let Some(g) = target_group
+            && !auths.contains(&g.auth)
+        {
+            self.err(
+                    field_path!["campaign", i, "target"],
+                    format!(
+                        "group `{}` authenticates by {:?}: {} takeover works only against {what} authentication, so it could take over nothing",
+                        g.name,
+                        g.auth,
+                        kind_method_name(tk.method)
+                    ),
+                );
+        }
+        let (misplaced, field) = match tk.method {
+            TakeoverMethod::CredentialStuffing => {
+                (tk.deepfake_quality.is_some(), "deepfake_quality")
+            }
+            TakeoverMethod::Deepfake => (tk.reuse.is_some(), "reuse"),
+        };
+        if misplaced {
+            self.err(
+                kp(field),
+                format!(
+                    "`{field}` does not apply to method = \"{}\"",
+                    kind_method_name(tk.method)
+                ),
+            );
+        }
+        CampaignKind::Takeover(match tk.method {
+            TakeoverMethod::CredentialStuffing => {
+                Takeover::CredentialStuffing(self.fraction(tk.reuse.unwrap_or(0.05), kp("reuse")))
+            }
+            TakeoverMethod::Deepfake => Takeover::Deepfake(
+                self.fraction(tk.deepfake_quality.unwrap_or(0.3), kp("deepfake_quality")),
+            ),
+        })
+    }
+
+    /// Checks an exfiltration table: a drop reachable from the target, records to steal.
+    /// Returns the kind and the default goal (every record of the target group).
+    fn exfiltration(
+        &mut self,
+        i: usize,
+        x: &ExfiltrationSpec,
+        approach: Option<&Approach>,
+        target_group: Option<&Group>,
+        t: &Tables<'_>,
+        n: usize,
+    ) -> (CampaignKind, u64) {
+        let kp = |f: &str| field_path!["campaign", i, "exfiltration", f];
+        let drop = self.lookup(t.group_ids, "group", &x.drop, kp("drop"));
+        if let Some(a) = &approach
+            && self.diagnostics.len() == n
+            && !t.reachable(a.target, drop)
+        {
+            self.err(
+                    kp("drop"),
+                    format!(
+                        "no path from target group `{}` to drop group `{}`: the topology links no chain of groups between them",
+                        t.groups[a.target as usize].name, x.drop
+                    ),
+                );
+        }
+        let records: u64 = target_group.map_or(0, |g| g.data.values().sum());
+        if target_group.is_some() && records == 0 {
+            self.err(
+                field_path!["campaign", i, "target"],
+                "the target group holds no records (its `data` is empty): exfiltration could steal nothing",
+            );
+        }
+        let kbps = x.rate.bits_per_second() / 1000;
+        if kbps == 0 || kbps > u64::from(u32::MAX) {
+            self.err(
+                kp("rate"),
+                format!("expected a rate from 1 kbit/s to {} kbit/s", u32::MAX),
+            );
+        }
+        let record_bytes = x.record_bytes.unwrap_or(4096);
+        if record_bytes == 0 {
+            self.err(kp("record_bytes"), "expected at least 1 byte per record");
+        }
+        let kind = CampaignKind::Exfiltration {
+            drop,
+            kbps: kbps.clamp(1, u64::from(u32::MAX)) as u32,
+            record_bytes: record_bytes.max(1),
+        };
+        (kind, records)
+    }
+
+    /// Checks an asset-theft table: assets to steal. Returns the kind and the default goal
+    /// (every asset of the target group).
+    fn asset_theft(
+        &mut self,
+        i: usize,
+        a: &AssetTheftSpec,
+        target_group: Option<&Group>,
+        t: &Tables<'_>,
+    ) -> (CampaignKind, u64) {
+        let kp = |f: &str| field_path!["campaign", i, "asset_theft", f];
+        let assets = target_group.map_or(0, |g| u64::from(g.assets.count));
+        if target_group.is_some() && assets == 0 {
+            self.err(
+                field_path!["campaign", i, "target"],
+                "the target group holds no digital assets (`assets.count` is 0): asset theft could steal nothing",
+            );
+        }
+        let rate = self.non_negative(
+            a.transfers_per_second.unwrap_or(1.0),
+            kp("transfers_per_second"),
+        );
+        let rate = self.per_tick_bound(rate, t.tick, kp("transfers_per_second"));
+        let kind = CampaignKind::AssetTheft {
+            transfers_per_tick: PerTick::from_rate(rate, t.tick.as_micros()),
+            double_spend: self.fraction(a.double_spend.unwrap_or(0.2), kp("double_spend")),
+        };
+        (kind, assets)
+    }
+
+    /// Checks a false-data table: sensors to falsify, a finite signal, a period.
+    fn false_data(
+        &mut self,
+        i: usize,
+        f: &FalseDataSpec,
+        target_group: Option<&Group>,
+        t: &Tables<'_>,
+    ) -> CampaignKind {
+        let kp = |f: &str| field_path!["campaign", i, "false_data", f];
+        if let Some(g) = target_group
+            && g.kind != NodeKind::IotSensor
+        {
+            self.err(
+                    field_path!["campaign", i, "target"],
+                    format!(
+                        "false data injection falsifies sensor readings: expected a group of iot_sensor nodes, but `{}` holds {} nodes",
+                        g.name,
+                        g.kind.name()
+                    ),
+                );
+        }
+        let mut milli = |v: Option<f64>, default: f64, field: &str| -> i64 {
+            let v = v.unwrap_or(default);
+            if !v.is_finite() || v.abs() > 1e12 {
+                self.err(kp(field), format!("expected a finite number, found {v}"));
+                return 0;
+            }
+            (v * 1000.0).round() as i64
+        };
+        let bias_milli = milli(f.bias, -10.0, "bias");
+        let baseline_milli = milli(f.baseline, 20.0, "baseline");
+        let amplitude_milli = milli(f.amplitude, 5.0, "amplitude");
+        let threshold_milli = milli(f.alarm_threshold, 23.0, "alarm_threshold");
+        if amplitude_milli < 0 {
+            self.err(kp("amplitude"), "expected an amplitude ≥ 0");
+        }
+        let period = f.period.unwrap_or(SimDuration::from_secs(3600));
+        let period_ticks = period.ticks_ceil(t.tick).min(u64::from(u32::MAX)) as u32;
+        if period_ticks < 2 {
+            self.err(
+                kp("period"),
+                format!("expected a period of at least two ticks ({} each)", t.tick),
+            );
+        }
+        CampaignKind::FalseData(FalseData {
+            bias_milli,
+            baseline_milli,
+            amplitude_milli,
+            period_ticks: period_ticks.max(2),
+            threshold_milli,
+        })
+    }
+
+    /// Checks a poisoning table: a data store or SOC to poison; its goal is set by
+    /// `samples_needed`, not `goal`.
+    fn poisoning(
+        &mut self,
+        i: usize,
+        p: &PoisoningSpec,
+        target_group: Option<&Group>,
+        t: &Tables<'_>,
+        goal_set: bool,
+    ) -> CampaignKind {
+        let kp = |f: &str| field_path!["campaign", i, "poisoning", f];
+        if let Some(g) = target_group
+            && !matches!(g.kind, NodeKind::DataStore | NodeKind::Soc)
+        {
+            self.err(
+                    field_path!["campaign", i, "target"],
+                    format!(
+                        "the detection model trains on data in a data_store or soc group, but `{}` holds {} nodes",
+                        g.name,
+                        g.kind.name()
+                    ),
+                );
+        }
+        let rate = self.non_negative(
+            p.samples_per_second.unwrap_or(1.0),
+            kp("samples_per_second"),
+        );
+        let rate = self.per_tick_bound(rate, t.tick, kp("samples_per_second"));
+        let needed = p.samples_needed.unwrap_or(600);
+        if needed == 0 {
+            self.err(kp("samples_needed"), "expected at least 1 sample");
+        }
+        let strength = self.non_negative(p.strength.unwrap_or(4.0), kp("strength"));
+        if strength > 1000.0 {
+            self.err(
+                kp("strength"),
+                format!("expected at most 1000, found {strength}"),
+            );
+        }
+        if goal_set {
+            self.err(
+                field_path!["campaign", i, "goal"],
+                "a poisoning campaign's goal is the fully poisoned model; set `samples_needed` instead",
+            );
+        }
+        CampaignKind::Poisoning {
+            samples_per_tick: PerTick::from_rate(rate, t.tick.as_micros()),
+            samples_needed: needed.max(1),
+            strength_ppm: (strength.min(1000.0) * 1e6).round() as u64,
+        }
     }
 
     /// Checks a supply-chain table: the fleet's groups exist and are not the update
