@@ -184,13 +184,19 @@ impl SimPlugin for DefenderPlugin {
         if let Some(p) = defense.patching {
             let patches = builder.metrics().register("patches", "nodes patched");
             let zones = zone_mask(zones, &p.zones);
+            let interval = p.interval_ticks;
             builder.world_mut().insert_resource(response::PatchPolicy {
                 config: p,
                 zones,
                 patches,
             });
             builder.rebuilt::<response::PatchPolicy>();
-            builder.add_systems(SimStage::Defend, response::patch.in_set(DefenseStep::Patch));
+            builder.add_systems(
+                SimStage::Defend,
+                response::patch
+                    .run_if(every(interval))
+                    .in_set(DefenseStep::Patch),
+            );
         }
         if let Some(h) = defense.hardening {
             let hardened = builder.metrics().register(
@@ -204,6 +210,7 @@ impl SimPlugin for DefenderPlugin {
                 .map(|g| g.auth == AuthMethod::DefaultCredentials)
                 .collect();
             let zones = zone_mask(zones, &h.zones);
+            let interval = h.interval_ticks;
             builder
                 .world_mut()
                 .insert_resource(response::HardeningPolicy {
@@ -215,7 +222,9 @@ impl SimPlugin for DefenderPlugin {
             builder.rebuilt::<response::HardeningPolicy>();
             builder.add_systems(
                 SimStage::Defend,
-                response::harden.in_set(DefenseStep::Harden),
+                response::harden
+                    .run_if(every(interval))
+                    .in_set(DefenseStep::Harden),
             );
         }
         if let Some(z) = defense.zero_trust {
@@ -267,7 +276,9 @@ impl SimPlugin for DefenderPlugin {
             builder.rebuilt::<trust::BiometricAuth>();
             builder.add_systems(
                 SimStage::Defend,
-                trust::biometric_reauth.in_set(DefenseStep::Biometric),
+                trust::biometric_reauth
+                    .run_if(every(b.interval_ticks))
+                    .in_set(DefenseStep::Biometric),
             );
         }
         if let Some(a) = defense.adaptive {
@@ -346,6 +357,12 @@ impl SimPlugin for DefenderPlugin {
         }
         Ok(())
     }
+}
+
+/// The cadence of a periodic defense (patch, hardening and re-authentication rounds): a
+/// run condition true on every `interval`-th tick, so the round itself holds no guard.
+pub fn every(interval: u32) -> impl FnMut(Res<Clock>) -> bool + Clone {
+    move |clock: Res<Clock>| clock.tick.is_multiple_of(interval)
 }
 
 /// A per-zone mask: `zones` empty means every zone.

@@ -158,8 +158,9 @@ pub struct PatchPolicy {
 
 const PATCH: Stream = Stream::named("defense.patch");
 
-/// Defend stage: on every `interval`-th tick, patch each unpatched covered node with
-/// chance `coverage` (each node decides from its own draw, so chunks run in parallel).
+/// Defend stage, on every `interval`-th tick ([`every`](crate::every)): patch each
+/// unpatched covered node with chance `coverage` (each node decides from its own draw, so
+/// chunks run in parallel).
 pub fn patch(
     mut nodes: Query<(&InZone, &InGroup, &mut Security)>,
     policy: Res<PatchPolicy>,
@@ -169,9 +170,6 @@ pub fn patch(
     mut log: ResMut<EventLog>,
 ) {
     let tick = clock.tick;
-    if !tick.is_multiple_of(policy.config.interval_ticks) {
-        return;
-    }
     let (zones, groups, mut security) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let covered = &policy.zones;
@@ -202,8 +200,8 @@ pub struct HardeningPolicy {
 
 const HARDEN: Stream = Stream::named("defense.harden");
 
-/// Defend stage: on every `interval`-th tick, harden each default-credential device in
-/// the covered zones with chance `coverage`. A hardened device resists dictionary attacks
+/// Defend stage, on every `interval`-th tick ([`every`](crate::every)): harden each
+/// default-credential device in the covered zones with chance `coverage`. A hardened device resists dictionary attacks
 /// (botnets, default-credential access); it does not evict an attacker already inside.
 pub fn harden(
     mut nodes: Query<(&InZone, &InGroup, &mut Security)>,
@@ -214,9 +212,6 @@ pub fn harden(
     mut log: ResMut<EventLog>,
 ) {
     let tick = clock.tick;
-    if !tick.is_multiple_of(policy.config.interval_ticks) {
-        return;
-    }
     let (zones, groups, mut security) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let p = &*policy;

@@ -170,7 +170,8 @@ pub struct BiometricAuth {
 
 const LIVENESS: Stream = Stream::named("defense.biometric.liveness");
 
-/// Defend stage: every interval, re-authenticate biometric accounts.
+/// Defend stage, on every `interval`-th tick ([`every`](crate::every)): re-authenticate
+/// biometric accounts.
 pub fn biometric_reauth(
     mut nodes: Query<(&InGroup, &mut Security)>,
     auth: Res<BiometricAuth>,
@@ -181,9 +182,6 @@ pub fn biometric_reauth(
     mut log: ResMut<EventLog>,
 ) {
     let tick = clock.tick;
-    if !tick.is_multiple_of(auth.config.interval_ticks) {
-        return;
-    }
     let (groups, mut security) = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let security = security.bypass_change_detection();
     let mut checks = 0u64;
