@@ -44,7 +44,7 @@ use crate::targeted::held_by;
 #[derive(Debug, Clone)]
 pub struct Ddos {
     /// Index in the scenario.
-    pub campaign: u8,
+    pub campaign: CampaignId,
     /// Target group.
     pub target: u16,
     /// Tick of the command.
@@ -117,7 +117,7 @@ impl Botnets {
                     })
                     .collect();
                 Some(Ddos {
-                    campaign: i as u8,
+                    campaign: i as CampaignId,
                     target: b.ddos_target,
                     start_tick: b.ddos_start_tick,
                     kbps: b.ddos_kbps,

@@ -581,3 +581,61 @@ fn ueba_sees_exfiltration_by_its_volume_with_false_positives_from_bulk_uploads()
     );
     assert_eq!(clean.summary.counters["true_detections"], 0);
 }
+
+#[test]
+fn hundreds_of_campaigns_coexist_past_the_old_255_limit() {
+    let mut t = String::from(
+        r#"[general]
+name = "crowded"
+seed = 4
+tick = "10 s"
+stop = "10 min"
+
+[[zone]]
+name = "lan"
+
+[[link]]
+name = "wifi"
+capacity = "1 Gbit/s"
+latency = "2 ms"
+
+[[service]]
+name = "telnet"
+port = 23
+vulnerabilities = [{ id = "CVE-1", cvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" }]
+
+[[group]]
+name = "cams"
+kind = "iot_sensor"
+count = 200
+zone = "lan"
+services = ["telnet"]
+
+[[group]]
+name = "nvr"
+kind = "server"
+count = 2
+zone = "lan"
+services = ["telnet"]
+
+[[topology]]
+generator = "access_tree"
+children = "cams"
+parents = "nvr"
+link = "wifi"
+"#,
+    );
+    for k in 0..300 {
+        t.push_str(&format!(
+            "\n[[campaign]]\nname = \"apt-{k}\"\nentry = \"cams\"\nattempt_rate = 1\ntarget = \"nvr\"\nlateral_rate = 1\n[campaign.intrusion]\n"
+        ));
+    }
+    let s = Scenario::from_toml_str(&t, "crowded.toml").unwrap();
+    let r = run(s, &[&AttackerPlugin]);
+    assert_eq!(r.summary.campaigns.len(), 300);
+    // The last campaigns act and are told apart from the first (a u8 id would alias
+    // campaign 299 with 43).
+    assert!(r.summary.campaigns[299].goal_reached_s.is_some());
+    assert!(r.events.iter().any(|e| e.campaign == Some(299)));
+    assert!(r.events.iter().any(|e| e.campaign == Some(43)));
+}

@@ -130,7 +130,7 @@ pub fn declare_all(scenario: &Scenario, book: &mut CampaignBook, goals: &[u64]) 
     for (i, c) in scenario.campaigns.iter().enumerate() {
         let (steps, unit) = steps(c);
         book.declare(
-            i as u8,
+            i as CampaignId,
             CampaignTrack {
                 name: c.name.clone(),
                 kind: c.kind.name(),

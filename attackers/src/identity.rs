@@ -40,7 +40,7 @@ use crate::targeted::{CAMPAIGN, DICTIONARY, drain};
 #[derive(Debug, Clone)]
 pub struct IdentityCampaign {
     /// Index in the scenario.
-    pub campaign: u8,
+    pub campaign: CampaignId,
     /// First tick.
     pub start_tick: u32,
     /// Victims.
@@ -130,7 +130,7 @@ impl IdentityCampaigns {
                 };
                 Some(IdentityCampaign {
                     deepfake: matches!(c.kind, CampaignKind::Takeover(Takeover::Deepfake(_))),
-                    campaign: i as u8,
+                    campaign: i as CampaignId,
                     start_tick: c.start_tick,
                     target: a.target,
                     attempts_per_tick: a.attempts_per_tick,

@@ -39,11 +39,11 @@ impl SimPlugin for AttackerPlugin {
 
     fn build(&self, builder: &mut UniverseBuilder<'_>) -> Result<(), String> {
         let scenario = builder.scenario;
-        if scenario.campaigns.len() > usize::from(u8::MAX) {
+        if scenario.campaigns.len() > usize::from(CampaignId::MAX) {
             return Err(format!(
                 "{} campaigns: at most {} are supported",
                 scenario.campaigns.len(),
-                u8::MAX
+                CampaignId::MAX
             ));
         }
         if scenario.campaigns.is_empty() {

@@ -75,7 +75,7 @@ const ENTRY: Stream = Stream::named("worm.entry");
 #[derive(Debug, Clone)]
 pub struct WormCampaign {
     /// Index of the campaign in the scenario (stored in [`Security::campaign`]).
-    pub campaign: u8,
+    pub campaign: CampaignId,
     /// First tick on which it acts.
     pub start_tick: u32,
     /// Parameters.
@@ -243,7 +243,7 @@ pub fn worm_campaigns(scenario: &Scenario, metrics: &mut Metrics) -> Vec<WormCam
                 )
             });
             Some(WormCampaign {
-                campaign: i as u8,
+                campaign: i as CampaignId,
                 start_tick: c.start_tick,
                 worm,
                 exploit,

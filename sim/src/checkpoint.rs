@@ -38,7 +38,8 @@ use crate::scenario::{Scenario, ScenarioError};
 /// Version of the file layout (the header and how parts are framed) and of the parts'
 /// contents: raised whenever a resource's saved state changes shape, so an older file is
 /// refused with both versions named instead of failing to decode. 2: worms save their
-/// scan flows; the per-flow recording is a part. 3: UEBA baselines egress volume too.
+/// scan flows; the per-flow recording is a part. 3: UEBA baselines egress volume too, and
+/// campaign ids are 16 bits.
 pub const FORMAT: u32 = 3;
 /// The paraverse version; a checkpoint restores only in the version that wrote it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

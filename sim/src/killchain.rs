@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::checkpoint::{CheckpointError, Persist, decode, encode, same_len};
 use crate::metrics::{EventLog, Metrics, RunEvent};
 use crate::scenario::DataClass;
-use crate::world::Clock;
+use crate::world::{CampaignId, Clock};
 
 /// One step of a kill chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -101,7 +101,7 @@ impl Persist for CampaignBook {
 
 impl CampaignBook {
     /// Declares a campaign's chain.
-    pub fn declare(&mut self, campaign: u8, track: CampaignTrack) {
+    pub fn declare(&mut self, campaign: CampaignId, track: CampaignTrack) {
         let i = campaign as usize;
         if self.tracks.len() <= i {
             self.tracks.resize(i + 1, None);
@@ -113,7 +113,7 @@ impl CampaignBook {
     /// and logs it. Returns whether this was the first time.
     pub fn reach(
         &mut self,
-        campaign: u8,
+        campaign: CampaignId,
         step: usize,
         tick: u32,
         node: Option<u32>,
@@ -143,7 +143,7 @@ impl CampaignBook {
     /// Marks the goal (the last step) of `campaign` reached.
     pub fn reach_goal(
         &mut self,
-        campaign: u8,
+        campaign: CampaignId,
         tick: u32,
         node: Option<u32>,
         log: &mut EventLog,
@@ -156,7 +156,7 @@ impl CampaignBook {
     }
 
     /// The technique id of a step (empty if the campaign is not tracked).
-    pub fn technique(&self, campaign: u8, step: usize) -> &'static str {
+    pub fn technique(&self, campaign: CampaignId, step: usize) -> &'static str {
         self.tracks
             .get(campaign as usize)
             .and_then(Option::as_ref)
@@ -165,7 +165,7 @@ impl CampaignBook {
     }
 
     /// The tick a step was first reached, if it has been.
-    pub fn reached_at(&self, campaign: u8, step: usize) -> Option<u32> {
+    pub fn reached_at(&self, campaign: CampaignId, step: usize) -> Option<u32> {
         self.tracks
             .get(campaign as usize)
             .and_then(Option::as_ref)
@@ -173,7 +173,7 @@ impl CampaignBook {
     }
 
     /// Whether a step has been reached.
-    pub fn reached(&self, campaign: u8, step: usize) -> bool {
+    pub fn reached(&self, campaign: CampaignId, step: usize) -> bool {
         self.tracks
             .get(campaign as usize)
             .and_then(Option::as_ref)
@@ -181,7 +181,7 @@ impl CampaignBook {
     }
 
     /// Whether a campaign has reached its goal (its last step).
-    pub fn goal_reached(&self, campaign: u8) -> bool {
+    pub fn goal_reached(&self, campaign: CampaignId) -> bool {
         self.tracks
             .get(campaign as usize)
             .and_then(Option::as_ref)
@@ -378,7 +378,7 @@ impl Impact {
                 .map(|g| g.max as f64 / 1e6),
             compromised_node_hours,
             goals_reached: (0..book.tracks.len())
-                .filter(|&c| book.goal_reached(c as u8))
+                .filter(|&c| book.goal_reached(c as CampaignId))
                 .count() as u64,
             security_loss: weighted
                 + asset_value_stolen

@@ -190,7 +190,7 @@ pub struct RunEvent {
     /// The node that caused it (e.g. the infecting node).
     pub source: Option<u32>,
     /// The campaign involved.
-    pub campaign: Option<u8>,
+    pub campaign: Option<crate::world::CampaignId>,
     /// Ground truth where it matters (e.g. whether a detection was a true positive).
     pub truth: Option<bool>,
     /// A count, for events about many nodes (e.g. nodes patched in a round).
@@ -207,7 +207,7 @@ struct SavedEvent {
     kind: String,
     node: Option<u32>,
     source: Option<u32>,
-    campaign: Option<u8>,
+    campaign: Option<crate::world::CampaignId>,
     truth: Option<bool>,
     value: Option<u64>,
     technique: Option<String>,

@@ -67,16 +67,20 @@ pub struct Security {
     /// Factory-default credentials have been replaced (hardening).
     pub hardened: bool,
     /// Index of the campaign holding it (meaningful while `compromised`).
-    pub campaign: u8,
+    pub campaign: CampaignId,
     /// Times the node has been rebuilt or restored (wrapping): an attacker that took it
     /// before a rebuild holds it no more, even if another has taken it since.
     pub rebuilds: u8,
 }
 
+/// Index of a campaign in its scenario. Sixteen bits, so that scenarios generated over
+/// combinations of threats can hold thousands of campaigns.
+pub type CampaignId = u16;
+
 /// [`Security`] as checkpoints store it: the nine flags in one integer (two bytes as a
 /// varint instead of nine), then the campaign and the rebuild count.
 #[derive(Serialize, Deserialize)]
-struct PackedSecurity(u16, u8, u8);
+struct PackedSecurity(u16, CampaignId, u8);
 
 impl From<Security> for PackedSecurity {
     fn from(s: Security) -> Self {
@@ -120,7 +124,7 @@ impl From<PackedSecurity> for Security {
 
 impl Security {
     /// Hands the node to `campaign`; false if it was already compromised.
-    pub fn compromise(&mut self, campaign: u8) -> bool {
+    pub fn compromise(&mut self, campaign: CampaignId) -> bool {
         if self.compromised {
             return false;
         }

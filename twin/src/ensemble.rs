@@ -184,7 +184,7 @@ pub struct Ensemble {
     /// Nodes removed from the inventory.
     removed: BTreeSet<u32>,
     /// The first campaign's index, owner of confirmed compromises.
-    owner: u8,
+    owner: CampaignId,
 }
 
 impl Ensemble {
@@ -544,7 +544,7 @@ impl Ensemble {
     }
 
     /// Sets which campaign confirmed compromises are handed to (default: the first).
-    pub fn set_owner(&mut self, campaign: u8) {
+    pub fn set_owner(&mut self, campaign: CampaignId) {
         self.owner = campaign;
     }
 }
@@ -591,7 +591,7 @@ fn schedule_releases(u: &mut Universe, facts: &[Resolved], tick: u32) {
 }
 
 /// Imposes facts on one member's nodes.
-fn impose(security: &mut [Security], facts: &[Resolved], owner: u8) {
+fn impose(security: &mut [Security], facts: &[Resolved], owner: CampaignId) {
     for f in facts {
         let s = &mut security[f.node as usize];
         match f.kind {
@@ -646,7 +646,7 @@ fn assimilate(
     }: Watched<'_>,
     m: AlertModel,
     groups: &[(u32, u32)],
-    (rng, tick, owner): (SimRng, u32, u8),
+    (rng, tick, owner): (SimRng, u32, CampaignId),
 ) -> f64 {
     let l_tp = dln(m.tpr);
     let mut log = 0.0;

@@ -133,7 +133,7 @@ pub fn objective(kind: &CampaignKind) -> Option<Arc<dyn Objective>> {
 #[derive(Debug, Clone)]
 pub struct TargetedCampaign {
     /// Index in the scenario.
-    pub campaign: u8,
+    pub campaign: CampaignId,
     /// First tick.
     pub start_tick: u32,
     /// Kind and parameters.
@@ -227,7 +227,7 @@ impl TargetedCampaigns {
                 ));
             }
             list.push(TargetedCampaign {
-                campaign: i as u8,
+                campaign: i as CampaignId,
                 start_tick: c.start_tick,
                 kind: c.kind.clone(),
                 objective,
@@ -275,7 +275,7 @@ impl TargetedCampaigns {
 }
 
 /// The nodes a campaign holds (compromised by it), in id order.
-pub fn held_by(security: &[Security], campaign: u8) -> Vec<u32> {
+pub fn held_by(security: &[Security], campaign: CampaignId) -> Vec<u32> {
     security
         .par_chunks(CHUNK)
         .enumerate()
