@@ -94,10 +94,13 @@ impl SimPlugin for AttackerPlugin {
         let targeted = targeted::TargetedCampaigns::new(scenario, topology)?;
         let botnets = botnet::Botnets::new(scenario, topology);
         world.insert_resource(targeted);
+        world.insert_resource(Egress::default());
         world.insert_resource(botnets);
         world.insert_resource(identity::IdentityCampaigns::new(scenario));
+        // Egress is the tick's scratch: the targeted stage clears it before writing.
         builder
             .rebuilt::<chain::ImpactCounters>()
+            .rebuilt::<Egress>()
             .persist::<targeted::TargetedCampaigns>()
             .persist::<botnet::Botnets>()
             .persist::<identity::IdentityCampaigns>();

@@ -11,6 +11,7 @@
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::Detection;
+use paraverse_sim::world::{base_egress_kbps, benign_egress};
 use rayon::prelude::*;
 
 use crate::response::Alerts;
@@ -227,18 +228,45 @@ fn ueba_signal(b: &mut (i64, i64), x: u64, k_milli: u64, alpha: i64, k: usize, w
     false
 }
 
+/// A node's egress this tick, kbit/s: its benign egress plus the attack traffic that left
+/// it (`attack`, sorted by node).
+#[inline]
+fn egress_of(node: u32, benign: u32, attack: &[(u32, u32)]) -> u64 {
+    let start = attack.partition_point(|&(n, _)| n < node);
+    let sent: u64 = attack[start..]
+        .iter()
+        .take_while(|&&(n, _)| n == node)
+        .map(|&(_, k)| u64::from(k))
+        .sum();
+    u64::from(benign) + sent
+}
+
 /// Sense stage: UEBA over every monitored node, in parallel; alerts in node-id order.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system's parameters are its data access"
+)]
 pub fn detect_ueba(
-    mut nodes: Query<(&InZone, &Telemetry, &mut Security)>,
+    mut nodes: Query<(&InZone, &InGroup, &Telemetry, &mut Security)>,
     mut ueba: ResMut<Ueba>,
     model: Res<DetectionModel>,
-    clock: Res<Clock>,
+    (clock, rng, scenario): (Res<Clock>, Res<SimRng>, Res<ScenarioRes>),
+    egress: Option<Res<Egress>>,
     mut alerts: ResMut<Alerts>,
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
 ) {
-    let (zones, telemetry, mut security) =
+    let (zones, groups, telemetry, mut security) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
+    let (rng, tick) = (*rng, clock.tick);
+    let base: Vec<u32> = scenario
+        .groups
+        .iter()
+        .map(|g| base_egress_kbps(g.kind))
+        .collect();
+    let mut attack: Vec<(u32, u32)> = egress.map(|e| e.sent.clone()).unwrap_or_default();
+    attack.sort_unstable();
+    let attack = &attack;
     let security = security.bypass_change_detection();
     let ueba = &mut *ueba;
     let alpha = ueba.config.learning_q16 as i64;
@@ -252,11 +280,12 @@ pub fn detect_ueba(
         .baselines
         .par_chunks_mut(CHUNK)
         .zip(telemetry.par_chunks(CHUNK))
-        .zip(zones.par_chunks(CHUNK))
+        .zip(zones.par_chunks(CHUNK).zip(groups.par_chunks(CHUNK)))
         .enumerate()
-        .flat_map_iter(|(c, ((base, tel), zone))| {
+        .flat_map_iter(|(c, ((baselines, tel), (zone, group)))| {
             let mut out = Vec::new();
-            for (k, ((b, t), z)) in base.iter_mut().zip(tel).zip(zone).enumerate() {
+            let rows = baselines.iter_mut().zip(tel).zip(zone.iter().zip(group));
+            for (k, ((b, t), (z, g))) in rows.enumerate() {
                 let node = c * CHUNK + k;
                 let s = &state[node];
                 if !monitored[z.0 as usize] || s.quarantined {
@@ -267,7 +296,12 @@ pub fn detect_ueba(
                     u64::from(t.auth_failures),
                     u64::from(t.cpu_permille),
                     // Capped at 4 Gbit/s, so squares stay within the fixed point.
-                    u64::from(t.egress_kbps).min(1 << 22),
+                    egress_of(
+                        node as u32,
+                        benign_egress(&rng, base[g.0 as usize], node as u32, tick),
+                        attack,
+                    )
+                    .min(1 << 22),
                 ];
                 let mut anomalous = false;
                 for (i, &x) in signals.iter().enumerate() {

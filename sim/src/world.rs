@@ -203,9 +203,18 @@ pub struct Telemetry {
     pub auth_failures: u16,
     /// CPU/GPU load this tick, per mille (miners push it up).
     pub cpu_permille: u16,
-    /// Data the node sent this tick, mean kbit/s (bulk uploads and exfiltration push it
-    /// up): what a host agent or a NetFlow exporter at its port would count.
-    pub egress_kbps: u32,
+}
+
+/// Attack traffic that left nodes this tick, `(node, kbit/s)` in the order sent: what a
+/// host agent or a flow exporter at the node's port counts beyond the node's benign
+/// egress ([`benign_egress`]). Benign egress is a pure function of the node and the tick,
+/// so a volume detector computes it where it looks and no node carries an egress field
+/// (the 1M city keeps its byte budget). Attack systems write it (the targeted stage
+/// clears it first), detectors read it in the sense stage of the same tick.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct Egress {
+    /// Attack traffic sent this tick, by node.
+    pub sent: Vec<(u32, u32)>,
 }
 
 /// Typical CPU load of a kind, per mille; benign load varies ±100 around it.
@@ -359,30 +368,30 @@ pub const BULK_IN_65536: u64 = 3;
 /// A bulk upload's rate, in multiples of the node's base egress.
 pub const BULK_FACTOR: u32 = 20;
 
-/// Benign failed log-ins, CPU load and egress of one node in one tick, from one draw: a
-/// typo with [`TYPO_CHANCE`] (the draw's top bits), the kind's base load ±100 ‰ (bits
-/// 0–15), egress at its base ±50 % (bits 16–31), and a bulk upload (bits 32–47).
+const BENIGN_EGRESS: Stream = Stream::named("demand.benign_egress");
+
+/// Benign data one node sends in one tick, mean kbit/s: its kind's base ±50 %, uniform
+/// (bits 0–15 of one draw), plus a bulk upload with chance [`BULK_IN_65536`] (bits
+/// 16–31).
 #[inline]
-pub fn benign_host(
-    rng: &SimRng,
-    base_cpu: u16,
-    base_egress: u32,
-    node: u32,
-    tick: u32,
-) -> (u16, u16, u32) {
+pub fn benign_egress(rng: &SimRng, base_egress: u32, node: u32, tick: u32) -> u32 {
+    let d = rng.draw(BENIGN_EGRESS, node, tick, 0);
+    let base = u64::from(base_egress);
+    let mut egress = base / 2 + ((base * (d & 0xFFFF)) >> 16);
+    if (d >> 16) & 0xFFFF < BULK_IN_65536 {
+        egress += base * u64::from(BULK_FACTOR);
+    }
+    egress.min(u64::from(u32::MAX)) as u32
+}
+
+/// Benign failed log-ins and CPU load of one node in one tick: a typo with
+/// [`TYPO_CHANCE`], and the kind's base load ±100 ‰, uniform.
+#[inline]
+pub fn benign_host(rng: &SimRng, base_cpu: u16, node: u32, tick: u32) -> (u16, u16) {
     let d = rng.draw(BENIGN_HOST, node, tick, 0);
     let typo = u16::from(TYPO_CHANCE.hit(d));
     let noise = (((d & 0xFFFF) * 201) >> 16) as u16; // 0..=200
-    let base = u64::from(base_egress);
-    let mut egress = base / 2 + ((base * ((d >> 16) & 0xFFFF)) >> 16);
-    if (d >> 32) & 0xFFFF < BULK_IN_65536 {
-        egress += base * u64::from(BULK_FACTOR);
-    }
-    (
-        typo,
-        (base_cpu + noise).saturating_sub(100),
-        egress.min(u64::from(u32::MAX)) as u32,
-    )
+    (typo, (base_cpu + noise).saturating_sub(100))
 }
 
 /// Demand stage: every node's telemetry starts the tick at its benign baseline.
@@ -399,10 +408,10 @@ pub fn benign_demand(
         .iter()
         .map(|g| g.connections.raw())
         .collect();
-    let cpu: Vec<(u16, u32)> = scenario
+    let cpu: Vec<u16> = scenario
         .groups
         .iter()
-        .map(|g| (base_cpu_permille(g.kind), base_egress_kbps(g.kind)))
+        .map(|g| base_cpu_permille(g.kind))
         .collect();
     let (rng, tick) = (*rng, clock.tick);
     telemetry
@@ -413,14 +422,12 @@ pub fn benign_demand(
             let base = (c * CHUNK) as u32;
             for (k, (t, g)) in tel.iter_mut().zip(grp).enumerate() {
                 let node = base + k as u32;
-                let (cpu, egress) = cpu[g.0 as usize];
-                let (auth_failures, cpu_permille, egress_kbps) =
-                    benign_host(&rng, cpu, egress, node, tick);
+                let (auth_failures, cpu_permille) =
+                    benign_host(&rng, cpu[g.0 as usize], node, tick);
                 *t = Telemetry {
                     connections: benign_connections(&rng, means[g.0 as usize], node, tick),
                     auth_failures,
                     cpu_permille,
-                    egress_kbps,
                 };
             }
         });

@@ -122,8 +122,9 @@ impl Exfiltration {
             (None, _) => self.kbps,
         };
         // What leaves shows in the node's egress, which a volume detector watches.
-        let t = &mut st.telemetry[n as usize];
-        t.egress_kbps = t.egress_kbps.saturating_add(kbps_now);
+        if kbps_now > 0 {
+            st.egress.push((n, kbps_now));
+        }
         x.carry_bits += u64::from(kbps_now) * st.tick_us / 1000;
         let record_bits = self.record_bytes * 8;
         let mut records = x.carry_bits / record_bits;

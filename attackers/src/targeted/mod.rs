@@ -320,6 +320,8 @@ pub struct Stage<'a, 'w> {
     pub policy: &'a AccessPolicy,
     /// Certain alerts (decoys touched).
     pub tripwires: &'a mut Tripwires,
+    /// Attack traffic leaving nodes this tick, `(node, kbit/s)`.
+    pub egress: &'a mut Vec<(u32, u32)>,
     /// Records no campaign has stolen yet ([`TargetedCampaigns`]).
     data_left: &'a mut BTreeMap<u32, Records>,
     /// Effects several campaigns add up to, published at the end of the stage.
@@ -362,7 +364,9 @@ pub fn targeted_step(
     mut model: ResMut<DetectionModel>,
     policy: Res<AccessPolicy>,
     mut tripwires: ResMut<Tripwires>,
+    mut egress: ResMut<Egress>,
 ) {
+    egress.sent.clear();
     let (groups, kinds, mut security, mut telemetry) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let campaigns = &mut *campaigns;
@@ -381,6 +385,7 @@ pub fn targeted_step(
         traffic: traffic.as_deref_mut(),
         policy: &policy,
         tripwires: &mut tripwires,
+        egress: &mut egress.sent,
         data_left: &mut campaigns.data_left,
         effects: Effects::default(),
     };
