@@ -266,17 +266,8 @@ ddos_rate = "1 Mbit/s"
     );
 }
 
-/// With a detector watching, a poisoned model misses more of the worm's scanners.
-#[test]
-fn poisoning_raises_the_detectors_false_negative_rate() {
-    let text = |poison: bool| {
-        let mut t = String::from(
-            r#"[general]
-name = "poisoned-ids"
-seed = 3
-tick = "1 s"
-stop = "10 min"
-
+/// A LAN with one vulnerable telnet service, shared by the small test networks below.
+const LAN: &str = r#"
 [[zone]]
 name = "lan"
 
@@ -289,7 +280,21 @@ latency = "2 ms"
 name = "telnet"
 port = 23
 vulnerabilities = [{ id = "CVE-1", cvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" }]
+"#;
 
+/// With a detector watching, a poisoned model misses more of the worm's scanners.
+#[test]
+fn poisoning_raises_the_detectors_false_negative_rate() {
+    let text = |poison: bool| {
+        let mut t = [
+            r#"[general]
+name = "poisoned-ids"
+seed = 3
+tick = "1 s"
+stop = "10 min"
+"#,
+            LAN,
+            r#"
 [[group]]
 name = "cams"
 kind = "iot_sensor"
@@ -334,7 +339,8 @@ address_space = 30000
 [defense.detection]
 threshold = 1.0
 "#,
-        );
+        ]
+        .concat();
         if poison {
             t.push_str(
                 r#"
@@ -584,26 +590,15 @@ fn ueba_sees_exfiltration_by_its_volume_with_false_positives_from_bulk_uploads()
 
 #[test]
 fn hundreds_of_campaigns_coexist_past_the_old_255_limit() {
-    let mut t = String::from(
+    let mut t = [
         r#"[general]
 name = "crowded"
 seed = 4
 tick = "10 s"
 stop = "10 min"
-
-[[zone]]
-name = "lan"
-
-[[link]]
-name = "wifi"
-capacity = "1 Gbit/s"
-latency = "2 ms"
-
-[[service]]
-name = "telnet"
-port = 23
-vulnerabilities = [{ id = "CVE-1", cvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H" }]
-
+"#,
+        LAN,
+        r#"
 [[group]]
 name = "cams"
 kind = "iot_sensor"
@@ -624,7 +619,8 @@ children = "cams"
 parents = "nvr"
 link = "wifi"
 "#,
-    );
+    ]
+    .concat();
     for k in 0..300 {
         t.push_str(&format!(
             "\n[[campaign]]\nname = \"apt-{k}\"\nentry = \"cams\"\nattempt_rate = 1\ntarget = \"nvr\"\nlateral_rate = 1\n[campaign.intrusion]\n"
