@@ -44,13 +44,17 @@ fn python_package_tests_pass() {
     }
     // `cargo test` does not build a cdylib no test depends on: build it (or find it up to
     // date) in the same profile, so the suite always runs against the current sources.
+    // Built as part of the workspace with its tests, not `-p paraverse-py`: cargo picks
+    // dependency features from the packages and targets selected, and `-p` alone would
+    // select other features than `cargo test --workspace` and so rebuild every crate below
+    // (five minutes on CI's two cores); this way only the cdylib itself is compiled.
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "paraverse-py"])
+        .args(["build", "--quiet", "--workspace", "--lib", "--tests"])
         .current_dir(repo())
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "cargo build -p paraverse-py failed");
-    let lib = native_module().expect("lib_core.so after cargo build -p paraverse-py");
+    assert!(status.success(), "cargo build --workspace --lib --tests (for paraverse-py) failed");
+    let lib = native_module().expect("lib_core.so after cargo build --workspace --lib");
     let dir = tempfile::tempdir().unwrap();
     let package = dir.path().join("paraverse");
     std::fs::create_dir(&package).unwrap();
