@@ -53,7 +53,10 @@ fn python_package_tests_pass() {
         .current_dir(repo())
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "cargo build --workspace --lib --tests (for paraverse-py) failed");
+    assert!(
+        status.success(),
+        "cargo build --workspace --lib --tests (for paraverse-py) failed"
+    );
     let lib = native_module().expect("lib_core.so after cargo build --workspace --lib");
     let dir = tempfile::tempdir().unwrap();
     let package = dir.path().join("paraverse");

@@ -25,6 +25,7 @@ use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::Adaptive;
 
+use crate::DefenseStep;
 use crate::response::{Alerts, QuarantinePolicy};
 use crate::trust::ZeroTrustState;
 
@@ -147,4 +148,23 @@ impl Persist for AdaptiveResponse {
             paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
         Ok(())
     }
+}
+
+/// Adds the adaptive response and its counters to the defend stage.
+pub(crate) fn install(builder: &mut UniverseBuilder<'_>, a: Adaptive) {
+    let mut m = builder.metrics();
+    let counters = AdaptiveCounters {
+        throttles: m.register("throttles", "alerted nodes throttled (adaptive response)"),
+        revocations: m.register("revocations", "credentials revoked (adaptive response)"),
+        throttled: m.register("throttled_node_ticks", "node-ticks throttled (friction)"),
+    };
+    builder.world_mut().insert_resource(AdaptiveResponse {
+        config: a,
+        counters,
+        throttle: Default::default(),
+        unthrottle: Default::default(),
+        revoke: Default::default(),
+    });
+    builder.persist::<AdaptiveResponse>();
+    builder.add_systems(SimStage::Defend, respond.in_set(DefenseStep::Respond));
 }

@@ -10,11 +10,12 @@
 
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
-use paraverse_sim::scenario::Detection;
+use paraverse_sim::scenario::{Detection, DetectionMethod};
 use paraverse_sim::world::{base_egress_kbps, benign_egress};
 use rayon::prelude::*;
 
 use crate::response::Alerts;
+use crate::{DefenseStep, zone_mask};
 
 /// Counters of the detector.
 #[derive(Debug, Clone, Copy)]
@@ -341,4 +342,55 @@ impl Persist for Ueba {
         (self.baselines, self.seen) = (baselines, seen);
         Ok(())
     }
+}
+
+/// Adds scan detection (a threshold rule or UEBA) and its counters to the sense stage.
+pub(crate) fn install(builder: &mut UniverseBuilder<'_>, det: Detection) {
+    let zone_count = builder.scenario.zones.len();
+    let mut m = builder.metrics();
+    let counters = DetectionCounters {
+        detections: m.register("detections", "alerts raised by scan detection"),
+        true_detections: m.register("true_detections", "alerts on compromised nodes"),
+        false_detections: m.register(
+            "false_detections",
+            "alerts on clean nodes (false positives)",
+        ),
+    };
+    let monitored = zone_mask(zone_count, &det.zones);
+    match det.method {
+        DetectionMethod::Threshold => {
+            builder.world_mut().insert_resource(ScanDetection {
+                config: det,
+                monitored,
+                counters,
+            });
+            builder.rebuilt::<ScanDetection>();
+            builder.add_systems(SimStage::Sense, detect_scanning.in_set(DefenseStep::Detect));
+        }
+        DetectionMethod::Ueba => {
+            let nodes = builder.scenario.node_count as usize;
+            builder
+                .world_mut()
+                .insert_resource(Ueba::new(det, monitored, counters, nodes));
+            builder.persist::<Ueba>();
+            builder.add_systems(SimStage::Sense, detect_ueba.in_set(DefenseStep::Detect));
+        }
+    }
+}
+
+/// Adds the certain alerts (decoys touched, failed attestations, refused updates) to the sense stage.
+pub(crate) fn install_tripwires(builder: &mut UniverseBuilder<'_>) {
+    let alerts = builder.metrics().register(
+        "tripwire_alerts",
+        "certain alerts: decoys touched in lateral movement, failed attestations",
+    );
+    let first = builder.scenario.defense.detection.is_none();
+    builder
+        .world_mut()
+        .insert_resource(TripwireAlerts { first, alerts });
+    builder.rebuilt::<TripwireAlerts>();
+    builder.add_systems(
+        SimStage::Sense,
+        tripwire_alerts.in_set(DefenseStep::Deceive),
+    );
 }

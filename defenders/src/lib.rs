@@ -38,7 +38,6 @@ pub mod trust;
 
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
-use paraverse_sim::scenario::{AuthMethod, DetectionMethod};
 
 /// The order of defenses within the sense and defend stages: each writes node security,
 /// so they run one after another.
@@ -76,7 +75,6 @@ impl SimPlugin for DefenderPlugin {
 
     fn build(&self, builder: &mut UniverseBuilder<'_>) -> Result<(), String> {
         let defense = builder.scenario.defense.clone();
-        let zones = builder.scenario.zones.len();
         builder.configure_sets(
             (DefenseStep::Detect, DefenseStep::Deceive)
                 .chain()
@@ -106,254 +104,34 @@ impl SimPlugin for DefenderPlugin {
             builder.persist::<response::Alerts>();
         }
         if let Some(det) = defense.detection {
-            let mut m = builder.metrics();
-            let counters = detection::DetectionCounters {
-                detections: m.register("detections", "alerts raised by scan detection"),
-                true_detections: m.register("true_detections", "alerts on compromised nodes"),
-                false_detections: m.register(
-                    "false_detections",
-                    "alerts on clean nodes (false positives)",
-                ),
-            };
-            let monitored = zone_mask(zones, &det.zones);
-            match det.method {
-                DetectionMethod::Threshold => {
-                    builder
-                        .world_mut()
-                        .insert_resource(detection::ScanDetection {
-                            config: det,
-                            monitored,
-                            counters,
-                        });
-                    builder.rebuilt::<detection::ScanDetection>();
-                    builder.add_systems(
-                        SimStage::Sense,
-                        detection::detect_scanning.in_set(DefenseStep::Detect),
-                    );
-                }
-                DetectionMethod::Ueba => {
-                    let nodes = builder.scenario.node_count as usize;
-                    builder
-                        .world_mut()
-                        .insert_resource(detection::Ueba::new(det, monitored, counters, nodes));
-                    builder.persist::<detection::Ueba>();
-                    builder.add_systems(
-                        SimStage::Sense,
-                        detection::detect_ueba.in_set(DefenseStep::Detect),
-                    );
-                }
-            }
+            detection::install(builder, det);
         }
         if tripwires {
-            let alerts = builder.metrics().register(
-                "tripwire_alerts",
-                "certain alerts: decoys touched in lateral movement, failed attestations",
-            );
-            let first = builder.scenario.defense.detection.is_none();
-            builder
-                .world_mut()
-                .insert_resource(detection::TripwireAlerts { first, alerts });
-            builder.rebuilt::<detection::TripwireAlerts>();
-            builder.add_systems(
-                SimStage::Sense,
-                detection::tripwire_alerts.in_set(DefenseStep::Deceive),
-            );
+            detection::install_tripwires(builder);
         }
         if let Some(q) = defense.quarantine {
-            let mut m = builder.metrics();
-            let counters = response::QuarantineCounters {
-                quarantines: m.register("quarantines", "nodes isolated"),
-                false_quarantines: m.register("false_quarantines", "clean nodes isolated (cost)"),
-                releases: m.register("releases", "quarantined nodes rebuilt and released"),
-            };
-            builder
-                .world_mut()
-                .insert_resource(response::QuarantinePolicy {
-                    config: q,
-                    counters,
-                    pending: Default::default(),
-                    releases: Default::default(),
-                    every_alert: defense.adaptive.is_none(),
-                });
-            builder.persist::<response::QuarantinePolicy>();
-            builder.add_systems(
-                SimStage::Defend,
-                response::quarantine.in_set(DefenseStep::Quarantine),
-            );
+            response::install_quarantine(builder, q, defense.adaptive.is_none());
         }
         if let Some(p) = defense.patching {
-            let patches = builder.metrics().register("patches", "nodes patched");
-            let zones = zone_mask(zones, &p.zones);
-            let interval = p.interval_ticks;
-            builder.world_mut().insert_resource(response::PatchPolicy {
-                config: p,
-                zones,
-                patches,
-            });
-            builder.rebuilt::<response::PatchPolicy>();
-            builder.add_systems(
-                SimStage::Defend,
-                response::patch
-                    .run_if(every(interval))
-                    .in_set(DefenseStep::Patch),
-            );
+            response::install_patching(builder, p);
         }
         if let Some(h) = defense.hardening {
-            let hardened = builder.metrics().register(
-                "hardened",
-                "default-credential devices given unique credentials",
-            );
-            let default_credentials = builder
-                .scenario
-                .groups
-                .iter()
-                .map(|g| g.auth == AuthMethod::DefaultCredentials)
-                .collect();
-            let zones = zone_mask(zones, &h.zones);
-            let interval = h.interval_ticks;
-            builder
-                .world_mut()
-                .insert_resource(response::HardeningPolicy {
-                    config: h,
-                    zones,
-                    default_credentials,
-                    hardened,
-                });
-            builder.rebuilt::<response::HardeningPolicy>();
-            builder.add_systems(
-                SimStage::Defend,
-                response::harden
-                    .run_if(every(interval))
-                    .in_set(DefenseStep::Harden),
-            );
+            response::install_hardening(builder, h);
         }
         if let Some(z) = defense.zero_trust {
-            let mut m = builder.metrics();
-            let counters = trust::TrustCounters {
-                verifications: m.register(
-                    "verifications",
-                    "zero-trust re-verifications (operations cost)",
-                ),
-                prompts: m.register(
-                    "reauth_prompts",
-                    "re-verifications that prompted a user (friction)",
-                ),
-                caught: m.register(
-                    "trust_revoked",
-                    "compromised devices found by re-verification",
-                ),
-                revoked: m.register("accounts_revoked", "taken-over accounts revoked"),
-                denied: m.register("denied_node_ticks", "node-ticks below the trust threshold"),
-            };
-            let enforced = zone_mask(zones, &z.zones);
-            let nodes = builder.scenario.node_count as usize;
-            builder.world_mut().insert_resource(trust::ZeroTrustState {
-                config: z,
-                enforced,
-                trust: vec![1_000_000; nodes],
-                counters,
-            });
-            builder.persist::<trust::ZeroTrustState>();
-            builder.add_systems(
-                SimStage::Defend,
-                trust::zero_trust.in_set(DefenseStep::Trust),
-            );
+            trust::install_zero_trust(builder, z);
         }
         if let Some(b) = defense.biometric {
-            let mut m = builder.metrics();
-            let auth = trust::BiometricAuth {
-                config: b,
-                checks: m.register(
-                    "biometric_checks",
-                    "continuous biometric re-authentications",
-                ),
-                revoked: m.register(
-                    "deepfakes_unmasked",
-                    "deepfake sessions unmasked and revoked",
-                ),
-            };
-            builder.world_mut().insert_resource(auth);
-            builder.rebuilt::<trust::BiometricAuth>();
-            builder.add_systems(
-                SimStage::Defend,
-                trust::biometric_reauth
-                    .run_if(every(b.interval_ticks))
-                    .in_set(DefenseStep::Biometric),
-            );
+            trust::install_biometric(builder, b);
         }
         if let Some(a) = defense.adaptive {
-            let mut m = builder.metrics();
-            let counters = adaptive::AdaptiveCounters {
-                throttles: m.register("throttles", "alerted nodes throttled (adaptive response)"),
-                revocations: m.register("revocations", "credentials revoked (adaptive response)"),
-                throttled: m.register("throttled_node_ticks", "node-ticks throttled (friction)"),
-            };
-            builder
-                .world_mut()
-                .insert_resource(adaptive::AdaptiveResponse {
-                    config: a,
-                    counters,
-                    throttle: Default::default(),
-                    unthrottle: Default::default(),
-                    revoke: Default::default(),
-                });
-            builder.persist::<adaptive::AdaptiveResponse>();
-            builder.add_systems(
-                SimStage::Defend,
-                adaptive::respond.in_set(DefenseStep::Respond),
-            );
+            adaptive::install(builder, a);
         }
         if let Some(b) = defense.backups {
-            let mut m = builder.metrics();
-            let policy = recovery::BackupPolicy {
-                config: b,
-                restoring: Default::default(),
-                queued: Default::default(),
-                runs: m.register("backup_runs", "backup rounds (operations cost)"),
-                restores: m.register("restores", "encrypted nodes restored from backup"),
-                loss: m.register(
-                    "data_loss_window_s",
-                    "seconds of data lost to restores, summed",
-                ),
-            };
-            builder.world_mut().insert_resource(policy);
-            builder.persist::<recovery::BackupPolicy>();
-            builder.add_systems(
-                SimStage::Defend,
-                recovery::backups.in_set(DefenseStep::Recover),
-            );
+            recovery::install(builder, b);
         }
         if let Some(su) = defense.step_up {
-            let scenario = builder.scenario;
-            let users: u64 = scenario
-                .groups
-                .iter()
-                .filter(|g| g.kind.is_terminal())
-                .map(|g| u64::from(g.count))
-                .sum();
-            let tick_us = scenario.tick.as_micros();
-            let mut m = builder.metrics();
-            let defense = step_up::StepUpDefense {
-                false_prompts: PerTick::from_rate(
-                    users as f64 * su.false_prompts_per_hour / 3600.0,
-                    tick_us,
-                ),
-                challenges: m.register("step_up_challenges", "impostor log-ins challenged"),
-                blocked: m.register("step_up_blocked", "impostors the second factor stopped"),
-                prompts: m.register(
-                    "step_up_prompts",
-                    "second-factor prompts users saw (friction)",
-                ),
-            };
-            builder.world_mut().insert_resource(defense);
-            builder.world_mut().insert_resource(StepUps::default());
-            builder
-                .rebuilt::<step_up::StepUpDefense>()
-                .persist::<StepUps>();
-            builder.add_systems(
-                SimStage::Defend,
-                step_up::step_up.in_set(DefenseStep::StepUp),
-            );
+            step_up::install(builder, su);
         }
         Ok(())
     }

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use crate::DefenseStep;
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::Backups;
@@ -88,4 +89,23 @@ impl Persist for BackupPolicy {
         (self.restoring, self.queued) = paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
         Ok(())
     }
+}
+
+/// Adds backups and restores and their counters to the defend stage.
+pub(crate) fn install(builder: &mut UniverseBuilder<'_>, b: Backups) {
+    let mut m = builder.metrics();
+    let policy = BackupPolicy {
+        config: b,
+        restoring: Default::default(),
+        queued: Default::default(),
+        runs: m.register("backup_runs", "backup rounds (operations cost)"),
+        restores: m.register("restores", "encrypted nodes restored from backup"),
+        loss: m.register(
+            "data_loss_window_s",
+            "seconds of data lost to restores, summed",
+        ),
+    };
+    builder.world_mut().insert_resource(policy);
+    builder.persist::<BackupPolicy>();
+    builder.add_systems(SimStage::Defend, backups.in_set(DefenseStep::Recover));
 }

@@ -10,9 +10,10 @@
 
 use std::collections::VecDeque;
 
+use crate::{DefenseStep, every, zone_mask};
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
-use paraverse_sim::scenario::{Patching, Quarantine};
+use paraverse_sim::scenario::{AuthMethod, Hardening, Patching, Quarantine};
 use rayon::prelude::*;
 
 /// Alerts raised this tick, in node-id order (written by detection, read by responses).
@@ -158,7 +159,7 @@ pub struct PatchPolicy {
 
 const PATCH: Stream = Stream::named("defense.patch");
 
-/// Defend stage, on every `interval`-th tick ([`every`](crate::every)): patch each
+/// Defend stage, on every `interval`-th tick ([`every`]): patch each
 /// unpatched covered node with chance `coverage` (each node decides from its own draw, so
 /// chunks run in parallel).
 pub fn patch(
@@ -200,7 +201,7 @@ pub struct HardeningPolicy {
 
 const HARDEN: Stream = Stream::named("defense.harden");
 
-/// Defend stage, on every `interval`-th tick ([`every`](crate::every)): harden each
+/// Defend stage, on every `interval`-th tick ([`every`]): harden each
 /// default-credential device in the covered zones with chance `coverage`. A hardened device resists dictionary attacks
 /// (botnets, default-credential access); it does not evict an attacker already inside.
 pub fn harden(
@@ -238,4 +239,73 @@ impl Persist for QuarantinePolicy {
         (self.pending, self.releases) = paraverse_sim::checkpoint::decode::<Self, _>(bytes)?;
         Ok(())
     }
+}
+
+/// Adds quarantine and release to the defend stage; `every_alert`: it acts on every alert (no adaptive response deciding which).
+pub(crate) fn install_quarantine(
+    builder: &mut UniverseBuilder<'_>,
+    q: Quarantine,
+    every_alert: bool,
+) {
+    let mut m = builder.metrics();
+    let counters = QuarantineCounters {
+        quarantines: m.register("quarantines", "nodes isolated"),
+        false_quarantines: m.register("false_quarantines", "clean nodes isolated (cost)"),
+        releases: m.register("releases", "quarantined nodes rebuilt and released"),
+    };
+    builder.world_mut().insert_resource(QuarantinePolicy {
+        config: q,
+        counters,
+        pending: Default::default(),
+        releases: Default::default(),
+        every_alert,
+    });
+    builder.persist::<QuarantinePolicy>();
+    builder.add_systems(SimStage::Defend, quarantine.in_set(DefenseStep::Quarantine));
+}
+
+/// Adds patch rounds, on their cadence, to the defend stage.
+pub(crate) fn install_patching(builder: &mut UniverseBuilder<'_>, p: Patching) {
+    let zone_count = builder.scenario.zones.len();
+    let patches = builder.metrics().register("patches", "nodes patched");
+    let zones = zone_mask(zone_count, &p.zones);
+    let interval = p.interval_ticks;
+    builder.world_mut().insert_resource(PatchPolicy {
+        config: p,
+        zones,
+        patches,
+    });
+    builder.rebuilt::<PatchPolicy>();
+    builder.add_systems(
+        SimStage::Defend,
+        patch.run_if(every(interval)).in_set(DefenseStep::Patch),
+    );
+}
+
+/// Adds hardening rounds, on their cadence, to the defend stage.
+pub(crate) fn install_hardening(builder: &mut UniverseBuilder<'_>, h: Hardening) {
+    let zone_count = builder.scenario.zones.len();
+    let hardened = builder.metrics().register(
+        "hardened",
+        "default-credential devices given unique credentials",
+    );
+    let default_credentials = builder
+        .scenario
+        .groups
+        .iter()
+        .map(|g| g.auth == AuthMethod::DefaultCredentials)
+        .collect();
+    let zones = zone_mask(zone_count, &h.zones);
+    let interval = h.interval_ticks;
+    builder.world_mut().insert_resource(HardeningPolicy {
+        config: h,
+        zones,
+        default_credentials,
+        hardened,
+    });
+    builder.rebuilt::<HardeningPolicy>();
+    builder.add_systems(
+        SimStage::Defend,
+        harden.run_if(every(interval)).in_set(DefenseStep::Harden),
+    );
 }

@@ -14,6 +14,9 @@
 
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
+use paraverse_sim::scenario::StepUp;
+
+use crate::DefenseStep;
 
 /// Counters and the benign prompt rate of the deployed step-up.
 #[derive(Resource, Debug, Clone)]
@@ -49,4 +52,33 @@ pub fn step_up(
     metrics.add(defense.challenges, u64::from(challenged));
     metrics.add(defense.blocked, u64::from(blocked));
     metrics.add(defense.prompts, u64::from(challenged) + u64::from(benign));
+}
+
+/// Adds step-up authentication's counters and benign prompts to the defend stage.
+pub(crate) fn install(builder: &mut UniverseBuilder<'_>, su: StepUp) {
+    let scenario = builder.scenario;
+    let users: u64 = scenario
+        .groups
+        .iter()
+        .filter(|g| g.kind.is_terminal())
+        .map(|g| u64::from(g.count))
+        .sum();
+    let tick_us = scenario.tick.as_micros();
+    let mut m = builder.metrics();
+    let defense = StepUpDefense {
+        false_prompts: PerTick::from_rate(
+            users as f64 * su.false_prompts_per_hour / 3600.0,
+            tick_us,
+        ),
+        challenges: m.register("step_up_challenges", "impostor log-ins challenged"),
+        blocked: m.register("step_up_blocked", "impostors the second factor stopped"),
+        prompts: m.register(
+            "step_up_prompts",
+            "second-factor prompts users saw (friction)",
+        ),
+    };
+    builder.world_mut().insert_resource(defense);
+    builder.world_mut().insert_resource(StepUps::default());
+    builder.rebuilt::<StepUpDefense>().persist::<StepUps>();
+    builder.add_systems(SimStage::Defend, step_up.in_set(DefenseStep::StepUp));
 }

@@ -25,6 +25,7 @@
 //! the account revoked. Liveness detection also rejects deepfake log-ins outright (see
 //! the takeover campaign).
 
+use crate::{DefenseStep, every, zone_mask};
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::{AuthMethod, Biometric, NodeKind, ZeroTrust};
@@ -170,7 +171,7 @@ pub struct BiometricAuth {
 
 const LIVENESS: Stream = Stream::named("defense.biometric.liveness");
 
-/// Defend stage, on every `interval`-th tick ([`every`](crate::every)): re-authenticate
+/// Defend stage, on every `interval`-th tick ([`every`]): re-authenticate
 /// biometric accounts.
 pub fn biometric_reauth(
     mut nodes: Query<(&InGroup, &mut Security)>,
@@ -216,4 +217,60 @@ impl Persist for ZeroTrustState {
         self.trust = trust;
         Ok(())
     }
+}
+
+/// Adds zero trust (scores, re-verification) and its counters to the defend stage.
+pub(crate) fn install_zero_trust(builder: &mut UniverseBuilder<'_>, z: ZeroTrust) {
+    let zone_count = builder.scenario.zones.len();
+    let mut m = builder.metrics();
+    let counters = TrustCounters {
+        verifications: m.register(
+            "verifications",
+            "zero-trust re-verifications (operations cost)",
+        ),
+        prompts: m.register(
+            "reauth_prompts",
+            "re-verifications that prompted a user (friction)",
+        ),
+        caught: m.register(
+            "trust_revoked",
+            "compromised devices found by re-verification",
+        ),
+        revoked: m.register("accounts_revoked", "taken-over accounts revoked"),
+        denied: m.register("denied_node_ticks", "node-ticks below the trust threshold"),
+    };
+    let enforced = zone_mask(zone_count, &z.zones);
+    let nodes = builder.scenario.node_count as usize;
+    builder.world_mut().insert_resource(ZeroTrustState {
+        config: z,
+        enforced,
+        trust: vec![1_000_000; nodes],
+        counters,
+    });
+    builder.persist::<ZeroTrustState>();
+    builder.add_systems(SimStage::Defend, zero_trust.in_set(DefenseStep::Trust));
+}
+
+/// Adds continuous biometric re-authentication, on its cadence, to the defend stage.
+pub(crate) fn install_biometric(builder: &mut UniverseBuilder<'_>, b: Biometric) {
+    let mut m = builder.metrics();
+    let auth = BiometricAuth {
+        config: b,
+        checks: m.register(
+            "biometric_checks",
+            "continuous biometric re-authentications",
+        ),
+        revoked: m.register(
+            "deepfakes_unmasked",
+            "deepfake sessions unmasked and revoked",
+        ),
+    };
+    builder.world_mut().insert_resource(auth);
+    builder.rebuilt::<BiometricAuth>();
+    builder.add_systems(
+        SimStage::Defend,
+        biometric_reauth
+            .run_if(every(b.interval_ticks))
+            .in_set(DefenseStep::Biometric),
+    );
 }

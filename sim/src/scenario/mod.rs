@@ -41,8 +41,8 @@ pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, SupplyCh
 use defense::Names;
 pub use defense::{
     Adaptive, Admitted, Backups, Biometric, CodeSigning, DdosProtection, Deception, Defense,
-    Hardening, Param, ParamRange, PoisonFilter, Privacy, SPACE, Segmentation, StepUp, ZeroTrust,
-    param,
+    Detection, Hardening, Param, ParamRange, Patching, PoisonFilter, Privacy, Quarantine, SPACE,
+    Segmentation, StepUp, ZeroTrust, param,
 };
 pub use error::{Diagnostic, Locator, MAX_INPUT_BYTES, ScenarioError, Seg, parse_toml, read_input};
 pub use file::*;
@@ -301,45 +301,6 @@ pub struct Recovery {
     pub per_tick: Chance,
     /// Whether a recovered node is immune (SIR) rather than susceptible (SIS).
     pub immune: bool,
-}
-
-/// Resolved patching.
-#[derive(Debug, Clone)]
-pub struct Patching {
-    /// Ticks between rounds.
-    pub interval_ticks: u32,
-    /// Chance an unpatched node is patched in a round.
-    pub coverage: Chance,
-    /// Zones covered (empty: all).
-    pub zones: Vec<ZoneId>,
-}
-
-/// Resolved scan detection.
-#[derive(Debug, Clone)]
-pub struct Detection {
-    /// Method.
-    pub method: DetectionMethod,
-    /// `ueba`: standard deviations, thousandths.
-    pub sensitivity_milli: u64,
-    /// `ueba`: EWMA weight in 16.16 fixed point.
-    pub learning_q16: u64,
-    /// Alert when a node's connection attempts in one tick exceed this.
-    pub threshold_per_tick: u32,
-    /// The threshold as written, per second.
-    pub threshold_per_second: f64,
-    /// Zones monitored (empty: all).
-    pub zones: Vec<ZoneId>,
-}
-
-/// Resolved quarantine.
-#[derive(Debug, Clone)]
-pub struct Quarantine {
-    /// Ticks from alert to isolation.
-    pub delay_ticks: u32,
-    /// Ticks from isolation to release, if nodes are rebuilt.
-    pub release_ticks: Option<u32>,
-    /// Whether a rebuilt node comes back patched.
-    pub release_patched: bool,
 }
 
 /// A resolved benign flow spec.

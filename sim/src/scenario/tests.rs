@@ -319,6 +319,33 @@ fn the_json_schema_describes_the_format() {
     assert!(text.contains("barabasi_albert") && text.contains("xr_headset"));
 }
 
+/// A `[defense.*]` table added to the schema but not to the `defenses!` list would be
+/// accepted and silently ignored: every section of the schema must be registered, and
+/// every parameter of the search space must belong to one, once.
+#[test]
+fn every_defense_section_of_the_schema_is_registered() {
+    let schema = serde_json::to_value(json_schema()).unwrap();
+    let spec = &schema["$defs"]["DefenseSpec"]["properties"];
+    let mut in_schema: Vec<&str> = spec
+        .as_object()
+        .expect("DefenseSpec's properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut registered = Defense::SECTIONS.to_vec();
+    in_schema.sort_unstable();
+    registered.sort_unstable();
+    assert_eq!(in_schema, registered);
+    let mut names: Vec<&str> = SPACE.iter().map(|p| p.name).collect();
+    for name in &names {
+        let section = name.split_once('.').expect("section.field").0;
+        assert!(Defense::SECTIONS.contains(&section), "{name}");
+    }
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), SPACE.len(), "a parameter declared twice");
+}
+
 #[test]
 fn flows_are_validated() {
     let flow = "\n[[flow]]\nname = \"f\"\nclass = \"xr_stream\"\nclients = \"cams\"\nservers = \"aps\"\nrate = \"20 Mbit/s\"\n";
