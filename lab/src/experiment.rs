@@ -552,6 +552,523 @@ pub struct Experiment {
     pub replicas: u32,
 }
 
+/// Every problem of an experiment file that can be found before anything is built, in
+/// the file's order: `[experiment]` and `[auto]`, the varied lists, `[random]`,
+/// `[optimise]`, `[check]`, the axes and the grid's size.
+fn check(file: &ExperimentFile, locator: &Locator<'_>) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    check_experiment(file, locator, &mut diags);
+    check_lists(file, locator, &mut diags);
+    if let Some(r) = &file.random {
+        check_random(file, r, locator, &mut diags);
+    }
+    if let Some(o) = &file.optimise {
+        check_optimise(o, locator, &mut diags);
+    }
+    check_bands(&file.check, locator, &mut diags);
+    for (i, m) in file.check.metrics.iter().enumerate() {
+        if !crate::runner::METRICS.contains(&m.as_str()) {
+            diags.push(locator.at_path(
+                &[key("check"), key("metrics"), Seg::Index(i)],
+                format!(
+                    "unknown metric `{m}`; expected one of: {}",
+                    crate::runner::METRICS.join(", ")
+                ),
+            ));
+        }
+    }
+    for (i, a) in file.axes.iter().enumerate() {
+        if a.values.is_empty() {
+            diags.push(locator.at_path(
+                &[key("axis"), Seg::Index(i), key("values")],
+                "expected at least one value",
+            ));
+        }
+    }
+    check_size(file, locator, &mut diags);
+    diags
+}
+
+/// `[experiment]`'s name and replicas, and `[auto]`, the stopping rule of automatic
+/// replicas.
+fn check_experiment(file: &ExperimentFile, locator: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
+    let m = &file.experiment;
+    if !is_folder_name(&m.name) {
+        diags.push(locator.at_path(
+            &[key("experiment"), key("name")],
+            format!(
+                "`{}`: expected letters, digits, `-` and `_` (it names the results folder)",
+                m.name
+            ),
+        ));
+    }
+    let auto = file.auto.clone().unwrap_or_default();
+    if m.replicas == Replicas::Fixed(0) {
+        diags.push(locator.at_path(
+            &[key("experiment"), key("replicas")],
+            "expected at least 1 replica",
+        ));
+    }
+    if file.auto.is_some() && m.replicas != Replicas::Auto {
+        diags.push(locator.at_path(
+            &[key("auto")],
+            "[auto] is the stopping rule of replicas = \"auto\": set that, or remove [auto]",
+        ));
+    }
+    if auto.batch < 2 || auto.max < auto.batch || auto.max > 10_000 {
+        diags.push(locator.at_path(
+            &[key("auto")],
+            format!(
+                "batch = {}, max = {}: expected 2 ≤ batch ≤ max ≤ 10000",
+                auto.batch, auto.max
+            ),
+        ));
+    }
+    if !(0.5..1.0).contains(&auto.confidence) {
+        diags.push(locator.at_path(
+            &[key("auto"), key("confidence")],
+            format!(
+                "found {}: expected a confidence from 0.5 to below 1",
+                auto.confidence
+            ),
+        ));
+    }
+    if auto.width.is_some_and(|w| !(w.is_finite() && w > 0.0)) {
+        diags.push(locator.at_path(
+            &[key("auto"), key("width")],
+            "expected a share of the score above 0, e.g. 0.05",
+        ));
+    }
+}
+
+/// `[[vary]]`: known parameters with values; and no parameter or field varied twice.
+fn check_lists(file: &ExperimentFile, locator: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
+    for (i, v) in file.vary.iter().enumerate() {
+        if param(&v.param).is_none() {
+            diags.push(locator.at_path(
+                &[key("vary"), Seg::Index(i), key("param")],
+                format!(
+                    "unknown defense parameter `{}`; `paraverse space` lists them (e.g. zero_trust.threshold)",
+                    v.param
+                ),
+            ));
+        }
+        if v.values.is_empty() {
+            diags.push(locator.at_path(
+                &[key("vary"), Seg::Index(i), key("values")],
+                "expected at least one value",
+            ));
+        }
+    }
+    // One parameter or field in two lists would make points whose settings disagree
+    // with what ran (the later list wins silently).
+    let mut seen: std::collections::HashMap<&str, Vec<Seg>> = std::collections::HashMap::new();
+    let named = file
+        .vary
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            (
+                v.param.as_str(),
+                vec![key("vary"), Seg::Index(i), key("param")],
+            )
+        })
+        .chain(file.axes.iter().enumerate().map(|(i, a)| {
+            (
+                a.field.as_str(),
+                vec![key("axis"), Seg::Index(i), key("field")],
+            )
+        }))
+        .chain(file.random.iter().flat_map(|r| {
+            r.params.iter().enumerate().map(|(i, p)| {
+                (
+                    p.name.as_str(),
+                    vec![key("random"), key("param"), Seg::Index(i), key("name")],
+                )
+            })
+        }));
+    for (name, path) in named {
+        if let Some(first) = seen.get(name) {
+            diags.push(locator.at_path(
+                &path,
+                format!(
+                    "`{name}` is varied twice (first at {}): list all its values in one place",
+                    paraverse_sim::scenario::error::path_string(first)
+                ),
+            ));
+        } else {
+            seen.insert(name, path);
+        }
+    }
+}
+
+/// `[random]`: a design the sampler can run over known parameters.
+fn check_random(
+    file: &ExperimentFile,
+    r: &RandomSpec,
+    locator: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if !file.vary.is_empty() {
+        diags.push(locator.at_path(
+            &[key("random")],
+            "use either [random] or [[vary]], not both",
+        ));
+    }
+    if r.points > MAX_POINTS {
+        diags.push(locator.at_path(
+        &[key("random"), key("points")],
+        format!(
+            "{} points: an experiment may have at most {MAX_POINTS} (each holds a built scenario); split it into several",
+            r.points
+        ),
+    ));
+    }
+    if r.points == 0 || r.params.is_empty() {
+        diags.push(locator.at_path(
+            &[key("random")],
+            "expected points ≥ 1 and at least one [[random.param]]",
+        ));
+    }
+    if r.design == Design::Saltelli && r.points < 2 {
+        diags.push(locator.at_path(
+        &[key("random"), key("points")],
+        "the saltelli design needs at least 2 base samples (64 or more give usable Sobol intervals)",
+    ));
+    }
+    if r.design == Design::Saltelli && file.axes.iter().any(|a| a.decision) {
+        diags.push(locator.at_path(
+        &[key("random"), key("design")],
+        "the saltelli design analyses the [[random.param]] parameters over the threats; an axis with decision = true would be a parameter outside the design: sample it as a [[random.param]] or drop decision = true",
+    ));
+    }
+    for (i, p) in r.params.iter().enumerate() {
+        if param(&p.name).is_none() {
+            diags.push(locator.at_path(
+                &[key("random"), key("param"), Seg::Index(i), key("name")],
+                format!(
+                    "unknown defense parameter `{}`; `paraverse space` lists them",
+                    p.name
+                ),
+            ));
+        }
+    }
+}
+
+/// `[optimise]`: at least one known parameter.
+fn check_optimise(o: &OptimiseSpec, locator: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
+    for (i, p) in o.params.iter().enumerate() {
+        if param(&p.name).is_none() {
+            diags.push(locator.at_path(
+                &[key("optimise"), key("param"), Seg::Index(i), key("name")],
+                format!(
+                    "unknown defense parameter `{}`; `paraverse space` lists them",
+                    p.name
+                ),
+            ));
+        }
+    }
+    if o.params.is_empty() {
+        diags.push(locator.at_path(
+            &[key("optimise")],
+            "expected at least one [[optimise.param]]",
+        ));
+    }
+}
+
+/// The grid's size, counted without overflow before anything is built.
+fn check_size(file: &ExperimentFile, locator: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
+    // The grid's size, counted without overflow before anything is built.
+    let mut lengths = file
+        .vary
+        .iter()
+        .map(|v| v.values.len())
+        .chain(file.axes.iter().map(|a| a.values.len()));
+    let points = lengths.try_fold(file.random.as_ref().map_or(1, RandomSpec::rows), |n, k| {
+        n.checked_mul(k)
+    });
+    let most = match file.experiment.replicas {
+        Replicas::Fixed(n) => n,
+        Replicas::Auto => file.auto.clone().unwrap_or_default().max,
+    };
+    let runs = points.and_then(|p| p.checked_mul(most as usize));
+    match (points, runs) {
+        (Some(p), Some(r)) if p <= MAX_POINTS && r <= MAX_RUNS => {}
+        _ => diags.push(locator.at_path(
+            &[key("experiment")],
+            format!(
+                "the grid has {} points × {} replicas: an experiment may have at most {MAX_POINTS} points and {MAX_RUNS} runs; vary fewer values or split it into several experiments",
+                points.map_or("more than 2^64".to_owned(), |p| p.to_string()),
+                most
+            ),
+        )),
+    }
+}
+
+/// The base scenario: a path relative to the experiment file, else a bundled name.
+fn base_scenario(
+    m: &Meta,
+    scenario_path: &Path,
+    origin: &str,
+    locator: &Locator<'_>,
+) -> Result<Scenario, LabError> {
+    let base = if scenario_path.exists() {
+        Scenario::load(scenario_path)?
+    } else {
+        bundled::load(Some(&m.scenario)).map_err(|e| {
+            invalid(
+                origin,
+                vec![locator.at_path(&[key("experiment"), key("scenario")], format!("{e}"))],
+            )
+        })?
+    };
+    let base = match m.ticks {
+        Some(t) => base.with_ticks(t),
+        None => base,
+    };
+    Ok(base)
+}
+
+/// The base strategy as a TOML table: a file, or the scenario's own defenses, named
+/// after the experiment.
+fn base_strategy(
+    m: &Meta,
+    base: &Scenario,
+    resolve: impl Fn(&str) -> PathBuf,
+) -> Result<toml::Table, LabError> {
+    // The base strategy as a TOML table: a file, or the scenario's own defenses.
+    let mut strategy: toml::Table = match &m.strategy {
+        Some(s) => {
+            let p = resolve(s);
+            let text = read_input(&p)?;
+            text.parse().map_err(|e: toml::de::Error| {
+                invalid(
+                    &p.display().to_string(),
+                    vec![Locator::new(&text).at_span(
+                        e.span(),
+                        String::new(),
+                        e.message().to_owned(),
+                    )],
+                )
+            })?
+        }
+        None => {
+            let mut t = toml::Table::new();
+            let defense = base
+                .source
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|s| s.get("defense").cloned())
+                .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+            t.insert("defense".into(), defense);
+            t
+        }
+    };
+    let mut meta = toml::Table::new();
+    meta.insert("name".into(), toml::Value::String(m.name.clone()));
+    strategy.insert("strategy".into(), toml::Value::Table(meta));
+    Ok(strategy)
+}
+
+/// `[random]`'s joint samples, as one list of values per parameter.
+fn sampled(r: &RandomSpec, origin: &str) -> Result<Vec<(String, Vec<toml::Value>)>, LabError> {
+    let dims = crate::optimise::experiment::dimensions_of(&r.params, origin)?;
+    let xs: Vec<Vec<f64>> = r
+        .unit_rows()
+        .into_iter()
+        .map(|u| {
+            dims.iter()
+                .zip(u)
+                .map(|(dim, u)| dim.bounds.0 + (dim.bounds.1 - dim.bounds.0) * u)
+                .collect()
+        })
+        .collect();
+    let per_sample: Vec<Vec<(String, toml::Value)>> = xs
+        .iter()
+        .map(|x| crate::optimise::experiment::values(&dims, x))
+        .collect();
+    Ok(dims
+        .iter()
+        .enumerate()
+        .map(|(d, dim)| {
+            (
+                dim.name.clone(),
+                per_sample.iter().map(|s| s[d].1.clone()).collect(),
+            )
+        })
+        .collect())
+}
+
+/// The grid: defense settings (a `[[vary]]` product, or `[random]`'s joint samples) ×
+/// the product of the axes. Point `index` is a mixed-radix number over the lists.
+struct Grid<'a> {
+    file: &'a ExperimentFile,
+    locator: &'a Locator<'a>,
+    origin: &'a str,
+    base: &'a Scenario,
+    strategy: &'a toml::Table,
+    /// Every varied list: the joint samples first, then `[[vary]]`, then the axes.
+    lists: Vec<(String, &'a Vec<toml::Value>)>,
+    /// How many lists are `[random]`'s joint samples (they share one index).
+    joint: usize,
+    /// How many lists set the defense (the rest set scenario fields).
+    n_defense: usize,
+    /// Points in all.
+    total: usize,
+}
+
+impl<'a> Grid<'a> {
+    fn new(
+        file: &'a ExperimentFile,
+        sampled: &'a [(String, Vec<toml::Value>)],
+        locator: &'a Locator<'a>,
+        origin: &'a str,
+        base: &'a Scenario,
+        strategy: &'a toml::Table,
+    ) -> Self {
+        let joint = sampled.len();
+        let samples = file.random.as_ref().map_or(1, RandomSpec::rows);
+        let lists: Vec<(String, &Vec<toml::Value>)> = sampled
+            .iter()
+            .map(|(n, v)| (n.clone(), v))
+            .chain(file.vary.iter().map(|v| (v.param.clone(), &v.values)))
+            .chain(file.axes.iter().map(|a| (a.field.clone(), &a.values)))
+            .collect();
+        let total: usize = samples
+            * lists[joint..]
+                .iter()
+                .map(|(_, v)| v.len())
+                .product::<usize>();
+        Grid {
+            file,
+            locator,
+            origin,
+            base,
+            strategy,
+            n_defense: joint + file.vary.len(),
+            lists,
+            joint,
+            total,
+        }
+    }
+
+    /// Point `index`'s settings (name, value as written) and its scenario.
+    fn point(&self, index: usize) -> Result<(Vec<(String, String)>, Scenario), LabError> {
+        let (lists, joint, n_defense) = (&self.lists, self.joint, self.n_defense);
+        let (locator, origin, base) = (self.locator, self.origin, self.base);
+        let mut rest = index;
+        let mut choice = vec![0; lists.len()];
+        for (k, (_, values)) in lists.iter().enumerate().skip(joint).rev() {
+            choice[k] = rest % values.len();
+            rest /= values.len();
+        }
+        for c in choice.iter_mut().take(joint) {
+            *c = rest;
+        }
+        let mut settings = Vec::new();
+        let mut strat = self.strategy.clone();
+        let mut scenario_table: Option<toml::Table> = None;
+        for (k, (name, values)) in lists.iter().enumerate() {
+            let value = values[choice[k]].clone();
+            settings.push((
+                name.clone(),
+                match &value {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            ));
+            let fail = |msg: String| {
+                invalid(
+                    origin,
+                    vec![locator.at_path(
+                        &value_path(k, joint, n_defense, choice[k]),
+                        format!("point {index}: {msg}"),
+                    )],
+                )
+            };
+            if k < n_defense {
+                set_defense(&mut strat, name, value).map_err(fail)?;
+            } else {
+                let t = scenario_table.get_or_insert_with(|| {
+                    base.source
+                        .parse()
+                        .expect("the scenario parsed once already")
+                });
+                set_path(t, name, value).map_err(fail)?;
+            }
+        }
+        let relocate =
+            |e: ScenarioError, defense: bool| self.relocate(e, defense, index, &choice, &settings);
+        let scenario = match &scenario_table {
+            Some(t) => {
+                let s = Scenario::from_toml_str(&t.to_string(), &format!("{origin} point {index}"))
+                    .map_err(|e| relocate(e, false))?;
+                match self.file.experiment.ticks {
+                    Some(ticks) => s.with_ticks(ticks),
+                    None => s.with_ticks(base.ticks),
+                }
+            }
+            None => base.clone(),
+        };
+        let scenario = scenario
+            .with_strategy(
+                &strat.to_string(),
+                &format!("{origin} point {index} strategy"),
+            )
+            .map_err(|e| relocate(e, true))?;
+        Ok((settings, scenario))
+    }
+
+    /// A value that the scenario or strategy refuses is reported at its line in this
+    /// file (the setting whose field the problem names), not in generated text.
+    fn relocate(
+        &self,
+        e: ScenarioError,
+        defense: bool,
+        index: usize,
+        choice: &[usize],
+        settings: &[(String, String)],
+    ) -> LabError {
+        let (lists, joint, n_defense) = (&self.lists, self.joint, self.n_defense);
+        let ScenarioError::Invalid { diagnostics, .. } = e else {
+            return e.into();
+        };
+        let diagnostics = diagnostics
+            .into_iter()
+            .map(|d| {
+                let field = d.field.replace('[', ".").replace(']', "");
+                let range = if defense {
+                    0..n_defense
+                } else {
+                    n_defense..lists.len()
+                };
+                let k = range
+                    .clone()
+                    .find(|&k| {
+                        let name = if defense {
+                            format!("defense.{}", lists[k].0)
+                        } else {
+                            lists[k].0.clone()
+                        };
+                        field == name || field.starts_with(&format!("{name}."))
+                    })
+                    .or_else(|| range.clone().next());
+                match k {
+                    Some(k) => self.locator.at_path(
+                        &value_path(k, joint, n_defense, choice[k]),
+                        format!(
+                            "point {index} ({} = {}): field `{}`: {}",
+                            settings[k].0, settings[k].1, d.field, d.message
+                        ),
+                    ),
+                    None => d,
+                }
+            })
+            .collect();
+        invalid(self.origin, diagnostics)
+    }
+}
+
 fn invalid(origin: &str, diagnostics: Vec<Diagnostic>) -> LabError {
     LabError::Invalid(ScenarioError::Invalid {
         origin: origin.to_owned(),
@@ -684,436 +1201,37 @@ impl Experiment {
         Self::from_str(&text, &path.display().to_string(), path.parent())
     }
 
-    /// Parses and checks experiment text; relative paths resolve against `dir`.
+    /// Parses and checks experiment text; relative paths resolve against `dir`. Every
+    /// problem of the file is reported at once; then the grid's points are built, and a
+    /// value the scenario or strategy refuses is reported at its line in this file.
     pub fn from_str(text: &str, origin: &str, dir: Option<&Path>) -> Result<Self, LabError> {
         let locator = Locator::new(text);
         let file: ExperimentFile = parse_toml(text, origin, &locator)?;
-        let mut diags = Vec::new();
-        let m = &file.experiment;
-        if !is_folder_name(&m.name) {
-            diags.push(locator.at_path(
-                &[key("experiment"), key("name")],
-                format!(
-                    "`{}`: expected letters, digits, `-` and `_` (it names the results folder)",
-                    m.name
-                ),
-            ));
-        }
-        let auto = file.auto.clone().unwrap_or_default();
-        let replicas = match m.replicas {
-            Replicas::Fixed(n) => n,
-            Replicas::Auto => auto.batch.min(auto.max),
-        };
-        if m.replicas == Replicas::Fixed(0) {
-            diags.push(locator.at_path(
-                &[key("experiment"), key("replicas")],
-                "expected at least 1 replica",
-            ));
-        }
-        if file.auto.is_some() && m.replicas != Replicas::Auto {
-            diags.push(locator.at_path(
-                &[key("auto")],
-                "[auto] is the stopping rule of replicas = \"auto\": set that, or remove [auto]",
-            ));
-        }
-        if auto.batch < 2 || auto.max < auto.batch || auto.max > 10_000 {
-            diags.push(locator.at_path(
-                &[key("auto")],
-                format!(
-                    "batch = {}, max = {}: expected 2 ≤ batch ≤ max ≤ 10000",
-                    auto.batch, auto.max
-                ),
-            ));
-        }
-        if !(0.5..1.0).contains(&auto.confidence) {
-            diags.push(locator.at_path(
-                &[key("auto"), key("confidence")],
-                format!(
-                    "found {}: expected a confidence from 0.5 to below 1",
-                    auto.confidence
-                ),
-            ));
-        }
-        if auto.width.is_some_and(|w| !(w.is_finite() && w > 0.0)) {
-            diags.push(locator.at_path(
-                &[key("auto"), key("width")],
-                "expected a share of the score above 0, e.g. 0.05",
-            ));
-        }
-        for (i, v) in file.vary.iter().enumerate() {
-            if param(&v.param).is_none() {
-                diags.push(locator.at_path(
-                    &[key("vary"), Seg::Index(i), key("param")],
-                    format!(
-                        "unknown defense parameter `{}`; `paraverse space` lists them (e.g. zero_trust.threshold)",
-                        v.param
-                    ),
-                ));
-            }
-            if v.values.is_empty() {
-                diags.push(locator.at_path(
-                    &[key("vary"), Seg::Index(i), key("values")],
-                    "expected at least one value",
-                ));
-            }
-        }
-        // One parameter or field in two lists would make points whose settings disagree
-        // with what ran (the later list wins silently).
-        let mut seen: std::collections::HashMap<&str, Vec<Seg>> = std::collections::HashMap::new();
-        let named = file
-            .vary
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                (
-                    v.param.as_str(),
-                    vec![key("vary"), Seg::Index(i), key("param")],
-                )
-            })
-            .chain(file.axes.iter().enumerate().map(|(i, a)| {
-                (
-                    a.field.as_str(),
-                    vec![key("axis"), Seg::Index(i), key("field")],
-                )
-            }))
-            .chain(file.random.iter().flat_map(|r| {
-                r.params.iter().enumerate().map(|(i, p)| {
-                    (
-                        p.name.as_str(),
-                        vec![key("random"), key("param"), Seg::Index(i), key("name")],
-                    )
-                })
-            }));
-        for (name, path) in named {
-            if let Some(first) = seen.get(name) {
-                diags.push(locator.at_path(
-                    &path,
-                    format!(
-                        "`{name}` is varied twice (first at {}): list all its values in one place",
-                        paraverse_sim::scenario::error::path_string(first)
-                    ),
-                ));
-            } else {
-                seen.insert(name, path);
-            }
-        }
-        if let Some(r) = &file.random {
-            if !file.vary.is_empty() {
-                diags.push(locator.at_path(
-                    &[key("random")],
-                    "use either [random] or [[vary]], not both",
-                ));
-            }
-            if r.points > MAX_POINTS {
-                diags.push(locator.at_path(
-                    &[key("random"), key("points")],
-                    format!(
-                        "{} points: an experiment may have at most {MAX_POINTS} (each holds a built scenario); split it into several",
-                        r.points
-                    ),
-                ));
-            }
-            if r.points == 0 || r.params.is_empty() {
-                diags.push(locator.at_path(
-                    &[key("random")],
-                    "expected points ≥ 1 and at least one [[random.param]]",
-                ));
-            }
-            if r.design == Design::Saltelli && r.points < 2 {
-                diags.push(locator.at_path(
-                    &[key("random"), key("points")],
-                    "the saltelli design needs at least 2 base samples (64 or more give usable Sobol intervals)",
-                ));
-            }
-            if r.design == Design::Saltelli && file.axes.iter().any(|a| a.decision) {
-                diags.push(locator.at_path(
-                    &[key("random"), key("design")],
-                    "the saltelli design analyses the [[random.param]] parameters over the threats; an axis with decision = true would be a parameter outside the design: sample it as a [[random.param]] or drop decision = true",
-                ));
-            }
-            for (i, p) in r.params.iter().enumerate() {
-                if param(&p.name).is_none() {
-                    diags.push(locator.at_path(
-                        &[key("random"), key("param"), Seg::Index(i), key("name")],
-                        format!(
-                            "unknown defense parameter `{}`; `paraverse space` lists them",
-                            p.name
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some(o) = &file.optimise {
-            for (i, p) in o.params.iter().enumerate() {
-                if param(&p.name).is_none() {
-                    diags.push(locator.at_path(
-                        &[key("optimise"), key("param"), Seg::Index(i), key("name")],
-                        format!(
-                            "unknown defense parameter `{}`; `paraverse space` lists them",
-                            p.name
-                        ),
-                    ));
-                }
-            }
-            if o.params.is_empty() {
-                diags.push(locator.at_path(
-                    &[key("optimise")],
-                    "expected at least one [[optimise.param]]",
-                ));
-            }
-        }
-        check_bands(&file.check, &locator, &mut diags);
-        for (i, m) in file.check.metrics.iter().enumerate() {
-            if !crate::runner::METRICS.contains(&m.as_str()) {
-                diags.push(locator.at_path(
-                    &[key("check"), key("metrics"), Seg::Index(i)],
-                    format!(
-                        "unknown metric `{m}`; expected one of: {}",
-                        crate::runner::METRICS.join(", ")
-                    ),
-                ));
-            }
-        }
-        for (i, a) in file.axes.iter().enumerate() {
-            if a.values.is_empty() {
-                diags.push(locator.at_path(
-                    &[key("axis"), Seg::Index(i), key("values")],
-                    "expected at least one value",
-                ));
-            }
-        }
-        // The grid's size, counted without overflow before anything is built.
-        let mut lengths = file
-            .vary
-            .iter()
-            .map(|v| v.values.len())
-            .chain(file.axes.iter().map(|a| a.values.len()));
-        let points = lengths.try_fold(file.random.as_ref().map_or(1, RandomSpec::rows), |n, k| {
-            n.checked_mul(k)
-        });
-        let most = match m.replicas {
-            Replicas::Fixed(n) => n,
-            Replicas::Auto => auto.max,
-        };
-        let runs = points.and_then(|p| p.checked_mul(most as usize));
-        match (points, runs) {
-            (Some(p), Some(r)) if p <= MAX_POINTS && r <= MAX_RUNS => {}
-            _ => diags.push(locator.at_path(
-                &[key("experiment")],
-                format!(
-                    "the grid has {} points × {} replicas: an experiment may have at most {MAX_POINTS} points and {MAX_RUNS} runs; vary fewer values or split it into several experiments",
-                    points.map_or("more than 2^64".to_owned(), |p| p.to_string()),
-                    most
-                ),
-            )),
-        }
+        let diags = check(&file, &locator);
         if !diags.is_empty() {
             return Err(invalid(origin, diags));
         }
+        let m = &file.experiment;
         let resolve = |p: &str| -> PathBuf {
             match dir {
                 Some(d) if !Path::new(p).is_absolute() => d.join(p),
                 _ => PathBuf::from(p),
             }
         };
-        // The base scenario: a path relative to the file, else a bundled name.
-        let scenario_path = resolve(&m.scenario);
-        let base = if scenario_path.exists() {
-            Scenario::load(&scenario_path)?
-        } else {
-            bundled::load(Some(&m.scenario)).map_err(|e| {
-                invalid(
-                    origin,
-                    vec![locator.at_path(&[key("experiment"), key("scenario")], format!("{e}"))],
-                )
-            })?
-        };
-        let base = match m.ticks {
-            Some(t) => base.with_ticks(t),
-            None => base,
-        };
-        // The base strategy as a TOML table: a file, or the scenario's own defenses.
-        let mut strategy: toml::Table = match &m.strategy {
-            Some(s) => {
-                let p = resolve(s);
-                let text = read_input(&p)?;
-                text.parse().map_err(|e: toml::de::Error| {
-                    invalid(
-                        &p.display().to_string(),
-                        vec![Locator::new(&text).at_span(
-                            e.span(),
-                            String::new(),
-                            e.message().to_owned(),
-                        )],
-                    )
-                })?
-            }
-            None => {
-                let mut t = toml::Table::new();
-                let defense = base
-                    .source
-                    .parse::<toml::Table>()
-                    .ok()
-                    .and_then(|s| s.get("defense").cloned())
-                    .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
-                t.insert("defense".into(), defense);
-                t
-            }
-        };
-        let mut meta = toml::Table::new();
-        meta.insert("name".into(), toml::Value::String(m.name.clone()));
-        strategy.insert("strategy".into(), toml::Value::Table(meta));
-
-        // The grid: defense settings (a [[vary]] product, or [random]'s joint samples) ×
-        // the product of the axes.
-        let sampled: Vec<(String, Vec<toml::Value>)> = match &file.random {
-            Some(r) => {
-                let dims = crate::optimise::experiment::dimensions_of(&r.params, origin)?;
-                let xs: Vec<Vec<f64>> = r
-                    .unit_rows()
-                    .into_iter()
-                    .map(|u| {
-                        dims.iter()
-                            .zip(u)
-                            .map(|(dim, u)| dim.bounds.0 + (dim.bounds.1 - dim.bounds.0) * u)
-                            .collect()
-                    })
-                    .collect();
-                let per_sample: Vec<Vec<(String, toml::Value)>> = xs
-                    .iter()
-                    .map(|x| crate::optimise::experiment::values(&dims, x))
-                    .collect();
-                dims.iter()
-                    .enumerate()
-                    .map(|(d, dim)| {
-                        (
-                            dim.name.clone(),
-                            per_sample.iter().map(|s| s[d].1.clone()).collect(),
-                        )
-                    })
-                    .collect()
-            }
+        let base = base_scenario(m, &resolve(&m.scenario), origin, &locator)?;
+        let strategy = base_strategy(m, &base, resolve)?;
+        let sampled = match &file.random {
+            Some(r) => sampled(r, origin)?,
             None => Vec::new(),
         };
-        let joint = sampled.len();
-        let samples = file.random.as_ref().map_or(1, RandomSpec::rows);
-        let lists: Vec<(String, &Vec<toml::Value>)> = sampled
-            .iter()
-            .map(|(n, v)| (n.clone(), v))
-            .chain(file.vary.iter().map(|v| (v.param.clone(), &v.values)))
-            .chain(file.axes.iter().map(|a| (a.field.clone(), &a.values)))
-            .collect();
-        let n_defense = joint + file.vary.len();
-        let total: usize = samples
-            * lists[joint..]
-                .iter()
-                .map(|(_, v)| v.len())
-                .product::<usize>();
-        let mut points = Vec::with_capacity(total);
+        let grid = Grid::new(&file, &sampled, &locator, origin, &base, &strategy);
+        let mut points = Vec::with_capacity(grid.total);
         let (mut decisions_seen, mut threats_seen) = (
             std::collections::HashMap::new(),
             std::collections::HashMap::new(),
         );
-        for index in 0..total {
-            let mut rest = index;
-            let mut choice = vec![0; lists.len()];
-            for (k, (_, values)) in lists.iter().enumerate().skip(joint).rev() {
-                choice[k] = rest % values.len();
-                rest /= values.len();
-            }
-            for c in choice.iter_mut().take(joint) {
-                *c = rest;
-            }
-            let mut settings = Vec::new();
-            let mut strat = strategy.clone();
-            let mut scenario_table: Option<toml::Table> = None;
-            for (k, (name, values)) in lists.iter().enumerate() {
-                let value = values[choice[k]].clone();
-                settings.push((
-                    name.clone(),
-                    match &value {
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    },
-                ));
-                let fail = |msg: String| {
-                    invalid(
-                        origin,
-                        vec![locator.at_path(
-                            &value_path(k, joint, n_defense, choice[k]),
-                            format!("point {index}: {msg}"),
-                        )],
-                    )
-                };
-                if k < n_defense {
-                    set_defense(&mut strat, name, value).map_err(fail)?;
-                } else {
-                    let t = scenario_table.get_or_insert_with(|| {
-                        base.source
-                            .parse()
-                            .expect("the scenario parsed once already")
-                    });
-                    set_path(t, name, value).map_err(fail)?;
-                }
-            }
-            // A value that the scenario or strategy refuses is reported at its line in
-            // this file (the setting whose field the problem names), not in generated text.
-            let relocate = |e: ScenarioError, defense: bool| -> LabError {
-                let ScenarioError::Invalid { diagnostics, .. } = e else {
-                    return e.into();
-                };
-                let diagnostics = diagnostics
-                    .into_iter()
-                    .map(|d| {
-                        let field = d.field.replace('[', ".").replace(']', "");
-                        let range = if defense {
-                            0..n_defense
-                        } else {
-                            n_defense..lists.len()
-                        };
-                        let k = range
-                            .clone()
-                            .find(|&k| {
-                                let name = if defense {
-                                    format!("defense.{}", lists[k].0)
-                                } else {
-                                    lists[k].0.clone()
-                                };
-                                field == name || field.starts_with(&format!("{name}."))
-                            })
-                            .or_else(|| range.clone().next());
-                        match k {
-                            Some(k) => locator.at_path(
-                                &value_path(k, joint, n_defense, choice[k]),
-                                format!(
-                                    "point {index} ({} = {}): field `{}`: {}",
-                                    settings[k].0, settings[k].1, d.field, d.message
-                                ),
-                            ),
-                            None => d,
-                        }
-                    })
-                    .collect();
-                invalid(origin, diagnostics)
-            };
-            let scenario = match &scenario_table {
-                Some(t) => {
-                    let s =
-                        Scenario::from_toml_str(&t.to_string(), &format!("{origin} point {index}"))
-                            .map_err(|e| relocate(e, false))?;
-                    match m.ticks {
-                        Some(ticks) => s.with_ticks(ticks),
-                        None => s.with_ticks(base.ticks),
-                    }
-                }
-                None => base.clone(),
-            };
-            let scenario = scenario
-                .with_strategy(
-                    &strat.to_string(),
-                    &format!("{origin} point {index} strategy"),
-                )
-                .map_err(|e| relocate(e, true))?;
+        for index in 0..grid.total {
+            let (settings, scenario) = grid.point(index)?;
             let key = |decision: bool| -> Vec<String> {
                 settings
                     .iter()
@@ -1137,6 +1255,13 @@ impl Experiment {
                 threat,
             });
         }
+        let replicas = match m.replicas {
+            Replicas::Fixed(n) => n,
+            Replicas::Auto => {
+                let auto = file.auto.clone().unwrap_or_default();
+                auto.batch.min(auto.max)
+            }
+        };
         Ok(Self {
             replicas,
             hash: paraverse_sim::rng::fnv1a(text.as_bytes()),

@@ -789,8 +789,94 @@ impl Validator<'_> {
         per_second
     }
 
+    /// Resolves a parsed scenario file, section by section in the file's own order:
+    /// `[general]`, names, links, services, groups, topology, campaigns, flows, defenses,
+    /// traffic, recording. Every problem is collected (with its field) before any is
+    /// reported.
     fn resolve(&mut self, file: ScenarioFile, text: &str, origin: &str) -> Scenario {
-        let g = &file.general;
+        let tick = file.general.tick;
+        let ticks = self.general(&file.general);
+        let zone_ids = self.unique("zone", file.zones.iter().map(|z| z.name.as_str()));
+        let link_ids = self.unique("link", file.links.iter().map(|l| l.name.as_str()));
+        let service_ids = self.unique("service", file.services.iter().map(|s| s.name.as_str()));
+        let group_ids = self.unique("group", file.groups.iter().map(|g| g.name.as_str()));
+        self.unique("campaign", file.campaigns.iter().map(|c| c.name.as_str()));
+
+        let links = self.links(&file.links);
+        let services = self.services(&file.services);
+        let (groups, node_count, terminals) =
+            self.groups(&file.groups, tick, &zone_ids, &service_ids, &services);
+        let topology = self.topology(&file.topology, &group_ids, &link_ids, &groups, origin);
+
+        let tables = campaign::Tables {
+            tick,
+            group_ids: &group_ids,
+            service_ids: &service_ids,
+            groups: &groups,
+            topology: &topology,
+            node_count,
+            traffic: !file.flows.is_empty(),
+        };
+        let campaigns = file
+            .campaigns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| self.campaign(i, c, &tables))
+            .collect();
+
+        let flows: Vec<Flow> = file
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.flow(i, f, &file.traffic, &group_ids, &service_ids, &groups))
+            .collect();
+        let defense = self.defense(
+            &file.defense,
+            tick,
+            &Names {
+                zones: &zone_ids,
+                groups: &group_ids,
+                services: &service_ids,
+            },
+            &groups,
+            &flows,
+            None,
+        );
+        let traffic = self.traffic(&file.traffic);
+        if file.recording.flows {
+            self.recorded_flows(&flows, &groups, ticks);
+        }
+
+        Scenario {
+            origin: origin.to_owned(),
+            source_hash: fnv1a(text.as_bytes()),
+            source: text.to_owned(),
+            name: file.general.name.clone(),
+            seed: file.general.seed,
+            tick: file.general.tick,
+            ticks: ticks.clamp(1, MAX_TICKS) as u32,
+            zones: file.zones.iter().map(|z| z.name.clone()).collect(),
+            links,
+            services,
+            groups,
+            topology,
+            campaigns,
+            flows,
+            traffic,
+            defense,
+            strategy_source: None,
+            strategy_origin: None,
+            node_count,
+            terminal_count: terminals.min(u64::from(u32::MAX)) as u32,
+            max_events: file.recording.max_events,
+            record_flows: file.recording.flows,
+            warnings: std::mem::take(&mut self.warnings),
+            file,
+        }
+    }
+
+    /// `[general]`: the name, the tick and the stop time; returns the number of ticks.
+    fn general(&mut self, g: &General) -> u64 {
         if !is_folder_name(&g.name) {
             self.err(
                 field_path!["general", "name"],
@@ -822,14 +908,12 @@ impl Validator<'_> {
                 ),
             );
         }
+        ticks
+    }
 
-        let zone_ids = self.unique("zone", file.zones.iter().map(|z| z.name.as_str()));
-        let link_ids = self.unique("link", file.links.iter().map(|l| l.name.as_str()));
-        let service_ids = self.unique("service", file.services.iter().map(|s| s.name.as_str()));
-        let group_ids = self.unique("group", file.groups.iter().map(|g| g.name.as_str()));
-        self.unique("campaign", file.campaigns.iter().map(|c| c.name.as_str()));
-
-        for (i, l) in file.links.iter().enumerate() {
+    /// `[[link]]`: the link tiers and their capacities.
+    fn links(&mut self, specs: &[LinkTierSpec]) -> Vec<LinkTier> {
+        for (i, l) in specs.iter().enumerate() {
             if l.capacity.bits_per_second() < 1000 {
                 self.err(
                     field_path!["link", i, "capacity"],
@@ -842,18 +926,20 @@ impl Validator<'_> {
                 );
             }
         }
-        let links = file
-            .links
+        specs
             .iter()
             .map(|l| LinkTier {
                 name: l.name.clone(),
                 capacity: l.capacity,
                 latency: l.latency,
             })
-            .collect();
+            .collect()
+    }
 
+    /// `[[service]]`: ports and vulnerabilities (CVSS v3 vectors scored here).
+    fn services(&mut self, specs: &[ServiceSpec]) -> Vec<Service> {
         let mut services = Vec::new();
-        for (i, s) in file.services.iter().enumerate() {
+        for (i, s) in specs.iter().enumerate() {
             let mut vulnerabilities = Vec::new();
             for (j, v) in s.vulnerabilities.iter().enumerate() {
                 match cvss::v3::Vector::from_str(&v.cvss) {
@@ -889,22 +975,34 @@ impl Validator<'_> {
                 vulnerabilities,
             });
         }
+        services
+    }
 
-        if file.groups.is_empty() {
+    /// `[[group]]`: the node groups, numbered in file order; returns the groups, the
+    /// number of nodes and of terminals.
+    fn groups(
+        &mut self,
+        specs: &[GroupSpec],
+        tick: SimDuration,
+        zone_ids: &HashMap<String, u16>,
+        service_ids: &HashMap<String, u16>,
+        services: &[Service],
+    ) -> (Vec<Group>, u32, u64) {
+        if specs.is_empty() {
             self.err(Vec::new(), "expected at least one [[group]] of nodes");
         }
         let mut groups = Vec::new();
         let mut next_node: u64 = 0;
         let mut terminals: u64 = 0;
-        for (i, gs) in file.groups.iter().enumerate() {
+        for (i, gs) in specs.iter().enumerate() {
             if gs.count == 0 {
                 self.err(field_path!["group", i, "count"], "expected at least 1 node");
             }
-            let zone = self.lookup(&zone_ids, "zone", &gs.zone, field_path!["group", i, "zone"]);
+            let zone = self.lookup(zone_ids, "zone", &gs.zone, field_path!["group", i, "zone"]);
             let mut svc = Vec::new();
             for (j, name) in gs.services.iter().enumerate() {
                 svc.push(self.lookup(
-                    &service_ids,
+                    service_ids,
                     "service",
                     name,
                     field_path!["group", i, "services", j],
@@ -917,7 +1015,7 @@ impl Validator<'_> {
                 Some(c) => {
                     let path = field_path!["group", i, "connections_per_second"];
                     let c = self.non_negative(c, path.clone());
-                    self.per_tick_bound(c, g.tick, path)
+                    self.per_tick_bound(c, tick, path)
                 }
                 None => gs.kind.default_connections_per_second(),
             };
@@ -945,7 +1043,7 @@ impl Validator<'_> {
                 susceptibility,
                 data: gs.data.clone(),
                 assets: gs.assets,
-                connections: PerTick::from_rate(cps, g.tick.as_micros()),
+                connections: PerTick::from_rate(cps, tick.as_micros()),
                 exploit_chance,
             });
             next_node += u64::from(gs.count);
@@ -960,14 +1058,25 @@ impl Validator<'_> {
             );
         }
         let node_count = next_node.min(MAX_NODES) as u32;
+        (groups, node_count, terminals)
+    }
 
-        let topology: Vec<TopologyStep> = file
-            .topology
+    /// `[[topology]]`: the steps that link groups, and a warning for each group none
+    /// links.
+    fn topology(
+        &mut self,
+        specs: &[TopologySpec],
+        group_ids: &HashMap<String, u16>,
+        link_ids: &HashMap<String, u16>,
+        groups: &[Group],
+        origin: &str,
+    ) -> Vec<TopologyStep> {
+        let topology: Vec<TopologyStep> = specs
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| self.topology_step(i, t, &group_ids, &link_ids, &groups, origin))
+            .filter_map(|(i, t)| self.topology_step(i, t, group_ids, link_ids, groups, origin))
             .collect();
-        if !file.topology.is_empty() && topology.len() == file.topology.len() {
+        if !specs.is_empty() && topology.len() == specs.len() {
             let mut linked = vec![false; groups.len()];
             for step in &topology {
                 for g in step.groups() {
@@ -986,93 +1095,33 @@ impl Validator<'_> {
                 );
             }
         }
+        topology
+    }
 
-        let tables = campaign::Tables {
-            tick: g.tick,
-            group_ids: &group_ids,
-            service_ids: &service_ids,
-            groups: &groups,
-            topology: &topology,
-            node_count,
-            traffic: !file.flows.is_empty(),
-        };
-        let campaigns = file
-            .campaigns
+    /// `[recording] flows = true`: only where the flow records stay a reasonable size.
+    fn recorded_flows(&mut self, flows: &[Flow], groups: &[Group], ticks: u64) {
+        // Benign flows: one per client node of each spec (at most).
+        let flows: u64 = flows
             .iter()
-            .enumerate()
-            .filter_map(|(i, c)| self.campaign(i, c, &tables))
-            .collect();
-
-        let flows: Vec<Flow> = file
-            .flows
-            .iter()
-            .enumerate()
-            .map(|(i, f)| self.flow(i, f, &file.traffic, &group_ids, &service_ids, &groups))
-            .collect();
-        let defense = self.defense(
-            &file.defense,
-            g.tick,
-            &Names {
-                zones: &zone_ids,
-                groups: &group_ids,
-                services: &service_ids,
-            },
-            &groups,
-            &flows,
-            None,
-        );
-        let traffic = self.traffic(&file.traffic);
-        if file.recording.flows {
-            // Benign flows: one per client node of each spec (at most).
-            let flows: u64 = flows
-                .iter()
-                .map(|f| {
-                    groups
-                        .get(f.clients as usize)
-                        .map_or(0, |g| u64::from(g.count))
-                })
-                .sum();
-            let rows = flows.saturating_mul(ticks);
-            if flows == 0 {
-                self.err(
-                    field_path!["recording", "flows"],
-                    "the scenario declares no [[flow]]: there are no flows to record",
-                );
-            } else if rows > MAX_FLOW_TICKS {
-                self.err(
-                    field_path!["recording", "flows"],
-                    format!(
-                        "per-flow recording is for small scenarios: up to {flows} flows × {ticks} ticks is {rows} rows, expected at most {MAX_FLOW_TICKS} (shorten `stop`, or record fewer flows)"
-                    ),
-                );
-            }
-        }
-
-        Scenario {
-            origin: origin.to_owned(),
-            source_hash: fnv1a(text.as_bytes()),
-            source: text.to_owned(),
-            name: file.general.name.clone(),
-            seed: file.general.seed,
-            tick: file.general.tick,
-            ticks: ticks.clamp(1, MAX_TICKS) as u32,
-            zones: file.zones.iter().map(|z| z.name.clone()).collect(),
-            links,
-            services,
-            groups,
-            topology,
-            campaigns,
-            flows,
-            traffic,
-            defense,
-            strategy_source: None,
-            strategy_origin: None,
-            node_count,
-            terminal_count: terminals.min(u64::from(u32::MAX)) as u32,
-            max_events: file.recording.max_events,
-            record_flows: file.recording.flows,
-            warnings: std::mem::take(&mut self.warnings),
-            file,
+            .map(|f| {
+                groups
+                    .get(f.clients as usize)
+                    .map_or(0, |g| u64::from(g.count))
+            })
+            .sum();
+        let rows = flows.saturating_mul(ticks);
+        if flows == 0 {
+            self.err(
+                field_path!["recording", "flows"],
+                "the scenario declares no [[flow]]: there are no flows to record",
+            );
+        } else if rows > MAX_FLOW_TICKS {
+            self.err(
+                field_path!["recording", "flows"],
+                format!(
+                    "per-flow recording is for small scenarios: up to {flows} flows × {ticks} ticks is {rows} rows, expected at most {MAX_FLOW_TICKS} (shorten `stop`, or record fewer flows)"
+                ),
+            );
         }
     }
 
