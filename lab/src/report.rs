@@ -262,6 +262,56 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             dir.display()
         )));
     }
+    let (runs, completeness) = load_sweep(dir)?;
+    let points = stats::summarise(&runs, &Score::default());
+    let charts_dir = dir.join("charts");
+    std::fs::create_dir_all(&charts_dir).map_err(LabError::io(format!(
+        "cannot create {}",
+        charts_dir.display()
+    )))?;
+    let mut charts = Vec::new();
+    objective_charts(&points, &charts_dir, &mut charts)?;
+    let settings: Vec<String> = points[0].settings.iter().map(|(n, _)| n.clone()).collect();
+    let effects_md = effect_charts(&points, &settings, &charts_dir, &mut charts)?;
+    let timeseries_md = timeseries_charts(dir, &runs, &charts_dir, &mut charts)?;
+    pareto_chart(dir, &points, &charts_dir, &mut charts)?;
+
+    // The documents.
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("experiment")
+        .to_owned();
+    let table = points_table(&points, &settings);
+    let pictures_md = pictures_section(dir);
+    let decision_md = decision_section(dir);
+    let sensitivity_md = sensitivity_section(dir);
+    let provenance_md = provenance_section(dir);
+    let md = format!(
+        "# Experiment report: {name}{}\n\n{completeness}{decision_md}{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals of the mean by percentile bootstrap (2,000 resamples of the replicas, drawn from the simulator's seeded RNG, so the same runs give the same intervals; a resampled mean stays within the observed values, so an interval never leaves a metric's feasible range). Every point ran the same seeds (common random numbers).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{sensitivity_md}{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}{provenance_md}",
+        if completeness.is_empty() {
+            ""
+        } else {
+            " (partial or unverified results: see below)"
+        },
+        runs.len(),
+        points.len(),
+        points.iter().map(|p| p.seeds.len()).max().unwrap_or(0),
+        if timeseries_md.is_empty() {
+            "No per-run series were recorded.\n".to_owned()
+        } else {
+            timeseries_md
+        }
+    );
+    let mut files = write_documents(dir, &md, charts)?;
+    files.caveat =
+        (!completeness.is_empty()).then(|| completeness.trim().trim_matches('*').to_owned());
+    Ok(files)
+}
+
+/// The sweep's runs, checked to come from one experiment file, and what is missing
+/// from them (empty when the sweep is complete and verified).
+fn load_sweep(dir: &Path) -> Result<(Vec<RunResult>, String), LabError> {
     let loaded = runner::load_runs(dir)?;
     let manifest = runner::Manifest::read(dir)?;
     if let Some(m) = &manifest
@@ -288,15 +338,15 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             dir.display()
         )));
     }
-    let points = stats::summarise(&runs, &Score::default());
-    let charts_dir = dir.join("charts");
-    std::fs::create_dir_all(&charts_dir).map_err(LabError::io(format!(
-        "cannot create {}",
-        charts_dir.display()
-    )))?;
-    let mut charts = Vec::new();
+    Ok((runs, completeness))
+}
 
-    // 1. The objectives per point with their intervals.
+/// Charts 1: the objectives per point with their intervals.
+fn objective_charts(
+    points: &[PointSummary],
+    charts_dir: &Path,
+    charts: &mut Vec<String>,
+) -> Result<(), LabError> {
     for (metric, title) in [
         (
             "objectives.security_loss",
@@ -330,17 +380,25 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
                 .map(|p| p.to_string())
                 .collect(),
         }
-        .write(&charts_dir, &name)?;
+        .write(charts_dir, &name)?;
         charts.push(name);
     }
+    Ok(())
+}
 
-    // 2. Each setting's effect: the security loss by the setting's value.
-    let settings: Vec<String> = points[0].settings.iter().map(|(n, _)| n.clone()).collect();
+/// Charts 2: each setting's effect, the security loss by the setting's value; returns
+/// the report's section.
+fn effect_charts(
+    points: &[PointSummary],
+    settings: &[String],
+    charts_dir: &Path,
+    charts: &mut Vec<String>,
+) -> Result<String, LabError> {
     let mut effects_md = String::new();
     for (k, setting) in settings.iter().enumerate() {
         let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
-        for p in &points {
+        for p in points {
             let v = p.settings[k].1.clone();
             if !order.contains(&v) {
                 order.push(v.clone());
@@ -372,16 +430,25 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             series: vec![series],
             x_names: order.clone(),
         }
-        .write(&charts_dir, &name)?;
+        .write(charts_dir, &name)?;
         effects_md.push_str(&format!(
             "### {setting}\n\nValues left to right: {}.\n\n![effect of {setting}](charts/{name}.svg)\n\n",
             order.join(", ")
         ));
         charts.push(name);
     }
+    Ok(effects_md)
+}
 
-    // 3. Compromised nodes over time with a band over the replicas.
-    let series = read_series(dir, &runs);
+/// Charts 3: compromised nodes over time with a band over the replicas; returns the
+/// report's section.
+fn timeseries_charts(
+    dir: &Path,
+    runs: &[RunResult],
+    charts_dir: &Path,
+    charts: &mut Vec<String>,
+) -> Result<String, LabError> {
+    let series = read_series(dir, runs);
     let tick_s = 1.0;
     // Every point, in pages of TIMESERIES_PER_CHART so the colours and legend stay
     // readable: timeseries.svg, timeseries-2.svg, ...
@@ -432,12 +499,21 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         } else {
             format!("timeseries-{}", page + 1)
         };
-        ts.write(&charts_dir, &name)?;
+        ts.write(charts_dir, &name)?;
         timeseries_md.push_str(&format!("![time series](charts/{name}.svg)\n\n"));
         charts.push(name);
     }
+    Ok(timeseries_md)
+}
 
-    // 4. The Pareto front: the optimiser's evaluations if there are any, else the points.
+/// Chart 4: the Pareto front, of the optimiser's evaluations if there are any, else of
+/// the points.
+fn pareto_chart(
+    dir: &Path,
+    points: &[PointSummary],
+    charts_dir: &Path,
+    charts: &mut Vec<String>,
+) -> Result<(), LabError> {
     let opt = dir.join("optimise").join("evaluations.csv");
     let cloud: Vec<(f64, f64, f64)> = match std::fs::read_to_string(&opt) {
         Ok(text) => {
@@ -508,15 +584,13 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             },
         ],
     }
-    .write(&charts_dir, "pareto")?;
+    .write(charts_dir, "pareto")?;
     charts.push("pareto".into());
+    Ok(())
+}
 
-    // The documents.
-    let name = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("experiment")
-        .to_owned();
+/// The report's table: each point's settings and objectives with their intervals.
+fn points_table(points: &[PointSummary], settings: &[String]) -> String {
     let mut table = String::from("| point | ");
     table.push_str(&settings.join(" | "));
     table.push_str(" | security loss | availability | cost |\n|---|");
@@ -527,7 +601,7 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             format!("{:.4} [{:.4}, {:.4}]", e.mean, e.ci_low, e.ci_high)
         })
     };
-    for p in &points {
+    for p in points {
         table.push_str(&format!("| {} | ", p.point));
         for (_, v) in &p.settings {
             table.push_str(&format!("{v} | "));
@@ -539,7 +613,11 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             cell(estimate_point(p, "objectives.cost"))
         ));
     }
-    // 5. Network pictures the user rendered with `paraverse view --png` into pictures/.
+    table
+}
+
+/// The network pictures the user rendered with `paraverse view --png` into `pictures/`.
+fn pictures_section(dir: &Path) -> String {
     let mut pictures: Vec<String> = std::fs::read_dir(dir.join("pictures"))
         .map(|entries| {
             entries
@@ -556,7 +634,7 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
         })
         .unwrap_or_default();
     pictures.sort();
-    let pictures_md = if pictures.is_empty() {
+    if pictures.is_empty() {
         String::new()
     } else {
         let mut s = String::from(
@@ -566,30 +644,7 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
             s.push_str(&format!("![{p}](pictures/{p})\n\n"));
         }
         s
-    };
-    let decision_md = decision_section(dir);
-    let sensitivity_md = sensitivity_section(dir);
-    let provenance_md = provenance_section(dir);
-    let md = format!(
-        "# Experiment report: {name}{}\n\n{completeness}{decision_md}{} runs, {} points, replicas per point: {}. Means with 95 % confidence intervals of the mean by percentile bootstrap (2,000 resamples of the replicas, drawn from the simulator's seeded RNG, so the same runs give the same intervals; a resampled mean stays within the observed values, so an interval never leaves a metric's feasible range). Every point ran the same seeds (common random numbers).\n\n## Points\n\n{table}\n## Objectives\n\n![security loss](charts/security_loss.svg)\n\n![availability](charts/availability.svg)\n\n![cost](charts/cost.svg)\n\n## Effects of the settings\n\n{sensitivity_md}{effects_md}## Over time\n\n{}\n## Pareto front\n\n![pareto](charts/pareto.svg)\n\nEvery chart is also a PNG beside its SVG in `charts/`.\n\n{pictures_md}{provenance_md}",
-        if completeness.is_empty() {
-            ""
-        } else {
-            " (partial or unverified results: see below)"
-        },
-        runs.len(),
-        points.len(),
-        points.iter().map(|p| p.seeds.len()).max().unwrap_or(0),
-        if timeseries_md.is_empty() {
-            "No per-run series were recorded.\n".to_owned()
-        } else {
-            timeseries_md
-        }
-    );
-    let mut files = write_documents(dir, &md, charts)?;
-    files.caveat =
-        (!completeness.is_empty()).then(|| completeness.trim().trim_matches('*').to_owned());
-    Ok(files)
+    }
 }
 
 /// The best decision's statement and the settings that had no effect, from the sweep's
