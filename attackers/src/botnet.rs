@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
-use paraverse_sim::scenario::{CampaignKind, FlowClass};
+use paraverse_sim::scenario::{CampaignKind, DdosProtection, FlowClass, Group};
 
 use crate::chain::{self, Ctx, Out};
 use crate::targeted::held_by;
@@ -152,135 +152,191 @@ pub fn botnet_ddos(
         }
         let c = b.campaign;
         out.book.reach(c, chain::COMMAND, tick, None, &mut out.log);
-        let g = &ctx.scenario.groups[b.target as usize];
-        // What reached the targets in the previous tick.
-        for (&bot, &(flow, dst)) in &b.flows {
-            let kbps = match (&traffic, flow) {
-                (Some(core), Some(f)) => {
-                    u64::from(core.state.rate.get(f as usize).copied().unwrap_or(0))
-                }
-                (None, _)
-                    if security[bot as usize].compromised
-                        && security[bot as usize].campaign == c
-                        && !security[bot as usize].quarantined =>
-                {
-                    u64::from(b.kbps)
-                }
-                _ => 0,
-            };
-            *arriving.entry(dst).or_default() += kbps;
-        }
+        arrived(b, security, traffic.as_deref(), &mut arriving);
         // Recruits join; lost bots stop.
         let bots: Vec<u32> = held_by(security, c)
             .into_iter()
             .filter(|&n| !security[n as usize].quarantined)
             .collect();
         // Gateway meters cap what one source may send to a protected node.
-        let protection = ctx.scenario.defense.ddos.as_ref();
-        let kbps = match protection {
+        let kbps = match ctx.scenario.defense.ddos.as_ref() {
             Some(p) if p.protect.contains(&b.target) => {
                 p.rate_limit_kbps.map_or(b.kbps, |r| r.min(b.kbps))
             }
             _ => b.kbps,
         };
-        let mut new: Vec<(u32, NewFlow)> = Vec::new();
-        for &bot in &bots {
-            if b.flows.contains_key(&bot) {
-                continue;
-            }
-            let dst = g.first_node + rng.below(b.stream, bot, 0, 0, u64::from(g.count)) as u32;
-            b.flows.insert(bot, (None, dst));
-            new.push((
-                bot,
-                NewFlow {
-                    src: bot,
-                    dst,
-                    class: FlowClass::Ddos,
-                    demand_kbps: kbps,
-                    priority: FlowClass::Ddos.default_priority(),
-                    // The flood hits the target's public (first) service.
-                    service: g.services.first().copied(),
-                },
-            ));
-        }
+        let new = recruit(
+            b,
+            &bots,
+            kbps,
+            &ctx.scenario.groups[b.target as usize],
+            &rng,
+        );
         if !bots.is_empty() {
             out.book.reach(c, chain::FLOOD, tick, None, &mut out.log);
         }
         if let Some(core) = traffic.as_deref_mut() {
-            if !new.is_empty() {
-                let flows: Vec<NewFlow> = new.iter().map(|&(_, f)| f).collect();
-                let ids = core.add_flows(&ctx.topology, &flows);
-                for ((bot, _), id) in new.into_iter().zip(ids) {
-                    if let Some(e) = b.flows.get_mut(&bot) {
-                        e.0 = Some(id);
-                    }
-                }
-            }
-            for (&bot, &(flow, _)) in &b.flows {
-                if let Some(f) = flow {
-                    let on = bots.binary_search(&bot).is_ok();
-                    core.set_demand(f, if on { kbps } else { 0 });
-                }
-            }
+            flood(b, &bots, new, kbps, core, &ctx.topology);
         }
     }
-    // The scrubbing centre removes attack traffic bound for protected nodes, up to its
-    // capacity, in proportion to what each receives.
     if let Some(p) = ctx.scenario.defense.ddos.as_ref()
         && let Some(cap) = p.scrubbing_kbps
     {
-        let protected = |n: u32| p.protect.contains(&ctx.scenario.group_of(n));
-        let total: u64 = arriving
-            .iter()
-            .filter(|&(&n, _)| protected(n))
-            .map(|(_, &l)| l)
-            .sum();
-        let scrubbed = total.min(cap);
-        if total > 0 {
-            for (&n, load) in arriving.iter_mut() {
-                if protected(n) {
-                    *load -= (u128::from(*load) * u128::from(scrubbed) / u128::from(total)) as u64;
-                }
-            }
-        }
+        let scrubbed = scrub(&mut arriving, p, cap, &ctx.scenario);
         if let Some(id) = out.impact.scrubbed_mbit {
             out.metrics
                 .add(id, scrubbed * ctx.clock.tick_micros / 1_000_000_000);
         }
     }
-    // Overwhelmed targets stop serving; the others recover.
     for b in &botnets.list {
-        if tick < b.start_tick {
+        if tick >= b.start_tick {
+            overwhelm(b, &arriving, security, &ctx.scenario, tick, &mut out);
+        }
+    }
+}
+
+/// What reached the botnet's targets in the previous tick, added to `arriving`: each
+/// bot's flow's allocated rate, or without a traffic core, its full rate while it is
+/// an active bot.
+fn arrived(
+    b: &Ddos,
+    security: &[Security],
+    traffic: Option<&TrafficCore>,
+    arriving: &mut BTreeMap<u32, u64>,
+) {
+    for (&bot, &(flow, dst)) in &b.flows {
+        let kbps = match (traffic, flow) {
+            (Some(core), Some(f)) => {
+                u64::from(core.state.rate.get(f as usize).copied().unwrap_or(0))
+            }
+            (None, _)
+                if security[bot as usize].compromised
+                    && security[bot as usize].campaign == b.campaign
+                    && !security[bot as usize].quarantined =>
+            {
+                u64::from(b.kbps)
+            }
+            _ => 0,
+        };
+        *arriving.entry(dst).or_default() += kbps;
+    }
+}
+
+/// New bots pick a target node of the group (keyed draw) and get a flood flow of
+/// `kbps`; returns them with the flows to add.
+fn recruit(b: &mut Ddos, bots: &[u32], kbps: u32, g: &Group, rng: &SimRng) -> Vec<(u32, NewFlow)> {
+    let mut new: Vec<(u32, NewFlow)> = Vec::new();
+    for &bot in bots {
+        if b.flows.contains_key(&bot) {
             continue;
         }
-        let g = &ctx.scenario.groups[b.target as usize];
-        let mut down = 0u64;
-        for (k, n) in g.nodes().enumerate() {
-            let load = arriving.get(&n).copied().unwrap_or(0);
-            let over = load >= b.absorb[k];
-            let s = &mut security[n as usize];
-            if over != s.overwhelmed {
-                s.overwhelmed = over;
-                let mut e = RunEvent::new(
-                    tick,
-                    if over {
-                        "service_down"
-                    } else {
-                        "service_restored"
-                    },
-                    n,
-                );
-                e.campaign = Some(b.campaign);
-                if over {
-                    e.technique = Some("T1498.001");
-                }
-                out.log.push(e);
+        let dst = g.first_node + rng.below(b.stream, bot, 0, 0, u64::from(g.count)) as u32;
+        b.flows.insert(bot, (None, dst));
+        new.push((
+            bot,
+            NewFlow {
+                src: bot,
+                dst,
+                class: FlowClass::Ddos,
+                demand_kbps: kbps,
+                priority: FlowClass::Ddos.default_priority(),
+                // The flood hits the target's public (first) service.
+                service: g.services.first().copied(),
+            },
+        ));
+    }
+    new
+}
+
+/// The flood as traffic: new bots' flows are added, active bots send `kbps`, lost bots
+/// nothing.
+fn flood(
+    b: &mut Ddos,
+    bots: &[u32],
+    new: Vec<(u32, NewFlow)>,
+    kbps: u32,
+    core: &mut TrafficCore,
+    topology: &Topology,
+) {
+    if !new.is_empty() {
+        let flows: Vec<NewFlow> = new.iter().map(|&(_, f)| f).collect();
+        let ids = core.add_flows(topology, &flows);
+        for ((bot, _), id) in new.into_iter().zip(ids) {
+            if let Some(e) = b.flows.get_mut(&bot) {
+                e.0 = Some(id);
             }
-            down += u64::from(over);
         }
-        if down >= b.goal {
-            out.book.reach_goal(b.campaign, tick, None, &mut out.log);
+    }
+    for (&bot, &(flow, _)) in &b.flows {
+        if let Some(f) = flow {
+            let on = bots.binary_search(&bot).is_ok();
+            core.set_demand(f, if on { kbps } else { 0 });
         }
+    }
+}
+
+/// The scrubbing centre removes attack traffic bound for protected nodes, up to its
+/// capacity `cap`, in proportion to what each receives; returns what it removed.
+fn scrub(
+    arriving: &mut BTreeMap<u32, u64>,
+    p: &DdosProtection,
+    cap: u64,
+    scenario: &Scenario,
+) -> u64 {
+    let protected = |n: u32| p.protect.contains(&scenario.group_of(n));
+    let total: u64 = arriving
+        .iter()
+        .filter(|&(&n, _)| protected(n))
+        .map(|(_, &l)| l)
+        .sum();
+    let scrubbed = total.min(cap);
+    if total > 0 {
+        for (&n, load) in arriving.iter_mut() {
+            if protected(n) {
+                *load -= (u128::from(*load) * u128::from(scrubbed) / u128::from(total)) as u64;
+            }
+        }
+    }
+    scrubbed
+}
+
+/// Overwhelmed targets stop serving, the others recover (each change logged); the goal
+/// is reached with enough targets down.
+fn overwhelm(
+    b: &Ddos,
+    arriving: &BTreeMap<u32, u64>,
+    security: &mut [Security],
+    scenario: &Scenario,
+    tick: u32,
+    out: &mut Out,
+) {
+    let g = &scenario.groups[b.target as usize];
+    let mut down = 0u64;
+    for (k, n) in g.nodes().enumerate() {
+        let load = arriving.get(&n).copied().unwrap_or(0);
+        let over = load >= b.absorb[k];
+        let s = &mut security[n as usize];
+        if over != s.overwhelmed {
+            s.overwhelmed = over;
+            let mut e = RunEvent::new(
+                tick,
+                if over {
+                    "service_down"
+                } else {
+                    "service_restored"
+                },
+                n,
+            );
+            e.campaign = Some(b.campaign);
+            if over {
+                e.technique = Some("T1498.001");
+            }
+            out.log.push(e);
+        }
+        down += u64::from(over);
+    }
+    if down >= b.goal {
+        out.book.reach_goal(b.campaign, tick, None, &mut out.log);
     }
 }
 

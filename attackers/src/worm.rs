@@ -571,119 +571,27 @@ pub fn worm_spread(
 
     for wi in 0..worms.campaigns.len() {
         let w = &worms.campaigns[wi];
-        let mut footholds = 0u64;
         if tick < w.start_tick {
             continue;
         }
-        if tick == w.start_tick {
-            for node in entry_nodes(&rng, w, scenario) {
-                if security[node as usize].compromise(w.campaign) {
-                    footholds += 1;
-                    if !book.reach(w.campaign, chain::FOOTHOLD, tick, Some(node), &mut log) {
-                        let mut e = RunEvent::new(tick, "initial_compromise", node);
-                        e.campaign = Some(w.campaign);
-                        log.push(e);
-                    }
-                }
-            }
-        }
-        let scanners: Vec<u32> = security
-            .par_chunks(CHUNK)
-            .enumerate()
-            .flat_map_iter(|(c, chunk)| {
-                chunk.iter().enumerate().filter_map(move |(k, s)| {
-                    (s.compromised && !s.quarantined && s.campaign == w.campaign)
-                        .then_some((c * CHUNK + k) as u32)
-                })
-            })
-            .collect();
-        let state: &[Security] = security;
+        let footholds = if tick == w.start_tick {
+            seed_footholds(&rng, w, scenario, security, tick, &mut book, &mut log)
+        } else {
+            0
+        };
+        let scanners = active_scanners(security, w.campaign);
         let rates = granted(w, &scanners, traffic.as_deref(), clock.tick_micros);
-        let proposals: Vec<ScanBatch> = scanners
-            .par_chunks(SCANNERS_PER_TASK)
-            .enumerate()
-            .map(|(c, chunk)| {
-                let mut scans = Vec::with_capacity(chunk.len());
-                let mut hits = Vec::new();
-                let mut failed_logins = Vec::new();
-                for (k, &scanner) in chunk.iter().enumerate() {
-                    let rate = rates
-                        .as_ref()
-                        .map_or(w.worm.scans_per_tick, |r| r[c * SCANNERS_PER_TASK + k]);
-                    if w.worm.strategy == ScanStrategy::Contact {
-                        let ctx = (&rng, w, topology, policy, scenario);
-                        let me = (scanner, rate);
-                        scans.push(contact(ctx, state, groups, me, tick, &mut hits));
-                        continue;
-                    }
-                    let count = policy
-                        .attempts(scanner, rate.sample(rng.draw(SCAN_COUNT, scanner, tick, 0)));
-                    scans.push(count);
-                    for scan in 0..count {
-                        let Some(target) =
-                            pick_target(&rng, w, topology, node_count, scanner, tick, scan)
-                        else {
-                            continue;
-                        };
-                        let t = &state[target as usize];
-                        let mut chance = w.exploit[groups[target as usize].0 as usize];
-                        let open = w.open(t);
-                        if target == scanner || !w.reachable(policy, scanner, target) {
-                            continue;
-                        }
-                        if w.needs_unpatched
-                            && w.worm.service.is_none()
-                            && policy.segmentation.is_some()
-                        {
-                            chance = policy.exploit_chance(scenario, scanner, target);
-                        }
-                        if open && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan)) {
-                            hits.push((target, scanner));
-                        } else if !w.needs_unpatched && !t.quarantined {
-                            // A dictionary log-in that failed: the device sees it.
-                            failed_logins.push(target);
-                        }
-                    }
-                }
-                ScanBatch {
-                    scans,
-                    hits,
-                    failed_logins,
-                }
-            })
-            .collect();
-
-        let mut total_scans = 0u64;
-        let mut infections = 0u64;
-        for (
-            chunk,
-            ScanBatch {
-                scans,
-                hits,
-                failed_logins,
-            },
-        ) in scanners.chunks(SCANNERS_PER_TASK).zip(proposals)
-        {
-            for target in failed_logins {
-                let t = &mut telemetry[target as usize];
-                t.auth_failures = t.auth_failures.saturating_add(1);
-            }
-            for (&scanner, &count) in chunk.iter().zip(&scans) {
-                let t = &mut telemetry[scanner as usize];
-                t.connections = t.connections.saturating_add(count);
-                total_scans += u64::from(count);
-            }
-            for (target, source) in hits {
-                if security[target as usize].compromise(w.campaign) {
-                    infections += 1;
-                    let mut e = RunEvent::new(tick, "infection", target);
-                    e.source = Some(source);
-                    e.campaign = Some(w.campaign);
-                    e.technique = Some(book.technique(w.campaign, chain::SPREAD));
-                    log.push(e);
-                }
-            }
-        }
+        let ctx = (&rng, w, topology, policy, scenario);
+        let proposals = propose_scans(ctx, security, groups, &scanners, rates.as_deref(), tick);
+        let (total_scans, infections) = commit_scans(
+            w,
+            &scanners,
+            proposals,
+            (security, telemetry),
+            tick,
+            &book,
+            &mut log,
+        );
         let recovered = recover(&rng, w, &scanners, security, tick, &mut log);
         if let Some(c) = w.recoveries {
             metrics.add(c, recovered);
@@ -706,4 +614,153 @@ pub fn worm_spread(
             book.reach_goal(w.campaign, tick, None, &mut log);
         }
     }
+}
+
+/// The campaign's first tick: it compromises its entry nodes (its footholds).
+fn seed_footholds(
+    rng: &SimRng,
+    w: &WormCampaign,
+    scenario: &Scenario,
+    security: &mut [Security],
+    tick: u32,
+    book: &mut CampaignBook,
+    log: &mut EventLog,
+) -> u64 {
+    let mut footholds = 0;
+    for node in entry_nodes(rng, w, scenario) {
+        if security[node as usize].compromise(w.campaign) {
+            footholds += 1;
+            if !book.reach(w.campaign, chain::FOOTHOLD, tick, Some(node), log) {
+                let mut e = RunEvent::new(tick, "initial_compromise", node);
+                e.campaign = Some(w.campaign);
+                log.push(e);
+            }
+        }
+    }
+    footholds
+}
+
+/// The campaign's scanners this tick: its compromised nodes still on the network, in
+/// node order.
+fn active_scanners(security: &[Security], campaign: CampaignId) -> Vec<u32> {
+    security
+        .par_chunks(CHUNK)
+        .enumerate()
+        .flat_map_iter(|(c, chunk)| {
+            chunk.iter().enumerate().filter_map(move |(k, s)| {
+                (s.compromised && !s.quarantined && s.campaign == campaign)
+                    .then_some((c * CHUNK + k) as u32)
+            })
+        })
+        .collect()
+}
+
+/// What every scanner tries this tick, in parallel over tasks of scanners and against
+/// the state as the tick found it: its scans, its hits, the failed log-ins it causes.
+fn propose_scans(
+    ctx: (&SimRng, &WormCampaign, &Topology, &AccessPolicy, &Scenario),
+    state: &[Security],
+    groups: &[InGroup],
+    scanners: &[u32],
+    rates: Option<&[PerTick]>,
+    tick: u32,
+) -> Vec<ScanBatch> {
+    let (rng, w, topology, policy, scenario) = ctx;
+    let node_count = scenario.node_count;
+    scanners
+        .par_chunks(SCANNERS_PER_TASK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let mut scans = Vec::with_capacity(chunk.len());
+            let mut hits = Vec::new();
+            let mut failed_logins = Vec::new();
+            for (k, &scanner) in chunk.iter().enumerate() {
+                let rate = rates.map_or(w.worm.scans_per_tick, |r| r[c * SCANNERS_PER_TASK + k]);
+                if w.worm.strategy == ScanStrategy::Contact {
+                    let me = (scanner, rate);
+                    scans.push(contact(ctx, state, groups, me, tick, &mut hits));
+                    continue;
+                }
+                let count =
+                    policy.attempts(scanner, rate.sample(rng.draw(SCAN_COUNT, scanner, tick, 0)));
+                scans.push(count);
+                for scan in 0..count {
+                    let Some(target) =
+                        pick_target(rng, w, topology, node_count, scanner, tick, scan)
+                    else {
+                        continue;
+                    };
+                    let t = &state[target as usize];
+                    let mut chance = w.exploit[groups[target as usize].0 as usize];
+                    let open = w.open(t);
+                    if target == scanner || !w.reachable(policy, scanner, target) {
+                        continue;
+                    }
+                    if w.needs_unpatched
+                        && w.worm.service.is_none()
+                        && policy.segmentation.is_some()
+                    {
+                        chance = policy.exploit_chance(scenario, scanner, target);
+                    }
+                    if open && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan)) {
+                        hits.push((target, scanner));
+                    } else if !w.needs_unpatched && !t.quarantined {
+                        // A dictionary log-in that failed: the device sees it.
+                        failed_logins.push(target);
+                    }
+                }
+            }
+            ScanBatch {
+                scans,
+                hits,
+                failed_logins,
+            }
+        })
+        .collect()
+}
+
+/// Applies the proposals in scanner order (so the result does not depend on the thread
+/// count): telemetry of scans and failed log-ins, then infections, each logged. Returns
+/// the scans and the infections.
+fn commit_scans(
+    w: &WormCampaign,
+    scanners: &[u32],
+    proposals: Vec<ScanBatch>,
+    (security, telemetry): (&mut [Security], &mut [Telemetry]),
+    tick: u32,
+    book: &CampaignBook,
+    log: &mut EventLog,
+) -> (u64, u64) {
+    let mut total_scans = 0u64;
+    let mut infections = 0u64;
+    for (
+        chunk,
+        ScanBatch {
+            scans,
+            hits,
+            failed_logins,
+        },
+    ) in scanners.chunks(SCANNERS_PER_TASK).zip(proposals)
+    {
+        for target in failed_logins {
+            let t = &mut telemetry[target as usize];
+            t.auth_failures = t.auth_failures.saturating_add(1);
+        }
+        for (&scanner, &count) in chunk.iter().zip(&scans) {
+            let t = &mut telemetry[scanner as usize];
+            t.connections = t.connections.saturating_add(count);
+            total_scans += u64::from(count);
+        }
+        for (target, source) in hits {
+            if security[target as usize].compromise(w.campaign) {
+                infections += 1;
+                let mut e = RunEvent::new(tick, "infection", target);
+                e.source = Some(source);
+                e.campaign = Some(w.campaign);
+                e.technique = Some(book.technique(w.campaign, chain::SPREAD));
+                log.push(e);
+            }
+        }
+    }
+    (total_scans, infections)
 }

@@ -730,6 +730,59 @@ impl Validator<'_> {
     ) -> Option<Approach> {
         let start = self.diagnostics.len();
         let p = |f: &str| field_path!["campaign", i, f];
+        self.approach_fields(i, c, kind, shape);
+        if shape == Shape::Scanning {
+            return None;
+        }
+        let Some(target_name) = &c.target else {
+            self.err(
+                p("target"),
+                format!("a {kind} campaign needs a `target` group (missing field)"),
+            );
+            return None;
+        };
+        let target = self.lookup(t.group_ids, "group", target_name, p("target"));
+        let entry = match (&c.entry, shape) {
+            (Some(e), _) => self.lookup(t.group_ids, "group", e, p("entry")),
+            (None, Shape::Identity) => target,
+            (None, _) => {
+                self.err(
+                    p("entry"),
+                    format!(
+                        "a {kind} campaign needs an `entry` group where the attacker gets in (missing field)"
+                    ),
+                );
+                return None;
+            }
+        };
+        let access = c.access.unwrap_or_default();
+        if start == self.diagnostics.len() && shape == Shape::Targeted {
+            self.entry_feasible(i, c, access, (entry, target), t);
+        }
+        let attempts = self.non_negative(c.attempt_rate.unwrap_or(0.1), p("attempt_rate"));
+        let attempts = self.per_tick_bound(attempts, t.tick, p("attempt_rate"));
+        let lateral = self.non_negative(c.lateral_rate.unwrap_or(0.05), p("lateral_rate"));
+        let lateral = self.per_tick_bound(lateral, t.tick, p("lateral_rate"));
+        if attempts == 0.0 && c.attempt_rate.is_some() {
+            self.err(
+                p("attempt_rate"),
+                "expected a rate above 0: with no attempts the campaign never starts",
+            );
+        }
+        Some(Approach {
+            entry,
+            access,
+            attempts_per_tick: PerTick::from_rate(attempts, t.tick.as_micros()),
+            target,
+            lateral_per_tick: PerTick::from_rate(lateral, t.tick.as_micros()),
+            credential_reuse: self
+                .fraction(c.credential_reuse.unwrap_or(0.3), p("credential_reuse")),
+        })
+    }
+
+    /// The approach fields a campaign of this shape does not read are errors.
+    fn approach_fields(&mut self, i: usize, c: &CampaignSpec, kind: &str, shape: Shape) {
+        let p = |f: &str| field_path!["campaign", i, f];
         let used: &[&str] = match shape {
             Shape::Scanning => &["goal"],
             Shape::Identity => &["target", "attempt_rate", "goal"],
@@ -764,93 +817,60 @@ impl Validator<'_> {
                 );
             }
         }
-        if shape == Shape::Scanning {
-            return None;
-        }
-        let Some(target_name) = &c.target else {
-            self.err(
-                p("target"),
-                format!("a {kind} campaign needs a `target` group (missing field)"),
-            );
-            return None;
-        };
-        let target = self.lookup(t.group_ids, "group", target_name, p("target"));
-        let entry = match (&c.entry, shape) {
-            (Some(e), _) => self.lookup(t.group_ids, "group", e, p("entry")),
-            (None, Shape::Identity) => target,
-            (None, _) => {
-                self.err(
-                    p("entry"),
+    }
+
+    /// A targeted campaign's access method must be able to open its entry group, and
+    /// the topology must link the entry to the target.
+    fn entry_feasible(
+        &mut self,
+        i: usize,
+        c: &CampaignSpec,
+        access: AccessMethod,
+        (entry, target): (GroupId, GroupId),
+        t: &Tables<'_>,
+    ) {
+        let p = |f: &str| field_path!["campaign", i, f];
+        let g = &t.groups[entry as usize];
+        let impossible = match access {
+            AccessMethod::Exploit => (g.exploit_chance == Chance::NEVER)
+                .then(|| "runs no service with a known vulnerability".to_owned()),
+            AccessMethod::Phishing => {
+                (g.susceptibility == Chance::NEVER).then(|| "has susceptibility 0".to_owned())
+            }
+            AccessMethod::DefaultCredentials => (g.auth != AuthMethod::DefaultCredentials)
+                .then(|| format!("authenticates by {:?}, not default credentials", g.auth)),
+            AccessMethod::ValidAccounts => {
+                matches!(g.auth, AuthMethod::Certificate | AuthMethod::Biometric).then(|| {
                     format!(
-                        "a {kind} campaign needs an `entry` group where the attacker gets in (missing field)"
-                    ),
-                );
-                return None;
+                        "authenticates by {:?}, which stolen passwords do not open",
+                        g.auth
+                    )
+                })
             }
         };
-        let access = c.access.unwrap_or_default();
-        if start == self.diagnostics.len() && shape == Shape::Targeted {
-            let g = &t.groups[entry as usize];
-            let impossible = match access {
-                AccessMethod::Exploit => (g.exploit_chance == Chance::NEVER)
-                    .then(|| "runs no service with a known vulnerability".to_owned()),
-                AccessMethod::Phishing => {
-                    (g.susceptibility == Chance::NEVER).then(|| "has susceptibility 0".to_owned())
-                }
-                AccessMethod::DefaultCredentials => (g.auth != AuthMethod::DefaultCredentials)
-                    .then(|| format!("authenticates by {:?}, not default credentials", g.auth)),
-                AccessMethod::ValidAccounts => {
-                    matches!(g.auth, AuthMethod::Certificate | AuthMethod::Biometric).then(|| {
-                        format!(
-                            "authenticates by {:?}, which stolen passwords do not open",
-                            g.auth
-                        )
-                    })
-                }
-            };
-            if let Some(why) = impossible {
-                self.err(
-                    p(if c.access.is_some() {
-                        "access"
-                    } else {
-                        "entry"
-                    }),
-                    format!(
-                        "access = \"{}\" cannot get into entry group `{}`: it {why}",
-                        access_name(access),
-                        g.name
-                    ),
-                );
-            }
-            if !t.reachable(entry, target) {
-                self.err(
-                    p("entry"),
-                    format!(
-                        "no path from entry group `{}` to target group `{}`: the topology links no chain of groups between them",
-                        g.name, t.groups[target as usize].name
-                    ),
-                );
-            }
-        }
-        let attempts = self.non_negative(c.attempt_rate.unwrap_or(0.1), p("attempt_rate"));
-        let attempts = self.per_tick_bound(attempts, t.tick, p("attempt_rate"));
-        let lateral = self.non_negative(c.lateral_rate.unwrap_or(0.05), p("lateral_rate"));
-        let lateral = self.per_tick_bound(lateral, t.tick, p("lateral_rate"));
-        if attempts == 0.0 && c.attempt_rate.is_some() {
+        if let Some(why) = impossible {
             self.err(
-                p("attempt_rate"),
-                "expected a rate above 0: with no attempts the campaign never starts",
+                p(if c.access.is_some() {
+                    "access"
+                } else {
+                    "entry"
+                }),
+                format!(
+                    "access = \"{}\" cannot get into entry group `{}`: it {why}",
+                    access_name(access),
+                    g.name
+                ),
             );
         }
-        Some(Approach {
-            entry,
-            access,
-            attempts_per_tick: PerTick::from_rate(attempts, t.tick.as_micros()),
-            target,
-            lateral_per_tick: PerTick::from_rate(lateral, t.tick.as_micros()),
-            credential_reuse: self
-                .fraction(c.credential_reuse.unwrap_or(0.3), p("credential_reuse")),
-        })
+        if !t.reachable(entry, target) {
+            self.err(
+                p("entry"),
+                format!(
+                    "no path from entry group `{}` to target group `{}`: the topology links no chain of groups between them",
+                    g.name, t.groups[target as usize].name
+                ),
+            );
+        }
     }
 
     fn worm(&mut self, i: usize, w: &WormSpec, t: &Tables<'_>, n: usize) -> Worm {

@@ -51,6 +51,38 @@ use crate::field_path;
 use crate::rng::{Chance, PerTick, fnv1a};
 use crate::units::{Bandwidth, SimDuration};
 
+impl GeneratorKind {
+    /// The generator's name, as written in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            GeneratorKind::AccessTree => "access_tree",
+            GeneratorKind::EdgeAggregation => "edge_aggregation",
+            GeneratorKind::Mesh => "mesh",
+            GeneratorKind::BarabasiAlbert => "barabasi_albert",
+            GeneratorKind::ErdosRenyi => "erdos_renyi",
+            GeneratorKind::WattsStrogatz => "watts_strogatz",
+            GeneratorKind::Configuration => "configuration",
+            GeneratorKind::EdgeList => "edge_list",
+        }
+    }
+
+    /// The `[[topology]]` fields the generator reads (besides `generator` and `link`).
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            GeneratorKind::AccessTree => &["children", "parents"],
+            GeneratorKind::EdgeAggregation => &["children", "parents", "uplinks"],
+            GeneratorKind::Mesh => &["groups"],
+            GeneratorKind::BarabasiAlbert => &["group", "m"],
+            GeneratorKind::ErdosRenyi => &["group", "mean_degree"],
+            GeneratorKind::WattsStrogatz => &["group", "k", "p"],
+            GeneratorKind::Configuration => {
+                &["group", "exponent", "min_degree", "max_degree", "degrees"]
+            }
+            GeneratorKind::EdgeList => &["group", "file"],
+        }
+    }
+}
+
 /// Index of a zone in [`Scenario::zones`].
 pub type ZoneId = u16;
 /// Index of a group in [`Scenario::groups`].
@@ -1125,6 +1157,8 @@ impl Validator<'_> {
         }
     }
 
+    /// One `[[topology]]` step: only its generator's fields, each checked; `None` when
+    /// the step has a problem (reported).
     fn topology_step(
         &mut self,
         i: usize,
@@ -1141,28 +1175,116 @@ impl Validator<'_> {
             &t.link,
             field_path!["topology", i, "link"],
         );
-        let name = match t.generator {
-            GeneratorKind::AccessTree => "access_tree",
-            GeneratorKind::EdgeAggregation => "edge_aggregation",
-            GeneratorKind::Mesh => "mesh",
-            GeneratorKind::BarabasiAlbert => "barabasi_albert",
-            GeneratorKind::ErdosRenyi => "erdos_renyi",
-            GeneratorKind::WattsStrogatz => "watts_strogatz",
-            GeneratorKind::Configuration => "configuration",
-            GeneratorKind::EdgeList => "edge_list",
-        };
-        let allowed: &[&str] = match t.generator {
-            GeneratorKind::AccessTree => &["children", "parents"],
-            GeneratorKind::EdgeAggregation => &["children", "parents", "uplinks"],
-            GeneratorKind::Mesh => &["groups"],
-            GeneratorKind::BarabasiAlbert => &["group", "m"],
-            GeneratorKind::ErdosRenyi => &["group", "mean_degree"],
-            GeneratorKind::WattsStrogatz => &["group", "k", "p"],
-            GeneratorKind::Configuration => {
-                &["group", "exponent", "min_degree", "max_degree", "degrees"]
+        self.generator_fields(i, t);
+        let generator = t.generator.name();
+        let need = |v: &mut Self, value: &Option<String>, field: &str| -> GroupId {
+            match value {
+                Some(name) => v.lookup(group_ids, "group", name, field_path!["topology", i, field]),
+                None => {
+                    v.err(
+                        field_path!["topology", i],
+                        format!("missing field `{field}`: generator `{generator}` needs it"),
+                    );
+                    0
+                }
             }
-            GeneratorKind::EdgeList => &["group", "file"],
         };
+        let size = |g: GroupId| groups.get(g as usize).map_or(0, |g| g.count);
+        let step = match t.generator {
+            GeneratorKind::AccessTree => TopologyStep::AccessTree {
+                children: need(self, &t.children, "children"),
+                parents: need(self, &t.parents, "parents"),
+                link,
+            },
+            GeneratorKind::EdgeAggregation => {
+                let children = need(self, &t.children, "children");
+                let parents = need(self, &t.parents, "parents");
+                let uplinks = t.uplinks.unwrap_or(2);
+                let parent_count = size(parents);
+                if uplinks == 0 || uplinks > parent_count {
+                    self.err(
+                        field_path!["topology", i, "uplinks"],
+                        format!(
+                            "expected 1 to {parent_count} uplinks (the size of the parent group), found {uplinks}"
+                        ),
+                    );
+                }
+                TopologyStep::EdgeAggregation {
+                    children,
+                    parents,
+                    uplinks,
+                    link,
+                }
+            }
+            GeneratorKind::Mesh => TopologyStep::Mesh {
+                groups: self.mesh(i, t, group_ids, groups),
+                link,
+            },
+            GeneratorKind::BarabasiAlbert => {
+                let group = need(self, &t.group, "group");
+                let (m, count) = (t.m.unwrap_or(2), size(group));
+                if m == 0 || m >= count {
+                    self.err(
+                        field_path!["topology", i, "m"],
+                        format!("expected 1 ≤ m < {count} (the group size), found {m}"),
+                    );
+                }
+                TopologyStep::BarabasiAlbert { group, m, link }
+            }
+            GeneratorKind::ErdosRenyi => {
+                let group = need(self, &t.group, "group");
+                let links = self.erdos_renyi_links(i, t, size(group));
+                TopologyStep::ErdosRenyi { group, links, link }
+            }
+            GeneratorKind::WattsStrogatz => {
+                let group = need(self, &t.group, "group");
+                let (k, count) = (t.k.unwrap_or(4), size(group));
+                if k == 0 || k % 2 == 1 || k >= count / 2 {
+                    self.err(
+                        field_path!["topology", i, "k"],
+                        format!(
+                            "expected an even k from 2 to below half the group ({count} nodes), found {k}"
+                        ),
+                    );
+                }
+                let p = self.fraction(t.p.unwrap_or(0.1), field_path!["topology", i, "p"]);
+                TopologyStep::WattsStrogatz { group, k, p, link }
+            }
+            GeneratorKind::Configuration => {
+                let group = need(self, &t.group, "group");
+                let degrees = self.degree_sequence(i, t, size(group));
+                TopologyStep::Configuration {
+                    group,
+                    degrees,
+                    link,
+                }
+            }
+            GeneratorKind::EdgeList => {
+                let group = need(self, &t.group, "group");
+                let links = match &t.file {
+                    Some(file) => self.edge_list(i, file, size(group), origin),
+                    None => {
+                        self.err(
+                            field_path!["topology", i],
+                            "missing field `file`: generator `edge_list` needs it",
+                        );
+                        Vec::new()
+                    }
+                };
+                TopologyStep::EdgeList {
+                    group,
+                    links: std::sync::Arc::new(links),
+                    link,
+                }
+            }
+        };
+        (self.diagnostics.len() == n).then_some(step)
+    }
+
+    /// A field set on a step whose generator does not read it is an error (it would be
+    /// silently ignored).
+    fn generator_fields(&mut self, i: usize, t: &TopologySpec) {
+        let allowed = t.generator.fields();
         let present = [
             ("children", t.children.is_some()),
             ("parents", t.parents.is_some()),
@@ -1184,161 +1306,72 @@ impl Validator<'_> {
                 self.err(
                     field_path!["topology", i, field],
                     format!(
-                        "`{field}` does not apply to generator `{name}`: expected only {}",
+                        "`{field}` does not apply to generator `{}`: expected only {}",
+                        t.generator.name(),
                         allowed.join(", ")
                     ),
                 );
             }
         }
-        let need = |v: &mut Self, value: &Option<String>, field: &str| -> GroupId {
-            match value {
-                Some(name) => v.lookup(group_ids, "group", name, field_path!["topology", i, field]),
-                None => {
-                    v.err(
-                        field_path!["topology", i],
-                        format!("missing field `{field}`: generator `{name}` needs it"),
-                    );
-                    0
-                }
-            }
-        };
-        let step = match t.generator {
-            GeneratorKind::AccessTree => TopologyStep::AccessTree {
-                children: need(self, &t.children, "children"),
-                parents: need(self, &t.parents, "parents"),
-                link,
-            },
-            GeneratorKind::EdgeAggregation => {
-                let children = need(self, &t.children, "children");
-                let parents = need(self, &t.parents, "parents");
-                let uplinks = t.uplinks.unwrap_or(2);
-                let parent_count = groups.get(parents as usize).map_or(0, |g| g.count);
-                if uplinks == 0 || uplinks > parent_count {
-                    self.err(
-                        field_path!["topology", i, "uplinks"],
-                        format!(
-                            "expected 1 to {parent_count} uplinks (the size of the parent group), found {uplinks}"
-                        ),
-                    );
-                }
-                TopologyStep::EdgeAggregation {
-                    children,
-                    parents,
-                    uplinks,
-                    link,
-                }
-            }
-            GeneratorKind::Mesh => {
-                let names = t.groups.clone().unwrap_or_default();
-                if names.is_empty() {
-                    self.err(
-                        field_path!["topology", i],
-                        "missing field `groups`: generator `mesh` needs at least one group",
-                    );
-                }
-                let ids: Vec<GroupId> = names
-                    .iter()
-                    .enumerate()
-                    .map(|(j, g)| {
-                        self.lookup(
-                            group_ids,
-                            "group",
-                            g,
-                            field_path!["topology", i, "groups", j],
-                        )
-                    })
-                    .collect();
-                let size: u64 = ids
-                    .iter()
-                    .filter_map(|&g| groups.get(g as usize))
-                    .map(|g| u64::from(g.count))
-                    .sum();
-                if size > MAX_MESH_NODES {
-                    self.err(
-                        field_path!["topology", i, "groups"],
-                        format!(
-                            "a full mesh of {size} nodes is too large: expected at most {MAX_MESH_NODES}; use `barabasi_albert` for big peer graphs"
-                        ),
-                    );
-                }
-                TopologyStep::Mesh { groups: ids, link }
-            }
-            GeneratorKind::BarabasiAlbert => {
-                let group = need(self, &t.group, "group");
-                let m = t.m.unwrap_or(2);
-                let count = groups.get(group as usize).map_or(0, |g| g.count);
-                if m == 0 || m >= count {
-                    self.err(
-                        field_path!["topology", i, "m"],
-                        format!("expected 1 ≤ m < {count} (the group size), found {m}"),
-                    );
-                }
-                TopologyStep::BarabasiAlbert { group, m, link }
-            }
-            GeneratorKind::ErdosRenyi => {
-                let group = need(self, &t.group, "group");
-                let count = groups.get(group as usize).map_or(0, |g| g.count);
-                let degree = t.mean_degree.unwrap_or(4.0);
-                // Room for links: at most half of all pairs, so drawing stays fast.
-                let max = f64::from(count.saturating_sub(1)) / 2.0;
-                if !(degree.is_finite() && degree > 0.0 && degree <= max) {
-                    self.err(
-                        field_path!["topology", i, "mean_degree"],
-                        format!(
-                            "expected a mean degree above 0 and at most {max} (half the group of {count} less one), found {degree}"
-                        ),
-                    );
-                }
-                let links =
-                    (degree.clamp(0.0, max.max(0.0)) * f64::from(count) / 2.0).round() as u64;
-                TopologyStep::ErdosRenyi { group, links, link }
-            }
-            GeneratorKind::WattsStrogatz => {
-                let group = need(self, &t.group, "group");
-                let count = groups.get(group as usize).map_or(0, |g| g.count);
-                let k = t.k.unwrap_or(4);
-                if k == 0 || k % 2 == 1 || k >= count / 2 {
-                    self.err(
-                        field_path!["topology", i, "k"],
-                        format!(
-                            "expected an even k from 2 to below half the group ({count} nodes), found {k}"
-                        ),
-                    );
-                }
-                let p = self.fraction(t.p.unwrap_or(0.1), field_path!["topology", i, "p"]);
-                TopologyStep::WattsStrogatz { group, k, p, link }
-            }
-            GeneratorKind::Configuration => {
-                let group = need(self, &t.group, "group");
-                let count = groups.get(group as usize).map_or(0, |g| g.count);
-                let degrees = self.degree_sequence(i, t, count);
-                TopologyStep::Configuration {
-                    group,
-                    degrees,
-                    link,
-                }
-            }
-            GeneratorKind::EdgeList => {
-                let group = need(self, &t.group, "group");
-                let count = groups.get(group as usize).map_or(0, |g| g.count);
-                let links = match &t.file {
-                    Some(file) => self.edge_list(i, file, count, origin),
-                    None => {
-                        self.err(
-                            field_path!["topology", i],
-                            "missing field `file`: generator `edge_list` needs it",
-                        );
-                        Vec::new()
-                    }
-                };
-                TopologyStep::EdgeList {
-                    group,
-                    links: std::sync::Arc::new(links),
-                    link,
-                }
-            }
-        };
-        (self.diagnostics.len() == n).then_some(step)
+    }
+
+    /// A `mesh` step's groups: at least one, and not too many nodes for a full mesh.
+    fn mesh(
+        &mut self,
+        i: usize,
+        t: &TopologySpec,
+        group_ids: &HashMap<String, u16>,
+        groups: &[Group],
+    ) -> Vec<GroupId> {
+        let names = t.groups.clone().unwrap_or_default();
+        if names.is_empty() {
+            self.err(
+                field_path!["topology", i],
+                "missing field `groups`: generator `mesh` needs at least one group",
+            );
+        }
+        let ids: Vec<GroupId> = names
+            .iter()
+            .enumerate()
+            .map(|(j, g)| {
+                self.lookup(
+                    group_ids,
+                    "group",
+                    g,
+                    field_path!["topology", i, "groups", j],
+                )
+            })
+            .collect();
+        let size: u64 = ids
+            .iter()
+            .filter_map(|&g| groups.get(g as usize))
+            .map(|g| u64::from(g.count))
+            .sum();
+        if size > MAX_MESH_NODES {
+            self.err(
+                field_path!["topology", i, "groups"],
+                format!(
+                    "a full mesh of {size} nodes is too large: expected at most {MAX_MESH_NODES}; use `barabasi_albert` for big peer graphs"
+                ),
+            );
+        }
+        ids
+    }
+
+    /// An `erdos_renyi` step's number of links, from its mean degree.
+    fn erdos_renyi_links(&mut self, i: usize, t: &TopologySpec, count: u32) -> u64 {
+        let degree = t.mean_degree.unwrap_or(4.0);
+        // Room for links: at most half of all pairs, so drawing stays fast.
+        let max = f64::from(count.saturating_sub(1)) / 2.0;
+        if !(degree.is_finite() && degree > 0.0 && degree <= max) {
+            self.err(
+                field_path!["topology", i, "mean_degree"],
+                format!(
+                    "expected a mean degree above 0 and at most {max} (half the group of {count} less one), found {degree}"
+                ),
+            );
+        }
+        (degree.clamp(0.0, max.max(0.0)) * f64::from(count) / 2.0).round() as u64
     }
 
     /// The degrees of a `configuration` step: a power law or a given list, not both.
