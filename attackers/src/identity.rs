@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 
 use bevy_ecs::prelude::*;
 use paraverse_sim::prelude::*;
-use paraverse_sim::scenario::{AuthMethod, CampaignKind, DataClass, Lure, Takeover};
+use paraverse_sim::scenario::{AuthMethod, CampaignKind, DataClass, Group, Lure, Takeover};
 
 use crate::chain::{self, Ctx, Out};
 use crate::ledger::Ledger;
@@ -205,10 +205,6 @@ pub fn identity_step(
     let telemetry = telemetry.bypass_change_detection();
     let tick = ctx.clock.tick;
     let rng = *ctx.rng;
-    let credentials = DataClass::ALL
-        .iter()
-        .position(|&c| c == DataClass::Credentials)
-        .expect("listed");
     let IdentityCampaigns { list, taken_ever } = &mut *campaigns;
     for ic in list.iter_mut() {
         if tick < ic.start_tick {
@@ -248,53 +244,78 @@ pub fn identity_step(
                 continue;
             }
             s.account_taken_over = true;
-            if ic.victims.insert(node) {
-                ic.taken += 1;
-            }
-            if let Some(events) = out.impact.takeovers {
-                out.metrics.add(events, 1);
-            }
-            // The account and its credentials count once: taken again after a
-            // revocation, it is the same account and nothing new leaks.
-            if taken_ever.insert(node) {
-                out.metrics.add(out.impact.accounts, 1);
-                let leaked = g
-                    .data
-                    .get(&DataClass::Credentials)
-                    .copied()
-                    .unwrap_or(0)
-                    .max(1);
-                out.metrics.add(out.impact.records[credentials], leaked);
-            }
-            let mut e = RunEvent::new(tick, "account_takeover", node);
-            e.campaign = Some(c);
-            e.technique = Some(out.book.technique(c, chain::ATTEMPT));
-            out.log.push(e);
-            out.book
-                .reach(c, chain::HARVEST, tick, Some(node), &mut out.log);
-            if ic.drains_wallet && g.assets.count > 0 {
-                let ledger = ledger
-                    .as_deref_mut()
-                    .expect("wallet-draining campaigns build a ledger");
-                let stolen = drain(
-                    ledger,
-                    &rng,
-                    ic.stream,
-                    node,
-                    tick,
-                    g,
-                    g.assets.count,
-                    Chance::NEVER,
-                    &mut out,
-                );
-                if stolen > 0 {
-                    out.book
-                        .reach(c, chain::DRAIN, tick, Some(node), &mut out.log);
-                }
-            }
+            take_over(
+                ic,
+                (node, tick),
+                g,
+                taken_ever,
+                &rng,
+                ledger.as_deref_mut(),
+                &mut out,
+            );
         }
         if ic.taken >= ic.goal {
             out.book.reach_goal(c, tick, None, &mut out.log);
+        }
+    }
+}
+
+/// An account the campaign got into: counted once per account (its credentials leak
+/// once), logged, and its wallet drained if the campaign does that.
+fn take_over(
+    ic: &mut IdentityCampaign,
+    (node, tick): (u32, u32),
+    g: &Group,
+    taken_ever: &mut BTreeSet<u32>,
+    rng: &SimRng,
+    ledger: Option<&mut Ledger>,
+    out: &mut Out,
+) {
+    let c = ic.campaign;
+    if ic.victims.insert(node) {
+        ic.taken += 1;
+    }
+    if let Some(events) = out.impact.takeovers {
+        out.metrics.add(events, 1);
+    }
+    // The account and its credentials count once: taken again after a revocation, it
+    // is the same account and nothing new leaks.
+    if taken_ever.insert(node) {
+        let credentials = DataClass::ALL
+            .iter()
+            .position(|&c| c == DataClass::Credentials)
+            .expect("listed");
+        out.metrics.add(out.impact.accounts, 1);
+        let leaked = g
+            .data
+            .get(&DataClass::Credentials)
+            .copied()
+            .unwrap_or(0)
+            .max(1);
+        out.metrics.add(out.impact.records[credentials], leaked);
+    }
+    let mut e = RunEvent::new(tick, "account_takeover", node);
+    e.campaign = Some(c);
+    e.technique = Some(out.book.technique(c, chain::ATTEMPT));
+    out.log.push(e);
+    out.book
+        .reach(c, chain::HARVEST, tick, Some(node), &mut out.log);
+    if ic.drains_wallet && g.assets.count > 0 {
+        let ledger = ledger.expect("wallet-draining campaigns build a ledger");
+        let stolen = drain(
+            ledger,
+            rng,
+            ic.stream,
+            node,
+            tick,
+            g,
+            g.assets.count,
+            Chance::NEVER,
+            out,
+        );
+        if stolen > 0 {
+            out.book
+                .reach(c, chain::DRAIN, tick, Some(node), &mut out.log);
         }
     }
 }

@@ -225,6 +225,7 @@ pub fn events() -> Vec<Entry> {
 /// The fields of `summary.json` (objects by their dotted sub-fields; `counters` and
 /// `gauges` hold one entry per time-series metric, by the same names).
 pub fn summary() -> Vec<Entry> {
+    // Long on purpose: a table with one row per field, read and extended as a table.
     const FIELDS: &[(&str, &str, &str, &str)] = &[
         ("scenario", "info", "", "scenario name"),
         (

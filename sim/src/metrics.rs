@@ -354,6 +354,35 @@ pub struct TimeSeries {
 pub const ZONE_COLUMNS: [&str; 3] = ["compromised", "quarantined", "alerted"];
 
 impl TimeSeries {
+    /// The tick with the most compromised nodes (the first such) and their number.
+    fn peak(&self) -> (usize, u64) {
+        self.states
+            .iter()
+            .enumerate()
+            .fold((0, 0), |(bt, bv), (t, s)| {
+                if s.compromised > bv {
+                    (t, s.compromised)
+                } else {
+                    (bt, bv)
+                }
+            })
+    }
+
+    /// Seconds until half the initially vulnerable nodes had been compromised (`None`
+    /// with none vulnerable, or never).
+    fn time_to_half(&self, clock: &Clock) -> Option<f64> {
+        let first = self.states.first().copied().unwrap_or_default();
+        let half = first.vulnerable.div_ceil(2).max(1);
+        (first.vulnerable > 0)
+            .then(|| {
+                self.states
+                    .iter()
+                    .position(|s| s.ever_compromised >= half)
+                    .map(|t| clock.seconds_at(clock.start + t as u32))
+            })
+            .flatten()
+    }
+
     /// Column names of a row: `tick`-less, as in `timeseries.csv` after `tick,time_s`.
     pub fn columns(zones: &[String], counters: &[MetricName]) -> Vec<String> {
         let mut cols: Vec<String> = StateCounts::COLUMNS.iter().map(|c| c.to_string()).collect();
@@ -588,19 +617,7 @@ impl Summary {
     ) -> Self {
         let first = series.states.first().copied().unwrap_or_default();
         let last = series.states.last().copied().unwrap_or_default();
-        let (peak_tick, peak) =
-            series
-                .states
-                .iter()
-                .enumerate()
-                .fold((0, 0), |(bt, bv), (t, s)| {
-                    if s.compromised > bv {
-                        (t, s.compromised)
-                    } else {
-                        (bt, bv)
-                    }
-                });
-        let half = first.vulnerable.div_ceil(2).max(1);
+        let (peak_tick, peak) = series.peak();
         // Tick 0 is the initial state; the simulated ticks are 1..
         let compromised_node_ticks = series.states.iter().skip(1).map(|s| s.compromised).sum();
         let impact = crate::killchain::Impact::derive(
@@ -619,15 +636,7 @@ impl Summary {
             scenario.node_count,
             simulated_s,
         );
-        let time_to_half = (first.vulnerable > 0)
-            .then(|| {
-                series
-                    .states
-                    .iter()
-                    .position(|s| s.ever_compromised >= half)
-                    .map(|t| clock.seconds_at(clock.start + t as u32))
-            })
-            .flatten();
+        let time_to_half = series.time_to_half(clock);
         Summary {
             scenario: scenario.name.clone(),
             origin: scenario.origin.clone(),

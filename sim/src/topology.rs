@@ -43,99 +43,7 @@ impl Topology {
         let n = scenario.node_count as usize;
         let mut edges: Vec<(u32, u32, LinkTierId)> = Vec::new();
         for (step_index, step) in scenario.topology.iter().enumerate() {
-            let group = |g: u16| &scenario.groups[g as usize];
-            match step {
-                TopologyStep::AccessTree {
-                    children,
-                    parents,
-                    link,
-                } => {
-                    let (c, p) = (group(*children), group(*parents));
-                    for i in 0..c.count {
-                        // Contiguous blocks: child i goes to parent floor(i * P / C).
-                        let parent =
-                            (u64::from(i) * u64::from(p.count) / u64::from(c.count)) as u32;
-                        edges.push((c.first_node + i, p.first_node + parent, *link));
-                    }
-                }
-                TopologyStep::EdgeAggregation {
-                    children,
-                    parents,
-                    uplinks,
-                    link,
-                } => {
-                    let (c, p) = (group(*children), group(*parents));
-                    let stride = (p.count / uplinks).max(1);
-                    for i in 0..c.count {
-                        let home = (u64::from(i) * u64::from(p.count) / u64::from(c.count)) as u32;
-                        for k in 0..*uplinks {
-                            let parent = (home + k * stride) % p.count;
-                            edges.push((c.first_node + i, p.first_node + parent, *link));
-                        }
-                    }
-                }
-                TopologyStep::Mesh { groups, link } => {
-                    let members: Vec<u32> = groups.iter().flat_map(|&g| group(g).nodes()).collect();
-                    for (a, &x) in members.iter().enumerate() {
-                        for &y in &members[a + 1..] {
-                            if x != y {
-                                edges.push((x, y, *link));
-                            }
-                        }
-                    }
-                }
-                TopologyStep::BarabasiAlbert { group: g, m, link } => {
-                    barabasi_albert(
-                        group(*g).first_node,
-                        group(*g).count,
-                        *m,
-                        *link,
-                        rng,
-                        BA.derive(step_index as u64),
-                        &mut edges,
-                    );
-                }
-                TopologyStep::ErdosRenyi {
-                    group: g,
-                    links,
-                    link,
-                } => {
-                    let (first, count) = (group(*g).first_node, group(*g).count);
-                    for (a, b) in erdos_renyi(count, *links, rng, ER.derive(step_index as u64)) {
-                        edges.push((first + a, first + b, *link));
-                    }
-                }
-                TopologyStep::Configuration {
-                    group: g,
-                    degrees,
-                    link,
-                } => {
-                    let (first, count) = (group(*g).first_node, group(*g).count);
-                    let stream = CONFIGURATION.derive(step_index as u64);
-                    for (a, b) in configuration(count, degrees, rng, stream) {
-                        edges.push((first + a, first + b, *link));
-                    }
-                }
-                TopologyStep::EdgeList {
-                    group: g,
-                    links,
-                    link,
-                } => {
-                    let first = group(*g).first_node;
-                    edges.extend(links.iter().map(|&(a, b)| (first + a, first + b, *link)));
-                }
-                TopologyStep::WattsStrogatz {
-                    group: g,
-                    k,
-                    p,
-                    link,
-                } => {
-                    let (first, count) = (group(*g).first_node, group(*g).count);
-                    for (a, b) in watts_strogatz(count, *k, *p, rng, WS.derive(step_index as u64)) {
-                        edges.push((first + a, first + b, *link));
-                    }
-                }
-            }
+            step_edges(scenario, rng, step_index, step, &mut edges);
         }
         let mut graph = UnGraph::with_capacity(n, edges.len());
         for _ in 0..n {
@@ -208,6 +116,110 @@ impl Topology {
             + self.graph.edge_count() * edge
             + (self.offsets.len() + self.targets.len() + self.links.len()) * 4
             + self.tiers.len() * 2
+    }
+}
+
+/// One `[[topology]]` step's links, pushed as (node, node, tier); random generators draw
+/// from their own stream per step.
+fn step_edges(
+    scenario: &Scenario,
+    rng: &SimRng,
+    step_index: usize,
+    step: &TopologyStep,
+    edges: &mut Vec<(u32, u32, LinkTierId)>,
+) {
+    // Long on purpose: one short arm per generator, side by side.
+    let group = |g: u16| &scenario.groups[g as usize];
+    match step {
+        TopologyStep::AccessTree {
+            children,
+            parents,
+            link,
+        } => {
+            let (c, p) = (group(*children), group(*parents));
+            for i in 0..c.count {
+                // Contiguous blocks: child i goes to parent floor(i * P / C).
+                let parent = (u64::from(i) * u64::from(p.count) / u64::from(c.count)) as u32;
+                edges.push((c.first_node + i, p.first_node + parent, *link));
+            }
+        }
+        TopologyStep::EdgeAggregation {
+            children,
+            parents,
+            uplinks,
+            link,
+        } => {
+            let (c, p) = (group(*children), group(*parents));
+            let stride = (p.count / uplinks).max(1);
+            for i in 0..c.count {
+                let home = (u64::from(i) * u64::from(p.count) / u64::from(c.count)) as u32;
+                for k in 0..*uplinks {
+                    let parent = (home + k * stride) % p.count;
+                    edges.push((c.first_node + i, p.first_node + parent, *link));
+                }
+            }
+        }
+        TopologyStep::Mesh { groups, link } => {
+            let members: Vec<u32> = groups.iter().flat_map(|&g| group(g).nodes()).collect();
+            for (a, &x) in members.iter().enumerate() {
+                for &y in &members[a + 1..] {
+                    if x != y {
+                        edges.push((x, y, *link));
+                    }
+                }
+            }
+        }
+        TopologyStep::BarabasiAlbert { group: g, m, link } => {
+            barabasi_albert(
+                group(*g).first_node,
+                group(*g).count,
+                *m,
+                *link,
+                rng,
+                BA.derive(step_index as u64),
+                edges,
+            );
+        }
+        TopologyStep::ErdosRenyi {
+            group: g,
+            links,
+            link,
+        } => {
+            let (first, count) = (group(*g).first_node, group(*g).count);
+            for (a, b) in erdos_renyi(count, *links, rng, ER.derive(step_index as u64)) {
+                edges.push((first + a, first + b, *link));
+            }
+        }
+        TopologyStep::Configuration {
+            group: g,
+            degrees,
+            link,
+        } => {
+            let (first, count) = (group(*g).first_node, group(*g).count);
+            let stream = CONFIGURATION.derive(step_index as u64);
+            for (a, b) in configuration(count, degrees, rng, stream) {
+                edges.push((first + a, first + b, *link));
+            }
+        }
+        TopologyStep::EdgeList {
+            group: g,
+            links,
+            link,
+        } => {
+            let first = group(*g).first_node;
+            edges.extend(links.iter().map(|&(a, b)| (first + a, first + b, *link)));
+        }
+        TopologyStep::WattsStrogatz {
+            group: g,
+            k,
+            p,
+            link,
+        } => {
+            let (first, count) = (group(*g).first_node, group(*g).count);
+            for (a, b) in watts_strogatz(count, *k, *p, rng, WS.derive(step_index as u64)) {
+                edges.push((first + a, first + b, *link));
+            }
+        }
     }
 }
 

@@ -188,66 +188,8 @@ impl Universe {
         plugins: &[&dyn SimPlugin],
     ) -> Result<Self, BuildError> {
         let scenario = Arc::new(scenario);
-        let rng = SimRng::new(scenario.seed);
-        let mut world = World::new();
-        let topology = Topology::build(&scenario, &rng);
-        spawn_nodes(&mut world, &scenario, &rng);
-        world.insert_resource(topology);
-        world.insert_resource(rng);
-        world.insert_resource(ScenarioRes(scenario.clone()));
-        world.insert_resource(Clock {
-            tick: 0,
-            tick_micros: scenario.tick.as_micros(),
-            ticks: scenario.ticks,
-            start: 0,
-        });
-        world.insert_resource(Metrics::default());
-        world.insert_resource(EventLog::new(scenario.max_events));
-        world.insert_resource(TimeSeries::default());
-        world.insert_resource(SimFault::default());
-        world.insert_resource(CampaignBook::default());
-        world.insert_resource(DetectionModel::default());
-        world.insert_resource(AccessPolicy::new(&scenario));
-        world.insert_resource(Tripwires::default());
-        let mut registry = Registry::default();
-        registry.rebuilt.extend([
-            std::any::TypeId::of::<Topology>(),
-            std::any::TypeId::of::<SimRng>(),
-            std::any::TypeId::of::<ScenarioRes>(),
-        ]);
-        registry.entries.extend([
-            Entry::of::<Clock>(),
-            nodes_entry(),
-            Entry::of::<Metrics>(),
-            Entry::of::<EventLog>(),
-            Entry::of::<TimeSeries>(),
-            Entry::of::<SimFault>(),
-            Entry::of::<CampaignBook>(),
-            Entry::of::<DetectionModel>(),
-            Entry::of::<AccessPolicy>(),
-            Entry::of::<Tripwires>(),
-        ]);
-
-        let mut schedule = Schedule::default();
-        schedule.set_executor(SingleThreadedExecutor::default());
-        schedule.set_build_settings(ScheduleBuildSettings {
-            ambiguity_detection: LogLevel::Error,
-            ..Default::default()
-        });
-        schedule.configure_sets(
-            (
-                SimStage::Demand,
-                SimStage::Attack,
-                SimStage::Traffic,
-                SimStage::Sense,
-                SimStage::Defend,
-                SimStage::Account,
-            )
-                .chain(),
-        );
-        schedule.add_systems(benign_demand.in_set(SimStage::Demand));
-        schedule.add_systems(account.in_set(SimStage::Account));
-
+        let (mut world, mut registry) = core_world(&scenario);
+        let mut schedule = stages();
         let traffic = TrafficPlugin { backend };
         let all: Vec<&dyn SimPlugin> = std::iter::once(&traffic as &dyn SimPlugin)
             .chain(plugins.iter().copied())
@@ -722,6 +664,76 @@ impl Universe {
             flows,
         }
     }
+}
+
+/// The world every universe starts from: its nodes, topology, randomness, clock and the
+/// core resources, each classified for checkpoints (saved, or rebuilt from the scenario).
+fn core_world(scenario: &Arc<Scenario>) -> (World, Registry) {
+    let rng = SimRng::new(scenario.seed);
+    let mut world = World::new();
+    let topology = Topology::build(scenario, &rng);
+    spawn_nodes(&mut world, scenario, &rng);
+    world.insert_resource(topology);
+    world.insert_resource(rng);
+    world.insert_resource(ScenarioRes(scenario.clone()));
+    world.insert_resource(Clock {
+        tick: 0,
+        tick_micros: scenario.tick.as_micros(),
+        ticks: scenario.ticks,
+        start: 0,
+    });
+    world.insert_resource(Metrics::default());
+    world.insert_resource(EventLog::new(scenario.max_events));
+    world.insert_resource(TimeSeries::default());
+    world.insert_resource(SimFault::default());
+    world.insert_resource(CampaignBook::default());
+    world.insert_resource(DetectionModel::default());
+    world.insert_resource(AccessPolicy::new(scenario));
+    world.insert_resource(Tripwires::default());
+    let mut registry = Registry::default();
+    registry.rebuilt.extend([
+        std::any::TypeId::of::<Topology>(),
+        std::any::TypeId::of::<SimRng>(),
+        std::any::TypeId::of::<ScenarioRes>(),
+    ]);
+    registry.entries.extend([
+        Entry::of::<Clock>(),
+        nodes_entry(),
+        Entry::of::<Metrics>(),
+        Entry::of::<EventLog>(),
+        Entry::of::<TimeSeries>(),
+        Entry::of::<SimFault>(),
+        Entry::of::<CampaignBook>(),
+        Entry::of::<DetectionModel>(),
+        Entry::of::<AccessPolicy>(),
+        Entry::of::<Tripwires>(),
+    ]);
+    (world, registry)
+}
+
+/// The tick's schedule: its stages in order, with the demand and accounting systems
+/// every universe has; plugins add the rest.
+fn stages() -> Schedule {
+    let mut schedule = Schedule::default();
+    schedule.set_executor(SingleThreadedExecutor::default());
+    schedule.set_build_settings(ScheduleBuildSettings {
+        ambiguity_detection: LogLevel::Error,
+        ..Default::default()
+    });
+    schedule.configure_sets(
+        (
+            SimStage::Demand,
+            SimStage::Attack,
+            SimStage::Traffic,
+            SimStage::Sense,
+            SimStage::Defend,
+            SimStage::Account,
+        )
+            .chain(),
+    );
+    schedule.add_systems(benign_demand.in_set(SimStage::Demand));
+    schedule.add_systems(account.in_set(SimStage::Account));
+    schedule
 }
 
 /// Saves and restores the node components that change (security and telemetry); the

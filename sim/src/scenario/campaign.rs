@@ -267,6 +267,38 @@ impl Validator<'_> {
     ) -> Option<Campaign> {
         let n = self.diagnostics.len();
         let start_tick = (c.start.ticks_ceil(t.tick) + 1).min(u64::from(u32::MAX)) as u32;
+        let kind_name = self.kind_name(i, c)?;
+        let shape = match kind_name {
+            "worm" | "botnet" => Shape::Scanning,
+            "phishing" | "takeover" => Shape::Identity,
+            _ => Shape::Targeted,
+        };
+        let approach = self.approach(i, c, kind_name, shape, t);
+        let mut goal = c.goal;
+        if goal == Some(0) {
+            self.err(
+                field_path!["campaign", i, "goal"],
+                "expected a goal of at least 1",
+            );
+        }
+        let kind = self.kind(i, c, approach.as_ref(), t, n, &mut goal);
+        // A worm's default goal (half the nodes vulnerable at the start) depends on the
+        // built world; every other kind's default is settled here.
+        let goal = match kind {
+            CampaignKind::Worm(_) => goal,
+            _ => Some(goal.unwrap_or(1).max(1)),
+        };
+        (self.diagnostics.len() == n).then(|| Campaign {
+            name: c.name.clone(),
+            start_tick,
+            kind,
+            approach,
+            goal,
+        })
+    }
+
+    /// The campaign's kind: its one kind table's name (an error for none or several).
+    fn kind_name(&mut self, i: usize, c: &CampaignSpec) -> Option<&'static str> {
         // Every kind table, by the name it has in files: the one list a new kind joins.
         let tables = [
             ("worm", c.worm.is_some()),
@@ -286,8 +318,8 @@ impl Validator<'_> {
             .iter()
             .filter_map(|&(k, set)| set.then_some(k))
             .collect();
-        let kind_name = match kinds.as_slice() {
-            [k] => *k,
+        match kinds.as_slice() {
+            [k] => Some(*k),
             [] => {
                 let all: Vec<String> = tables
                     .iter()
@@ -300,7 +332,7 @@ impl Validator<'_> {
                         all.join(", ")
                     ),
                 );
-                return None;
+                None
             }
             several => {
                 self.err(
@@ -310,24 +342,24 @@ impl Validator<'_> {
                         several.join(" and ")
                     ),
                 );
-                return None;
+                None
             }
-        };
-        let shape = match kind_name {
-            "worm" | "botnet" => Shape::Scanning,
-            "phishing" | "takeover" => Shape::Identity,
-            _ => Shape::Targeted,
-        };
-        let approach = self.approach(i, c, kind_name, shape, t);
-        let target_group = approach.as_ref().map(|a| &t.groups[a.target as usize]);
-        let mut goal = c.goal;
-        if goal == Some(0) {
-            self.err(
-                field_path!["campaign", i, "goal"],
-                "expected a goal of at least 1",
-            );
         }
-        let kind = if let Some(w) = &c.worm {
+    }
+
+    /// The kind's own table, resolved by its method; kinds whose goal counts what the
+    /// table declares (records, assets, fleet nodes) default `goal` to it.
+    fn kind(
+        &mut self,
+        i: usize,
+        c: &CampaignSpec,
+        approach: Option<&Approach>,
+        t: &Tables<'_>,
+        n: usize,
+        goal: &mut Option<u64>,
+    ) -> CampaignKind {
+        let target_group = approach.map(|a| &t.groups[a.target as usize]);
+        if let Some(w) = &c.worm {
             CampaignKind::Worm(self.worm(i, w, t, n))
         } else if let Some(b) = &c.botnet {
             CampaignKind::Botnet(self.botnet(i, b, t))
@@ -340,12 +372,12 @@ impl Validator<'_> {
         } else if let Some(tk) = &c.takeover {
             self.takeover(i, tk, target_group)
         } else if let Some(x) = &c.exfiltration {
-            let (kind, records) = self.exfiltration(i, x, approach.as_ref(), target_group, t, n);
-            goal = goal.or(Some(records.max(1)));
+            let (kind, records) = self.exfiltration(i, x, approach, target_group, t, n);
+            *goal = goal.or(Some(records.max(1)));
             kind
         } else if let Some(a) = &c.asset_theft {
             let (kind, assets) = self.asset_theft(i, a, target_group, t);
-            goal = goal.or(Some(assets.max(1)));
+            *goal = goal.or(Some(assets.max(1)));
             kind
         } else if let Some(r) = &c.ransomware {
             let dwell = r.dwell.unwrap_or(SimDuration::from_secs(60));
@@ -357,25 +389,12 @@ impl Validator<'_> {
         } else if let Some(p) = &c.poisoning {
             self.poisoning(i, p, target_group, t, goal.is_some())
         } else if let Some(sc) = &c.supply_chain {
-            let (kind, fleet_nodes) = self.supply_chain(i, sc, approach.as_ref(), t);
-            goal = goal.or(Some(fleet_nodes.max(1)));
+            let (kind, fleet_nodes) = self.supply_chain(i, sc, approach, t);
+            *goal = goal.or(Some(fleet_nodes.max(1)));
             kind
         } else {
             unreachable!("one kind table is set: checked above")
-        };
-        // A worm's default goal (half the nodes vulnerable at the start) depends on the
-        // built world; every other kind's default is settled here.
-        let goal = match kind {
-            CampaignKind::Worm(_) => goal,
-            _ => Some(goal.unwrap_or(1).max(1)),
-        };
-        (self.diagnostics.len() == n).then(|| Campaign {
-            name: c.name.clone(),
-            start_tick,
-            kind,
-            approach,
-            goal,
-        })
+        }
     }
 
     /// Checks a cryptojacking table: the target must have compute to steal.

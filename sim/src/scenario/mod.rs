@@ -1190,6 +1190,8 @@ impl Validator<'_> {
             }
         };
         let size = |g: GroupId| groups.get(g as usize).map_or(0, |g| g.count);
+        // Long on purpose: one short arm per generator, side by side (the longer checks
+        // are their own methods).
         let step = match t.generator {
             GeneratorKind::AccessTree => TopologyStep::AccessTree {
                 children: need(self, &t.children, "children"),

@@ -334,6 +334,9 @@ impl GpuAllocator {
         paths_version: u64,
         rate: &mut [Rate],
     ) -> Result<(), TrafficError> {
+        // Long on purpose: one allocation in the order the device sees it (upload, reset,
+        // each class's rounds until no flow is unfrozen, read back); the buffers, the grid
+        // and the dispatch helper span all of it.
         let (flows, links) = (p.flows(), p.capacity.len());
         let max_threads = (MAX_X_GROUPS as usize) * (MAX_X_GROUPS as usize) * WORKGROUP as usize;
         if flows.max(links) > max_threads {

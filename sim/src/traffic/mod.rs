@@ -301,55 +301,60 @@ pub struct TrafficCore {
 /// A routed walk: the far end reached, the nodes after the start, the links used.
 type Walk = (u32, Vec<u32>, Vec<u32>);
 
-const FLOW_SHARE: Stream = Stream::named("traffic.flow_share");
+/// Each link's two channels' capacity (kbit/s, one per direction) and its latency, from
+/// its tier.
+fn channels(scenario: &Scenario, topology: &Topology) -> (Vec<u32>, Vec<u64>) {
+    let links = topology.link_count();
+    let mut capacity = vec![0u32; 2 * links];
+    let mut latency_us = vec![1u64; links];
+    for l in 0..links as u32 {
+        let tier = &scenario.links[topology.tier(l) as usize];
+        let kbps = (tier.capacity.bits_per_second() / 1000).min(u64::from(u32::MAX)) as u32;
+        capacity[2 * l as usize] = kbps;
+        capacity[2 * l as usize + 1] = kbps;
+        latency_us[l as usize] = tier.latency.as_micros().max(1);
+    }
+    (capacity, latency_us)
+}
 
-impl TrafficCore {
-    /// Builds the flows of the scenario and routes them.
-    pub fn new(
-        scenario: &Scenario,
-        topology: &Topology,
-        rng: &SimRng,
-        backend: Backend,
-        metrics: &mut Metrics,
-    ) -> Self {
-        let links = topology.link_count();
-        let mut capacity = vec![0u32; 2 * links];
-        let mut latency_us = vec![1u64; links];
-        for l in 0..links as u32 {
-            let tier = &scenario.links[topology.tier(l) as usize];
-            let kbps = (tier.capacity.bits_per_second() / 1000).min(u64::from(u32::MAX)) as u32;
-            capacity[2 * l as usize] = kbps;
-            capacity[2 * l as usize + 1] = kbps;
-            latency_us[l as usize] = tier.latency.as_micros().max(1);
-        }
-        let mut flows = FlowSet::default();
-        for (spec_id, spec) in scenario.flows.iter().enumerate() {
-            let clients = &scenario.groups[spec.clients as usize];
-            for c in clients.nodes() {
-                if !spec
-                    .share
-                    .hit(rng.draw(FLOW_SHARE.derive(spec_id as u64), c, 0, 0))
-                {
-                    continue;
-                }
-                let (src, dst) = match spec.direction {
-                    Direction::Downstream => (u32::MAX, c),
-                    Direction::Upstream => (c, u32::MAX),
-                };
-                flows.push(FlowEntry {
-                    src,
-                    dst,
-                    client: c,
-                    class: spec.class,
-                    base_demand: spec.rate_kbps,
-                    priority: spec.priority,
-                    budget_us: spec.latency_budget_us.unwrap_or(u64::MAX),
-                    origin: spec_id as u16,
-                    diurnal: spec.diurnal,
-                    service: spec.service,
-                });
+/// The scenario's benign flows: one per client node of each `[[flow]]` that its share
+/// draws (keyed, so the set does not depend on the order of anything).
+fn benign_flows(scenario: &Scenario, rng: &SimRng) -> FlowSet {
+    let mut flows = FlowSet::default();
+    for (spec_id, spec) in scenario.flows.iter().enumerate() {
+        let clients = &scenario.groups[spec.clients as usize];
+        for c in clients.nodes() {
+            if !spec
+                .share
+                .hit(rng.draw(FLOW_SHARE.derive(spec_id as u64), c, 0, 0))
+            {
+                continue;
             }
+            let (src, dst) = match spec.direction {
+                Direction::Downstream => (u32::MAX, c),
+                Direction::Upstream => (c, u32::MAX),
+            };
+            flows.push(FlowEntry {
+                src,
+                dst,
+                client: c,
+                class: spec.class,
+                base_demand: spec.rate_kbps,
+                priority: spec.priority,
+                budget_us: spec.latency_budget_us.unwrap_or(u64::MAX),
+                origin: spec_id as u16,
+                diurnal: spec.diurnal,
+                service: spec.service,
+            });
         }
+    }
+    flows
+}
+
+impl TrafficCounters {
+    /// Registers the traffic core's counters and gauges (per-zone XR counters first, for
+    /// the zones with XR clients).
+    fn register(scenario: &Scenario, metrics: &mut Metrics) -> Self {
         let mut xr_zones = vec![false; scenario.zones.len()];
         for spec in scenario
             .flows
@@ -377,7 +382,7 @@ impl TrafficCore {
                 })
             })
             .collect();
-        let counters = TrafficCounters {
+        TrafficCounters {
             xr_quality: metrics.register_gauge(
                 "xr_quality_ppm",
                 "share of XR flows within budget, per million",
@@ -409,7 +414,24 @@ impl TrafficCore {
                     ),
                 )
             }),
-        };
+        }
+    }
+}
+
+const FLOW_SHARE: Stream = Stream::named("traffic.flow_share");
+
+impl TrafficCore {
+    /// Builds the flows of the scenario and routes them.
+    pub fn new(
+        scenario: &Scenario,
+        topology: &Topology,
+        rng: &SimRng,
+        backend: Backend,
+        metrics: &mut Metrics,
+    ) -> Self {
+        let (capacity, latency_us) = channels(scenario, topology);
+        let flows = benign_flows(scenario, rng);
+        let counters = TrafficCounters::register(scenario, metrics);
         let n = topology.node_count();
         let mut core = Self {
             flows,
@@ -747,7 +769,41 @@ impl TrafficCore {
         if reroute {
             self.route_all(scenario, topology);
         }
-        // 2. Demand: peak × daily profile, 0 for flows with a down end or no path.
+        self.demand(scenario, security, policy, clock, metrics);
+        // 3. Allocation.
+        let fl = &self.flows;
+        let n = fl.len();
+        self.exact_rate.resize(n, 0);
+        let problem = AllocationProblem {
+            capacity: &self.used_capacity,
+            path_offsets: &fl.path_offsets,
+            path_links: &fl.dense_links,
+            demand: &fl.demand,
+            priority: &fl.priority,
+        };
+        self.backend
+            .allocate(&problem, self.paths_version, &mut self.exact_rate)?;
+        self.state.rate.clear();
+        self.state
+            .rate
+            .extend(self.exact_rate.iter().map(|&r| maxmin::kbps(r)));
+        // 4. Loads, delays, latencies, XR quality.
+        self.derive(scenario);
+        self.record(scenario, metrics);
+        Ok(())
+    }
+
+    /// Step 2 of a tick, demand: peak × daily profile, 0 for flows with a down end or no
+    /// path, for flows the access policy refuses, and for benign flows a node cannot
+    /// serve; throttled nodes' flows capped.
+    fn demand(
+        &mut self,
+        scenario: &Scenario,
+        security: &[Security],
+        policy: &AccessPolicy,
+        clock: &Clock,
+        metrics: &mut Metrics,
+    ) {
         let t = &scenario.traffic;
         let time_of_day =
             (t.start_of_day_us + u64::from(clock.tick) * clock.tick_micros) % 86_400_000_000;
@@ -819,26 +875,6 @@ impl TrafficCore {
                 }
             }
         }
-        // 3. Allocation.
-        let n = fl.len();
-        self.exact_rate.resize(n, 0);
-        let problem = AllocationProblem {
-            capacity: &self.used_capacity,
-            path_offsets: &fl.path_offsets,
-            path_links: &fl.dense_links,
-            demand: &fl.demand,
-            priority: &fl.priority,
-        };
-        self.backend
-            .allocate(&problem, self.paths_version, &mut self.exact_rate)?;
-        self.state.rate.clear();
-        self.state
-            .rate
-            .extend(self.exact_rate.iter().map(|&r| maxmin::kbps(r)));
-        // 4. Loads, delays, latencies, XR quality.
-        self.derive(scenario);
-        self.record(scenario, metrics);
-        Ok(())
     }
 
     #[expect(
