@@ -74,6 +74,43 @@ pub fn is_run_folder(dir: &Path) -> bool {
 pub fn report_run(dir: &Path) -> Result<ReportFiles, LabError> {
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| LabError::Report("the embedded font does not load".to_owned()))?;
+    let (summary, (header, rows)) = read_run(dir)?;
+    let charts_dir = dir.join("charts");
+    std::fs::create_dir_all(&charts_dir).map_err(LabError::io(format!(
+        "cannot create {}",
+        charts_dir.display()
+    )))?;
+    let mut charts = Vec::new();
+    if states_chart(&header, &rows, &charts_dir)? {
+        charts.push("states".to_owned());
+    }
+    let mut md = run_headline(&summary);
+    if !charts.is_empty() {
+        md.push_str("\n## Over time\n\n![node states](charts/states.svg)\n\n");
+    }
+    md.push_str(&campaigns_section(&summary));
+    if let Some(defenses) = summary["defenses"].as_array().filter(|d| !d.is_empty()) {
+        let names: Vec<&str> = defenses.iter().filter_map(|d| d.as_str()).collect();
+        let c = &summary["cost"];
+        md.push_str(&format!(
+            "## Defenses\n\n{}: cost {} (operations {}, friction {}, {} false quarantines).\n\n",
+            names.join(", "),
+            figure(&c["total"]),
+            figure(&c["ops"]),
+            figure(&c["friction"]),
+            figure(&c["false_quarantines"])
+        ));
+    }
+    md.push_str(&format!(
+        "Provenance: scenario hash {}, paraverse {}. Figures from `summary.json`; the series from `timeseries.csv`.\n",
+        summary["scenario_hash"].as_str().unwrap_or("?"),
+        summary["paraverse_version"].as_str().unwrap_or("?")
+    ));
+    write_documents(dir, &md, charts)
+}
+
+/// A run folder's `summary.json`, and `timeseries.csv` as its header and numeric rows.
+fn read_run(dir: &Path) -> Result<(serde_json::Value, Columns), LabError> {
     let read = |name: &str| {
         std::fs::read_to_string(dir.join(name)).map_err(|e| {
             LabError::Mismatch(format!(
@@ -87,7 +124,12 @@ pub fn report_run(dir: &Path) -> Result<ReportFiles, LabError> {
         .map_err(|e| LabError::Mismatch(format!("{}/summary.json: {e}", dir.display())))?;
     let csv = read("timeseries.csv")?;
     let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let rows: Vec<Vec<f64>> = lines
         .map(|l| {
             l.split(',')
@@ -95,12 +137,15 @@ pub fn report_run(dir: &Path) -> Result<ReportFiles, LabError> {
                 .collect()
         })
         .collect();
-    let charts_dir = dir.join("charts");
-    std::fs::create_dir_all(&charts_dir).map_err(LabError::io(format!(
-        "cannot create {}",
-        charts_dir.display()
-    )))?;
-    let col = |name: &str| header.iter().position(|h| *h == name);
+    Ok((summary, (header, rows)))
+}
+
+/// A CSV file's header and its rows as numbers (NaN where a cell is not one).
+type Columns = (Vec<String>, Vec<Vec<f64>>);
+
+/// The node states over time (`charts/states.svg`); false when the series has none.
+fn states_chart(header: &[String], rows: &[Vec<f64>], charts_dir: &Path) -> Result<bool, LabError> {
+    let col = |name: &str| header.iter().position(|h| h == name);
     let time = col("time_s");
     let mut states = Chart {
         title: "Node states over time".into(),
@@ -127,15 +172,23 @@ pub fn report_run(dir: &Path) -> Result<ReportFiles, LabError> {
             });
         }
     }
-    let mut charts = Vec::new();
-    if !states.series.is_empty() {
-        states.write(&charts_dir, "states")?;
-        charts.push("states".to_owned());
+    if states.series.is_empty() {
+        return Ok(false);
     }
-    let num = |v: &serde_json::Value| match v.as_f64() {
+    states.write(charts_dir, "states")?;
+    Ok(true)
+}
+
+/// A summary figure as the report prints it (4 decimals at most; `–` when absent).
+fn figure(v: &serde_json::Value) -> String {
+    match v.as_f64() {
         Some(x) => tick_label((x * 1e4).round() / 1e4),
         None => "–".to_owned(),
-    };
+    }
+}
+
+/// The run report's title, objectives and headline figures.
+fn run_headline(summary: &serde_json::Value) -> String {
     let o = &summary["objectives"];
     let mut md = format!(
         "# Run report: {} (seed {})\n\n{} nodes, {} ticks of {} s ({} s simulated){}.\n\n## Objectives\n\n| security loss | availability | cost |\n|---|---|---|\n| {} | {} | {} |\n\n## Headline\n\n| figure | value |\n|---|---|\n",
@@ -143,15 +196,15 @@ pub fn report_run(dir: &Path) -> Result<ReportFiles, LabError> {
         summary["seed"],
         summary["nodes"],
         summary["ticks"],
-        num(&summary["tick_s"]),
-        num(&summary["simulated_s"]),
+        figure(&summary["tick_s"]),
+        figure(&summary["simulated_s"]),
         summary["strategy"]
             .as_str()
             .map(|s| format!(", strategy {s}"))
             .unwrap_or_default(),
-        num(&o["security_loss"]),
-        num(&o["availability"]),
-        num(&o["cost"]),
+        figure(&o["security_loss"]),
+        figure(&o["availability"]),
+        figure(&o["cost"]),
     );
     for (key, label) in [
         ("vulnerable_initial", "vulnerable at start"),
@@ -163,11 +216,15 @@ pub fn report_run(dir: &Path) -> Result<ReportFiles, LabError> {
         ("quarantined_final", "quarantined final"),
         ("xr_quality", "XR quality"),
     ] {
-        md.push_str(&format!("| {label} | {} |\n", num(&summary[key])));
+        md.push_str(&format!("| {label} | {} |\n", figure(&summary[key])));
     }
-    if !charts.is_empty() {
-        md.push_str("\n## Over time\n\n![node states](charts/states.svg)\n\n");
-    }
+    md
+}
+
+/// Each campaign's kill chain (step, technique, tactic, when reached) and the impact;
+/// empty without campaigns.
+fn campaigns_section(summary: &serde_json::Value) -> String {
+    let mut md = String::new();
     let campaigns = summary["campaigns"].as_array().cloned().unwrap_or_default();
     if !campaigns.is_empty() {
         md.push_str("## Campaigns\n\n| campaign | kind | step | technique | tactic | reached at (s) |\n|---|---|---|---|---|---|\n");
@@ -195,34 +252,17 @@ pub fn report_run(dir: &Path) -> Result<ReportFiles, LabError> {
                             md.push_str(&format!(
                                 "| {} {class} | {} |\n",
                                 k.replace('_', " "),
-                                num(n)
+                                figure(n)
                             ));
                         }
                     }
-                    _ => md.push_str(&format!("| {} | {} |\n", k.replace('_', " "), num(v))),
+                    _ => md.push_str(&format!("| {} | {} |\n", k.replace('_', " "), figure(v))),
                 }
             }
         }
         md.push('\n');
     }
-    if let Some(defenses) = summary["defenses"].as_array().filter(|d| !d.is_empty()) {
-        let names: Vec<&str> = defenses.iter().filter_map(|d| d.as_str()).collect();
-        let c = &summary["cost"];
-        md.push_str(&format!(
-            "## Defenses\n\n{}: cost {} (operations {}, friction {}, {} false quarantines).\n\n",
-            names.join(", "),
-            num(&c["total"]),
-            num(&c["ops"]),
-            num(&c["friction"]),
-            num(&c["false_quarantines"])
-        ));
-    }
-    md.push_str(&format!(
-        "Provenance: scenario hash {}, paraverse {}. Figures from `summary.json`; the series from `timeseries.csv`.\n",
-        summary["scenario_hash"].as_str().unwrap_or("?"),
-        summary["paraverse_version"].as_str().unwrap_or("?")
-    ));
-    write_documents(dir, &md, charts)
+    md
 }
 
 /// Writes `report.md` and the self-contained `report.html` of `md`.
