@@ -24,11 +24,19 @@ fn addresses(blocks: &[Ipv4Block]) -> u64 {
     blocks.iter().map(|b| b.size()).sum()
 }
 
-/// Writes the ruleset.
+/// Writes the ruleset: the header, the table's sets, its forward chain.
 pub fn write(plan: &Plan) -> String {
-    let t = &plan.nft_table;
     let mut s = String::new();
-    let w = &mut s;
+    header(&mut s, plan);
+    let attackers = sets(&mut s, plan);
+    forward_chain(&mut s, plan, &attackers);
+    s
+}
+
+/// The comments that say what the file is and how to check and load it, and the table's
+/// replacement (`nft -f` replaces only this table).
+fn header(w: &mut String, plan: &Plan) {
+    let t = &plan.nft_table;
     let _ = writeln!(w, "#!/usr/sbin/nft -f");
     let _ = writeln!(
         w,
@@ -60,6 +68,11 @@ pub fn write(plan: &Plan) -> String {
     let _ = writeln!(w, "delete table inet {t}");
     let _ = writeln!(w);
     let _ = writeln!(w, "table inet {t} {{");
+}
+
+/// The sets: each group's and segment's addresses, the attackers', the deployment's,
+/// quarantine and the rate limiters' meters. Returns the attackers' blocks.
+fn sets(w: &mut String, plan: &Plan) -> Vec<Ipv4Block> {
     for g in &plan.groups {
         let _ = writeln!(
             w,
@@ -161,6 +174,12 @@ pub fn write(plan: &Plan) -> String {
         let _ = writeln!(w, "\t\tsize {size}");
         let _ = writeln!(w, "\t}}");
     }
+    attackers
+}
+
+/// The forward chain: quarantine, attackers, IP version and unmapped traffic, rate
+/// limits and scrubbing, established connections, then the segments' rules.
+fn forward_chain(w: &mut String, plan: &Plan, attackers: &[Ipv4Block]) {
     let _ = writeln!(w);
     let _ = writeln!(w, "\tchain forward {{");
     let _ = writeln!(
@@ -259,6 +278,13 @@ pub fn write(plan: &Plan) -> String {
             let _ = writeln!(w, "\t\tip daddr != @deployment accept");
         }
     }
+    segment_rules(w, plan);
+    let _ = writeln!(w, "\t}}");
+    let _ = writeln!(w, "}}");
+}
+
+/// Within a segment every service of its groups; across segments what each allow admits.
+fn segment_rules(w: &mut String, plan: &Plan) {
     // Segment `k`'s nodes to group `g` on what `adm` admits.
     let admit = |w: &mut String, k: usize, g: usize, adm: &PlanAdmit| {
         let (seg, group) = (&plan.segments[k].name, &plan.groups[g].name);
@@ -310,9 +336,6 @@ pub fn write(plan: &Plan) -> String {
             }
         }
     }
-    let _ = writeln!(w, "\t}}");
-    let _ = writeln!(w, "}}");
-    s
 }
 
 fn write_set(w: &mut String, name: &str, blocks: &[Ipv4Block]) {
