@@ -148,47 +148,88 @@ fn protocol(p: Protocol) -> String {
 
 /// The policies of a plan.
 pub fn policies(plan: &Plan) -> Vec<NetworkPolicy> {
-    let k = &plan.k8s;
-    let not_quarantined = Requirement {
-        key: k.quarantine_label.clone(),
-        operator: "DoesNotExist".to_owned(),
-        values: Vec::new(),
-    };
-    let members = |s: usize| LabelSelector {
-        match_labels: BTreeMap::new(),
-        match_expressions: vec![
-            Requirement {
-                key: k.group_label.clone(),
-                operator: "In".to_owned(),
-                values: plan.segments[s]
-                    .groups
-                    .iter()
-                    .map(|&g| plan.groups[g].label.clone())
-                    .collect(),
-            },
-            not_quarantined.clone(),
-        ],
-    };
-    let peer = |s: usize| Peer {
-        namespace_selector: None,
-        pod_selector: Some(members(s)),
-    };
-    // The pods of one group (not in quarantine).
-    let group_pods = |g: usize| LabelSelector {
-        match_labels: BTreeMap::new(),
-        match_expressions: vec![
-            Requirement {
-                key: k.group_label.clone(),
-                operator: "In".to_owned(),
-                values: vec![plan.groups[g].label.clone()],
-            },
-            not_quarantined.clone(),
-        ],
-    };
-    // What a segment may reach on a group (its own or another segment's): `None` for
-    // nothing, else the ports (empty: every port).
-    let ports = |from: usize, g: usize| -> Option<Vec<PolicyPort>> {
-        let a = plan.reach(from, g);
+    let policy = Policies { plan };
+    // A segment without groups (all attacker infrastructure, or zones the scenario does
+    // not have) selects no pod: no policy, and no peer (`In` needs values). One policy
+    // per deployed group: its own segment and other segments on the services they may
+    // reach (a segment-wide port list would open a port of one group on its neighbours
+    // that run the same service).
+    let mut out: Vec<NetworkPolicy> = (0..plan.segments.len())
+        .filter(|&s| policy.deployed(s))
+        .flat_map(|s| {
+            plan.segments[s]
+                .groups
+                .iter()
+                .map(move |&g| policy.group_policy(s, g))
+        })
+        .collect();
+    out.push(policy.quarantine());
+    out
+}
+
+/// The pieces of a plan's NetworkPolicies: selectors, peers, ports, metadata.
+#[derive(Clone, Copy)]
+struct Policies<'a> {
+    plan: &'a Plan,
+}
+
+impl Policies<'_> {
+    /// Pods not in quarantine.
+    fn not_quarantined(&self) -> Requirement {
+        Requirement {
+            key: self.plan.k8s.quarantine_label.clone(),
+            operator: "DoesNotExist".to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    /// The pods of segment `s` (not in quarantine).
+    fn members(&self, s: usize) -> LabelSelector {
+        let plan = self.plan;
+        LabelSelector {
+            match_labels: BTreeMap::new(),
+            match_expressions: vec![
+                Requirement {
+                    key: plan.k8s.group_label.clone(),
+                    operator: "In".to_owned(),
+                    values: plan.segments[s]
+                        .groups
+                        .iter()
+                        .map(|&g| plan.groups[g].label.clone())
+                        .collect(),
+                },
+                self.not_quarantined(),
+            ],
+        }
+    }
+
+    /// Segment `s` as a peer.
+    fn peer(&self, s: usize) -> Peer {
+        Peer {
+            namespace_selector: None,
+            pod_selector: Some(self.members(s)),
+        }
+    }
+
+    /// The pods of one group (not in quarantine).
+    fn group_pods(&self, g: usize) -> LabelSelector {
+        LabelSelector {
+            match_labels: BTreeMap::new(),
+            match_expressions: vec![
+                Requirement {
+                    key: self.plan.k8s.group_label.clone(),
+                    operator: "In".to_owned(),
+                    values: vec![self.plan.groups[g].label.clone()],
+                },
+                self.not_quarantined(),
+            ],
+        }
+    }
+
+    /// What a segment may reach on a group (its own or another segment's): `None` for
+    /// nothing, else the ports (empty: every port).
+    fn ports(&self, from: usize, g: usize) -> Option<Vec<PolicyPort>> {
+        let a = self.plan.reach(from, g);
         if !a.any() {
             return None;
         }
@@ -203,174 +244,198 @@ pub fn policies(plan: &Plan) -> Vec<NetworkPolicy> {
                 })
                 .collect()
         })
-    };
-    let meta = |name: String, annotations: BTreeMap<String, String>| Metadata {
-        name,
-        namespace: k.namespace.clone(),
-        labels: BTreeMap::from([
-            (
-                "app.kubernetes.io/managed-by".to_owned(),
-                "paraverse".to_owned(),
-            ),
-            ("paraverse.io/strategy".to_owned(), plan.strategy.clone()),
-        ]),
-        annotations,
-    };
-    let mut out = Vec::new();
-    let n = plan.segments.len();
-    // A segment without groups (all attacker infrastructure, or zones the scenario does
-    // not have) selects no pod: no policy, and no peer (`In` needs values).
-    let deployed = |s: usize| !plan.segments[s].groups.is_empty();
-    // One policy per deployed group: its own segment and other segments on the services
-    // they may reach (a segment-wide port list would open a port of one group on its
-    // neighbours that run the same service).
-    for s in (0..n).filter(|&s| deployed(s)) {
+    }
+
+    /// Whether segment `s` has pods.
+    fn deployed(&self, s: usize) -> bool {
+        !self.plan.segments[s].groups.is_empty()
+    }
+
+    /// A policy's metadata: its name, the namespace, paraverse's labels.
+    fn meta(&self, name: String, annotations: BTreeMap<String, String>) -> Metadata {
+        Metadata {
+            name,
+            namespace: self.plan.k8s.namespace.clone(),
+            labels: BTreeMap::from([
+                (
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    "paraverse".to_owned(),
+                ),
+                (
+                    "paraverse.io/strategy".to_owned(),
+                    self.plan.strategy.clone(),
+                ),
+            ]),
+            annotations,
+        }
+    }
+
+    /// Group `g` of segment `s`: from its own segment and the segments allowed to reach
+    /// it, to its segment's groups and the groups it may reach elsewhere.
+    fn group_policy(&self, s: usize, g: usize) -> NetworkPolicy {
+        let plan = self.plan;
         let seg = &plan.segments[s];
-        for &g in &seg.groups {
-            let group = &plan.groups[g];
-            let mut ingress = vec![IngressRule {
-                from: vec![peer(s)],
-                ports: ports(s, g).unwrap_or_default(),
-            }];
-            let mut egress: Vec<EgressRule> = seg
-                .groups
-                .iter()
-                .map(|&h| EgressRule {
-                    to: vec![Peer {
-                        namespace_selector: None,
-                        pod_selector: Some(group_pods(h)),
-                    }],
-                    ports: ports(s, h).unwrap_or_default(),
-                })
-                .collect();
-            let mut from_names = Vec::new();
-            let mut to_names = Vec::new();
-            for o in (0..n).filter(|&o| o != s && deployed(o)) {
-                if let Some(ports) = ports(o, g) {
-                    from_names.push(plan.segments[o].name.clone());
-                    ingress.push(IngressRule {
-                        from: vec![peer(o)],
+        let group = &plan.groups[g];
+        let mut ingress = vec![IngressRule {
+            from: vec![self.peer(s)],
+            ports: self.ports(s, g).unwrap_or_default(),
+        }];
+        let mut egress: Vec<EgressRule> = seg
+            .groups
+            .iter()
+            .map(|&h| EgressRule {
+                to: vec![Peer {
+                    namespace_selector: None,
+                    pod_selector: Some(self.group_pods(h)),
+                }],
+                ports: self.ports(s, h).unwrap_or_default(),
+            })
+            .collect();
+        let mut from_names = Vec::new();
+        let mut to_names = Vec::new();
+        for o in (0..plan.segments.len()).filter(|&o| o != s && self.deployed(o)) {
+            if let Some(ports) = self.ports(o, g) {
+                from_names.push(plan.segments[o].name.clone());
+                ingress.push(IngressRule {
+                    from: vec![self.peer(o)],
+                    ports,
+                });
+            }
+            for &h in &plan.segments[o].groups {
+                if let Some(ports) = self.ports(s, h) {
+                    to_names.push(plan.groups[h].name.clone());
+                    egress.push(EgressRule {
+                        to: vec![Peer {
+                            namespace_selector: None,
+                            pod_selector: Some(self.group_pods(h)),
+                        }],
                         ports,
                     });
                 }
-                for &h in &plan.segments[o].groups {
-                    if let Some(ports) = ports(s, h) {
-                        to_names.push(plan.groups[h].name.clone());
-                        egress.push(EgressRule {
-                            to: vec![Peer {
-                                namespace_selector: None,
-                                pod_selector: Some(group_pods(h)),
-                            }],
-                            ports,
-                        });
-                    }
-                }
             }
-            if k.allow_dns {
-                egress.push(dns_egress());
-            }
-            let mut annotations = BTreeMap::from([
-                (
-                    "paraverse.io/source".to_owned(),
-                    format!(
-                        "strategy {} for scenario {} (source hash {}), paraverse {}",
-                        plan.strategy,
-                        plan.scenario,
-                        plan.scenario_hash,
-                        env!("CARGO_PKG_VERSION")
-                    ),
+        }
+        if plan.k8s.allow_dns {
+            egress.push(dns_egress());
+        }
+        let annotations = self.annotations(s, g, &from_names, &to_names);
+        NetworkPolicy {
+            api_version: "networking.k8s.io/v1".to_owned(),
+            kind: "NetworkPolicy".to_owned(),
+            metadata: self.meta(
+                format!(
+                    "paraverse-{}-group-{}",
+                    k8s_name(&plan.strategy),
+                    k8s_name(&group.name)
                 ),
-                (
-                    "paraverse.io/segment".to_owned(),
-                    if plan.segmented {
-                        format!(
-                            "group {} in segment {} (groups {}); admitted from segments {}; reaches groups {} of other segments, on the services the strategy admits",
-                            group.name,
-                            seg.name,
-                            seg.groups
-                                .iter()
-                                .map(|&g| plan.groups[g].name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            list_or_none(&from_names),
-                            list_or_none(&to_names)
-                        )
-                    } else {
-                        "no segmentation in the strategy: every group may reach every other"
-                            .to_owned()
-                    },
-                ),
-            ]);
-            let limits: Vec<String> = plan
-                .rate_limits
-                .iter()
-                .filter(|r| r.group == g)
-                .map(|r| format!("{} kbit/s per source toward {}", r.kbps, group.name))
-                .collect();
-            if !limits.is_empty() {
-                annotations.insert(
-                    "paraverse.io/not-enforced-here".to_owned(),
-                    format!(
-                        "[defense.ddos] rate limits ({}): NetworkPolicy has none; the nftables export enforces them",
-                        limits.join("; ")
-                    ),
-                );
-            }
-            out.push(NetworkPolicy {
-                api_version: "networking.k8s.io/v1".to_owned(),
-                kind: "NetworkPolicy".to_owned(),
-                metadata: meta(
-                    format!(
-                        "paraverse-{}-group-{}",
-                        k8s_name(&plan.strategy),
-                        k8s_name(&group.name)
-                    ),
-                    annotations,
-                ),
-                spec: Spec {
-                    pod_selector: group_pods(g),
-                    policy_types: vec!["Ingress".to_owned(), "Egress".to_owned()],
-                    ingress,
-                    egress,
-                },
-            });
+                annotations,
+            ),
+            spec: Spec {
+                pod_selector: self.group_pods(g),
+                policy_types: vec!["Ingress".to_owned(), "Egress".to_owned()],
+                ingress,
+                egress,
+            },
         }
     }
-    out.push(NetworkPolicy {
-        api_version: "networking.k8s.io/v1".to_owned(),
-        kind: "NetworkPolicy".to_owned(),
-        metadata: meta(
-            format!("paraverse-{}-quarantine", k8s_name(&plan.strategy)),
-            BTreeMap::from([(
-                "paraverse.io/quarantine".to_owned(),
+
+    /// What a group's policy says of itself: its source, its segment and what it admits
+    /// and reaches, and the rate limits it cannot enforce.
+    fn annotations(
+        &self,
+        s: usize,
+        g: usize,
+        from_names: &[String],
+        to_names: &[String],
+    ) -> BTreeMap<String, String> {
+        let plan = self.plan;
+        let (seg, group) = (&plan.segments[s], &plan.groups[g]);
+        let mut annotations = BTreeMap::from([
+            (
+                "paraverse.io/source".to_owned(),
                 format!(
-                    "pods labelled {}=true are cut off; the strategy isolates with: {}",
-                    k.quarantine_label,
-                    list_or_none(
-                        &plan
-                            .isolating
-                            .iter()
-                            .map(|s| (*s).to_owned())
-                            .collect::<Vec<_>>()
-                    )
+                    "strategy {} for scenario {} (source hash {}), paraverse {}",
+                    plan.strategy,
+                    plan.scenario,
+                    plan.scenario_hash,
+                    env!("CARGO_PKG_VERSION")
                 ),
-            )]),
-        ),
-        spec: Spec {
-            pod_selector: LabelSelector {
-                match_labels: BTreeMap::new(),
-                match_expressions: vec![Requirement {
-                    key: k.quarantine_label.clone(),
-                    operator: "Exists".to_owned(),
-                    values: Vec::new(),
-                }],
+            ),
+            (
+                "paraverse.io/segment".to_owned(),
+                if plan.segmented {
+                    format!(
+                        "group {} in segment {} (groups {}); admitted from segments {}; reaches groups {} of other segments, on the services the strategy admits",
+                        group.name,
+                        seg.name,
+                        seg.groups
+                            .iter()
+                            .map(|&g| plan.groups[g].name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        list_or_none(from_names),
+                        list_or_none(to_names)
+                    )
+                } else {
+                    "no segmentation in the strategy: every group may reach every other".to_owned()
+                },
+            ),
+        ]);
+        let limits: Vec<String> = plan
+            .rate_limits
+            .iter()
+            .filter(|r| r.group == g)
+            .map(|r| format!("{} kbit/s per source toward {}", r.kbps, group.name))
+            .collect();
+        if !limits.is_empty() {
+            annotations.insert(
+                "paraverse.io/not-enforced-here".to_owned(),
+                format!(
+                    "[defense.ddos] rate limits ({}): NetworkPolicy has none; the nftables export enforces them",
+                    limits.join("; ")
+                ),
+            );
+        }
+        annotations
+    }
+
+    /// Pods labelled as quarantined are cut off, both ways.
+    fn quarantine(&self) -> NetworkPolicy {
+        let plan = self.plan;
+        NetworkPolicy {
+            api_version: "networking.k8s.io/v1".to_owned(),
+            kind: "NetworkPolicy".to_owned(),
+            metadata: self.meta(
+                format!("paraverse-{}-quarantine", k8s_name(&plan.strategy)),
+                BTreeMap::from([(
+                    "paraverse.io/quarantine".to_owned(),
+                    format!(
+                        "pods labelled {}=true are cut off; the strategy isolates with: {}",
+                        plan.k8s.quarantine_label,
+                        list_or_none(
+                            &plan
+                                .isolating
+                                .iter()
+                                .map(|s| (*s).to_owned())
+                                .collect::<Vec<_>>()
+                        )
+                    ),
+                )]),
+            ),
+            spec: Spec {
+                pod_selector: LabelSelector {
+                    match_labels: BTreeMap::new(),
+                    match_expressions: vec![Requirement {
+                        key: plan.k8s.quarantine_label.clone(),
+                        operator: "Exists".to_owned(),
+                        values: Vec::new(),
+                    }],
+                },
+                policy_types: vec!["Ingress".to_owned(), "Egress".to_owned()],
+                ingress: Vec::new(),
+                egress: Vec::new(),
             },
-            policy_types: vec!["Ingress".to_owned(), "Egress".to_owned()],
-            ingress: Vec::new(),
-            egress: Vec::new(),
-        },
-    });
-    out
+        }
+    }
 }
 
 /// Egress to the cluster DNS (kube-dns in kube-system, port 53).

@@ -550,6 +550,75 @@ pub fn plan(
         );
     }
 
+    let mut groups = plan_groups(scenario, mapping, &mut scen, &mut map);
+    unknown_names(scenario, mapping, &mut map);
+
+    let (segmented, mut segments, allowed) =
+        plan_segments(scenario, mapping, &mut groups, &mut map, &mut strat);
+    // Attacker infrastructure belongs to no segment: nothing a segment admits reaches it.
+    for s in &mut segments {
+        s.groups.retain(|&g| !groups[g].is_attacker());
+    }
+    assign_addresses(scenario, mapping, &mut groups, &mut map);
+    let admitted = plan_admitted(scenario, mapping, segments.len(), &groups);
+
+    let k8s = K8sSettings {
+        namespace: mapping.kubernetes.namespace.clone(),
+        group_label: mapping.kubernetes.group_label.clone(),
+        quarantine_label: mapping.kubernetes.quarantine_label.clone(),
+        allow_dns: mapping.kubernetes.allow_dns,
+        trust_domain: mapping.kubernetes.trust_domain.clone(),
+    };
+
+    let errors: Vec<ScenarioError> = [scen.finish(), strat.finish(), map.finish()]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    if let Some(first) = errors.into_iter().next() {
+        return Err(first.into());
+    }
+
+    let d = &scenario.defense;
+    let rate_limits = rate_limits(d);
+    let isolating = [
+        ("quarantine", d.quarantine.is_some()),
+        ("adaptive", d.adaptive.is_some()),
+        ("zero_trust", d.zero_trust.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(n, on)| on.then_some(n))
+    .collect();
+    Ok(Plan {
+        strategy,
+        description,
+        strategy_toml,
+        scenario: scenario.name.clone(),
+        scenario_hash: format!("{:016x}", scenario.source_hash),
+        segmented,
+        segments,
+        allowed,
+        admitted,
+        groups,
+        rate_limits,
+        scrubbing_kbps: d.ddos.as_ref().and_then(|p| p.scrubbing_kbps),
+        isolating,
+        k8s,
+        nft_table: mapping.nftables.table.clone(),
+        nft_ipv6: mapping.nftables.ipv6,
+        nft_unmapped: mapping.nftables.unmapped,
+        zero_trust: zero_trust_plan(scenario),
+        provenance,
+    })
+}
+
+/// The exported groups: each scenario group's exported name (checked, unique), label,
+/// service account and deployed ports; addresses and segments come later.
+fn plan_groups(
+    scenario: &Scenario,
+    mapping: &Mapping,
+    scen: &mut Problems<'_>,
+    map: &mut Problems<'_>,
+) -> Vec<PlanGroup> {
     let mut exported: HashSet<String> = HashSet::new();
     let mut groups = Vec::with_capacity(scenario.groups.len());
     for (i, g) in scenario.groups.iter().enumerate() {
@@ -632,6 +701,11 @@ pub fn plan(
                 .collect(),
         });
     }
+    groups
+}
+
+/// Every group and service the mapping file names must exist in the scenario.
+fn unknown_names(scenario: &Scenario, mapping: &Mapping, map: &mut Problems<'_>) {
     for name in mapping.groups.keys() {
         if !scenario.groups.iter().any(|g| &g.name == name) {
             map.err(
@@ -656,35 +730,24 @@ pub fn plan(
             );
         }
     }
+}
 
-    let (segmented, mut segments, allowed) =
-        plan_segments(scenario, mapping, &mut groups, &mut map, &mut strat);
-    // Attacker infrastructure belongs to no segment: nothing a segment admits reaches it.
-    for s in &mut segments {
-        s.groups.retain(|&g| !groups[g].is_attacker());
-    }
-    assign_addresses(scenario, mapping, &mut groups, &mut map);
-    let admitted = plan_admitted(scenario, mapping, segments.len(), &groups);
+/// Zero trust's settings as a deployment reads them (seconds, per hour, a share).
+fn zero_trust_plan(scenario: &Scenario) -> Option<ZeroTrustPlan> {
+    scenario.defense.zero_trust.as_ref().map(|z| {
+        let tick_s = scenario.tick.as_secs_f64();
+        let round = |x: f64| (x * 1e6).round() / 1e6;
+        ZeroTrustPlan {
+            reverify_s: round(f64::from(z.interval_ticks) * tick_s),
+            decay_per_hour: (z.decay_ppm_per_tick as f64 * 3.6 / tick_s).round() / 1000.0,
+            threshold: round(z.threshold_ppm as f64 / 1e6),
+        }
+    })
+}
 
-    let k8s = K8sSettings {
-        namespace: mapping.kubernetes.namespace.clone(),
-        group_label: mapping.kubernetes.group_label.clone(),
-        quarantine_label: mapping.kubernetes.quarantine_label.clone(),
-        allow_dns: mapping.kubernetes.allow_dns,
-        trust_domain: mapping.kubernetes.trust_domain.clone(),
-    };
-
-    let errors: Vec<ScenarioError> = [scen.finish(), strat.finish(), map.finish()]
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
-    if let Some(first) = errors.into_iter().next() {
-        return Err(first.into());
-    }
-
-    let d = &scenario.defense;
-    let rate_limits = d
-        .ddos
+/// One rate limit per protected group, from `[defense.ddos] rate_limit`.
+fn rate_limits(d: &paraverse_sim::scenario::Defense) -> Vec<RateLimit> {
+    d.ddos
         .iter()
         .flat_map(|p| {
             p.rate_limit_kbps.into_iter().flat_map(|kbps| {
@@ -694,44 +757,7 @@ pub fn plan(
                 })
             })
         })
-        .collect();
-    let isolating = [
-        ("quarantine", d.quarantine.is_some()),
-        ("adaptive", d.adaptive.is_some()),
-        ("zero_trust", d.zero_trust.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(n, on)| on.then_some(n))
-    .collect();
-    Ok(Plan {
-        strategy,
-        description,
-        strategy_toml,
-        scenario: scenario.name.clone(),
-        scenario_hash: format!("{:016x}", scenario.source_hash),
-        segmented,
-        segments,
-        allowed,
-        admitted,
-        groups,
-        rate_limits,
-        scrubbing_kbps: d.ddos.as_ref().and_then(|p| p.scrubbing_kbps),
-        isolating,
-        k8s,
-        nft_table: mapping.nftables.table.clone(),
-        nft_ipv6: mapping.nftables.ipv6,
-        nft_unmapped: mapping.nftables.unmapped,
-        zero_trust: d.zero_trust.as_ref().map(|z| {
-            let tick_s = scenario.tick.as_secs_f64();
-            let round = |x: f64| (x * 1e6).round() / 1e6;
-            ZeroTrustPlan {
-                reverify_s: round(f64::from(z.interval_ticks) * tick_s),
-                decay_per_hour: (z.decay_ppm_per_tick as f64 * 3.6 / tick_s).round() / 1000.0,
-                threshold: round(z.threshold_ppm as f64 / 1e6),
-            }
-        }),
-        provenance,
-    })
+        .collect()
 }
 
 /// A service's port as deployed (the mapping's port, else the scenario's).
