@@ -794,14 +794,84 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
 
     let (services_toml, service_names) = services(src, &drafts, vulns.as_ref(), &mut report);
 
-    // Groups.
+    let GroupsText {
+        toml: groups_toml,
+        mapping: mapping_toml,
+        names,
+        zones,
+    } = groups_text(&drafts, &rules, &service_names, &mut report);
+
+    // The scenario text.
+    let mut origins: Vec<String> = src.nmap.iter().map(|n| clean(n.origin)).collect();
+    origins.extend(src.k8s.iter().map(|k| clean(k.origin)));
+    let mut out = header(src, &origins, hosts, workloads.len(), scan.as_ref());
+    for z in &zones {
+        let _ = write!(out, "\n[[zone]]\nname = {}\n", quote(z));
+    }
+    out.push_str("\n# Link tiers: assumed (neither a scan nor a manifest measures capacity); edit to your network's.\n[[link]]\nname = \"lan\"\ncapacity = \"1 Gbit/s\"\nlatency = \"1 ms\"\n\n[[link]]\nname = \"backbone\"\ncapacity = \"10 Gbit/s\"\nlatency = \"1 ms\"\n");
+    out.push_str(&services_toml);
+    out.push_str(&groups_toml);
+    out.push_str(&topology_text(&names, drafts[0].count));
+    out.push_str(&flows_toml(
+        src,
+        &drafts,
+        &names,
+        &service_names,
+        &mut report,
+    )?);
+    let scenario = Scenario::from_toml_str(&out, &format!("{}.toml", src.name))
+        .map_err(ImportError::Generated)?;
+    report.policies = policies.len();
+    let baseline = (!policies.is_empty())
+        .then(|| baseline_toml(src, &drafts, &names, &workloads, &policies, &service_names));
+    if let Some(b) = &baseline {
+        scenario
+            .with_strategy(b, "baseline.toml")
+            .map_err(ImportError::Generated)?;
+    }
+
+    let kubernetes = kubernetes_mapping(&workloads);
+    let mapping = format!(
+        "# Mapping of scenario {} to the real network: each group's addresses (and labels),\n# so `paraverse export STRATEGY --scenario {}.toml --mapping THIS` names them.\n# Imported by paraverse import from {}.\n{kubernetes}\n[nftables]\ntable = \"paraverse\"\n{mapping_toml}",
+        src.name,
+        src.name,
+        origins.join(", ")
+    );
+    Ok(Imported {
+        scenario: out,
+        mapping,
+        baseline,
+        report,
+    })
+}
+
+/// The imported groups as scenario text, and their addresses and labels as mapping text.
+struct GroupsText {
+    /// The `[[group]]` tables.
+    toml: String,
+    /// The mapping's `[groups.NAME]` tables.
+    mapping: String,
+    /// Group names, in draft order (unique).
+    names: Vec<String>,
+    /// The zones the groups are in.
+    zones: BTreeSet<String>,
+}
+
+/// One group per draft: its kind and authentication from the rules, its services, a
+/// comment with what was found; its addresses and label go to the mapping.
+fn groups_text(
+    drafts: &[Draft],
+    rules: &rules::Rules,
+    service_names: &BTreeMap<ServiceKey, String>,
+    report: &mut Report,
+) -> GroupsText {
     let mut zones: BTreeSet<String> = BTreeSet::new();
     let mut groups_toml = String::new();
     let mut mapping_toml = String::new();
     // Group names, in draft order; `taken` makes them unique.
     let mut names: Vec<String> = Vec::new();
     let mut taken: BTreeSet<String> = BTreeSet::new();
-    for d in &drafts {
+    for d in drafts {
         let (kind, auth) = rules.classify(&d.ports, d.router);
         let name = unique(&d.name, &mut taken);
         names.push(name.clone());
@@ -871,11 +941,46 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
             hosts: d.count as usize,
         });
     }
+    GroupsText {
+        toml: groups_toml,
+        mapping: mapping_toml,
+        names,
+        zones,
+    }
+}
 
-    // The scenario text.
-    let router_group = names[0].clone();
-    let mut origins: Vec<String> = src.nmap.iter().map(|n| clean(n.origin)).collect();
-    origins.extend(src.k8s.iter().map(|k| clean(k.origin)));
+/// Every group hangs off the router group (the first) on the LAN tier; several routers
+/// are meshed on the backbone.
+fn topology_text(names: &[String], routers: u32) -> String {
+    let router_group = &names[0];
+    let mut out = String::new();
+    for c in &names[1..] {
+        let _ = write!(
+            out,
+            "\n[[topology]]\ngenerator = \"access_tree\"\nchildren = {}\nparents = {}\nlink = \"lan\"\n",
+            quote(c),
+            quote(router_group)
+        );
+    }
+    if routers > 1 {
+        let _ = write!(
+            out,
+            "\n[[topology]]\ngenerator = \"mesh\"\ngroups = [{}]\nlink = \"backbone\"\n",
+            quote(router_group)
+        );
+    }
+    out
+}
+
+/// The scenario's opening comment (what it was imported from, what to edit) and its
+/// `[general]` table.
+fn header(
+    src: &Sources<'_>,
+    origins: &[String],
+    hosts: usize,
+    workloads: usize,
+    scan: Option<&nmap::Scan>,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -883,9 +988,8 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         src.name,
         origins.join(", "),
         hosts,
-        workloads.len(),
-        scan.as_ref()
-            .map(|s| format!("; nmap {}", clean(&s.args)))
+        workloads,
+        scan.map(|s| format!("; nmap {}", clean(&s.args)))
             .unwrap_or_default(),
         src.name,
         src.name
@@ -896,45 +1000,12 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
         quote(src.name),
         quote(&format!("Imported from {}", origins.join(", ")))
     );
-    for z in &zones {
-        let _ = write!(out, "\n[[zone]]\nname = {}\n", quote(z));
-    }
-    out.push_str("\n# Link tiers: assumed (neither a scan nor a manifest measures capacity); edit to your network's.\n[[link]]\nname = \"lan\"\ncapacity = \"1 Gbit/s\"\nlatency = \"1 ms\"\n\n[[link]]\nname = \"backbone\"\ncapacity = \"10 Gbit/s\"\nlatency = \"1 ms\"\n");
-    out.push_str(&services_toml);
-    out.push_str(&groups_toml);
-    for c in &names[1..] {
-        let _ = write!(
-            out,
-            "\n[[topology]]\ngenerator = \"access_tree\"\nchildren = {}\nparents = {}\nlink = \"lan\"\n",
-            quote(c),
-            quote(&router_group)
-        );
-    }
-    if drafts[0].count > 1 {
-        let _ = write!(
-            out,
-            "\n[[topology]]\ngenerator = \"mesh\"\ngroups = [{}]\nlink = \"backbone\"\n",
-            quote(&router_group)
-        );
-    }
-    out.push_str(&flows_toml(
-        src,
-        &drafts,
-        &names,
-        &service_names,
-        &mut report,
-    )?);
-    let scenario = Scenario::from_toml_str(&out, &format!("{}.toml", src.name))
-        .map_err(ImportError::Generated)?;
-    report.policies = policies.len();
-    let baseline = (!policies.is_empty())
-        .then(|| baseline_toml(src, &drafts, &names, &workloads, &policies, &service_names));
-    if let Some(b) = &baseline {
-        scenario
-            .with_strategy(b, "baseline.toml")
-            .map_err(ImportError::Generated)?;
-    }
+    out
+}
 
+/// The mapping's `[kubernetes]` table: the workloads' namespace and the label that names
+/// their group (empty without workloads).
+fn kubernetes_mapping(workloads: &[k8s::Workload]) -> String {
     let namespaces: BTreeSet<&str> = workloads.iter().map(|w| w.namespace.as_str()).collect();
     let mut kubernetes = String::new();
     if let Some(ns) = namespaces.iter().next() {
@@ -954,7 +1025,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
                     .join(", ")
             );
         }
-        match group_label(&workloads) {
+        match group_label(workloads) {
             Some(k) => {
                 let _ = writeln!(kubernetes, "group_label = {}", quote(k));
             }
@@ -966,18 +1037,7 @@ pub fn import(src: &Sources<'_>) -> Result<Imported, ImportError> {
             }
         }
     }
-    let mapping = format!(
-        "# Mapping of scenario {} to the real network: each group's addresses (and labels),\n# so `paraverse export STRATEGY --scenario {}.toml --mapping THIS` names them.\n# Imported by paraverse import from {}.\n{kubernetes}\n[nftables]\ntable = \"paraverse\"\n{mapping_toml}",
-        src.name,
-        src.name,
-        origins.join(", ")
-    );
-    Ok(Imported {
-        scenario: out,
-        mapping,
-        baseline,
-        report,
-    })
+    kubernetes
 }
 
 #[cfg(test)]
