@@ -418,6 +418,73 @@ fn flows_toml(
     if records.is_empty() {
         return Ok(String::new());
     }
+    let gathered = gather(&records, drafts, names, report);
+    let first = records.iter().map(|r| r.first_ms).min().unwrap_or(0);
+    let last = records.iter().map(|r| r.last_ms).max().unwrap_or(0);
+    let span_ms = (last - first).max(1000);
+    let whole_day = span_ms >= 86_400_000;
+    let origins: Vec<String> = src.flows.iter().map(|f| clean(f.origin)).collect();
+    let mut out = format!(
+        "
+# Benign flows from {} flow records ({}) over {:.1} s: a request to a port open on
+# the server's group makes a flow from the client's group, its answer counts toward it.
+# The rate is each client's mean over the records' span{}; the class is assumed from
+# the port (edit it).
+",
+        records.len(),
+        origins.join(", "),
+        span_ms as f64 / 1000.0,
+        if whole_day {
+            " at the busiest hour, with the daily profile below"
+        } else {
+            " at every hour (they cover less than a day: no daily profile)"
+        }
+    );
+    let mut taken = BTreeSet::new();
+    let mut total_hours = [0u64; 24];
+    for ((c, sv, key), g) in &gathered {
+        for (t, h) in total_hours.iter_mut().zip(g.hours) {
+            *t += h;
+        }
+        let (text, line) = flow_entry(
+            (*c, *sv, key),
+            g,
+            drafts,
+            names,
+            service_names,
+            span_ms,
+            &mut taken,
+        );
+        out.push_str(&text);
+        report.flows.push(line);
+    }
+    if whole_day && !gathered.is_empty() {
+        let peak = total_hours.iter().copied().max().unwrap_or(0).max(1);
+        let profile: Vec<String> = total_hours
+            .iter()
+            .map(|&h| format!("{:.3}", h as f64 / peak as f64))
+            .collect();
+        let _ = write!(
+            out,
+            "
+# The daily profile: bytes per hour of the day (collector's clock) over the busiest.
+[traffic]
+daily_profile = [{}]
+",
+            profile.join(", ")
+        );
+    }
+    Ok(out)
+}
+
+/// The records between scanned groups, gathered per (client group, server group,
+/// service); the others are listed in the report with why.
+fn gather(
+    records: &[netflow::Record],
+    drafts: &[Draft],
+    names: &[String],
+    report: &mut Report,
+) -> BTreeMap<(usize, usize, ServiceKey), Gathered> {
     let mut by_addr: BTreeMap<Ipv4Addr, usize> = BTreeMap::new();
     for (i, d) in drafts.iter().enumerate() {
         for &a in &d.addresses {
@@ -437,7 +504,7 @@ fn flows_toml(
         e.0 += 1;
         e.1 += bytes;
     };
-    for r in &records {
+    for r in records {
         let (Some(&a), Some(&b)) = (by_addr.get(&r.src), by_addr.get(&r.dst)) else {
             miss(
                 format!(
@@ -490,52 +557,42 @@ fn flows_toml(
         .into_iter()
         .map(|(why, (n, bytes))| format!("{why} ({n} records, {bytes} bytes)"))
         .collect();
-    let first = records.iter().map(|r| r.first_ms).min().unwrap_or(0);
-    let last = records.iter().map(|r| r.last_ms).max().unwrap_or(0);
-    let span_ms = (last - first).max(1000);
+    gathered
+}
+
+/// One gathered flow as a `[[flow]]` table (with a comment of what was seen) and its
+/// line in the report. Without a whole day of records the rate is the mean over the span;
+/// with one, the busiest hour's.
+fn flow_entry(
+    (c, sv, key): (usize, usize, &ServiceKey),
+    g: &Gathered,
+    drafts: &[Draft],
+    names: &[String],
+    service_names: &BTreeMap<ServiceKey, String>,
+    span_ms: i64,
+    taken: &mut BTreeSet<String>,
+) -> (String, String) {
     let whole_day = span_ms >= 86_400_000;
-    let origins: Vec<String> = src.flows.iter().map(|f| clean(f.origin)).collect();
-    let mut out = format!(
-        "
-# Benign flows from {} flow records ({}) over {:.1} s: a request to a port open on
-# the server's group makes a flow from the client's group, its answer counts toward it.
-# The rate is each client's mean over the records' span{}; the class is assumed from
-# the port (edit it).
-",
-        records.len(),
-        origins.join(", "),
-        span_ms as f64 / 1000.0,
-        if whole_day {
-            " at the busiest hour, with the daily profile below"
-        } else {
-            " at every hour (they cover less than a day: no daily profile)"
-        }
+    let service = &service_names[key];
+    let bits = (g.up + g.down) * 8;
+    let clients = g.clients.len().max(1) as f64;
+    let bps = if whole_day {
+        let peak = g.hours.iter().copied().max().unwrap_or(0);
+        peak as f64 * 8.0 / 3600.0 / clients
+    } else {
+        bits as f64 / (span_ms as f64 / 1000.0) / clients
+    };
+    let kbps = (bps / 1000.0).ceil().max(1.0) as u64;
+    let share = (clients / f64::from(drafts[c].count.max(1))).min(1.0);
+    let share = (share * 1000.0).round().max(1.0) / 1000.0;
+    let name = unique(
+        &slug(&format!("{}-to-{}-{}", names[c], names[sv], service), 60),
+        taken,
     );
-    let mut taken = BTreeSet::new();
-    let mut total_hours = [0u64; 24];
-    for ((c, sv, key), g) in &gathered {
-        let service = &service_names[key];
-        let bits = (g.up + g.down) * 8;
-        let clients = g.clients.len().max(1) as f64;
-        let bps = if whole_day {
-            let peak = g.hours.iter().copied().max().unwrap_or(0);
-            peak as f64 * 8.0 / 3600.0 / clients
-        } else {
-            bits as f64 / (span_ms as f64 / 1000.0) / clients
-        };
-        for (t, h) in total_hours.iter_mut().zip(g.hours) {
-            *t += h;
-        }
-        let kbps = (bps / 1000.0).ceil().max(1.0) as u64;
-        let share = (clients / f64::from(drafts[*c].count.max(1))).min(1.0);
-        let share = (share * 1000.0).round().max(1.0) / 1000.0;
-        let name = unique(
-            &slug(&format!("{}-to-{}-{}", names[*c], names[*sv], service), 60),
-            &mut taken,
-        );
-        let _ = write!(
-            out,
-            "
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "
 # {} records, {} of {} client nodes seen, {} bytes up and {} down
 [[flow]]
 name = {}
@@ -548,45 +605,28 @@ rate = \"{kbps} kbit/s\"
 share = {share:?}
 diurnal = {}
 ",
-            g.records,
-            g.clients.len(),
-            drafts[*c].count,
-            g.up,
-            g.down,
-            quote(&name),
-            quote(flow_class(key.port)),
-            quote(&names[*c]),
-            quote(&names[*sv]),
-            quote(service),
-            quote(if g.up > g.down {
-                "upstream"
-            } else {
-                "downstream"
-            }),
-            whole_day
-        );
-        report.flows.push(format!(
-            "{} -> {}:{} ({kbps} kbit/s per client, share {share})",
-            names[*c], names[*sv], service
-        ));
-    }
-    if whole_day && !gathered.is_empty() {
-        let peak = total_hours.iter().copied().max().unwrap_or(0).max(1);
-        let profile: Vec<String> = total_hours
-            .iter()
-            .map(|&h| format!("{:.3}", h as f64 / peak as f64))
-            .collect();
-        let _ = write!(
-            out,
-            "
-# The daily profile: bytes per hour of the day (collector's clock) over the busiest.
-[traffic]
-daily_profile = [{}]
-",
-            profile.join(", ")
-        );
-    }
-    Ok(out)
+        g.records,
+        g.clients.len(),
+        drafts[c].count,
+        g.up,
+        g.down,
+        quote(&name),
+        quote(flow_class(key.port)),
+        quote(&names[c]),
+        quote(&names[sv]),
+        quote(service),
+        quote(if g.up > g.down {
+            "upstream"
+        } else {
+            "downstream"
+        }),
+        whole_day
+    );
+    let line = format!(
+        "{} -> {}:{} ({kbps} kbit/s per client, share {share})",
+        names[c], names[sv], service
+    );
+    (out, line)
 }
 
 /// One `[[service]]` per distinct (port, protocol, product, version), with the CVEs the
