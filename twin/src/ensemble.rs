@@ -295,115 +295,21 @@ impl Ensemble {
         }
     }
 
+    /// One tick of the filter: every member steps, the tick's observations are imposed
+    /// as facts, the members are reweighed by how well they explain the alerts, and the
+    /// ensemble is resampled when too few carry the weight.
     fn close(&mut self, plugins: &[&dyn SimPlugin]) -> Estimate {
         let tick = self.tick() + 1;
-        // Which nodes each member held before the step: a node taken in this tick is not
-        // watched yet (a detector sees it act from the next tick on).
-        let held: Vec<Vec<bool>> = self
-            .members
-            .par_iter_mut()
-            .map(|u| {
-                let held = u.with_security(|s| s.iter().map(|s| s.compromised).collect());
-                u.step();
-                held
-            })
-            .collect();
-        let mut observed: Vec<Resolved> = Vec::new();
-        let mut rest = Vec::new();
-        for o in std::mem::take(&mut self.pending) {
-            if o.tick == tick {
-                observed.push(o);
-            } else {
-                rest.push(o);
-            }
-        }
-        self.pending = rest;
-        let owner = self.owner;
+        let held = self.step_members();
+        let observed = self.take_observed(tick);
         let facts: Vec<Resolved> = observed
             .iter()
             .copied()
             .filter(|o| o.kind != Kind::Alert)
             .collect();
-        for o in &observed {
-            match o.kind {
-                Kind::Alert => {
-                    self.alerted.insert(o.node);
-                }
-                Kind::Release => {
-                    self.alerted.remove(&o.node);
-                    self.isolated.remove(&o.node);
-                }
-                Kind::Clean => {
-                    self.alerted.remove(&o.node);
-                }
-                Kind::Quarantine => {
-                    self.isolated.insert(o.node);
-                }
-                Kind::Removed => {
-                    self.alerted.remove(&o.node);
-                    self.isolated.insert(o.node);
-                    self.removed.insert(o.node);
-                }
-                Kind::Compromised | Kind::Patched | Kind::End | Kind::LinkLoad => {}
-            }
-        }
-        let removed = &self.removed;
-        self.members.par_iter_mut().for_each(|u| {
-            u.with_security_mut(|security| {
-                impose(security, &facts, owner);
-                // Whatever a member's own defenses queued, a removed node stays away: off
-                // the network, holding no attacker, raising nothing.
-                for &n in removed {
-                    let s = &mut security[n as usize];
-                    if s.compromised {
-                        s.rebuild();
-                    }
-                    s.quarantined = true;
-                    s.alerted = false;
-                }
-            });
-            schedule_releases(u, &facts, tick);
-            for f in &facts {
-                if let Some((to, kbps)) = f.link {
-                    // Checked on member 0 when observed: every member has the link.
-                    let _ = u.set_measured_load(f.node, to, kbps);
-                }
-            }
-        });
-        let alerts: BTreeSet<u32> = observed
-            .iter()
-            .filter(|o| o.kind == Kind::Alert)
-            .map(|o| o.node)
-            .collect();
-        let model = self.model;
-        let watched = Watched {
-            alerts: &alerts,
-            alerted: &self.alerted,
-            isolated: &self.isolated,
-        };
-        let log_factors: Vec<f64> = self
-            .members
-            .par_iter_mut()
-            .zip(&held)
-            .map(|(u, held)| {
-                let rng = *u.world().resource::<SimRng>();
-                let groups = u.scenario().group_spans();
-                u.with_security_mut(|s| {
-                    assimilate(s, held, watched, model, &groups, (rng, tick, owner))
-                })
-            })
-            .collect();
-        let mut log_w: Vec<f64> = self
-            .weights
-            .iter()
-            .zip(&log_factors)
-            .map(|(w, f)| dln(*w) + f)
-            .collect();
-        let top = log_w.iter().copied().fold(f64::MIN, f64::max);
-        log_w.iter_mut().for_each(|l| *l = dexp(*l - top));
-        let total: f64 = log_w.iter().sum();
-        self.weights = log_w.iter().map(|w| w / total).collect();
-        let ess = 1.0 / self.weights.iter().map(|w| w * w).sum::<f64>();
+        self.watch(&observed);
+        self.impose_facts(&facts, tick);
+        let ess = self.reweigh(&held, &observed, tick);
         let counts: Vec<u64> = self
             .members
             .par_iter_mut()
@@ -430,6 +336,130 @@ impl Ensemble {
             resampled,
             attack_rate,
         }
+    }
+
+    /// Steps every member; returns which nodes each held before the step: a node taken in
+    /// this tick is not watched yet (a detector sees it act from the next tick on).
+    fn step_members(&mut self) -> Vec<Vec<bool>> {
+        self.members
+            .par_iter_mut()
+            .map(|u| {
+                let held = u.with_security(|s| s.iter().map(|s| s.compromised).collect());
+                u.step();
+                held
+            })
+            .collect()
+    }
+
+    /// The observations stamped with this tick, taken from the pending ones.
+    fn take_observed(&mut self, tick: u32) -> Vec<Resolved> {
+        let mut observed: Vec<Resolved> = Vec::new();
+        let mut rest = Vec::new();
+        for o in std::mem::take(&mut self.pending) {
+            if o.tick == tick {
+                observed.push(o);
+            } else {
+                rest.push(o);
+            }
+        }
+        self.pending = rest;
+        observed
+    }
+
+    /// What the sensors now watch: alerted, isolated and removed nodes.
+    fn watch(&mut self, observed: &[Resolved]) {
+        for o in observed {
+            match o.kind {
+                Kind::Alert => {
+                    self.alerted.insert(o.node);
+                }
+                Kind::Release => {
+                    self.alerted.remove(&o.node);
+                    self.isolated.remove(&o.node);
+                }
+                Kind::Clean => {
+                    self.alerted.remove(&o.node);
+                }
+                Kind::Quarantine => {
+                    self.isolated.insert(o.node);
+                }
+                Kind::Removed => {
+                    self.alerted.remove(&o.node);
+                    self.isolated.insert(o.node);
+                    self.removed.insert(o.node);
+                }
+                Kind::Compromised | Kind::Patched | Kind::End | Kind::LinkLoad => {}
+            }
+        }
+    }
+
+    /// Imposes the observed facts on every member; a removed node stays away whatever
+    /// a member's own defenses queued; measured link loads replace the modelled ones.
+    fn impose_facts(&mut self, facts: &[Resolved], tick: u32) {
+        let owner = self.owner;
+        let removed = &self.removed;
+        self.members.par_iter_mut().for_each(|u| {
+            u.with_security_mut(|security| {
+                impose(security, facts, owner);
+                // Whatever a member's own defenses queued, a removed node stays away: off
+                // the network, holding no attacker, raising nothing.
+                for &n in removed {
+                    let s = &mut security[n as usize];
+                    if s.compromised {
+                        s.rebuild();
+                    }
+                    s.quarantined = true;
+                    s.alerted = false;
+                }
+            });
+            schedule_releases(u, facts, tick);
+            for f in facts {
+                if let Some((to, kbps)) = f.link {
+                    // Checked on member 0 when observed: every member has the link.
+                    let _ = u.set_measured_load(f.node, to, kbps);
+                }
+            }
+        });
+    }
+
+    /// Reweighs the members by the likelihood of this tick's alerts given what each
+    /// holds (normalised in log space); returns the effective sample size.
+    fn reweigh(&mut self, held: &[Vec<bool>], observed: &[Resolved], tick: u32) -> f64 {
+        let owner = self.owner;
+        let alerts: BTreeSet<u32> = observed
+            .iter()
+            .filter(|o| o.kind == Kind::Alert)
+            .map(|o| o.node)
+            .collect();
+        let model = self.model;
+        let watched = Watched {
+            alerts: &alerts,
+            alerted: &self.alerted,
+            isolated: &self.isolated,
+        };
+        let log_factors: Vec<f64> = self
+            .members
+            .par_iter_mut()
+            .zip(held)
+            .map(|(u, held)| {
+                let rng = *u.world().resource::<SimRng>();
+                let groups = u.scenario().group_spans();
+                u.with_security_mut(|s| {
+                    assimilate(s, held, watched, model, &groups, (rng, tick, owner))
+                })
+            })
+            .collect();
+        let mut log_w: Vec<f64> = self
+            .weights
+            .iter()
+            .zip(&log_factors)
+            .map(|(w, f)| dln(*w) + f)
+            .collect();
+        let top = log_w.iter().copied().fold(f64::MIN, f64::max);
+        log_w.iter_mut().for_each(|l| *l = dexp(*l - top));
+        let total: f64 = log_w.iter().sum();
+        self.weights = log_w.iter().map(|w| w / total).collect();
+        1.0 / self.weights.iter().map(|w| w * w).sum::<f64>()
     }
 
     /// Systematic resampling: member j of the new ensemble copies the member whose
