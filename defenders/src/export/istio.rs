@@ -140,32 +140,8 @@ pub fn resources(plan: &Plan) -> Vec<Resource> {
     let k = &plan.k8s;
     let strategy = k8s_name(&plan.strategy);
     let zero_trust = zero_trust_note(plan);
-    let meta = |name: String, mut annotations: BTreeMap<String, String>| {
-        annotations.insert(
-            "paraverse.io/source".to_owned(),
-            format!(
-                "strategy {} for scenario {} (source hash {}), paraverse {}",
-                plan.strategy,
-                plan.scenario,
-                plan.scenario_hash,
-                env!("CARGO_PKG_VERSION")
-            ),
-        );
-        if let Some(z) = &zero_trust {
-            annotations.insert("paraverse.io/zero-trust".to_owned(), z.clone());
-        }
-        super::k8s::Metadata {
-            name,
-            namespace: k.namespace.clone(),
-            labels: BTreeMap::from([
-                (
-                    "app.kubernetes.io/managed-by".to_owned(),
-                    "paraverse".to_owned(),
-                ),
-                ("paraverse.io/strategy".to_owned(), plan.strategy.clone()),
-            ]),
-            annotations,
-        }
+    let meta = |name: String, annotations: BTreeMap<String, String>| {
+        metadata(plan, zero_trust.as_deref(), name, annotations)
     };
     let resource = |kind: &str, metadata, spec| Resource {
         api_version: "security.istio.io/v1".to_owned(),
@@ -193,39 +169,7 @@ pub fn resources(plan: &Plan) -> Vec<Resource> {
     for s in 0..n {
         for &g in &plan.segments[s].groups {
             let group = &plan.groups[g];
-            let principals = |seg: usize| -> Vec<String> {
-                plan.segments[seg]
-                    .groups
-                    .iter()
-                    .map(|&h| principal(plan, h))
-                    .collect()
-            };
-            // Its own segment on its services, each other segment on what it is
-            // admitted to; TCP only (a mesh does not see UDP).
-            let mut rules = Vec::new();
-            for o in (0..n).filter(|&o| !plan.segments[o].groups.is_empty()) {
-                let a = plan.reach(o, g);
-                let ports = a.ports_of(Protocol::Tcp);
-                if !a.every_port && ports.is_empty() {
-                    continue; // nothing, or UDP only
-                }
-                rules.push(Rule {
-                    from: vec![From {
-                        source: Source {
-                            principals: principals(o),
-                        },
-                    }],
-                    to: if a.every_port {
-                        Vec::new()
-                    } else {
-                        vec![To {
-                            operation: Operation {
-                                ports: ports.iter().map(ToString::to_string).collect(),
-                            },
-                        }]
-                    },
-                });
-            }
+            let rules = group_rules(plan, g);
             out.push(resource(
                 "AuthorizationPolicy",
                 meta(
@@ -274,6 +218,79 @@ pub fn resources(plan: &Plan) -> Vec<Resource> {
         },
     ));
     out
+}
+
+/// A resource's metadata: its name, the namespace, paraverse's labels, and annotations
+/// saying where it came from (and what zero trust the mesh cannot enforce).
+fn metadata(
+    plan: &Plan,
+    zero_trust: Option<&str>,
+    name: String,
+    mut annotations: BTreeMap<String, String>,
+) -> super::k8s::Metadata {
+    annotations.insert(
+        "paraverse.io/source".to_owned(),
+        format!(
+            "strategy {} for scenario {} (source hash {}), paraverse {}",
+            plan.strategy,
+            plan.scenario,
+            plan.scenario_hash,
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
+    if let Some(z) = zero_trust {
+        annotations.insert("paraverse.io/zero-trust".to_owned(), z.to_owned());
+    }
+    super::k8s::Metadata {
+        name,
+        namespace: plan.k8s.namespace.clone(),
+        labels: BTreeMap::from([
+            (
+                "app.kubernetes.io/managed-by".to_owned(),
+                "paraverse".to_owned(),
+            ),
+            ("paraverse.io/strategy".to_owned(), plan.strategy.clone()),
+        ]),
+        annotations,
+    }
+}
+
+/// Who may call group `g`: its own segment on its services, each other segment on what
+/// it is admitted to; TCP only (a mesh does not see UDP).
+fn group_rules(plan: &Plan, g: usize) -> Vec<Rule> {
+    let n = plan.segments.len();
+    let principals = |seg: usize| -> Vec<String> {
+        plan.segments[seg]
+            .groups
+            .iter()
+            .map(|&h| principal(plan, h))
+            .collect()
+    };
+    let mut rules = Vec::new();
+    for o in (0..n).filter(|&o| !plan.segments[o].groups.is_empty()) {
+        let a = plan.reach(o, g);
+        let ports = a.ports_of(Protocol::Tcp);
+        if !a.every_port && ports.is_empty() {
+            continue; // nothing, or UDP only
+        }
+        rules.push(Rule {
+            from: vec![From {
+                source: Source {
+                    principals: principals(o),
+                },
+            }],
+            to: if a.every_port {
+                Vec::new()
+            } else {
+                vec![To {
+                    operation: Operation {
+                        ports: ports.iter().map(ToString::to_string).collect(),
+                    },
+                }]
+            },
+        });
+    }
+    rules
 }
 
 /// The strategy's zero-trust parameters, and the mesh setting they map to.
