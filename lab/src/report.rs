@@ -795,50 +795,12 @@ fn conclusion(dir: &Path) -> Option<String> {
         if threats == 1 { "" } else { "s" }
     );
     if let Some(c) = best["comparison"].as_object() {
-        let p = c["p_value"].as_f64().unwrap_or(1.0);
-        let tie = c["mean_difference"].as_f64() == Some(0.0)
-            && c["ci_low"].as_f64() == Some(0.0)
-            && c["ci_high"].as_f64() == Some(0.0);
-        out.push_str(&if tie {
-            format!(
-                " The runner-up (decision {}) gave identical results in every paired run: what differs between them does not matter here.",
-                c["runner_up"]
-            )
-        } else if p < 0.05 {
-            format!(
-                " It beats the runner-up (decision {}) by {} per paired run (95 % CI [{}, {}], p = {:.4}): the difference is unlikely to be chance.",
-                c["runner_up"],
-                num(c["mean_difference"].as_f64().unwrap_or(f64::NAN)),
-                num(c["ci_low"].as_f64().unwrap_or(f64::NAN)),
-                num(c["ci_high"].as_f64().unwrap_or(f64::NAN)),
-                p
-            )
-        } else {
-            format!(
-                " It is not separated from the runner-up (decision {}, p = {:.4}): treat the two as equally good, or add replicas (`replicas = \"auto\"`).",
-                c["runner_up"], p
-            )
-        });
+        out.push_str(&comparison(c));
     }
-    if let Some(effects) = read_json(dir, "effects.json").and_then(|e| e.as_array().cloned()) {
-        let spread = |e: &serde_json::Value| e["spread"]["score"].as_f64().unwrap_or(0.0);
-        let ranked = {
-            let mut r: Vec<&serde_json::Value> = effects.iter().collect();
-            r.sort_by(|a, b| spread(b).total_cmp(&spread(a)));
-            r
-        };
-        if let Some(top) = ranked.first().filter(|e| spread(e) > 0.0) {
-            out.push_str(&format!(
-                " Of the settings, `{}` moves the score most (its values' mean scores span {}){}.",
-                top["setting"].as_str().unwrap_or(""),
-                num(spread(top)),
-                if top["decision"].as_bool() == Some(false) {
-                    ", and it is a threat, not a choice: the decision must hold across it"
-                } else {
-                    ""
-                }
-            ));
-        }
+    if let Some(effects) = read_json(dir, "effects.json").and_then(|e| e.as_array().cloned())
+        && let Some(sentence) = top_effect(&effects)
+    {
+        out.push_str(&sentence);
     }
     if let Some(sobol) = read_json(dir, "sensitivity.json") {
         let score = sobol["outputs"]
@@ -860,6 +822,65 @@ fn conclusion(dir: &Path) -> Option<String> {
             ));
         }
     }
+    if let Some(sentence) = no_effect(dir) {
+        out.push_str(&sentence);
+    }
+    Some(out + "\n\n")
+}
+
+/// How the best decision compares with the runner-up: identical, better beyond chance,
+/// or not separated.
+fn comparison(c: &serde_json::Map<String, serde_json::Value>) -> String {
+    let p = c["p_value"].as_f64().unwrap_or(1.0);
+    let tie = c["mean_difference"].as_f64() == Some(0.0)
+        && c["ci_low"].as_f64() == Some(0.0)
+        && c["ci_high"].as_f64() == Some(0.0);
+    if tie {
+        format!(
+            " The runner-up (decision {}) gave identical results in every paired run: what differs between them does not matter here.",
+            c["runner_up"]
+        )
+    } else if p < 0.05 {
+        format!(
+            " It beats the runner-up (decision {}) by {} per paired run (95 % CI [{}, {}], p = {:.4}): the difference is unlikely to be chance.",
+            c["runner_up"],
+            num(c["mean_difference"].as_f64().unwrap_or(f64::NAN)),
+            num(c["ci_low"].as_f64().unwrap_or(f64::NAN)),
+            num(c["ci_high"].as_f64().unwrap_or(f64::NAN)),
+            p
+        )
+    } else {
+        format!(
+            " It is not separated from the runner-up (decision {}, p = {:.4}): treat the two as equally good, or add replicas (`replicas = \"auto\"`).",
+            c["runner_up"], p
+        )
+    }
+}
+
+/// The setting whose values move the score most, if any does.
+fn top_effect(effects: &[serde_json::Value]) -> Option<String> {
+    let spread = |e: &serde_json::Value| e["spread"]["score"].as_f64().unwrap_or(0.0);
+    let ranked = {
+        let mut r: Vec<&serde_json::Value> = effects.iter().collect();
+        r.sort_by(|a, b| spread(b).total_cmp(&spread(a)));
+        r
+    };
+    let top = ranked.first().filter(|e| spread(e) > 0.0)?;
+    Some(format!(
+        " Of the settings, `{}` moves the score most (its values' mean scores span {}){}.",
+        top["setting"].as_str().unwrap_or(""),
+        num(spread(top)),
+        if top["decision"].as_bool() == Some(false) {
+            ", and it is a threat, not a choice: the decision must hold across it"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// The settings that had no effect on any objective (the sweep's and the sensitivity
+/// analysis's), if any.
+fn no_effect(dir: &Path) -> Option<String> {
     let quiet: Vec<String> = read_json(dir, "decisions.json")
         .and_then(|d| d["no_effect"].as_array().cloned())
         .into_iter()
@@ -874,18 +895,18 @@ fn conclusion(dir: &Path) -> Option<String> {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    if !quiet.is_empty() {
-        out.push_str(&format!(
-            " {} had no effect on any objective: {} not tested by this experiment.",
-            quiet.join(", "),
-            if quiet.len() == 1 {
-                "it is"
-            } else {
-                "they are"
-            }
-        ));
+    if quiet.is_empty() {
+        return None;
     }
-    Some(out + "\n\n")
+    Some(format!(
+        " {} had no effect on any objective: {} not tested by this experiment.",
+        quiet.join(", "),
+        if quiet.len() == 1 {
+            "it is"
+        } else {
+            "they are"
+        }
+    ))
 }
 
 /// Main effects as a table, and Sobol indices where the experiment used the saltelli
