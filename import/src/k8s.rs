@@ -360,9 +360,65 @@ pub fn read(inputs: &[Input<'_>]) -> Result<(Vec<Workload>, Vec<Policy>), Import
 
 /// The workloads among the manifests' documents, in (namespace, name) order.
 fn workloads(docs: &[Value]) -> Vec<Workload> {
-    // Services: (namespace, selector, [(targetPort, protocol, name)]).
-    type Target = (Value, String, String);
-    let mut services: Vec<(String, BTreeMap<String, String>, Vec<Target>)> = Vec::new();
+    let services = services(docs);
+    let mut out = Vec::new();
+    for d in docs {
+        let kind = text(d, &["kind"]).unwrap_or("");
+        let (template, replicas, assumed) = match kind {
+            "Deployment" | "StatefulSet" | "ReplicaSet" => (
+                d.get("spec").and_then(|s| s.get("template")),
+                d.get("spec")
+                    .and_then(|s| s.get("replicas"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1),
+                false,
+            ),
+            "DaemonSet" => (d.get("spec").and_then(|s| s.get("template")), 1, true),
+            "Pod" => (Some(d), 1, false),
+            _ => continue,
+        };
+        let owned = d
+            .get("metadata")
+            .and_then(|m| m.get("ownerReferences"))
+            .and_then(Value::as_array)
+            .is_some_and(|o| !o.is_empty());
+        if owned || replicas == 0 {
+            continue; // a controller's pods, or scaled to zero
+        }
+        let Some(template) = template else { continue };
+        let namespace = text(d, &["metadata", "namespace"])
+            .unwrap_or("default")
+            .to_owned();
+        let name = text(d, &["metadata", "name"]).unwrap_or("").to_owned();
+        let pod_labels = labels(template.get("metadata").and_then(|m| m.get("labels")));
+        let (ports, port_names) = container_ports(template, &namespace, &pod_labels, &services);
+        let mut ports = ports;
+        ports.sort();
+        ports.dedup_by(|a, b| a.port == b.port && a.protocol == b.protocol);
+        out.push(Workload {
+            kind: kind.to_owned(),
+            namespace,
+            name,
+            replicas: u32::try_from(replicas).unwrap_or(u32::MAX).min(1_000_000),
+            replicas_assumed: assumed,
+            labels: pod_labels,
+            ports,
+            port_names,
+        });
+    }
+    out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    out
+}
+
+/// A Service's port: (targetPort, protocol, name).
+type Target = (Value, String, String);
+
+/// A Service: (namespace, selector, its ports).
+type ServicePorts = (String, BTreeMap<String, String>, Vec<Target>);
+
+/// The Services with a selector: they name the ports of the pods they select.
+fn services(docs: &[Value]) -> Vec<ServicePorts> {
+    let mut services: Vec<ServicePorts> = Vec::new();
     for d in docs {
         if text(d, &["kind"]) != Some("Service") {
             continue;
@@ -400,122 +456,89 @@ fn workloads(docs: &[Value]) -> Vec<Workload> {
             services.push((ns, selector, ports));
         }
     }
-    let mut out = Vec::new();
-    for d in docs {
-        let kind = text(d, &["kind"]).unwrap_or("");
-        let (template, replicas, assumed) = match kind {
-            "Deployment" | "StatefulSet" | "ReplicaSet" => (
-                d.get("spec").and_then(|s| s.get("template")),
-                d.get("spec")
-                    .and_then(|s| s.get("replicas"))
-                    .and_then(Value::as_u64)
-                    .unwrap_or(1),
-                false,
-            ),
-            "DaemonSet" => (d.get("spec").and_then(|s| s.get("template")), 1, true),
-            "Pod" => (Some(d), 1, false),
-            _ => continue,
+    services
+}
+
+/// A pod template's container ports (TCP and UDP), each named by the Service that
+/// targets it, else by its own name, else by the image; and the ports by name.
+fn container_ports(
+    template: &Value,
+    namespace: &str,
+    pod_labels: &BTreeMap<String, String>,
+    services: &[ServicePorts],
+) -> (Vec<OpenPort>, BTreeMap<String, u16>) {
+    let mut ports = Vec::new();
+    let mut port_names = BTreeMap::new();
+    for c in template
+        .get("spec")
+        .and_then(|s| s.get("containers"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+        let (repo, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some((r, t)) => (r, t),
+            None => (image, ""),
         };
-        let owned = d
-            .get("metadata")
-            .and_then(|m| m.get("ownerReferences"))
-            .and_then(Value::as_array)
-            .is_some_and(|o| !o.is_empty());
-        if owned || replicas == 0 {
-            continue; // a controller's pods, or scaled to zero
-        }
-        let Some(template) = template else { continue };
-        let namespace = text(d, &["metadata", "namespace"])
-            .unwrap_or("default")
-            .to_owned();
-        let name = text(d, &["metadata", "name"]).unwrap_or("").to_owned();
-        let pod_labels = labels(template.get("metadata").and_then(|m| m.get("labels")));
-        let mut ports = Vec::new();
-        let mut port_names = BTreeMap::new();
-        for c in template
-            .get("spec")
-            .and_then(|s| s.get("containers"))
+        let product = repo.rsplit('/').next().unwrap_or(repo).to_owned();
+        for p in c
+            .get("ports")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            let image = c.get("image").and_then(Value::as_str).unwrap_or("");
-            let (repo, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-                Some((r, t)) => (r, t),
-                None => (image, ""),
+            let Some(port) = p
+                .get("containerPort")
+                .and_then(Value::as_u64)
+                .and_then(|v| u16::try_from(v).ok())
+                .filter(|&v| v > 0)
+            else {
+                continue;
             };
-            let product = repo.rsplit('/').next().unwrap_or(repo).to_owned();
-            for p in c
-                .get("ports")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let Some(port) = p
-                    .get("containerPort")
-                    .and_then(Value::as_u64)
-                    .and_then(|v| u16::try_from(v).ok())
-                    .filter(|&v| v > 0)
-                else {
-                    continue;
-                };
-                let protocol = p
-                    .get("protocol")
-                    .and_then(Value::as_str)
-                    .unwrap_or("TCP")
-                    .to_ascii_lowercase();
-                if protocol != "tcp" && protocol != "udp" {
-                    continue;
-                }
-                let port_name = p.get("name").and_then(Value::as_str).unwrap_or("");
-                if !port_name.is_empty() {
-                    port_names.insert(port_name.to_owned(), port);
-                }
-                // A Service selecting these pods and targeting this port names it.
-                let service = services
-                    .iter()
-                    .filter(|(ns, sel, _)| {
-                        *ns == namespace && sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v))
-                    })
-                    .flat_map(|(_, _, targets)| targets)
-                    .find(|(target, proto, _)| {
-                        *proto == protocol
-                            && (target.as_u64() == Some(u64::from(port))
-                                || (!port_name.is_empty() && target.as_str() == Some(port_name)))
-                    })
-                    .map(|(_, _, n)| n.clone())
-                    .unwrap_or_else(|| {
-                        if port_name.is_empty() {
-                            product.clone()
-                        } else {
-                            port_name.to_owned()
-                        }
-                    });
-                ports.push(OpenPort {
-                    port,
-                    protocol,
-                    service,
-                    product: product.clone(),
-                    version: tag.to_owned(),
-                    cpes: Vec::new(),
-                });
+            let protocol = p
+                .get("protocol")
+                .and_then(Value::as_str)
+                .unwrap_or("TCP")
+                .to_ascii_lowercase();
+            if protocol != "tcp" && protocol != "udp" {
+                continue;
             }
+            let port_name = p.get("name").and_then(Value::as_str).unwrap_or("");
+            if !port_name.is_empty() {
+                port_names.insert(port_name.to_owned(), port);
+            }
+            // A Service selecting these pods and targeting this port names it.
+            let service = services
+                .iter()
+                .filter(|(ns, sel, _)| {
+                    ns == namespace && sel.iter().all(|(k, v)| pod_labels.get(k) == Some(v))
+                })
+                .flat_map(|(_, _, targets)| targets)
+                .find(|(target, proto, _)| {
+                    *proto == protocol
+                        && (target.as_u64() == Some(u64::from(port))
+                            || (!port_name.is_empty() && target.as_str() == Some(port_name)))
+                })
+                .map(|(_, _, n)| n.clone())
+                .unwrap_or_else(|| {
+                    if port_name.is_empty() {
+                        product.clone()
+                    } else {
+                        port_name.to_owned()
+                    }
+                });
+            ports.push(OpenPort {
+                port,
+                protocol,
+                service,
+                product: product.clone(),
+                version: tag.to_owned(),
+                cpes: Vec::new(),
+            });
         }
-        ports.sort();
-        ports.dedup_by(|a, b| a.port == b.port && a.protocol == b.protocol);
-        out.push(Workload {
-            kind: kind.to_owned(),
-            namespace,
-            name,
-            replicas: u32::try_from(replicas).unwrap_or(u32::MAX).min(1_000_000),
-            replicas_assumed: assumed,
-            labels: pod_labels,
-            ports,
-            port_names,
-        });
     }
-    out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    out
+    (ports, port_names)
 }
 
 #[cfg(test)]
