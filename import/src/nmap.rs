@@ -88,90 +88,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Scan, ImportError> {
     }
     let mut hosts = Vec::new();
     for h in root.children().filter(|n| n.has_tag_name("host")) {
-        let up = child(h, "status").and_then(|s| s.attribute("state")) == Some("up");
-        if !up {
-            continue;
+        if let Some(host) = host(h, &at)? {
+            hosts.push(host);
         }
-        let Some(addr) = h
-            .children()
-            .filter(|n| n.has_tag_name("address"))
-            .find(|n| n.attribute("addrtype") == Some("ipv4"))
-        else {
-            continue; // IPv6-only hosts: not imported (the README says so).
-        };
-        let address: Ipv4Addr = addr.attribute("addr").unwrap_or("").parse().map_err(|_| {
-            at(
-                addr,
-                format!(
-                    "`{}` is not an IPv4 address",
-                    clean(addr.attribute("addr").unwrap_or(""))
-                ),
-            )
-        })?;
-        let hostnames = child(h, "hostnames")
-            .into_iter()
-            .flat_map(|hn| hn.children().filter(|n| n.has_tag_name("hostname")))
-            .filter_map(|n| n.attribute("name").map(str::to_owned))
-            .collect();
-        let mut ports = Vec::new();
-        for p in child(h, "ports")
-            .into_iter()
-            .flat_map(|ps| ps.children().filter(|n| n.has_tag_name("port")))
-        {
-            if child(p, "state").and_then(|s| s.attribute("state")) != Some("open") {
-                continue;
-            }
-            let port: u16 = p
-                .attribute("portid")
-                .and_then(|v| v.parse().ok())
-                .filter(|&v| v > 0)
-                .ok_or_else(|| at(p, "a port without a valid portid (1-65535)".to_owned()))?;
-            let protocol = p
-                .attribute("protocol")
-                .unwrap_or("tcp")
-                .to_ascii_lowercase();
-            if protocol != "tcp" && protocol != "udp" {
-                continue; // sctp, ip: not modelled
-            }
-            let service = child(p, "service");
-            let attr = |k: &str| {
-                service
-                    .and_then(|s| s.attribute(k))
-                    .unwrap_or("")
-                    .to_owned()
-            };
-            let cpes = service
-                .into_iter()
-                .flat_map(|s| s.children().filter(|n| n.has_tag_name("cpe")))
-                .filter_map(|c| c.text().map(|t| t.trim().to_owned()))
-                .filter(|c| c.starts_with("cpe:/a:"))
-                .collect();
-            ports.push(OpenPort {
-                port,
-                protocol,
-                service: attr("name"),
-                product: attr("product"),
-                version: attr("version"),
-                cpes,
-            });
-        }
-        ports.sort();
-        ports.dedup_by(|a, b| a.port == b.port && a.protocol == b.protocol);
-        let os = child(h, "os")
-            .and_then(|o| o.children().find(|n| n.has_tag_name("osmatch")))
-            .and_then(|m| m.attribute("name").map(str::to_owned));
-        let hops = child(h, "trace")
-            .into_iter()
-            .flat_map(|t| t.children().filter(|n| n.has_tag_name("hop")))
-            .filter_map(|n| n.attribute("ipaddr").and_then(|a| a.parse().ok()))
-            .collect();
-        hosts.push(Host {
-            address,
-            hostnames,
-            ports,
-            os,
-            hops,
-        });
     }
     hosts.sort_by_key(|h| h.address);
     hosts.dedup_by_key(|h| h.address);
@@ -179,6 +98,106 @@ pub fn parse(text: &str, origin: &str) -> Result<Scan, ImportError> {
         args: root.attribute("args").unwrap_or("").to_owned(),
         hosts,
     })
+}
+
+/// Locates a problem at a node of the document.
+type At<'a> = dyn Fn(roxmltree::Node<'_, '_>, String) -> ImportError + 'a;
+
+/// A `<host>` that is up with an IPv4 address (`None` otherwise): its names, open ports,
+/// OS guess and traceroute hops.
+fn host(h: roxmltree::Node<'_, '_>, at: &At<'_>) -> Result<Option<Host>, ImportError> {
+    let up = child(h, "status").and_then(|s| s.attribute("state")) == Some("up");
+    if !up {
+        return Ok(None);
+    }
+    let Some(addr) = h
+        .children()
+        .filter(|n| n.has_tag_name("address"))
+        .find(|n| n.attribute("addrtype") == Some("ipv4"))
+    else {
+        return Ok(None); // IPv6-only hosts: not imported (the README says so).
+    };
+    let address: Ipv4Addr = addr.attribute("addr").unwrap_or("").parse().map_err(|_| {
+        at(
+            addr,
+            format!(
+                "`{}` is not an IPv4 address",
+                clean(addr.attribute("addr").unwrap_or(""))
+            ),
+        )
+    })?;
+    let hostnames = child(h, "hostnames")
+        .into_iter()
+        .flat_map(|hn| hn.children().filter(|n| n.has_tag_name("hostname")))
+        .filter_map(|n| n.attribute("name").map(str::to_owned))
+        .collect();
+    let mut ports = Vec::new();
+    for p in child(h, "ports")
+        .into_iter()
+        .flat_map(|ps| ps.children().filter(|n| n.has_tag_name("port")))
+    {
+        if let Some(port) = open_port(p, at)? {
+            ports.push(port);
+        }
+    }
+    ports.sort();
+    ports.dedup_by(|a, b| a.port == b.port && a.protocol == b.protocol);
+    let os = child(h, "os")
+        .and_then(|o| o.children().find(|n| n.has_tag_name("osmatch")))
+        .and_then(|m| m.attribute("name").map(str::to_owned));
+    let hops = child(h, "trace")
+        .into_iter()
+        .flat_map(|t| t.children().filter(|n| n.has_tag_name("hop")))
+        .filter_map(|n| n.attribute("ipaddr").and_then(|a| a.parse().ok()))
+        .collect();
+    Ok(Some(Host {
+        address,
+        hostnames,
+        ports,
+        os,
+        hops,
+    }))
+}
+
+/// An open TCP or UDP `<port>` (`None` for closed or other protocols) with what nmap's
+/// version detection found on it.
+fn open_port(p: roxmltree::Node<'_, '_>, at: &At<'_>) -> Result<Option<OpenPort>, ImportError> {
+    if child(p, "state").and_then(|s| s.attribute("state")) != Some("open") {
+        return Ok(None);
+    }
+    let port: u16 = p
+        .attribute("portid")
+        .and_then(|v| v.parse().ok())
+        .filter(|&v| v > 0)
+        .ok_or_else(|| at(p, "a port without a valid portid (1-65535)".to_owned()))?;
+    let protocol = p
+        .attribute("protocol")
+        .unwrap_or("tcp")
+        .to_ascii_lowercase();
+    if protocol != "tcp" && protocol != "udp" {
+        return Ok(None); // sctp, ip: not modelled
+    }
+    let service = child(p, "service");
+    let attr = |k: &str| {
+        service
+            .and_then(|s| s.attribute(k))
+            .unwrap_or("")
+            .to_owned()
+    };
+    let cpes = service
+        .into_iter()
+        .flat_map(|s| s.children().filter(|n| n.has_tag_name("cpe")))
+        .filter_map(|c| c.text().map(|t| t.trim().to_owned()))
+        .filter(|c| c.starts_with("cpe:/a:"))
+        .collect();
+    Ok(Some(OpenPort {
+        port,
+        protocol,
+        service: attr("name"),
+        product: attr("product"),
+        version: attr("version"),
+        cpes,
+    }))
 }
 
 fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
