@@ -213,63 +213,8 @@ impl Mapping {
         let mut diagnostics = Vec::new();
         let mut err =
             |path: Vec<Seg>, message: String| diagnostics.push(locator.at_path(&path, message));
-        let k = &file.kubernetes;
-        if !is_dns_label(&k.namespace) {
-            err(
-                field_path!["kubernetes", "namespace"],
-                format!(
-                    "`{}` is not a Kubernetes namespace: expected 1-63 lowercase letters, digits or `-`, starting and ending with a letter or digit",
-                    k.namespace.escape_debug()
-                ),
-            );
-        }
-        for (field, key) in [
-            ("group_label", &k.group_label),
-            ("quarantine_label", &k.quarantine_label),
-        ] {
-            if !is_label_key(key) {
-                err(
-                    field_path!["kubernetes", field],
-                    format!(
-                        "`{}` is not a Kubernetes label key: expected an optional DNS prefix and `/`, then {NAME_RULE} (dots allowed)",
-                        key.escape_debug()
-                    ),
-                );
-            }
-        }
-        if !k.trust_domain.split('.').all(is_dns_label) {
-            err(
-                field_path!["kubernetes", "trust_domain"],
-                format!(
-                    "`{}` is not a trust domain: expected a DNS name such as cluster.local",
-                    k.trust_domain.escape_debug()
-                ),
-            );
-        }
-        if k.group_label == k.quarantine_label {
-            err(
-                field_path!["kubernetes", "quarantine_label"],
-                "the quarantine label must differ from the group label".to_owned(),
-            );
-        }
-        let t = &file.nftables.table;
-        if !check_name(t) || !t.as_bytes()[0].is_ascii_alphabetic() {
-            err(
-                field_path!["nftables", "table"],
-                format!(
-                    "`{}` is not a valid table name: expected {NAME_RULE}, starting with a letter",
-                    t.escape_debug()
-                ),
-            );
-        }
-        if NFT_KEYWORDS.contains(&t.as_str()) {
-            err(
-                field_path!["nftables", "table"],
-                format!(
-                    "`{t}` is an nftables keyword, which nft does not accept as a table name: choose another, e.g. paraverse"
-                ),
-            );
-        }
+        check_kubernetes(&file.kubernetes, &mut err);
+        check_table(&file.nftables.table, &mut err);
         for (name, svc) in &file.services {
             if svc.port == Some(0) {
                 err(
@@ -278,45 +223,7 @@ impl Mapping {
                 );
             }
         }
-        let mut groups = BTreeMap::new();
-        for (name, g) in file.groups {
-            let mut blocks = Vec::new();
-            for (j, a) in g.addresses.iter().flatten().enumerate() {
-                match a.parse::<Ipv4Block>() {
-                    Ok(b) => blocks.push(b),
-                    Err(why) => err(
-                        field_path!["groups", name.clone(), "addresses", j],
-                        format!("`{}` {why}", a.escape_debug()),
-                    ),
-                }
-            }
-            if let Some(sa) = &g.service_account
-                && !(sa.len() <= 253 && sa.split('.').all(is_dns_label))
-            {
-                err(
-                    field_path!["groups", name.clone(), "service_account"],
-                    format!(
-                        "`{}` is not a Kubernetes service account name: expected lowercase letters, digits, `-` and `.`",
-                        sa.escape_debug()
-                    ),
-                );
-            }
-            if g.addresses.as_ref().is_some_and(Vec::is_empty) {
-                err(
-                    field_path!["groups", name.clone(), "addresses"],
-                    "expected at least one IPv4 block".to_owned(),
-                );
-            }
-            groups.insert(
-                name,
-                GroupMap {
-                    name: g.name,
-                    label: g.label,
-                    addresses: g.addresses.map(|_| blocks),
-                    service_account: g.service_account,
-                },
-            );
-        }
+        let groups = groups(file.groups, &mut err);
         if !diagnostics.is_empty() {
             diagnostics.sort_by_key(|d| (d.line, d.column));
             return Err(ScenarioError::Invalid {
@@ -509,6 +416,116 @@ fn is_dns_label(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
+}
+
+/// Where a problem is (a field path) and what it is.
+type Report<'a> = dyn FnMut(Vec<Seg>, String) + 'a;
+
+/// `[kubernetes]`: a namespace, label keys, a trust domain Kubernetes accepts.
+fn check_kubernetes(k: &KubernetesMap, err: &mut Report<'_>) {
+    if !is_dns_label(&k.namespace) {
+        err(
+            field_path!["kubernetes", "namespace"],
+            format!(
+                "`{}` is not a Kubernetes namespace: expected 1-63 lowercase letters, digits or `-`, starting and ending with a letter or digit",
+                k.namespace.escape_debug()
+            ),
+        );
+    }
+    for (field, key) in [
+        ("group_label", &k.group_label),
+        ("quarantine_label", &k.quarantine_label),
+    ] {
+        if !is_label_key(key) {
+            err(
+                field_path!["kubernetes", field],
+                format!(
+                    "`{}` is not a Kubernetes label key: expected an optional DNS prefix and `/`, then {NAME_RULE} (dots allowed)",
+                    key.escape_debug()
+                ),
+            );
+        }
+    }
+    if !k.trust_domain.split('.').all(is_dns_label) {
+        err(
+            field_path!["kubernetes", "trust_domain"],
+            format!(
+                "`{}` is not a trust domain: expected a DNS name such as cluster.local",
+                k.trust_domain.escape_debug()
+            ),
+        );
+    }
+    if k.group_label == k.quarantine_label {
+        err(
+            field_path!["kubernetes", "quarantine_label"],
+            "the quarantine label must differ from the group label".to_owned(),
+        );
+    }
+}
+
+/// `[nftables] table`: a name nft accepts.
+fn check_table(t: &String, err: &mut Report<'_>) {
+    if !check_name(t) || !t.as_bytes()[0].is_ascii_alphabetic() {
+        err(
+            field_path!["nftables", "table"],
+            format!(
+                "`{}` is not a valid table name: expected {NAME_RULE}, starting with a letter",
+                t.escape_debug()
+            ),
+        );
+    }
+    if NFT_KEYWORDS.contains(&t.as_str()) {
+        err(
+            field_path!["nftables", "table"],
+            format!(
+                "`{t}` is an nftables keyword, which nft does not accept as a table name: choose another, e.g. paraverse"
+            ),
+        );
+    }
+}
+
+/// `[groups.NAME]`: each group's address blocks parsed, its service account checked.
+fn groups(specs: BTreeMap<String, GroupSpec>, err: &mut Report<'_>) -> BTreeMap<String, GroupMap> {
+    let mut groups = BTreeMap::new();
+    for (name, g) in specs {
+        let mut blocks = Vec::new();
+        for (j, a) in g.addresses.iter().flatten().enumerate() {
+            match a.parse::<Ipv4Block>() {
+                Ok(b) => blocks.push(b),
+                Err(why) => err(
+                    field_path!["groups", name.clone(), "addresses", j],
+                    format!("`{}` {why}", a.escape_debug()),
+                ),
+            }
+        }
+        if let Some(sa) = &g.service_account
+            && !(sa.len() <= 253 && sa.split('.').all(is_dns_label))
+        {
+            err(
+                field_path!["groups", name.clone(), "service_account"],
+                format!(
+                    "`{}` is not a Kubernetes service account name: expected lowercase letters, digits, `-` and `.`",
+                    sa.escape_debug()
+                ),
+            );
+        }
+        if g.addresses.as_ref().is_some_and(Vec::is_empty) {
+            err(
+                field_path!["groups", name.clone(), "addresses"],
+                "expected at least one IPv4 block".to_owned(),
+            );
+        }
+        groups.insert(
+            name,
+            GroupMap {
+                name: g.name,
+                label: g.label,
+                addresses: g.addresses.map(|_| blocks),
+                service_account: g.service_account,
+            },
+        );
+    }
+    groups
 }
 
 /// A Kubernetes label key: `[prefix/]name`, prefix a DNS subdomain, name like a label
