@@ -148,32 +148,7 @@ fn sets(w: &mut String, plan: &Plan) -> Vec<Ipv4Block> {
         }
     );
     write_set(w, "quarantine", &[]);
-    for r in &plan.rate_limits {
-        let g = &plan.groups[r.group];
-        // A full set stops tracking new pairs, and an untracked pair is not limited: the
-        // set is sized for every (deployment address, protected address) pair, and only
-        // deployment sources enter it (outside sources are dropped, or share one
-        // stateless limit): it cannot fill.
-        let pairs = addresses(&deployment).saturating_mul(addresses(&g.blocks));
-        let size = pairs.clamp(1, METER_MAX);
-        let _ = writeln!(
-            w,
-            "\t# [defense.ddos] rate-limit state: (source, node of {}) pairs; sized for {} pairs{}",
-            g.name,
-            pairs,
-            if pairs > METER_MAX {
-                format!(", capped at {METER_MAX}: pairs beyond it are not limited")
-            } else {
-                " (only the deployment's addresses enter it: it cannot fill)".to_owned()
-            }
-        );
-        let _ = writeln!(w, "\tset ddos_{} {{", g.name);
-        let _ = writeln!(w, "\t\ttype ipv4_addr . ipv4_addr");
-        let _ = writeln!(w, "\t\tflags dynamic, timeout");
-        let _ = writeln!(w, "\t\ttimeout {METER_TIMEOUT}");
-        let _ = writeln!(w, "\t\tsize {size}");
-        let _ = writeln!(w, "\t}}");
-    }
+    meter_sets(w, plan, &deployment);
     attackers
 }
 
@@ -220,35 +195,7 @@ fn forward_chain(w: &mut String, plan: &Plan, attackers: &[Ipv4Block]) {
         let _ = writeln!(w, "\t\tip saddr != @deployment drop");
         let _ = writeln!(w, "\t\tip daddr != @deployment drop");
     }
-    for r in &plan.rate_limits {
-        let g = &plan.groups[r.group];
-        let _ = writeln!(
-            w,
-            "\t\t# [defense.ddos] protect {}: each source at most {} kbit/s toward each of its nodes",
-            g.name, r.kbps
-        );
-        let _ = writeln!(
-            w,
-            "\t\tip saddr @deployment ip daddr @grp_{0} update @ddos_{0} {{ ip saddr . ip daddr limit rate over {1} bytes/second }} drop",
-            g.name,
-            u64::from(r.kbps) * 125
-        );
-        if plan.nft_unmapped == Unmapped::Accept {
-            // Sources outside the deployment are not tracked one by one (they could fill
-            // any set): together they get one source's limit, a rule with no state.
-            let _ = writeln!(
-                w,
-                "\t\t# [nftables] unmapped = \"accept\": sources outside the deployment share one source's limit toward {}",
-                g.name
-            );
-            let _ = writeln!(
-                w,
-                "\t\tip saddr != @deployment ip daddr @grp_{} limit rate over {} bytes/second drop",
-                g.name,
-                u64::from(r.kbps) * 125
-            );
-        }
-    }
+    rate_limit_rules(w, plan);
     if let Some(kbps) = plan.scrubbing_kbps {
         let _ = writeln!(
             w,
@@ -281,6 +228,70 @@ fn forward_chain(w: &mut String, plan: &Plan, attackers: &[Ipv4Block]) {
     segment_rules(w, plan);
     let _ = writeln!(w, "\t}}");
     let _ = writeln!(w, "}}");
+}
+
+/// One meter set per rate-limited group: the state of its (source, node) pairs.
+fn meter_sets(w: &mut String, plan: &Plan, deployment: &[Ipv4Block]) {
+    for r in &plan.rate_limits {
+        let g = &plan.groups[r.group];
+        // A full set stops tracking new pairs, and an untracked pair is not limited: the
+        // set is sized for every (deployment address, protected address) pair, and only
+        // deployment sources enter it (outside sources are dropped, or share one
+        // stateless limit): it cannot fill.
+        let pairs = addresses(deployment).saturating_mul(addresses(&g.blocks));
+        let size = pairs.clamp(1, METER_MAX);
+        let _ = writeln!(
+            w,
+            "\t# [defense.ddos] rate-limit state: (source, node of {}) pairs; sized for {} pairs{}",
+            g.name,
+            pairs,
+            if pairs > METER_MAX {
+                format!(", capped at {METER_MAX}: pairs beyond it are not limited")
+            } else {
+                " (only the deployment's addresses enter it: it cannot fill)".to_owned()
+            }
+        );
+        let _ = writeln!(w, "\tset ddos_{} {{", g.name);
+        let _ = writeln!(w, "\t\ttype ipv4_addr . ipv4_addr");
+        let _ = writeln!(w, "\t\tflags dynamic, timeout");
+        let _ = writeln!(w, "\t\ttimeout {METER_TIMEOUT}");
+        let _ = writeln!(w, "\t\tsize {size}");
+        let _ = writeln!(w, "\t}}");
+    }
+}
+
+/// `[defense.ddos]` rate limits: each deployment source at most the limit toward each
+/// protected node; outside sources, where they pass at all, share one limit.
+fn rate_limit_rules(w: &mut String, plan: &Plan) {
+    for r in &plan.rate_limits {
+        let g = &plan.groups[r.group];
+        let _ = writeln!(
+            w,
+            "\t\t# [defense.ddos] protect {}: each source at most {} kbit/s toward each of its nodes",
+            g.name, r.kbps
+        );
+        let _ = writeln!(
+            w,
+            "\t\tip saddr @deployment ip daddr @grp_{0} update @ddos_{0} {{ ip saddr . ip daddr limit rate over {1} bytes/second }} drop",
+            g.name,
+            u64::from(r.kbps) * 125
+        );
+        if plan.nft_unmapped == Unmapped::Accept {
+            // Sources outside the deployment are not tracked one by one (they could fill
+            // any set): together they get one source's limit, a rule with no state.
+            let _ = writeln!(
+                w,
+                "\t\t# [nftables] unmapped = \"accept\": sources outside the deployment share one source's limit toward {}",
+                g.name
+            );
+            let _ = writeln!(
+                w,
+                "\t\tip saddr != @deployment ip daddr @grp_{} limit rate over {} bytes/second drop",
+                g.name,
+                u64::from(r.kbps) * 125
+            );
+        }
+    }
 }
 
 /// Within a segment every service of its groups; across segments what each allow admits.
