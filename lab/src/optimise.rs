@@ -140,7 +140,6 @@ where
 {
     let rng = SimRng::new(s.seed);
     let n = s.population.max(4).div_ceil(2) * 2;
-    let dims = bounds.len() as u32;
     let evaluate = |xs: Vec<Vec<f64>>| -> Vec<Individual> {
         xs.into_par_iter()
             .map(|x| {
@@ -169,66 +168,83 @@ where
     rank(&mut pop);
     let mut generation = 1u32;
     while history.len() + n <= s.budget.max(n) {
-        // Offspring: binary tournaments, blend crossover (BLX-0.5), uniform mutation.
-        let better = |a: usize, b: usize| {
-            let (x, y) = (&pop[a], &pop[b]);
-            if x.rank != y.rank {
-                if x.rank < y.rank { a } else { b }
-            } else if x.crowding != y.crowding {
-                if x.crowding > y.crowding { a } else { b }
-            } else {
-                a.min(b)
-            }
-        };
-        let pick = |k: u32| {
-            let a = rng.below(RNG.derive(1), k, generation, 0, n as u64) as usize;
-            let b = rng.below(RNG.derive(1), k, generation, 1, n as u64) as usize;
-            better(a, b)
-        };
-        let children: Vec<Vec<f64>> = (0..n as u32)
-            .map(|c| {
-                let (p, q) = (&pop[pick(2 * c)].x, &pop[pick(2 * c + 1)].x);
-                bounds
-                    .iter()
-                    .enumerate()
-                    .map(|(d, &(lo, hi))| {
-                        let d32 = d as u32;
-                        let (a, b) = (p[d].min(q[d]), p[d].max(q[d]));
-                        let span = b - a;
-                        let u = uniform(&rng, generation, c, 3 * d32);
-                        let mut v = a - 0.5 * span + 2.0 * span * u;
-                        // Mutation: with chance 1/dims, a fresh uniform value.
-                        if uniform(&rng, generation, c, 3 * d32 + 1) * f64::from(dims) < 1.0 {
-                            v = lo + (hi - lo) * uniform(&rng, generation, c, 3 * d32 + 2);
-                        }
-                        v.clamp(lo, hi)
-                    })
-                    .collect()
-            })
-            .collect();
+        let children = offspring(&pop, bounds, &rng, generation);
         let offspring = evaluate(children);
         history.extend(offspring.iter().cloned());
-        // Elitist survival: the best n of parents and offspring by rank, then crowding.
         let mut all = pop;
         all.extend(offspring);
-        let fr = rank(&mut all);
-        let mut next = Vec::with_capacity(n);
-        for f in fr {
-            if next.len() + f.len() <= n {
-                next.extend(f.iter().map(|&i| all[i].clone()));
-            } else {
-                let mut f = f;
-                f.sort_by(|&a, &b| all[b].crowding.total_cmp(&all[a].crowding).then(a.cmp(&b)));
-                next.extend(f.iter().take(n - next.len()).map(|&i| all[i].clone()));
-                break;
-            }
-        }
+        let next = survivors(all, n);
         pop = next;
         rank(&mut pop);
         generation += 1;
     }
     pop.sort_by(|a, b| a.rank.cmp(&b.rank).then(a.f[0].total_cmp(&b.f[0])));
     (pop, history)
+}
+
+/// A generation's children: parents by binary tournament (rank, then crowding), blend
+/// crossover (BLX-0.5), and with chance 1/dims per coordinate a fresh uniform value.
+fn offspring(
+    pop: &[Individual],
+    bounds: &[(f64, f64)],
+    rng: &SimRng,
+    generation: u32,
+) -> Vec<Vec<f64>> {
+    let n = pop.len();
+    let dims = bounds.len() as u32;
+    let better = |a: usize, b: usize| {
+        let (x, y) = (&pop[a], &pop[b]);
+        if x.rank != y.rank {
+            if x.rank < y.rank { a } else { b }
+        } else if x.crowding != y.crowding {
+            if x.crowding > y.crowding { a } else { b }
+        } else {
+            a.min(b)
+        }
+    };
+    let pick = |k: u32| {
+        let a = rng.below(RNG.derive(1), k, generation, 0, n as u64) as usize;
+        let b = rng.below(RNG.derive(1), k, generation, 1, n as u64) as usize;
+        better(a, b)
+    };
+    (0..n as u32)
+        .map(|c| {
+            let (p, q) = (&pop[pick(2 * c)].x, &pop[pick(2 * c + 1)].x);
+            bounds
+                .iter()
+                .enumerate()
+                .map(|(d, &(lo, hi))| {
+                    let d32 = d as u32;
+                    let (a, b) = (p[d].min(q[d]), p[d].max(q[d]));
+                    let span = b - a;
+                    let u = uniform(rng, generation, c, 3 * d32);
+                    let mut v = a - 0.5 * span + 2.0 * span * u;
+                    // Mutation: with chance 1/dims, a fresh uniform value.
+                    if uniform(rng, generation, c, 3 * d32 + 1) * f64::from(dims) < 1.0 {
+                        v = lo + (hi - lo) * uniform(rng, generation, c, 3 * d32 + 2);
+                    }
+                    v.clamp(lo, hi)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Elitist survival: the best `n` of parents and offspring by rank, then crowding.
+fn survivors(mut all: Vec<Individual>, n: usize) -> Vec<Individual> {
+    let fr = rank(&mut all);
+    let mut next = Vec::with_capacity(n);
+    for f in fr {
+        if next.len() + f.len() <= n {
+            next.extend(f.iter().map(|&i| all[i].clone()));
+        } else {
+            let mut f = f;
+            f.sort_by(|&a, &b| all[b].crowding.total_cmp(&all[a].crowding).then(a.cmp(&b)));
+            next.extend(f.iter().take(n - next.len()).map(|&i| all[i].clone()));
+            break;
+        }
+    }
+    next
 }
 
 #[cfg(test)]
