@@ -75,11 +75,7 @@ pub fn report_run(dir: &Path) -> Result<ReportFiles, LabError> {
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| LabError::Report("the embedded font does not load".to_owned()))?;
     let (summary, (header, rows)) = read_run(dir)?;
-    let charts_dir = dir.join("charts");
-    std::fs::create_dir_all(&charts_dir).map_err(LabError::io(format!(
-        "cannot create {}",
-        charts_dir.display()
-    )))?;
+    let charts_dir = charts_folder(dir)?;
     let mut charts = Vec::new();
     if states_chart(&header, &rows, &charts_dir)? {
         charts.push("states".to_owned());
@@ -304,11 +300,7 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
     }
     let (runs, completeness) = load_sweep(dir)?;
     let points = stats::summarise(&runs, &Score::default());
-    let charts_dir = dir.join("charts");
-    std::fs::create_dir_all(&charts_dir).map_err(LabError::io(format!(
-        "cannot create {}",
-        charts_dir.display()
-    )))?;
+    let charts_dir = charts_folder(dir)?;
     let mut charts = Vec::new();
     objective_charts(&points, &charts_dir, &mut charts)?;
     let settings: Vec<String> = points[0].settings.iter().map(|(n, _)| n.clone()).collect();
@@ -347,6 +339,16 @@ pub fn report(dir: &Path) -> Result<ReportFiles, LabError> {
     files.caveat =
         (!completeness.is_empty()).then(|| completeness.trim().trim_matches('*').to_owned());
     Ok(files)
+}
+
+/// The report's `charts/` folder, created if need be.
+fn charts_folder(dir: &Path) -> Result<PathBuf, LabError> {
+    let charts_dir = dir.join("charts");
+    std::fs::create_dir_all(&charts_dir).map_err(LabError::io(format!(
+        "cannot create {}",
+        charts_dir.display()
+    )))?;
+    Ok(charts_dir)
 }
 
 /// The sweep's runs, checked to come from one experiment file, and what is missing

@@ -228,16 +228,7 @@ fn metadata(
     name: String,
     mut annotations: BTreeMap<String, String>,
 ) -> super::k8s::Metadata {
-    annotations.insert(
-        "paraverse.io/source".to_owned(),
-        format!(
-            "strategy {} for scenario {} (source hash {}), paraverse {}",
-            plan.strategy,
-            plan.scenario,
-            plan.scenario_hash,
-            env!("CARGO_PKG_VERSION")
-        ),
-    );
+    annotations.insert("paraverse.io/source".to_owned(), plan.source());
     if let Some(z) = zero_trust {
         annotations.insert("paraverse.io/zero-trust".to_owned(), z.to_owned());
     }

@@ -350,16 +350,7 @@ impl Policies<'_> {
         let plan = self.plan;
         let (seg, group) = (&plan.segments[s], &plan.groups[g]);
         let mut annotations = BTreeMap::from([
-            (
-                "paraverse.io/source".to_owned(),
-                format!(
-                    "strategy {} for scenario {} (source hash {}), paraverse {}",
-                    plan.strategy,
-                    plan.scenario,
-                    plan.scenario_hash,
-                    env!("CARGO_PKG_VERSION")
-                ),
-            ),
+            ("paraverse.io/source".to_owned(), plan.source()),
             (
                 "paraverse.io/segment".to_owned(),
                 if plan.segmented {

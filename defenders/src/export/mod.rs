@@ -363,6 +363,18 @@ pub struct ZeroTrustPlan {
 }
 
 impl Plan {
+    /// Where an exported resource came from: the strategy, the scenario and its source
+    /// hash, paraverse's version (the `paraverse.io/source` annotation).
+    pub fn source(&self) -> String {
+        format!(
+            "strategy {} for scenario {} (source hash {}), paraverse {}",
+            self.strategy,
+            self.scenario,
+            self.scenario_hash,
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+
     /// Whether segment `from` may open connections to segment `to`.
     pub fn allows(&self, from: usize, to: usize) -> bool {
         from == to || self.allowed[from * self.segments.len() + to]

@@ -34,12 +34,12 @@ impl Section for Hardening {
     type Spec = HardeningSpec;
 
     fn resolve(v: &mut Validator<'_>, h: &HardeningSpec, cx: &Context<'_>) -> Self {
+        let (interval_ticks, coverage, zones) =
+            v.round("hardening", h.interval, h.coverage, &h.zones, cx);
         Hardening {
-            interval_ticks: v
-                .ticks_in_space("hardening.interval", h.interval, cx.tick)
-                .max(1),
-            coverage: Chance::new(v.in_space("hardening.coverage", h.coverage)),
-            zones: v.zones(&h.zones, cx.names.zones, "hardening"),
+            interval_ticks,
+            coverage,
+            zones,
         }
     }
 }

@@ -283,6 +283,27 @@ impl Validator<'_> {
         d.ticks_ceil(tick).min(u64::from(u32::MAX)) as u32
     }
 
+    /// A periodic round's cadence (whole ticks, at least 1), its coverage per round and
+    /// the zones it covers: patching and hardening rounds resolve alike.
+    fn round(
+        &mut self,
+        section: &str,
+        interval: SimDuration,
+        coverage: f64,
+        zones: &[String],
+        cx: &Context<'_>,
+    ) -> (u32, Chance, Vec<ZoneId>) {
+        let interval = self
+            .ticks_in_space(&format!("{section}.interval"), interval, cx.tick)
+            .max(1);
+        let coverage = Chance::new(self.in_space(&format!("{section}.coverage"), coverage));
+        (
+            interval,
+            coverage,
+            self.zones(zones, cx.names.zones, section),
+        )
+    }
+
     fn zones(
         &mut self,
         names: &[String],

@@ -33,12 +33,12 @@ impl Section for Patching {
     type Spec = PatchingSpec;
 
     fn resolve(v: &mut Validator<'_>, p: &PatchingSpec, cx: &Context<'_>) -> Self {
+        let (interval_ticks, coverage, zones) =
+            v.round("patching", p.interval, p.coverage, &p.zones, cx);
         Patching {
-            interval_ticks: v
-                .ticks_in_space("patching.interval", p.interval, cx.tick)
-                .max(1),
-            coverage: Chance::new(v.in_space("patching.coverage", p.coverage)),
-            zones: v.zones(&p.zones, cx.names.zones, "patching"),
+            interval_ticks,
+            coverage,
+            zones,
         }
     }
 }
