@@ -555,9 +555,9 @@ pub struct Experiment {
 /// Every problem of an experiment file that can be found before anything is built, in
 /// the file's order: `[experiment]` and `[auto]`, the varied lists, `[random]`,
 /// `[optimise]`, `[check]`, the axes and the grid's size.
-fn check(file: &ExperimentFile, locator: &Locator<'_>) -> Vec<Diagnostic> {
+fn check(file: &ExperimentFile, auto: &AutoSpec, locator: &Locator<'_>) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    check_experiment(file, locator, &mut diags);
+    check_experiment(file, auto, locator, &mut diags);
     check_lists(file, locator, &mut diags);
     if let Some(r) = &file.random {
         check_random(file, r, locator, &mut diags);
@@ -585,13 +585,18 @@ fn check(file: &ExperimentFile, locator: &Locator<'_>) -> Vec<Diagnostic> {
             ));
         }
     }
-    check_size(file, locator, &mut diags);
+    check_size(file, auto, locator, &mut diags);
     diags
 }
 
 /// `[experiment]`'s name and replicas, and `[auto]`, the stopping rule of automatic
 /// replicas.
-fn check_experiment(file: &ExperimentFile, locator: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
+fn check_experiment(
+    file: &ExperimentFile,
+    auto: &AutoSpec,
+    locator: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let m = &file.experiment;
     if !is_folder_name(&m.name) {
         diags.push(locator.at_path(
@@ -602,7 +607,6 @@ fn check_experiment(file: &ExperimentFile, locator: &Locator<'_>, diags: &mut Ve
             ),
         ));
     }
-    let auto = file.auto.clone().unwrap_or_default();
     if m.replicas == Replicas::Fixed(0) {
         diags.push(locator.at_path(
             &[key("experiment"), key("replicas")],
@@ -777,7 +781,12 @@ fn check_optimise(o: &OptimiseSpec, locator: &Locator<'_>, diags: &mut Vec<Diagn
 }
 
 /// The grid's size, counted without overflow before anything is built.
-fn check_size(file: &ExperimentFile, locator: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
+fn check_size(
+    file: &ExperimentFile,
+    auto: &AutoSpec,
+    locator: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
     // The grid's size, counted without overflow before anything is built.
     let mut lengths = file
         .vary
@@ -789,7 +798,7 @@ fn check_size(file: &ExperimentFile, locator: &Locator<'_>, diags: &mut Vec<Diag
     });
     let most = match file.experiment.replicas {
         Replicas::Fixed(n) => n,
-        Replicas::Auto => file.auto.clone().unwrap_or_default().max,
+        Replicas::Auto => auto.max,
     };
     let runs = points.and_then(|p| p.checked_mul(most as usize));
     match (points, runs) {
@@ -1207,7 +1216,9 @@ impl Experiment {
     pub fn from_str(text: &str, origin: &str, dir: Option<&Path>) -> Result<Self, LabError> {
         let locator = Locator::new(text);
         let file: ExperimentFile = parse_toml(text, origin, &locator)?;
-        let diags = check(&file, &locator);
+        // `[auto]`, the stopping rule of automatic replicas (its defaults when absent).
+        let auto = file.auto.clone().unwrap_or_default();
+        let diags = check(&file, &auto, &locator);
         if !diags.is_empty() {
             return Err(invalid(origin, diags));
         }
@@ -1257,10 +1268,7 @@ impl Experiment {
         }
         let replicas = match m.replicas {
             Replicas::Fixed(n) => n,
-            Replicas::Auto => {
-                let auto = file.auto.clone().unwrap_or_default();
-                auto.batch.min(auto.max)
-            }
+            Replicas::Auto => auto.batch.min(auto.max),
         };
         Ok(Self {
             replicas,
