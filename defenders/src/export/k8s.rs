@@ -226,6 +226,14 @@ impl Policies<'_> {
         }
     }
 
+    /// Group `g`'s pods as a peer.
+    fn group_peer(&self, g: usize) -> Peer {
+        Peer {
+            namespace_selector: None,
+            pod_selector: Some(self.group_pods(g)),
+        }
+    }
+
     /// What a segment may reach on a group (its own or another segment's): `None` for
     /// nothing, else the ports (empty: every port).
     fn ports(&self, from: usize, g: usize) -> Option<Vec<PolicyPort>> {
@@ -284,10 +292,7 @@ impl Policies<'_> {
             .groups
             .iter()
             .map(|&h| EgressRule {
-                to: vec![Peer {
-                    namespace_selector: None,
-                    pod_selector: Some(self.group_pods(h)),
-                }],
+                to: vec![self.group_peer(h)],
                 ports: self.ports(s, h).unwrap_or_default(),
             })
             .collect();
@@ -305,10 +310,7 @@ impl Policies<'_> {
                 if let Some(ports) = self.ports(s, h) {
                     to_names.push(plan.groups[h].name.clone());
                     egress.push(EgressRule {
-                        to: vec![Peer {
-                            namespace_selector: None,
-                            pod_selector: Some(self.group_pods(h)),
-                        }],
+                        to: vec![self.group_peer(h)],
                         ports,
                     });
                 }
