@@ -163,9 +163,14 @@ macro_rules! defenses {
 
         impl Validator<'_> {
             /// Resolves every section present.
-            fn sections(&mut self, d: &DefenseSpec, cx: &Context<'_>) -> Defense {
+            fn sections(
+                &mut self,
+                d: &DefenseSpec,
+                cx: &Context<'_>,
+                strategy: Option<String>,
+            ) -> Defense {
                 Defense {
-                    strategy: None,
+                    strategy,
                     $($section: d
                         .$section
                         .as_ref()
@@ -340,10 +345,7 @@ impl Validator<'_> {
             flows,
             spec: d,
         };
-        Defense {
-            strategy,
-            ..self.sections(d, &cx)
-        }
+        self.sections(d, &cx, strategy)
     }
 }
 
