@@ -25,7 +25,7 @@ fn native_module() -> Option<PathBuf> {
 fn python_package_tests_pass() {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python)
-        .args(["-c", "import pyarrow, pytest, gymnasium, numpy"])
+        .args(["-c", "import pyarrow, pytest, gymnasium, numpy, pettingzoo"])
         .output();
     match probe {
         Ok(o) if o.status.success() => {}
@@ -33,7 +33,7 @@ fn python_package_tests_pass() {
             return skip_unless_required(
                 "PARAVERSE_REQUIRE_PYTHON",
                 &format!(
-                    "{python} lacks pyarrow, pytest or gymnasium: {}",
+                    "{python} lacks pyarrow, pytest, gymnasium or pettingzoo: {}",
                     text(&o.stderr)
                 ),
             );

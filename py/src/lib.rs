@@ -13,6 +13,9 @@
 //! The pure-Python half (`py/python/paraverse/`) re-exports these and adds the agent
 //! environments.
 
+mod batch;
+mod views;
+
 use std::sync::Mutex;
 
 use paraverse_attackers::AttackerPlugin;
@@ -22,11 +25,14 @@ use paraverse_sim::bundled;
 use paraverse_sim::metrics::RunRecord;
 use paraverse_sim::operator::{OperatorAction, OperatorPlugin};
 use paraverse_sim::prelude::*;
+use paraverse_sim::scenario::Scenario;
 use paraverse_sim::scenario::ScenarioError as SimScenarioError;
 use paraverse_table::Table;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
+
+use views::Team;
 
 pyo3::create_exception!(
     _core,
@@ -61,26 +67,75 @@ fn plugins(operator: bool) -> Vec<&'static dyn SimPlugin> {
     p
 }
 
-/// Features per group in [`PyUniverse::blue_observation`].
-const BLUE_FEATURES: usize = 4;
+/// The lab's default score weights (security loss, availability, cost): lower is better.
+const DEFAULT_WEIGHTS: [f64; 3] = [1.0, -100_000.0, 1.0];
 
-/// The group-level actions of [`PyUniverse::act_group`], in the order agents index them.
-const GROUP_ACTIONS: [&str; 4] = ["none", "quarantine_alerted", "release", "patch"];
-
-/// The node-level actions, in the order agents index them (`act` takes the names).
-const NODE_ACTIONS: [&str; 4] = ["none", "quarantine", "release", "patch"];
-
-/// The defenders' view of one node: alerted, quarantined, patched, out of service.
-fn blue_view(s: &Security) -> [bool; BLUE_FEATURES] {
-    [s.alerted, s.quarantined, s.patched, !s.serving()]
+/// Whether a run is over: every tick simulated, or a fault stopped it.
+fn finished(u: &Universe) -> bool {
+    let c = u.clock();
+    c.tick >= c.ticks || u.fault().is_some()
 }
 
-/// (first node, count) of every group, or of every node alone.
-fn spans(u: &Universe, per_node: bool) -> Vec<(u32, u32)> {
-    if per_node {
-        (0..u.scenario().node_count).map(|n| (n, 1)).collect()
-    } else {
-        u.scenario().group_spans()
+/// What a universe is built from: the scenario (with its strategy and length applied), the
+/// traffic backend and whether it takes operator actions.
+struct Spec {
+    scenario: Scenario,
+    backend: BackendChoice,
+    operator: bool,
+}
+
+impl Spec {
+    /// Loads a bundled name or scenario file, applies a bundled or file strategy and a run
+    /// length, and parses the backend; bad input is a [`ScenarioError`] or `ValueError`.
+    fn parse(
+        scenario: Option<&str>,
+        strategy: Option<&str>,
+        ticks: Option<u32>,
+        backend: &str,
+        operator: bool,
+    ) -> PyResult<Self> {
+        let mut s = bundled::load(scenario).map_err(scenario_error)?;
+        if let Some(strategy) = strategy {
+            let (text, origin) =
+                bundled::strategy_text(std::path::Path::new(strategy)).map_err(scenario_error)?;
+            s = s.with_strategy(&text, &origin).map_err(scenario_error)?;
+        }
+        if let Some(ticks) = ticks {
+            if ticks == 0 {
+                return Err(PyValueError::new_err("ticks: expected at least 1"));
+            }
+            s = s.with_ticks(ticks);
+        }
+        let backend: BackendChoice = backend.parse().map_err(PyValueError::new_err)?;
+        Ok(Self {
+            scenario: s,
+            backend,
+            operator,
+        })
+    }
+
+    /// Fails unless the scenario has a campaign of this index for red to steer.
+    fn check_campaign(&self, campaign: u16) -> PyResult<()> {
+        let n = self.scenario.campaigns.len();
+        if usize::from(campaign) >= n {
+            return Err(PyValueError::new_err(format!(
+                "campaign {campaign}: {} has {n} campaigns{}",
+                self.scenario.name,
+                if n == 0 {
+                    ", none for red to steer"
+                } else {
+                    ""
+                }
+            )));
+        }
+        Ok(())
+    }
+
+    /// Builds the universe with this seed (on the current rayon pool).
+    fn build(&self, seed: u64) -> Result<Universe, String> {
+        let s = self.scenario.clone().with_seed(seed);
+        Universe::build_with(s, self.backend, &plugins(self.operator))
+            .map_err(|e| format!("cannot build the world: {e}"))
     }
 }
 
@@ -137,6 +192,20 @@ impl PyUniverse {
     fn record(&self) -> PyResult<RunRecord> {
         self.with(|u| u.record())
     }
+
+    /// Parses a team name; red's campaign must be one of the scenario's.
+    fn team(&self, name: &str, campaign: u16) -> PyResult<Team> {
+        let team = Team::parse(name, campaign).map_err(PyValueError::new_err)?;
+        if let Team::Red(c) = team {
+            let n = self.with(|u| u.scenario().campaigns.len())?;
+            if usize::from(c) >= n {
+                return Err(PyValueError::new_err(format!(
+                    "campaign {c}: the scenario has {n} campaigns"
+                )));
+            }
+        }
+        Ok(team)
+    }
 }
 
 #[pymethods]
@@ -157,30 +226,16 @@ impl PyUniverse {
         threads: Option<usize>,
         operator: bool,
     ) -> PyResult<Self> {
-        let mut s = bundled::load(scenario).map_err(scenario_error)?;
-        if let Some(strategy) = strategy {
-            let (text, origin) =
-                bundled::strategy_text(std::path::Path::new(strategy)).map_err(scenario_error)?;
-            s = s.with_strategy(&text, &origin).map_err(scenario_error)?;
-        }
-        if let Some(seed) = seed {
-            s = s.with_seed(seed);
-        }
-        if let Some(ticks) = ticks {
-            if ticks == 0 {
-                return Err(PyValueError::new_err("ticks: expected at least 1"));
-            }
-            s = s.with_ticks(ticks);
-        }
-        let backend: BackendChoice = backend.parse().map_err(PyValueError::new_err)?;
+        let spec = Spec::parse(scenario, strategy, ticks, backend, operator)?;
+        let seed = seed.unwrap_or(spec.scenario.seed);
         let pool = self::threads(threads)?;
-        let build = move || Universe::build_with(s, backend, &plugins(operator));
+        let build = || spec.build(seed);
         let universe = py
             .detach(|| match &pool {
                 Some(p) => p.install(build),
                 None => build(),
             })
-            .map_err(|e| ParaverseError::new_err(format!("cannot build the world: {e}")))?;
+            .map_err(ParaverseError::new_err)?;
         Ok(Self {
             inner: Mutex::new(universe),
             pool,
@@ -239,10 +294,7 @@ impl PyUniverse {
     /// Whether the run is over (every tick simulated, or a fault stopped it).
     #[getter]
     fn done(&self) -> PyResult<bool> {
-        self.with(|u| {
-            let c = u.clock();
-            c.tick >= c.ticks || u.fault().is_some()
-        })
+        self.with(|u| finished(u))
     }
 
     /// The scenario's name.
@@ -328,118 +380,144 @@ impl PyUniverse {
             .collect()
     }
 
-    /// What the defenders' sensors show, per group (or with `per_node=True` per node):
-    /// the shares of its nodes that are alerted, quarantined, patched and out of service
-    /// (encrypted or overwhelmed), as little-endian float32 bytes, groups (or nodes) × 4
-    /// (`numpy.frombuffer(b, "<f4")`). Never which nodes are compromised: that is ground
-    /// truth, not a sensor.
+    /// What a team's sensors show, per group (or with `per_node=True` per node), as
+    /// little-endian float32 bytes, rows × features (`numpy.frombuffer(b, "<f4")`): for
+    /// `team="blue"` the shares of the row's nodes that are alerted, quarantined, patched
+    /// and out of service (never which nodes are compromised: that is ground truth, not a
+    /// sensor); for `team="red"` the shares its `campaign` holds, that are isolated
+    /// (silent on the network) and out of service (never the defenders' alerts or
+    /// patches).
+    #[pyo3(signature = (team="blue", *, per_node=false, campaign=0))]
+    fn observation<'py>(
+        &self,
+        py: Python<'py>,
+        team: &str,
+        per_node: bool,
+        campaign: u16,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let team = self.team(team, campaign)?;
+        let values = self.with(|u| {
+            let mut out = Vec::new();
+            views::observe(u, team, per_node, &mut out);
+            out
+        })?;
+        let bytes: Vec<u8> = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Blue's observation: `observation("blue", per_node=per_node)`.
     #[pyo3(signature = (per_node=false))]
     fn blue_observation<'py>(
         &self,
         py: Python<'py>,
         per_node: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = self.with(|u| {
-            let spans = spans(u, per_node);
-            u.with_security(|security| {
-                let mut out = Vec::with_capacity(spans.len() * BLUE_FEATURES * 4);
-                for (first, count) in spans {
-                    let mut seen = [0u32; BLUE_FEATURES];
-                    for s in &security[first as usize..(first + count) as usize] {
-                        for (k, on) in blue_view(s).into_iter().enumerate() {
-                            seen[k] += u32::from(on);
-                        }
-                    }
-                    for n in seen {
-                        let share = n as f32 / count.max(1) as f32;
-                        out.extend_from_slice(&share.to_le_bytes());
-                    }
-                }
-                out
-            })
-        })?;
-        Ok(PyBytes::new(py, &bytes))
+        self.observation(py, "blue", per_node, 0)
     }
 
     /// Queues operator actions for the next tick: `kind` is `quarantine`, `release` or
-    /// `patch`, `nodes` the node ids. Needs `operator=True`.
-    fn act(&self, kind: &str, nodes: Vec<u32>) -> PyResult<()> {
-        let make: fn(u32) -> OperatorAction = match kind {
-            "quarantine" => OperatorAction::Quarantine,
-            "release" => OperatorAction::Release,
-            "patch" => OperatorAction::Patch,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "`{other}`: expected quarantine, release or patch"
-                )));
-            }
+    /// `patch` (blue), or `exploit` (red, for the scenario's campaign of index
+    /// `campaign`: the node is taken if it is exposed, i.e. neither held, isolated nor
+    /// patched); `nodes` the node ids. Needs `operator=True`.
+    #[pyo3(signature = (kind, nodes, *, campaign=0))]
+    fn act(&self, kind: &str, nodes: Vec<u32>, campaign: u16) -> PyResult<()> {
+        let make = |node| match kind {
+            "quarantine" => Ok(OperatorAction::Quarantine(node)),
+            "release" => Ok(OperatorAction::Release(node)),
+            "patch" => Ok(OperatorAction::Patch(node)),
+            "exploit" => Ok(OperatorAction::Exploit { node, campaign }),
+            other => Err(PyValueError::new_err(format!(
+                "`{other}`: expected quarantine, release, patch or exploit"
+            ))),
         };
-        let actions: Vec<OperatorAction> = nodes.into_iter().map(make).collect();
+        let actions = nodes.into_iter().map(make).collect::<PyResult<Vec<_>>>()?;
         self.with(|u| u.act(&actions))?
             .map_err(PyValueError::new_err)
     }
 
     /// Queues one group-level action for the next tick, as the agent environments index
-    /// them: 0 `none`, 1 `quarantine_alerted` (every alerted node not yet isolated), 2
-    /// `release` (every isolated node), 3 `patch` (every unpatched node). Returns how many
-    /// node actions it queued. Needs `operator=True`.
-    fn act_group(&self, group: usize, action: usize) -> PyResult<usize> {
-        if action >= GROUP_ACTIONS.len() {
-            return Err(PyValueError::new_err(format!(
-                "action {action}: expected 0 to {} ({})",
-                GROUP_ACTIONS.len() - 1,
-                GROUP_ACTIONS.join(", ")
-            )));
-        }
+    /// them. Blue: 0 `none`, 1 `quarantine_alerted` (every alerted node not yet
+    /// isolated), 2 `release` (every isolated node), 3 `patch` (every unpatched node).
+    /// Red (`team="red"`, steering `campaign`): 0 `none`, 1 `exploit` (one node of the
+    /// group it neither holds nor sees isolated, drawn from the seed, tick and group).
+    /// Returns how many node actions it queued. Needs `operator=True`.
+    #[pyo3(signature = (group, action, *, team="blue", campaign=0))]
+    fn act_group(&self, group: usize, action: usize, team: &str, campaign: u16) -> PyResult<usize> {
+        let team = self.team(team, campaign)?;
         self.with(|u| {
-            let Some(g) = u.scenario().groups.get(group) else {
-                return Err(PyValueError::new_err(format!(
-                    "group {group}: the scenario has {}",
-                    u.scenario().groups.len()
-                )));
-            };
-            let (first, count) = (g.first_node, g.count);
-            let actions: Vec<OperatorAction> = u.with_security(|security| {
-                (first..first + count)
-                    .filter_map(|n| {
-                        let s = &security[n as usize];
-                        match action {
-                            1 if s.alerted && !s.quarantined => Some(OperatorAction::Quarantine(n)),
-                            2 if s.quarantined => Some(OperatorAction::Release(n)),
-                            3 if !s.patched => Some(OperatorAction::Patch(n)),
-                            _ => None,
-                        }
-                    })
-                    .collect()
-            });
-            u.act(&actions).map_err(PyValueError::new_err)?;
-            Ok(actions.len())
+            let actions = views::group_actions(u, team, group, action)?;
+            u.act(&actions)?;
+            Ok::<_, String>(actions.len())
         })?
+        .map_err(PyValueError::new_err)
     }
 
-    /// Which actions would do something now, as bytes (1 or 0, 4 per group in
-    /// [`GROUP_ACTIONS`] order, or with `per_node=True` 4 per node in [`NODE_ACTIONS`]
-    /// order): `none` always; quarantine where a node is alerted (per node: any node) and
-    /// not isolated; `release` where a node is isolated; `patch` where one is unpatched.
-    /// The environments' action mask.
-    #[pyo3(signature = (per_node=false))]
-    fn action_mask<'py>(&self, py: Python<'py>, per_node: bool) -> PyResult<Bound<'py, PyBytes>> {
+    /// Queues one action per row (group, or node with `per_node=True`) as the
+    /// environments' `MultiDiscrete` action vectors index them; returns how many node
+    /// actions it queued. Needs `operator=True`.
+    #[pyo3(signature = (actions, *, team="blue", per_node=false, campaign=0))]
+    fn act_rows(
+        &self,
+        actions: Vec<i64>,
+        team: &str,
+        per_node: bool,
+        campaign: u16,
+    ) -> PyResult<usize> {
+        let team = self.team(team, campaign)?;
+        self.with(|u| {
+            let rows = views::spans(u, per_node).len();
+            if actions.len() != rows {
+                return Err(format!(
+                    "actions: expected {rows}, one per row, got {}",
+                    actions.len()
+                ));
+            }
+            views::act_rows(u, team, per_node, &actions)
+        })?
+        .map_err(PyValueError::new_err)
+    }
+
+    /// Which of a team's actions would do something now, as bytes (1 or 0, per row its
+    /// actions in order: `GROUP_ACTIONS`/`NODE_ACTIONS` for blue, `RED_ACTIONS` for
+    /// red). `none` always can. Blue: quarantine where a node is alerted (per node: any
+    /// node) and not isolated, `release` where one is isolated, `patch` where one is
+    /// unpatched. Red: `exploit` where a node is neither held nor isolated. The
+    /// environments' action mask.
+    #[pyo3(signature = (per_node=false, *, team="blue", campaign=0))]
+    fn action_mask<'py>(
+        &self,
+        py: Python<'py>,
+        per_node: bool,
+        team: &str,
+        campaign: u16,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let team = self.team(team, campaign)?;
         let bytes = self.with(|u| {
-            let spans = spans(u, per_node);
-            u.with_security(|security| {
-                let mut out = Vec::with_capacity(spans.len() * GROUP_ACTIONS.len());
-                for (first, count) in spans {
-                    let nodes = &security[first as usize..(first + count) as usize];
-                    let any = |f: &dyn Fn(&Security) -> bool| u8::from(nodes.iter().any(f));
-                    out.push(1u8);
-                    out.push(any(&|s| (per_node || s.alerted) && !s.quarantined));
-                    out.push(any(&|s| s.quarantined));
-                    out.push(any(&|s| !s.patched));
-                }
-                out
-            })
+            let mut out = Vec::new();
+            views::mask(u, team, per_node, &mut out);
+            out
         })?;
         Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// The scenario's campaigns, in index order: dicts of `name` and `kind`.
+    fn campaigns<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let campaigns: Vec<(String, &'static str)> = self.with(|u| {
+            u.scenario()
+                .campaigns
+                .iter()
+                .map(|c| (c.name.clone(), c.kind.name()))
+                .collect()
+        })?;
+        campaigns
+            .into_iter()
+            .map(|(name, kind)| {
+                let d = PyDict::new(py);
+                d.set_item("name", name)?;
+                d.set_item("kind", kind)?;
+                Ok(d)
+            })
+            .collect()
     }
 
     /// The three objectives so far: `security_loss`, `availability`, `cost`.
@@ -521,8 +599,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ScenarioError", m.py().get_type::<ScenarioError>())?;
     m.add("ParaverseError", m.py().get_type::<ParaverseError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("GROUP_ACTIONS", GROUP_ACTIONS.to_vec())?;
-    m.add("NODE_ACTIONS", NODE_ACTIONS.to_vec())?;
-    m.add("BLUE_FEATURES", BLUE_FEATURES)?;
+    m.add_class::<batch::Batch>()?;
+    m.add("GROUP_ACTIONS", views::BLUE_GROUP_ACTIONS.to_vec())?;
+    m.add("NODE_ACTIONS", views::BLUE_NODE_ACTIONS.to_vec())?;
+    m.add("RED_ACTIONS", views::RED_ACTIONS.to_vec())?;
+    m.add("BLUE_FEATURE_NAMES", views::BLUE_FEATURES.to_vec())?;
+    m.add("RED_FEATURE_NAMES", views::RED_FEATURES.to_vec())?;
+    m.add("BLUE_FEATURES", views::BLUE_FEATURES.len())?;
     Ok(())
 }

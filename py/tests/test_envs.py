@@ -90,7 +90,7 @@ def test_operator_actions_count_like_scripted_defenses_and_are_logged():
     assert u.summary()["counters"]["releases"] >= 1
     with pytest.raises(ValueError, match="no such node"):
         u.act("quarantine", [10**9])
-    with pytest.raises(ValueError, match="expected quarantine, release or patch"):
+    with pytest.raises(ValueError, match="expected quarantine, release, patch or exploit"):
         u.act("reboot", [1])
     with pytest.raises(ValueError, match="operator"):
         paraverse.Universe(seed=2, ticks=5).act("quarantine", [0])

@@ -1,5 +1,5 @@
 //! Actions taken between ticks by someone outside the scenario: an agent stepping a
-//! universe from Python, later a blue team at the keyboard.
+//! universe from Python, later a red or blue team at the keyboard.
 //!
 //! Scripted defenses act from inside the schedule; an operator acts on what it saw at the
 //! end of a tick, so its actions are queued ([`Universe::act`](crate::universe::Universe::act))
@@ -10,6 +10,14 @@
 //! `operator_release`, `operator_patch`) in the log. A release is the simulator's own:
 //! the node is rebuilt clean and patched.
 //!
+//! The red team has one action, [`OperatorAction::Exploit`]: it steers one of the
+//! scenario's campaigns by exploiting a node of its choosing. The exploit takes the node
+//! exactly when the simulator's own exploits could ([`Security::exposed`]: not held, not
+//! isolated, not patched), hands it to that campaign (so a worm spreads from it, detectors
+//! can see it, and its compromised hours count in the security loss), and is logged as an
+//! `operator_exploit` event naming the campaign (ATT&CK T1210). Attempts and successes are
+//! counted (`exploit_attempts`, `exploits`); neither is a defense cost.
+//!
 //! Only universes built with [`OperatorPlugin`] accept actions: the plugin registers the
 //! counters at build time, so a run without an operator has exactly the columns it had
 //! before. Actions are applied in the order given; the same actions at the same ticks give
@@ -19,7 +27,7 @@ use bevy_ecs::prelude::*;
 
 use crate::metrics::{CounterId, EventLog, Metrics, RunEvent};
 use crate::universe::{SimPlugin, UniverseBuilder};
-use crate::world::{Clock, Security, dense};
+use crate::world::{CampaignId, Clock, Security, dense};
 
 /// What an operator does to one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,6 +38,13 @@ pub enum OperatorAction {
     Release(u32),
     /// Patch the node's known vulnerabilities (an attacker already in stays).
     Patch(u32),
+    /// Red: exploit the node for the campaign (an index into the scenario's campaigns).
+    Exploit {
+        /// The node attacked.
+        node: u32,
+        /// The campaign that holds it if the exploit works.
+        campaign: CampaignId,
+    },
 }
 
 impl OperatorAction {
@@ -37,9 +52,40 @@ impl OperatorAction {
     pub fn node(self) -> u32 {
         match self {
             Self::Quarantine(n) | Self::Release(n) | Self::Patch(n) => n,
+            Self::Exploit { node, .. } => node,
+        }
+    }
+
+    /// Which team acts: `red` for an exploit, `blue` for the rest.
+    pub fn team(self) -> &'static str {
+        match self {
+            Self::Exploit { .. } => "red",
+            _ => "blue",
         }
     }
 }
+
+/// What the defenders' sensors show of a node: alerted, quarantined, patched, out of
+/// service (encrypted or overwhelmed). Never whether it is compromised, by whom, or any
+/// other ground truth.
+pub fn blue_view(s: &Security) -> [bool; 4] {
+    [s.alerted, s.quarantined, s.patched, !s.serving()]
+}
+
+/// What the attacker steering `campaign` knows of a node: whether it holds it (and can
+/// reach it), whether the node is silent on the network (isolated), whether its services
+/// are down. Never the defenders' alerts, patches or hardening.
+pub fn red_view(s: &Security, campaign: CampaignId) -> [bool; 3] {
+    [
+        s.compromised && s.campaign == campaign && !s.quarantined,
+        s.quarantined,
+        !s.serving(),
+    ]
+}
+
+/// The ATT&CK technique an operator's exploit is logged with (Exploitation of Remote
+/// Services).
+pub const EXPLOIT_TECHNIQUE: &str = "T1210";
 
 /// The operator's queue and counters (present only with [`OperatorPlugin`]).
 #[derive(Resource, Debug, Clone)]
@@ -50,6 +96,8 @@ pub struct Operator {
     false_quarantines: CounterId,
     releases: CounterId,
     patches: CounterId,
+    exploit_attempts: CounterId,
+    exploits: CounterId,
 }
 
 /// Lets a universe take operator actions ([`Universe::act`](crate::universe::Universe::act)).
@@ -71,6 +119,11 @@ impl SimPlugin for OperatorPlugin {
                 false_quarantines: metrics.register("false_quarantines", "clean nodes isolated"),
                 releases: metrics.register("releases", "nodes rebuilt and released"),
                 patches: metrics.register("patches", "nodes patched"),
+                exploit_attempts: metrics.register(
+                    "exploit_attempts",
+                    "nodes the red operator tried to exploit",
+                ),
+                exploits: metrics.register("exploits", "nodes the red operator took over"),
             }
         };
         builder.world_mut().insert_resource(operator);
@@ -82,8 +135,8 @@ impl SimPlugin for OperatorPlugin {
 }
 
 /// Applies the queued actions to the nodes as the tick starts, counting and logging each
-/// that changes something (quarantining an isolated node, releasing one that is not, or
-/// patching a patched one does nothing).
+/// that changes something (quarantining an isolated node, releasing one that is not,
+/// patching a patched one, or exploiting a node that is not exposed does nothing).
 pub fn apply(
     mut nodes: Query<&mut Security>,
     mut operator: ResMut<Operator>,
@@ -117,11 +170,25 @@ pub fn apply(
                 metrics.add(operator.patches, 1);
                 "operator_patch"
             }
+            OperatorAction::Exploit { campaign, .. } => {
+                metrics.add(operator.exploit_attempts, 1);
+                if !s.exposed() {
+                    continue;
+                }
+                s.compromise(campaign);
+                metrics.add(operator.exploits, 1);
+                "operator_exploit"
+            }
             _ => continue,
         };
         let mut e = RunEvent::new(tick, kind, action.node());
-        if kind == "operator_quarantine" {
-            e.truth = Some(s.compromised);
+        match action {
+            OperatorAction::Quarantine(_) => e.truth = Some(s.compromised),
+            OperatorAction::Exploit { campaign, .. } => {
+                e.campaign = Some(campaign);
+                e.technique = Some(EXPLOIT_TECHNIQUE);
+            }
+            _ => {}
         }
         log.push(e);
     }
@@ -185,6 +252,90 @@ mod tests {
                 (2, "operator_quarantine", Some(4)),
                 (2, "operator_patch", Some(unpatched))
             ]
+        );
+    }
+
+    fn security(bits: u16, campaign: CampaignId) -> Security {
+        let f = |i: u16| bits & (1 << i) != 0;
+        Security {
+            compromised: f(0),
+            quarantined: f(1),
+            patched: f(2),
+            alerted: f(3),
+            ever_compromised: f(4),
+            encrypted: f(5),
+            overwhelmed: f(6),
+            account_taken_over: f(7),
+            hardened: f(8),
+            campaign,
+            rebuilds: (bits >> 9) as u8,
+        }
+    }
+
+    proptest::proptest! {
+        /// Blue sees no ground truth: changing only what the attacker knows (compromised,
+        /// by which campaign, ever, accounts taken, rebuilds) never changes blue's view; red
+        /// sees no defenders' sensor: changing alerts, patches or hardening never changes
+        /// red's.
+        #[test]
+        fn each_team_sees_only_its_own_sensors(
+            a in 0u16..1 << 12,
+            b in 0u16..1 << 12,
+            ca in 0u16..4,
+            cb in 0u16..4,
+            red in 0u16..4,
+        ) {
+            const TRUTH: u16 = 1 | 1 << 4 | 1 << 7 | 0b111 << 9;
+            let (x, y) = (security(a, ca), security((a & !TRUTH) | (b & TRUTH), cb));
+            proptest::prop_assert_eq!(blue_view(&x), blue_view(&y));
+            const BLUE: u16 = 1 << 2 | 1 << 3 | 1 << 8;
+            let z = security((a & !BLUE) | (b & BLUE), ca);
+            proptest::prop_assert_eq!(red_view(&x, red), red_view(&z, red));
+        }
+    }
+
+    #[test]
+    fn a_red_exploit_takes_an_exposed_node_for_its_campaign_and_nothing_else() {
+        let mut u = campus(true);
+        u.step();
+        let (exposed, patched) = u.with_security(|s| {
+            let exposed = s.iter().position(Security::exposed).unwrap() as u32;
+            let patched = s.iter().position(|s| s.patched && !s.compromised).unwrap() as u32;
+            (exposed, patched)
+        });
+        let exploit = |node| OperatorAction::Exploit { node, campaign: 0 };
+        u.act(&[OperatorAction::Quarantine(patched), exploit(exposed)])
+            .unwrap();
+        u.act(&[exploit(patched)]).unwrap();
+        let err = u
+            .act(&[OperatorAction::Exploit {
+                node: 1,
+                campaign: 9,
+            }])
+            .unwrap_err();
+        assert!(err.contains("no such campaign"), "{err}");
+        u.step();
+        u.with_security(|s| {
+            let taken = s[exposed as usize];
+            assert!(taken.compromised && taken.ever_compromised && taken.campaign == 0);
+            assert!(
+                !s[patched as usize].compromised,
+                "patched and isolated: not exposed"
+            );
+        });
+        assert_eq!(exploit(3).team(), "red");
+        assert_eq!(OperatorAction::Patch(3).team(), "blue");
+        let r = u.finish();
+        let total = |n: &str| r.summary.counters.get(n).copied().unwrap_or(0);
+        assert_eq!((total("exploit_attempts"), total("exploits")), (2, 1));
+        let e = r
+            .events
+            .iter()
+            .find(|e| e.kind == "operator_exploit")
+            .expect("logged");
+        assert_eq!(
+            (e.tick, e.node, e.campaign, e.technique),
+            (2, Some(exposed), Some(0), Some(EXPLOIT_TECHNIQUE))
         );
     }
 

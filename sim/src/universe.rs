@@ -317,13 +317,22 @@ impl Universe {
 
     /// Queues operator actions for the start of the next tick (see [`crate::operator`]).
     /// Fails, queueing nothing, if the universe was built without
-    /// [`OperatorPlugin`](crate::operator::OperatorPlugin) or an action names no node.
+    /// [`OperatorPlugin`](crate::operator::OperatorPlugin) or an action names no node (or,
+    /// for an exploit, no campaign of the scenario).
     pub fn act(&mut self, actions: &[OperatorAction]) -> Result<(), String> {
         let nodes = self.scenario.node_count;
         if let Some(a) = actions.iter().find(|a| a.node() >= nodes) {
             return Err(format!(
                 "{a:?}: no such node (the network has {nodes}: 0 to {})",
                 nodes.saturating_sub(1)
+            ));
+        }
+        let campaigns = self.scenario.campaigns.len();
+        if let Some(a) = actions.iter().find(|a| {
+            matches!(a, OperatorAction::Exploit { campaign, .. } if usize::from(*campaign) >= campaigns)
+        }) {
+            return Err(format!(
+                "{a:?}: no such campaign (the scenario has {campaigns})"
             ));
         }
         let mut operator = self

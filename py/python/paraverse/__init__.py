@@ -10,9 +10,14 @@ Everything here is the simulator itself (the Rust `paraverse._core` module), not
 re-implementation: the same scenario, seed and strategy give the same bytes as
 `paraverse run`, at any thread count. Bad input raises :class:`ScenarioError` (a
 ``ValueError``) with the CLI's message: file, line, column and field.
+
+Agent environments: :mod:`paraverse.envs` (Gymnasium, blue or red), :mod:`paraverse.parallel`
+(PettingZoo, red and blue together), :mod:`paraverse.vector` (many universes stepped at
+once in Rust).
 """
 
 from ._core import (
+    Batch,
     ParaverseError,
     ScenarioError,
     Universe,
@@ -23,6 +28,7 @@ from ._core import (
 )
 
 __all__ = [
+    "Batch",
     "ParaverseError",
     "ScenarioError",
     "Universe",

@@ -1,11 +1,21 @@
 """Gymnasium environments on any paraverse scenario (needs ``gymnasium`` and ``numpy``).
 
-:class:`BlueEnv` makes the defender an agent. It sees what the defenders' sensors see, per
-group of nodes, never which nodes are compromised; it acts per group through the
-simulator's operator actions, which count in the cost exactly as the scripted defenses'
-do; its reward is minus the change in the lab's score, so an episode's rewards add up to
-minus the score the lab would give the run. The scenario's own defenses (or a
-``strategy``'s) keep running beside the agent.
+:class:`BlueEnv` makes the defender an agent, :class:`RedEnv` the attacker. Each sees
+through its own team's sensors only and acts through the simulator's operator actions
+(:mod:`paraverse` ``Universe.act``), which go through the same systems as the scripted
+defenses and campaigns: a blue quarantine or patch counts in the cost as a scripted one
+does, a red exploit takes a node exactly when the simulator's own exploits could. The
+scenario's own defenses (or a ``strategy``'s) and its scripted campaigns keep running
+beside the agents: they are the default policy of the team no agent plays.
+
+Rewards are minus the change in a weighted score of the lab's three objectives over the
+step, so an episode's rewards add up to minus the run's score. Blue's default weights are
+the lab's (:data:`DEFAULT_WEIGHTS`); red's (:data:`RED_WEIGHTS`) make its reward the
+security loss it inflicts: zero-sum against blue's security term, not against blue's
+availability or cost.
+
+See :mod:`paraverse.parallel` for red and blue together (PettingZoo) and
+:mod:`paraverse.vector` for many universes stepped at once inside Rust.
 """
 
 from __future__ import annotations
@@ -14,19 +24,159 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ._core import BLUE_FEATURES, GROUP_ACTIONS, NODE_ACTIONS, Universe
+from ._core import (
+    BLUE_FEATURE_NAMES,
+    GROUP_ACTIONS,
+    NODE_ACTIONS,
+    RED_ACTIONS,
+    RED_FEATURE_NAMES,
+    Universe,
+)
 
 #: The lab's default score weights (``[score]`` in an experiment file): lower is better.
 DEFAULT_WEIGHTS = {"security_loss": 1.0, "availability": -100_000.0, "cost": 1.0}
 
-#: What each observation column means, per group (shares) or per node (0 or 1).
-OBSERVATION_FEATURES = ("alerted", "quarantined", "patched", "out_of_service")
+#: Red's weights: its reward is the security loss it adds.
+RED_WEIGHTS = {"security_loss": -1.0}
+
+#: What each blue observation column means, per group (shares) or per node (0 or 1).
+OBSERVATION_FEATURES = tuple(BLUE_FEATURE_NAMES)
+
+#: What each red observation column means: nodes its campaign holds, nodes silent on the
+#: network (isolated), nodes whose services are down.
+RED_OBSERVATION_FEATURES = tuple(RED_FEATURE_NAMES)
 
 #: The largest network ``per="node"`` takes: one observation row and action per node.
 MAX_NODES_PER_NODE = 10_000
 
+TEAMS = {
+    "blue": (OBSERVATION_FEATURES, tuple(GROUP_ACTIONS), tuple(NODE_ACTIONS), DEFAULT_WEIGHTS),
+    "red": (RED_OBSERVATION_FEATURES, tuple(RED_ACTIONS), tuple(RED_ACTIONS), RED_WEIGHTS),
+}
 
-class BlueEnv(gym.Env):
+
+def campaign_index(universe: Universe, campaign) -> int:
+    """The index of a campaign given by name or index (default: the scenario's first)."""
+    campaigns = [c["name"] for c in universe.campaigns()]
+    if not campaigns:
+        raise ValueError(f"{universe.name} has no campaign for red to steer")
+    if campaign is None:
+        return 0
+    if isinstance(campaign, str):
+        if campaign not in campaigns:
+            raise ValueError(f"campaign {campaign!r}: expected one of {campaigns}")
+        return campaigns.index(campaign)
+    if not 0 <= int(campaign) < len(campaigns):
+        raise ValueError(f"campaign {campaign}: the scenario has {len(campaigns)}")
+    return int(campaign)
+
+
+class TeamView:
+    """One team's rows, features, actions and score over a universe: what the single,
+    parallel and vector environments share."""
+
+    def __init__(self, universe: Universe, team: str, per: str, weights, campaign):
+        if team not in TEAMS:
+            raise ValueError(f"team: expected 'blue' or 'red', not {team!r}")
+        if per not in ("group", "node"):
+            raise ValueError(f"per: expected 'group' or 'node', not {per!r}")
+        self.team = team
+        self.per_node = per == "node"
+        features, group_actions, node_actions, default = TEAMS[team]
+        self.features = features
+        self.actions = node_actions if self.per_node else group_actions
+        self.weights = dict(default if weights is None else weights)
+        unknown = set(self.weights) - set(DEFAULT_WEIGHTS)
+        if unknown:
+            raise ValueError(f"weights: unknown objectives {sorted(unknown)}")
+        self.campaign = campaign_index(universe, campaign) if team == "red" else 0
+        self.rows = universe.nodes if self.per_node else len(universe.groups())
+        if self.per_node and self.rows > MAX_NODES_PER_NODE:
+            raise ValueError(
+                f"per='node': {universe.name} has {self.rows} nodes, more than "
+                f"{MAX_NODES_PER_NODE}; use per='group'"
+            )
+        self.observation_space = spaces.Box(
+            0.0, 1.0, shape=(self.rows, len(features)), dtype=np.float32
+        )
+        self.action_space = spaces.MultiDiscrete([len(self.actions)] * self.rows)
+
+    def score(self, objectives: dict) -> float:
+        return sum(w * objectives[k] for k, w in self.weights.items())
+
+    def observe(self, universe: Universe) -> np.ndarray:
+        b = universe.observation(self.team, per_node=self.per_node, campaign=self.campaign)
+        return np.frombuffer(b, dtype="<f4").reshape(self.observation_space.shape).copy()
+
+    def mask(self, universe: Universe) -> np.ndarray:
+        b = universe.action_mask(self.per_node, team=self.team, campaign=self.campaign)
+        return np.frombuffer(b, dtype=np.int8).reshape(self.rows, len(self.actions)).copy()
+
+    def act(self, universe: Universe, action) -> int:
+        action = np.asarray(action, dtype=np.int64)
+        if not self.action_space.contains(action):
+            raise ValueError(f"{self.team} action {action!r} is not in {self.action_space}")
+        return universe.act_rows(
+            action.tolist(), team=self.team, per_node=self.per_node, campaign=self.campaign
+        )
+
+
+class TeamEnv(gym.Env):
+    """One team as a Gymnasium environment; :class:`BlueEnv` and :class:`RedEnv` fix the
+    team."""
+
+    metadata = {"render_modes": []}
+    team = "blue"
+
+    def __init__(
+        self,
+        scenario: str = "metaverse-campus",
+        *,
+        strategy: str | None = None,
+        ticks: int | None = None,
+        ticks_per_step: int = 1,
+        weights: dict | None = None,
+        threads: int | None = None,
+        backend: str = "cpu",
+        per: str = "group",
+        campaign: str | int | None = None,
+    ):
+        if ticks_per_step < 1:
+            raise ValueError("ticks_per_step: expected at least 1")
+        self._options = dict(
+            strategy=strategy, ticks=ticks, threads=threads, backend=backend, operator=True
+        )
+        self._scenario = scenario
+        self._ticks_per_step = ticks_per_step
+        self.universe = Universe(scenario, **self._options)
+        self.view = TeamView(self.universe, self.team, per, weights, campaign)
+        self.groups = self.universe.groups()
+        self.observation_space = self.view.observation_space
+        self.action_space = self.view.action_space
+        self._last_score = self.view.score(self.universe.objectives())
+
+    def _info(self, **extra) -> dict:
+        return {"tick": self.universe.tick, "action_mask": self.view.mask(self.universe), **extra}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        run_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63 - 1))
+        self.universe = Universe(self._scenario, seed=run_seed, **self._options)
+        self._last_score = self.view.score(self.universe.objectives())
+        return self.view.observe(self.universe), self._info(seed=run_seed)
+
+    def step(self, action):
+        queued = self.view.act(self.universe, action)
+        self.universe.step(self._ticks_per_step)
+        objectives = self.universe.objectives()
+        score = self.view.score(objectives)
+        reward = -(score - self._last_score)
+        self._last_score = score
+        info = self._info(node_actions=queued, objectives=objectives)
+        return self.view.observe(self.universe), float(reward), self.universe.done, False, info
+
+
+class BlueEnv(TeamEnv):
     """The blue team (defender) as a Gymnasium environment.
 
     Observation: ``Box(0, 1, (groups, 4), float32)``: per group (``universe.groups()``
@@ -49,91 +199,32 @@ class BlueEnv(gym.Env):
     the same episode.
     """
 
-    metadata = {"render_modes": []}
+    team = "blue"
 
-    def __init__(
-        self,
-        scenario: str = "metaverse-campus",
-        *,
-        strategy: str | None = None,
-        ticks: int | None = None,
-        ticks_per_step: int = 1,
-        weights: dict | None = None,
-        threads: int | None = None,
-        backend: str = "cpu",
-        per: str = "group",
-    ):
-        if per not in ("group", "node"):
-            raise ValueError(f"per: expected 'group' or 'node', not {per!r}")
-        self._per_node = per == "node"
-        if ticks_per_step < 1:
-            raise ValueError("ticks_per_step: expected at least 1")
-        self._options = dict(
-            strategy=strategy, ticks=ticks, threads=threads, backend=backend, operator=True
-        )
-        self._scenario = scenario
-        self._ticks_per_step = ticks_per_step
-        self._weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
-        unknown = set(self._weights) - set(DEFAULT_WEIGHTS)
-        if unknown:
-            raise ValueError(f"weights: unknown objectives {sorted(unknown)}")
-        self.universe = Universe(scenario, **self._options)
-        self.groups = self.universe.groups()
-        n = self.universe.nodes if self._per_node else len(self.groups)
-        if self._per_node and n > MAX_NODES_PER_NODE:
-            raise ValueError(
-                f"per='node': {scenario} has {n} nodes, more than {MAX_NODES_PER_NODE}; "
-                "use per='group'"
-            )
-        self.observation_space = spaces.Box(0.0, 1.0, shape=(n, BLUE_FEATURES), dtype=np.float32)
-        self.action_space = spaces.MultiDiscrete([len(GROUP_ACTIONS)] * n)
-        self._rows = n
-        self._last_score = self._score()
 
-    def _score(self) -> float:
-        o = self.universe.objectives()
-        return sum(w * o[k] for k, w in self._weights.items())
+class RedEnv(TeamEnv):
+    """The red team (attacker) as a Gymnasium environment, steering one of the scenario's
+    campaigns (``campaign``: a name or index, default the first).
 
-    def _observation(self) -> np.ndarray:
-        b = self.universe.blue_observation(per_node=self._per_node)
-        return np.frombuffer(b, dtype="<f4").reshape(self.observation_space.shape).copy()
+    Observation: ``Box(0, 1, (groups, 3), float32)``: per group, the shares of its nodes
+    the campaign holds, that are isolated (silent on the network) and whose services are
+    down (:data:`RED_OBSERVATION_FEATURES`); never the defenders' alerts or patch levels.
+    ``per="node"`` gives one row per node.
 
-    def _info(self, **extra) -> dict:
-        mask = np.frombuffer(self.universe.action_mask(per_node=self._per_node), dtype=np.int8)
-        return {
-            "tick": self.universe.tick,
-            "action_mask": mask.reshape(self._rows, len(GROUP_ACTIONS)).copy(),
-            **extra,
-        }
+    Action: ``MultiDiscrete([2] * groups)``: per group, 0 nothing, 1 exploit one node of
+    it that the campaign neither holds nor sees isolated (drawn from the seed, tick and
+    group; it is taken if exposed: unpatched, not isolated, held by nobody). Per node, 1
+    exploits that node. A node taken is the campaign's: a worm spreads from it from the
+    campaign's start on, the defenders' detectors can see it, and its compromised hours
+    count in the security loss. ``info["action_mask"]`` (rows × 2) says where a target is
+    left.
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        run_seed = seed if seed is not None else int(self.np_random.integers(0, 2**63 - 1))
-        self.universe = Universe(self._scenario, seed=run_seed, **self._options)
-        self._last_score = self._score()
-        return self._observation(), self._info(seed=run_seed)
+    Reward: the security loss added over the step (``weights`` default
+    :data:`RED_WEIGHTS`). Episodes as :class:`BlueEnv`'s.
+    """
 
-    def step(self, action):
-        action = np.asarray(action, dtype=np.int64)
-        if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is not in {self.action_space}")
-        if self._per_node:
-            queued = 0
-            for code in range(1, len(NODE_ACTIONS)):
-                nodes = np.flatnonzero(action == code).tolist()
-                if nodes:
-                    self.universe.act(NODE_ACTIONS[code], nodes)
-                    queued += len(nodes)
-        else:
-            queued = sum(
-                self.universe.act_group(g, int(a)) for g, a in enumerate(action) if a != 0
-            )
-        self.universe.step(self._ticks_per_step)
-        score = self._score()
-        reward = -(score - self._last_score)
-        self._last_score = score
-        info = self._info(node_actions=queued, objectives=self.universe.objectives())
-        return self._observation(), float(reward), self.universe.done, False, info
+    team = "red"
 
 
 gym.register(id="paraverse/Blue-v0", entry_point="paraverse.envs:BlueEnv")
+gym.register(id="paraverse/Red-v0", entry_point="paraverse.envs:RedEnv")

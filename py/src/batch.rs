@@ -1,0 +1,337 @@
+//! Many universes stepped together inside Rust: the core of the vectorised environments.
+//!
+//! A Python vector environment that loops over N single environments pays Python's
+//! overhead N times a step. A [`Batch`] takes the whole batch's actions as one array,
+//! queues them, steps every universe in parallel on the rayon pool (each universe is
+//! itself deterministic at any thread count, so the batch is too), and returns every
+//! observation as one buffer the Python side copies into its preallocated numpy array,
+//! with the rewards and end flags: one Python call per batch step.
+//!
+//! Rewards are minus the change of a weighted score of the three objectives, as the
+//! single environments compute them (blue's default weights are the lab's; red's reward
+//! is the security loss it inflicts, weights `{"security_loss": -1}`).
+
+use paraverse_sim::prelude::*;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use rayon::prelude::*;
+
+use crate::views::{self, Team};
+use crate::{ParaverseError, Spec};
+
+/// Objective weights: security loss, availability, cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Weights(pub [f64; 3]);
+
+impl Weights {
+    /// Reads `{"security_loss": w, "availability": w, "cost": w}` (missing weights are 0).
+    pub fn parse(pairs: &[(String, f64)]) -> Result<Self, String> {
+        let mut w = [0.0; 3];
+        for (name, value) in pairs {
+            let k = match name.as_str() {
+                "security_loss" => 0,
+                "availability" => 1,
+                "cost" => 2,
+                other => {
+                    return Err(format!(
+                        "weights: unknown objective `{other}` (expected security_loss, availability, cost)"
+                    ));
+                }
+            };
+            w[k] = *value;
+        }
+        Ok(Self(w))
+    }
+
+    /// The weighted score of a universe's objectives so far.
+    pub fn score(self, u: &Universe) -> f64 {
+        let o = u.summary().objectives;
+        let [s, a, c] = self.0;
+        s * o.security_loss + a * o.availability + c * o.cost
+    }
+}
+
+/// One member of a batch: its universe and its score after its last step.
+struct Member {
+    universe: Universe,
+    score: f64,
+}
+
+/// N universes of one scenario, stepped together: `Batch("metaverse-campus", [1, 2, 3])`.
+///
+/// `seeds` gives the batch size and each member's seed; the keywords are `Universe`'s
+/// (`strategy`, `ticks`, `backend`) plus the team (`blue` or `red` with the `campaign`
+/// index it steers), `per_node` rows, `ticks_per_step` and the score `weights` (a dict of
+/// objective weights). Every member is built with operator actions enabled.
+#[pyclass(module = "paraverse._core", name = "Batch")]
+pub struct Batch {
+    spec: Spec,
+    members: Vec<Member>,
+    pool: Option<rayon::ThreadPool>,
+    team: Team,
+    per_node: bool,
+    ticks_per_step: u32,
+    weights: Weights,
+    rows: usize,
+}
+
+impl Batch {
+    fn member(&self, seed: u64) -> Result<Member, String> {
+        let universe = self.spec.build(seed)?;
+        let score = self.weights.score(&universe);
+        Ok(Member { universe, score })
+    }
+
+    fn in_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(p) => p.install(f),
+            None => f(),
+        }
+    }
+
+    fn observations(&mut self) -> Vec<u8> {
+        let (team, per_node) = (self.team, self.per_node);
+        let mut out = Vec::with_capacity(self.members.len() * self.rows * team.features());
+        for m in &mut self.members {
+            views::observe(&mut m.universe, team, per_node, &mut out);
+        }
+        out.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+}
+
+#[pymethods]
+impl Batch {
+    #[new]
+    #[pyo3(signature = (scenario, seeds, *, strategy=None, ticks=None, backend="cpu", threads=None, team="blue", campaign=0, per_node=false, ticks_per_step=1, weights=None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "Python keyword arguments, each optional"
+    )]
+    fn new(
+        py: Python<'_>,
+        scenario: &str,
+        seeds: Vec<u64>,
+        strategy: Option<&str>,
+        ticks: Option<u32>,
+        backend: &str,
+        threads: Option<usize>,
+        team: &str,
+        campaign: u16,
+        per_node: bool,
+        ticks_per_step: u32,
+        weights: Option<Vec<(String, f64)>>,
+    ) -> PyResult<Self> {
+        if seeds.is_empty() {
+            return Err(PyValueError::new_err("seeds: expected at least one"));
+        }
+        if ticks_per_step == 0 {
+            return Err(PyValueError::new_err("ticks_per_step: expected at least 1"));
+        }
+        let spec = Spec::parse(Some(scenario), strategy, ticks, backend, true)?;
+        let team = Team::parse(team, campaign).map_err(PyValueError::new_err)?;
+        if let Team::Red(c) = team {
+            spec.check_campaign(c)?;
+        }
+        let weights = match weights {
+            Some(w) => Weights::parse(&w).map_err(PyValueError::new_err)?,
+            None => Weights(match team {
+                Team::Blue => crate::DEFAULT_WEIGHTS,
+                Team::Red(_) => [-1.0, 0.0, 0.0],
+            }),
+        };
+        let rows = if per_node {
+            spec.scenario.node_count as usize
+        } else {
+            spec.scenario.groups.len()
+        };
+        let mut batch = Self {
+            spec,
+            members: Vec::new(),
+            pool: crate::threads(threads)?,
+            team,
+            per_node,
+            ticks_per_step,
+            weights,
+            rows,
+        };
+        batch.reset(py, seeds)?;
+        Ok(batch)
+    }
+
+    /// Members in the batch.
+    #[getter]
+    fn size(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Observation rows per member (groups, or nodes with `per_node`).
+    #[getter]
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Features per row.
+    #[getter]
+    fn features(&self) -> usize {
+        self.team.features()
+    }
+
+    /// Actions per row.
+    #[getter]
+    fn actions(&self) -> usize {
+        self.team.actions()
+    }
+
+    /// Rebuilds every member with the given seeds (in parallel); returns the observations
+    /// (little-endian float32, members × rows × features).
+    fn reset<'py>(&mut self, py: Python<'py>, seeds: Vec<u64>) -> PyResult<Bound<'py, PyBytes>> {
+        if !self.members.is_empty() && seeds.len() != self.members.len() {
+            return Err(PyValueError::new_err(format!(
+                "seeds: expected {} (one per member), got {}",
+                self.members.len(),
+                seeds.len()
+            )));
+        }
+        let this = &*self;
+        let members = py
+            .detach(|| {
+                this.in_pool(|| {
+                    seeds
+                        .par_iter()
+                        .map(|&s| this.member(s))
+                        .collect::<Result<Vec<_>, String>>()
+                })
+            })
+            .map_err(|e: String| ParaverseError::new_err(e))?;
+        self.members = members;
+        Ok(PyBytes::new(py, &self.observations()))
+    }
+
+    /// Rebuilds member `i` with `seed` (an episode that ended, reset on its own).
+    fn reset_member(&mut self, i: usize, seed: u64) -> PyResult<()> {
+        let m = self.member(seed).map_err(ParaverseError::new_err)?;
+        let slot = self
+            .members
+            .get_mut(i)
+            .ok_or_else(|| PyValueError::new_err(format!("member {i}: the batch has fewer")))?;
+        *slot = m;
+        Ok(())
+    }
+
+    /// Queues `actions` (int64 bytes, members × rows, each an action index; members in
+    /// `skip` take none) and steps every member not in `skip` by `ticks_per_step` ticks,
+    /// in parallel with the GIL released. Returns `(observations, rewards, done)`:
+    /// float32 bytes (members × rows × features), one reward per member (0 for skipped
+    /// ones) and whether each member's run is over.
+    #[pyo3(signature = (actions, skip=Vec::new()))]
+    fn step<'py>(
+        &mut self,
+        py: Python<'py>,
+        actions: &[u8],
+        skip: Vec<usize>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Vec<f64>, Vec<bool>)> {
+        let (n, rows) = (self.members.len(), self.rows);
+        if actions.len() != n * rows * 8 {
+            return Err(PyValueError::new_err(format!(
+                "actions: expected {n} × {rows} int64 values ({} bytes), got {} bytes",
+                n * rows * 8,
+                actions.len()
+            )));
+        }
+        let actions: Vec<i64> = actions
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
+            .collect();
+        let (team, per_node) = (self.team, self.per_node);
+        for (i, m) in self.members.iter_mut().enumerate() {
+            if !skip.contains(&i) {
+                views::act_rows(
+                    &mut m.universe,
+                    team,
+                    per_node,
+                    &actions[i * rows..][..rows],
+                )
+                .map_err(|e| PyValueError::new_err(format!("member {i}: {e}")))?;
+            }
+        }
+        let (ticks, weights) = (self.ticks_per_step, self.weights);
+        let pool = self.pool.as_ref();
+        let members = &mut self.members;
+        let rewards: Vec<f64> = py.detach(|| {
+            let mut go = || {
+                members
+                    .par_iter_mut()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        if skip.contains(&i) {
+                            return 0.0;
+                        }
+                        for _ in 0..ticks {
+                            if !m.universe.step() {
+                                break;
+                            }
+                        }
+                        let score = weights.score(&m.universe);
+                        let reward = -(score - m.score);
+                        m.score = score;
+                        reward
+                    })
+                    .collect()
+            };
+            match pool {
+                Some(p) => p.install(go),
+                None => go(),
+            }
+        });
+        if let Some((i, fault)) = self
+            .members
+            .iter()
+            .enumerate()
+            .find_map(|(i, m)| m.universe.fault().map(|f| (i, f.to_owned())))
+        {
+            return Err(ParaverseError::new_err(format!("member {i}: {fault}")));
+        }
+        let done = self
+            .members
+            .iter()
+            .map(|m| crate::finished(&m.universe))
+            .collect();
+        Ok((PyBytes::new(py, &self.observations()), rewards, done))
+    }
+
+    /// The action masks (1 or 0 bytes, members × rows × actions), as the single
+    /// environments' `info["action_mask"]`.
+    fn action_mask<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let (team, per_node) = (self.team, self.per_node);
+        let mut out = Vec::with_capacity(self.members.len() * self.rows * team.actions());
+        for m in &mut self.members {
+            views::mask(&mut m.universe, team, per_node, &mut out);
+        }
+        PyBytes::new(py, &out)
+    }
+
+    /// Every member's observation now (as `reset` and `step` return them).
+    fn observe<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.observations())
+    }
+
+    /// Each member's tick.
+    fn ticks(&self) -> Vec<u32> {
+        self.members
+            .iter()
+            .map(|m| m.universe.clock().tick)
+            .collect()
+    }
+
+    /// Each member's objectives so far: `(security_loss, availability, cost)`.
+    fn objectives(&self) -> Vec<(f64, f64, f64)> {
+        self.members
+            .iter()
+            .map(|m| {
+                let o = m.universe.summary().objectives;
+                (o.security_loss, o.availability, o.cost)
+            })
+            .collect()
+    }
+}

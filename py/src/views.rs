@@ -1,0 +1,246 @@
+//! What each team sees of a universe and what it can do to it, as the agent environments
+//! index them: one row per group (or per node), a few features per row, a small set of
+//! actions per row.
+//!
+//! The two teams see through different sensors (per node: `sim::operator::blue_view` and
+//! `red_view`, property-tested there to carry none of the other side's knowledge). Blue
+//! sees what the defenders' sensors report (alerts, its own quarantines and patches,
+//! services down), never which nodes are compromised. Red sees what an attacker knows: the
+//! nodes its campaign holds, which nodes answer on the network at all (isolation shows as
+//! silence), and which services are down; never the defenders' alerts or patch levels. Both [`PyUniverse`](crate::PyUniverse)
+//! and the vectorised [`Batch`](crate::batch::Batch) read and act through these
+//! functions, so a single universe and a batch of them give the same observations.
+
+use paraverse_sim::operator::{OperatorAction, blue_view, red_view};
+use paraverse_sim::prelude::*;
+use paraverse_sim::rng::{fnv1a, mix64};
+use paraverse_sim::world::CampaignId;
+
+/// Blue's features per row, in observation order.
+pub const BLUE_FEATURES: [&str; 4] = ["alerted", "quarantined", "patched", "out_of_service"];
+
+/// Red's features per row, in observation order.
+pub const RED_FEATURES: [&str; 3] = ["held", "isolated", "out_of_service"];
+
+/// Blue's group-level actions, in the order agents index them.
+pub const BLUE_GROUP_ACTIONS: [&str; 4] = ["none", "quarantine_alerted", "release", "patch"];
+
+/// Blue's node-level actions, in the order agents index them (`act` takes the names).
+pub const BLUE_NODE_ACTIONS: [&str; 4] = ["none", "quarantine", "release", "patch"];
+
+/// Red's actions, per group (exploit one node of it) or per node (exploit that node).
+pub const RED_ACTIONS: [&str; 2] = ["none", "exploit"];
+
+/// Whose eyes and hands: the defenders, or the attacker steering one campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Team {
+    /// The defenders.
+    Blue,
+    /// The attacker, acting for the scenario's campaign of this index.
+    Red(CampaignId),
+}
+
+impl Team {
+    /// Parses `blue` or `red` (with the campaign red steers).
+    pub fn parse(name: &str, campaign: CampaignId) -> Result<Self, String> {
+        match name {
+            "blue" => Ok(Self::Blue),
+            "red" => Ok(Self::Red(campaign)),
+            other => Err(format!("team `{other}`: expected blue or red")),
+        }
+    }
+
+    /// Features per row.
+    pub fn features(self) -> usize {
+        match self {
+            Self::Blue => BLUE_FEATURES.len(),
+            Self::Red(_) => RED_FEATURES.len(),
+        }
+    }
+
+    /// Actions per row (the same at group and node level).
+    pub fn actions(self) -> usize {
+        match self {
+            Self::Blue => BLUE_GROUP_ACTIONS.len(),
+            Self::Red(_) => RED_ACTIONS.len(),
+        }
+    }
+
+    /// This team's view of one node ([`blue_view`], [`red_view`]; red's padded).
+    fn view(self, s: &Security) -> [bool; 4] {
+        match self {
+            Self::Blue => blue_view(s),
+            Self::Red(c) => {
+                let [held, isolated, down] = red_view(s, c);
+                [held, isolated, down, false]
+            }
+        }
+    }
+}
+
+/// Whether red's campaign `c` holds the node and can reach it.
+fn held(s: &Security, c: CampaignId) -> bool {
+    red_view(s, c)[0]
+}
+
+/// (first node, count) of every group, or of every node alone.
+pub fn spans(u: &Universe, per_node: bool) -> Vec<(u32, u32)> {
+    if per_node {
+        (0..u.scenario().node_count).map(|n| (n, 1)).collect()
+    } else {
+        u.scenario().group_spans()
+    }
+}
+
+/// Appends the team's observation to `out`: per row (group or node), the share of its
+/// nodes showing each feature.
+pub fn observe(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<f32>) {
+    let spans = spans(u, per_node);
+    let features = team.features();
+    u.with_security(|security| {
+        out.reserve(spans.len() * features);
+        for (first, count) in spans {
+            let mut seen = [0u32; 4];
+            for s in &security[first as usize..(first + count) as usize] {
+                for (k, on) in team.view(s).into_iter().enumerate() {
+                    seen[k] += u32::from(on);
+                }
+            }
+            out.extend(
+                seen[..features]
+                    .iter()
+                    .map(|&n| n as f32 / count.max(1) as f32),
+            );
+        }
+    });
+}
+
+/// Appends which of the team's actions would do anything now, 1 or 0 per row and
+/// action. Doing nothing always can. Blue: quarantine where a node is alerted (per node:
+/// any node) and not isolated, release where one is isolated, patch where one is
+/// unpatched. Red: exploit where a node is neither held nor isolated (whether the exploit
+/// works, red learns by trying).
+pub fn mask(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<u8>) {
+    let spans = spans(u, per_node);
+    u.with_security(|security| {
+        for (first, count) in spans {
+            let nodes = &security[first as usize..(first + count) as usize];
+            let any = |f: &dyn Fn(&Security) -> bool| u8::from(nodes.iter().any(f));
+            out.push(1);
+            match team {
+                Team::Blue => {
+                    out.push(any(&|s| (per_node || s.alerted) && !s.quarantined));
+                    out.push(any(&|s| s.quarantined));
+                    out.push(any(&|s| !s.patched));
+                }
+                Team::Red(c) => out.push(any(&|s| red_target(s, c))),
+            }
+        }
+    });
+}
+
+/// A node red may try: not its own and not isolated.
+fn red_target(s: &Security, c: CampaignId) -> bool {
+    !held(s, c) && !s.quarantined
+}
+
+/// The node actions one group-level action stands for. Blue: quarantine every alerted
+/// node not yet isolated, release every isolated node, patch every unpatched node. Red:
+/// exploit one node of the group that it neither holds nor sees isolated, drawn from the
+/// scenario's seed, the tick and the group (so the same run and actions pick the same
+/// node).
+pub fn group_actions(
+    u: &mut Universe,
+    team: Team,
+    group: usize,
+    action: usize,
+) -> Result<Vec<OperatorAction>, String> {
+    if action >= team.actions() {
+        let names: &[&str] = match team {
+            Team::Blue => &BLUE_GROUP_ACTIONS,
+            Team::Red(_) => &RED_ACTIONS,
+        };
+        return Err(format!(
+            "action {action}: expected 0 to {} ({})",
+            names.len() - 1,
+            names.join(", ")
+        ));
+    }
+    let Some(g) = u.scenario().groups.get(group) else {
+        return Err(format!(
+            "group {group}: the scenario has {}",
+            u.scenario().groups.len()
+        ));
+    };
+    let (first, count) = (g.first_node, g.count);
+    let draw = mix64(
+        u.scenario().seed
+            ^ fnv1a(b"red operator")
+            ^ mix64((u64::from(u.clock().tick) << 32) | group as u64),
+    );
+    Ok(u.with_security(|security| {
+        let nodes = first..first + count;
+        match (team, action) {
+            (_, 0) => Vec::new(),
+            (Team::Red(c), _) => {
+                let targets: Vec<u32> = nodes
+                    .filter(|&n| red_target(&security[n as usize], c))
+                    .collect();
+                targets
+                    .get((draw % targets.len().max(1) as u64) as usize)
+                    .map(|&node| OperatorAction::Exploit { node, campaign: c })
+                    .into_iter()
+                    .collect()
+            }
+            (Team::Blue, _) => nodes
+                .filter_map(|n| {
+                    let s = &security[n as usize];
+                    match action {
+                        1 if s.alerted && !s.quarantined => Some(OperatorAction::Quarantine(n)),
+                        2 if s.quarantined => Some(OperatorAction::Release(n)),
+                        3 if !s.patched => Some(OperatorAction::Patch(n)),
+                        _ => None,
+                    }
+                })
+                .collect(),
+        }
+    }))
+}
+
+/// The node action a per-node agent's `action` index stands for, or None for `none`.
+pub fn node_action(team: Team, node: u32, action: usize) -> Result<Option<OperatorAction>, String> {
+    Ok(match (team, action) {
+        (_, 0) => None,
+        (Team::Blue, 1) => Some(OperatorAction::Quarantine(node)),
+        (Team::Blue, 2) => Some(OperatorAction::Release(node)),
+        (Team::Blue, 3) => Some(OperatorAction::Patch(node)),
+        (Team::Red(campaign), 1) => Some(OperatorAction::Exploit { node, campaign }),
+        _ => {
+            return Err(format!(
+                "action {action}: expected 0 to {}",
+                team.actions() - 1
+            ));
+        }
+    })
+}
+
+/// Queues a whole row-indexed action vector (one action per group, or per node): the
+/// environments' `step`. Returns how many node actions it queued.
+pub fn act_rows(
+    u: &mut Universe,
+    team: Team,
+    per_node: bool,
+    actions: &[i64],
+) -> Result<usize, String> {
+    let mut queued = Vec::new();
+    for (row, &a) in actions.iter().enumerate() {
+        let a = usize::try_from(a).map_err(|_| format!("action {a}: expected 0 or more"))?;
+        if per_node {
+            queued.extend(node_action(team, row as u32, a)?);
+        } else {
+            queued.extend(group_actions(u, team, row, a)?);
+        }
+    }
+    u.act(&queued)?;
+    Ok(queued.len())
+}
