@@ -243,16 +243,26 @@ impl Batch {
             .chunks_exact(8)
             .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
             .collect();
+        // Every member's actions are checked before any is queued: all or nothing.
         let (team, per_node) = (self.team, self.per_node);
+        let mut queued = Vec::with_capacity(n);
         for (i, m) in self.members.iter_mut().enumerate() {
-            if !skip.contains(&i) {
-                views::act_rows(
+            let mine = if skip.contains(&i) {
+                Vec::new()
+            } else {
+                views::row_actions(
                     &mut m.universe,
                     team,
                     per_node,
                     &actions[i * rows..][..rows],
                 )
-                .map_err(|e| PyValueError::new_err(format!("member {i}: {e}")))?;
+                .map_err(|e| PyValueError::new_err(format!("member {i}: {e}")))?
+            };
+            queued.push(mine);
+        }
+        for (m, actions) in self.members.iter_mut().zip(queued) {
+            if !actions.is_empty() {
+                m.universe.act(&actions).map_err(ParaverseError::new_err)?;
             }
         }
         let (ticks, weights) = (self.ticks_per_step, self.weights);

@@ -584,6 +584,19 @@ fn scenarios() -> Vec<&'static str> {
     bundled::ALL.iter().map(|b| b.name).collect()
 }
 
+/// The TOML text of a bundled scenario (`paraverse.scenarios()`), e.g. to write a variant
+/// of it.
+#[pyfunction]
+fn scenario_text(name: &str) -> PyResult<&'static str> {
+    bundled::get(name).map(|b| b.text).ok_or_else(|| {
+        let names: Vec<&str> = bundled::ALL.iter().map(|b| b.name).collect();
+        PyValueError::new_err(format!(
+            "no bundled scenario `{name}`: expected one of {}",
+            names.join(", ")
+        ))
+    })
+}
+
 /// The bundled strategy names.
 #[pyfunction]
 fn strategies() -> Vec<&'static str> {
@@ -596,6 +609,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(scenarios, m)?)?;
     m.add_function(wrap_pyfunction!(strategies, m)?)?;
+    m.add_function(wrap_pyfunction!(scenario_text, m)?)?;
     m.add("ScenarioError", m.py().get_type::<ScenarioError>())?;
     m.add("ParaverseError", m.py().get_type::<ParaverseError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

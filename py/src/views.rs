@@ -224,23 +224,41 @@ pub fn node_action(team: Team, node: u32, action: usize) -> Result<Option<Operat
     })
 }
 
-/// Queues a whole row-indexed action vector (one action per group, or per node): the
-/// environments' `step`. Returns how many node actions it queued.
-pub fn act_rows(
+/// The node actions a whole row-indexed action vector (one action per group, or per
+/// node) stands for: the environments' `step`. Fails, naming the action, if an index is
+/// out of range.
+pub fn row_actions(
     u: &mut Universe,
     team: Team,
     per_node: bool,
     actions: &[i64],
-) -> Result<usize, String> {
+) -> Result<Vec<OperatorAction>, String> {
     let mut queued = Vec::new();
     for (row, &a) in actions.iter().enumerate() {
         let a = usize::try_from(a).map_err(|_| format!("action {a}: expected 0 or more"))?;
+        if a == 0 {
+            continue; // nothing to do, and nothing to look up
+        }
         if per_node {
             queued.extend(node_action(team, row as u32, a)?);
         } else {
             queued.extend(group_actions(u, team, row, a)?);
         }
     }
-    u.act(&queued)?;
+    Ok(queued)
+}
+
+/// Queues a row-indexed action vector ([`row_actions`]), all or nothing; returns how
+/// many node actions it queued.
+pub fn act_rows(
+    u: &mut Universe,
+    team: Team,
+    per_node: bool,
+    actions: &[i64],
+) -> Result<usize, String> {
+    let queued = row_actions(u, team, per_node, actions)?;
+    if !queued.is_empty() {
+        u.act(&queued)?;
+    }
     Ok(queued.len())
 }

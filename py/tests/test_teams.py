@@ -172,3 +172,39 @@ def test_vector_env_autoresets_on_the_next_step_and_checks_actions():
         envs.step(np.full((2, envs.view.rows), 5))
     with pytest.raises(ValueError):
         envs.step(np.zeros((3, envs.view.rows)))
+
+
+def test_a_bad_action_in_one_member_queues_nothing_in_any():
+    kw = dict(team="blue", ticks=20, ticks_per_step=10)
+    tried, clean = TeamVectorEnv("metaverse-campus", 2, **kw), TeamVectorEnv("metaverse-campus", 2, **kw)
+    tried.reset(seed=3)
+    clean.reset(seed=3)
+    patch = np.full((2, tried.view.rows), 3, dtype=np.int64)
+    bad = patch.copy()
+    bad[1, 0] = 7
+    with pytest.raises(ValueError, match="member 1"):
+        tried.step(bad)
+    a, b = tried.step(np.zeros_like(patch)), clean.step(np.zeros_like(patch))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]), "member 0's patches were not queued"
+
+
+def test_the_cage4_like_network_is_bundled_with_two_phases_for_red():
+    assert "cage4-like" in paraverse.scenarios()
+    blue = BlueEnv("cage4-like", ticks=60, ticks_per_step=10)
+    check_env(blue, skip_render_check=True)
+    zones = {g["zone"] for g in blue.groups}
+    assert {"contractor", "restricted-a", "operational-a", "restricted-b", "operational-b"} <= zones
+    assert blue.universe.nodes == 97
+    red = RedEnv("cage4-like", campaign="phase-2B-impact", ticks=60, ticks_per_step=10)
+    assert red.view.campaign == 1
+
+
+def test_the_bench_prints_a_row_per_size(capsys):
+    from paraverse import bench
+
+    assert bench.scaled_campus(1000).count("count = ") >= 14
+    bench.main(["--sizes", "16", "--seconds", "0.05", "--members", "2", "--nasim-max", "0"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["nodes", "serial", "steps/s"], out
+    row = out[1].split()
+    assert int(row[0]) >= 16 and float(row[1]) > 0 and float(row[2]) > 0 and row[3] == "-", row

@@ -85,6 +85,10 @@ pub const ALL: &[Bundled] = &[
         name: "enterprise-office",
         text: include_str!("../../scenarios/enterprise-office.toml"),
     },
+    Bundled {
+        name: "cage4-like",
+        text: include_str!("../../scenarios/cage4-like.toml"),
+    },
 ];
 
 /// Every bundled defense strategy (the repository's `strategies/` folder), usable by name:

@@ -113,9 +113,11 @@ class TeamView:
         return np.frombuffer(b, dtype=np.int8).reshape(self.rows, len(self.actions)).copy()
 
     def act(self, universe: Universe, action) -> int:
-        action = np.asarray(action, dtype=np.int64)
-        if not self.action_space.contains(action):
+        action = np.asarray(action)
+        if action.shape != self.action_space.shape or action.dtype.kind not in "iu":
             raise ValueError(f"{self.team} action {action!r} is not in {self.action_space}")
+        # The simulator checks every index (0 to actions - 1) and queues nothing if one is
+        # out of range: a ValueError naming the row's action.
         return universe.act_rows(
             action.tolist(), team=self.team, per_node=self.per_node, campaign=self.campaign
         )
