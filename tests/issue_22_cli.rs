@@ -285,3 +285,59 @@ fn the_enterprise_office_speaks_enterprise() {
         loss(&open)
     );
 }
+
+#[test]
+fn validate_reports_every_unknown_key_and_wrong_value_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Five independent mistakes: serde alone stops at the first.
+    let scenario = dir.path().join("typos.toml");
+    std::fs::write(
+        &scenario,
+        "[general]\nname = \"x\"\nseed = 1\ntick = \"1 s\"\nstop = \"10 s\"\nbogus = 1\n\n\
+         [[zone]]\nname = \"z\"\ncolour = \"red\"\n\n\
+         [[group]]\nname = \"g\"\nkind = \"phone\"\ncount = \"two\"\nzone = \"z\"\nsize = 3\n\n\
+         [[group]]\nname = \"h\"\nkind = \"phon\"\ncount = 2\nzone = \"z\"\n",
+    )
+    .unwrap();
+    let o = paraverse(&["validate", scenario.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    let located: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("typos.toml:"))
+        .map(|l| l.split("typos.toml:").nth(1).unwrap())
+        .collect();
+    let expected = [
+        ("6:", "general.bogus", "unknown field `bogus`"),
+        ("10:", "zone[0].colour", "unknown field `colour`"),
+        ("15:", "group[0].count", "invalid type: string \"two\""),
+        ("17:", "group[0].size", "unknown field `size`"),
+        ("21:", "group[1].kind", "unknown variant `phon`"),
+    ];
+    assert_eq!(located.len(), expected.len(), "{err}");
+    for (line, (at, field, message)) in located.iter().zip(expected) {
+        assert!(
+            line.starts_with(at) && line.contains(field) && line.contains(message),
+            "{line} should be {at} {field}: {message}\n{err}"
+        );
+    }
+    assert!(
+        !err.contains("missing field"),
+        "no follow-on of the wrong count: {err}"
+    );
+    // The same for an experiment file: every unknown key of its sections.
+    let experiment = dir.path().join("exp.toml");
+    std::fs::write(
+        &experiment,
+        "[experiment]\nname = \"e\"\nscenario = \"metaverse-campus\"\nreplicas = 2\nticks = 5\nrepeats = 3\n\n\
+         [[vary]]\nparam = \"patching.interval\"\nvalues = [\"10 min\"]\nstep = 1\n",
+    )
+    .unwrap();
+    let o = paraverse(&["validate", experiment.to_str().unwrap()], dir.path());
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("experiment.repeats") && err.contains("vary[0].step"),
+        "{err}"
+    );
+}

@@ -415,8 +415,8 @@ impl PyUniverse {
         self.observation(py, "blue", per_node, 0)
     }
 
-    /// Queues operator actions for the next tick: `kind` is `quarantine`, `release` or
-    /// `patch` (blue), or `exploit` (red, for the scenario's campaign of index
+    /// Queues operator actions for the next tick: `kind` is `quarantine`, `release`,
+    /// `patch`, `harden` or `revoke` (blue), or `exploit` (red, for the scenario's campaign of index
     /// `campaign`: the node is taken if it is exposed, i.e. neither held, isolated nor
     /// patched); `nodes` the node ids. Needs `operator=True`.
     #[pyo3(signature = (kind, nodes, *, campaign=0))]
@@ -425,9 +425,11 @@ impl PyUniverse {
             "quarantine" => Ok(OperatorAction::Quarantine(node)),
             "release" => Ok(OperatorAction::Release(node)),
             "patch" => Ok(OperatorAction::Patch(node)),
+            "harden" => Ok(OperatorAction::Harden(node)),
+            "revoke" => Ok(OperatorAction::Revoke(node)),
             "exploit" => Ok(OperatorAction::Exploit { node, campaign }),
             other => Err(PyValueError::new_err(format!(
-                "`{other}`: expected quarantine, release, patch or exploit"
+                "`{other}`: expected quarantine, release, patch, harden, revoke or exploit"
             ))),
         };
         let actions = nodes.into_iter().map(make).collect::<PyResult<Vec<_>>>()?;
@@ -437,7 +439,9 @@ impl PyUniverse {
 
     /// Queues one group-level action for the next tick, as the agent environments index
     /// them. Blue: 0 `none`, 1 `quarantine_alerted` (every alerted node not yet
-    /// isolated), 2 `release` (every isolated node), 3 `patch` (every unpatched node).
+    /// isolated), 2 `release` (every isolated node), 3 `patch` (every unpatched node), 4
+    /// `harden` (every node with default credentials), 5 `revoke` (every node's
+    /// credentials).
     /// Red (`team="red"`, steering `campaign`): 0 `none`, 1 `exploit` (one node of the
     /// group it neither holds nor sees isolated, drawn from the seed, tick and group).
     /// Returns how many node actions it queued. Needs `operator=True`.
@@ -481,8 +485,8 @@ impl PyUniverse {
     /// actions in order: `GROUP_ACTIONS`/`NODE_ACTIONS` for blue, `RED_ACTIONS` for
     /// red). `none` always can. Blue: quarantine where a node is alerted (per node: any
     /// node) and not isolated, `release` where one is isolated, `patch` where one is
-    /// unpatched. Red: `exploit` where a node is neither held nor isolated. The
-    /// environments' action mask.
+    /// unpatched, `harden` where one is not hardened, `revoke` always. Red: `exploit`
+    /// where a node is neither held nor isolated. The environments' action mask.
     #[pyo3(signature = (per_node=false, *, team="blue", campaign=0))]
     fn action_mask<'py>(
         &self,

@@ -23,10 +23,18 @@ pub const BLUE_FEATURES: [&str; 4] = ["alerted", "quarantined", "patched", "out_
 pub const RED_FEATURES: [&str; 3] = ["held", "isolated", "out_of_service"];
 
 /// Blue's group-level actions, in the order agents index them.
-pub const BLUE_GROUP_ACTIONS: [&str; 4] = ["none", "quarantine_alerted", "release", "patch"];
+pub const BLUE_GROUP_ACTIONS: [&str; 6] = [
+    "none",
+    "quarantine_alerted",
+    "release",
+    "patch",
+    "harden",
+    "revoke",
+];
 
 /// Blue's node-level actions, in the order agents index them (`act` takes the names).
-pub const BLUE_NODE_ACTIONS: [&str; 4] = ["none", "quarantine", "release", "patch"];
+pub const BLUE_NODE_ACTIONS: [&str; 6] =
+    ["none", "quarantine", "release", "patch", "harden", "revoke"];
 
 /// Red's actions, per group (exploit one node of it) or per node (exploit that node).
 pub const RED_ACTIONS: [&str; 2] = ["none", "exploit"];
@@ -118,7 +126,9 @@ pub fn observe(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<f32>)
 /// Appends which of the team's actions would do anything now, 1 or 0 per row and
 /// action. Doing nothing always can. Blue: quarantine where a node is alerted (per node:
 /// any node) and not isolated, release where one is isolated, patch where one is
-/// unpatched. Red: exploit where a node is neither held nor isolated (whether the exploit
+/// unpatched, harden where one still has default credentials, revoke anywhere (blue
+/// cannot see which accounts are taken, and a revocation always costs a re-enrolment).
+/// Red: exploit where a node is neither held nor isolated (whether the exploit
 /// works, red learns by trying).
 pub fn mask(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<u8>) {
     let spans = spans(u, per_node);
@@ -132,6 +142,8 @@ pub fn mask(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<u8>) {
                     out.push(any(&|s| (per_node || s.alerted) && !s.quarantined));
                     out.push(any(&|s| s.quarantined));
                     out.push(any(&|s| !s.patched));
+                    out.push(any(&|s| !s.hardened));
+                    out.push(u8::from(!nodes.is_empty()));
                 }
                 Team::Red(c) => out.push(any(&|s| red_target(s, c))),
             }
@@ -148,7 +160,8 @@ fn red_target(s: &Security, c: CampaignId) -> bool {
 /// node not yet isolated, release every isolated node, patch every unpatched node. Red:
 /// exploit one node of the group that it neither holds nor sees isolated, drawn from the
 /// scenario's seed, the tick and the group (so the same run and actions pick the same
-/// node).
+/// node). Blue's `harden` hardens every node not yet hardened, `revoke` revokes every
+/// node's credentials.
 pub fn group_actions(
     u: &mut Universe,
     team: Team,
@@ -199,6 +212,8 @@ pub fn group_actions(
                         1 if s.alerted && !s.quarantined => Some(OperatorAction::Quarantine(n)),
                         2 if s.quarantined => Some(OperatorAction::Release(n)),
                         3 if !s.patched => Some(OperatorAction::Patch(n)),
+                        4 if !s.hardened => Some(OperatorAction::Harden(n)),
+                        5 => Some(OperatorAction::Revoke(n)),
                         _ => None,
                     }
                 })
@@ -214,6 +229,8 @@ pub fn node_action(team: Team, node: u32, action: usize) -> Result<Option<Operat
         (Team::Blue, 1) => Some(OperatorAction::Quarantine(node)),
         (Team::Blue, 2) => Some(OperatorAction::Release(node)),
         (Team::Blue, 3) => Some(OperatorAction::Patch(node)),
+        (Team::Blue, 4) => Some(OperatorAction::Harden(node)),
+        (Team::Blue, 5) => Some(OperatorAction::Revoke(node)),
         (Team::Red(campaign), 1) => Some(OperatorAction::Exploit { node, campaign }),
         _ => {
             return Err(format!(

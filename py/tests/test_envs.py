@@ -22,10 +22,10 @@ def test_spaces_are_per_group_and_observations_in_range():
     e = env()
     groups = e.universe.groups()
     assert e.observation_space.shape == (len(groups), 4)
-    assert list(e.action_space.nvec) == [4] * len(groups)
+    assert list(e.action_space.nvec) == [6] * len(groups)
     obs, info = e.reset(seed=5)
     assert obs.dtype == np.float32 and e.observation_space.contains(obs)
-    assert info["action_mask"].shape == (len(groups), 4)
+    assert info["action_mask"].shape == (len(groups), 6)
     assert (info["action_mask"][:, 0] == 1).all(), "doing nothing is always allowed"
 
 
@@ -90,7 +90,7 @@ def test_operator_actions_count_like_scripted_defenses_and_are_logged():
     assert u.summary()["counters"]["releases"] >= 1
     with pytest.raises(ValueError, match="no such node"):
         u.act("quarantine", [10**9])
-    with pytest.raises(ValueError, match="expected quarantine, release, patch or exploit"):
+    with pytest.raises(ValueError, match="expected quarantine, release, patch, harden, revoke or exploit"):
         u.act("reboot", [1])
     with pytest.raises(ValueError, match="operator"):
         paraverse.Universe(seed=2, ticks=5).act("quarantine", [0])
@@ -103,7 +103,7 @@ def test_operator_actions_count_like_scripted_defenses_and_are_logged():
 def test_per_node_mode_for_small_networks(monkeypatch):
     e = BlueEnv("metaverse-campus", ticks=20, ticks_per_step=5, per="node")
     n = e.universe.nodes
-    assert e.observation_space.shape == (n, 4) and list(e.action_space.nvec) == [4] * n
+    assert e.observation_space.shape == (n, 4) and list(e.action_space.nvec) == [6] * n
     check_env(e, skip_render_check=True)
     obs, info = e.reset(seed=4)
     assert set(np.unique(obs)) <= {0.0, 1.0}
@@ -112,9 +112,33 @@ def test_per_node_mode_for_small_networks(monkeypatch):
     obs, _, _, _, info = e.step(action)
     assert info["node_actions"] == 2
     assert obs[0, 1] == 1.0 and obs[1, 1] == 1.0, "both show as quarantined"
-    assert info["action_mask"][0].tolist() == [1, 0, 1, info["action_mask"][0][3]]
+    assert info["action_mask"][0].tolist()[:3] == [1, 0, 1]
     monkeypatch.setattr(paraverse.envs, "MAX_NODES_PER_NODE", n - 1)
     with pytest.raises(ValueError, match="per='group'"):
         BlueEnv("metaverse-campus", ticks=1, per="node")
     with pytest.raises(ValueError):
         BlueEnv(per="zone")
+
+
+def test_harden_and_revoke_count_in_the_cost_and_revoke_evicts_a_taken_account():
+    u = paraverse.Universe("campaign-takeover", seed=1, ticks=400, operator=True)
+    taken = []
+    while not taken and not u.done:
+        u.step(20)
+        taken = [e["node"] for e in u.events().to_pylist() if e["event"] == "account_takeover"]
+    assert taken, "the scenario takes an account over"
+    names = {}
+    for g in u.groups():
+        for i in range(g["count"]):
+            names[f"{g['name']}-{i}"] = g["first_node"] + i
+    node = names[taken[0]]
+    before = u.objectives()["cost"]
+    u.act("revoke", [node])
+    u.act("harden", [node, node])
+    u.step()
+    counters = u.summary()["counters"]
+    assert counters["revocations"] >= 1 and counters["hardened"] >= 1
+    assert u.objectives()["cost"] > before, "revocations and hardening are not free"
+    revoked = [e for e in u.events().to_pylist() if e["event"] == "operator_revoke"]
+    assert revoked[-1]["node"] == taken[0] and revoked[-1]["true_positive"] is True
+    assert [e["event"] for e in u.events().to_pylist()].count("operator_harden") == 1

@@ -5,9 +5,12 @@
 //! end of a tick, so its actions are queued ([`Universe::act`](crate::universe::Universe::act))
 //! and applied at the start of the next tick, before anything else runs. They go through
 //! the same counters as the scripted defenses (`quarantines`, `false_quarantines`,
-//! `releases`, `patches`), so they count in the cost objective exactly as a scripted
-//! quarantine or patch round does, and each leaves an event (`operator_quarantine`,
-//! `operator_release`, `operator_patch`) in the log. A release is the simulator's own:
+//! `releases`, `patches`, `hardened`, `revocations`), so they count in the cost objective
+//! exactly as a scripted quarantine, patch or hardening round or an adaptive revocation
+//! does, and each leaves an event (`operator_quarantine`, `operator_release`,
+//! `operator_patch`, `operator_harden`, `operator_revoke`) in the log. A revocation
+//! always counts (the user re-enrols) and its event's `truth` says whether the account
+//! had been taken over. A release is the simulator's own:
 //! the node is rebuilt clean and patched.
 //!
 //! The red team has one action, [`OperatorAction::Exploit`]: it steers one of the
@@ -38,6 +41,12 @@ pub enum OperatorAction {
     Release(u32),
     /// Patch the node's known vulnerabilities (an attacker already in stays).
     Patch(u32),
+    /// Replace the node's factory-default credentials (hardening; an attacker already in
+    /// stays).
+    Harden(u32),
+    /// Revoke the credentials of the node's user: an account taken over is lost to the
+    /// attacker; the user re-enrols (friction), whether or not it was taken.
+    Revoke(u32),
     /// Red: exploit the node for the campaign (an index into the scenario's campaigns).
     Exploit {
         /// The node attacked.
@@ -51,7 +60,11 @@ impl OperatorAction {
     /// The node acted on.
     pub fn node(self) -> u32 {
         match self {
-            Self::Quarantine(n) | Self::Release(n) | Self::Patch(n) => n,
+            Self::Quarantine(n)
+            | Self::Release(n)
+            | Self::Patch(n)
+            | Self::Harden(n)
+            | Self::Revoke(n) => n,
             Self::Exploit { node, .. } => node,
         }
     }
@@ -96,6 +109,8 @@ pub struct Operator {
     false_quarantines: CounterId,
     releases: CounterId,
     patches: CounterId,
+    hardened: CounterId,
+    revocations: CounterId,
     exploit_attempts: CounterId,
     exploits: CounterId,
 }
@@ -119,6 +134,8 @@ impl SimPlugin for OperatorPlugin {
                 false_quarantines: metrics.register("false_quarantines", "clean nodes isolated"),
                 releases: metrics.register("releases", "nodes rebuilt and released"),
                 patches: metrics.register("patches", "nodes patched"),
+                hardened: metrics.register("hardened", "nodes hardened"),
+                revocations: metrics.register("revocations", "credentials revoked"),
                 exploit_attempts: metrics.register(
                     "exploit_attempts",
                     "nodes the red operator tried to exploit",
@@ -170,6 +187,15 @@ pub fn apply(
                 metrics.add(operator.patches, 1);
                 "operator_patch"
             }
+            OperatorAction::Harden(_) if !s.hardened => {
+                s.hardened = true;
+                metrics.add(operator.hardened, 1);
+                "operator_harden"
+            }
+            OperatorAction::Revoke(_) => {
+                metrics.add(operator.revocations, 1);
+                "operator_revoke"
+            }
             OperatorAction::Exploit { campaign, .. } => {
                 metrics.add(operator.exploit_attempts, 1);
                 if !s.exposed() {
@@ -184,6 +210,9 @@ pub fn apply(
         let mut e = RunEvent::new(tick, kind, action.node());
         match action {
             OperatorAction::Quarantine(_) => e.truth = Some(s.compromised),
+            OperatorAction::Revoke(_) => {
+                e.truth = Some(std::mem::take(&mut s.account_taken_over));
+            }
             OperatorAction::Exploit { campaign, .. } => {
                 e.campaign = Some(campaign);
                 e.technique = Some(EXPLOIT_TECHNIQUE);
@@ -337,6 +366,32 @@ mod tests {
             (e.tick, e.node, e.campaign, e.technique),
             (2, Some(exposed), Some(0), Some(EXPLOIT_TECHNIQUE))
         );
+    }
+
+    #[test]
+    fn harden_counts_once_and_revoke_always_and_evicts_a_taken_account() {
+        let mut u = campus(true);
+        u.step();
+        u.with_security_mut(|s| s[7].account_taken_over = true);
+        u.act(&[
+            OperatorAction::Harden(5),
+            OperatorAction::Harden(5),
+            OperatorAction::Revoke(7),
+            OperatorAction::Revoke(8),
+        ])
+        .unwrap();
+        u.step();
+        u.with_security(|s| assert!(s[5].hardened && !s[7].account_taken_over));
+        let r = u.finish();
+        let total = |n: &str| r.summary.counters.get(n).copied().unwrap_or(0);
+        assert_eq!((total("hardened"), total("revocations")), (1, 2));
+        let revoked: Vec<_> = r
+            .events
+            .iter()
+            .filter(|e| e.kind == "operator_revoke")
+            .map(|e| (e.node, e.truth))
+            .collect();
+        assert_eq!(revoked, [(Some(7), Some(true)), (Some(8), Some(false))]);
     }
 
     #[test]

@@ -3,7 +3,8 @@ paraverse.bench``.
 
 For each network size it times the blue environment (one ``BlueEnv``, one Python call per
 step) and the vector environment (``TeamVectorEnv``, member steps per second across the
-batch), one tick per step, uniformly random actions, episodes reset as they end; and, where
+batch), one tick per step, uniformly random actions among nothing, quarantine, release and
+patch, episodes reset as they end; and, where
 ``nasim`` is installed, NASim's generated scenario with as many hosts as the network has nodes (5
 services, random flat actions), in the same process, so the ratio is measured on the same
 machine at the same moment. Sizes up to 10^4 are the bundled campus with every group scaled

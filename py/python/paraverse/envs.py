@@ -187,11 +187,14 @@ class BlueEnv(TeamEnv):
     network size. With ``per="node"`` (networks up to :data:`MAX_NODES_PER_NODE` nodes),
     one row per node, each feature 0 or 1.
 
-    Action: ``MultiDiscrete([4] * groups)``: per group, 0 nothing, 1 quarantine its
-    alerted nodes, 2 release (rebuild) its quarantined nodes, 3 patch its unpatched nodes
-    (:data:`paraverse.GROUP_ACTIONS`). With ``per="node"``, ``MultiDiscrete([4] *
-    nodes)``: per node, nothing, quarantine, release, patch (``NODE_ACTIONS``).
-    ``info["action_mask"]`` (rows × 4, int8) says which would do anything.
+    Action: ``MultiDiscrete([6] * groups)``: per group, 0 nothing, 1 quarantine its
+    alerted nodes, 2 release (rebuild) its quarantined nodes, 3 patch its unpatched nodes,
+    4 harden its nodes (replace default credentials), 5 revoke its users' credentials
+    (an account taken over is lost to the attacker; every user re-enrols, which costs
+    friction) (:data:`paraverse.GROUP_ACTIONS`). With ``per="node"``,
+    ``MultiDiscrete([6] * nodes)``: per node, nothing, quarantine, release, patch, harden,
+    revoke (``NODE_ACTIONS``). ``info["action_mask"]`` (rows × 6, int8) says which would
+    do anything.
 
     Reward: minus the change of the lab's score over the step, ``score = security_loss ×
     w_s + availability × w_a + cost × w_c`` with ``weights`` (default

@@ -308,24 +308,183 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The most problems [`parse_toml`] reports from one file: past that, the rest are found
+/// once these are fixed.
+pub const MAX_PARSE_PROBLEMS: usize = 50;
+
 /// Parses TOML `text` into `T` (serde, with the field path of any error), reporting a
 /// syntax or type error as an invalid file at its line, column and field. Scenario,
-/// strategy and experiment files all go through here.
+/// strategy, experiment, mapping and import-rules files all go through here.
+///
+/// serde stops at the first problem, so a file with five misspelt keys would take five
+/// rounds to fix. Instead, after the first error the offending key is taken out of the
+/// parsed document and the rest deserialised again, until it parses or the next problem
+/// cannot be taken out: every unknown key and every value of the wrong type is reported at
+/// once (up to [`MAX_PARSE_PROBLEMS`]), each at its line and column. A required field
+/// missing from a table where a key was taken out (a misspelt or mistyped required key) is
+/// not reported again as missing. A TOML syntax error is reported alone: nothing after it
+/// can be trusted.
 pub fn parse_toml<T: serde::de::DeserializeOwned>(
     text: &str,
     origin: &str,
     locator: &Locator<'_>,
 ) -> Result<T, ScenarioError> {
-    let invalid = |d: Diagnostic| ScenarioError::Invalid {
+    let invalid = |diagnostics: Vec<Diagnostic>| ScenarioError::Invalid {
         origin: origin.to_owned(),
-        diagnostics: vec![d],
+        diagnostics,
     };
-    let deserializer = toml::de::Deserializer::parse(text)
-        .map_err(|e| invalid(locator.at_span(e.span(), String::new(), e.message().to_owned())))?;
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." { String::new() } else { field };
-        let inner = e.into_inner();
-        invalid(locator.at_span(inner.span(), field, inner.message().to_owned()))
-    })
+    let deserializer = toml::de::Deserializer::parse(text).map_err(|e| {
+        invalid(vec![locator.at_span(
+            e.span(),
+            String::new(),
+            e.message().to_owned(),
+        )])
+    })?;
+    let first = match serde_path_to_error::deserialize::<_, T>(deserializer) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    let mut current = (segments(first.path()), first.inner().message().to_owned());
+    let field = first.path().to_string();
+    let field = if field == "." { String::new() } else { field };
+    let inner = first.into_inner();
+    let mut diagnostics = vec![locator.at_span(inner.span(), field, current.1.clone())];
+    let Ok(document) = text.parse::<toml::Table>() else {
+        return Err(invalid(diagnostics));
+    };
+    let mut document = toml::Value::Table(document);
+    // Keys taken out (table path, key) and array elements dropped (array path, original
+    // indices), both in the file's own coordinates.
+    let mut removed: Vec<(Vec<Seg>, String)> = Vec::new();
+    let mut dropped: Vec<(Vec<Seg>, Vec<usize>)> = Vec::new();
+    let mut report = false;
+    while diagnostics.len() < MAX_PARSE_PROBLEMS {
+        let (Some(segs), message) = &current else {
+            break;
+        };
+        let original = in_file(segs, &dropped);
+        // A required field missing where a key was taken out: the key's own follow-on (a
+        // required key of the wrong type, or a misspelt one), so not reported again.
+        let follow_on =
+            message.starts_with("missing field") && removed.iter().any(|(p, _)| *p == original);
+        if follow_on {
+            // The element cannot be checked further: drop it (its problems are reported)
+            // and check the rest.
+            let Some(at) = segs.iter().position(|s| matches!(s, Seg::Index(_))) else {
+                break;
+            };
+            let (array, Seg::Index(index)) = (&segs[..at], &segs[at]) else {
+                break;
+            };
+            let Seg::Index(first_index) = original[at] else {
+                break;
+            };
+            if !remove_element(&mut document, array, *index) {
+                break;
+            }
+            match dropped.iter_mut().find(|(a, _)| a.as_slice() == array) {
+                Some((_, indices)) => {
+                    indices.push(first_index);
+                    indices.sort_unstable();
+                }
+                None => dropped.push((array.to_vec(), vec![first_index])),
+            }
+        } else {
+            if report {
+                diagnostics.push(locator.at_path(&original, message.clone()));
+            }
+            let (Some((Seg::Key(key), parent)), true) = (segs.split_last(), removable(message))
+            else {
+                break;
+            };
+            if !remove_key(&mut document, parent, key) {
+                break;
+            }
+            removed.push((original[..original.len() - 1].to_vec(), key.clone()));
+        }
+        report = true;
+        current = match serde_path_to_error::deserialize::<_, T>(document.clone()) {
+            Ok(_) => break,
+            Err(e) => (segments(e.path()), e.into_inner().message().to_owned()),
+        };
+    }
+    // Found section by section (a parsed table's keys come back sorted): shown in file order.
+    diagnostics.sort_by_key(|d| (d.line, d.column));
+    Err(invalid(diagnostics))
+}
+
+/// A path in the document after some array elements were dropped, in the file's own
+/// coordinates (only top-level arrays of tables are ever dropped from).
+fn in_file(path: &[Seg], dropped: &[(Vec<Seg>, Vec<usize>)]) -> Vec<Seg> {
+    let mut out = path.to_vec();
+    let Some(at) = path.iter().position(|s| matches!(s, Seg::Index(_))) else {
+        return out;
+    };
+    let Some((_, gone)) = dropped.iter().find(|(a, _)| a.as_slice() == &path[..at]) else {
+        return out;
+    };
+    if let Seg::Index(i) = path[at] {
+        // The i-th element still present is the i-th index not dropped.
+        let original = (0..).filter(|j| !gone.contains(j)).nth(i).unwrap_or(i);
+        out[at] = Seg::Index(original);
+    }
+    out
+}
+
+/// Removes element `index` of the array at `array` below `value`; false if there is none.
+fn remove_element(value: &mut toml::Value, array: &[Seg], index: usize) -> bool {
+    match (array.split_first(), value) {
+        (None, toml::Value::Array(a)) if index < a.len() => {
+            a.remove(index);
+            true
+        }
+        (Some((Seg::Key(k), rest)), toml::Value::Table(t)) => t
+            .get_mut(k.as_str())
+            .is_some_and(|v| remove_element(v, rest, index)),
+        (Some((Seg::Index(i), rest)), toml::Value::Array(a)) => a
+            .get_mut(*i)
+            .is_some_and(|v| remove_element(v, rest, index)),
+        _ => false,
+    }
+}
+
+/// Whether a deserialisation problem is one of a single key (unknown, or of the wrong type
+/// or variant), so that taking the key out lets the rest be checked.
+fn removable(message: &str) -> bool {
+    [
+        "unknown field",
+        "invalid type",
+        "invalid value",
+        "unknown variant",
+        "invalid length",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p))
+}
+
+/// A serde path as field-path steps, or None if a step has no TOML counterpart.
+fn segments(path: &serde_path_to_error::Path) -> Option<Vec<Seg>> {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .map(|s| match s {
+            Segment::Map { key } => Some(Seg::Key(key.clone())),
+            Segment::Enum { variant } => Some(Seg::Key(variant.clone())),
+            Segment::Seq { index } => Some(Seg::Index(*index)),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// Removes `key` from the table at `parent` below `value`; false if there is none.
+fn remove_key(value: &mut toml::Value, parent: &[Seg], key: &str) -> bool {
+    match (parent.split_first(), value) {
+        (None, toml::Value::Table(t)) => t.remove(key).is_some(),
+        (Some((Seg::Key(k), rest)), toml::Value::Table(t)) => t
+            .get_mut(k.as_str())
+            .is_some_and(|v| remove_key(v, rest, key)),
+        (Some((Seg::Index(i), rest)), toml::Value::Array(a)) => {
+            a.get_mut(*i).is_some_and(|v| remove_key(v, rest, key))
+        }
+        _ => false,
+    }
 }
