@@ -78,8 +78,10 @@ pub enum Command {
     /// Measure node-ticks per second and bytes per node (build with --release).
     Bench(BenchArgs),
     /// Watch a scenario run live in the terminal (red and blue views).
+    #[command(after_help = paraverse_viz::KEYS)]
     Watch(WatchArgs),
     /// Play a recorded run (a folder written by `paraverse run`) in the terminal, seekable.
+    #[command(after_help = paraverse_viz::KEYS)]
     Replay {
         /// The run's folder, e.g. results/metaverse-campus-42.
         run_dir: PathBuf,

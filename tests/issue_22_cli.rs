@@ -341,3 +341,20 @@ fn validate_reports_every_unknown_key_and_wrong_value_at_once() {
         "{err}"
     );
 }
+
+#[test]
+fn watch_and_replay_help_list_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["watch", "replay"] {
+        let o = paraverse(&[command, "--help"], dir.path());
+        let out = text(&o.stdout);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(
+            out.contains(paraverse_viz::KEYS),
+            "{command} --help:\n{out}"
+        );
+        for key in ["space", "Tab", "PgUp", "q or Esc"] {
+            assert!(out.contains(key), "{command} --help lists {key}:\n{out}");
+        }
+    }
+}

@@ -11,26 +11,16 @@ import paraverse
 from paraverse.envs import BlueEnv, RedEnv
 from paraverse.parallel import RedBlueEnv, parallel_env
 from paraverse.vector import TeamVectorEnv
+from test_envs import noop, rollout
 
 CAMPUS = dict(ticks=60, ticks_per_step=10)
-
-
-def rollout(env, seed, policy):
-    obs, info = env.reset(seed=seed)
-    observations, rewards, done = [obs], [], False
-    while not done:
-        obs, r, done, _, info = env.step(policy(obs, info))
-        observations.append(obs)
-        rewards.append(r)
-    return np.stack(observations), rewards, info
 
 
 def exploit_all(obs, info):
     return np.ones(len(obs), dtype=np.int64)
 
 
-def idle(obs, info):
-    return np.zeros(len(obs), dtype=np.int64)
+idle = noop
 
 
 def test_red_env_passes_the_checker_and_steers_the_first_campaign():

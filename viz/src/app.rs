@@ -42,6 +42,22 @@ pub enum Action {
 /// Speeds, in ticks per frame.
 const SPEEDS: [u32; 9] = [1, 2, 5, 10, 20, 50, 100, 200, 500];
 
+/// The keys [`App::handle_key`] understands, as `paraverse watch --help` and `replay
+/// --help` print them: keep the two together.
+pub const KEYS: &str = "\
+Keys:
+  space        pause / resume
+  n            one tick (and pause)
+  + or =, -    faster, slower (1 to 500 ticks per frame)
+  Tab          switch the red view (ground truth) and the blue view (sensors only)
+  /            filter the events (type, Enter to apply, Esc to cancel)
+  Up, Down     scroll the events (Up: older)
+  r            restart with the next seed (watch)
+  Left, Right  one tick back, forward (replay)
+  PgUp, PgDn   10 % of the run back, forward (replay)
+  Home, End    the start, the end (replay)
+  q or Esc     quit (also Ctrl-C)";
+
 /// The UI's state.
 #[derive(Debug, Clone)]
 pub struct App {

@@ -17,7 +17,7 @@ mod twin;
 mod ui;
 pub mod view;
 
-pub use app::{Action, App, Mode, View};
+pub use app::{Action, App, KEYS, Mode, View};
 pub use snapshot::{ChainView, HISTORY, Snapshot, zone_sizes};
 pub use twin::{EstimatePoint, StrategyFan, TwinSnapshot, render_twin};
 pub use ui::render;
