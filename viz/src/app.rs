@@ -49,13 +49,14 @@ Keys:
   space        pause / resume
   n            one tick (and pause)
   + or =, -    faster, slower (1 to 500 ticks per frame)
-  Tab          switch the red view (ground truth) and the blue view (sensors only)
-  /            filter the events (type, Enter to apply, Esc to cancel)
+  Tab          red view (ground truth) / blue view (sensors only)
+  /            filter the events (type, Enter applies, Esc cancels)
   Up, Down     scroll the events (Up: older)
   r            restart with the next seed (watch)
   Left, Right  one tick back, forward (replay)
   PgUp, PgDn   10 % of the run back, forward (replay)
   Home, End    the start, the end (replay)
+  ?            this list (? or Esc closes it)
   q or Esc     quit (also Ctrl-C)";
 
 /// The UI's state.
@@ -74,6 +75,8 @@ pub struct App {
     pub editing: Option<String>,
     /// How many of the newest event lines are scrolled out of view (0: follow the end).
     pub scroll: usize,
+    /// The key list ([`KEYS`]) is open over the screen.
+    pub help: bool,
 }
 
 impl App {
@@ -87,6 +90,7 @@ impl App {
             filter: String::new(),
             editing: None,
             scroll: 0,
+            help: false,
         }
     }
 
@@ -117,7 +121,15 @@ impl App {
             }
             return Action::None;
         }
+        if self.help && matches!(key.code, KeyCode::Char('?') | KeyCode::Esc) {
+            self.help = false;
+            return Action::None;
+        }
         match key.code {
+            KeyCode::Char('?') => {
+                self.help = true;
+                Action::None
+            }
             KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
             KeyCode::Char(' ') => {
                 self.paused = !self.paused;
@@ -172,6 +184,19 @@ mod tests {
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn question_mark_opens_the_key_list_and_closes_it_without_quitting() {
+        let mut app = App::new(Mode::Live);
+        assert_eq!(app.handle_key(key(KeyCode::Char('?'))), Action::None);
+        assert!(app.help);
+        assert_eq!(app.handle_key(key(KeyCode::Esc)), Action::None, "closes");
+        assert!(!app.help);
+        app.handle_key(key(KeyCode::Char('?')));
+        app.handle_key(key(KeyCode::Char('?')));
+        assert!(!app.help);
+        assert_eq!(app.handle_key(key(KeyCode::Esc)), Action::Quit);
     }
 
     #[test]

@@ -18,10 +18,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table};
 use serde_json::Value;
 
-use crate::{App, Mode, Snapshot, View};
+use crate::{App, KEYS, Mode, Snapshot, View};
 
 /// Events the blue team's sensors produce; red sees every event.
 const BLUE_EVENTS: [&str; 4] = ["detection", "quarantine", "release", "patch_round"];
@@ -55,6 +55,33 @@ pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, app: &App) {
     render_charts(frame, right, snap, app);
     render_events(frame, events, snap, app);
     render_help(frame, help, app);
+    if app.help {
+        render_keys(frame, frame.area());
+    }
+}
+
+/// The key list ([`KEYS`]) in a box over the middle of the screen (`?`).
+fn render_keys(frame: &mut Frame<'_>, area: Rect) {
+    let lines: Vec<Line<'_>> = KEYS.lines().skip(1).map(Line::from).collect();
+    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;
+    let height = lines.len() as u16 + 2;
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" keys (? or Esc closes) "),
+        ),
+        popup,
+    );
 }
 
 fn render_header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
@@ -383,10 +410,10 @@ fn render_events(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) 
 
 fn render_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let help = match app.mode {
-        Mode::Live => "space pause n step +/- speed tab view / filter ↑↓ scroll r restart q quit",
-        Mode::Replay => {
-            "space play ←/→ seek PgUp/PgDn ±10% Home/End +/- speed tab view / filter q quit"
+        Mode::Live => {
+            "space pause n step +/- speed tab view / filter ↑↓ scroll r restart ? keys q quit"
         }
+        Mode::Replay => "space play ←/→ seek PgUp/PgDn ±10% Home/End +/- tab / ? keys q quit",
     };
     frame.render_widget(
         Line::from(help).style(Style::new().fg(Color::DarkGray)),

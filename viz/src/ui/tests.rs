@@ -114,6 +114,26 @@ fn replay_help_fits_80_columns() {
     assert!(s.lines().last().unwrap().contains("q quit"), "{s}");
 }
 
+#[test]
+fn the_key_list_opens_over_the_screen_whole_at_80_by_24_and_160_by_50() {
+    let mut app = App::new(Mode::Live);
+    let closed = screen(&snapshot(), &app, 80, 24);
+    assert!(!closed.contains("keys (? or Esc closes)"), "{closed}");
+    assert!(
+        closed.lines().last().unwrap().contains("? keys"),
+        "{closed}"
+    );
+    app.help = true;
+    for (w, h) in [(80, 24), (160, 50)] {
+        let s = screen(&snapshot(), &app, w, h);
+        assert!(s.contains("keys (? or Esc closes)"), "{s}");
+        // Every key line of KEYS is on screen, whole.
+        for line in crate::KEYS.lines().skip(1) {
+            assert!(s.contains(line.trim()), "{line:?} at {w}x{h}:\n{s}");
+        }
+    }
+}
+
 /// Key frames of a seeded scenario: after known ticks, the screen shows exactly the
 /// numbers the universe recorded.
 #[test]
