@@ -46,7 +46,7 @@ impl Weights {
 
     /// The weighted score of a universe's objectives so far.
     pub fn score(self, u: &Universe) -> f64 {
-        let o = u.summary().objectives;
+        let o = u.objectives();
         let [s, a, c] = self.0;
         s * o.security_loss + a * o.availability + c * o.cost
     }
@@ -339,7 +339,7 @@ impl Batch {
         self.members
             .iter()
             .map(|m| {
-                let o = m.universe.summary().objectives;
+                let o = m.universe.objectives();
                 (o.security_loss, o.availability, o.cost)
             })
             .collect()

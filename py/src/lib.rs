@@ -526,7 +526,7 @@ impl PyUniverse {
 
     /// The three objectives so far: `security_loss`, `availability`, `cost`.
     fn objectives<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let o = self.with(|u| u.summary().objectives)?;
+        let o = self.with(|u| u.objectives())?;
         let d = PyDict::new(py);
         d.set_item("security_loss", o.security_loss)?;
         d.set_item("availability", o.availability)?;

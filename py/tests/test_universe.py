@@ -132,3 +132,14 @@ def test_sweep_runs_resumes_and_summarises(tmp_path):
     bad.write_text('[experiment]\nname = "x"\nscenario = "metaverse-campus"\nreplicas = 0\n')
     with pytest.raises(paraverse.ScenarioError):
         paraverse.sweep(str(bad), results=str(tmp_path / "r2"))
+
+
+def test_objectives_alone_equal_the_summarys():
+    u = paraverse.Universe("campaign-ransomware", seed=7, ticks=200)
+    seen = set()
+    for _ in range(10):
+        u.step(20)
+        o = u.objectives()
+        assert o == u.summary()["objectives"], u.tick
+        seen.add(o["security_loss"])
+    assert len(seen) > 1, "the run changes its objectives"

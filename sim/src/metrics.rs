@@ -604,20 +604,25 @@ fn ratio(metrics: &Metrics, num: &str, den: &str) -> Option<f64> {
     (d > 0).then(|| metrics.total(num).unwrap_or(0) as f64 / d as f64)
 }
 
-impl Summary {
-    /// Derives the summary from the series and counters.
-    pub fn derive(
+/// What the three objectives are made of, derived from the records alone: the part of a
+/// [`Summary`] an agent's reward reads every step, without the rest (peaks, counters,
+/// campaign outcomes), whose cost grows with the run.
+struct Assessed {
+    simulated_s: f64,
+    impact: crate::killchain::Impact,
+    xr_quality: Option<f64>,
+    cost: crate::objectives::Cost,
+    objectives: crate::objectives::Objectives,
+}
+
+impl Assessed {
+    fn of(
         scenario: &crate::scenario::Scenario,
-        links: u64,
         clock: &Clock,
         series: &TimeSeries,
         metrics: &Metrics,
-        log: &EventLog,
         book: &crate::killchain::CampaignBook,
     ) -> Self {
-        let first = series.states.first().copied().unwrap_or_default();
-        let last = series.states.last().copied().unwrap_or_default();
-        let (peak_tick, peak) = series.peak();
         // Tick 0 is the initial state; the simulated ticks are 1..
         let compromised_node_ticks = series.states.iter().skip(1).map(|s| s.compromised).sum();
         let impact = crate::killchain::Impact::derive(
@@ -636,6 +641,49 @@ impl Summary {
             scenario.node_count,
             simulated_s,
         );
+        Self {
+            simulated_s,
+            impact,
+            xr_quality,
+            cost,
+            objectives,
+        }
+    }
+}
+
+/// The three objectives so far, exactly as [`Summary::derive`] computes them, without
+/// deriving the rest of the summary.
+pub fn objectives(
+    scenario: &crate::scenario::Scenario,
+    clock: &Clock,
+    series: &TimeSeries,
+    metrics: &Metrics,
+    book: &crate::killchain::CampaignBook,
+) -> crate::objectives::Objectives {
+    Assessed::of(scenario, clock, series, metrics, book).objectives
+}
+
+impl Summary {
+    /// Derives the summary from the series and counters.
+    pub fn derive(
+        scenario: &crate::scenario::Scenario,
+        links: u64,
+        clock: &Clock,
+        series: &TimeSeries,
+        metrics: &Metrics,
+        log: &EventLog,
+        book: &crate::killchain::CampaignBook,
+    ) -> Self {
+        let first = series.states.first().copied().unwrap_or_default();
+        let last = series.states.last().copied().unwrap_or_default();
+        let (peak_tick, peak) = series.peak();
+        let Assessed {
+            simulated_s,
+            impact,
+            xr_quality,
+            cost,
+            objectives,
+        } = Assessed::of(scenario, clock, series, metrics, book);
         let time_to_half = series.time_to_half(clock);
         Summary {
             scenario: scenario.name.clone(),

@@ -395,6 +395,24 @@ mod tests {
     }
 
     #[test]
+    fn objectives_alone_equal_the_summarys_at_every_step() {
+        let mut u = campus(true);
+        for tick in 0..10 {
+            if tick == 4 {
+                u.act(&[OperatorAction::Quarantine(3), OperatorAction::Patch(9)])
+                    .unwrap();
+            }
+            let (alone, summary) = (u.objectives(), u.summary().objectives);
+            assert_eq!(
+                (alone.security_loss, alone.availability, alone.cost),
+                (summary.security_loss, summary.availability, summary.cost),
+                "tick {tick}"
+            );
+            u.step();
+        }
+    }
+
+    #[test]
     fn a_universe_without_the_plugin_refuses_actions_and_keeps_its_columns() {
         let mut plain = campus(false);
         assert!(plain.act(&[OperatorAction::Patch(1)]).is_err());

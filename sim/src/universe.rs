@@ -621,6 +621,19 @@ impl Universe {
         )
     }
 
+    /// The three objectives so far, as [`Universe::summary`] has them, without deriving the
+    /// rest of the summary (an agent's reward reads them every step).
+    pub fn objectives(&self) -> crate::objectives::Objectives {
+        let w = &self.world;
+        crate::metrics::objectives(
+            &self.scenario,
+            &self.clock(),
+            w.resource::<TimeSeries>(),
+            w.resource::<Metrics>(),
+            w.resource::<CampaignBook>(),
+        )
+    }
+
     /// The summary of these records, for this universe's scenario, network and clock.
     fn summary_of(
         &self,
