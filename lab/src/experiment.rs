@@ -496,6 +496,16 @@ fn minus_availability() -> f64 {
     -100_000.0
 }
 
+impl Score {
+    /// The weighted score of a run's objectives (lower is better): the one formula the
+    /// forecast, the twin and the agent environments' rewards share.
+    pub fn of(&self, o: &paraverse_sim::objectives::Objectives) -> f64 {
+        self.security_loss * o.security_loss
+            + self.availability * o.availability
+            + self.cost * o.cost
+    }
+}
+
 impl Default for Score {
     fn default() -> Self {
         Self {

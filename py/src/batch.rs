@@ -11,6 +11,7 @@
 //! single environments compute them (blue's default weights are the lab's; red's reward
 //! is the security loss it inflicts, weights `{"security_loss": -1}`).
 
+use paraverse_lab::experiment::Score;
 use paraverse_sim::prelude::*;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -18,38 +19,31 @@ use pyo3::types::PyBytes;
 use rayon::prelude::*;
 
 use crate::views::{self, Team};
-use crate::{ParaverseError, Spec};
+use crate::{ParaverseError, Spec, install};
 
-/// Objective weights: security loss, availability, cost.
-#[derive(Debug, Clone, Copy)]
-pub struct Weights(pub [f64; 3]);
-
-impl Weights {
-    /// Reads `{"security_loss": w, "availability": w, "cost": w}` (missing weights are 0).
-    pub fn parse(pairs: &[(String, f64)]) -> Result<Self, String> {
-        let mut w = [0.0; 3];
-        for (name, value) in pairs {
-            let k = match name.as_str() {
-                "security_loss" => 0,
-                "availability" => 1,
-                "cost" => 2,
-                other => {
-                    return Err(format!(
-                        "weights: unknown objective `{other}` (expected security_loss, availability, cost)"
-                    ));
-                }
-            };
-            w[k] = *value;
-        }
-        Ok(Self(w))
+/// Reads score weights given as `{"security_loss": w, "availability": w, "cost": w}`
+/// pairs; an objective not given weighs 0 (as in the environments' own score).
+fn weights(pairs: &[(String, f64)]) -> Result<Score, String> {
+    let mut w = Score {
+        security_loss: 0.0,
+        availability: 0.0,
+        cost: 0.0,
+        ..Score::default()
+    };
+    for (name, value) in pairs {
+        let slot = match name.as_str() {
+            "security_loss" => &mut w.security_loss,
+            "availability" => &mut w.availability,
+            "cost" => &mut w.cost,
+            other => {
+                return Err(format!(
+                    "weights: unknown objective `{other}` (expected security_loss, availability, cost)"
+                ));
+            }
+        };
+        *slot = *value;
     }
-
-    /// The weighted score of a universe's objectives so far.
-    pub fn score(self, u: &Universe) -> f64 {
-        let o = u.objectives();
-        let [s, a, c] = self.0;
-        s * o.security_loss + a * o.availability + c * o.cost
-    }
+    Ok(w)
 }
 
 /// One member of a batch: its universe and its score after its last step.
@@ -72,31 +66,24 @@ pub struct Batch {
     team: Team,
     per_node: bool,
     ticks_per_step: u32,
-    weights: Weights,
+    weights: Score,
     rows: usize,
 }
 
 impl Batch {
     fn member(&self, seed: u64) -> Result<Member, String> {
         let universe = self.spec.build(seed)?;
-        let score = self.weights.score(&universe);
+        let score = self.weights.of(&universe.objectives());
         Ok(Member { universe, score })
-    }
-
-    fn in_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        match &self.pool {
-            Some(p) => p.install(f),
-            None => f(),
-        }
     }
 
     fn observations(&mut self) -> Vec<u8> {
         let (team, per_node) = (self.team, self.per_node);
-        let mut out = Vec::with_capacity(self.members.len() * self.rows * team.features());
+        let mut out = Vec::with_capacity(self.members.len() * self.rows * team.features() * 4);
         for m in &mut self.members {
             views::observe(&mut m.universe, team, per_node, &mut out);
         }
-        out.iter().flat_map(|x| x.to_le_bytes()).collect()
+        out
     }
 }
 
@@ -129,16 +116,15 @@ impl Batch {
             return Err(PyValueError::new_err("ticks_per_step: expected at least 1"));
         }
         let spec = Spec::parse(Some(scenario), strategy, ticks, backend, true)?;
-        let team = Team::parse(team, campaign).map_err(PyValueError::new_err)?;
-        if let Team::Red(c) = team {
-            spec.check_campaign(c)?;
-        }
+        let team = crate::team(&spec.scenario, team, campaign)?;
         let weights = match weights {
-            Some(w) => Weights::parse(&w).map_err(PyValueError::new_err)?,
-            None => Weights(match team {
-                Team::Blue => crate::DEFAULT_WEIGHTS,
-                Team::Red(_) => [-1.0, 0.0, 0.0],
-            }),
+            Some(w) => self::weights(&w).map_err(PyValueError::new_err)?,
+            None => match team {
+                Team::Blue => Score::default(),
+                Team::Red(_) => {
+                    self::weights(&[("security_loss".into(), -1.0)]).expect("a known objective")
+                }
+            },
         };
         let rows = if per_node {
             spec.scenario.node_count as usize
@@ -196,7 +182,7 @@ impl Batch {
         let this = &*self;
         let members = py
             .detach(|| {
-                this.in_pool(|| {
+                install(this.pool.as_ref(), || {
                     seeds
                         .par_iter()
                         .map(|&s| this.member(s))
@@ -269,7 +255,7 @@ impl Batch {
         let pool = self.pool.as_ref();
         let members = &mut self.members;
         let rewards: Vec<f64> = py.detach(|| {
-            let mut go = || {
+            install(pool, || {
                 members
                     .par_iter_mut()
                     .enumerate()
@@ -282,17 +268,13 @@ impl Batch {
                                 break;
                             }
                         }
-                        let score = weights.score(&m.universe);
+                        let score = weights.of(&m.universe.objectives());
                         let reward = -(score - m.score);
                         m.score = score;
                         reward
                     })
                     .collect()
-            };
-            match pool {
-                Some(p) => p.install(go),
-                None => go(),
-            }
+            })
         });
         if let Some((i, fault)) = self
             .members

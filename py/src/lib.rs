@@ -67,9 +67,6 @@ fn plugins(operator: bool) -> Vec<&'static dyn SimPlugin> {
     p
 }
 
-/// The lab's default score weights (security loss, availability, cost): lower is better.
-const DEFAULT_WEIGHTS: [f64; 3] = [1.0, -100_000.0, 1.0];
-
 /// Whether a run is over: every tick simulated, or a fault stopped it.
 fn finished(u: &Universe) -> bool {
     let c = u.clock();
@@ -114,23 +111,6 @@ impl Spec {
         })
     }
 
-    /// Fails unless the scenario has a campaign of this index for red to steer.
-    fn check_campaign(&self, campaign: u16) -> PyResult<()> {
-        let n = self.scenario.campaigns.len();
-        if usize::from(campaign) >= n {
-            return Err(PyValueError::new_err(format!(
-                "campaign {campaign}: {} has {n} campaigns{}",
-                self.scenario.name,
-                if n == 0 {
-                    ", none for red to steer"
-                } else {
-                    ""
-                }
-            )));
-        }
-        Ok(())
-    }
-
     /// Builds the universe with this seed (on the current rayon pool).
     fn build(&self, seed: u64) -> Result<Universe, String> {
         let s = self.scenario.clone().with_seed(seed);
@@ -149,6 +129,34 @@ fn arrow<'py>(py: Python<'py>, table: &Table) -> PyResult<Bound<'py, PyAny>> {
     let reader = pa.call_method1("BufferReader", (PyBytes::new(py, &bytes),))?;
     py.import("pyarrow.parquet")?
         .call_method1("read_table", (reader,))
+}
+
+/// Runs `f` on `pool` if there is one, else on the global rayon pool.
+fn install<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
+/// Parses a team name; red's campaign must be one of the scenario's.
+fn team(scenario: &Scenario, name: &str, campaign: u16) -> PyResult<Team> {
+    let team = Team::parse(name, campaign).map_err(PyValueError::new_err)?;
+    let n = scenario.campaigns.len();
+    if let Team::Red(c) = team
+        && usize::from(c) >= n
+    {
+        return Err(PyValueError::new_err(format!(
+            "campaign {c}: {} has {n} campaigns{}",
+            scenario.name,
+            if n == 0 {
+                ", none for red to steer"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(team)
 }
 
 fn threads(n: Option<usize>) -> PyResult<Option<rayon::ThreadPool>> {
@@ -193,18 +201,9 @@ impl PyUniverse {
         self.with(|u| u.record())
     }
 
-    /// Parses a team name; red's campaign must be one of the scenario's.
+    /// Parses a team name against this universe's scenario ([`team`]).
     fn team(&self, name: &str, campaign: u16) -> PyResult<Team> {
-        let team = Team::parse(name, campaign).map_err(PyValueError::new_err)?;
-        if let Team::Red(c) = team {
-            let n = self.with(|u| u.scenario().campaigns.len())?;
-            if usize::from(c) >= n {
-                return Err(PyValueError::new_err(format!(
-                    "campaign {c}: the scenario has {n} campaigns"
-                )));
-            }
-        }
-        Ok(team)
+        self.with(|u| team(u.scenario(), name, campaign))?
     }
 }
 
@@ -231,10 +230,7 @@ impl PyUniverse {
         let pool = self::threads(threads)?;
         let build = || spec.build(seed);
         let universe = py
-            .detach(|| match &pool {
-                Some(p) => p.install(build),
-                None => build(),
-            })
+            .detach(|| install(pool.as_ref(), build))
             .map_err(ParaverseError::new_err)?;
         Ok(Self {
             inner: Mutex::new(universe),
@@ -248,11 +244,9 @@ impl PyUniverse {
     fn step(&self, py: Python<'_>, n: u32) -> PyResult<u32> {
         let ran = py.detach(|| {
             self.with(|u| {
-                let mut go = || (0..n).take_while(|_| u.step()).count() as u32;
-                match &self.pool {
-                    Some(p) => p.install(go),
-                    None => go(),
-                }
+                install(self.pool.as_ref(), || {
+                    (0..n).take_while(|_| u.step()).count() as u32
+                })
             })
         })?;
         if let Some(fault) = self.with(|u| u.fault().map(str::to_owned))? {
@@ -396,12 +390,11 @@ impl PyUniverse {
         campaign: u16,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let team = self.team(team, campaign)?;
-        let values = self.with(|u| {
+        let bytes = self.with(|u| {
             let mut out = Vec::new();
             views::observe(u, team, per_node, &mut out);
             out
         })?;
-        let bytes: Vec<u8> = values.iter().flat_map(|x| x.to_le_bytes()).collect();
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -421,18 +414,15 @@ impl PyUniverse {
     /// patched); `nodes` the node ids. Needs `operator=True`.
     #[pyo3(signature = (kind, nodes, *, campaign=0))]
     fn act(&self, kind: &str, nodes: Vec<u32>, campaign: u16) -> PyResult<()> {
-        let make = |node| match kind {
-            "quarantine" => Ok(OperatorAction::Quarantine(node)),
-            "release" => Ok(OperatorAction::Release(node)),
-            "patch" => Ok(OperatorAction::Patch(node)),
-            "harden" => Ok(OperatorAction::Harden(node)),
-            "revoke" => Ok(OperatorAction::Revoke(node)),
-            "exploit" => Ok(OperatorAction::Exploit { node, campaign }),
-            other => Err(PyValueError::new_err(format!(
-                "`{other}`: expected quarantine, release, patch, harden, revoke or exploit"
-            ))),
-        };
-        let actions = nodes.into_iter().map(make).collect::<PyResult<Vec<_>>>()?;
+        let (team, action) = views::named(kind, campaign).map_err(PyValueError::new_err)?;
+        let actions: Vec<OperatorAction> = nodes
+            .into_iter()
+            .map(|node| views::node_action(team, node, action))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PyValueError::new_err)?
+            .into_iter()
+            .flatten()
+            .collect();
         self.with(|u| u.act(&actions))?
             .map_err(PyValueError::new_err)
     }
@@ -566,10 +556,7 @@ fn sweep<'py>(
     let pool = self::threads(threads)?;
     let go = || runner::sweep(&exp, &dir, None, &|_, _| {});
     let outcome = py
-        .detach(|| match &pool {
-            Some(p) => p.install(go),
-            None => go(),
-        })
+        .detach(|| install(pool.as_ref(), go))
         .map_err(lab_error)?;
     let kinds = tables::SettingKinds::of(&exp);
     let points = stats::summarise(&outcome.runs, &exp.file.score);
@@ -624,5 +611,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BLUE_FEATURE_NAMES", views::BLUE_FEATURES.to_vec())?;
     m.add("RED_FEATURE_NAMES", views::RED_FEATURES.to_vec())?;
     m.add("BLUE_FEATURES", views::BLUE_FEATURES.len())?;
+    let score = paraverse_lab::experiment::Score::default();
+    let weights = PyDict::new(m.py());
+    weights.set_item("security_loss", score.security_loss)?;
+    weights.set_item("availability", score.availability)?;
+    weights.set_item("cost", score.cost)?;
+    m.add("DEFAULT_WEIGHTS", weights)?;
     Ok(())
 }

@@ -86,11 +86,6 @@ impl Team {
     }
 }
 
-/// Whether red's campaign `c` holds the node and can reach it.
-fn held(s: &Security, c: CampaignId) -> bool {
-    red_view(s, c)[0]
-}
-
 /// (first node, count) of every group, or of every node alone.
 pub fn spans(u: &Universe, per_node: bool) -> Vec<(u32, u32)> {
     if per_node {
@@ -100,13 +95,13 @@ pub fn spans(u: &Universe, per_node: bool) -> Vec<(u32, u32)> {
     }
 }
 
-/// Appends the team's observation to `out`: per row (group or node), the share of its
-/// nodes showing each feature.
-pub fn observe(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<f32>) {
+/// Appends the team's observation to `out` as little-endian float32 bytes (what numpy
+/// reads): per row (group or node), the share of its nodes showing each feature.
+pub fn observe(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<u8>) {
     let spans = spans(u, per_node);
     let features = team.features();
     u.with_security(|security| {
-        out.reserve(spans.len() * features);
+        out.reserve(spans.len() * features * 4);
         for (first, count) in spans {
             let mut seen = [0u32; 4];
             for s in &security[first as usize..(first + count) as usize] {
@@ -114,11 +109,9 @@ pub fn observe(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<f32>)
                     seen[k] += u32::from(on);
                 }
             }
-            out.extend(
-                seen[..features]
-                    .iter()
-                    .map(|&n| n as f32 / count.max(1) as f32),
-            );
+            for &n in &seen[..features] {
+                out.extend_from_slice(&(n as f32 / count.max(1) as f32).to_le_bytes());
+            }
         }
     });
 }
@@ -139,11 +132,9 @@ pub fn mask(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<u8>) {
             out.push(1);
             match team {
                 Team::Blue => {
-                    out.push(any(&|s| (per_node || s.alerted) && !s.quarantined));
-                    out.push(any(&|s| s.quarantined));
-                    out.push(any(&|s| !s.patched));
-                    out.push(any(&|s| !s.hardened));
-                    out.push(u8::from(!nodes.is_empty()));
+                    for action in 1..BLUE_GROUP_ACTIONS.len() {
+                        out.push(any(&|s| blue_applies(action, s, per_node)));
+                    }
                 }
                 Team::Red(c) => out.push(any(&|s| red_target(s, c))),
             }
@@ -153,7 +144,23 @@ pub fn mask(u: &mut Universe, team: Team, per_node: bool, out: &mut Vec<u8>) {
 
 /// A node red may try: not its own and not isolated.
 fn red_target(s: &Security, c: CampaignId) -> bool {
-    !held(s, c) && !s.quarantined
+    let [held, isolated, _] = red_view(s, c);
+    !held && !isolated
+}
+
+/// Whether blue's action (an index of [`BLUE_GROUP_ACTIONS`]) would change this node:
+/// quarantine an alerted node not yet isolated (per node, any node not isolated), release
+/// an isolated one, patch an unpatched one, harden one with default credentials, revoke
+/// any. The group actions act on these nodes; the mask allows an action where one is.
+fn blue_applies(action: usize, s: &Security, per_node: bool) -> bool {
+    match action {
+        1 => (per_node || s.alerted) && !s.quarantined,
+        2 => s.quarantined,
+        3 => !s.patched,
+        4 => !s.hardened,
+        5 => true,
+        _ => false,
+    }
 }
 
 /// The node actions one group-level action stands for. Blue: quarantine every alerted
@@ -206,20 +213,25 @@ pub fn group_actions(
                     .collect()
             }
             (Team::Blue, _) => nodes
-                .filter_map(|n| {
-                    let s = &security[n as usize];
-                    match action {
-                        1 if s.alerted && !s.quarantined => Some(OperatorAction::Quarantine(n)),
-                        2 if s.quarantined => Some(OperatorAction::Release(n)),
-                        3 if !s.patched => Some(OperatorAction::Patch(n)),
-                        4 if !s.hardened => Some(OperatorAction::Harden(n)),
-                        5 => Some(OperatorAction::Revoke(n)),
-                        _ => None,
-                    }
-                })
+                .filter(|&n| blue_applies(action, &security[n as usize], false))
+                // The index was checked above: every node maps to an action.
+                .filter_map(|n| node_action(team, n, action).ok().flatten())
                 .collect(),
         }
     }))
+}
+
+/// The team and node-action index an action's name stands for: blue's `quarantine`,
+/// `release`, `patch`, `harden`, `revoke` ([`BLUE_NODE_ACTIONS`]) or red's `exploit` for
+/// `campaign` ([`RED_ACTIONS`]).
+pub fn named(kind: &str, campaign: CampaignId) -> Result<(Team, usize), String> {
+    let index = |names: &[&str]| names.iter().skip(1).position(|n| *n == kind).map(|i| i + 1);
+    index(&BLUE_NODE_ACTIONS)
+        .map(|i| (Team::Blue, i))
+        .or_else(|| index(&RED_ACTIONS).map(|i| (Team::Red(campaign), i)))
+        .ok_or_else(|| {
+            format!("`{kind}`: expected quarantine, release, patch, harden, revoke or exploit")
+        })
 }
 
 /// The node action a per-node agent's `action` index stands for, or None for `none`.

@@ -351,9 +351,7 @@ fn run_member(
         security_loss: o.security_loss,
         availability: o.availability,
         cost: o.cost,
-        score: w.security_loss * o.security_loss
-            + w.availability * o.availability
-            + w.cost * o.cost,
+        score: w.of(o),
         series,
     })
 }

@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from ._core import DEFAULT_WEIGHTS as _LAB_WEIGHTS
 from ._core import (
     BLUE_FEATURE_NAMES,
     GROUP_ACTIONS,
@@ -34,7 +35,7 @@ from ._core import (
 )
 
 #: The lab's default score weights (``[score]`` in an experiment file): lower is better.
-DEFAULT_WEIGHTS = {"security_loss": 1.0, "availability": -100_000.0, "cost": 1.0}
+DEFAULT_WEIGHTS = dict(_LAB_WEIGHTS)
 
 #: Red's weights: its reward is the security loss it adds.
 RED_WEIGHTS = {"security_loss": -1.0}
