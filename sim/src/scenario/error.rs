@@ -353,9 +353,9 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
         return Err(invalid(diagnostics));
     };
     let mut document = toml::Value::Table(document);
-    // Keys taken out (table path, key) and array elements dropped (array path, original
+    // Tables a key was taken out of, and array elements dropped (array path, original
     // indices), both in the file's own coordinates.
-    let mut removed: Vec<(Vec<Seg>, String)> = Vec::new();
+    let mut removed_from: Vec<Vec<Seg>> = Vec::new();
     let mut dropped: Vec<(Vec<Seg>, Vec<usize>)> = Vec::new();
     let mut report = false;
     while diagnostics.len() < MAX_PARSE_PROBLEMS {
@@ -365,8 +365,7 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
         let original = in_file(segs, &dropped);
         // A required field missing where a key was taken out: the key's own follow-on (a
         // required key of the wrong type, or a misspelt one), so not reported again.
-        let follow_on =
-            message.starts_with("missing field") && removed.iter().any(|(p, _)| *p == original);
+        let follow_on = message.starts_with("missing field") && removed_from.contains(&original);
         if follow_on {
             // The element cannot be checked further: drop it (its problems are reported)
             // and check the rest.
@@ -400,7 +399,7 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
             if !remove_key(&mut document, parent, key) {
                 break;
             }
-            removed.push((original[..original.len() - 1].to_vec(), key.clone()));
+            removed_from.push(original[..original.len() - 1].to_vec());
         }
         report = true;
         current = match serde_path_to_error::deserialize::<_, T>(document.clone()) {
@@ -431,19 +430,22 @@ fn in_file(path: &[Seg], dropped: &[(Vec<Seg>, Vec<usize>)]) -> Vec<Seg> {
     out
 }
 
+/// The value at `path` below `value`, if the path leads anywhere.
+fn value_at<'v>(value: &'v mut toml::Value, path: &[Seg]) -> Option<&'v mut toml::Value> {
+    path.iter().try_fold(value, |v, seg| match (seg, v) {
+        (Seg::Key(k), toml::Value::Table(t)) => t.get_mut(k.as_str()),
+        (Seg::Index(i), toml::Value::Array(a)) => a.get_mut(*i),
+        _ => None,
+    })
+}
+
 /// Removes element `index` of the array at `array` below `value`; false if there is none.
 fn remove_element(value: &mut toml::Value, array: &[Seg], index: usize) -> bool {
-    match (array.split_first(), value) {
-        (None, toml::Value::Array(a)) if index < a.len() => {
+    match value_at(value, array) {
+        Some(toml::Value::Array(a)) if index < a.len() => {
             a.remove(index);
             true
         }
-        (Some((Seg::Key(k), rest)), toml::Value::Table(t)) => t
-            .get_mut(k.as_str())
-            .is_some_and(|v| remove_element(v, rest, index)),
-        (Some((Seg::Index(i), rest)), toml::Value::Array(a)) => a
-            .get_mut(*i)
-            .is_some_and(|v| remove_element(v, rest, index)),
         _ => false,
     }
 }
@@ -477,14 +479,8 @@ fn segments(path: &serde_path_to_error::Path) -> Option<Vec<Seg>> {
 
 /// Removes `key` from the table at `parent` below `value`; false if there is none.
 fn remove_key(value: &mut toml::Value, parent: &[Seg], key: &str) -> bool {
-    match (parent.split_first(), value) {
-        (None, toml::Value::Table(t)) => t.remove(key).is_some(),
-        (Some((Seg::Key(k), rest)), toml::Value::Table(t)) => t
-            .get_mut(k.as_str())
-            .is_some_and(|v| remove_key(v, rest, key)),
-        (Some((Seg::Index(i), rest)), toml::Value::Array(a)) => {
-            a.get_mut(*i).is_some_and(|v| remove_key(v, rest, key))
-        }
+    match value_at(value, parent) {
+        Some(toml::Value::Table(t)) => t.remove(key).is_some(),
         _ => false,
     }
 }
