@@ -513,7 +513,8 @@ pub struct TwinArgs {
     pub calibrate: Option<PathBuf>,
     /// Show the twin screen in the terminal as it runs: estimated against alerted
     /// compromise with the ensemble's band, the latest forecast per strategy, the
-    /// recommendation and why (q quits; the files are written either way).
+    /// recommendation and why (q quits at once, also mid-forecast; the files written so far
+    /// stay).
     #[arg(long)]
     pub watch: bool,
     /// Replay pace: simulated seconds per wall second (e.g. 60 replays an hour's feed in a

@@ -3,6 +3,8 @@
 
 use std::io::{BufRead, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use paraverse_attackers::AttackerPlugin;
@@ -291,10 +293,14 @@ struct Screen {
     terminal: ratatui::DefaultTerminal,
     snap: paraverse_viz::TwinSnapshot,
     drawn: std::time::Instant,
+    keys: Keys,
 }
 
 impl Screen {
     fn draw(&mut self, force: bool) -> Result<(), String> {
+        if self.keys.quit.load(Ordering::Relaxed) {
+            return Err(QUIT.into());
+        }
         if !force && self.drawn.elapsed() < std::time::Duration::from_millis(50) {
             return Ok(());
         }
@@ -303,27 +309,83 @@ impl Screen {
         self.terminal
             .draw(|f| paraverse_viz::render_twin(f, snap))
             .map_err(|e| format!("cannot draw: {e}"))?;
-        if quit_pressed(std::time::Duration::ZERO)? {
-            return Err(QUIT.into());
-        }
         Ok(())
+    }
+}
+
+/// The twin screen's keyboard, read on a thread of its own: the main thread spends seconds
+/// at a time in a forecast (or waiting for the feed's next line), and `q` must quit within
+/// a moment all the same. `q` sets `quit`, which stops the forecast within a tick
+/// ([`TwinSpec::stop`]); should the main thread still not be done after [`GRACE`] (a feed
+/// that sends nothing), the thread restores the terminal and ends the process itself:
+/// every file the twin has written is complete by then (each is written whole, or a line
+/// at a time and flushed).
+struct Keys {
+    quit: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How long `q` waits for the main thread before it ends the process.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl Keys {
+    fn listen(quit: Arc<AtomicBool>, out: PathBuf) -> Keys {
+        let done = Arc::new(AtomicBool::new(false));
+        let (q, d) = (quit.clone(), done.clone());
+        let thread = std::thread::spawn(move || {
+            let tick = std::time::Duration::from_millis(100);
+            while !d.load(Ordering::Relaxed) {
+                if quit_pressed(tick).unwrap_or(true) {
+                    q.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+            let asked = std::time::Instant::now();
+            while !d.load(Ordering::Relaxed) {
+                if asked.elapsed() > GRACE {
+                    ratatui::restore();
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "twin: quit before the twin was done (a silent feed); what was written is in {}",
+                        out.display()
+                    );
+                    std::process::exit(0);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        Keys {
+            quit,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Blocks until the user quits (the feed has ended and the last picture stays up).
+    fn wait_for_quit(&self) {
+        while !self.quit.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Tells the thread the main thread is done with the screen, and joins it.
+    fn close(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
 /// Whether `q` (or Esc, or Ctrl-C) was pressed within `wait`.
 fn quit_pressed(wait: std::time::Duration) -> Result<bool, String> {
     use ratatui::crossterm::event::{self, Event, KeyCode, KeyModifiers};
-    while event::poll(wait).map_err(|e| e.to_string())? {
-        if let Event::Key(k) = event::read().map_err(|e| e.to_string())? {
-            let ctrl_c =
-                k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
-            if matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c {
-                return Ok(true);
-            }
-        }
-        if wait.is_zero() {
-            continue;
-        }
+    if event::poll(wait).map_err(|e| e.to_string())?
+        && let Event::Key(k) = event::read().map_err(|e| e.to_string())?
+    {
+        let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+        return Ok(matches!(k.code, KeyCode::Char('q') | KeyCode::Esc) || ctrl_c);
     }
     Ok(false)
 }
@@ -522,6 +584,8 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         Some(d) => Some(ticks_of(d, "--until")?),
         None => None,
     };
+    // Set by the twin screen's `q`.
+    let quit = Arc::new(AtomicBool::new(false));
     let spec = TwinSpec {
         members: args.members,
         model,
@@ -531,6 +595,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         backend: BackendChoice::Cpu,
         cycle,
         until,
+        stop: Some(&quit),
     };
     let plugins: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
     let origin = args.observations.display().to_string();
@@ -572,19 +637,27 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
                 ..Default::default()
             },
             drawn: std::time::Instant::now(),
+            keys: Keys::listen(quit.clone(), out.clone()),
         });
+    }
+    if let Some(s) = &mut files.screen {
+        // The frame before the feed's first line: the user sees what is being watched.
+        let _ = s.draw(true);
     }
     let outcome = paraverse_twin::live::run(
         &scenario, input, &origin, &resolver, &spec, &plugins, &mut files,
     );
     if let Some(mut s) = files.screen.take() {
         // The feed ended (or failed): keep the last picture up until the user quits.
-        let quit = matches!(&outcome, Err(paraverse_twin::live::TwinError::Output(m)) if m == QUIT);
+        use paraverse_twin::live::TwinError;
+        let quit = matches!(&outcome, Err(TwinError::Stopped))
+            || matches!(&outcome, Err(TwinError::Output(m)) if m == QUIT);
         if !quit && outcome.is_ok() {
             s.snap.done = true;
             let _ = s.draw(true);
-            while !quit_pressed(std::time::Duration::from_millis(200)).unwrap_or(true) {}
+            s.keys.wait_for_quit();
         }
+        s.keys.close();
         drop(s);
         ratatui::restore();
         if quit {

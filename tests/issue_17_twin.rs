@@ -7,7 +7,9 @@ mod common;
 
 use std::io::Write as _;
 use std::path::Path;
+use std::time::Duration;
 
+use common::tmux::Tmux;
 use common::{paraverse, text};
 
 /// A 40-minute truth run of the siege under `strategy`, writing `truth/` and its feed.
@@ -578,66 +580,24 @@ fn following_the_twins_recommendations_is_no_worse_than_the_best_fixed_strategy(
 /// estimate against the alerts and the recommendation; `q` quits with status 0.
 #[test]
 fn the_twin_screen_shows_the_estimate_and_the_recommendation() {
-    let has_tmux = std::process::Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_tmux {
-        common::skip_unless_required("PARAVERSE_REQUIRE_TMUX", "tmux is not installed");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let strategies = common::repo().join("strategies");
     let s = |f: &str| strategies.join(f).display().to_string();
     let (ueba, full) = (s("ueba.toml"), s("full-stack.toml"));
     siege_truth(dir, &ueba);
-    let socket = format!("paraverse-twin-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .args(["-L", &socket])
-            .args(args)
-            .output()
-            .unwrap()
-    };
     let cmd = format!(
-        "cd {} && {} twin metaverse-under-siege --strategy {ueba} --observations feed.jsonl --members 2 --cycle '10 min' --horizon '10 min' --candidate {full} --out tw --watch; echo $? > exit-code; sleep 30",
-        dir.display(),
+        "{} twin metaverse-under-siege --strategy {ueba} --observations feed.jsonl --members 2 --cycle '10 min' --horizon '10 min' --candidate {full} --out tw --watch; echo $? > exit-code",
         env!("CARGO_BIN_EXE_paraverse")
     );
-    let started = std::process::Command::new("tmux")
-        .args([
-            "-L",
-            &socket,
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            &cmd,
-        ])
-        .env("TERM", "xterm-256color")
-        .status()
-        .unwrap();
-    assert!(started.success());
-    let screen =
-        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    let mut last = String::new();
-    while !(last.contains("recommended: ") && last.contains("(ended)") || last.contains("tick 240"))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the twin screen never showed:\n{last}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        last = screen();
-    }
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    last = screen();
+    let Some(t) = Tmux::start("twin", &cmd, dir, (100, 30)) else {
+        return;
+    };
+    let last = t.wait_within(Duration::from_secs(90), "the last tick", |s| {
+        s.contains("recommended: ") && s.contains("(ended)") || s.contains("tick 240")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let last = t.screen() + &last;
     for expect in [
         "paraverse twin",
         "estimated vs alerted",
@@ -647,22 +607,76 @@ fn the_twin_screen_shows_the_estimate_and_the_recommendation() {
     ] {
         assert!(last.contains(expect), "{expect}:\n{last}");
     }
-    tmux(&["send-keys", "-t", "t", "q"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // `q` quits at once, also while the last cycle's forecast still runs.
+    t.keys(&["q"]);
+    let code = exit_code_within(&t, dir, Duration::from_secs(10));
+    assert_eq!(code, "0");
+    assert!(dir.join("tw/estimates.csv").is_file());
+}
+
+/// `q` on the twin screen quits within seconds wherever the twin is: in a forecast that
+/// would take minutes (32 members of two strategies over 4 h), and waiting for a feed that
+/// sends nothing. Both exit with status 0 and leave what was written.
+#[test]
+fn q_quits_the_twin_screen_mid_forecast_and_on_a_silent_feed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let strategies = common::repo().join("strategies");
+    let s = |f: &str| strategies.join(f).display().to_string();
+    let (ueba, full) = (s("ueba.toml"), s("full-stack.toml"));
+    siege_truth(dir, &ueba);
+    let bin = env!("CARGO_BIN_EXE_paraverse");
+    // The first forecast starts at tick 0, before anything else is drawn.
+    let cmd = format!(
+        "{bin} twin metaverse-under-siege --strategy {ueba} --observations feed.jsonl --members 32 --cycle '10 min' --horizon '4 h' --candidate {full} --out tw --watch; echo $? > exit-code"
+    );
+    let Some(t) = Tmux::start("twin-forecast", &cmd, dir, (100, 30)) else {
+        return;
+    };
+    t.wait_for("the twin screen", |s| s.contains("paraverse twin"));
+    std::thread::sleep(Duration::from_secs(1));
+    t.keys(&["q"]);
+    assert_eq!(exit_code_within(&t, dir, Duration::from_secs(10)), "0");
+    let made = std::fs::read_dir(dir.join("tw/recommendations"))
+        .unwrap()
+        .count();
+    assert_eq!(made, 0, "quit before the first forecast ended");
+    assert!(t.screen().contains("twin: quit at tick"), "{}", t.screen());
+    drop(t);
+    std::fs::remove_file(dir.join("exit-code")).unwrap();
+    // A feed that stays open and silent (a collector with nothing to say yet).
+    let cmd = format!(
+        "bash -c \"{bin} twin metaverse-under-siege --strategy {ueba} --observations <(sleep 60) --out tw2 --watch; echo \\$? > exit-code\""
+    );
+    let Some(t) = Tmux::start("twin-silent", &cmd, dir, (100, 30)) else {
+        return;
+    };
+    t.wait_for("the twin screen", |s| s.contains("paraverse twin"));
+    t.keys(&["q"]);
+    assert_eq!(exit_code_within(&t, dir, Duration::from_secs(10)), "0");
+    assert!(
+        t.screen().contains("quit before the twin was done"),
+        "{}",
+        t.screen()
+    );
+    assert!(dir.join("tw2/estimates.csv").is_file());
+}
+
+/// The twin's exit status, once the command line in `t` wrote it to `dir/exit-code`.
+fn exit_code_within(t: &Tmux, dir: &Path, limit: Duration) -> String {
+    let deadline = std::time::Instant::now() + limit;
     while !dir.join("exit-code").exists() {
         assert!(
             std::time::Instant::now() < deadline,
-            "q did not quit:\n{}",
-            screen()
+            "q did not quit within {limit:?}:\n{}",
+            t.screen()
         );
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100));
     }
-    tmux(&["kill-server"]);
-    assert_eq!(
-        std::fs::read_to_string(dir.join("exit-code"))
-            .unwrap()
-            .trim(),
-        "0"
-    );
-    assert!(dir.join("tw/estimates.csv").is_file());
+    // The shell may not have finished writing it.
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::read_to_string(dir.join("exit-code"))
+        .unwrap()
+        .trim()
+        .to_owned()
 }

@@ -5,89 +5,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// Starts `cmd` in a detached 80×24 tmux session, or `None` if tmux is missing.
-    fn start(name: &str, cmd: &str, dir: &Path) -> Option<Self> {
-        let ok = Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            common::skip_unless_required("PARAVERSE_REQUIRE_TMUX", "tmux is not installed");
-            return None;
-        }
-        let t = Tmux {
-            socket: format!("paraverse-test-{name}-{}", std::process::id()),
-        };
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &t.socket,
-                "new-session",
-                "-d",
-                "-s",
-                "t",
-                "-x",
-                "80",
-                "-y",
-                "24",
-            ])
-            .arg(format!("cd {} && {cmd}; sleep 30", dir.display()))
-            .env("TERM", "xterm-256color")
-            .status()
-            .unwrap();
-        assert!(status.success());
-        Some(t)
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-t", "t"])
-            .args(keys)
-            .status()
-            .unwrap();
-    }
-
-    /// Waits until the screen satisfies `pred` (up to 20 s); returns the screen.
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "waited for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
+use common::tmux::Tmux;
 
 fn tick_of(screen: &str) -> u32 {
     let header = screen.lines().next().unwrap_or("");
@@ -103,6 +24,7 @@ fn watch_pauses_steps_switches_view_and_quits() {
         "watch",
         &format!("{bin} watch --seed 42; echo EXITED"),
         tmp.path(),
+        (80, 24),
     ) else {
         return;
     };
@@ -153,6 +75,7 @@ fn replay_shows_the_recorded_summary_numbers() {
         "replay",
         &format!("{bin} replay rec; echo EXITED"),
         tmp.path(),
+        (80, 24),
     ) else {
         return;
     };

@@ -6,6 +6,8 @@
     reason = "each test binary uses its own subset of these helpers"
 )]
 
+pub mod tmux;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

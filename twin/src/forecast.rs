@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use paraverse_lab::charts::{Chart, Series};
 use paraverse_lab::decision::{Comparison, compare_paired};
@@ -58,6 +59,9 @@ pub enum ForecastError {
     /// Nothing to forecast.
     #[error("{0}")]
     Invalid(String),
+    /// The caller asked it to stop (a user quit the twin screen).
+    #[error("stopped on request")]
+    Stopped,
     /// An output could not be written.
     #[error("cannot write {path}: {message}")]
     Write {
@@ -237,6 +241,27 @@ pub fn forecast(
     plugins: &[&(dyn SimPlugin + Sync)],
     progress: &(dyn Fn() + Sync),
 ) -> Result<Forecast, ForecastError> {
+    forecast_until(
+        starts,
+        candidates,
+        spec,
+        plugins,
+        progress,
+        &AtomicBool::new(false),
+    )
+}
+
+/// [`forecast`] that gives up with [`ForecastError::Stopped`] within a tick of a member
+/// once `stop` is set: a forecast of many members takes long, and a user who quits a
+/// screen drawn between forecasts should not wait for it to finish.
+pub fn forecast_until(
+    starts: &[Start],
+    candidates: &[Candidate],
+    spec: &ForecastSpec,
+    plugins: &[&(dyn SimPlugin + Sync)],
+    progress: &(dyn Fn() + Sync),
+    stop: &AtomicBool,
+) -> Result<Forecast, ForecastError> {
     if candidates.is_empty() || spec.members == 0 || spec.horizon == 0 || starts.is_empty() {
         return Err(ForecastError::Invalid(
             "a forecast needs a checkpoint, a strategy, a member and a horizon of at least one tick"
@@ -258,7 +283,7 @@ pub fn forecast(
             .par_iter()
             .map(|&(s, m)| {
                 let start = &starts[m as usize % starts.len()];
-                let member = run_member(start, &candidates[s], m, spec, plugins);
+                let member = run_member(start, &candidates[s], m, spec, plugins, stop);
                 progress();
                 member
             })
@@ -299,6 +324,7 @@ fn run_member(
     m: u32,
     spec: &ForecastSpec,
     plugins: &[&(dyn SimPlugin + Sync)],
+    stop: &AtomicBool,
 ) -> Result<Member, ForecastError> {
     let plugins = crate::plain(plugins);
     let checkpoint = &start.checkpoint;
@@ -319,7 +345,11 @@ fn run_member(
         member: m,
         source,
     })?;
-    universe.run(|_| {});
+    while universe.step() {
+        if stop.load(Ordering::Relaxed) {
+            return Err(ForecastError::Stopped);
+        }
+    }
     if let Some(fault) = universe.fault() {
         return Err(ForecastError::Fault {
             strategy: candidate.name.clone(),

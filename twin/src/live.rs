@@ -8,11 +8,12 @@
 //! weights, so the recommendation accounts for what the twin does not know.
 
 use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use paraverse_sim::prelude::*;
 
 use crate::ensemble::{AlertModel, Ensemble, Estimate, RatePrior};
-use crate::forecast::{Candidate, Forecast, ForecastSpec, forecast};
+use crate::forecast::{Candidate, Forecast, ForecastError, ForecastSpec, forecast_until};
 use crate::observation::{Resolver, read};
 
 /// How the twin runs.
@@ -30,6 +31,9 @@ pub struct TwinSpec<'a> {
     /// The tick the feed's end stands for (ticks after its last line had nothing to
     /// report); default: the last line's tick.
     pub until: Option<u32>,
+    /// Once set (from another thread: a key pressed while a forecast runs), the twin stops
+    /// within a tick with [`TwinError::Stopped`]; `None`: it runs to the feed's end.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 /// Why the twin stopped.
@@ -52,6 +56,9 @@ pub enum TwinError {
     /// The caller could not write an output.
     #[error("{0}")]
     Output(String),
+    /// [`TwinSpec::stop`] was set.
+    #[error("stopped on request")]
+    Stopped,
 }
 
 /// What the caller does with the twin's outputs.
@@ -85,8 +92,14 @@ pub fn run(
     let fail = |e: TwinError| {
         failure.borrow_mut().get_or_insert(e);
     };
+    let never = AtomicBool::new(false);
+    let stop = spec.stop.unwrap_or(&never);
     let mut on_tick = |e: &Estimate, ens: &mut Ensemble| {
         if failure.borrow().is_some() {
+            return;
+        }
+        if stop.load(Ordering::Relaxed) {
+            fail(TwinError::Stopped);
             return;
         }
         if let Err(m) = sink.estimate(e) {
@@ -103,12 +116,13 @@ pub fn run(
                     return;
                 }
             };
-            match forecast(&starts, candidates, fspec, plugins, &|| {}) {
+            match forecast_until(&starts, candidates, fspec, plugins, &|| {}, stop) {
                 Ok(f) => {
                     if let Err(m) = sink.recommendation(&f) {
                         fail(TwinError::Output(m));
                     }
                 }
+                Err(ForecastError::Stopped) => fail(TwinError::Stopped),
                 Err(source) => fail(TwinError::Forecast {
                     tick: e.tick,
                     source,
