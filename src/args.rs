@@ -77,7 +77,8 @@ pub enum Command {
     Space,
     /// Measure node-ticks per second and bytes per node (build with --release).
     Bench(BenchArgs),
-    /// Watch a scenario run live in the terminal (red and blue views).
+    /// Watch a scenario run live in the terminal (red and blue views), and play it as an
+    /// exercise: blue and red act at the `:` prompt, --record keeps their commands.
     #[command(after_help = paraverse_viz::KEYS)]
     Watch(WatchArgs),
     /// Play a recorded run (a folder written by `paraverse run`) in the terminal, seekable.
@@ -391,6 +392,12 @@ pub struct RunArgs {
     /// No ground truth: what a SOC would have seen.
     #[arg(long, value_name = "FILE")]
     pub observations_out: Option<PathBuf>,
+    /// Replay an exercise: operator commands to apply, one per line after the tick at whose
+    /// end they were given (`120 quarantine lobby-headsets`; `paraverse watch --record`
+    /// writes such a file). They act and cost as the scripted defenses do; the same file
+    /// gives the same run.
+    #[arg(long, value_name = "FILE")]
+    pub actions: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -621,6 +628,18 @@ pub struct WatchArgs {
     /// Traffic backend: cpu, gpu or auto.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
     pub backend: String,
+    /// Play these operator commands as their ticks come (a file `--record` wrote, or one
+    /// written by hand: `TICK COMMAND` per line).
+    #[arg(long, value_name = "FILE")]
+    pub actions: Option<PathBuf>,
+    /// Append every command given at the `:` prompt (and every one played from
+    /// --actions) to FILE, with its tick: `paraverse run --actions FILE` replays the
+    /// exercise. Refuses an existing file without --force.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Replace the --record file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of `paraverse bench`.

@@ -30,7 +30,7 @@ mod twin;
 mod view;
 mod watch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -40,6 +40,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use paraverse_attackers::AttackerPlugin;
 use paraverse_defenders::DefenderPlugin;
 use paraverse_sim::bundled;
+use paraverse_sim::operator::OperatorPlugin;
+use paraverse_sim::operator::script::Script;
 use paraverse_sim::prelude::*;
 
 use crate::args::{Cli, Command, RunArgs};
@@ -50,6 +52,17 @@ static GLOBAL: alloc::CountingAlloc = alloc::CountingAlloc;
 /// The plugins every run uses.
 pub fn plugins() -> [&'static dyn SimPlugin; 2] {
     [&AttackerPlugin, &DefenderPlugin]
+}
+
+/// [`plugins`] and the operator's: a universe that takes exercise commands.
+pub fn plugins_with_operator() -> [&'static dyn SimPlugin; 3] {
+    [&AttackerPlugin, &DefenderPlugin, &OperatorPlugin]
+}
+
+/// An exercise's script (`--actions`), checked against the scenario it will act on.
+pub fn read_script(path: &Path, scenario: &Scenario) -> Result<Script> {
+    let text = paraverse_sim::scenario::read_input(path)?;
+    Script::parse(&text, &path.display().to_string(), scenario).map_err(|e| invalid(e.to_string()))
 }
 
 /// Bad input found by the CLI itself (a path that names a file where a folder is
@@ -302,14 +315,28 @@ fn run(args: RunArgs) -> Result<()> {
     let strategy_source = scenario.strategy_source.clone();
     let (name, nodes, ticks) = (scenario.name.clone(), scenario.node_count, scenario.ticks);
 
+    let script = match &args.actions {
+        Some(path) => Some(read_script(path, &scenario)?),
+        None => None,
+    };
     let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
     let built = Instant::now();
-    let mut universe =
-        Universe::build_with(scenario, backend, &plugins()).context("cannot build the world")?;
+    // The operator's counters exist only in an exercise's runs, so a plain run's columns
+    // stay as they were.
+    let mut universe = match &script {
+        Some(_) => Universe::build_with(scenario, backend, &plugins_with_operator()),
+        None => Universe::build_with(scenario, backend, &plugins()),
+    }
+    .context("cannot build the world")?;
     if let Some((file, checkpoint)) = &resume {
-        universe
-            .restore(checkpoint)
-            .with_context(|| format!("cannot resume from {}", file.display()))?;
+        universe.restore(checkpoint).with_context(|| {
+            let hint = if script.is_none() {
+                " (if the run had --actions, resume it with the same --actions)"
+            } else {
+                ""
+            };
+            format!("cannot resume from {}{hint}", file.display())
+        })?;
     }
     let build_s = built.elapsed().as_secs_f64();
     let start = universe.clock().tick;
@@ -361,7 +388,13 @@ fn run(args: RunArgs) -> Result<()> {
     bar.set_position(u64::from(start));
     bar.reset_eta();
     let started = Instant::now();
-    while universe.step() {
+    loop {
+        if let Some(script) = &script {
+            script.queue_due(&mut universe).map_err(invalid)?;
+        }
+        if !universe.step() {
+            break;
+        }
         bar.inc(1);
         let tick = universe.clock().tick;
         if let Some(c) = cadence.as_ref().filter(|c| c.due(tick)) {

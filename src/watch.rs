@@ -1,11 +1,13 @@
 //! `paraverse watch` and `paraverse replay`: the CLI side of the terminal UI. The CLI steps
 //! the universe (or reads the recorded files); `paraverse_viz` only draws snapshots.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use paraverse_sim::operator::script::{Command, Script};
+use paraverse_sim::operator::teams::Team;
 use paraverse_sim::prelude::*;
 use paraverse_viz::{Action, App, Mode, Snapshot};
 use ratatui::DefaultTerminal;
@@ -13,7 +15,6 @@ use ratatui::crossterm::event::{self, Event};
 use serde_json::Value;
 
 use crate::args::WatchArgs;
-use crate::plugins;
 
 /// Events kept for the log pane.
 const EVENTS_SHOWN: usize = 300;
@@ -36,16 +37,29 @@ fn with_terminal(body: impl FnOnce(&mut DefaultTerminal) -> Result<()>) -> Resul
     result
 }
 
-/// `paraverse watch`.
+/// `paraverse watch`: the universe steps as the UI asks, and takes the players' commands
+/// (`:`) and the --actions script's as an exercise ([`paraverse_sim::operator::script`]).
 pub fn watch(args: &WatchArgs) -> Result<()> {
+    if let Some(path) = &args.record {
+        Recorder::check(path, args.force)?;
+    }
     need_terminal()?;
     let mut scenario = crate::load_scenario(args.scenario.as_deref(), args.strategy.as_deref())?;
     if let Some(seed) = args.seed {
         scenario = scenario.with_seed(seed);
     }
+    let script = match &args.actions {
+        Some(path) => Some(crate::read_script(path, &scenario)?),
+        None => None,
+    };
+    let mut record = match &args.record {
+        Some(path) => Some(Recorder::create(path, args.force, &scenario)?),
+        None => None,
+    };
     let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
     let build = |s: Scenario| {
-        Universe::build_with(s, backend, &plugins()).context("cannot build the world")
+        Universe::build_with(s, backend, &crate::plugins_with_operator())
+            .context("cannot build the world")
     };
     eprintln!(
         "paraverse: building {} ({} nodes)...",
@@ -55,10 +69,11 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
     with_terminal(|terminal| {
         let mut app = App::new(Mode::Live);
         let mut window = (Instant::now(), universe.clock().tick, 0.0f64);
+        let mut given = 0usize;
         loop {
             if !app.paused {
                 for _ in 0..app.ticks_per_frame() {
-                    if !universe.step() {
+                    if !advance(&mut universe, script.as_ref(), &mut record, &mut given)? {
                         app.paused = true;
                         break;
                     }
@@ -66,6 +81,10 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             }
             if let Some(fault) = universe.fault() {
                 anyhow::bail!("the run stopped: {fault}");
+            }
+            let clock = universe.clock();
+            if clock.tick >= clock.ticks && app.score.is_none() {
+                app.score = Some(score_screen(&universe, given, record.as_ref()));
             }
             // Ticks per second over the last half second or more.
             let elapsed = window.0.elapsed().as_secs_f64();
@@ -86,18 +105,183 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                 match app.handle_key(key) {
                     Action::Quit => return Ok(()),
                     Action::Step => {
-                        universe.step();
+                        advance(&mut universe, script.as_ref(), &mut record, &mut given)?;
+                    }
+                    Action::Restart if record.is_some() => {
+                        app.status = Some(
+                            "restart is off while recording (--record): the file is one run's"
+                                .into(),
+                        );
                     }
                     Action::Restart => {
                         let seed = universe.scenario().seed.wrapping_add(1);
                         universe = build(scenario.clone().with_seed(seed))?;
                         window = (Instant::now(), 0, 0.0);
+                        (given, app.score) = (0, None);
+                    }
+                    Action::Command(text) => {
+                        app.status =
+                            Some(match give(&mut universe, &text, &mut record, &mut given)? {
+                                Ok(done) | Err(done) => done,
+                            });
                     }
                     _ => {}
                 }
             }
         }
     })
+}
+
+/// Queues the script's commands for the current tick (recording them), then steps;
+/// false once the run is over.
+fn advance(
+    universe: &mut Universe,
+    script: Option<&Script>,
+    record: &mut Option<Recorder>,
+    given: &mut usize,
+) -> Result<bool> {
+    let tick = universe.clock().tick;
+    if let Some(script) = script {
+        for c in script.at(tick) {
+            c.queue(universe).map_err(crate::invalid)?;
+            *given += 1;
+            if let Some(r) = record {
+                r.write(tick, c)?;
+            }
+        }
+    }
+    Ok(universe.step())
+}
+
+/// A player's command: queued and recorded, or why not (shown on the bottom line).
+/// Only failing to write the record is an error.
+fn give(
+    universe: &mut Universe,
+    text: &str,
+    record: &mut Option<Recorder>,
+    given: &mut usize,
+) -> Result<Result<String, String>> {
+    let clock = universe.clock();
+    if clock.tick >= clock.ticks {
+        return Ok(Err("the exercise is over: nothing more happens".into()));
+    }
+    let command = match Command::parse(text, universe.scenario()) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let n = match command.queue(universe) {
+        Ok(n) => n,
+        Err(e) => return Ok(Err(e)),
+    };
+    *given += 1;
+    if let Some(r) = record {
+        r.write(clock.tick, &command)?;
+    }
+    let team = match command.team {
+        Team::Blue => "blue",
+        Team::Red(_) => "red",
+    };
+    Ok(Ok(format!(
+        "{team} at tick {}: {} ({n} node action{}, applied at tick {})",
+        clock.tick,
+        command.text,
+        if n == 1 { "" } else { "s" },
+        clock.tick + 1
+    )))
+}
+
+/// `--record`: the exercise's commands as a script, each line written as it is given, so
+/// a killed session keeps every command it took.
+struct Recorder {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+}
+
+impl Recorder {
+    /// Refuses to replace an exercise's record without `--force`.
+    fn check(path: &Path, force: bool) -> Result<()> {
+        if path.exists() && !force {
+            return Err(crate::invalid(format!(
+                "--record {}: the file exists; add --force to replace it",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn create(path: &Path, force: bool, scenario: &Scenario) -> Result<Self> {
+        Self::check(path, force)?;
+        let mut file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        writeln!(
+            file,
+            "# paraverse exercise on {} (seed {}): TICK COMMAND, each applied at the next tick.\n\
+             # Replay: paraverse run {} --seed {} --actions {}",
+            scenario.name,
+            scenario.seed,
+            scenario.name,
+            scenario.seed,
+            path.display()
+        )?;
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    fn write(&mut self, tick: u32, command: &Command) -> Result<()> {
+        self.file
+            .write_all(Script::line(tick, command).as_bytes())
+            .and_then(|()| self.file.flush())
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+/// The score screen: the objectives, the score with the lab's default weights, and what
+/// each team did.
+fn score_screen(universe: &Universe, given: usize, record: Option<&Recorder>) -> Vec<String> {
+    let summary = universe.summary();
+    let o = &summary.objectives;
+    let weights = paraverse_lab::experiment::Score::default();
+    let count = |name: &str| summary.counters.get(name).copied().unwrap_or(0);
+    let mut lines = vec![
+        format!(
+            "{} · seed {} · {} ticks",
+            summary.scenario, summary.seed, summary.ticks
+        ),
+        String::new(),
+        format!("security loss  {:>14.1}", o.security_loss),
+        format!("availability   {:>14.4}", o.availability),
+        format!("cost           {:>14.1}", o.cost),
+        format!(
+            "score          {:>14.1}  (lower is better; the lab's default weights)",
+            weights.of(o)
+        ),
+        String::new(),
+        "blue, the defenses and the players together:".into(),
+        format!(
+            "  {} quarantined ({} clean), {} released, {} patched,",
+            count("quarantines"),
+            count("false_quarantines"),
+            count("releases"),
+            count("patches"),
+        ),
+        format!(
+            "  {} hardened, {} revoked",
+            count("hardened"),
+            count("revocations")
+        ),
+        format!(
+            "red: {} of {} exploits took a node",
+            count("exploits"),
+            count("exploit_attempts")
+        ),
+        format!("commands given: {given}"),
+    ];
+    if let Some(r) = record {
+        lines.push(format!("recorded in {}", r.path.display()));
+    }
+    lines
 }
 
 /// A recorded run, read back from its folder.
@@ -182,11 +366,30 @@ impl Recording {
         (self.rows.len() - 1) as u32
     }
 
-    fn snapshot(&self, tick: u32) -> Snapshot {
+    /// The screen at `tick`: with a filter, the last events up to the tick that match
+    /// it, from the whole run (not only from the last few hundred).
+    fn snapshot(&self, tick: u32, app: &App) -> Snapshot {
         let t = tick as usize;
         let shown = self.events.partition_point(|e| {
             e.get("tick").and_then(Value::as_u64).unwrap_or(0) <= u64::from(tick)
         });
+        let filter = app.editing.as_deref().unwrap_or(&app.filter);
+        let events = if filter.is_empty() {
+            self.events[shown.saturating_sub(EVENTS_SHOWN)..shown].to_vec()
+        } else {
+            let mut found: Vec<Value> = self.events[..shown]
+                .iter()
+                .rev()
+                .filter(|e| {
+                    paraverse_viz::shown_line(e, app.view)
+                        .is_some_and(|l| paraverse_viz::matches_filter(&l, filter))
+                })
+                .take(EVENTS_SHOWN)
+                .cloned()
+                .collect();
+            found.reverse();
+            found
+        };
         Snapshot {
             scenario: self.summary["scenario"].as_str().unwrap_or("?").to_owned(),
             seed: self.summary["seed"].as_u64().unwrap_or(0),
@@ -198,7 +401,7 @@ impl Recording {
             zones: paraverse_viz::zone_sizes(&self.scenario),
             columns: self.columns.clone(),
             rows: self.rows[t.saturating_sub(paraverse_viz::HISTORY - 1)..=t].to_vec(),
-            events: self.events[shown.saturating_sub(EVENTS_SHOWN)..shown].to_vec(),
+            events,
             campaigns: paraverse_viz::ChainView::of_summary(
                 &self.summary,
                 f64::from(tick) * self.summary["tick_s"].as_f64().unwrap_or(1.0),
@@ -221,7 +424,7 @@ pub fn replay(dir: &Path) -> Result<()> {
                     app.paused = true;
                 }
             }
-            let snap = rec.snapshot(tick);
+            let snap = rec.snapshot(tick, &app);
             terminal.draw(|f| paraverse_viz::render(f, &snap, &app))?;
             let wait = if app.paused { 200 } else { 30 };
             if event::poll(Duration::from_millis(wait))?

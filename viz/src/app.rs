@@ -21,7 +21,7 @@ pub enum View {
 }
 
 /// What a key asks the CLI to do (beyond UI state, which [`App`] handles itself).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Nothing for the CLI.
     None,
@@ -37,6 +37,8 @@ pub enum Action {
     SeekShare(f64),
     /// Jump the replay to this share of the run (0 start, 1 end).
     SeekTo(f64),
+    /// An exercise command typed at the `:` prompt (live), e.g. `quarantine lobby`.
+    Command(String),
 }
 
 /// Speeds, in ticks per frame.
@@ -51,6 +53,9 @@ Keys:
   + or =, -    faster, slower (1 to 500 ticks per frame)
   Tab          red view (ground truth) / blue view (sensors only)
   /            filter the events (type, Enter applies, Esc cancels)
+  :            act (watch): a command, Enter acts, Esc cancels; blue:
+               quarantine|release|patch|harden|revoke GROUP|NODE,
+               red: exploit GROUP|NODE [CAMPAIGN]
   Up, Down     scroll the events (Up: older)
   r            restart with the next seed (watch)
   Left, Right  one tick back, forward (replay)
@@ -77,6 +82,12 @@ pub struct App {
     pub scroll: usize,
     /// The key list ([`KEYS`]) is open over the screen.
     pub help: bool,
+    /// An exercise command being typed, while the `:` prompt is open.
+    pub command: Option<String>,
+    /// What the last command did (or why it was refused), shown on the bottom line.
+    pub status: Option<String>,
+    /// The score screen's lines, once the exercise is over (the CLI fills them).
+    pub score: Option<Vec<String>>,
 }
 
 impl App {
@@ -91,6 +102,9 @@ impl App {
             editing: None,
             scroll: 0,
             help: false,
+            command: None,
+            status: None,
+            score: None,
         }
     }
 
@@ -106,6 +120,25 @@ impl App {
         }
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return Action::Quit;
+        }
+        if let Some(text) = self.command.as_mut() {
+            match key.code {
+                KeyCode::Enter => {
+                    let text = self.command.take().unwrap_or_default();
+                    return if text.trim().is_empty() {
+                        Action::None
+                    } else {
+                        Action::Command(text.trim().to_owned())
+                    };
+                }
+                KeyCode::Esc => self.command = None,
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
+            }
+            return Action::None;
         }
         if let Some(text) = self.editing.as_mut() {
             match key.code {
@@ -156,6 +189,11 @@ impl App {
             }
             KeyCode::Char('/') => {
                 self.editing = Some(self.filter.clone());
+                Action::None
+            }
+            KeyCode::Char(':') if self.mode == Mode::Live => {
+                self.command = Some(String::new());
+                self.status = None;
                 Action::None
             }
             KeyCode::Up => {
@@ -234,6 +272,28 @@ mod tests {
             Action::Quit
         );
         assert_eq!(app.handle_key(key(KeyCode::Char('q'))), Action::Quit);
+    }
+
+    #[test]
+    fn colon_types_a_command_that_enter_hands_to_the_cli() {
+        let mut app = App::new(Mode::Live);
+        app.handle_key(key(KeyCode::Char(':')));
+        for c in "patch q 1x".chars() {
+            assert_eq!(app.handle_key(key(KeyCode::Char(c))), Action::None);
+        }
+        app.handle_key(key(KeyCode::Backspace));
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            Action::Command("patch q 1".into())
+        );
+        assert_eq!(app.command, None);
+        app.handle_key(key(KeyCode::Char(':')));
+        app.handle_key(key(KeyCode::Char('x')));
+        assert_eq!(app.handle_key(key(KeyCode::Esc)), Action::None, "cancels");
+        assert_eq!(app.command, None);
+        let mut replay = App::new(Mode::Replay);
+        replay.handle_key(key(KeyCode::Char(':')));
+        assert_eq!(replay.command, None, "a replay takes no commands");
     }
 
     #[test]

@@ -20,4 +20,4 @@ pub mod view;
 pub use app::{Action, App, KEYS, Mode, View};
 pub use snapshot::{ChainView, HISTORY, Snapshot, zone_sizes};
 pub use twin::{EstimatePoint, StrategyFan, TwinSnapshot, render_twin};
-pub use ui::render;
+pub use ui::{matches_filter, render, shown_line};

@@ -24,7 +24,46 @@ use serde_json::Value;
 use crate::{App, KEYS, Mode, Snapshot, View};
 
 /// Events the blue team's sensors produce; red sees every event.
-const BLUE_EVENTS: [&str; 4] = ["detection", "quarantine", "release", "patch_round"];
+const BLUE_EVENTS: [&str; 16] = [
+    // Every sensor's alerts.
+    "detection",
+    "tripwire_alert",
+    "trust_revoked",
+    "deepfake_unmasked",
+    "update_rejected",
+    // The scripted defenses' actions.
+    "quarantine",
+    "release",
+    "patch_round",
+    "revoke",
+    "throttle",
+    "restore",
+    // The blue players' own.
+    "operator_quarantine",
+    "operator_release",
+    "operator_patch",
+    "operator_harden",
+    "operator_revoke",
+];
+
+/// An event as the events pane shows it in `view`, or `None` where that view does not
+/// see it (blue sees its sensors' alerts and its own actions, never ground truth).
+pub fn shown_line(e: &Value, view: View) -> Option<String> {
+    match view {
+        View::Red => Some(event_line(e)),
+        View::Blue => {
+            let kind = e.get("event").and_then(Value::as_str).unwrap_or("");
+            BLUE_EVENTS
+                .contains(&kind)
+                .then(|| event_line(e).replace(" [true]", "").replace(" [false]", ""))
+        }
+    }
+}
+
+/// Whether an event's shown line matches the events filter (case-insensitive substring).
+pub fn matches_filter(line: &str, filter: &str) -> bool {
+    filter.is_empty() || line.to_lowercase().contains(&filter.to_lowercase())
+}
 
 fn clock(seconds: f64) -> String {
     let s = seconds as u64;
@@ -55,14 +94,19 @@ pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, app: &App) {
     render_charts(frame, right, snap, app);
     render_events(frame, events, snap, app);
     render_help(frame, help, app);
+    if let Some(score) = &app.score {
+        let lines = score.iter().map(|l| Line::from(l.as_str())).collect();
+        render_popup(frame, frame.area(), " exercise over (q quits) ", lines);
+    }
     if app.help {
-        render_keys(frame, frame.area());
+        let lines = KEYS.lines().skip(1).map(Line::from).collect();
+        render_popup(frame, frame.area(), " keys (? or Esc closes) ", lines);
     }
 }
 
-/// The key list ([`KEYS`]) in a box over the middle of the screen (`?`).
-fn render_keys(frame: &mut Frame<'_>, area: Rect) {
-    let lines: Vec<Line<'_>> = KEYS.lines().skip(1).map(Line::from).collect();
+/// `lines` in a box over the middle of the screen: the key list ([`KEYS`], `?`), the
+/// score screen.
+fn render_popup(frame: &mut Frame<'_>, area: Rect, title: &str, lines: Vec<Line<'_>>) {
     let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;
     let height = lines.len() as u16 + 2;
     let w = width.min(area.width);
@@ -75,11 +119,7 @@ fn render_keys(frame: &mut Frame<'_>, area: Rect) {
     };
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" keys (? or Esc closes) "),
-        ),
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
         popup,
     );
 }
@@ -367,24 +407,12 @@ fn event_line(e: &Value) -> String {
 }
 
 fn render_events(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
-    let filter = app.editing.as_deref().unwrap_or(&app.filter).to_lowercase();
+    let filter = app.editing.as_deref().unwrap_or(&app.filter);
     let visible: Vec<String> = snap
         .events
         .iter()
-        .filter(|e| {
-            app.view == View::Red
-                || BLUE_EVENTS.contains(&e.get("event").and_then(Value::as_str).unwrap_or(""))
-        })
-        .map(|e| {
-            let line = event_line(e);
-            // Blue never learns ground truth from its own log.
-            if app.view == View::Blue {
-                line.replace(" [true]", "").replace(" [false]", "")
-            } else {
-                line
-            }
-        })
-        .filter(|l| filter.is_empty() || l.to_lowercase().contains(&filter))
+        .filter_map(|e| shown_line(e, app.view))
+        .filter(|l| matches_filter(l, filter))
         .collect();
     let rows = area.height.saturating_sub(2) as usize;
     // Scrolling back hides the newest lines; it stops at the oldest page.
@@ -409,9 +437,23 @@ fn render_events(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) 
 }
 
 fn render_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    if let Some(text) = &app.command {
+        frame.render_widget(
+            Line::from(format!(": {text}▏  Enter acts, Esc cancels")),
+            area,
+        );
+        return;
+    }
+    if let Some(status) = &app.status {
+        frame.render_widget(
+            Line::from(status.as_str()).style(Style::new().fg(Color::Yellow)),
+            area,
+        );
+        return;
+    }
     let help = match app.mode {
         Mode::Live => {
-            "space pause n step +/- speed tab view / filter ↑↓ scroll r restart ? keys q quit"
+            "space pause n step +/- speed tab view / filter : act ↑↓ scroll ? keys q quit"
         }
         Mode::Replay => "space play ←/→ seek PgUp/PgDn ±10% Home/End +/- tab / ? keys q quit",
     };

@@ -26,6 +26,9 @@
 //! before. Actions are applied in the order given; the same actions at the same ticks give
 //! the same run.
 
+pub mod script;
+pub mod teams;
+
 use bevy_ecs::prelude::*;
 
 use crate::metrics::{CounterId, EventLog, Metrics, RunEvent};
