@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use paraverse_sim::operator::script::{Command, Script};
 use paraverse_sim::operator::teams::Team;
 use paraverse_sim::prelude::*;
-use paraverse_viz::{Action, App, Mode, Snapshot};
+use paraverse_viz::{Action, App, Mode, Pace, Snapshot};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
 use serde_json::Value;
@@ -18,6 +18,13 @@ use crate::args::WatchArgs;
 
 /// Events kept for the log pane.
 const EVENTS_SHOWN: usize = 300;
+
+/// Wall time a live frame may spend stepping before it draws (keys stay responsive at
+/// any speed).
+const FRAME_BUDGET: Duration = Duration::from_millis(40);
+
+/// Ticks a replay frame may move at most (at `max`).
+const MAX_REPLAY_STEP: u32 = 500;
 
 fn need_terminal() -> Result<()> {
     anyhow::ensure!(
@@ -70,13 +77,20 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
         let mut app = App::new(Mode::Live);
         let mut window = (Instant::now(), universe.clock().tick, 0.0f64);
         let mut given = 0usize;
+        let mut pace = Pace::new();
+        let tick_s = universe.scenario().tick.as_micros() as f64 / 1e6;
         loop {
-            if !app.paused {
-                for _ in 0..app.ticks_per_frame() {
-                    if !advance(&mut universe, script.as_ref(), &mut record, &mut given)? {
-                        app.paused = true;
-                        break;
-                    }
+            // The ticks due at the chosen speed in simulated time, within a frame's budget
+            // (at `max`, as many as fit in it).
+            let due = pace.due(app.speed(), tick_s, app.paused, 10_000);
+            let frame = Instant::now();
+            for _ in 0..due {
+                if !advance(&mut universe, script.as_ref(), &mut record, &mut given)? {
+                    app.paused = true;
+                    break;
+                }
+                if frame.elapsed() > FRAME_BUDGET {
+                    break;
                 }
             }
             if let Some(fault) = universe.fault() {
@@ -417,9 +431,12 @@ pub fn replay(dir: &Path) -> Result<()> {
         let mut app = App::new(Mode::Replay);
         let mut tick: u32 = 0;
         let last = rec.last_tick();
+        let mut pace = Pace::new();
+        let tick_s = rec.summary["tick_s"].as_f64().unwrap_or(1.0);
         loop {
             if !app.paused {
-                tick = (tick + app.ticks_per_frame()).min(last);
+                let due = pace.due(app.speed(), tick_s, app.paused, MAX_REPLAY_STEP);
+                tick = tick.saturating_add(due.min(MAX_REPLAY_STEP)).min(last);
                 if tick == last {
                     app.paused = true;
                 }

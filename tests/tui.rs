@@ -104,3 +104,43 @@ fn watch_without_a_terminal_says_so() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/summary.json"));
 }
+
+/// `+`/`-` choose a speed in simulated time: at the slowest, one simulated second per
+/// second (the campus's 10-s ticks come one per 10 s); at ×60, never more than 6 ticks a
+/// second; the header names the speed.
+#[test]
+fn watch_speed_is_simulated_time_per_second() {
+    let bin = env!("CARGO_BIN_EXE_paraverse");
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start(
+        "speed",
+        &format!("{bin} watch --seed 42; echo EXITED"),
+        tmp.path(),
+        (80, 24),
+    ) else {
+        return;
+    };
+    t.wait_for("the default speed", |s| s.contains("×300 (5 min/s)"));
+    t.keys(&["-", "-", "-", "-", "-", "-", "-"]);
+    let slow = t.wait_for("slow motion", |s| s.contains("×1 (1 s/s)"));
+    let t0 = tick_of(&slow);
+    std::thread::sleep(Duration::from_secs(2));
+    let t1 = tick_of(&t.screen());
+    assert!(
+        t1 <= t0 + 1,
+        "2 s at 1 simulated s per s moved {t0} -> {t1}"
+    );
+    t.keys(&["+", "+", "+", "+", "+"]);
+    let start = std::time::Instant::now();
+    let fast = t.wait_for("×60", |s| s.contains("×60 (1 min/s)"));
+    let t2 = tick_of(&fast);
+    std::thread::sleep(Duration::from_secs(2));
+    let t3 = tick_of(&t.screen());
+    let wall = start.elapsed().as_secs_f64();
+    assert!(
+        t3 > t2 && f64::from(t3 - t2) <= wall * 6.0 + 1.0,
+        "{wall:.1} s at 60 simulated s per s (6 ticks/s) moved {t2} -> {t3}"
+    );
+    t.keys(&["q"]);
+    t.wait_for("exit", |s| s.contains("EXITED"));
+}

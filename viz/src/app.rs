@@ -41,8 +41,80 @@ pub enum Action {
     Command(String),
 }
 
-/// Speeds, in ticks per frame.
-const SPEEDS: [u32; 9] = [1, 2, 5, 10, 20, 50, 100, 200, 500];
+/// Speeds, in simulated seconds per wall-clock second; `None`: as fast as it goes.
+pub const SPEEDS: [Option<f64>; 13] = [
+    Some(1.0),
+    Some(2.0),
+    Some(5.0),
+    Some(10.0),
+    Some(30.0),
+    Some(60.0),
+    Some(120.0),
+    Some(300.0),
+    Some(600.0),
+    Some(1800.0),
+    Some(3600.0),
+    Some(7200.0),
+    None,
+];
+
+/// The speed a screen starts at: 5 simulated minutes per second (a 4-hour run in 48 s).
+const DEFAULT_SPEED: usize = 7;
+
+/// A speed as the header shows it: `×60 (1 min/s)`, `max`.
+pub fn speed_label(speed: Option<f64>) -> String {
+    match speed {
+        None => "max".into(),
+        Some(s) if s < 60.0 => format!("×{s} ({s} s/s)"),
+        Some(s) if s < 3600.0 => format!("×{s} ({} min/s)", s / 60.0),
+        Some(s) => format!("×{s} ({} h/s)", s / 3600.0),
+    }
+}
+
+/// Turns wall-clock time into ticks at a speed in simulated time: each frame asks how
+/// many ticks are due since the last, so a slow frame catches up and a paused screen
+/// owes nothing.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    last: std::time::Instant,
+    owed_s: f64,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pace {
+    /// Starts owing nothing.
+    pub fn new() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+            owed_s: 0.0,
+        }
+    }
+
+    /// Ticks of `tick_s` due now at `speed` (`None`: as fast as it goes, `u32::MAX`), or
+    /// 0 while paused. At most `cap` at once, so a screen never stalls catching up.
+    pub fn due(&mut self, speed: Option<f64>, tick_s: f64, paused: bool, cap: u32) -> u32 {
+        let now = std::time::Instant::now();
+        let wall = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        let Some(speed) = speed else {
+            self.owed_s = 0.0;
+            return if paused { 0 } else { u32::MAX };
+        };
+        if paused || tick_s <= 0.0 {
+            self.owed_s = 0.0;
+            return 0;
+        }
+        self.owed_s += wall * speed;
+        let ticks = (self.owed_s / tick_s).floor().min(f64::from(cap));
+        self.owed_s = (self.owed_s - ticks * tick_s).min(tick_s * f64::from(cap));
+        ticks as u32
+    }
+}
 
 /// The keys [`App::handle_key`] understands, as `paraverse watch --help` and `replay
 /// --help` print them: keep the two together.
@@ -50,7 +122,8 @@ pub const KEYS: &str = "\
 Keys:
   space        pause / resume
   n            one tick (and pause)
-  + or =, -    faster, slower (1 to 500 ticks per frame)
+  + or =, -    faster, slower: 1 simulated s per s (slow motion) to 2 h per s,
+               then as fast as it goes
   Tab          red view (ground truth) / blue view (sensors only)
   /            filter the events (type, Enter applies, Esc cancels)
   :            act (watch): a command, Enter acts, Esc cancels; blue:
@@ -91,13 +164,13 @@ pub struct App {
 }
 
 impl App {
-    /// A fresh UI: red view, running at 1 tick per frame.
+    /// A fresh UI: red view, running at 5 simulated minutes per second.
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
             view: View::Red,
             paused: false,
-            speed: 0,
+            speed: DEFAULT_SPEED,
             filter: String::new(),
             editing: None,
             scroll: 0,
@@ -108,8 +181,8 @@ impl App {
         }
     }
 
-    /// Ticks to advance per frame.
-    pub fn ticks_per_frame(&self) -> u32 {
+    /// Simulated seconds per wall-clock second (`None`: as fast as it goes).
+    pub fn speed(&self) -> Option<f64> {
         SPEEDS[self.speed]
     }
 
@@ -243,11 +316,27 @@ mod tests {
         assert_eq!(app.handle_key(key(KeyCode::Char(' '))), Action::None);
         assert!(app.paused);
         assert_eq!(app.handle_key(key(KeyCode::Char('n'))), Action::Step);
+        assert_eq!(app.speed(), Some(300.0));
         app.handle_key(key(KeyCode::Char('+')));
         app.handle_key(key(KeyCode::Char('+')));
-        assert_eq!(app.ticks_per_frame(), 5);
+        assert_eq!(app.speed(), Some(1800.0));
         app.handle_key(key(KeyCode::Char('-')));
-        assert_eq!(app.ticks_per_frame(), 2);
+        assert_eq!(app.speed(), Some(600.0));
+        for _ in 0..20 {
+            app.handle_key(key(KeyCode::Char('-')));
+        }
+        assert_eq!(
+            app.speed(),
+            Some(1.0),
+            "slow motion: one simulated second a second"
+        );
+        for _ in 0..20 {
+            app.handle_key(key(KeyCode::Char('+')));
+        }
+        assert_eq!(app.speed(), None, "then as fast as it goes");
+        assert_eq!(speed_label(Some(60.0)), "×60 (1 min/s)");
+        assert_eq!(speed_label(Some(5.0)), "×5 (5 s/s)");
+        assert_eq!(speed_label(Some(7200.0)), "×7200 (2 h/s)");
         app.handle_key(key(KeyCode::Tab));
         assert_eq!(app.view, View::Blue);
         app.handle_key(key(KeyCode::Char('/')));
@@ -294,6 +383,29 @@ mod tests {
         let mut replay = App::new(Mode::Replay);
         replay.handle_key(key(KeyCode::Char(':')));
         assert_eq!(replay.command, None, "a replay takes no commands");
+    }
+
+    #[test]
+    fn pace_turns_wall_time_into_ticks_at_the_speed() {
+        let mut pace = Pace::new();
+        pace.last -= std::time::Duration::from_millis(1000);
+        // 1 s of wall time at 60 simulated s per s, ticks of 10 s: 6 ticks.
+        assert_eq!(pace.due(Some(60.0), 10.0, false, 100), 6);
+        pace.last -= std::time::Duration::from_millis(500);
+        // Slow motion: 0.5 s at 1 s/s owes half a tick of 1 s... then the rest.
+        assert_eq!(pace.due(Some(1.0), 1.0, false, 100), 0);
+        pace.last -= std::time::Duration::from_millis(600);
+        assert_eq!(pace.due(Some(1.0), 1.0, false, 100), 1);
+        pace.last -= std::time::Duration::from_secs(100);
+        assert_eq!(pace.due(Some(60.0), 1.0, false, 50), 50, "capped");
+        pace.last -= std::time::Duration::from_secs(100);
+        assert_eq!(
+            pace.due(Some(60.0), 1.0, true, 50),
+            0,
+            "paused owes nothing"
+        );
+        assert_eq!(pace.due(Some(60.0), 1.0, false, 50), 0);
+        assert_eq!(pace.due(None, 1.0, false, 50), u32::MAX);
     }
 
     #[test]

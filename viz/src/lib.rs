@@ -17,7 +17,7 @@ mod twin;
 mod ui;
 pub mod view;
 
-pub use app::{Action, App, KEYS, Mode, View};
+pub use app::{Action, App, KEYS, Mode, Pace, SPEEDS, View, speed_label};
 pub use snapshot::{ChainView, HISTORY, Snapshot, zone_sizes};
 pub use twin::{EstimatePoint, StrategyFan, TwinSnapshot, render_twin};
 pub use ui::{matches_filter, render, shown_line};

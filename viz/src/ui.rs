@@ -131,9 +131,13 @@ fn render_header(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) 
     };
     let speed = match app.mode {
         Mode::Live if app.paused => "paused".to_string(),
-        Mode::Live => format!("{:.1} ticks/s ×{}", snap.ticks_per_s, app.ticks_per_frame()),
+        Mode::Live => format!(
+            "{} {:.0} ticks/s",
+            crate::app::speed_label(app.speed()),
+            snap.ticks_per_s
+        ),
         Mode::Replay if app.paused => "replay, paused".to_string(),
-        Mode::Replay => format!("replay ×{}", app.ticks_per_frame()),
+        Mode::Replay => format!("replay {}", crate::app::speed_label(app.speed())),
     };
     let mut spans = vec![
         Span::styled(

@@ -71,7 +71,7 @@ fn red_view_shows_ground_truth_in_80_by_24() {
         first.contains("RED") && first.contains("lab tick 12/100 00:02:00"),
         "{s}"
     );
-    assert!(first.contains("25.0 ticks/s"), "{s}");
+    assert!(first.contains("×300 (5 min/s) 25 ticks/s"), "{s}");
     assert!(s.contains("zones (ground truth)"), "{s}");
     assert!(s.contains("compromised 12"), "{s}");
     assert!(s.contains("XR quality 98.8 %"), "{s}");
