@@ -387,6 +387,10 @@ impl Recording {
         let shown = self.events.partition_point(|e| {
             e.get("tick").and_then(Value::as_u64).unwrap_or(0) <= u64::from(tick)
         });
+        let (columns, rows, buckets, latest) =
+            Snapshot::downsample(&self.columns, self.last_tick(), t + 1, |i| {
+                self.rows[i].clone()
+            });
         let filter = app.editing.as_deref().unwrap_or(&app.filter);
         let events = if filter.is_empty() {
             self.events[shown.saturating_sub(EVENTS_SHOWN)..shown].to_vec()
@@ -413,8 +417,10 @@ impl Recording {
             tick_s: self.summary["tick_s"].as_f64().unwrap_or(1.0),
             ticks_per_s: 0.0,
             zones: paraverse_viz::zone_sizes(&self.scenario),
-            columns: self.columns.clone(),
-            rows: self.rows[t.saturating_sub(paraverse_viz::HISTORY - 1)..=t].to_vec(),
+            columns,
+            rows,
+            buckets,
+            latest,
             events,
             campaigns: paraverse_viz::ChainView::of_summary(
                 &self.summary,

@@ -120,9 +120,9 @@ fn watch_speed_is_simulated_time_per_second() {
     ) else {
         return;
     };
-    t.wait_for("the default speed", |s| s.contains("×300 (5 min/s)"));
+    t.wait_for("the default speed", |s| s.contains(" 5 min/s "));
     t.keys(&["-", "-", "-", "-", "-", "-", "-"]);
-    let slow = t.wait_for("slow motion", |s| s.contains("×1 (1 s/s)"));
+    let slow = t.wait_for("slow motion", |s| s.contains(" 1 s/s "));
     let t0 = tick_of(&slow);
     std::thread::sleep(Duration::from_secs(2));
     let t1 = tick_of(&t.screen());
@@ -132,7 +132,7 @@ fn watch_speed_is_simulated_time_per_second() {
     );
     t.keys(&["+", "+", "+", "+", "+"]);
     let start = std::time::Instant::now();
-    let fast = t.wait_for("×60", |s| s.contains("×60 (1 min/s)"));
+    let fast = t.wait_for("1 min/s", |s| s.contains(" 1 min/s "));
     let t2 = tick_of(&fast);
     std::thread::sleep(Duration::from_secs(2));
     let t3 = tick_of(&t.screen());

@@ -61,13 +61,13 @@ pub const SPEEDS: [Option<f64>; 13] = [
 /// The speed a screen starts at: 5 simulated minutes per second (a 4-hour run in 48 s).
 const DEFAULT_SPEED: usize = 7;
 
-/// A speed as the header shows it: `×60 (1 min/s)`, `max`.
+/// A speed as the header shows it, in simulated time per second: `1 min/s`, `max`.
 pub fn speed_label(speed: Option<f64>) -> String {
     match speed {
         None => "max".into(),
-        Some(s) if s < 60.0 => format!("×{s} ({s} s/s)"),
-        Some(s) if s < 3600.0 => format!("×{s} ({} min/s)", s / 60.0),
-        Some(s) => format!("×{s} ({} h/s)", s / 3600.0),
+        Some(s) if s < 60.0 => format!("{s} s/s"),
+        Some(s) if s < 3600.0 => format!("{} min/s", s / 60.0),
+        Some(s) => format!("{} h/s", s / 3600.0),
     }
 }
 
@@ -334,9 +334,10 @@ mod tests {
             app.handle_key(key(KeyCode::Char('+')));
         }
         assert_eq!(app.speed(), None, "then as fast as it goes");
-        assert_eq!(speed_label(Some(60.0)), "×60 (1 min/s)");
-        assert_eq!(speed_label(Some(5.0)), "×5 (5 s/s)");
-        assert_eq!(speed_label(Some(7200.0)), "×7200 (2 h/s)");
+        assert_eq!(speed_label(Some(60.0)), "1 min/s");
+        assert_eq!(speed_label(Some(5.0)), "5 s/s");
+        assert_eq!(speed_label(Some(7200.0)), "2 h/s");
+        assert_eq!(speed_label(None), "max");
         app.handle_key(key(KeyCode::Tab));
         assert_eq!(app.view, View::Blue);
         app.handle_key(key(KeyCode::Char('/')));

@@ -18,6 +18,6 @@ mod ui;
 pub mod view;
 
 pub use app::{Action, App, KEYS, Mode, Pace, SPEEDS, View, speed_label};
-pub use snapshot::{ChainView, HISTORY, Snapshot, zone_sizes};
+pub use snapshot::{ALERT_COLUMNS, ALERTS, ChainView, HISTORY, Snapshot, zone_sizes};
 pub use twin::{EstimatePoint, StrategyFan, TwinSnapshot, render_twin};
 pub use ui::{matches_filter, render, shown_line};

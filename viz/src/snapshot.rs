@@ -5,8 +5,21 @@ use paraverse_sim::scenario::Scenario;
 use paraverse_sim::universe::Universe;
 use serde_json::Value;
 
-/// Ticks of history the charts keep.
+/// Points the charts keep over the whole run: each the maximum of its share of the ticks
+/// (a peak never disappears when a long run is drawn in a few dozen columns).
 pub const HISTORY: usize = 240;
+
+/// The columns whose sum is blue's alerts per tick: every sensor's, not only the scan
+/// detector's.
+pub const ALERT_COLUMNS: [&str; 4] = [
+    "detections",
+    "tripwire_alerts",
+    "trust_revoked",
+    "deepfakes_unmasked",
+];
+
+/// The derived column of every sensor's alerts per tick ([`ALERT_COLUMNS`] summed).
+pub const ALERTS: &str = "alerts:all";
 
 /// One frame's worth of a run.
 #[derive(Debug, Clone, Default)]
@@ -29,8 +42,13 @@ pub struct Snapshot {
     pub zones: Vec<(String, u64)>,
     /// Time-series column names (as in `timeseries.csv` after `tick,time_s`).
     pub columns: Vec<String>,
-    /// Rows up to the tick shown, the last [`HISTORY`] at most; the last is the current.
+    /// The run up to the tick shown, downsampled ([`Snapshot::downsample`]): one row per
+    /// bucket of the whole run's [`Snapshot::buckets`] filled so far.
     pub rows: Vec<Vec<u64>>,
+    /// How many buckets the whole run has (the charts' full width in time).
+    pub buckets: usize,
+    /// The row of the tick shown (the figures in the charts' titles).
+    pub latest: Vec<u64>,
     /// Recent events (objects as in `events.jsonl`), oldest first.
     pub events: Vec<Value>,
     /// Each campaign's kill chain and how far it has got.
@@ -111,8 +129,45 @@ impl Snapshot {
     /// The current value of a column (0 if absent).
     pub fn value(&self, column: &str) -> u64 {
         self.column(column)
-            .and_then(|i| self.rows.last().map(|r| r[i]))
+            .and_then(|i| self.latest.get(i).copied())
             .unwrap_or(0)
+    }
+
+    /// The rows of ticks `0..count` of a run of `ticks` ticks (`row(t)` reads tick t), as
+    /// the charts draw them: [`ALERTS`] added to each, then at most [`HISTORY`] buckets
+    /// over the whole run, each the maximum per column of its ticks. Returns (columns,
+    /// rows, buckets of the whole run, the last tick's row).
+    pub fn downsample(
+        columns: &[String],
+        ticks: u32,
+        count: usize,
+        row: impl Fn(usize) -> Vec<u64>,
+    ) -> (Vec<String>, Vec<Vec<u64>>, usize, Vec<u64>) {
+        let sensors: Vec<usize> = ALERT_COLUMNS
+            .iter()
+            .filter_map(|a| columns.iter().position(|c| c == a))
+            .collect();
+        let mut names = columns.to_vec();
+        names.push(ALERTS.to_owned());
+        let whole = ticks as usize + 1;
+        let buckets = HISTORY.min(whole);
+        let mut rows: Vec<Vec<u64>> = Vec::with_capacity(buckets);
+        let mut latest = Vec::new();
+        for t in 0..count {
+            let mut r = row(t);
+            let alerts = sensors
+                .iter()
+                .map(|&i| r.get(i).copied().unwrap_or(0))
+                .sum();
+            r.push(alerts);
+            let b = t * buckets / whole;
+            match rows.get_mut(b) {
+                Some(into) => into.iter_mut().zip(&r).for_each(|(a, v)| *a = (*a).max(*v)),
+                None => rows.push(r.clone()),
+            }
+            latest = r;
+        }
+        (names, rows, buckets, latest)
     }
 
     /// Whether the run records a column (e.g. `xr_quality_ppm` needs traffic).
@@ -136,7 +191,10 @@ impl Snapshot {
     pub fn of_universe(u: &Universe, ticks_per_s: f64, events: usize) -> Self {
         let series = u.series();
         let clock = u.clock();
-        let from = series.len().saturating_sub(HISTORY);
+        let (columns, rows, buckets, latest) =
+            Self::downsample(&u.series_columns(), clock.ticks, series.len(), |t| {
+                series.row(t)
+            });
         Snapshot {
             scenario: u.scenario().name.clone(),
             seed: u.scenario().seed,
@@ -146,8 +204,10 @@ impl Snapshot {
             tick_s: clock.seconds_at(1),
             ticks_per_s,
             zones: zone_sizes(u.scenario()),
-            columns: u.series_columns(),
-            rows: (from..series.len()).map(|t| series.row(t)).collect(),
+            columns,
+            rows,
+            buckets,
+            latest,
             events: u.recent_events(events),
             campaigns: u
                 .world()

@@ -21,6 +21,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table};
 use serde_json::Value;
 
+use crate::snapshot::{ALERT_COLUMNS, ALERTS};
 use crate::{App, KEYS, Mode, Snapshot, View};
 
 /// Events the blue team's sensors produce; red sees every event.
@@ -65,6 +66,9 @@ pub fn matches_filter(line: &str, filter: &str) -> bool {
     filter.is_empty() || line.to_lowercase().contains(&filter.to_lowercase())
 }
 
+/// The sensors of [`ALERT_COLUMNS`], as the blue view names them.
+const SENSORS: [&str; 4] = ["detector", "tripwire", "trust", "deepfake"];
+
 fn clock(seconds: f64) -> String {
     let s = seconds as u64;
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
@@ -72,20 +76,34 @@ fn clock(seconds: f64) -> String {
 
 /// Draws one frame.
 pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, app: &App) {
+    // Heights: every zone (plus the table's header and borders) and the side panel
+    // (campaigns or defenders) as far as the screen allows, the charts beside them at
+    // least 14 rows; the event log takes the rest, 6 rows at least.
+    let side_wanted = match app.view {
+        View::Red => (snap.campaigns.len() as u16 + 3).clamp(6, 14),
+        View::Blue => 6,
+    };
+    let zones_wanted = snap.zones.len() as u16 + 3;
+    let room = frame.area().height.saturating_sub(2 + 6);
+    let middle_height = (zones_wanted + side_wanted).max(14).min(room);
     let [header, middle, events, help] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Min(10),
-        Constraint::Length(7),
+        Constraint::Length(middle_height),
+        Constraint::Min(6),
         Constraint::Length(1),
     ])
     .areas(frame.area());
     render_header(frame, header, snap, app);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
-    // Red sees one line per campaign's kill chain under the zones.
-    let side_height = match app.view {
-        View::Red => (snap.campaigns.len() as u16 + 3).clamp(6, 14),
-        View::Blue => 6,
+    // Where both do not fit, the side panel keeps 6 rows and the zones get the rest.
+    let side_height = if zones_wanted + side_wanted <= left.height {
+        left.height - zones_wanted
+    } else {
+        left.height
+            .saturating_sub(zones_wanted)
+            .max(6)
+            .min(side_wanted)
     };
     let [zones, side] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(side_height)]).areas(left);
@@ -263,10 +281,19 @@ fn render_side(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
         }
         View::Blue => vec![
             Line::from(format!(
-                "detections/tick {} quarantined {}",
-                snap.value("detections"),
+                "alerts/tick {} quarantined {}",
+                snap.value(ALERTS),
                 snap.value("quarantined")
             )),
+            Line::from(
+                ALERT_COLUMNS
+                    .iter()
+                    .zip(SENSORS)
+                    .filter(|(c, _)| snap.has(c))
+                    .map(|(c, name)| format!("{name} {}", snap.value(c)))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
             Line::from(format!(
                 "quarantines/tick {} releases/tick {}",
                 snap.value("quarantines"),
@@ -332,12 +359,18 @@ fn render_charts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) 
             ));
         }
         View::Blue => {
-            charts.push((
-                format!("alerts/tick {}", snap.value("detections")),
-                snap.history("detections"),
-                Color::Yellow,
-                None,
-            ));
+            // Every sensor's alerts, naming the sources that alerted this tick.
+            let sources: Vec<String> = ALERT_COLUMNS
+                .iter()
+                .zip(SENSORS)
+                .filter(|(c, _)| snap.value(c) > 0)
+                .map(|(c, name)| format!("{name} {}", snap.value(c)))
+                .collect();
+            let mut title = format!("alerts/tick {}", snap.value(ALERTS));
+            if !sources.is_empty() {
+                title = format!("{title}: {}", sources.join(" "));
+            }
+            charts.push((title, snap.history(ALERTS), Color::Yellow, None));
             charts.push((
                 format!("quarantined {}", snap.value("quarantined")),
                 snap.history("quarantined"),
@@ -366,28 +399,77 @@ fn render_charts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) 
             Some(1000),
         ));
     }
-    let block = Block::default().borders(Borders::ALL).title("over time");
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title("over time (whole run; ▲ the scale's top)");
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    let [plots, axis] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
     let areas = Layout::vertical(vec![
         Constraint::Ratio(1, charts.len() as u32);
         charts.len()
     ])
-    .split(inner);
+    .split(plots);
     for ((title, data, colour, top), area) in charts.into_iter().zip(areas.iter()) {
         let [label, spark] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(*area);
-        frame.render_widget(Line::from(title), label);
-        let width = spark.width as usize;
-        let data = &data[data.len().saturating_sub(width)..];
-        let mut chart = Sparkline::default()
-            .data(data)
-            .style(Style::new().fg(colour));
-        if let Some(top) = top {
-            chart = chart.max(top);
-        }
-        frame.render_widget(chart, spark);
+        let data = across(&data, snap.buckets, spark.width as usize);
+        let scale = top.unwrap_or_else(|| data.iter().copied().max().unwrap_or(0).max(1));
+        let scale_text = match top {
+            Some(_) => "▲100 %".to_owned(),
+            None => format!("▲{scale}"),
+        };
+        let room = (label.width as usize).saturating_sub(scale_text.chars().count() + 1);
+        let title: String = title.chars().take(room).collect();
+        frame.render_widget(
+            Line::from(vec![
+                Span::raw(format!("{title:<room$} ")),
+                Span::styled(scale_text, Style::new().fg(Color::DarkGray)),
+            ]),
+            label,
+        );
+        frame.render_widget(
+            Sparkline::default()
+                .data(&data)
+                .max(scale)
+                .style(Style::new().fg(colour)),
+            spark,
+        );
     }
+    // The time axis: the run's start and end, and how far it has come.
+    let end = clock(f64::from(snap.ticks) * snap.tick_s);
+    let start = clock(0.0);
+    let width = axis.width as usize;
+    let gap = width.saturating_sub(start.len() + end.len());
+    frame.render_widget(
+        Line::from(format!("{start}{:gap$}{end}", "")).style(Style::new().fg(Color::DarkGray)),
+        axis,
+    );
+}
+
+/// `data` (one value per bucket of a run of `buckets`, filled so far) as `width` columns
+/// spanning the whole run: each column the maximum of its buckets, a bucket repeated
+/// where there are fewer buckets than columns; columns not reached yet are left out.
+fn across(data: &[u64], buckets: usize, width: usize) -> Vec<u64> {
+    let mut out = Vec::with_capacity(width);
+    if buckets == 0 {
+        return out;
+    }
+    for c in 0..width {
+        let lo = c * buckets / width;
+        let hi = ((c + 1) * buckets / width).max(lo + 1);
+        if lo >= data.len() {
+            break;
+        }
+        out.push(
+            data[lo..hi.min(data.len())]
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(0),
+        );
+    }
+    out
 }
 
 fn event_line(e: &Value) -> String {

@@ -28,6 +28,8 @@ fn snapshot() -> Snapshot {
     .map(|s| s.to_string())
     .collect();
     let row = |c: u64| vec![c, 3, 10, 50, c + 2, c, 3, 4, 0, 0, 0, 987_600, 420, 2, 1];
+    let (columns, rows, buckets, latest) =
+        Snapshot::downsample(&columns, 100, 13, |t| row(t as u64));
     Snapshot {
         scenario: "lab".into(),
         seed: 7,
@@ -38,7 +40,9 @@ fn snapshot() -> Snapshot {
         ticks_per_s: 25.0,
         zones: vec![("lab".into(), 90), ("dc".into(), 10)],
         columns,
-        rows: (0..=12).map(row).collect(),
+        rows,
+        buckets,
+        latest,
         events: vec![
             json!({"tick": 11, "event": "infection", "node": "cam-4", "source": "cam-1"}),
             json!({"tick": 12, "event": "detection", "node": "cam-4", "true_positive": true}),
@@ -71,7 +75,7 @@ fn red_view_shows_ground_truth_in_80_by_24() {
         first.contains("RED") && first.contains("lab tick 12/100 00:02:00"),
         "{s}"
     );
-    assert!(first.contains("×300 (5 min/s) 25 ticks/s"), "{s}");
+    assert!(first.contains("5 min/s 25 ticks/s"), "{s}");
     assert!(s.contains("zones (ground truth)"), "{s}");
     assert!(s.contains("compromised 12"), "{s}");
     assert!(s.contains("XR quality 98.8 %"), "{s}");
@@ -272,4 +276,73 @@ fn chains_replay_from_a_summary_up_to_the_tick_shown() {
     assert_eq!(at(10.0)[0].furthest().unwrap().0, 0);
     assert!(!at(49.0)[0].goal_reached());
     assert!(at(50.0)[0].goal_reached());
+}
+
+/// The siege (7 zones, 11 campaigns) at 80×24 and 160×50: every zone has its row in both
+/// views, the charts span the whole run with a time axis and a scale, and blue's alerts
+/// name every sensor.
+#[test]
+fn every_zone_fits_and_charts_span_the_run_at_80_by_24_and_160_by_50() {
+    use paraverse_sim::universe::Universe;
+    let (text, origin) =
+        paraverse_sim::bundled::strategy_text(std::path::Path::new("full-stack")).unwrap();
+    let scenario = paraverse_sim::bundled::load(Some("metaverse-under-siege"))
+        .unwrap()
+        .with_strategy(&text, &origin)
+        .unwrap();
+    let plugins: [&dyn paraverse_sim::universe::SimPlugin; 2] = [
+        &paraverse_attackers::AttackerPlugin,
+        &paraverse_defenders::DefenderPlugin,
+    ];
+    let mut u = Universe::build(scenario.clone(), &plugins).unwrap();
+    while u.clock().tick < 240 {
+        u.step();
+    }
+    let snap = Snapshot::of_universe(&u, 0.0, 50);
+    assert_eq!(snap.buckets, crate::HISTORY, "1,441 ticks in 240 buckets");
+    assert_eq!(snap.rows.len(), 240 * 240 / 1441 + 1);
+    for (w, h) in [(80, 24), (160, 50)] {
+        for view in [View::Red, View::Blue] {
+            let mut app = App::new(Mode::Live);
+            app.view = view;
+            let s = screen(&snap, &app, w, h);
+            for zone in &scenario.zones {
+                assert!(
+                    s.lines().any(|l| l.starts_with(&format!("│{zone} "))),
+                    "{w}x{h} {view:?}: zone {zone} missing:\n{s}"
+                );
+            }
+            assert!(s.contains("00:00:00") && s.contains("04:00:00"), "{s}");
+            assert!(s.contains("▲100 %"), "{s}");
+            if view == View::Blue {
+                assert!(s.contains("alerts/tick"), "{s}");
+                assert!(s.contains("tripwire") && s.contains("trust"), "{s}");
+            }
+        }
+    }
+}
+
+/// Blue's alerts are every sensor's: the detector's, the tripwires', zero trust's and
+/// the deepfake checks' summed per tick, and a downsampled bucket keeps its peak.
+#[test]
+fn blue_alerts_sum_every_sensor_and_buckets_keep_peaks() {
+    let columns: Vec<String> = ["detections", "tripwire_alerts", "trust_revoked", "x"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let rows = [[1, 2, 3, 9], [0, 0, 0, 1], [0, 5, 0, 0], [4, 0, 0, 0]];
+    // A run of 1,000 ticks: four ticks fall in the first bucket (240 of 1,001).
+    let (names, out, buckets, latest) =
+        Snapshot::downsample(&columns, 1000, 4, |t| rows[t].to_vec());
+    assert_eq!(names.last().unwrap(), crate::ALERTS);
+    assert_eq!(buckets, 240);
+    assert_eq!(
+        out,
+        vec![vec![4, 5, 3, 9, 6]],
+        "maximum per column, alerts 6 at tick 0"
+    );
+    assert_eq!(latest, vec![4, 0, 0, 0, 4]);
+    // A short run keeps a bucket per tick.
+    let (_, out, buckets, _) = Snapshot::downsample(&columns, 3, 4, |t| rows[t].to_vec());
+    assert_eq!((out.len(), buckets), (4, 4));
 }
