@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use paraverse_sim::operator::script::{Command, Script};
 use paraverse_sim::operator::teams::Team;
 use paraverse_sim::prelude::*;
-use paraverse_viz::{Action, App, Mode, Pace, Snapshot};
+use paraverse_viz::{Action, App, Mode, NodeMap, Pace, Snapshot};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
 use serde_json::Value;
@@ -78,6 +78,8 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
         let mut window = (Instant::now(), universe.clock().tick, 0.0f64);
         let mut given = 0usize;
         let mut pace = Pace::new();
+        // The map's layout, made the first time the map is shown (per universe).
+        let mut layout = None;
         let tick_s = universe.scenario().tick.as_micros() as f64 / 1e6;
         loop {
             // The ticks due at the chosen speed in simulated time, within a frame's budget
@@ -110,7 +112,15 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                 );
             }
             let rate = if app.paused { 0.0 } else { window.2 };
-            let snap = Snapshot::of_universe(&universe, rate, EVENTS_SHOWN);
+            let mut snap = Snapshot::of_universe(&universe, rate, EVENTS_SHOWN);
+            if app.map {
+                let (layout, positions) = layout.get_or_insert_with(|| {
+                    let l = paraverse_viz::view::Layout::of_universe(&universe);
+                    let p = std::sync::Arc::new(l.positions.clone());
+                    (l, p)
+                });
+                snap.map = Some(NodeMap::of_universe(layout, positions, &universe, app.view));
+            }
             terminal.draw(|f| paraverse_viz::render(f, &snap, &app))?;
             let wait = if app.paused { 200 } else { 15 };
             if event::poll(Duration::from_millis(wait))?
@@ -131,7 +141,7 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                         let seed = universe.scenario().seed.wrapping_add(1);
                         universe = build(scenario.clone().with_seed(seed))?;
                         window = (Instant::now(), 0, 0.0);
-                        (given, app.score) = (0, None);
+                        (given, app.score, layout) = (0, None, None);
                     }
                     Action::Command(text) => {
                         app.status =
@@ -421,6 +431,7 @@ impl Recording {
             rows,
             buckets,
             latest,
+            map: None,
             events,
             campaigns: paraverse_viz::ChainView::of_summary(
                 &self.summary,

@@ -141,6 +141,11 @@ fn watch_speed_is_simulated_time_per_second() {
         t3 > t2 && f64::from(t3 - t2) <= wall * 6.0 + 1.0,
         "{wall:.1} s at 60 simulated s per s (6 ticks/s) moved {t2} -> {t3}"
     );
+    // `m`: the network map instead of the charts, and back.
+    t.keys(&["m"]);
+    t.wait_for("the map", |s| s.contains("network map") && s.contains("●held"));
+    t.keys(&["m"]);
+    t.wait_for("the charts", |s| s.contains("over time"));
     t.keys(&["q"]);
     t.wait_for("exit", |s| s.contains("EXITED"));
 }

@@ -125,6 +125,7 @@ Keys:
   + or =, -    faster, slower: 1 simulated s per s (slow motion) to 2 h per s,
                then as fast as it goes
   Tab          red view (ground truth) / blue view (sensors only)
+  m            network map / charts (watch): nodes by state, attacked links
   /            filter the events (type, Enter applies, Esc cancels)
   :            act (watch): a command, Enter acts, Esc cancels; blue:
                quarantine|release|patch|harden|revoke GROUP|NODE,
@@ -161,6 +162,8 @@ pub struct App {
     pub status: Option<String>,
     /// The score screen's lines, once the exercise is over (the CLI fills them).
     pub score: Option<Vec<String>>,
+    /// The network map instead of the charts (live).
+    pub map: bool,
 }
 
 impl App {
@@ -178,6 +181,7 @@ impl App {
             command: None,
             status: None,
             score: None,
+            map: false,
         }
     }
 
@@ -194,6 +198,8 @@ impl App {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return Action::Quit;
         }
+        // The bottom line's message stays until the next key.
+        self.status = None;
         if let Some(text) = self.command.as_mut() {
             match key.code {
                 KeyCode::Enter => {
@@ -262,6 +268,16 @@ impl App {
             }
             KeyCode::Char('/') => {
                 self.editing = Some(self.filter.clone());
+                Action::None
+            }
+            KeyCode::Char('m') if self.mode == Mode::Live => {
+                self.map = !self.map;
+                Action::None
+            }
+            KeyCode::Char('m') => {
+                self.status = Some(
+                    "the map needs a live run: a run's files do not keep every node's state".into(),
+                );
                 Action::None
             }
             KeyCode::Char(':') if self.mode == Mode::Live => {

@@ -49,6 +49,9 @@ pub struct Snapshot {
     pub buckets: usize,
     /// The row of the tick shown (the figures in the charts' titles).
     pub latest: Vec<u64>,
+    /// The network map, when the screen shows it (live runs only: a run's files do not
+    /// keep every node's state at every tick).
+    pub map: Option<crate::NodeMap>,
     /// Recent events (objects as in `events.jsonl`), oldest first.
     pub events: Vec<Value>,
     /// Each campaign's kill chain and how far it has got.
@@ -208,6 +211,7 @@ impl Snapshot {
             rows,
             buckets,
             latest,
+            map: None,
             events: u.recent_events(events),
             campaigns: u
                 .world()

@@ -109,7 +109,10 @@ pub fn render(frame: &mut Frame<'_>, snap: &Snapshot, app: &App) {
         Layout::vertical([Constraint::Min(4), Constraint::Length(side_height)]).areas(left);
     render_zones(frame, zones, snap, app);
     render_side(frame, side, snap, app);
-    render_charts(frame, right, snap, app);
+    match (&snap.map, app.map) {
+        (Some(map), true) => crate::render_map(frame, right, map, app.view),
+        _ => render_charts(frame, right, snap, app),
+    }
     render_events(frame, events, snap, app);
     render_help(frame, help, app);
     if let Some(score) = &app.score {
@@ -538,9 +541,7 @@ fn render_help(frame: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     }
     let help = match app.mode {
-        Mode::Live => {
-            "space pause n step +/- speed tab view / filter : act ↑↓ scroll ? keys q quit"
-        }
+        Mode::Live => "space pause n step +/- speed tab view m map / filter : act ? keys q quit",
         Mode::Replay => "space play ←/→ seek PgUp/PgDn ±10% Home/End +/- tab / ? keys q quit",
     };
     frame.render_widget(

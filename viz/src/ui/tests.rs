@@ -43,6 +43,7 @@ fn snapshot() -> Snapshot {
         rows,
         buckets,
         latest,
+        map: None,
         events: vec![
             json!({"tick": 11, "event": "infection", "node": "cam-4", "source": "cam-1"}),
             json!({"tick": 12, "event": "detection", "node": "cam-4", "true_positive": true}),
@@ -345,4 +346,59 @@ fn blue_alerts_sum_every_sensor_and_buckets_keep_peaks() {
     // A short run keeps a bucket per tick.
     let (_, out, buckets, _) = Snapshot::downsample(&columns, 3, 4, |t| rows[t].to_vec());
     assert_eq!((out.len(), buckets), (4, 4));
+}
+
+/// `m` shows the network map: nodes where the GPU viewer puts them, coloured by state;
+/// red sees the nodes attackers hold, blue never does (its legend has no `held`).
+#[test]
+fn the_map_shows_nodes_by_state_and_blue_never_sees_held_ones() {
+    use paraverse_sim::universe::Universe;
+    use ratatui::style::Color;
+    let scenario = paraverse_sim::bundled::load(Some("metaverse-under-siege")).unwrap();
+    let mut u = Universe::build(scenario, &[&paraverse_attackers::AttackerPlugin]).unwrap();
+    while u.clock().tick < 150 {
+        u.step();
+    }
+    let layout = crate::view::Layout::of_universe(&u);
+    let positions = std::sync::Arc::new(layout.positions.clone());
+    let [r, g, b, _] = crate::view::NodeState::Compromised.color();
+    let held = Color::Rgb(r, g, b);
+    for view in [View::Red, View::Blue] {
+        let mut snap = Snapshot::of_universe(&u, 0.0, 10);
+        snap.map = Some(crate::NodeMap::of_universe(&layout, &positions, &u, view));
+        let mut app = App::new(Mode::Live);
+        app.view = view;
+        app.handle_key(ratatui::crossterm::event::KeyEvent::new(
+            ratatui::crossterm::event::KeyCode::Char('m'),
+            ratatui::crossterm::event::KeyModifiers::NONE,
+        ));
+        assert!(app.map);
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal.draw(|f| render(f, &snap, &app)).unwrap();
+        let buffer = terminal.backend().buffer().clone();
+        let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
+        assert!(text.contains("network map"), "{text}");
+        let braille = buffer
+            .content()
+            .iter()
+            .filter(|c| {
+                c.symbol()
+                    .chars()
+                    .any(|ch| ('\u{2801}'..='\u{28ff}').contains(&ch))
+            })
+            .count();
+        assert!(braille > 100, "{braille} braille cells");
+        let red_cells = buffer.content().iter().filter(|c| c.fg == held).count();
+        match view {
+            View::Red => {
+                assert!(text.contains("held"), "{text}");
+                // Dots and the legend's mark.
+                assert!(red_cells > 1, "held nodes drawn: {red_cells}");
+            }
+            View::Blue => {
+                assert!(!text.contains("held"), "{text}");
+                assert_eq!(red_cells, 0, "blue sees no held node");
+            }
+        }
+    }
 }
