@@ -230,6 +230,13 @@ pub struct ViewArgs {
     /// With --png: zoom into the centre (1 shows the whole network, up to 1000000).
     #[arg(long, default_value_t = 1.0, requires = "png", value_parser = crate::view::check_zoom)]
     pub zoom: f32,
+    /// With --png: centre the picture on a node (its number) or a group (its name), e.g.
+    /// `--center gateways --zoom 8`.
+    #[arg(long, requires = "png", value_name = "NODE|GROUP")]
+    pub center: Option<String>,
+    /// With --png: the network only, without the title, legend and group names.
+    #[arg(long, requires = "png")]
+    pub no_text: bool,
     /// Window: starting speed, ticks per second.
     #[arg(long, default_value_t = 10.0)]
     pub speed: f64,

@@ -111,6 +111,32 @@ pub fn check_size(s: &str) -> Result<String, String> {
     size_of(s).map(|_| s.to_owned())
 }
 
+/// Where `--center` points: a node by number, or a group by name (its middle node, where
+/// its label is drawn).
+fn center_of(at: &str, scenario: &Scenario, layout: &Layout) -> Result<[f32; 2]> {
+    let node = match scenario.groups.iter().find(|g| g.name == at) {
+        Some(g) => g.first_node + g.count / 2,
+        None => at.parse::<u32>().map_err(|_| {
+            crate::invalid(format!(
+                "--center {at}: neither a node number nor a group ({})",
+                scenario
+                    .groups
+                    .iter()
+                    .map(|g| g.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?,
+    };
+    layout.positions.get(node as usize).copied().ok_or_else(|| {
+        crate::invalid(format!(
+            "--center {at}: the network has {} nodes (0 to {})",
+            layout.positions.len(),
+            layout.positions.len().saturating_sub(1)
+        ))
+    })
+}
+
 /// `--zoom` for clap: a finite factor from 1 (the whole network) to 1,000,000.
 pub fn check_zoom(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
@@ -197,8 +223,20 @@ pub fn view(args: &ViewArgs) -> Result<()> {
             let frame = NetworkFrame::of_universe_as(&u, team(args));
             let mut camera = Camera::fit(size);
             camera.zoom = args.zoom;
+            if let Some(at) = &args.center {
+                camera.center = center_of(at, u.scenario(), &layout)?;
+            }
+            let caption = view::Caption {
+                scenario: u.scenario().name.clone(),
+                tick_s: u.scenario().tick.as_micros() as f64 / 1e6,
+                team: team(args),
+            };
             let started = Instant::now();
-            let (image, scene) = view::render_image(&gpu, &layout, &frame, &camera)?;
+            let (image, scene) = if args.no_text {
+                view::render_image(&gpu, &layout, &frame, &camera)?
+            } else {
+                view::render_captioned(&gpu, u.scenario(), &layout, &frame, &camera, &caption)?
+            };
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             image.write_png(path)?;
             if !args.quiet {

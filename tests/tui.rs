@@ -143,7 +143,9 @@ fn watch_speed_is_simulated_time_per_second() {
     );
     // `m`: the network map instead of the charts, and back.
     t.keys(&["m"]);
-    t.wait_for("the map", |s| s.contains("network map") && s.contains("●held"));
+    t.wait_for("the map", |s| {
+        s.contains("network map") && s.contains("●held")
+    });
     t.keys(&["m"]);
     t.wait_for("the charts", |s| s.contains("over time"));
     t.keys(&["q"]);

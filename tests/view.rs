@@ -69,6 +69,8 @@ fn png_of_a_seeded_scenario_shows_its_state_at_known_pixels_and_is_reproducible(
             tick.to_string(),
             "--size".to_owned(),
             format!("{}x{}", size[0], size[1]),
+            // The pixels of nodes and links, without text over any of them.
+            "--no-text".to_owned(),
         ]
     };
     let run = |out: &str| {
@@ -413,4 +415,68 @@ fn bench_view_times_three_views_against_the_whole_one() {
     assert!(views.iter().all(|w| w["frame_ms"].as_f64().unwrap() > 0.0));
     // Zoomed in, fewer nodes are on screen.
     assert!(views[2]["visible_nodes"].as_u64() < views[0]["visible_nodes"].as_u64());
+}
+
+/// Without `--no-text` the picture has its title and legend (text pixels in the corners
+/// outside the network's disc), `--center` takes a group or a node, and a bad one is a
+/// clear error.
+#[test]
+fn png_has_a_title_and_legend_and_centres_on_a_group() {
+    if !have_gpu() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let png = |extra: &[&str]| {
+        let mut a = vec![
+            "view",
+            "campaign-botnet-ddos",
+            "--png",
+            "p.png",
+            "--at",
+            "200",
+            "--size",
+            "1200x800",
+        ];
+        a.extend_from_slice(extra);
+        let o = paraverse(&a, tmp.path());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        read_png(&tmp.path().join("p.png"))
+    };
+    let lit = |img: &Image, ys: std::ops::Range<u32>| {
+        ys.flat_map(|y| (10..220).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let [r, g, b, _] = img.pixel(x, y);
+                u16::from(r) + u16::from(g) + u16::from(b) > 450
+            })
+            .count()
+    };
+    let with = png(&[]);
+    let without = png(&["--no-text"]);
+    assert!(
+        lit(&with, 8..40) > 100 && lit(&without, 8..40) == 0,
+        "title"
+    );
+    assert!(
+        lit(&with, 640..790) > 100 && lit(&without, 640..790) == 0,
+        "legend"
+    );
+    let centred = png(&["--center", "ledger", "--zoom", "8", "--no-text"]);
+    assert_ne!(centred.rgba, without.rgba);
+    let o = paraverse(
+        &[
+            "view",
+            "campaign-botnet-ddos",
+            "--png",
+            "p.png",
+            "--center",
+            "nowhere",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("--center nowhere: neither a node number nor a group (headsets"),
+        "{}",
+        text(&o.stderr)
+    );
 }

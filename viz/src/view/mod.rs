@@ -9,15 +9,18 @@
 //! the universe through [`LiveSource`], never this crate.
 
 pub mod camera;
+pub mod caption;
 pub mod frame;
 pub mod layout;
 pub mod render;
 pub mod scene;
+pub mod text;
 pub mod window;
 
 use std::path::PathBuf;
 
 pub use camera::Camera;
+pub use caption::{Caption, annotate};
 pub use frame::{NetworkFrame, NodeState};
 pub use layout::Layout;
 pub use render::{Gpu, Image, NO_ADAPTER_HELP, Offscreen};
@@ -53,7 +56,25 @@ pub fn render_image(
     frame: &NetworkFrame,
     camera: &Camera,
 ) -> Result<(Image, Scene), ViewError> {
-    let scene = scene::build(layout, frame, camera);
+    render_scene(gpu, scene::build(layout, frame, camera), camera)
+}
+
+/// [`render_image`] with the picture's text ([`caption::annotate`]): title, legend,
+/// group labels.
+pub fn render_captioned(
+    gpu: &Gpu,
+    scenario: &paraverse_sim::scenario::Scenario,
+    layout: &Layout,
+    frame: &NetworkFrame,
+    camera: &Camera,
+    caption: &Caption,
+) -> Result<(Image, Scene), ViewError> {
+    let mut scene = scene::build(layout, frame, camera);
+    annotate(&mut scene, scenario, layout, frame, camera, caption);
+    render_scene(gpu, scene, camera)
+}
+
+fn render_scene(gpu: &Gpu, scene: Scene, camera: &Camera) -> Result<(Image, Scene), ViewError> {
     let mut target = Offscreen::new(gpu, camera.size)?;
     let image = target.render(gpu, camera, &scene)?;
     Ok((image, scene))

@@ -101,6 +101,8 @@ pub struct Renderer {
     bind_group: wgpu::BindGroup,
     node_buf: Option<(wgpu::Buffer, usize)>,
     link_buf: Option<(wgpu::Buffer, usize)>,
+    panel_buf: Option<(wgpu::Buffer, usize)>,
+    text: super::text::TextLayer,
 }
 
 #[allow(
@@ -204,6 +206,8 @@ impl Renderer {
             bind_group,
             node_buf: None,
             link_buf: None,
+            panel_buf: None,
+            text: super::text::TextLayer::new(gpu, format),
         }
     }
 
@@ -233,7 +237,8 @@ impl Renderer {
         gpu.queue.write_buffer(buf, 0, bytemuck::cast_slice(data));
     }
 
-    /// Records drawing `scene` through `camera` into `target` (cleared first).
+    /// Records drawing `scene` through `camera` into `target` (cleared first), its text
+    /// last.
     pub fn draw(
         &mut self,
         gpu: &Gpu,
@@ -241,7 +246,8 @@ impl Renderer {
         target: &wgpu::TextureView,
         camera: &Camera,
         scene: &Scene,
-    ) {
+    ) -> Result<(), ViewError> {
+        self.text.prepare(gpu, camera.size, &scene.labels)?;
         let u = ViewUniform {
             center: camera.center,
             scale: camera.scale(),
@@ -253,6 +259,7 @@ impl Renderer {
             .write_buffer(&self.uniform, 0, bytemuck::bytes_of(&u));
         Self::upload(gpu, &mut self.link_buf, &scene.links, "links");
         Self::upload(gpu, &mut self.node_buf, &scene.nodes, "nodes");
+        Self::upload(gpu, &mut self.panel_buf, &scene.panels, "panels");
         // The clear colour is given in the target's own encoding.
         let bg = |i: usize| {
             if self.format.is_srgb() {
@@ -290,6 +297,17 @@ impl Renderer {
             pass.set_vertex_buffer(0, buf.slice(..));
             pass.draw(0..6, 0..scene.nodes.len() as u32);
         }
+        if let Some((buf, _)) = self.panel_buf.as_ref().filter(|_| !scene.panels.is_empty()) {
+            pass.set_pipeline(&self.links);
+            pass.set_vertex_buffer(0, buf.slice(..));
+            pass.draw(0..6, 0..scene.panels.len() as u32);
+        }
+        if !scene.labels.is_empty() {
+            self.text.render(&mut pass)?;
+        }
+        drop(pass);
+        self.text.trim();
+        Ok(())
     }
 }
 
@@ -400,7 +418,8 @@ impl Offscreen {
         let mut encoder = gpu
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("png") });
-        self.renderer.draw(gpu, &mut encoder, &view, camera, scene);
+        self.renderer
+            .draw(gpu, &mut encoder, &view, camera, scene)?;
         encoder.copy_texture_to_buffer(
             wgpu::TexelCopyTextureInfo {
                 texture: &self.texture,

@@ -65,6 +65,11 @@ pub struct Scene {
     pub aggregated: bool,
     /// Nodes on screen.
     pub visible_nodes: u64,
+    /// Text over the picture: title, legend, group labels ([`super::caption`]).
+    pub labels: Vec<super::text::Label>,
+    /// Translucent boxes drawn over the network and under the text (as thick links), so
+    /// the title and legend read over busy parts of the picture.
+    pub panels: Vec<LinkInstance>,
 }
 
 /// Colour of a link at `permille` utilisation: slate when idle, through blue, to white
@@ -241,5 +246,7 @@ pub fn build(layout: &Layout, frame: &NetworkFrame, camera: &Camera) -> Scene {
         nodes,
         aggregated,
         visible_nodes: visible.len() as u64,
+        labels: Vec::new(),
+        panels: Vec::new(),
     }
 }

@@ -5,6 +5,7 @@ use paraverse_sim::bundled;
 
 use super::scene::{ATTACK_LINK, BACKGROUND, link_color};
 use super::*;
+use crate::View;
 
 fn gpu() -> Option<Gpu> {
     match Gpu::headless() {
@@ -216,4 +217,93 @@ fn the_scene_is_the_same_at_any_thread_count() {
         assert_eq!(one.links, four.links);
         assert!(!one.nodes.is_empty() && !one.links.is_empty());
     }
+}
+
+/// Pixels brighter than anything in the background or a link at rest, in a box.
+fn bright(image: &Image, x: std::ops::Range<u32>, y: std::ops::Range<u32>) -> usize {
+    let mut n = 0;
+    for yy in y {
+        for xx in x.clone() {
+            let [r, g, b, _] = image.pixel(xx, yy);
+            if u16::from(r) + u16::from(g) + u16::from(b) > 450 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// The picture explains itself: a title in its top-left corner and a legend in its
+/// bottom-left (outside the network's disc, so only text can light them), in both teams'
+/// views; without a caption those corners are dark.
+#[test]
+fn the_title_and_legend_are_drawn_as_text() {
+    let Some(gpu) = gpu() else { return };
+    let s = bundled::load(Some("campaign-botnet-ddos")).unwrap();
+    let u = paraverse_sim::universe::Universe::build(s.clone(), &[]).unwrap();
+    let layout = Layout::of_universe(&u);
+    let frame = NetworkFrame::of_universe(&u);
+    let camera = Camera::fit([1200, 800]);
+    let (plain, _) = render_image(&gpu, &layout, &frame, &camera).unwrap();
+    // The disc spans x 232..968: the corners left of it are background.
+    let title = |i: &Image| bright(i, 10..220, 8..40);
+    let legend = |i: &Image| bright(i, 10..220, 640..790);
+    assert_eq!((title(&plain), legend(&plain)), (0, 0));
+    for team in [View::Red, View::Blue] {
+        let caption = Caption {
+            scenario: s.name.clone(),
+            tick_s: 10.0,
+            team,
+        };
+        let (image, scene) =
+            render_captioned(&gpu, &s, &layout, &frame, &camera, &caption).unwrap();
+        assert!(
+            title(&image) > 100,
+            "{team:?}: title pixels {}",
+            title(&image)
+        );
+        assert!(
+            legend(&image) > 100,
+            "{team:?}: legend pixels {}",
+            legend(&image)
+        );
+        let words: Vec<&str> = scene.labels.iter().map(|l| l.text.as_str()).collect();
+        assert!(
+            words[0].starts_with("campaign-botnet-ddos · tick 0 · 00:00:00"),
+            "{words:?}"
+        );
+        assert!(words.contains(&"gateways"), "group labels: {words:?}");
+        assert_eq!(
+            words.iter().any(|w| w.starts_with("compromised")),
+            team == View::Red,
+            "blue's legend has no compromised: {words:?}"
+        );
+    }
+}
+
+/// `--center` (the CLI sets the camera's centre): the chosen node is in the middle of the
+/// picture.
+#[test]
+fn centering_on_a_node_puts_it_in_the_middle() {
+    let Some(gpu) = gpu() else { return };
+    let s = bundled::load(Some("campaign-botnet-ddos")).unwrap();
+    let u = paraverse_sim::universe::Universe::build(s.clone(), &[]).unwrap();
+    let layout = Layout::of_universe(&u);
+    let frame = NetworkFrame::of_universe(&u);
+    let ledger = s
+        .groups
+        .iter()
+        .find(|g| g.name == "ledger")
+        .unwrap()
+        .first_node;
+    let mut camera = Camera::fit([400, 400]);
+    camera.zoom = 16.0;
+    camera.center = layout.positions[ledger as usize];
+    let (image, _) = render_image(&gpu, &layout, &frame, &camera).unwrap();
+    let expect = frame.states[ledger as usize].color();
+    assert!(
+        close(image.pixel(200, 200), expect),
+        "{:?} at the centre, the node is {expect:?}",
+        image.pixel(200, 200)
+    );
 }

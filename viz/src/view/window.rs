@@ -194,7 +194,7 @@ impl ViewerApp<'_> {
                 label: Some("frame"),
             });
         s.renderer
-            .draw(&s.gpu, &mut encoder, &view, &self.camera, scene);
+            .draw(&s.gpu, &mut encoder, &view, &self.camera, scene)?;
         s.gpu.queue.submit([encoder.finish()]);
         s.window.pre_present_notify();
         s.gpu.queue.present(texture);
