@@ -20,6 +20,10 @@ struct LiveUniverse {
 }
 
 impl LiveSource for LiveUniverse {
+    fn scenario(&self) -> &Scenario {
+        self.universe.scenario()
+    }
+
     fn step(&mut self) -> bool {
         self.universe.step() && self.universe.fault().is_none()
     }

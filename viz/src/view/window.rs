@@ -33,6 +33,8 @@ pub trait LiveSource {
     fn title(&self) -> String;
     /// Ticks in the run.
     fn ticks(&self) -> u32;
+    /// The scenario, for the picture's text (title, legend, group names).
+    fn scenario(&self) -> &paraverse_sim::scenario::Scenario;
 }
 
 /// The keys, printed when the window opens.
@@ -169,9 +171,24 @@ impl ViewerApp<'_> {
         self.dirty = false;
         self.advance();
         let started = Instant::now();
-        let scene = self
-            .scene
-            .get_or_insert_with(|| scene::build(&self.layout, &self.frame, &self.camera));
+        let scene = self.scene.get_or_insert_with(|| {
+            let mut scene = scene::build(&self.layout, &self.frame, &self.camera);
+            let scenario = self.source.scenario();
+            let caption = super::Caption {
+                scenario: scenario.name.clone(),
+                tick_s: scenario.tick.as_micros() as f64 / 1e6,
+                team: self.team,
+            };
+            super::annotate(
+                &mut scene,
+                scenario,
+                &self.layout,
+                &self.frame,
+                &self.camera,
+                &caption,
+            );
+            scene
+        });
         let Some(s) = self.surface.as_mut() else {
             return Ok(());
         };
