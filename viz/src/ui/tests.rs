@@ -402,3 +402,41 @@ fn the_map_shows_nodes_by_state_and_blue_never_sees_held_ones() {
         }
     }
 }
+
+/// The exercise's screens at 80×24 and 160×50: the `:` prompt on the bottom line, what a
+/// command did in its place after Enter, and the score screen over the rest.
+#[test]
+fn the_command_prompt_status_and_score_screen_fit() {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let key = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);
+    for (w, h) in [(80, 24), (160, 50)] {
+        let mut app = App::new(Mode::Live);
+        app.handle_key(key(KeyCode::Char(':')));
+        for c in "quarantine lab".chars() {
+            app.handle_key(key(KeyCode::Char(c)));
+        }
+        let s = screen(&snapshot(), &app, w, h);
+        let last = s.lines().last().unwrap();
+        assert!(last.starts_with(": quarantine lab▏  Enter acts"), "{s}");
+        assert_eq!(
+            app.handle_key(key(KeyCode::Enter)),
+            crate::Action::Command("quarantine lab".into())
+        );
+        app.status =
+            Some("blue at tick 12: quarantine lab (3 node actions, applied at tick 13)".into());
+        let s = screen(&snapshot(), &app, w, h);
+        assert!(
+            s.lines().last().unwrap().contains("applied at tick 13"),
+            "{s}"
+        );
+        app.score = Some(vec![
+            "lab · seed 7 · 100 ticks".into(),
+            "security loss           12.0".into(),
+            "commands given: 1".into(),
+        ]);
+        let s = screen(&snapshot(), &app, w, h);
+        assert!(s.contains("exercise over (q quits)"), "{s}");
+        assert!(s.contains("security loss           12.0"), "{s}");
+        assert!(s.contains("commands given: 1"), "{s}");
+    }
+}
