@@ -55,13 +55,16 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         scenario = scenario.with_seed(seed);
     }
-    let script = match &args.actions {
-        Some(path) => Some(crate::read_script(path, &scenario)?),
-        None => None,
-    };
-    let mut record = match &args.record {
-        Some(path) => Some(Recorder::create(path, args.force, &scenario)?),
-        None => None,
+    let mut exercise = Exercise {
+        script: match &args.actions {
+            Some(path) => Some(crate::read_script(path, &scenario)?),
+            None => None,
+        },
+        record: match &args.record {
+            Some(path) => Some(Recorder::create(path, args.force, &scenario)?),
+            None => None,
+        },
+        given: 0,
     };
     let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
     let build = |s: Scenario| {
@@ -76,7 +79,6 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
     with_terminal(|terminal| {
         let mut app = App::new(Mode::Live);
         let mut window = (Instant::now(), universe.clock().tick, 0.0f64);
-        let mut given = 0usize;
         let mut pace = Pace::new();
         // The map's layout, made the first time the map is shown (per universe).
         let mut layout = None;
@@ -87,7 +89,7 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             let due = pace.due(app.speed(), tick_s, app.paused, 10_000);
             let frame = Instant::now();
             for _ in 0..due {
-                if !advance(&mut universe, script.as_ref(), &mut record, &mut given)? {
+                if !exercise.advance(&mut universe)? {
                     app.paused = true;
                     break;
                 }
@@ -100,7 +102,7 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             }
             let clock = universe.clock();
             if clock.tick >= clock.ticks && app.score.is_none() {
-                app.score = Some(score_screen(&universe, given, record.as_ref()));
+                app.score = Some(exercise.score_screen(&universe));
             }
             // Ticks per second over the last half second or more.
             let elapsed = window.0.elapsed().as_secs_f64();
@@ -129,9 +131,9 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                 match app.handle_key(key) {
                     Action::Quit => return Ok(()),
                     Action::Step => {
-                        advance(&mut universe, script.as_ref(), &mut record, &mut given)?;
+                        exercise.advance(&mut universe)?;
                     }
-                    Action::Restart if record.is_some() => {
+                    Action::Restart if exercise.record.is_some() => {
                         app.status = Some(
                             "restart is off while recording (--record): the file is one run's"
                                 .into(),
@@ -141,13 +143,12 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                         let seed = universe.scenario().seed.wrapping_add(1);
                         universe = build(scenario.clone().with_seed(seed))?;
                         window = (Instant::now(), 0, 0.0);
-                        (given, app.score, layout) = (0, None, None);
+                        (exercise.given, app.score, layout) = (0, None, None);
                     }
                     Action::Command(text) => {
-                        app.status =
-                            Some(match give(&mut universe, &text, &mut record, &mut given)? {
-                                Ok(done) | Err(done) => done,
-                            });
+                        app.status = Some(match exercise.give(&mut universe, &text)? {
+                            Ok(done) | Err(done) => done,
+                        });
                     }
                     _ => {}
                 }
@@ -156,62 +157,125 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
     })
 }
 
-/// Queues the script's commands for the current tick (recording them), then steps;
-/// false once the run is over.
-fn advance(
-    universe: &mut Universe,
-    script: Option<&Script>,
-    record: &mut Option<Recorder>,
-    given: &mut usize,
-) -> Result<bool> {
-    let tick = universe.clock().tick;
-    if let Some(script) = script {
-        for c in script.at(tick) {
-            c.queue(universe).map_err(crate::invalid)?;
-            *given += 1;
-            if let Some(r) = record {
-                r.write(tick, c)?;
-            }
-        }
-    }
-    Ok(universe.step())
+/// An exercise's commands: the --actions script's, played as their ticks come, and the
+/// players', both queued, counted and recorded the same way.
+struct Exercise {
+    script: Option<Script>,
+    record: Option<Recorder>,
+    /// Commands given so far (the score screen's count).
+    given: usize,
 }
 
-/// A player's command: queued and recorded, or why not (shown on the bottom line).
-/// Only failing to write the record is an error.
-fn give(
-    universe: &mut Universe,
-    text: &str,
-    record: &mut Option<Recorder>,
-    given: &mut usize,
-) -> Result<Result<String, String>> {
-    let clock = universe.clock();
-    if clock.tick >= clock.ticks {
-        return Ok(Err("the exercise is over: nothing more happens".into()));
+impl Exercise {
+    /// Queues `command`, given at the end of `tick`, counts and records it; returns how
+    /// many node actions it queued, or why the universe refused it. Only failing to write
+    /// the record is an error.
+    fn take(
+        &mut self,
+        universe: &mut Universe,
+        tick: u32,
+        command: &Command,
+    ) -> Result<Result<usize, String>> {
+        let n = match command.queue(universe) {
+            Ok(n) => n,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.given += 1;
+        if let Some(r) = &mut self.record {
+            r.write(tick, command)?;
+        }
+        Ok(Ok(n))
     }
-    let command = match Command::parse(text, universe.scenario()) {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(e)),
-    };
-    let n = match command.queue(universe) {
-        Ok(n) => n,
-        Err(e) => return Ok(Err(e)),
-    };
-    *given += 1;
-    if let Some(r) = record {
-        r.write(clock.tick, &command)?;
+
+    /// Queues the script's commands for the current tick, then steps; false once the run
+    /// is over.
+    fn advance(&mut self, universe: &mut Universe) -> Result<bool> {
+        let tick = universe.clock().tick;
+        let due: Vec<Command> = self
+            .script
+            .iter()
+            .flat_map(|s| s.at(tick))
+            .cloned()
+            .collect();
+        for c in &due {
+            self.take(universe, tick, c)?.map_err(crate::invalid)?;
+        }
+        Ok(universe.step())
     }
-    let team = match command.team {
-        Team::Blue => "blue",
-        Team::Red(_) => "red",
-    };
-    Ok(Ok(format!(
-        "{team} at tick {}: {} ({n} node action{}, applied at tick {})",
-        clock.tick,
-        command.text,
-        if n == 1 { "" } else { "s" },
-        clock.tick + 1
-    )))
+
+    /// A player's command: what it did, or why not (shown on the bottom line).
+    fn give(&mut self, universe: &mut Universe, text: &str) -> Result<Result<String, String>> {
+        let clock = universe.clock();
+        if clock.tick >= clock.ticks {
+            return Ok(Err("the exercise is over: nothing more happens".into()));
+        }
+        let command = match Command::parse(text, universe.scenario()) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        let n = match self.take(universe, clock.tick, &command)? {
+            Ok(n) => n,
+            Err(e) => return Ok(Err(e)),
+        };
+        let team = match command.team {
+            Team::Blue => "blue",
+            Team::Red(_) => "red",
+        };
+        Ok(Ok(format!(
+            "{team} at tick {}: {} ({n} node action{}, applied at tick {})",
+            clock.tick,
+            command.text,
+            if n == 1 { "" } else { "s" },
+            clock.tick + 1
+        )))
+    }
+
+    /// The score screen: the objectives, the score with the lab's default weights, and
+    /// what each team did.
+    fn score_screen(&self, universe: &Universe) -> Vec<String> {
+        let summary = universe.summary();
+        let o = &summary.objectives;
+        let weights = paraverse_lab::experiment::Score::default();
+        let count = |name: &str| summary.counters.get(name).copied().unwrap_or(0);
+        let mut lines = vec![
+            format!(
+                "{} · seed {} · {} ticks",
+                summary.scenario, summary.seed, summary.ticks
+            ),
+            String::new(),
+            format!("security loss  {:>14.1}", o.security_loss),
+            format!("availability   {:>14.4}", o.availability),
+            format!("cost           {:>14.1}", o.cost),
+            format!(
+                "score          {:>14.1}  (lower is better; the lab's default weights)",
+                weights.of(o)
+            ),
+            String::new(),
+            "blue, the defenses and the players together:".into(),
+            format!(
+                "  {} quarantined ({} clean), {} released, {} patched,",
+                count("quarantines"),
+                count("false_quarantines"),
+                count("releases"),
+                count("patches"),
+            ),
+            format!(
+                "  {} hardened, {} revoked",
+                count("hardened"),
+                count("revocations")
+            ),
+            format!(
+                "red: {} of {} exploits took a node",
+                count("exploits"),
+                count("exploit_attempts")
+            ),
+            format!("commands given: {}", self.given),
+        ];
+        if let Some(r) = &self.record {
+            lines.push(format!("recorded in {}", r.path.display()));
+        }
+        lines
+    }
 }
 
 /// `--record`: the exercise's commands as a script, each line written as it is given, so
@@ -259,53 +323,6 @@ impl Recorder {
             .and_then(|()| self.file.flush())
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
-}
-
-/// The score screen: the objectives, the score with the lab's default weights, and what
-/// each team did.
-fn score_screen(universe: &Universe, given: usize, record: Option<&Recorder>) -> Vec<String> {
-    let summary = universe.summary();
-    let o = &summary.objectives;
-    let weights = paraverse_lab::experiment::Score::default();
-    let count = |name: &str| summary.counters.get(name).copied().unwrap_or(0);
-    let mut lines = vec![
-        format!(
-            "{} · seed {} · {} ticks",
-            summary.scenario, summary.seed, summary.ticks
-        ),
-        String::new(),
-        format!("security loss  {:>14.1}", o.security_loss),
-        format!("availability   {:>14.4}", o.availability),
-        format!("cost           {:>14.1}", o.cost),
-        format!(
-            "score          {:>14.1}  (lower is better; the lab's default weights)",
-            weights.of(o)
-        ),
-        String::new(),
-        "blue, the defenses and the players together:".into(),
-        format!(
-            "  {} quarantined ({} clean), {} released, {} patched,",
-            count("quarantines"),
-            count("false_quarantines"),
-            count("releases"),
-            count("patches"),
-        ),
-        format!(
-            "  {} hardened, {} revoked",
-            count("hardened"),
-            count("revocations")
-        ),
-        format!(
-            "red: {} of {} exploits took a node",
-            count("exploits"),
-            count("exploit_attempts")
-        ),
-        format!("commands given: {given}"),
-    ];
-    if let Some(r) = record {
-        lines.push(format!("recorded in {}", r.path.display()));
-    }
-    lines
 }
 
 /// A recorded run, read back from its folder.
@@ -451,8 +468,10 @@ pub fn replay(dir: &Path) -> Result<()> {
         let mut pace = Pace::new();
         let tick_s = rec.summary["tick_s"].as_f64().unwrap_or(1.0);
         loop {
+            // Asked every frame, paused or not, so a resumed replay owes nothing for the
+            // time it stood still.
+            let due = pace.due(app.speed(), tick_s, app.paused, MAX_REPLAY_STEP);
             if !app.paused {
-                let due = pace.due(app.speed(), tick_s, app.paused, MAX_REPLAY_STEP);
                 tick = tick.saturating_add(due.min(MAX_REPLAY_STEP)).min(last);
                 if tick == last {
                     app.paused = true;

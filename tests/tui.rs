@@ -89,6 +89,13 @@ fn replay_shows_the_recorded_summary_numbers() {
     assert!(end.contains(&expected), "expected `{expected}`:\n{end}");
     t.keys(&["Home"]);
     t.wait_for("the first tick", |s| tick_of(s) == 0);
+    // Paused for 3 s, then one frame of play: the replay owes nothing for the pause (at
+    // 5 min/s that would have been 90 ticks at once).
+    std::thread::sleep(Duration::from_secs(3));
+    t.keys(&["Space", "Space"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let moved = tick_of(&t.screen());
+    assert!(moved < 30, "resuming jumped to tick {moved}");
     t.keys(&["q"]);
     t.wait_for("exit", |s| s.contains("EXITED"));
 }
