@@ -284,9 +284,6 @@ struct Files {
     screen: Option<Screen>,
 }
 
-/// What `Sink` returns when the user quits the screen.
-const QUIT: &str = "quit from the twin screen";
-
 /// The twin screen of `--watch`: redrawn as estimates and recommendations come, at most
 /// 20 times a second; `q` quits.
 struct Screen {
@@ -298,9 +295,6 @@ struct Screen {
 
 impl Screen {
     fn draw(&mut self, force: bool) -> Result<(), String> {
-        if self.keys.quit.load(Ordering::Relaxed) {
-            return Err(QUIT.into());
-        }
         if !force && self.drawn.elapsed() < std::time::Duration::from_millis(50) {
             return Ok(());
         }
@@ -650,8 +644,8 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
     if let Some(mut s) = files.screen.take() {
         // The feed ended (or failed): keep the last picture up until the user quits.
         use paraverse_twin::live::TwinError;
-        let quit = matches!(&outcome, Err(TwinError::Stopped))
-            || matches!(&outcome, Err(TwinError::Output(m)) if m == QUIT);
+        // `q` stops the twin through `TwinSpec::stop`, checked every tick.
+        let quit = matches!(&outcome, Err(TwinError::Stopped));
         if !quit && outcome.is_ok() {
             s.snap.done = true;
             let _ = s.draw(true);

@@ -12,6 +12,15 @@ use std::time::Duration;
 use common::tmux::Tmux;
 use common::{paraverse, text};
 
+/// The path of a bundled strategy file, e.g. `ueba.toml`.
+fn strategy(file: &str) -> String {
+    common::repo()
+        .join("strategies")
+        .join(file)
+        .display()
+        .to_string()
+}
+
 /// A 40-minute truth run of the siege under `strategy`, writing `truth/` and its feed.
 fn siege_truth(dir: &Path, strategy: &str) {
     ok(paraverse(
@@ -183,8 +192,7 @@ fn the_twin_estimates_compromise_better_than_alerted_equals_compromised() {
 fn cycles_publish_recommendations_and_bad_feeds_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let strategies = common::repo().join("strategies");
-    let s = |f: &str| strategies.join(f).display().to_string();
+    let s = strategy;
     let (ueba, full, zero) = (s("ueba.toml"), s("full-stack.toml"), s("zero-trust.toml"));
     siege_truth(dir, &ueba);
     let out = ok(paraverse(
@@ -420,8 +428,7 @@ impl Drop for Broker {
 fn the_twin_follows_an_mqtt_feed_and_publishes_its_recommendation() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let strategies = common::repo().join("strategies");
-    let s = |f: &str| strategies.join(f).display().to_string();
+    let s = strategy;
     let (ueba, full) = (s("ueba.toml"), s("full-stack.toml"));
     siege_truth(dir, &ueba);
     let Some(broker) = Broker::start() else {
@@ -532,8 +539,7 @@ fn the_twin_follows_an_mqtt_feed_and_publishes_its_recommendation() {
 #[test]
 fn following_the_twins_recommendations_is_no_worse_than_the_best_fixed_strategy() {
     let tmp = tempfile::tempdir().unwrap();
-    let strategies = common::repo().join("strategies");
-    let s = |f: &str| strategies.join(f).display().to_string();
+    let s = strategy;
     let (ueba, full, zero) = (s("ueba.toml"), s("full-stack.toml"), s("zero-trust.toml"));
     let out = ok(paraverse(
         &[
@@ -582,8 +588,7 @@ fn following_the_twins_recommendations_is_no_worse_than_the_best_fixed_strategy(
 fn the_twin_screen_shows_the_estimate_and_the_recommendation() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let strategies = common::repo().join("strategies");
-    let s = |f: &str| strategies.join(f).display().to_string();
+    let s = strategy;
     let (ueba, full) = (s("ueba.toml"), s("full-stack.toml"));
     siege_truth(dir, &ueba);
     let cmd = format!(
@@ -621,8 +626,7 @@ fn the_twin_screen_shows_the_estimate_and_the_recommendation() {
 fn q_quits_the_twin_screen_mid_forecast_and_on_a_silent_feed() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let strategies = common::repo().join("strategies");
-    let s = |f: &str| strategies.join(f).display().to_string();
+    let s = strategy;
     let (ueba, full) = (s("ueba.toml"), s("full-stack.toml"));
     siege_truth(dir, &ueba);
     let bin = env!("CARGO_BIN_EXE_paraverse");

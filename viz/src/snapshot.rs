@@ -9,13 +9,13 @@ use serde_json::Value;
 /// (a peak never disappears when a long run is drawn in a few dozen columns).
 pub const HISTORY: usize = 240;
 
-/// The columns whose sum is blue's alerts per tick: every sensor's, not only the scan
-/// detector's.
-pub const ALERT_COLUMNS: [&str; 4] = [
-    "detections",
-    "tripwire_alerts",
-    "trust_revoked",
-    "deepfakes_unmasked",
+/// The columns whose sum is blue's alerts per tick (every sensor's, not only the scan
+/// detector's), with the sensor's name as the blue view shows it.
+pub const ALERT_COLUMNS: [(&str, &str); 4] = [
+    ("detections", "detector"),
+    ("tripwire_alerts", "tripwire"),
+    ("trust_revoked", "trust"),
+    ("deepfakes_unmasked", "deepfake"),
 ];
 
 /// The derived column of every sensor's alerts per tick ([`ALERT_COLUMNS`] summed).
@@ -148,7 +148,7 @@ impl Snapshot {
     ) -> (Vec<String>, Vec<Vec<u64>>, usize, Vec<u64>) {
         let sensors: Vec<usize> = ALERT_COLUMNS
             .iter()
-            .filter_map(|a| columns.iter().position(|c| c == a))
+            .filter_map(|(a, _)| columns.iter().position(|c| c == a))
             .collect();
         let mut names = columns.to_vec();
         names.push(ALERTS.to_owned());

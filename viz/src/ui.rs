@@ -66,9 +66,6 @@ pub fn matches_filter(line: &str, filter: &str) -> bool {
     filter.is_empty() || line.to_lowercase().contains(&filter.to_lowercase())
 }
 
-/// The sensors of [`ALERT_COLUMNS`], as the blue view names them.
-const SENSORS: [&str; 4] = ["detector", "tripwire", "trust", "deepfake"];
-
 fn clock(seconds: f64) -> String {
     let s = seconds as u64;
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
@@ -291,7 +288,6 @@ fn render_side(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
             Line::from(
                 ALERT_COLUMNS
                     .iter()
-                    .zip(SENSORS)
                     .filter(|(c, _)| snap.has(c))
                     .map(|(c, name)| format!("{name} {}", snap.value(c)))
                     .collect::<Vec<_>>()
@@ -365,7 +361,6 @@ fn render_charts(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) 
             // Every sensor's alerts, naming the sources that alerted this tick.
             let sources: Vec<String> = ALERT_COLUMNS
                 .iter()
-                .zip(SENSORS)
                 .filter(|(c, _)| snap.value(c) > 0)
                 .map(|(c, name)| format!("{name} {}", snap.value(c)))
                 .collect();
