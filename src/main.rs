@@ -283,8 +283,9 @@ fn run(args: RunArgs) -> Result<()> {
         }
         None => (scenario_of(&args)?, None),
     };
-    if !scenario.warnings.is_empty() {
-        eprintln!("{}", scenario.warnings_text());
+    let warnings = scenario.warnings_text();
+    if !warnings.is_empty() {
+        eprintln!("{warnings}");
     }
     let out = args.out.clone().unwrap_or_else(|| {
         let name = match &scenario.defense.strategy {
@@ -793,6 +794,10 @@ fn validate_other(file: &str, kind: InputKind, text: &str, venue: Option<&str>) 
         InputKind::Strategy => {
             let venue = venue.unwrap_or(bundled::STRATEGY_VENUE);
             let s = bundled::load(Some(venue))?.with_strategy(text, file)?;
+            let warnings = s.warnings_text();
+            if !warnings.is_empty() {
+                eprintln!("{warnings}");
+            }
             Ok(format!(
                 "ok: {file}: strategy `{}` (checked against scenario `{}`)",
                 s.defense.strategy.as_deref().unwrap_or("?"),
@@ -861,8 +866,9 @@ fn validate(files: &[String], venue: Option<&str>) -> Result<ExitCode> {
                 if let Err(e) = check_memory(&s, 1, false) {
                     eprintln!("warning: {file}: {e}");
                 }
-                if !s.warnings.is_empty() {
-                    eprintln!("{}", s.warnings_text());
+                let warnings = s.warnings_text();
+                if !warnings.is_empty() {
+                    eprintln!("{warnings}");
                 }
             }
             Err(e) => {

@@ -143,11 +143,15 @@ pub fn every(interval: u32) -> impl FnMut(Res<Clock>) -> bool + Clone {
     move |clock: Res<Clock>| clock.tick.is_multiple_of(interval)
 }
 
-/// A per-zone mask: `zones` empty means every zone.
+/// A per-zone mask: `zones` empty means every zone; an id past the last zone
+/// ([`NO_ZONE`](paraverse_sim::scenario::NO_ZONE), a strategy's `kind:` list that selected
+/// nothing here) covers none.
 fn zone_mask(zone_count: usize, zones: &[u16]) -> Vec<bool> {
     let mut mask = vec![zones.is_empty(); zone_count.max(1)];
     for &z in zones {
-        mask[z as usize] = true;
+        if let Some(m) = mask.get_mut(z as usize) {
+            *m = true;
+        }
     }
     mask
 }

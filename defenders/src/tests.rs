@@ -172,3 +172,13 @@ fn released_nodes_come_back_clean_and_patched() {
         assert!(s.patched && !s.compromised, "node {node}: {s:?}");
     }
 }
+
+/// An empty zone list covers every zone; a strategy's `kind:` list that selected nothing
+/// in this scenario ([`NO_ZONE`](paraverse_sim::scenario::NO_ZONE)) covers none.
+#[test]
+fn a_zone_list_that_selected_nothing_covers_no_zone() {
+    use paraverse_sim::scenario::NO_ZONE;
+    assert_eq!(crate::zone_mask(3, &[]), vec![true; 3]);
+    assert_eq!(crate::zone_mask(3, &[NO_ZONE]), vec![false; 3]);
+    assert_eq!(crate::zone_mask(3, &[1]), vec![false, true, false]);
+}

@@ -77,6 +77,55 @@ pub struct ZoneSpec {
     /// What lives there.
     #[serde(default)]
     pub description: String,
+    /// What the zone is for: strategies name zones by kind (`"kind:users"`), so one
+    /// strategy applies to every scenario that declares its zones' kinds.
+    #[serde(default)]
+    pub kind: Option<ZoneKind>,
+}
+
+/// What a zone is for: the roles a strategy written for any scenario segments, watches
+/// and protects by (`zones = ["kind:iot"]`), where a zone's name belongs to one scenario.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneKind {
+    /// People's devices: XR headsets, AR glasses, phones, workstations.
+    Users,
+    /// Sensors and wearables.
+    Iot,
+    /// Gateways, access switches, 5G/MEC edge servers.
+    Edge,
+    /// Data centre and cloud: VMs, GPU nodes, application and file servers.
+    Datacenter,
+    /// Identity, data stores, ledgers, wallets, the SOC: what every attack ends at.
+    Trust,
+    /// The Internet beyond the network: the attackers' own servers.
+    Internet,
+}
+
+impl ZoneKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ZoneKind; 6] = [
+        ZoneKind::Users,
+        ZoneKind::Iot,
+        ZoneKind::Edge,
+        ZoneKind::Datacenter,
+        ZoneKind::Trust,
+        ZoneKind::Internet,
+    ];
+
+    /// The name used in scenario and strategy files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZoneKind::Users => "users",
+            ZoneKind::Iot => "iot",
+            ZoneKind::Edge => "edge",
+            ZoneKind::Datacenter => "datacenter",
+            ZoneKind::Trust => "trust",
+            ZoneKind::Internet => "internet",
+        }
+    }
 }
 
 /// A link tier: every link built with this tier has its capacity and latency.

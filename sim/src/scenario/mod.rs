@@ -40,9 +40,9 @@ use std::str::FromStr;
 pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, SupplyChain, Takeover};
 use defense::Names;
 pub use defense::{
-    Adaptive, Admitted, Backups, Biometric, CodeSigning, DdosProtection, Deception, Defense,
-    Detection, Hardening, Param, ParamRange, Patching, PoisonFilter, Privacy, Quarantine, SPACE,
-    Segmentation, StepUp, ZeroTrust, param,
+    Adaptive, Admitted, BY_KIND, Backups, Biometric, CodeSigning, DdosProtection, Deception,
+    Defense, Detection, Hardening, NO_ZONE, Param, ParamRange, Patching, PoisonFilter, Privacy,
+    Quarantine, SPACE, Segmentation, StepUp, ZeroTrust, param,
 };
 pub use error::{Diagnostic, Locator, MAX_INPUT_BYTES, ScenarioError, Seg, parse_toml, read_input};
 pub use file::*;
@@ -435,6 +435,8 @@ pub struct Scenario {
     pub strategy_source: Option<String>,
     /// Where that strategy file came from (a path), for messages.
     pub strategy_origin: Option<String>,
+    /// The strategy file's warnings (a `kind:` that selects nothing here), located in it.
+    pub strategy_warnings: Vec<Diagnostic>,
     /// Total nodes.
     pub node_count: u32,
     /// Total terminals (XR, AR, phones, IoT).
@@ -615,18 +617,19 @@ impl Scenario {
         }
     }
 
-    /// The warnings, one per problem with file:line:column, field and excerpt, each line
-    /// of the first prefixed by `warning: ` (empty if there are none).
+    /// The warnings of the scenario and of its strategy file, one per problem with
+    /// file:line:column, field and excerpt, each line of the first prefixed by
+    /// `warning: ` (empty if there are none).
     pub fn warnings_text(&self) -> String {
-        if self.warnings.is_empty() {
-            return String::new();
-        }
+        let strategy = self.strategy_origin.as_deref().unwrap_or("strategy");
         self.warnings
             .iter()
-            .map(|w| {
+            .map(|w| (self.origin.as_str(), w))
+            .chain(self.strategy_warnings.iter().map(|w| (strategy, w)))
+            .map(|(origin, w)| {
                 format!(
                     "warning: {}",
-                    error::render(&self.origin, std::slice::from_ref(w))
+                    error::render(origin, std::slice::from_ref(w))
                 )
             })
             .collect::<Vec<_>>()
@@ -867,6 +870,7 @@ impl Validator<'_> {
             tick,
             &Names {
                 zones: &zone_ids,
+                zone_kinds: &file.zones.iter().map(|z| z.kind).collect::<Vec<_>>(),
                 groups: &group_ids,
                 services: &service_ids,
             },
@@ -898,6 +902,7 @@ impl Validator<'_> {
             defense,
             strategy_source: None,
             strategy_origin: None,
+            strategy_warnings: Vec::new(),
             node_count,
             terminal_count: terminals.min(u64::from(u32::MAX)) as u32,
             max_events: file.recording.max_events,

@@ -1033,3 +1033,111 @@ fn a_supply_chain_campaign_checks_its_fleet_service_and_signature() {
     let d = one_error(&text.replace("coverage = 0.9", "coverage = 2"));
     assert_eq!(d.field, "defense.code_signing.coverage");
 }
+
+/// The bundled full-stack strategy as it was written before roles: by the siege's zone
+/// and group names.
+fn full_stack_by_name() -> String {
+    crate::bundled::STRATEGIES
+        .iter()
+        .find(|b| b.name == "full-stack")
+        .unwrap()
+        .text
+        .replace("\"kind:users\"", "\"xr\", \"mobile\"")
+        .replace("\"kind:iot\"", "\"iot\"")
+        .replace("\"kind:edge\"", "\"edge\"")
+        .replace("\"kind:datacenter\"", "\"core\"")
+        .replace("\"kind:trust\"", "\"trust\"")
+        .replace("\"kind:internet\"", "\"outside\"")
+        .replace("\"kind:gpu_node\"", "\"gpu-render\"")
+}
+
+fn bundled_strategy(name: &str) -> &'static str {
+    crate::bundled::STRATEGIES
+        .iter()
+        .find(|b| b.name == name)
+        .unwrap()
+        .text
+}
+
+#[test]
+fn a_strategy_by_kind_resolves_like_the_same_strategy_by_name() {
+    let siege = crate::bundled::load(Some("metaverse-under-siege")).unwrap();
+    let by_kind = siege
+        .clone()
+        .with_strategy(bundled_strategy("full-stack"), "full-stack.toml")
+        .unwrap();
+    let by_name_text = full_stack_by_name();
+    assert!(!by_name_text.contains("\"kind:"), "{by_name_text}");
+    let by_name = siege.with_strategy(&by_name_text, "by-name.toml").unwrap();
+    assert_eq!(
+        format!("{:?}", by_kind.defense),
+        format!("{:?}", by_name.defense)
+    );
+    assert!(by_kind.strategy_warnings.is_empty());
+}
+
+#[test]
+fn a_kind_the_scenario_lacks_selects_nothing_and_says_so() {
+    let office = crate::bundled::load(Some("enterprise-office")).unwrap();
+    let s = office
+        .with_strategy(bundled_strategy("full-stack"), "full-stack.toml")
+        .unwrap();
+    let text = s.warnings_text();
+    assert!(
+        text.contains("full-stack.toml:56:10: field `defense.detection.zones[0]`: `kind:iot` selects no zone here"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`kind:gpu_node` selects no group here"),
+        "{text}"
+    );
+    // Detection written for IoT zones watches none here, not every zone (an empty list's
+    // meaning); the DDoS shield protects no group.
+    assert_eq!(s.defense.detection.as_ref().unwrap().zones, vec![NO_ZONE]);
+    assert!(s.defense.ddos.as_ref().unwrap().protect.is_empty());
+    // Every group still lands in a segment: users, the data centre, the Internet.
+    let seg = s.defense.segmentation.as_ref().unwrap();
+    let names: Vec<&str> = (0..s.groups.len())
+        .map(|g| seg.names[seg.segment_of_group[g] as usize].as_str())
+        .collect();
+    assert!(names.contains(&"users") && names.contains(&"core") && names.contains(&"outside"));
+}
+
+#[test]
+fn unknown_kinds_are_errors_that_list_the_kinds() {
+    let siege = crate::bundled::load(Some("metaverse-under-siege")).unwrap();
+    let text = "[strategy]\nname = \"x\"\n\n[defense.detection]\nthreshold = 0.5\nzones = [\"kind:iott\"]\n\n[defense.ddos]\nprotect = [\"kind:gpu\"]\nrate_limit = \"1 Mbit/s\"\n";
+    let e = siege.with_strategy(text, "x.toml").unwrap_err().to_string();
+    assert!(
+        e.contains("x.toml:6:10")
+            && e.contains("unknown zone kind `iott`; expected one of: users, iot, edge, datacenter, trust, internet"),
+        "{e}"
+    );
+    assert!(
+        e.contains("x.toml:9:12")
+            && e.contains("unknown node kind `gpu`; expected one of: xr_headset"),
+        "{e}"
+    );
+}
+
+/// Written against roles, every bundled strategy applies to every bundled scenario whose
+/// zones declare their kind (the CAGE-4-like network and the one-zone worm do not).
+#[test]
+fn every_bundled_strategy_applies_to_every_scenario_with_zone_kinds() {
+    for b in crate::bundled::ALL {
+        let scenario = crate::bundled::load(Some(b.name)).unwrap();
+        if scenario.file.zones.iter().any(|z| z.kind.is_none()) {
+            assert!(
+                ["cage4-like", "worm-logistic"].contains(&b.name),
+                "{} has zones without a kind",
+                b.name
+            );
+            continue;
+        }
+        for st in crate::bundled::STRATEGIES {
+            if let Err(e) = scenario.clone().with_strategy(st.text, st.name) {
+                panic!("{} on {}: {e}", st.name, b.name);
+            }
+        }
+    }
+}

@@ -40,18 +40,10 @@ impl Section for DdosProtection {
     type Spec = DdosProtectionSpec;
 
     fn resolve(v: &mut Validator<'_>, x: &DdosProtectionSpec, cx: &Context<'_>) -> Self {
-        let protect = x
-            .protect
-            .iter()
-            .enumerate()
-            .map(|(j, g)| {
-                v.lookup(
-                    cx.names.groups,
-                    "group",
-                    g,
-                    field_path!["defense", "ddos", "protect", j],
-                )
-            })
+        let protect = v
+            .group_list(&x.protect, cx, |j| field_path!["defense", "ddos", "protect", j])
+            .into_iter()
+            .map(|(g, _)| g)
             .collect();
         if x.rate_limit.is_none() && x.scrubbing.is_none() {
             v.err(

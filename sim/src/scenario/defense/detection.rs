@@ -95,7 +95,7 @@ impl Section for Detection {
             learning_q16: ((alpha * 65536.0).round() as u64).max(1),
             threshold_per_tick: per_tick.min(f64::from(u32::MAX)) as u32,
             threshold_per_second: per_second,
-            zones: v.zones(&det.zones, cx.names.zones, "detection"),
+            zones: v.zones(&det.zones, cx, "detection"),
         }
     }
 }

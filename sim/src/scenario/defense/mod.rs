@@ -255,11 +255,32 @@ pub fn param(name: &str) -> Option<&'static Param> {
 pub(super) struct Names<'a> {
     /// Zones.
     pub zones: &'a HashMap<String, u16>,
+    /// Each zone's kind, if declared, by zone id (what `kind:` selects).
+    pub zone_kinds: &'a [Option<ZoneKind>],
     /// Groups.
     pub groups: &'a HashMap<String, u16>,
     /// Services.
     pub services: &'a HashMap<String, u16>,
 }
+
+/// The kinds a strategy's `kind:` selectors choose among, for zones or for groups.
+struct Kinds<'a, K> {
+    /// `zone` or `group`, for messages.
+    what: &'static str,
+    /// Every kind.
+    all: &'a [K],
+    /// A kind's name in files.
+    name: fn(K) -> &'static str,
+    /// Each zone's or group's kind, by id (`None`: a zone that declares none).
+    of: Vec<Option<K>>,
+}
+
+/// In a section's covered zones, where an empty list means every zone: no zone at all
+/// (the list named only kinds this scenario lacks). No zone has this id.
+pub const NO_ZONE: ZoneId = ZoneId::MAX;
+
+/// The prefix that names zones or groups by kind in a strategy (`kind:iot`, `kind:gpu_node`).
+pub const BY_KIND: &str = "kind:";
 
 fn path(name: &str) -> Vec<Seg> {
     let (section, field) = name.split_once('.').expect("section.field");
@@ -302,31 +323,108 @@ impl Validator<'_> {
             .ticks_in_space(&format!("{section}.interval"), interval, cx.tick)
             .max(1);
         let coverage = Chance::new(self.in_space(&format!("{section}.coverage"), coverage));
-        (
-            interval,
-            coverage,
-            self.zones(zones, cx.names.zones, section),
-        )
+        (interval, coverage, self.zones(zones, cx, section))
     }
 
-    fn zones(
+    /// A section's covered zones, where an empty list covers every zone: a list whose
+    /// every entry selected nothing (`kind:iot` where no zone is of that kind) is
+    /// [`NO_ZONE`] alone, covering none, not every zone.
+    fn zones(&mut self, names: &[String], cx: &Context<'_>, section: &str) -> Vec<ZoneId> {
+        let zones: Vec<ZoneId> = self
+            .zone_list(names, cx, |j| field_path!["defense", section, "zones", j])
+            .into_iter()
+            .map(|(zone, _)| zone)
+            .collect();
+        if zones.is_empty() && !names.is_empty() {
+            return vec![NO_ZONE];
+        }
+        zones
+    }
+
+    /// The zones a strategy's zone list selects, each with the index of the entry that
+    /// chose it: a zone by name, or `kind:KIND` for every zone declaring that kind (a
+    /// strategy written against roles applies to any scenario).
+    fn zone_list(
         &mut self,
         names: &[String],
-        zone_ids: &HashMap<String, u16>,
-        section: &str,
-    ) -> Vec<ZoneId> {
-        names
-            .iter()
-            .enumerate()
-            .map(|(j, z)| {
-                self.lookup(
-                    zone_ids,
-                    "zone",
-                    z,
-                    field_path!["defense", section, "zones", j],
-                )
-            })
-            .collect()
+        cx: &Context<'_>,
+        at: impl Fn(usize) -> Vec<Seg>,
+    ) -> Vec<(ZoneId, usize)> {
+        let kinds = Kinds {
+            what: "zone",
+            all: &ZoneKind::ALL,
+            name: ZoneKind::name,
+            of: cx.names.zone_kinds.to_vec(),
+        };
+        self.select(names, cx.names.zones, &kinds, at)
+    }
+
+    /// The groups a strategy's group list selects, each with the index of the entry that
+    /// chose it: a group by name, or `kind:KIND` for every group of that node kind.
+    fn group_list(
+        &mut self,
+        names: &[String],
+        cx: &Context<'_>,
+        at: impl Fn(usize) -> Vec<Seg>,
+    ) -> Vec<(GroupId, usize)> {
+        let kinds = Kinds {
+            what: "group",
+            all: &NodeKind::ALL,
+            name: NodeKind::name,
+            of: cx.groups.iter().map(|g| Some(g.kind)).collect(),
+        };
+        self.select(names, cx.names.groups, &kinds, at)
+    }
+
+    /// Resolves a list of names and `kind:` selectors to ids. A kind nothing has selects
+    /// nothing and says so in a warning (a strategy for any scenario meets scenarios
+    /// without some roles); an unknown name or kind is an error listing the known ones.
+    fn select<K: Copy + PartialEq>(
+        &mut self,
+        names: &[String],
+        ids: &HashMap<String, u16>,
+        kinds: &Kinds<'_, K>,
+        at: impl Fn(usize) -> Vec<Seg>,
+    ) -> Vec<(u16, usize)> {
+        let what = kinds.what;
+        let mut selected = Vec::new();
+        for (j, entry) in names.iter().enumerate() {
+            let Some(kind) = entry.strip_prefix(BY_KIND) else {
+                let id = self.lookup(ids, what, entry, at(j));
+                if ids.contains_key(entry) {
+                    selected.push((id, j));
+                }
+                continue;
+            };
+            let Some(&kind) = kinds.all.iter().find(|&&k| (kinds.name)(k) == kind) else {
+                let known: Vec<&str> = kinds.all.iter().map(|&k| (kinds.name)(k)).collect();
+                let label = if what == "zone" { "zone" } else { "node" };
+                self.err(
+                    at(j),
+                    format!(
+                        "unknown {label} kind `{kind}`; expected one of: {}",
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            };
+            let before = selected.len();
+            for (id, k) in kinds.of.iter().enumerate() {
+                if *k == Some(kind) {
+                    selected.push((id as u16, j));
+                }
+            }
+            if selected.len() == before {
+                self.warn(
+                    at(j),
+                    format!(
+                        "`{entry}` selects no {what} here: no [[{what}]] is of kind `{}`",
+                        (kinds.name)(kind)
+                    ),
+                );
+            }
+        }
+        selected
     }
 
     pub(super) fn defense(
@@ -396,6 +494,7 @@ impl Scenario {
             self.tick,
             &Names {
                 zones: &zone_ids,
+                zone_kinds: &self.file.zones.iter().map(|z| z.kind).collect::<Vec<_>>(),
                 groups: &group_ids,
                 services: &service_ids,
             },
@@ -408,6 +507,8 @@ impl Scenario {
             return Err(invalid(v.diagnostics));
         }
         self.defense = defense;
+        v.warnings.sort_by_key(|d| (d.line, d.column));
+        self.strategy_warnings = v.warnings;
         self.strategy_source = Some(text.to_owned());
         self.strategy_origin = Some(origin.to_owned());
         Ok(self)

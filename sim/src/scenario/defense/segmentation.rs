@@ -90,7 +90,6 @@ impl Section for Segmentation {
 impl Validator<'_> {
     fn segmentation(&mut self, s: &SegmentationSpec, cx: &Context<'_>) -> Segmentation {
         let (names, groups, flows) = (cx.names, cx.groups, cx.flows);
-        let (zone_ids, group_ids) = (names.zones, names.groups);
         let mut ids: HashMap<String, u16> = HashMap::new();
         let mut segment_of_group: Vec<Option<u16>> = vec![None; groups.len()];
         for (i, seg) in s.segments.iter().enumerate() {
@@ -102,19 +101,15 @@ impl Validator<'_> {
                 );
             }
             let mut members: Vec<(GroupId, Vec<Seg>)> = Vec::new();
-            for (j, z) in seg.zones.iter().enumerate() {
-                let zone = self.lookup(zone_ids, "zone", z, p("zones", j));
+            for (zone, j) in self.zone_list(&seg.zones, cx, |j| p("zones", j)) {
                 for (g, group) in groups.iter().enumerate() {
-                    if group.zone == zone && zone_ids.contains_key(z) {
+                    if group.zone == zone {
                         members.push((g as GroupId, p("zones", j)));
                     }
                 }
             }
-            for (j, g) in seg.groups.iter().enumerate() {
-                let id = self.lookup(group_ids, "group", g, p("groups", j));
-                if group_ids.contains_key(g) {
-                    members.push((id, p("groups", j)));
-                }
+            for (id, j) in self.group_list(&seg.groups, cx, |j| p("groups", j)) {
+                members.push((id, p("groups", j)));
             }
             for (g, at) in members {
                 match segment_of_group[g as usize] {
@@ -134,7 +129,7 @@ impl Validator<'_> {
                 self.err(
                     field_path!["defense", "segmentation", "segment"],
                     format!(
-                        "group `{}` is in no segment: add its zone or its name to one (unsegmented nodes would bypass the policy)",
+                        "group `{}` is in no segment: add its zone, its name or a `kind:` matching it to one (unsegmented nodes would bypass the policy)",
                         groups[g].name
                     ),
                 );

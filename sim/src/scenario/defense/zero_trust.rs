@@ -71,7 +71,7 @@ impl Section for ZeroTrust {
             behavioural: Chance::new(
                 v.in_space("zero_trust.behavioural", z.behavioural.unwrap_or(0.3)),
             ),
-            zones: v.zones(&z.zones, cx.names.zones, "zero_trust"),
+            zones: v.zones(&z.zones, cx, "zero_trust"),
         }
     }
 }
