@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use paraverse_sim::operator::script::{Command, Script};
 use paraverse_sim::operator::teams::Team;
 use paraverse_sim::prelude::*;
-use paraverse_viz::{Action, App, Mode, NodeMap, Pace, Snapshot};
+use paraverse_viz::{Action, App, History, Mode, NodeMap, Pace, Snapshot};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
 use serde_json::Value;
@@ -82,6 +82,9 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
         let mut pace = Pace::new();
         // The map's layout, made the first time the map is shown (per universe).
         let mut layout = None;
+        // The charts' rows, each tick folded in once (per universe).
+        let new_history = |u: &Universe| History::new(&u.series_columns(), u.clock().ticks);
+        let mut history = new_history(&universe);
         let tick_s = universe.scenario().tick.as_micros() as f64 / 1e6;
         loop {
             // The ticks due at the chosen speed in simulated time, within a frame's budget
@@ -114,7 +117,7 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                 );
             }
             let rate = if app.paused { 0.0 } else { window.2 };
-            let mut snap = Snapshot::of_universe(&universe, rate, EVENTS_SHOWN);
+            let mut snap = Snapshot::of_universe_with(&universe, rate, EVENTS_SHOWN, &mut history);
             if app.map {
                 let (layout, positions) = layout.get_or_insert_with(|| {
                     let l = paraverse_viz::view::Layout::of_universe(&universe);
@@ -144,6 +147,7 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                         universe = build(scenario.clone().with_seed(seed))?;
                         window = (Instant::now(), 0, 0.0);
                         (exercise.given, app.score, layout) = (0, None, None);
+                        history = new_history(&universe);
                     }
                     Action::Command(text) => {
                         app.status = Some(match exercise.give(&mut universe, &text)? {

@@ -20,6 +20,6 @@ pub mod view;
 
 pub use app::{Action, App, KEYS, Mode, Pace, SPEEDS, View, speed_label};
 pub use map::{NodeMap, render_map};
-pub use snapshot::{ALERT_COLUMNS, ALERTS, ChainView, HISTORY, Snapshot, zone_sizes};
+pub use snapshot::{ALERT_COLUMNS, ALERTS, ChainView, HISTORY, History, Snapshot, zone_sizes};
 pub use twin::{EstimatePoint, StrategyFan, TwinSnapshot, render_twin};
 pub use ui::{matches_filter, render, shown_line};

@@ -128,6 +128,70 @@ impl ChainView {
     }
 }
 
+/// A run's chart rows, downsampled as the run goes: [`ALERTS`] added to each tick's row,
+/// then at most [`HISTORY`] buckets over the whole run, each the maximum per column of its
+/// ticks (peaks stay visible). The buckets depend only on the run's length, so folding the
+/// ticks in as they come gives the same rows as folding them all at once.
+#[derive(Debug, Clone)]
+pub struct History {
+    /// The series' columns, then [`ALERTS`].
+    columns: Vec<String>,
+    /// Where the alert columns of [`ALERT_COLUMNS`] are.
+    sensors: Vec<usize>,
+    /// Ticks in the whole run, counting tick 0.
+    whole: usize,
+    /// Buckets over the whole run.
+    buckets: usize,
+    /// The buckets so far.
+    rows: Vec<Vec<u64>>,
+    /// The last tick's row.
+    latest: Vec<u64>,
+    /// Ticks folded in.
+    seen: usize,
+}
+
+impl History {
+    /// Empty, for a run of `ticks` ticks recording `columns`.
+    pub fn new(columns: &[String], ticks: u32) -> Self {
+        let mut names = columns.to_vec();
+        names.push(ALERTS.to_owned());
+        let whole = ticks as usize + 1;
+        History {
+            sensors: ALERT_COLUMNS
+                .iter()
+                .filter_map(|(a, _)| columns.iter().position(|c| c == a))
+                .collect(),
+            columns: names,
+            whole,
+            buckets: HISTORY.min(whole),
+            rows: Vec::new(),
+            latest: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    /// Folds in ticks `seen..count` (`row(t)` reads tick t); the ticks before were
+    /// folded in by earlier calls.
+    pub fn advance(&mut self, count: usize, row: impl Fn(usize) -> Vec<u64>) {
+        for t in self.seen..count {
+            let mut r = row(t);
+            let alerts = self
+                .sensors
+                .iter()
+                .map(|&i| r.get(i).copied().unwrap_or(0))
+                .sum();
+            r.push(alerts);
+            let b = t * self.buckets / self.whole;
+            match self.rows.get_mut(b) {
+                Some(into) => into.iter_mut().zip(&r).for_each(|(a, v)| *a = (*a).max(*v)),
+                None => self.rows.push(r.clone()),
+            }
+            self.latest = r;
+        }
+        self.seen = self.seen.max(count);
+    }
+}
+
 impl Snapshot {
     /// The current value of a column (0 if absent).
     pub fn value(&self, column: &str) -> u64 {
@@ -137,40 +201,22 @@ impl Snapshot {
     }
 
     /// The rows of ticks `0..count` of a run of `ticks` ticks (`row(t)` reads tick t), as
-    /// the charts draw them: [`ALERTS`] added to each, then at most [`HISTORY`] buckets
-    /// over the whole run, each the maximum per column of its ticks. Returns (columns,
-    /// rows, buckets of the whole run, the last tick's row).
+    /// the charts draw them (see [`History`]). Returns (columns, rows, buckets of the
+    /// whole run, the last tick's row).
     pub fn downsample(
         columns: &[String],
         ticks: u32,
         count: usize,
         row: impl Fn(usize) -> Vec<u64>,
     ) -> (Vec<String>, Vec<Vec<u64>>, usize, Vec<u64>) {
-        let sensors: Vec<usize> = ALERT_COLUMNS
-            .iter()
-            .filter_map(|(a, _)| columns.iter().position(|c| c == a))
-            .collect();
-        let mut names = columns.to_vec();
-        names.push(ALERTS.to_owned());
-        let whole = ticks as usize + 1;
-        let buckets = HISTORY.min(whole);
-        let mut rows: Vec<Vec<u64>> = Vec::with_capacity(buckets);
-        let mut latest = Vec::new();
-        for t in 0..count {
-            let mut r = row(t);
-            let alerts = sensors
-                .iter()
-                .map(|&i| r.get(i).copied().unwrap_or(0))
-                .sum();
-            r.push(alerts);
-            let b = t * buckets / whole;
-            match rows.get_mut(b) {
-                Some(into) => into.iter_mut().zip(&r).for_each(|(a, v)| *a = (*a).max(*v)),
-                None => rows.push(r.clone()),
-            }
-            latest = r;
-        }
-        (names, rows, buckets, latest)
+        let mut history = History::new(columns, ticks);
+        history.advance(count, row);
+        (
+            history.columns,
+            history.rows,
+            history.buckets,
+            history.latest,
+        )
     }
 
     /// Whether the run records a column (e.g. `xr_quality_ppm` needs traffic).
@@ -190,14 +236,31 @@ impl Snapshot {
         self.columns.iter().position(|c| c == name)
     }
 
-    /// A snapshot of a universe as it is now (reads it; never steps it).
+    /// A snapshot of a universe as it is now (reads it; never steps it), its charts
+    /// downsampled from the whole series.
     pub fn of_universe(u: &Universe, ticks_per_s: f64, events: usize) -> Self {
+        let mut history = History::new(&u.series_columns(), u.clock().ticks);
+        Self::of_universe_with(u, ticks_per_s, events, &mut history)
+    }
+
+    /// A snapshot of a universe as it is now, its charts from `history`, which this call
+    /// brings up to date: a live view keeps one across frames, so each tick's row is read
+    /// once, not once per frame (the whole run's series on every frame, otherwise).
+    pub fn of_universe_with(
+        u: &Universe,
+        ticks_per_s: f64,
+        events: usize,
+        history: &mut History,
+    ) -> Self {
         let series = u.series();
         let clock = u.clock();
-        let (columns, rows, buckets, latest) =
-            Self::downsample(&u.series_columns(), clock.ticks, series.len(), |t| {
-                series.row(t)
-            });
+        history.advance(series.len(), |t| series.row(t));
+        let (columns, rows, buckets, latest) = (
+            history.columns.clone(),
+            history.rows.clone(),
+            history.buckets,
+            history.latest.clone(),
+        );
         Snapshot {
             scenario: u.scenario().name.clone(),
             seed: u.scenario().seed,

@@ -348,6 +348,50 @@ fn blue_alerts_sum_every_sensor_and_buckets_keep_peaks() {
     assert_eq!((out.len(), buckets), (4, 4));
 }
 
+/// A live view folds each tick into its chart history once, frame after frame; the rows
+/// are those of downsampling the whole series at once, wherever the frames fall, and a
+/// snapshot taken with a kept history equals one taken afresh.
+#[test]
+fn charts_folded_in_frame_by_frame_equal_the_whole_series_at_once() {
+    let columns: Vec<String> = ["detections", "tripwire_alerts", "y"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let row = |t: usize| vec![(t * 7 % 13) as u64, (t * 5 % 11) as u64, (t % 17) as u64];
+    let (ticks, count) = (1000u32, 700usize);
+    let (_, whole, _, latest) = Snapshot::downsample(&columns, ticks, count, row);
+    for frames in [[1usize, 2, 3], [239, 240, 241], [5, 400, 699]] {
+        let mut h = crate::History::new(&columns, ticks);
+        for f in frames {
+            h.advance(f, row);
+        }
+        h.advance(count, row);
+        h.advance(count, row);
+        let mut again = crate::History::new(&columns, ticks);
+        again.advance(count, row);
+        assert_eq!(
+            format!("{h:?}"),
+            format!("{again:?}"),
+            "frames at {frames:?}"
+        );
+    }
+    assert_eq!(whole.len(), 700 * 240 / 1001 + 1);
+    assert_eq!(latest[3], latest[0] + latest[1]);
+    use paraverse_sim::universe::Universe;
+    let scenario = paraverse_sim::bundled::load(Some("metaverse-campus")).unwrap();
+    let mut u = Universe::build(scenario, &[&paraverse_attackers::AttackerPlugin]).unwrap();
+    let mut history = crate::History::new(&u.series_columns(), u.clock().ticks);
+    for _ in 0..5 {
+        for _ in 0..37 {
+            u.step();
+        }
+        let kept = Snapshot::of_universe_with(&u, 0.0, 10, &mut history);
+        let fresh = Snapshot::of_universe(&u, 0.0, 10);
+        assert_eq!((&kept.rows, &kept.latest), (&fresh.rows, &fresh.latest));
+        assert_eq!(kept.buckets, fresh.buckets);
+    }
+}
+
 /// `m` shows the network map: nodes where the GPU viewer puts them, coloured by state;
 /// red sees the nodes attackers hold, blue never does (its legend has no `held`).
 #[test]
