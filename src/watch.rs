@@ -118,6 +118,14 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             }
             let rate = if app.paused { 0.0 } else { window.2 };
             let mut snap = Snapshot::of_universe_with(&universe, rate, EVENTS_SHOWN, &mut history);
+            // A filter searches the whole run's events, not only the last few hundred.
+            let filter = app.editing.as_deref().unwrap_or(&app.filter);
+            if !filter.is_empty() {
+                snap.events = universe.recent_events_where(EVENTS_SHOWN, |e| {
+                    paraverse_viz::shown_line(e, app.view)
+                        .is_some_and(|l| paraverse_viz::matches_filter(&l, filter))
+                });
+            }
             if app.map {
                 let (layout, positions) = layout.get_or_insert_with(|| {
                     let l = paraverse_viz::view::Layout::of_universe(&universe);

@@ -404,6 +404,30 @@ impl Universe {
             .collect()
     }
 
+    /// The last `n` events `keep` accepts, oldest first, as [`Universe::recent_events`]
+    /// writes them: the whole log is searched, newest first, until `n` are found (a live
+    /// view's filter finds an event of the first minute after hours of others).
+    pub fn recent_events_where(
+        &self,
+        n: usize,
+        keep: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let log = self.world.resource::<EventLog>();
+        let names = self.node_namer();
+        let campaigns = self.campaign_names();
+        let tick_s = self.clock().seconds_at(1);
+        let mut found: Vec<serde_json::Value> = log
+            .events()
+            .iter()
+            .rev()
+            .map(|e| event_json(e, tick_s, &names, &campaigns))
+            .filter(|e| keep(e))
+            .take(n)
+            .collect();
+        found.reverse();
+        found
+    }
+
     fn campaign_names(&self) -> Vec<String> {
         self.scenario
             .campaigns

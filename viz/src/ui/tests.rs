@@ -484,3 +484,28 @@ fn the_command_prompt_status_and_score_screen_fit() {
         assert!(s.contains("commands given: 1"), "{s}");
     }
 }
+
+/// The live view's filter searches the whole run: an event of the first minutes is found
+/// after thousands of others, with the same predicate `watch` uses.
+#[test]
+fn a_live_filter_finds_events_older_than_the_last_few_hundred() {
+    use paraverse_sim::universe::Universe;
+    let scenario = paraverse_sim::bundled::load(Some("metaverse-under-siege")).unwrap();
+    let mut u = Universe::build(scenario, &[&paraverse_attackers::AttackerPlugin]).unwrap();
+    while u.clock().tick < 900 {
+        u.step();
+    }
+    let all = u.recent_events(usize::MAX);
+    assert!(all.len() > 1000, "{} events", all.len());
+    use crate::{View, matches_filter, shown_line};
+    let first = shown_line(&all[0], View::Red).unwrap();
+    let recent = u.recent_events(300);
+    assert!(!recent.contains(&all[0]));
+    let found = u.recent_events_where(300, |e| {
+        shown_line(e, View::Red).is_some_and(|l| matches_filter(&l, &first))
+    });
+    assert!(found.contains(&all[0]), "{first}");
+    assert!(found.len() <= 300);
+    let ticks: Vec<u64> = found.iter().map(|e| e["tick"].as_u64().unwrap()).collect();
+    assert!(ticks.is_sorted(), "oldest first");
+}
