@@ -11,7 +11,7 @@ use super::scene::{ATTACK_LINK, BACKGROUND, LinkInstance, Scene, link_color};
 use super::text::Label;
 use crate::View;
 
-/// Groups labelled at most (the largest), so labels stay readable.
+/// Groups labelled at most (the largest that fit), so labels stay readable.
 const MAX_GROUP_LABELS: usize = 24;
 
 /// The facts of the title.
@@ -144,12 +144,18 @@ pub fn annotate(
             color: light,
         });
     }
-    // Group names where their nodes are (the largest groups, when there are many).
+    // Group names where their nodes are, the largest groups first; a label that would
+    // overlap the title, the legend or a label already placed is left out (many small
+    // groups on one ring would otherwise print over each other).
+    let mut taken: Vec<[f32; 4]> = scene.labels.iter().map(label_box).collect();
     let mut groups: Vec<usize> = (0..scenario.groups.len()).collect();
     groups.sort_by_key(|&g| std::cmp::Reverse(scenario.groups[g].count));
-    groups.truncate(MAX_GROUP_LABELS);
-    groups.sort_unstable();
+    let (w, h) = (camera.size[0] as f32, camera.size[1] as f32);
+    let mut placed = 0;
     for g in groups {
+        if placed == MAX_GROUP_LABELS {
+            break;
+        }
         let group = &scenario.groups[g];
         let Some(&p) = layout
             .positions
@@ -158,16 +164,36 @@ pub fn annotate(
             continue;
         };
         let [x, y] = camera.to_screen(p);
-        let w = camera.size[0] as f32;
-        let h = camera.size[1] as f32;
         if !(0.0..w).contains(&x) || !(0.0..h).contains(&y) {
             continue;
         }
-        scene.labels.push(Label {
+        let label = Label {
             text: group.name.clone(),
             at: [x + small * 0.4, y - small * 0.6],
             size: small,
             color: light,
-        });
+        };
+        let b = label_box(&label);
+        if taken.iter().any(|t| overlap(t, &b)) {
+            continue;
+        }
+        taken.push(b);
+        scene.labels.push(label);
+        placed += 1;
     }
+}
+
+/// The box a label's text covers, pixels: left, top, right, bottom (a line is 1.2 em).
+pub(crate) fn label_box(l: &Label) -> [f32; 4] {
+    [
+        l.at[0],
+        l.at[1],
+        l.at[0] + text_width(&l.text, l.size),
+        l.at[1] + l.size * 1.2,
+    ]
+}
+
+/// Whether two boxes overlap.
+pub(crate) fn overlap(a: &[f32; 4], b: &[f32; 4]) -> bool {
+    a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
 }

@@ -307,3 +307,43 @@ fn centering_on_a_node_puts_it_in_the_middle() {
         image.pixel(200, 200)
     );
 }
+
+/// Group labels never print over each other or over the title and legend: on a network
+/// of many small groups, a small picture names fewer groups than a large one, and none
+/// of the labels placed overlap (no GPU needed: the caption is laid out on the CPU).
+#[test]
+fn group_labels_never_overlap() {
+    use super::caption::{annotate, label_box, overlap};
+    let s = bundled::load(Some("cage4-like")).unwrap();
+    assert!(s.groups.len() > 20, "{} groups", s.groups.len());
+    let u = paraverse_sim::universe::Universe::build(s.clone(), &[]).unwrap();
+    let layout = Layout::of_universe(&u);
+    let frame = NetworkFrame::of_universe(&u);
+    let caption = Caption {
+        scenario: s.name.clone(),
+        tick_s: 10.0,
+        team: View::Blue,
+    };
+    let mut named = Vec::new();
+    for size in [[480, 360], [2400, 1800]] {
+        let camera = Camera::fit(size);
+        let mut scene = scene::build(&layout, &frame, &camera);
+        annotate(&mut scene, &s, &layout, &frame, &camera, &caption);
+        let is_group = |text: &str| s.groups.iter().any(|g| g.name == text);
+        let labels = &scene.labels;
+        for (i, a) in labels.iter().enumerate() {
+            for b in &labels[i + 1..] {
+                if is_group(&a.text) || is_group(&b.text) {
+                    assert!(
+                        !overlap(&label_box(a), &label_box(b)),
+                        "{size:?}: `{}` over `{}`",
+                        a.text,
+                        b.text
+                    );
+                }
+            }
+        }
+        named.push(labels.iter().filter(|l| is_group(&l.text)).count());
+    }
+    assert!(named[0] >= 1 && named[0] < named[1], "{named:?}");
+}
