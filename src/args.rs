@@ -399,6 +399,18 @@ pub struct RunArgs {
     /// No ground truth: what a SOC would have seen.
     #[arg(long, value_name = "FILE")]
     pub observations_out: Option<PathBuf>,
+    /// With --observations-out: also report link loads every INTERVAL of simulated time,
+    /// as interface counters polled by SNMP would (`link_load` observations: the traffic
+    /// offered on each direction of every link between two infrastructure nodes that
+    /// carried any; terminals' own access links are not polled). Sampled while this
+    /// process runs, so not with --from or --checkpoint-every.
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        requires = "observations_out",
+        conflicts_with_all = ["from", "checkpoint_every"]
+    )]
+    pub link_loads: Option<SimDuration>,
     /// Replay an exercise: operator commands to apply, one per line after the tick at whose
     /// end they were given (`120 quarantine lobby-headsets`; `paraverse watch --record`
     /// writes such a file). They act and cost as the scripted defenses do; the same file

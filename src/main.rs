@@ -389,6 +389,11 @@ fn run(args: RunArgs) -> Result<()> {
     bar.set_position(u64::from(start));
     bar.reset_eta();
     let started = Instant::now();
+    let poll = match args.link_loads {
+        Some(every) => Some(twin::LinkPoll::new(&universe, every)?),
+        None => None,
+    };
+    let mut link_loads = Vec::new();
     loop {
         if let Some(script) = &script {
             script.queue_due(&mut universe).map_err(invalid)?;
@@ -400,6 +405,9 @@ fn run(args: RunArgs) -> Result<()> {
         let tick = universe.clock().tick;
         if let Some(c) = cadence.as_ref().filter(|c| c.due(tick)) {
             c.write(&universe)?;
+        }
+        if let Some(poll) = &poll {
+            poll.sample(&universe, &mut link_loads);
         }
     }
     bar.finish_and_clear();
@@ -417,7 +425,7 @@ fn run(args: RunArgs) -> Result<()> {
     })
     .with_context(|| format!("cannot write results to {}", out.display()))?;
     if let Some(path) = &args.observations_out {
-        let feed = twin::blue_feed(&record);
+        let feed = twin::blue_feed(&record, &link_loads);
         paraverse_lab::runner::write_atomic(path, &feed)
             .with_context(|| format!("cannot write the observations to {}", path.display()))?;
     }

@@ -22,13 +22,22 @@ use crate::{invalid, load_scenario, set_threads};
 
 /// The events a SOC sees, as observation lines: alerts (detections and tripwires),
 /// quarantines and releases. Ground truth (`true_positive`) is left out.
-pub fn blue_feed(record: &RunRecord) -> String {
+pub fn blue_feed(record: &RunRecord, link_loads: &[LinkLoad]) -> String {
     let mut out = String::new();
+    let mut line = |o: &Observation| {
+        out += &serde_json::to_string(o).unwrap_or_default();
+        out.push('\n');
+    };
+    let mut loads = link_loads.iter().peekable();
     for e in &record.events {
+        // A tick's link loads follow its events (both are known at the tick's end).
+        while let Some(l) = loads.next_if(|l| l.tick < e.tick) {
+            line(&l.observation(record));
+        }
         let (Some(kind), Some(node)) = (seen_by_blue(e.kind), e.node) else {
             continue;
         };
-        let o = Observation {
+        line(&Observation {
             time_s: f64::from(e.tick) * record.tick_s,
             kind,
             node: Some(NodeName::Name(record.node_names.name(node))),
@@ -37,12 +46,11 @@ pub fn blue_feed(record: &RunRecord) -> String {
             to: None,
             to_address: None,
             kbps: None,
-        };
-        out += &serde_json::to_string(&o).unwrap_or_default();
-        out.push('\n');
+        });
     }
+    loads.for_each(|l| line(&l.observation(record)));
     // The feed ends with the run: the twin closes every tick up to it.
-    let end = Observation {
+    line(&Observation {
         time_s: f64::from(record.summary.ticks) * record.tick_s,
         kind: Kind::End,
         node: None,
@@ -51,10 +59,86 @@ pub fn blue_feed(record: &RunRecord) -> String {
         to: None,
         to_address: None,
         kbps: None,
-    };
-    out += &serde_json::to_string(&end).unwrap_or_default();
-    out.push('\n');
+    });
     out
+}
+
+/// One link direction's load at a tick's end, as `run --link-loads` polls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkLoad {
+    /// The tick it was read at the end of.
+    pub tick: u32,
+    /// The link's sending end.
+    pub from: u32,
+    /// Its receiving end.
+    pub to: u32,
+    /// The traffic offered, kbit/s.
+    pub kbps: u64,
+}
+
+impl LinkLoad {
+    fn observation(&self, record: &RunRecord) -> Observation {
+        Observation {
+            time_s: f64::from(self.tick) * record.tick_s,
+            kind: Kind::LinkLoad,
+            node: Some(NodeName::Name(record.node_names.name(self.from))),
+            address: None,
+            source: None,
+            to: Some(NodeName::Name(record.node_names.name(self.to))),
+            to_address: None,
+            kbps: Some(self.kbps as f64),
+        }
+    }
+}
+
+/// `run --link-loads`: which links are polled (both ends infrastructure, as SNMP polls
+/// switches and routers, not each headset) and how often.
+pub struct LinkPoll {
+    every: u32,
+    infrastructure: Vec<bool>,
+}
+
+impl LinkPoll {
+    /// Polls `universe`'s links every `every` of simulated time (whole ticks, at least one).
+    pub fn new(universe: &Universe, every: SimDuration) -> Result<Self> {
+        let s = universe.scenario();
+        if s.flows.is_empty() {
+            return Err(invalid(format!(
+                "--link-loads: scenario `{}` has no traffic ([[flow]]s) to measure",
+                s.name
+            )));
+        }
+        let mut infrastructure = vec![false; s.node_count as usize];
+        for g in s.groups.iter().filter(|g| !g.kind.is_terminal()) {
+            let nodes = g.first_node as usize..(g.first_node + g.count) as usize;
+            infrastructure[nodes].fill(true);
+        }
+        Ok(LinkPoll {
+            every: whole_ticks(every, s.tick, "--link-loads")?,
+            infrastructure,
+        })
+    }
+
+    /// Appends the polled links' loads if the tick just stepped is a polling tick.
+    pub fn sample(&self, universe: &Universe, into: &mut Vec<LinkLoad>) {
+        let tick = universe.clock().tick;
+        if !tick.is_multiple_of(self.every) {
+            return;
+        }
+        let polled = |n: u32| self.infrastructure.get(n as usize) == Some(&true);
+        into.extend(
+            universe
+                .link_loads()
+                .into_iter()
+                .filter(|&(from, to, _)| polled(from) && polled(to))
+                .map(|(from, to, kbps)| LinkLoad {
+                    tick,
+                    from,
+                    to,
+                    kbps,
+                }),
+        );
+    }
 }
 
 /// A duration as whole ticks (rounded up), at least one; `flag` names it in the error.

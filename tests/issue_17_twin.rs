@@ -684,3 +684,133 @@ fn exit_code_within(t: &Tmux, dir: &Path, limit: Duration) -> String {
         .trim()
         .to_owned()
 }
+
+/// `run --observations-out FEED --link-loads 5min` adds what SNMP polling of the
+/// infrastructure's interfaces would report: `link_load` observations between two
+/// infrastructure nodes (never a terminal's access link), every 5 min of simulated time,
+/// in time order with the events. The twin reads them; the run's own loads are what the
+/// model offers, so they add no background traffic and leave the estimates as they are.
+#[test]
+fn a_runs_feed_reports_link_loads_the_twin_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(paraverse(
+        &[
+            "run",
+            "metaverse-campus",
+            "--seed",
+            "3",
+            "--stop",
+            "1 h",
+            "--out",
+            "truth",
+            "-q",
+            "--observations-out",
+            "feed.jsonl",
+            "--link-loads",
+            "5 min",
+        ],
+        dir,
+    ));
+    let feed = std::fs::read_to_string(dir.join("feed.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = feed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let times: Vec<f64> = lines
+        .iter()
+        .map(|o| o["time_s"].as_f64().unwrap())
+        .collect();
+    assert!(times.is_sorted(), "the feed is in time order");
+    let loads: Vec<&serde_json::Value> =
+        lines.iter().filter(|o| o["kind"] == "link_load").collect();
+    assert!(loads.len() > 100, "{} link loads", loads.len());
+    let terminal = [
+        "xr-headsets",
+        "ar-glasses",
+        "phones",
+        "wearables",
+        "sensors",
+    ];
+    let mut polls = std::collections::BTreeSet::new();
+    for o in &loads {
+        let t = o["time_s"].as_f64().unwrap();
+        assert_eq!(t % 300.0, 0.0, "{o}");
+        polls.insert(t as u64);
+        for end in [&o["node"], &o["to"]] {
+            let name = end.as_str().unwrap();
+            assert!(
+                !terminal.iter().any(|g| name.starts_with(&format!("{g}-"))),
+                "{o}"
+            );
+        }
+        assert!(o["kbps"].as_f64().unwrap() > 0.0, "{o}");
+    }
+    assert_eq!(polls.len(), 12, "{polls:?}");
+    // The twin on the feed with and without the loads: the same estimates.
+    let plain: String = feed
+        .lines()
+        .filter(|l| !l.contains("link_load"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("plain.jsonl"), plain).unwrap();
+    for (input, out) in [("feed.jsonl", "tw"), ("plain.jsonl", "tw-plain")] {
+        ok(paraverse(
+            &[
+                "twin",
+                "metaverse-campus",
+                "--seed",
+                "3",
+                "--observations",
+                input,
+                "--members",
+                "2",
+                "--out",
+                out,
+                "-q",
+            ],
+            dir,
+        ));
+    }
+    let estimates = |d: &str| std::fs::read_to_string(dir.join(d).join("estimates.csv")).unwrap();
+    assert_eq!(estimates("tw"), estimates("tw-plain"));
+    // Polling lives in this process: not with a resumable run; and it needs traffic.
+    for (args, expected) in [
+        (
+            &["run", "metaverse-campus", "--link-loads", "5 min"][..],
+            "--observations-out",
+        ),
+        (
+            &[
+                "run",
+                "metaverse-campus",
+                "--observations-out",
+                "f.jsonl",
+                "--link-loads",
+                "5 min",
+                "--checkpoint-every",
+                "10 min",
+            ][..],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "run",
+                "worm-logistic",
+                "--observations-out",
+                "f.jsonl",
+                "--link-loads",
+                "5 min",
+            ][..],
+            "has no traffic",
+        ),
+    ] {
+        let o = paraverse(args, dir);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            text(&o.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+}

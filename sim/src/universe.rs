@@ -372,6 +372,26 @@ impl Universe {
         })
     }
 
+    /// The traffic offered on each link direction that carried any in the last tick, as
+    /// (from node, to node, kbit/s), by channel: what a network's interface counters (SNMP,
+    /// sFlow) would report. Empty without a traffic core.
+    pub fn link_loads(&self) -> Vec<(u32, u32, u64)> {
+        let Some(core) = self.traffic() else {
+            return Vec::new();
+        };
+        let topology = self.world.resource::<Topology>();
+        core.used_channels()
+            .iter()
+            .zip(core.offered_loads())
+            .filter(|&(_, &kbps)| kbps > 0)
+            .map(|(&channel, &kbps)| {
+                let (a, b) = topology.endpoints(channel / 2);
+                let (from, to) = if channel % 2 == 0 { (a, b) } else { (b, a) };
+                (from, to, kbps)
+            })
+            .collect()
+    }
+
     /// Draws after the current tick from `seed` instead (what the scenario built stays):
     /// members of an ensemble that share a past diverge from here.
     pub fn reseed(&mut self, seed: u64) {

@@ -463,6 +463,12 @@ impl TrafficCore {
         &self.used_capacity
     }
 
+    /// Offered load per used channel (indexed like [`TrafficCore::used_channels`]) as of
+    /// the last tick, kbit/s: what a link's counters would read.
+    pub fn offered_loads(&self) -> &[u64] {
+        &self.state.offered
+    }
+
     /// The backend in use, for display.
     pub fn backend(&self) -> String {
         self.backend.describe()
