@@ -1185,7 +1185,7 @@ pub struct ZeroTrustSpec {
     /// (IoT), or a taken-over account (default 0.3).
     #[serde(default)]
     pub behavioural: Option<f64>,
-    /// Zones enforced (default: every zone).
+    /// Zones enforced, by name or `kind:KIND` (default: every zone).
     #[serde(default)]
     pub zones: Vec<String>,
 }
@@ -1208,10 +1208,10 @@ pub struct SegmentationSpec {
 pub struct SegmentSpec {
     /// Unique name.
     pub name: String,
-    /// Zones whose groups it holds.
+    /// Zones whose groups it holds, by name or `kind:KIND` (every zone of that kind).
     #[serde(default)]
     pub zones: Vec<String>,
-    /// Groups it holds (besides those of its zones).
+    /// Groups it holds (besides those of its zones), by name or `kind:NODE_KIND`.
     #[serde(default)]
     pub groups: Vec<String>,
 }
@@ -1262,7 +1262,7 @@ pub struct BackupSpec {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DdosProtectionSpec {
-    /// Groups protected.
+    /// Groups protected, by name or `kind:NODE_KIND` (every group of that kind).
     pub protect: Vec<String>,
     /// Largest rate one source may send to a protected node (gateway meters), e.g.
     /// "2 Mbit/s".
@@ -1336,7 +1336,7 @@ pub struct HardeningSpec {
     pub interval: SimDuration,
     /// Share of the remaining default-credential devices hardened per round, 0 to 1.
     pub coverage: f64,
-    /// Zones covered (default: every zone).
+    /// Zones covered, by name or `kind:KIND` (default: every zone).
     #[serde(default)]
     pub zones: Vec<String>,
 }
@@ -1372,7 +1372,7 @@ pub struct PatchingSpec {
     pub interval: SimDuration,
     /// Share of still-unpatched nodes patched in each round, 0 to 1.
     pub coverage: f64,
-    /// Zones covered (default: every zone).
+    /// Zones covered, by name or `kind:KIND` (default: every zone).
     #[serde(default)]
     pub zones: Vec<String>,
 }
@@ -1395,7 +1395,7 @@ pub struct DetectionSpec {
     /// `ueba`: weight of each new tick in the moving baselines, 0 to 1 (default 0.05).
     #[serde(default)]
     pub learning_rate: Option<f64>,
-    /// Zones whose nodes are monitored (default: every zone).
+    /// Zones whose nodes are monitored, by name or `kind:KIND` (default: every zone).
     #[serde(default)]
     pub zones: Vec<String>,
 }
