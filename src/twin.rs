@@ -91,11 +91,10 @@ impl LinkLoad {
     }
 }
 
-/// `run --link-loads`: which links are polled (both ends infrastructure, as SNMP polls
-/// switches and routers, not each headset) and how often.
+/// `run --link-loads`: how often links are polled; polled are those with both ends
+/// infrastructure, as SNMP polls switches and routers, not each headset.
 pub struct LinkPoll {
     every: u32,
-    infrastructure: Vec<bool>,
 }
 
 impl LinkPoll {
@@ -108,14 +107,8 @@ impl LinkPoll {
                 s.name
             )));
         }
-        let mut infrastructure = vec![false; s.node_count as usize];
-        for g in s.groups.iter().filter(|g| !g.kind.is_terminal()) {
-            let nodes = g.first_node as usize..(g.first_node + g.count) as usize;
-            infrastructure[nodes].fill(true);
-        }
         Ok(LinkPoll {
             every: whole_ticks(every, s.tick, "--link-loads")?,
-            infrastructure,
         })
     }
 
@@ -125,7 +118,8 @@ impl LinkPoll {
         if !tick.is_multiple_of(self.every) {
             return;
         }
-        let polled = |n: u32| self.infrastructure.get(n as usize) == Some(&true);
+        let s = universe.scenario();
+        let polled = |n: u32| !s.groups[s.group_of(n) as usize].kind.is_terminal();
         into.extend(
             universe
                 .link_loads()

@@ -117,13 +117,14 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                 );
             }
             let rate = if app.paused { 0.0 } else { window.2 };
-            let mut snap = Snapshot::of_universe_with(&universe, rate, EVENTS_SHOWN, &mut history);
-            // A filter searches the whole run's events, not only the last few hundred.
-            let filter = app.editing.as_deref().unwrap_or(&app.filter);
+            // A filter searches the whole run's events, not only the last few hundred
+            // (the snapshot then reads none of its own).
+            let filter = app.events_filter();
+            let unfiltered = if filter.is_empty() { EVENTS_SHOWN } else { 0 };
+            let mut snap = Snapshot::of_universe_with(&universe, rate, unfiltered, &mut history);
             if !filter.is_empty() {
                 snap.events = universe.recent_events_where(EVENTS_SHOWN, |e| {
-                    paraverse_viz::shown_line(e, app.view)
-                        .is_some_and(|l| paraverse_viz::matches_filter(&l, filter))
+                    paraverse_viz::event_matches(e, app.view, filter)
                 });
             }
             if app.map {
@@ -430,17 +431,14 @@ impl Recording {
             Snapshot::downsample(&self.columns, self.last_tick(), t + 1, |i| {
                 self.rows[i].clone()
             });
-        let filter = app.editing.as_deref().unwrap_or(&app.filter);
+        let filter = app.events_filter();
         let events = if filter.is_empty() {
             self.events[shown.saturating_sub(EVENTS_SHOWN)..shown].to_vec()
         } else {
             let mut found: Vec<Value> = self.events[..shown]
                 .iter()
                 .rev()
-                .filter(|e| {
-                    paraverse_viz::shown_line(e, app.view)
-                        .is_some_and(|l| paraverse_viz::matches_filter(&l, filter))
-                })
+                .filter(|e| paraverse_viz::event_matches(e, app.view, filter))
                 .take(EVENTS_SHOWN)
                 .cloned()
                 .collect();

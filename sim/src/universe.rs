@@ -413,15 +413,7 @@ impl Universe {
 
     /// The last `n` events (fewer if fewer happened), as `events.jsonl` objects.
     pub fn recent_events(&self, n: usize) -> Vec<serde_json::Value> {
-        let log = self.world.resource::<EventLog>();
-        let names = self.node_namer();
-        let campaigns = self.campaign_names();
-        let tick_s = self.clock().seconds_at(1);
-        let events = log.events();
-        events[events.len().saturating_sub(n)..]
-            .iter()
-            .map(|e| event_json(e, tick_s, &names, &campaigns))
-            .collect()
+        self.recent_events_where(n, |_| true)
     }
 
     /// The last `n` events `keep` accepts, oldest first, as [`Universe::recent_events`]

@@ -185,6 +185,12 @@ impl App {
         }
     }
 
+    /// The events filter in force: the text being typed at the `/` prompt, else the one
+    /// applied.
+    pub fn events_filter(&self) -> &str {
+        self.editing.as_deref().unwrap_or(&self.filter)
+    }
+
     /// Simulated seconds per wall-clock second (`None`: as fast as it goes).
     pub fn speed(&self) -> Option<f64> {
         SPEEDS[self.speed]

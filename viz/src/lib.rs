@@ -22,4 +22,4 @@ pub use app::{Action, App, KEYS, Mode, Pace, SPEEDS, View, speed_label};
 pub use map::{NodeMap, render_map};
 pub use snapshot::{ALERT_COLUMNS, ALERTS, ChainView, HISTORY, History, Snapshot, zone_sizes};
 pub use twin::{EstimatePoint, StrategyFan, TwinSnapshot, render_twin};
-pub use ui::{matches_filter, render, shown_line};
+pub use ui::{event_matches, matches_filter, render, shown_line};

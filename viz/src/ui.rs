@@ -66,6 +66,12 @@ pub fn matches_filter(line: &str, filter: &str) -> bool {
     filter.is_empty() || line.to_lowercase().contains(&filter.to_lowercase())
 }
 
+/// Whether `view`'s event pane shows the event and its line matches `filter`: what a
+/// filter searching a whole run keeps (live and in a replay).
+pub fn event_matches(e: &Value, view: View, filter: &str) -> bool {
+    shown_line(e, view).is_some_and(|l| matches_filter(&l, filter))
+}
+
 fn clock(seconds: f64) -> String {
     let s = seconds as u64;
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
@@ -491,7 +497,7 @@ fn event_line(e: &Value) -> String {
 }
 
 fn render_events(frame: &mut Frame<'_>, area: Rect, snap: &Snapshot, app: &App) {
-    let filter = app.editing.as_deref().unwrap_or(&app.filter);
+    let filter = app.events_filter();
     let visible: Vec<String> = snap
         .events
         .iter()

@@ -267,6 +267,8 @@ pub(super) struct Names<'a> {
 struct Kinds<'a, K> {
     /// `zone` or `group`, for messages.
     what: &'static str,
+    /// Whose kinds they are, for messages: `zone` or `node`.
+    label: &'static str,
     /// Every kind.
     all: &'a [K],
     /// A kind's name in files.
@@ -352,6 +354,7 @@ impl Validator<'_> {
     ) -> Vec<(ZoneId, usize)> {
         let kinds = Kinds {
             what: "zone",
+            label: "zone",
             all: &ZoneKind::ALL,
             name: ZoneKind::name,
             of: cx.names.zone_kinds.to_vec(),
@@ -369,6 +372,7 @@ impl Validator<'_> {
     ) -> Vec<(GroupId, usize)> {
         let kinds = Kinds {
             what: "group",
+            label: "node",
             all: &NodeKind::ALL,
             name: NodeKind::name,
             of: cx.groups.iter().map(|g| Some(g.kind)).collect(),
@@ -398,11 +402,11 @@ impl Validator<'_> {
             };
             let Some(&kind) = kinds.all.iter().find(|&&k| (kinds.name)(k) == kind) else {
                 let known: Vec<&str> = kinds.all.iter().map(|&k| (kinds.name)(k)).collect();
-                let label = if what == "zone" { "zone" } else { "node" };
                 self.err(
                     at(j),
                     format!(
-                        "unknown {label} kind `{kind}`; expected one of: {}",
+                        "unknown {} kind `{kind}`; expected one of: {}",
+                        kinds.label,
                         known.join(", ")
                     ),
                 );
