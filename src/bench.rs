@@ -526,7 +526,7 @@ pub fn bench_twin(args: &BenchArgs) -> Result<()> {
         "bench --twin: {} ({} nodes), {} members, {ticks} ticks ({simulated:.0} s) assimilated, then a forecast {ticks} ticks ahead",
         scenario.name, scenario.node_count, args.members
     );
-    let plugins: [&(dyn SimPlugin + Sync); 2] = [
+    let plugins: [&'static dyn SimPlugin; 2] = [
         &paraverse_attackers::AttackerPlugin,
         &paraverse_defenders::DefenderPlugin,
     ];
@@ -551,7 +551,7 @@ pub fn bench_twin(args: &BenchArgs) -> Result<()> {
             )
             .map_err(anyhow::Error::msg)?;
             let build_s = started.elapsed().as_secs_f64();
-            let plain = paraverse_twin::plain(&plugins);
+            let plain = plugins.to_vec();
             let started = Instant::now();
             ensemble.close_until(ticks, &plain, &mut |_, _| {});
             let assimilate_s = started.elapsed().as_secs_f64();

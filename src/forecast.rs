@@ -96,7 +96,7 @@ pub fn forecast(args: &ForecastArgs) -> Result<()> {
         )
         .expect("valid template"),
     );
-    let plugins: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
     let forecast =
         paraverse_twin::forecast(&[checkpoint.into()], &candidates, &spec, &plugins, &|| {
             bar.inc(1)

@@ -669,7 +669,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         until,
         stop: Some(&quit),
     };
-    let plugins: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
     let origin = args.observations.display().to_string();
     if !args.quiet {
         eprintln!(
@@ -897,7 +897,7 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
         candidates.len(),
         args.members
     );
-    let plugins: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
     let outcome =
         paraverse_twin::shadow::follow(&candidates, &spec, &plugins).map_err(anyhow::Error::msg)?;
     if args.json {

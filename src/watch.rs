@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use paraverse_sim::operator::script::{Command, Script};
+use paraverse_sim::operator::script::{Command, Order, Script};
 use paraverse_sim::operator::teams::Team;
 use paraverse_sim::prelude::*;
 use paraverse_viz::{Action, App, History, Mode, NodeMap, Pace, Snapshot};
@@ -234,6 +234,14 @@ impl Exercise {
             Team::Blue => "blue",
             Team::Red(_) => "red",
         };
+        if let Order::Strategy { .. } = command.order {
+            return Ok(Ok(format!(
+                "{team} at tick {}: {} (deployed: its defenses act from tick {})",
+                clock.tick,
+                command.text,
+                clock.tick + 1
+            )));
+        }
         Ok(Ok(format!(
             "{team} at tick {}: {} ({n} node action{}, applied at tick {})",
             clock.tick,
@@ -273,9 +281,15 @@ impl Exercise {
                 count("patches"),
             ),
             format!(
-                "  {} hardened, {} revoked",
+                "  {} hardened, {} revoked, {} strategies deployed{}",
                 count("hardened"),
-                count("revocations")
+                count("revocations"),
+                count("strategy_switches"),
+                summary
+                    .strategy
+                    .as_deref()
+                    .map(|s| format!(" (in force: {s})"))
+                    .unwrap_or_default()
             ),
             format!(
                 "red: {} of {} exploits took a node",

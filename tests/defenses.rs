@@ -307,3 +307,93 @@ fn step_up_stops_stuffing_and_session_theft_but_not_deepfakes_without_liveness()
     assert!(c["step_up_prompts"] > c["step_up_challenges"], "{c:?}");
     assert!(s.cost.friction > 0.0);
 }
+
+/// A strategy deployed mid-run ([`Universe::switch_strategy`], what an exercise's
+/// `strategy` command does): the run up to the switch is the run without it, the new
+/// defenses act and count from the switch on, the old ones' counters stop where they
+/// were, switching to the strategy in force changes nothing, and a checkpoint taken after
+/// the switch resumes under the new strategy, bit for bit.
+#[test]
+fn a_strategy_deployed_mid_run_takes_over_and_keeps_the_runs_records() {
+    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let open = bundled::load(Some("campaign-exfiltration"))
+        .unwrap()
+        .with_seed(1);
+    let with = |name: &str| open.clone().with_strategy(&strategy(name), name).unwrap();
+    let at = 60;
+    let run = |start: &Scenario, switch: Option<&Scenario>| {
+        let mut u = Universe::build(start.clone(), &plugins).unwrap();
+        while u.clock().tick < at {
+            u.step();
+        }
+        if let Some(s) = switch {
+            u.switch_strategy(s.clone()).unwrap();
+        }
+        u.run(|_| {});
+        assert_eq!(u.fault(), None);
+        u.finish()
+    };
+    let json =
+        |r: &RunRecord| serde_json::to_string(&(&r.summary, &r.series, &r.counter_names)).unwrap();
+    let plain = run(&open, None);
+    let same = run(&open, Some(&open));
+    assert_eq!(
+        json(&plain),
+        json(&same),
+        "switching to the strategy in force"
+    );
+    assert_eq!(plain.events, same.events);
+
+    let zero_trust = with("zero-trust");
+    let switched = run(&open, Some(&zero_trust));
+    let rows = at as usize + 1;
+    assert_eq!(switched.series.states[..rows], plain.series.states[..rows]);
+    assert_ne!(switched.series.states[rows..], plain.series.states[rows..]);
+    fn column(r: &RunRecord, name: &str) -> Vec<u64> {
+        let i = r.counter_names.iter().position(|n| n == name).unwrap();
+        r.series.counters.iter().map(|row| row[i]).collect()
+    }
+    let verified = column(&switched, "verifications");
+    assert!(verified[..rows].iter().all(|&v| v == 0), "none before");
+    assert!(
+        verified[rows..].iter().sum::<u64>() > 0,
+        "zero trust acts after"
+    );
+    assert_eq!(switched.summary.strategy.as_deref(), Some("zero-trust"));
+    assert!(
+        switched.summary.impact.security_loss < plain.summary.impact.security_loss,
+        "{} vs {}",
+        switched.summary.impact.security_loss,
+        plain.summary.impact.security_loss
+    );
+
+    // From zero trust to hardening: verifications stop, their total is kept.
+    let hardening = with("hardening");
+    let before = run(&zero_trust, None);
+    let after = run(&zero_trust, Some(&hardening));
+    let until: u64 = column(&before, "verifications")[..rows].iter().sum();
+    assert!(until > 0);
+    assert_eq!(after.summary.counters["verifications"], until);
+    assert_eq!(
+        column(&after, "verifications")[rows..].iter().sum::<u64>(),
+        0
+    );
+    assert!(after.summary.counters["hardened"] > 0);
+
+    // A checkpoint after the switch resumes as the new strategy.
+    let mut u = Universe::build(open.clone(), &plugins).unwrap();
+    while u.clock().tick < at {
+        u.step();
+    }
+    u.switch_strategy(zero_trust.clone()).unwrap();
+    for _ in 0..7 {
+        u.step();
+    }
+    let checkpoint = u.checkpoint().unwrap();
+    let mut resumed = Universe::resume(&checkpoint, BackendChoice::Cpu, &plugins).unwrap();
+    u.run(|_| {});
+    resumed.run(|_| {});
+    let (a, b) = (u.finish(), resumed.finish());
+    assert_eq!(json(&a), json(&b));
+    assert_eq!(json(&a), json(&switched));
+}

@@ -115,7 +115,7 @@ fn default_campus_matches_its_golden_fingerprint() {
 /// `PARAVERSE_REQUIRE_GPU=1` (CI sets it and installs Mesa lavapipe).
 fn assert_gpu_matches_cpu(
     scenario: &Scenario,
-    plugins: &[&dyn SimPlugin],
+    plugins: &[&'static dyn SimPlugin],
 ) -> Option<(String, String, String)> {
     let run = |backend| {
         let mut u = Universe::build_with(scenario.clone(), backend, plugins)?;

@@ -70,12 +70,21 @@ fn blue_and_red_act_the_score_screen_ends_it_and_the_record_replays_it() {
     t.keys(&["n"]);
     t.keys(&[":", "exploit 9", "Enter"]);
     t.wait_for("red's command", |s| s.contains("red at tick"));
+    // Blue deploys a bundled strategy mid-run.
+    t.keys(&[":", "strategy zero-trust", "Enter"]);
+    t.wait_for("the deployment", |s| {
+        s.contains(&format!("its defenses act from tick {}", tick + 2))
+    });
     // As fast as it goes, to the end.
     t.keys(&["+", "+", "+", "+", "+", "+", "+", "+", "Space"]);
     let score = t.wait_within(Duration::from_secs(90), "the score screen", |s| {
-        s.contains("exercise over") && s.contains("commands given: 3")
+        s.contains("exercise over") && s.contains("commands given: 4")
     });
     assert!(score.contains("recorded in ex.txt"), "{score}");
+    assert!(
+        score.contains("1 strategies deployed (in force: zero-trust)"),
+        "{score}"
+    );
     t.keys(&["q"]);
     t.wait_for("exit", |s| s.contains("EXITED"));
     drop(t);
@@ -88,6 +97,7 @@ fn blue_and_red_act_the_score_screen_ends_it_and_the_record_replays_it() {
             format!("{tick} quarantine 5"),
             format!("{tick} patch sensors"),
             format!("{} exploit 9 campus-iot-worm", tick + 1),
+            format!("{} strategy zero-trust", tick + 1),
         ],
         "{recorded}"
     );
@@ -117,6 +127,10 @@ fn blue_and_red_act_the_score_screen_ends_it_and_the_record_replays_it() {
         figure(&score, "cost")
     );
     assert_eq!(replayed["counters"]["exploit_attempts"], 1);
+    // The strategy deployed mid-run acts in the replay too.
+    assert_eq!(replayed["counters"]["strategy_switches"], 1);
+    assert_eq!(replayed["strategy"], "zero-trust");
+    assert!(replayed["counters"]["verifications"].as_u64().unwrap() > 0);
     // The operator's actions cost as the defenses' do.
     let plain = run("r0", false);
     assert!(
@@ -135,6 +149,13 @@ fn blue_and_red_act_the_score_screen_ends_it_and_the_record_replays_it() {
         "{quarantine}"
     );
     assert!(events.contains("operator_patch"));
+    assert!(
+        events.contains(&format!(
+            "{{\"event\":\"operator_strategy\",\"tick\":{}",
+            tick + 2
+        )),
+        "the deployment is logged at the tick it acts"
+    );
     // The same record, run again, gives the same files.
     run("r2", true);
     for f in ["events.jsonl", "timeseries.csv"] {
@@ -236,15 +257,15 @@ fn a_bad_script_names_its_file_and_line_and_a_record_is_never_overwritten() {
 }
 
 /// A replay with `--actions` checkpoints and resumes like any run: resumed from a
-/// checkpoint before the actions, with the same file, it ends in the same bytes; without
-/// the file the error says what to add.
+/// checkpoint before the actions, or after a strategy was deployed mid-run, with the same
+/// file, it ends in the same bytes; without the file the error says what to add.
 #[test]
 fn an_exercise_replay_resumes_from_a_checkpoint_with_its_actions() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::write(
         dir.join("ex.txt"),
-        "90 quarantine 5\n90 patch sensors\n130 exploit 9\n",
+        "90 quarantine 5\n90 patch sensors\n100 strategy zero-trust\n130 exploit 9\n",
     )
     .unwrap();
     let ok = |args: &[&str]| {
@@ -274,22 +295,41 @@ fn an_exercise_replay_resumes_from_a_checkpoint_with_its_actions() {
         ],
     ]
     .concat());
-    let first = dir.join("full.checkpoints/tick-0000000060.ckpt");
-    assert!(first.is_file());
-    let from = first.display().to_string();
-    ok(&[
-        "run",
-        "--from",
-        &from,
-        "--actions",
-        "ex.txt",
-        "--out",
-        "resumed",
-        "-q",
-    ]);
+    for at in [60, 120] {
+        let checkpoint = dir.join(format!("full.checkpoints/tick-{at:010}.ckpt"));
+        assert!(checkpoint.is_file());
+        let resumed = format!("resumed-{at}");
+        ok(&[
+            "run",
+            "--from",
+            &checkpoint.display().to_string(),
+            "--actions",
+            "ex.txt",
+            "--out",
+            &resumed,
+            "-q",
+        ]);
+        same_run(dir, "full", &resumed);
+    }
+    let from = dir
+        .join("full.checkpoints/tick-0000000060.ckpt")
+        .display()
+        .to_string();
+    let o = paraverse(&["run", "--from", &from, "--out", "bare", "-q"], dir);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("resume it with the same --actions"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// Two run folders hold the same run: events and series byte for byte, the objectives and
+/// counters of the summaries (which also say how the run was started).
+fn same_run(dir: &std::path::Path, a: &str, b: &str) {
     for f in ["events.jsonl", "timeseries.csv", "summary.json"] {
         let read = |d: &str| std::fs::read_to_string(dir.join(d).join(f)).unwrap();
-        let (a, b) = (read("full"), read("resumed"));
+        let (a, b) = (read(a), read(b));
         if f == "summary.json" {
             let strip = |s: &str| {
                 let mut v: serde_json::Value = serde_json::from_str(s).unwrap();
@@ -303,11 +343,4 @@ fn an_exercise_replay_resumes_from_a_checkpoint_with_its_actions() {
             assert_eq!(a, b, "{f}");
         }
     }
-    let o = paraverse(&["run", "--from", &from, "--out", "bare", "-q"], dir);
-    assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("resume it with the same --actions"),
-        "{}",
-        text(&o.stderr)
-    );
 }

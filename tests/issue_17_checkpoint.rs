@@ -12,7 +12,7 @@ use paraverse_defenders::DefenderPlugin;
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 
-const PLUGINS: [&dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+const PLUGINS: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
 
 type Outputs = (String, String, String);
 

@@ -44,7 +44,7 @@ fn read_png(path: &Path) -> Image {
 
 /// The scenario at a tick, as the test's own universe sees it.
 fn world_at(name: &str, tick: u32) -> (Layout, NetworkFrame) {
-    let plugins: [&dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
     let mut u = Universe::build(bundled::load(Some(name)).unwrap(), &plugins).unwrap();
     while u.clock().tick < tick {
         assert!(u.step());

@@ -8,7 +8,7 @@ use paraverse_sim::prelude::*;
 
 use crate::AttackerPlugin;
 
-fn run(scenario: Scenario, plugins: &[&dyn SimPlugin]) -> RunRecord {
+fn run(scenario: Scenario, plugins: &[&'static dyn SimPlugin]) -> RunRecord {
     let mut u = Universe::build(scenario, plugins).expect("builds");
     u.run(|_| {});
     assert_eq!(u.fault(), None);

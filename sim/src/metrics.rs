@@ -41,6 +41,8 @@ pub struct Metrics {
     minima: Vec<u64>,
     maxima: Vec<u64>,
     ticks: u64,
+    /// Whether each metric belongs to defenses no longer deployed ([`Metrics::adopt`]).
+    retired: Vec<bool>,
 }
 
 impl Metrics {
@@ -65,6 +67,7 @@ impl Metrics {
         self.totals.push(0);
         self.minima.push(u64::MAX);
         self.maxima.push(0);
+        self.retired.push(false);
         CounterId(self.names.len() - 1)
     }
 
@@ -116,6 +119,31 @@ impl Metrics {
             .map(|i| self.totals[i])
     }
 
+    /// Takes over the values of `old`, this run's metrics under other defenses (a strategy
+    /// deployed mid-run, [`crate::universe::Universe::switch_strategy`]): a metric both
+    /// have keeps its values; one only `old` has is added at the end (it stops counting);
+    /// one only `self` has keeps what it has (zero: it starts counting now). Returns, for
+    /// each of `old`'s metrics, its index here, to carry the time series over
+    /// ([`TimeSeries::remap`]).
+    pub(crate) fn adopt(&mut self, old: &Metrics) -> Vec<usize> {
+        let built = self.names.len();
+        let map: Vec<usize> = (0..old.names.len())
+            .map(|i| {
+                self.register_kind(old.names[i].clone(), old.help[i], old.gauge[i])
+                    .0
+            })
+            .collect();
+        self.retired[built..].iter_mut().for_each(|r| *r = true);
+        for (i, &j) in map.iter().enumerate() {
+            self.this_tick[j] = old.this_tick[i];
+            self.totals[j] = old.totals[i];
+            self.minima[j] = old.minima[i];
+            self.maxima[j] = old.maxima[i];
+        }
+        self.ticks = old.ticks;
+        map
+    }
+
     /// Closes the tick: folds this tick's values into totals and extremes, returns them.
     fn take_tick(&mut self, initial: bool) -> Vec<u64> {
         let row = self.this_tick.clone();
@@ -132,11 +160,16 @@ impl Metrics {
     }
 }
 
-/// Names, help and kinds are registered by the build; values and totals are state.
+/// Names, help and kinds are registered by the build; values and totals are state. The
+/// names are saved too: a run that deployed another strategy mid-run
+/// ([`Metrics::adopt`]) holds counters its recipe's defenses do not register, and they
+/// come back after the rebuilt universe's own, where they were.
 impl Persist for Metrics {
     fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+        let names: Vec<&str> = self.names.iter().map(|n| n.as_ref()).collect();
         encode::<Self, _>(
             &(
+                (&names, &self.help, &self.gauge, &self.retired),
                 &self.this_tick,
                 &self.totals,
                 &self.minima,
@@ -147,8 +180,44 @@ impl Persist for Metrics {
         )
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
-        type Saved = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>, u64);
-        let (this_tick, totals, minima, maxima, ticks): Saved = decode::<Self, _>(bytes)?;
+        type Saved = (
+            (Vec<String>, Vec<String>, Vec<bool>, Vec<bool>),
+            Vec<u64>,
+            Vec<u64>,
+            Vec<u64>,
+            Vec<u64>,
+            u64,
+        );
+        let ((names, help, gauge, retired), this_tick, totals, minima, maxima, ticks): Saved =
+            decode::<Self, _>(bytes)?;
+        let kinds = help.len().min(gauge.len()).min(retired.len());
+        same_len("counter kinds", kinds, names.len())?;
+        for (i, name) in names.iter().enumerate() {
+            if self.names.iter().any(|n| n == name) {
+                continue;
+            }
+            // Only a retired defense's counter may be missing from the rebuilt universe;
+            // any other was registered by a plugin or defense it lacks.
+            if !retired[i] {
+                return Err(CheckpointError::Mismatch(format!(
+                    "counter `{name}`: the checkpoint counts it, the rebuilt universe does not (other plugins or defenses?)"
+                )));
+            }
+            let help = crate::checkpoint::intern(&help[i]);
+            let id = self.register_kind(MetricName::Owned(name.clone()), help, gauge[i]);
+            self.retired[id.0] = true;
+        }
+        if self
+            .names
+            .iter()
+            .map(|n| n.as_ref())
+            .ne(names.iter().map(String::as_str))
+        {
+            let built: Vec<&str> = self.names.iter().map(|n| n.as_ref()).collect();
+            return Err(CheckpointError::Mismatch(format!(
+                "counters: the checkpoint has {names:?}, the rebuilt universe {built:?}"
+            )));
+        }
         let n = self.names.len();
         for (what, v) in [
             ("counters", &this_tick),
@@ -354,6 +423,18 @@ pub struct TimeSeries {
 pub const ZONE_COLUMNS: [&str; 3] = ["compromised", "quarantined", "alerted"];
 
 impl TimeSeries {
+    /// Moves each row's counter values to the columns `map` gives (old index → new), in
+    /// rows `width` wide; a column no old value maps to is zero.
+    pub(crate) fn remap(&mut self, map: &[usize], width: usize) {
+        for row in &mut self.counters {
+            let mut moved = vec![0; width];
+            for (&v, &j) in row.iter().zip(map) {
+                moved[j] = v;
+            }
+            *row = moved;
+        }
+    }
+
     /// The tick with the most compromised nodes (the first such) and their number.
     fn peak(&self) -> (usize, u64) {
         self.states

@@ -103,7 +103,7 @@ crate::persist_whole!(SimFault);
 
 /// Something that adds systems and resources to a universe: attack campaigns, defenses,
 /// later the traffic core and recorders.
-pub trait SimPlugin {
+pub trait SimPlugin: Send + Sync {
     /// A short name, for errors.
     fn name(&self) -> &'static str;
     /// Reads its part of the scenario and registers systems, resources and counters.
@@ -171,13 +171,18 @@ pub struct Universe {
     scenario: Arc<Scenario>,
     backend: BackendChoice,
     registry: Registry,
+    /// The plugins it was built with, to rebuild it under another strategy.
+    plugins: Vec<&'static dyn SimPlugin>,
 }
 
 impl Universe {
     /// Builds the world from a scenario and lets each plugin add its systems.
     ///
     /// Building is deterministic: the same scenario and seed give the same world.
-    pub fn build(scenario: Scenario, plugins: &[&dyn SimPlugin]) -> Result<Self, BuildError> {
+    pub fn build(
+        scenario: Scenario,
+        plugins: &[&'static dyn SimPlugin],
+    ) -> Result<Self, BuildError> {
         Self::build_with(scenario, BackendChoice::Cpu, plugins)
     }
 
@@ -185,7 +190,7 @@ impl Universe {
     pub fn build_with(
         scenario: Scenario,
         backend: BackendChoice,
-        plugins: &[&dyn SimPlugin],
+        plugins: &[&'static dyn SimPlugin],
     ) -> Result<Self, BuildError> {
         let scenario = Arc::new(scenario);
         let (mut world, mut registry) = core_world(&scenario);
@@ -222,6 +227,7 @@ impl Universe {
             scenario,
             backend,
             registry,
+            plugins: plugins.to_vec(),
         };
         // Tick 0: record the initial state, before anything acts.
         universe
@@ -488,7 +494,7 @@ impl Universe {
     pub fn resume(
         checkpoint: &Checkpoint,
         backend: BackendChoice,
-        plugins: &[&dyn SimPlugin],
+        plugins: &[&'static dyn SimPlugin],
     ) -> Result<Self, CheckpointError> {
         Self::restored(checkpoint.recipe.scenario()?, backend, plugins, checkpoint)
     }
@@ -497,7 +503,7 @@ impl Universe {
     fn restored(
         scenario: Scenario,
         backend: BackendChoice,
-        plugins: &[&dyn SimPlugin],
+        plugins: &[&'static dyn SimPlugin],
         checkpoint: &Checkpoint,
     ) -> Result<Self, CheckpointError> {
         let mut universe = Self::build_with(scenario, backend, plugins)
@@ -550,7 +556,7 @@ impl Universe {
         future_seed: u64,
         horizon: u32,
         backend: BackendChoice,
-        plugins: &[&dyn SimPlugin],
+        plugins: &[&'static dyn SimPlugin],
     ) -> Result<Self, CheckpointError> {
         if scenario.source != checkpoint.recipe.source {
             return Err(CheckpointError::Mismatch(format!(
@@ -604,9 +610,78 @@ impl Universe {
     /// An independent copy of this universe in memory (for ensembles and forecasts), built
     /// with `plugins` (the ones this universe was built with) on the same backend: the
     /// scenario's parts are rebuilt, the state is copied through a checkpoint.
-    pub fn fork(&self, plugins: &[&dyn SimPlugin]) -> Result<Self, CheckpointError> {
+    pub fn fork(&self, plugins: &[&'static dyn SimPlugin]) -> Result<Self, CheckpointError> {
         let checkpoint = self.checkpoint()?;
         Self::restored((*self.scenario).clone(), self.backend, plugins, &checkpoint)
+    }
+
+    /// Continues this run under another strategy from the next tick on: a blue team
+    /// deploying new defenses mid-run. `scenario` is this universe's scenario with the
+    /// other strategy ([`Scenario::with_strategy`]); the run's seed, length and event bound
+    /// stay the run's. The universe is rebuilt with the plugins it was built with and takes
+    /// over, as a [`Universe::branch`] does, everything both strategies have: nodes,
+    /// campaigns, traffic, the state of defenses both deploy ([`Persist::carry`]);
+    /// defenses only the new strategy deploys start fresh. Unlike a branch it keeps the
+    /// run's records whole: the time series and events so far, and every counter, those of
+    /// defenses no longer deployed stopping where they were and those of new ones starting
+    /// at zero. Operator actions queued for the next tick stay queued. Switching to the
+    /// strategy in force changes nothing.
+    ///
+    /// A checkpoint taken after the switch names the new strategy, so it resumes as it.
+    pub fn switch_strategy(&mut self, scenario: Scenario) -> Result<(), CheckpointError> {
+        if scenario.source != self.scenario.source {
+            return Err(CheckpointError::Mismatch(format!(
+                "the strategy is for another scenario ({}), not this run's ({})",
+                scenario.origin, self.scenario.origin
+            )));
+        }
+        let mut scenario = scenario
+            .with_seed(self.scenario.seed)
+            .with_ticks(self.scenario.ticks);
+        scenario.max_events = self.scenario.max_events;
+        let checkpoint = self.checkpoint()?;
+        let mut next = Self::build_with(scenario, self.backend, &self.plugins)
+            .map_err(|e| CheckpointError::Build(e.to_string()))?;
+        let records = [
+            std::any::TypeId::of::<Metrics>(),
+            std::any::TypeId::of::<TimeSeries>(),
+            std::any::TypeId::of::<EventLog>(),
+            std::any::TypeId::of::<crate::traffic::FlowRecord>(),
+        ];
+        for entry in &next.registry.entries {
+            if records.contains(&entry.type_id) {
+                continue;
+            }
+            if let Some(part) = checkpoint.parts.iter().find(|p| p.name == entry.name) {
+                (entry.carry)(&mut next.world, &part.bytes)?;
+            }
+        }
+        let old = &mut self.world;
+        let metrics = old.remove_resource::<Metrics>().unwrap_or_default();
+        let mut series = old.remove_resource::<TimeSeries>().unwrap_or_default();
+        let world = &mut next.world;
+        let (map, width) = {
+            let mut m = world.resource_mut::<Metrics>();
+            let map = m.adopt(&metrics);
+            (map, m.names().len())
+        };
+        series.remap(&map, width);
+        world.insert_resource(series);
+        if let Some(log) = old.remove_resource::<EventLog>() {
+            world.insert_resource(log);
+        }
+        if let Some(flows) = old.remove_resource::<crate::traffic::FlowRecord>()
+            && world.contains_resource::<crate::traffic::FlowRecord>()
+        {
+            world.insert_resource(flows);
+        }
+        if let Some(queued) = old.remove_resource::<Operator>()
+            && let Some(mut operator) = world.get_resource_mut::<Operator>()
+        {
+            operator.queue = queued.queue;
+        }
+        *self = next;
+        Ok(())
     }
 
     /// Ends the run and hands over what it recorded.

@@ -197,10 +197,10 @@ impl Ensemble {
         k: u32,
         (model, prior): (AlertModel, RatePrior),
         backend: BackendChoice,
-        plugins: &[&(dyn SimPlugin + Sync)],
+        plugins: &[&'static dyn SimPlugin],
     ) -> Result<Self, String> {
         let prior = prior.checked()?;
-        let plugins = crate::plain(plugins);
+        let plugins = plugins.to_vec();
         let rng = SimRng::new(scenario.seed);
         let mut members = Vec::with_capacity(k as usize);
         let mut rates = Vec::with_capacity(k as usize);
@@ -257,7 +257,7 @@ impl Ensemble {
     pub fn observe(
         &mut self,
         o: Resolved,
-        plugins: &[&dyn SimPlugin],
+        plugins: &[&'static dyn SimPlugin],
         mut on_tick: impl FnMut(&Estimate, &mut Self),
     ) -> Result<(), String> {
         if o.tick <= self.tick() {
@@ -286,7 +286,7 @@ impl Ensemble {
     pub fn close_until(
         &mut self,
         tick: u32,
-        plugins: &[&dyn SimPlugin],
+        plugins: &[&'static dyn SimPlugin],
         on_tick: &mut impl FnMut(&Estimate, &mut Self),
     ) {
         while self.tick() < tick {
@@ -298,7 +298,7 @@ impl Ensemble {
     /// One tick of the filter: every member steps, the tick's observations are imposed
     /// as facts, the members are reweighed by how well they explain the alerts, and the
     /// ensemble is resampled when too few carry the weight.
-    fn close(&mut self, plugins: &[&dyn SimPlugin]) -> Estimate {
+    fn close(&mut self, plugins: &[&'static dyn SimPlugin]) -> Estimate {
         let tick = self.tick() + 1;
         let held = self.step_members();
         let observed = self.take_observed(tick);
@@ -464,7 +464,7 @@ impl Ensemble {
 
     /// Systematic resampling: member j of the new ensemble copies the member whose
     /// cumulative weight first exceeds (j + u) / K, u one uniform draw.
-    fn resample(&mut self, tick: u32, plugins: &[&dyn SimPlugin]) {
+    fn resample(&mut self, tick: u32, plugins: &[&'static dyn SimPlugin]) {
         let k = self.members.len();
         let rng = SimRng::new(self.seed);
         let parents = systematic(&self.weights, rng, tick, 0);
@@ -548,7 +548,7 @@ impl Ensemble {
         &mut self,
         scenario: &Scenario,
         remaining: u32,
-        plugins: &[&dyn SimPlugin],
+        plugins: &[&'static dyn SimPlugin],
     ) -> Result<(), String> {
         let next: Result<Vec<Universe>, String> = self
             .members

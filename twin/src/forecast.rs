@@ -238,7 +238,7 @@ pub fn forecast(
     starts: &[Start],
     candidates: &[Candidate],
     spec: &ForecastSpec,
-    plugins: &[&(dyn SimPlugin + Sync)],
+    plugins: &[&'static dyn SimPlugin],
     progress: &(dyn Fn() + Sync),
 ) -> Result<Forecast, ForecastError> {
     forecast_until(
@@ -258,7 +258,7 @@ pub fn forecast_until(
     starts: &[Start],
     candidates: &[Candidate],
     spec: &ForecastSpec,
-    plugins: &[&(dyn SimPlugin + Sync)],
+    plugins: &[&'static dyn SimPlugin],
     progress: &(dyn Fn() + Sync),
     stop: &AtomicBool,
 ) -> Result<Forecast, ForecastError> {
@@ -323,10 +323,10 @@ fn run_member(
     candidate: &Candidate,
     m: u32,
     spec: &ForecastSpec,
-    plugins: &[&(dyn SimPlugin + Sync)],
+    plugins: &[&'static dyn SimPlugin],
     stop: &AtomicBool,
 ) -> Result<Member, ForecastError> {
-    let plugins = crate::plain(plugins);
+    let plugins = plugins.to_vec();
     let checkpoint = &start.checkpoint;
     let seed = member_seed(checkpoint.recipe.seed, m);
     let mut universe = Universe::branch(

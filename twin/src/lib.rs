@@ -16,11 +16,3 @@ pub mod observation;
 pub mod shadow;
 
 pub use forecast::{Candidate, Forecast, ForecastError, ForecastSpec, Start, forecast};
-
-use paraverse_sim::universe::SimPlugin;
-
-/// The plugins as `Universe` takes them. The twin asks for `Sync` plugins because it
-/// builds universes on several threads at once.
-pub fn plain<'a>(plugins: &[&'a (dyn SimPlugin + Sync)]) -> Vec<&'a dyn SimPlugin> {
-    plugins.iter().map(|&p| p as &dyn SimPlugin).collect()
-}

@@ -76,10 +76,10 @@ pub fn run(
     origin: &str,
     resolver: &Resolver<'_>,
     spec: &TwinSpec<'_>,
-    plugins: &[&(dyn SimPlugin + Sync)],
+    plugins: &[&'static dyn SimPlugin],
     sink: &mut dyn Sink,
 ) -> Result<u32, TwinError> {
-    let plain = crate::plain(plugins);
+    let plain = plugins.to_vec();
     let mut ensemble = Ensemble::new(
         scenario,
         spec.members,

@@ -51,9 +51,9 @@ fn loss(u: Universe) -> f64 {
 pub fn follow(
     candidates: &[Candidate],
     spec: &LoopSpec,
-    plugins: &[&(dyn SimPlugin + Sync)],
+    plugins: &[&'static dyn SimPlugin],
 ) -> Result<LoopOutcome, String> {
-    let plain = crate::plain(plugins);
+    let plain = plugins.to_vec();
     let start = &candidates.first().ok_or("no candidate")?.scenario;
     let (seed, ticks) = (start.seed, start.ticks);
     let mut truth = Universe::build(start.clone(), &plain).map_err(|e| e.to_string())?;

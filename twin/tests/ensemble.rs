@@ -10,7 +10,7 @@ use paraverse_sim::prelude::*;
 use paraverse_twin::ensemble::{AlertModel, Ensemble, RatePrior};
 use paraverse_twin::observation::blue_observations;
 
-const PLUGINS: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
+const PLUGINS: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
 
 /// Nothing to do with a tick's estimate.
 fn nothing(_: &paraverse_twin::ensemble::Estimate, _: &mut Ensemble) {}

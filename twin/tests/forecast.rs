@@ -9,7 +9,7 @@ use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 use paraverse_twin::{Candidate, Forecast, ForecastSpec, forecast};
 
-const PLUGINS: [&(dyn SimPlugin + Sync); 2] = [&AttackerPlugin, &DefenderPlugin];
+const PLUGINS: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
 
 fn strategy(scenario: &Scenario, file: &str) -> Candidate {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -21,6 +21,12 @@
 //! `operator_exploit` event naming the campaign (ATT&CK T1210). Attempts and successes are
 //! counted (`exploit_attempts`, `exploits`); neither is a defense cost.
 //!
+//! Blue also has a policy-level order: [`deploy`] another strategy, which replaces the
+//! defenses in force from the next tick on
+//! ([`Universe::switch_strategy`](crate::universe::Universe::switch_strategy)); it is
+//! counted (`strategy_switches`), logged (`operator_strategy`, at the tick it takes
+//! effect), and its defenses' costs count from then on as the scripted ones' do.
+//!
 //! Only universes built with [`OperatorPlugin`] accept actions: the plugin registers the
 //! counters at build time, so a run without an operator has exactly the columns it had
 //! before. Actions are applied in the order given; the same actions at the same ticks give
@@ -32,6 +38,7 @@ pub mod teams;
 use bevy_ecs::prelude::*;
 
 use crate::metrics::{CounterId, EventLog, Metrics, RunEvent};
+use crate::scenario::Scenario;
 use crate::universe::{SimPlugin, UniverseBuilder};
 use crate::world::{CampaignId, Clock, Security, dense};
 
@@ -116,6 +123,7 @@ pub struct Operator {
     revocations: CounterId,
     exploit_attempts: CounterId,
     exploits: CounterId,
+    strategy_switches: CounterId,
 }
 
 /// Lets a universe take operator actions ([`Universe::act`](crate::universe::Universe::act)).
@@ -144,6 +152,8 @@ impl SimPlugin for OperatorPlugin {
                     "nodes the red operator tried to exploit",
                 ),
                 exploits: metrics.register("exploits", "nodes the red operator took over"),
+                strategy_switches: metrics
+                    .register("strategy_switches", "strategies the blue operator deployed"),
             }
         };
         builder.world_mut().insert_resource(operator);
@@ -152,6 +162,28 @@ impl SimPlugin for OperatorPlugin {
         builder.rebuilt::<Operator>();
         Ok(())
     }
+}
+
+/// Blue deploys `scenario`'s strategy (this universe's scenario with another strategy):
+/// the defenses in force are replaced from the next tick on
+/// ([`Universe::switch_strategy`](crate::universe::Universe::switch_strategy)), and the
+/// order is counted and logged as the node actions are.
+pub fn deploy(universe: &mut crate::universe::Universe, scenario: Scenario) -> Result<(), String> {
+    if universe.world().get_resource::<Operator>().is_none() {
+        return Err("this universe takes no operator actions: build it with OperatorPlugin".into());
+    }
+    universe
+        .switch_strategy(scenario)
+        .map_err(|e| e.to_string())?;
+    let tick = universe.clock().tick + 1;
+    let world = universe.world_mut();
+    let id = world.resource::<Operator>().strategy_switches;
+    world.resource_mut::<Metrics>().add(id, 1);
+    world.resource_mut::<EventLog>().push(RunEvent {
+        node: None,
+        ..RunEvent::new(tick, "operator_strategy", 0)
+    });
+    Ok(())
 }
 
 /// Applies the queued actions to the nodes as the tick starts, counting and logging each
@@ -234,7 +266,7 @@ mod tests {
 
     fn campus(operator: bool) -> Universe {
         let s = bundled::load(None).unwrap().with_ticks(10);
-        let plugins: Vec<&dyn SimPlugin> = if operator {
+        let plugins: Vec<&'static dyn SimPlugin> = if operator {
             vec![&OperatorPlugin]
         } else {
             vec![]

@@ -10,6 +10,7 @@
 //! harden GROUP|NODE             blue: replace default credentials
 //! revoke GROUP|NODE             blue: revoke the users' credentials
 //! exploit GROUP|NODE [CAMPAIGN] red: one node of the group (or that node) for the campaign
+//! strategy NAME|FILE            blue: deploy another strategy from the next tick on
 //! ```
 //!
 //! A group command means what the agent environments' group action means
@@ -17,6 +18,12 @@
 //! nodes that alerted), red exploits one node of the group it neither holds nor sees
 //! isolated. A command is resolved into node actions when it is applied, against the world
 //! as it is then, so the same commands at the same ticks give the same run.
+//!
+//! `strategy` is a policy-level order: the defenses in force are replaced by a bundled
+//! strategy's (by name) or a strategy file's, as
+//! [`Universe::switch_strategy`] does, and the run goes on under them (see
+//! [`crate::operator::deploy`]). Raising zero trust, for instance, is deploying a strategy
+//! with stricter `[defense.zero_trust]`.
 //!
 //! A *script* (`paraverse run --actions`, `watch --actions`, written by `watch --record`)
 //! is a text file of commands, one per line after the tick at whose end it was given:
@@ -30,13 +37,14 @@ use crate::universe::Universe;
 use crate::world::CampaignId;
 
 /// The verbs, in the order `help` lists them.
-pub const VERBS: [&str; 6] = [
+pub const VERBS: [&str; 7] = [
     "quarantine",
     "release",
     "patch",
     "harden",
     "revoke",
     "exploit",
+    "strategy",
 ];
 
 /// What a command acts on.
@@ -48,16 +56,34 @@ pub enum Target {
     Node(u32),
 }
 
+/// What a command orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Order {
+    /// A node action on a group or a node.
+    Nodes {
+        /// The action's index among the team's
+        /// ([`crate::operator::teams::BLUE_NODE_ACTIONS`],
+        /// [`crate::operator::teams::RED_ACTIONS`]).
+        action: usize,
+        /// On what.
+        target: Target,
+    },
+    /// Deploy another strategy (blue).
+    Strategy {
+        /// The strategy file's text.
+        text: String,
+        /// Where it came from (a path or `<bundled strategy:NAME>`).
+        origin: String,
+    },
+}
+
 /// One command, checked against a scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     /// Who acts (red with the campaign it steers).
     pub team: Team,
-    /// The action's index among the team's ([`crate::operator::teams::BLUE_NODE_ACTIONS`],
-    /// [`crate::operator::teams::RED_ACTIONS`]).
-    pub action: usize,
-    /// On what.
-    pub target: Target,
+    /// What it orders.
+    pub order: Order,
     /// The command in its canonical words (group and campaign by name), as a script keeps
     /// it.
     pub text: String,
@@ -72,6 +98,22 @@ impl Command {
         };
         if !VERBS.contains(&verb) {
             return Err(format!("`{verb}`: expected {}", VERBS.join(", ")));
+        }
+        if verb == "strategy" {
+            let [name] = rest else {
+                return Err(format!("`{line}`: expected `strategy NAME|FILE`"));
+            };
+            let (text, origin) = crate::bundled::strategy_text(std::path::Path::new(name))
+                .map_err(|e| e.to_string())?;
+            scenario
+                .clone()
+                .with_strategy(&text, &origin)
+                .map_err(|e| e.to_string())?;
+            return Ok(Command {
+                team: Team::Blue,
+                order: Order::Strategy { text, origin },
+                text: format!("strategy {name}"),
+            });
         }
         let red = verb == "exploit";
         let most = if red { 2 } else { 1 };
@@ -94,25 +136,40 @@ impl Command {
         }
         Ok(Command {
             team,
-            action,
-            target,
+            order: Order::Nodes { action, target },
             text,
         })
     }
 
-    /// The node actions this command stands for in `universe` now.
+    /// The node actions this command stands for in `universe` now (none for a
+    /// policy-level order).
     pub fn actions(&self, universe: &mut Universe) -> Result<Vec<OperatorAction>, String> {
-        match self.target {
-            Target::Group(g) => group_actions(universe, self.team, g, self.action),
-            Target::Node(n) => Ok(node_action(self.team, n, self.action)?
-                .into_iter()
-                .collect()),
+        match self.order {
+            Order::Nodes {
+                action,
+                target: Target::Group(g),
+            } => group_actions(universe, self.team, g, action),
+            Order::Nodes {
+                action,
+                target: Target::Node(n),
+            } => Ok(node_action(self.team, n, action)?.into_iter().collect()),
+            Order::Strategy { .. } => Ok(Vec::new()),
         }
     }
 
-    /// Resolves the command in `universe` and queues its actions for the next tick;
-    /// returns how many node actions it queued.
+    /// Resolves the command in `universe` and queues its actions for the next tick (a
+    /// strategy is deployed at once, to act from the next tick on); returns how many
+    /// node actions it queued.
     pub fn queue(&self, universe: &mut Universe) -> Result<usize, String> {
+        if let Order::Strategy { text, origin } = &self.order {
+            let scenario = universe
+                .scenario()
+                .clone()
+                .with_strategy(text, origin)
+                .map_err(|e| e.to_string())?;
+            crate::operator::deploy(universe, scenario)?;
+            return Ok(0);
+        }
         let actions = self.actions(universe)?;
         if !actions.is_empty() {
             universe.act(&actions)?;
@@ -123,7 +180,9 @@ impl Command {
 
 /// The commands in one line, for prompts and errors.
 pub fn usage() -> String {
-    "quarantine|release|patch|harden|revoke GROUP|NODE, or exploit GROUP|NODE [CAMPAIGN]".into()
+    "quarantine|release|patch|harden|revoke GROUP|NODE, exploit GROUP|NODE [CAMPAIGN], \
+     or strategy NAME|FILE"
+        .into()
 }
 
 fn target_of(word: &str, scenario: &Scenario) -> Result<Target, String> {
@@ -280,12 +339,19 @@ mod tests {
         let s = campus();
         let g = &s.groups[1];
         let c = Command::parse(&format!("quarantine {}", g.name), &s).unwrap();
-        assert_eq!(
-            (c.team, c.action, c.target),
-            (Team::Blue, 1, Target::Group(1))
-        );
+        let nodes = |action, target| Order::Nodes { action, target };
+        assert_eq!((c.team, c.order), (Team::Blue, nodes(1, Target::Group(1))));
         let c = Command::parse("patch 7", &s).unwrap();
-        assert_eq!((c.action, c.target), (3, Target::Node(7)));
+        assert_eq!(c.order, nodes(3, Target::Node(7)));
+        let c = Command::parse("strategy zero-trust", &s).unwrap();
+        assert!(
+            matches!(&c.order, Order::Strategy { origin, .. } if origin.contains("zero-trust")),
+            "{c:?}"
+        );
+        assert_eq!(
+            (c.team, c.text.as_str()),
+            (Team::Blue, "strategy zero-trust")
+        );
         let c = Command::parse("exploit 7", &s).unwrap();
         assert_eq!(c.team, Team::Red(CampaignId::default()));
         assert_eq!(c.text, format!("exploit 7 {}", s.campaigns[0].name));
@@ -297,6 +363,8 @@ mod tests {
             ("patch nowhere", "neither a group"),
             ("patch 99999999", "the network has"),
             ("exploit 3 nobody", "campaign `nobody`: expected"),
+            ("strategy", "expected `strategy NAME|FILE`"),
+            ("strategy nonesuch", "nonesuch"),
         ] {
             let e = Command::parse(line, &s).unwrap_err();
             assert!(e.contains(expect), "{line}: {e}");
@@ -330,7 +398,7 @@ mod tests {
         let s = campus();
         let script = Script::parse("2 patch 3\n2 quarantine 5\n6 release 5\n", "t", &s).unwrap();
         let run = || {
-            let plugins: [&dyn SimPlugin; 1] = [&OperatorPlugin];
+            let plugins: [&'static dyn SimPlugin; 1] = [&OperatorPlugin];
             let mut u = Universe::build(s.clone(), &plugins).unwrap();
             let mut queued = 0;
             loop {

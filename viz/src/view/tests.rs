@@ -163,7 +163,7 @@ fn dense_views_aggregate_and_keep_the_most_severe_state_visible() {
 fn the_blue_team_sees_sensors_not_ground_truth() {
     use paraverse_attackers::AttackerPlugin;
     use paraverse_sim::prelude::*;
-    let plugins: [&dyn SimPlugin; 1] = [&AttackerPlugin];
+    let plugins: [&'static dyn SimPlugin; 1] = [&AttackerPlugin];
     let mut u = Universe::build(
         bundled::load(Some("campaign-botnet-ddos")).unwrap(),
         &plugins,
