@@ -234,6 +234,16 @@ impl Exercise {
             Team::Blue => "blue",
             Team::Red(_) => "red",
         };
+        if let Order::Zones { cut, .. } = command.order {
+            return Ok(Ok(format!(
+                "{team} at tick {}: {} ({n} zone pair{} {}, applied at tick {})",
+                clock.tick,
+                command.text,
+                if n == 1 { "" } else { "s" },
+                if cut { "cut" } else { "reconnected" },
+                clock.tick + 1
+            )));
+        }
         if let Order::Strategy { .. } = command.order {
             return Ok(Ok(format!(
                 "{team} at tick {}: {} (deployed: its defenses act from tick {})",

@@ -4,6 +4,11 @@
 //! move across it; both read this one resource, so the policy the simulator enforces is
 //! the policy export writes out.
 //!
+//! The blue operator's zone cuts live here as well ([`AccessPolicy::cut`]): an emergency
+//! isolation of two zones from each other, both ways, on top of whatever the strategy
+//! allows, that stays until the operator reconnects them (a strategy deployed mid-run
+//! keeps it).
+//!
 //! Deception tripwires live here too: attackers report touching a decoy, defenders turn
 //! it into an alert.
 
@@ -24,6 +29,10 @@ pub struct AccessPolicy {
     pub denied: Vec<bool>,
     /// Nodes throttled by the adaptive response (empty when it is off).
     pub throttled: Vec<bool>,
+    /// Zone pairs cut by the blue operator, (lower, higher), sorted.
+    cuts: Vec<(u16, u16)>,
+    /// Each group's first node and zone, to find a node's zone while cuts are in force.
+    zones: Vec<(u32, u16)>,
 }
 
 /// Outbound attempts (scans, lateral moves) a throttled node may make per tick.
@@ -55,7 +64,50 @@ impl AccessPolicy {
             } else {
                 Vec::new()
             },
+            cuts: Vec::new(),
+            zones: scenario
+                .groups
+                .iter()
+                .map(|g| (g.first_node, g.zone))
+                .collect(),
         }
+    }
+
+    /// Cuts (`cut`) or restores the connections between zones `a` and `b`, both ways;
+    /// returns whether that changed anything. A zone is never cut from itself.
+    pub fn cut(&mut self, a: u16, b: u16, cut: bool) -> bool {
+        let pair = (a.min(b), a.max(b));
+        match (self.cuts.binary_search(&pair), cut) {
+            _ if a == b => false,
+            (Err(at), true) => {
+                self.cuts.insert(at, pair);
+                true
+            }
+            (Ok(at), false) => {
+                self.cuts.remove(at);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The zone pairs cut now, (lower, higher), sorted.
+    pub fn cuts(&self) -> &[(u16, u16)] {
+        &self.cuts
+    }
+
+    /// Whether a cut separates the zones of `from` and `to`.
+    #[inline]
+    fn severed(&self, from: u32, to: u32) -> bool {
+        if self.cuts.is_empty() {
+            return false;
+        }
+        let zone = |node: u32| {
+            let g = self.zones.partition_point(|&(first, _)| first <= node);
+            self.zones[g.saturating_sub(1)].1
+        };
+        let (a, b) = (zone(from), zone(to));
+        a != b && self.cuts.binary_search(&(a.min(b), a.max(b))).is_ok()
     }
 
     /// Whether a node is throttled.
@@ -76,14 +128,14 @@ impl AccessPolicy {
 
     /// Whether the policy restricts anything.
     pub fn restricts(&self) -> bool {
-        self.segmentation.is_some() || !self.denied.is_empty()
+        self.segmentation.is_some() || !self.denied.is_empty() || !self.cuts.is_empty()
     }
 
     /// Whether `from` may open a connection to some service of `to` (an attacker with
     /// credentials logs in through whichever service is admitted).
     #[inline]
     pub fn allows(&self, from: u32, to: u32) -> bool {
-        if self.denies(from, to) {
+        if self.denies(from, to) || self.severed(from, to) {
             return false;
         }
         match &self.segmentation {
@@ -96,7 +148,7 @@ impl AccessPolicy {
     /// declared service, as on a group that declares none).
     #[inline]
     pub fn allows_service(&self, from: u32, to: u32, service: Option<ServiceId>) -> bool {
-        if self.denies(from, to) {
+        if self.denies(from, to) || self.severed(from, to) {
             return false;
         }
         match &self.segmentation {
@@ -145,28 +197,34 @@ impl AccessPolicy {
     }
 }
 
-/// Segmentation is a parameter; who is denied or throttled is state.
+/// The saved part of an [`AccessPolicy`]: denials, throttles, cuts.
+type SavedPolicy = (Vec<bool>, Vec<bool>, Vec<(u16, u16)>);
+
+/// Segmentation is a parameter; who is denied or throttled, and which zones are cut, is
+/// state.
 impl Persist for AccessPolicy {
     fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
-        encode::<Self, _>(&(&self.denied, &self.throttled), out)
+        encode::<Self, _>(&(&self.denied, &self.throttled, &self.cuts), out)
     }
     fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
-        let (denied, throttled): (Vec<bool>, Vec<bool>) = decode::<Self, _>(bytes)?;
+        let (denied, throttled, cuts): SavedPolicy = decode::<Self, _>(bytes)?;
         same_len("zero-trust denials", denied.len(), self.denied.len())?;
         same_len("throttles", throttled.len(), self.throttled.len())?;
-        (self.denied, self.throttled) = (denied, throttled);
+        (self.denied, self.throttled, self.cuts) = (denied, throttled, cuts);
         Ok(())
     }
     /// Denials carry over where both strategies run zero trust, throttles where both run
-    /// the adaptive response; otherwise nobody starts denied or throttled.
+    /// the adaptive response; otherwise nobody starts denied or throttled. The operator's
+    /// cuts always carry over.
     fn carry(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
-        let (denied, throttled): (Vec<bool>, Vec<bool>) = decode::<Self, _>(bytes)?;
+        let (denied, throttled, cuts): SavedPolicy = decode::<Self, _>(bytes)?;
         if denied.len() == self.denied.len() {
             self.denied = denied;
         }
         if throttled.len() == self.throttled.len() {
             self.throttled = throttled;
         }
+        self.cuts = cuts;
         Ok(())
     }
 }

@@ -327,11 +327,20 @@ impl Universe {
     /// for an exploit, no campaign of the scenario).
     pub fn act(&mut self, actions: &[OperatorAction]) -> Result<(), String> {
         let nodes = self.scenario.node_count;
-        if let Some(a) = actions.iter().find(|a| a.node() >= nodes) {
+        if let Some(a) = actions
+            .iter()
+            .find(|a| a.node().is_some_and(|n| n >= nodes))
+        {
             return Err(format!(
                 "{a:?}: no such node (the network has {nodes}: 0 to {})",
                 nodes.saturating_sub(1)
             ));
+        }
+        let zones = self.scenario.zones.len();
+        if let Some(a) = actions.iter().find(|a| {
+            matches!(a, OperatorAction::Isolate { zones: (x, y), .. } if usize::from(*x.max(y)) >= zones)
+        }) {
+            return Err(format!("{a:?}: no such zone (the scenario has {zones})"));
         }
         let campaigns = self.scenario.campaigns.len();
         if let Some(a) = actions.iter().find(|a| {

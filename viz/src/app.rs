@@ -129,6 +129,7 @@ Keys:
   /            filter the events (type, Enter applies, Esc cancels)
   :            act (watch): a command, Enter acts, Esc cancels; blue:
                quarantine|release|patch|harden|revoke GROUP|NODE,
+               isolate|reconnect ZONE [ZONE] (cut zones apart),
                strategy NAME|FILE (deploy it from the next tick);
                red: exploit GROUP|NODE [CAMPAIGN]
   Up, Down     scroll the events (Up: older)

@@ -38,6 +38,7 @@ pub mod teams;
 use bevy_ecs::prelude::*;
 
 use crate::metrics::{CounterId, EventLog, Metrics, RunEvent};
+use crate::policy::AccessPolicy;
 use crate::scenario::Scenario;
 use crate::universe::{SimPlugin, UniverseBuilder};
 use crate::world::{CampaignId, Clock, Security, dense};
@@ -64,18 +65,27 @@ pub enum OperatorAction {
         /// The campaign that holds it if the exploit works.
         campaign: CampaignId,
     },
+    /// Blue: cut every connection between two zones, both ways ([`AccessPolicy::cut`]),
+    /// or (`cut: false`) restore them.
+    Isolate {
+        /// The two zones.
+        zones: (u16, u16),
+        /// Cut, or reconnect.
+        cut: bool,
+    },
 }
 
 impl OperatorAction {
-    /// The node acted on.
-    pub fn node(self) -> u32 {
+    /// The node acted on (none for a zone cut).
+    pub fn node(self) -> Option<u32> {
         match self {
             Self::Quarantine(n)
             | Self::Release(n)
             | Self::Patch(n)
             | Self::Harden(n)
-            | Self::Revoke(n) => n,
-            Self::Exploit { node, .. } => node,
+            | Self::Revoke(n) => Some(n),
+            Self::Exploit { node, .. } => Some(node),
+            Self::Isolate { .. } => None,
         }
     }
 
@@ -124,6 +134,7 @@ pub struct Operator {
     exploit_attempts: CounterId,
     exploits: CounterId,
     strategy_switches: CounterId,
+    zone_cuts: CounterId,
 }
 
 /// Lets a universe take operator actions ([`Universe::act`](crate::universe::Universe::act)).
@@ -154,8 +165,16 @@ impl SimPlugin for OperatorPlugin {
                 exploits: metrics.register("exploits", "nodes the red operator took over"),
                 strategy_switches: metrics
                     .register("strategy_switches", "strategies the blue operator deployed"),
+                zone_cuts: metrics.register("zone_cuts", "zone pairs the blue operator cut"),
             }
         };
+        // A cut refuses flows: count them as segmentation's and zero trust's are.
+        let world = builder.world_mut();
+        if world.contains_resource::<crate::traffic::TrafficCore>() {
+            world.resource_scope(|world, mut core: Mut<crate::traffic::TrafficCore>| {
+                core.count_blocked(&mut world.resource_mut::<Metrics>());
+            });
+        }
         builder.world_mut().insert_resource(operator);
         // Actions are applied as the tick starts, so none is ever pending at a checkpoint
         // taken between ticks: the queue holds nothing to save.
@@ -192,6 +211,7 @@ pub fn deploy(universe: &mut crate::universe::Universe, scenario: Scenario) -> R
 pub fn apply(
     mut nodes: Query<&mut Security>,
     mut operator: ResMut<Operator>,
+    mut policy: ResMut<AccessPolicy>,
     clock: Res<Clock>,
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
@@ -200,7 +220,21 @@ pub fn apply(
     let security = security.bypass_change_detection();
     let tick = clock.tick;
     for action in std::mem::take(&mut operator.queue) {
-        let Some(s) = security.get_mut(action.node() as usize) else {
+        if let OperatorAction::Isolate { zones: (a, b), cut } = action {
+            if policy.cut(a, b, cut) {
+                if cut {
+                    metrics.add(operator.zone_cuts, 1);
+                }
+                let kind = if cut {
+                    "operator_isolate"
+                } else {
+                    "operator_reconnect"
+                };
+                log.push(RunEvent::global(tick, kind, policy.cuts().len() as u64));
+            }
+            continue;
+        }
+        let Some(s) = action.node().and_then(|n| security.get_mut(n as usize)) else {
             continue;
         };
         let kind = match action {
@@ -242,7 +276,7 @@ pub fn apply(
             }
             _ => continue,
         };
-        let mut e = RunEvent::new(tick, kind, action.node());
+        let mut e = RunEvent::new(tick, kind, action.node().unwrap_or_default());
         match action {
             OperatorAction::Quarantine(_) => e.truth = Some(s.compromised),
             OperatorAction::Revoke(_) => {
@@ -445,6 +479,70 @@ mod tests {
             );
             u.step();
         }
+    }
+
+    /// Blue cuts the XR zone from the cloud: no connection crosses, either way, the XR
+    /// streams to the render farm are refused and count as friction, the zones' own
+    /// traffic goes on; reconnecting restores it.
+    #[test]
+    fn a_zone_cut_refuses_every_connection_across_until_reconnected() {
+        let mut u = campus(true);
+        u.step();
+        let s = u.scenario().clone();
+        let zone = |name: &str| s.zones.iter().position(|z| z == name).unwrap() as u16;
+        let first = |name: &str| s.groups.iter().find(|g| g.name == name).unwrap().first_node;
+        let (xr, cloud) = (zone("campus-xr"), zone("cloud"));
+        let (headset, glasses, render) = (
+            first("xr-headsets"),
+            first("ar-glasses"),
+            first("gpu-render"),
+        );
+        let isolate = |cut| OperatorAction::Isolate {
+            zones: (cloud, xr),
+            cut,
+        };
+        let err = u
+            .act(&[OperatorAction::Isolate {
+                zones: (xr, 99),
+                cut: true,
+            }])
+            .unwrap_err();
+        assert!(err.contains("no such zone"), "{err}");
+        u.act(&[isolate(true), isolate(true)]).unwrap();
+        u.step();
+        {
+            let policy = u.world().resource::<AccessPolicy>();
+            assert_eq!(policy.cuts(), [(xr.min(cloud), xr.max(cloud))]);
+            assert!(!policy.allows(headset, render) && !policy.allows(render, headset));
+            assert!(policy.allows(headset, glasses), "within a zone");
+        }
+        for _ in 0..3 {
+            u.step();
+        }
+        let blocked = u.world().resource::<Metrics>().total("blocked_flow_ticks");
+        assert!(blocked.is_some_and(|b| b > 0), "{blocked:?}");
+        u.act(&[isolate(false)]).unwrap();
+        u.step();
+        assert!(u.world().resource::<AccessPolicy>().allows(headset, render));
+        let r = u.finish();
+        assert_eq!(
+            r.summary.counters["zone_cuts"], 1,
+            "the second cut changed nothing"
+        );
+        let logged: Vec<_> = r
+            .events
+            .iter()
+            .filter(|e| e.kind.starts_with("operator_"))
+            .map(|e| (e.tick, e.kind, e.value))
+            .collect();
+        assert_eq!(
+            logged,
+            [
+                (2, "operator_isolate", Some(1)),
+                (6, "operator_reconnect", Some(0))
+            ]
+        );
+        assert!(r.summary.cost.friction > 0.0);
     }
 
     #[test]

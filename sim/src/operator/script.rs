@@ -10,6 +10,8 @@
 //! harden GROUP|NODE             blue: replace default credentials
 //! revoke GROUP|NODE             blue: revoke the users' credentials
 //! exploit GROUP|NODE [CAMPAIGN] red: one node of the group (or that node) for the campaign
+//! isolate ZONE [ZONE]           blue: cut the two zones apart (one: from every other zone)
+//! reconnect ZONE [ZONE]         blue: restore what isolate cut
 //! strategy NAME|FILE            blue: deploy another strategy from the next tick on
 //! ```
 //!
@@ -18,6 +20,10 @@
 //! nodes that alerted), red exploits one node of the group it neither holds nor sees
 //! isolated. A command is resolved into node actions when it is applied, against the world
 //! as it is then, so the same commands at the same ticks give the same run.
+//!
+//! `isolate` and `reconnect` act on the access policy ([`crate::policy::AccessPolicy::cut`]):
+//! no flow, scan or lateral move crosses a cut, whatever the strategy allows; the benign
+//! flows it refuses count as friction (`blocked_flow_ticks`), as segmentation's do.
 //!
 //! `strategy` is a policy-level order: the defenses in force are replaced by a bundled
 //! strategy's (by name) or a strategy file's, as
@@ -37,13 +43,15 @@ use crate::universe::Universe;
 use crate::world::CampaignId;
 
 /// The verbs, in the order `help` lists them.
-pub const VERBS: [&str; 7] = [
+pub const VERBS: [&str; 9] = [
     "quarantine",
     "release",
     "patch",
     "harden",
     "revoke",
     "exploit",
+    "isolate",
+    "reconnect",
     "strategy",
 ];
 
@@ -67,6 +75,13 @@ pub enum Order {
         action: usize,
         /// On what.
         target: Target,
+    },
+    /// Cut zones apart, or reconnect them (blue).
+    Zones {
+        /// The zone pairs.
+        pairs: Vec<(u16, u16)>,
+        /// Cut, or reconnect.
+        cut: bool,
     },
     /// Deploy another strategy (blue).
     Strategy {
@@ -98,6 +113,33 @@ impl Command {
         };
         if !VERBS.contains(&verb) {
             return Err(format!("`{verb}`: expected {}", VERBS.join(", ")));
+        }
+        if verb == "isolate" || verb == "reconnect" {
+            if rest.is_empty() || rest.len() > 2 {
+                return Err(format!("`{line}`: expected `{verb} ZONE [ZONE]`"));
+            }
+            let ids = rest
+                .iter()
+                .map(|w| zone_of(w, scenario))
+                .collect::<Result<Vec<u16>, String>>()?;
+            let pairs: Vec<(u16, u16)> = match ids[..] {
+                [a, b] if a == b => {
+                    return Err(format!("`{line}`: a zone is never cut from itself"));
+                }
+                [a, b] => vec![(a.min(b), a.max(b))],
+                _ => (0..scenario.zones.len() as u16)
+                    .filter(|&z| z != ids[0])
+                    .map(|z| (z.min(ids[0]), z.max(ids[0])))
+                    .collect(),
+            };
+            return Ok(Command {
+                team: Team::Blue,
+                order: Order::Zones {
+                    pairs,
+                    cut: verb == "isolate",
+                },
+                text: rest.iter().fold(verb.to_owned(), |t, w| format!("{t} {w}")),
+            });
         }
         if verb == "strategy" {
             let [name] = rest else {
@@ -153,6 +195,10 @@ impl Command {
                 action,
                 target: Target::Node(n),
             } => Ok(node_action(self.team, n, action)?.into_iter().collect()),
+            Order::Zones { ref pairs, cut } => Ok(pairs
+                .iter()
+                .map(|&zones| OperatorAction::Isolate { zones, cut })
+                .collect()),
             Order::Strategy { .. } => Ok(Vec::new()),
         }
     }
@@ -180,8 +226,8 @@ impl Command {
 
 /// The commands in one line, for prompts and errors.
 pub fn usage() -> String {
-    "quarantine|release|patch|harden|revoke GROUP|NODE, exploit GROUP|NODE [CAMPAIGN], \
-     or strategy NAME|FILE"
+    "quarantine|release|patch|harden|revoke GROUP|NODE, isolate|reconnect ZONE [ZONE], \
+     strategy NAME|FILE, or exploit GROUP|NODE [CAMPAIGN]"
         .into()
 }
 
@@ -201,6 +247,20 @@ fn target_of(word: &str, scenario: &Scenario) -> Result<Target, String> {
             names(scenario.groups.iter().map(|g| g.name.as_str()))
         )),
     }
+}
+
+fn zone_of(word: &str, scenario: &Scenario) -> Result<u16, String> {
+    scenario
+        .zones
+        .iter()
+        .position(|z| z == word)
+        .map(|z| z as u16)
+        .ok_or_else(|| {
+            format!(
+                "zone `{word}`: expected {}",
+                names(scenario.zones.iter().map(String::as_str))
+            )
+        })
 }
 
 fn campaign_of(word: Option<&str>, scenario: &Scenario) -> Result<CampaignId, String> {
@@ -352,18 +412,42 @@ mod tests {
             (c.team, c.text.as_str()),
             (Team::Blue, "strategy zero-trust")
         );
+        let zone = |name: &str| s.zones.iter().position(|z| z == name).unwrap() as u16;
+        let (edge, cloud) = (zone("edge"), zone("cloud"));
+        let c = Command::parse("isolate cloud edge", &s).unwrap();
+        let pair = (edge.min(cloud), edge.max(cloud));
+        assert_eq!(
+            c.order,
+            Order::Zones {
+                pairs: vec![pair],
+                cut: true
+            }
+        );
+        let c = Command::parse("reconnect edge", &s).unwrap();
+        let Order::Zones { pairs, cut: false } = c.order else {
+            panic!("{c:?}")
+        };
+        assert_eq!(pairs.len(), s.zones.len() - 1);
+        assert!(
+            pairs
+                .iter()
+                .all(|&(a, b)| a < b && (a == edge || b == edge))
+        );
         let c = Command::parse("exploit 7", &s).unwrap();
         assert_eq!(c.team, Team::Red(CampaignId::default()));
         assert_eq!(c.text, format!("exploit 7 {}", s.campaigns[0].name));
         for (line, expect) in [
             ("", "a command is a verb"),
-            ("isolate 3", "expected quarantine, release"),
+            ("contain 3", "expected quarantine, release"),
             ("patch", "expected `patch GROUP|NODE`"),
             ("patch 1 2", "expected `patch GROUP|NODE`"),
             ("patch nowhere", "neither a group"),
             ("patch 99999999", "the network has"),
             ("exploit 3 nobody", "campaign `nobody`: expected"),
             ("strategy", "expected `strategy NAME|FILE`"),
+            ("isolate", "expected `isolate ZONE [ZONE]`"),
+            ("isolate edge nowhere", "zone `nowhere`: expected campus-xr"),
+            ("reconnect edge edge", "never cut from itself"),
             ("strategy nonesuch", "nonesuch"),
         ] {
             let e = Command::parse(line, &s).unwrap_err();

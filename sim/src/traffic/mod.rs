@@ -402,18 +402,7 @@ impl TrafficCounters {
             flows_active: metrics.register_gauge("active_flows", "flows with demand this tick"),
             blocked: (scenario.defense.segmentation.is_some()
                 || scenario.defense.zero_trust.is_some())
-            .then(|| {
-                (
-                    metrics.register(
-                        "blocked_flow_ticks",
-                        "benign flow-ticks refused by segmentation or zero trust (friction)",
-                    ),
-                    metrics.register(
-                        "blocked_attack_flow_ticks",
-                        "attack flow-ticks refused by segmentation or zero trust",
-                    ),
-                )
-            }),
+            .then(|| blocked_counters(metrics)),
         }
     }
 }
@@ -797,6 +786,15 @@ impl TrafficCore {
         self.derive(scenario);
         self.record(scenario, metrics);
         Ok(())
+    }
+
+    /// Counts the flow-ticks the access policy refuses (`blocked_flow_ticks`,
+    /// `blocked_attack_flow_ticks`) even where the strategy neither segments nor runs zero
+    /// trust: an operator who may cut zones apart needs them.
+    pub fn count_blocked(&mut self, metrics: &mut Metrics) {
+        if self.counters.blocked.is_none() {
+            self.counters.blocked = Some(blocked_counters(metrics));
+        }
     }
 
     /// Step 2 of a tick, demand: peak × daily profile, 0 for flows with a down end or no
@@ -1261,3 +1259,17 @@ pub fn traffic_step(
 
 #[cfg(test)]
 mod tests;
+
+/// The counters of flow-ticks the access policy refuses: (benign, attack).
+fn blocked_counters(metrics: &mut Metrics) -> (CounterId, CounterId) {
+    (
+        metrics.register(
+            "blocked_flow_ticks",
+            "benign flow-ticks refused by segmentation, zero trust or a zone cut (friction)",
+        ),
+        metrics.register(
+            "blocked_attack_flow_ticks",
+            "attack flow-ticks refused by segmentation, zero trust or a zone cut",
+        ),
+    )
+}
