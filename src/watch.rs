@@ -234,6 +234,14 @@ impl Exercise {
             Team::Blue => "blue",
             Team::Red(_) => "red",
         };
+        if let Order::Launch(_) = command.order {
+            return Ok(Ok(format!(
+                "{team} at tick {}: {} (the campaign starts at tick {})",
+                clock.tick,
+                command.text,
+                clock.tick + 1
+            )));
+        }
         if let Order::Zones { cut, .. } = command.order {
             return Ok(Ok(format!(
                 "{team} at tick {}: {} ({n} zone pair{} {}, applied at tick {})",

@@ -265,7 +265,7 @@ fn an_exercise_replay_resumes_from_a_checkpoint_with_its_actions() {
     let dir = tmp.path();
     std::fs::write(
         dir.join("ex.txt"),
-        "90 quarantine 5\n90 patch sensors\n95 isolate campus-xr cloud\n\
+        "20 launch campus-iot-worm\n90 quarantine 5\n90 patch sensors\n95 isolate campus-xr cloud\n\
          100 strategy zero-trust\n130 exploit 9\n",
     )
     .unwrap();
@@ -300,6 +300,7 @@ fn an_exercise_replay_resumes_from_a_checkpoint_with_its_actions() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("full/summary.json")).unwrap())
             .unwrap();
     assert_eq!(summary["counters"]["zone_cuts"], 1);
+    assert_eq!(summary["counters"]["launches"], 1);
     assert!(summary["counters"]["blocked_flow_ticks"].as_u64().unwrap() > 0);
     for at in [60, 120] {
         let checkpoint = dir.join(format!("full.checkpoints/tick-{at:010}.ckpt"));

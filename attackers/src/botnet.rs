@@ -147,7 +147,7 @@ pub fn botnet_ddos(
     // Attack traffic arriving per target node, over all botnets.
     let mut arriving: BTreeMap<u32, u64> = BTreeMap::new();
     for b in &mut botnets.list {
-        if tick < b.start_tick {
+        if tick < ctx.start(b.campaign, b.start_tick) {
             continue;
         }
         let c = b.campaign;
@@ -189,7 +189,7 @@ pub fn botnet_ddos(
         }
     }
     for b in &botnets.list {
-        if tick >= b.start_tick {
+        if tick >= ctx.start(b.campaign, b.start_tick) {
             overwhelm(b, &arriving, security, &ctx.scenario, tick, &mut out);
         }
     }

@@ -635,3 +635,50 @@ link = "wifi"
     assert!(r.events.iter().any(|e| e.campaign == Some(299)));
     assert!(r.events.iter().any(|e| e.campaign == Some(43)));
 }
+
+/// A red operator's launch starts a campaign of any kind ahead of its schedule: its first
+/// kill-chain step comes earlier than on schedule, the launch is counted and logged at
+/// the tick it acts, and launching it again once under way changes nothing.
+#[test]
+fn a_launched_campaign_starts_at_the_next_tick_whatever_its_kind() {
+    use paraverse_sim::operator::{OperatorAction, OperatorPlugin};
+    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &OperatorPlugin];
+    let first_step = |r: &RunRecord| {
+        r.summary.campaigns[0]
+            .steps
+            .iter()
+            .filter_map(|s| s.reached_s)
+            .fold(f64::INFINITY, f64::min)
+    };
+    for name in [
+        "metaverse-campus",
+        "campaign-botnet-ddos",
+        "campaign-takeover",
+        "campaign-exfiltration",
+    ] {
+        let s = bundled::load(Some(name)).unwrap();
+        assert!(s.campaigns[0].start_tick > 3, "{name}");
+        let scheduled = run(s.clone(), &plugins);
+        let mut u = Universe::build(s, &plugins).unwrap();
+        u.step();
+        u.act(&[OperatorAction::Launch(0)]).unwrap();
+        u.step();
+        u.act(&[OperatorAction::Launch(0)]).unwrap();
+        u.run(|_| {});
+        let launched = u.finish();
+        assert!(
+            first_step(&launched) < first_step(&scheduled),
+            "{name}: {} vs {}",
+            first_step(&launched),
+            first_step(&scheduled)
+        );
+        assert_eq!(launched.summary.counters["launches"], 1, "{name}");
+        let logged: Vec<_> = launched
+            .events
+            .iter()
+            .filter(|e| e.kind == "operator_launch")
+            .map(|e| (e.tick, e.campaign))
+            .collect();
+        assert_eq!(logged, [(2, Some(0))], "{name}");
+    }
+}

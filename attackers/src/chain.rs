@@ -10,6 +10,7 @@
 use bevy_ecs::prelude::*;
 use bevy_ecs::system::SystemParam;
 use paraverse_sim::killchain::{self as kc, CampaignTrack};
+use paraverse_sim::operator::Launches;
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::{
     AccessMethod, Campaign, CampaignKind, DataClass, Lure, Scenario, Takeover,
@@ -154,6 +155,15 @@ pub struct Ctx<'w> {
     pub rng: Res<'w, SimRng>,
     /// The clock.
     pub clock: Res<'w, Clock>,
+    /// Campaigns the red operator launched ahead of schedule (with an operator only).
+    pub launches: Option<Res<'w, Launches>>,
+}
+
+impl Ctx<'_> {
+    /// The tick a phase of `campaign` scheduled at `scheduled` starts ([`Launches`]).
+    pub fn start(&self, campaign: CampaignId, scheduled: u32) -> u32 {
+        Launches::start_of(self.launches.as_deref(), campaign, scheduled)
+    }
 }
 
 /// What attack systems write besides node state.

@@ -207,7 +207,7 @@ pub fn identity_step(
     let rng = *ctx.rng;
     let IdentityCampaigns { list, taken_ever } = &mut *campaigns;
     for ic in list.iter_mut() {
-        if tick < ic.start_tick {
+        if tick < ctx.start(ic.campaign, ic.start_tick) {
             continue;
         }
         let c = ic.campaign;

@@ -61,6 +61,7 @@
 use std::collections::BTreeMap;
 
 use bevy_ecs::prelude::*;
+use paraverse_sim::operator::Launches;
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::{AuthMethod, CampaignKind, FlowClass, ScanStrategy, Worm};
 use rayon::prelude::*;
@@ -557,6 +558,7 @@ pub fn worm_spread(
     mut log: ResMut<EventLog>,
     mut book: ResMut<CampaignBook>,
     policy: Res<AccessPolicy>,
+    launches: Option<Res<Launches>>,
     mut traffic: Option<ResMut<TrafficCore>>,
 ) {
     let (groups, mut security, mut telemetry) =
@@ -571,10 +573,11 @@ pub fn worm_spread(
 
     for wi in 0..worms.campaigns.len() {
         let w = &worms.campaigns[wi];
-        if tick < w.start_tick {
+        let start = Launches::start_of(launches.as_deref(), w.campaign, w.start_tick);
+        if tick < start {
             continue;
         }
-        let footholds = if tick == w.start_tick {
+        let footholds = if tick == start {
             seed_footholds(&rng, w, scenario, security, tick, &mut book, &mut log)
         } else {
             0

@@ -344,7 +344,7 @@ impl Universe {
         }
         let campaigns = self.scenario.campaigns.len();
         if let Some(a) = actions.iter().find(|a| {
-            matches!(a, OperatorAction::Exploit { campaign, .. } if usize::from(*campaign) >= campaigns)
+            matches!(a, OperatorAction::Exploit { campaign, .. } | OperatorAction::Launch(campaign) if usize::from(*campaign) >= campaigns)
         }) {
             return Err(format!(
                 "{a:?}: no such campaign (the scenario has {campaigns})"

@@ -131,7 +131,7 @@ Keys:
                quarantine|release|patch|harden|revoke GROUP|NODE,
                isolate|reconnect ZONE [ZONE] (cut zones apart),
                strategy NAME|FILE (deploy it from the next tick);
-               red: exploit GROUP|NODE [CAMPAIGN]
+               red: exploit GROUP|NODE [CAMPAIGN], launch CAMPAIGN
   Up, Down     scroll the events (Up: older)
   r            restart with the next seed (watch)
   Left, Right  one tick back, forward (replay)

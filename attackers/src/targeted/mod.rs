@@ -390,7 +390,7 @@ pub fn targeted_step(
         effects: Effects::default(),
     };
     for tc in &mut campaigns.list {
-        if st.tick < tc.start_tick {
+        if st.tick < ctx.start(tc.campaign, tc.start_tick) {
             continue;
         }
         // Nodes rebuilt since the campaign took them (clean, or compromised anew after

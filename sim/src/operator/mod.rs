@@ -21,6 +21,12 @@
 //! `operator_exploit` event naming the campaign (ATT&CK T1210). Attempts and successes are
 //! counted (`exploit_attempts`, `exploits`); neither is a defense cost.
 //!
+//! Red can also [`OperatorAction::Launch`] a campaign of the scenario's catalogue ahead of
+//! its schedule: it starts at the next tick, its later phases (a botnet's flood) keep their
+//! offsets from its start ([`Launches`]), and the launch is counted (`launches`) and
+//! logged (`operator_launch`, naming the campaign). A campaign already under way cannot
+//! be launched again.
+//!
 //! Blue also has a policy-level order: [`deploy`] another strategy, which replaces the
 //! defenses in force from the next tick on
 //! ([`Universe::switch_strategy`](crate::universe::Universe::switch_strategy)); it is
@@ -65,6 +71,8 @@ pub enum OperatorAction {
         /// The campaign that holds it if the exploit works.
         campaign: CampaignId,
     },
+    /// Red: start a campaign of the scenario's catalogue now, ahead of its schedule.
+    Launch(CampaignId),
     /// Blue: cut every connection between two zones, both ways ([`AccessPolicy::cut`]),
     /// or (`cut: false`) restore them.
     Isolate {
@@ -85,14 +93,14 @@ impl OperatorAction {
             | Self::Harden(n)
             | Self::Revoke(n) => Some(n),
             Self::Exploit { node, .. } => Some(node),
-            Self::Isolate { .. } => None,
+            Self::Isolate { .. } | Self::Launch(_) => None,
         }
     }
 
-    /// Which team acts: `red` for an exploit, `blue` for the rest.
+    /// Which team acts: `red` for an exploit or a launch, `blue` for the rest.
     pub fn team(self) -> &'static str {
         match self {
-            Self::Exploit { .. } => "red",
+            Self::Exploit { .. } | Self::Launch(_) => "red",
             _ => "blue",
         }
     }
@@ -135,6 +143,42 @@ pub struct Operator {
     exploits: CounterId,
     strategy_switches: CounterId,
     zone_cuts: CounterId,
+    launches: CounterId,
+}
+
+/// When the red operator moved campaigns' starts: how many ticks each campaign was
+/// brought forward (0: on the scenario's schedule). Attack systems ask it when a phase
+/// scheduled at some tick starts ([`Launches::start`]); only universes with
+/// [`OperatorPlugin`] hold it.
+#[derive(Resource, Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Launches {
+    advance: Vec<u32>,
+}
+
+crate::persist_whole!(Launches);
+
+impl Launches {
+    /// The tick a phase of `campaign` scheduled at `scheduled` starts.
+    #[inline]
+    pub fn start(&self, campaign: CampaignId, scheduled: u32) -> u32 {
+        scheduled.saturating_sub(
+            self.advance
+                .get(usize::from(campaign))
+                .copied()
+                .unwrap_or(0),
+        )
+    }
+
+    /// [`Launches::start`] where a universe may have no operator (`None`: on schedule).
+    #[inline]
+    pub fn start_of(launches: Option<&Self>, campaign: CampaignId, scheduled: u32) -> u32 {
+        launches.map_or(scheduled, |l| l.start(campaign, scheduled))
+    }
+
+    /// Whether `campaign`, whose scenario start is `scheduled`, is under way at `tick`.
+    pub fn under_way(&self, campaign: CampaignId, scheduled: u32, tick: u32) -> bool {
+        self.start(campaign, scheduled) <= tick
+    }
 }
 
 /// Lets a universe take operator actions ([`Universe::act`](crate::universe::Universe::act)).
@@ -166,8 +210,17 @@ impl SimPlugin for OperatorPlugin {
                 strategy_switches: metrics
                     .register("strategy_switches", "strategies the blue operator deployed"),
                 zone_cuts: metrics.register("zone_cuts", "zone pairs the blue operator cut"),
+                launches: metrics.register(
+                    "launches",
+                    "campaigns the red operator launched ahead of schedule",
+                ),
             }
         };
+        let launches = Launches {
+            advance: vec![0; builder.scenario.campaigns.len()],
+        };
+        builder.world_mut().insert_resource(launches);
+        builder.persist::<Launches>();
         // A cut refuses flows: count them as segmentation's and zero trust's are.
         let world = builder.world_mut();
         if world.contains_resource::<crate::traffic::TrafficCore>() {
@@ -208,10 +261,16 @@ pub fn deploy(universe: &mut crate::universe::Universe, scenario: Scenario) -> R
 /// Applies the queued actions to the nodes as the tick starts, counting and logging each
 /// that changes something (quarantining an isolated node, releasing one that is not,
 /// patching a patched one, or exploiting a node that is not exposed does nothing).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system's parameters are its data access"
+)]
 pub fn apply(
     mut nodes: Query<&mut Security>,
     mut operator: ResMut<Operator>,
     mut policy: ResMut<AccessPolicy>,
+    mut launches: ResMut<Launches>,
+    scenario: Res<crate::world::ScenarioRes>,
     clock: Res<Clock>,
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
@@ -220,6 +279,21 @@ pub fn apply(
     let security = security.bypass_change_detection();
     let tick = clock.tick;
     for action in std::mem::take(&mut operator.queue) {
+        if let OperatorAction::Launch(c) = action {
+            let Some(campaign) = scenario.campaigns.get(usize::from(c)) else {
+                continue;
+            };
+            if !launches.under_way(c, campaign.start_tick, tick) {
+                launches.advance[usize::from(c)] = campaign.start_tick - tick;
+                metrics.add(operator.launches, 1);
+                log.push(RunEvent {
+                    node: None,
+                    campaign: Some(c),
+                    ..RunEvent::new(tick, "operator_launch", 0)
+                });
+            }
+            continue;
+        }
         if let OperatorAction::Isolate { zones: (a, b), cut } = action {
             if policy.cut(a, b, cut) {
                 if cut {

@@ -13,6 +13,7 @@
 //! isolate ZONE [ZONE]           blue: cut the two zones apart (one: from every other zone)
 //! reconnect ZONE [ZONE]         blue: restore what isolate cut
 //! strategy NAME|FILE            blue: deploy another strategy from the next tick on
+//! launch CAMPAIGN               red: start a campaign of the scenario now, ahead of schedule
 //! ```
 //!
 //! A group command means what the agent environments' group action means
@@ -36,14 +37,14 @@
 //! `120 quarantine lobby-headsets`. `#` starts a comment. Its actions are applied at the
 //! start of the next tick, as every operator action is ([`crate::operator`]).
 
-use crate::operator::OperatorAction;
 use crate::operator::teams::{Team, group_actions, named, node_action};
+use crate::operator::{Launches, OperatorAction};
 use crate::scenario::Scenario;
 use crate::universe::Universe;
 use crate::world::CampaignId;
 
 /// The verbs, in the order `help` lists them.
-pub const VERBS: [&str; 9] = [
+pub const VERBS: [&str; 10] = [
     "quarantine",
     "release",
     "patch",
@@ -53,6 +54,7 @@ pub const VERBS: [&str; 9] = [
     "isolate",
     "reconnect",
     "strategy",
+    "launch",
 ];
 
 /// What a command acts on.
@@ -83,6 +85,8 @@ pub enum Order {
         /// Cut, or reconnect.
         cut: bool,
     },
+    /// Start a campaign ahead of its schedule (red).
+    Launch(CampaignId),
     /// Deploy another strategy (blue).
     Strategy {
         /// The strategy file's text.
@@ -139,6 +143,17 @@ impl Command {
                     cut: verb == "isolate",
                 },
                 text: rest.iter().fold(verb.to_owned(), |t, w| format!("{t} {w}")),
+            });
+        }
+        if verb == "launch" {
+            let [name] = rest else {
+                return Err(format!("`{line}`: expected `launch CAMPAIGN`"));
+            };
+            let campaign = campaign_of(Some(name), scenario)?;
+            return Ok(Command {
+                team: Team::Red(campaign),
+                order: Order::Launch(campaign),
+                text: format!("launch {name}"),
             });
         }
         if verb == "strategy" {
@@ -199,6 +214,7 @@ impl Command {
                 .iter()
                 .map(|&zones| OperatorAction::Isolate { zones, cut })
                 .collect()),
+            Order::Launch(c) => Ok(vec![OperatorAction::Launch(c)]),
             Order::Strategy { .. } => Ok(Vec::new()),
         }
     }
@@ -216,6 +232,17 @@ impl Command {
             crate::operator::deploy(universe, scenario)?;
             return Ok(0);
         }
+        if let Order::Launch(c) = self.order {
+            let scheduled = universe.scenario().campaigns[usize::from(c)].start_tick;
+            let start = Launches::start_of(universe.world().get_resource(), c, scheduled);
+            let next = universe.clock().tick + 1;
+            if start <= next {
+                return Err(format!(
+                    "campaign `{}` is under way from tick {start}",
+                    universe.scenario().campaigns[usize::from(c)].name
+                ));
+            }
+        }
         let actions = self.actions(universe)?;
         if !actions.is_empty() {
             universe.act(&actions)?;
@@ -227,7 +254,7 @@ impl Command {
 /// The commands in one line, for prompts and errors.
 pub fn usage() -> String {
     "quarantine|release|patch|harden|revoke GROUP|NODE, isolate|reconnect ZONE [ZONE], \
-     strategy NAME|FILE, or exploit GROUP|NODE [CAMPAIGN]"
+     strategy NAME|FILE; exploit GROUP|NODE [CAMPAIGN] or launch CAMPAIGN"
         .into()
 }
 
@@ -448,6 +475,8 @@ mod tests {
             ("isolate", "expected `isolate ZONE [ZONE]`"),
             ("isolate edge nowhere", "zone `nowhere`: expected campus-xr"),
             ("reconnect edge edge", "never cut from itself"),
+            ("launch", "expected `launch CAMPAIGN`"),
+            ("launch nobody", "campaign `nobody`: expected"),
             ("strategy nonesuch", "nonesuch"),
         ] {
             let e = Command::parse(line, &s).unwrap_err();
