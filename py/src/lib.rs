@@ -23,6 +23,7 @@ use paraverse_defenders::DefenderPlugin;
 use paraverse_lab::{Experiment, LabError, runner, stats, tables};
 use paraverse_sim::bundled;
 use paraverse_sim::metrics::RunRecord;
+use paraverse_sim::operator::script::Command;
 use paraverse_sim::operator::{OperatorAction, OperatorPlugin};
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::Scenario;
@@ -469,6 +470,27 @@ impl PyUniverse {
             views::act_rows(u, team, per_node, &actions)
         })?
         .map_err(PyValueError::new_err)
+    }
+
+    /// Gives one exercise command, as a player types it at `paraverse watch`'s `:` prompt
+    /// and a `--actions` script holds it: blue's `quarantine|release|patch|harden|revoke
+    /// GROUP|NODE`, `isolate|reconnect ZONE [ZONE]` (cut two zones apart, or one from all
+    /// others) and `strategy NAME|FILE` (deploy a bundled strategy or a strategy file from
+    /// the next tick on); red's `exploit GROUP|NODE [CAMPAIGN]` and `launch CAMPAIGN`
+    /// (start a campaign ahead of its schedule). Applied at the start of the next tick;
+    /// returns how many node (or zone-pair) actions it queued; raises `ValueError` with
+    /// the reason for a bad or refused command. Needs `operator=True`.
+    fn command(&self, py: Python<'_>, text: &str) -> PyResult<usize> {
+        let pool = self.pool.as_ref();
+        let queued = py.detach(|| {
+            self.with(|u| {
+                install(pool, || {
+                    let command = Command::parse(text, u.scenario())?;
+                    command.queue(u)
+                })
+            })
+        })?;
+        queued.map_err(PyValueError::new_err)
     }
 
     /// Which of a team's actions would do something now, as bytes (1 or 0, per row its

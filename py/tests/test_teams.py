@@ -198,3 +198,28 @@ def test_the_bench_prints_a_row_per_size(capsys):
     assert out[0].split()[:3] == ["nodes", "serial", "steps/s"], out
     row = out[1].split()
     assert int(row[0]) >= 16 and float(row[1]) > 0 and float(row[2]) > 0 and row[3] == "-", row
+
+
+def test_agents_give_the_exercises_policy_level_commands():
+    """Zone cuts, strategies deployed mid-run and campaign launches, as players give them
+    (`Universe.command`): counted, logged, and refused with the reason."""
+    u = paraverse.Universe("metaverse-campus", seed=3, ticks=60, operator=True)
+    u.step()
+    assert u.command("launch campus-iot-worm") == 1
+    assert u.command("isolate campus-xr cloud") == 1
+    u.step()
+    with pytest.raises(ValueError, match="under way"):
+        u.command("launch campus-iot-worm")
+    with pytest.raises(ValueError, match="zone `nowhere`"):
+        u.command("isolate nowhere")
+    assert u.command("strategy zero-trust") == 0
+    u.run()
+    s = u.summary()
+    c = s["counters"]
+    assert (c["launches"], c["zone_cuts"], c["strategy_switches"]) == (1, 1, 1)
+    assert c["verifications"] > 0 and c["blocked_flow_ticks"] > 0
+    assert s["strategy"] == "zero-trust"
+    kinds = set(u.events().column("event").to_pylist())
+    assert {"operator_launch", "operator_isolate", "operator_strategy"} <= kinds
+    with pytest.raises(ValueError, match="operator"):
+        paraverse.Universe("metaverse-campus", ticks=5).command("isolate campus-xr")
