@@ -397,3 +397,43 @@ fn a_strategy_deployed_mid_run_takes_over_and_keeps_the_runs_records() {
     assert_eq!(json(&a), json(&b));
     assert_eq!(json(&a), json(&switched));
 }
+
+/// A strategy's hourly upkeep (segments here) is charged for the time it was in force: a
+/// run that drops segmentation at a quarter of its length pays a quarter of the upkeep of
+/// a run segmented throughout, one that deploys it then pays the other three quarters.
+#[test]
+fn a_strategy_deployed_mid_run_pays_its_upkeep_from_then_on() {
+    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let open = bundled::load(Some("campaign-exfiltration"))
+        .unwrap()
+        .with_seed(1);
+    let segmented = open
+        .clone()
+        .with_strategy(&strategy("segmented"), "segmented")
+        .unwrap();
+    let quarter = open.ticks / 4;
+    let ops = |start: &Scenario, switch: Option<&Scenario>| {
+        let mut u = Universe::build(start.clone(), &plugins).unwrap();
+        while u.clock().tick < quarter {
+            u.step();
+        }
+        if let Some(s) = switch {
+            u.switch_strategy(s.clone()).unwrap();
+        }
+        u.run(|_| {});
+        u.finish().summary.cost.ops
+    };
+    let throughout = ops(&segmented, None);
+    assert!(throughout > 0.0);
+    assert_eq!(ops(&open, None), 0.0, "no strategy, no upkeep");
+    let dropped = ops(&segmented, Some(&open));
+    let deployed = ops(&open, Some(&segmented));
+    assert!(
+        (dropped - throughout / 4.0).abs() < 1e-6,
+        "{dropped} vs {throughout}"
+    );
+    assert!(
+        (deployed - throughout * 0.75).abs() < 1e-6,
+        "{deployed} vs {throughout}"
+    );
+}

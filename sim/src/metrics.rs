@@ -43,6 +43,9 @@ pub struct Metrics {
     ticks: u64,
     /// Whether each metric belongs to defenses no longer deployed ([`Metrics::adopt`]).
     retired: Vec<bool>,
+    /// The hourly upkeep strategies deployed before the one in force ran up: operations
+    /// units, and the simulated seconds they covered.
+    earlier_upkeep: (f64, f64),
 }
 
 impl Metrics {
@@ -141,7 +144,23 @@ impl Metrics {
             self.maxima[j] = old.maxima[i];
         }
         self.ticks = old.ticks;
+        self.earlier_upkeep = old.earlier_upkeep;
         map
+    }
+
+    /// Closes the upkeep of the strategy that was in force (`hourly` operations units per
+    /// simulated hour) at `simulated_s` into the earlier strategies' ([`Metrics::earlier_upkeep`]).
+    pub(crate) fn retire_upkeep(&mut self, hourly: f64, simulated_s: f64) {
+        let (units, s) = self.earlier_upkeep;
+        self.earlier_upkeep = (units + hourly * (simulated_s - s) / 3600.0, simulated_s);
+    }
+
+    /// The hourly upkeep of strategies deployed before the one in force: operations units,
+    /// and the simulated seconds they were in force ((0, 0) in a run that kept its
+    /// strategy). [`crate::objectives::Cost::derive`] adds the current strategy's for the
+    /// rest.
+    pub fn earlier_upkeep(&self) -> (f64, f64) {
+        self.earlier_upkeep
     }
 
     /// Closes the tick: folds this tick's values into totals and extremes, returns them.
@@ -170,6 +189,7 @@ impl Persist for Metrics {
         encode::<Self, _>(
             &(
                 (&names, &self.help, &self.gauge, &self.retired),
+                self.earlier_upkeep,
                 &self.this_tick,
                 &self.totals,
                 &self.minima,
@@ -182,13 +202,14 @@ impl Persist for Metrics {
     fn restore(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
         type Saved = (
             (Vec<String>, Vec<String>, Vec<bool>, Vec<bool>),
+            (f64, f64),
             Vec<u64>,
             Vec<u64>,
             Vec<u64>,
             Vec<u64>,
             u64,
         );
-        let ((names, help, gauge, retired), this_tick, totals, minima, maxima, ticks): Saved =
+        let ((names, help, gauge, retired), earlier, this_tick, totals, minima, maxima, ticks): Saved =
             decode::<Self, _>(bytes)?;
         let kinds = help.len().min(gauge.len()).min(retired.len());
         same_len("counter kinds", kinds, names.len())?;
@@ -232,6 +253,7 @@ impl Persist for Metrics {
         self.minima = minima;
         self.maxima = maxima;
         self.ticks = ticks;
+        self.earlier_upkeep = earlier;
         Ok(())
     }
 }

@@ -60,14 +60,36 @@ pub struct Cost {
 }
 
 impl Cost {
-    /// Derives the cost from the counters and the strategy.
+    /// Derives the cost from the counters and the strategy. The hourly upkeep is the
+    /// strategy's for the time it has been in force, plus what strategies deployed before
+    /// it ran up ([`Metrics::earlier_upkeep`]).
     pub fn derive(metrics: &Metrics, scenario: &Scenario, simulated_s: f64) -> Self {
         let t = |n: &str| metrics.total(n).unwrap_or(0) as f64;
         let d = &scenario.defense;
-        let hours = simulated_s / 3600.0;
+        let (earlier_units, earlier_s) = metrics.earlier_upkeep();
+        let hours = (simulated_s - earlier_s) / 3600.0;
         let decoys = d.deception.map_or(0.0, |d| d.decoys.probability() * 100.0);
-        let upkeep = d
-            .segmentation
+        let upkeep = Self::upkeep_per_hour(d);
+        let ops = t("verifications") / 1000.0 * PER_1000_VERIFICATIONS
+            + t("biometric_checks") / 10_000.0 * PER_10000_BIOMETRIC_CHECKS
+            + t("backup_runs") * PER_BACKUP_RUN
+            + t("scrubbed_mbit") / 1000.0 * PER_GBIT_SCRUBBED
+            + (t("patches") + t("hardened")) / 100.0 * PER_100_NODES_PATCHED
+            + decoys * hours * PER_DECOY_PERCENT_HOUR
+            + upkeep * hours
+            + earlier_units;
+        Self::of(metrics, ops)
+    }
+
+    /// A strategy's operations units per simulated hour whatever happens: decoys,
+    /// segments, privacy-preserving computation, filtering, code signing.
+    pub fn hourly(d: &crate::scenario::Defense) -> f64 {
+        let decoys = d.deception.map_or(0.0, |d| d.decoys.probability() * 100.0);
+        decoys * PER_DECOY_PERCENT_HOUR + Self::upkeep_per_hour(d)
+    }
+
+    fn upkeep_per_hour(d: &crate::scenario::Defense) -> f64 {
+        d.segmentation
             .as_ref()
             .map_or(0.0, |s| s.names.len() as f64 * PER_SEGMENT_HOUR)
             + d.privacy.as_ref().map_or(0.0, |p| {
@@ -77,14 +99,12 @@ impl Cost {
             + d.poison_filter
                 .map_or(0.0, |f| f.catch.probability() * PER_FILTER_HOUR)
             + d.code_signing
-                .map_or(0.0, |c| c.coverage.probability() * PER_SIGNING_HOUR);
-        let ops = t("verifications") / 1000.0 * PER_1000_VERIFICATIONS
-            + t("biometric_checks") / 10_000.0 * PER_10000_BIOMETRIC_CHECKS
-            + t("backup_runs") * PER_BACKUP_RUN
-            + t("scrubbed_mbit") / 1000.0 * PER_GBIT_SCRUBBED
-            + (t("patches") + t("hardened")) / 100.0 * PER_100_NODES_PATCHED
-            + decoys * hours * PER_DECOY_PERCENT_HOUR
-            + upkeep * hours;
+                .map_or(0.0, |c| c.coverage.probability() * PER_SIGNING_HOUR)
+    }
+
+    /// The cost of `ops` operations units and the counters' friction and false quarantines.
+    fn of(metrics: &Metrics, ops: f64) -> Self {
+        let t = |n: &str| metrics.total(n).unwrap_or(0) as f64;
         let friction = (t("reauth_prompts") + t("step_up_prompts")) / 100.0 * PER_100_PROMPTS
             + t("blocked_flow_ticks") / 100.0 * PER_100_BLOCKED_FLOW_TICKS
             + t("throttled_node_ticks") / 100.0 * PER_100_THROTTLED_NODE_TICKS

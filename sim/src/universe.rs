@@ -665,8 +665,13 @@ impl Universe {
                 (entry.carry)(&mut next.world, &part.bytes)?;
             }
         }
+        let clock = self.clock();
         let old = &mut self.world;
-        let metrics = old.remove_resource::<Metrics>().unwrap_or_default();
+        let mut metrics = old.remove_resource::<Metrics>().unwrap_or_default();
+        metrics.retire_upkeep(
+            crate::objectives::Cost::hourly(&self.scenario.defense),
+            clock.seconds_at(clock.tick - clock.start),
+        );
         let mut series = old.remove_resource::<TimeSeries>().unwrap_or_default();
         let world = &mut next.world;
         let (map, width) = {
