@@ -296,6 +296,38 @@ pub struct TrafficCore {
     counters: TrafficCounters,
     /// Why `auto` fell back to the CPU, if it did.
     pub fallback: Option<String>,
+    /// The background flows measured link loads added, by link (derived from `flows`).
+    measured: MeasuredLinks,
+}
+
+/// The background flows [`TrafficCore::set_measured_load`] added, by (from, to), so a
+/// measurement finds its flow without a scan of every flow. Derived from the flows: it
+/// catches up with flows added since it last looked and starts over after a restore, so it
+/// is never saved.
+#[derive(Debug, Clone, Default)]
+struct MeasuredLinks {
+    /// Flows looked at so far.
+    seen: usize,
+    /// The first added background flow of each (from, to).
+    by_link: std::collections::BTreeMap<(u32, u32), u32>,
+}
+
+impl MeasuredLinks {
+    /// The added background flow from `from` to `to`, if there is one.
+    fn find(&mut self, flows: &FlowSet, from: u32, to: u32) -> Option<u32> {
+        if self.seen > flows.len() {
+            *self = Self::default();
+        }
+        for f in self.seen..flows.len() {
+            if flows.origin[f] == ADDED && flows.class[f] == FlowClass::Background {
+                self.by_link
+                    .entry((flows.src[f], flows.dst[f]))
+                    .or_insert(f as u32);
+            }
+        }
+        self.seen = flows.len();
+        self.by_link.get(&(from, to)).copied()
+    }
 }
 
 /// A routed walk: the far end reached, the nodes after the start, the links used.
@@ -437,6 +469,7 @@ impl TrafficCore {
             paths_version: 0,
             counters,
             fallback: None,
+            measured: MeasuredLinks::default(),
         };
         core.route_all(scenario, topology);
         core
@@ -515,14 +548,9 @@ impl TrafficCore {
             return Err(format!("nodes {from} and {to} share no link"));
         };
         let channel = routing::channel(topology, topology.neighbour_links(from)[i], from);
-        let existing = (0..self.flows.len()).find(|&f| {
-            self.flows.origin[f] == ADDED
-                && self.flows.class[f] == FlowClass::Background
-                && self.flows.src[f] == from
-                && self.flows.dst[f] == to
-        });
+        let existing = self.measured.find(&self.flows, from, to);
         let flow = match existing {
-            Some(f) => f as u32,
+            Some(f) => f,
             None => {
                 let added = self.add_flows(
                     topology,
@@ -628,7 +656,8 @@ impl TrafficCore {
             }
         }
         for (dst, ids) in by_dst {
-            let dist = self.router(topology).distances(&[dst]);
+            let starts: Vec<u32> = ids.iter().map(|&f| self.flows.src[f]).collect();
+            let dist = self.router(topology).distances_for(&[dst], &starts);
             for f in ids {
                 let src = self.flows.src[f];
                 match self.walk(topology, &dist, src, f as u64) {
@@ -1085,6 +1114,7 @@ impl Persist for TrafficCore {
         self.transit = transit;
         self.index_channels();
         self.paths_version = version;
+        self.measured = MeasuredLinks::default();
         Ok(())
     }
 }

@@ -36,7 +36,19 @@ impl Router<'_> {
     /// Shortest-path distances (µs of propagation delay) from the nearest of `sources`,
     /// never passing through a down node.
     pub fn distances(&self, sources: &[u32]) -> Vec<u64> {
-        distances(self.topology, self.latency_us, self.down, sources)
+        distances(self.topology, self.latency_us, self.down, sources, &[])
+    }
+
+    /// A distance field for walks from `starts` only: Dijkstra stops once every start is
+    /// settled and so is every node as near the sources as the farthest start. A walk from
+    /// a start ([`Router::walk`]) then takes exactly the steps, ties included, it takes on
+    /// the full field: each step goes to a strictly nearer node (or an equally near one
+    /// over a zero-latency link), which is settled, and a node left unsettled is farther
+    /// than every step's node, so its provisional distance never makes a false tie.
+    /// Routing a few added flows near their destination (a measured link's background
+    /// flow crosses one link) no longer costs a Dijkstra over the whole network.
+    pub fn distances_for(&self, sources: &[u32], starts: &[u32]) -> Vec<u64> {
+        distances(self.topology, self.latency_us, self.down, sources, starts)
     }
 
     /// Walks from `start` down the distance field to a source. Appends the nodes visited
@@ -81,7 +93,14 @@ impl Router<'_> {
     }
 }
 
-fn distances(topology: &Topology, latency_us: &[u64], down: &[bool], sources: &[u32]) -> Vec<u64> {
+/// Dijkstra from `sources`; with `starts`, it may stop early ([`Router::distances_for`]).
+fn distances(
+    topology: &Topology,
+    latency_us: &[u64],
+    down: &[bool],
+    sources: &[u32],
+    starts: &[u32],
+) -> Vec<u64> {
     let mut dist = vec![UNREACHABLE; topology.node_count()];
     let mut heap = BinaryHeap::new();
     for &s in sources {
@@ -90,9 +109,30 @@ fn distances(topology: &Topology, latency_us: &[u64], down: &[bool], sources: &[
             heap.push(Reverse((0u64, s)));
         }
     }
+    // Starts not yet settled (none: run to the end), then the distance to settle up to.
+    let mut waiting: Vec<bool> = Vec::new();
+    let mut unsettled = 0usize;
+    if !starts.is_empty() {
+        waiting = vec![false; topology.node_count()];
+        for &s in starts {
+            if !std::mem::replace(&mut waiting[s as usize], true) {
+                unsettled += 1;
+            }
+        }
+    }
+    let mut bound = None;
     while let Some(Reverse((d, v))) = heap.pop() {
         if d > dist[v as usize] {
             continue;
+        }
+        if bound.is_some_and(|b| d > b) {
+            break;
+        }
+        if unsettled > 0 && std::mem::take(&mut waiting[v as usize]) {
+            unsettled -= 1;
+            if unsettled == 0 {
+                bound = Some(d);
+            }
         }
         for (&u, &l) in topology
             .neighbours(v)

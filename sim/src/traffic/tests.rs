@@ -634,10 +634,65 @@ fn a_measured_link_load_becomes_background_traffic_on_that_channel() {
     assert!(offered_on(&u).0 < measured / 2);
     // The background flow is one flow, reused: the core has the 20 XR flows and it.
     assert_eq!(u.traffic().unwrap().flows.len(), 21);
+    // So it is in a copy restored from a checkpoint (which holds the flows, not the index).
+    let mut copy = u.fork(&[]).unwrap();
+    copy.set_measured_load(from, to, measured).unwrap();
+    assert_eq!(copy.traffic().unwrap().flows.len(), 21);
     // Nodes without a link between them are refused.
     let far = (0..topology.node_count() as u32)
         .find(|&n| n != from && !topology.neighbours(from).contains(&n))
         .unwrap();
     let err = u.set_measured_load(from, far, 1).unwrap_err();
     assert!(err.contains("share no link"), "{err}");
+}
+
+/// A distance field cut short for a few starts gives each of them the walk the full field
+/// gives (the same nodes, links and tie-breaks), with nodes down or not; and it is cut
+/// short: near starts leave most of the network unvisited.
+#[test]
+fn a_field_for_some_starts_walks_as_the_full_field() {
+    use crate::rng::mix64;
+    use routing::Router;
+    for name in ["metaverse-campus", "metaverse-under-siege"] {
+        let u = Universe::build(bundled::load(Some(name)).unwrap(), &[]).unwrap();
+        let topology = u.world().resource::<crate::topology::Topology>();
+        let core = u.traffic().unwrap();
+        let n = topology.node_count() as u32;
+        let mut down = vec![false; n as usize];
+        let mut shorter = 0;
+        for trial in 0..60u64 {
+            let r = |k: u64| (mix64(trial * 7919 + k) % u64::from(n)) as u32;
+            down.fill(false);
+            if trial % 2 == 1 {
+                for k in 0..u64::from(n / 50) {
+                    down[r(100 + k) as usize] = true;
+                }
+            }
+            let router = Router {
+                topology,
+                latency_us: &core.latency_us,
+                down: &down,
+            };
+            let dst = r(1);
+            // A neighbour of the destination, as a measured link's flow has, and on
+            // every other trial starts anywhere.
+            let mut starts = vec![topology.neighbours(dst)[0]];
+            if trial % 4 >= 2 {
+                starts.extend((2..3 + trial % 5).map(r));
+            }
+            let full = router.distances(&[dst]);
+            let cut = router.distances_for(&[dst], &starts);
+            let unreached = |d: &[u64]| d.iter().filter(|&&x| x == u64::MAX).count();
+            shorter += usize::from(unreached(&cut) > unreached(&full));
+            for &s in &starts {
+                let walk = |d: &[u64]| {
+                    let (mut nodes, mut links) = (Vec::new(), Vec::new());
+                    let end = router.walk(d, s, trial ^ u64::from(s), &mut nodes, &mut links);
+                    (end, nodes, links)
+                };
+                assert_eq!(walk(&full), walk(&cut), "{name}, trial {trial}, start {s}");
+            }
+        }
+        assert!(shorter >= 20, "{name}: {shorter} of 60 fields cut short");
+    }
 }
