@@ -181,8 +181,9 @@ impl Metrics {
 
 /// Names, help and kinds are registered by the build; values and totals are state. The
 /// names are saved too: a run that deployed another strategy mid-run
-/// ([`Metrics::adopt`]) holds counters its recipe's defenses do not register, and they
-/// come back after the rebuilt universe's own, where they were.
+/// ([`Universe::switch_strategy`](crate::universe::Universe::switch_strategy)) holds
+/// counters its recipe's defenses do not register, and they come back after the rebuilt
+/// universe's own, where they were.
 impl Persist for Metrics {
     fn save(&self, out: &mut Vec<u8>) -> Result<(), CheckpointError> {
         let names: Vec<&str> = self.names.iter().map(|n| n.as_ref()).collect();

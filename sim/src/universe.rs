@@ -584,20 +584,7 @@ impl Universe {
         scenario.max_events = checkpoint.recipe.max_events;
         let mut universe = Self::build_with(scenario, backend, plugins)
             .map_err(|e| CheckpointError::Build(e.to_string()))?;
-        let records = [
-            std::any::TypeId::of::<Metrics>(),
-            std::any::TypeId::of::<TimeSeries>(),
-            std::any::TypeId::of::<EventLog>(),
-            std::any::TypeId::of::<crate::traffic::FlowRecord>(),
-        ];
-        for entry in &universe.registry.entries {
-            if records.contains(&entry.type_id) {
-                continue;
-            }
-            if let Some(part) = checkpoint.parts.iter().find(|p| p.name == entry.name) {
-                (entry.carry)(&mut universe.world, &part.bytes)?;
-            }
-        }
+        universe.carry_state(checkpoint)?;
         let world = &mut universe.world;
         {
             let mut clock = world.resource_mut::<Clock>();
@@ -614,6 +601,27 @@ impl Universe {
             .run_system_cached(account)
             .map_err(|e| CheckpointError::Build(format!("{e:?}")))?;
         Ok(universe)
+    }
+
+    /// Takes over the state a checkpoint holds that this universe also has
+    /// ([`Persist::carry`]), all but the records (counters, time series, events, flow
+    /// records): what a branch and a strategy switch share.
+    fn carry_state(&mut self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        let records = [
+            std::any::TypeId::of::<Metrics>(),
+            std::any::TypeId::of::<TimeSeries>(),
+            std::any::TypeId::of::<EventLog>(),
+            std::any::TypeId::of::<crate::traffic::FlowRecord>(),
+        ];
+        for entry in &self.registry.entries {
+            if records.contains(&entry.type_id) {
+                continue;
+            }
+            if let Some(part) = checkpoint.parts.iter().find(|p| p.name == entry.name) {
+                (entry.carry)(&mut self.world, &part.bytes)?;
+            }
+        }
+        Ok(())
     }
 
     /// An independent copy of this universe in memory (for ensembles and forecasts), built
@@ -651,20 +659,7 @@ impl Universe {
         let checkpoint = self.checkpoint()?;
         let mut next = Self::build_with(scenario, self.backend, &self.plugins)
             .map_err(|e| CheckpointError::Build(e.to_string()))?;
-        let records = [
-            std::any::TypeId::of::<Metrics>(),
-            std::any::TypeId::of::<TimeSeries>(),
-            std::any::TypeId::of::<EventLog>(),
-            std::any::TypeId::of::<crate::traffic::FlowRecord>(),
-        ];
-        for entry in &next.registry.entries {
-            if records.contains(&entry.type_id) {
-                continue;
-            }
-            if let Some(part) = checkpoint.parts.iter().find(|p| p.name == entry.name) {
-                (entry.carry)(&mut next.world, &part.bytes)?;
-            }
-        }
+        next.carry_state(&checkpoint)?;
         let clock = self.clock();
         let old = &mut self.world;
         let mut metrics = old.remove_resource::<Metrics>().unwrap_or_default();
