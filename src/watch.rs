@@ -234,38 +234,20 @@ impl Exercise {
             Team::Blue => "blue",
             Team::Red(_) => "red",
         };
-        if let Order::Launch(_) = command.order {
-            return Ok(Ok(format!(
-                "{team} at tick {}: {} (the campaign starts at tick {})",
-                clock.tick,
-                command.text,
-                clock.tick + 1
-            )));
-        }
-        if let Order::Zones { cut, .. } = command.order {
-            return Ok(Ok(format!(
-                "{team} at tick {}: {} ({n} zone pair{} {}, applied at tick {})",
-                clock.tick,
-                command.text,
-                if n == 1 { "" } else { "s" },
-                if cut { "cut" } else { "reconnected" },
-                clock.tick + 1
-            )));
-        }
-        if let Order::Strategy { .. } = command.order {
-            return Ok(Ok(format!(
-                "{team} at tick {}: {} (deployed: its defenses act from tick {})",
-                clock.tick,
-                command.text,
-                clock.tick + 1
-            )));
-        }
+        let next = clock.tick + 1;
+        let plural = if n == 1 { "" } else { "s" };
+        let what = match command.order {
+            Order::Launch(_) => format!("the campaign starts at tick {next}"),
+            Order::Zones { cut, .. } => format!(
+                "{n} zone pair{plural} {}, applied at tick {next}",
+                if cut { "cut" } else { "reconnected" }
+            ),
+            Order::Strategy { .. } => format!("deployed: its defenses act from tick {next}"),
+            Order::Nodes { .. } => format!("{n} node action{plural}, applied at tick {next}"),
+        };
         Ok(Ok(format!(
-            "{team} at tick {}: {} ({n} node action{}, applied at tick {})",
-            clock.tick,
-            command.text,
-            if n == 1 { "" } else { "s" },
-            clock.tick + 1
+            "{team} at tick {}: {} ({what})",
+            clock.tick, command.text
         )))
     }
 

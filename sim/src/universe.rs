@@ -353,7 +353,7 @@ impl Universe {
         let mut operator = self
             .world
             .get_resource_mut::<Operator>()
-            .ok_or("this universe takes no operator actions: build it with OperatorPlugin")?;
+            .ok_or(crate::operator::NO_OPERATOR)?;
         operator.queue.extend_from_slice(actions);
         Ok(())
     }
@@ -400,8 +400,7 @@ impl Universe {
             .zip(core.offered_loads())
             .filter(|&(_, &kbps)| kbps > 0)
             .map(|(&channel, &kbps)| {
-                let (a, b) = topology.endpoints(channel / 2);
-                let (from, to) = if channel % 2 == 0 { (a, b) } else { (b, a) };
+                let (from, to) = crate::traffic::routing::ends(topology, channel);
                 (from, to, kbps)
             })
             .collect()

@@ -181,6 +181,10 @@ impl Launches {
     }
 }
 
+/// Why a universe built without [`OperatorPlugin`] refuses an action.
+pub const NO_OPERATOR: &str =
+    "this universe takes no operator actions: build it with OperatorPlugin";
+
 /// Lets a universe take operator actions ([`Universe::act`](crate::universe::Universe::act)).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OperatorPlugin;
@@ -242,7 +246,7 @@ impl SimPlugin for OperatorPlugin {
 /// order is counted and logged as the node actions are.
 pub fn deploy(universe: &mut crate::universe::Universe, scenario: Scenario) -> Result<(), String> {
     if universe.world().get_resource::<Operator>().is_none() {
-        return Err("this universe takes no operator actions: build it with OperatorPlugin".into());
+        return Err(NO_OPERATOR.into());
     }
     universe
         .switch_strategy(scenario)

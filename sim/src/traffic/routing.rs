@@ -158,3 +158,14 @@ pub fn channel(topology: &Topology, link: u32, from: u32) -> u32 {
     let (a, _) = topology.endpoints(link);
     2 * link + u32::from(from != a)
 }
+
+/// The (sending, receiving) nodes of a channel: the inverse of [`channel`].
+#[inline]
+pub fn ends(topology: &Topology, channel: u32) -> (u32, u32) {
+    let (a, b) = topology.endpoints(channel / 2);
+    if channel.is_multiple_of(2) {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}

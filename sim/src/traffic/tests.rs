@@ -604,12 +604,7 @@ fn a_measured_link_load_becomes_background_traffic_on_that_channel() {
     };
     assert!(modelled > 0);
     let topology = u.world().resource::<crate::topology::Topology>().clone();
-    let (a, b) = topology.endpoints(channel / 2);
-    let (from, to) = if channel.is_multiple_of(2) {
-        (a, b)
-    } else {
-        (b, a)
-    };
+    let (from, to) = routing::ends(&topology, channel);
     assert_eq!(routing::channel(&topology, channel / 2, from), channel);
     let offered_on = |u: &Universe| {
         let core = u.traffic().unwrap();
