@@ -18,6 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rayon::prelude::*;
 
+use crate::levers::{LeverSet, Levers};
 use crate::views::{self, Team};
 use crate::{ParaverseError, Spec, install};
 
@@ -57,7 +58,9 @@ struct Member {
 /// `seeds` gives the batch size and each member's seed; the keywords are `Universe`'s
 /// (`strategy`, `ticks`, `backend`) plus the team (`blue` or `red` with the `campaign`
 /// index it steers), `per_node` rows, `ticks_per_step` and the score `weights` (a dict of
-/// objective weights). Every member is built with operator actions enabled.
+/// objective weights), and the policy-level `levers` (a `Levers` built on the same
+/// scenario) whose components follow each member's rows in the action array. Every member
+/// is built with operator actions enabled.
 #[pyclass(module = "paraverse._core", name = "Batch")]
 pub struct Batch {
     spec: Spec,
@@ -68,6 +71,7 @@ pub struct Batch {
     ticks_per_step: u32,
     weights: Score,
     rows: usize,
+    levers: LeverSet,
 }
 
 impl Batch {
@@ -90,7 +94,7 @@ impl Batch {
 #[pymethods]
 impl Batch {
     #[new]
-    #[pyo3(signature = (scenario, seeds, *, strategy=None, ticks=None, backend="cpu", threads=None, team="blue", campaign=0, per_node=false, ticks_per_step=1, weights=None))]
+    #[pyo3(signature = (scenario, seeds, *, strategy=None, ticks=None, backend="cpu", threads=None, team="blue", campaign=0, per_node=false, ticks_per_step=1, weights=None, levers=None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "Python keyword arguments, each optional"
@@ -108,6 +112,7 @@ impl Batch {
         per_node: bool,
         ticks_per_step: u32,
         weights: Option<Vec<(String, f64)>>,
+        levers: Option<Levers>,
     ) -> PyResult<Self> {
         if seeds.is_empty() {
             return Err(PyValueError::new_err("seeds: expected at least one"));
@@ -140,6 +145,7 @@ impl Batch {
             ticks_per_step,
             weights,
             rows,
+            levers: levers.map(|l| l.set).unwrap_or_default(),
         };
         batch.reset(py, seeds)?;
         Ok(batch)
@@ -167,6 +173,20 @@ impl Batch {
     #[getter]
     fn actions(&self) -> usize {
         self.team.actions()
+    }
+
+    /// Policy-level components after each member's rows (the `levers`' width).
+    #[getter]
+    fn levers(&self) -> usize {
+        self.levers.width()
+    }
+
+    /// Every member's lever state (members × levers int64 values, as `Levers.state`).
+    fn lever_state(&self) -> Vec<Vec<i64>> {
+        self.members
+            .iter()
+            .map(|m| self.levers.state(&m.universe))
+            .collect()
     }
 
     /// Rebuilds every member with the given seeds (in parallel); returns the observations
@@ -205,8 +225,8 @@ impl Batch {
         Ok(())
     }
 
-    /// Queues `actions` (int64 bytes, members × rows, each an action index; members in
-    /// `skip` take none) and steps every member not in `skip` by `ticks_per_step` ticks,
+    /// Queues `actions` (int64 bytes, members × (rows + levers): each row's action index,
+    /// then the lever values; members in `skip` take none) and steps every member not in `skip` by `ticks_per_step` ticks,
     /// in parallel with the GIL released. Returns `(observations, rewards, done)`:
     /// float32 bytes (members × rows × features), one reward per member (0 for skipped
     /// ones) and whether each member's run is over.
@@ -218,10 +238,11 @@ impl Batch {
         skip: Vec<usize>,
     ) -> PyResult<(Bound<'py, PyBytes>, Vec<f64>, Vec<bool>)> {
         let (n, rows) = (self.members.len(), self.rows);
-        if actions.len() != n * rows * 8 {
+        let width = rows + self.levers.width();
+        if actions.len() != n * width * 8 {
             return Err(PyValueError::new_err(format!(
-                "actions: expected {n} × {rows} int64 values ({} bytes), got {} bytes",
-                n * rows * 8,
+                "actions: expected {n} × {width} int64 values ({} bytes), got {} bytes",
+                n * width * 8,
                 actions.len()
             )));
         }
@@ -236,19 +257,26 @@ impl Batch {
             let mine = if skip.contains(&i) {
                 Vec::new()
             } else {
-                views::row_actions(
-                    &mut m.universe,
-                    team,
-                    per_node,
-                    &actions[i * rows..][..rows],
-                )
-                .map_err(|e| PyValueError::new_err(format!("member {i}: {e}")))?
+                let mine = &actions[i * width..][..width];
+                self.levers
+                    .check(&mine[rows..])
+                    .and_then(|()| {
+                        views::row_actions(&mut m.universe, team, per_node, &mine[..rows])
+                    })
+                    .map_err(|e| PyValueError::new_err(format!("member {i}: {e}")))?
             };
             queued.push(mine);
         }
-        for (m, actions) in self.members.iter_mut().zip(queued) {
-            if !actions.is_empty() {
-                m.universe.act(&actions).map_err(ParaverseError::new_err)?;
+        for (i, (m, queue)) in self.members.iter_mut().zip(queued).enumerate() {
+            if !queue.is_empty() {
+                m.universe.act(&queue).map_err(ParaverseError::new_err)?;
+            }
+            if !skip.contains(&i) && self.levers.width() > 0 {
+                let levers = &actions[i * width + rows..][..width - rows];
+                install(self.pool.as_ref(), || {
+                    self.levers.apply(&mut m.universe, levers)
+                })
+                .map_err(ParaverseError::new_err)?;
             }
         }
         let (ticks, weights) = (self.ticks_per_step, self.weights);

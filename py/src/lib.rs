@@ -14,6 +14,7 @@
 //! environments.
 
 mod batch;
+mod levers;
 mod views;
 
 use std::sync::Mutex;
@@ -205,6 +206,11 @@ impl PyUniverse {
     /// Parses a team name against this universe's scenario ([`team`]).
     fn team(&self, name: &str, campaign: u16) -> PyResult<Team> {
         self.with(|u| team(u.scenario(), name, campaign))?
+    }
+
+    /// Runs `f` on this universe's thread pool (or the global one).
+    fn on_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        install(self.pool.as_ref(), f)
     }
 }
 
@@ -627,6 +633,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ParaverseError", m.py().get_type::<ParaverseError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<batch::Batch>()?;
+    m.add_class::<levers::Levers>()?;
     m.add("GROUP_ACTIONS", views::BLUE_GROUP_ACTIONS.to_vec())?;
     m.add("NODE_ACTIONS", views::BLUE_NODE_ACTIONS.to_vec())?;
     m.add("RED_ACTIONS", views::RED_ACTIONS.to_vec())?;

@@ -18,6 +18,7 @@ once in Rust).
 
 from ._core import (
     Batch,
+    Levers,
     ParaverseError,
     ScenarioError,
     Universe,
@@ -30,6 +31,7 @@ from ._core import (
 
 __all__ = [
     "Batch",
+    "Levers",
     "ParaverseError",
     "ScenarioError",
     "Universe",

@@ -31,6 +31,7 @@ from ._core import (
     NODE_ACTIONS,
     RED_ACTIONS,
     RED_FEATURE_NAMES,
+    Levers,
     Universe,
 )
 
@@ -73,10 +74,20 @@ def campaign_index(universe: Universe, campaign) -> int:
 
 
 class TeamView:
-    """One team's rows, features, actions and score over a universe: what the single,
-    parallel and vector environments share."""
+    """One team's rows, features, actions, levers and score over a universe: what the
+    single, parallel and vector environments share."""
 
-    def __init__(self, universe: Universe, team: str, per: str, weights, campaign):
+    def __init__(
+        self,
+        universe: Universe,
+        team: str,
+        per: str,
+        weights,
+        campaign,
+        cuts=False,
+        strategies=None,
+        launch=False,
+    ):
         if team not in TEAMS:
             raise ValueError(f"team: expected 'blue' or 'red', not {team!r}")
         if per not in ("group", "node"):
@@ -100,7 +111,20 @@ class TeamView:
         self.observation_space = spaces.Box(
             0.0, 1.0, shape=(self.rows, len(features)), dtype=np.float32
         )
-        self.action_space = spaces.MultiDiscrete([len(self.actions)] * self.rows)
+        #: The policy-level components after the rows (``None`` without any).
+        self.levers = None
+        self.orders = 0
+        if cuts or strategies or launch:
+            self.levers = Levers(
+                universe,
+                team=team,
+                campaign=self.campaign,
+                cuts=cuts,
+                strategies=list(strategies or []),
+                launch=launch,
+            )
+        nvec = [len(self.actions)] * self.rows + (list(self.levers.nvec) if self.levers else [])
+        self.action_space = spaces.MultiDiscrete(nvec)
 
     def score(self, objectives: dict) -> float:
         return sum(w * objectives[k] for k, w in self.weights.items())
@@ -113,15 +137,34 @@ class TeamView:
         b = universe.action_mask(self.per_node, team=self.team, campaign=self.campaign)
         return np.frombuffer(b, dtype=np.int8).reshape(self.rows, len(self.actions)).copy()
 
+    def lever_state(self, universe: Universe) -> np.ndarray:
+        """The levers' state (as the action's lever part gives it); empty without levers."""
+        state = self.levers.state(universe) if self.levers else []
+        return np.asarray(state, dtype=np.int64)
+
+    def info(self, universe: Universe, **extra) -> dict:
+        info = {"tick": universe.tick, "action_mask": self.mask(universe)}
+        if self.levers:
+            info["levers"] = self.lever_state(universe)
+            info["lever_orders"] = self.orders
+        return {**info, **extra}
+
     def act(self, universe: Universe, action) -> int:
         action = np.asarray(action)
         if action.shape != self.action_space.shape or action.dtype.kind not in "iu":
             raise ValueError(f"{self.team} action {action!r} is not in {self.action_space}")
+        rows, levers = action[: self.rows].tolist(), action[self.rows :].tolist()
+        if self.levers:
+            self.levers.check(levers)
         # The simulator checks every index (0 to actions - 1) and queues nothing if one is
         # out of range: a ValueError naming the row's action.
-        return universe.act_rows(
-            action.tolist(), team=self.team, per_node=self.per_node, campaign=self.campaign
+        queued = universe.act_rows(
+            rows, team=self.team, per_node=self.per_node, campaign=self.campaign
         )
+        #: How many policy-level orders the last action gave (cuts, reconnections, a
+        #: strategy deployed, a launch).
+        self.orders = self.levers.apply(universe, levers) if self.levers else 0
+        return queued
 
 
 class TeamEnv(gym.Env):
@@ -143,6 +186,9 @@ class TeamEnv(gym.Env):
         backend: str = "cpu",
         per: str = "group",
         campaign: str | int | None = None,
+        cuts: bool | list = False,
+        strategies: list[str] | None = None,
+        launch: bool = False,
     ):
         if ticks_per_step < 1:
             raise ValueError("ticks_per_step: expected at least 1")
@@ -152,14 +198,16 @@ class TeamEnv(gym.Env):
         self._scenario = scenario
         self._ticks_per_step = ticks_per_step
         self.universe = Universe(scenario, **self._options)
-        self.view = TeamView(self.universe, self.team, per, weights, campaign)
+        self.view = TeamView(
+            self.universe, self.team, per, weights, campaign, cuts, strategies, launch
+        )
         self.groups = self.universe.groups()
         self.observation_space = self.view.observation_space
         self.action_space = self.view.action_space
         self._last_score = self.view.score(self.universe.objectives())
 
     def _info(self, **extra) -> dict:
-        return {"tick": self.universe.tick, "action_mask": self.view.mask(self.universe), **extra}
+        return self.view.info(self.universe, **extra)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -197,6 +245,20 @@ class BlueEnv(TeamEnv):
     revoke (``NODE_ACTIONS``). ``info["action_mask"]`` (rows × 6, int8) says which would
     do anything.
 
+    Policy-level actions (levers), after the rows: ``cuts=True`` (every pair of the
+    scenario's zones) or a list of ``(zone, zone)`` names adds one component per pair, 1 =
+    cut the two zones apart (no connection either way), 0 = connected;
+    ``strategies=["zero-trust", "ddos-shield", "my.toml", ...]`` adds one component, k =
+    deploy the k-th (0 = the strategy the episode started with): raising zero trust or
+    turning scrubbing on is deploying a strategy that does. Each component states the
+    wanted state, so zeros change nothing; a component whose state holds gives no order.
+    A cut acts from the next tick, a strategy from the next tick on (the universe is
+    rebuilt under it, its state and records kept). ``info["levers"]`` is the state in
+    force (as the action's lever part; the strategy -1 if another was deployed by
+    ``universe.command``), ``info["lever_orders"]`` how many orders the step gave.
+    ``env.view.levers.names`` says what each component is. Levers are always valid (the
+    mask covers the rows).
+
     Reward: minus the change of the lab's score over the step, ``score = security_loss ×
     w_s + availability × w_a + cost × w_c`` with ``weights`` (default
     :data:`DEFAULT_WEIGHTS`, the lab's). Episode: the scenario's run (or ``ticks``),
@@ -223,7 +285,9 @@ class RedEnv(TeamEnv):
     exploits that node. A node taken is the campaign's: a worm spreads from it from the
     campaign's start on, the defenders' detectors can see it, and its compromised hours
     count in the security loss. ``info["action_mask"]`` (rows × 2) says where a target is
-    left.
+    left. ``launch=True`` adds one component: 1 = start the campaign now, ahead of its
+    schedule (a launch is never taken back; ``info["levers"]`` says whether it is under
+    way).
 
     Reward: the security loss added over the step (``weights`` default
     :data:`RED_WEIGHTS`). Episodes as :class:`BlueEnv`'s.

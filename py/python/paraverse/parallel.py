@@ -28,7 +28,9 @@ from .envs import TeamView
 class RedBlueEnv(ParallelEnv):
     """Agents ``red`` and ``blue`` on one scenario; see the module docs.
 
-    ``campaign`` names the campaign red steers (default the scenario's first);
+    ``campaign`` names the campaign red steers (default the scenario's first); ``cuts``
+    and ``strategies`` are blue's levers, ``launch`` red's (see
+    :class:`paraverse.envs.BlueEnv` and :class:`paraverse.envs.RedEnv`);
     ``blue_weights`` and ``red_weights`` override the score weights; the rest are
     :class:`paraverse.envs.BlueEnv`'s. Every agent's ``infos[agent]["action_mask"]`` says
     which of its actions would do anything. Episodes end for both at the scenario's end
@@ -50,6 +52,9 @@ class RedBlueEnv(ParallelEnv):
         threads: int | None = None,
         backend: str = "cpu",
         per: str = "group",
+        cuts: bool | list = False,
+        strategies: list[str] | None = None,
+        launch: bool = False,
     ):
         if ticks_per_step < 1:
             raise ValueError("ticks_per_step: expected at least 1")
@@ -60,8 +65,10 @@ class RedBlueEnv(ParallelEnv):
         self._ticks_per_step = ticks_per_step
         self.universe = Universe(scenario, **self._options)
         self.views = {
-            "red": TeamView(self.universe, "red", per, red_weights, campaign),
-            "blue": TeamView(self.universe, "blue", per, blue_weights, None),
+            "red": TeamView(self.universe, "red", per, red_weights, campaign, launch=launch),
+            "blue": TeamView(
+                self.universe, "blue", per, blue_weights, None, cuts=cuts, strategies=strategies
+            ),
         }
         self.possible_agents = ["red", "blue"]
         self.agents = []
@@ -80,10 +87,7 @@ class RedBlueEnv(ParallelEnv):
         return o, {a: v.score(o) for a, v in self.views.items()}
 
     def _infos(self, **extra):
-        return {
-            a: {"tick": self.universe.tick, "action_mask": self.views[a].mask(self.universe), **extra}
-            for a in self.agents
-        }
+        return {a: self.views[a].info(self.universe, **extra) for a in self.agents}
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         if seed is None:

@@ -34,7 +34,9 @@ class TeamVectorEnv(VectorEnv):
 
     Spaces are the single environment's, batched: observations ``(num_envs, rows,
     features)`` float32, actions ``(num_envs, rows)`` int64. ``infos["action_mask"]``
-    is ``(num_envs, rows, actions)`` int8, ``infos["tick"]`` each member's tick. Other
+    is ``(num_envs, rows, actions)`` int8, ``infos["tick"]`` each member's tick. With
+    levers (``cuts``, ``strategies``, ``launch``) each member's actions are its rows then
+    its levers, and ``infos["levers"]`` is ``(num_envs, levers)`` int64. Other
     keywords are :class:`paraverse.envs.BlueEnv`'s. With ``copy=False`` every call returns
     the same preallocated observation array, overwritten by the next step.
     """
@@ -55,6 +57,9 @@ class TeamVectorEnv(VectorEnv):
         threads: int | None = None,
         backend: str = "cpu",
         per: str = "group",
+        cuts: bool | list = False,
+        strategies: list[str] | None = None,
+        launch: bool = False,
         copy: bool = True,
     ):
         if num_envs < 1:
@@ -62,7 +67,7 @@ class TeamVectorEnv(VectorEnv):
         if ticks_per_step < 1:
             raise ValueError("ticks_per_step: expected at least 1")
         probe = Universe(scenario, strategy=strategy, ticks=1, operator=True)
-        self.view = TeamView(probe, team, per, weights, campaign)
+        self.view = TeamView(probe, team, per, weights, campaign, cuts, strategies, launch)
         self.num_envs = num_envs
         self.single_observation_space = self.view.observation_space
         self.single_action_space = self.view.action_space
@@ -80,6 +85,7 @@ class TeamVectorEnv(VectorEnv):
             per_node=self.view.per_node,
             ticks_per_step=ticks_per_step,
             weights=list(self.view.weights.items()),
+            levers=self.view.levers,
         )
         self._shape = (num_envs, *self.single_observation_space.shape)
         self._observations = np.zeros(self._shape, dtype=np.float32)
@@ -102,11 +108,13 @@ class TeamVectorEnv(VectorEnv):
 
     def _infos(self, **extra) -> dict:
         mask = np.frombuffer(self.batch.action_mask(), dtype=np.int8)
-        return {
+        infos = {
             "tick": np.asarray(self.batch.ticks(), dtype=np.int64),
             "action_mask": mask.reshape(self.num_envs, self.view.rows, len(self.view.actions)),
-            **extra,
         }
+        if self.view.levers:
+            infos["levers"] = np.asarray(self.batch.lever_state(), dtype=np.int64)
+        return {**infos, **extra}
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         super().reset(seed=seed if isinstance(seed, int) else None)

@@ -276,7 +276,8 @@ fn target_of(word: &str, scenario: &Scenario) -> Result<Target, String> {
     }
 }
 
-fn zone_of(word: &str, scenario: &Scenario) -> Result<u16, String> {
+/// The index of the zone named `word`; the error lists the scenario's zones.
+pub fn zone_of(word: &str, scenario: &Scenario) -> Result<u16, String> {
     scenario
         .zones
         .iter()
