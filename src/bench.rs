@@ -42,9 +42,36 @@ struct Figures {
     bytes_per_node: f64,
     bytes_per_terminal: f64,
     world_bytes_per_terminal: f64,
+    /// Heap bytes of each part of the built universe, largest first.
+    heap_by_part: Vec<(String, usize)>,
     baseline_node_ticks_per_s: f64,
     runs: Vec<ThreadFigure>,
     compromised_after_run: u64,
+}
+
+/// The heap bytes each part of a built universe holds, largest first: every resource
+/// (removed one at a time, the bytes that freed), then what dropping the universe frees:
+/// the node entities' tables, the systems' own buffers, the schedule, the scenario.
+fn heap_by_part(mut universe: Universe) -> Vec<(String, usize)> {
+    let world = universe.world_mut();
+    let ids: Vec<_> = world
+        .iter_resources()
+        .map(|(id, info, _)| (id, info.name().to_string()))
+        .collect();
+    let mut parts = Vec::with_capacity(ids.len() + 1);
+    for (id, name) in ids {
+        let before = live_bytes();
+        world.remove_resource_by_id(id);
+        parts.push((name, before.saturating_sub(live_bytes())));
+    }
+    let before = live_bytes();
+    drop(universe);
+    parts.push((
+        "nodes (ECS tables), systems and the rest".to_owned(),
+        before.saturating_sub(live_bytes()),
+    ));
+    parts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    parts
 }
 
 fn baseline(scenario: &Scenario, ticks: u32) -> f64 {
@@ -98,16 +125,18 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     );
 
     let base = baseline(&scenario, scenario.ticks.min(10));
-    // Memory: the built universe, and how much of it the traffic core's flow arrays are.
-    let (heap_total, traffic_bytes, flows) = {
+    // Memory: the built universe, and how much of it each part is.
+    let (heap_total, parts, flows) = {
         let before = live_bytes();
-        let mut universe = Universe::build(scenario.clone(), &plugins())?;
+        let universe = Universe::build(scenario.clone(), &plugins())?;
         let total = live_bytes().saturating_sub(before);
         let flows = universe.traffic().map_or(0, |t| t.flows.len());
-        let with_traffic = live_bytes();
-        drop(universe.world_mut().remove_resource::<TrafficCore>());
-        (total, with_traffic.saturating_sub(live_bytes()), flows)
+        (total, heap_by_part(universe), flows)
     };
+    let traffic_bytes = parts
+        .iter()
+        .find(|(name, _)| name == std::any::type_name::<TrafficCore>())
+        .map_or(0, |p| p.1);
     let mut runs = Vec::new();
     let mut compromised = 0;
     for &t in &threads {
@@ -157,6 +186,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         bytes_per_terminal: heap_total as f64 / f64::from(scenario.terminal_count.max(1)),
         world_bytes_per_terminal: heap_total.saturating_sub(traffic_bytes) as f64
             / f64::from(scenario.terminal_count.max(1)),
+        heap_by_part: parts,
         baseline_node_ticks_per_s: base,
         runs,
         compromised_after_run: compromised,
@@ -178,6 +208,17 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         figures.world_bytes_per_terminal,
         figures.traffic_bytes as f64 / (1 << 20) as f64
     );
+    let terminals = f64::from(figures.terminals.max(1));
+    let shown: Vec<String> = figures
+        .heap_by_part
+        .iter()
+        .take(6)
+        .map(|(name, bytes)| {
+            let short = name.rsplit("::").next().unwrap_or(name);
+            format!("{short} {:.0}", *bytes as f64 / terminals)
+        })
+        .collect();
+    println!("  bytes/terminal by part: {}", shown.join(", "));
     println!(
         "baseline (bare telemetry loop, 1 thread): {:.1} M node-ticks/s",
         base / 1e6

@@ -169,6 +169,19 @@ fn validate_accepts_every_bundled_scenario_file() {
     );
 }
 
+/// The 10M-terminal city is built only by `paraverse bench` (#20 item 4: about 4 GiB), but
+/// its file is checked here, so the README's bench command keeps working.
+#[test]
+fn the_10m_city_bench_scenario_validates_without_being_built() {
+    let out = paraverse(&["validate", "benches/smart-city-10m.toml"], repo());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("10114452 nodes (10000000 terminals)"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn validate_reports_every_bad_file_and_a_missing_one() {
     let tmp = tempfile::tempdir().unwrap();

@@ -6,8 +6,8 @@
 //! - a [`Scenario`](scenario::Scenario) is a validated TOML file: groups of nodes in zones,
 //!   services with CVSS-scored vulnerabilities, topology generators, campaigns, defenses;
 //! - a [`Universe`](universe::Universe) is built from a scenario: an ECS world with one
-//!   entity per node ([`world`]), a petgraph [`Topology`](topology::Topology), and a
-//!   schedule of six [stages](universe::SimStage) per tick;
+//!   entity per node ([`world`]), a [`Topology`](topology::Topology) (one compressed
+//!   adjacency), and a schedule of six [stages](universe::SimStage) per tick;
 //! - [`SimPlugin`](universe::SimPlugin)s (from the `attackers` and `defenders` crates)
 //!   add systems to the stages;
 //! - a [`RunRecord`](metrics::RunRecord) is what a finished run hands back: summary,

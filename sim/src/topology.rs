@@ -1,34 +1,30 @@
-//! The network graph: petgraph nodes and links, built by generators from the scenario.
+//! The network graph: nodes and links, built by generators from the scenario.
 //!
 //! Node `i` of the graph is node id `i` of the world (ids are assigned group by group), so
 //! no map between the two is needed. Generators are deterministic functions of the
-//! scenario and its seed. Besides the petgraph graph, which routing and analysis use, the
-//! topology keeps a compressed adjacency (CSR) for the hot path: a worm picking a random
-//! neighbour needs `neighbours(n)[k]` in O(1), which petgraph's linked edge lists cannot give.
+//! scenario and its seed. The graph is one compressed adjacency (CSR): a worm picking a
+//! random neighbour needs `neighbours(n)[k]` in O(1), and routing walks the same slices;
+//! each link keeps its two ends and its tier. (It was also held as a petgraph `UnGraph`,
+//! used for nothing but a link's ends and the counts: 49 bytes per terminal of the 1M
+//! city, a sixth of the world, for a second copy of the same adjacency.)
 
 use bevy_ecs::resource::Resource;
-use petgraph::graph::{NodeIndex, UnGraph};
 
 use crate::rng::{Chance, SimRng, Stream};
 use crate::scenario::{DegreeSequence, LinkTierId, Scenario, TopologyStep};
 
-/// A link's tier (its capacity and latency live in [`Scenario::links`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Link {
-    /// Index into the scenario's link tiers.
-    pub tier: LinkTierId,
-}
-
 /// The built network.
 #[derive(Resource, Debug, Clone)]
 pub struct Topology {
-    /// Nodes and links; node index = node id.
-    pub graph: UnGraph<(), Link, u32>,
+    /// Where each node's adjacency entries start (node count + 1 entries).
     offsets: Vec<u32>,
+    /// The neighbour of each adjacency entry.
     targets: Vec<u32>,
     /// Link id of each adjacency entry (parallel to `targets`).
     links: Vec<u32>,
-    /// Link tier of each link, by link id.
+    /// The two ends of each link, by link id, lower id first as built.
+    ends: Vec<[u32; 2]>,
+    /// Link tier of each link, by link id (an index into [`Scenario::links`]).
     tiers: Vec<LinkTierId>,
 }
 
@@ -45,23 +41,12 @@ impl Topology {
         for (step_index, step) in scenario.topology.iter().enumerate() {
             step_edges(scenario, rng, step_index, step, &mut edges);
         }
-        let mut graph = UnGraph::with_capacity(n, edges.len());
-        for _ in 0..n {
-            graph.add_node(());
-        }
-        for &(a, b, tier) in &edges {
-            graph.add_edge(
-                NodeIndex::new(a as usize),
-                NodeIndex::new(b as usize),
-                Link { tier },
-            );
-        }
         let (offsets, targets, links) = csr(n, &edges);
         Self {
-            graph,
             offsets,
             targets,
             links,
+            ends: edges.iter().map(|&(a, b, _)| [a, b]).collect(),
             tiers: edges.iter().map(|e| e.2).collect(),
         }
     }
@@ -83,11 +68,8 @@ impl Topology {
     /// The two ends of a link, lower id first as built.
     #[inline]
     pub fn endpoints(&self, link: u32) -> (u32, u32) {
-        let (a, b) = self
-            .graph
-            .edge_endpoints(petgraph::graph::EdgeIndex::new(link as usize))
-            .expect("link id in range");
-        (a.index() as u32, b.index() as u32)
+        let [a, b] = self.ends[link as usize];
+        (a, b)
     }
 
     /// The tier of a link.
@@ -98,24 +80,19 @@ impl Topology {
 
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
-        self.graph.node_count()
+        self.offsets.len() - 1
     }
 
     /// Number of links.
     pub fn link_count(&self) -> usize {
-        self.graph.edge_count()
+        self.ends.len()
     }
 
-    /// Bytes held by the graph and the adjacency, for memory accounting.
+    /// Bytes held by the adjacency and the links, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
-        // petgraph stores per node two edge heads, per edge two node ids, two next-edge ids
-        // and the weight.
-        let node = std::mem::size_of::<[u32; 2]>();
-        let edge = std::mem::size_of::<[u32; 4]>() + std::mem::size_of::<Link>();
-        self.graph.node_count() * node
-            + self.graph.edge_count() * edge
-            + (self.offsets.len() + self.targets.len() + self.links.len()) * 4
-            + self.tiers.len() * 2
+        (self.offsets.len() + self.targets.len() + self.links.len()) * 4
+            + self.ends.len() * std::mem::size_of::<[u32; 2]>()
+            + self.tiers.len() * std::mem::size_of::<LinkTierId>()
     }
 }
 

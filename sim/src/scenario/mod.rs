@@ -570,8 +570,8 @@ fn graphml_links(text: &str, count: u32) -> (Vec<(u32, u32)>, Vec<String>) {
 pub const COARSE_TICK_DEPARTURE: f64 = 0.05;
 
 /// Peak bytes per node of a running universe, measured: `/usr/bin/time -v paraverse run
-/// smart-city-1m --ticks 60` (1,011,552 nodes, flows on, release build) peaks at 415 MB of
-/// resident memory, about 410 bytes per node for world, topology, paths, traffic core,
+/// smart-city-1m --ticks 60` (1,011,552 nodes, flows on, release build) peaks at 391 MB of
+/// resident memory, about 387 bytes per node for world, topology, paths, traffic core,
 /// event log and scratch buffers together. The estimate rounds it up by a quarter, so a
 /// refused scenario is one that would not have fitted.
 pub const PEAK_BYTES_PER_NODE: u64 = 512;
