@@ -156,7 +156,7 @@ pub enum Command {
     /// estimates.csv as it goes, recommendations/, and with --truth accuracy.json.
     Twin(TwinArgs),
     /// Proof by shadow truth, closed loop: a truth run feeds the twin its blue-team events,
-    /// switches to each strategy the twin recommends, and its security loss is compared
+    /// deploys each strategy the twin recommends, and its objectives and score are compared
     /// with the same run under each candidate held fixed.
     Shadow(ShadowArgs),
 }

@@ -904,30 +904,46 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
         return Ok(());
     }
+    let line = |o: &paraverse_twin::shadow::RunOutcome| {
+        format!(
+            "security loss {:>12.1}  availability {:.6}  cost {:>10.1}  score {:>12.1}",
+            o.security_loss, o.availability, o.cost, o.score
+        )
+    };
     println!(
-        "following the twin's recommendations: security loss {:.1}",
-        outcome.followed
+        "following the twin's recommendations: {}",
+        line(&outcome.followed)
     );
     for (tick, name) in &outcome.switches {
         println!("  from tick {tick:>6}: {name}");
     }
-    let best = outcome
-        .fixed
-        .iter()
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(n, l)| (n.clone(), *l));
-    for (name, l) in &outcome.fixed {
-        println!("held fixed: {name:<20} security loss {l:.1}");
+    for (name, o) in &outcome.fixed {
+        println!("held fixed: {name:<20} {}", line(o));
     }
-    if let Some((name, l)) = best {
+    for (what, key) in [
+        (
+            "security loss",
+            (|o| o.security_loss) as fn(&paraverse_twin::shadow::RunOutcome) -> f64,
+        ),
+        ("score", |o| o.score),
+    ] {
+        let Some((name, best)) = outcome
+            .fixed
+            .iter()
+            .map(|(n, o)| (n, key(o)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+        else {
+            continue;
+        };
+        let followed = key(&outcome.followed);
         println!(
-            "following is {} the best fixed strategy ({name}, {l:.1}) by {:.1}",
-            if outcome.followed <= l {
+            "{what}: following is {} the best fixed strategy ({name}, {best:.1}) by {:.1}",
+            if followed <= best {
                 "no worse than"
             } else {
                 "worse than"
             },
-            (outcome.followed - l).abs()
+            (followed - best).abs()
         );
     }
     Ok(())

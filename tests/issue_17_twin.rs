@@ -566,12 +566,15 @@ fn following_the_twins_recommendations_is_no_worse_than_the_best_fixed_strategy(
         tmp.path(),
     ));
     let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let followed = o["followed"].as_f64().unwrap();
+    let followed = o["followed"]["security_loss"].as_f64().unwrap();
     let fixed: Vec<(String, f64)> = o["fixed"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_f64().unwrap()))
+        .map(|p| {
+            let loss = p[1]["security_loss"].as_f64().unwrap();
+            (p[0].as_str().unwrap().to_owned(), loss)
+        })
         .collect();
     let best = fixed.iter().map(|f| f.1).fold(f64::MAX, f64::min);
     let stay = fixed.iter().find(|f| f.0 == "ueba").unwrap().1;
@@ -580,6 +583,58 @@ fn following_the_twins_recommendations_is_no_worse_than_the_best_fixed_strategy(
     // 20,594 followed, the same as full-stack from the start, 1,058,925 staying.
     assert!(followed <= best * 1.02, "{o}");
     assert!(followed < stay / 10.0, "{o}");
+}
+
+/// Where the best strategy changes over time: the campus starts under its own defenses
+/// (patching, scan detection, quarantine), the cheap candidate is hardening alone. Before
+/// the worm and after the outbreak is contained hardening scores better (the responses'
+/// false quarantines and patch rounds cost more than they save); while the worm spreads the
+/// responses do. The twin recommends hardening, then its own defenses when the feed shows
+/// the worm, then hardening again, and the truth following it scores better (lower) than
+/// either strategy held fixed.
+#[test]
+fn the_twin_switches_as_the_threat_changes_and_beats_both_fixed_strategies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hardening = strategy("hardening.toml");
+    let out = ok(paraverse(
+        &[
+            "shadow",
+            "metaverse-campus",
+            "--candidate",
+            &hardening,
+            "--seed",
+            "3",
+            "--stop",
+            "2 h",
+            "--members",
+            "4",
+            "--cycle",
+            "10 min",
+            "--horizon",
+            "60 min",
+            "--json",
+        ],
+        tmp.path(),
+    ));
+    let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let switched: Vec<&str> = o["switches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[1].as_str().unwrap())
+        .collect();
+    // Measured: current at 0, hardening at 0, current from tick 60, hardening from 300.
+    assert_eq!(
+        switched,
+        ["current", "hardening", "current", "hardening"],
+        "{o}"
+    );
+    let score = |v: &serde_json::Value| v["score"].as_f64().unwrap();
+    let followed = score(&o["followed"]);
+    for f in o["fixed"].as_array().unwrap() {
+        // Measured: -99,567 followed against -99,142 (current) and -98,935 (hardening).
+        assert!(followed < score(&f[1]) - 100.0, "{o}");
+    }
 }
 
 /// `paraverse twin --watch` in a real terminal (tmux, 100×30): the screen shows the

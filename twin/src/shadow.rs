@@ -3,12 +3,11 @@
 //! A *truth* universe stands in for the real network. Each tick its blue-team events
 //! (alerts, quarantines, releases; no ground truth) feed the twin's ensemble; before the
 //! first tick and then every cycle the twin forecasts the candidates from its members and,
-//! when it recommends another
-//! strategy than the one in force, the truth switches to it ([`Universe::branch`] with the
-//! truth's own seed: the same world, the same future draws, other defenses) and so do the
-//! members. The loop's security loss — summed over the truth's segments, since a branch's
-//! records cover its own span and the loss is a sum of counts — is compared with the truth
-//! run under each candidate held fixed from the start, same seed.
+//! when it recommends another strategy than the one in force, the truth deploys it
+//! ([`Universe::switch_strategy`]: the same world, the same future draws, other defenses,
+//! the run's records kept whole) and so do the members. The loop's objectives and score
+//! (the forecast's weights, which the recommendations minimise) are compared with the
+//! truth run under each candidate held fixed from the start, same seed.
 
 use paraverse_sim::prelude::*;
 
@@ -16,15 +15,28 @@ use crate::ensemble::{AlertModel, Ensemble, RatePrior};
 use crate::forecast::{Candidate, ForecastSpec, forecast};
 use crate::observation::blue_observations;
 
+/// One truth run's result: its objectives and their score.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RunOutcome {
+    /// Security loss.
+    pub security_loss: f64,
+    /// Availability.
+    pub availability: f64,
+    /// Cost.
+    pub cost: f64,
+    /// The score under the forecast's weights (lower is better).
+    pub score: f64,
+}
+
 /// The loop's result.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LoopOutcome {
-    /// Security loss of the truth run following the recommendations.
-    pub followed: f64,
+    /// The truth run following the recommendations.
+    pub followed: RunOutcome,
     /// (tick, strategy) of each switch, the starting strategy at tick 0 first.
     pub switches: Vec<(u32, String)>,
-    /// Security loss of the truth run under each candidate held fixed.
-    pub fixed: Vec<(String, f64)>,
+    /// The truth run under each candidate held fixed.
+    pub fixed: Vec<(String, RunOutcome)>,
 }
 
 /// How the loop runs.
@@ -42,8 +54,14 @@ pub struct LoopSpec {
     pub forecast: ForecastSpec,
 }
 
-fn loss(u: Universe) -> f64 {
-    u.finish().summary.objectives.security_loss
+fn outcome(u: &Universe, spec: &LoopSpec) -> RunOutcome {
+    let o = u.objectives();
+    RunOutcome {
+        security_loss: o.security_loss,
+        availability: o.availability,
+        cost: o.cost,
+        score: spec.forecast.score.of(&o),
+    }
 }
 
 /// Runs the loop: the truth starts under `candidates[0]` (its scenario's seed is the
@@ -55,7 +73,7 @@ pub fn follow(
 ) -> Result<LoopOutcome, String> {
     let plain = plugins.to_vec();
     let start = &candidates.first().ok_or("no candidate")?.scenario;
-    let (seed, ticks) = (start.seed, start.ticks);
+    let ticks = start.ticks;
     let mut truth = Universe::build(start.clone(), &plain).map_err(|e| e.to_string())?;
     let mut ensemble = Ensemble::new(
         start,
@@ -66,7 +84,6 @@ pub fn follow(
     )?;
     let mut current = 0;
     let mut switches = vec![(0, candidates[0].name.clone())];
-    let mut followed = 0.0;
     let mut seen = 0;
     let mut no_estimate = |_: &crate::ensemble::Estimate, _: &mut Ensemble| {};
     // The first recommendation comes before the first tick: the loop starts as an
@@ -101,28 +118,19 @@ pub fn follow(
         if r == current {
             continue;
         }
-        let checkpoint = truth.checkpoint().map_err(|e| e.to_string())?;
-        let next = Universe::branch(
-            &checkpoint,
-            candidates[r].scenario.clone(),
-            seed,
-            ticks - at,
-            BackendChoice::Cpu,
-            &plain,
-        )
-        .map_err(|e| e.to_string())?;
-        followed += loss(std::mem::replace(&mut truth, next));
-        seen = 0;
+        truth
+            .switch_strategy(candidates[r].scenario.clone())
+            .map_err(|e| e.to_string())?;
         ensemble.switch(&candidates[r].scenario, ticks - at, &plain)?;
         current = r;
         switches.push((at, candidates[r].name.clone()));
     }
-    followed += loss(truth);
+    let followed = outcome(&truth, spec);
     let mut fixed = Vec::new();
     for c in candidates {
         let mut u = Universe::build(c.scenario.clone(), &plain).map_err(|e| e.to_string())?;
         u.run(|_| {});
-        fixed.push((c.name.clone(), loss(u)));
+        fixed.push((c.name.clone(), outcome(&u, spec)));
     }
     Ok(LoopOutcome {
         followed,
