@@ -250,10 +250,27 @@ impl Universe {
         clock.tick += 1;
         self.apply_operator();
         // Run the whole tick on a rayon worker: systems call into rayon many times per
-        // tick, and from a worker those calls cost a deque push, not a thread wake-up.
+        // tick, and from a worker those calls cost a deque push, not a thread wake-up. A
+        // small world's tick runs on the calling thread instead: none of its parallel
+        // passes is long enough to split, so each runs inline, and handing the tick to a
+        // worker and waiting for it would cost more than the tick (measured: a third of a
+        // 24-node tick went to waking and parking threads).
+        let inline = self.small_world();
         let (schedule, world) = (&mut self.schedule, &mut self.world);
-        rayon::scope(|_| schedule.run(world));
+        if inline {
+            schedule.run(world);
+        } else {
+            rayon::scope(|_| schedule.run(world));
+        }
         true
+    }
+
+    /// Whether every per-node, per-link and per-flow pass of a tick is shorter than the
+    /// shortest a parallel pass splits ([`INLINE_LIMIT`]).
+    fn small_world(&self) -> bool {
+        self.scenario.node_count as usize <= INLINE_LIMIT
+            && self.world.resource::<Topology>().link_count() <= INLINE_LIMIT
+            && self.traffic().is_none_or(|t| t.flows.len() <= INLINE_LIMIT)
     }
 
     /// Why the run stopped early, if it did.
@@ -851,6 +868,11 @@ fn core_world(scenario: &Arc<Scenario>) -> (World, Registry) {
     ]);
     (world, registry)
 }
+
+/// Worlds with at most this many nodes, links and flows run their ticks on the calling
+/// thread: parallel passes split only from 2,048 items a task (links' shares, flows) or
+/// more ([`CHUNK`](crate::world::CHUNK) nodes), so none would.
+const INLINE_LIMIT: usize = 1024;
 
 /// The tick's schedule: its stages in order, with the demand and accounting systems
 /// every universe has; plugins add the rest.

@@ -157,6 +157,10 @@ pub struct NewFlow {
 /// Origin of a flow: a `[[flow]]` spec, or added through the API.
 const ADDED: u16 = u16::MAX;
 
+/// The fewest flows a parallel task of a tick's per-flow passes takes (demand, latency):
+/// below it the pass runs on the calling thread.
+const MIN_FLOWS_PER_TASK: usize = 4096;
+
 /// All flows, as flat arrays indexed by flow id.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FlowSet {
@@ -851,16 +855,22 @@ impl TrafficCore {
         let level = (a as i128 * HOUR + (b as i128 - a as i128) * into_hour as i128) as u128;
         let fl = &mut self.flows;
         let down = &self.down;
-        fl.demand.par_iter_mut().enumerate().for_each(|(f, d)| {
-            let active = fl.routed[f] && !down[fl.src[f] as usize] && !down[fl.dst[f] as usize];
-            *d = if !active {
-                0
-            } else if fl.diurnal[f] {
-                (u128::from(fl.base_demand[f]) * level / (1000 * HOUR as u128)) as u32
-            } else {
-                fl.base_demand[f]
-            };
-        });
+        // Tasks of at least MIN_FLOWS_PER_TASK flows: a small network's tick stays on one
+        // thread instead of waking the others for a few dozen flows.
+        fl.demand
+            .par_iter_mut()
+            .with_min_len(MIN_FLOWS_PER_TASK)
+            .enumerate()
+            .for_each(|(f, d)| {
+                let active = fl.routed[f] && !down[fl.src[f] as usize] && !down[fl.dst[f] as usize];
+                *d = if !active {
+                    0
+                } else if fl.diurnal[f] {
+                    (u128::from(fl.base_demand[f]) * level / (1000 * HOUR as u128)) as u32
+                } else {
+                    fl.base_demand[f]
+                };
+            });
         // The access policy refuses flows whose initiator (the client) may not connect to
         // the other end: segmentation, or zero trust denying either end.
         let mut blocked = [0u64; 2];
@@ -961,6 +971,7 @@ impl TrafficCore {
             .collect();
         let latency_us: Vec<u64> = (0..fl.len())
             .into_par_iter()
+            .with_min_len(MIN_FLOWS_PER_TASK)
             .map(|f| {
                 let (o0, o1) = (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
                 fl.path_links[o0..o1]
