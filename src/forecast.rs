@@ -123,8 +123,7 @@ pub(crate) fn add_candidate(
     path: &std::path::Path,
     flag: &str,
 ) -> Result<()> {
-    let (text, origin) = paraverse_sim::bundled::strategy_text(path)?;
-    let scenario = base.clone().with_strategy(&text, &origin)?;
+    let scenario = paraverse_sim::bundled::with_strategy(base.clone(), path)?;
     let name = scenario
         .defense
         .strategy

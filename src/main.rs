@@ -247,10 +247,7 @@ pub(crate) fn load_scenario(
 ) -> Result<Scenario> {
     let scenario = bundled::load(scenario)?;
     Ok(match strategy {
-        Some(path) => {
-            let (text, origin) = bundled::strategy_text(path)?;
-            scenario.with_strategy(&text, &origin)?
-        }
+        Some(path) => bundled::with_strategy(scenario, path)?,
         None => scenario,
     })
 }

@@ -73,12 +73,8 @@ impl LeverSet {
         if !strategies.is_empty() {
             set.strategies.push(scenario.clone());
             for name in strategies {
-                let (text, origin) =
-                    paraverse_sim::bundled::strategy_text(std::path::Path::new(name))
-                        .map_err(|e| e.to_string())?;
-                let candidate = scenario
-                    .clone()
-                    .with_strategy(&text, &origin)
+                let path = std::path::Path::new(name);
+                let candidate = paraverse_sim::bundled::with_strategy(scenario.clone(), path)
                     .map_err(|e| e.to_string())?;
                 set.strategies.push(candidate);
             }
@@ -172,7 +168,9 @@ impl LeverSet {
             out.push(k.map_or(-1, |k| k as i64));
         }
         if let Some(c) = self.launch {
-            out.push(i64::from(under_way(universe, c)));
+            out.push(i64::from(
+                Launches::under_way_next_tick(universe, c).is_some(),
+            ));
         }
         out
     }
@@ -182,20 +180,17 @@ impl LeverSet {
     pub fn apply(&self, universe: &mut Universe, values: &[i64]) -> Result<usize, String> {
         self.check(values)?;
         let now = self.state(universe);
-        let mut cuts = Vec::new();
-        for ((&pair, &want), &is) in self.pairs.iter().zip(values).zip(&now) {
-            if want != is {
-                cuts.push(OperatorAction::Isolate {
-                    zones: pair,
-                    cut: want == 1,
-                });
-            }
-        }
-        let mut given = cuts.len();
+        let mut orders: Vec<OperatorAction> = (self.pairs.iter().zip(values).zip(&now))
+            .filter(|((_, want), is)| want != is)
+            .map(|((&zones, &want), _)| OperatorAction::Isolate {
+                zones,
+                cut: want == 1,
+            })
+            .collect();
+        let mut given = orders.len();
         let mut rest = values[self.pairs.len()..]
             .iter()
             .zip(&now[self.pairs.len()..]);
-        let mut orders = cuts;
         if !self.strategies.is_empty()
             && let Some((&want, &is)) = rest.next()
             && want != is
@@ -217,13 +212,6 @@ impl LeverSet {
         }
         Ok(given)
     }
-}
-
-/// Whether `campaign` is under way by the next tick (started on schedule or launched).
-fn under_way(universe: &Universe, campaign: CampaignId) -> bool {
-    let scheduled = universe.scenario().campaigns[usize::from(campaign)].start_tick;
-    let start = Launches::start_of(universe.world().get_resource(), campaign, scheduled);
-    start <= universe.clock().tick + 1
 }
 
 /// The policy-level components of an agent's actions on one scenario:

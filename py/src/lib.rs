@@ -95,9 +95,8 @@ impl Spec {
     ) -> PyResult<Self> {
         let mut s = bundled::load(scenario).map_err(scenario_error)?;
         if let Some(strategy) = strategy {
-            let (text, origin) =
-                bundled::strategy_text(std::path::Path::new(strategy)).map_err(scenario_error)?;
-            s = s.with_strategy(&text, &origin).map_err(scenario_error)?;
+            s = bundled::with_strategy(s, std::path::Path::new(strategy))
+                .map_err(scenario_error)?;
         }
         if let Some(ticks) = ticks {
             if ticks == 0 {

@@ -156,6 +156,13 @@ pub const STRATEGIES: &[Bundled] = &[
 /// The scenario bundled strategies are checked against when no other is named.
 pub const STRATEGY_VENUE: &str = "metaverse-under-siege";
 
+/// `scenario` with the strategy given as a path or a bundled name ([`strategy_text`])
+/// in place of its defenses ([`Scenario::with_strategy`]).
+pub fn with_strategy(scenario: Scenario, arg: &Path) -> Result<Scenario, ScenarioError> {
+    let (text, origin) = strategy_text(arg)?;
+    scenario.with_strategy(&text, &origin)
+}
+
 /// The text of a strategy given as a path (if a file exists there) or a bundled name,
 /// with where it came from for messages.
 pub fn strategy_text(arg: &Path) -> Result<(String, String), ScenarioError> {

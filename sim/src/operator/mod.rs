@@ -175,6 +175,17 @@ impl Launches {
         launches.map_or(scheduled, |l| l.start(campaign, scheduled))
     }
 
+    /// The tick `campaign` starts (on its schedule or launched) if that is the next tick
+    /// of `universe` or earlier: a launch given now would be refused.
+    pub fn under_way_next_tick(
+        universe: &crate::universe::Universe,
+        campaign: CampaignId,
+    ) -> Option<u32> {
+        let scheduled = universe.scenario().campaigns[usize::from(campaign)].start_tick;
+        let start = Self::start_of(universe.world().get_resource(), campaign, scheduled);
+        (start <= universe.clock().tick + 1).then_some(start)
+    }
+
     /// Whether `campaign`, whose scenario start is `scheduled`, is under way at `tick`.
     pub fn under_way(&self, campaign: CampaignId, scheduled: u32, tick: u32) -> bool {
         self.start(campaign, scheduled) <= tick

@@ -232,16 +232,13 @@ impl Command {
             crate::operator::deploy(universe, scenario)?;
             return Ok(0);
         }
-        if let Order::Launch(c) = self.order {
-            let scheduled = universe.scenario().campaigns[usize::from(c)].start_tick;
-            let start = Launches::start_of(universe.world().get_resource(), c, scheduled);
-            let next = universe.clock().tick + 1;
-            if start <= next {
-                return Err(format!(
-                    "campaign `{}` is under way from tick {start}",
-                    universe.scenario().campaigns[usize::from(c)].name
-                ));
-            }
+        if let Order::Launch(c) = self.order
+            && let Some(start) = Launches::under_way_next_tick(universe, c)
+        {
+            return Err(format!(
+                "campaign `{}` is under way from tick {start}",
+                universe.scenario().campaigns[usize::from(c)].name
+            ));
         }
         let actions = self.actions(universe)?;
         if !actions.is_empty() {
