@@ -298,8 +298,12 @@ impl SyntheticProblem {
 struct AllocationFigure {
     flows: u32,
     backend: String,
+    /// Best of the timed allocations, after a first one with the same paths.
     ms_per_allocation: f64,
-    rounds: u32,
+    /// The first allocation: the CPU builds its per-link flow lists, the GPU uploads.
+    ms_first_allocation: f64,
+    /// Filling steps (CPU), rounds (CPU rounds) or rounds dispatched (GPU).
+    steps: u32,
     identical_to_cpu_1_thread: bool,
     /// Largest difference from exact max-min (the float64 fluid oracle), kbit/s.
     max_deviation_kbps: f64,
@@ -318,7 +322,7 @@ fn best_ms(reps: u32, mut f: impl FnMut()) -> f64 {
 
 pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
     use paraverse_sim::traffic::gpu::GpuAllocator;
-    use paraverse_sim::traffic::maxmin::{Rounds, deviation_from_fluid, fluid_allocation};
+    use paraverse_sim::traffic::maxmin::{Filling, Rounds, deviation_from_fluid, fluid_allocation};
     warn_if_debug("bench --traffic");
     let threads = thread_counts(args);
     let mut gpu = match args.backend.as_str() {
@@ -342,8 +346,11 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
         for &t in &threads {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
             let mut rate = vec![0; flows as usize];
-            let mut rounds = Rounds::default();
-            let ms = pool.install(|| best_ms(reps, || rounds.allocate(&p, &mut rate)));
+            let mut filling = Filling::default();
+            // The first call builds the per-link flow lists; later ticks with the same
+            // paths reuse them, as a run does.
+            let first = pool.install(|| best_ms(1, || filling.allocate(&p, Some(1), &mut rate)));
+            let ms = pool.install(|| best_ms(5, || filling.allocate(&p, Some(1), &mut rate)));
             if t == threads[0] {
                 reference.clone_from(&rate);
             }
@@ -351,7 +358,26 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                 flows,
                 backend: format!("cpu, {t} thread{}", if t == 1 { "" } else { "s" }),
                 ms_per_allocation: ms,
-                rounds: rounds.last_rounds,
+                ms_first_allocation: first,
+                steps: filling.last_steps,
+                identical_to_cpu_1_thread: rate == reference,
+                max_deviation_kbps: deviation_from_fluid(&rate, &fluid),
+            });
+        }
+        {
+            // The GPU's round algorithm on the CPU, at the most threads: what the CPU
+            // backend ran before it filled.
+            let t = threads.iter().copied().max().unwrap_or(1);
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
+            let mut rate = vec![0; flows as usize];
+            let mut rounds = Rounds::default();
+            let ms = pool.install(|| best_ms(reps, || rounds.allocate(&p, &mut rate)));
+            figures.push(AllocationFigure {
+                flows,
+                backend: format!("cpu rounds (the GPU's algorithm), {t} threads"),
+                ms_per_allocation: ms,
+                ms_first_allocation: ms,
+                steps: rounds.last_rounds,
                 identical_to_cpu_1_thread: rate == reference,
                 max_deviation_kbps: deviation_from_fluid(&rate, &fluid),
             });
@@ -359,7 +385,10 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
         if let Some(g) = gpu.as_mut() {
             let mut rate = vec![0; flows as usize];
             // The first call uploads paths and capacities; later ticks upload demands only.
-            g.allocate(&p, u64::from(flows), &mut rate)?;
+            let first = best_ms(1, || {
+                g.allocate(&p, u64::from(flows), &mut rate)
+                    .expect("GPU allocation");
+            });
             let ms = best_ms(reps, || {
                 g.allocate(&p, u64::from(flows), &mut rate)
                     .expect("GPU allocation");
@@ -368,7 +397,8 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                 flows,
                 backend: format!("gpu, {}", g.adapter_name()),
                 ms_per_allocation: ms,
-                rounds: g.last_rounds,
+                ms_first_allocation: first,
+                steps: g.last_rounds,
                 identical_to_cpu_1_thread: rate == reference,
                 max_deviation_kbps: deviation_from_fluid(&rate, &fluid),
             });
@@ -379,16 +409,17 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:>9}  {:<44} {:>10} {:>7} {:>10} {:>16}",
-        "flows", "backend", "ms/alloc", "rounds", "identical", "max dev kbit/s"
+        "{:>9}  {:<44} {:>10} {:>9} {:>7} {:>10} {:>15}",
+        "flows", "backend", "ms/alloc", "first ms", "steps", "identical", "max dev kbit/s"
     );
     for f in &figures {
         println!(
-            "{:>9}  {:<44} {:>10.2} {:>7} {:>10} {:>16.1e}",
+            "{:>9}  {:<44} {:>10.2} {:>9.2} {:>7} {:>10} {:>15.1e}",
             f.flows,
             f.backend,
             f.ms_per_allocation,
-            f.rounds,
+            f.ms_first_allocation,
+            f.steps,
             if f.identical_to_cpu_1_thread {
                 "yes"
             } else {
@@ -401,11 +432,30 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
         "max dev: the largest difference of any flow's rate from exact max-min (a float64 \
          fluid oracle); rates are exact to 2^-32 kbit/s and read as whole kbit/s"
     );
-    if figures.iter().any(|f| f.backend.starts_with("gpu")) {
-        println!(
-            "rounds: on the GPU, rounds dispatched (batches of 2 to 32 between read-backs), \
-             at least the rounds the allocation needed"
-        );
+    println!(
+        "ms/alloc: best of the timed allocations of one problem, paths unchanged as between \
+         ticks; first ms: the first, which builds the CPU's per-link flow lists (uploads, on \
+         the GPU)"
+    );
+    println!(
+        "steps: cpu = progressive-filling steps (one per level), cpu rounds = rounds, \
+         gpu = rounds dispatched (batches of 2 to 32 between read-backs, at least the rounds \
+         needed); not comparable across algorithms"
+    );
+    for &flows in &args.flows {
+        let at = |prefix: &str| {
+            figures
+                .iter()
+                .filter(|f| f.flows == flows && f.backend.starts_with(prefix))
+                .map(|f| f.ms_per_allocation)
+                .next_back()
+        };
+        if let (Some(filling), Some(rounds)) = (at("cpu, "), at("cpu rounds")) {
+            println!(
+                "{flows} flows: filling is {:.1}x faster than the rounds at the most threads",
+                rounds / filling
+            );
+        }
     }
     if figures.iter().any(|f| !f.identical_to_cpu_1_thread) {
         anyhow::bail!("backends disagree: determinism is broken");

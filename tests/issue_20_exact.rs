@@ -100,7 +100,8 @@ fn rounding_remainders_stay_with_their_bottleneck_through_the_binary() {
 }
 
 /// `bench --traffic` reports, per backend, whether it agrees with the 1-thread CPU answer
-/// and how far it is from exact max-min; both hold on a small problem.
+/// and how far it is from exact max-min; both hold on a small problem. The CPU backend
+/// (filling) runs at each thread count and the GPU's round algorithm beside it on the CPU.
 #[test]
 fn traffic_bench_reports_the_deviation_from_exact() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,13 +122,23 @@ fn traffic_bench_reports_the_deviation_from_exact() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let figures = figures.as_array().unwrap();
-    assert_eq!(figures.len(), 4, "2 sizes × 2 thread counts: {figures:?}");
+    assert_eq!(
+        figures.len(),
+        6,
+        "2 sizes × (2 thread counts + the rounds): {figures:?}"
+    );
     for f in figures {
         assert_eq!(f["identical_to_cpu_1_thread"], true, "{f}");
         let deviation = f["max_deviation_kbps"].as_f64().unwrap();
         assert!(deviation < 1e-6, "{f}");
-        assert!(f["rounds"].as_u64().unwrap() > 1, "{f}");
+        assert!(f["steps"].as_u64().unwrap() > 1, "{f}");
+        assert!(f["ms_first_allocation"].as_f64().unwrap() > 0.0, "{f}");
     }
+    let rounds: Vec<_> = figures
+        .iter()
+        .filter(|f| f["backend"].as_str().unwrap().starts_with("cpu rounds"))
+        .collect();
+    assert_eq!(rounds.len(), 2, "{figures:?}");
     // The table names the column and what it means.
     let o = paraverse(
         &["bench", "--traffic", "--flows", "1000", "--backend", "cpu"],
@@ -137,6 +148,11 @@ fn traffic_bench_reports_the_deviation_from_exact() {
     let table = text(&o.stdout);
     assert!(
         table.contains("max dev kbit/s") && table.contains("exact max-min"),
+        "{table}"
+    );
+    assert!(
+        table.contains("steps: cpu = progressive-filling steps")
+            && table.contains("1000 flows: filling is"),
         "{table}"
     );
 }

@@ -24,14 +24,22 @@
 //! Every step is integer arithmetic, so the CPU and GPU backends agree bit for bit, whatever
 //! the order their threads run in.
 //!
-//! # Two algorithms, one answer
+//! # Three algorithms, one answer
 //!
 //! [`reference_allocation`] is textbook progressive filling: raise the level of every
 //! unfrozen flow together to the next point where a demand is met (those flows freeze at
 //! their demand) or, failing that, a link saturates (its flows freeze at its share), and
-//! repeat — one level per step. [`Rounds`] is the parallel form both backends run: in each
-//! round every link computes its fair share, every unfrozen flow the smallest share `m`
-//! on its path, and then, at once,
+//! repeat — one level per step, every link with the same share in the same step.
+//!
+//! [`Filling`] takes exactly those steps, fast: the CPU backend. Links wait in a queue
+//! ordered by share (lazily: a share only grows as flows freeze, so a link is re-placed
+//! only when it reaches the front), all flows whose demand the level admits freeze in one
+//! step, and each flow's path is read once, when it freezes: O(path links) plus a
+//! logarithm per re-placement for a whole allocation.
+//!
+//! [`Rounds`] is the parallel form the GPU runs (`maxmin.wgsl`), kept on the CPU as its
+//! tested twin: in each round every link computes its fair share, every unfrozen flow the
+//! smallest share `m` on its path, and then, at once,
 //!
 //! 1. every flow that demands no more than its `m` freezes at its demand (safe: shares
 //!    never fall as filling proceeds, so such a flow is never limited first);
@@ -42,7 +50,9 @@
 //!
 //! Each round freezes at least the flows of the globally tightest link, and in practice
 //! many more, so rounds track the depth of the bottleneck structure rather than the number
-//! of distinct levels. A property test checks the two give identical allocations.
+//! of distinct levels; but every round reads every unfrozen flow's path, which is why the
+//! CPU fills instead (`paraverse bench --traffic` prints both). A property test checks
+//! the three give identical allocations.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -403,7 +413,8 @@ pub fn deviation_from_fluid(rate: &[Rate], fluid: &[f64]) -> f64 {
 /// more than it saves.
 const MIN_PER_TASK: usize = 2048;
 
-/// The round-based allocation on the CPU: rayon over flows for the two passes of a round,
+/// The GPU's round algorithm on the CPU (its tested twin, and the bench's comparison for
+/// [`Filling`]): rayon over flows for the two passes of a round,
 /// which only read shared state (the `not_min` marks are idempotent stores); the per-link
 /// sums are then updated in one sequential sweep over the flows that froze, so there are
 /// no atomic read-modify-writes and the totals cannot depend on thread order. Each flow
@@ -545,4 +556,429 @@ impl Rounds {
         }
         unfrozen.truncate(still);
     }
+}
+
+/// Fewest flows a task counts links for in [`Filling`]'s parallel count (below this, a
+/// second per-link count array costs more than the split saves).
+const MIN_FLOWS_PER_COUNT: usize = 1 << 16;
+
+/// A flow crossing a link, with its path's range in the problem's `path_links`, so that
+/// freezing the flows of a full link reads each path without first reading its offsets.
+#[derive(Debug, Clone, Copy)]
+struct Crossing {
+    flow: u32,
+    path: (u32, u32),
+}
+
+/// A link in [`Filling`]'s queue with its fair share when it was last placed, kept beside
+/// the id so that sifting reads one array.
+#[derive(Debug, Clone, Copy)]
+struct Queued {
+    share: Share,
+    link: u32,
+}
+
+/// Exact progressive filling on the CPU with a queue of links ordered by fair share: the
+/// CPU backend. It takes the steps of [`reference_allocation`], so it gives its answer bit
+/// for bit (and so the GPU's): at each step, the smallest share λ among the links with
+/// unfrozen flows, or the smallest unfrozen demand if λ admits it. A demand step freezes
+/// every flow whose demand λ admits at its demand (the reference takes one demand a step,
+/// but λ only grows, so it admits each of them when its turn comes, and a freeze at a
+/// demand is exact whatever the order); a link step takes *every* link whose share equals
+/// λ exactly out of the queue and freezes their flows at ⌊λ⌋.
+///
+/// A freeze lowers its links' remaining capacity and count, which only raises their
+/// shares (a flow freezes at no more than any share on its path). So the share a link was
+/// queued with is a lower bound on its share now, and the queue is lazy: a freeze only
+/// updates the link's sums, and a link is re-placed when it reaches the front with a share
+/// that has grown (or dropped when it has no flows left). The front, once it is current,
+/// is the smallest share: every other entry is at least its queued bound.
+///
+/// Cost: O(path links) for the freezes and O(log links) per re-placement, sequential
+/// except for counting each link's flows (split among the threads at ≥ 2 × 65,536 flows);
+/// the rounds cost O(rounds · path links). A step first gathers the flows it freezes with
+/// their paths' ranges (a flow crossing a full link carries its range in the per-link
+/// list), then reads the paths with the next ones prefetched: at 10^6 flows those reads
+/// are cache misses, and they overlap. The per-link lists are kept between calls while the
+/// paths' version is unchanged. Flows are sorted by demand with a radix sort.
+#[derive(Debug, Default)]
+pub struct Filling {
+    /// Each link's remaining capacity over its unfrozen flows (one array, so a freeze
+    /// touches one cache line per link).
+    link: Vec<Share>,
+    /// One bit per flow: frozen (or not in the class being served).
+    frozen: Vec<u64>,
+    /// A binary min-heap of the links with unfrozen flows, by queued share.
+    queue: Vec<Queued>,
+    /// Unfrozen flows of the class being served as `demand << 32 | flow`, sorted.
+    by_demand: Vec<u64>,
+    /// The flows of each class with a path and a demand, as `by_demand`, in flow order.
+    class_keys: Vec<Vec<u64>>,
+    /// Scratch for the radix sort of `by_demand`.
+    sort_scratch: Vec<u64>,
+    /// Links that reached the level of the current step.
+    tied: Vec<u32>,
+    /// Flows the current step freezes and their rates, then their paths' ranges in
+    /// `path_links`.
+    batch: Vec<(u32, Rate)>,
+    ranges: Vec<(u32, u32, Rate)>,
+    /// The flows crossing link `l` are `on_link[start[l]..start[l + 1]]`.
+    start: Vec<u32>,
+    on_link: Vec<Crossing>,
+    /// What `start` and `on_link` were built for: paths' version, flows, path links, links.
+    built_for: Option<(u64, usize, usize, usize)>,
+    /// Steps taken by the last allocation (for benchmarks and diagnostics).
+    pub last_steps: u32,
+}
+
+impl Filling {
+    /// Allocates `p` into `rate` (one entry per flow). `paths_version` must change whenever
+    /// the paths do (as [`Backend::allocate`](super::Backend::allocate)'s does); with
+    /// `None` the per-link flow lists are built afresh.
+    #[expect(
+        clippy::needless_range_loop,
+        reason = "flow ids index several parallel arrays"
+    )]
+    pub fn allocate(
+        &mut self,
+        p: &AllocationProblem<'_>,
+        paths_version: Option<u64>,
+        rate: &mut [Rate],
+    ) {
+        let links = p.capacity.len();
+        let key = paths_version.map(|v| (v, p.flows(), p.path_links.len(), links));
+        if key.is_none() || key != self.built_for {
+            self.index_links(p);
+            self.built_for = key;
+        }
+        self.link.clear();
+        self.link.extend(p.capacity.iter().map(|&c| Share {
+            num: rate_of(c),
+            den: 0,
+        }));
+        self.frozen.clear();
+        self.frozen.resize(p.flows().div_ceil(64), u64::MAX);
+        self.last_steps = 0;
+        // One pass sorts the flows into their classes, in flow order.
+        self.class_keys.resize_with(256, Vec::new);
+        for keys in &mut self.class_keys {
+            keys.clear();
+        }
+        for f in 0..p.flows() {
+            if p.path_offsets[f] == p.path_offsets[f + 1] {
+                rate[f] = rate_of(p.demand[f]);
+            } else if p.demand[f] > 0 {
+                self.class_keys[usize::from(p.priority[f])]
+                    .push(u64::from(p.demand[f]) << 32 | f as u64);
+            } else {
+                rate[f] = 0;
+            }
+        }
+        for class in 0..256 {
+            if self.class_keys[class].is_empty() {
+                continue;
+            }
+            std::mem::swap(&mut self.by_demand, &mut self.class_keys[class]);
+            for &key in &self.by_demand {
+                let f = (key & 0xffff_ffff) as usize;
+                self.frozen[f / 64] &= !(1 << (f % 64));
+            }
+            self.count_flows_on_links(p);
+            radix_sort_by_high_word(&mut self.by_demand, &mut self.sort_scratch);
+            self.serve(p, rate);
+            std::mem::swap(&mut self.by_demand, &mut self.class_keys[class]);
+        }
+    }
+
+    /// Sets each link's flow count to the flows of `by_demand` crossing it: split among
+    /// the threads when there are many flows, each counting its part (the sums do not
+    /// depend on the split).
+    fn count_flows_on_links(&mut self, p: &AllocationProblem<'_>) {
+        let path = |key: u64| p.path((key & 0xffff_ffff) as usize);
+        let tasks = rayon::current_num_threads().min(self.by_demand.len() / MIN_FLOWS_PER_COUNT);
+        if tasks < 2 {
+            for &key in &self.by_demand {
+                for &l in path(key) {
+                    self.link[l as usize].den += 1;
+                }
+            }
+            return;
+        }
+        let links = self.link.len();
+        let counts: Vec<Vec<u32>> = self
+            .by_demand
+            .par_chunks(self.by_demand.len().div_ceil(tasks))
+            .map(|keys| {
+                let mut count = vec![0u32; links];
+                for &key in keys {
+                    for &l in path(key) {
+                        count[l as usize] += 1;
+                    }
+                }
+                count
+            })
+            .collect();
+        for count in counts {
+            for (link, n) in self.link.iter_mut().zip(count) {
+                link.den += u64::from(n);
+            }
+        }
+    }
+
+    /// Builds the per-link flow lists (a counting sort of the path links by link).
+    fn index_links(&mut self, p: &AllocationProblem<'_>) {
+        let links = p.capacity.len();
+        self.start.clear();
+        self.start.resize(links + 1, 0);
+        for &l in p.path_links {
+            self.start[l as usize + 1] += 1;
+        }
+        for l in 0..links {
+            self.start[l + 1] += self.start[l];
+        }
+        self.on_link.clear();
+        self.on_link.resize(
+            p.path_links.len(),
+            Crossing {
+                flow: 0,
+                path: (0, 0),
+            },
+        );
+        let mut fill = self.start[..links].to_vec();
+        for f in 0..p.flows() {
+            let path = (p.path_offsets[f], p.path_offsets[f + 1]);
+            for &l in p.path(f) {
+                self.on_link[fill[l as usize] as usize] = Crossing {
+                    flow: f as u32,
+                    path,
+                };
+                fill[l as usize] += 1;
+            }
+        }
+    }
+
+    #[inline]
+    fn is_frozen(&self, f: usize) -> bool {
+        self.frozen[f / 64] & (1 << (f % 64)) != 0
+    }
+
+    /// Serves one class: the links with its flows enter the queue, then steps until every
+    /// flow of the class is frozen.
+    fn serve(&mut self, p: &AllocationProblem<'_>, rate: &mut [Rate]) {
+        self.queue.clear();
+        for l in 0..p.capacity.len() {
+            if self.link[l].den > 0 {
+                self.queue.push(Queued {
+                    share: self.link[l],
+                    link: l as u32,
+                });
+            }
+        }
+        for i in (0..self.queue.len() / 2).rev() {
+            self.sift_down(i);
+        }
+        let mut next = 0;
+        loop {
+            while next < self.by_demand.len()
+                && self.is_frozen((self.by_demand[next] & 0xffff_ffff) as usize)
+            {
+                next += 1;
+            }
+            let Some(&first) = self.by_demand.get(next) else {
+                return;
+            };
+            self.last_steps += 1;
+            self.batch.clear();
+            self.ranges.clear();
+            // An unfrozen flow has a link, so the queue is not empty.
+            let level = self.front().expect("an unfrozen flow's links are queued");
+            let demand = (first >> 32) as u32;
+            if level.admits(demand) {
+                let from = self.batch.len();
+                // Every flow whose demand the level admits stops at its demand: the
+                // reference takes them one demand at a time, but shares only grow, so
+                // the level admits each of them when its turn comes.
+                while let Some(&key) = self.by_demand.get(next)
+                    && level.admits((key >> 32) as u32)
+                {
+                    self.take((key & 0xffff_ffff) as usize, rate_of((key >> 32) as u32));
+                    next += 1;
+                }
+                // Their paths' ranges, in a loop of independent reads.
+                self.ranges.extend(self.batch[from..].iter().map(|&(f, r)| {
+                    let f = f as usize;
+                    (p.path_offsets[f], p.path_offsets[f + 1], r)
+                }));
+            } else {
+                self.tied.clear();
+                while let Some(share) = self.front()
+                    && !level.lt(share)
+                {
+                    self.tied.push(self.queue[0].link);
+                    self.pop_front();
+                }
+                let floor = level.floor();
+                for i in 0..self.tied.len() {
+                    let l = self.tied[i] as usize;
+                    for j in self.start[l]..self.start[l + 1] {
+                        self.take_crossing(self.on_link[j as usize], floor);
+                    }
+                }
+            }
+            self.freeze_batch(p, rate);
+        }
+    }
+
+    /// The front of the queue made current: links with no flows left are dropped, and a
+    /// front whose share has grown since it was queued is re-placed, until the front's
+    /// queued share is its share. That is then the smallest share of any queued link.
+    fn front(&mut self) -> Option<Share> {
+        loop {
+            let top = *self.queue.first()?;
+            let l = top.link as usize;
+            let now = self.link[l];
+            if now.den == 0 {
+                self.pop_front();
+                continue;
+            }
+            if now == top.share {
+                return Some(now);
+            }
+            self.queue[0].share = now;
+            self.sift_down(0);
+        }
+    }
+
+    fn pop_front(&mut self) {
+        self.queue.swap_remove(0);
+        if !self.queue.is_empty() {
+            self.sift_down(0);
+        }
+    }
+
+    /// Adds flow `f` to the step's batch, to freeze at `r`, unless it is frozen already.
+    #[inline]
+    fn take(&mut self, f: usize, r: Rate) {
+        let (word, bit) = (f / 64, 1 << (f % 64));
+        if self.frozen[word] & bit == 0 {
+            self.frozen[word] |= bit;
+            self.batch.push((f as u32, r));
+        }
+    }
+
+    /// Adds a flow crossing a link to the step's batch, with its path's range, to freeze at
+    /// `r`, unless it is frozen already.
+    #[inline]
+    fn take_crossing(&mut self, c: Crossing, r: Rate) {
+        let f = c.flow as usize;
+        let (word, bit) = (f / 64, 1 << (f % 64));
+        if self.frozen[word] & bit == 0 {
+            self.frozen[word] |= bit;
+            self.batch.push((c.flow, r));
+            self.ranges.push((c.path.0, c.path.1, r));
+        }
+    }
+
+    /// Freezes the batch: each flow's links lose its rate and a flow.
+    fn freeze_batch(&mut self, p: &AllocationProblem<'_>, rate: &mut [Rate]) {
+        for &(f, r) in &self.batch {
+            rate[f as usize] = r;
+        }
+        const AHEAD: usize = 16;
+        for (i, &(from, to, r)) in self.ranges.iter().enumerate() {
+            if let Some(&(ahead, _, _)) = self.ranges.get(i + AHEAD) {
+                prefetch(&p.path_links[ahead as usize..]);
+            }
+            for &l in &p.path_links[from as usize..to as usize] {
+                let link = &mut self.link[l as usize];
+                link.num -= r;
+                link.den -= 1;
+            }
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.queue.len();
+        let item = self.queue[i];
+        loop {
+            let left = 2 * i + 1;
+            if left >= n {
+                break;
+            }
+            let right = left + 1;
+            let child = if right < n && self.queue[right].share.lt(self.queue[left].share) {
+                right
+            } else {
+                left
+            };
+            if !self.queue[child].share.lt(item.share) {
+                break;
+            }
+            self.queue[i] = self.queue[child];
+            i = child;
+        }
+        self.queue[i] = item;
+    }
+}
+
+/// Sorts `keys` by their high 32 bits, keeping the order of equal ones: an LSD radix
+/// sort of the bits in which the keys differ, in as few passes of at most 16 bits as
+/// cover them (one for demands spanning less than 65,536 kbit/s).
+fn radix_sort_by_high_word(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
+    let (Some(low), Some(high)) = (
+        keys.iter().map(|k| k >> 32).min(),
+        keys.iter().map(|k| k >> 32).max(),
+    ) else {
+        return;
+    };
+    let bits = 64 - (high - low).leading_zeros();
+    let passes = bits.div_ceil(8);
+    if passes == 0 {
+        return;
+    }
+    let width = bits.div_ceil(passes);
+    let buckets = 1usize << width;
+    let mut start = vec![0usize; buckets];
+    for pass in 0..passes {
+        let shift = pass * width;
+        let digit = |k: u64| (((k >> 32) - low) >> shift) as usize & (buckets - 1);
+        start.iter_mut().for_each(|s| *s = 0);
+        for &k in keys.iter() {
+            start[digit(k)] += 1;
+        }
+        let mut sum = 0;
+        for s in &mut start {
+            (*s, sum) = (sum, sum + *s);
+        }
+        scratch.clear();
+        scratch.resize(keys.len(), 0);
+        for &k in keys.iter() {
+            let d = digit(k);
+            scratch[start[d]] = k;
+            start[d] += 1;
+        }
+        std::mem::swap(keys, scratch);
+    }
+}
+
+/// Asks the CPU to start loading the cache line of `data`'s first element: a hint, with no
+/// effect on results (and none at all off x86-64).
+#[inline(always)]
+fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(first) = data.first() {
+        #[expect(
+            unsafe_code,
+            reason = "a prefetch hint: it reads nothing and cannot fault"
+        )]
+        // SAFETY: SSE is part of the x86-64 baseline, and a prefetch of a valid reference
+        // neither reads nor writes memory the program can observe.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                std::ptr::from_ref(first).cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }

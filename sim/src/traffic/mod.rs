@@ -3,8 +3,9 @@
 //! Flows live in flat arrays ([`FlowSet`]), never as entities. Each tick the traffic
 //! stage (1) takes quarantined nodes out (their flows stop; paths through them are
 //! rerouted), (2) sets each flow's demand (peak rate × the daily profile), (3) allocates
-//! bandwidth max-min fairly within strict priority classes on a [`Backend`] — CPU (rayon)
-//! or GPU (wgpu) — in whole kbit/s so both agree bit for bit, and (4) derives per-channel
+//! bandwidth max-min fairly within strict priority classes on a [`Backend`] — CPU
+//! (progressive filling) or GPU (wgpu rounds) — exactly, in integer arithmetic, so both
+//! agree bit for bit (see [`maxmin`]), and (4) derives per-channel
 //! utilisation, queueing delay and loss, per-flow latency, and XR quality: the share of XR
 //! streams that get their full rate within their latency budget, overall and per zone.
 //!
@@ -45,7 +46,7 @@ use crate::topology::Topology;
 use crate::universe::SimFault;
 use crate::universe::{SimPlugin, SimStage, UniverseBuilder};
 use crate::world::{Clock, ScenarioRes, Security, dense};
-use maxmin::{AllocationProblem, Rate, Rounds};
+use maxmin::{AllocationProblem, Filling, Rate};
 
 /// Errors of the traffic core.
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +85,8 @@ impl std::str::FromStr for BackendChoice {
 
 /// A bandwidth allocator.
 pub enum Backend {
-    /// The CPU round algorithm.
-    Cpu(Rounds),
+    /// Progressive filling with a queue of links, on the CPU.
+    Cpu(Box<Filling>),
     /// The GPU round algorithm.
     Gpu(Box<gpu::GpuAllocator>),
 }
@@ -95,11 +96,11 @@ impl Backend {
     /// CPU backend and the reason the GPU was not used.
     pub fn open(choice: BackendChoice) -> Result<(Self, Option<String>), TrafficError> {
         match choice {
-            BackendChoice::Cpu => Ok((Backend::Cpu(Rounds::default()), None)),
+            BackendChoice::Cpu => Ok((Backend::Cpu(Box::default()), None)),
             BackendChoice::Gpu => Ok((Backend::Gpu(Box::new(gpu::GpuAllocator::new()?)), None)),
             BackendChoice::Auto => match gpu::GpuAllocator::new() {
                 Ok(g) => Ok((Backend::Gpu(Box::new(g)), None)),
-                Err(e) => Ok((Backend::Cpu(Rounds::default()), Some(e.to_string()))),
+                Err(e) => Ok((Backend::Cpu(Box::default()), Some(e.to_string()))),
             },
         }
     }
@@ -120,18 +121,19 @@ impl Backend {
         rate: &mut [Rate],
     ) -> Result<(), TrafficError> {
         match self {
-            Backend::Cpu(r) => {
-                r.allocate(p, rate);
+            Backend::Cpu(f) => {
+                f.allocate(p, Some(paths_version), rate);
                 Ok(())
             }
             Backend::Gpu(g) => g.allocate(p, paths_version, rate),
         }
     }
 
-    /// Rounds the last allocation took.
-    pub fn last_rounds(&self) -> u32 {
+    /// Steps the last allocation took: progressive-filling steps on the CPU, rounds
+    /// dispatched on the GPU.
+    pub fn last_steps(&self) -> u32 {
         match self {
-            Backend::Cpu(r) => r.last_rounds,
+            Backend::Cpu(f) => f.last_steps,
             Backend::Gpu(g) => g.last_rounds,
         }
     }
@@ -500,9 +502,9 @@ impl TrafficCore {
         self.backend.describe()
     }
 
-    /// Rounds of the last allocation.
-    pub fn last_rounds(&self) -> u32 {
-        self.backend.last_rounds()
+    /// Steps of the last allocation ([`Backend::last_steps`]).
+    pub fn last_steps(&self) -> u32 {
+        self.backend.last_steps()
     }
 
     /// Adds flows (e.g. a botnet's DDoS) and routes them; returns their ids.

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 
 use super::gpu::GpuAllocator;
 use super::maxmin::{
-    AllocationProblem, Rate, Rounds, deviation_from_fluid, fluid_allocation, kbps, rate_of,
-    reference_allocation,
+    AllocationProblem, Filling, Rate, Rounds, deviation_from_fluid, fluid_allocation, kbps,
+    rate_of, reference_allocation,
 };
 use super::*;
 use crate::bundled;
@@ -68,6 +68,14 @@ impl Owned {
         self.solve(&mut |p| {
             let mut rate = vec![0; p.flows()];
             Rounds::default().allocate(p, &mut rate);
+            rate
+        })
+    }
+
+    fn filling(&self) -> Vec<Rate> {
+        self.solve(&mut |p| {
+            let mut rate = vec![0; p.flows()];
+            Filling::default().allocate(p, None, &mut rate);
             rate
         })
     }
@@ -161,6 +169,11 @@ fn all_agree(o: &Owned) -> Vec<u32> {
         o.cpu(),
         reference,
         "CPU rounds differ from reference on {o:?}"
+    );
+    assert_eq!(
+        o.filling(),
+        reference,
+        "CPU filling differs from reference on {o:?}"
     );
     if let Some(mut g) = gpu() {
         assert_eq!(
@@ -324,6 +337,7 @@ proptest! {
     fn rounds_equal_reference_progressive_filling(o in problem()) {
         let reference = o.reference();
         prop_assert_eq!(o.cpu(), reference.clone());
+        prop_assert_eq!(o.filling(), reference.clone());
         o.assert_feasible(&reference);
         o.assert_max_min(&reference);
         o.assert_near_fluid(&reference);
@@ -350,6 +364,89 @@ fn gpu_equals_cpu_and_reference_on_random_problems() {
             Ok(())
         })
         .unwrap();
+}
+
+/// One [`Filling`] reused across random problems of changing size, as a run reuses its
+/// backend, with the paths' version bumped for each (and, between them, the same problem
+/// again under the same version, which reuses the per-link lists): always the reference.
+#[test]
+fn filling_reused_across_problems_equals_reference() {
+    let filling = std::cell::RefCell::new(Filling::default());
+    let version = std::cell::Cell::new(0u64);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: cases(300),
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&problem(), |o| {
+            version.set(version.get() + 1);
+            let reference = o.reference();
+            for _ in 0..2 {
+                let rate = o.solve(&mut |p| {
+                    let mut rate = vec![Rate::MAX; p.flows()];
+                    filling
+                        .borrow_mut()
+                        .allocate(p, Some(version.get()), &mut rate);
+                    rate
+                });
+                prop_assert_eq!(&rate, &reference);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Enough flows in one class (over 2 × 65,536) that the filling splits its per-link
+/// counts among the threads: the same answer at 1 and 2 threads as the rounds give.
+#[test]
+fn filling_splits_its_counts_without_changing_the_answer() {
+    let rng = SimRng::new(12);
+    let s = Stream::named("test.filling");
+    let (links, flows) = (8_000u32, 140_000u32);
+    let capacity: Vec<u32> = (0..links)
+        .map(|l| 10_000 + rng.below(s, l, 0, 0, 1_000_000) as u32)
+        .collect();
+    let (mut offsets, mut path_links) = (vec![0u32], Vec::new());
+    let (mut demand, mut priority) = (Vec::new(), Vec::new());
+    for f in 0..flows {
+        let start = path_links.len();
+        for h in 0..4 + rng.below(s, f, 1, 0, 3) as u32 {
+            let l = rng.below(s, f, 2, h, u64::from(links)) as u32;
+            if !path_links[start..].contains(&l) {
+                path_links.push(l);
+            }
+        }
+        offsets.push(path_links.len() as u32);
+        demand.push(rng.below(s, f, 3, 0, 40_000) as u32);
+        priority.push(u8::from(f % 50 != 0));
+    }
+    let p = AllocationProblem {
+        capacity: &capacity,
+        path_offsets: &offsets,
+        path_links: &path_links,
+        demand: &demand,
+        priority: &priority,
+    };
+    let fill = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let mut rate = vec![0; p.flows()];
+                Filling::default().allocate(&p, Some(1), &mut rate);
+                rate
+            })
+    };
+    let one = fill(1);
+    assert_eq!(fill(2), one);
+    let mut rounds = vec![0; p.flows()];
+    Rounds::default().allocate(&p, &mut rounds);
+    assert_eq!(rounds, one);
+    assert!(
+        deviation_from_fluid(&one, &fluid_allocation(&p)) < 1e-6,
+        "within the bound of exact max-min"
+    );
 }
 
 /// A large problem: 60,000 flows on 4-6 hop paths over 3,000 links. CPU at 1 and 2
@@ -388,6 +485,7 @@ fn large_problems_agree_across_threads_and_backends() {
     };
     let one = run(1);
     assert_eq!(run(2), one);
+    assert_eq!(o.filling(), one, "filling equals the rounds");
     o.assert_feasible(&one);
     o.assert_max_min(&one);
     o.assert_near_fluid(&one);
