@@ -689,6 +689,12 @@ pub struct BenchArgs {
     /// exists, `auto` (default) adds GPU figures where an adapter exists.
     #[arg(long, default_value = "auto", value_parser = ["cpu", "gpu", "auto"], requires = "traffic")]
     pub backend: String,
+    /// With --traffic: also write each problem (`problem-<flows>.txt`: links' capacities,
+    /// then each flow's class, demand and links) and the CPU's answer with its time
+    /// (`rates-<flows>.txt`, kbit/s) to this directory, for `benches/simgrid_maxmin.py`
+    /// to solve with SimGrid and compare.
+    #[arg(long, value_name = "DIR", requires = "traffic")]
+    pub dump: Option<std::path::PathBuf>,
     /// Benchmark checkpoints instead: after --ticks ticks, the time to save (encode and
     /// write) and to resume (read, rebuild, restore) against a plain build, a fork, and
     /// the bytes per terminal and per part.

@@ -320,6 +320,54 @@ fn best_ms(reps: u32, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Writes `p` as `problem-<flows>.txt` and `rate` (with the time it took, `ms`) as
+/// `rates-<flows>.txt` under `dir`: the text `benches/simgrid_maxmin.py` reads.
+fn dump_problem(
+    dir: &std::path::Path,
+    p: &paraverse_sim::traffic::maxmin::AllocationProblem<'_>,
+    rate: &[paraverse_sim::traffic::maxmin::Rate],
+    ms: f64,
+) -> Result<()> {
+    use paraverse_sim::traffic::maxmin::kbps_f64;
+    use std::fmt::Write as _;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let flows = p.flows();
+    let mut text = String::new();
+    writeln!(
+        text,
+        "# paraverse bench --traffic problem: capacities in kbit/s, then per flow: class \
+         (0 served first), demand in kbit/s, links"
+    )?;
+    writeln!(text, "links {}", p.capacity.len())?;
+    for c in p.capacity {
+        writeln!(text, "{c}")?;
+    }
+    writeln!(text, "flows {flows}")?;
+    for f in 0..flows {
+        write!(text, "{} {}", p.priority[f], p.demand[f])?;
+        for l in p.path(f) {
+            write!(text, " {l}")?;
+        }
+        text.push('\n');
+    }
+    let path = dir.join(format!("problem-{flows}.txt"));
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut text = format!(
+        "# paraverse's rates in kbit/s, one per flow (exact to 2^-32 kbit/s)\n\
+         # ms_per_allocation {ms}\n"
+    );
+    for &r in rate {
+        writeln!(text, "{:.10}", kbps_f64(r))?;
+    }
+    let path = dir.join(format!("rates-{flows}.txt"));
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "bench: wrote {flows} flows' problem and rates to {}",
+        dir.display()
+    );
+    Ok(())
+}
+
 pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
     use paraverse_sim::traffic::gpu::GpuAllocator;
     use paraverse_sim::traffic::maxmin::{Filling, Rounds, deviation_from_fluid, fluid_allocation};
@@ -381,6 +429,13 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                 identical_to_cpu_1_thread: rate == reference,
                 max_deviation_kbps: deviation_from_fluid(&rate, &fluid),
             });
+        }
+        if let Some(dir) = &args.dump {
+            let ms = figures
+                .iter()
+                .rfind(|f| f.flows == flows && f.backend.starts_with("cpu, "))
+                .map_or(0.0, |f| f.ms_per_allocation);
+            dump_problem(dir, &p, &reference, ms)?;
         }
         if let Some(g) = gpu.as_mut() {
             let mut rate = vec![0; flows as usize];

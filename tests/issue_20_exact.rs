@@ -156,3 +156,79 @@ fn traffic_bench_reports_the_deviation_from_exact() {
         "{table}"
     );
 }
+
+/// `bench --traffic --dump DIR` writes each problem and the CPU's rates as text, and
+/// `benches/simgrid_maxmin.py` solves them with SimGrid and agrees within 1 kbit/s per
+/// flow (where python3-simgrid is installed: `.ci/run` installs it where it can; set
+/// PARAVERSE_REQUIRE_SIMGRID=1 to fail instead of skipping without it).
+#[test]
+fn dumped_problems_are_solved_by_simgrid_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    let o = paraverse(
+        &[
+            "bench",
+            "--traffic",
+            "--flows",
+            "400",
+            "--backend",
+            "cpu",
+            "--json",
+            "--dump",
+            dump.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let problem = std::fs::read_to_string(dump.join("problem-400.txt")).unwrap();
+    let lines: Vec<&str> = problem.lines().filter(|l| !l.starts_with('#')).collect();
+    let links: usize = lines[0].strip_prefix("links ").unwrap().parse().unwrap();
+    assert_eq!(lines[1 + links], "flows 400", "{problem}");
+    assert_eq!(lines.len(), 2 + links + 400);
+    for flow in &lines[2 + links..] {
+        let fields: Vec<u64> = flow.split(' ').map(|x| x.parse().unwrap()).collect();
+        assert!(
+            fields.len() >= 3 && fields[0] <= 1,
+            "class, demand, links: {flow}"
+        );
+        assert!(fields[2..].iter().all(|&l| (l as usize) < links), "{flow}");
+    }
+    let rates = std::fs::read_to_string(dump.join("rates-400.txt")).unwrap();
+    assert!(rates.contains("# ms_per_allocation "), "{rates}");
+    let rates: Vec<f64> = rates
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(rates.len(), 400);
+    assert!(rates.iter().all(|&r| r >= 0.0) && rates.iter().any(|&r| r > 0.0));
+    let python = "/usr/bin/python3";
+    let has_simgrid = std::process::Command::new(python)
+        .args(["-c", "import simgrid"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_simgrid {
+        skip_unless_required(
+            "PARAVERSE_REQUIRE_SIMGRID",
+            "python3-simgrid is not installed",
+        );
+        return;
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/simgrid_maxmin.py");
+    let o = std::process::Command::new(python)
+        .arg(&script)
+        .arg(&dump)
+        .output()
+        .unwrap();
+    let table = text(&o.stdout);
+    assert!(o.status.success(), "{table}{}", text(&o.stderr));
+    let row = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("400 "))
+        .unwrap_or_else(|| panic!("no row for 400 flows: {table}"));
+    let diff: f64 = row.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(
+        diff < 1e-2,
+        "SimGrid within 10^-2 kbit/s of paraverse: {row}"
+    );
+}
