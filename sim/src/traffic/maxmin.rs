@@ -680,7 +680,7 @@ impl Filling {
             }
             std::mem::swap(&mut self.by_demand, &mut self.class_keys[class]);
             for &key in &self.by_demand {
-                let f = (key & 0xffff_ffff) as usize;
+                let f = key_flow(key);
                 self.frozen[f / 64] &= !(1 << (f % 64));
             }
             self.count_flows_on_links(p);
@@ -690,11 +690,11 @@ impl Filling {
         }
     }
 
-    /// Sets each link's flow count to the flows of `by_demand` crossing it: split among
+    /// Adds to each link's flow count the flows of `by_demand` crossing it: split among
     /// the threads when there are many flows, each counting its part (the sums do not
     /// depend on the split).
     fn count_flows_on_links(&mut self, p: &AllocationProblem<'_>) {
-        let path = |key: u64| p.path((key & 0xffff_ffff) as usize);
+        let path = |key: u64| p.path(key_flow(key));
         let tasks = rayon::current_num_threads().min(self.by_demand.len() / MIN_FLOWS_PER_COUNT);
         if tasks < 2 {
             for &key in &self.by_demand {
@@ -779,9 +779,7 @@ impl Filling {
         }
         let mut next = 0;
         loop {
-            while next < self.by_demand.len()
-                && self.is_frozen((self.by_demand[next] & 0xffff_ffff) as usize)
-            {
+            while next < self.by_demand.len() && self.is_frozen(key_flow(self.by_demand[next])) {
                 next += 1;
             }
             let Some(&first) = self.by_demand.get(next) else {
@@ -794,18 +792,17 @@ impl Filling {
             let level = self.front().expect("an unfrozen flow's links are queued");
             let demand = (first >> 32) as u32;
             if level.admits(demand) {
-                let from = self.batch.len();
                 // Every flow whose demand the level admits stops at its demand: the
                 // reference takes them one demand at a time, but shares only grow, so
                 // the level admits each of them when its turn comes.
                 while let Some(&key) = self.by_demand.get(next)
                     && level.admits((key >> 32) as u32)
                 {
-                    self.take((key & 0xffff_ffff) as usize, rate_of((key >> 32) as u32));
+                    self.take(key_flow(key), rate_of((key >> 32) as u32));
                     next += 1;
                 }
                 // Their paths' ranges, in a loop of independent reads.
-                self.ranges.extend(self.batch[from..].iter().map(|&(f, r)| {
+                self.ranges.extend(self.batch.iter().map(|&(f, r)| {
                     let f = f as usize;
                     (p.path_offsets[f], p.path_offsets[f + 1], r)
                 }));
@@ -856,25 +853,23 @@ impl Filling {
         }
     }
 
-    /// Adds flow `f` to the step's batch, to freeze at `r`, unless it is frozen already.
+    /// Adds flow `f` to the step's batch, to freeze at `r`, unless it is frozen already;
+    /// whether it was added.
     #[inline]
-    fn take(&mut self, f: usize, r: Rate) {
+    fn take(&mut self, f: usize, r: Rate) -> bool {
         let (word, bit) = (f / 64, 1 << (f % 64));
-        if self.frozen[word] & bit == 0 {
+        let free = self.frozen[word] & bit == 0;
+        if free {
             self.frozen[word] |= bit;
             self.batch.push((f as u32, r));
         }
+        free
     }
 
-    /// Adds a flow crossing a link to the step's batch, with its path's range, to freeze at
-    /// `r`, unless it is frozen already.
+    /// [`Self::take`] for a flow crossing a link, which also records its path's range.
     #[inline]
     fn take_crossing(&mut self, c: Crossing, r: Rate) {
-        let f = c.flow as usize;
-        let (word, bit) = (f / 64, 1 << (f % 64));
-        if self.frozen[word] & bit == 0 {
-            self.frozen[word] |= bit;
-            self.batch.push((c.flow, r));
+        if self.take(c.flow as usize, r) {
             self.ranges.push((c.path.0, c.path.1, r));
         }
     }
@@ -921,9 +916,15 @@ impl Filling {
     }
 }
 
+/// The flow of a `demand << 32 | flow` key.
+#[inline]
+fn key_flow(key: u64) -> usize {
+    (key & 0xffff_ffff) as usize
+}
+
 /// Sorts `keys` by their high 32 bits, keeping the order of equal ones: an LSD radix
-/// sort of the bits in which the keys differ, in as few passes of at most 16 bits as
-/// cover them (one for demands spanning less than 65,536 kbit/s).
+/// sort of the bits in which the keys differ, in as few passes of at most 8 bits as cover
+/// them (two for demands spanning less than 65,536 kbit/s: 256 buckets stay in cache).
 fn radix_sort_by_high_word(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
     let (Some(low), Some(high)) = (
         keys.iter().map(|k| k >> 32).min(),
