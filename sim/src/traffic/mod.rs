@@ -299,6 +299,8 @@ pub struct TrafficCore {
     /// when such a node is quarantined, flows are rerouted.
     transit: Vec<u32>,
     paths_version: u64,
+    /// The part of the allocation the solver gets: flows over oversubscribed channels.
+    oversubscribed: Oversubscribed,
     counters: TrafficCounters,
     /// Why `auto` fell back to the CPU, if it did.
     pub fallback: Option<String>,
@@ -468,6 +470,7 @@ impl TrafficCore {
             latency_us,
             state: TrafficState::default(),
             exact_rate: Vec::new(),
+            oversubscribed: Oversubscribed::default(),
             backend,
             down: vec![false; n],
             unserved: Vec::new(),
@@ -801,18 +804,10 @@ impl TrafficCore {
         }
         self.demand(scenario, security, policy, clock, metrics);
         // 3. Allocation.
-        let fl = &self.flows;
-        let n = fl.len();
-        self.exact_rate.resize(n, 0);
-        let problem = AllocationProblem {
-            capacity: &self.used_capacity,
-            path_offsets: &fl.path_offsets,
-            path_links: &fl.dense_links,
-            demand: &fl.demand,
-            priority: &fl.priority,
-        };
-        self.backend
-            .allocate(&problem, self.paths_version, &mut self.exact_rate)?;
+        self.state.offered = per_channel_sums(&self.flows, self.used.len(), |f| {
+            u64::from(self.flows.demand[f])
+        });
+        self.allocate()?;
         self.state.rate.clear();
         self.state
             .rate
@@ -922,49 +917,45 @@ impl TrafficCore {
         }
     }
 
-    #[expect(
-        clippy::needless_range_loop,
-        reason = "flow ids index several parallel arrays"
-    )]
+    /// Allocates this tick's demands into `exact_rate` ([`allocate_with_room`]).
+    fn allocate(&mut self) -> Result<(), TrafficError> {
+        let fl = &self.flows;
+        let problem = AllocationProblem {
+            capacity: &self.used_capacity,
+            path_offsets: &fl.path_offsets,
+            path_links: &fl.dense_links,
+            demand: &fl.demand,
+            priority: &fl.priority,
+        };
+        allocate_with_room(
+            &problem,
+            &self.state.offered,
+            self.paths_version,
+            &mut self.oversubscribed,
+            &mut self.backend,
+            &mut self.exact_rate,
+        )
+    }
+
     fn derive(&mut self, scenario: &Scenario) {
-        let channels = self.used.len();
         let fl = &self.flows;
         let rate = &self.exact_rate;
-        // Integer sums per channel: one chunk of flows per worker thread (and no more
-        // than one per 16k flows), each summed into its own arrays, then added up. Any
-        // split gives the same totals, and the cost is linear in flows plus threads ×
-        // channels, not in chunks × channels.
-        const MIN_FLOWS_PER_SUM: usize = 1 << 14;
-        let chunks = rayon::current_num_threads()
-            .min(fl.len().div_ceil(MIN_FLOWS_PER_SUM))
-            .max(1);
-        let per_chunk = fl.len().div_ceil(chunks).max(1);
-        let partial: Vec<(Vec<u64>, Vec<u64>)> = (0..chunks)
-            .into_par_iter()
-            .map(|chunk| {
-                let (mut load, mut offered) = (vec![0u64; channels], vec![0u64; channels]);
-                let end = ((chunk + 1) * per_chunk).min(fl.len());
-                for f in (chunk * per_chunk).min(end)..end {
-                    if fl.demand[f] > 0 {
-                        let (o0, o1) =
-                            (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
-                        for &c in &fl.dense_links[o0..o1] {
-                            // A channel's rates sum to at most its capacity · 2^32 < 2^64.
-                            load[c as usize] += rate[f];
-                            offered[c as usize] += u64::from(fl.demand[f]);
-                        }
-                    }
-                }
-                (load, offered)
-            })
-            .collect();
-        let mut partial = partial.into_iter();
-        let (mut load, mut offered) = partial.next().expect("at least one chunk");
-        for (l, o) in partial {
-            load.iter_mut().zip(l).for_each(|(x, y)| *x += y);
-            offered.iter_mut().zip(o).for_each(|(x, y)| *x += y);
-        }
-        load.iter_mut().for_each(|x| *x = maxmin::kbps_nearest(*x));
+        // Every flow got its demand unless some channel is oversubscribed.
+        let all_met = self
+            .state
+            .offered
+            .iter()
+            .zip(&self.used_capacity)
+            .all(|(&o, &cap)| o <= u64::from(cap));
+        let load: Vec<u64> = if all_met {
+            self.state.offered.clone()
+        } else {
+            // A channel's rates sum to at most its capacity · 2^32 < 2^64.
+            let mut load = per_channel_sums(fl, self.used.len(), |f| rate[f]);
+            load.iter_mut().for_each(|x| *x = maxmin::kbps_nearest(*x));
+            load
+        };
+        let offered = &self.state.offered;
         let limit = scenario.traffic.queue_limit_us;
         let queue_us: Vec<u64> = offered
             .iter()
@@ -984,7 +975,6 @@ impl TrafficCore {
             })
             .collect();
         self.state.load = load;
-        self.state.offered = offered;
         self.state.queue_us = queue_us;
         self.state.latency_us = latency_us;
     }
@@ -1129,6 +1119,161 @@ impl Persist for TrafficCore {
         self.paths_version = version;
         self.measured = MeasuredLinks::default();
         Ok(())
+    }
+}
+
+/// Sums `value(f)` over the flows with a demand, per channel of their paths (dense ids):
+/// one chunk of flows per worker thread (and no more than one per 16k flows), each summed
+/// into its own array, then added up. Any split gives the same totals, and the cost is
+/// linear in flows plus threads × channels.
+fn per_channel_sums(
+    fl: &FlowSet,
+    channels: usize,
+    value: impl Fn(usize) -> u64 + Sync,
+) -> Vec<u64> {
+    const MIN_FLOWS_PER_SUM: usize = 1 << 14;
+    let chunks = rayon::current_num_threads()
+        .min(fl.len().div_ceil(MIN_FLOWS_PER_SUM))
+        .max(1);
+    let per_chunk = fl.len().div_ceil(chunks).max(1);
+    let sum_chunk = |chunk: usize| {
+        let mut sums = vec![0u64; channels];
+        let end = ((chunk + 1) * per_chunk).min(fl.len());
+        for f in (chunk * per_chunk).min(end)..end {
+            if fl.demand[f] > 0 {
+                let v = value(f);
+                let (o0, o1) = (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
+                for &c in &fl.dense_links[o0..o1] {
+                    sums[c as usize] += v;
+                }
+            }
+        }
+        sums
+    };
+    if chunks == 1 {
+        return sum_chunk(0);
+    }
+    let partial: Vec<Vec<u64>> = (0..chunks).into_par_iter().map(sum_chunk).collect();
+    let mut partial = partial.into_iter();
+    let mut sums = partial.next().expect("at least one chunk");
+    for p in partial {
+        sums.iter_mut().zip(p).for_each(|(x, y)| *x += y);
+    }
+    sums
+}
+
+/// Allocates `p` into `rate` (resized to its flows), `offered` being each link's summed
+/// demand. Only the flows that cross an oversubscribed link (offered more than its
+/// capacity) go to the backend, and only over such links: a link whose flows together ask
+/// no more than its capacity never limits any of them (at every level of the filling its
+/// fair share is at least the smallest demand still unmet on it, and a demand is met before
+/// a share at the same level binds), so a flow whose links all have room gets its demand,
+/// and dropping roomy links from the other flows' paths changes no step of the filling.
+/// The answer is the same bits as the whole problem's (property-tested in `tests.rs`), and
+/// a city whose links all have room allocates without a solver. `paths_version` changes
+/// whenever `p`'s paths do.
+pub(crate) fn allocate_with_room(
+    p: &AllocationProblem<'_>,
+    offered: &[u64],
+    paths_version: u64,
+    sub: &mut Oversubscribed,
+    backend: &mut Backend,
+    rate: &mut Vec<Rate>,
+) -> Result<(), TrafficError> {
+    rate.clear();
+    rate.par_extend(p.demand.par_iter().map(|&d| maxmin::rate_of(d)));
+    let over: Vec<u32> = (0..p.capacity.len() as u32)
+        .filter(|&c| offered[c as usize] > u64::from(p.capacity[c as usize]))
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    sub.prepare(p, paths_version, over);
+    // Most flows limited: the whole problem, whose per-link lists outlive changes in
+    // which links are oversubscribed (even versions; the part's are odd).
+    if sub.flows.len() > p.flows() / 4 * 3 {
+        return backend.allocate(p, 2 * paths_version, rate);
+    }
+    sub.demand.clear();
+    sub.demand
+        .extend(sub.flows.iter().map(|&f| p.demand[f as usize]));
+    sub.rate.clear();
+    sub.rate.resize(sub.flows.len(), 0);
+    let part = AllocationProblem {
+        capacity: &sub.capacity,
+        path_offsets: &sub.offsets,
+        path_links: &sub.links,
+        demand: &sub.demand,
+        priority: &sub.priority,
+    };
+    backend.allocate(&part, 2 * sub.version + 1, &mut sub.rate)?;
+    for (&f, &r) in sub.flows.iter().zip(&sub.rate) {
+        rate[f as usize] = r;
+    }
+    Ok(())
+}
+
+/// The allocation problem of the flows that cross an oversubscribed channel, over those
+/// channels alone ([`TrafficCore::allocate`]). Its structure (which flows, their paths
+/// re-numbered over the oversubscribed channels) is kept while the paths and the set of
+/// oversubscribed channels stay the same; demands are gathered every tick.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Oversubscribed {
+    /// The paths' version and oversubscribed channels (dense ids) it was built for.
+    built_for: Option<(u64, Vec<u32>)>,
+    /// Bumped at every rebuild: the backend's key for its per-path state.
+    version: u64,
+    /// Flow ids, ascending.
+    flows: Vec<u32>,
+    /// Path offsets into `links`, one more than flows.
+    offsets: Vec<u32>,
+    /// Each flow's oversubscribed channels, numbered in `over`'s order.
+    links: Vec<u32>,
+    /// Capacity of each oversubscribed channel.
+    capacity: Vec<u32>,
+    /// Each flow's priority class.
+    priority: Vec<u8>,
+    /// This tick's demands.
+    demand: Vec<u32>,
+    /// This tick's rates.
+    rate: Vec<Rate>,
+}
+
+impl Oversubscribed {
+    /// Rebuilds the structure unless it was built for these paths and channels.
+    fn prepare(&mut self, p: &AllocationProblem<'_>, paths_version: u64, over: Vec<u32>) {
+        if self
+            .built_for
+            .as_ref()
+            .is_some_and(|(v, o)| *v == paths_version && *o == over)
+        {
+            return;
+        }
+        let mut number = vec![u32::MAX; p.capacity.len()];
+        for (i, &c) in over.iter().enumerate() {
+            number[c as usize] = i as u32;
+        }
+        self.capacity = over.iter().map(|&c| p.capacity[c as usize]).collect();
+        self.flows.clear();
+        self.links.clear();
+        self.offsets.clear();
+        self.offsets.push(0);
+        for f in 0..p.flows() {
+            let before = self.links.len();
+            self.links.extend(
+                p.path(f)
+                    .iter()
+                    .map(|&c| number[c as usize])
+                    .filter(|&n| n != u32::MAX),
+            );
+            if self.links.len() > before {
+                self.flows.push(f as u32);
+                self.offsets.push(self.links.len() as u32);
+            }
+        }
+        self.priority = self.flows.iter().map(|&f| p.priority[f as usize]).collect();
+        self.version += 1;
+        self.built_for = Some((paths_version, over));
     }
 }
 

@@ -396,6 +396,88 @@ fn filling_reused_across_problems_equals_reference() {
         .unwrap();
 }
 
+/// Only flows over oversubscribed links go to the solver, over those links alone, and the
+/// answer is the reference's bit for bit: on random problems where some links have room
+/// (capacities up to 10^6 kbit/s) and some do not, with one backend and one part reused
+/// across problems as a run reuses them, and each problem allocated twice (the second
+/// time from the kept part). Both ways are taken: the part alone, and the whole problem
+/// where most flows are limited.
+#[test]
+fn flows_on_roomy_links_get_their_demand_and_the_rest_the_reference() {
+    let state = std::cell::RefCell::new((Oversubscribed::default(), Backend::Cpu(Box::default())));
+    let version = std::cell::Cell::new(0u64);
+    let ways = std::cell::Cell::new([0u32; 3]);
+    let roomy = (1usize..12).prop_flat_map(|links| {
+        let capacity = prop::collection::vec(
+            prop_oneof![2 => 0u32..3000, 3 => 100_000u32..1_000_000],
+            links,
+        );
+        let flow = (
+            prop::collection::btree_set(0..links as u32, 1..links.min(4) + 1),
+            prop_oneof![4 => 0u32..3000, 1 => 20_000u32..200_000],
+            0u8..3,
+        );
+        (capacity, prop::collection::vec(flow, 0..40)).prop_map(|(capacity, flows)| Owned {
+            capacity,
+            paths: flows
+                .iter()
+                .map(|f| f.0.iter().copied().collect())
+                .collect(),
+            demand: flows.iter().map(|f| f.1).collect(),
+            priority: flows.iter().map(|f| f.2).collect(),
+        })
+    });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: cases(400),
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&prop_oneof![roomy, problem()], |o| {
+            version.set(version.get() + 1);
+            let reference = o.reference();
+            let mut offered = vec![0u64; o.capacity.len()];
+            for (path, &d) in o.paths.iter().zip(&o.demand) {
+                for &l in path {
+                    offered[l as usize] += u64::from(d);
+                }
+            }
+            let limited = o
+                .paths
+                .iter()
+                .filter(|path| {
+                    path.iter()
+                        .any(|&l| offered[l as usize] > u64::from(o.capacity[l as usize]))
+                })
+                .count();
+            let mut w = ways.get();
+            w[if limited == 0 {
+                0
+            } else if limited > o.paths.len() / 4 * 3 {
+                2
+            } else {
+                1
+            }] += 1;
+            ways.set(w);
+            for _ in 0..2 {
+                let rate = o.solve(&mut |p| {
+                    let mut rate = vec![Rate::MAX; 3];
+                    let (sub, backend) = &mut *state.borrow_mut();
+                    allocate_with_room(p, &offered, version.get(), sub, backend, &mut rate)
+                        .expect("CPU allocation");
+                    rate
+                });
+                prop_assert_eq!(&rate, &reference);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let w = ways.get();
+    assert!(
+        w.iter().all(|&n| n > 0),
+        "all three ways taken (no solver, the part, the whole): {w:?}"
+    );
+}
+
 /// Enough flows in one class (over 2 × 65,536) that the filling splits its per-link
 /// counts among the threads: the same answer at 1 and 2 threads as the rounds give.
 #[test]
