@@ -13,7 +13,7 @@ use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 use paraverse_sim::rng::Stream;
 use paraverse_sim::traffic::TrafficCore;
-use paraverse_sim::world::benign_connections;
+use paraverse_sim::world::{benign_draws, benign_telemetry};
 use serde::Serialize;
 
 use crate::alloc::live_bytes;
@@ -81,11 +81,13 @@ fn baseline(scenario: &Scenario, ticks: u32) -> f64 {
         .iter()
         .flat_map(|g| std::iter::repeat_n(g.connections.raw(), g.count as usize))
         .collect();
-    let mut out = vec![0u32; means.len()];
+    let mut out = vec![Telemetry::default(); means.len()];
     let start = Instant::now();
     for tick in 1..=ticks {
+        let draws = benign_draws(&rng, tick);
         for (node, (o, &m)) in out.iter_mut().zip(&means).enumerate() {
-            *o = benign_connections(&rng, m, node as u32, tick);
+            let node = node as u32;
+            *o = benign_telemetry(&rng, draws.draw(node), m, 300, node, tick);
         }
         std::hint::black_box(&out);
     }

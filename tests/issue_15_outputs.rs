@@ -250,5 +250,5 @@ fn costs_carry_no_float_noise() {
         assert!(decimals <= 6, "cost.{key} = {written}");
         assert!(v > 0.0);
     }
-    assert_eq!(summary["cost"]["ops"].to_string(), "272.75");
+    assert_eq!(summary["cost"]["ops"].to_string(), "272.47");
 }

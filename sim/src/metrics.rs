@@ -543,16 +543,34 @@ pub fn account(
         .map(|(sec, grp)| {
             let mut c = StateCounts::default();
             let mut z = vec![[0u64; 3]; zones];
-            for (s, g) in sec.iter().zip(grp) {
-                c.compromised += u64::from(s.compromised);
-                c.quarantined += u64::from(s.quarantined);
-                c.patched += u64::from(s.patched);
-                c.ever_compromised += u64::from(s.ever_compromised);
-                c.vulnerable += u64::from(s.exposed() && exploitable[g.0 as usize]);
-                let zc = &mut z[zone_of[g.0 as usize]];
-                zc[0] += u64::from(s.compromised);
-                zc[1] += u64::from(s.quarantined);
-                zc[2] += u64::from(s.alerted);
+            // Runs of one group (groups are mostly long runs of nodes): counts in
+            // registers over the run, then added to the group's totals.
+            let mut start = 0;
+            while start < sec.len() {
+                let g = grp[start].0;
+                let len = grp[start..].iter().take_while(|x| x.0 == g).count();
+                let mut n = [0u32; 6];
+                for s in &sec[start..start + len] {
+                    n[0] += u32::from(s.compromised);
+                    n[1] += u32::from(s.quarantined);
+                    n[2] += u32::from(s.patched);
+                    n[3] += u32::from(s.ever_compromised);
+                    n[4] += u32::from(s.exposed());
+                    n[5] += u32::from(s.alerted);
+                }
+                let n = n.map(u64::from);
+                c.compromised += n[0];
+                c.quarantined += n[1];
+                c.patched += n[2];
+                c.ever_compromised += n[3];
+                if exploitable[g as usize] {
+                    c.vulnerable += n[4];
+                }
+                let zc = &mut z[zone_of[g as usize]];
+                zc[0] += n[0];
+                zc[1] += n[1];
+                zc[2] += n[5];
+                start += len;
             }
             (c, z)
         })

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{CheckpointError, Persist, decode, encode};
-use crate::rng::{Chance, SimRng, Stream};
+use crate::rng::{SimRng, Stream};
 use crate::scenario::{GroupId, NodeKind, Scenario, ZoneId};
 
 /// A node's id: its index in the topology and in every node slice.
@@ -329,35 +329,65 @@ pub fn spawn_nodes(world: &mut World, scenario: &Scenario, rng: &SimRng) {
     world.spawn_batch(batch);
 }
 
-const BENIGN: Stream = Stream::named("demand.benign_connections");
-const BENIGN_HOST: Stream = Stream::named("demand.benign_host");
+const BENIGN: Stream = Stream::named("demand.benign");
+const BENIGN_BURST: Stream = Stream::named("demand.benign_burst");
 
-/// Chance per node and tick that a user mistypes a password (a benign failed log-in).
-pub const TYPO_CHANCE: Chance = Chance::from_ratio(1, 2_000);
+/// Chance per node and tick, out of 2^20, that a user mistypes a password (a benign
+/// failed log-in): 1 in 2,000.
+pub const TYPO_IN_2_20: u64 = 524;
 
-/// Chance per node and tick of a benign burst (an update check, peer discovery) that
-/// looks like a scan to a rate-threshold detector; the source of honest false positives.
-pub const BENIGN_BURST_CHANCE: Chance = Chance::from_ratio(1, 5_000);
+/// Chance per node and tick, out of 2^20, of a benign burst (an update check, peer
+/// discovery) that looks like a scan to a rate-threshold detector; the source of honest
+/// false positives: 1 in 5,000.
+pub const BURST_IN_2_20: u64 = 210;
 
-/// Benign outbound connection attempts of one node in one tick.
+/// A node's benign telemetry in one tick, from one 64-bit draw of the tick's benign
+/// stream ([`benign_draws`]), cut into fields:
 ///
-/// The count has the group's mean rate: a triangular draw on `[0, 2·mean]` (two uniform
-/// halves), rounded by a Bernoulli draw on the fraction, plus, with
-/// [`BENIGN_BURST_CHANCE`], a burst of up to `20·mean + 10` attempts. A group with a
-/// mean of 0 is silent: no attempts and no bursts.
+/// - outbound connection attempts at the group's mean (`mean_fx`, 32.32): a triangular
+///   draw on `[0, 2·mean]` (two 12-bit uniforms, bits 0–23, centred so the mean is exact),
+///   rounded by a Bernoulli draw on the fraction (bits 32–43); with chance
+///   [`BURST_IN_2_20`] (bits 44–63), a burst of up to `20·mean + 10` attempts (sized by a
+///   second draw, taken only then). A group with a mean of 0 is silent: no attempts, no
+///   bursts;
+/// - a failed log-in (a typo) with chance [`TYPO_IN_2_20`] (bits 44–63, a range apart from
+///   the burst's);
+/// - CPU load: the kind's base (`base_cpu`, ‰) ±100 ‰, uniform (bits 24–31).
+///
+/// One draw where there were five keeps the million-node city's tick cheap (#20).
 #[inline]
-pub fn benign_connections(rng: &SimRng, mean_fx: u64, node: u32, tick: u32) -> u32 {
-    let d = rng.draw(BENIGN, node, tick, 0);
-    // Two 32-bit uniforms in [0, 1) summed: [0, 2) in 32.32, mean 1.
-    let tri = (d >> 32) + (d & 0xFFFF_FFFF);
-    let fx = ((u128::from(mean_fx) * u128::from(tri)) >> 32) as u64;
-    let d2 = rng.draw(BENIGN, node, tick, 1);
-    let mut count = (fx >> 32) as u32 + u32::from((d2 & 0xFFFF_FFFF) < (fx & 0xFFFF_FFFF));
-    if mean_fx > 0 && BENIGN_BURST_CHANCE.hit(d2) {
+pub fn benign_telemetry(
+    rng: &SimRng,
+    d: u64,
+    mean_fx: u64,
+    base_cpu: u16,
+    node: u32,
+    tick: u32,
+) -> Telemetry {
+    // Two 12-bit uniforms summed, plus one, in units of 2^-12: (0, 2), mean 1 exactly.
+    let tri = (((d & 0xFFF) + ((d >> 12) & 0xFFF) + 1) << 20) as u128;
+    let fx = ((u128::from(mean_fx) * tri) >> 32) as u64;
+    // A 12-bit uniform at the centre of its 2^20-wide step: unbiased rounding.
+    let round = (((d >> 32) & 0xFFF) << 20) | (1 << 19);
+    let mut connections = (fx >> 32) as u32 + u32::from(round < (fx & 0xFFFF_FFFF));
+    let rare = d >> 44;
+    if mean_fx > 0 && rare >= (1 << 20) - BURST_IN_2_20 {
         let span = (mean_fx >> 32) * 20 + 10;
-        count += rng.below(BENIGN, node, tick, 2, span + 1) as u32;
+        connections += rng.below(BENIGN_BURST, node, tick, 0, span + 1) as u32;
     }
-    count
+    // 0..=200 from 8 bits, the half-step offset centring the mean on 100.
+    let noise = ((((d >> 24) & 0xFF) * 201 + 100) >> 8) as u16;
+    Telemetry {
+        connections,
+        auth_failures: u16::from(rare < TYPO_IN_2_20),
+        cpu_permille: (base_cpu + noise).saturating_sub(100),
+    }
+}
+
+/// The draws of [`benign_telemetry`] in one tick: node `n`'s is `benign_draws(..).draw(n)`.
+#[inline]
+pub fn benign_draws(rng: &SimRng, tick: u32) -> crate::rng::TickDraws {
+    rng.tick_draws(BENIGN, tick)
 }
 
 /// Chance per node and tick (out of 65,536) of a benign bulk upload (a backup, a video, a
@@ -384,16 +414,6 @@ pub fn benign_egress(rng: &SimRng, base_egress: u32, node: u32, tick: u32) -> u3
     egress.min(u64::from(u32::MAX)) as u32
 }
 
-/// Benign failed log-ins and CPU load of one node in one tick: a typo with
-/// [`TYPO_CHANCE`], and the kind's base load ±100 ‰, uniform.
-#[inline]
-pub fn benign_host(rng: &SimRng, base_cpu: u16, node: u32, tick: u32) -> (u16, u16) {
-    let d = rng.draw(BENIGN_HOST, node, tick, 0);
-    let typo = u16::from(TYPO_CHANCE.hit(d));
-    let noise = (((d & 0xFFFF) * 201) >> 16) as u16; // 0..=200
-    (typo, (base_cpu + noise).saturating_sub(100))
-}
-
 /// Demand stage: every node's telemetry starts the tick at its benign baseline.
 pub fn benign_demand(
     mut nodes: Query<(&InGroup, &mut Telemetry)>,
@@ -414,6 +434,7 @@ pub fn benign_demand(
         .map(|g| base_cpu_permille(g.kind))
         .collect();
     let (rng, tick) = (*rng, clock.tick);
+    let draws = benign_draws(&rng, tick);
     telemetry
         .par_chunks_mut(CHUNK)
         .zip(groups.par_chunks(CHUNK))
@@ -422,13 +443,8 @@ pub fn benign_demand(
             let base = (c * CHUNK) as u32;
             for (k, (t, g)) in tel.iter_mut().zip(grp).enumerate() {
                 let node = base + k as u32;
-                let (auth_failures, cpu_permille) =
-                    benign_host(&rng, cpu[g.0 as usize], node, tick);
-                *t = Telemetry {
-                    connections: benign_connections(&rng, means[g.0 as usize], node, tick),
-                    auth_failures,
-                    cpu_permille,
-                };
+                let g = g.0 as usize;
+                *t = benign_telemetry(&rng, draws.draw(node), means[g], cpu[g], node, tick);
             }
         });
 }
@@ -451,22 +467,53 @@ mod tests {
         assert!(all.compromised && all.hardened && all.campaign == 3 && all.rebuilds == 250);
     }
 
+    fn telemetry(mean: u64, base_cpu: u16, nodes: u32) -> Vec<Telemetry> {
+        let rng = SimRng::new(1);
+        let draws = benign_draws(&rng, 7);
+        (0..nodes)
+            .map(|n| benign_telemetry(&rng, draws.draw(n), mean, base_cpu, n, 7))
+            .collect()
+    }
+
     /// A silent group (mean 0) makes no attempts, bursts included; a busy one bursts
     /// about once in 5,000 node-ticks.
     #[test]
     fn silent_groups_never_burst() {
-        let rng = SimRng::new(1);
-        let silent = (0..200_000u32)
-            .map(|n| benign_connections(&rng, 0, n, 7))
-            .sum::<u32>();
+        let silent: u32 = telemetry(0, 0, 200_000).iter().map(|t| t.connections).sum();
         assert_eq!(silent, 0);
         let mean = crate::rng::PerTick::from_rate(1.0, 1_000_000).raw();
-        let bursts = (0..200_000u32)
-            .filter(|&n| benign_connections(&rng, mean, n, 7) > 2)
+        let bursts = telemetry(mean, 0, 200_000)
+            .iter()
+            .filter(|t| t.connections > 2)
             .count();
         assert!(
             (20..70).contains(&bursts),
             "{bursts} bursts in 200,000 node-ticks"
         );
+    }
+
+    /// The fields of the one draw have their stated laws: the mean of the connection
+    /// count (bursts aside) within 1 % of the group's mean, spread over `[0, 2·mean]`;
+    /// typos about one in 2,000; CPU load within ±100 ‰ of the base with mean the base.
+    #[test]
+    fn benign_telemetry_has_its_stated_laws() {
+        let n = 400_000u32;
+        let mean = crate::rng::PerTick::from_rate(3.7, 1_000_000).raw();
+        let all = telemetry(mean, 300, n);
+        let plain: Vec<u32> = all
+            .iter()
+            .map(|t| t.connections)
+            .filter(|&c| c <= 8)
+            .collect();
+        let average = plain.iter().map(|&c| f64::from(c)).sum::<f64>() / plain.len() as f64;
+        assert!((average - 3.7).abs() < 0.037, "mean {average}");
+        assert!(plain.contains(&0) && plain.contains(&7));
+        let typos = all.iter().filter(|t| t.auth_failures > 0).count();
+        assert!((150..260).contains(&typos), "{typos} typos in {n}");
+        let cpu: Vec<u16> = all.iter().map(|t| t.cpu_permille).collect();
+        assert!(cpu.iter().all(|&c| (200..=400).contains(&c)));
+        assert!(cpu.contains(&200) && cpu.contains(&400));
+        let cpu_mean = cpu.iter().map(|&c| f64::from(c)).sum::<f64>() / f64::from(n);
+        assert!((cpu_mean - 300.0).abs() < 0.5, "CPU mean {cpu_mean}");
     }
 }

@@ -299,6 +299,8 @@ pub struct TrafficCore {
     /// when such a node is quarantined, flows are rerouted.
     transit: Vec<u32>,
     paths_version: u64,
+    /// Propagation delay along each flow's path, µs, and the paths' version it is for.
+    propagation_us: (Option<u64>, Vec<u64>),
     /// The part of the allocation the solver gets: flows over oversubscribed channels.
     oversubscribed: Oversubscribed,
     counters: TrafficCounters,
@@ -471,6 +473,7 @@ impl TrafficCore {
             state: TrafficState::default(),
             exact_rate: Vec::new(),
             oversubscribed: Oversubscribed::default(),
+            propagation_us: (None, Vec::new()),
             backend,
             down: vec![false; n],
             unserved: Vec::new(),
@@ -790,19 +793,32 @@ impl TrafficCore {
         clock: &Clock,
         metrics: &mut Metrics,
     ) -> Result<(), TrafficError> {
-        // 1. Availability: quarantined nodes leave the network.
-        let mut reroute = false;
-        for (i, s) in security.iter().enumerate() {
-            if s.quarantined != self.down[i] {
-                self.down[i] = s.quarantined;
-                // A node that carried or served flows left, or any node came back.
-                reroute |= self.transit[i] > 0 || !s.quarantined;
-            }
-        }
+        // 1. Availability: quarantined nodes leave the network. One pass (split among the
+        // threads) also sees whether any node cannot serve.
+        const NODES_PER_TASK: usize = 1 << 16;
+        let transit = &self.transit;
+        let (reroute, unserving) = self
+            .down
+            .par_chunks_mut(NODES_PER_TASK)
+            .zip(security.par_chunks(NODES_PER_TASK))
+            .enumerate()
+            .map(|(c, (down, sec))| {
+                let (mut reroute, mut unserving) = (false, false);
+                for (k, (d, s)) in down.iter_mut().zip(sec).enumerate() {
+                    unserving |= !s.serving();
+                    if s.quarantined != *d {
+                        *d = s.quarantined;
+                        // A node that carried or served flows left, or any node came back.
+                        reroute |= transit[c * NODES_PER_TASK + k] > 0 || !s.quarantined;
+                    }
+                }
+                (reroute, unserving)
+            })
+            .reduce(|| (false, false), |a, b| (a.0 | b.0, a.1 | b.1));
         if reroute {
             self.route_all(scenario, topology);
         }
-        self.demand(scenario, security, policy, clock, metrics);
+        self.demand(scenario, security, policy, clock, metrics, unserving);
         // 3. Allocation.
         self.state.offered = per_channel_sums(&self.flows, self.used.len(), |f| {
             u64::from(self.flows.demand[f])
@@ -837,6 +853,7 @@ impl TrafficCore {
         policy: &AccessPolicy,
         clock: &Clock,
         metrics: &mut Metrics,
+        unserving: bool,
     ) {
         let t = &scenario.traffic;
         let time_of_day =
@@ -850,6 +867,13 @@ impl TrafficCore {
         // Linear between this hour's value and the next: level is per mille × 3.6e9.
         const HOUR: i128 = 3_600_000_000;
         let level = (a as i128 * HOUR + (b as i128 - a as i128) * into_hour as i128) as u128;
+        // demand · level / (1000 · HOUR), rounded down: with the fraction reduced, the
+        // product fits 64 bits whenever the numerator fits 32 (at whole-second ticks it
+        // does); 128 bits otherwise. The same quotient either way.
+        let whole = 1000 * HOUR as u128;
+        let g = gcd(level, whole);
+        let (num, den) = (level / g, whole / g);
+        let narrow = (num <= u128::from(u32::MAX)).then_some((num as u64, den as u64));
         let fl = &mut self.flows;
         let down = &self.down;
         // Tasks of at least MIN_FLOWS_PER_TASK flows: a small network's tick stays on one
@@ -863,7 +887,10 @@ impl TrafficCore {
                 *d = if !active {
                     0
                 } else if fl.diurnal[f] {
-                    (u128::from(fl.base_demand[f]) * level / (1000 * HOUR as u128)) as u32
+                    match narrow {
+                        Some((num, den)) => (u64::from(fl.base_demand[f]) * num / den) as u32,
+                        None => (u128::from(fl.base_demand[f]) * num / den) as u32,
+                    }
                 } else {
                     fl.base_demand[f]
                 };
@@ -903,7 +930,7 @@ impl TrafficCore {
         // A benign flow to or from a node that cannot serve (encrypted, overwhelmed) is
         // wanted but gets nothing; attack flows keep flowing at it.
         self.unserved.clear();
-        if security.iter().any(|s| !s.serving()) {
+        if unserving {
             for f in 0..fl.len() {
                 if !fl.class[f].is_attack()
                     && fl.demand[f] > 0
@@ -958,22 +985,48 @@ impl TrafficCore {
         let offered = &self.state.offered;
         let limit = scenario.traffic.queue_limit_us;
         let queue_us: Vec<u64> = offered
-            .iter()
+            .par_iter()
+            .with_min_len(MIN_FLOWS_PER_TASK)
             .zip(&self.used_capacity)
             .map(|(&o, &cap)| queue_delay_us(o, cap, limit))
             .collect();
-        let latency_us: Vec<u64> = (0..fl.len())
-            .into_par_iter()
-            .with_min_len(MIN_FLOWS_PER_TASK)
-            .map(|f| {
-                let (o0, o1) = (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
-                fl.path_links[o0..o1]
-                    .iter()
-                    .zip(&fl.dense_links[o0..o1])
-                    .map(|(&c, &d)| self.latency_us[(c / 2) as usize] + queue_us[d as usize])
-                    .sum()
-            })
-            .collect();
+        // Propagation along each path, kept while the paths are; queues are added only
+        // where some channel has one (on roomy links they round to 0 µs).
+        if self.propagation_us.0 != Some(self.paths_version) {
+            let latency = &self.latency_us;
+            self.propagation_us = (
+                Some(self.paths_version),
+                (0..fl.len())
+                    .into_par_iter()
+                    .with_min_len(MIN_FLOWS_PER_TASK)
+                    .map(|f| {
+                        let (o0, o1) =
+                            (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
+                        fl.path_links[o0..o1]
+                            .iter()
+                            .map(|&c| latency[(c / 2) as usize])
+                            .sum()
+                    })
+                    .collect(),
+            );
+        }
+        let propagation = &self.propagation_us.1;
+        let latency_us: Vec<u64> = if queue_us.iter().all(|&q| q == 0) {
+            propagation.clone()
+        } else {
+            (0..fl.len())
+                .into_par_iter()
+                .with_min_len(MIN_FLOWS_PER_TASK)
+                .map(|f| {
+                    let (o0, o1) = (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
+                    propagation[f]
+                        + fl.dense_links[o0..o1]
+                            .iter()
+                            .map(|&d| queue_us[d as usize])
+                            .sum::<u64>()
+                })
+                .collect()
+        };
         self.state.load = load;
         self.state.queue_us = queue_us;
         self.state.latency_us = latency_us;
@@ -983,23 +1036,42 @@ impl TrafficCore {
         let fl = &self.flows;
         let st = &self.state;
         let zones = scenario.zones.len().max(1);
-        let mut total = vec![0u64; zones];
-        let mut ok = vec![0u64; zones];
-        let mut active = 0u64;
-        let mut delivered = 0u128;
-        for f in 0..fl.len() {
-            if fl.demand[f] == 0 {
-                continue;
-            }
-            active += 1;
-            delivered += u128::from(self.exact_rate[f]);
-            if fl.class[f] == FlowClass::XrStream {
-                let z = scenario.groups[scenario.group_of(fl.client[f]) as usize].zone as usize;
-                total[z] += 1;
-                if st.rate[f] >= fl.demand[f] && st.latency_us[f] <= fl.budget_us[f] {
-                    ok[z] += 1;
+        // Integer sums over flows, split among the threads (any split, the same sums).
+        let zone_of: Vec<usize> = scenario.groups.iter().map(|g| g.zone as usize).collect();
+        let chunks = rayon::current_num_threads()
+            .min(fl.len().div_ceil(MIN_FLOWS_PER_TASK))
+            .max(1);
+        let per_chunk = fl.len().div_ceil(chunks).max(1);
+        let sums: Vec<(Vec<u64>, Vec<u64>, u64, u128)> = (0..chunks)
+            .into_par_iter()
+            .map(|chunk| {
+                let (mut total, mut ok) = (vec![0u64; zones], vec![0u64; zones]);
+                let (mut active, mut delivered) = (0u64, 0u128);
+                let end = ((chunk + 1) * per_chunk).min(fl.len());
+                for f in (chunk * per_chunk).min(end)..end {
+                    if fl.demand[f] == 0 {
+                        continue;
+                    }
+                    active += 1;
+                    delivered += u128::from(self.exact_rate[f]);
+                    if fl.class[f] == FlowClass::XrStream {
+                        let z = zone_of[scenario.group_of(fl.client[f]) as usize];
+                        total[z] += 1;
+                        if st.rate[f] >= fl.demand[f] && st.latency_us[f] <= fl.budget_us[f] {
+                            ok[z] += 1;
+                        }
+                    }
                 }
-            }
+                (total, ok, active, delivered)
+            })
+            .collect();
+        let (mut total, mut ok) = (vec![0u64; zones], vec![0u64; zones]);
+        let (mut active, mut delivered) = (0u64, 0u128);
+        for (t, o, a, d) in sums {
+            total.iter_mut().zip(t).for_each(|(x, y)| *x += y);
+            ok.iter_mut().zip(o).for_each(|(x, y)| *x += y);
+            active += a;
+            delivered += d;
         }
         for &f in &self.unserved {
             if fl.class[f as usize] == FlowClass::XrStream {
@@ -1118,8 +1190,19 @@ impl Persist for TrafficCore {
         self.index_channels();
         self.paths_version = version;
         self.measured = MeasuredLinks::default();
+        // Caches keyed by the paths' version, which the restore may repeat.
+        self.propagation_us.0 = None;
+        self.oversubscribed.built_for = None;
         Ok(())
     }
+}
+
+/// Greatest common divisor (Euclid).
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
 }
 
 /// Sums `value(f)` over the flows with a demand, per channel of their paths (dense ids):
@@ -1285,10 +1368,13 @@ pub fn queue_delay_us(offered: u64, capacity: u32, limit: u64) -> u64 {
         return limit;
     }
     // T = 12,000 bit / (cap kbit/s) = 12,000 / cap ms = 12e6 / cap µs;
-    // delay = T·ρ/(1−ρ) = (12e6 / cap) · offered / (cap − offered).
-    let delay =
-        12_000_000u128 * u128::from(offered) / (u128::from(cap) * u128::from(cap - offered));
-    (delay.min(u128::from(limit))) as u64
+    // delay = T·ρ/(1−ρ) = (12e6 / cap) · offered / (cap − offered). Both products fit 64
+    // bits (offered < cap < 2^32); a delay under 1 µs needs no division.
+    let (num, den) = (12_000_000 * offered, cap * (cap - offered));
+    if num < den {
+        return 0;
+    }
+    (num / den).min(limit)
 }
 
 /// Loss share of a channel, for reports: `(offered − capacity) / offered` when overloaded.
