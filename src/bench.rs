@@ -28,6 +28,17 @@ struct ThreadFigure {
     node_ticks_per_s: f64,
     speedup_vs_1_thread: f64,
     ratio_to_baseline: f64,
+    /// This run's speed over the memory floor at its thread count.
+    ratio_to_floor: f64,
+}
+
+/// The memory-bandwidth floor at one thread count: a streaming triad's bandwidth over the
+/// bytes of per-node state a tick streams at least.
+#[derive(Debug, Serialize)]
+struct Floor {
+    threads: usize,
+    triad_gb_per_s: f64,
+    node_ticks_per_s: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,6 +56,9 @@ struct Figures {
     /// Heap bytes of each part of the built universe, largest first.
     heap_by_part: Vec<(String, usize)>,
     baseline_node_ticks_per_s: f64,
+    /// Bytes of per-node state one tick reads or writes at least ([`streamed_per_node_tick`]).
+    streamed_bytes_per_node_tick: usize,
+    floors: Vec<Floor>,
     runs: Vec<ThreadFigure>,
     compromised_after_run: u64,
 }
@@ -94,6 +108,56 @@ fn baseline(scenario: &Scenario, ticks: u32) -> f64 {
     f64::from(scenario.node_count) * f64::from(ticks) / start.elapsed().as_secs_f64()
 }
 
+/// Bytes of per-node state a tick of a scenario like the city streams at least, one term
+/// per pass over all nodes: demand reads each node's group and writes its telemetry;
+/// detection reads zone, telemetry and security; the worm (its scanners), the traffic
+/// core (availability) and the accounting (with the group) each read security; the
+/// traffic core reads and writes its down flag. A lower bound: random accesses (worm
+/// targets, flows) and the passes over flows and channels come on top.
+fn streamed_per_node_tick() -> usize {
+    use std::mem::size_of;
+    let (group, zone) = (size_of::<InGroup>(), size_of::<InZone>());
+    let (telemetry, security) = (size_of::<Telemetry>(), size_of::<Security>());
+    (group + telemetry)
+        + (zone + telemetry + security)
+        + security
+        + (security + 1)
+        + (security + group)
+}
+
+/// Streaming triad (`a = b + 3c`, McCalpin's STREAM kernel) over three arrays of 2^23
+/// u64 (192 MiB, far beyond the caches) at `threads` threads: the best of five passes,
+/// in GB/s counting 24 bytes per element.
+fn triad_gb_per_s(threads: usize) -> Result<f64> {
+    const N: usize = 1 << 23;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start worker threads")?;
+    Ok(pool.install(|| {
+        use rayon::prelude::*;
+        let b: Vec<u64> = (0..N as u64).into_par_iter().collect();
+        let c: Vec<u64> = (0..N as u64).into_par_iter().map(|x| x ^ 7).collect();
+        let mut a = vec![0u64; N];
+        let chunk = N.div_ceil(threads.max(1));
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let start = Instant::now();
+            a.par_chunks_mut(chunk)
+                .zip(b.par_chunks(chunk))
+                .zip(c.par_chunks(chunk))
+                .for_each(|((a, b), c)| {
+                    for ((x, &y), &z) in a.iter_mut().zip(b).zip(c) {
+                        *x = y.wrapping_add(z.wrapping_mul(3));
+                    }
+                });
+            best = best.min(start.elapsed().as_secs_f64());
+            std::hint::black_box(&a);
+        }
+        (3 * 8 * N) as f64 / best / 1e9
+    }))
+}
+
 fn warn_if_debug(command: &str) {
     if cfg!(debug_assertions) {
         eprintln!(
@@ -127,6 +191,16 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     );
 
     let base = baseline(&scenario, scenario.ticks.min(10));
+    let streamed = streamed_per_node_tick();
+    let mut floors = Vec::new();
+    for &t in &threads {
+        let gb = triad_gb_per_s(t)?;
+        floors.push(Floor {
+            threads: t,
+            triad_gb_per_s: gb,
+            node_ticks_per_s: gb * 1e9 / streamed as f64,
+        });
+    }
     // Memory: the built universe, and how much of it each part is.
     let (heap_total, parts, flows) = {
         let before = live_bytes();
@@ -162,6 +236,10 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
                     node_ticks_per_s: rate,
                     speedup_vs_1_thread: 0.0,
                     ratio_to_baseline: rate / base,
+                    ratio_to_floor: floors
+                        .iter()
+                        .find(|f| f.threads == t)
+                        .map_or(f64::NAN, |f| rate / f.node_ticks_per_s),
                 },
                 universe.finish(),
             ))
@@ -190,6 +268,8 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             / f64::from(scenario.terminal_count.max(1)),
         heap_by_part: parts,
         baseline_node_ticks_per_s: base,
+        streamed_bytes_per_node_tick: streamed,
+        floors,
         runs,
         compromised_after_run: compromised,
     };
@@ -225,19 +305,29 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "baseline (bare telemetry loop, 1 thread): {:.1} M node-ticks/s",
         base / 1e6
     );
+    for f in &figures.floors {
+        println!(
+            "memory floor at {} thread(s): triad {:.1} GB/s / {} bytes streamed per node-tick = {:.0} M node-ticks/s",
+            f.threads,
+            f.triad_gb_per_s,
+            figures.streamed_bytes_per_node_tick,
+            f.node_ticks_per_s / 1e6
+        );
+    }
     println!(
-        "{:>7} {:>9} {:>9} {:>18} {:>10} {:>12}",
-        "threads", "build s", "step s", "M node-ticks/s", "speed-up", "x baseline"
+        "{:>7} {:>9} {:>9} {:>18} {:>10} {:>12} {:>9}",
+        "threads", "build s", "step s", "M node-ticks/s", "speed-up", "x baseline", "x floor"
     );
     for r in &figures.runs {
         println!(
-            "{:>7} {:>9.2} {:>9.2} {:>18.1} {:>10.2} {:>12.2}",
+            "{:>7} {:>9.2} {:>9.2} {:>18.1} {:>10.2} {:>12.2} {:>9.2}",
             r.threads,
             r.build_s,
             r.step_s,
             r.node_ticks_per_s / 1e6,
             r.speedup_vs_1_thread,
-            r.ratio_to_baseline
+            r.ratio_to_baseline,
+            r.ratio_to_floor
         );
     }
     Ok(())
