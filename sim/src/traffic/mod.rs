@@ -299,6 +299,10 @@ pub struct TrafficCore {
     /// when such a node is quarantined, flows are rerouted.
     transit: Vec<u32>,
     paths_version: u64,
+    /// Each flow spec's distance field and the down flags it is for, kept for reroutes.
+    fields: Option<Fields>,
+    /// Reroutes that updated the kept fields instead of routing afresh (for tests).
+    incremental_reroutes: u64,
     /// Propagation delay along each flow's path, µs, and the paths' version it is for.
     propagation_us: (Option<u64>, Vec<u64>),
     /// The part of the allocation the solver gets: flows over oversubscribed channels.
@@ -474,6 +478,8 @@ impl TrafficCore {
             exact_rate: Vec::new(),
             oversubscribed: Oversubscribed::default(),
             propagation_us: (None, Vec::new()),
+            fields: None,
+            incremental_reroutes: 0,
             backend,
             down: vec![false; n],
             unserved: Vec::new(),
@@ -607,11 +613,15 @@ impl TrafficCore {
         self.flows.base_demand[flow as usize] = demand_kbps;
     }
 
+    /// Routes every flow afresh: one multi-source Dijkstra per flow spec, each client
+    /// walked on its spec's field; added flows one Dijkstra per destination. Keeps the
+    /// fields for [`TrafficCore::reroute`].
     fn route_all(&mut self, scenario: &Scenario, topology: &Topology) {
         let n = self.flows.len();
         let mut paths: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut routed = vec![false; n];
         let mut transit = vec![0u32; topology.node_count()];
+        let mut fields = Vec::with_capacity(scenario.flows.len());
         // Benign flows, one multi-source Dijkstra per spec.
         for (spec_id, spec) in scenario.flows.iter().enumerate() {
             let servers: Vec<u32> = scenario.groups[spec.servers as usize].nodes().collect();
@@ -650,11 +660,171 @@ impl TrafficCore {
                 }
                 routed[f] = true;
             }
+            fields.push(dist);
         }
         self.flows.routed = routed;
         self.transit = transit;
         self.route_added(topology, 0, &mut paths);
         self.store_paths(paths);
+        self.fields = Some(Fields {
+            down: self.down.clone(),
+            dist: fields,
+        });
+    }
+
+    /// Routes the flows again after nodes went down or came back, with the same result as
+    /// [`TrafficCore::route_all`] (paths, servers, transit counts: tested against it) but
+    /// touching only what changed: each spec's distance field is updated where the
+    /// changed nodes reach ([`routing::Router::update_distances`]), and only flows whose
+    /// walk could differ are walked again — those whose client or path has a node whose
+    /// distance or flag changed, or a neighbour that changed on a shortest path to it
+    /// (a walk picks among the neighbours one hop nearer, so only those can change a step).
+    /// Falls back to routing afresh without kept fields (a start, a restore), with added
+    /// flows (routed per destination), or when many nodes changed at once.
+    fn reroute(&mut self, scenario: &Scenario, topology: &Topology) {
+        let nodes = topology.node_count();
+        let Some(mut fields) = self.fields.take() else {
+            return self.route_all(scenario, topology);
+        };
+        let toggled: Vec<u32> = (0..nodes as u32)
+            .filter(|&v| fields.down[v as usize] != self.down[v as usize])
+            .collect();
+        if toggled.len() > nodes / 64 || self.flows.origin.contains(&ADDED) {
+            return self.route_all(scenario, topology);
+        }
+        // Per spec, the flows to walk again and their new walks.
+        let mut walked: Vec<(usize, Option<Walk>)> = Vec::new();
+        for (spec_id, spec) in scenario.flows.iter().enumerate() {
+            let servers = scenario.groups[spec.servers as usize].nodes();
+            let dist = &mut fields.dist[spec_id];
+            let changed = self
+                .router(topology)
+                .update_distances(dist, &toggled, |v| servers.contains(&v));
+            // Nodes whose walk step may differ: changed ones, and neighbours for which a
+            // changed node was or is one hop nearer.
+            let old_dist: std::collections::HashMap<u32, u64> = changed.iter().copied().collect();
+            let before = |v: u32| old_dist.get(&v).copied().unwrap_or(dist[v as usize]);
+            let mut touched = std::collections::HashSet::new();
+            for x in changed.iter().map(|c| c.0).chain(toggled.iter().copied()) {
+                touched.insert(x);
+                let (dx_old, dx_new) = (before(x), dist[x as usize]);
+                let (up_old, up_new) = (!fields.down[x as usize], !self.down[x as usize]);
+                for (&v, &l) in topology
+                    .neighbours(x)
+                    .iter()
+                    .zip(topology.neighbour_links(x))
+                {
+                    let w = self.latency_us[l as usize];
+                    let (dv_old, dv_new) = (before(v), dist[v as usize]);
+                    let was = up_old
+                        && dx_old != routing::UNREACHABLE
+                        && dv_old != routing::UNREACHABLE
+                        && dx_old + w == dv_old;
+                    let is = up_new
+                        && dx_new != routing::UNREACHABLE
+                        && dv_new != routing::UNREACHABLE
+                        && dx_new + w == dv_new;
+                    if was || is {
+                        touched.insert(v);
+                    }
+                }
+            }
+            if touched.is_empty() {
+                continue;
+            }
+            let dist = &fields.dist[spec_id];
+            let redo: Vec<usize> = (0..self.flows.len())
+                .into_par_iter()
+                .with_min_len(MIN_FLOWS_PER_TASK)
+                .filter(|&f| {
+                    self.flows.origin[f] == spec_id as u16
+                        && (touched.contains(&self.flows.client[f])
+                            || self.path(f).iter().any(|&c| {
+                                let (a, b) = routing::ends(topology, c);
+                                touched.contains(&a) || touched.contains(&b)
+                            }))
+                })
+                .collect();
+            walked.extend(
+                redo.par_iter()
+                    .map(|&f| (f, self.walk(topology, dist, self.flows.client[f], f as u64)))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        fields.down.clone_from(&self.down);
+        self.fields = Some(fields);
+        self.incremental_reroutes += 1;
+        if walked.is_empty() {
+            return;
+        }
+        walked.sort_unstable_by_key(|w| w.0);
+        let mut new_paths: Vec<(usize, Vec<u32>)> = Vec::with_capacity(walked.len());
+        for (f, r) in walked {
+            let client = self.flows.client[f];
+            // The old walk's nodes: every node of the path but the client, each once (the
+            // channels' far ends where data goes the walk's way, else their near ends).
+            let path = self.path(f);
+            let forward = path
+                .first()
+                .is_some_and(|&c| routing::ends(topology, c).0 == client);
+            let old: Vec<u32> = path
+                .iter()
+                .map(|&c| {
+                    let (a, b) = routing::ends(topology, c);
+                    if forward { b } else { a }
+                })
+                .collect();
+            for v in old {
+                self.transit[v as usize] -= 1;
+            }
+            let path = match r {
+                Some((server, nodes, links)) => {
+                    let spec = &scenario.flows[self.flows.origin[f] as usize];
+                    if spec.direction == Direction::Downstream {
+                        self.flows.src[f] = server;
+                    } else {
+                        self.flows.dst[f] = server;
+                    }
+                    self.flows.routed[f] = true;
+                    for &v in &nodes {
+                        self.transit[v as usize] += 1;
+                    }
+                    self.channels(
+                        topology,
+                        client,
+                        &nodes,
+                        &links,
+                        spec.direction == Direction::Upstream,
+                    )
+                }
+                None => {
+                    self.flows.routed[f] = false;
+                    Vec::new()
+                }
+            };
+            new_paths.push((f, path));
+        }
+        self.replace_paths(new_paths);
+    }
+
+    /// Replaces the paths of some flows (ascending ids), keeping the others.
+    fn replace_paths(&mut self, new: Vec<(usize, Vec<u32>)>) {
+        let n = self.flows.len();
+        let mut offsets = Vec::with_capacity(n + 1);
+        let mut links = Vec::with_capacity(self.flows.path_links.len());
+        offsets.push(0u32);
+        let mut next = new.into_iter().peekable();
+        for f in 0..n {
+            match next.next_if(|(g, _)| *g == f) {
+                Some((_, p)) => links.extend_from_slice(&p),
+                None => links.extend_from_slice(self.path(f)),
+            }
+            offsets.push(links.len() as u32);
+        }
+        self.flows.path_offsets = offsets;
+        self.flows.path_links = links;
+        self.index_channels();
+        self.paths_version += 1;
     }
 
     /// Routes added flows with id ≥ `from` (one Dijkstra per destination) into `paths`.
@@ -816,7 +986,7 @@ impl TrafficCore {
             })
             .reduce(|| (false, false), |a, b| (a.0 | b.0, a.1 | b.1));
         if reroute {
-            self.route_all(scenario, topology);
+            self.reroute(scenario, topology);
         }
         self.demand(scenario, security, policy, clock, metrics, unserving);
         // 3. Allocation.
@@ -1190,11 +1360,22 @@ impl Persist for TrafficCore {
         self.index_channels();
         self.paths_version = version;
         self.measured = MeasuredLinks::default();
-        // Caches keyed by the paths' version, which the restore may repeat.
+        // Caches keyed by the paths' version, which the restore may repeat; the next reroute
+        // routes afresh.
         self.propagation_us.0 = None;
+        self.fields = None;
         self.oversubscribed.built_for = None;
         Ok(())
     }
+}
+
+/// Distance fields kept between reroutes ([`TrafficCore::reroute`]).
+#[derive(Debug, Clone)]
+struct Fields {
+    /// The down flags the fields are for.
+    down: Vec<bool>,
+    /// One distance field per scenario flow spec, µs from its nearest server.
+    dist: Vec<Vec<u64>>,
 }
 
 /// Greatest common divisor (Euclid).

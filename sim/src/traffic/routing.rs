@@ -93,6 +93,120 @@ impl Router<'_> {
     }
 }
 
+impl Router<'_> {
+    /// Brings `dist`, the distance field [`Router::distances`] gave from the sources
+    /// (`is_source`) under other down flags, to the field it gives under `self.down`, where
+    /// `toggled` lists the nodes whose flag differs. Distances are exact integers, so any
+    /// correct shortest-path computation gives the same field; this one touches only the
+    /// region that changed (Ramalingam and Reps' dynamic shortest paths): nodes that went
+    /// down lose their distance, nodes left without a shortest-path parent are reset, and
+    /// one Dijkstra from the reset nodes, the nodes that came up and their neighbours
+    /// settles the rest. Returns every node whose distance changed with its old distance.
+    pub fn update_distances(
+        &self,
+        dist: &mut [u64],
+        toggled: &[u32],
+        is_source: impl Fn(u32) -> bool,
+    ) -> Vec<(u32, u64)> {
+        let (topology, latency_us, down) = (self.topology, self.latency_us, self.down);
+        let links = |v: u32| {
+            topology.neighbours(v).iter().copied().zip(
+                topology
+                    .neighbour_links(v)
+                    .iter()
+                    .map(|&l| latency_us[l as usize]),
+            )
+        };
+        let mut old: Vec<(u32, u64)> = Vec::new();
+        let mut recorded = std::collections::HashSet::new();
+        let mut record = |v: u32, d: u64, old: &mut Vec<(u32, u64)>| {
+            if recorded.insert(v) {
+                old.push((v, d));
+            }
+        };
+        // 1. Nodes that went down lose their distance; a node whose every shortest-path
+        // parent is down or affected is affected (decided in order of distance, so its
+        // parents, all strictly nearer, are decided first).
+        let mut heap = BinaryHeap::new();
+        let push_children = |v: u32, d: u64, dist: &[u64], heap: &mut BinaryHeap<_>| {
+            for (u, w) in links(v) {
+                if !down[u as usize] && dist[u as usize] != UNREACHABLE && dist[u as usize] == d + w
+                {
+                    heap.push(Reverse((dist[u as usize], u)));
+                }
+            }
+        };
+        for &x in toggled {
+            let d = dist[x as usize];
+            if down[x as usize] && d != UNREACHABLE {
+                record(x, d, &mut old);
+                push_children(x, d, dist, &mut heap);
+                dist[x as usize] = UNREACHABLE;
+            }
+        }
+        let mut decided = std::collections::HashSet::new();
+        let mut affected = Vec::new();
+        let mut is_affected = std::collections::HashSet::new();
+        while let Some(Reverse((d, v))) = heap.pop() {
+            if !decided.insert(v) || is_source(v) {
+                continue;
+            }
+            let parented = links(v).any(|(u, w)| {
+                !down[u as usize]
+                    && !is_affected.contains(&u)
+                    && dist[u as usize] != UNREACHABLE
+                    && dist[u as usize] + w == d
+            });
+            if !parented {
+                is_affected.insert(v);
+                affected.push(v);
+                push_children(v, d, dist, &mut heap);
+            }
+        }
+        for &v in &affected {
+            record(v, dist[v as usize], &mut old);
+            dist[v as usize] = UNREACHABLE;
+        }
+        // 2. Seeds: affected nodes and nodes that came up, from their neighbours' distances
+        // (or 0 for a source).
+        let mut heap = BinaryHeap::new();
+        let came_up = toggled.iter().copied().filter(|&x| !down[x as usize]);
+        for v in affected.iter().copied().chain(came_up) {
+            let mut best = if is_source(v) { 0 } else { UNREACHABLE };
+            for (u, w) in links(v) {
+                if !down[u as usize] && dist[u as usize] != UNREACHABLE {
+                    best = best.min(dist[u as usize] + w);
+                }
+            }
+            if best < dist[v as usize] {
+                record(v, dist[v as usize], &mut old);
+                dist[v as usize] = best;
+                heap.push(Reverse((best, v)));
+            }
+        }
+        // 3. Dijkstra from the seeds.
+        while let Some(Reverse((d, v))) = heap.pop() {
+            if d > dist[v as usize] {
+                continue;
+            }
+            for (u, w) in links(v) {
+                if down[u as usize] {
+                    continue;
+                }
+                let nd = d + w;
+                if nd < dist[u as usize] {
+                    record(u, dist[u as usize], &mut old);
+                    dist[u as usize] = nd;
+                    heap.push(Reverse((nd, u)));
+                }
+            }
+        }
+        old.retain(|&(v, d)| dist[v as usize] != d);
+        old.sort_unstable();
+        old
+    }
+}
+
 /// Dijkstra from `sources`; with `starts`, it may stop early ([`Router::distances_for`]).
 fn distances(
     topology: &Topology,

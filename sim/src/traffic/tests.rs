@@ -871,3 +871,86 @@ fn a_field_for_some_starts_walks_as_the_full_field() {
         assert!(shorter >= 20, "{name}: {shorter} of 60 fields cut short");
     }
 }
+
+/// Reroutes that update the kept distance fields give what routing afresh gives: on the
+/// smart city at 1/100 scale (10,115 nodes, 2,242 flows), 40 ticks in which random nodes
+/// (half of them gateways, edge and cloud servers, GPU nodes: the routers and servers)
+/// are quarantined and released, the servers, paths, routed flags and transit counts
+/// after each tick equal a fresh `route_all`'s on a copy, and the updates did happen.
+#[test]
+fn incremental_reroutes_equal_routing_afresh() {
+    let text: String = bundled::get("smart-city-1m")
+        .unwrap()
+        .text
+        .split("[[campaign]]")
+        .next()
+        .unwrap()
+        .lines()
+        .map(|line| match line.strip_prefix("count = ") {
+            Some(n) => format!("count = {}\n", (n.parse::<u32>().unwrap() / 100).max(4)),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    let scenario = Scenario::from_toml_str(&text, "city-10k.toml").unwrap();
+    let mut u = Universe::build(scenario.clone(), &[]).unwrap();
+    let (nodes, terminals) = (scenario.node_count, scenario.terminal_count);
+    let rng = SimRng::new(3);
+    let s = Stream::named("test.reroute");
+    let mut fresh_routes = 0;
+    for tick in 0..40u32 {
+        {
+            let world = u.world_mut();
+            let mut q = world.query::<(&crate::world::NodeId, &mut Security)>();
+            let toggle: Vec<u32> = (0..24u32)
+                .map(|k| {
+                    if k % 2 == 0 {
+                        rng.below(s, k, tick, 0, u64::from(terminals)) as u32
+                    } else {
+                        terminals + rng.below(s, k, tick, 1, u64::from(nodes - terminals)) as u32
+                    }
+                })
+                .collect();
+            for (id, mut sec) in q.iter_mut(world) {
+                if toggle.contains(&id.0) {
+                    sec.quarantined = !sec.quarantined;
+                }
+            }
+        }
+        let before = u.traffic().unwrap().incremental_reroutes;
+        u.step();
+        // Route afresh in place and compare: the fields too, so the next ticks' updates
+        // start from what they would have kept.
+        u.world_mut()
+            .resource_scope(|world, mut core: bevy_ecs::world::Mut<TrafficCore>| {
+                if core.incremental_reroutes == before {
+                    fresh_routes += 1;
+                }
+                let topology = world.resource::<crate::topology::Topology>();
+                let kept = (
+                    core.flows.clone(),
+                    core.transit.clone(),
+                    core.fields.clone().expect("fields kept").dist,
+                );
+                core.route_all(&scenario, topology);
+                let (a, b) = (&kept.0, &core.flows);
+                assert_eq!(a.src, b.src, "servers (downstream) at tick {tick}");
+                assert_eq!(a.dst, b.dst, "servers (upstream) at tick {tick}");
+                assert_eq!(a.routed, b.routed, "routed flags at tick {tick}");
+                assert_eq!(a.path_offsets, b.path_offsets, "paths at tick {tick}");
+                assert_eq!(a.path_links, b.path_links, "paths at tick {tick}");
+                assert_eq!(kept.1, core.transit, "transit counts at tick {tick}");
+                let fresh = &core.fields.as_ref().expect("fields kept").dist;
+                assert!(kept.2 == *fresh, "distance fields at tick {tick}");
+            });
+    }
+    let core = u.traffic().unwrap();
+    assert!(
+        core.flows.routed.iter().any(|&r| !r),
+        "some flows lost their route"
+    );
+    assert!(
+        core.incremental_reroutes >= 30,
+        "{} incremental reroutes, {fresh_routes} ticks without one",
+        core.incremental_reroutes
+    );
+}
