@@ -302,6 +302,22 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// A generated flow: its links, demand and priority.
+type GeneratedFlow = (std::collections::BTreeSet<u32>, u32, u8);
+
+/// A problem from generated capacities and flows.
+fn owned((capacity, flows): (Vec<u32>, Vec<GeneratedFlow>)) -> Owned {
+    Owned {
+        capacity,
+        paths: flows
+            .iter()
+            .map(|f| f.0.iter().copied().collect())
+            .collect(),
+        demand: flows.iter().map(|f| f.1).collect(),
+        priority: flows.iter().map(|f| f.2).collect(),
+    }
+}
+
 fn problem() -> impl Strategy<Value = Owned> {
     (1usize..10).prop_flat_map(|links| {
         // Mostly small figures, so links contend; some near u32::MAX, so the high words
@@ -315,15 +331,7 @@ fn problem() -> impl Strategy<Value = Owned> {
             prop_oneof![4 => 0u32..3000, 1 => u32::MAX / 8..=u32::MAX],
             0u8..3,
         );
-        (capacity, prop::collection::vec(flow, 0..40)).prop_map(|(capacity, flows)| Owned {
-            capacity,
-            paths: flows
-                .iter()
-                .map(|f| f.0.iter().copied().collect())
-                .collect(),
-            demand: flows.iter().map(|f| f.1).collect(),
-            priority: flows.iter().map(|f| f.2).collect(),
-        })
+        (capacity, prop::collection::vec(flow, 0..40)).prop_map(owned)
     })
 }
 
@@ -417,15 +425,7 @@ fn flows_on_roomy_links_get_their_demand_and_the_rest_the_reference() {
             prop_oneof![4 => 0u32..3000, 1 => 20_000u32..200_000],
             0u8..3,
         );
-        (capacity, prop::collection::vec(flow, 0..40)).prop_map(|(capacity, flows)| Owned {
-            capacity,
-            paths: flows
-                .iter()
-                .map(|f| f.0.iter().copied().collect())
-                .collect(),
-            demand: flows.iter().map(|f| f.1).collect(),
-            priority: flows.iter().map(|f| f.2).collect(),
-        })
+        (capacity, prop::collection::vec(flow, 0..40)).prop_map(owned)
     });
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: cases(400),
