@@ -821,10 +821,7 @@ impl TrafficCore {
             }
             offsets.push(links.len() as u32);
         }
-        self.flows.path_offsets = offsets;
-        self.flows.path_links = links;
-        self.index_channels();
-        self.paths_version += 1;
+        self.set_paths(offsets, links);
     }
 
     /// Routes added flows with id ≥ `from` (one Dijkstra per destination) into `paths`.
@@ -920,6 +917,11 @@ impl TrafficCore {
             links.extend_from_slice(p);
             offsets.push(links.len() as u32);
         }
+        self.set_paths(offsets, links);
+    }
+
+    /// Installs new flat paths: numbers their channels and bumps the paths' version.
+    fn set_paths(&mut self, offsets: Vec<u32>, links: Vec<u32>) {
         self.flows.path_offsets = offsets;
         self.flows.path_links = links;
         self.index_channels();
@@ -993,13 +995,13 @@ impl TrafficCore {
         self.state.offered = per_channel_sums(&self.flows, self.used.len(), |f| {
             u64::from(self.flows.demand[f])
         });
-        self.allocate()?;
+        let all_met = self.allocate()?;
         self.state.rate.clear();
         self.state
             .rate
             .extend(self.exact_rate.iter().map(|&r| maxmin::kbps(r)));
         // 4. Loads, delays, latencies, XR quality.
-        self.derive(scenario);
+        self.derive(scenario, all_met);
         self.record(scenario, metrics);
         Ok(())
     }
@@ -1114,8 +1116,9 @@ impl TrafficCore {
         }
     }
 
-    /// Allocates this tick's demands into `exact_rate` ([`allocate_with_room`]).
-    fn allocate(&mut self) -> Result<(), TrafficError> {
+    /// Allocates this tick's demands into `exact_rate` ([`allocate_with_room`]); whether
+    /// every flow got its demand.
+    fn allocate(&mut self) -> Result<bool, TrafficError> {
         let fl = &self.flows;
         let problem = AllocationProblem {
             capacity: &self.used_capacity,
@@ -1134,16 +1137,11 @@ impl TrafficCore {
         )
     }
 
-    fn derive(&mut self, scenario: &Scenario) {
+    /// Loads, queues and latencies; `all_met`: every flow got its demand (no channel is
+    /// oversubscribed), so each channel's load is its offered load.
+    fn derive(&mut self, scenario: &Scenario, all_met: bool) {
         let fl = &self.flows;
         let rate = &self.exact_rate;
-        // Every flow got its demand unless some channel is oversubscribed.
-        let all_met = self
-            .state
-            .offered
-            .iter()
-            .zip(&self.used_capacity)
-            .all(|(&o, &cap)| o <= u64::from(cap));
         let load: Vec<u64> = if all_met {
             self.state.offered.clone()
         } else {
@@ -1208,17 +1206,11 @@ impl TrafficCore {
         let zones = scenario.zones.len().max(1);
         // Integer sums over flows, split among the threads (any split, the same sums).
         let zone_of: Vec<usize> = scenario.groups.iter().map(|g| g.zone as usize).collect();
-        let chunks = rayon::current_num_threads()
-            .min(fl.len().div_ceil(MIN_FLOWS_PER_TASK))
-            .max(1);
-        let per_chunk = fl.len().div_ceil(chunks).max(1);
-        let sums: Vec<(Vec<u64>, Vec<u64>, u64, u128)> = (0..chunks)
-            .into_par_iter()
-            .map(|chunk| {
+        let sums: Vec<(Vec<u64>, Vec<u64>, u64, u128)> =
+            per_thread(fl.len(), MIN_FLOWS_PER_TASK, |flows| {
                 let (mut total, mut ok) = (vec![0u64; zones], vec![0u64; zones]);
                 let (mut active, mut delivered) = (0u64, 0u128);
-                let end = ((chunk + 1) * per_chunk).min(fl.len());
-                for f in (chunk * per_chunk).min(end)..end {
+                for f in flows {
                     if fl.demand[f] == 0 {
                         continue;
                     }
@@ -1233,8 +1225,7 @@ impl TrafficCore {
                     }
                 }
                 (total, ok, active, delivered)
-            })
-            .collect();
+            });
         let (mut total, mut ok) = (vec![0u64; zones], vec![0u64; zones]);
         let (mut active, mut delivered) = (0u64, 0u128);
         for (t, o, a, d) in sums {
@@ -1386,24 +1377,36 @@ fn gcd(mut a: u128, mut b: u128) -> u128 {
     a.max(1)
 }
 
+/// Splits `0..len` into one range per worker thread, none shorter than `min` (one range
+/// when `len` is small, on the calling thread), and maps each: the results in range order.
+/// For integer sums, which do not depend on the split; the cost of per-range arrays is
+/// threads × their size, not tasks × their size.
+fn per_thread<T: Send>(
+    len: usize,
+    min: usize,
+    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let chunks = rayon::current_num_threads().min(len.div_ceil(min)).max(1);
+    let per_chunk = len.div_ceil(chunks).max(1);
+    let range = |chunk: usize| (chunk * per_chunk).min(len)..((chunk + 1) * per_chunk).min(len);
+    if chunks == 1 {
+        return vec![f(range(0))];
+    }
+    (0..chunks).into_par_iter().map(|c| f(range(c))).collect()
+}
+
 /// Sums `value(f)` over the flows with a demand, per channel of their paths (dense ids):
-/// one chunk of flows per worker thread (and no more than one per 16k flows), each summed
-/// into its own array, then added up. Any split gives the same totals, and the cost is
-/// linear in flows plus threads × channels.
+/// each thread sums its flows into its own array ([`per_thread`], no fewer than 16k flows
+/// a thread), then the arrays are added up. The cost is linear in flows plus threads ×
+/// channels.
 fn per_channel_sums(
     fl: &FlowSet,
     channels: usize,
     value: impl Fn(usize) -> u64 + Sync,
 ) -> Vec<u64> {
-    const MIN_FLOWS_PER_SUM: usize = 1 << 14;
-    let chunks = rayon::current_num_threads()
-        .min(fl.len().div_ceil(MIN_FLOWS_PER_SUM))
-        .max(1);
-    let per_chunk = fl.len().div_ceil(chunks).max(1);
-    let sum_chunk = |chunk: usize| {
+    let partial = per_thread(fl.len(), 1 << 14, |flows| {
         let mut sums = vec![0u64; channels];
-        let end = ((chunk + 1) * per_chunk).min(fl.len());
-        for f in (chunk * per_chunk).min(end)..end {
+        for f in flows {
             if fl.demand[f] > 0 {
                 let v = value(f);
                 let (o0, o1) = (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
@@ -1413,13 +1416,9 @@ fn per_channel_sums(
             }
         }
         sums
-    };
-    if chunks == 1 {
-        return sum_chunk(0);
-    }
-    let partial: Vec<Vec<u64>> = (0..chunks).into_par_iter().map(sum_chunk).collect();
+    });
     let mut partial = partial.into_iter();
-    let mut sums = partial.next().expect("at least one chunk");
+    let mut sums = partial.next().expect("at least one range");
     for p in partial {
         sums.iter_mut().zip(p).for_each(|(x, y)| *x += y);
     }
@@ -1435,7 +1434,8 @@ fn per_channel_sums(
 /// and dropping roomy links from the other flows' paths changes no step of the filling.
 /// The answer is the same bits as the whole problem's (property-tested in `tests.rs`), and
 /// a city whose links all have room allocates without a solver. `paths_version` changes
-/// whenever `p`'s paths do.
+/// whenever `p`'s paths do. Returns whether every flow got its demand (no link is
+/// oversubscribed).
 pub(crate) fn allocate_with_room(
     p: &AllocationProblem<'_>,
     offered: &[u64],
@@ -1443,20 +1443,21 @@ pub(crate) fn allocate_with_room(
     sub: &mut Oversubscribed,
     backend: &mut Backend,
     rate: &mut Vec<Rate>,
-) -> Result<(), TrafficError> {
+) -> Result<bool, TrafficError> {
     rate.clear();
     rate.par_extend(p.demand.par_iter().map(|&d| maxmin::rate_of(d)));
     let over: Vec<u32> = (0..p.capacity.len() as u32)
         .filter(|&c| offered[c as usize] > u64::from(p.capacity[c as usize]))
         .collect();
     if over.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     sub.prepare(p, paths_version, over);
     // Most flows limited: the whole problem, whose per-link lists outlive changes in
     // which links are oversubscribed (even versions; the part's are odd).
     if sub.flows.len() > p.flows() / 4 * 3 {
-        return backend.allocate(p, 2 * paths_version, rate);
+        backend.allocate(p, 2 * paths_version, rate)?;
+        return Ok(false);
     }
     sub.demand.clear();
     sub.demand
@@ -1474,7 +1475,7 @@ pub(crate) fn allocate_with_room(
     for (&f, &r) in sub.flows.iter().zip(&sub.rate) {
         rate[f as usize] = r;
     }
-    Ok(())
+    Ok(false)
 }
 
 /// The allocation problem of the flows that cross an oversubscribed channel, over those

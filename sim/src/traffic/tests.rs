@@ -459,14 +459,21 @@ fn flows_on_roomy_links_get_their_demand_and_the_rest_the_reference() {
             }] += 1;
             ways.set(w);
             for _ in 0..2 {
+                let mut all_met = false;
                 let rate = o.solve(&mut |p| {
                     let mut rate = vec![Rate::MAX; 3];
                     let (sub, backend) = &mut *state.borrow_mut();
-                    allocate_with_room(p, &offered, version.get(), sub, backend, &mut rate)
-                        .expect("CPU allocation");
+                    all_met =
+                        allocate_with_room(p, &offered, version.get(), sub, backend, &mut rate)
+                            .expect("CPU allocation");
                     rate
                 });
                 prop_assert_eq!(&rate, &reference);
+                prop_assert_eq!(
+                    all_met,
+                    limited == 0,
+                    "every demand met iff no link is over"
+                );
             }
             Ok(())
         })
