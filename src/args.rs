@@ -495,9 +495,9 @@ pub struct ForecastArgs {
 pub struct TwinArgs {
     /// The real network's scenario file or bundled name (e.g. from `paraverse import`).
     pub scenario: String,
-    /// The real network's defenses (a strategy file). Members run them too (their own
-    /// detectors and responses act on what their attacker holds); what the feed reports is
-    /// imposed on top.
+    /// The real network's defenses (a strategy file). Members run them too, on their own
+    /// guess of where the attacker is, acting only on alerts the feed reports too; what the
+    /// feed reports is imposed on top.
     #[arg(long)]
     pub strategy: Option<PathBuf>,
     /// The seed the scenario is built with (default: its `general.seed`): what it builds
@@ -519,6 +519,13 @@ pub struct TwinArgs {
     /// Mapping file, to name nodes by IPv4 address.
     #[arg(long)]
     pub mapping: Option<PathBuf>,
+    /// Slots for devices the real network may add to its inventory: `N` more nodes at the
+    /// end of every group, or `GROUP=N` for one group (repeat). They stay off the network
+    /// until an `added` observation names one (`GROUP-INDEX` past the scenario's count, or
+    /// the next addresses of the group's blocks in the mapping). Node ids are the twin's,
+    /// renumbered around the slots: name nodes by name or address in such a feed.
+    #[arg(long, value_name = "N|GROUP=N")]
+    pub spare: Vec<String>,
     /// Members of the ensemble.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub members: u32,

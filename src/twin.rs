@@ -572,6 +572,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         args.alert_fpr,
         scenario.node_count,
     )?;
+    let (scenario, off_inventory) = with_spare(scenario, &args.spare)?;
     let mut candidates = vec![Candidate {
         name: "current".to_owned(),
         scenario: scenario.clone(),
@@ -667,6 +668,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         backend: BackendChoice::Cpu,
         cycle,
         until,
+        off_inventory: &off_inventory,
         stop: Some(&quit),
     };
     let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
@@ -833,6 +835,48 @@ fn accuracy(estimates: &[Estimate], truth: &[f64]) -> serde_json::Value {
         "naive_mae": naive,
         "coverage_90": covered,
     })
+}
+
+/// The twin's scenario with `--spare` slots (`N`: every group; `GROUP=N`: one group, the
+/// later entry winning), and the slots' node ids.
+fn with_spare(scenario: Scenario, specs: &[String]) -> Result<(Scenario, Vec<u32>)> {
+    if specs.is_empty() {
+        return Ok((scenario, Vec::new()));
+    }
+    let mut spare = vec![0u32; scenario.groups.len()];
+    for spec in specs {
+        let count = |n: &str| {
+            n.trim().parse::<u32>().map_err(|_| {
+                invalid(format!(
+                    "--spare {spec}: expected a number of nodes, N or GROUP=N"
+                ))
+            })
+        };
+        match spec.split_once('=') {
+            None => spare.fill(count(spec)?),
+            Some((group, n)) => {
+                let g = scenario
+                    .groups
+                    .iter()
+                    .position(|g| g.name == group.trim())
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "--spare {spec}: no group {group} in the scenario (groups: {})",
+                            scenario
+                                .groups
+                                .iter()
+                                .map(|g| g.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })?;
+                spare[g] = count(n)?;
+            }
+        }
+    }
+    scenario
+        .with_spare_nodes(&spare)
+        .map_err(|e| invalid(format!("--spare: {e}")))
 }
 
 /// `paraverse shadow`: the closed loop of the shadow-truth proof.

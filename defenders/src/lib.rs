@@ -47,6 +47,9 @@ pub enum DefenseStep {
     Detect,
     /// Decoy alerts (sense).
     Deceive,
+    /// A twin member keeps only the alerts the real network raised (sense; see
+    /// [`detection::FedAlerts`]).
+    Corroborate,
     /// Adaptive response: throttle, revoke, decide quarantine (defend).
     Respond,
     /// Quarantine and release (defend).
@@ -76,7 +79,11 @@ impl SimPlugin for DefenderPlugin {
     fn build(&self, builder: &mut UniverseBuilder<'_>) -> Result<(), String> {
         let defense = builder.scenario.defense.clone();
         builder.configure_sets(
-            (DefenseStep::Detect, DefenseStep::Deceive)
+            (
+                DefenseStep::Detect,
+                DefenseStep::Deceive,
+                DefenseStep::Corroborate,
+            )
                 .chain()
                 .in_set(SimStage::Sense),
         );
@@ -102,6 +109,10 @@ impl SimPlugin for DefenderPlugin {
                 .world_mut()
                 .insert_resource(response::Alerts::default());
             builder.persist::<response::Alerts>();
+            builder.add_systems(
+                SimStage::Sense,
+                detection::corroborate_alerts.in_set(DefenseStep::Corroborate),
+            );
         }
         if let Some(det) = defense.detection {
             detection::install(builder, det);

@@ -182,3 +182,76 @@ fn a_zone_list_that_selected_nothing_covers_no_zone() {
     assert_eq!(crate::zone_mask(3, &[NO_ZONE]), vec![false; 3]);
     assert_eq!(crate::zone_mask(3, &[1]), vec![false, true, false]);
 }
+
+/// A universe that follows a real network (a twin's member) acts only on the alerts the
+/// real network raised: its detectors' other alerts are dropped, their nodes left on the
+/// network, and an attacker it held there evicted; in any other tick, or without the
+/// feed, every alert passes.
+#[test]
+fn a_fed_universe_acts_only_on_the_real_alerts() {
+    use crate::detection::FedAlerts;
+    use crate::response::Alerts;
+    let fast = BASE.replace("scan_rate = 0.1", "scan_rate = 5");
+    let text = format!("{fast}{DETECT}\n[defense.quarantine]\ndelay = \"1 s\"\n");
+    let scenario = Scenario::from_toml_str(&text, "defended.toml").unwrap();
+    let plugins: [&dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let build = || Universe::build(scenario.clone(), &plugins).unwrap();
+    // Unfed: the tick the footholds first scan, every one of them is alerted on.
+    let mut free = build();
+    while free.clock().tick < 11 {
+        free.step();
+    }
+    let raised = free.world().resource::<Alerts>().raised.clone();
+    let held: Vec<u32> = free.with_security(|s| {
+        raised[1..]
+            .iter()
+            .copied()
+            .filter(|&n| s[n as usize].compromised)
+            .collect()
+    });
+    assert!(
+        held.len() >= 3 && held.len() < raised.len() - 1,
+        "{raised:?} {held:?}"
+    );
+    // Fed the same tick with only the first of those alerts.
+    let mut fed = build();
+    while fed.clock().tick < 10 {
+        fed.step();
+    }
+    let real = vec![raised[0]];
+    fed.world_mut().insert_resource(FedAlerts {
+        tick: 11,
+        alerted: real.clone(),
+        evicted: Vec::new(),
+    });
+    fed.step();
+    assert_eq!(fed.world().resource::<Alerts>().raised, real);
+    let evicted = fed.world().resource::<FedAlerts>().evicted.clone();
+    assert_eq!(evicted, held, "the attackers there, not the benign bursts");
+    fed.with_security(|s| {
+        assert!(s[raised[0] as usize].alerted);
+        for &n in &raised[1..] {
+            let s = &s[n as usize];
+            let rebuilt = u8::from(held.contains(&n));
+            assert!(
+                !s.alerted && !s.compromised && s.rebuilds == rebuilt,
+                "{n}: {s:?}"
+            );
+        }
+    });
+    // A feed of another tick lets every alert pass: next tick the responses isolate only
+    // what was kept.
+    fed.step();
+    fed.with_security(|s| {
+        assert!(s[raised[0] as usize].quarantined);
+        for &n in &raised[1..] {
+            assert!(!s[n as usize].quarantined, "{n}");
+        }
+    });
+    free.step();
+    free.with_security(|s| {
+        for &n in &raised {
+            assert!(s[n as usize].quarantined, "{n}");
+        }
+    });
+}

@@ -7,11 +7,16 @@
 //! 1. every member steps one tick;
 //! 2. *facts* are imposed on every member: quarantines, releases (the node rebuilt, clean,
 //!    patched), confirmed compromises and clean verdicts. Members also run the real
-//!    network's defenses themselves: their own detectors find and quarantine what the
-//!    member's attacker holds (nodes the real attacker may not hold, so the feed cannot name
-//!    them), as the real defenses would. Measured on the campus, members without their own
-//!    responses kept ~170 compromised nodes that no observation could clear (mean error
-//!    139 nodes against 7 with them);
+//!    network's defenses themselves, gated by the real alerts (`FedAlerts`): a member's
+//!    detector that alerts on a node the real network has not alerted on finds an
+//!    attacker the real one is not known to have there (the feed cannot name it), so the
+//!    member's responses do not act on it and the attacker is evicted, and that silence
+//!    counts against the member as an unseen compromised node. Measured on the campus,
+//!    members without their own responses kept ~170 compromised nodes that no
+//!    observation could clear (mean error 139 nodes against 7 with them); members that
+//!    acted on their own alerts kept their surplus in quarantines of their own, counted
+//!    as compromised (mean errors 1.7, 2.3, 0.9 nodes on three 4-hour feeds, against
+//!    0.24, 0.57, 0.67 gated);
 //! 3. *alerts* reweigh the members by how well they explain them, and reveal what they
 //!    can. With a detector that alerts on a compromised node in a tick with probability
 //!    `tpr` and on a clean one with `fpr`, a member whose compromised set is C has the
@@ -55,6 +60,8 @@ use paraverse_sim::math::{dexp, dln};
 use paraverse_sim::prelude::*;
 use paraverse_sim::rng::Stream;
 use rayon::prelude::*;
+
+use paraverse_defenders::detection::FedAlerts;
 
 use crate::forecast::Start;
 use crate::observation::{Kind, Resolved};
@@ -267,6 +274,18 @@ impl Ensemble {
                 self.tick()
             ));
         }
+        if o.kind == Kind::Added {
+            let leaving = self
+                .pending
+                .iter()
+                .any(|p| p.node == o.node && p.kind == Kind::Removed);
+            if !self.removed.contains(&o.node) && !leaving {
+                return Err(format!(
+                    "added: node {} is in the inventory already (`added` names a spare slot, see --spare, or a node removed before)",
+                    o.node
+                ));
+            }
+        }
         if let Some((to, kbps)) = o.link {
             // The members share the real network's topology: member 0 speaks for all.
             self.members[0]
@@ -300,8 +319,8 @@ impl Ensemble {
     /// ensemble is resampled when too few carry the weight.
     fn close(&mut self, plugins: &[&'static dyn SimPlugin]) -> Estimate {
         let tick = self.tick() + 1;
-        let held = self.step_members();
         let observed = self.take_observed(tick);
+        let (held, evicted) = self.step_members(&observed, tick);
         let facts: Vec<Resolved> = observed
             .iter()
             .copied()
@@ -309,7 +328,7 @@ impl Ensemble {
             .collect();
         self.watch(&observed);
         self.impose_facts(&facts, tick);
-        let ess = self.reweigh(&held, &observed, tick);
+        let ess = self.reweigh((&held, &evicted), &observed, tick);
         let counts: Vec<u64> = self
             .members
             .par_iter_mut()
@@ -338,17 +357,43 @@ impl Ensemble {
         }
     }
 
-    /// Steps every member; returns which nodes each held before the step: a node taken in
-    /// this tick is not watched yet (a detector sees it act from the next tick on).
-    fn step_members(&mut self) -> Vec<Vec<bool>> {
+    /// Steps every member, its detectors gated by the real network's alerts ([`FedAlerts`]:
+    /// a member's alert on a node the real sensors have not alerted on is dropped, so the
+    /// member's responses act as the real ones did, and its attacker there evicted).
+    /// Returns, per member, which nodes it held before the step (a node taken in this tick
+    /// is not watched yet: a detector sees it act from the next tick on) and the nodes the
+    /// gate evicted.
+    fn step_members(
+        &mut self,
+        observed: &[Resolved],
+        tick: u32,
+    ) -> (Vec<Vec<bool>>, Vec<Vec<u32>>) {
+        let alerted: Vec<u32> = observed
+            .iter()
+            .filter(|o| o.kind == Kind::Alert)
+            .map(|o| o.node)
+            .chain(self.alerted.iter().copied())
+            .collect::<BTreeSet<u32>>()
+            .into_iter()
+            .collect();
         self.members
             .par_iter_mut()
             .map(|u| {
                 let held = u.with_security(|s| s.iter().map(|s| s.compromised).collect());
+                u.world_mut().insert_resource(FedAlerts {
+                    tick,
+                    alerted: alerted.clone(),
+                    evicted: Vec::new(),
+                });
                 u.step();
-                held
+                let evicted = u
+                    .world_mut()
+                    .remove_resource::<FedAlerts>()
+                    .map(|f| f.evicted)
+                    .unwrap_or_default();
+                (held, evicted)
             })
-            .collect()
+            .unzip()
     }
 
     /// The observations stamped with this tick, taken from the pending ones.
@@ -388,6 +433,11 @@ impl Ensemble {
                     self.isolated.insert(o.node);
                     self.removed.insert(o.node);
                 }
+                Kind::Added => {
+                    self.alerted.remove(&o.node);
+                    self.isolated.remove(&o.node);
+                    self.removed.remove(&o.node);
+                }
                 Kind::Compromised | Kind::Patched | Kind::End | Kind::LinkLoad => {}
             }
         }
@@ -401,16 +451,8 @@ impl Ensemble {
         self.members.par_iter_mut().for_each(|u| {
             u.with_security_mut(|security| {
                 impose(security, facts, owner);
-                // Whatever a member's own defenses queued, a removed node stays away: off
-                // the network, holding no attacker, raising nothing.
-                for &n in removed {
-                    let s = &mut security[n as usize];
-                    if s.compromised {
-                        s.rebuild();
-                    }
-                    s.quarantined = true;
-                    s.alerted = false;
-                }
+                // Whatever a member's own defenses queued, a removed node stays away.
+                keep_off(security, removed);
             });
             schedule_releases(u, facts, tick);
             for f in facts {
@@ -424,7 +466,12 @@ impl Ensemble {
 
     /// Reweighs the members by the likelihood of this tick's alerts given what each
     /// holds (normalised in log space); returns the effective sample size.
-    fn reweigh(&mut self, held: &[Vec<bool>], observed: &[Resolved], tick: u32) -> f64 {
+    fn reweigh(
+        &mut self,
+        (held, evicted): (&[Vec<bool>], &[Vec<u32>]),
+        observed: &[Resolved],
+        tick: u32,
+    ) -> f64 {
         let owner = self.owner;
         let alerts: BTreeSet<u32> = observed
             .iter()
@@ -441,12 +488,17 @@ impl Ensemble {
             .members
             .par_iter_mut()
             .zip(held)
-            .map(|(u, held)| {
+            .zip(evicted)
+            .map(|((u, held), evicted)| {
                 let rng = *u.world().resource::<SimRng>();
                 let groups = u.scenario().group_spans();
-                u.with_security_mut(|s| {
-                    assimilate(s, held, watched, model, &groups, (rng, tick, owner))
-                })
+                // A node the gate evicted was held (visibly: the member's detectors saw
+                // it) where the real sensors stayed silent: it counts as held unseen.
+                let silent = evicted.iter().filter(|&&n| held[n as usize]).count() as f64;
+                silent * dln((1.0 - model.tpr) / (1.0 - model.fpr))
+                    + u.with_security_mut(|s| {
+                        assimilate(s, held, watched, model, &groups, (rng, tick, owner))
+                    })
             })
             .collect();
         let mut log_w: Vec<f64> = self
@@ -573,6 +625,18 @@ impl Ensemble {
         Ok(())
     }
 
+    /// Takes nodes off the inventory before the first tick, as if removed: the spare
+    /// slots of `paraverse twin --spare`, which an `added` observation brings on the
+    /// network. Each member's copy is off the network and clean from now on.
+    pub fn take_off_inventory(&mut self, nodes: &[u32]) {
+        self.removed.extend(nodes.iter().copied());
+        self.isolated.extend(nodes.iter().copied());
+        let removed = &self.removed;
+        self.members
+            .par_iter_mut()
+            .for_each(|u| u.with_security_mut(|security| keep_off(security, removed)));
+    }
+
     /// Sets which campaign confirmed compromises are handed to (default: the first).
     pub fn set_owner(&mut self, campaign: CampaignId) {
         self.owner = campaign;
@@ -620,6 +684,19 @@ fn schedule_releases(u: &mut Universe, facts: &[Resolved], tick: u32) {
     }
 }
 
+/// Nodes off the inventory (removed, or spare slots not added yet): off the network,
+/// holding no attacker, raising nothing.
+fn keep_off(security: &mut [Security], nodes: &BTreeSet<u32>) {
+    for &n in nodes {
+        let s = &mut security[n as usize];
+        if s.compromised {
+            s.rebuild();
+        }
+        s.quarantined = true;
+        s.alerted = false;
+    }
+}
+
 /// Imposes facts on one member's nodes.
 fn impose(security: &mut [Security], facts: &[Resolved], owner: CampaignId) {
     for f in facts {
@@ -639,6 +716,14 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: CampaignId) {
             }
             // Patching closes the door; it does not evict an attacker already in.
             Kind::Patched => s.patched = true,
+            // A device joins: clean, on the network, its software as the scenario built it.
+            Kind::Added => {
+                if s.compromised {
+                    s.rebuild();
+                }
+                s.quarantined = false;
+                s.alerted = false;
+            }
             // Retired by `close`, every tick from now on.
             Kind::Alert | Kind::End | Kind::LinkLoad | Kind::Removed => {}
         }
@@ -699,14 +784,23 @@ fn assimilate(
                 s.compromised && held_before[i] && !s.quarantined && !alerted.contains(&(i as u32))
             })
             .collect();
-        // The prior counts the attacker's active presence: nodes it holds out of
-        // quarantine. Isolated ones spread nothing; counting them made every false alarm
-        // after an outbreak look like a compromise.
-        let held = security[range]
-            .iter()
-            .filter(|s| s.compromised && !s.quarantined)
-            .count();
-        let prior = held as f64 / f64::from(count.max(1));
+        // The prior counts where a new alert can come from: nodes of the group out of
+        // quarantine that no alert before this tick named (a detector alerts on a node
+        // once), and of those, the ones the attacker holds. Isolated ones spread nothing;
+        // counting them made every false alarm after an outbreak look like a compromise.
+        // Alerted ones awaiting quarantine cannot alert again; counting them (with the
+        // campus's six-tick response delay, most of what the attacker holds during an
+        // outbreak) made the outbreak's false alarms look like compromises.
+        let (mut open, mut held) = (0u32, 0u32);
+        for (i, s) in security[range].iter().enumerate() {
+            let i = first + i as u32;
+            if s.quarantined || (alerted.contains(&i) && !alerts.contains(&i)) {
+                continue;
+            }
+            open += 1;
+            held += u32::from(s.compromised);
+        }
+        let prior = f64::from(held) / f64::from(open.max(1));
         let joint = m.tpr * prior;
         let marginal = joint + m.fpr * (1.0 - prior);
         log += dln(marginal);

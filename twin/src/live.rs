@@ -31,6 +31,9 @@ pub struct TwinSpec<'a> {
     /// The tick the feed's end stands for (ticks after its last line had nothing to
     /// report); default: the last line's tick.
     pub until: Option<u32>,
+    /// Nodes off the inventory from the start: the spare slots an `added` observation
+    /// brings on the network ([`Scenario::with_spare_nodes`](paraverse_sim::scenario::Scenario::with_spare_nodes)).
+    pub off_inventory: &'a [u32],
     /// Once set (from another thread: a key pressed while a forecast runs), the twin stops
     /// within a tick with [`TwinError::Stopped`]; `None`: it runs to the feed's end.
     pub stop: Option<&'a AtomicBool>,
@@ -88,6 +91,7 @@ pub fn run(
         plugins,
     )
     .map_err(TwinError::Build)?;
+    ensemble.take_off_inventory(spec.off_inventory);
     let failure: std::cell::RefCell<Option<TwinError>> = std::cell::RefCell::new(None);
     let fail = |e: TwinError| {
         failure.borrow_mut().get_or_insert(e);

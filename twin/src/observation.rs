@@ -15,8 +15,8 @@
 //! `address` through a mapping file (a group's nodes take its blocks' addresses in order,
 //! as `paraverse import` writes them). `paraverse schema --observations` prints the JSON
 //! Schema. Alerts are evidence (weighed by the detectors' rates); quarantines, releases,
-//! confirmed compromises, clean verdicts, patches and removals from the inventory are
-//! facts, imposed on every member; so is a link's measured load (`link_load`: kbit/s
+//! confirmed compromises, clean verdicts, patches, removals from and additions to the
+//! inventory are facts, imposed on every member; so is a link's measured load (`link_load`: kbit/s
 //! from `node` to its neighbour `to`), which makes each member's traffic on that link
 //! what the sensor measured (background traffic for what the scenario's flows do not
 //! make), so forecasts see the congestion.
@@ -52,9 +52,13 @@ pub enum Kind {
     /// flow collector's or an SNMP counter's figure over the tick).
     LinkLoad,
     /// The node left the inventory (retired, unplugged): from now on it is off the
-    /// network, holds no attacker and is never released. (The twin's node set is the
-    /// scenario's: a node the scenario does not have cannot be added.)
+    /// network, holds no attacker and is never released (until an `added` names it).
     Removed,
+    /// The node joined the inventory: a spare slot (`paraverse twin --spare`: each group
+    /// holds so many nodes more than the scenario, kept off the network until named
+    /// here, by name, id or address) or a node removed before. It joins clean, on the
+    /// network, with the group's software and patch level as the scenario built it.
+    Added,
 }
 
 /// What the blue team's sensors make of a simulator event (`events.jsonl`'s `event`):
@@ -239,7 +243,7 @@ impl<'a> Resolver<'a> {
         let index: u32 = index.parse().map_err(|_| unknown())?;
         if index >= g.count {
             return Err(format!(
-                "node `{name}`: group {group} has {} nodes (0 to {})",
+                "node `{name}`: group {group} has {} nodes (0 to {}; a device added to the inventory takes a slot of `paraverse twin --spare`)",
                 g.count,
                 g.count - 1
             ));

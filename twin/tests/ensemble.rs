@@ -186,6 +186,14 @@ fn a_node_removed_from_the_inventory_stays_off_the_network_in_every_member() {
     // Sensors the worm reaches in the first minutes, retired before it arrives; then a
     // quarantine and release of one of them, which the removal outlasts.
     let gone: Vec<u32> = (0..40).collect();
+    // Meanwhile the real sensors report the worm elsewhere (a campus run's alerts on the
+    // other nodes): the members follow it there.
+    let mut real = Universe::build(ensemble.members()[0].scenario().clone(), &plain).unwrap();
+    while real.step() {}
+    let mut feed: Vec<Resolved> = blue_observations(real.world().resource::<EventLog>().events())
+        .into_iter()
+        .filter(|o| o.node >= 40 && o.tick > 2)
+        .collect();
     for &node in &gone {
         let o = Resolved {
             tick: 2,
@@ -201,7 +209,11 @@ fn a_node_removed_from_the_inventory_stays_off_the_network_in_every_member() {
         node: 0,
         link: None,
     };
-    ensemble.observe(release, &plain, &mut nothing).unwrap();
+    feed.push(release);
+    feed.sort_by_key(|o| o.tick);
+    for o in feed {
+        ensemble.observe(o, &plain, &mut nothing).unwrap();
+    }
     ensemble.close_until(80, &plain, &mut nothing);
     let mut outbreak = false;
     for u in ensemble.members() {
@@ -219,4 +231,138 @@ fn a_node_removed_from_the_inventory_stays_off_the_network_in_every_member() {
         });
     }
     assert!(outbreak, "the worm spread elsewhere meanwhile");
+}
+
+/// The members run the real network's detectors and responses, gated by the real alerts:
+/// once the campus outbreak is isolated, no member holds an attacker on a node the real
+/// sensors never alerted on, and none quarantines a node the real network did not. (When
+/// members acted on their own alerts, each kept its surplus attacker in quarantines of its
+/// own — 26 to 28 nodes here — counted as compromised by every estimate and forecast.)
+#[test]
+fn members_act_only_on_the_real_alerts_and_keep_no_surplus_attacker() {
+    let scenario = bundled::load(Some("metaverse-campus"))
+        .unwrap()
+        .with_seed(1)
+        .with_ticks(150);
+    let plain = plain();
+    let mut real = Universe::build(scenario.clone(), &plain).unwrap();
+    while real.step() {}
+    let truth: Vec<Security> = real.with_security(|s| s.to_vec());
+    let events = real.world().resource::<EventLog>().events().to_vec();
+    let feed = blue_observations(&events);
+    let seen: std::collections::BTreeSet<u32> = feed
+        .iter()
+        .filter(|o| o.kind == paraverse_twin::observation::Kind::Alert)
+        .map(|o| o.node)
+        .collect();
+    let mut ensemble = Ensemble::new(
+        &scenario,
+        8,
+        (MODEL, RatePrior::DEFAULT),
+        BackendChoice::Cpu,
+        &PLUGINS,
+    )
+    .unwrap();
+    for o in feed {
+        ensemble.observe(o, &plain, &mut nothing).unwrap();
+    }
+    ensemble.close_until(150, &plain, &mut nothing);
+    let outbreak = truth.iter().filter(|s| s.compromised).count();
+    assert!(outbreak > 300, "the worm took {outbreak} nodes");
+    for (m, u) in ensemble.members().iter().enumerate() {
+        let mut u = u.fork(&plain).unwrap();
+        u.with_security(|s| {
+            for (n, s) in s.iter().enumerate() {
+                let n32 = n as u32;
+                assert!(
+                    !s.compromised || seen.contains(&n32),
+                    "member {m} holds node {n}, on which the real sensors never alerted: {s:?}"
+                );
+                assert_eq!(
+                    s.quarantined, truth[n].quarantined,
+                    "member {m}, node {n}: {s:?} against the real {:?}",
+                    truth[n]
+                );
+            }
+            let held = s.iter().filter(|s| s.compromised).count();
+            assert!(
+                held.abs_diff(outbreak) <= 3,
+                "member {m} holds {held}, the real attacker {outbreak}"
+            );
+        });
+    }
+}
+
+/// Spare slots (`paraverse twin --spare`) stay off the network in every member until an
+/// `added` observation brings one on; an `added` for a node in the inventory is refused.
+#[test]
+fn spare_slots_join_the_network_when_added() {
+    use paraverse_twin::observation::{Kind, Resolved};
+    let plain = plain();
+    let base = bundled::load(Some("metaverse-campus"))
+        .unwrap()
+        .with_seed(1)
+        .with_ticks(60);
+    let wearables = base
+        .groups
+        .iter()
+        .position(|g| g.name == "wearables")
+        .unwrap();
+    let mut spare = vec![0; base.groups.len()];
+    spare[wearables] = 4;
+    let (scenario, slots) = base.clone().with_spare_nodes(&spare).unwrap();
+    assert_eq!(slots.len(), 4);
+    assert_eq!(scenario.node_count, base.node_count + 4);
+    let g = &scenario.groups[wearables];
+    assert_eq!(slots[0], g.first_node + base.groups[wearables].count);
+    assert_eq!(*slots.last().unwrap(), g.first_node + g.count - 1);
+    let mut ensemble = Ensemble::new(
+        &scenario,
+        4,
+        (MODEL, RatePrior::DEFAULT),
+        BackendChoice::Cpu,
+        &PLUGINS,
+    )
+    .unwrap();
+    ensemble.take_off_inventory(&slots);
+    let fact = |kind, node, tick| Resolved {
+        tick,
+        kind,
+        node,
+        link: None,
+    };
+    let err = ensemble
+        .observe(fact(Kind::Added, 3, 5), &plain, &mut nothing)
+        .unwrap_err();
+    assert!(err.contains("in the inventory already"), "{err}");
+    ensemble.close_until(10, &plain, &mut nothing);
+    let off = |ensemble: &Ensemble, n: u32| {
+        ensemble.members().iter().all(|u| {
+            let mut u = u.fork(&plain).unwrap();
+            u.with_security(|s| s[n as usize].quarantined && !s[n as usize].compromised)
+        })
+    };
+    assert!(slots.iter().all(|&n| off(&ensemble, n)));
+    for &n in &slots[..2] {
+        ensemble
+            .observe(fact(Kind::Added, n, 20), &plain, &mut nothing)
+            .unwrap();
+    }
+    ensemble.close_until(60, &plain, &mut nothing);
+    for u in ensemble.members() {
+        let mut u = u.fork(&plain).unwrap();
+        u.with_security(|s| {
+            for &n in &slots[..2] {
+                assert!(!s[n as usize].quarantined, "added {n}: {:?}", s[n as usize]);
+            }
+        });
+    }
+    assert!(off(&ensemble, slots[2]) && off(&ensemble, slots[3]));
+    // Removed again, and re-added: the same node comes and goes.
+    ensemble
+        .observe(fact(Kind::Removed, slots[0], 61), &plain, &mut nothing)
+        .unwrap();
+    ensemble
+        .observe(fact(Kind::Added, slots[0], 61), &plain, &mut nothing)
+        .unwrap();
 }

@@ -698,6 +698,52 @@ impl Scenario {
             .collect()
     }
 
+    /// The scenario with `spare[g]` more nodes in group `g` (missing entries: none), at
+    /// the end of the group, and the nodes renumbered: slots for devices the real network
+    /// may add to its inventory, which the twin keeps off the network until an `added`
+    /// observation names one (`paraverse twin --spare`). A scan's address space that was
+    /// the default (every node) grows with them. Returns the spare nodes' ids too.
+    pub fn with_spare_nodes(mut self, spare: &[u32]) -> Result<(Self, Vec<u32>), String> {
+        let before = u64::from(self.node_count);
+        let mut next = 0u64;
+        let mut terminals = 0u64;
+        let mut slots = Vec::new();
+        for (g, group) in self.groups.iter_mut().enumerate() {
+            let extra = spare.get(g).copied().unwrap_or(0);
+            group.first_node = u32::try_from(next).unwrap_or(u32::MAX);
+            let first_spare = next + u64::from(group.count);
+            group.count = group
+                .count
+                .checked_add(extra)
+                .ok_or_else(|| format!("group {}: {extra} spare nodes are too many", group.name))?;
+            next += u64::from(group.count);
+            if group.kind.is_terminal() {
+                terminals += u64::from(group.count);
+            }
+            if next <= MAX_NODES {
+                slots.extend((first_spare..next).map(|n| n as u32));
+            }
+        }
+        if next > MAX_NODES {
+            return Err(format!(
+                "{next} nodes with the spare ones: expected at most {MAX_NODES}"
+            ));
+        }
+        self.node_count = next as u32;
+        self.terminal_count = u32::try_from(terminals).unwrap_or(u32::MAX);
+        for c in &mut self.campaigns {
+            let space = match &mut c.kind {
+                CampaignKind::Worm(w) => &mut w.address_space,
+                CampaignKind::Botnet(b) => &mut b.address_space,
+                _ => continue,
+            };
+            if *space == before {
+                *space = next;
+            }
+        }
+        Ok((self, slots))
+    }
+
     /// The group a node belongs to.
     pub fn group_of(&self, node: u32) -> GroupId {
         let i = self
