@@ -666,6 +666,26 @@ pub struct WatchArgs {
     /// Replace the --record file if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Follow the run with a live twin, as the real network it would follow: each tick
+    /// the run's blue-team view (alerts, quarantines, releases: no ground truth) is the
+    /// twin's feed; `t` shows the twin screen (its estimate of compromised nodes with the
+    /// ensemble's band against the alerted nodes and, in the red view, the truth).
+    #[arg(long)]
+    pub twin: bool,
+    /// Members of the twin's ensemble.
+    #[arg(long, default_value_t = 8, requires = "twin", value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub twin_members: u32,
+    /// The twin's detector rates measured on a run folder with ground truth (`paraverse
+    /// run` of the same scenario and defenses, another seed) instead of
+    /// --alert-tpr/--alert-fpr.
+    #[arg(long, value_name = "RUN_DIR", requires = "twin")]
+    pub calibrate: Option<PathBuf>,
+    /// The twin's probability that a compromised node raises an alert in a tick.
+    #[arg(long, default_value_t = 0.05, conflicts_with = "calibrate")]
+    pub alert_tpr: f64,
+    /// The twin's probability that a clean node raises an alert in a tick.
+    #[arg(long, default_value_t = 1e-4, conflicts_with = "calibrate")]
+    pub alert_fpr: f64,
 }
 
 /// Options of `paraverse bench`.

@@ -144,7 +144,12 @@ fn whole_ticks(d: SimDuration, tick: SimDuration, flag: &str) -> Result<u32> {
 }
 
 /// The detectors' rates: measured on a run folder, or as given.
-fn alert_model(calibrate_on: Option<&Path>, tpr: f64, fpr: f64, nodes: u32) -> Result<AlertModel> {
+pub(crate) fn alert_model(
+    calibrate_on: Option<&Path>,
+    tpr: f64,
+    fpr: f64,
+    nodes: u32,
+) -> Result<AlertModel> {
     match calibrate_on {
         Some(dir) => calibrate(dir, nodes)?,
         None => AlertModel { tpr, fpr },

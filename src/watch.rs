@@ -9,7 +9,11 @@ use anyhow::{Context, Result};
 use paraverse_sim::operator::script::{Command, Order, Script};
 use paraverse_sim::operator::teams::Team;
 use paraverse_sim::prelude::*;
-use paraverse_viz::{Action, App, History, Mode, NodeMap, Pace, Snapshot};
+use paraverse_twin::ensemble::{AlertModel, Ensemble, Estimate, RatePrior};
+use paraverse_twin::observation::blue_observations;
+use paraverse_viz::{
+    Action, App, EstimatePoint, History, Mode, NodeMap, Pace, Snapshot, TwinSnapshot, View,
+};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
 use serde_json::Value;
@@ -76,8 +80,31 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
         scenario.name, scenario.node_count
     );
     let mut universe = build(scenario.clone())?;
+    let model = if args.twin {
+        Some(crate::twin::alert_model(
+            args.calibrate.as_deref(),
+            args.alert_tpr,
+            args.alert_fpr,
+            scenario.node_count,
+        )?)
+    } else {
+        None
+    };
+    let follower_of = |s: &Scenario| -> Result<Option<Follower>> {
+        model
+            .map(|m| Follower::new(s, args.twin_members, m))
+            .transpose()
+    };
+    if args.twin {
+        eprintln!(
+            "paraverse: building the twin ({} members)...",
+            args.twin_members
+        );
+    }
+    let mut follower = follower_of(&scenario)?;
     with_terminal(|terminal| {
         let mut app = App::new(Mode::Live);
+        app.twin = follower.as_ref().map(|_| false);
         let mut window = (Instant::now(), universe.clock().tick, 0.0f64);
         let mut pace = Pace::new();
         // The map's layout, made the first time the map is shown (per universe).
@@ -102,6 +129,9 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             }
             if let Some(fault) = universe.fault() {
                 anyhow::bail!("the run stopped: {fault}");
+            }
+            if let Some(f) = &mut follower {
+                f.follow(&mut universe)?;
             }
             let clock = universe.clock();
             if clock.tick >= clock.ticks && app.score.is_none() {
@@ -135,7 +165,15 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                 });
                 snap.map = Some(NodeMap::of_universe(layout, positions, &universe, app.view));
             }
-            terminal.draw(|f| paraverse_viz::render(f, &snap, &app))?;
+            match (&follower, app.twin) {
+                (Some(twin), Some(true)) => {
+                    let snap = twin.snapshot(app.view == View::Red);
+                    terminal.draw(|f| paraverse_viz::render_twin(f, &snap))?;
+                }
+                _ => {
+                    terminal.draw(|f| paraverse_viz::render(f, &snap, &app))?;
+                }
+            }
             let wait = if app.paused { 200 } else { 15 };
             if event::poll(Duration::from_millis(wait))?
                 && let Event::Key(key) = event::read()?
@@ -157,6 +195,7 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                         window = (Instant::now(), 0, 0.0);
                         (exercise.given, app.score, layout) = (0, None, None);
                         history = new_history(&universe);
+                        follower = follower_of(universe.scenario())?;
                     }
                     Action::Command(text) => {
                         app.status = Some(match exercise.give(&mut universe, &text)? {
@@ -168,6 +207,92 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             }
         }
     })
+}
+
+/// `watch --twin`: a live twin following the watched run as if it were the real network.
+/// Each frame, the run's new events that the blue team sees (alerts, quarantines,
+/// releases; [`blue_observations`]) are the twin's feed, and the twin closes the ticks
+/// the run has stepped; the screen shows its estimate against the alerts and the run's
+/// ground truth, which the twin never reads. (A `strategy` command in the exercise
+/// changes the run's defenses, not the members': they keep the scenario's.)
+struct Follower {
+    ensemble: Ensemble,
+    /// Events of the run already fed.
+    seen: usize,
+    snap: TwinSnapshot,
+}
+
+/// The twin's plugins: the members run the real network's attackers and defenses, no
+/// operator.
+const TWIN_PLUGINS: [&'static dyn SimPlugin; 2] = [
+    &paraverse_attackers::AttackerPlugin,
+    &paraverse_defenders::DefenderPlugin,
+];
+
+impl Follower {
+    fn new(scenario: &Scenario, members: u32, model: AlertModel) -> Result<Self> {
+        let ensemble = Ensemble::new(
+            scenario,
+            members,
+            (model, RatePrior::DEFAULT),
+            BackendChoice::Cpu,
+            &TWIN_PLUGINS,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot build the twin: {e}"))?;
+        Ok(Self {
+            ensemble,
+            seen: 0,
+            snap: TwinSnapshot {
+                scenario: scenario.name.clone(),
+                feed: "this run's blue view".into(),
+                tick_s: scenario.tick.as_micros() as f64 / 1e6,
+                members,
+                keys: Some("t the run · Tab red/blue (truth in red) · q quit".into()),
+                ..TwinSnapshot::default()
+            },
+        })
+    }
+
+    /// Feeds the run's new blue-team events and closes every tick the run has stepped.
+    fn follow(&mut self, universe: &mut Universe) -> Result<()> {
+        let tick = universe.clock().tick;
+        if tick <= self.ensemble.tick() {
+            return Ok(());
+        }
+        let events = universe.world().resource::<EventLog>().events();
+        let feed = blue_observations(&events[self.seen.min(events.len())..]);
+        self.seen = events.len();
+        let plain: Vec<&dyn SimPlugin> = TWIN_PLUGINS.to_vec();
+        let (snap, ess) = (&mut self.snap.estimates, &mut self.snap.ess);
+        let mut on_tick = |e: &Estimate, _: &mut Ensemble| {
+            snap.push(EstimatePoint {
+                tick: e.tick,
+                mean: e.mean,
+                q05: e.q05,
+                q95: e.q95,
+                alerted: e.naive as f64,
+            });
+            *ess = e.ess;
+        };
+        for o in feed {
+            self.ensemble
+                .observe(o, &plain, &mut on_tick)
+                .map_err(|e| anyhow::anyhow!("the twin refused the run's feed: {e}"))?;
+        }
+        self.ensemble.close_until(tick, &plain, &mut on_tick);
+        let truth = universe.with_security(|s| s.iter().filter(|s| s.compromised).count());
+        self.snap.truth.push((tick, truth as f64));
+        Ok(())
+    }
+
+    /// The twin screen's data; the truth only where the view may show it (red).
+    fn snapshot(&self, red: bool) -> TwinSnapshot {
+        let mut snap = self.snap.clone();
+        if !red {
+            snap.truth.clear();
+        }
+        snap
+    }
 }
 
 /// An exercise's commands: the --actions script's, played as their ticks come, and the

@@ -158,3 +158,54 @@ fn watch_speed_is_simulated_time_per_second() {
     t.keys(&["q"]);
     t.wait_for("exit", |s| s.contains("EXITED"));
 }
+
+/// `watch --twin`: a twin follows the watched run's blue-team view; `t` shows its screen
+/// (estimate, alerted and, in the red view only, the run's ground truth), `t` again the
+/// run, `q` quits.
+#[test]
+fn watch_twin_follows_the_run_and_shows_the_truth_only_in_the_red_view() {
+    let bin = env!("CARGO_BIN_EXE_paraverse");
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start(
+        "watch-twin",
+        &format!("{bin} watch --seed 7 --twin --twin-members 2; echo EXITED"),
+        tmp.path(),
+        (120, 32),
+    ) else {
+        return;
+    };
+    t.wait_for("the run", |s| {
+        s.contains("RED") && s.contains("zones (ground truth)")
+    });
+    t.keys(&["t"]);
+    // Past the worm's start (5 min in), the twin has followed the outbreak.
+    let twin = t.wait_within(Duration::from_secs(60), "the twin screen", |s| {
+        s.contains("paraverse twin")
+            && s.contains("estimated vs alerted")
+            && s.contains(", truth ")
+            && tick_of_twin(s) > 40
+    });
+    assert!(twin.contains("this run's blue view"), "{twin}");
+    assert!(twin.contains("t the run"), "{twin}");
+    t.keys(&["Tab"]);
+    let blue = t.wait_for("the blue view of the twin", |s| {
+        s.contains("paraverse twin") && !s.contains(", truth ")
+    });
+    assert!(blue.contains("alerted"), "{blue}");
+    t.keys(&["t"]);
+    t.wait_for("back to the run", |s| {
+        s.contains("BLUE") && s.contains("zones (sensors)")
+    });
+    t.keys(&["q"]);
+    t.wait_for("exit", |s| s.contains("EXITED"));
+}
+
+/// The tick in the twin screen's header (` tick N (`).
+fn tick_of_twin(screen: &str) -> u32 {
+    screen
+        .split(" tick ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

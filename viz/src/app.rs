@@ -126,6 +126,8 @@ Keys:
                then as fast as it goes
   Tab          red view (ground truth) / blue view (sensors only)
   m            network map / charts (watch): nodes by state, attacked links
+  t            twin screen / run (watch --twin): the twin following this run's
+               blue-team feed, its estimate against the alerts and the truth
   /            filter the events (type, Enter applies, Esc cancels)
   :            act (watch): a command, Enter acts, Esc cancels; blue:
                quarantine|release|patch|harden|revoke GROUP|NODE,
@@ -166,6 +168,9 @@ pub struct App {
     pub score: Option<Vec<String>>,
     /// The network map instead of the charts (live).
     pub map: bool,
+    /// The twin screen (`paraverse watch --twin`): `None` without a twin, else whether it
+    /// is shown instead of the run's screen.
+    pub twin: Option<bool>,
 }
 
 impl App {
@@ -184,6 +189,7 @@ impl App {
             status: None,
             score: None,
             map: false,
+            twin: None,
         }
     }
 
@@ -288,6 +294,18 @@ impl App {
                 );
                 Action::None
             }
+            KeyCode::Char('t') => {
+                match &mut self.twin {
+                    Some(shown) => *shown = !*shown,
+                    None => {
+                        self.status = Some(
+                            "no twin follows this run: start it with `paraverse watch --twin`"
+                                .into(),
+                        );
+                    }
+                }
+                Action::None
+            }
             KeyCode::Char(':') if self.mode == Mode::Live => {
                 self.command = Some(String::new());
                 self.status = None;
@@ -319,6 +337,19 @@ mod tests {
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn t_shows_the_twin_screen_only_where_a_twin_follows_the_run() {
+        let mut app = App::new(Mode::Live);
+        assert_eq!(app.handle_key(key(KeyCode::Char('t'))), Action::None);
+        assert_eq!(app.twin, None);
+        assert!(app.status.as_deref().unwrap().contains("--twin"));
+        app.twin = Some(false);
+        app.handle_key(key(KeyCode::Char('t')));
+        assert_eq!(app.twin, Some(true));
+        app.handle_key(key(KeyCode::Char('t')));
+        assert_eq!(app.twin, Some(false));
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub struct TwinSnapshot {
     pub recommendation: Option<(u32, String, String)>,
     /// The feed has ended.
     pub done: bool,
+    /// Ground truth per tick, (tick, compromised nodes), where the screen may show it:
+    /// `paraverse watch --twin`, whose run is the real network the twin follows, in its
+    /// red view. Empty: not shown.
+    pub truth: Vec<(u32, f64)>,
+    /// The bottom line's keys (default: `q quit`).
+    pub keys: Option<String>,
 }
 
 const COLOURS: [Color; 6] = [
@@ -145,7 +151,10 @@ pub fn render_twin(frame: &mut Frame<'_>, snap: &TwinSnapshot) {
     render_recommendation(frame, right, snap);
     render_fans(frame, fans, snap);
     frame.render_widget(
-        Paragraph::new(" q quit · estimate = weighted mean of the members, band 5-95 %; alerted = nodes alerted and not cleared"),
+        Paragraph::new(format!(
+            " {} · estimate = weighted mean of the members, band 5-95 %; alerted = nodes alerted and not cleared",
+            snap.keys.as_deref().unwrap_or("q quit")
+        )),
         help,
     );
 }
@@ -161,14 +170,20 @@ fn render_estimates(frame: &mut Frame<'_>, area: Rect, snap: &TwinSnapshot) {
         series(|e| e.q95),
         series(|e| e.alerted),
     );
+    let truth: Vec<(f64, f64)> = snap
+        .truth
+        .iter()
+        .map(|&(tick, n)| (f64::from(tick) * snap.tick_s, n))
+        .collect();
     let x_hi = snap.estimates.last().map_or(1.0, t).max(1.0);
     let y_hi = snap
         .estimates
         .iter()
         .map(|e| e.q95.max(e.alerted).max(e.mean))
+        .chain(snap.truth.iter().map(|&(_, n)| n))
         .fold(1.0, f64::max)
         * 1.1;
-    let datasets = vec![
+    let mut datasets = vec![
         line("estimate", Color::Red, &mean),
         Dataset::default()
             .name("5-95 %")
@@ -183,9 +198,16 @@ fn render_estimates(frame: &mut Frame<'_>, area: Rect, snap: &TwinSnapshot) {
             .data(&q95),
         line("alerted", Color::Yellow, &alerted),
     ];
+    if !truth.is_empty() {
+        datasets.push(line("truth", Color::Green, &truth));
+    }
     let now = snap.estimates.last().map_or(String::new(), |e| {
+        let truth = snap
+            .truth
+            .last()
+            .map_or(String::new(), |&(_, n)| format!(", truth {n:.0}"));
         format!(
-            " compromised now: twin {:.0} [{:.0}, {:.0}], alerted {:.0} ",
+            " compromised now: twin {:.0} [{:.0}, {:.0}], alerted {:.0}{truth} ",
             e.mean, e.q05, e.q95, e.alerted
         )
     });
@@ -324,6 +346,7 @@ mod tests {
                 "Deploy zero-trust: lowest mean score".into(),
             )),
             done: false,
+            ..TwinSnapshot::default()
         };
         for (w, h) in [(120, 40), (80, 24)] {
             let screen = text(&snap, w, h);
@@ -345,5 +368,17 @@ mod tests {
         }
         let empty = text(&TwinSnapshot::default(), 80, 24);
         assert!(empty.contains("no recommendation yet"), "{empty}");
+        // Where the twin follows a run the screen watches too, the truth is drawn and
+        // counted beside the estimate, and the bottom line names that screen's keys.
+        let watched = TwinSnapshot {
+            truth: (0..50).map(|t| (t, f64::from(t) * 4.1)).collect(),
+            keys: Some("t back to the run".into()),
+            ..snap
+        };
+        let screen = text(&watched, 120, 40);
+        for expect in ["truth", "alerted 49, truth 201", "t back to the run"] {
+            assert!(screen.contains(expect), "{expect}:\n{screen}");
+        }
+        assert!(!screen.contains("q quit"), "{screen}");
     }
 }
