@@ -867,12 +867,7 @@ fn with_spare(scenario: Scenario, specs: &[String]) -> Result<(Scenario, Vec<u32
                     .ok_or_else(|| {
                         invalid(format!(
                             "--spare {spec}: no group {group} in the scenario (groups: {})",
-                            scenario
-                                .groups
-                                .iter()
-                                .map(|g| g.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            scenario.group_names()
                         ))
                     })?;
                 spare[g] = count(n)?;

@@ -123,12 +123,7 @@ fn center_of(at: &str, scenario: &Scenario, layout: &Layout) -> Result<[f32; 2]>
         None => at.parse::<u32>().map_err(|_| {
             crate::invalid(format!(
                 "--center {at}: neither a node number nor a group ({})",
-                scenario
-                    .groups
-                    .iter()
-                    .map(|g| g.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                scenario.group_names()
             ))
         })?,
     };

@@ -225,12 +225,7 @@ impl<'a> Resolver<'a> {
         let unknown = || {
             format!(
                 "node `{name}`: expected GROUP-INDEX with a group of the scenario ({})",
-                self.scenario
-                    .groups
-                    .iter()
-                    .map(|g| g.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                self.scenario.group_names()
             )
         };
         let (group, index) = name.rsplit_once('-').ok_or_else(unknown)?;

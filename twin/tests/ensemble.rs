@@ -26,8 +26,13 @@ fn ensemble_of(name: &str, ticks: u32, k: u32) -> Ensemble {
         .unwrap()
         .with_seed(1)
         .with_ticks(ticks);
+    ensemble(&scenario, k)
+}
+
+/// `k` members of `scenario` with the default speed prior.
+fn ensemble(scenario: &Scenario, k: u32) -> Ensemble {
     Ensemble::new(
-        &scenario,
+        scenario,
         k,
         (MODEL, RatePrior::DEFAULT),
         BackendChoice::Cpu,
@@ -255,14 +260,7 @@ fn members_act_only_on_the_real_alerts_and_keep_no_surplus_attacker() {
         .filter(|o| o.kind == paraverse_twin::observation::Kind::Alert)
         .map(|o| o.node)
         .collect();
-    let mut ensemble = Ensemble::new(
-        &scenario,
-        8,
-        (MODEL, RatePrior::DEFAULT),
-        BackendChoice::Cpu,
-        &PLUGINS,
-    )
-    .unwrap();
+    let mut ensemble = ensemble(&scenario, 8);
     for o in feed {
         ensemble.observe(o, &plain, &mut nothing).unwrap();
     }
@@ -316,14 +314,7 @@ fn spare_slots_join_the_network_when_added() {
     let g = &scenario.groups[wearables];
     assert_eq!(slots[0], g.first_node + base.groups[wearables].count);
     assert_eq!(*slots.last().unwrap(), g.first_node + g.count - 1);
-    let mut ensemble = Ensemble::new(
-        &scenario,
-        4,
-        (MODEL, RatePrior::DEFAULT),
-        BackendChoice::Cpu,
-        &PLUGINS,
-    )
-    .unwrap();
+    let mut ensemble = ensemble(&scenario, 4);
     ensemble.take_off_inventory(&slots);
     let fact = |kind, node, tick| Resolved {
         tick,

@@ -744,6 +744,15 @@ impl Scenario {
         Ok((self, slots))
     }
 
+    /// The groups' names, comma-separated, for messages that list what a name could be.
+    pub fn group_names(&self) -> String {
+        self.groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The group a node belongs to.
     pub fn group_of(&self, node: u32) -> GroupId {
         let i = self
