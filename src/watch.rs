@@ -248,6 +248,10 @@ impl Follower {
                 tick_s: scenario.tick.as_micros() as f64 / 1e6,
                 members,
                 keys: Some("t the run · Tab red/blue (truth in red) · q quit".into()),
+                no_recommendation: Some(
+                    "no forecasts here: `paraverse twin --cycle` forecasts candidate strategies and recommends one"
+                        .into(),
+                ),
                 ..TwinSnapshot::default()
             },
         })

@@ -187,6 +187,7 @@ fn watch_twin_follows_the_run_and_shows_the_truth_only_in_the_red_view() {
     });
     assert!(twin.contains("this run's blue view"), "{twin}");
     assert!(twin.contains("t the run"), "{twin}");
+    assert!(twin.contains("no forecasts here"), "{twin}");
     t.keys(&["Tab"]);
     let blue = t.wait_for("the blue view of the twin", |s| {
         s.contains("paraverse twin") && !s.contains(", truth ")

@@ -8,6 +8,8 @@
 //!   tick exceed a threshold (scaled by the possibly poisoned [`DetectionModel`]). It sees
 //!   only [`Telemetry`], never ground truth, so benign bursts give real false positives
 //!   and slow scanners real false negatives; decoys touched in lateral movement alert too;
+//!   in a twin's member only the alerts the real network raised pass
+//!   ([`detection::FedAlerts`]);
 //! - [`response`] (defend stage): quarantine of alerted nodes after a response delay,
 //!   optional rebuild and release; patching and hardening rounds on a cadence;
 //! - [`trust`]: zero trust (trust scores, re-verification, attestation, no access below

@@ -64,6 +64,9 @@ pub struct TwinSnapshot {
     pub truth: Vec<(u32, f64)>,
     /// The bottom line's keys (default: `q quit`).
     pub keys: Option<String>,
+    /// What the recommendation pane says before any (default: that one comes every
+    /// `--cycle`).
+    pub no_recommendation: Option<String>,
 }
 
 const COLOURS: [Color; 6] = [
@@ -240,9 +243,9 @@ fn render_recommendation(frame: &mut Frame<'_>, area: Rect, snap: &TwinSnapshot)
                 )));
             }
         }
-        None => lines.push(Line::from(
-            "no recommendation yet (one every --cycle, with --candidate strategies)",
-        )),
+        None => lines.push(Line::from(snap.no_recommendation.clone().unwrap_or_else(
+            || "no recommendation yet (one every --cycle, with --candidate strategies)".into(),
+        ))),
     }
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: true }).block(
