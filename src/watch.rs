@@ -119,7 +119,11 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             let due = pace.due(app.speed(), tick_s, app.paused, 10_000);
             let frame = Instant::now();
             for _ in 0..due {
-                if !exercise.advance(&mut universe)? {
+                let stepped = exercise.advance(&mut universe)?;
+                if let Some(f) = &mut follower {
+                    f.follow(&mut universe)?;
+                }
+                if !stepped {
                     app.paused = true;
                     break;
                 }
@@ -129,9 +133,6 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             }
             if let Some(fault) = universe.fault() {
                 anyhow::bail!("the run stopped: {fault}");
-            }
-            if let Some(f) = &mut follower {
-                f.follow(&mut universe)?;
             }
             let clock = universe.clock();
             if clock.tick >= clock.ticks && app.score.is_none() {
@@ -182,6 +183,9 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
                     Action::Quit => return Ok(()),
                     Action::Step => {
                         exercise.advance(&mut universe)?;
+                        if let Some(f) = &mut follower {
+                            f.follow(&mut universe)?;
+                        }
                     }
                     Action::Restart if exercise.record.is_some() => {
                         app.status = Some(
@@ -213,13 +217,15 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
 /// Each frame, the run's new events that the blue team sees (alerts, quarantines,
 /// releases; [`blue_observations`]) are the twin's feed, and the twin closes the ticks
 /// the run has stepped; the screen shows its estimate against the alerts and the run's
-/// ground truth, which the twin never reads. (A `strategy` command in the exercise
-/// changes the run's defenses, not the members': they keep the scenario's.)
+/// ground truth, which the twin never reads. A `strategy` command of the exercise
+/// deploys its defenses in the members too, from the tick it does in the run.
 struct Follower {
     ensemble: Ensemble,
     /// Events of the run already fed.
     seen: usize,
     snap: TwinSnapshot,
+    /// The strategy the members run (the run's `strategy_source` when they last switched).
+    strategy: Option<String>,
 }
 
 /// The twin's plugins: the members run the real network's attackers and defenses, no
@@ -242,6 +248,7 @@ impl Follower {
         Ok(Self {
             ensemble,
             seen: 0,
+            strategy: scenario.strategy_source.clone(),
             snap: TwinSnapshot {
                 scenario: scenario.name.clone(),
                 feed: "this run's blue view".into(),
@@ -257,11 +264,22 @@ impl Follower {
         })
     }
 
-    /// Feeds the run's new blue-team events and closes every tick the run has stepped.
+    /// Feeds the run's new blue-team events and closes every tick the run has stepped
+    /// (call it after each step: a strategy the run switched to before the step is
+    /// deployed in the members before they take it).
     fn follow(&mut self, universe: &mut Universe) -> Result<()> {
         let tick = universe.clock().tick;
         if tick <= self.ensemble.tick() {
             return Ok(());
+        }
+        let deployed = &universe.scenario().strategy_source;
+        if *deployed != self.strategy {
+            let scenario = universe.scenario().clone();
+            let remaining = scenario.ticks.saturating_sub(self.ensemble.tick());
+            self.ensemble
+                .switch(&scenario, remaining, &TWIN_PLUGINS)
+                .map_err(|e| anyhow::anyhow!("the twin cannot deploy the run's strategy: {e}"))?;
+            self.strategy.clone_from(deployed);
         }
         let events = universe.world().resource::<EventLog>().events();
         let feed = blue_observations(&events[self.seen.min(events.len())..]);
@@ -650,4 +668,48 @@ pub fn replay(dir: &Path) -> Result<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The twin of `watch --twin` follows the run tick by tick and deploys the strategy
+    /// the exercise switched the run to.
+    #[test]
+    fn the_follower_closes_the_run_s_ticks_and_deploys_its_strategy_switch() {
+        let scenario = crate::load_scenario(Some("metaverse-campus"), None)
+            .unwrap()
+            .with_ticks(20);
+        let model = AlertModel {
+            tpr: 0.9,
+            fpr: 1e-4,
+        };
+        let mut run = Universe::build(scenario.clone(), &crate::plugins_with_operator()).unwrap();
+        let mut twin = Follower::new(&scenario, 2, model).unwrap();
+        for _ in 0..5 {
+            run.step();
+            twin.follow(&mut run).unwrap();
+        }
+        assert_eq!(twin.ensemble.tick(), 5);
+        assert_eq!(twin.snap.estimates.len(), 5);
+        assert_eq!(twin.snap.truth.last().map(|t| t.0), Some(5));
+        let zero_trust = crate::load_scenario(
+            Some("metaverse-campus"),
+            Some(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/strategies/zero-trust.toml"
+            ))),
+        )
+        .unwrap();
+        run.switch_strategy(zero_trust).unwrap();
+        run.step();
+        twin.follow(&mut run).unwrap();
+        assert_eq!(twin.ensemble.tick(), 6);
+        for m in twin.ensemble.members() {
+            assert!(m.scenario().defense.zero_trust.is_some());
+            assert_eq!(m.scenario().strategy_source, run.scenario().strategy_source);
+        }
+        assert!(twin.snapshot(true).truth.len() == 6 && twin.snapshot(false).truth.is_empty());
+    }
 }
