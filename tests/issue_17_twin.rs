@@ -926,6 +926,41 @@ fn devices_added_to_the_inventory_take_spare_slots() {
         err.contains("twice.jsonl:1:") && err.contains("in the inventory already"),
         "{err}"
     );
+    // By address through a mapping: the siege's wearables fill 172.22.0.0/17 in order,
+    // so the 201st address is the first slot past its 200.
+    let mapping = common::repo().join("mappings/metaverse-under-siege.toml");
+    feed(
+        "by-address.jsonl",
+        "{\"time_s\": 10, \"kind\": \"added\", \"address\": \"172.22.0.200\"}\n\
+         {\"time_s\": 20, \"kind\": \"end\"}\n",
+    );
+    let siege = |out: &str, spare: &[&str]| {
+        let mut args = vec![
+            "twin",
+            "metaverse-under-siege",
+            "--observations",
+            "by-address.jsonl",
+            "--mapping",
+            mapping.to_str().unwrap(),
+            "--members",
+            "2",
+            "--out",
+            out,
+            "-q",
+        ];
+        for s in spare {
+            args.extend(["--spare", s]);
+        }
+        paraverse(&args, dir)
+    };
+    ok(siege("tw-address", &["wearables=1"]));
+    let out = siege("tw-address-none", &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("number 201") && err.contains("--spare"),
+        "{err}"
+    );
     let out = twin("added.jsonl", "tw-bad", &["wearable=2"]);
     assert!(!out.status.success());
     assert!(

@@ -276,7 +276,7 @@ impl<'a> Resolver<'a> {
                         Ok(g.first_node + index as u32)
                     } else {
                         Err(format!(
-                            "address {address} is the {}th of group {group}'s blocks, which has {} nodes",
+                            "address {address} is number {} in group {group}'s blocks, which has {} nodes (a device added to the inventory takes a slot of `paraverse twin --spare`)",
                             index + 1,
                             g.count
                         ))
