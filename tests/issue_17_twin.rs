@@ -886,10 +886,12 @@ fn devices_added_to_the_inventory_take_spare_slots() {
          {\"time_s\": 300, \"kind\": \"removed\", \"node\": \"wearables-400\"}\n\
          {\"time_s\": 600, \"kind\": \"end\"}\n",
     );
-    let twin = |feed: &str, out: &str, spare: &[&str]| {
+    // A 2-member twin of `scenario` on `feed` into `out`, with `extra` options and a
+    // `--spare` for each of `spare`.
+    let run = |scenario: &str, feed: &str, out: &str, extra: &[&str], spare: &[&str]| {
         let mut args = vec![
             "twin",
-            "metaverse-campus",
+            scenario,
             "--observations",
             feed,
             "--members",
@@ -898,11 +900,14 @@ fn devices_added_to_the_inventory_take_spare_slots() {
             out,
             "-q",
         ];
+        args.extend(extra);
         for s in spare {
             args.extend(["--spare", s]);
         }
         paraverse(&args, dir)
     };
+    let twin =
+        |feed: &str, out: &str, spare: &[&str]| run("metaverse-campus", feed, out, &[], spare);
     ok(twin("added.jsonl", "tw", &["wearables=2"]));
     let estimates = std::fs::read_to_string(dir.join("tw/estimates.csv")).unwrap();
     assert_eq!(estimates.lines().count(), 61, "{estimates}");
@@ -934,24 +939,15 @@ fn devices_added_to_the_inventory_take_spare_slots() {
         "{\"time_s\": 10, \"kind\": \"added\", \"address\": \"172.22.0.200\"}\n\
          {\"time_s\": 20, \"kind\": \"end\"}\n",
     );
+    let mapping = ["--mapping", mapping.to_str().unwrap()];
     let siege = |out: &str, spare: &[&str]| {
-        let mut args = vec![
-            "twin",
+        run(
             "metaverse-under-siege",
-            "--observations",
             "by-address.jsonl",
-            "--mapping",
-            mapping.to_str().unwrap(),
-            "--members",
-            "2",
-            "--out",
             out,
-            "-q",
-        ];
-        for s in spare {
-            args.extend(["--spare", s]);
-        }
-        paraverse(&args, dir)
+            &mapping,
+            spare,
+        )
     };
     ok(siege("tw-address", &["wearables=1"]));
     let out = siege("tw-address-none", &[]);
