@@ -493,14 +493,7 @@ impl Sink for Files {
         .map_err(|err| format!("cannot write estimates.csv: {err}"))?;
         self.kept.push(*e);
         if let Some(s) = &mut self.screen {
-            s.snap.ess = e.ess;
-            s.snap.estimates.push(paraverse_viz::EstimatePoint {
-                tick: e.tick,
-                mean: e.mean,
-                q05: e.q05,
-                q95: e.q95,
-                alerted: e.naive as f64,
-            });
+            push_estimate(&mut s.snap, e);
             s.draw(false)?;
         }
         Ok(())
@@ -840,6 +833,18 @@ fn accuracy(estimates: &[Estimate], truth: &[f64]) -> serde_json::Value {
         "naive_mae": naive,
         "coverage_90": covered,
     })
+}
+
+/// Adds a tick's estimate to the twin screen's data (`twin --watch`, `watch --twin`).
+pub(crate) fn push_estimate(snap: &mut paraverse_viz::TwinSnapshot, e: &Estimate) {
+    snap.ess = e.ess;
+    snap.estimates.push(paraverse_viz::EstimatePoint {
+        tick: e.tick,
+        mean: e.mean,
+        q05: e.q05,
+        q95: e.q95,
+        alerted: e.naive as f64,
+    });
 }
 
 /// The twin's scenario with `--spare` slots (`N`: every group; `GROUP=N`: one group, the

@@ -11,9 +11,7 @@ use paraverse_sim::operator::teams::Team;
 use paraverse_sim::prelude::*;
 use paraverse_twin::ensemble::{AlertModel, Ensemble, Estimate, RatePrior};
 use paraverse_twin::observation::blue_observations;
-use paraverse_viz::{
-    Action, App, EstimatePoint, History, Mode, NodeMap, Pace, Snapshot, TwinSnapshot, View,
-};
+use paraverse_viz::{Action, App, History, Mode, NodeMap, Pace, Snapshot, TwinSnapshot, View};
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
 use serde_json::Value;
@@ -214,7 +212,7 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
 }
 
 /// `watch --twin`: a live twin following the watched run as if it were the real network.
-/// Each frame, the run's new events that the blue team sees (alerts, quarantines,
+/// After each tick, the run's new events that the blue team sees (alerts, quarantines,
 /// releases; [`blue_observations`]) are the twin's feed, and the twin closes the ticks
 /// the run has stepped; the screen shows its estimate against the alerts and the run's
 /// ground truth, which the twin never reads. A `strategy` command of the exercise
@@ -284,24 +282,14 @@ impl Follower {
         let events = universe.world().resource::<EventLog>().events();
         let feed = blue_observations(&events[self.seen.min(events.len())..]);
         self.seen = events.len();
-        let plain: Vec<&dyn SimPlugin> = TWIN_PLUGINS.to_vec();
-        let (snap, ess) = (&mut self.snap.estimates, &mut self.snap.ess);
-        let mut on_tick = |e: &Estimate, _: &mut Ensemble| {
-            snap.push(EstimatePoint {
-                tick: e.tick,
-                mean: e.mean,
-                q05: e.q05,
-                q95: e.q95,
-                alerted: e.naive as f64,
-            });
-            *ess = e.ess;
-        };
+        let snap = &mut self.snap;
+        let mut on_tick = |e: &Estimate, _: &mut Ensemble| crate::twin::push_estimate(snap, e);
         for o in feed {
             self.ensemble
-                .observe(o, &plain, &mut on_tick)
+                .observe(o, &TWIN_PLUGINS, &mut on_tick)
                 .map_err(|e| anyhow::anyhow!("the twin refused the run's feed: {e}"))?;
         }
-        self.ensemble.close_until(tick, &plain, &mut on_tick);
+        self.ensemble.close_until(tick, &TWIN_PLUGINS, &mut on_tick);
         let truth = universe.with_security(|s| s.iter().filter(|s| s.compromised).count());
         self.snap.truth.push((tick, truth as f64));
         Ok(())

@@ -167,14 +167,14 @@ pub fn tripwire_alerts(
 /// network has not alerted on, the member's responses must not act on it — the real ones
 /// did not — so the alert is dropped and the node stays on the network, alert-free (the
 /// member's quarantines are then the real network's), and the real sensors' silence
-/// contradicts the guess: an attacker the member holds there is evicted. (Where the real
+/// contradicts the guess: an attacker the member holds there is evicted. Where the real
 /// attacker is there after all, the real alert comes later and the twin puts it back.
-/// Keeping such attackers active instead left every member with a surplus that no
-/// observation cleared: 15 nodes on the campus hours after the truth was clean.) (Letting members act on their own alerts hid their
-/// surplus attackers in quarantines of their own, counted as compromised: on the campus
-/// the members agreed on 462 compromised nodes where the truth held 453, and the
-/// forecasts' band missed the truth through the whole isolation period; README, "The
-/// live twin".)
+///
+/// Measured on the campus (README, "The live twin"): members acting on their own alerts
+/// hid their surplus attackers in quarantines of their own, counted as compromised (all
+/// agreed on 462 compromised nodes where the truth held 453, through the whole isolation
+/// period); members that only dropped such alerts, keeping the attackers active, kept a
+/// surplus no observation cleared (15 nodes hours after the truth was clean).
 ///
 /// Absent from every other universe, and never checkpointed: a forecast from a member
 /// runs its detectors unchecked, as the future has no feed.

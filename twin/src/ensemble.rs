@@ -56,12 +56,11 @@
 
 use std::collections::BTreeSet;
 
+use paraverse_defenders::detection::FedAlerts;
 use paraverse_sim::math::{dexp, dln};
 use paraverse_sim::prelude::*;
 use paraverse_sim::rng::Stream;
 use rayon::prelude::*;
-
-use paraverse_defenders::detection::FedAlerts;
 
 use crate::forecast::Start;
 use crate::observation::{Kind, Resolved};
