@@ -541,7 +541,8 @@ pub struct TwinArgs {
     #[arg(long, value_name = "S", default_value_t = paraverse_twin::ensemble::RatePrior::DEFAULT.spread)]
     pub attack_rate_spread: f64,
     /// Measure the detectors' rates on a run folder with ground truth (`paraverse run` of
-    /// the same scenario and defenses, another seed) instead of --alert-tpr/--alert-fpr.
+    /// the same scenario and defenses, another seed) instead of --alert-tpr/--alert-fpr,
+    /// the false-alarm rate per group of devices too.
     #[arg(long, value_name = "RUN_DIR")]
     pub calibrate: Option<PathBuf>,
     /// Show the twin screen in the terminal as it runs: estimated against alerted

@@ -768,10 +768,7 @@ pub fn bench_twin(args: &BenchArgs) -> Result<()> {
         &paraverse_attackers::AttackerPlugin,
         &paraverse_defenders::DefenderPlugin,
     ];
-    let model = AlertModel {
-        tpr: 0.05,
-        fpr: 1e-4,
-    };
+    let model = AlertModel::uniform(0.05, 1e-4);
     let mut figures = Vec::new();
     for t in thread_counts(args) {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -783,7 +780,7 @@ pub fn bench_twin(args: &BenchArgs) -> Result<()> {
             let mut ensemble = Ensemble::new(
                 &scenario,
                 args.members,
-                (model, RatePrior::DEFAULT),
+                (model.clone(), RatePrior::DEFAULT),
                 BackendChoice::Cpu,
                 &plugins,
             )

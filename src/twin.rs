@@ -143,19 +143,40 @@ fn whole_ticks(d: SimDuration, tick: SimDuration, flag: &str) -> Result<u32> {
         .ok_or_else(|| invalid(format!("{flag} {d}: expected at least one tick of {tick}")))
 }
 
-/// The detectors' rates: measured on a run folder, or as given.
+/// The detectors' rates: measured on a run folder of `scenario` (per group too), or as
+/// given.
 pub(crate) fn alert_model(
     calibrate_on: Option<&Path>,
     tpr: f64,
     fpr: f64,
-    nodes: u32,
+    scenario: &Scenario,
 ) -> Result<AlertModel> {
+    let groups: Vec<(&str, u32)> = scenario
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.count))
+        .collect();
     match calibrate_on {
-        Some(dir) => calibrate(dir, nodes)?,
-        None => AlertModel { tpr, fpr },
+        Some(dir) => calibrate(dir, &groups)?,
+        None => AlertModel::uniform(tpr, fpr),
     }
     .checked()
     .map_err(invalid)
+}
+
+/// The model's rates in words, for the twin's first line.
+pub(crate) fn describe(model: &AlertModel) -> String {
+    let mut text = format!(
+        "alerts tpr {:.4} fpr {:.2e} per node-tick",
+        model.tpr, model.fpr
+    );
+    if let Some(by_group) = &model.fpr_by_group {
+        let (low, high) = by_group
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), &p| (l.min(p), h.max(p)));
+        text.push_str(&format!(" ({low:.2e} to {high:.2e} by group)"));
+    }
+    text
 }
 
 /// A run folder's time series column by name, per tick.
@@ -207,8 +228,14 @@ const CLEANSED: [&str; 3] = ["release", "recovery", "restore"];
 /// first alert, its quarantine or its cleaning, whichever comes first, since a detector
 /// alerts on a node once and not in quarantine (counting every compromised node-tick
 /// made the rate several times too low on the campus, whose isolated nodes stay
-/// compromised for 30 minutes) — and alerts on clean nodes per clean node-tick.
-fn calibrate(dir: &Path, nodes: u32) -> Result<AlertModel> {
+/// compromised for 30 minutes) — and alerts on clean nodes per clean node-tick, over the
+/// network and per group (`groups`: name and node count, in group order). A group's rate
+/// is shrunk toward the network's by one pseudo false alarm at that rate:
+/// `(false alarms + 1) / (clean node-ticks + 1 / fpr)`. A group without false alarms in
+/// the run so gets a small rate rather than none, which would make its alerts certain
+/// proof.
+fn calibrate(dir: &Path, groups: &[(&str, u32)]) -> Result<AlertModel> {
+    let nodes: u32 = groups.iter().map(|g| g.1).sum();
     let compromised = series_column(dir, "compromised")?;
     let events = dir.join("events.jsonl");
     let text = std::fs::read_to_string(&events)
@@ -218,6 +245,14 @@ fn calibrate(dir: &Path, nodes: u32) -> Result<AlertModel> {
     // Watched compromised nodes: since which tick.
     let mut watched: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut exposure = 0u64;
+    // Per group: false alarms and compromised node-ticks; compromised nodes since when.
+    let group_of = |node: &str| {
+        let name = node.rsplit_once('-').map_or(node, |(g, _)| g);
+        groups.iter().position(|g| g.0 == name)
+    };
+    let mut false_alarms = vec![0u64; groups.len()];
+    let mut held = vec![0u64; groups.len()];
+    let mut since: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
         let (Some(event), Some(node)) = (v["event"].as_str(), v["node"].as_str()) else {
@@ -239,13 +274,29 @@ fn calibrate(dir: &Path, nodes: u32) -> Result<AlertModel> {
                         .or_insert(tick.saturating_sub(1));
                     unwatch(&mut watched);
                 }
-                Some(false) => fp += 1,
+                Some(false) => {
+                    fp += 1;
+                    if let Some(g) = group_of(node) {
+                        false_alarms[g] += 1;
+                    }
+                }
                 None => {}
             }
         } else if event == "quarantine" || CLEANSED.contains(&event) {
             unwatch(&mut watched);
         } else if COMPROMISES.contains(&event) && v["campaign"].is_string() {
             watched.entry(node.to_owned()).or_insert(tick);
+            since.entry(node.to_owned()).or_insert(tick);
+        }
+        if CLEANSED.contains(&event)
+            && let (Some(from), Some(g)) = (since.remove(node), group_of(node))
+        {
+            held[g] += tick.saturating_sub(from);
+        }
+    }
+    for (node, from) in &since {
+        if let Some(g) = group_of(node) {
+            held[g] += ticks.saturating_sub(*from);
         }
     }
     exposure += watched
@@ -257,9 +308,20 @@ fn calibrate(dir: &Path, nodes: u32) -> Result<AlertModel> {
     // No detector is certain either way: a rate of 1 would make one surprise rule a member
     // out for good.
     let clamp = |p: f64| p.clamp(1e-9, 0.99);
+    let fpr = clamp(fp as f64 / clean.max(1.0));
+    let by_group = groups
+        .iter()
+        .zip(&false_alarms)
+        .zip(&held)
+        .map(|((&(_, count), &alarms), &held)| {
+            let clean = (u64::from(count) * ticks).saturating_sub(held) as f64;
+            clamp((alarms as f64 + 1.0) / (clean + 1.0 / fpr))
+        })
+        .collect();
     Ok(AlertModel {
         tpr: clamp(tp as f64 / (exposure as f64).max(1.0)),
-        fpr: clamp(fp as f64 / clean.max(1.0)),
+        fpr,
+        fpr_by_group: Some(by_group),
     })
 }
 
@@ -568,7 +630,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         args.calibrate.as_deref(),
         args.alert_tpr,
         args.alert_fpr,
-        scenario.node_count,
+        &scenario,
     )?;
     let (scenario, off_inventory) = with_spare(scenario, &args.spare)?;
     let mut candidates = vec![Candidate {
@@ -673,8 +735,11 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
     let origin = args.observations.display().to_string();
     if !args.quiet {
         eprintln!(
-            "paraverse twin: {} ({} nodes), {} members, alerts tpr {:.4} fpr {:.2e} per node-tick, feed {origin}",
-            scenario.name, scenario.node_count, args.members, model.tpr, model.fpr
+            "paraverse twin: {} ({} nodes), {} members, {}, feed {origin}",
+            scenario.name,
+            scenario.node_count,
+            args.members,
+            describe(&spec.model)
         );
     }
     let mut subscription = None;
@@ -920,7 +985,7 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
         args.calibrate.as_deref(),
         args.alert_tpr,
         args.alert_fpr,
-        base.node_count,
+        &base,
     )?;
     let spec = paraverse_twin::shadow::LoopSpec {
         members: args.members,
@@ -1027,11 +1092,36 @@ mod tests {
             r#"{"event":"quarantine","node":"g-2","tick":3}"#,
             r#"{"event":"quarantine","node":"g-1","tick":4}"#,
         ]);
-        let m = calibrate(dir.path(), 10).unwrap();
+        let m = calibrate(dir.path(), &[("g", 10)]).unwrap();
         // One alert in three watched node-ticks (not in the 6 compromised node-ticks).
         assert_eq!(m.tpr, 1.0 / 3.0);
         // One false alarm in 40 − 6 clean node-ticks.
         assert_eq!(m.fpr, 1.0 / 34.0);
+    }
+
+    #[test]
+    fn false_alarms_are_measured_per_group_too() {
+        // Two groups of 10 nodes over 4 ticks: the sensors raise two false alarms, the
+        // headsets none; one sensor is compromised from tick 1 to its release at 3.
+        let dir = run_folder(&[
+            r#"{"event":"infection","node":"sensors-1","tick":1,"campaign":"w"}"#,
+            r#"{"event":"detection","node":"sensors-1","tick":2,"true_positive":true}"#,
+            r#"{"event":"detection","node":"sensors-4","tick":2,"true_positive":false}"#,
+            r#"{"event":"release","node":"sensors-1","tick":3}"#,
+            r#"{"event":"detection","node":"sensors-5","tick":3,"true_positive":false}"#,
+        ]);
+        let m = calibrate(dir.path(), &[("xr-headsets", 10), ("sensors", 10)]).unwrap();
+        let by_group = m.fpr_by_group.clone().unwrap();
+        // The sensors: 2 false alarms in 40 − 2 clean node-ticks, one pseudo alarm at the
+        // network's rate (2 in the 80 − 6 clean node-ticks of the run's series) added.
+        let network = 2.0 / 74.0;
+        assert_eq!(m.fpr, network);
+        assert_eq!(by_group[1], 3.0 / (38.0 + 1.0 / network));
+        // The headsets: none seen, only the pseudo alarm: far below the sensors' rate but
+        // not zero, which would make one of their alerts certain proof.
+        assert_eq!(by_group[0], 1.0 / (40.0 + 1.0 / network));
+        assert!(by_group[0] < m.fpr && m.fpr < by_group[1]);
+        assert_eq!(m.fpr_in(1), by_group[1]);
     }
 
     #[test]
@@ -1041,7 +1131,7 @@ mod tests {
             r#"{"event":"infection","node":"g-2","tick":1,"campaign":"w"}"#,
             r#"{"event":"detection","node":"g-2","tick":2,"true_positive":true}"#,
         ]);
-        let m = calibrate(dir.path(), 10).unwrap();
+        let m = calibrate(dir.path(), &[("g", 10)]).unwrap();
         // g-2: one tick; g-1: ticks 3 and 4.
         assert_eq!(m.tpr, 1.0 / 3.0);
     }

@@ -83,14 +83,15 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
             args.calibrate.as_deref(),
             args.alert_tpr,
             args.alert_fpr,
-            scenario.node_count,
+            &scenario,
         )?)
     } else {
         None
     };
     let follower_of = |s: &Scenario| -> Result<Option<Follower>> {
         model
-            .map(|m| Follower::new(s, args.twin_members, m))
+            .as_ref()
+            .map(|m| Follower::new(s, args.twin_members, m.clone()))
             .transpose()
     };
     if args.twin {
@@ -669,10 +670,7 @@ mod tests {
         let scenario = crate::load_scenario(Some("metaverse-campus"), None)
             .unwrap()
             .with_ticks(20);
-        let model = AlertModel {
-            tpr: 0.9,
-            fpr: 1e-4,
-        };
+        let model = AlertModel::uniform(0.9, 1e-4);
         let mut run = Universe::build(scenario.clone(), &crate::plugins_with_operator()).unwrap();
         let mut twin = Follower::new(&scenario, 2, model).unwrap();
         for _ in 0..5 {

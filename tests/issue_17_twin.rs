@@ -100,9 +100,9 @@ fn twin(dir: &Path, feed: &str, out: &str, threads: &str) -> std::process::Outpu
             "--threads",
             threads,
             "--cycle",
-            "30 min",
-            "--horizon",
             "10 min",
+            "--horizon",
+            "5 min",
             "--candidate",
             &common::repo()
                 .join("strategies/zero-trust.toml")
@@ -136,16 +136,22 @@ fn the_twin_estimates_compromise_better_than_alerted_equals_compromised() {
         acc["naive_mae"].as_f64().unwrap(),
     );
     assert!(acc["ticks"].as_u64().unwrap() > 600, "{acc}");
-    // Measured: 0.41 against 16.4 nodes (16 members, 720 ticks). Members that acted on
-    // their own alerts (before their detectors were gated by the real ones) kept their
-    // surplus attackers in quarantine: about 3 against 19 on the feed of the time.
+    // Measured: 0.21 against 16.4 nodes (16 members, 720 ticks), the 90 % interval
+    // holding the truth in 97.5 % of ticks. Before the alerts' doubt was carried and the
+    // prior knew which nodes the worm can take: 0.41 and 72 %; before the members'
+    // detectors were gated by the real ones, about 3 against 19 on the feed of the time.
+    assert!(twin_mae < 0.3, "{acc}");
     assert!(twin_mae < 0.1 * naive_mae, "{acc}");
-    assert!(acc["coverage_90"].as_f64().unwrap() > 0.5, "{acc}");
+    assert!(acc["coverage_90"].as_f64().unwrap() > 0.9, "{acc}");
     // Each cycle's forecast of the current defenses checked against the truth at its
-    // horizon (the calibration the README's table sums up).
+    // horizon (the calibration the README's table sums up): 11 of 11 cycles, the three
+    // with compromised nodes included. Before the doubt, the members agreed on 496
+    // compromised nodes once the outbreak was isolated, with an interval of zero width,
+    // against a truth of 497: 8 of 11, none of the three.
     let f = &acc["forecasts"];
-    assert!(f["checked"].as_u64().unwrap() >= 3, "{f}");
-    assert!(f["inside_80"].as_u64() <= f["checked"].as_u64());
+    let checked = f["checked"].as_u64().unwrap();
+    assert!(checked >= 10, "{f}");
+    assert!(f["inside_80"].as_u64().unwrap() + 1 >= checked, "{f}");
     for c in f["cycles"].as_array().unwrap() {
         assert!(
             c["q10"].as_f64() <= c["median"].as_f64() && c["median"].as_f64() <= c["q90"].as_f64()

@@ -76,6 +76,12 @@ impl SimPlugin for AttackerPlugin {
             })
             .collect();
         chain::declare_all(scenario, &mut world.resource_mut::<CampaignBook>(), &goals);
+        {
+            let mut surface = world.resource_mut::<AttackSurface>();
+            for w in &worms {
+                surface.declare(w.campaign, w.surface());
+            }
+        }
         let only_worms = scenario
             .campaigns
             .iter()

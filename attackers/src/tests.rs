@@ -202,3 +202,34 @@ fn only_exposed_nodes_with_the_service_fall() {
         record.summary
     );
 }
+
+#[test]
+fn a_worm_declares_the_nodes_it_can_take() {
+    let scenario = bundled::load(Some("metaverse-campus"))
+        .unwrap()
+        .with_ticks(1);
+    let universe = Universe::build(scenario.clone(), &[&AttackerPlugin]).unwrap();
+    let surface = universe.world().resource::<AttackSurface>();
+    let [Some(worm)] = surface.campaigns() else {
+        panic!("one declared campaign: {surface:?}");
+    };
+    // The telnet worm: the two IoT groups, unpatched; its footholds at launch.
+    let group = |name: &str| scenario.groups.iter().position(|g| g.name == name).unwrap();
+    let exposed: Vec<usize> = (0..scenario.groups.len())
+        .filter(|&g| worm.groups[g])
+        .collect();
+    assert_eq!(exposed, vec![group("wearables"), group("sensors")]);
+    let (sensors, launch) = worm.entry.unwrap();
+    assert_eq!(usize::from(sensors), group("sensors"));
+    let patched = Security {
+        patched: true,
+        ..Security::default()
+    };
+    let wearables = group("wearables") as u16;
+    assert!(surface.admits(&Security::default(), wearables, launch + 10));
+    assert!(!surface.admits(&patched, wearables, launch + 10));
+    assert!(!surface.admits(&Security::default(), group("phones") as u16, launch + 10));
+    // A foothold lands on any node of the entry group, patched or not.
+    assert!(surface.admits(&patched, sensors, launch));
+    assert!(!surface.admits(&patched, sensors, launch + 2));
+}

@@ -64,6 +64,7 @@ use bevy_ecs::prelude::*;
 use paraverse_sim::operator::Launches;
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::{AuthMethod, CampaignKind, FlowClass, ScanStrategy, Worm};
+use paraverse_sim::world::Surface;
 use rayon::prelude::*;
 
 use crate::chain;
@@ -115,6 +116,19 @@ impl WormCampaign {
             t.exposed()
         } else {
             !t.compromised && !t.quarantined && !t.hardened
+        }
+    }
+
+    /// What a node must be for this campaign to take it ([`AttackSurface`]): of a group
+    /// it has an exploit (or a dictionary) for, unpatched for a worm, on default
+    /// credentials for a botnet; or of the entry group at its launch.
+    pub fn surface(&self) -> Surface {
+        Surface {
+            groups: self.exploit.iter().map(|c| *c != Chance::NEVER).collect(),
+            needs_unpatched: self.needs_unpatched,
+            needs_default_credentials: !self.needs_unpatched,
+            // Footholds land on any node of the entry group (see `entry_nodes`).
+            entry: Some((self.worm.entry, self.start_tick)),
         }
     }
 

@@ -46,7 +46,7 @@ pub mod prelude {
     pub use crate::units::{Bandwidth, SimDuration};
     pub use crate::universe::{BuildError, SimPlugin, SimStage, Universe, UniverseBuilder};
     pub use crate::world::{
-        CHUNK, CampaignId, Clock, DetectionModel, Egress, InGroup, InZone, Kind, NodeId,
-        ScenarioRes, Security, Telemetry, dense,
+        AttackSurface, CHUNK, CampaignId, Clock, DetectionModel, Egress, InGroup, InZone, Kind,
+        NodeId, ScenarioRes, Security, Telemetry, dense,
     };
 }

@@ -52,7 +52,8 @@ use crate::scenario::Scenario;
 use crate::topology::Topology;
 use crate::traffic::{BackendChoice, TrafficCore, TrafficPlugin};
 use crate::world::{
-    Clock, DetectionModel, ScenarioRes, Security, Telemetry, benign_demand, dense, spawn_nodes,
+    AttackSurface, Clock, DetectionModel, ScenarioRes, Security, Telemetry, benign_demand, dense,
+    spawn_nodes,
 };
 
 /// The stages of a tick, in the order they run.
@@ -846,6 +847,7 @@ fn core_world(scenario: &Arc<Scenario>) -> (World, Registry) {
     world.insert_resource(SimFault::default());
     world.insert_resource(CampaignBook::default());
     world.insert_resource(DetectionModel::default());
+    world.insert_resource(AttackSurface::undeclared(scenario.campaigns.len()));
     world.insert_resource(AccessPolicy::new(scenario));
     world.insert_resource(Tripwires::default());
     let mut registry = Registry::default();
@@ -853,6 +855,7 @@ fn core_world(scenario: &Arc<Scenario>) -> (World, Registry) {
         std::any::TypeId::of::<Topology>(),
         std::any::TypeId::of::<SimRng>(),
         std::any::TypeId::of::<ScenarioRes>(),
+        std::any::TypeId::of::<AttackSurface>(),
     ]);
     registry.entries.extend([
         Entry::of::<Clock>(),

@@ -165,6 +165,82 @@ impl Security {
     }
 }
 
+/// What each campaign needs of a node to take it, as the attacker plugins declare it.
+///
+/// The simulator itself never reads it: it exists for observers that must tell where an
+/// attacker *could* be from where it could not, without running the attack. The twin
+/// weighs an alert with it: an alert on a node no campaign could take (a patched node
+/// where only a worm is about) is a false alarm whatever the member's attacker holds
+/// elsewhere in the group, while one on a node the worm can still take is compared with
+/// the share of such nodes the attacker holds. A campaign no plugin declares may take
+/// any node (the conservative answer).
+#[derive(Resource, Debug, Clone, Default, PartialEq)]
+pub struct AttackSurface {
+    /// Per campaign of the scenario, what it needs; `None`: undeclared, any node.
+    campaigns: Vec<Option<Surface>>,
+}
+
+/// What one campaign needs of a node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Surface {
+    /// Groups whose nodes it can take at all (by group id).
+    pub groups: Vec<bool>,
+    /// Patching closes the door (an exploit).
+    pub needs_unpatched: bool,
+    /// Replacing factory-default credentials closes it (a dictionary).
+    pub needs_default_credentials: bool,
+    /// Where its footholds land, and when: at its launch it takes nodes of this group
+    /// whatever their state (initial access is not its exploit).
+    pub entry: Option<(GroupId, u32)>,
+}
+
+impl Surface {
+    /// Whether a node of `group` in state `s` is open to the campaign at `tick`, whatever
+    /// it holds now: a node taken before it was patched counts as open to a worm; any
+    /// node of the entry group at the launch tick and the next (a foothold acts, and a
+    /// detector may see it, from the tick it lands).
+    pub fn admits(&self, s: &Security, group: GroupId, tick: u32) -> bool {
+        if let Some((entry, launch)) = self.entry
+            && entry == group
+            && (launch..=launch.saturating_add(1)).contains(&tick)
+        {
+            return true;
+        }
+        self.groups.get(group as usize).copied().unwrap_or(false)
+            && !(self.needs_unpatched && s.patched)
+            && !(self.needs_default_credentials && s.hardened)
+    }
+}
+
+impl AttackSurface {
+    /// `campaigns` campaigns, none declared yet: each may take any node.
+    pub fn undeclared(campaigns: usize) -> Self {
+        Self {
+            campaigns: vec![None; campaigns],
+        }
+    }
+
+    /// Declares what `campaign` needs (ignored past the scenario's campaigns).
+    pub fn declare(&mut self, campaign: CampaignId, surface: Surface) {
+        if let Some(slot) = self.campaigns.get_mut(usize::from(campaign)) {
+            *slot = Some(surface);
+        }
+    }
+
+    /// Per campaign of the scenario, what it needs (`None`: undeclared, any node).
+    pub fn campaigns(&self) -> &[Option<Surface>] {
+        &self.campaigns
+    }
+
+    /// Whether some campaign could take a node of `group` in state `s` at `tick` (or
+    /// could have, before its last patch or hardening). False with no campaigns at all.
+    pub fn admits(&self, s: &Security, group: GroupId, tick: u32) -> bool {
+        self.campaigns
+            .iter()
+            .any(|c| c.as_ref().is_none_or(|c| c.admits(s, group, tick)))
+    }
+}
+
 /// The defenders' detection model as attackers can influence it: a poisoning campaign
 /// that corrupts its training data inflates the thresholds it learns.
 ///

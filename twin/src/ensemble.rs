@@ -21,16 +21,22 @@
 //!    can. With a detector that alerts on a compromised node in a tick with probability
 //!    `tpr` and on a clean one with `fpr`, a member whose compromised set is C has the
 //!    likelihood `Π_{n ∈ A ∩ C} tpr × Π_{n ∈ A \ C} (tpr π_n + fpr (1 − π_n)) ×
-//!    ((1 − tpr) / (1 − fpr))^|C \ A \ Q|` of the tick's alerts A (π_n: the share of n's
-//!    group the member's attacker holds out of quarantine; Q: nodes that are not watched
+//!    ((1 − tpr) / (1 − fpr))^|C \ A \ Q|` of the tick's alerts A (π_n: the prior that
+//!    the member's attacker holds n unseen — per campaign, the share it holds of the
+//!    nodes it could take like n that can still raise an alert, zero if it could not take
+//!    n at all ([`AttackSurface`]; see `Hideouts`), combined over campaigns as
+//!    `1 − Π (1 − π_c)`; Q: nodes that are not watched
 //!    — taken in this very tick (a detector sees a node act from the next tick on), held
 //!    in quarantine by the real network, or alerted on before (a detector alerts on a node
 //!    once); the member's own quarantines are watched, see `assimilate`; the factor common
 //!    to all members, `(1 − fpr)` per clean unalerted node, cancels in the
 //!    normalisation). An alerted node the member holds clean then takes the attacker, with
 //!    its posterior probability `tpr π_n / (tpr π_n + fpr (1 − π_n))`: from another node
-//!    of its group the member has held unseen (its identities follow the alerts), or, with
-//!    none, in addition to those it holds (see `assimilate`);
+//!    the campaign has held unseen (its identities follow the alerts), or, with none, in
+//!    addition to those it holds (see `assimilate`). The ensemble keeps the weighted mean
+//!    of the members' posteriors as its belief that n is compromised, and counts n by
+//!    that belief rather than by one lineage's draw until the network settles it
+//!    ([`crate::doubt`]);
 //! 4. when the effective sample size `1 / Σ w²` falls below half the members, members are
 //!    resampled (systematic resampling): heavy members are copied ([`Universe::fork`]) and
 //!    each copy draws its own future ([`Universe::reseed`]), light ones are dropped.
@@ -46,11 +52,12 @@
 //! each member at its own factor: their fan is as wide as the twin's doubt about the
 //! attacker's speed, not only about its luck. (Measured on the campus, README "The live
 //! twin": it widens the fan while a worm spreads and follows a worm three times faster
-//! than the scenario's; it does not cure the over-confident fan once an outbreak is
-//! isolated, which comes from false alarms the calibrated rate underestimates.)
+//! than the scenario's. The fan's width once an outbreak is isolated comes from the doubt
+//! about its alerts, [`crate::doubt`].)
 //!
-//! The estimate of compromised nodes is the weighted mean (and 5–95 % weighted quantiles)
-//! over the members; the naive estimate it is measured against counts the nodes alerted
+//! The estimate of compromised nodes is the weighted mean (and 5–95 % quantiles) of the
+//! mixture over the members of their counts, with the nodes in doubt counted by the
+//! ensemble's beliefs; the naive estimate it is measured against counts the nodes alerted
 //! and not released since. Weights use [`dln`] and [`dexp`], written with + − × ÷ only, so
 //! every machine computes the same bits.
 
@@ -60,8 +67,10 @@ use paraverse_defenders::detection::FedAlerts;
 use paraverse_sim::math::{dexp, dln};
 use paraverse_sim::prelude::*;
 use paraverse_sim::rng::Stream;
+use paraverse_sim::scenario::GroupId;
 use rayon::prelude::*;
 
+use crate::doubt::{Doubt, Pmf, mixture_quantile};
 use crate::forecast::Start;
 use crate::observation::{Kind, Resolved};
 
@@ -122,18 +131,44 @@ impl RatePrior {
 }
 
 /// The detectors' rates, per node and tick.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AlertModel {
     /// Probability that a compromised node raises an alert in a tick.
     pub tpr: f64,
     /// Probability that a clean node raises one.
     pub fpr: f64,
+    /// The false-alarm rate of each group of the scenario (by group id), where measured;
+    /// `None`: `fpr` everywhere. Detectors do not raise false alarms evenly: on the
+    /// campus every false alarm of four 4-hour runs fell on an IoT device, at about four
+    /// times the network-wide rate, and an alert there is that much likelier to be false.
+    pub fpr_by_group: Option<std::sync::Arc<[f64]>>,
 }
 
 impl AlertModel {
-    /// Checks both are probabilities strictly between 0 and 1.
+    /// The same rates everywhere.
+    pub const fn uniform(tpr: f64, fpr: f64) -> Self {
+        Self {
+            tpr,
+            fpr,
+            fpr_by_group: None,
+        }
+    }
+
+    /// The false-alarm rate of a node of group `g`.
+    pub fn fpr_in(&self, g: usize) -> f64 {
+        self.fpr_by_group
+            .as_ref()
+            .and_then(|r| r.get(g).copied())
+            .unwrap_or(self.fpr)
+    }
+
+    /// Checks every rate is a probability strictly between 0 and 1.
     pub fn checked(self) -> Result<Self, String> {
-        for (name, p) in [("tpr", self.tpr), ("fpr", self.fpr)] {
+        let groups = self.fpr_by_group.iter().flat_map(|r| r.iter().copied());
+        for (name, p) in [("tpr", self.tpr), ("fpr", self.fpr)]
+            .into_iter()
+            .chain(groups.map(|p| ("fpr of a group", p)))
+        {
             if !(p > 0.0 && p < 1.0) {
                 return Err(format!(
                     "alert {name} {p}: expected a probability strictly between 0 and 1"
@@ -191,6 +226,8 @@ pub struct Ensemble {
     removed: BTreeSet<u32>,
     /// The first campaign's index, owner of confirmed compromises.
     owner: CampaignId,
+    /// The ensemble's belief that each alerted node is compromised, where it is in doubt.
+    doubt: Doubt,
 }
 
 impl Ensemble {
@@ -235,6 +272,7 @@ impl Ensemble {
             isolated: BTreeSet::new(),
             removed: BTreeSet::new(),
             owner: 0,
+            doubt: Doubt::default(),
         })
     }
 
@@ -328,12 +366,19 @@ impl Ensemble {
         self.watch(&observed);
         self.impose_facts(&facts, tick);
         let ess = self.reweigh((&held, &evicted), &observed, tick);
+        let doubtful = self.doubt.nodes();
         let counts: Vec<u64> = self
             .members
             .par_iter_mut()
-            .map(|u| u.with_security(|s| s.iter().filter(|s| s.compromised).count() as u64))
+            .map(|u| {
+                u.with_security(|s| {
+                    let all = s.iter().filter(|s| s.compromised).count();
+                    let doubtful = doubtful.iter().filter(|(n, _)| s[*n as usize].compromised);
+                    (all - doubtful.count()) as u64
+                })
+            })
             .collect();
-        let (mean, q05, q95) = weighted(&counts, &self.weights);
+        let (mean, q05, q95) = weighted(&counts, &self.weights, &self.doubt.distribution());
         let attack_rate = self
             .rates
             .iter()
@@ -420,24 +465,30 @@ impl Ensemble {
                 Kind::Release => {
                     self.alerted.remove(&o.node);
                     self.isolated.remove(&o.node);
+                    self.doubt.settle(o.node);
                 }
                 Kind::Clean => {
                     self.alerted.remove(&o.node);
+                    self.doubt.settle(o.node);
                 }
+                // Confirmed: every member holds it now (see `impose`).
+                Kind::Compromised => self.doubt.settle(o.node),
                 Kind::Quarantine => {
                     self.isolated.insert(o.node);
                 }
                 Kind::Removed => {
                     self.alerted.remove(&o.node);
+                    self.doubt.settle(o.node);
                     self.isolated.insert(o.node);
                     self.removed.insert(o.node);
                 }
                 Kind::Added => {
                     self.alerted.remove(&o.node);
+                    self.doubt.settle(o.node);
                     self.isolated.remove(&o.node);
                     self.removed.remove(&o.node);
                 }
-                Kind::Compromised | Kind::Patched | Kind::End | Kind::LinkLoad => {}
+                Kind::Patched | Kind::End | Kind::LinkLoad => {}
             }
         }
     }
@@ -471,19 +522,19 @@ impl Ensemble {
         observed: &[Resolved],
         tick: u32,
     ) -> f64 {
-        let owner = self.owner;
         let alerts: BTreeSet<u32> = observed
             .iter()
             .filter(|o| o.kind == Kind::Alert)
             .map(|o| o.node)
             .collect();
-        let model = self.model;
+        let model = &self.model;
         let watched = Watched {
+            tick,
             alerts: &alerts,
             alerted: &self.alerted,
             isolated: &self.isolated,
         };
-        let log_factors: Vec<f64> = self
+        let (log_factors, posteriors): (Vec<f64>, Vec<Vec<f64>>) = self
             .members
             .par_iter_mut()
             .zip(held)
@@ -491,15 +542,20 @@ impl Ensemble {
             .map(|((u, held), evicted)| {
                 let rng = *u.world().resource::<SimRng>();
                 let groups = u.scenario().group_spans();
+                let surface = u.world().resource::<AttackSurface>().clone();
                 // A node the gate evicted was held (visibly: the member's detectors saw
                 // it) where the real sensors stayed silent: it counts as held unseen.
-                let silent = evicted.iter().filter(|&&n| held[n as usize]).count() as f64;
-                silent * dln((1.0 - model.tpr) / (1.0 - model.fpr))
-                    + u.with_security_mut(|s| {
-                        assimilate(s, held, watched, model, &groups, (rng, tick, owner))
-                    })
+                let silent: f64 = evicted
+                    .iter()
+                    .filter(|&&n| held[n as usize])
+                    .map(|&n| unseen_factor(model, group_of(&groups, n)))
+                    .sum();
+                let (log, posteriors) = u.with_security_mut(|s| {
+                    assimilate(s, held, watched, model, (&groups, &surface), (rng, tick))
+                });
+                (silent + log, posteriors)
             })
-            .collect();
+            .unzip();
         let mut log_w: Vec<f64> = self
             .weights
             .iter()
@@ -510,6 +566,16 @@ impl Ensemble {
         log_w.iter_mut().for_each(|l| *l = dexp(*l - top));
         let total: f64 = log_w.iter().sum();
         self.weights = log_w.iter().map(|w| w / total).collect();
+        // What the ensemble now believes of each alerted node, before any resampling can
+        // leave one lineage's draw.
+        for (j, &n) in alerts.iter().enumerate() {
+            let belief: f64 = posteriors
+                .iter()
+                .zip(&self.weights)
+                .map(|(p, w)| p[j] * w)
+                .sum();
+            self.doubt.set(n, belief);
+        }
         1.0 / self.weights.iter().map(|w| w * w).sum::<f64>()
     }
 
@@ -581,12 +647,14 @@ impl Ensemble {
     /// member of weight w appears about w × K times), each with its attack-rate factor, for
     /// forecasts from the ensemble.
     pub fn weighted_starts(&self, tick: u32) -> Result<Vec<Start>, CheckpointError> {
+        let doubt: std::sync::Arc<[(u32, f64)]> = self.doubt.nodes().into();
         systematic(&self.weights, SimRng::new(self.seed), tick, 1)
             .into_iter()
             .map(|i| {
                 Ok(Start {
                     checkpoint: self.members[i].checkpoint()?,
                     attack_rate: self.rates[i],
+                    doubt: doubt.clone(),
                 })
             })
             .collect()
@@ -730,14 +798,15 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: CampaignId) {
 }
 
 /// Weighs a tick's alerts against a member and draws what they reveal: returns the
-/// log-likelihood, up to a constant common to all members (see the module docs).
+/// log-likelihood, up to a constant common to all members (see the module docs), and per
+/// alert (in node order) the member's posterior that the attacker is on the node.
 ///
-/// An alert on a node the member holds compromised counts `tpr`. On a node it holds clean
-/// the alert counts its marginal likelihood `tpr π + fpr (1 − π)`, with the prior π = the
-/// share of the node's group the member's attacker holds out of quarantine, and the
-/// member draws whether the attacker is in fact there, with the posterior
-/// `tpr π / (tpr π + fpr (1 − π))`: if so, the attacker moves there from one of the
-/// group's nodes the member has held since before the tick that no alert points at (the
+/// An alert on a node the member holds compromised counts `tpr` (posterior 1). On a node
+/// it holds clean the alert counts its marginal likelihood `tpr π + fpr (1 − π)`, with the
+/// prior π that some campaign holds it unseen ([`Hideouts`]), and the member draws
+/// whether the attacker is in fact there, with the posterior
+/// `tpr π / (tpr π + fpr (1 − π))`: if so, a campaign drawn by its prior moves there from
+/// one of the nodes it has held since before the tick that no alert points at (the
 /// member's count stays, its identities follow the alerts, so the real quarantines that
 /// follow hit the member's attacker as they hit the real one), or, with none such, takes
 /// it in addition (the real attacker is ahead of the member's).
@@ -753,84 +822,301 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: CampaignId) {
 fn assimilate(
     security: &mut [Security],
     held_before: &[bool],
-    Watched {
-        alerts,
-        alerted,
-        isolated,
-    }: Watched<'_>,
-    m: AlertModel,
-    groups: &[(u32, u32)],
-    (rng, tick, owner): (SimRng, u32, CampaignId),
-) -> f64 {
+    watched: Watched<'_>,
+    m: &AlertModel,
+    (groups, surface): (&[(u32, u32)], &AttackSurface),
+    (rng, tick): (SimRng, u32),
+) -> (f64, Vec<f64>) {
     let l_tp = dln(m.tpr);
     let mut log = 0.0;
-    for &n in alerts {
+    let mut posteriors = Vec::with_capacity(watched.alerts.len());
+    let mut hideouts: Option<Hideouts> = None;
+    for &n in watched.alerts {
         if security[n as usize].compromised {
             log += l_tp;
+            posteriors.push(1.0);
             continue;
         }
-        let g = groups
-            .partition_point(|&(first, _)| first <= n)
-            .saturating_sub(1);
-        let (first, count) = groups[g];
-        let range = first as usize..(first + count) as usize;
-        // Nodes the member's attacker has held since before the tick, in the group, that
-        // no alert points at: the candidates to have been the wrong guess.
-        let elsewhere: Vec<usize> = range
-            .clone()
-            .filter(|&i| {
-                let s = &security[i];
-                s.compromised && held_before[i] && !s.quarantined && !alerted.contains(&(i as u32))
-            })
+        let g = group_of(groups, n);
+        let evidence = Evidence {
+            held_before,
+            watched,
+            groups,
+            surface,
+        };
+        let hideouts = hideouts.get_or_insert_with(|| Hideouts::survey(security, evidence));
+        // Per campaign, the prior that it holds the alerted node unseen.
+        let priors: Vec<f64> = (0..surface.campaigns().len())
+            .map(|c| hideouts.prior(c, n, g, security, evidence))
             .collect();
-        // The prior counts where a new alert can come from: nodes of the group out of
-        // quarantine that no alert before this tick named (a detector alerts on a node
-        // once), and of those, the ones the attacker holds. Isolated ones spread nothing;
-        // counting them made every false alarm after an outbreak look like a compromise.
-        // Alerted ones awaiting quarantine cannot alert again; counting them (with the
-        // campus's six-tick response delay, most of what the attacker holds during an
-        // outbreak) made the outbreak's false alarms look like compromises.
-        let (mut open, mut held) = (0u32, 0u32);
-        for (i, s) in security[range].iter().enumerate() {
-            let i = first + i as u32;
-            if s.quarantined || (alerted.contains(&i) && !alerts.contains(&i)) {
-                continue;
-            }
-            open += 1;
-            held += u32::from(s.compromised);
-        }
-        let prior = f64::from(held) / f64::from(open.max(1));
+        let miss = priors.iter().fold(1.0, |miss, p| miss * (1.0 - p));
+        let prior = 1.0 - miss;
         let joint = m.tpr * prior;
-        let marginal = joint + m.fpr * (1.0 - prior);
+        let marginal = joint + m.fpr_in(g) * (1.0 - prior);
         log += dln(marginal);
-        let u = rng.uniform(ALERT_DRAW, n, tick, 0);
-        if u < joint / marginal {
-            // The attacker is here: rather than on one of the others the member holds
-            // unseen (as many held, the alerted one among them), or, with none left to
-            // be the wrong guess, in addition to them.
-            if !elsewhere.is_empty() {
-                let k = rng.below(ALERT_DRAW, n, tick, 1, elsewhere.len() as u64) as usize;
-                security[elsewhere[k]].rebuild();
+        let posterior = joint / marginal;
+        posteriors.push(posterior);
+        if rng.uniform(ALERT_DRAW, n, tick, 0) < posterior {
+            // The attacker is here: which campaign, by its prior; rather than on one of
+            // the others it holds unseen (as many held, the alerted one among them), or,
+            // with none left to be the wrong guess, in addition to them.
+            let total: f64 = priors.iter().sum();
+            let mut u = rng.uniform(ALERT_DRAW, n, tick, 2) * total;
+            let mut c = priors.iter().rposition(|&p| p > 0.0).unwrap_or(0);
+            for (i, &p) in priors.iter().enumerate() {
+                if p > 0.0 && u < p {
+                    c = i;
+                    break;
+                }
+                u -= p;
             }
-            security[n as usize].compromise(owner);
+            match hideouts.take_unseen((c, n, g), security, evidence, rng) {
+                Some(wrong) => security[wrong as usize].rebuild(),
+                None => hideouts.grew(c),
+            }
+            security[n as usize].compromise(c as CampaignId);
         }
     }
-    let unseen = security
+    let unseen: f64 = security
         .iter()
         .enumerate()
         .filter(|(n, s)| {
             s.compromised
                 && held_before[*n]
-                && !isolated.contains(&(*n as u32))
-                && !alerted.contains(&(*n as u32))
+                && !watched.isolated.contains(&(*n as u32))
+                && !watched.alerted.contains(&(*n as u32))
         })
-        .count() as f64;
-    log + unseen * dln((1.0 - m.tpr) / (1.0 - m.fpr))
+        .map(|(n, _)| unseen_factor(m, group_of(groups, n as u32)))
+        .sum();
+    (log + unseen, posteriors)
+}
+
+/// The group of node `n`, from the groups' spans.
+fn group_of(groups: &[(u32, u32)], n: u32) -> usize {
+    groups
+        .partition_point(|&(first, _)| first <= n)
+        .saturating_sub(1)
+}
+
+/// The log-likelihood of a compromised node of group `g` the detectors watch and stay
+/// silent on, against a clean one: `ln((1 − tpr) / (1 − fpr_g))`.
+fn unseen_factor(m: &AlertModel, g: usize) -> f64 {
+    dln((1.0 - m.tpr) / (1.0 - m.fpr_in(g)))
+}
+
+/// Where a member's attackers could be without an alert having said so, per campaign: the
+/// nodes out of quarantine that no alert before this tick named (a detector alerts on a
+/// node once; isolated nodes spread nothing) that the campaign holds or could take
+/// ([`AttackSurface`]), and of those the ones it has held since before the tick and no
+/// alert points at — its *unseen* nodes, the candidates to have been a wrong guess. A
+/// declared campaign's stratum is its whole attack surface (a worm reaches across
+/// groups); an undeclared one's is the alerted node's group, every node of which it may
+/// take.
+///
+/// Why these strata: an alert on a node no campaign could take (a patched device while
+/// only a worm is about) is a false alarm whatever the attacker holds, and counting such
+/// nodes diluted the prior of the others (campus outbreaks: a third of the IoT devices
+/// start patched, and late in an outbreak most clean devices are patched ones). Counting
+/// isolated nodes made every false alarm after an outbreak look like a compromise; counting
+/// alerted ones awaiting quarantine (with the campus's six-tick response delay, most of what
+/// the attacker holds during an outbreak) did the same during it.
+struct Hideouts {
+    /// Per declared campaign: the nodes of its stratum, the ones it holds there, and its
+    /// unseen nodes (in node order).
+    declared: Vec<Option<Stratum>>,
+}
+
+/// One campaign's stratum: how many nodes could raise an alert, how many of them it
+/// holds, which of those it has held unseen.
+struct Stratum {
+    open: u32,
+    held: u32,
+    unseen: Vec<u32>,
+}
+
+impl Stratum {
+    fn prior(&self) -> f64 {
+        f64::from(self.held) / f64::from(self.open.max(1))
+    }
+}
+
+/// What a member's alerts are weighed against: which nodes it held before the tick, what
+/// the real detectors reported, the groups' spans and what each campaign can take.
+#[derive(Clone, Copy)]
+struct Evidence<'a> {
+    held_before: &'a [bool],
+    watched: Watched<'a>,
+    groups: &'a [(u32, u32)],
+    surface: &'a AttackSurface,
+}
+
+/// Whether node `i` can still raise an alert: out of quarantine and not alerted on before
+/// this tick.
+fn can_alert(s: &Security, i: u32, watched: Watched<'_>) -> bool {
+    let alerted_before = watched.alerted.contains(&i) && !watched.alerts.contains(&i);
+    !s.quarantined && !alerted_before
+}
+
+/// Whether node `i`, held by campaign `c`, is unseen: held since before the tick, out of
+/// quarantine, and named by no alert (this tick's included).
+fn unseen(s: &Security, i: u32, c: usize, held_before: &[bool], watched: Watched<'_>) -> bool {
+    s.compromised
+        && usize::from(s.campaign) == c
+        && held_before[i as usize]
+        && !s.quarantined
+        && !watched.alerted.contains(&i)
+}
+
+impl Hideouts {
+    /// Counts the declared campaigns' strata over the whole network (one pass).
+    fn survey(security: &[Security], evidence: Evidence<'_>) -> Self {
+        let Evidence {
+            held_before,
+            watched,
+            groups,
+            surface,
+        } = evidence;
+        let mut declared: Vec<Option<Stratum>> = surface
+            .campaigns()
+            .iter()
+            .map(|c| {
+                c.as_ref().map(|_| Stratum {
+                    open: 0,
+                    held: 0,
+                    unseen: Vec::new(),
+                })
+            })
+            .collect();
+        if declared.iter().all(Option::is_none) {
+            return Self { declared };
+        }
+        for (g, &(first, count)) in groups.iter().enumerate() {
+            let group = g as GroupId;
+            for i in first..first + count {
+                let s = &security[i as usize];
+                if s.compromised {
+                    let c = usize::from(s.campaign);
+                    if let Some(Some(stratum)) = declared.get_mut(c)
+                        && can_alert(s, i, watched)
+                    {
+                        stratum.open += 1;
+                        stratum.held += 1;
+                        if unseen(s, i, c, held_before, watched) {
+                            stratum.unseen.push(i);
+                        }
+                    }
+                    continue;
+                }
+                let mut checked = None;
+                for (c, stratum) in declared.iter_mut().enumerate() {
+                    let Some(stratum) = stratum else { continue };
+                    let Some(need) = &surface.campaigns()[c] else {
+                        continue;
+                    };
+                    if need.admits(s, group, watched.tick)
+                        && *checked.get_or_insert_with(|| can_alert(s, i, watched))
+                    {
+                        stratum.open += 1;
+                    }
+                }
+            }
+        }
+        Self { declared }
+    }
+
+    /// The prior that campaign `c` holds node `n` (of group `g`) unseen: the share of its
+    /// stratum it holds; zero where it could not take `n`.
+    fn prior(
+        &self,
+        c: usize,
+        n: u32,
+        g: usize,
+        security: &[Security],
+        evidence: Evidence<'_>,
+    ) -> f64 {
+        let watched = evidence.watched;
+        match (&evidence.surface.campaigns()[c], &self.declared[c]) {
+            (Some(need), Some(stratum)) => {
+                if need.admits(&security[n as usize], g as GroupId, watched.tick) {
+                    stratum.prior()
+                } else {
+                    0.0
+                }
+            }
+            _ => Self::group_stratum(c, g, security, evidence).prior(),
+        }
+    }
+
+    /// An undeclared campaign's stratum: `g`'s nodes that can raise an alert, of which it
+    /// holds some; the others it could take.
+    fn group_stratum(c: usize, g: usize, security: &[Security], evidence: Evidence<'_>) -> Stratum {
+        let Evidence {
+            held_before,
+            watched,
+            groups,
+            ..
+        } = evidence;
+        let (first, count) = groups[g];
+        let mut stratum = Stratum {
+            open: 0,
+            held: 0,
+            unseen: Vec::new(),
+        };
+        for i in first..first + count {
+            let s = &security[i as usize];
+            if !can_alert(s, i, watched) || (s.compromised && usize::from(s.campaign) != c) {
+                continue;
+            }
+            stratum.open += 1;
+            if s.compromised {
+                stratum.held += 1;
+                if unseen(s, i, c, held_before, watched) {
+                    stratum.unseen.push(i);
+                }
+            }
+        }
+        stratum
+    }
+
+    /// Takes one of campaign `c`'s unseen nodes, drawn uniformly, to be the wrong guess
+    /// that the alert on `n` corrects; `None` if it holds none.
+    fn take_unseen(
+        &mut self,
+        (c, n, g): (usize, u32, usize),
+        security: &[Security],
+        evidence: Evidence<'_>,
+        rng: SimRng,
+    ) -> Option<u32> {
+        let tick = evidence.watched.tick;
+        let mut local;
+        let unseen = match &mut self.declared[c] {
+            Some(stratum) => &mut stratum.unseen,
+            None => {
+                local = Self::group_stratum(c, g, security, evidence).unseen;
+                &mut local
+            }
+        };
+        if unseen.is_empty() {
+            return None;
+        }
+        let k = rng.below(ALERT_DRAW, n, tick, 1, unseen.len() as u64) as usize;
+        Some(unseen.remove(k))
+    }
+
+    /// Campaign `c` took an alerted node with no wrong guess to move from: its stratum
+    /// holds one more. (A move leaves the count: one taken, one rebuilt and open.)
+    fn grew(&mut self, c: usize) {
+        if let Some(Some(stratum)) = self.declared.get_mut(c) {
+            stratum.held = (stratum.held + 1).min(stratum.open);
+        }
+    }
 }
 
 /// What the real network's detectors reported in a tick, and where they could not look.
 #[derive(Clone, Copy)]
 struct Watched<'a> {
+    /// The tick.
+    tick: u32,
     /// The tick's alerts.
     alerts: &'a BTreeSet<u32>,
     /// Nodes alerted on (this tick's included) and not released or cleared since.
@@ -839,22 +1125,25 @@ struct Watched<'a> {
     isolated: &'a BTreeSet<u32>,
 }
 
-/// Weighted mean and 5 % / 95 % quantiles of counts.
-fn weighted(counts: &[u64], weights: &[f64]) -> (f64, f64, f64) {
-    let mean = counts.iter().zip(weights).map(|(&c, w)| c as f64 * w).sum();
-    let mut order: Vec<usize> = (0..counts.len()).collect();
-    order.sort_by_key(|&i| (counts[i], i));
-    let quantile = |q: f64| {
-        let mut acc = 0.0;
-        for &i in &order {
-            acc += weights[i];
-            if acc >= q {
-                return counts[i] as f64;
-            }
-        }
-        order.last().map_or(0.0, |&i| counts[i] as f64)
-    };
-    (mean, quantile(0.05), quantile(0.95))
+/// Weighted mean and 5 % / 95 % quantiles of the members' counts, each plus a number of
+/// doubtful nodes drawn from `extra` (the mixture over the members).
+fn weighted(counts: &[u64], weights: &[f64], extra: &Pmf) -> (f64, f64, f64) {
+    let parts: Vec<(u64, &Pmf, f64)> = counts
+        .iter()
+        .zip(weights)
+        .map(|(&c, &w)| (c, extra, w))
+        .collect();
+    let mean = counts
+        .iter()
+        .zip(weights)
+        .map(|(&c, w)| c as f64 * w)
+        .sum::<f64>()
+        + extra.mean();
+    (
+        mean,
+        mixture_quantile(&parts, 0.05),
+        mixture_quantile(&parts, 0.95),
+    )
 }
 
 #[cfg(test)]
@@ -891,11 +1180,86 @@ mod tests {
         assert!(!s[2].compromised && s[2].rebuilds == 1);
     }
 
+    /// Ten nodes of one group; nodes 0–2 held unseen by campaign 0 since before the tick,
+    /// node 5 patched, the others clean and open.
+    fn group_of_ten() -> (Vec<Security>, Vec<bool>) {
+        let mut s = vec![Security::default(); 10];
+        for n in s.iter_mut().take(3) {
+            n.compromise(0);
+        }
+        s[5].patched = true;
+        let held = s.iter().map(|s| s.compromised).collect();
+        (s, held)
+    }
+
+    fn worm(entry: Option<(GroupId, u32)>) -> AttackSurface {
+        let mut surface = AttackSurface::undeclared(1);
+        surface.declare(
+            0,
+            paraverse_sim::world::Surface {
+                groups: vec![true],
+                needs_unpatched: true,
+                needs_default_credentials: false,
+                entry,
+            },
+        );
+        surface
+    }
+
+    /// Assimilates one alert on `node` at tick 10; returns the member's posterior that the
+    /// attacker is there, and the member's nodes after.
+    fn alert_on(node: u32, surface: &AttackSurface) -> (f64, Vec<Security>) {
+        let (mut s, held) = group_of_ten();
+        let alerts = BTreeSet::from([node]);
+        let (none, model) = (BTreeSet::new(), AlertModel::uniform(0.99, 1e-4));
+        let watched = Watched {
+            tick: 10,
+            alerts: &alerts,
+            alerted: &alerts,
+            isolated: &none,
+        };
+        let (_, posteriors) = assimilate(
+            &mut s,
+            &held,
+            watched,
+            &model,
+            (&[(0, 10)], surface),
+            (SimRng::new(1), 10),
+        );
+        (posteriors[0], s)
+    }
+
+    #[test]
+    fn an_alert_on_a_node_no_campaign_could_take_is_a_false_alarm() {
+        // The worm needs unpatched nodes: an alert on the patched node 5 is a false alarm
+        // whatever the member holds in the group, and moves nothing.
+        let (posterior, s) = alert_on(5, &worm(None));
+        assert_eq!(posterior, 0.0);
+        assert!(!s[5].compromised);
+        assert_eq!(s.iter().filter(|s| s.compromised).count(), 3);
+        // On the unpatched node 6: the prior is 3 held of 9 nodes the worm holds or could
+        // take, and the member's attacker moves there from one of its unseen nodes.
+        let (posterior, s) = alert_on(6, &worm(None));
+        let prior = 3.0 / 9.0;
+        assert!((posterior - 0.99 * prior / (0.99 * prior + 1e-4 * (1.0 - prior))).abs() < 1e-12);
+        assert!(s[6].compromised && s[6].campaign == 0);
+        assert_eq!(s.iter().filter(|s| s.compromised).count(), 3);
+        // At the worm's launch its footholds land on any node of the entry group.
+        let (posterior, s) = alert_on(5, &worm(Some((0, 10))));
+        assert!(posterior > 0.99 && s[5].compromised, "{posterior}");
+        // A campaign that declares nothing may take any node: the old exchangeable prior,
+        // 3 held of the group's 10.
+        let (posterior, _) = alert_on(5, &AttackSurface::undeclared(1));
+        let prior = 3.0 / 10.0;
+        assert!((posterior - 0.99 * prior / (0.99 * prior + 1e-4 * (1.0 - prior))).abs() < 1e-12);
+    }
+
     #[test]
     fn weighted_quantiles_follow_the_weights() {
-        let (mean, q05, q95) = weighted(&[10, 20, 30], &[0.0, 1.0, 0.0]);
+        let none = Pmf::certain();
+        let (mean, q05, q95) = weighted(&[10, 20, 30], &[0.0, 1.0, 0.0], &none);
         assert_eq!((mean, q05, q95), (20.0, 20.0, 20.0));
-        let (mean, q05, q95) = weighted(&[30, 10], &[0.5, 0.5]);
+        let (mean, q05, q95) = weighted(&[30, 10], &[0.5, 0.5], &none);
         assert_eq!((mean, q05, q95), (20.0, 10.0, 30.0));
     }
 }

@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use paraverse_lab::charts::{Chart, Series};
@@ -28,6 +29,8 @@ use paraverse_lab::experiment::Score;
 use paraverse_lab::stats::{Estimate, quantile};
 use paraverse_sim::prelude::*;
 use paraverse_sim::rng::Stream;
+
+use crate::doubt::{Pmf, mixture_quantile};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -81,15 +84,20 @@ pub struct Candidate {
     pub scenario: Scenario,
 }
 
-/// Where a member of a forecast starts: a checkpoint, and the factor on the campaigns'
-/// rates it runs at ([`Scenario::with_attack_rates`]; 1 for a checkpoint of a run, the
-/// member's own for an ensemble's member).
+/// Where a member of a forecast starts: a checkpoint, the factor on the campaigns' rates
+/// it runs at ([`Scenario::with_attack_rates`]; 1 for a checkpoint of a run, the member's
+/// own for an ensemble's member), and the nodes whose compromise the ensemble doubts
+/// ([`crate::doubt`]; none for a checkpoint of a run).
 #[derive(Debug, Clone)]
 pub struct Start {
     /// The state.
     pub checkpoint: Checkpoint,
     /// The attack-rate factor.
     pub attack_rate: f64,
+    /// The doubtful nodes and the ensemble's belief that each is compromised: the
+    /// forecast's compromised count takes each one that the member has not rebuilt as a
+    /// draw of its belief, not as the member holds it.
+    pub doubt: Arc<[(u32, f64)]>,
 }
 
 impl From<Checkpoint> for Start {
@@ -97,6 +105,7 @@ impl From<Checkpoint> for Start {
         Self {
             checkpoint,
             attack_rate: 1.0,
+            doubt: Arc::new([]),
         }
     }
 }
@@ -160,6 +169,10 @@ pub struct Member {
     /// not measured, e.g. a gauge at the branching tick).
     #[serde(skip)]
     pub series: Vec<Vec<Option<f64>>>,
+    /// Per tick from the branching tick, which of the start's doubtful nodes the member
+    /// has not rebuilt yet, and how many of those it holds (empty without doubt).
+    #[serde(skip)]
+    pub unsettled: Vec<(Vec<bool>, u32)>,
 }
 
 /// Quantiles of a quantity over the members at one tick.
@@ -297,7 +310,7 @@ pub fn forecast_until(
         .iter()
         .map(|c| {
             let members: Vec<Member> = by_strategy.by_ref().take(spec.members as usize).collect();
-            summarise(&c.name, members, checkpoint.tick)
+            summarise(&c.name, members, checkpoint.tick, &starts[0].doubt)
         })
         .collect();
     let scenario = &candidates[0].scenario;
@@ -345,7 +358,34 @@ fn run_member(
         member: m,
         source,
     })?;
+    // The doubtful nodes' rebuild counts at the branch: one that moves has been rebuilt
+    // (released), and is clean in the member as in the real network.
+    let doubt = &start.doubt;
+    let rebuilt_at_branch: Vec<u8> =
+        universe.with_security(|s| doubt.iter().map(|&(n, _)| s[n as usize].rebuilds).collect());
+    let mut unsettled = Vec::new();
+    let mut record_doubt = |u: &mut Universe| {
+        if doubt.is_empty() {
+            return;
+        }
+        unsettled.push(u.with_security(|s| {
+            let mut held = 0;
+            let mask = doubt
+                .iter()
+                .zip(&rebuilt_at_branch)
+                .map(|(&(n, _), &r)| {
+                    let s = &s[n as usize];
+                    let open = s.rebuilds == r;
+                    held += u32::from(open && s.compromised);
+                    open
+                })
+                .collect();
+            (mask, held)
+        }));
+    };
+    record_doubt(&mut universe);
     while universe.step() {
+        record_doubt(&mut universe);
         if stop.load(Ordering::Relaxed) {
             return Err(ForecastError::Stopped);
         }
@@ -383,6 +423,55 @@ fn run_member(
         cost: o.cost,
         score: w.of(o),
         series,
+        unsettled,
+    })
+}
+
+/// The compromised fan's point at row `i` where doubtful nodes are still unsettled in some
+/// member: each member's count without the doubtful nodes it holds, plus the
+/// Poisson-binomial of the beliefs of those it has not rebuilt ([`crate::doubt`]), mixed
+/// over the members with equal weights. `None` where no doubt is left (the members' counts
+/// are then quantiled as every other fan's).
+fn doubtful_point(
+    members: &[Member],
+    i: usize,
+    doubt: &[(u32, f64)],
+    pmfs: &mut BTreeMap<Vec<bool>, Pmf>,
+) -> Option<FanPoint> {
+    let rows: Vec<(f64, &(Vec<bool>, u32))> = members
+        .iter()
+        .filter_map(|m| Some((m.series.get(i)?[0]?, m.unsettled.get(i)?)))
+        .collect();
+    if rows.is_empty() || rows.iter().all(|(_, (mask, _))| !mask.contains(&true)) {
+        return None;
+    }
+    for (_, (mask, _)) in &rows {
+        if !pmfs.contains_key(mask) {
+            let beliefs: Vec<f64> = doubt
+                .iter()
+                .zip(mask)
+                .filter(|(_, open)| **open)
+                .map(|(&(_, b), _)| b)
+                .collect();
+            pmfs.insert(mask.clone(), Pmf::poisson_binomial(&beliefs));
+        }
+    }
+    let w = 1.0 / rows.len() as f64;
+    let parts: Vec<(u64, &Pmf, f64)> = rows
+        .iter()
+        .map(|&(count, (mask, held))| {
+            (
+                (count as u64).saturating_sub(u64::from(*held)),
+                &pmfs[mask],
+                w,
+            )
+        })
+        .collect();
+    Some(FanPoint {
+        tick: 0,
+        q10: mixture_quantile(&parts, 0.1),
+        q50: mixture_quantile(&parts, 0.5),
+        q90: mixture_quantile(&parts, 0.9),
     })
 }
 
@@ -390,7 +479,12 @@ fn key(name: &str, what: &str, tick: u32) -> u64 {
     paraverse_sim::rng::fnv1a(format!("forecast/{name}/{what}/{tick}").as_bytes())
 }
 
-fn summarise(name: &str, members: Vec<Member>, tick: u32) -> StrategyForecast {
+fn summarise(
+    name: &str,
+    members: Vec<Member>,
+    tick: u32,
+    doubt: &[(u32, f64)],
+) -> StrategyForecast {
     let mut objectives = BTreeMap::new();
     type Column = (&'static str, fn(&Member) -> f64);
     let columns: [Column; 4] = [
@@ -407,6 +501,7 @@ fn summarise(name: &str, members: Vec<Member>, tick: u32) -> StrategyForecast {
     }
     let mut fans = BTreeMap::new();
     let rows = members.first().map_or(0, |m| m.series.len());
+    let mut pmfs = BTreeMap::new();
     for (q, (fan, _)) in FANS.iter().enumerate() {
         let points: Vec<FanPoint> = (0..rows)
             .filter_map(|i| {
@@ -416,6 +511,14 @@ fn summarise(name: &str, members: Vec<Member>, tick: u32) -> StrategyForecast {
                     .collect();
                 if v.is_empty() {
                     return None;
+                }
+                if FANS[q].0 == "compromised"
+                    && let Some(point) = doubtful_point(&members, i, doubt, &mut pmfs)
+                {
+                    return Some(FanPoint {
+                        tick: tick + i as u32,
+                        ..point
+                    });
                 }
                 v.sort_by(f64::total_cmp);
                 Some(FanPoint {

@@ -8,6 +8,7 @@
 //! [`live`] runs the twin on a feed and [`mqtt`] connects it to a broker; [`shadow`]
 //! measures the whole loop against a truth run.
 
+pub mod doubt;
 pub mod ensemble;
 pub mod forecast;
 pub mod live;

@@ -86,7 +86,7 @@ pub fn run(
     let mut ensemble = Ensemble::new(
         scenario,
         spec.members,
-        (spec.model, spec.prior),
+        (spec.model.clone(), spec.prior),
         spec.backend,
         plugins,
     )

@@ -40,7 +40,7 @@ pub struct LoopOutcome {
 }
 
 /// How the loop runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LoopSpec {
     /// Ensemble members.
     pub members: u32,
@@ -78,7 +78,7 @@ pub fn follow(
     let mut ensemble = Ensemble::new(
         start,
         spec.members,
-        (spec.model, spec.prior),
+        (spec.model.clone(), spec.prior),
         BackendChoice::Cpu,
         plugins,
     )?;

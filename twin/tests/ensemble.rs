@@ -42,10 +42,7 @@ fn ensemble(scenario: &Scenario, k: u32) -> Ensemble {
 }
 
 /// The campus's detector: it finds an infected sensor in the tick after infection.
-const MODEL: AlertModel = AlertModel {
-    tpr: 0.9,
-    fpr: 4e-5,
-};
+const MODEL: AlertModel = AlertModel::uniform(0.9, 4e-5);
 
 /// Follows the blue feed of a campus run whose campaigns run at `truth` times the
 /// scenario's rates; returns the members' weighted mean factor at the end and the mean

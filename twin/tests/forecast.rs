@@ -7,7 +7,7 @@ use paraverse_defenders::DefenderPlugin;
 use paraverse_lab::experiment::Score;
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
-use paraverse_twin::{Candidate, Forecast, ForecastSpec, forecast};
+use paraverse_twin::{Candidate, Forecast, ForecastSpec, Start, forecast};
 
 const PLUGINS: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
 
@@ -194,10 +194,7 @@ fn a_loop_without_alternatives_is_the_fixed_run() {
     let candidate = strategy(&scenario, "ueba.toml");
     let spec = LoopSpec {
         members: 2,
-        model: AlertModel {
-            tpr: 0.05,
-            fpr: 1e-4,
-        },
+        model: AlertModel::uniform(0.05, 1e-4),
         prior: paraverse_twin::ensemble::RatePrior::DEFAULT,
         cycle: 30,
         forecast: ForecastSpec {
@@ -211,4 +208,60 @@ fn a_loop_without_alternatives_is_the_fixed_run() {
     let o = follow(&[candidate], &spec, &PLUGINS).unwrap();
     assert_eq!(o.switches.len(), 1);
     assert_eq!(o.followed, o.fixed[0].1);
+}
+
+#[test]
+fn the_compromised_fan_counts_the_nodes_in_doubt_by_their_belief() {
+    // The campus once its worm is isolated: compromised nodes held in quarantine.
+    let scenario = bundled::load(Some("metaverse-campus")).unwrap();
+    let mut u = Universe::build(scenario.clone(), &PLUGINS).unwrap();
+    while u.clock().tick < 80 && u.step() {}
+    let isolated: Vec<u32> = u.with_security(|s| {
+        (0..s.len() as u32)
+            .filter(|&n| s[n as usize].compromised && s[n as usize].quarantined)
+            .take(4)
+            .collect()
+    });
+    assert_eq!(isolated.len(), 4);
+    let checkpoint = u.checkpoint().unwrap();
+    let current = Candidate {
+        name: "current".into(),
+        scenario,
+    };
+    let spec = ForecastSpec {
+        horizon: 6,
+        members: 1,
+        score: Score::default(),
+        backend: BackendChoice::Cpu,
+        parallel: 1,
+    };
+    let fan = |doubt: Vec<(u32, f64)>| {
+        let start = Start {
+            checkpoint: checkpoint.clone(),
+            attack_rate: 1.0,
+            doubt: doubt.into(),
+        };
+        let f = forecast(
+            &[start],
+            std::slice::from_ref(&current),
+            &spec,
+            &PLUGINS,
+            &|| {},
+        )
+        .unwrap();
+        *f.strategies[0].fans["compromised"].last().unwrap()
+    };
+    let sure = fan(Vec::new());
+    assert_eq!((sure.q10, sure.q90), (sure.q50, sure.q50));
+    // Four isolated nodes believed compromised at one half each: the member's count less
+    // the four plus a binomial (4, ½), whose 10, 50 and 90 % quantiles are 1, 2 and 3.
+    let doubtful = fan(isolated.iter().map(|&n| (n, 0.5)).collect());
+    let c = sure.q50;
+    assert_eq!(
+        (doubtful.q10, doubtful.q50, doubtful.q90),
+        (c - 3.0, c - 2.0, c - 1.0)
+    );
+    // Believed compromised almost surely: the member's own count.
+    let believed = fan(isolated.iter().map(|&n| (n, 1.0 - 1e-6)).collect());
+    assert_eq!((believed.q10, believed.q90), (c, c));
 }
