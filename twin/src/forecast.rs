@@ -29,10 +29,10 @@ use paraverse_lab::experiment::Score;
 use paraverse_lab::stats::{Estimate, quantile};
 use paraverse_sim::prelude::*;
 use paraverse_sim::rng::Stream;
-
-use crate::doubt::{Pmf, mixture_quantile};
 use rayon::prelude::*;
 use serde::Serialize;
+
+use crate::doubt::{Pmf, mixture_quantile};
 
 const MEMBER_SEED: Stream = Stream::named("twin.member-seed");
 
@@ -512,7 +512,7 @@ fn summarise(
                 if v.is_empty() {
                     return None;
                 }
-                if FANS[q].0 == "compromised"
+                if *fan == "compromised"
                     && let Some(point) = doubtful_point(&members, i, doubt, &mut pmfs)
                 {
                     return Some(FanPoint {
