@@ -845,9 +845,11 @@ fn assimilate(
             surface,
         };
         let hideouts = hideouts.get_or_insert_with(|| Hideouts::survey(security, evidence));
+        // The undeclared campaigns' strata in the alerted node's group, counted once.
+        let mut local = hideouts.group_strata(g, security, evidence);
         // Per campaign, the prior that it holds the alerted node unseen.
         let priors: Vec<f64> = (0..surface.campaigns().len())
-            .map(|c| hideouts.prior(c, n, g, security, evidence))
+            .map(|c| hideouts.prior(c, n, g, &local, (security, evidence)))
             .collect();
         let miss = priors.iter().fold(1.0, |miss, p| miss * (1.0 - p));
         let prior = 1.0 - miss;
@@ -870,7 +872,7 @@ fn assimilate(
                 }
                 u -= p;
             }
-            match hideouts.take_unseen((c, n, g), security, evidence, rng) {
+            match hideouts.take_unseen(c, n, local[c].take(), (rng, tick)) {
                 Some(wrong) => security[wrong as usize].rebuild(),
                 None => hideouts.grew(c),
             }
@@ -1024,26 +1026,48 @@ impl Hideouts {
         Self { declared }
     }
 
+    /// Per campaign, its stratum in group `g` if it declares none (`None` for the
+    /// declared ones, whose strata the survey counted).
+    fn group_strata(
+        &self,
+        g: usize,
+        security: &[Security],
+        evidence: Evidence<'_>,
+    ) -> Vec<Option<Stratum>> {
+        self.declared
+            .iter()
+            .enumerate()
+            .map(|(c, d)| {
+                d.is_none()
+                    .then(|| Self::group_stratum(c, g, security, evidence))
+            })
+            .collect()
+    }
+
     /// The prior that campaign `c` holds node `n` (of group `g`) unseen: the share of its
-    /// stratum it holds; zero where it could not take `n`.
+    /// stratum it holds (`local`: the undeclared campaigns' strata in `g`); zero where it
+    /// could not take `n`.
     fn prior(
         &self,
         c: usize,
         n: u32,
         g: usize,
-        security: &[Security],
-        evidence: Evidence<'_>,
+        local: &[Option<Stratum>],
+        (security, evidence): (&[Security], Evidence<'_>),
     ) -> f64 {
-        let watched = evidence.watched;
-        match (&evidence.surface.campaigns()[c], &self.declared[c]) {
-            (Some(need), Some(stratum)) => {
-                if need.admits(&security[n as usize], g as GroupId, watched.tick) {
-                    stratum.prior()
-                } else {
-                    0.0
-                }
+        match (
+            &evidence.surface.campaigns()[c],
+            &self.declared[c],
+            &local[c],
+        ) {
+            (Some(need), Some(stratum), _)
+                if need.admits(&security[n as usize], g as GroupId, evidence.watched.tick) =>
+            {
+                stratum.prior()
             }
-            _ => Self::group_stratum(c, g, security, evidence).prior(),
+            // An undeclared campaign's stratum in the group.
+            (None, _, Some(stratum)) => stratum.prior(),
+            _ => 0.0,
         }
     }
 
@@ -1079,22 +1103,23 @@ impl Hideouts {
     }
 
     /// Takes one of campaign `c`'s unseen nodes, drawn uniformly, to be the wrong guess
-    /// that the alert on `n` corrects; `None` if it holds none.
+    /// that the alert on `n` corrects (`local`: its stratum in the alerted node's group if
+    /// it declares none); `None` if it holds none.
     fn take_unseen(
         &mut self,
-        (c, n, g): (usize, u32, usize),
-        security: &[Security],
-        evidence: Evidence<'_>,
-        rng: SimRng,
+        c: usize,
+        n: u32,
+        local: Option<Stratum>,
+        (rng, tick): (SimRng, u32),
     ) -> Option<u32> {
-        let tick = evidence.watched.tick;
-        let mut local;
-        let unseen = match &mut self.declared[c] {
-            Some(stratum) => &mut stratum.unseen,
-            None => {
-                local = Self::group_stratum(c, g, security, evidence).unseen;
-                &mut local
+        let mut owned;
+        let unseen = match (&mut self.declared[c], local) {
+            (Some(stratum), _) => &mut stratum.unseen,
+            (None, Some(stratum)) => {
+                owned = stratum.unseen;
+                &mut owned
             }
+            (None, None) => return None,
         };
         if unseen.is_empty() {
             return None;
