@@ -59,9 +59,12 @@ impl Doubt {
 
     /// How many doubtful nodes are compromised: the Poisson-binomial of the beliefs.
     pub fn distribution(&mut self) -> Arc<Pmf> {
-        let beliefs: Vec<f64> = self.belief.values().copied().collect();
+        let belief = &self.belief;
         self.cached
-            .get_or_insert_with(|| Arc::new(Pmf::poisson_binomial(&beliefs)))
+            .get_or_insert_with(|| {
+                let beliefs: Vec<f64> = belief.values().copied().collect();
+                Arc::new(Pmf::poisson_binomial(&beliefs))
+            })
             .clone()
     }
 }
