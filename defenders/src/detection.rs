@@ -166,15 +166,21 @@ pub fn tripwire_alerts(
 /// its own guess of where the attacker is; where one of them alerts on a node the real
 /// network has not alerted on, the member's responses must not act on it — the real ones
 /// did not — so the alert is dropped and the node stays on the network, alert-free (the
-/// member's quarantines are then the real network's), and the real sensors' silence
-/// contradicts the guess: an attacker the member holds there is evicted. Where the real
-/// attacker is there after all, the real alert comes later and the twin puts it back.
+/// member's quarantines are then the real network's). An attacker the member holds there
+/// stays, *revealed*: the gate reports it ([`FedAlerts::revealed`]) and the twin decides
+/// its fate — the next real alert of its campaign names where it really is, or, with none
+/// within a while, the real sensors' silence evicts it (`paraverse_twin::ensemble`).
 ///
 /// Measured on the campus (README, "The live twin"): members acting on their own alerts
 /// hid their surplus attackers in quarantines of their own, counted as compromised (all
 /// agreed on 462 compromised nodes where the truth held 453, through the whole isolation
 /// period); members that only dropped such alerts, keeping the attackers active, kept a
-/// surplus no observation cleared (15 nodes hours after the truth was clean).
+/// surplus no observation cleared (15 nodes hours after the truth was clean). The gate
+/// evicted revealed attackers itself at first, in the tick its detector found them; but a
+/// member's detector and the real one find the same attacker at independent times, and
+/// the real alert then moved another of the member's attackers onto the node it named, so
+/// a member lost attackers about twice as fast as the real network did and the filter
+/// made up for it with attackers faster than the real one (README, "The live twin").
 ///
 /// Absent from every other universe, and never checkpointed: a forecast from a member
 /// runs its detectors unchecked, as the future has no feed.
@@ -185,11 +191,10 @@ pub struct FedAlerts {
     /// Nodes the real network has alerted on and not released or cleared since (this
     /// tick's alerts included), sorted.
     pub alerted: Vec<u32>,
-    /// Written by the gate: the nodes whose alert it dropped this tick and whose attacker
-    /// it evicted, in node-id order. The twin counts them as attackers the real sensors
-    /// missed (its likelihood's penalty), or a member spreading too fast would pay
-    /// nothing for the surplus its detectors find.
-    pub evicted: Vec<u32>,
+    /// Written by the gate: the nodes whose alert it dropped this tick and where the
+    /// member holds an attacker (its detector found it, the real sensors have not), in
+    /// node-id order; the attacker stays until the twin decides.
+    pub revealed: Vec<u32>,
 }
 
 /// Sense stage (last): where the universe follows a real network ([`FedAlerts`] present and
@@ -210,16 +215,15 @@ pub fn corroborate_alerts(
     let mut security = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let security = security.bypass_change_detection();
     let real = &feed.alerted;
-    let evicted = &mut feed.evicted;
-    evicted.clear();
+    let revealed = &mut feed.revealed;
+    revealed.clear();
     alerts.raised.retain(|&n| {
         let seen = real.binary_search(&n).is_ok();
         if !seen {
             let s = &mut security[n as usize];
             s.alerted = false;
             if s.compromised {
-                s.rebuild();
-                evicted.push(n);
+                revealed.push(n);
             }
         }
         seen

@@ -85,7 +85,9 @@ fn the_members_learn_the_attackers_speed() {
     let (slow, slow_error) = follow(1.0 / 3.0, prior);
     eprintln!("fast {fast} (error {fast_error}), slow {slow} (error {slow_error})");
     assert!(fast > 1.5, "a worm 3x faster: members at {fast}");
-    assert!(slow < 0.7, "a worm 3x slower: members at {slow}");
+    // Drawn back toward the scenario's rates at every copy (`REVERSION`), the members
+    // following the slower worm stop shorter of it within 100 ticks (0.54; 0.25 before).
+    assert!(slow < 0.8, "a worm 3x slower: members at {slow}");
     // With the scenario's rates only, the members cannot follow a faster worm as well.
     let (exact, exact_error) = follow(3.0, RatePrior::EXACT);
     eprintln!("exact prior: {exact} (error {exact_error})");
@@ -353,4 +355,61 @@ fn spare_slots_join_the_network_when_added() {
     ensemble
         .observe(fact(Kind::Added, slots[0], 61), &plain, &mut nothing)
         .unwrap();
+}
+
+/// Follows the blue feed of the siege under full-stack (`ticks` long, truth seed
+/// `truth_seed`), whose campaigns run at the scenario's own rates; returns the members'
+/// weighted mean attack-rate factor over the second half of the run.
+fn siege_factor(truth_seed: u64, ticks: u32) -> f64 {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../strategies/full-stack.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let scenario = bundled::load(Some("metaverse-under-siege"))
+        .unwrap()
+        .with_strategy(&text, "full-stack.toml")
+        .unwrap()
+        .with_ticks(ticks);
+    let plain = plain();
+    let mut real = Universe::build(scenario.clone().with_seed(truth_seed), &plain).unwrap();
+    while real.step() {}
+    let feed = blue_observations(real.world().resource::<EventLog>().events());
+    // The siege's detectors about as `--calibrate` measures them on another seed.
+    let model = AlertModel::uniform(0.1, 3.3e-5);
+    let mut ensemble = Ensemble::new(
+        &scenario,
+        16,
+        (model, RatePrior::DEFAULT),
+        BackendChoice::Cpu,
+        &PLUGINS,
+    )
+    .unwrap();
+    let mut factors = Vec::new();
+    let mut on_tick = |e: &paraverse_twin::ensemble::Estimate, _: &mut Ensemble| {
+        if e.tick > ticks / 2 {
+            factors.push(e.attack_rate);
+        }
+    };
+    for o in feed {
+        ensemble.observe(o, &plain, &mut on_tick).unwrap();
+    }
+    ensemble.close_until(ticks, &plain, &mut on_tick);
+    factors.iter().sum::<f64>() / factors.len() as f64
+}
+
+/// Where the attacker runs at the scenario's rates, the members' factors stay near 1.
+/// Before, members lost the attackers their own detectors found at once (while the real
+/// alert that names the same attacker moved another onto its node), and the filter made
+/// up for it with faster attackers, its factors free to wander: factors near the prior's
+/// bound (1.42 here on seed 1; 1.24 to 1.41 on five siege feeds), and 1-hour forecasts
+/// 5 to 11 nodes high (README, "The live twin").
+#[test]
+fn the_members_do_not_drift_off_a_truth_at_the_scenarios_rates() {
+    for seed in [1, 2] {
+        let factor = siege_factor(seed, 1440);
+        eprintln!("siege truth seed {seed}: mean factor {factor}");
+        assert!(
+            (0.8..1.25).contains(&factor),
+            "truth seed {seed}: the members' mean factor {factor}, the truth's 1"
+        );
+    }
 }
