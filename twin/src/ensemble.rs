@@ -65,7 +65,7 @@
 //! and not released since. Weights use [`dln`] and [`dexp`], written with + − × ÷ only, so
 //! every machine computes the same bits.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use paraverse_defenders::detection::FedAlerts;
 use paraverse_sim::math::{dexp, dln};
@@ -226,9 +226,9 @@ pub struct Ensemble {
     weights: Vec<f64>,
     /// Each member's attack-rate factor.
     rates: Vec<f64>,
-    /// Per member, per node: the tick the member's detector revealed the attacker it holds
-    /// there while the real sensors stayed silent (`u32::MAX`: none).
-    revealed: Vec<Vec<u32>>,
+    /// Per member: the nodes where its detector revealed the attacker it holds while the
+    /// real sensors stayed silent, and the tick it did (a few at a time).
+    revealed: Vec<BTreeMap<u32, u32>>,
     /// Per member, per node: the tick since which it holds the node (`u32::MAX`: clean).
     taken: Vec<Vec<u32>>,
     /// The members' latest detection delays (ticks from taking a node to revealing it),
@@ -289,7 +289,7 @@ impl Ensemble {
             members,
             weights: vec![1.0 / n as f64; n],
             rates,
-            revealed: vec![Vec::new(); n],
+            revealed: vec![BTreeMap::new(); n],
             taken: vec![Vec::new(); n],
             delays: std::collections::VecDeque::new(),
             model: model.checked()?,
@@ -465,21 +465,20 @@ impl Ensemble {
                     .map(|f| f.revealed)
                     .unwrap_or_default();
                 let delays = u.with_security(|s| {
-                    revealed.resize(s.len(), u32::MAX);
                     taken.resize(s.len(), u32::MAX);
-                    for ((revealed, taken), s) in revealed.iter_mut().zip(taken.iter_mut()).zip(s) {
+                    for (taken, s) in taken.iter_mut().zip(s) {
                         if !s.compromised {
-                            *revealed = u32::MAX;
                             *taken = u32::MAX;
                         } else if *taken == u32::MAX {
                             *taken = tick;
                         }
                     }
+                    revealed.retain(|&n, _| s[n as usize].compromised);
                     let mut delays = Vec::new();
                     for n in found {
-                        let since = &mut revealed[n as usize];
-                        if *since == u32::MAX {
-                            *since = tick;
+                        if let std::collections::btree_map::Entry::Vacant(since) = revealed.entry(n)
+                        {
+                            since.insert(tick);
                             delays.push(tick.saturating_sub(taken[n as usize]));
                         }
                     }
@@ -903,7 +902,7 @@ fn impose(security: &mut [Security], facts: &[Resolved], owner: CampaignId) {
 /// the attacker's speed sampled, the filter then chose the fastest.)
 fn assimilate(
     security: &mut [Security],
-    (held_before, revealed): (&[bool], &[u32]),
+    (held_before, revealed): (&[bool], &BTreeMap<u32, u32>),
     watched: Watched<'_>,
     m: &AlertModel,
     (groups, surface): (&[(u32, u32)], &AttackSurface),
@@ -978,11 +977,15 @@ fn assimilate(
 /// Evicts the attackers a member's detector revealed `window` ticks ago or more that no
 /// real alert has claimed since: the real sensors' silence says they are not there. (A
 /// real alert on the node itself, or its quarantine, keeps it.)
-fn evict_unclaimed(security: &mut [Security], revealed: &[u32], watched: Watched<'_>, window: u32) {
-    for (i, (s, &since)) in security.iter_mut().zip(revealed).enumerate() {
-        let n = i as u32;
-        if since != u32::MAX
-            && watched.tick >= since.saturating_add(window)
+fn evict_unclaimed(
+    security: &mut [Security],
+    revealed: &BTreeMap<u32, u32>,
+    watched: Watched<'_>,
+    window: u32,
+) {
+    for (&n, &since) in revealed {
+        let s = &mut security[n as usize];
+        if watched.tick >= since.saturating_add(window)
             && s.compromised
             && !s.quarantined
             && !watched.alerted.contains(&n)
@@ -1212,7 +1215,7 @@ impl Hideouts {
         c: usize,
         n: u32,
         local: Option<Stratum>,
-        revealed: &[u32],
+        revealed: &BTreeMap<u32, u32>,
         (rng, tick): (SimRng, u32),
     ) -> Option<u32> {
         let mut owned;
@@ -1230,7 +1233,7 @@ impl Hideouts {
         let first = unseen
             .iter()
             .enumerate()
-            .map(|(k, &i)| (revealed.get(i as usize).copied().unwrap_or(u32::MAX), k))
+            .map(|(k, i)| (revealed.get(i).copied().unwrap_or(u32::MAX), k))
             .min();
         if let Some((since, k)) = first
             && since != u32::MAX
@@ -1358,7 +1361,7 @@ mod tests {
         };
         let (_, posteriors) = assimilate(
             &mut s,
-            (&held, &[]),
+            (&held, &BTreeMap::new()),
             watched,
             &model,
             (&[(0, 10)], surface),
