@@ -1233,11 +1233,9 @@ impl Hideouts {
         let first = unseen
             .iter()
             .enumerate()
-            .map(|(k, i)| (revealed.get(i).copied().unwrap_or(u32::MAX), k))
+            .filter_map(|(k, i)| revealed.get(i).map(|&since| (since, k)))
             .min();
-        if let Some((since, k)) = first
-            && since != u32::MAX
-        {
+        if let Some((_, k)) = first {
             return Some(unseen.remove(k));
         }
         let k = rng.below(ALERT_DRAW, n, tick, 1, unseen.len() as u64) as usize;
