@@ -852,8 +852,8 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
 }
 
 /// Each cycle's forecast of compromised nodes at its horizon (the current defenses, which
-/// the truth run kept) against what the truth run had then: whether the 10-90 % interval
-/// of the members held it.
+/// the truth run kept) against what the truth run had then: whether the 80 % prediction
+/// interval (the fan's 10 and 90 % quantiles of one more member) held it.
 fn forecast_calibration(forecasts: &[(u32, f64, f64, f64)], truth: &[f64]) -> serde_json::Value {
     let checked: Vec<serde_json::Value> = forecasts
         .iter()

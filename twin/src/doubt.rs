@@ -16,6 +16,8 @@
 //! forecast, when the member rebuilds it.
 
 use std::collections::BTreeMap;
+
+use paraverse_lab::stats::predictive_level;
 use std::sync::Arc;
 
 /// The ensemble's belief that each alerted node is compromised, for the nodes where it is
@@ -120,6 +122,16 @@ impl Pmf {
         self.p.iter().enumerate().map(|(k, p)| k as f64 * p).sum()
     }
 
+    /// The variance.
+    pub fn variance(&self) -> f64 {
+        let mean = self.mean();
+        self.p
+            .iter()
+            .enumerate()
+            .map(|(k, p)| (k as f64 - mean) * (k as f64 - mean) * p)
+            .sum()
+    }
+
     /// The largest value it can take.
     fn max(&self) -> u64 {
         self.p.len().saturating_sub(1) as u64
@@ -157,6 +169,30 @@ pub fn mixture_quantile(parts: &[(u64, &Pmf, f64)], q: f64) -> f64 {
     lo as f64
 }
 
+/// The level at which to invert the mixture of `parts` (a forecast's members, equally
+/// weighted) for the `p` quantile of one more member's count.
+///
+/// The members are a finite sample of the futures: where their parts are certain counts
+/// that differ, the mixture is their sample and one more member's quantile sits at
+/// [`predictive_level`]; where every member holds the same distribution, the mixture is
+/// that distribution, known exactly, and `p` is right. In between, the share of the
+/// mixture's variance that lies between the members' means moves the level from one to the
+/// other.
+pub fn predictive_mixture_level(parts: &[(u64, &Pmf, f64)], p: f64) -> f64 {
+    let n = parts.len();
+    if n < 2 {
+        return p;
+    }
+    let means: Vec<f64> = parts.iter().map(|(b, e, _)| *b as f64 + e.mean()).collect();
+    let mean = means.iter().sum::<f64>() / n as f64;
+    let between = means.iter().map(|m| (m - mean) * (m - mean)).sum::<f64>() / n as f64;
+    let within = parts.iter().map(|(_, e, _)| e.variance()).sum::<f64>() / n as f64;
+    if between + within <= 0.0 {
+        return p;
+    }
+    p + between / (between + within) * (predictive_level(p, n) - p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +225,26 @@ mod tests {
         assert_eq!(mixture_quantile(&parts, 0.05), 102.0);
         assert_eq!(mixture_quantile(&parts, 0.06), 103.0);
         assert_eq!(mixture_quantile(&parts, 0.95), 104.0);
+    }
+
+    #[test]
+    fn the_mixture_level_corrects_for_the_members_only_as_far_as_they_differ() {
+        let none = Pmf::certain();
+        let doubt = Pmf::poisson_binomial(&[0.5; 4]);
+        // Sixteen certain counts that differ: a sample, one more member's level.
+        let parts: Vec<(u64, &Pmf, f64)> = (0..16).map(|i| (10 + i, &none, 1.0 / 16.0)).collect();
+        assert!((predictive_mixture_level(&parts, 0.1) - predictive_level(0.1, 16)).abs() < 1e-12);
+        assert!((predictive_mixture_level(&parts, 0.9) - predictive_level(0.9, 16)).abs() < 1e-12);
+        // Members that agree on a count and a doubt: that distribution, as it is.
+        let parts: Vec<(u64, &Pmf, f64)> = (0..16).map(|_| (10, &doubt, 1.0 / 16.0)).collect();
+        assert_eq!(predictive_mixture_level(&parts, 0.9), 0.9);
+        // One member: its own distribution.
+        assert_eq!(predictive_mixture_level(&[(10, &none, 1.0)], 0.1), 0.1);
+        // Counts 10 and 12 (between-member variance 1), each with Bin(4, ½) (variance 1):
+        // half-way.
+        let parts = [(10, &doubt, 0.5), (12, &doubt, 0.5)];
+        let half = 0.9 + 0.5 * (predictive_level(0.9, 2) - 0.9);
+        assert!((predictive_mixture_level(&parts, 0.9) - half).abs() < 1e-12);
     }
 
     #[test]

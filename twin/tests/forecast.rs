@@ -5,6 +5,7 @@
 use paraverse_attackers::AttackerPlugin;
 use paraverse_defenders::DefenderPlugin;
 use paraverse_lab::experiment::Score;
+use paraverse_lab::stats::{predictive_quantile, quantile};
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 use paraverse_twin::{Candidate, Forecast, ForecastSpec, Start, forecast};
@@ -164,6 +165,24 @@ fn a_strategy_that_stops_the_siege_is_recommended_with_a_significant_comparison(
     assert_eq!(fan.len(), 181);
     assert!(fan.iter().all(|p| p.q10 <= p.q50 && p.q50 <= p.q90));
     assert_eq!(fan[0].tick, 240);
+    // The band is a prediction interval for one more member (the real network, where the
+    // members are right): one more draw's quantiles of the members' counts, wider than the
+    // members' own 10-90 % where they differ (which would hold one more 9 times in 13).
+    let mut wider = 0;
+    for (i, p) in fan.iter().enumerate() {
+        let mut v: Vec<f64> = f.strategies[2]
+            .members
+            .iter()
+            .map(|m| m.series[i][0].unwrap())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        assert_eq!(
+            (p.q10, p.q90),
+            (predictive_quantile(&v, 0.1), predictive_quantile(&v, 0.9))
+        );
+        wider += usize::from(p.q90 - p.q10 > quantile(&v, 0.9) - quantile(&v, 0.1));
+    }
+    assert!(wider > 90, "{wider} of 181 ticks");
     // The written folder.
     let dir = tempfile::tempdir().unwrap();
     let files = f.write(dir.path()).unwrap();
