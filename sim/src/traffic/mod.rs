@@ -307,6 +307,8 @@ pub struct TrafficCore {
     propagation_us: (Option<u64>, Vec<u64>),
     /// The part of the allocation the solver gets: flows over oversubscribed channels.
     oversubscribed: Oversubscribed,
+    /// Per-tick work arrays over the channels, kept between ticks (never saved).
+    scratch: ChannelScratch,
     counters: TrafficCounters,
     /// Why `auto` fell back to the CPU, if it did.
     pub fallback: Option<String>,
@@ -477,6 +479,7 @@ impl TrafficCore {
             state: TrafficState::default(),
             exact_rate: Vec::new(),
             oversubscribed: Oversubscribed::default(),
+            scratch: ChannelScratch::default(),
             propagation_us: (None, Vec::new()),
             fields: None,
             incremental_reroutes: 0,
@@ -992,14 +995,19 @@ impl TrafficCore {
         }
         self.demand(scenario, security, policy, clock, metrics, unserving);
         // 3. Allocation.
-        self.state.offered = per_channel_sums(&self.flows, self.used.len(), |f| {
-            u64::from(self.flows.demand[f])
-        });
+        let fl = &self.flows;
+        per_channel_sums(
+            fl,
+            self.used.len(),
+            |f| u64::from(fl.demand[f]),
+            &mut self.scratch.partials,
+            &mut self.state.offered,
+        );
         let all_met = self.allocate()?;
         self.state.rate.clear();
         self.state
             .rate
-            .extend(self.exact_rate.iter().map(|&r| maxmin::kbps(r)));
+            .par_extend(self.exact_rate.par_iter().map(|&r| maxmin::kbps(r)));
         // 4. Loads, delays, latencies, XR quality.
         self.derive(scenario, all_met);
         self.record(scenario, metrics);
@@ -1138,26 +1146,57 @@ impl TrafficCore {
     }
 
     /// Loads, queues and latencies; `all_met`: every flow got its demand (no channel is
-    /// oversubscribed), so each channel's load is its offered load.
+    /// oversubscribed), so each channel's load is its offered load. Writes into the last
+    /// tick's arrays, and one pass over the channels (split among the threads) gives
+    /// their queues and what `record` reports of them.
     fn derive(&mut self, scenario: &Scenario, all_met: bool) {
         let fl = &self.flows;
         let rate = &self.exact_rate;
-        let load: Vec<u64> = if all_met {
-            self.state.offered.clone()
+        let st = &mut self.state;
+        if all_met {
+            st.load.clear();
+            st.load.extend_from_slice(&st.offered);
         } else {
             // A channel's rates sum to at most its capacity · 2^32 < 2^64.
-            let mut load = per_channel_sums(fl, self.used.len(), |f| rate[f]);
-            load.iter_mut().for_each(|x| *x = maxmin::kbps_nearest(*x));
-            load
-        };
-        let offered = &self.state.offered;
+            per_channel_sums(
+                fl,
+                self.used.len(),
+                |f| rate[f],
+                &mut self.scratch.partials,
+                &mut st.load,
+            );
+            st.load
+                .par_iter_mut()
+                .with_min_len(CHANNELS_PER_TASK)
+                .for_each(|x| *x = maxmin::kbps_nearest(*x));
+        }
         let limit = scenario.traffic.queue_limit_us;
-        let queue_us: Vec<u64> = offered
-            .par_iter()
-            .with_min_len(MIN_FLOWS_PER_TASK)
-            .zip(&self.used_capacity)
-            .map(|(&o, &cap)| queue_delay_us(o, cap, limit))
-            .collect();
+        st.queue_us.resize(st.offered.len(), 0);
+        // (any queue, largest utilisation ‰, oversubscribed channels)
+        let (queued, max_util, saturated) = st
+            .queue_us
+            .par_chunks_mut(CHANNELS_PER_TASK)
+            .zip(st.offered.par_chunks(CHANNELS_PER_TASK))
+            .zip(st.load.par_chunks(CHANNELS_PER_TASK))
+            .zip(self.used_capacity.par_chunks(CHANNELS_PER_TASK))
+            .map(|(((queue, offered), load), capacity)| {
+                let (mut queued, mut max_util, mut saturated) = (false, 0, 0);
+                for (((q, &o), &l), &cap) in queue.iter_mut().zip(offered).zip(load).zip(capacity) {
+                    *q = queue_delay_us(o, cap, limit);
+                    queued |= *q > 0;
+                    if cap > 0 {
+                        max_util = max_util.max(l * 1000 / u64::from(cap));
+                    }
+                    saturated += u64::from(o > u64::from(cap));
+                }
+                (queued, max_util, saturated)
+            })
+            .reduce(
+                || (false, 0, 0),
+                |a, b| (a.0 | b.0, a.1.max(b.1), a.2 + b.2),
+            );
+        self.scratch.max_util = max_util;
+        self.scratch.saturated = saturated;
         // Propagation along each path, kept while the paths are; queues are added only
         // where some channel has one (on roomy links they round to 0 µs).
         if self.propagation_us.0 != Some(self.paths_version) {
@@ -1179,25 +1218,26 @@ impl TrafficCore {
             );
         }
         let propagation = &self.propagation_us.1;
-        let latency_us: Vec<u64> = if queue_us.iter().all(|&q| q == 0) {
-            propagation.clone()
+        st.latency_us.clear();
+        if !queued {
+            st.latency_us.extend_from_slice(propagation);
         } else {
-            (0..fl.len())
-                .into_par_iter()
-                .with_min_len(MIN_FLOWS_PER_TASK)
-                .map(|f| {
-                    let (o0, o1) = (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
-                    propagation[f]
-                        + fl.dense_links[o0..o1]
-                            .iter()
-                            .map(|&d| queue_us[d as usize])
-                            .sum::<u64>()
-                })
-                .collect()
-        };
-        self.state.load = load;
-        self.state.queue_us = queue_us;
-        self.state.latency_us = latency_us;
+            let queue_us = &st.queue_us;
+            st.latency_us.par_extend(
+                (0..fl.len())
+                    .into_par_iter()
+                    .with_min_len(MIN_FLOWS_PER_TASK)
+                    .map(|f| {
+                        let (o0, o1) =
+                            (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
+                        propagation[f]
+                            + fl.dense_links[o0..o1]
+                                .iter()
+                                .map(|&d| queue_us[d as usize])
+                                .sum::<u64>()
+                    }),
+            );
+        }
     }
 
     fn record(&self, scenario: &Scenario, metrics: &mut Metrics) {
@@ -1254,28 +1294,8 @@ impl TrafficCore {
             c.xr_quality,
             (ok_all * 1_000_000).checked_div(t_all).unwrap_or(1_000_000),
         );
-        let max_util = st
-            .load
-            .iter()
-            .zip(&self.used_capacity)
-            .map(|(&l, &cap)| {
-                if cap > 0 {
-                    l * 1000 / u64::from(cap)
-                } else {
-                    0
-                }
-            })
-            .max()
-            .unwrap_or(0);
-        metrics.set(c.max_util, max_util);
-        metrics.set(
-            c.saturated,
-            st.offered
-                .iter()
-                .zip(&self.used_capacity)
-                .filter(|&(&o, &cap)| o > u64::from(cap))
-                .count() as u64,
-        );
+        metrics.set(c.max_util, self.scratch.max_util);
+        metrics.set(c.saturated, self.scratch.saturated);
         metrics.set(
             c.delivered,
             (delivered >> maxmin::FRACTION_BITS) as u64 / 1000,
@@ -1395,18 +1415,29 @@ fn per_thread<T: Send>(
     (0..chunks).into_par_iter().map(|c| f(range(c))).collect()
 }
 
-/// Sums `value(f)` over the flows with a demand, per channel of their paths (dense ids):
-/// each thread sums its flows into its own array ([`per_thread`], no fewer than 16k flows
-/// a thread), then the arrays are added up. The cost is linear in flows plus threads ×
-/// channels.
+/// Sums `value(f)` over the flows with a demand, per channel of their paths (dense ids),
+/// into `out`: each thread sums its range of flows (no fewer than 16k a thread) into its
+/// own array — the first into `out`, the others into `partials`, kept between ticks so no
+/// channel-sized array is allocated and zeroed by the system each tick — and the arrays
+/// are then added up by channel ranges, split among the threads. The cost is linear in
+/// flows plus threads × channels; integer sums, so any split gives the same.
 fn per_channel_sums(
     fl: &FlowSet,
     channels: usize,
     value: impl Fn(usize) -> u64 + Sync,
-) -> Vec<u64> {
-    let partial = per_thread(fl.len(), 1 << 14, |flows| {
-        let mut sums = vec![0u64; channels];
-        for f in flows {
+    partials: &mut Vec<Vec<u64>>,
+    out: &mut Vec<u64>,
+) {
+    let len = fl.len();
+    let chunks = rayon::current_num_threads()
+        .min(len.div_ceil(1 << 14))
+        .max(1);
+    let per_chunk = len.div_ceil(chunks).max(1);
+    partials.resize_with(chunks - 1, Vec::new);
+    let sum_range = |chunk: usize, sums: &mut Vec<u64>| {
+        sums.clear();
+        sums.resize(channels, 0);
+        for f in (chunk * per_chunk).min(len)..((chunk + 1) * per_chunk).min(len) {
             if fl.demand[f] > 0 {
                 let v = value(f);
                 let (o0, o1) = (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
@@ -1415,14 +1446,43 @@ fn per_channel_sums(
                 }
             }
         }
-        sums
-    });
-    let mut partial = partial.into_iter();
-    let mut sums = partial.next().expect("at least one range");
-    for p in partial {
-        sums.iter_mut().zip(p).for_each(|(x, y)| *x += y);
+    };
+    if chunks == 1 {
+        sum_range(0, out);
+        return;
     }
-    sums
+    rayon::join(
+        || sum_range(0, out),
+        || {
+            partials
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(i, sums)| sum_range(i + 1, sums));
+        },
+    );
+    let partials = &*partials;
+    out.par_chunks_mut(CHANNELS_PER_TASK)
+        .enumerate()
+        .for_each(|(i, o)| {
+            let at = i * CHANNELS_PER_TASK;
+            let n = o.len();
+            for p in partials {
+                o.iter_mut().zip(&p[at..at + n]).for_each(|(x, y)| *x += y);
+            }
+        });
+}
+
+/// Channels per task of a parallel pass over the channels.
+const CHANNELS_PER_TASK: usize = 1 << 15;
+
+/// Arrays a tick's traffic works in, kept between ticks: `per_channel_sums`' partial
+/// sums of the threads but the first, and what the channel pass found for the record.
+#[derive(Default)]
+struct ChannelScratch {
+    partials: Vec<Vec<u64>>,
+    /// Largest load over capacity, per mille, and the oversubscribed channels.
+    max_util: u64,
+    saturated: u64,
 }
 
 /// Allocates `p` into `rate` (resized to its flows), `offered` being each link's summed
@@ -1447,6 +1507,8 @@ pub(crate) fn allocate_with_room(
     rate.clear();
     rate.par_extend(p.demand.par_iter().map(|&d| maxmin::rate_of(d)));
     let over: Vec<u32> = (0..p.capacity.len() as u32)
+        .into_par_iter()
+        .with_min_len(CHANNELS_PER_TASK)
         .filter(|&c| offered[c as usize] > u64::from(p.capacity[c as usize]))
         .collect();
     if over.is_empty() {
