@@ -1203,18 +1203,7 @@ impl TrafficCore {
             let latency = &self.latency_us;
             self.propagation_us = (
                 Some(self.paths_version),
-                (0..fl.len())
-                    .into_par_iter()
-                    .with_min_len(MIN_FLOWS_PER_TASK)
-                    .map(|f| {
-                        let (o0, o1) =
-                            (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
-                        fl.path_links[o0..o1]
-                            .iter()
-                            .map(|&c| latency[(c / 2) as usize])
-                            .sum()
-                    })
-                    .collect(),
+                path_sums(fl, &fl.path_links, |c| latency[(c / 2) as usize]).collect(),
             );
         }
         let propagation = &self.propagation_us.1;
@@ -1224,18 +1213,9 @@ impl TrafficCore {
         } else {
             let queue_us = &st.queue_us;
             st.latency_us.par_extend(
-                (0..fl.len())
-                    .into_par_iter()
-                    .with_min_len(MIN_FLOWS_PER_TASK)
-                    .map(|f| {
-                        let (o0, o1) =
-                            (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
-                        propagation[f]
-                            + fl.dense_links[o0..o1]
-                                .iter()
-                                .map(|&d| queue_us[d as usize])
-                                .sum::<u64>()
-                    }),
+                path_sums(fl, &fl.dense_links, |d| queue_us[d as usize])
+                    .zip(propagation.par_iter())
+                    .map(|(queued, &propagated)| propagated + queued),
             );
         }
     }
@@ -1470,6 +1450,22 @@ fn per_channel_sums(
                 o.iter_mut().zip(&p[at..at + n]).for_each(|(x, y)| *x += y);
             }
         });
+}
+
+/// Per flow, in flow order and split among the threads: `value` summed over its path's
+/// entries in `links` (the flows' `path_links` or `dense_links`).
+fn path_sums<'a>(
+    fl: &'a FlowSet,
+    links: &'a [u32],
+    value: impl Fn(u32) -> u64 + Sync + Send + 'a,
+) -> impl IndexedParallelIterator<Item = u64> + 'a {
+    (0..fl.len())
+        .into_par_iter()
+        .with_min_len(MIN_FLOWS_PER_TASK)
+        .map(move |f| {
+            let (o0, o1) = (fl.path_offsets[f] as usize, fl.path_offsets[f + 1] as usize);
+            links[o0..o1].iter().map(|&c| value(c)).sum()
+        })
 }
 
 /// Channels per task of a parallel pass over the channels.
