@@ -62,6 +62,10 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// draws themselves, and its 10–90 % interval of 16 draws holds a 17th only 12 times in
 /// 17 (71 %) on average; this one's holds it 80 % of the time (with at least 9 draws; with
 /// fewer, the range, which holds it `(n - 1) / (n + 1)` of the time).
+///
+/// # Panics
+///
+/// With no draws, as [`quantile`].
 pub fn predictive_quantile(sorted: &[f64], p: f64) -> f64 {
     let n = sorted.len() as f64;
     at(sorted, (p * (n + 1.0) - 1.0).clamp(0.0, n - 1.0))

@@ -16,9 +16,9 @@
 //! forecast, when the member rebuilds it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use paraverse_lab::stats::predictive_level;
-use std::sync::Arc;
 
 /// The ensemble's belief that each alerted node is compromised, for the nodes where it is
 /// in doubt (strictly between [`Doubt::SURE`] and 1 − it).
