@@ -65,6 +65,7 @@
 //! and not released since. Weights use [`dln`] and [`dexp`], written with + − × ÷ only, so
 //! every machine computes the same bits.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use paraverse_defenders::detection::FedAlerts;
@@ -476,8 +477,7 @@ impl Ensemble {
                     revealed.retain(|&n, _| s[n as usize].compromised);
                     let mut delays = Vec::new();
                     for n in found {
-                        if let std::collections::btree_map::Entry::Vacant(since) = revealed.entry(n)
-                        {
+                        if let Entry::Vacant(since) = revealed.entry(n) {
                             since.insert(tick);
                             delays.push(tick.saturating_sub(taken[n as usize]));
                         }

@@ -167,7 +167,8 @@ fn a_strategy_that_stops_the_siege_is_recommended_with_a_significant_comparison(
     assert_eq!(fan[0].tick, 240);
     // The band is a prediction interval for one more member (the real network, where the
     // members are right): one more draw's quantiles of the members' counts, wider than the
-    // members' own 10-90 % where they differ (which would hold one more 9 times in 13).
+    // members' own 10-90 % where they differ (which, at positions 2.1 and 11.9 of 12,
+    // would hold one more 9.8 times in 13 on average).
     let mut wider = 0;
     for (i, p) in fan.iter().enumerate() {
         let mut v: Vec<f64> = f.strategies[2]

@@ -307,8 +307,9 @@ pub struct TrafficCore {
     propagation_us: (Option<u64>, Vec<u64>),
     /// The part of the allocation the solver gets: flows over oversubscribed channels.
     oversubscribed: Oversubscribed,
-    /// Per-tick work arrays over the channels, kept between ticks (never saved).
-    scratch: ChannelScratch,
+    /// `per_channel_sums`' partial sums of the threads but the first, kept between ticks
+    /// so no channel-sized array is allocated each tick (never saved).
+    partial_sums: Vec<Vec<u64>>,
     counters: TrafficCounters,
     /// Why `auto` fell back to the CPU, if it did.
     pub fallback: Option<String>,
@@ -479,7 +480,7 @@ impl TrafficCore {
             state: TrafficState::default(),
             exact_rate: Vec::new(),
             oversubscribed: Oversubscribed::default(),
-            scratch: ChannelScratch::default(),
+            partial_sums: Vec::new(),
             propagation_us: (None, Vec::new()),
             fields: None,
             incremental_reroutes: 0,
@@ -1000,7 +1001,7 @@ impl TrafficCore {
             fl,
             self.used.len(),
             |f| u64::from(fl.demand[f]),
-            &mut self.scratch.partials,
+            &mut self.partial_sums,
             &mut self.state.offered,
         );
         let all_met = self.allocate()?;
@@ -1009,8 +1010,8 @@ impl TrafficCore {
             .rate
             .par_extend(self.exact_rate.par_iter().map(|&r| maxmin::kbps(r)));
         // 4. Loads, delays, latencies, XR quality.
-        self.derive(scenario, all_met);
-        self.record(scenario, metrics);
+        let channels = self.derive(scenario, all_met);
+        self.record(scenario, channels, metrics);
         Ok(())
     }
 
@@ -1149,7 +1150,7 @@ impl TrafficCore {
     /// oversubscribed), so each channel's load is its offered load. Writes into the last
     /// tick's arrays, and one pass over the channels (split among the threads) gives
     /// their queues and what `record` reports of them.
-    fn derive(&mut self, scenario: &Scenario, all_met: bool) {
+    fn derive(&mut self, scenario: &Scenario, all_met: bool) -> ChannelSummary {
         let fl = &self.flows;
         let rate = &self.exact_rate;
         let st = &mut self.state;
@@ -1162,7 +1163,7 @@ impl TrafficCore {
                 fl,
                 self.used.len(),
                 |f| rate[f],
-                &mut self.scratch.partials,
+                &mut self.partial_sums,
                 &mut st.load,
             );
             st.load
@@ -1195,8 +1196,6 @@ impl TrafficCore {
                 || (false, 0, 0),
                 |a, b| (a.0 | b.0, a.1.max(b.1), a.2 + b.2),
             );
-        self.scratch.max_util = max_util;
-        self.scratch.saturated = saturated;
         // Propagation along each path, kept while the paths are; queues are added only
         // where some channel has one (on roomy links they round to 0 µs).
         if self.propagation_us.0 != Some(self.paths_version) {
@@ -1218,9 +1217,13 @@ impl TrafficCore {
                     .map(|(queued, &propagated)| propagated + queued),
             );
         }
+        ChannelSummary {
+            max_util,
+            saturated,
+        }
     }
 
-    fn record(&self, scenario: &Scenario, metrics: &mut Metrics) {
+    fn record(&self, scenario: &Scenario, channels: ChannelSummary, metrics: &mut Metrics) {
         let fl = &self.flows;
         let st = &self.state;
         let zones = scenario.zones.len().max(1);
@@ -1274,8 +1277,8 @@ impl TrafficCore {
             c.xr_quality,
             (ok_all * 1_000_000).checked_div(t_all).unwrap_or(1_000_000),
         );
-        metrics.set(c.max_util, self.scratch.max_util);
-        metrics.set(c.saturated, self.scratch.saturated);
+        metrics.set(c.max_util, channels.max_util);
+        metrics.set(c.saturated, channels.saturated);
         metrics.set(
             c.delivered,
             (delivered >> maxmin::FRACTION_BITS) as u64 / 1000,
@@ -1471,13 +1474,12 @@ fn path_sums<'a>(
 /// Channels per task of a parallel pass over the channels.
 const CHANNELS_PER_TASK: usize = 1 << 15;
 
-/// Arrays a tick's traffic works in, kept between ticks: `per_channel_sums`' partial
-/// sums of the threads but the first, and what the channel pass found for the record.
-#[derive(Default)]
-struct ChannelScratch {
-    partials: Vec<Vec<u64>>,
-    /// Largest load over capacity, per mille, and the oversubscribed channels.
+/// What `derive`'s pass over the channels found for `record`.
+#[derive(Clone, Copy)]
+struct ChannelSummary {
+    /// Largest load over capacity, per mille.
     max_util: u64,
+    /// Oversubscribed channels.
     saturated: u64,
 }
 
