@@ -233,3 +233,37 @@ fn a_worm_declares_the_nodes_it_can_take() {
     assert!(surface.admits(&patched, sensors, launch));
     assert!(!surface.admits(&patched, sensors, launch + 2));
 }
+
+/// The entry nodes are the `initial` nodes of the entry group with the smallest keys,
+/// whatever the thread count and however the group is split among tasks: the parallel
+/// selection against a plain sort of every key, from none to more than the group holds.
+#[test]
+fn entry_nodes_are_the_smallest_keys_at_any_thread_count() {
+    use crate::worm::{WormCampaigns, entry_nodes};
+    let scenario = bundled::load(Some("worm-logistic")).unwrap();
+    let u = Universe::build(scenario.clone(), &[&AttackerPlugin]).expect("builds");
+    let rng = *u.world().resource::<SimRng>();
+    let mut w = u.world().resource::<WormCampaigns>().campaigns[0].clone();
+    let group = &scenario.groups[w.worm.entry as usize];
+    assert!(group.count > 30_000, "the group spans several tasks");
+    let stream = crate::worm::ENTRY.derive(u64::from(w.campaign));
+    let mut keyed: Vec<(u64, u32)> = group
+        .nodes()
+        .map(|n| (rng.draw(stream, n, 0, 0), n))
+        .collect();
+    keyed.sort_unstable();
+    for initial in [0, 1, 400, 20_000, group.count, group.count + 5] {
+        w.worm.initial = initial;
+        let k = (initial as usize).min(keyed.len());
+        let mut expected: Vec<u32> = keyed[..k].iter().map(|&(_, n)| n).collect();
+        expected.sort_unstable();
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool.install(|| entry_nodes(&rng, &w, &scenario));
+            assert_eq!(got, expected, "{initial} entries at {threads} threads");
+        }
+    }
+}

@@ -71,7 +71,7 @@ use crate::chain;
 
 const SCAN_COUNT: Stream = Stream::named("worm.scan_count");
 const SCAN: Stream = Stream::named("worm.scan");
-const ENTRY: Stream = Stream::named("worm.entry");
+pub(crate) const ENTRY: Stream = Stream::named("worm.entry");
 
 /// One worm campaign, resolved for the hot loop.
 #[derive(Debug, Clone)]
@@ -291,17 +291,36 @@ pub fn default_worm_goal(w: &WormCampaign, scenario: &Scenario, security: &[Secu
 
 /// The nodes of the entry group that start infected: the `initial` ones with the
 /// smallest keyed hash, i.e. a seeded sample without replacement.
-fn entry_nodes(rng: &SimRng, w: &WormCampaign, scenario: &Scenario) -> Vec<u32> {
+pub(crate) fn entry_nodes(rng: &SimRng, w: &WormCampaign, scenario: &Scenario) -> Vec<u32> {
     let group = &scenario.groups[w.worm.entry as usize];
-    let mut keyed: Vec<(u64, u32)> = group
+    let stream = ENTRY.derive(u64::from(w.campaign));
+    let k = w.worm.initial as usize;
+    // The k smallest of distinct (key, node) pairs: each task keeps its own k smallest and
+    // the merge keeps the k smallest of those, the same set for any split of the group.
+    let smallest = |mut keyed: Vec<(u64, u32)>| {
+        if k < keyed.len() {
+            keyed.select_nth_unstable(k);
+            keyed.truncate(k);
+        }
+        keyed
+    };
+    let keyed = group
         .nodes()
-        .map(|n| (rng.draw(ENTRY.derive(u64::from(w.campaign)), n, 0, 0), n))
-        .collect();
-    let k = (w.worm.initial as usize).min(keyed.len());
-    if k < keyed.len() {
-        keyed.select_nth_unstable(k);
-    }
-    let mut nodes: Vec<u32> = keyed[..k].iter().map(|&(_, n)| n).collect();
+        .into_par_iter()
+        .with_min_len(CHUNK)
+        .fold(Vec::new, |mut keyed, n| {
+            keyed.push((rng.draw(stream, n, 0, 0), n));
+            if keyed.len() >= 2 * k.max(CHUNK) {
+                keyed = smallest(keyed);
+            }
+            keyed
+        })
+        .map(smallest)
+        .reduce(Vec::new, |mut a, b| {
+            a.extend(b);
+            smallest(a)
+        });
+    let mut nodes: Vec<u32> = keyed.iter().map(|&(_, n)| n).collect();
     nodes.sort_unstable();
     nodes
 }

@@ -696,72 +696,82 @@ impl TrafficCore {
         if toggled.len() > nodes / 64 || self.flows.origin.contains(&ADDED) {
             return self.route_all(scenario, topology);
         }
-        // Per spec, the flows to walk again and their new walks.
-        let mut walked: Vec<(usize, Option<Walk>)> = Vec::new();
-        for (spec_id, spec) in scenario.flows.iter().enumerate() {
-            let servers = scenario.groups[spec.servers as usize].nodes();
-            let dist = &mut fields.dist[spec_id];
-            let changed = self
-                .router(topology)
-                .update_distances(dist, &toggled, |v| servers.contains(&v));
-            // Nodes whose walk step may differ: changed ones, and neighbours for which a
-            // changed node was or is one hop nearer.
-            let old_dist: std::collections::HashMap<u32, u64> = changed.iter().copied().collect();
-            let before = |v: u32| old_dist.get(&v).copied().unwrap_or(dist[v as usize]);
-            let mut touched = std::collections::HashSet::new();
-            for x in changed.iter().map(|c| c.0).chain(toggled.iter().copied()) {
-                touched.insert(x);
-                let (dx_old, dx_new) = (before(x), dist[x as usize]);
-                let (up_old, up_new) = (!fields.down[x as usize], !self.down[x as usize]);
-                for (&v, &l) in topology
-                    .neighbours(x)
-                    .iter()
-                    .zip(topology.neighbour_links(x))
-                {
-                    let w = self.latency_us[l as usize];
-                    let (dv_old, dv_new) = (before(v), dist[v as usize]);
-                    let was = up_old
-                        && dx_old != routing::UNREACHABLE
-                        && dv_old != routing::UNREACHABLE
-                        && dx_old + w == dv_old;
-                    let is = up_new
-                        && dx_new != routing::UNREACHABLE
-                        && dv_new != routing::UNREACHABLE
-                        && dx_new + w == dv_new;
-                    if was || is {
-                        touched.insert(v);
+        // Per spec, its distance field updated and the nodes whose walk step may differ:
+        // changed ones, and neighbours for which a changed node was or is one hop nearer.
+        // The specs' fields are independent, so they are updated in parallel.
+        let touched_by_spec: Vec<std::collections::HashSet<u32>> = fields
+            .dist
+            .par_iter_mut()
+            .zip(&scenario.flows)
+            .map(|(dist, spec)| {
+                let servers = scenario.groups[spec.servers as usize].nodes();
+                let changed = self
+                    .router(topology)
+                    .update_distances(dist, &toggled, |v| servers.contains(&v));
+                let old_dist: std::collections::HashMap<u32, u64> =
+                    changed.iter().copied().collect();
+                let before = |v: u32| old_dist.get(&v).copied().unwrap_or(dist[v as usize]);
+                let mut touched = std::collections::HashSet::new();
+                for x in changed.iter().map(|c| c.0).chain(toggled.iter().copied()) {
+                    touched.insert(x);
+                    let (dx_old, dx_new) = (before(x), dist[x as usize]);
+                    let (up_old, up_new) = (!fields.down[x as usize], !self.down[x as usize]);
+                    for (&v, &l) in topology
+                        .neighbours(x)
+                        .iter()
+                        .zip(topology.neighbour_links(x))
+                    {
+                        let w = self.latency_us[l as usize];
+                        let (dv_old, dv_new) = (before(v), dist[v as usize]);
+                        let was = up_old
+                            && dx_old != routing::UNREACHABLE
+                            && dv_old != routing::UNREACHABLE
+                            && dx_old + w == dv_old;
+                        let is = up_new
+                            && dx_new != routing::UNREACHABLE
+                            && dv_new != routing::UNREACHABLE
+                            && dx_new + w == dv_new;
+                        if was || is {
+                            touched.insert(v);
+                        }
                     }
                 }
-            }
-            if touched.is_empty() {
-                continue;
-            }
-            let dist = &fields.dist[spec_id];
-            let redo: Vec<usize> = (0..self.flows.len())
-                .into_par_iter()
-                .with_min_len(MIN_FLOWS_PER_TASK)
-                .filter(|&f| {
-                    self.flows.origin[f] == spec_id as u16
-                        && (touched.contains(&self.flows.client[f])
-                            || self.path(f).iter().any(|&c| {
-                                let (a, b) = routing::ends(topology, c);
-                                touched.contains(&a) || touched.contains(&b)
-                            }))
-                })
-                .collect();
-            walked.extend(
-                redo.par_iter()
-                    .map(|&f| (f, self.walk(topology, dist, self.flows.client[f], f as u64)))
-                    .collect::<Vec<_>>(),
-            );
-        }
+                touched
+            })
+            .collect();
+        // The flows to walk again (their spec's touched nodes hold their client or an end
+        // of a channel on their path), in one pass over the flows, and their new walks, in
+        // flow order.
+        let fl = &self.flows;
+        let redo: Vec<usize> = (0..fl.len())
+            .into_par_iter()
+            .with_min_len(MIN_FLOWS_PER_TASK)
+            .filter(|&f| {
+                touched_by_spec
+                    .get(usize::from(fl.origin[f]))
+                    .is_some_and(|touched| {
+                        !touched.is_empty()
+                            && (touched.contains(&fl.client[f])
+                                || self.path(f).iter().any(|&c| {
+                                    let (a, b) = routing::ends(topology, c);
+                                    touched.contains(&a) || touched.contains(&b)
+                                }))
+                    })
+            })
+            .collect();
+        let walked: Vec<(usize, Option<Walk>)> = redo
+            .par_iter()
+            .map(|&f| {
+                let dist = &fields.dist[usize::from(fl.origin[f])];
+                (f, self.walk(topology, dist, fl.client[f], f as u64))
+            })
+            .collect();
         fields.down.clone_from(&self.down);
         self.fields = Some(fields);
         self.incremental_reroutes += 1;
         if walked.is_empty() {
             return;
         }
-        walked.sort_unstable_by_key(|w| w.0);
         let mut new_paths: Vec<(usize, Vec<u32>)> = Vec::with_capacity(walked.len());
         for (f, r) in walked {
             let client = self.flows.client[f];
@@ -1155,10 +1165,11 @@ impl TrafficCore {
         let rate = &self.exact_rate;
         let st = &mut self.state;
         if all_met {
-            st.load.clear();
-            st.load.extend_from_slice(&st.offered);
+            // Each channel's load is its offered load: the channel pass below copies it.
+            st.load.resize(st.offered.len(), 0);
         } else {
-            // A channel's rates sum to at most its capacity · 2^32 < 2^64.
+            // A channel's rates sum to at most its capacity · 2^32 < 2^64; the channel
+            // pass below rounds each sum to kbit/s.
             per_channel_sums(
                 fl,
                 self.used.len(),
@@ -1166,10 +1177,6 @@ impl TrafficCore {
                 &mut self.partial_sums,
                 &mut st.load,
             );
-            st.load
-                .par_iter_mut()
-                .with_min_len(CHANNELS_PER_TASK)
-                .for_each(|x| *x = maxmin::kbps_nearest(*x));
         }
         let limit = scenario.traffic.queue_limit_us;
         st.queue_us.resize(st.offered.len(), 0);
@@ -1178,15 +1185,17 @@ impl TrafficCore {
             .queue_us
             .par_chunks_mut(CHANNELS_PER_TASK)
             .zip(st.offered.par_chunks(CHANNELS_PER_TASK))
-            .zip(st.load.par_chunks(CHANNELS_PER_TASK))
+            .zip(st.load.par_chunks_mut(CHANNELS_PER_TASK))
             .zip(self.used_capacity.par_chunks(CHANNELS_PER_TASK))
             .map(|(((queue, offered), load), capacity)| {
                 let (mut queued, mut max_util, mut saturated) = (false, 0, 0);
-                for (((q, &o), &l), &cap) in queue.iter_mut().zip(offered).zip(load).zip(capacity) {
+                let channels = queue.iter_mut().zip(offered).zip(load).zip(capacity);
+                for (((q, &o), l), &cap) in channels {
+                    *l = if all_met { o } else { maxmin::kbps_nearest(*l) };
                     *q = queue_delay_us(o, cap, limit);
                     queued |= *q > 0;
                     if cap > 0 {
-                        max_util = max_util.max(l * 1000 / u64::from(cap));
+                        max_util = max_util.max(*l * 1000 / u64::from(cap));
                     }
                     saturated += u64::from(o > u64::from(cap));
                 }
@@ -1208,7 +1217,7 @@ impl TrafficCore {
         let propagation = &self.propagation_us.1;
         st.latency_us.clear();
         if !queued {
-            st.latency_us.extend_from_slice(propagation);
+            st.latency_us.par_extend(propagation.par_iter().copied());
         } else {
             let queue_us = &st.queue_us;
             st.latency_us.par_extend(
@@ -1227,40 +1236,51 @@ impl TrafficCore {
         let fl = &self.flows;
         let st = &self.state;
         let zones = scenario.zones.len().max(1);
-        // Integer sums over flows, split among the threads (any split, the same sums).
-        let zone_of: Vec<usize> = scenario.groups.iter().map(|g| g.zone as usize).collect();
-        let sums: Vec<(Vec<u64>, Vec<u64>, u64, u128)> =
-            per_thread(fl.len(), MIN_FLOWS_PER_TASK, |flows| {
-                let (mut total, mut ok) = (vec![0u64; zones], vec![0u64; zones]);
-                let (mut active, mut delivered) = (0u64, 0u128);
-                for f in flows {
+        // The XR client's zone: its spec's client group's (ADDED flows: looked up).
+        let spec_zone: Vec<usize> = scenario
+            .flows
+            .iter()
+            .map(|spec| scenario.groups[spec.clients as usize].zone as usize)
+            .collect();
+        let zone_of = |f: usize| match spec_zone.get(usize::from(fl.origin[f])) {
+            Some(&z) => z,
+            None => scenario.groups[scenario.group_of(fl.client[f]) as usize].zone as usize,
+        };
+        // Integer sums over flows in tasks of flows (any split, the same sums): the XR
+        // flows come first in flow order, so one range per thread would leave a thread
+        // with most of the work.
+        let empty = || (vec![0u64; zones], vec![0u64; zones], 0u64, 0u128);
+        let n = fl.len();
+        let (mut total, ok, active, delivered) = (0..n.div_ceil(MIN_FLOWS_PER_TASK))
+            .into_par_iter()
+            .map(|task| {
+                let mut sums = empty();
+                let (total, ok, active, delivered) = &mut sums;
+                let start = task * MIN_FLOWS_PER_TASK;
+                for f in start..(start + MIN_FLOWS_PER_TASK).min(n) {
                     if fl.demand[f] == 0 {
                         continue;
                     }
-                    active += 1;
-                    delivered += u128::from(self.exact_rate[f]);
+                    *active += 1;
+                    *delivered += u128::from(self.exact_rate[f]);
                     if fl.class[f] == FlowClass::XrStream {
-                        let z = zone_of[scenario.group_of(fl.client[f]) as usize];
+                        let z = zone_of(f);
                         total[z] += 1;
                         if st.rate[f] >= fl.demand[f] && st.latency_us[f] <= fl.budget_us[f] {
                             ok[z] += 1;
                         }
                     }
                 }
-                (total, ok, active, delivered)
+                sums
+            })
+            .reduce(empty, |mut a, b| {
+                a.0.iter_mut().zip(b.0).for_each(|(x, y)| *x += y);
+                a.1.iter_mut().zip(b.1).for_each(|(x, y)| *x += y);
+                (a.0, a.1, a.2 + b.2, a.3 + b.3)
             });
-        let (mut total, mut ok) = (vec![0u64; zones], vec![0u64; zones]);
-        let (mut active, mut delivered) = (0u64, 0u128);
-        for (t, o, a, d) in sums {
-            total.iter_mut().zip(t).for_each(|(x, y)| *x += y);
-            ok.iter_mut().zip(o).for_each(|(x, y)| *x += y);
-            active += a;
-            delivered += d;
-        }
         for &f in &self.unserved {
             if fl.class[f as usize] == FlowClass::XrStream {
-                let z = scenario.groups[scenario.group_of(fl.client[f as usize]) as usize].zone;
-                total[z as usize] += 1;
+                total[zone_of(f as usize)] += 1;
             }
         }
         let c = &self.counters;
@@ -1378,24 +1398,6 @@ fn gcd(mut a: u128, mut b: u128) -> u128 {
         (a, b) = (b, a % b);
     }
     a.max(1)
-}
-
-/// Splits `0..len` into one range per worker thread, none shorter than `min` (one range
-/// when `len` is small, on the calling thread), and maps each: the results in range order.
-/// For integer sums, which do not depend on the split; the cost of per-range arrays is
-/// threads × their size, not tasks × their size.
-fn per_thread<T: Send>(
-    len: usize,
-    min: usize,
-    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
-) -> Vec<T> {
-    let chunks = rayon::current_num_threads().min(len.div_ceil(min)).max(1);
-    let per_chunk = len.div_ceil(chunks).max(1);
-    let range = |chunk: usize| (chunk * per_chunk).min(len)..((chunk + 1) * per_chunk).min(len);
-    if chunks == 1 {
-        return vec![f(range(0))];
-    }
-    (0..chunks).into_par_iter().map(|c| f(range(c))).collect()
 }
 
 /// Sums `value(f)` over the flows with a demand, per channel of their paths (dense ids),
