@@ -319,13 +319,19 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "threads", "build s", "step s", "M node-ticks/s", "speed-up", "x baseline", "x floor"
     );
     for r in &figures.runs {
+        // Without a 1-thread run there is nothing to compare with: "-", not NaN.
+        let speedup = if r.speedup_vs_1_thread.is_nan() {
+            "-".to_owned()
+        } else {
+            format!("{:.2}", r.speedup_vs_1_thread)
+        };
         println!(
-            "{:>7} {:>9.2} {:>9.2} {:>18.1} {:>10.2} {:>12.2} {:>9.2}",
+            "{:>7} {:>9.2} {:>9.2} {:>18.1} {:>10} {:>12.2} {:>9.2}",
             r.threads,
             r.build_s,
             r.step_s,
             r.node_ticks_per_s / 1e6,
-            r.speedup_vs_1_thread,
+            speedup,
             r.ratio_to_baseline,
             r.ratio_to_floor
         );

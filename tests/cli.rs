@@ -520,3 +520,47 @@ fn space_prints_the_defense_search_space() {
     assert!(zt["step"].as_f64().unwrap() > 0.0);
     assert_eq!(find("deception.decoys").unwrap()["range"]["max"], 1.0);
 }
+
+/// The world bench's table compares each thread count with one thread: with no 1-thread
+/// run among `--threads` the speed-up column says "-" (it printed "NaN"), and with one it
+/// is a number, 1.00 for the 1-thread row.
+#[test]
+fn bench_speedup_column_says_dash_without_a_one_thread_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = |threads: &str| {
+        let out = paraverse(
+            &[
+                "bench",
+                "metaverse-campus",
+                "--ticks",
+                "2",
+                "--threads",
+                threads,
+            ],
+            tmp.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(!stdout.contains("NaN"), "{stdout}");
+        let header = stdout
+            .lines()
+            .position(|l| l.trim_start().starts_with("threads"))
+            .unwrap_or_else(|| panic!("no table: {stdout}"));
+        stdout
+            .lines()
+            .skip(header + 1)
+            .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    let two = rows("2");
+    assert_eq!(two.len(), 1, "{two:?}");
+    assert_eq!(
+        (two[0][0].as_str(), two[0][4].as_str()),
+        ("2", "-"),
+        "{two:?}"
+    );
+    let both = rows("1,2");
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[0][4], "1.00", "{both:?}");
+    assert!(both[1][4].parse::<f64>().is_ok_and(|s| s > 0.0), "{both:?}");
+}

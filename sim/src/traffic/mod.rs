@@ -617,29 +617,40 @@ impl TrafficCore {
         self.flows.base_demand[flow as usize] = demand_kbps;
     }
 
-    /// Routes every flow afresh: one multi-source Dijkstra per flow spec, each client
-    /// walked on its spec's field; added flows one Dijkstra per destination. Keeps the
-    /// fields for [`TrafficCore::reroute`].
+    /// Routes every flow afresh: one multi-source Dijkstra per flow spec (the specs' in
+    /// parallel), each client walked on its spec's field; added flows one Dijkstra per
+    /// destination. Keeps the fields for [`TrafficCore::reroute`].
     fn route_all(&mut self, scenario: &Scenario, topology: &Topology) {
         let n = self.flows.len();
         let mut paths: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut routed = vec![false; n];
         let mut transit = vec![0u32; topology.node_count()];
-        let mut fields = Vec::with_capacity(scenario.flows.len());
         // Benign flows, one multi-source Dijkstra per spec.
-        for (spec_id, spec) in scenario.flows.iter().enumerate() {
-            let servers: Vec<u32> = scenario.groups[spec.servers as usize].nodes().collect();
-            let dist = self.router(topology).distances(&servers);
+        let fields: Vec<Vec<u64>> = scenario
+            .flows
+            .par_iter()
+            .map(|spec| {
+                let servers: Vec<u32> = scenario.groups[spec.servers as usize].nodes().collect();
+                self.router(topology).distances(&servers)
+            })
+            .collect();
+        for (spec_id, (spec, dist)) in scenario.flows.iter().zip(&fields).enumerate() {
             let ids: Vec<usize> = (0..n)
                 .filter(|&f| self.flows.origin[f] == spec_id as u16)
                 .collect();
+            let router = self.router(topology);
+            let next = router.next_hops(dist);
             let results: Vec<(usize, Option<Walk>)> = ids
                 .par_iter()
                 .map(|&f| {
-                    (
-                        f,
-                        self.walk(topology, &dist, self.flows.client[f], f as u64),
-                    )
+                    let client = self.flows.client[f];
+                    if self.down[client as usize] {
+                        return (f, None);
+                    }
+                    let (mut nodes, mut links) = (Vec::new(), Vec::new());
+                    let end = router
+                        .walk_next_hops(&next, dist, client, f as u64, &mut nodes, &mut links);
+                    (f, end.map(|end| (end, nodes, links)))
                 })
                 .collect();
             for (f, r) in results {
@@ -664,7 +675,6 @@ impl TrafficCore {
                 }
                 routed[f] = true;
             }
-            fields.push(dist);
         }
         self.flows.routed = routed;
         self.transit = transit;

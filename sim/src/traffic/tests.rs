@@ -879,7 +879,99 @@ fn a_field_for_some_starts_walks_as_the_full_field() {
     }
 }
 
-/// Reroutes that update the kept distance fields give what routing afresh gives: on the
+/// The radix-heap Dijkstra gives the distance field a textbook binary-heap Dijkstra gives,
+/// and walks on tabulated next hops take the steps the neighbour-scanning walk takes, ties
+/// included: on the bundled topologies with random nodes down and random link latencies
+/// (from 1 µs, as the traffic core makes them; equal ones that make ties; up to 2^40 µs so
+/// that most buckets of the heap are used), from one source and from many.
+#[test]
+fn radix_heap_fields_and_tabulated_walks_equal_the_plain_ones() {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    use crate::rng::mix64;
+    use routing::Router;
+    let reference = |router: &Router, sources: &[u32]| {
+        let topology = router.topology;
+        let mut dist = vec![u64::MAX; topology.node_count()];
+        let mut heap = BinaryHeap::new();
+        for &s in sources {
+            if !router.down[s as usize] {
+                dist[s as usize] = 0;
+                heap.push(Reverse((0u64, s)));
+            }
+        }
+        while let Some(Reverse((d, v))) = heap.pop() {
+            if d > dist[v as usize] {
+                continue;
+            }
+            for (&u, &l) in topology
+                .neighbours(v)
+                .iter()
+                .zip(topology.neighbour_links(v))
+            {
+                let nd = d + router.latency_us[l as usize];
+                if !router.down[u as usize] && nd < dist[u as usize] {
+                    dist[u as usize] = nd;
+                    heap.push(Reverse((nd, u)));
+                }
+            }
+        }
+        dist
+    };
+    let mut walked = 0;
+    for name in [
+        "metaverse-campus",
+        "metaverse-under-siege",
+        "enterprise-office",
+    ] {
+        let u = Universe::build(bundled::load(Some(name)).unwrap(), &[]).unwrap();
+        let topology = u.world().resource::<crate::topology::Topology>();
+        let n = topology.node_count() as u32;
+        for trial in 0..24u64 {
+            let r = |k: u64| mix64(trial * 104_729 + k);
+            let latency_us: Vec<u64> = (0..topology.link_count() as u64)
+                .map(|l| match trial % 4 {
+                    0 => u.traffic().unwrap().latency_us[l as usize],
+                    1 => 1 + r(l) % 3,
+                    2 => (1 + r(l) % 4) * 1000,
+                    _ => (r(l) >> (24 + r(l ^ 1) % 40)).max(1),
+                })
+                .collect();
+            let down: Vec<bool> = (0..n)
+                .map(|v| trial % 3 == 1 && r(u64::from(v) + 7) % 20 == 0)
+                .collect();
+            let router = Router {
+                topology,
+                latency_us: &latency_us,
+                down: &down,
+            };
+            let sources: Vec<u32> = (0..1 + trial % 6)
+                .map(|k| (r(k + 1_000_000) % u64::from(n)) as u32)
+                .collect();
+            let dist = router.distances(&sources);
+            assert!(
+                dist == reference(&router, &sources),
+                "{name}, trial {trial}: distance field"
+            );
+            let next = router.next_hops(&dist);
+            for start in 0..n {
+                let key = r(u64::from(start) + 2_000_000);
+                let (mut a, mut b) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+                let scanned = router.walk(&dist, start, key, &mut a.0, &mut a.1);
+                let tabulated = router.walk_next_hops(&next, &dist, start, key, &mut b.0, &mut b.1);
+                assert_eq!(
+                    (scanned, a),
+                    (tabulated, b),
+                    "{name}, trial {trial}, start {start}"
+                );
+                walked += usize::from(scanned.is_some() && dist[start as usize] > 0);
+            }
+        }
+    }
+    assert!(walked > 10_000, "only {walked} walks reached a source");
+}
+
 /// smart city at 1/100 scale (10,115 nodes, 2,242 flows), 40 ticks in which random nodes
 /// (half of them gateways, edge and cloud servers, GPU nodes: the routers and servers)
 /// are quarantined and released, the servers, paths, routed flags and transit counts
