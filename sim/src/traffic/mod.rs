@@ -638,19 +638,12 @@ impl TrafficCore {
             let ids: Vec<usize> = (0..n)
                 .filter(|&f| self.flows.origin[f] == spec_id as u16)
                 .collect();
-            let router = self.router(topology);
-            let next = router.next_hops(dist);
+            let next = self.router(topology).next_hops(dist);
             let results: Vec<(usize, Option<Walk>)> = ids
                 .par_iter()
                 .map(|&f| {
                     let client = self.flows.client[f];
-                    if self.down[client as usize] {
-                        return (f, None);
-                    }
-                    let (mut nodes, mut links) = (Vec::new(), Vec::new());
-                    let end = router
-                        .walk_next_hops(&next, dist, client, f as u64, &mut nodes, &mut links);
-                    (f, end.map(|end| (end, nodes, links)))
+                    (f, self.walk(topology, dist, Some(&next), client, f as u64))
                 })
                 .collect();
             for (f, r) in results {
@@ -773,7 +766,7 @@ impl TrafficCore {
             .par_iter()
             .map(|&f| {
                 let dist = &fields.dist[usize::from(fl.origin[f])];
-                (f, self.walk(topology, dist, fl.client[f], f as u64))
+                (f, self.walk(topology, dist, None, fl.client[f], f as u64))
             })
             .collect();
         fields.down.clone_from(&self.down);
@@ -863,7 +856,7 @@ impl TrafficCore {
             let dist = self.router(topology).distances_for(&[dst], &starts);
             for f in ids {
                 let src = self.flows.src[f];
-                match self.walk(topology, &dist, src, f as u64) {
+                match self.walk(topology, &dist, None, src, f as u64) {
                     Some((_, nodes, links)) => {
                         paths[f] = self.channels(topology, src, &nodes, &links, true);
                         for &v in &nodes {
@@ -888,14 +881,25 @@ impl TrafficCore {
         }
     }
 
-    fn walk(&self, topology: &Topology, dist: &[u64], start: u32, key: u64) -> Option<Walk> {
+    /// A flow's walk from `start` on the field `dist` (none from a down node), reading the
+    /// hubs' next hops from `next` where the field's are tabulated.
+    fn walk(
+        &self,
+        topology: &Topology,
+        dist: &[u64],
+        next: Option<&routing::NextHops>,
+        start: u32,
+        key: u64,
+    ) -> Option<Walk> {
         if self.down[start as usize] {
             return None;
         }
+        let router = self.router(topology);
         let (mut nodes, mut links) = (Vec::new(), Vec::new());
-        let end = self
-            .router(topology)
-            .walk(dist, start, key, &mut nodes, &mut links)?;
+        let end = match next {
+            Some(next) => router.walk_next_hops(next, dist, start, key, &mut nodes, &mut links),
+            None => router.walk(dist, start, key, &mut nodes, &mut links),
+        }?;
         Some((end, nodes, links))
     }
 
