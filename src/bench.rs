@@ -405,6 +405,14 @@ struct AllocationFigure {
     identical_to_cpu_1_thread: bool,
     /// Largest difference from exact max-min (the float64 fluid oracle), kbit/s.
     max_deviation_kbps: f64,
+    /// CPU filling: the last timed allocation's milliseconds counting flows per link,
+    /// sorting them by demand, and in the filling's (sequential) steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phases_ms: Option<[f64; 3]>,
+    /// CPU filling: the first allocation's milliseconds counting flows per link (every
+    /// path read; later calls with the same paths move only changed flows' counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_counts_ms: Option<f64>,
 }
 
 /// Best of `reps` timings of `f`, in milliseconds.
@@ -496,6 +504,7 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
             // The first call builds the per-link flow lists; later ticks with the same
             // paths reuse them, as a run does.
             let first = pool.install(|| best_ms(1, || filling.allocate(&p, Some(1), &mut rate)));
+            let first_counts = filling.last_phases.counts.as_secs_f64() * 1e3;
             let ms = pool.install(|| best_ms(5, || filling.allocate(&p, Some(1), &mut rate)));
             if t == threads[0] {
                 reference.clone_from(&rate);
@@ -508,6 +517,15 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                 steps: filling.last_steps,
                 identical_to_cpu_1_thread: rate == reference,
                 max_deviation_kbps: deviation_from_fluid(&rate, &fluid),
+                phases_ms: Some(
+                    [
+                        filling.last_phases.counts,
+                        filling.last_phases.sort,
+                        filling.last_phases.steps,
+                    ]
+                    .map(|d| d.as_secs_f64() * 1e3),
+                ),
+                first_counts_ms: Some(first_counts),
             });
         }
         {
@@ -526,6 +544,8 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                 steps: rounds.last_rounds,
                 identical_to_cpu_1_thread: rate == reference,
                 max_deviation_kbps: deviation_from_fluid(&rate, &fluid),
+                phases_ms: None,
+                first_counts_ms: None,
             });
         }
         if let Some(dir) = &args.dump {
@@ -554,6 +574,8 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                 steps: g.last_rounds,
                 identical_to_cpu_1_thread: rate == reference,
                 max_deviation_kbps: deviation_from_fluid(&rate, &fluid),
+                phases_ms: None,
+                first_counts_ms: None,
             });
         }
     }
@@ -595,6 +617,16 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
          gpu = rounds dispatched (batches of 2 to 32 between read-backs, at least the rounds \
          needed); not comparable across algorithms"
     );
+    for f in &figures {
+        if let (Some([counts, sort, steps]), Some(first)) = (f.phases_ms, f.first_counts_ms) {
+            println!(
+                "{} flows, {}: {counts:.2} ms counting flows per link (the first allocation, \
+                 which reads every path: {first:.2}), {sort:.2} ms sorting them by demand, \
+                 {steps:.2} ms in the filling's steps (the last timed allocation)",
+                f.flows, f.backend
+            );
+        }
+    }
     for &flows in &args.flows {
         let at = |prefix: &str| {
             figures

@@ -139,6 +139,25 @@ fn traffic_bench_reports_the_deviation_from_exact() {
         .filter(|f| f["backend"].as_str().unwrap().starts_with("cpu rounds"))
         .collect();
     assert_eq!(rounds.len(), 2, "{figures:?}");
+    // The filling's rows say where its time went: counts, sort, steps (most of it).
+    for f in figures
+        .iter()
+        .filter(|f| f["backend"].as_str().unwrap().starts_with("cpu, "))
+    {
+        let phases: Vec<f64> = f["phases_ms"]
+            .as_array()
+            .unwrap_or_else(|| panic!("phases_ms in {f}"))
+            .iter()
+            .map(|ms| ms.as_f64().unwrap())
+            .collect();
+        assert_eq!(phases.len(), 3, "{f}");
+        assert!(phases.iter().all(|&ms| ms >= 0.0), "{f}");
+        assert!(phases[2] > 0.0, "{f}");
+        assert!(f["first_counts_ms"].as_f64().unwrap() > 0.0, "{f}");
+    }
+    for f in &rounds {
+        assert!(f.get("phases_ms").is_none(), "{f}");
+    }
     // The table names the column and what it means.
     let o = paraverse(
         &["bench", "--traffic", "--flows", "1000", "--backend", "cpu"],
@@ -152,7 +171,9 @@ fn traffic_bench_reports_the_deviation_from_exact() {
     );
     assert!(
         table.contains("steps: cpu = progressive-filling steps")
-            && table.contains("1000 flows: filling is"),
+            && table.contains("1000 flows: filling is")
+            && table.contains("1000 flows, cpu, 1 thread: ")
+            && table.contains("ms in the filling's steps"),
         "{table}"
     );
 }

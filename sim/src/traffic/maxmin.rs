@@ -562,6 +562,137 @@ impl Rounds {
 /// second per-link count array costs more than the split saves).
 const MIN_FLOWS_PER_COUNT: usize = 1 << 16;
 
+/// Fewest flows a task freezes in [`Filling`]'s split freeze of a large batch, and fewest
+/// keys a task sorts in its radix sort's split passes.
+const MIN_FLOWS_PER_FREEZE: usize = 1 << 14;
+const MIN_KEYS_PER_SORT: usize = 1 << 16;
+
+/// Most classes whose per-link flow counts [`Filling`] keeps between calls (each costs 4
+/// bytes per link); with more classes in use it counts afresh each call.
+const MAX_KEPT_CLASSES: usize = 8;
+
+/// Each class's flow count on every link, kept between [`Filling`]'s calls while the paths
+/// are unchanged: a call compares each flow's class with the last call's and moves the
+/// counts of the flows that changed class (joined, left, or gained or lost their demand)
+/// instead of reading every path again. Between a run's ticks few flows change class, so
+/// the counts cost a pass over the flows' classes.
+#[derive(Debug, Default)]
+struct ClassCounts {
+    /// What the counts were made for, as [`Filling`]'s `built_for`.
+    built_for: Option<(u64, usize, usize, usize)>,
+    /// Each flow's class plus one, 0 for a flow in no class (no path, or no demand).
+    class_of: Vec<u16>,
+    /// `count[c][l]`: flows of class `c` crossing link `l` (empty where none has).
+    count: Vec<Vec<u32>>,
+}
+
+impl ClassCounts {
+    /// Brings the counts to `class_of` (the flows' classes now) for `p`, whose classes'
+    /// flows are `class_keys` in flow order; `built_for` is the paths' key (`None`: not
+    /// kept). Whether the counts hold; they do not with more than [`MAX_KEPT_CLASSES`]
+    /// classes in use, and the caller counts each class itself.
+    fn update(
+        &mut self,
+        p: &AllocationProblem<'_>,
+        built_for: Option<(u64, usize, usize, usize)>,
+        class_of: &mut Vec<u16>,
+        class_keys: &[Vec<u64>],
+    ) -> bool {
+        let links = p.capacity.len();
+        if class_keys.iter().filter(|k| !k.is_empty()).count() > MAX_KEPT_CLASSES {
+            *self = Self::default();
+            return false;
+        }
+        if built_for.is_some() && built_for == self.built_for {
+            let changed = class_of
+                .iter()
+                .zip(&self.class_of)
+                .filter(|(now, was)| now != was)
+                .count();
+            // Moving a flow's counts reads its path at random; past an eighth of the
+            // flows, counting afresh (in flow order, split among the threads) is faster.
+            if changed <= p.flows() / 8 {
+                for (f, (&now, &was)) in class_of.iter().zip(&self.class_of).enumerate() {
+                    if now == was {
+                        continue;
+                    }
+                    if was > 0 {
+                        let count = &mut self.count[usize::from(was - 1)];
+                        for &l in p.path(f) {
+                            count[l as usize] -= 1;
+                        }
+                    }
+                    if now > 0 {
+                        let count = &mut self.count[usize::from(now - 1)];
+                        if count.is_empty() {
+                            count.resize(links, 0);
+                        }
+                        for &l in p.path(f) {
+                            count[l as usize] += 1;
+                        }
+                    }
+                }
+                std::mem::swap(&mut self.class_of, class_of);
+                return true;
+            }
+        }
+        self.count.resize_with(class_keys.len(), Vec::new);
+        for (count, keys) in self.count.iter_mut().zip(class_keys) {
+            count.clear();
+            if !keys.is_empty() {
+                *count = count_on_links(p, keys);
+            }
+        }
+        std::mem::swap(&mut self.class_of, class_of);
+        self.built_for = built_for;
+        true
+    }
+}
+
+/// How many of `keys`' flows (`demand << 32 | flow`) cross each link of `p`: split among
+/// the threads when there are many flows, each counting its part (the sums do not depend
+/// on the split).
+fn count_on_links(p: &AllocationProblem<'_>, keys: &[u64]) -> Vec<u32> {
+    let links = p.capacity.len();
+    let path = |key: u64| p.path(key_flow(key));
+    let tasks = rayon::current_num_threads().min(keys.len() / MIN_FLOWS_PER_COUNT);
+    if tasks < 2 {
+        let mut count = vec![0u32; links];
+        for &key in keys {
+            for &l in path(key) {
+                count[l as usize] += 1;
+            }
+        }
+        return count;
+    }
+    keys.par_chunks(keys.len().div_ceil(tasks))
+        .map(|keys| {
+            let mut count = vec![0u32; links];
+            for &key in keys {
+                for &l in path(key) {
+                    count[l as usize] += 1;
+                }
+            }
+            count
+        })
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+            a
+        })
+        .unwrap_or_else(|| vec![0; links])
+}
+
+/// Where a [`Filling`] allocation's time went, summed over the classes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FillingPhases {
+    /// Counting each link's flows of each class (or moving the kept counts).
+    pub counts: std::time::Duration,
+    /// Sorting each class's flows by demand.
+    pub sort: std::time::Duration,
+    /// The filling's steps: the queue of links, and the freezes.
+    pub steps: std::time::Duration,
+}
+
 /// A flow crossing a link, with its path's range in the problem's `path_links`, so that
 /// freezing the flows of a full link reads each path without first reading its offsets.
 #[derive(Debug, Clone, Copy)]
@@ -594,13 +725,19 @@ struct Queued {
 /// that has grown (or dropped when it has no flows left). The front, once it is current,
 /// is the smallest share: every other entry is at least its queued bound.
 ///
-/// Cost: O(path links) for the freezes and O(log links) per re-placement, sequential
-/// except for counting each link's flows (split among the threads at ≥ 2 × 65,536 flows);
-/// the rounds cost O(rounds · path links). A step first gathers the flows it freezes with
-/// their paths' ranges (a flow crossing a full link carries its range in the per-link
-/// list), then reads the paths with the next ones prefetched: at 10^6 flows those reads
-/// are cache misses, and they overlap. The per-link lists are kept between calls while the
-/// paths' version is unchanged. Flows are sorted by demand with a radix sort.
+/// Cost: O(path links) for the freezes and O(log links) per re-placement; the rounds
+/// cost O(rounds · path links). The steps are sequential. Around them: each link's flows
+/// of each class are counted (split among the threads at ≥ 2 × 65,536 flows), and the
+/// counts of up to 8 classes are kept between calls with the same paths, where only flows
+/// that changed class move theirs; the flows are sorted by demand with a radix sort (its
+/// passes split among the threads at ≥ 2 × 65,536 flows); a step that freezes many flows
+/// at once (≥ 2 × 16,384, crossing four times as many links as there are, as a class's
+/// first demand steps can) splits the freeze. A step first gathers the flows it freezes
+/// with their paths' ranges (a flow crossing a full link carries its range in the
+/// per-link list), then reads the paths with the next ones prefetched: at 10^6 flows those
+/// reads are cache misses, and they overlap. The per-link lists are kept between calls
+/// while the paths' version is unchanged. [`Filling::last_phases`] says where an
+/// allocation's time went.
 #[derive(Debug, Default)]
 pub struct Filling {
     /// Each link's remaining capacity over its unfrozen flows (one array, so a freeze
@@ -627,8 +764,16 @@ pub struct Filling {
     on_link: Vec<Crossing>,
     /// What `start` and `on_link` were built for: paths' version, flows, path links, links.
     built_for: Option<(u64, usize, usize, usize)>,
+    /// Each class's flow count per link, kept while the paths are unchanged.
+    counts: ClassCounts,
+    /// Each flow's class plus one in this call (0: in none), for `counts`.
+    class_of: Vec<u16>,
     /// Steps taken by the last allocation (for benchmarks and diagnostics).
     pub last_steps: u32,
+    /// Steps of the last allocation whose freezes were split among the threads.
+    pub last_split_freezes: u32,
+    /// Where the last allocation's time went (for benchmarks and diagnostics).
+    pub last_phases: FillingPhases,
 }
 
 impl Filling {
@@ -659,21 +804,31 @@ impl Filling {
         self.frozen.clear();
         self.frozen.resize(p.flows().div_ceil(64), u64::MAX);
         self.last_steps = 0;
+        self.last_split_freezes = 0;
+        self.last_phases = FillingPhases::default();
         // One pass sorts the flows into their classes, in flow order.
         self.class_keys.resize_with(256, Vec::new);
         for keys in &mut self.class_keys {
             keys.clear();
         }
+        self.class_of.clear();
+        self.class_of.resize(p.flows(), 0);
         for f in 0..p.flows() {
             if p.path_offsets[f] == p.path_offsets[f + 1] {
                 rate[f] = rate_of(p.demand[f]);
             } else if p.demand[f] > 0 {
                 self.class_keys[usize::from(p.priority[f])]
                     .push(u64::from(p.demand[f]) << 32 | f as u64);
+                self.class_of[f] = u16::from(p.priority[f]) + 1;
             } else {
                 rate[f] = 0;
             }
         }
+        let counting = std::time::Instant::now();
+        let kept = self
+            .counts
+            .update(p, key, &mut self.class_of, &self.class_keys);
+        self.last_phases.counts += counting.elapsed();
         for class in 0..256 {
             if self.class_keys[class].is_empty() {
                 continue;
@@ -683,45 +838,25 @@ impl Filling {
                 let f = key_flow(key);
                 self.frozen[f / 64] &= !(1 << (f % 64));
             }
-            self.count_flows_on_links(p);
+            let counted = std::time::Instant::now();
+            if kept {
+                for (link, &n) in self.link.iter_mut().zip(&self.counts.count[class]) {
+                    link.den += u64::from(n);
+                }
+            } else {
+                let count = count_on_links(p, &self.by_demand);
+                for (link, n) in self.link.iter_mut().zip(count) {
+                    link.den += u64::from(n);
+                }
+            }
+            let sorted = std::time::Instant::now();
             radix_sort_by_high_word(&mut self.by_demand, &mut self.sort_scratch);
+            let served = std::time::Instant::now();
             self.serve(p, rate);
+            self.last_phases.counts += sorted - counted;
+            self.last_phases.sort += served - sorted;
+            self.last_phases.steps += served.elapsed();
             std::mem::swap(&mut self.by_demand, &mut self.class_keys[class]);
-        }
-    }
-
-    /// Adds to each link's flow count the flows of `by_demand` crossing it: split among
-    /// the threads when there are many flows, each counting its part (the sums do not
-    /// depend on the split).
-    fn count_flows_on_links(&mut self, p: &AllocationProblem<'_>) {
-        let path = |key: u64| p.path(key_flow(key));
-        let tasks = rayon::current_num_threads().min(self.by_demand.len() / MIN_FLOWS_PER_COUNT);
-        if tasks < 2 {
-            for &key in &self.by_demand {
-                for &l in path(key) {
-                    self.link[l as usize].den += 1;
-                }
-            }
-            return;
-        }
-        let links = self.link.len();
-        let counts: Vec<Vec<u32>> = self
-            .by_demand
-            .par_chunks(self.by_demand.len().div_ceil(tasks))
-            .map(|keys| {
-                let mut count = vec![0u32; links];
-                for &key in keys {
-                    for &l in path(key) {
-                        count[l as usize] += 1;
-                    }
-                }
-                count
-            })
-            .collect();
-        for count in counts {
-            for (link, n) in self.link.iter_mut().zip(count) {
-                link.den += u64::from(n);
-            }
         }
     }
 
@@ -874,20 +1009,57 @@ impl Filling {
         }
     }
 
-    /// Freezes the batch: each flow's links lose its rate and a flow.
+    /// Freezes the batch: each flow's links lose its rate and a flow. A batch of many
+    /// flows that cross, together, several times as many links as there are (as the first
+    /// demand steps of a class can be) is split among the threads: the first part lowers
+    /// the links itself, each other part sums what its flows take from each link into an
+    /// array of its own, and the sums are then taken off. Integer sums do not depend on
+    /// the split, so neither do the shares.
     fn freeze_batch(&mut self, p: &AllocationProblem<'_>, rate: &mut [Rate]) {
-        for &(f, r) in &self.batch {
-            rate[f as usize] = r;
-        }
-        const AHEAD: usize = 16;
-        for (i, &(from, to, r)) in self.ranges.iter().enumerate() {
-            if let Some(&(ahead, _, _)) = self.ranges.get(i + AHEAD) {
-                prefetch(&p.path_links[ahead as usize..]);
+        let tasks = rayon::current_num_threads().min(self.ranges.len() / MIN_FLOWS_PER_FREEZE);
+        let crossings = self
+            .ranges
+            .iter()
+            .map(|&(from, to, _)| (to - from) as usize);
+        if tasks < 2 || crossings.sum::<usize>() < 4 * self.link.len() {
+            for &(f, r) in &self.batch {
+                rate[f as usize] = r;
             }
-            for &l in &p.path_links[from as usize..to as usize] {
-                let link = &mut self.link[l as usize];
-                link.num -= r;
-                link.den -= 1;
+            take_off(p, &self.ranges, &mut self.link);
+            return;
+        }
+        self.last_split_freezes += 1;
+        let chunk = self.ranges.len().div_ceil(tasks);
+        let (first, rest) = self.ranges.split_at(chunk);
+        let links = self.link.len();
+        let (batch, link) = (&self.batch, &mut self.link);
+        let ((), taken) = rayon::join(
+            || {
+                for &(f, r) in batch {
+                    rate[f as usize] = r;
+                }
+                take_off(p, first, link);
+            },
+            || {
+                rest.par_chunks(chunk)
+                    .map(|ranges| {
+                        let mut taken = vec![Share { num: 0, den: 0 }; links];
+                        for &(from, to, r) in ranges {
+                            for &l in &p.path_links[from as usize..to as usize] {
+                                let t = &mut taken[l as usize];
+                                t.num += r;
+                                t.den += 1;
+                            }
+                        }
+                        taken
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
+        for taken in taken {
+            for (link, t) in self.link.iter_mut().zip(taken) {
+                link.num -= t.num;
+                link.den -= t.den;
             }
         }
     }
@@ -916,6 +1088,23 @@ impl Filling {
     }
 }
 
+/// Takes each flow's rate and one flow off the links of its path, for flows given as
+/// their paths' ranges in `p.path_links` with their rates; the next paths are prefetched,
+/// as at 10^6 flows their reads miss the cache.
+fn take_off(p: &AllocationProblem<'_>, ranges: &[(u32, u32, Rate)], link: &mut [Share]) {
+    const AHEAD: usize = 16;
+    for (i, &(from, to, r)) in ranges.iter().enumerate() {
+        if let Some(&(ahead, _, _)) = ranges.get(i + AHEAD) {
+            prefetch(&p.path_links[ahead as usize..]);
+        }
+        for &l in &p.path_links[from as usize..to as usize] {
+            let link = &mut link[l as usize];
+            link.num -= r;
+            link.den -= 1;
+        }
+    }
+}
+
 /// The flow of a `demand << 32 | flow` key.
 #[inline]
 fn key_flow(key: u64) -> usize {
@@ -925,6 +1114,9 @@ fn key_flow(key: u64) -> usize {
 /// Sorts `keys` by their high 32 bits, keeping the order of equal ones: an LSD radix
 /// sort of the bits in which the keys differ, in as few passes of at most 8 bits as cover
 /// them (two for demands spanning less than 65,536 kbit/s: 256 buckets stay in cache).
+/// With many keys each pass is split among the threads: each counts its part's digits,
+/// and writes its part into slices of its own, which are cut from `scratch` bucket by
+/// bucket in part order, so the order is the same as on one thread.
 fn radix_sort_by_high_word(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
     let (Some(low), Some(high)) = (
         keys.iter().map(|k| k >> 32).min(),
@@ -939,25 +1131,57 @@ fn radix_sort_by_high_word(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
     }
     let width = bits.div_ceil(passes);
     let buckets = 1usize << width;
-    let mut start = vec![0usize; buckets];
+    let tasks = rayon::current_num_threads()
+        .min(keys.len() / MIN_KEYS_PER_SORT)
+        .max(1);
+    let chunk = keys.len().div_ceil(tasks);
     for pass in 0..passes {
         let shift = pass * width;
         let digit = |k: u64| (((k >> 32) - low) >> shift) as usize & (buckets - 1);
-        start.iter_mut().for_each(|s| *s = 0);
-        for &k in keys.iter() {
-            start[digit(k)] += 1;
-        }
-        let mut sum = 0;
-        for s in &mut start {
-            (*s, sum) = (sum, sum + *s);
-        }
-        scratch.clear();
+        let histogram = |part: &[u64]| {
+            let mut count = vec![0usize; buckets];
+            for &k in part {
+                count[digit(k)] += 1;
+            }
+            count
+        };
+        // Every element is written below, so a scratch of the right length need not be
+        // cleared.
         scratch.resize(keys.len(), 0);
-        for &k in keys.iter() {
-            let d = digit(k);
-            scratch[start[d]] = k;
-            start[d] += 1;
+        if tasks == 1 {
+            let mut start = histogram(keys);
+            let mut sum = 0;
+            for s in &mut start {
+                (*s, sum) = (sum, sum + *s);
+            }
+            for &k in keys.iter() {
+                let d = digit(k);
+                scratch[start[d]] = k;
+                start[d] += 1;
+            }
+            std::mem::swap(keys, scratch);
+            continue;
         }
+        let counts: Vec<Vec<usize>> = keys.par_chunks(chunk).map(histogram).collect();
+        let mut rest: &mut [u64] = scratch;
+        let mut slices: Vec<Vec<&mut [u64]>> =
+            counts.iter().map(|_| Vec::with_capacity(buckets)).collect();
+        for b in 0..buckets {
+            for (part, count) in slices.iter_mut().zip(&counts) {
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(count[b]);
+                part.push(head);
+                rest = tail;
+            }
+        }
+        let scatter = |(part, mut slices): (&[u64], Vec<&mut [u64]>)| {
+            let mut at = vec![0usize; buckets];
+            for &k in part {
+                let d = digit(k);
+                slices[d][at[d]] = k;
+                at[d] += 1;
+            }
+        };
+        keys.par_chunks(chunk).zip(slices).for_each(scatter);
         std::mem::swap(keys, scratch);
     }
 }
@@ -982,4 +1206,155 @@ fn prefetch<T>(data: &[T]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = data;
+}
+
+/// Random paths for tests: each of `flows` flows crosses `hops` to `hops + 2` distinct
+/// links of `links` (draws that repeat a link are dropped), as `(offsets, links)`.
+#[cfg(test)]
+pub(super) fn random_paths(
+    rng: &crate::rng::SimRng,
+    s: crate::rng::Stream,
+    flows: u32,
+    links: u32,
+    hops: u32,
+) -> (Vec<u32>, Vec<u32>) {
+    let (mut offsets, mut path) = (vec![0u32], Vec::new());
+    for f in 0..flows {
+        let start = path.len();
+        for h in 0..hops + rng.below(s, f, 1, 0, 3) as u32 {
+            let l = rng.below(s, f, 2, h, u64::from(links)) as u32;
+            if !path[start..].contains(&l) {
+                path.push(l);
+            }
+        }
+        offsets.push(path.len() as u32);
+    }
+    (offsets, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{SimRng, Stream};
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+    }
+
+    /// The radix sort gives a stable sort's order by the high word at 1 and 2 threads,
+    /// with enough keys that the passes are split, for demands spanning 1, 2 and 3 passes
+    /// and for keys that all share one demand.
+    #[test]
+    fn radix_sort_split_among_threads_is_a_stable_sort() {
+        let rng = SimRng::new(3);
+        let s = Stream::named("test.radix");
+        for span in [1u64, 200, 50_000, 5_000_000] {
+            let keys: Vec<u64> = (0..3 * MIN_KEYS_PER_SORT as u32)
+                .map(|f| (7 + rng.below(s, f, 0, 0, span)) << 32 | u64::from(f))
+                .collect();
+            let mut expected = keys.clone();
+            expected.sort_by_key(|k| k >> 32);
+            for threads in [1, 2] {
+                let mut sorted = keys.clone();
+                let mut scratch = Vec::new();
+                pool(threads).install(|| radix_sort_by_high_word(&mut sorted, &mut scratch));
+                assert_eq!(sorted, expected, "span {span}, {threads} thread(s)");
+            }
+        }
+    }
+
+    /// A problem of `flows` flows on 2-4 of `links` links, in `classes` classes.
+    struct Problem {
+        capacity: Vec<u32>,
+        offsets: Vec<u32>,
+        links: Vec<u32>,
+        demand: Vec<u32>,
+        priority: Vec<u8>,
+    }
+
+    impl Problem {
+        fn new(flows: u32, links: u32, classes: u8) -> Self {
+            let rng = SimRng::new(5);
+            let s = Stream::named("test.counts");
+            let (offsets, path) = random_paths(&rng, s, flows, links, 2);
+            Self {
+                capacity: (0..links)
+                    .map(|l| 1_000 + rng.below(s, l, 0, 0, 100_000) as u32)
+                    .collect(),
+                offsets,
+                links: path,
+                demand: (0..flows)
+                    .map(|f| rng.below(s, f, 3, 0, 5_000) as u32)
+                    .collect(),
+                priority: (0..flows).map(|f| (f % u32::from(classes)) as u8).collect(),
+            }
+        }
+
+        fn get(&self) -> AllocationProblem<'_> {
+            AllocationProblem {
+                capacity: &self.capacity,
+                path_offsets: &self.offsets,
+                path_links: &self.links,
+                demand: &self.demand,
+                priority: &self.priority,
+            }
+        }
+    }
+
+    /// One [`Filling`] kept across calls with the same paths while flows change class
+    /// (a new priority, a demand dropping to 0 or rising from it), few at a time and then
+    /// most of them: its kept counts equal a fresh count, and its rates a fresh filling's.
+    #[test]
+    fn kept_class_counts_follow_flows_that_change_class() {
+        let mut problem = Problem::new(4_000, 300, 3);
+        let mut kept = Filling::default();
+        let rng = SimRng::new(8);
+        let s = Stream::named("test.counts.change");
+        for round in 0..12u32 {
+            // Rounds 0-8 change a few flows (the counts move), 9-11 most (they are recounted).
+            let changes = if round < 9 { 1 + round * 40 } else { 3_000 };
+            for i in 0..changes {
+                let f = rng.below(s, round, i, 0, 4_000) as usize;
+                match rng.below(s, round, i, 1, 3) {
+                    0 => problem.priority[f] = rng.below(s, round, i, 2, 4) as u8,
+                    1 => problem.demand[f] = 0,
+                    _ => problem.demand[f] = 1 + rng.below(s, round, i, 3, 5_000) as u32,
+                }
+            }
+            let p = problem.get();
+            let mut rate = vec![Rate::MAX; p.flows()];
+            kept.allocate(&p, Some(1), &mut rate);
+            let mut fresh = Filling::default();
+            let mut expected = vec![0; p.flows()];
+            fresh.allocate(&p, None, &mut expected);
+            assert_eq!(rate, expected, "round {round}");
+            assert_eq!(rate, reference_allocation(&p), "round {round}");
+            assert_eq!(
+                kept.counts.built_for,
+                Some((1, 4_000, p.path_links.len(), 300))
+            );
+            for (class, count) in kept.counts.count.iter().enumerate() {
+                let keys: Vec<u64> = (0..p.flows())
+                    .filter(|&f| usize::from(p.priority[f]) == class && p.demand[f] > 0)
+                    .map(|f| f as u64)
+                    .collect();
+                let want = count_on_links(&p, &keys);
+                if count.is_empty() {
+                    assert!(want.iter().all(|&n| n == 0), "class {class}, round {round}");
+                } else {
+                    assert_eq!(count, &want, "class {class}, round {round}");
+                }
+            }
+        }
+        // Past the classes it keeps, it counts afresh each call (and keeps nothing).
+        let problem = Problem::new(4_000, 300, MAX_KEPT_CLASSES as u8 + 1);
+        let p = problem.get();
+        let mut rate = vec![0; p.flows()];
+        kept.allocate(&p, Some(2), &mut rate);
+        assert_eq!(rate, reference_allocation(&p));
+        assert_eq!(kept.counts.built_for, None);
+    }
 }

@@ -376,7 +376,9 @@ fn gpu_equals_cpu_and_reference_on_random_problems() {
 
 /// One [`Filling`] reused across random problems of changing size, as a run reuses its
 /// backend, with the paths' version bumped for each (and, between them, the same problem
-/// again under the same version, which reuses the per-link lists): always the reference.
+/// again under the same version, which reuses the per-link lists and class counts, then
+/// once more with some flows in another class or with their demand dropped to 0 or
+/// raised from it, as between ticks): always the reference.
 #[test]
 fn filling_reused_across_problems_equals_reference() {
     let filling = std::cell::RefCell::new(Filling::default());
@@ -399,6 +401,24 @@ fn filling_reused_across_problems_equals_reference() {
                 });
                 prop_assert_eq!(&rate, &reference);
             }
+            let mut changed = o.clone();
+            // Every ninth flow: few enough that the kept counts move, on the larger
+            // problems; on the smaller ones the counts are made afresh.
+            for f in (0..changed.demand.len()).step_by(9) {
+                match f % 4 {
+                    0 => changed.priority[f] = changed.priority[f].wrapping_add(1) % 3,
+                    1 => changed.demand[f] = 0,
+                    _ => changed.demand[f] = changed.demand[f].max(1).saturating_mul(2),
+                }
+            }
+            let rate = changed.solve(&mut |p| {
+                let mut rate = vec![Rate::MAX; p.flows()];
+                filling
+                    .borrow_mut()
+                    .allocate(p, Some(version.get()), &mut rate);
+                rate
+            });
+            prop_assert_eq!(rate, changed.reference());
             Ok(())
         })
         .unwrap();
@@ -486,7 +506,8 @@ fn flows_on_roomy_links_get_their_demand_and_the_rest_the_reference() {
 }
 
 /// Enough flows in one class (over 2 × 65,536) that the filling splits its per-link
-/// counts among the threads: the same answer at 1 and 2 threads as the rounds give.
+/// counts, its sort by demand and its first (large) freezes among the threads: the same
+/// answer at 1 and 2 threads as the rounds give.
 #[test]
 fn filling_splits_its_counts_without_changing_the_answer() {
     let rng = SimRng::new(12);
@@ -495,18 +516,13 @@ fn filling_splits_its_counts_without_changing_the_answer() {
     let capacity: Vec<u32> = (0..links)
         .map(|l| 10_000 + rng.below(s, l, 0, 0, 1_000_000) as u32)
         .collect();
-    let (mut offsets, mut path_links) = (vec![0u32], Vec::new());
+    let (offsets, path_links) = super::maxmin::random_paths(&rng, s, flows, links, 4);
     let (mut demand, mut priority) = (Vec::new(), Vec::new());
     for f in 0..flows {
-        let start = path_links.len();
-        for h in 0..4 + rng.below(s, f, 1, 0, 3) as u32 {
-            let l = rng.below(s, f, 2, h, u64::from(links)) as u32;
-            if !path_links[start..].contains(&l) {
-                path_links.push(l);
-            }
-        }
-        offsets.push(path_links.len() as u32);
-        demand.push(rng.below(s, f, 3, 0, 40_000) as u32);
+        // Half the flows ask for less than any link's first share, so the first step
+        // freezes them all at their demand: a batch large enough to split.
+        let most = if f % 2 == 0 { 100 } else { 40_000 };
+        demand.push(rng.below(s, f, 3, 0, most) as u32);
         priority.push(u8::from(f % 50 != 0));
     }
     let p = AllocationProblem {
@@ -523,12 +539,16 @@ fn filling_splits_its_counts_without_changing_the_answer() {
             .unwrap()
             .install(|| {
                 let mut rate = vec![0; p.flows()];
-                Filling::default().allocate(&p, Some(1), &mut rate);
-                rate
+                let mut filling = Filling::default();
+                filling.allocate(&p, Some(1), &mut rate);
+                (rate, filling.last_split_freezes)
             })
     };
-    let one = fill(1);
-    assert_eq!(fill(2), one);
+    let (one, unsplit) = fill(1);
+    let (two, split) = fill(2);
+    assert_eq!(two, one);
+    assert_eq!(unsplit, 0, "one thread never splits a freeze");
+    assert!(split > 0, "two threads split the large freezes");
     let mut rounds = vec![0; p.flows()];
     Rounds::default().allocate(&p, &mut rounds);
     assert_eq!(rounds, one);
