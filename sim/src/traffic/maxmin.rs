@@ -655,26 +655,21 @@ impl ClassCounts {
 fn count_on_links(p: &AllocationProblem<'_>, keys: &[u64]) -> Vec<u32> {
     let links = p.capacity.len();
     let path = |key: u64| p.path(key_flow(key));
-    let tasks = rayon::current_num_threads().min(keys.len() / MIN_FLOWS_PER_COUNT);
-    if tasks < 2 {
+    let count = |keys: &[u64]| {
         let mut count = vec![0u32; links];
         for &key in keys {
             for &l in path(key) {
                 count[l as usize] += 1;
             }
         }
-        return count;
+        count
+    };
+    let tasks = rayon::current_num_threads().min(keys.len() / MIN_FLOWS_PER_COUNT);
+    if tasks < 2 {
+        return count(keys);
     }
     keys.par_chunks(keys.len().div_ceil(tasks))
-        .map(|keys| {
-            let mut count = vec![0u32; links];
-            for &key in keys {
-                for &l in path(key) {
-                    count[l as usize] += 1;
-                }
-            }
-            count
-        })
+        .map(count)
         .reduce_with(|mut a, b| {
             a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
             a
