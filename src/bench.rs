@@ -406,9 +406,10 @@ struct AllocationFigure {
     /// Largest difference from exact max-min (the float64 fluid oracle), kbit/s.
     max_deviation_kbps: f64,
     /// CPU filling: the last timed allocation's milliseconds counting flows per link,
-    /// sorting them by demand, and in the filling's (sequential) steps.
+    /// sorting them by demand, listing their paths' ranges in that order, and in the
+    /// filling's (sequential) steps.
     #[serde(skip_serializing_if = "Option::is_none")]
-    phases_ms: Option<[f64; 3]>,
+    phases_ms: Option<[f64; 4]>,
     /// CPU filling: the first allocation's milliseconds counting flows per link (every
     /// path read; later calls with the same paths move only changed flows' counts).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -521,6 +522,7 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
                     [
                         filling.last_phases.counts,
                         filling.last_phases.sort,
+                        filling.last_phases.paths,
                         filling.last_phases.steps,
                     ]
                     .map(|d| d.as_secs_f64() * 1e3),
@@ -618,11 +620,13 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
          needed); not comparable across algorithms"
     );
     for f in &figures {
-        if let (Some([counts, sort, steps]), Some(first)) = (f.phases_ms, f.first_counts_ms) {
+        if let (Some([counts, sort, paths, steps]), Some(first)) = (f.phases_ms, f.first_counts_ms)
+        {
             println!(
                 "{} flows, {}: {counts:.2} ms counting flows per link (the first allocation, \
                  which reads every path: {first:.2}), {sort:.2} ms sorting them by demand, \
-                 {steps:.2} ms in the filling's steps (the last timed allocation)",
+                 {paths:.2} ms listing their paths' ranges in that order, {steps:.2} ms in the \
+                 filling's steps (the last timed allocation)",
                 f.flows, f.backend
             );
         }

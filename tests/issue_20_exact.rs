@@ -139,7 +139,7 @@ fn traffic_bench_reports_the_deviation_from_exact() {
         .filter(|f| f["backend"].as_str().unwrap().starts_with("cpu rounds"))
         .collect();
     assert_eq!(rounds.len(), 2, "{figures:?}");
-    // The filling's rows say where its time went: counts, sort, steps (most of it).
+    // The filling's rows say where its time went: counts, sort, paths, steps (most of it).
     for f in figures
         .iter()
         .filter(|f| f["backend"].as_str().unwrap().starts_with("cpu, "))
@@ -150,9 +150,9 @@ fn traffic_bench_reports_the_deviation_from_exact() {
             .iter()
             .map(|ms| ms.as_f64().unwrap())
             .collect();
-        assert_eq!(phases.len(), 3, "{f}");
+        assert_eq!(phases.len(), 4, "{f}");
         assert!(phases.iter().all(|&ms| ms >= 0.0), "{f}");
-        assert!(phases[2] > 0.0, "{f}");
+        assert!(phases[2] > 0.0 && phases[3] > 0.0, "{f}");
         assert!(f["first_counts_ms"].as_f64().unwrap() > 0.0, "{f}");
     }
     for f in &rounds {

@@ -563,9 +563,11 @@ impl Rounds {
 const MIN_FLOWS_PER_COUNT: usize = 1 << 16;
 
 /// Fewest flows a task freezes in [`Filling`]'s split freeze of a large batch, and fewest
-/// keys a task sorts in its radix sort's split passes.
+/// keys a task sorts in its radix sort's split passes, and fewest flows a task reads the
+/// paths' ranges of when [`Filling`] lists them in demand order.
 const MIN_FLOWS_PER_FREEZE: usize = 1 << 14;
 const MIN_KEYS_PER_SORT: usize = 1 << 16;
+const MIN_FLOWS_PER_RANGES: usize = 1 << 16;
 
 /// Most classes whose per-link flow counts [`Filling`] keeps between calls (each costs 4
 /// bytes per link); with more classes in use it counts afresh each call.
@@ -684,6 +686,8 @@ pub struct FillingPhases {
     pub counts: std::time::Duration,
     /// Sorting each class's flows by demand.
     pub sort: std::time::Duration,
+    /// Reading each class's paths' ranges in demand order.
+    pub paths: std::time::Duration,
     /// The filling's steps: the queue of links, and the freezes.
     pub steps: std::time::Duration,
 }
@@ -728,11 +732,14 @@ struct Queued {
 /// passes split among the threads at ≥ 2 × 65,536 flows); a step that freezes many flows
 /// at once (≥ 2 × 16,384, crossing four times as many links as there are, as a class's
 /// first demand steps can) splits the freeze. A step first gathers the flows it freezes
-/// with their paths' ranges (a flow crossing a full link carries its range in the
-/// per-link list), then reads the paths with the next ones prefetched: at 10^6 flows those
-/// reads are cache misses, and they overlap. The per-link lists are kept between calls
-/// while the paths' version is unchanged. [`Filling::last_phases`] says where an
-/// allocation's time went.
+/// with their paths' ranges (a demand step's run of flows has them in a list read in
+/// demand order before the steps, split among the threads; a flow crossing a full link
+/// carries its range in the per-link list), then reads the paths with the next ones
+/// prefetched: at 10^6 flows those reads are cache misses, and they overlap. Every flow's
+/// rate is first written as its demand, in flow order, so that only a link step writes
+/// rates (at 10^6 flows, random writes that cost a tenth of the steps when every step
+/// made them). The per-link lists are kept between calls while the paths' version is
+/// unchanged. [`Filling::last_phases`] says where an allocation's time went.
 #[derive(Debug, Default)]
 pub struct Filling {
     /// Each link's remaining capacity over its unfrozen flows (one array, so a freeze
@@ -748,10 +755,13 @@ pub struct Filling {
     class_keys: Vec<Vec<u64>>,
     /// Scratch for the radix sort of `by_demand`.
     sort_scratch: Vec<u64>,
+    /// The paths' ranges in the problem's `path_links` of `by_demand`'s flows, in its
+    /// order: a demand step, which freezes a run of `by_demand`, reads them in one sweep.
+    sorted_paths: Vec<(u32, u32)>,
     /// Links that reached the level of the current step.
     tied: Vec<u32>,
-    /// Flows the current step freezes and their rates, then their paths' ranges in
-    /// `path_links`.
+    /// Flows a link step freezes and their rates (a demand step's flows have theirs
+    /// already), and the paths' ranges in `path_links` of the flows a step freezes.
     batch: Vec<(u32, Rate)>,
     ranges: Vec<(u32, u32, Rate)>,
     /// The flows crossing link `l` are `on_link[start[l]..start[l + 1]]`.
@@ -809,14 +819,14 @@ impl Filling {
         self.class_of.clear();
         self.class_of.resize(p.flows(), 0);
         for f in 0..p.flows() {
-            if p.path_offsets[f] == p.path_offsets[f + 1] {
-                rate[f] = rate_of(p.demand[f]);
-            } else if p.demand[f] > 0 {
+            // A flow with no path, or no demand, gets its demand. So do most others in the
+            // end: written here in flow order, their rates need no write in the steps,
+            // where a link step overwrites the rates of the flows it freezes.
+            rate[f] = rate_of(p.demand[f]);
+            if p.path_offsets[f] != p.path_offsets[f + 1] && p.demand[f] > 0 {
                 self.class_keys[usize::from(p.priority[f])]
                     .push(u64::from(p.demand[f]) << 32 | f as u64);
                 self.class_of[f] = u16::from(p.priority[f]) + 1;
-            } else {
-                rate[f] = 0;
             }
         }
         let counting = std::time::Instant::now();
@@ -846,10 +856,20 @@ impl Filling {
             }
             let sorted = std::time::Instant::now();
             radix_sort_by_high_word(&mut self.by_demand, &mut self.sort_scratch);
+            let ranged = std::time::Instant::now();
+            self.by_demand
+                .par_iter()
+                .with_min_len(MIN_FLOWS_PER_RANGES)
+                .map(|&key| {
+                    let f = key_flow(key);
+                    (p.path_offsets[f], p.path_offsets[f + 1])
+                })
+                .collect_into_vec(&mut self.sorted_paths);
             let served = std::time::Instant::now();
             self.serve(p, rate);
             self.last_phases.counts += sorted - counted;
-            self.last_phases.sort += served - sorted;
+            self.last_phases.sort += ranged - sorted;
+            self.last_phases.paths += served - ranged;
             self.last_phases.steps += served.elapsed();
             std::mem::swap(&mut self.by_demand, &mut self.class_keys[class]);
         }
@@ -924,18 +944,17 @@ impl Filling {
             if level.admits(demand) {
                 // Every flow whose demand the level admits stops at its demand: the
                 // reference takes them one demand at a time, but shares only grow, so
-                // the level admits each of them when its turn comes.
+                // the level admits each of them when its turn comes. Their rates are
+                // written already; their paths' ranges are a run of `sorted_paths`.
                 while let Some(&key) = self.by_demand.get(next)
                     && level.admits((key >> 32) as u32)
                 {
-                    self.take(key_flow(key), rate_of((key >> 32) as u32));
+                    if self.freeze_flag(key_flow(key)) {
+                        let (from, to) = self.sorted_paths[next];
+                        self.ranges.push((from, to, rate_of((key >> 32) as u32)));
+                    }
                     next += 1;
                 }
-                // Their paths' ranges, in a loop of independent reads.
-                self.ranges.extend(self.batch.iter().map(|&(f, r)| {
-                    let f = f as usize;
-                    (p.path_offsets[f], p.path_offsets[f + 1], r)
-                }));
             } else {
                 self.tied.clear();
                 while let Some(share) = self.front()
@@ -983,23 +1002,21 @@ impl Filling {
         }
     }
 
-    /// Adds flow `f` to the step's batch, to freeze at `r`, unless it is frozen already;
-    /// whether it was added.
+    /// Marks flow `f` frozen unless it is already; whether it was not.
     #[inline]
-    fn take(&mut self, f: usize, r: Rate) -> bool {
+    fn freeze_flag(&mut self, f: usize) -> bool {
         let (word, bit) = (f / 64, 1 << (f % 64));
         let free = self.frozen[word] & bit == 0;
-        if free {
-            self.frozen[word] |= bit;
-            self.batch.push((f as u32, r));
-        }
+        self.frozen[word] |= bit;
         free
     }
 
-    /// [`Self::take`] for a flow crossing a link, which also records its path's range.
+    /// Adds a flow crossing a full link to the step's batch, to freeze at `r`, with its
+    /// path's range, unless it is frozen already.
     #[inline]
     fn take_crossing(&mut self, c: Crossing, r: Rate) {
-        if self.take(c.flow as usize, r) {
+        if self.freeze_flag(c.flow as usize) {
+            self.batch.push((c.flow, r));
             self.ranges.push((c.path.0, c.path.1, r));
         }
     }
