@@ -62,6 +62,7 @@ use std::collections::BTreeMap;
 
 use bevy_ecs::prelude::*;
 use paraverse_sim::operator::Launches;
+use paraverse_sim::prefetch::prefetch;
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::{AuthMethod, CampaignKind, FlowClass, ScanStrategy, Worm};
 use paraverse_sim::world::Surface;
@@ -710,6 +711,10 @@ fn propose_scans(
             let mut scans = Vec::with_capacity(chunk.len());
             let mut hits = Vec::new();
             let mut failed_logins = Vec::new();
+            // Each scan's target first (they depend on no node's state), then the scans in
+            // the same order with the targets' state prefetched a few scans ahead: the
+            // targets are random nodes, and their reads miss the cache.
+            let mut planned = Vec::new();
             for (k, &scanner) in chunk.iter().enumerate() {
                 let rate = rates.map_or(w.worm.scans_per_tick, |r| r[c * SCANNERS_PER_TASK + k]);
                 if w.worm.strategy == ScanStrategy::Contact {
@@ -720,30 +725,31 @@ fn propose_scans(
                 let count =
                     policy.attempts(scanner, rate.sample(rng.draw(SCAN_COUNT, scanner, tick, 0)));
                 scans.push(count);
-                for scan in 0..count {
-                    let Some(target) =
-                        pick_target(rng, w, topology, node_count, scanner, tick, scan)
-                    else {
-                        continue;
-                    };
-                    let t = &state[target as usize];
-                    let mut chance = w.exploit[groups[target as usize].0 as usize];
-                    let open = w.open(t);
-                    if target == scanner || !w.reachable(policy, scanner, target) {
-                        continue;
-                    }
-                    if w.needs_unpatched
-                        && w.worm.service.is_none()
-                        && policy.segmentation.is_some()
-                    {
-                        chance = policy.exploit_chance(scenario, scanner, target);
-                    }
-                    if open && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan)) {
-                        hits.push((target, scanner));
-                    } else if !w.needs_unpatched && !t.quarantined {
-                        // A dictionary log-in that failed: the device sees it.
-                        failed_logins.push(target);
-                    }
+                planned.extend((0..count).filter_map(|scan| {
+                    pick_target(rng, w, topology, node_count, scanner, tick, scan)
+                        .map(|target| (scanner, scan, target))
+                }));
+            }
+            const AHEAD: usize = 8;
+            for (i, &(scanner, scan, target)) in planned.iter().enumerate() {
+                if let Some(&(_, _, ahead)) = planned.get(i + AHEAD) {
+                    prefetch(&state[ahead as usize..]);
+                    prefetch(&groups[ahead as usize..]);
+                }
+                let t = &state[target as usize];
+                let mut chance = w.exploit[groups[target as usize].0 as usize];
+                let open = w.open(t);
+                if target == scanner || !w.reachable(policy, scanner, target) {
+                    continue;
+                }
+                if w.needs_unpatched && w.worm.service.is_none() && policy.segmentation.is_some() {
+                    chance = policy.exploit_chance(scenario, scanner, target);
+                }
+                if open && chance.hit(rng.draw(w.stream.derive(3), scanner, tick, scan)) {
+                    hits.push((target, scanner));
+                } else if !w.needs_unpatched && !t.quarantined {
+                    // A dictionary log-in that failed: the device sees it.
+                    failed_logins.push(target);
                 }
             }
             ScanBatch {

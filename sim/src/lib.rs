@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod objectives;
 pub mod operator;
 pub mod policy;
+pub mod prefetch;
 pub mod rng;
 pub mod scenario;
 pub mod topology;

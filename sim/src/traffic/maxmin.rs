@@ -60,6 +60,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
+use crate::prefetch::prefetch;
+
 /// A rate in units of 2^-32 kbit/s.
 pub type Rate = u64;
 
@@ -1196,28 +1198,6 @@ fn radix_sort_by_high_word(keys: &mut Vec<u64>, scratch: &mut Vec<u64>) {
         keys.par_chunks(chunk).zip(slices).for_each(scatter);
         std::mem::swap(keys, scratch);
     }
-}
-
-/// Asks the CPU to start loading the cache line of `data`'s first element: a hint, with no
-/// effect on results (and none at all off x86-64).
-#[inline(always)]
-fn prefetch<T>(data: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(first) = data.first() {
-        #[expect(
-            unsafe_code,
-            reason = "a prefetch hint: it reads nothing and cannot fault"
-        )]
-        // SAFETY: SSE is part of the x86-64 baseline, and a prefetch of a valid reference
-        // neither reads nor writes memory the program can observe.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                std::ptr::from_ref(first).cast(),
-            );
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
 }
 
 /// Random paths for tests: each of `flows` flows crosses `hops` to `hops + 2` distinct
