@@ -564,11 +564,12 @@ impl Rounds {
 /// second per-link count array costs more than the split saves).
 const MIN_FLOWS_PER_COUNT: usize = 1 << 16;
 
-/// Fewest flows a task freezes in [`Filling`]'s split freeze of a large batch, and fewest
-/// keys a task sorts in its radix sort's split passes, and fewest flows a task reads the
-/// paths' ranges of when [`Filling`] lists them in demand order.
+/// Fewest flows a task freezes in [`Filling`]'s split freeze of a large batch.
 const MIN_FLOWS_PER_FREEZE: usize = 1 << 14;
+/// Fewest keys a task sorts in [`Filling`]'s radix sort's split passes.
 const MIN_KEYS_PER_SORT: usize = 1 << 16;
+/// Fewest flows a task reads the paths' ranges of when [`Filling`] lists them in demand
+/// order.
 const MIN_FLOWS_PER_RANGES: usize = 1 << 16;
 
 /// Most classes whose per-link flow counts [`Filling`] keeps between calls (each costs 4
