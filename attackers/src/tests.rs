@@ -267,3 +267,83 @@ fn entry_nodes_are_the_smallest_keys_at_any_thread_count() {
         }
     }
 }
+
+/// A worm keeps the list of the nodes it may hold from one tick to the next (#20), and
+/// that list hears of every node handed to it from outside: a node the twin or a test
+/// compromises for it (`with_security_mut`) and one the red team exploits for it
+/// (`OperatorAction::Exploit`) are among its scanners the next tick, so on its list
+/// after that tick; without an outside edit the next tick reads the list alone. (Debug
+/// builds also check every tick's scanners against a pass over every node.)
+#[test]
+fn a_worm_keeps_its_nodes_and_hears_of_nodes_handed_to_it() {
+    use paraverse_sim::operator::{OperatorAction, OperatorPlugin};
+    use paraverse_sim::world::SecurityEdits;
+
+    use crate::worm::WormCampaigns;
+    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &OperatorPlugin];
+    let scenario = bundled::load(Some("metaverse-campus")).unwrap();
+    let start = scenario.campaigns[0].start_tick;
+    let mut u = Universe::build(scenario, &plugins).unwrap();
+    for _ in 0..=start + 2 {
+        u.step();
+    }
+    let held = |u: &Universe| {
+        let w = &u.world().resource::<WormCampaigns>().campaigns[0];
+        (
+            w.campaign,
+            w.held.clone().expect("a list once the worm scans"),
+        )
+    };
+    let (campaign, (at, list)) = held(&u);
+    // A quiet tick: the list was made at the current count of edits, so the next tick
+    // reads it alone; it is in id order and holds every node the worm holds.
+    assert_eq!(at, u.world().resource::<SecurityEdits>().0);
+    assert!(list.windows(2).all(|p| p[0] < p[1]), "in id order");
+    let holding: Vec<u32> = u.with_security(|s| {
+        (0..s.len() as u32)
+            .filter(|&n| {
+                let s = &s[n as usize];
+                s.compromised && !s.quarantined && s.campaign == campaign
+            })
+            .collect()
+    });
+    assert!(!holding.is_empty());
+    assert!(holding.iter().all(|n| list.binary_search(n).is_ok()));
+    // Two clean exposed nodes not on the list: one handed over directly, one exploited.
+    let (direct, exploited) = u.with_security(|s| {
+        let mut clean = (0..s.len() as u32)
+            .rev()
+            .filter(|&n| s[n as usize].exposed() && list.binary_search(&n).is_err());
+        (clean.next().unwrap(), clean.next().unwrap())
+    });
+    // Each handed over on its own tick, then a quiet tick that reads the list alone.
+    let on_list_after = |u: &mut Universe, node: u32| {
+        u.step();
+        u.step();
+        let (_, (_, list)) = held(u);
+        let quarantined = u.with_security(|s| s[node as usize].quarantined);
+        quarantined || list.binary_search(&node).is_ok()
+    };
+    u.with_security_mut(|s| assert!(s[direct as usize].compromise(campaign)));
+    assert!(on_list_after(&mut u, direct), "a node compromised directly");
+    // The exploit lands as the next tick starts.
+    u.act(&[OperatorAction::Exploit {
+        node: exploited,
+        campaign,
+    }])
+    .unwrap();
+    assert!(
+        on_list_after(&mut u, exploited),
+        "a node exploited by the red team"
+    );
+    let quarantined = u.with_security(|s| {
+        (
+            s[direct as usize].quarantined,
+            s[exploited as usize].quarantined,
+        )
+    });
+    assert!(
+        quarantined != (true, true),
+        "both quarantined already: the test shows nothing"
+    );
+}

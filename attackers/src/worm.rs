@@ -106,6 +106,13 @@ pub struct WormCampaign {
     /// Scans as traffic: each scanner's scan flow in the traffic core, and whether it
     /// was sending in the previous tick.
     pub scan_flows: BTreeMap<u32, (u32, bool)>,
+    /// The nodes that may be its scanners next tick, in id order — its scanners of the
+    /// last tick and the nodes it infected then — with the count of [`SecurityEdits`]
+    /// when the list was made. Every node it holds is on the list while only the
+    /// campaign itself hands it nodes; the next tick keeps those still held and on the
+    /// network, instead of reading every node's state (#20). `None` until it first
+    /// scans, and after a restore.
+    pub held: Option<(u64, Vec<u32>)>,
 }
 
 impl WormCampaign {
@@ -168,6 +175,7 @@ impl Persist for WormCampaigns {
         for (w, (n, flows)) in self.campaigns.iter_mut().zip(state) {
             w.infected = n;
             w.scan_flows = flows;
+            w.held = None;
         }
         Ok(())
     }
@@ -272,6 +280,7 @@ pub fn worm_campaigns(scenario: &Scenario, metrics: &mut Metrics) -> Vec<WormCam
                 goal: c.goal.unwrap_or(0),
                 infected: 0,
                 scan_flows: BTreeMap::new(),
+                held: None,
             })
         })
         .collect()
@@ -594,6 +603,7 @@ pub fn worm_spread(
     policy: Res<AccessPolicy>,
     launches: Option<Res<Launches>>,
     mut traffic: Option<ResMut<TrafficCore>>,
+    edits: Option<Res<SecurityEdits>>,
 ) {
     let (groups, mut security, mut telemetry) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
@@ -616,15 +626,28 @@ pub fn worm_spread(
         } else {
             0
         };
-        let scanners = active_scanners(security, w.campaign);
+        let edits = edits.as_deref().map(|e| e.0);
+        let scanners = match (&w.held, edits) {
+            // Its list holds every node it may hold: keep those it still holds.
+            (Some((at, list)), Some(now)) if *at == now && footholds == 0 => {
+                still_scanning(security, list, w.campaign)
+            }
+            _ => active_scanners(security, w.campaign),
+        };
+        debug_assert_eq!(
+            scanners,
+            active_scanners(security, w.campaign),
+            "the worm's list of the nodes it holds missed a change (tick {tick})"
+        );
         let rates = granted(w, &scanners, traffic.as_deref(), clock.tick_micros);
         let ctx = (&rng, w, topology, policy, scenario);
         let proposals = propose_scans(ctx, security, groups, &scanners, rates.as_deref(), tick);
+        let mut infected = Vec::new();
         let (total_scans, infections) = commit_scans(
             w,
             &scanners,
             proposals,
-            (security, telemetry),
+            (security, telemetry, &mut infected),
             tick,
             &book,
             &mut log,
@@ -643,6 +666,7 @@ pub fn worm_spread(
         metrics.add(w.infections, infections);
         let w = &mut worms.campaigns[wi];
         w.infected += footholds + infections;
+        w.held = edits.map(|now| (now, merge_sorted(&scanners, infected)));
         if let (Some(bits), Some(core)) = (w.worm.probe_bits, traffic.as_deref_mut()) {
             scan_flows(w, bits, &scanners, core, topology, &rng, node_count);
         }
@@ -690,6 +714,37 @@ fn active_scanners(security: &[Security], campaign: CampaignId) -> Vec<u32> {
             })
         })
         .collect()
+}
+
+/// The nodes of `list` (in id order) the campaign still holds on the network, in order:
+/// its scanners this tick when `list` holds every node it may hold.
+fn still_scanning(security: &[Security], list: &[u32], campaign: CampaignId) -> Vec<u32> {
+    list.iter()
+        .copied()
+        .filter(|&n| {
+            let s = &security[n as usize];
+            s.compromised && !s.quarantined && s.campaign == campaign
+        })
+        .collect()
+}
+
+/// `a` (in id order) and `b` (any order, no node of `a`) as one list in id order.
+fn merge_sorted(a: &[u32], mut b: Vec<u32>) -> Vec<u32> {
+    b.sort_unstable();
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] < b[j] {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 /// What every scanner tries this tick, in parallel over tasks of scanners and against
@@ -762,13 +817,13 @@ fn propose_scans(
 }
 
 /// Applies the proposals in scanner order (so the result does not depend on the thread
-/// count): telemetry of scans and failed log-ins, then infections, each logged. Returns
-/// the scans and the infections.
+/// count): telemetry of scans and failed log-ins, then infections, each logged and added
+/// to `infected`. Returns the scans and the infections.
 fn commit_scans(
     w: &WormCampaign,
     scanners: &[u32],
     proposals: Vec<ScanBatch>,
-    (security, telemetry): (&mut [Security], &mut [Telemetry]),
+    (security, telemetry, infected): (&mut [Security], &mut [Telemetry], &mut Vec<u32>),
     tick: u32,
     book: &CampaignBook,
     log: &mut EventLog,
@@ -796,6 +851,7 @@ fn commit_scans(
         for (target, source) in hits {
             if security[target as usize].compromise(w.campaign) {
                 infections += 1;
+                infected.push(target);
                 let mut e = RunEvent::new(tick, "infection", target);
                 e.source = Some(source);
                 e.campaign = Some(w.campaign);

@@ -48,6 +48,6 @@ pub mod prelude {
     pub use crate::universe::{BuildError, SimPlugin, SimStage, Universe, UniverseBuilder};
     pub use crate::world::{
         AttackSurface, CHUNK, CampaignId, Clock, DetectionModel, Egress, InGroup, InZone, Kind,
-        NodeId, ScenarioRes, Security, Telemetry, dense,
+        NodeId, ScenarioRes, Security, SecurityEdits, Telemetry, dense,
     };
 }

@@ -52,8 +52,8 @@ use crate::scenario::Scenario;
 use crate::topology::Topology;
 use crate::traffic::{BackendChoice, TrafficCore, TrafficPlugin};
 use crate::world::{
-    AttackSurface, Clock, DetectionModel, ScenarioRes, Security, Telemetry, benign_demand, dense,
-    spawn_nodes,
+    AttackSurface, Clock, DetectionModel, ScenarioRes, Security, SecurityEdits, Telemetry,
+    benign_demand, dense, spawn_nodes,
 };
 
 /// The stages of a tick, in the order they run.
@@ -311,8 +311,12 @@ impl Universe {
         &self.world
     }
 
-    /// The ECS world, mutably (tests that set up a situation).
+    /// The ECS world, mutably (tests that set up a situation). Counted as an edit of the
+    /// nodes' security ([`SecurityEdits`]), since the caller may make one.
     pub fn world_mut(&mut self) -> &mut World {
+        if let Some(mut edits) = self.world.get_resource_mut::<SecurityEdits>() {
+            edits.record();
+        }
         &mut self.world
     }
 
@@ -330,6 +334,9 @@ impl Universe {
     /// Calls `f` with every node's security state, mutably (a twin imposing what the real
     /// network's operators did: quarantines, releases, forensic verdicts).
     pub fn with_security_mut<R>(&mut self, f: impl FnOnce(&mut [Security]) -> R) -> R {
+        if let Some(mut edits) = self.world.get_resource_mut::<SecurityEdits>() {
+            edits.record();
+        }
         let mut query = self.world.query::<&mut Security>();
         let mut security = dense(
             query
@@ -850,12 +857,15 @@ fn core_world(scenario: &Arc<Scenario>) -> (World, Registry) {
     world.insert_resource(AttackSurface::undeclared(scenario.campaigns.len()));
     world.insert_resource(AccessPolicy::new(scenario));
     world.insert_resource(Tripwires::default());
+    world.insert_resource(SecurityEdits::default());
     let mut registry = Registry::default();
     registry.rebuilt.extend([
         std::any::TypeId::of::<Topology>(),
         std::any::TypeId::of::<SimRng>(),
         std::any::TypeId::of::<ScenarioRes>(),
         std::any::TypeId::of::<AttackSurface>(),
+        // What systems derived from the nodes' security is rebuilt after a restore too.
+        std::any::TypeId::of::<SecurityEdits>(),
     ]);
     registry.entries.extend([
         Entry::of::<Clock>(),

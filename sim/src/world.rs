@@ -359,6 +359,28 @@ impl Clock {
     }
 }
 
+/// Edits to nodes' [`Security`] made from outside the attack systems' own steps: by the
+/// operator's actions, by a twin imposing what the real network's operators did
+/// ([`Universe::with_security_mut`](crate::universe::Universe::with_security_mut)), or by
+/// anything holding the world mutably
+/// ([`Universe::world_mut`](crate::universe::Universe::world_mut)). A count that only
+/// grows.
+///
+/// It exists for systems that keep, from one tick to the next, what they derived from
+/// every node's security: a worm keeps the list of the nodes it holds rather than read
+/// every node's state each tick to find them (#20). Such a list stays true while only the
+/// worm itself adds nodes to it; when this count has moved, something else may have, and
+/// the list is made afresh from every node.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SecurityEdits(pub u64);
+
+impl SecurityEdits {
+    /// Records one more edit.
+    pub fn record(&mut self) {
+        self.0 = self.0.wrapping_add(1);
+    }
+}
+
 /// Node slices are split into chunks of this many nodes for rayon. The chunking never
 /// changes results (each node's draws are keyed by its id), only who computes them.
 pub const CHUNK: usize = 8192;

@@ -47,7 +47,7 @@ use crate::metrics::{CounterId, EventLog, Metrics, RunEvent};
 use crate::policy::AccessPolicy;
 use crate::scenario::Scenario;
 use crate::universe::{SimPlugin, UniverseBuilder};
-use crate::world::{CampaignId, Clock, Security, dense};
+use crate::world::{CampaignId, Clock, Security, SecurityEdits, dense};
 
 /// What an operator does to one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -289,10 +289,16 @@ pub fn apply(
     clock: Res<Clock>,
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
+    edits: Option<ResMut<SecurityEdits>>,
 ) {
     let mut security = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let security = security.bypass_change_detection();
     let tick = clock.tick;
+    // An exploit hands a node to a campaign from outside it (a worm's list of the nodes
+    // it holds must hear of it): any queued action counts as an edit.
+    if let Some(mut edits) = edits.filter(|_| !operator.queue.is_empty()) {
+        edits.record();
+    }
     for action in std::mem::take(&mut operator.queue) {
         if let OperatorAction::Launch(c) = action {
             let Some(campaign) = scenario.campaigns.get(usize::from(c)) else {
