@@ -708,12 +708,18 @@ fn active_scanners(security: &[Security], campaign: CampaignId) -> Vec<u32> {
         .par_chunks(CHUNK)
         .enumerate()
         .flat_map_iter(|(c, chunk)| {
-            chunk.iter().enumerate().filter_map(move |(k, s)| {
-                (s.compromised && !s.quarantined && s.campaign == campaign)
-                    .then_some((c * CHUNK + k) as u32)
-            })
+            chunk
+                .iter()
+                .enumerate()
+                .filter_map(move |(k, s)| scans_for(s, campaign).then_some((c * CHUNK + k) as u32))
         })
         .collect()
+}
+
+/// Whether a node scans for `campaign`: it holds the node, and the node is on the network.
+#[inline]
+fn scans_for(s: &Security, campaign: CampaignId) -> bool {
+    s.compromised && !s.quarantined && s.campaign == campaign
 }
 
 /// The nodes of `list` (in id order) the campaign still holds on the network, in order:
@@ -721,10 +727,7 @@ fn active_scanners(security: &[Security], campaign: CampaignId) -> Vec<u32> {
 fn still_scanning(security: &[Security], list: &[u32], campaign: CampaignId) -> Vec<u32> {
     list.iter()
         .copied()
-        .filter(|&n| {
-            let s = &security[n as usize];
-            s.compromised && !s.quarantined && s.campaign == campaign
-        })
+        .filter(|&n| scans_for(&security[n as usize], campaign))
         .collect()
 }
 
