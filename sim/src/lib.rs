@@ -16,6 +16,7 @@
 //! `sim` knows no particular attack or defense. Randomness is counter-based ([`rng`]), so
 //! results are bit-identical at any thread count.
 
+pub mod awake;
 pub mod bundled;
 pub mod checkpoint;
 pub mod dictionary;

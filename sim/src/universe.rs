@@ -255,13 +255,15 @@ impl Universe {
         // small world's tick runs on the calling thread instead: none of its parallel
         // passes is long enough to split, so each runs inline, and handing the tick to a
         // worker and waiting for it would cost more than the tick (measured: a third of a
-        // 24-node tick went to waking and parking threads).
+        // 24-node tick went to waking and parking threads). A large world's tick keeps the
+        // pool's other workers polling for its passes instead of parking between them
+        // ([`crate::awake`]).
         let inline = self.small_world();
         let (schedule, world) = (&mut self.schedule, &mut self.world);
         if inline {
             schedule.run(world);
         } else {
-            rayon::scope(|_| schedule.run(world));
+            crate::awake::with_workers_awake(|| schedule.run(world));
         }
         true
     }

@@ -360,7 +360,8 @@ impl Clock {
 }
 
 /// Edits to nodes' [`Security`] made from outside the attack systems' own steps: by the
-/// operator's actions, by a twin imposing what the real network's operators did
+/// operator's actions that can hand a campaign a node (an exploit that succeeds, a launch
+/// that moves a campaign's start), by a twin imposing what the real network's operators did
 /// ([`Universe::with_security_mut`](crate::universe::Universe::with_security_mut)), or by
 /// anything holding the world mutably
 /// ([`Universe::world_mut`](crate::universe::Universe::world_mut)). A count that only

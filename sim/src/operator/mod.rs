@@ -289,22 +289,27 @@ pub fn apply(
     clock: Res<Clock>,
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
-    edits: Option<ResMut<SecurityEdits>>,
+    mut edits: Option<ResMut<SecurityEdits>>,
 ) {
     let mut security = dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let security = security.bypass_change_detection();
     let tick = clock.tick;
-    // An exploit hands a node to a campaign from outside it (a worm's list of the nodes
-    // it holds must hear of it): any queued action counts as an edit.
-    if let Some(mut edits) = edits.filter(|_| !operator.queue.is_empty()) {
-        edits.record();
-    }
+    // An exploit hands a node to a campaign from outside it, and a launch can move a
+    // campaign's first tick: a worm's list of the nodes it holds must hear of either
+    // ([`SecurityEdits`]). The other actions only take nodes from a campaign (quarantine,
+    // release) or touch no campaign's hold, which the list's own filter sees.
+    let mut record = || {
+        if let Some(edits) = edits.as_deref_mut() {
+            edits.record();
+        }
+    };
     for action in std::mem::take(&mut operator.queue) {
         if let OperatorAction::Launch(c) = action {
             let Some(campaign) = scenario.campaigns.get(usize::from(c)) else {
                 continue;
             };
             if !launches.under_way(c, campaign.start_tick, tick) {
+                record();
                 launches.advance[usize::from(c)] = campaign.start_tick - tick;
                 metrics.add(operator.launches, 1);
                 log.push(RunEvent {
@@ -366,6 +371,7 @@ pub fn apply(
                     continue;
                 }
                 s.compromise(campaign);
+                record();
                 metrics.add(operator.exploits, 1);
                 "operator_exploit"
             }
@@ -530,6 +536,47 @@ mod tests {
             (e.tick, e.node, e.campaign, e.technique),
             (2, Some(exposed), Some(0), Some(EXPLOIT_TECHNIQUE))
         );
+    }
+
+    /// Only actions that can hand a campaign a node count as edits of the nodes' security
+    /// (a worm then makes its list of the nodes it holds afresh, #20): a successful
+    /// exploit and a launch do; quarantines, releases, patches, hardening, revocations,
+    /// zone cuts and a failed exploit do not — an agent that quarantines every tick does
+    /// not send the worm back to a pass over every node.
+    #[test]
+    fn only_actions_that_can_hand_over_a_node_count_as_security_edits() {
+        use crate::world::SecurityEdits;
+        let mut u = campus(true);
+        u.step();
+        let edits = |u: &Universe| u.world().resource::<SecurityEdits>().0;
+        let (exposed, patched) = u.with_security(|s| {
+            let exposed = s.iter().position(Security::exposed).unwrap() as u32;
+            let patched = s.iter().position(|s| s.patched && !s.compromised).unwrap() as u32;
+            (exposed, patched)
+        });
+        let exploit = |node| OperatorAction::Exploit { node, campaign: 0 };
+        let quiet = edits(&u);
+        u.act(&[
+            OperatorAction::Quarantine(4),
+            OperatorAction::Release(4),
+            OperatorAction::Patch(5),
+            OperatorAction::Harden(6),
+            OperatorAction::Revoke(7),
+            OperatorAction::Isolate {
+                zones: (0, 1),
+                cut: true,
+            },
+            exploit(patched),
+        ])
+        .unwrap();
+        u.step();
+        assert_eq!(edits(&u), quiet, "no action handed a campaign a node");
+        u.act(&[exploit(exposed)]).unwrap();
+        u.step();
+        assert_eq!(edits(&u), quiet + 1, "an exploit took a node");
+        u.act(&[OperatorAction::Launch(0)]).unwrap();
+        u.step();
+        assert_eq!(edits(&u), quiet + 2, "a launch moved a campaign's start");
     }
 
     #[test]
