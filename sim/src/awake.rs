@@ -71,12 +71,7 @@ mod tests {
     use super::*;
     use rayon::prelude::*;
 
-    fn pool(threads: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a test pool starts")
-    }
+    use crate::test_pool as pool;
 
     /// The pollers take the closure's parallel work: a pass that waits on every worker's
     /// share finishes, so the other workers took part while the closure ran.

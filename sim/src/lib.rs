@@ -35,6 +35,15 @@ pub mod units;
 pub mod universe;
 pub mod world;
 
+/// A rayon pool of `threads` workers, for tests that compare thread counts.
+#[cfg(test)]
+pub(crate) fn test_pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a test's thread pool starts")
+}
+
 /// The names most users of the crate need.
 pub mod prelude {
     pub use crate::checkpoint::{Checkpoint, CheckpointError, Persist};

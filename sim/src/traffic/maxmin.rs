@@ -1230,12 +1230,7 @@ mod tests {
     use super::*;
     use crate::rng::{SimRng, Stream};
 
-    fn pool(threads: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a thread pool")
-    }
+    use crate::test_pool as pool;
 
     /// The radix sort gives a stable sort's order by the high word at 1 and 2 threads,
     /// with enough keys that the passes are split, for demands spanning 1, 2 and 3 passes
