@@ -15,7 +15,7 @@ use paraverse_sim::world::{base_egress_kbps, benign_egress};
 use rayon::prelude::*;
 
 use crate::response::Alerts;
-use crate::{DefenseStep, zone_mask};
+use crate::{DefenseStep, chunked, monitored_runs, zone_mask};
 
 /// Counters of the detector.
 #[derive(Debug, Clone, Copy)]
@@ -40,38 +40,35 @@ pub struct ScanDetection {
 }
 
 /// Sense stage: alert on monitored nodes above the threshold, in node-id order.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system's parameters are its data access"
+)]
 pub fn detect_scanning(
-    mut nodes: Query<(&InZone, &Telemetry, &mut Security)>,
+    mut nodes: Query<(&Telemetry, &mut Security)>,
     detector: Res<ScanDetection>,
+    scenario: Res<ScenarioRes>,
     model: Res<DetectionModel>,
     clock: Res<Clock>,
     mut alerts: ResMut<Alerts>,
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
 ) {
-    let (zones, telemetry, mut security) =
+    let (telemetry, mut security) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let security = security.bypass_change_detection();
     // The learned threshold: inflated if an attacker has poisoned the training data.
     let threshold = model.scale(detector.config.threshold_per_tick);
-    let monitored = &detector.monitored;
-    let flagged: Vec<u32> = telemetry
-        .par_chunks(CHUNK)
-        .zip(zones.par_chunks(CHUNK))
-        .zip(security.par_chunks(CHUNK))
-        .enumerate()
-        .flat_map_iter(|(c, ((tel, zone), sec))| {
-            tel.iter()
-                .zip(zone)
-                .zip(sec)
-                .enumerate()
-                .filter_map(move |(k, ((t, z), s))| {
-                    (t.connections > threshold
-                        && monitored[z.0 as usize]
-                        && !s.alerted
-                        && !s.quarantined)
-                        .then_some((c * CHUNK + k) as u32)
-                })
+    // Only the monitored zones' nodes are read: their groups are runs of ids.
+    let tasks = chunked(&monitored_runs(&scenario, &detector.monitored));
+    let security_now: &[Security] = security;
+    let flagged: Vec<u32> = tasks
+        .par_iter()
+        .flat_map_iter(|ids| {
+            ids.clone().filter(|&n| {
+                let (t, s) = (&telemetry[n as usize], &security_now[n as usize]);
+                t.connections > threshold && !s.alerted && !s.quarantined
+            })
         })
         .collect();
     raise(

@@ -169,5 +169,35 @@ fn zone_mask(zone_count: usize, zones: &[u16]) -> Vec<bool> {
     mask
 }
 
+/// The nodes of the zones `mask` marks, as runs of consecutive ids in id order: each
+/// group is a run of ids in one zone, and groups follow each other in id order, so a
+/// detector reads only its zones' nodes without a zone lookup per node.
+fn monitored_runs(scenario: &Scenario, mask: &[bool]) -> Vec<std::ops::Range<u32>> {
+    let mut runs: Vec<std::ops::Range<u32>> = Vec::new();
+    for ids in scenario
+        .groups
+        .iter()
+        .filter(|g| mask.get(usize::from(g.zone)).copied().unwrap_or(false))
+        .map(|g| g.nodes())
+    {
+        match runs.last_mut() {
+            Some(last) if last.end == ids.start => last.end = ids.end,
+            _ => runs.push(ids),
+        }
+    }
+    runs
+}
+
+/// `runs` cut into tasks of at most [`CHUNK`] ids, in order.
+fn chunked(runs: &[std::ops::Range<u32>]) -> Vec<std::ops::Range<u32>> {
+    runs.iter()
+        .flat_map(|r| {
+            (r.start..r.end)
+                .step_by(CHUNK)
+                .map(move |s| s..r.end.min(s.saturating_add(CHUNK as u32)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

@@ -110,6 +110,19 @@ fn detection_sees_fast_scanners_and_benign_bursts_but_not_slow_scanners() {
         .filter(|e| e.kind == "detection" && e.truth == Some(true) && e.tick == 11)
         .count();
     assert_eq!(at_start, first);
+    // Only the monitored zone's nodes (the cams, ids 0 to 3,999) are alerted on; watching
+    // the office instead, where no scanner is, sees none of them.
+    assert!(
+        r.events
+            .iter()
+            .filter(|e| e.kind == "detection")
+            .all(|e| e.node.is_some_and(|n| n < 4000))
+    );
+    let office = run(
+        &fast.replace("zones = [\"iot\"]", "zones = [\"office\"]"),
+        1,
+    );
+    assert_eq!(office.summary.counters["true_detections"], 0);
 
     // Slow scanners below the threshold are false negatives: never detected.
     let slow = BASE.replace("stop = \"5 min\"", "stop = \"60 s\"") + DETECT;
@@ -253,4 +266,40 @@ fn a_fed_universe_acts_only_on_the_real_alerts() {
             assert!(s[n as usize].quarantined, "{n}");
         }
     });
+}
+
+/// A detector reads only its zones' nodes, as runs of ids: neighbouring groups of
+/// monitored zones make one run, other zones' groups none, and a mask shorter than the
+/// zones (or all false) monitors nothing beyond it. Checked against each node's zone on
+/// the smart city, where the IoT zone is two groups apart.
+#[test]
+fn monitored_runs_are_the_zones_nodes_in_id_order() {
+    let s = paraverse_sim::bundled::load(Some("smart-city-1m")).unwrap();
+    let zone: Vec<u16> = (0..s.node_count)
+        .map(|n| {
+            s.groups
+                .iter()
+                .find(|g| g.nodes().contains(&n))
+                .map(|g| g.zone)
+                .expect("every node is in a group")
+        })
+        .collect();
+    let all = vec![true; s.zones.len()];
+    assert_eq!(crate::monitored_runs(&s, &all), vec![0..s.node_count]);
+    assert!(crate::monitored_runs(&s, &vec![false; s.zones.len()]).is_empty());
+    assert!(crate::monitored_runs(&s, &[]).is_empty());
+    for z in 0..s.zones.len() {
+        let mut mask = vec![false; s.zones.len()];
+        mask[z] = true;
+        let runs = crate::monitored_runs(&s, &mask);
+        assert!(runs.windows(2).all(|p| p[0].end < p[1].start), "{runs:?}");
+        let listed: Vec<u32> = runs.iter().cloned().flatten().collect();
+        let expected: Vec<u32> = (0..s.node_count)
+            .filter(|&n| usize::from(zone[n as usize]) == z)
+            .collect();
+        assert_eq!(listed, expected, "zone {z}");
+        let tasks = crate::chunked(&runs);
+        assert!(tasks.iter().all(|t| !t.is_empty() && t.len() <= CHUNK));
+        assert_eq!(tasks.into_iter().flatten().collect::<Vec<u32>>(), listed);
+    }
 }
