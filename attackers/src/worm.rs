@@ -614,6 +614,8 @@ pub fn worm_spread(
     let node_count = scenario.node_count;
     let policy: &AccessPolicy = &policy;
     let (topology, scenario): (&Topology, &Scenario) = (&topology, &scenario);
+    // Nothing in this system records an edit, so one count serves every worm.
+    let edits = edits.as_deref().map(|e| e.0);
 
     for wi in 0..worms.campaigns.len() {
         let w = &worms.campaigns[wi];
@@ -626,7 +628,6 @@ pub fn worm_spread(
         } else {
             0
         };
-        let edits = edits.as_deref().map(|e| e.0);
         let scanners = match (&w.held, edits) {
             // Its list holds every node it may hold: keep those it still holds.
             (Some((at, list)), Some(now)) if *at == now && footholds == 0 => {

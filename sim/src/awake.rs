@@ -16,8 +16,8 @@
 //! tick waits for — a deadlock. A poller that always returns within its burst of polls
 //! never blocks anything beneath it, so the pool stays as free of deadlocks as rayon
 //! itself (rayon's thieves take the oldest job first, so a poller is usually taken before
-//! any of its closure's work, but nothing here relies on that). The cost is CPU: the other workers spin through the tick's serial stretches,
-//! as OpenMP's active wait policy does.
+//! any of its closure's work, but nothing here relies on that). The cost is CPU: the other
+//! workers spin through the tick's serial stretches, as OpenMP's active wait policy does.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
