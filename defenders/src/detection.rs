@@ -15,7 +15,7 @@ use paraverse_sim::world::{base_egress_kbps, benign_egress};
 use rayon::prelude::*;
 
 use crate::response::Alerts;
-use crate::{DefenseStep, chunked, monitored_runs, zone_mask};
+use crate::{DefenseStep, chunked, monitored_groups, monitored_runs, zone_mask};
 
 /// Counters of the detector.
 #[derive(Debug, Clone, Copy)]
@@ -229,20 +229,25 @@ pub fn corroborate_alerts(
 }
 
 /// UEBA: each monitored node's own baselines of its signals (outbound connections, failed
-/// log-ins, CPU load, egress volume), as exponentially weighted moving mean and variance in 16.16 fixed
-/// point. A signal more than `sensitivity` standard deviations (scaled by the possibly
-/// poisoned [`DetectionModel`]) plus a minimum excess above its mean raises an alert;
-/// anomalous values do not enter the baseline. Nothing alerts during the first
+/// log-ins, CPU load, egress volume), as exponentially weighted moving mean and variance in
+/// 16.16 fixed point. A signal more than `sensitivity` standard deviations (scaled by the
+/// possibly poisoned [`DetectionModel`]) plus a minimum excess above its mean raises an
+/// alert; anomalous values do not enter the baseline. Nothing alerts during the first
 /// `1 / learning_rate` ticks while baselines form.
+///
+/// Only the monitored zones' nodes have baselines (64 bytes each) and are read: watching
+/// the 1M city's IoT zone keeps 600,000 of them, not 1,011,552.
 #[derive(Resource, Debug, Clone)]
 pub struct Ueba {
     /// Parameters.
     pub config: Detection,
-    /// Whether each zone is monitored.
-    pub monitored: Vec<bool>,
+    /// The monitored nodes in id order, as tasks of at most [`CHUNK`] ids of one group
+    /// each: (the group's index in the scenario, its ids).
+    pub tasks: Vec<(usize, std::ops::Range<u32>)>,
     /// Counters.
     pub counters: DetectionCounters,
-    /// Per node and signal: (mean, variance), fixed point.
+    /// Per monitored node (in id order, as `tasks` lists them) and signal: (mean,
+    /// variance), fixed point.
     pub baselines: Vec<[(i64, i64); SIGNALS]>,
     /// Ticks observed.
     pub seen: u32,
@@ -258,16 +263,20 @@ pub const SIGNALS: usize = 4;
 pub const MIN_EXCESS: [i64; SIGNALS] = [3, 3, 150, 1000];
 
 impl Ueba {
-    /// A detector with empty baselines for `nodes` nodes.
+    /// A detector with empty baselines for the zones `monitored` marks.
     pub fn new(
         config: Detection,
-        monitored: Vec<bool>,
+        scenario: &Scenario,
+        monitored: &[bool],
         counters: DetectionCounters,
-        nodes: usize,
     ) -> Self {
+        let tasks: Vec<(usize, std::ops::Range<u32>)> = monitored_groups(scenario, monitored)
+            .flat_map(|(g, ids)| chunked(&[ids]).into_iter().map(move |t| (g, t)))
+            .collect();
+        let nodes = tasks.iter().map(|(_, ids)| ids.len()).sum();
         Self {
             config,
-            monitored,
+            tasks,
             counters,
             baselines: vec![[(i64::MIN, 0); SIGNALS]; nodes],
             seen: 0,
@@ -285,10 +294,20 @@ fn ueba_signal(b: &mut (i64, i64), x: u64, k_milli: u64, alpha: i64, k: usize, w
         return false;
     }
     let d = x - b.0;
-    let sd = ((b.1.max(0) as u128) << 16).isqrt() as i64;
-    let limit = (i128::from(sd) * i128::from(k_milli) / 1000) as i64 + (MIN_EXCESS[k] << 16);
-    if warm && d > limit {
-        return true;
+    // The limit is the minimum excess plus k standard deviations, so a value within the
+    // minimum excess of its mean (most values) is normal without the square root.
+    let floor = MIN_EXCESS[k] << 16;
+    if warm && d > floor {
+        let sd = paraverse_sim::math::isqrt((b.1.max(0) as u128) << 16);
+        // sd · k / 1000 in 64 bits where it fits (a multiply, where 128 bits call a
+        // division routine), else in 128: the same value either way.
+        let excess = match sd.checked_mul(k_milli) {
+            Some(product) => product / 1000,
+            None => (u128::from(sd) * u128::from(k_milli) / 1000) as u64,
+        };
+        if d > excess as i64 + floor {
+            return true;
+        }
     }
     b.0 += ((i128::from(alpha) * i128::from(d)) >> 16) as i64;
     let sq = ((i128::from(d) * i128::from(d)) >> 16) as i64;
@@ -315,7 +334,7 @@ fn egress_of(node: u32, benign: u32, attack: &[(u32, u32)]) -> u64 {
     reason = "a system's parameters are its data access"
 )]
 pub fn detect_ueba(
-    mut nodes: Query<(&InZone, &InGroup, &Telemetry, &mut Security)>,
+    mut nodes: Query<(&Telemetry, &mut Security)>,
     mut ueba: ResMut<Ueba>,
     model: Res<DetectionModel>,
     (clock, rng, scenario): (Res<Clock>, Res<SimRng>, Res<ScenarioRes>),
@@ -324,14 +343,9 @@ pub fn detect_ueba(
     mut metrics: ResMut<Metrics>,
     mut log: ResMut<EventLog>,
 ) {
-    let (zones, groups, telemetry, mut security) =
+    let (telemetry, mut security) =
         dense(nodes.contiguous_iter_mut().expect("node query is dense"));
     let (rng, tick) = (*rng, clock.tick);
-    let base: Vec<u32> = scenario
-        .groups
-        .iter()
-        .map(|g| base_egress_kbps(g.kind))
-        .collect();
     let mut attack: Vec<(u32, u32)> = egress.map(|e| e.sent.clone()).unwrap_or_default();
     attack.sort_unstable();
     let attack = &attack;
@@ -342,21 +356,23 @@ pub fn detect_ueba(
     let warm = u64::from(ueba.seen) * ueba.config.learning_q16 >= 65536;
     // The poisoned model demands more deviation before it alerts.
     let k_milli = ueba.config.sensitivity_milli * model.threshold_scale_ppm / 1_000_000;
-    let monitored = &ueba.monitored;
+    // Each task's baselines: the next `ids.len()` of them, tasks being in id order.
+    let mut rest = ueba.baselines.as_mut_slice();
+    let mut work = Vec::with_capacity(ueba.tasks.len());
+    for (g, ids) in &ueba.tasks {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(ids.len());
+        work.push((*g, ids.clone(), head));
+        rest = tail;
+    }
     let state: &[Security] = security;
-    let flagged: Vec<u32> = ueba
-        .baselines
-        .par_chunks_mut(CHUNK)
-        .zip(telemetry.par_chunks(CHUNK))
-        .zip(zones.par_chunks(CHUNK).zip(groups.par_chunks(CHUNK)))
-        .enumerate()
-        .flat_map_iter(|(c, ((baselines, tel), (zone, group)))| {
+    let flagged: Vec<u32> = work
+        .into_par_iter()
+        .flat_map_iter(|(g, ids, baselines)| {
+            let base = base_egress_kbps(scenario.groups[g].kind);
             let mut out = Vec::new();
-            let rows = baselines.iter_mut().zip(tel).zip(zone.iter().zip(group));
-            for (k, ((b, t), (z, g))) in rows.enumerate() {
-                let node = c * CHUNK + k;
-                let s = &state[node];
-                if !monitored[z.0 as usize] || s.quarantined {
+            for (node, b) in ids.zip(baselines) {
+                let (t, s) = (&telemetry[node as usize], &state[node as usize]);
+                if s.quarantined {
                     continue;
                 }
                 let signals: [u64; SIGNALS] = [
@@ -364,19 +380,14 @@ pub fn detect_ueba(
                     u64::from(t.auth_failures),
                     u64::from(t.cpu_permille),
                     // Capped at 4 Gbit/s, so squares stay within the fixed point.
-                    egress_of(
-                        node as u32,
-                        benign_egress(&rng, base[g.0 as usize], node as u32, tick),
-                        attack,
-                    )
-                    .min(1 << 22),
+                    egress_of(node, benign_egress(&rng, base, node, tick), attack).min(1 << 22),
                 ];
                 let mut anomalous = false;
                 for (i, &x) in signals.iter().enumerate() {
                     anomalous |= ueba_signal(&mut b[i], x, k_milli, alpha, i, warm);
                 }
                 if anomalous && !s.alerted {
-                    out.push(node as u32);
+                    out.push(node);
                 }
             }
             out.into_iter()
@@ -435,10 +446,8 @@ pub(crate) fn install(builder: &mut UniverseBuilder<'_>, det: Detection) {
             builder.add_systems(SimStage::Sense, detect_scanning.in_set(DefenseStep::Detect));
         }
         DetectionMethod::Ueba => {
-            let nodes = builder.scenario.node_count as usize;
-            builder
-                .world_mut()
-                .insert_resource(Ueba::new(det, monitored, counters, nodes));
+            let ueba = Ueba::new(det, builder.scenario, &monitored, counters);
+            builder.world_mut().insert_resource(ueba);
             builder.persist::<Ueba>();
             builder.add_systems(SimStage::Sense, detect_ueba.in_set(DefenseStep::Detect));
         }

@@ -169,17 +169,26 @@ fn zone_mask(zone_count: usize, zones: &[u16]) -> Vec<bool> {
     mask
 }
 
-/// The nodes of the zones `mask` marks, as runs of consecutive ids in id order: each
-/// group is a run of ids in one zone, and groups follow each other in id order, so a
+/// The groups in the zones `mask` marks, in id order: (the group's index, its ids). Each
+/// group is a run of ids in one zone and groups follow each other in id order, so a
 /// detector reads only its zones' nodes without a zone lookup per node.
-fn monitored_runs(scenario: &Scenario, mask: &[bool]) -> Vec<std::ops::Range<u32>> {
-    let mut runs: Vec<std::ops::Range<u32>> = Vec::new();
-    for ids in scenario
+fn monitored_groups<'a>(
+    scenario: &'a Scenario,
+    mask: &'a [bool],
+) -> impl Iterator<Item = (usize, std::ops::Range<u32>)> + 'a {
+    scenario
         .groups
         .iter()
-        .filter(|g| mask.get(usize::from(g.zone)).copied().unwrap_or(false))
-        .map(|g| g.nodes())
-    {
+        .enumerate()
+        .filter(|(_, g)| mask.get(usize::from(g.zone)).copied().unwrap_or(false))
+        .map(|(i, g)| (i, g.nodes()))
+}
+
+/// The nodes of the zones `mask` marks, as runs of consecutive ids in id order
+/// (neighbouring groups' ids merged).
+fn monitored_runs(scenario: &Scenario, mask: &[bool]) -> Vec<std::ops::Range<u32>> {
+    let mut runs: Vec<std::ops::Range<u32>> = Vec::new();
+    for (_, ids) in monitored_groups(scenario, mask) {
         match runs.last_mut() {
             Some(last) if last.end == ids.start => last.end = ids.end,
             _ => runs.push(ids),

@@ -303,3 +303,40 @@ fn monitored_runs_are_the_zones_nodes_in_id_order() {
         assert_eq!(tasks.into_iter().flatten().collect::<Vec<u32>>(), listed);
     }
 }
+
+#[test]
+fn ueba_keeps_and_reads_baselines_for_its_zones_nodes_only() {
+    // Without a response, an alert changes nothing a node does, and each node's baselines
+    // are its own: watching one zone raises exactly the alerts that watching every zone
+    // raises on that zone's nodes, from baselines kept for that zone's nodes only. A
+    // baseline read for the wrong node (an offset off by a group) breaks the equality.
+    let fast = BASE.replace("scan_rate = 0.1", "scan_rate = 5");
+    let detections = |zones: &str| {
+        let text = format!("{fast}\n[defense.detection]\nmethod = \"ueba\"\n{zones}\n");
+        let s = Scenario::from_toml_str(&text, "defended.toml").unwrap();
+        let nodes = s.node_count as usize;
+        let mut u = Universe::build(s, &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+        let kept = u
+            .world()
+            .resource::<crate::detection::Ueba>()
+            .baselines
+            .len();
+        u.run(|_| {});
+        let alerts: Vec<(u32, u32)> = (u.finish().events.iter())
+            .filter(|e| e.kind == "detection")
+            .map(|e| (e.tick, e.node.expect("an alert names its node")))
+            .collect();
+        (alerts, kept, nodes)
+    };
+    let (all, kept, nodes) = detections("");
+    assert_eq!(kept, nodes);
+    let cams = |a: &(u32, u32)| a.1 < 4000;
+    assert!(all.iter().any(cams) && !all.iter().all(cams), "{all:?}");
+    let (iot, kept, _) = detections("zones = [\"iot\"]");
+    assert_eq!(kept, 4000);
+    assert_eq!(iot, all.iter().copied().filter(cams).collect::<Vec<_>>());
+    let (office, kept, _) = detections("zones = [\"office\"]");
+    assert_eq!(kept, 1000);
+    let phones: Vec<(u32, u32)> = all.iter().copied().filter(|a| !cams(a)).collect();
+    assert_eq!(office, phones);
+}

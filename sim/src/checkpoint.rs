@@ -40,8 +40,9 @@ use crate::scenario::{Scenario, ScenarioError};
 /// refused with both versions named instead of failing to decode. 2: worms save their
 /// scan flows; the per-flow recording is a part. 3: UEBA baselines egress volume too, and
 /// campaign ids are 16 bits. 4: metrics save their names (a strategy deployed mid-run
-/// keeps the counters of the one before).
-pub const FORMAT: u32 = 4;
+/// keeps the counters of the one before). 5: UEBA keeps baselines for its monitored
+/// zones' nodes only.
+pub const FORMAT: u32 = 5;
 /// The paraverse version; a checkpoint restores only in the version that wrote it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 const MAGIC: &[u8; 8] = b"PVCKPT\r\n";

@@ -73,9 +73,74 @@ pub fn at_least_once(rate: f64, dt: f64) -> f64 {
     1.0 - dexp(-rate * dt)
 }
 
+/// `⌊√v⌋`, exactly, for every `v`: `u128::isqrt` costs ~100 ns in software, this a
+/// float square root (correctly rounded by IEEE 754 on every platform) whose estimate a
+/// step or two of integer arithmetic then corrects, so the result is exact, and the same
+/// everywhere, whatever the float gave.
+///
+/// ```
+/// use paraverse_sim::math::isqrt;
+/// assert_eq!(isqrt(0), 0);
+/// assert_eq!(isqrt(99), 9);
+/// assert_eq!(isqrt(100), 10);
+/// assert_eq!(isqrt(u128::MAX), u64::MAX);
+/// ```
+pub fn isqrt(v: u128) -> u64 {
+    // The estimate, from the two halves (`v as f64` is a software routine on x86-64, each
+    // half's conversion an instruction or two); `as` saturates. It is within a few units
+    // of the root for every u128.
+    let (high, low) = ((v >> 64) as u64, v as u64);
+    let mut s = (high as f64 * 18_446_744_073_709_551_616.0 + low as f64).sqrt() as u64;
+    while u128::from(s) * u128::from(s) > v {
+        s -= 1;
+    }
+    while let Some(next) = s.checked_add(1) {
+        match u128::from(next).checked_mul(u128::from(next)) {
+            Some(square) if square <= v => s = next,
+            _ => break,
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn isqrt_is_the_exact_integer_root() {
+        let mut values: Vec<u128> = vec![0, 1, 2, 3, 4, u128::MAX, u128::MAX - 1, 1 << 127];
+        // Around perfect squares, where a float estimate is most often one off.
+        for r in [
+            1u128,
+            2,
+            3,
+            1 << 20,
+            (1 << 26) + 1,
+            (1 << 40) - 1,
+            3 << 50,
+            u64::MAX.into(),
+        ] {
+            let sq = r * r;
+            values.extend([sq - 1, sq, sq.saturating_add(1), sq.saturating_add(2 * r)]);
+        }
+        // And across every magnitude (SplitMix64 pairs).
+        let mut z = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            x ^ (x >> 31)
+        };
+        for shift in 0..128 {
+            let v = (u128::from(next()) << 64 | u128::from(next())) >> shift;
+            values.push(v);
+        }
+        for v in values {
+            assert_eq!(u128::from(isqrt(v)), v.isqrt(), "isqrt({v})");
+        }
+    }
 
     #[test]
     #[expect(
