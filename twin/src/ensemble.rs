@@ -274,17 +274,20 @@ impl Ensemble {
         let prior = prior.checked()?;
         let plugins = plugins.to_vec();
         let rng = SimRng::new(scenario.seed);
-        let mut members = Vec::with_capacity(k as usize);
-        let mut rates = Vec::with_capacity(k as usize);
-        for m in 0..k.max(1) {
-            let rate = prior.factor(rng.uniform(RATE, m, 0, 0));
-            let mut u =
-                Universe::build_with(scenario.clone().with_attack_rates(rate), backend, &plugins)
+        // The members are built side by side: a build's topology and node spawning are
+        // mostly serial, and each member depends only on its index.
+        let built: Result<Vec<(Universe, f64)>, String> = (0..k.max(1))
+            .into_par_iter()
+            .map(|m| {
+                let rate = prior.factor(rng.uniform(RATE, m, 0, 0));
+                let with_rate = scenario.clone().with_attack_rates(rate);
+                let mut u = Universe::build_with(with_rate, backend, &plugins)
                     .map_err(|e| e.to_string())?;
-            u.reseed(crate::forecast::member_seed(scenario.seed, m + 1));
-            members.push(u);
-            rates.push(rate);
-        }
+                u.reseed(crate::forecast::member_seed(scenario.seed, m + 1));
+                Ok((u, rate))
+            })
+            .collect();
+        let (members, rates): (Vec<Universe>, Vec<f64>) = built?.into_iter().unzip();
         let n = members.len();
         Ok(Self {
             members,
@@ -676,33 +679,48 @@ impl Ensemble {
             }
         }
         let mut rates: Vec<f64> = parents.iter().map(|&p| self.rates[p]).collect();
-        for &(slot, p) in &copies {
-            self.copies += 1;
-            let seed = rng.draw(MEMBER, self.copies, tick, 0);
-            let fork = if self.prior.spread == 1.0 {
-                let mut fork = self.members[p]
-                    .fork(plugins)
-                    .expect("a member forks as it was built");
-                fork.reseed(seed);
-                fork
-            } else {
-                // The copy's own factor: the parent's state under a scenario of that speed.
-                let rate = self
-                    .prior
-                    .jittered(self.rates[p], rng.uniform(RATE, self.copies, tick, 1));
-                rates[slot] = rate;
-                let parent = &self.members[p];
-                let checkpoint = parent.checkpoint().expect("a member checkpoints");
-                Universe::branch(
-                    &checkpoint,
-                    self.scenario.clone().with_attack_rates(rate),
-                    seed,
-                    parent.clock().ticks.saturating_sub(tick),
-                    self.backend,
-                    plugins,
-                )
-                .expect("a member branches as it was built")
-            };
+        // Each copy's seed and attack-rate factor, in slot order; then the copies are
+        // built side by side (a build is mostly serial), each from its parent alone.
+        let jitter = self.prior.spread != 1.0;
+        let plan: Vec<(usize, usize, u64)> = copies
+            .iter()
+            .map(|&(slot, p)| {
+                self.copies += 1;
+                if jitter {
+                    // The copy's own factor: the parent's state under a scenario of that speed.
+                    let u = rng.uniform(RATE, self.copies, tick, 1);
+                    rates[slot] = self.prior.jittered(self.rates[p], u);
+                }
+                (slot, p, rng.draw(MEMBER, self.copies, tick, 0))
+            })
+            .collect();
+        let (members, scenario, backend) = (&self.members, &self.scenario, self.backend);
+        let forks: Vec<(usize, Universe)> = plan
+            .into_par_iter()
+            .map(|(slot, p, seed)| {
+                let parent = &members[p];
+                let fork = if jitter {
+                    let checkpoint = parent.checkpoint().expect("a member checkpoints");
+                    Universe::branch(
+                        &checkpoint,
+                        scenario.clone().with_attack_rates(rates[slot]),
+                        seed,
+                        parent.clock().ticks.saturating_sub(tick),
+                        backend,
+                        plugins,
+                    )
+                    .expect("a member branches as it was built")
+                } else {
+                    let mut fork = parent
+                        .fork(plugins)
+                        .expect("a member forks as it was built");
+                    fork.reseed(seed);
+                    fork
+                };
+                (slot, fork)
+            })
+            .collect();
+        for (slot, fork) in forks {
             next[slot] = Some(fork);
         }
         self.rates = rates;
