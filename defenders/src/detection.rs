@@ -33,21 +33,17 @@ pub struct DetectionCounters {
 pub struct ScanDetection {
     /// Parameters from the scenario.
     pub config: Detection,
-    /// Whether each zone is monitored.
-    pub monitored: Vec<bool>,
+    /// The monitored zones' nodes in id order, as tasks of at most [`CHUNK`] ids (groups
+    /// are runs of ids, so no node's zone is read).
+    pub tasks: Vec<std::ops::Range<u32>>,
     /// Counters.
     pub counters: DetectionCounters,
 }
 
 /// Sense stage: alert on monitored nodes above the threshold, in node-id order.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "a system's parameters are its data access"
-)]
 pub fn detect_scanning(
     mut nodes: Query<(&Telemetry, &mut Security)>,
     detector: Res<ScanDetection>,
-    scenario: Res<ScenarioRes>,
     model: Res<DetectionModel>,
     clock: Res<Clock>,
     mut alerts: ResMut<Alerts>,
@@ -59,10 +55,9 @@ pub fn detect_scanning(
     let security = security.bypass_change_detection();
     // The learned threshold: inflated if an attacker has poisoned the training data.
     let threshold = model.scale(detector.config.threshold_per_tick);
-    // Only the monitored zones' nodes are read: their groups are runs of ids.
-    let tasks = chunked(&monitored_runs(&scenario, &detector.monitored));
     let security_now: &[Security] = security;
-    let flagged: Vec<u32> = tasks
+    let flagged: Vec<u32> = detector
+        .tasks
         .par_iter()
         .flat_map_iter(|ids| {
             ids.clone().filter(|&n| {
@@ -437,9 +432,10 @@ pub(crate) fn install(builder: &mut UniverseBuilder<'_>, det: Detection) {
     let monitored = zone_mask(zone_count, &det.zones);
     match det.method {
         DetectionMethod::Threshold => {
+            let tasks = chunked(&monitored_runs(builder.scenario, &monitored));
             builder.world_mut().insert_resource(ScanDetection {
                 config: det,
-                monitored,
+                tasks,
                 counters,
             });
             builder.rebuilt::<ScanDetection>();

@@ -682,18 +682,16 @@ impl Ensemble {
         // Each copy's seed and attack-rate factor, in slot order; then the copies are
         // built side by side (a build is mostly serial), each from its parent alone.
         let jitter = self.prior.spread != 1.0;
-        let plan: Vec<(usize, usize, u64)> = copies
-            .iter()
-            .map(|&(slot, p)| {
-                self.copies += 1;
-                if jitter {
-                    // The copy's own factor: the parent's state under a scenario of that speed.
-                    let u = rng.uniform(RATE, self.copies, tick, 1);
-                    rates[slot] = self.prior.jittered(self.rates[p], u);
-                }
-                (slot, p, rng.draw(MEMBER, self.copies, tick, 0))
-            })
-            .collect();
+        let mut plan: Vec<(usize, usize, u64)> = Vec::with_capacity(copies.len());
+        for &(slot, p) in &copies {
+            self.copies += 1;
+            if jitter {
+                // The copy's own factor: the parent's state under a scenario of that speed.
+                let u = rng.uniform(RATE, self.copies, tick, 1);
+                rates[slot] = self.prior.jittered(self.rates[p], u);
+            }
+            plan.push((slot, p, rng.draw(MEMBER, self.copies, tick, 0)));
+        }
         let (members, scenario, backend) = (&self.members, &self.scenario, self.backend);
         let forks: Vec<(usize, Universe)> = plan
             .into_par_iter()
