@@ -153,6 +153,29 @@ fn a_malformed_scenario_gets_file_line_column_field_and_exit_2() {
     );
 }
 
+/// A misspelled campaign target is one error, not also a false one about the group the
+/// validator once put in its place (`headsets`, group 0, "holds xr_headset nodes").
+#[test]
+fn a_misspelled_campaign_target_is_exactly_one_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good =
+        std::fs::read_to_string(repo().join("scenarios/campaign-cryptojacking.toml")).unwrap();
+    let bad = good.replacen("target = \"gpu-render\"", "target = \"gpu-rendr\"", 1);
+    assert_ne!(bad, good, "the scenario names its target");
+    let line = bad.lines().position(|l| l.contains("gpu-rendr")).unwrap() + 1;
+    std::fs::write(tmp.path().join("bad.toml"), &bad).unwrap();
+    let out = paraverse(&["validate", "bad.toml"], tmp.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "bad.toml:{line}:10: field `campaign[0].target`: unknown group `gpu-rendr`"
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("bad.toml:").count(), 1, "one problem: {err}");
+}
+
 #[test]
 fn validate_accepts_every_bundled_scenario_file() {
     let mut args = vec!["validate".to_owned()];

@@ -193,6 +193,9 @@ pub(super) struct Tables<'t> {
     pub service_ids: &'t HashMap<String, u16>,
     pub groups: &'t [Group],
     pub topology: &'t [TopologyStep],
+    /// Whether every `[[topology]]` step resolved: paths between groups are known only
+    /// then (a step with a problem, reported, is missing from `topology`).
+    pub topology_complete: bool,
     pub node_count: u32,
     /// Whether the scenario has a traffic core (declares flows).
     pub traffic: bool,
@@ -222,11 +225,17 @@ impl Tables<'_> {
         adj
     }
 
-    /// Whether the topology links some node of `from` to some node of `to`.
-    pub fn reachable(&self, from: GroupId, to: GroupId) -> bool {
+    /// Whether the topology links some node of `from` to some node of `to`; `None` when
+    /// a topology step had a problem, so the links are not all known.
+    pub fn reachable(&self, from: GroupId, to: GroupId) -> Option<bool> {
         if from == to {
-            return true;
+            return Some(true);
         }
+        self.topology_complete.then(|| self.linked(from, to))
+    }
+
+    /// Whether the resolved steps link `from` to `to` through a chain of groups.
+    fn linked(&self, from: GroupId, to: GroupId) -> bool {
         let adj = self.group_graph();
         let mut seen = vec![false; adj.len()];
         let mut queue = VecDeque::from([from]);
@@ -285,10 +294,11 @@ impl Validator<'_> {
         // A worm's default goal (half the nodes vulnerable at the start) depends on the
         // built world; every other kind's default is settled here.
         let goal = match kind {
-            CampaignKind::Worm(_) => goal,
+            Some(CampaignKind::Worm(_)) => goal,
             _ => Some(goal.unwrap_or(1).max(1)),
         };
-        (self.diagnostics.len() == n).then(|| Campaign {
+        let kind = kind.filter(|_| self.diagnostics.len() == n)?;
+        Some(Campaign {
             name: c.name.clone(),
             start_tick,
             kind,
@@ -348,7 +358,8 @@ impl Validator<'_> {
     }
 
     /// The kind's own table, resolved by its method; kinds whose goal counts what the
-    /// table declares (records, assets, fleet nodes) default `goal` to it.
+    /// table declares (records, assets, fleet nodes) default `goal` to it. `None` when the
+    /// table names an unknown group or service (reported).
     fn kind(
         &mut self,
         i: usize,
@@ -357,12 +368,12 @@ impl Validator<'_> {
         t: &Tables<'_>,
         n: usize,
         goal: &mut Option<u64>,
-    ) -> CampaignKind {
+    ) -> Option<CampaignKind> {
         let target_group = approach.map(|a| &t.groups[a.target as usize]);
-        if let Some(w) = &c.worm {
-            CampaignKind::Worm(self.worm(i, w, t, n))
+        let kind = if let Some(w) = &c.worm {
+            CampaignKind::Worm(self.worm(i, w, t, n)?)
         } else if let Some(b) = &c.botnet {
-            CampaignKind::Botnet(self.botnet(i, b, t))
+            CampaignKind::Botnet(self.botnet(i, b, t)?)
         } else if c.intrusion.is_some() {
             CampaignKind::Intrusion
         } else if let Some(cj) = &c.cryptojacking {
@@ -374,7 +385,7 @@ impl Validator<'_> {
         } else if let Some(x) = &c.exfiltration {
             let (kind, records) = self.exfiltration(i, x, approach, target_group, t, n);
             *goal = goal.or(Some(records.max(1)));
-            kind
+            kind?
         } else if let Some(a) = &c.asset_theft {
             let (kind, assets) = self.asset_theft(i, a, target_group, t);
             *goal = goal.or(Some(assets.max(1)));
@@ -394,7 +405,8 @@ impl Validator<'_> {
             kind
         } else {
             unreachable!("one kind table is set: checked above")
-        }
+        };
+        Some(kind)
     }
 
     /// Checks a cryptojacking table: the target must have compute to steal.
@@ -493,12 +505,12 @@ impl Validator<'_> {
         target_group: Option<&Group>,
         t: &Tables<'_>,
         n: usize,
-    ) -> (CampaignKind, u64) {
+    ) -> (Option<CampaignKind>, u64) {
         let kp = |f: &str| field_path!["campaign", i, "exfiltration", f];
         let drop = self.lookup(t.group_ids, "group", &x.drop, kp("drop"));
-        if let Some(a) = &approach
+        if let (Some(a), Some(drop)) = (&approach, drop)
             && self.diagnostics.len() == n
-            && !t.reachable(a.target, drop)
+            && t.reachable(a.target, drop) == Some(false)
         {
             self.err(
                     kp("drop"),
@@ -526,11 +538,11 @@ impl Validator<'_> {
         if record_bytes == 0 {
             self.err(kp("record_bytes"), "expected at least 1 byte per record");
         }
-        let kind = CampaignKind::Exfiltration {
+        let kind = drop.map(|drop| CampaignKind::Exfiltration {
             drop,
             kbps: kbps.clamp(1, u64::from(u32::MAX)) as u32,
             record_bytes: record_bytes.max(1),
-        };
+        });
         (kind, records)
     }
 
@@ -704,8 +716,7 @@ impl Validator<'_> {
         let mut fleet = Vec::new();
         for (k, name) in sc.fleet.iter().enumerate() {
             let path = field_path!["campaign", i, "supply_chain", "fleet", k];
-            let Some(g) = t.group_ids.get(name).copied() else {
-                self.lookup(t.group_ids, "group", name, path);
+            let Some(g) = self.lookup(t.group_ids, "group", name, path.clone()) else {
                 continue;
             };
             if approach.is_some_and(|a| a.target == g) {
@@ -738,7 +749,8 @@ impl Validator<'_> {
         (kind, nodes)
     }
 
-    /// Checks the shared approach fields against the kind's shape.
+    /// Checks the shared approach fields against the kind's shape; `None` for a scanning
+    /// kind, or when the target or entry is missing or unknown (reported).
     fn approach(
         &mut self,
         i: usize,
@@ -775,7 +787,10 @@ impl Validator<'_> {
             }
         };
         let access = c.access.unwrap_or_default();
-        if start == self.diagnostics.len() && shape == Shape::Targeted {
+        if let (Some(entry), Some(target)) = (entry, target)
+            && start == self.diagnostics.len()
+            && shape == Shape::Targeted
+        {
             self.entry_feasible(i, c, access, (entry, target), t);
         }
         let attempts = self.non_negative(c.attempt_rate.unwrap_or(0.1), p("attempt_rate"));
@@ -789,10 +804,10 @@ impl Validator<'_> {
             );
         }
         Some(Approach {
-            entry,
+            entry: entry?,
             access,
             attempts_per_tick: PerTick::from_rate(attempts, t.tick.as_micros()),
-            target,
+            target: target?,
             lateral_per_tick: PerTick::from_rate(lateral, t.tick.as_micros()),
             credential_reuse: self
                 .fraction(c.credential_reuse.unwrap_or(0.3), p("credential_reuse")),
@@ -851,7 +866,8 @@ impl Validator<'_> {
         let p = |f: &str| field_path!["campaign", i, f];
         let g = &t.groups[entry as usize];
         let impossible = match access {
-            AccessMethod::Exploit => (g.exploit_chance == Chance::NEVER)
+            // A group with an unknown service (reported) may run a vulnerable one.
+            AccessMethod::Exploit => (g.exploit_chance == Chance::NEVER && self.resolved(entry))
                 .then(|| "runs no service with a known vulnerability".to_owned()),
             AccessMethod::Phishing => {
                 (g.susceptibility == Chance::NEVER).then(|| "has susceptibility 0".to_owned())
@@ -881,7 +897,7 @@ impl Validator<'_> {
                 ),
             );
         }
-        if !t.reachable(entry, target) {
+        if t.reachable(entry, target) == Some(false) {
             self.err(
                 p("entry"),
                 format!(
@@ -892,11 +908,13 @@ impl Validator<'_> {
         }
     }
 
-    fn worm(&mut self, i: usize, w: &WormSpec, t: &Tables<'_>, n: usize) -> Worm {
+    /// Checks a worm table; `None` when it names an unknown group or service (reported).
+    fn worm(&mut self, i: usize, w: &WormSpec, t: &Tables<'_>, n: usize) -> Option<Worm> {
         let p = |f: &str| field_path!["campaign", i, "worm", f];
         let entry = self.lookup(t.group_ids, "group", &w.entry, p("entry"));
-        let entry_count = t.groups.get(entry as usize).map_or(0, |g| g.count);
-        if w.initial == 0 || w.initial > entry_count {
+        if let Some(entry_count) = entry.map(|g| t.groups[g as usize].count)
+            && (w.initial == 0 || w.initial > entry_count)
+        {
             self.err(
                 p("initial"),
                 format!(
@@ -933,23 +951,35 @@ impl Validator<'_> {
             );
         }
         let address_space = self.address_space(w.address_space, t.node_count, p("address_space"));
-        let service = w.service.as_ref().map(|s| {
-            let id = self.lookup(t.service_ids, "service", s, p("service"));
-            let exploitable = t
-                .groups
-                .iter()
-                .any(|g| g.services.contains(&id) && g.exploit_chance > Chance::NEVER);
-            if self.diagnostics.len() == n && !exploitable {
-                self.err(
-                    p("service"),
-                    format!(
-                        "no group runs service `{s}` with a vulnerability: the worm could infect nothing"
-                    ),
-                );
+        // `None`: a service named and unknown (reported); `Some(None)`: any service.
+        let service = match &w.service {
+            None => Some(None),
+            Some(s) => {
+                let id = self.lookup(t.service_ids, "service", s, p("service"));
+                // A group with an unknown service (reported) may run it.
+                let exploitable = |id| {
+                    t.groups
+                        .iter()
+                        .any(|g| g.services.contains(&id) && g.exploit_chance > Chance::NEVER)
+                };
+                if let Some(id) = id
+                    && self.diagnostics.len() == n
+                    && self.unresolved_groups.is_empty()
+                    && !exploitable(id)
+                {
+                    self.err(
+                        p("service"),
+                        format!(
+                            "no group runs service `{s}` with a vulnerability: the worm could infect nothing"
+                        ),
+                    );
+                }
+                id.map(Some)
             }
-            id
-        });
-        if w.strategy == ScanStrategy::Random {
+        };
+        if let Some(service) = service
+            && w.strategy == ScanStrategy::Random
+        {
             // Open nodes weighted by their exploit chance: Σ count × chance over the
             // groups the worm can exploit.
             let open: f64 = t
@@ -964,18 +994,18 @@ impl Validator<'_> {
                 p("scan_rate"),
             );
         }
-        Worm {
-            entry,
+        Some(Worm {
+            entry: entry?,
             initial: w.initial,
             scan_rate,
             scans_per_tick: PerTick::from_rate(scan_rate, t.tick.as_micros()),
             strategy: w.strategy,
             local_bias,
             address_space,
-            service,
+            service: service?,
             recovery: self.recovery(w.recovery.as_ref(), t.tick, p("recovery")),
             probe_bits: self.probe_bits(w.probe_bytes, t, p("probe_bytes")),
-        }
+        })
     }
 
     /// Resolves a probe size: scans as traffic need a traffic core.
@@ -1029,13 +1059,14 @@ impl Validator<'_> {
         address_space.max(1)
     }
 
-    fn botnet(&mut self, i: usize, b: &BotnetSpec, t: &Tables<'_>) -> Botnet {
+    /// Checks a botnet table; `None` when it names an unknown group (reported).
+    fn botnet(&mut self, i: usize, b: &BotnetSpec, t: &Tables<'_>) -> Option<Botnet> {
         let p = |f: &str| field_path!["campaign", i, "botnet", f];
         let entry = self.lookup(t.group_ids, "group", &b.entry, p("entry"));
         let ddos_target = self.lookup(t.group_ids, "group", &b.ddos_target, p("ddos_target"));
-        let entry_group = t.groups.get(entry as usize);
-        let entry_count = entry_group.map_or(0, |g| g.count);
-        if b.initial == 0 || b.initial > entry_count {
+        if let Some(entry_count) = entry.map(|g| t.groups[g as usize].count)
+            && (b.initial == 0 || b.initial > entry_count)
+        {
             self.err(
                 p("initial"),
                 format!(
@@ -1054,9 +1085,8 @@ impl Validator<'_> {
                 "no group uses auth = \"default_credentials\": the botnet could recruit nothing",
             );
         }
-        if entry_group.is_some()
-            && (ddos_target as usize) < t.groups.len()
-            && !t.reachable(entry, ddos_target)
+        if let (Some(entry), Some(ddos_target)) = (entry, ddos_target)
+            && t.reachable(entry, ddos_target) == Some(false)
         {
             self.err(
                 p("ddos_target"),
@@ -1092,20 +1122,20 @@ impl Validator<'_> {
             t.tick,
             p("scan_rate"),
         );
-        Botnet {
-            entry,
+        Some(Botnet {
+            entry: entry?,
             initial: b.initial,
             scan_rate,
             scans_per_tick: PerTick::from_rate(scan_rate, t.tick.as_micros()),
             dictionary,
             address_space,
-            ddos_target,
+            ddos_target: ddos_target?,
             ddos_start_tick: (b.ddos_start.ticks_ceil(t.tick) + 1).min(u64::from(u32::MAX)) as u32,
             ddos_kbps: kbps.clamp(1, u64::from(u32::MAX)) as u32,
             absorb_kbps: absorb_kbps.map(|k| k.max(1)),
             recovery: self.recovery(b.recovery.as_ref(), t.tick, p("recovery")),
             probe_bits: self.probe_bits(b.probe_bytes, t, p("probe_bytes")),
-        }
+        })
     }
 }
 

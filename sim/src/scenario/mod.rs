@@ -606,6 +606,7 @@ impl Scenario {
             locator: &locator,
             diagnostics: Vec::new(),
             warnings: Vec::new(),
+            unresolved_groups: Vec::new(),
         };
         let mut scenario = v.resolve(file, text, origin);
         scenario.warnings.sort_by_key(|d| (d.line, d.column));
@@ -766,9 +767,17 @@ struct Validator<'a> {
     locator: &'a Locator<'a>,
     diagnostics: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// Groups that name an unknown zone or service (reported): their description is
+    /// incomplete, so checks that read a group's zone or services skip them.
+    unresolved_groups: Vec<GroupId>,
 }
 
 impl Validator<'_> {
+    /// Whether group `g`'s zone and services all resolved (see `unresolved_groups`).
+    fn resolved(&self, g: GroupId) -> bool {
+        !self.unresolved_groups.contains(&g)
+    }
+
     fn err(&mut self, path: Vec<Seg>, message: impl Into<String>) {
         self.diagnostics.push(self.locator.at_path(&path, message));
     }
@@ -823,15 +832,18 @@ impl Validator<'_> {
         map
     }
 
+    /// The id a declared name has, or `None` with an error listing the known names: code
+    /// that needs the thing named does not run without it (a stand-in would report false
+    /// problems about a thing the user did not name).
     fn lookup(
         &mut self,
         map: &HashMap<String, u16>,
         what: &str,
         name: &str,
         path: Vec<Seg>,
-    ) -> u16 {
+    ) -> Option<u16> {
         match map.get(name) {
-            Some(&id) => id,
+            Some(&id) => Some(id),
             None => {
                 let mut known: Vec<&str> = map.keys().map(String::as_str).collect();
                 known.sort_unstable();
@@ -841,7 +853,7 @@ impl Validator<'_> {
                     format!("expected one of: {}", known.join(", "))
                 };
                 self.err(path, format!("unknown {what} `{name}`; {known}"));
-                0
+                None
             }
         }
     }
@@ -904,6 +916,7 @@ impl Validator<'_> {
             service_ids: &service_ids,
             groups: &groups,
             topology: &topology,
+            topology_complete: topology.len() == file.topology.len(),
             node_count,
             traffic: !file.flows.is_empty(),
         };
@@ -918,7 +931,7 @@ impl Validator<'_> {
             .flows
             .iter()
             .enumerate()
-            .map(|(i, f)| self.flow(i, f, &file.traffic, &group_ids, &service_ids, &groups))
+            .filter_map(|(i, f)| self.flow(i, f, &file.traffic, &group_ids, &service_ids, &groups))
             .collect();
         let defense = self.defense(
             &file.defense,
@@ -1093,12 +1106,11 @@ impl Validator<'_> {
             let zone = self.lookup(zone_ids, "zone", &gs.zone, field_path!["group", i, "zone"]);
             let mut svc = Vec::new();
             for (j, name) in gs.services.iter().enumerate() {
-                svc.push(self.lookup(
-                    service_ids,
-                    "service",
-                    name,
-                    field_path!["group", i, "services", j],
-                ));
+                let path = field_path!["group", i, "services", j];
+                svc.extend(self.lookup(service_ids, "service", name, path));
+            }
+            if zone.is_none() || svc.len() < gs.services.len() {
+                self.unresolved_groups.push(i as GroupId);
             }
             let patch_level = self.fraction(gs.patch_level, field_path!["group", i, "patch_level"]);
             let susceptibility =
@@ -1128,7 +1140,9 @@ impl Validator<'_> {
                 kind: gs.kind,
                 count: gs.count,
                 first_node: next_node.min(u64::from(u32::MAX)) as u32,
-                zone,
+                // An unknown zone is reported above, and the group is in
+                // `unresolved_groups`: no check reads its zone.
+                zone: zone.unwrap_or_default(),
                 services: svc,
                 auth: gs.auth,
                 patch_level,
@@ -1237,7 +1251,7 @@ impl Validator<'_> {
         );
         self.generator_fields(i, t);
         let generator = t.generator.name();
-        let need = |v: &mut Self, value: &Option<String>, field: &str| -> GroupId {
+        let need = |v: &mut Self, value: &Option<String>, field: &str| -> Option<GroupId> {
             match value {
                 Some(name) => v.lookup(group_ids, "group", name, field_path!["topology", i, field]),
                 None => {
@@ -1245,25 +1259,33 @@ impl Validator<'_> {
                         field_path!["topology", i],
                         format!("missing field `{field}`: generator `{generator}` needs it"),
                     );
-                    0
+                    None
                 }
             }
         };
-        let size = |g: GroupId| groups.get(g as usize).map_or(0, |g| g.count);
+        // A group's size, for the checks that need it: they do not run for a group that
+        // is missing or unknown (reported), and the step is then dropped (`?` below, after
+        // every check has run).
+        let size = |g: Option<GroupId>| g.and_then(|g| groups.get(g as usize)).map(|g| g.count);
         // Long on purpose: one short arm per generator, side by side (the longer checks
         // are their own methods).
         let step = match t.generator {
-            GeneratorKind::AccessTree => TopologyStep::AccessTree {
-                children: need(self, &t.children, "children"),
-                parents: need(self, &t.parents, "parents"),
-                link,
-            },
+            GeneratorKind::AccessTree => {
+                let children = need(self, &t.children, "children");
+                let parents = need(self, &t.parents, "parents");
+                TopologyStep::AccessTree {
+                    children: children?,
+                    parents: parents?,
+                    link: link?,
+                }
+            }
             GeneratorKind::EdgeAggregation => {
                 let children = need(self, &t.children, "children");
                 let parents = need(self, &t.parents, "parents");
                 let uplinks = t.uplinks.unwrap_or(2);
-                let parent_count = size(parents);
-                if uplinks == 0 || uplinks > parent_count {
+                if let Some(parent_count) = size(parents)
+                    && (uplinks == 0 || uplinks > parent_count)
+                {
                     self.err(
                         field_path!["topology", i, "uplinks"],
                         format!(
@@ -1272,36 +1294,51 @@ impl Validator<'_> {
                     );
                 }
                 TopologyStep::EdgeAggregation {
-                    children,
-                    parents,
+                    children: children?,
+                    parents: parents?,
                     uplinks,
-                    link,
+                    link: link?,
                 }
             }
-            GeneratorKind::Mesh => TopologyStep::Mesh {
-                groups: self.mesh(i, t, group_ids, groups),
-                link,
-            },
+            GeneratorKind::Mesh => {
+                let groups = self.mesh(i, t, group_ids, groups);
+                TopologyStep::Mesh {
+                    groups: groups?,
+                    link: link?,
+                }
+            }
             GeneratorKind::BarabasiAlbert => {
                 let group = need(self, &t.group, "group");
-                let (m, count) = (t.m.unwrap_or(2), size(group));
-                if m == 0 || m >= count {
+                let m = t.m.unwrap_or(2);
+                if let Some(count) = size(group)
+                    && (m == 0 || m >= count)
+                {
                     self.err(
                         field_path!["topology", i, "m"],
                         format!("expected 1 ≤ m < {count} (the group size), found {m}"),
                     );
                 }
-                TopologyStep::BarabasiAlbert { group, m, link }
+                TopologyStep::BarabasiAlbert {
+                    group: group?,
+                    m,
+                    link: link?,
+                }
             }
             GeneratorKind::ErdosRenyi => {
                 let group = need(self, &t.group, "group");
-                let links = self.erdos_renyi_links(i, t, size(group));
-                TopologyStep::ErdosRenyi { group, links, link }
+                let links = size(group).map(|count| self.erdos_renyi_links(i, t, count));
+                TopologyStep::ErdosRenyi {
+                    group: group?,
+                    links: links?,
+                    link: link?,
+                }
             }
             GeneratorKind::WattsStrogatz => {
                 let group = need(self, &t.group, "group");
-                let (k, count) = (t.k.unwrap_or(4), size(group));
-                if k == 0 || k % 2 == 1 || k >= count / 2 {
+                let k = t.k.unwrap_or(4);
+                if let Some(count) = size(group)
+                    && (k == 0 || k % 2 == 1 || k >= count / 2)
+                {
                     self.err(
                         field_path!["topology", i, "k"],
                         format!(
@@ -1310,22 +1347,28 @@ impl Validator<'_> {
                     );
                 }
                 let p = self.fraction(t.p.unwrap_or(0.1), field_path!["topology", i, "p"]);
-                TopologyStep::WattsStrogatz { group, k, p, link }
+                TopologyStep::WattsStrogatz {
+                    group: group?,
+                    k,
+                    p,
+                    link: link?,
+                }
             }
             GeneratorKind::Configuration => {
                 let group = need(self, &t.group, "group");
-                let degrees = self.degree_sequence(i, t, size(group));
+                let degrees = size(group).map(|count| self.degree_sequence(i, t, count));
                 TopologyStep::Configuration {
-                    group,
-                    degrees,
-                    link,
+                    group: group?,
+                    degrees: degrees?,
+                    link: link?,
                 }
             }
             GeneratorKind::EdgeList => {
                 let group = need(self, &t.group, "group");
-                let links = match &t.file {
-                    Some(file) => self.edge_list(i, file, size(group), origin),
-                    None => {
+                let links = match (&t.file, size(group)) {
+                    (Some(file), Some(count)) => self.edge_list(i, file, count, origin),
+                    (Some(_), None) => Vec::new(),
+                    (None, _) => {
                         self.err(
                             field_path!["topology", i],
                             "missing field `file`: generator `edge_list` needs it",
@@ -1334,9 +1377,9 @@ impl Validator<'_> {
                     }
                 };
                 TopologyStep::EdgeList {
-                    group,
+                    group: group?,
                     links: std::sync::Arc::new(links),
-                    link,
+                    link: link?,
                 }
             }
         };
@@ -1377,14 +1420,15 @@ impl Validator<'_> {
         }
     }
 
-    /// A `mesh` step's groups: at least one, and not too many nodes for a full mesh.
+    /// A `mesh` step's groups: at least one, and not too many nodes for a full mesh;
+    /// `None` when a name is unknown (reported).
     fn mesh(
         &mut self,
         i: usize,
         t: &TopologySpec,
         group_ids: &HashMap<String, u16>,
         groups: &[Group],
-    ) -> Vec<GroupId> {
+    ) -> Option<Vec<GroupId>> {
         let names = t.groups.clone().unwrap_or_default();
         if names.is_empty() {
             self.err(
@@ -1392,7 +1436,7 @@ impl Validator<'_> {
                 "missing field `groups`: generator `mesh` needs at least one group",
             );
         }
-        let ids: Vec<GroupId> = names
+        let ids: Vec<Option<GroupId>> = names
             .iter()
             .enumerate()
             .map(|(j, g)| {
@@ -1404,8 +1448,10 @@ impl Validator<'_> {
                 )
             })
             .collect();
+        // The known groups' nodes: at least the mesh's size.
         let size: u64 = ids
             .iter()
+            .flatten()
             .filter_map(|&g| groups.get(g as usize))
             .map(|g| u64::from(g.count))
             .sum();
@@ -1417,7 +1463,7 @@ impl Validator<'_> {
                 ),
             );
         }
-        ids
+        ids.into_iter().collect()
     }
 
     /// An `erdos_renyi` step's number of links, from its mean degree.
@@ -1545,6 +1591,8 @@ impl Validator<'_> {
         links
     }
 
+    /// A `[[flow]]`: its groups, service, rate and class; `None` when it names an
+    /// unknown group or service (reported).
     fn flow(
         &mut self,
         i: usize,
@@ -1553,19 +1601,21 @@ impl Validator<'_> {
         group_ids: &HashMap<String, u16>,
         service_ids: &HashMap<String, u16>,
         groups: &[Group],
-    ) -> Flow {
+    ) -> Option<Flow> {
         let p = |field: &str| field_path!["flow", i, field];
         let clients = self.lookup(group_ids, "group", &f.clients, p("clients"));
         let servers = self.lookup(group_ids, "group", &f.servers, p("servers"));
-        let offered = groups
-            .get(servers as usize)
-            .map_or(&[][..], |g| &g.services[..]);
+        // The server group's services, where the group and all its services are known.
+        let offered = servers
+            .filter(|&g| self.resolved(g))
+            .and_then(|g| groups.get(g as usize))
+            .map(|g| &g.services[..]);
+        // `None`: a service named and unknown (reported); `Some(None)`: none at all.
         let service = match &f.service {
-            None => offered.first().copied(),
+            None => Some(offered.and_then(|o| o.first().copied())),
             Some(name) => {
                 let id = self.lookup(service_ids, "service", name, p("service"));
-                if service_ids.contains_key(name)
-                    && group_ids.contains_key(&f.servers)
+                if let (Some(id), Some(offered)) = (id, offered)
                     && !offered.contains(&id)
                 {
                     let names: Vec<&str> = offered
@@ -1586,7 +1636,7 @@ impl Validator<'_> {
                         ),
                     );
                 }
-                Some(id)
+                id.map(Some)
             }
         };
         let kbps = f.rate.bits_per_second() / 1000;
@@ -1612,19 +1662,19 @@ impl Validator<'_> {
         let budget = f
             .latency_budget
             .or((f.class == FlowClass::XrStream).then_some(traffic.xr_latency_budget));
-        Flow {
+        Some(Flow {
             name: f.name.clone(),
             class: f.class,
-            clients,
-            servers,
-            service,
+            clients: clients?,
+            servers: servers?,
+            service: service?,
             direction: f.direction,
             rate_kbps: kbps.clamp(1, u64::from(u32::MAX)) as u32,
             share,
             priority: f.priority.unwrap_or(f.class.default_priority()),
             latency_budget_us: budget.map(SimDuration::as_micros),
             diurnal: f.diurnal,
-        }
+        })
     }
 
     fn traffic(&mut self, t: &TrafficSpec) -> Traffic {

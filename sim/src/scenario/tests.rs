@@ -1141,3 +1141,162 @@ fn every_bundled_strategy_applies_to_every_scenario_with_zone_kinds() {
         }
     }
 }
+
+/// The names a TOML text declares (`name = "..."` lines).
+fn declared_names(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .collect()
+}
+
+/// Misspells, one at a time, every quoted reference to one of `declared` in `text`
+/// (outside comments and `name = ` lines) and checks that `validate` gives exactly one
+/// error, on that line, naming the misspelled name; returns how many were checked and a
+/// description of each that gave something else.
+fn misspell_each_reference(
+    origin: &str,
+    text: &str,
+    declared: &[&str],
+    validate: impl Fn(&str) -> Result<Scenario, ScenarioError>,
+) -> (usize, Vec<String>) {
+    let (mut checked, mut wrong) = (0, Vec::new());
+    let lines: Vec<&str> = text.lines().collect();
+    for (at, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("name ") {
+            continue;
+        }
+        // The line's code, before a comment (a `#` outside quotes).
+        let mut inside = false;
+        let code = line
+            .char_indices()
+            .find(|&(_, c)| {
+                inside ^= c == '"';
+                c == '#' && !inside
+            })
+            .map_or(*line, |(k, _)| &line[..k]);
+        let quoted: Vec<(usize, &str)> = code
+            .match_indices('"')
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+            .chunks_exact(2)
+            .map(|q| (q[0] + 1, &line[q[0] + 1..q[1]]))
+            .filter(|(_, s)| declared.contains(s))
+            .collect();
+        for (k, name) in quoted {
+            let typo = format!("{name}-typo");
+            let mut edited = lines.clone();
+            let changed = format!("{}{typo}{}", &line[..k], &line[k + name.len()..]);
+            edited[at] = &changed;
+            let d = match validate(&edited.join("\n")) {
+                Err(ScenarioError::Invalid { diagnostics, .. }) => diagnostics,
+                Err(e) => panic!("{origin}:{}: `{typo}`: unexpected error {e}", at + 1),
+                Ok(_) => panic!("{origin}:{}: `{typo}` accepted", at + 1),
+            };
+            if !(d.len() == 1 && d[0].line == at + 1 && d[0].message.contains(&format!("`{typo}`")))
+            {
+                let said: Vec<String> = d
+                    .iter()
+                    .map(|d| format!("{}:{}: {}", d.line, d.field, d.message))
+                    .collect();
+                wrong.push(format!("{origin}:{}: `{typo}` gave {said:#?}", at + 1));
+            }
+            checked += 1;
+        }
+    }
+    (checked, wrong)
+}
+
+/// Every reference to a declared name in every bundled scenario, misspelled one at a
+/// time, gives exactly one error, on that reference: validation never goes on with a
+/// stand-in (group 0, zone 0) and reports a false second problem about it (as a
+/// misspelled cryptojacking `target` did, with an error about group 0's node kind).
+#[test]
+fn each_misspelled_reference_in_a_scenario_gives_exactly_one_error() {
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for b in crate::bundled::ALL {
+        let (n, w) = misspell_each_reference(b.name, b.text, &declared_names(b.text), |text| {
+            Scenario::from_toml_str(text, b.name)
+        });
+        checked += n;
+        wrong.extend(w);
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked}:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(checked > 1000, "only {checked} references checked");
+}
+
+/// The same for every bundled strategy, on the venue it is written for: a misspelled
+/// zone, group, service or segment is one error.
+#[test]
+fn each_misspelled_reference_in_a_strategy_gives_exactly_one_error() {
+    let venue = crate::bundled::ALL
+        .iter()
+        .find(|b| b.name == "metaverse-under-siege")
+        .expect("the strategies' venue is bundled");
+    let scenario = Scenario::from_toml_str(venue.text, venue.name).expect("venue is valid");
+    // An allow rule that lists services: a misspelled segment once stood for segment 0
+    // (`users`), which runs no `notebook`, and gave a second error.
+    let listed = crate::bundled::Bundled {
+        name: "allow-listed-services",
+        text: r#"[strategy]
+name = "allow-listed-services"
+
+[[defense.segmentation.segment]]
+name = "users"
+zones = ["kind:users"]
+
+[[defense.segmentation.segment]]
+name = "rest"
+zones = ["kind:iot", "kind:edge", "kind:datacenter", "kind:trust", "kind:internet"]
+
+[[defense.segmentation.allow]]
+from = "users"
+to = "rest"
+services = ["notebook", "https"]
+"#,
+    };
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for b in crate::bundled::STRATEGIES.iter().chain([&listed]) {
+        let mut declared = declared_names(venue.text);
+        declared.extend(declared_names(b.text));
+        let (n, w) = misspell_each_reference(b.name, b.text, &declared, |text| {
+            scenario.clone().with_strategy(text, b.name)
+        });
+        checked += n;
+        wrong.extend(w);
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked}:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(checked >= 10, "only {checked} references checked");
+}
+
+/// A group whose zone or service is misspelled is incomplete: checks that read its zone
+/// (which segment holds it) or its services (can a worm exploit it) skip it, so the
+/// misspelling is the one error.
+#[test]
+fn a_group_with_an_unknown_name_is_not_checked_further() {
+    // Zone 0 holds no group and no segment: a stand-in zone 0 would be in none.
+    let segmented = format!(
+        "{}\n[[defense.segmentation.segment]]\nname = \"all\"\nzones = [\"lan\"]\n",
+        GOOD.replace("[[zone]]\n", "[[zone]]\nname = \"spare\"\n\n[[zone]]\n")
+    );
+    Scenario::from_toml_str(&segmented, "good.toml").expect("segmented GOOD is valid");
+    let text = segmented.replace("zone = \"lan\"\nservices", "zone = \"lna\"\nservices");
+    let d = one_error(&text);
+    assert_eq!(d.field, "group[0].zone", "{d:?}");
+
+    let aimed = GOOD.replace("scan_rate = 1\n", "scan_rate = 1\nservice = \"telnet\"\n");
+    Scenario::from_toml_str(&aimed, "good.toml").expect("a worm aimed at telnet is valid");
+    let text = aimed.replace("services = [\"telnet\"]", "services = [\"telnot\"]");
+    let d = one_error(&text);
+    assert_eq!(d.field, "group[0].services[0]", "{d:?}");
+}

@@ -394,8 +394,7 @@ impl Validator<'_> {
         let mut selected = Vec::new();
         for (j, entry) in names.iter().enumerate() {
             let Some(kind) = entry.strip_prefix(BY_KIND) else {
-                let id = self.lookup(ids, what, entry, at(j));
-                if ids.contains_key(entry) {
+                if let Some(id) = self.lookup(ids, what, entry, at(j)) {
                     selected.push((id, j));
                 }
                 continue;
@@ -465,6 +464,7 @@ impl Scenario {
             locator: &locator,
             diagnostics: Vec::new(),
             warnings: Vec::new(),
+            unresolved_groups: Vec::new(),
         };
         let zone_ids: HashMap<String, u16> = self
             .zones

@@ -103,7 +103,7 @@ impl Validator<'_> {
             let mut members: Vec<(GroupId, Vec<Seg>)> = Vec::new();
             for (zone, j) in self.zone_list(&seg.zones, cx, |j| p("zones", j)) {
                 for (g, group) in groups.iter().enumerate() {
-                    if group.zone == zone {
+                    if group.zone == zone && self.resolved(g as GroupId) {
                         members.push((g as GroupId, p("zones", j)));
                     }
                 }
@@ -125,7 +125,8 @@ impl Validator<'_> {
             }
         }
         for (g, seg) in segment_of_group.iter().enumerate() {
-            if seg.is_none() {
+            // A group whose zone is unknown (reported) may belong to a zone's segment.
+            if seg.is_none() && self.resolved(g as GroupId) {
                 self.err(
                     field_path!["defense", "segmentation", "segment"],
                     format!(
@@ -177,9 +178,9 @@ impl Validator<'_> {
                 &a.to,
                 field_path!["defense", "segmentation", "allow", j, "to"],
             );
-            if (from as usize) >= n || (to as usize) >= n {
+            let (Some(from), Some(to)) = (from, to) else {
                 continue;
-            }
+            };
             let mut pairs = vec![(from, to)];
             if a.both_ways {
                 pairs.push((to, from));
@@ -207,16 +208,20 @@ impl Validator<'_> {
                 let service = if every {
                     None
                 } else {
-                    let id = self.lookup(names.services, "service", name, at.clone());
-                    if !names.services.contains_key(name) {
+                    let Some(id) = self.lookup(names.services, "service", name, at.clone()) else {
                         continue;
-                    }
+                    };
                     Some(id)
                 };
                 let mut found = false;
                 for &(f, t) in &pairs {
                     for (g, group) in groups.iter().enumerate() {
                         if segment_of_group[g] != t {
+                            continue;
+                        }
+                        if !self.resolved(g as GroupId) {
+                            // Its services are not all known (reported): it may run it.
+                            found = true;
                             continue;
                         }
                         let adm = &mut admitted[f as usize * groups.len() + g];
