@@ -138,7 +138,7 @@ fn a_malformed_scenario_gets_file_line_column_field_and_exit_2() {
         let err = text(&out.stderr);
         assert!(
             err.contains(&format!(
-                "bad.toml:{line}:8: field `group[0].zone`: unknown zone `campus-vr`"
+                "bad.toml:{line}:8: field `group[0].zone`: unknown zone `campus-vr` (did you mean `campus-xr`?); expected one of"
             )),
             "{cmd}: {err}"
         );
@@ -169,7 +169,7 @@ fn a_misspelled_campaign_target_is_exactly_one_error() {
     let err = text(&out.stderr);
     assert!(
         err.contains(&format!(
-            "bad.toml:{line}:10: field `campaign[0].target`: unknown group `gpu-rendr`"
+            "bad.toml:{line}:10: field `campaign[0].target`: unknown group `gpu-rendr` (did you mean `gpu-render`?)"
         )),
         "{err}"
     );

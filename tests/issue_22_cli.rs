@@ -440,7 +440,9 @@ fn bundled_strategies_apply_to_other_scenarios_by_role() {
     let err = text(&o.stderr);
     assert!(
         err.contains("typo.toml:6:10")
-            && err.contains("unknown zone kind `io`; expected one of: users, iot"),
+            && err.contains(
+                "unknown zone kind `io` (did you mean `iot`?); expected one of: users, iot"
+            ),
         "{err}"
     );
 }

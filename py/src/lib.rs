@@ -609,7 +609,11 @@ fn scenario_text(name: &str) -> PyResult<&'static str> {
     bundled::get(name).map(|b| b.text).ok_or_else(|| {
         let names: Vec<&str> = bundled::ALL.iter().map(|b| b.name).collect();
         PyValueError::new_err(format!(
-            "no bundled scenario `{name}`: expected one of {}",
+            "no bundled scenario `{name}`{}: expected one of {}",
+            paraverse_sim::scenario::did_you_mean(paraverse_sim::scenario::closest(
+                name,
+                names.iter().copied()
+            )),
             names.join(", ")
         ))
     })

@@ -91,6 +91,10 @@ def test_bad_input_raises_scenario_error_with_file_line_and_field(tmp_path):
     assert isinstance(e.value, ValueError)
     with pytest.raises(paraverse.ScenarioError, match="no bundled strategy|strateg"):
         paraverse.Universe(strategy="no-such-strategy")
+    with pytest.raises(paraverse.ScenarioError, match="did you mean `zero-trust`"):
+        paraverse.Universe(strategy="zero-trst")
+    with pytest.raises(ValueError, match="did you mean `metaverse-campus`"):
+        paraverse.scenario_text("metaverse-campsu")
     with pytest.raises(ValueError):
         paraverse.Universe(backend="quantum")
     with pytest.raises(ValueError):

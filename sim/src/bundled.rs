@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::scenario::{Scenario, ScenarioError, read_input};
+use crate::scenario::{Scenario, ScenarioError, closest, read_input};
 
 /// A scenario shipped with paraverse.
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +173,7 @@ pub fn strategy_text(arg: &Path) -> Result<(String, String), ScenarioError> {
     match named(STRATEGIES, &name, "strategies/") {
         Some(b) => Ok((b.text.to_owned(), format!("<bundled strategy:{}>", b.name))),
         None => Err(ScenarioError::StrategyNotFound {
+            closest: closest(&name, STRATEGIES.iter().map(|b| b.name)).map(str::to_owned),
             name: name.into_owned(),
             known: names(STRATEGIES),
         }),
@@ -208,6 +209,7 @@ pub fn load(arg: Option<&str>) -> Result<Scenario, ScenarioError> {
     match named(ALL, arg, "scenarios/") {
         Some(b) => Scenario::from_toml_str(b.text, &format!("<bundled:{}>", b.name)),
         None => Err(ScenarioError::NotFound {
+            closest: closest(arg, ALL.iter().map(|b| b.name)).map(str::to_owned),
             name: arg.to_owned(),
             known: names(ALL),
         }),

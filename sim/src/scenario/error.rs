@@ -50,21 +50,52 @@ pub enum ScenarioError {
         diagnostics: Vec<Diagnostic>,
     },
     /// No bundled strategy has this name and no file has this path.
-    #[error("no strategy file `{name}` and no bundled strategy of that name (bundled: {known})")]
+    #[error(
+        "no strategy file `{name}` and no bundled strategy of that name{} (bundled: {known})",
+        did_you_mean(closest.as_deref())
+    )]
     StrategyNotFound {
         /// What was asked for.
         name: String,
+        /// The bundled name it most likely misspells.
+        closest: Option<String>,
         /// The bundled names.
         known: String,
     },
     /// No bundled scenario has this name and no file has this path.
-    #[error("no scenario file `{name}` and no bundled scenario of that name (bundled: {known})")]
+    #[error(
+        "no scenario file `{name}` and no bundled scenario of that name{} (bundled: {known})",
+        did_you_mean(closest.as_deref())
+    )]
     NotFound {
         /// What was asked for.
         name: String,
+        /// The bundled name it most likely misspells.
+        closest: Option<String>,
         /// The bundled names.
         known: String,
     },
+}
+
+/// The known name an unknown one most likely misspells: the nearest by edit distance
+/// (letters inserted, deleted, replaced or swapped), if at most a third of its letters
+/// (at least one) differ; ties go to the first in `known`.
+pub fn closest<'k>(name: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    let limit = (name.chars().count() / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for k in known {
+        let d = strsim::damerau_levenshtein(name, k);
+        if d <= limit && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| k)
+}
+
+/// ` (did you mean `NAME`?)` for a likely misspelling, else nothing: the part of an
+/// unknown-name message that names the fix.
+pub fn did_you_mean(closest: Option<&str>) -> String {
+    closest.map_or_else(String::new, |k| format!(" (did you mean `{k}`?)"))
 }
 
 pub(crate) fn render(origin: &str, diagnostics: &[Diagnostic]) -> String {

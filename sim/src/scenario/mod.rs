@@ -44,7 +44,10 @@ pub use defense::{
     Defense, Detection, Hardening, NO_ZONE, Param, ParamRange, Patching, PoisonFilter, Privacy,
     Quarantine, SPACE, Segmentation, StepUp, ZeroTrust, param,
 };
-pub use error::{Diagnostic, Locator, MAX_INPUT_BYTES, ScenarioError, Seg, parse_toml, read_input};
+pub use error::{
+    Diagnostic, Locator, MAX_INPUT_BYTES, ScenarioError, Seg, closest, did_you_mean, parse_toml,
+    read_input,
+};
 pub use file::*;
 
 use crate::field_path;
@@ -847,12 +850,13 @@ impl Validator<'_> {
             None => {
                 let mut known: Vec<&str> = map.keys().map(String::as_str).collect();
                 known.sort_unstable();
+                let hint = did_you_mean(closest(name, known.iter().copied()));
                 let known = if known.is_empty() {
                     format!("none is declared; add a [[{what}]] table")
                 } else {
                     format!("expected one of: {}", known.join(", "))
                 };
-                self.err(path, format!("unknown {what} `{name}`; {known}"));
+                self.err(path, format!("unknown {what} `{name}`{hint}; {known}"));
                 None
             }
         }

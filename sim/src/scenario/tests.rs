@@ -1110,7 +1110,7 @@ fn unknown_kinds_are_errors_that_list_the_kinds() {
     let e = siege.with_strategy(text, "x.toml").unwrap_err().to_string();
     assert!(
         e.contains("x.toml:6:10")
-            && e.contains("unknown zone kind `iott`; expected one of: users, iot, edge, datacenter, trust, internet"),
+            && e.contains("unknown zone kind `iott` (did you mean `iot`?); expected one of: users, iot, edge, datacenter, trust, internet"),
         "{e}"
     );
     assert!(
@@ -1299,4 +1299,41 @@ fn a_group_with_an_unknown_name_is_not_checked_further() {
     let text = aimed.replace("services = [\"telnet\"]", "services = [\"telnot\"]");
     let d = one_error(&text);
     assert_eq!(d.field, "group[0].services[0]", "{d:?}");
+}
+
+#[test]
+fn an_unknown_name_suggests_the_known_one_it_likely_misspells() {
+    let known = ["gpu-render", "gateways", "lan", "zero-trust", "ztna"];
+    let k = known.iter().copied();
+    assert_eq!(closest("gpu-rendr", k.clone()), Some("gpu-render"));
+    assert_eq!(
+        closest("zreo-trust", k.clone()),
+        Some("zero-trust"),
+        "a swap is one edit"
+    );
+    assert_eq!(closest("GATEWAYS", k.clone()), None, "case is eight edits");
+    assert_eq!(closest("dmz", k.clone()), None, "too far to be a typo");
+    assert_eq!(closest("lna", k.clone()), Some("lan"));
+    assert_eq!(closest("x", std::iter::empty()), None);
+    assert_eq!(did_you_mean(Some("lan")), " (did you mean `lan`?)");
+    assert_eq!(did_you_mean(None), "");
+
+    let d = one_error(&GOOD.replace("zone = \"lan\"\nservices", "zone = \"lna\"\nservices"));
+    assert!(
+        d.message
+            .contains("unknown zone `lna` (did you mean `lan`?); expected one of: lan"),
+        "{}",
+        d.message
+    );
+    let e = crate::bundled::load(Some("campaign-intrusoin"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no bundled scenario of that name (did you mean `campaign-intrusion`?)"),
+        "{e}"
+    );
+    let e = crate::bundled::strategy_text(std::path::Path::new("zero-trst"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("(did you mean `zero-trust`?)"), "{e}");
 }

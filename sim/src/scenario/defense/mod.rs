@@ -404,8 +404,9 @@ impl Validator<'_> {
                 self.err(
                     at(j),
                     format!(
-                        "unknown {} kind `{kind}`; expected one of: {}",
+                        "unknown {} kind `{kind}`{}; expected one of: {}",
                         kinds.label,
+                        did_you_mean(closest(kind, known.iter().copied())),
                         known.join(", ")
                     ),
                 );
