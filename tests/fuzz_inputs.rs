@@ -358,3 +358,94 @@ fn fuzz_import_inputs() {
         run(&scan, &k8s, &nvd, input)
     });
 }
+
+/// Values of each type a scenario reads, at their edges: what validation accepts must
+/// build and run.
+const INTEGERS: &[&str] = &["0", "1", "2", "3", "255", "65535", "4294967295", "1000000"];
+const FLOATS: &[&str] = &["0.0", "1.0", "1e-9", "0.999999", "1e6", "0.5"];
+const MAGNITUDES: &[&str] = &["0", "1", "0.001", "1000000", "4294967", "0.5"];
+
+/// One value of a bundled scenario's `key = value` lines replaced by an extreme of its own
+/// type (an integer, a float, the number of a quantity like "10 Mbit/s"), one or two at
+/// a time: validation must refuse it, or the world must build and run up to 150 ticks
+/// (25 minutes of 10 s ticks: past the campaigns' starts) without panicking. The
+/// parsers' fuzzing above stops at validation; this goes on into the world. Worlds above
+/// 20,000 nodes are skipped; `cases() / 3` cases (1,000 by default), most of them valid.
+#[test]
+fn fuzz_extreme_values_run() {
+    use paraverse_attackers::AttackerPlugin;
+    use paraverse_defenders::DefenderPlugin;
+    use paraverse_sim::universe::Universe;
+
+    let n = cases() / 3;
+    let mut rng = Rng(seed() ^ paraverse_sim::rng::fnv1a(b"extreme values"));
+    let corpus: Vec<_> = paraverse_sim::bundled::ALL
+        .iter()
+        .filter(|b| b.name != "smart-city-1m")
+        .collect();
+    let (mut ran, mut crashes) = (0, Vec::new());
+    for case in 0..n {
+        let b = corpus[rng.below(corpus.len())];
+        let lines: Vec<&str> = b.text.lines().collect();
+        let values: Vec<usize> = (0..lines.len())
+            .filter(|&i| {
+                let l = lines[i].trim_start();
+                !l.starts_with(['#', '[']) && !l.starts_with("name") && l.contains(" = ")
+            })
+            .collect();
+        let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        for _ in 0..1 + rng.below(2) {
+            let at = values[rng.below(values.len())];
+            let (key, value) = edited[at].split_once(" = ").expect("a value line");
+            let value = value.trim();
+            let pick = |rng: &mut Rng, from: &[&str]| from[rng.below(from.len())].to_owned();
+            let new = if value.parse::<i64>().is_ok() {
+                pick(&mut rng, INTEGERS)
+            } else if value.parse::<f64>().is_ok() {
+                pick(&mut rng, FLOATS)
+            } else if let Some((_, unit)) = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .and_then(|q| q.split_once(' '))
+                .filter(|(number, _)| number.parse::<f64>().is_ok())
+            {
+                format!("\"{} {unit}\"", pick(&mut rng, MAGNITUDES))
+            } else {
+                continue;
+            };
+            edited[at] = format!("{key} = {new}");
+        }
+        let Ok(scenario) = Scenario::from_toml_str(&edited.join("\n"), b.name) else {
+            continue;
+        };
+        if scenario.node_count > 20_000 {
+            continue;
+        }
+        ran += 1;
+        let ticks = scenario.ticks.min(150);
+        let scenario = scenario.with_ticks(ticks);
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            if let Ok(mut u) = Universe::build(scenario, &[&AttackerPlugin, &DefenderPlugin]) {
+                u.run(|_| {});
+                let _ = u.finish().summary_json();
+            }
+        }));
+        if run.is_err() {
+            crashes.push(case);
+        }
+    }
+    eprintln!(
+        "fuzz extreme values: {n} cases, {ran} valid runs, {} crashes (seed {})",
+        crashes.len(),
+        seed()
+    );
+    assert!(
+        ran > n / 4,
+        "only {ran} of {n} cases were valid: the mutation is off"
+    );
+    assert!(
+        crashes.is_empty(),
+        "extreme values: cases {crashes:?} panicked (PARAVERSE_FUZZ_SEED={})",
+        seed()
+    );
+}
