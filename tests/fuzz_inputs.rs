@@ -365,24 +365,23 @@ const INTEGERS: &[&str] = &["0", "1", "2", "3", "255", "65535", "4294967295", "1
 const FLOATS: &[&str] = &["0.0", "1.0", "1e-9", "0.999999", "1e6", "0.5"];
 const MAGNITUDES: &[&str] = &["0", "1", "0.001", "1000000", "4294967", "0.5"];
 
-/// One value of a bundled scenario's `key = value` lines replaced by an extreme of its own
+/// One value of a bundled file's `key = value` lines replaced by an extreme of its own
 /// type (an integer, a float, the number of a quantity like "10 Mbit/s"), one or two at
 /// a time: validation must refuse it, or the world must build and run up to 150 ticks
 /// (25 minutes of 10 s ticks: past the campaigns' starts) without panicking. The
-/// parsers' fuzzing above stops at validation; this goes on into the world. Worlds above
-/// 20,000 nodes are skipped; `cases() / 3` cases (1,000 by default), most of them valid.
-#[test]
-fn fuzz_extreme_values_run() {
+/// parsers' fuzzing above stops at validation; this goes on into the world. `resolve`
+/// makes the scenario of an edited file; worlds above 20,000 nodes are skipped.
+fn fuzz_extreme_values(
+    name: &str,
+    corpus: &[&paraverse_sim::bundled::Bundled],
+    resolve: &dyn Fn(&str, &str) -> Option<Scenario>,
+) {
     use paraverse_attackers::AttackerPlugin;
     use paraverse_defenders::DefenderPlugin;
     use paraverse_sim::universe::Universe;
 
     let n = cases() / 3;
-    let mut rng = Rng(seed() ^ paraverse_sim::rng::fnv1a(b"extreme values"));
-    let corpus: Vec<_> = paraverse_sim::bundled::ALL
-        .iter()
-        .filter(|b| b.name != "smart-city-1m")
-        .collect();
+    let mut rng = Rng(seed() ^ paraverse_sim::rng::fnv1a(name.as_bytes()));
     let (mut ran, mut crashes) = (0, Vec::new());
     for case in 0..n {
         let b = corpus[rng.below(corpus.len())];
@@ -415,7 +414,7 @@ fn fuzz_extreme_values_run() {
             };
             edited[at] = format!("{key} = {new}");
         }
-        let Ok(scenario) = Scenario::from_toml_str(&edited.join("\n"), b.name) else {
+        let Some(scenario) = resolve(&edited.join("\n"), b.name) else {
             continue;
         };
         if scenario.node_count > 20_000 {
@@ -435,17 +434,41 @@ fn fuzz_extreme_values_run() {
         }
     }
     eprintln!(
-        "fuzz extreme values: {n} cases, {ran} valid runs, {} crashes (seed {})",
+        "fuzz {name}: {n} cases, {ran} valid runs, {} crashes (seed {})",
         crashes.len(),
         seed()
     );
     assert!(
         ran > n / 4,
-        "only {ran} of {n} cases were valid: the mutation is off"
+        "{name}: only {ran} of {n} cases were valid: the mutation is off"
     );
     assert!(
         crashes.is_empty(),
-        "extreme values: cases {crashes:?} panicked (PARAVERSE_FUZZ_SEED={})",
+        "{name}: cases {crashes:?} panicked (PARAVERSE_FUZZ_SEED={})",
         seed()
     );
+}
+
+/// Extreme values in every bundled scenario but the 1M city: `cases() / 3` cases (1,000
+/// by default), most of them valid.
+#[test]
+fn fuzz_extreme_values_run() {
+    let corpus: Vec<_> = paraverse_sim::bundled::ALL
+        .iter()
+        .filter(|b| b.name != "smart-city-1m")
+        .collect();
+    fuzz_extreme_values("extreme values", &corpus, &|text, origin| {
+        Scenario::from_toml_str(text, origin).ok()
+    });
+}
+
+/// Extreme values in every bundled strategy, on the venue they are written for (the
+/// defenses' intervals, thresholds, rates and budgets at their edges).
+#[test]
+fn fuzz_extreme_strategy_values_run() {
+    let venue = paraverse_sim::bundled::load(Some("metaverse-under-siege")).unwrap();
+    let corpus: Vec<_> = paraverse_sim::bundled::STRATEGIES.iter().collect();
+    fuzz_extreme_values("extreme strategy values", &corpus, &|text, origin| {
+        venue.clone().with_strategy(text, origin).ok()
+    });
 }
