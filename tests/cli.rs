@@ -120,17 +120,26 @@ fn thread_count_does_not_change_the_files() {
     }
 }
 
+/// A folder holding bad.toml: the repository's `scenarios/NAME.toml` with the first
+/// `from` replaced by `to`, and the line of bad.toml where `misspelt` first appears.
+fn misspelt_copy(name: &str, from: &str, to: &str, misspelt: &str) -> (tempfile::TempDir, usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(repo().join(format!("scenarios/{name}.toml"))).unwrap();
+    let bad = good.replacen(from, to, 1);
+    assert_ne!(bad, good, "{name}.toml holds `{from}`");
+    let line = bad.lines().position(|l| l.contains(misspelt)).unwrap() + 1;
+    std::fs::write(tmp.path().join("bad.toml"), &bad).unwrap();
+    (tmp, line)
+}
+
 #[test]
 fn a_malformed_scenario_gets_file_line_column_field_and_exit_2() {
-    let tmp = tempfile::tempdir().unwrap();
-    let good = std::fs::read_to_string(repo().join("scenarios/metaverse-campus.toml")).unwrap();
-    let bad = good.replacen(
+    let (tmp, line) = misspelt_copy(
+        "metaverse-campus",
         "zone = \"campus-xr\"\nservices",
         "zone = \"campus-vr\"\nservices",
-        1,
+        "campus-vr",
     );
-    let line = bad.lines().position(|l| l.contains("campus-vr")).unwrap() + 1;
-    std::fs::write(tmp.path().join("bad.toml"), &bad).unwrap();
 
     for cmd in ["validate", "run"] {
         let out = paraverse(&[cmd, "bad.toml"], tmp.path());
@@ -157,13 +166,12 @@ fn a_malformed_scenario_gets_file_line_column_field_and_exit_2() {
 /// validator once put in its place (`headsets`, group 0, "holds xr_headset nodes").
 #[test]
 fn a_misspelled_campaign_target_is_exactly_one_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let good =
-        std::fs::read_to_string(repo().join("scenarios/campaign-cryptojacking.toml")).unwrap();
-    let bad = good.replacen("target = \"gpu-render\"", "target = \"gpu-rendr\"", 1);
-    assert_ne!(bad, good, "the scenario names its target");
-    let line = bad.lines().position(|l| l.contains("gpu-rendr")).unwrap() + 1;
-    std::fs::write(tmp.path().join("bad.toml"), &bad).unwrap();
+    let (tmp, line) = misspelt_copy(
+        "campaign-cryptojacking",
+        "target = \"gpu-render\"",
+        "target = \"gpu-rendr\"",
+        "gpu-rendr",
+    );
     let out = paraverse(&["validate", "bad.toml"], tmp.path());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let err = text(&out.stderr);

@@ -359,8 +359,8 @@ fn fuzz_import_inputs() {
     });
 }
 
-/// Values of each type a scenario reads, at their edges: what validation accepts must
-/// build and run.
+// Values of each type a scenario reads, at their edges: what validation accepts must
+// build and run.
 const INTEGERS: &[&str] = &["0", "1", "2", "3", "255", "65535", "4294967295", "1000000"];
 const FLOATS: &[&str] = &["0.0", "1.0", "1e-9", "0.999999", "1e6", "0.5"];
 const MAGNITUDES: &[&str] = &["0", "1", "0.001", "1000000", "4294967", "0.5"];

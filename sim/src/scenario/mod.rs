@@ -605,12 +605,7 @@ impl Scenario {
             diagnostics,
         };
         let file: ScenarioFile = parse_toml(text, origin, &locator)?;
-        let mut v = Validator {
-            locator: &locator,
-            diagnostics: Vec::new(),
-            warnings: Vec::new(),
-            unresolved_groups: Vec::new(),
-        };
+        let mut v = Validator::new(&locator);
         let mut scenario = v.resolve(file, text, origin);
         scenario.warnings.sort_by_key(|d| (d.line, d.column));
         if v.diagnostics.is_empty() {
@@ -775,7 +770,17 @@ struct Validator<'a> {
     unresolved_groups: Vec<GroupId>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    /// A validator of the text `locator` points into, with nothing reported yet.
+    fn new(locator: &'a Locator<'a>) -> Self {
+        Validator {
+            locator,
+            diagnostics: Vec::new(),
+            warnings: Vec::new(),
+            unresolved_groups: Vec::new(),
+        }
+    }
+
     /// Whether group `g`'s zone and services all resolved (see `unresolved_groups`).
     fn resolved(&self, g: GroupId) -> bool {
         !self.unresolved_groups.contains(&g)

@@ -1249,10 +1249,8 @@ fn each_misspelled_reference_in_a_scenario_gives_exactly_one_error() {
 /// zone, group, service or segment is one error.
 #[test]
 fn each_misspelled_reference_in_a_strategy_gives_exactly_one_error() {
-    let venue = crate::bundled::ALL
-        .iter()
-        .find(|b| b.name == "metaverse-under-siege")
-        .expect("the strategies' venue is bundled");
+    let venue =
+        crate::bundled::get("metaverse-under-siege").expect("the strategies' venue is bundled");
     let scenario = Scenario::from_toml_str(venue.text, venue.name).expect("venue is valid");
     // An allow rule that lists services: a misspelled segment once stood for segment 0
     // (`users`), which runs no `notebook`, and gave a second error.

@@ -461,12 +461,7 @@ impl Scenario {
             diagnostics,
         };
         let file: StrategyFile = parse_toml(text, origin, &locator)?;
-        let mut v = Validator {
-            locator: &locator,
-            diagnostics: Vec::new(),
-            warnings: Vec::new(),
-            unresolved_groups: Vec::new(),
-        };
+        let mut v = Validator::new(&locator);
         let zone_ids: HashMap<String, u16> = self
             .zones
             .iter()
