@@ -1,9 +1,13 @@
-//! Command-line arguments (clap). Parsing only; `main.rs` turns them into actions.
+//! Command-line arguments (clap). Parsing only, into typed values: `main.rs` dispatches
+//! them, `world.rs` turns [`WorldArgs`] into a scenario and a universe.
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use paraverse_sim::traffic::BackendChoice;
 use paraverse_sim::units::SimDuration;
+use paraverse_viz::View;
 
 /// paraverse: a parallel-security cyber range, a software twin of a metaverse network
 /// where simulated attackers meet simulated defenders.
@@ -161,6 +165,29 @@ pub enum Command {
     Shadow(ShadowArgs),
 }
 
+/// The world a command simulates: which scenario, under which defenses, from which seed,
+/// on how many threads and which traffic backend. `run`, `watch` and `view` flatten it,
+/// so the three spell these options alike; `world.rs` builds the scenario and the universe.
+#[derive(Debug, Args)]
+pub struct WorldArgs {
+    /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
+    pub scenario: Option<String>,
+    /// Defense strategy file, or a bundled strategy by name (`zero-trust`): its [defense.*]
+    /// sections replace the scenario's.
+    #[arg(long)]
+    pub strategy: Option<PathBuf>,
+    /// Seed of all randomness (default: the scenario's `general.seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Traffic backend: cpu (rayon), gpu (wgpu; Vulkan, or Mesa lavapipe without a GPU),
+    /// or auto (the GPU if an adapter exists, else the CPU). Results do not depend on it.
+    #[arg(long, default_value = "cpu", value_parser = backend())]
+    pub backend: BackendChoice,
+}
+
 /// Options of `paraverse import`.
 #[derive(Debug, Args)]
 #[command(
@@ -208,15 +235,10 @@ pub struct ImportArgs {
     after_help = "Window keys: drag pan, wheel zoom, space pause, n or → step, + / - speed, 0 reset view, b red/blue team, click a node for its state, q quit.\n\nColours: nodes slate healthy, green patched/hardened, yellow alerted, purple quarantined, orange down (encrypted or flooded), red compromised (red team only); links slate idle through blue to white saturated, thicker with load, magenta when attack traffic crosses them. Where nodes would be under a few pixels apart they are drawn as 3-pixel cells in their most severe state.\n\nExamples:\n  paraverse view metaverse-under-siege\n  paraverse view campaign-botnet-ddos --png ddos.png --at 120 --size 1200x900\n  paraverse view smart-city-1m --png city.png --at 10"
 )]
 pub struct ViewArgs {
-    /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
-    pub scenario: Option<String>,
-    /// Defense strategy file, or a bundled strategy by name (`zero-trust`): its [defense.*]
-    /// sections replace the scenario's.
-    #[arg(long)]
-    pub strategy: Option<PathBuf>,
-    /// Seed (default: the scenario's).
-    #[arg(long)]
-    pub seed: Option<u64>,
+    /// Scenario, strategy, seed, threads and traffic backend (the picture does not depend
+    /// on the backend or the threads).
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// Render offscreen into this PNG instead of opening a window (works on software
     /// Vulkan, e.g. Mesa lavapipe, without a display).
     #[arg(long)]
@@ -243,8 +265,8 @@ pub struct ViewArgs {
     /// Whose eyes: red sees ground truth (who is compromised, which flows are attacks);
     /// blue sees only its sensors (alerts, quarantines, outages, link loads). `b` in the
     /// window switches.
-    #[arg(long, default_value = "red", value_parser = ["red", "blue"])]
-    pub team: String,
+    #[arg(long, default_value = "red", value_parser = team())]
+    pub team: View,
     /// Window: start paused.
     #[arg(long)]
     pub paused: bool,
@@ -252,9 +274,6 @@ pub struct ViewArgs {
     /// runs and measurements).
     #[arg(long, conflicts_with = "png", value_parser = clap::value_parser!(u64).range(1..))]
     pub frames: Option<u64>,
-    /// Traffic backend: cpu, gpu or auto. The picture does not depend on it.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
-    pub backend: String,
     /// No progress bar and no summary line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -362,16 +381,9 @@ pub struct CheckArgs {
 /// Options of `paraverse run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
-    #[arg(conflicts_with = "from")]
-    pub scenario: Option<String>,
-    /// Defense strategy file, or a bundled strategy by name (`zero-trust`): its [defense.*]
-    /// sections replace the scenario's.
-    #[arg(long, conflicts_with = "from")]
-    pub strategy: Option<PathBuf>,
-    /// Seed of all randomness (default: the scenario's `general.seed`).
-    #[arg(long, conflicts_with = "from")]
-    pub seed: Option<u64>,
+    /// Scenario, strategy, seed, threads and traffic backend.
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// Number of ticks to simulate (default: the scenario's stop time).
     #[arg(long, conflicts_with_all = ["stop", "from"], value_parser = clap::value_parser!(u32).range(1..))]
     pub ticks: Option<u32>,
@@ -381,7 +393,7 @@ pub struct RunArgs {
     /// Continue a run from a checkpoint file, or from the latest checkpoint in a folder
     /// written by --checkpoint-every: the scenario, strategy, seed and stop come from the
     /// checkpoint, and the results are byte-identical to the run's had it never stopped.
-    #[arg(long, value_name = "CHECKPOINT")]
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with_all = ["scenario", "strategy", "seed"])]
     pub from: Option<PathBuf>,
     /// Write a checkpoint every so much simulated time, e.g. "10 min" (at least one tick),
     /// so a killed run continues with --from. Each is written atomically.
@@ -417,13 +429,6 @@ pub struct RunArgs {
     /// gives the same run.
     #[arg(long, value_name = "FILE")]
     pub actions: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: Option<u16>,
-    /// Traffic backend: cpu (rayon), gpu (wgpu; Vulkan, or Mesa lavapipe without a GPU),
-    /// or auto (the GPU if an adapter exists, else the CPU). Results do not depend on it.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
-    pub backend: String,
     /// Output folder (default: results/SCENARIO-SEED/). Written whole into a temporary
     /// folder and renamed into place; an existing one is refused unless --force.
     #[arg(long)]
@@ -476,8 +481,8 @@ pub struct ForecastArgs {
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: Option<u16>,
     /// Traffic backend of the members: cpu, gpu or auto. Results do not depend on it.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
-    pub backend: String,
+    #[arg(long, default_value = "cpu", value_parser = backend())]
+    pub backend: BackendChoice,
     /// Output folder (default: results/forecast-SCENARIO-TICK/); an existing one is
     /// refused unless --force.
     #[arg(long)]
@@ -640,21 +645,10 @@ pub struct ShadowArgs {
 /// Options of `paraverse watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Scenario file or bundled name (default: the embedded metaverse-campus scenario).
-    pub scenario: Option<String>,
-    /// Defense strategy file, or a bundled strategy by name (`zero-trust`): its [defense.*]
-    /// sections replace the scenario's.
-    #[arg(long)]
-    pub strategy: Option<PathBuf>,
-    /// Seed (default: the scenario's); `r` in the UI restarts with the next seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: Option<u16>,
-    /// Traffic backend: cpu, gpu or auto.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "gpu", "auto"])]
-    pub backend: String,
+    /// Scenario, strategy, seed (`r` in the UI restarts with the next one), threads and
+    /// traffic backend.
+    #[command(flatten)]
+    pub world: WorldArgs,
     /// Play these operator commands as their ticks come (a file `--record` wrote, or one
     /// written by hand: `TICK COMMAND` per line).
     #[arg(long, value_name = "FILE")]
@@ -715,8 +709,8 @@ pub struct BenchArgs {
     pub flows: Vec<u32>,
     /// With --traffic: `cpu` leaves out the GPU figures, `gpu` fails where no adapter
     /// exists, `auto` (default) adds GPU figures where an adapter exists.
-    #[arg(long, default_value = "auto", value_parser = ["cpu", "gpu", "auto"], requires = "traffic")]
-    pub backend: String,
+    #[arg(long, default_value = "auto", value_parser = backend(), requires = "traffic")]
+    pub backend: BackendChoice,
     /// With --traffic: also write each problem (`problem-<flows>.txt`: links' capacities,
     /// then each flow's class, demand and links) and the CPU's answer with its time
     /// (`rates-<flows>.txt`, kbit/s) to this directory, for `benches/simgrid_maxmin.py`
@@ -743,6 +737,20 @@ pub struct BenchArgs {
     pub view: bool,
 }
 
+/// `--backend`: cpu, gpu or auto, listed in `--help` and in the error for another word.
+fn backend() -> impl TypedValueParser<Value = BackendChoice> {
+    PossibleValuesParser::new(["cpu", "gpu", "auto"]).try_map(|s| s.parse::<BackendChoice>())
+}
+
+/// `--team`: red (ground truth) or blue (the sensors' view).
+fn team() -> impl TypedValueParser<Value = View> {
+    PossibleValuesParser::new(["red", "blue"]).map(
+        |s| {
+            if s == "blue" { View::Blue } else { View::Red }
+        },
+    )
+}
+
 fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
@@ -760,4 +768,135 @@ fn parse_duration(s: &str) -> Result<SimDuration, String> {
 /// Parses `--format`.
 fn parse_formats(s: &str) -> Result<paraverse_table::Formats, String> {
     paraverse_table::Formats::parse(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("paraverse").chain(args.iter().copied()))
+            .map(|cli| cli.command)
+    }
+
+    fn world_of(args: &[&str]) -> WorldArgs {
+        match parse(args).unwrap() {
+            Command::Run(a) => a.world,
+            Command::Watch(a) => a.world,
+            Command::View(a) => a.world,
+            other => panic!("not a world command: {other:?}"),
+        }
+    }
+
+    /// clap's own checks of the definitions: every id a `conflicts_with`, `requires` or
+    /// flatten names exists, no two options share a name.
+    #[test]
+    fn the_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_watch_and_view_read_the_world_alike() {
+        for command in ["run", "watch", "view"] {
+            let w = world_of(&[
+                command,
+                "campaign-intrusion",
+                "--strategy",
+                "zero-trust",
+                "--seed",
+                "7",
+                "--threads",
+                "2",
+                "--backend",
+                "auto",
+            ]);
+            assert_eq!(
+                w.scenario.as_deref(),
+                Some("campaign-intrusion"),
+                "{command}"
+            );
+            assert_eq!(w.strategy, Some(PathBuf::from("zero-trust")), "{command}");
+            assert_eq!(w.seed, Some(7), "{command}");
+            assert_eq!(w.threads, Some(2), "{command}");
+            assert_eq!(w.backend, BackendChoice::Auto, "{command}");
+
+            let defaults = world_of(&[command]);
+            assert_eq!(defaults.scenario, None, "{command}");
+            assert_eq!(defaults.strategy, None, "{command}");
+            assert_eq!(defaults.seed, None, "{command}");
+            assert_eq!(defaults.threads, None, "{command}");
+            assert_eq!(defaults.backend, BackendChoice::Cpu, "{command}");
+        }
+    }
+
+    #[test]
+    fn backends_and_teams_are_typed_with_their_defaults() {
+        match parse(&["forecast", "ck", "--backend", "gpu"]).unwrap() {
+            Command::Forecast(a) => assert_eq!(a.backend, BackendChoice::Gpu),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["forecast", "ck"]).unwrap() {
+            Command::Forecast(a) => assert_eq!(a.backend, BackendChoice::Cpu),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["bench", "--traffic"]).unwrap() {
+            Command::Bench(a) => assert_eq!(a.backend, BackendChoice::Auto),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["bench", "--traffic", "--backend", "cpu"]).unwrap() {
+            Command::Bench(a) => assert_eq!(a.backend, BackendChoice::Cpu),
+            other => panic!("{other:?}"),
+        }
+        for (given, team) in [
+            (None, View::Red),
+            (Some("red"), View::Red),
+            (Some("blue"), View::Blue),
+        ] {
+            let mut args = vec!["view"];
+            args.extend(given.map(|t| ["--team", t]).into_iter().flatten());
+            match parse(&args).unwrap() {
+                Command::View(a) => assert_eq!(a.team, team, "{args:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_backend_or_team_outside_the_list_is_refused_naming_the_list() {
+        for (args, list) in [
+            (&["run", "--backend", "cuda"][..], "cpu, gpu, auto"),
+            (&["watch", "--backend", "cuda"], "cpu, gpu, auto"),
+            (&["view", "--backend", "cuda"], "cpu, gpu, auto"),
+            (&["forecast", "ck", "--backend", "cuda"], "cpu, gpu, auto"),
+            (
+                &["bench", "--traffic", "--backend", "cuda"],
+                "cpu, gpu, auto",
+            ),
+            (&["view", "--team", "green"], "red, blue"),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidValue, "{args:?}: {err}");
+            assert!(err.to_string().contains(list), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_resumed_run_takes_its_world_from_the_checkpoint() {
+        for extra in [
+            &["campaign-intrusion"][..],
+            &["--strategy", "zero-trust"],
+            &["--seed", "3"],
+        ] {
+            let mut args = vec!["run", "--from", "ck"];
+            args.extend_from_slice(extra);
+            let err = parse(&args).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ArgumentConflict, "{args:?}: {err}");
+        }
+        // Threads and the backend are how to run it, not what: a resumed run may change them.
+        let w = world_of(&["run", "--from", "ck", "--threads", "1", "--backend", "gpu"]);
+        assert_eq!((w.threads, w.backend), (Some(1), BackendChoice::Gpu));
+    }
 }

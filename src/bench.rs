@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::alloc::live_bytes;
 use crate::args::BenchArgs;
-use crate::plugins;
+use crate::world::plugins;
 
 #[derive(Debug, Serialize)]
 struct ThreadFigure {
@@ -478,10 +478,10 @@ pub fn bench_traffic(args: &BenchArgs) -> Result<()> {
     use paraverse_sim::traffic::maxmin::{Filling, Rounds, deviation_from_fluid, fluid_allocation};
     warn_if_debug("bench --traffic");
     let threads = thread_counts(args);
-    let mut gpu = match args.backend.as_str() {
-        "cpu" => None,
-        "gpu" => Some(GpuAllocator::new().context("--backend gpu")?),
-        _ => match GpuAllocator::new() {
+    let mut gpu = match args.backend {
+        BackendChoice::Cpu => None,
+        BackendChoice::Gpu => Some(GpuAllocator::new().context("--backend gpu")?),
+        BackendChoice::Auto => match GpuAllocator::new() {
             Ok(g) => Some(g),
             Err(e) => {
                 eprintln!("bench: no GPU figures: {e}");
@@ -880,5 +880,5 @@ pub fn bench_twin(args: &BenchArgs) -> Result<()> {
 }
 
 fn check_memory_for(scenario: &Scenario, copies: usize) -> Result<()> {
-    crate::check_memory(scenario, copies, false)
+    crate::world::check_memory(scenario, copies, false)
 }

@@ -12,7 +12,9 @@ use paraverse_sim::prelude::*;
 use paraverse_twin::{Candidate, ForecastSpec};
 
 use crate::args::ForecastArgs;
-use crate::{check_memory, check_run_folder, checkpoints, invalid, set_threads, write_run_folder};
+use crate::run::{check_run_folder, write_run_folder};
+use crate::world::{check_memory, set_threads};
+use crate::{checkpoints, invalid};
 
 pub fn forecast(args: &ForecastArgs) -> Result<()> {
     set_threads(args.threads)?;
@@ -68,7 +70,7 @@ pub fn forecast(args: &ForecastArgs) -> Result<()> {
         horizon,
         members: args.members,
         score,
-        backend: args.backend.parse().map_err(anyhow::Error::msg)?,
+        backend: args.backend,
         parallel,
     };
     let runs = candidates.len() as u64 * u64::from(args.members);

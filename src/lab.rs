@@ -153,7 +153,7 @@ fn summarise(
 
 /// `paraverse sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<()> {
-    crate::set_threads(args.threads)?;
+    crate::world::set_threads(args.threads)?;
     let mut exp = Experiment::load(&args.experiment)?;
     let auto = exp.file.experiment.replicas == Replicas::Auto;
     if auto && args.shard.is_some() {
@@ -170,7 +170,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         .map(|p| &p.scenario)
         .max_by_key(|s| s.node_count)
     {
-        crate::check_memory(largest, rayon::current_num_threads().min(total), false)?;
+        crate::world::check_memory(largest, rayon::current_num_threads().min(total), false)?;
     }
     if !args.quiet {
         let spec = exp.file.auto.clone().unwrap_or_default();
@@ -454,7 +454,7 @@ pub fn optimise(
     quiet: bool,
 ) -> Result<()> {
     use paraverse_lab::optimise::experiment as opt;
-    crate::set_threads(threads)?;
+    crate::world::set_threads(threads)?;
     let exp = Experiment::load(experiment)?;
     let spec = exp
         .file

@@ -18,7 +18,8 @@ use paraverse_twin::live::{Sink, TwinSpec};
 use paraverse_twin::observation::{Kind, NodeName, Observation, Resolver, seen_by_blue};
 
 use crate::args::{ShadowArgs, TwinArgs};
-use crate::{invalid, load_scenario, set_threads};
+use crate::invalid;
+use crate::world::{load_scenario, set_threads};
 
 /// The events a SOC sees, as observation lines: alerts (detections and tripwires),
 /// quarantines and releases. Ground truth (`true_positive`) is left out.

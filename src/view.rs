@@ -12,7 +12,7 @@ use paraverse_viz::view::{self, Camera, Gpu, Layout, LiveSource, NetworkFrame, N
 use serde::Serialize;
 
 use crate::args::{BenchArgs, ViewArgs};
-use crate::plugins;
+use crate::world::plugins;
 
 /// A universe as the window sees it.
 struct LiveUniverse {
@@ -146,37 +146,15 @@ pub fn check_zoom(s: &str) -> Result<f32, String> {
     }
 }
 
-fn team(args: &ViewArgs) -> View {
-    if args.team == "blue" {
-        View::Blue
-    } else {
-        View::Red
-    }
-}
-
-/// The scenario of the arguments (loaded and checked: cheap, so it goes first).
-fn scenario(args: &ViewArgs) -> Result<Scenario> {
-    let mut scenario = crate::load_scenario(args.scenario.as_deref(), args.strategy.as_deref())?;
-    if let Some(seed) = args.seed {
-        scenario = scenario.with_seed(seed);
-    }
-    Ok(scenario)
-}
-
-/// Builds its universe.
-fn build(args: &ViewArgs, scenario: Scenario) -> Result<Universe> {
-    let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
-    Universe::build_with(scenario, backend, &plugins()).context("cannot build the world")
-}
-
 /// `paraverse view`.
 pub fn view(args: &ViewArgs) -> Result<()> {
     let size = parse_size(&args.size)?;
+    args.world.start_threads()?;
     match &args.png {
         Some(path) => {
             // The adapter before the world: no point simulating for a picture that
             // cannot be drawn.
-            let scenario = scenario(args)?;
+            let scenario = args.world.scenario()?;
             if let Some(at) = args.at
                 && at > scenario.ticks
             {
@@ -195,7 +173,7 @@ pub fn view(args: &ViewArgs) -> Result<()> {
                 )));
             }
             let gpu = Gpu::headless()?;
-            let mut u = build(args, scenario)?;
+            let mut u = args.world.build(scenario, &plugins())?;
             let at = args.at.unwrap_or(u.clock().ticks).min(u.clock().ticks);
             let bar = if args.quiet || at < 50 {
                 ProgressBar::hidden()
@@ -219,7 +197,7 @@ pub fn view(args: &ViewArgs) -> Result<()> {
                 anyhow::bail!("the run stopped at tick {}: {fault}", u.clock().tick);
             }
             let layout = Layout::of_universe(&u);
-            let frame = NetworkFrame::of_universe_as(&u, team(args));
+            let frame = NetworkFrame::of_universe_as(&u, args.team);
             let mut camera = Camera::fit(size);
             camera.zoom = args.zoom;
             if let Some(at) = &args.center {
@@ -228,7 +206,7 @@ pub fn view(args: &ViewArgs) -> Result<()> {
             let caption = view::Caption {
                 scenario: u.scenario().name.clone(),
                 tick_s: u.scenario().tick.as_micros() as f64 / 1e6,
-                team: team(args),
+                team: args.team,
             };
             let started = Instant::now();
             let (image, scene) = if args.no_text {
@@ -260,9 +238,9 @@ pub fn view(args: &ViewArgs) -> Result<()> {
         }
         None => {
             // The display before the world, for the same reason.
-            let scenario = scenario(args)?;
+            let scenario = args.world.scenario()?;
             view::window::display_available()?;
-            let u = build(args, scenario)?;
+            let u = args.world.build(scenario, &plugins())?;
             let layout = Layout::of_universe(&u);
             let mut live = LiveUniverse { universe: u };
             let report = view::run_window(
@@ -273,7 +251,7 @@ pub fn view(args: &ViewArgs) -> Result<()> {
                     ticks_per_s: args.speed,
                     paused: args.paused,
                     max_frames: args.frames,
-                    team: team(args),
+                    team: args.team,
                 },
             )?;
             if !args.quiet {
@@ -324,7 +302,7 @@ struct ViewFigures {
 /// `paraverse bench --view`: frame time of the GPU viewer, per stage, on one scenario.
 pub fn bench(args: &BenchArgs) -> Result<()> {
     let gpu = Gpu::headless()?;
-    let scenario = crate::load_scenario(Some(&args.scenario), None)?;
+    let scenario = crate::world::load_scenario(Some(&args.scenario), None)?;
     let mut u = Universe::build(scenario, &plugins()).context("cannot build the world")?;
     for _ in 0..args.ticks.min(u.clock().ticks) {
         if !u.step() {

@@ -53,13 +53,11 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
         Recorder::check(path, args.force)?;
     }
     need_terminal()?;
-    let mut scenario = crate::load_scenario(args.scenario.as_deref(), args.strategy.as_deref())?;
-    if let Some(seed) = args.seed {
-        scenario = scenario.with_seed(seed);
-    }
+    args.world.start_threads()?;
+    let scenario = args.world.scenario()?;
     let mut exercise = Exercise {
         script: match &args.actions {
-            Some(path) => Some(crate::read_script(path, &scenario)?),
+            Some(path) => Some(crate::run::read_script(path, &scenario)?),
             None => None,
         },
         record: match &args.record {
@@ -68,11 +66,7 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
         },
         given: 0,
     };
-    let backend: BackendChoice = args.backend.parse().map_err(anyhow::Error::msg)?;
-    let build = |s: Scenario| {
-        Universe::build_with(s, backend, &crate::plugins_with_operator())
-            .context("cannot build the world")
-    };
+    let build = |s: Scenario| args.world.build(s, &crate::world::plugins_with_operator());
     eprintln!(
         "paraverse: building {} ({} nodes)...",
         scenario.name, scenario.node_count
@@ -667,11 +661,12 @@ mod tests {
     /// the exercise switched the run to.
     #[test]
     fn the_follower_closes_the_run_s_ticks_and_deploys_its_strategy_switch() {
-        let scenario = crate::load_scenario(Some("metaverse-campus"), None)
+        let scenario = crate::world::load_scenario(Some("metaverse-campus"), None)
             .unwrap()
             .with_ticks(20);
         let model = AlertModel::uniform(0.9, 1e-4);
-        let mut run = Universe::build(scenario.clone(), &crate::plugins_with_operator()).unwrap();
+        let mut run =
+            Universe::build(scenario.clone(), &crate::world::plugins_with_operator()).unwrap();
         let mut twin = Follower::new(&scenario, 2, model).unwrap();
         for _ in 0..5 {
             run.step();
@@ -680,7 +675,7 @@ mod tests {
         assert_eq!(twin.ensemble.tick(), 5);
         assert_eq!(twin.snap.estimates.len(), 5);
         assert_eq!(twin.snap.truth.last().map(|t| t.0), Some(5));
-        let zero_trust = crate::load_scenario(
+        let zero_trust = crate::world::load_scenario(
             Some("metaverse-campus"),
             Some(std::path::Path::new(concat!(
                 env!("CARGO_MANIFEST_DIR"),

@@ -1,0 +1,124 @@
+//! From arguments to a world: the plugins every universe gets, loading a scenario under a
+//! strategy, the worker threads, the memory check, and [`WorldArgs`] turned into a
+//! scenario and a universe, the one way `run`, `watch` and `view` build theirs.
+
+use anyhow::{Context, Result};
+use paraverse_attackers::AttackerPlugin;
+use paraverse_defenders::DefenderPlugin;
+use paraverse_sim::bundled;
+use paraverse_sim::operator::OperatorPlugin;
+use paraverse_sim::prelude::*;
+
+use crate::args::WorldArgs;
+use crate::invalid;
+
+impl WorldArgs {
+    /// The scenario these arguments name, under their strategy and with their seed.
+    pub fn scenario(&self) -> Result<Scenario> {
+        let scenario = load_scenario(self.scenario.as_deref(), self.strategy.as_deref())?;
+        Ok(match self.seed {
+            Some(seed) => scenario.with_seed(seed),
+            None => scenario,
+        })
+    }
+
+    /// Starts the worker threads these arguments ask for (once per process, before the
+    /// first universe is built).
+    pub fn start_threads(&self) -> Result<()> {
+        set_threads(self.threads)
+    }
+
+    /// Builds `scenario`'s universe with `plugins` on the chosen traffic backend.
+    pub fn build(
+        &self,
+        scenario: Scenario,
+        plugins: &[&'static dyn SimPlugin],
+    ) -> Result<Universe> {
+        Universe::build_with(scenario, self.backend, plugins).context("cannot build the world")
+    }
+}
+
+/// The plugins every run uses.
+pub fn plugins() -> [&'static dyn SimPlugin; 2] {
+    [&AttackerPlugin, &DefenderPlugin]
+}
+
+/// [`plugins`] and the operator's: a universe that takes exercise commands.
+pub fn plugins_with_operator() -> [&'static dyn SimPlugin; 3] {
+    [&AttackerPlugin, &DefenderPlugin, &OperatorPlugin]
+}
+
+/// Starts `threads` worker threads for rayon's global pool; `None` leaves rayon's default
+/// (all cores).
+pub(crate) fn set_threads(threads: Option<u16>) -> Result<()> {
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .build_global()
+            .context("cannot start the worker threads")?;
+    }
+    Ok(())
+}
+
+/// Loads a scenario (path or bundled name) and applies a strategy file if given.
+pub(crate) fn load_scenario(
+    scenario: Option<&str>,
+    strategy: Option<&std::path::Path>,
+) -> Result<Scenario> {
+    let scenario = bundled::load(scenario)?;
+    Ok(match strategy {
+        Some(path) => bundled::with_strategy(scenario, path)?,
+        None => scenario,
+    })
+}
+
+/// The memory available to this process now: `MemAvailable` in /proc/meminfo, capped by
+/// the cgroup's `memory.max` (containers, Slurm jobs) and by `PARAVERSE_MEMORY_AVAILABLE`
+/// (bytes) where set, e.g. to leave room for other work on a shared machine.
+pub(crate) fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+                .map(|kib| kib * 1024)
+        });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok());
+    let declared = std::env::var("PARAVERSE_MEMORY_AVAILABLE")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    [meminfo, cgroup, declared].into_iter().flatten().min()
+}
+
+/// Refuses to build `copies` universes of `scenario` at once when their estimated peak
+/// memory exceeds what the machine has available, unless `force`: saying the estimate,
+/// the memory and the way out, before any time is spent.
+pub(crate) fn check_memory(scenario: &Scenario, copies: usize, force: bool) -> Result<()> {
+    let need = scenario
+        .memory_estimate()
+        .saturating_mul(copies.max(1) as u64);
+    let Some(have) = available_memory() else {
+        return Ok(());
+    };
+    if need <= have || force {
+        return Ok(());
+    }
+    let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+    Err(invalid(format!(
+        "{} ({} nodes) needs about {:.1} GiB{} and this machine has {:.1} GiB available: shrink the scenario (group counts), run fewer at once (--threads), or pass --force to try anyway",
+        scenario.name,
+        scenario.node_count,
+        gib(need),
+        if copies > 1 {
+            format!(" for {copies} runs at once")
+        } else {
+            String::new()
+        },
+        gib(have)
+    )))
+}
