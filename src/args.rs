@@ -534,22 +534,9 @@ pub struct TwinArgs {
     /// Members of the ensemble.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub members: u32,
-    /// Probability that a compromised node raises an alert in a tick.
-    #[arg(long, default_value_t = 0.05, conflicts_with = "calibrate")]
-    pub alert_tpr: f64,
-    /// Probability that a clean node raises an alert in a tick.
-    #[arg(long, default_value_t = 1e-4, conflicts_with = "calibrate")]
-    pub alert_fpr: f64,
-    /// How far the real attacker's speed may be from the scenario's: each member runs
-    /// the campaigns' rates times a factor drawn log-uniformly from [1/S, S], and the feed
-    /// weighs which factors explain it. 1: every member at the scenario's rates.
-    #[arg(long, value_name = "S", default_value_t = paraverse_twin::ensemble::RatePrior::DEFAULT.spread)]
-    pub attack_rate_spread: f64,
-    /// Measure the detectors' rates on a run folder with ground truth (`paraverse run` of
-    /// the same scenario and defenses, another seed) instead of --alert-tpr/--alert-fpr,
-    /// the false-alarm rate per group of devices too.
-    #[arg(long, value_name = "RUN_DIR")]
-    pub calibrate: Option<PathBuf>,
+    /// The detectors' rates and the attacker's pace the members assume.
+    #[command(flatten)]
+    pub model: TwinModelArgs,
     /// Show the twin screen in the terminal as it runs: estimated against alerted
     /// compromise with the ensemble's band, the latest forecast per strategy, the
     /// recommendation and why (q quits at once, also mid-forecast; the files written so far
@@ -620,6 +607,23 @@ pub struct ShadowArgs {
     /// How far each forecast looks ahead.
     #[arg(long, default_value = "20 min", value_parser = parse_duration)]
     pub horizon: SimDuration,
+    /// The detectors' rates and the attacker's pace the twin's members assume.
+    #[command(flatten)]
+    pub model: TwinModelArgs,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a twin reads the sensors and the attacker: the detectors' alert rates (given, or
+/// measured on a run with ground truth) and how far the attacker's pace may be from the
+/// scenario's. `twin`, `shadow` and `watch --twin` flatten it, so the three assume alike.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "The twin's model of the sensors and the attacker")]
+pub struct TwinModelArgs {
     /// Probability that a compromised node raises an alert in a tick.
     #[arg(long, default_value_t = 0.05, conflicts_with = "calibrate")]
     pub alert_tpr: f64,
@@ -631,19 +635,21 @@ pub struct ShadowArgs {
     /// weighs which factors explain it. 1: every member at the scenario's rates.
     #[arg(long, value_name = "S", default_value_t = paraverse_twin::ensemble::RatePrior::DEFAULT.spread)]
     pub attack_rate_spread: f64,
-    /// Measure the detectors' rates on this run folder (another seed) instead.
+    /// Measure the detectors' rates on a run folder with ground truth (`paraverse run` of
+    /// the same scenario and defenses, another seed) instead of --alert-tpr/--alert-fpr,
+    /// the false-alarm rate per group of devices too.
     #[arg(long, value_name = "RUN_DIR")]
     pub calibrate: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: Option<u16>,
-    /// Print the outcome as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Options of `paraverse watch`.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("calibrate", |a| a.requires("twin")),
+    mut_arg("alert_tpr", |a| a.requires("twin")),
+    mut_arg("alert_fpr", |a| a.requires("twin")),
+    mut_arg("attack_rate_spread", |a| a.requires("twin"))
+)]
 pub struct WatchArgs {
     /// Scenario, strategy, seed (`r` in the UI restarts with the next one), threads and
     /// traffic backend.
@@ -670,17 +676,9 @@ pub struct WatchArgs {
     /// Members of the twin's ensemble.
     #[arg(long, default_value_t = 8, requires = "twin", value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub twin_members: u32,
-    /// The twin's detector rates measured on a run folder with ground truth (`paraverse
-    /// run` of the same scenario and defenses, another seed) instead of
-    /// --alert-tpr/--alert-fpr.
-    #[arg(long, value_name = "RUN_DIR", requires = "twin")]
-    pub calibrate: Option<PathBuf>,
-    /// The twin's probability that a compromised node raises an alert in a tick.
-    #[arg(long, default_value_t = 0.05, conflicts_with = "calibrate")]
-    pub alert_tpr: f64,
-    /// The twin's probability that a clean node raises an alert in a tick.
-    #[arg(long, default_value_t = 1e-4, conflicts_with = "calibrate")]
-    pub alert_fpr: f64,
+    /// The detectors' rates and the attacker's pace the twin's members assume.
+    #[command(flatten)]
+    pub model: TwinModelArgs,
 }
 
 /// Options of `paraverse bench`.
@@ -880,6 +878,70 @@ mod tests {
             let err = parse(args).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidValue, "{args:?}: {err}");
             assert!(err.to_string().contains(list), "{args:?}: {err}");
+        }
+    }
+
+    fn model_of(args: &[&str]) -> TwinModelArgs {
+        match parse(args).unwrap() {
+            Command::Twin(a) => a.model,
+            Command::Shadow(a) => a.model,
+            Command::Watch(a) => a.model,
+            other => panic!("not a twin command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn twin_shadow_and_watch_read_the_twins_model_alike() {
+        let model = [
+            "--alert-tpr",
+            "0.2",
+            "--alert-fpr",
+            "0.001",
+            "--attack-rate-spread",
+            "3",
+        ];
+        for command in [
+            &["twin", "site", "--observations", "feed.jsonl"][..],
+            &["shadow", "site", "--candidate", "zero-trust.toml"],
+            &["watch", "--twin"],
+        ] {
+            let m = model_of(&[command, &model[..]].concat());
+            assert_eq!(
+                (m.alert_tpr, m.alert_fpr, m.attack_rate_spread, m.calibrate),
+                (0.2, 0.001, 3.0, None),
+                "{command:?}"
+            );
+            let d = model_of(command);
+            assert_eq!(
+                (d.alert_tpr, d.alert_fpr, d.attack_rate_spread, d.calibrate),
+                (0.05, 1e-4, 1.5, None),
+                "{command:?}"
+            );
+            let c = model_of(&[command, &["--calibrate", "truth-run"][..]].concat());
+            assert_eq!(c.calibrate, Some(PathBuf::from("truth-run")), "{command:?}");
+            // Measured rates replace given ones: not both.
+            let both = [
+                command,
+                &["--calibrate", "truth-run", "--alert-tpr", "0.2"][..],
+            ]
+            .concat();
+            let err = parse(&both).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ArgumentConflict, "{both:?}: {err}");
+        }
+        // In `watch` the model is the twin's: without --twin it is refused, not ignored.
+        for flag in [
+            &["--alert-tpr", "0.2"][..],
+            &["--attack-rate-spread", "3"],
+            &["--calibrate", "r"],
+        ] {
+            let args = [&["watch"][..], flag].concat();
+            let err = parse(&args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::MissingRequiredArgument,
+                "{args:?}: {err}"
+            );
+            assert!(err.to_string().contains("--twin"), "{args:?}: {err}");
         }
     }
 

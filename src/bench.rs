@@ -804,10 +804,7 @@ pub fn bench_twin(args: &BenchArgs) -> Result<()> {
         "bench --twin: {} ({} nodes), {} members, {ticks} ticks ({simulated:.0} s) assimilated, then a forecast {ticks} ticks ahead",
         scenario.name, scenario.node_count, args.members
     );
-    let plugins: [&'static dyn SimPlugin; 2] = [
-        &paraverse_attackers::AttackerPlugin,
-        &paraverse_defenders::DefenderPlugin,
-    ];
+    let plugins = plugins();
     let model = AlertModel::uniform(0.05, 1e-4);
     let mut figures = Vec::new();
     for t in thread_counts(args) {

@@ -5,15 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
 use paraverse_lab::experiment::Score;
 use paraverse_sim::prelude::*;
 use paraverse_twin::{Candidate, ForecastSpec};
 
 use crate::args::ForecastArgs;
 use crate::run::{check_run_folder, write_run_folder};
-use crate::world::{check_memory, set_threads};
+use crate::world::{check_memory, plugins, set_threads};
 use crate::{checkpoints, invalid};
 
 pub fn forecast(args: &ForecastArgs) -> Result<()> {
@@ -98,7 +96,7 @@ pub fn forecast(args: &ForecastArgs) -> Result<()> {
         )
         .expect("valid template"),
     );
-    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins = plugins();
     let forecast =
         paraverse_twin::forecast(&[checkpoint.into()], &candidates, &spec, &plugins, &|| {
             bar.inc(1)

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
 use paraverse_defenders::export::Mapping;
 use paraverse_lab::experiment::Score;
 use paraverse_sim::prelude::*;
@@ -17,9 +15,9 @@ use paraverse_twin::forecast::{Candidate, Forecast, ForecastSpec};
 use paraverse_twin::live::{Sink, TwinSpec};
 use paraverse_twin::observation::{Kind, NodeName, Observation, Resolver, seen_by_blue};
 
-use crate::args::{ShadowArgs, TwinArgs};
+use crate::args::{ShadowArgs, TwinArgs, TwinModelArgs};
 use crate::invalid;
-use crate::world::{load_scenario, set_threads};
+use crate::world::{load_scenario, plugins, set_threads};
 
 /// The events a SOC sees, as observation lines: alerts (detections and tripwires),
 /// quarantines and releases. Ground truth (`true_positive`) is left out.
@@ -144,25 +142,31 @@ fn whole_ticks(d: SimDuration, tick: SimDuration, flag: &str) -> Result<u32> {
         .ok_or_else(|| invalid(format!("{flag} {d}: expected at least one tick of {tick}")))
 }
 
-/// The detectors' rates: measured on a run folder of `scenario` (per group too), or as
-/// given.
-pub(crate) fn alert_model(
-    calibrate_on: Option<&Path>,
-    tpr: f64,
-    fpr: f64,
-    scenario: &Scenario,
-) -> Result<AlertModel> {
-    let groups: Vec<(&str, u32)> = scenario
-        .groups
-        .iter()
-        .map(|g| (g.name.as_str(), g.count))
-        .collect();
-    match calibrate_on {
-        Some(dir) => calibrate(dir, &groups)?,
-        None => AlertModel::uniform(tpr, fpr),
+impl TwinModelArgs {
+    /// The detectors' rates: measured on the --calibrate run folder of `scenario` (per
+    /// group too), or as given.
+    pub(crate) fn alert_model(&self, scenario: &Scenario) -> Result<AlertModel> {
+        let groups: Vec<(&str, u32)> = scenario
+            .groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.count))
+            .collect();
+        match &self.calibrate {
+            Some(dir) => calibrate(dir, &groups)?,
+            None => AlertModel::uniform(self.alert_tpr, self.alert_fpr),
+        }
+        .checked()
+        .map_err(invalid)
     }
-    .checked()
-    .map_err(invalid)
+
+    /// How far the members' attacker may be from the scenario's pace (checked).
+    pub(crate) fn prior(&self) -> Result<RatePrior> {
+        RatePrior {
+            spread: self.attack_rate_spread,
+        }
+        .checked()
+        .map_err(invalid)
+    }
 }
 
 /// The model's rates in words, for the twin's first line.
@@ -627,12 +631,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         }
         None => None,
     };
-    let model = alert_model(
-        args.calibrate.as_deref(),
-        args.alert_tpr,
-        args.alert_fpr,
-        &scenario,
-    )?;
+    let model = args.model.alert_model(&scenario)?;
     let (scenario, off_inventory) = with_spare(scenario, &args.spare)?;
     let mut candidates = vec![Candidate {
         name: "current".to_owned(),
@@ -723,16 +722,14 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
     let spec = TwinSpec {
         members: args.members,
         model,
-        prior: RatePrior {
-            spread: args.attack_rate_spread,
-        },
+        prior: args.model.prior()?,
         backend: BackendChoice::Cpu,
         cycle,
         until,
         off_inventory: &off_inventory,
         stop: Some(&quit),
     };
-    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins = plugins();
     let origin = args.observations.display().to_string();
     if !args.quiet {
         eprintln!(
@@ -982,18 +979,11 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
     for path in &args.candidate {
         crate::forecast::add_candidate(&mut candidates, &plain, path, "--candidate")?;
     }
-    let model = alert_model(
-        args.calibrate.as_deref(),
-        args.alert_tpr,
-        args.alert_fpr,
-        &base,
-    )?;
+    let model = args.model.alert_model(&base)?;
     let spec = paraverse_twin::shadow::LoopSpec {
         members: args.members,
         model,
-        prior: RatePrior {
-            spread: args.attack_rate_spread,
-        },
+        prior: args.model.prior()?,
         cycle,
         forecast: ForecastSpec {
             horizon,
@@ -1012,7 +1002,7 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
         candidates.len(),
         args.members
     );
-    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins = plugins();
     let outcome =
         paraverse_twin::shadow::follow(&candidates, &spec, &plugins).map_err(anyhow::Error::msg)?;
     if args.json {
@@ -1067,6 +1057,34 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn model(tpr: f64, spread: f64) -> TwinModelArgs {
+        TwinModelArgs {
+            alert_tpr: tpr,
+            alert_fpr: 1e-4,
+            attack_rate_spread: spread,
+            calibrate: None,
+        }
+    }
+
+    #[test]
+    fn the_twins_model_is_checked_before_any_member_is_built() {
+        assert_eq!(model(0.05, 3.0).prior().unwrap().spread, 3.0);
+        assert_eq!(model(0.05, 1.0).prior().unwrap(), RatePrior::EXACT);
+        for spread in [0.5, 0.0, -2.0, f64::NAN, f64::INFINITY] {
+            let err = model(0.05, spread).prior().unwrap_err();
+            assert!(
+                err.downcast_ref::<crate::InvalidInput>().is_some(),
+                "{spread}: {err}"
+            );
+            assert!(err.to_string().contains("at least 1"), "{spread}: {err}");
+        }
+        let scenario = crate::world::load_scenario(Some("campaign-intrusion"), None).unwrap();
+        let m = model(0.2, 1.5).alert_model(&scenario).unwrap();
+        assert_eq!((m.tpr, m.fpr), (0.2, 1e-4));
+        let err = model(1.5, 1.5).alert_model(&scenario).unwrap_err();
+        assert!(err.downcast_ref::<crate::InvalidInput>().is_some(), "{err}");
+    }
 
     /// A run folder: four ticks, ten nodes.
     fn run_folder(events: &[&str]) -> tempfile::TempDir {

@@ -17,6 +17,7 @@ use ratatui::crossterm::event::{self, Event};
 use serde_json::Value;
 
 use crate::args::WatchArgs;
+use crate::world::plugins;
 
 /// Events kept for the log pane.
 const EVENTS_SHOWN: usize = 300;
@@ -73,19 +74,14 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
     );
     let mut universe = build(scenario.clone())?;
     let model = if args.twin {
-        Some(crate::twin::alert_model(
-            args.calibrate.as_deref(),
-            args.alert_tpr,
-            args.alert_fpr,
-            &scenario,
-        )?)
+        Some((args.model.alert_model(&scenario)?, args.model.prior()?))
     } else {
         None
     };
     let follower_of = |s: &Scenario| -> Result<Option<Follower>> {
         model
             .as_ref()
-            .map(|m| Follower::new(s, args.twin_members, m.clone()))
+            .map(|(m, prior)| Follower::new(s, args.twin_members, m.clone(), *prior))
             .transpose()
     };
     if args.twin {
@@ -221,21 +217,16 @@ struct Follower {
     strategy: Option<String>,
 }
 
-/// The twin's plugins: the members run the real network's attackers and defenses, no
-/// operator.
-const TWIN_PLUGINS: [&'static dyn SimPlugin; 2] = [
-    &paraverse_attackers::AttackerPlugin,
-    &paraverse_defenders::DefenderPlugin,
-];
-
 impl Follower {
-    fn new(scenario: &Scenario, members: u32, model: AlertModel) -> Result<Self> {
+    fn new(scenario: &Scenario, members: u32, model: AlertModel, prior: RatePrior) -> Result<Self> {
         let ensemble = Ensemble::new(
             scenario,
             members,
-            (model, RatePrior::DEFAULT),
+            (model, prior),
             BackendChoice::Cpu,
-            &TWIN_PLUGINS,
+            // The real network's attackers and defenses; the exercise's operator is not
+            // the twin's to run.
+            &plugins(),
         )
         .map_err(|e| anyhow::anyhow!("cannot build the twin: {e}"))?;
         Ok(Self {
@@ -270,7 +261,7 @@ impl Follower {
             let scenario = universe.scenario().clone();
             let remaining = scenario.ticks.saturating_sub(self.ensemble.tick());
             self.ensemble
-                .switch(&scenario, remaining, &TWIN_PLUGINS)
+                .switch(&scenario, remaining, &plugins())
                 .map_err(|e| anyhow::anyhow!("the twin cannot deploy the run's strategy: {e}"))?;
             self.strategy.clone_from(deployed);
         }
@@ -281,10 +272,10 @@ impl Follower {
         let mut on_tick = |e: &Estimate, _: &mut Ensemble| crate::twin::push_estimate(snap, e);
         for o in feed {
             self.ensemble
-                .observe(o, &TWIN_PLUGINS, &mut on_tick)
+                .observe(o, &plugins(), &mut on_tick)
                 .map_err(|e| anyhow::anyhow!("the twin refused the run's feed: {e}"))?;
         }
-        self.ensemble.close_until(tick, &TWIN_PLUGINS, &mut on_tick);
+        self.ensemble.close_until(tick, &plugins(), &mut on_tick);
         let truth = universe.with_security(|s| s.iter().filter(|s| s.compromised).count());
         self.snap.truth.push((tick, truth as f64));
         Ok(())
@@ -667,7 +658,7 @@ mod tests {
         let model = AlertModel::uniform(0.9, 1e-4);
         let mut run =
             Universe::build(scenario.clone(), &crate::world::plugins_with_operator()).unwrap();
-        let mut twin = Follower::new(&scenario, 2, model).unwrap();
+        let mut twin = Follower::new(&scenario, 2, model, RatePrior::DEFAULT).unwrap();
         for _ in 0..5 {
             run.step();
             twin.follow(&mut run).unwrap();

@@ -3,10 +3,7 @@
 //! scenario and a universe, the one way `run`, `watch` and `view` build theirs.
 
 use anyhow::{Context, Result};
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
 use paraverse_sim::bundled;
-use paraverse_sim::operator::OperatorPlugin;
 use paraverse_sim::prelude::*;
 
 use crate::args::WorldArgs;
@@ -38,15 +35,7 @@ impl WorldArgs {
     }
 }
 
-/// The plugins every run uses.
-pub fn plugins() -> [&'static dyn SimPlugin; 2] {
-    [&AttackerPlugin, &DefenderPlugin]
-}
-
-/// [`plugins`] and the operator's: a universe that takes exercise commands.
-pub fn plugins_with_operator() -> [&'static dyn SimPlugin; 3] {
-    [&AttackerPlugin, &DefenderPlugin, &OperatorPlugin]
-}
+pub use paraverse_lab::plugins::{plugins, plugins_with_operator};
 
 /// Starts `threads` worker threads for rayon's global pool; `None` leaves rayon's default
 /// (all cores).

@@ -2,8 +2,7 @@
 //! effect, averaged over several seeds, and its cost shows up in the summary. The
 //! strategies are the shipped files in `strategies/`, applied as `--strategy` does.
 
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
+use paraverse_lab::plugins::plugins;
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 
@@ -19,7 +18,7 @@ fn run(scenario: &str, strategy_name: Option<&str>, seed: u64) -> Summary {
     if let Some(name) = strategy_name {
         s = s.with_strategy(&strategy(name), name).unwrap();
     }
-    let mut u = Universe::build(s, &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+    let mut u = Universe::build(s, &plugins()).unwrap();
     u.run(|_| {});
     assert_eq!(u.fault(), None);
     u.finish().summary
@@ -110,7 +109,7 @@ fn an_allow_admits_the_services_flows_need_and_the_intruder_only_those() {
             .with_seed(seed)
             .with_strategy(text, "strategy.toml")
             .unwrap();
-        let mut u = Universe::build(s, &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+        let mut u = Universe::build(s, &plugins()).unwrap();
         u.run(|_| {});
         assert_eq!(u.fault(), None);
         u.finish().summary
@@ -219,7 +218,7 @@ fn campus(adaptive: bool) -> Summary {
         .unwrap()
         .with_strategy(&strategy, "campus.toml")
         .unwrap();
-    let mut u = Universe::build(s, &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+    let mut u = Universe::build(s, &plugins()).unwrap();
     u.run(|_| {});
     u.finish().summary
 }
@@ -315,7 +314,7 @@ fn step_up_stops_stuffing_and_session_theft_but_not_deepfakes_without_liveness()
 /// the switch resumes under the new strategy, bit for bit.
 #[test]
 fn a_strategy_deployed_mid_run_takes_over_and_keeps_the_runs_records() {
-    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins = plugins();
     let open = bundled::load(Some("campaign-exfiltration"))
         .unwrap()
         .with_seed(1);
@@ -403,7 +402,7 @@ fn a_strategy_deployed_mid_run_takes_over_and_keeps_the_runs_records() {
 /// a run segmented throughout, one that deploys it then pays the other three quarters.
 #[test]
 fn a_strategy_deployed_mid_run_pays_its_upkeep_from_then_on() {
-    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins = plugins();
     let open = bundled::load(Some("campaign-exfiltration"))
         .unwrap()
         .with_seed(1);

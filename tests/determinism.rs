@@ -7,7 +7,7 @@
 mod common;
 
 use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
+use paraverse_lab::plugins::plugins;
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 
@@ -18,7 +18,7 @@ fn outputs(scenario: &Scenario, threads: usize) -> (String, String, String) {
         .build()
         .unwrap();
     pool.install(|| {
-        let mut u = Universe::build(scenario.clone(), &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+        let mut u = Universe::build(scenario.clone(), &plugins()).unwrap();
         u.run(|_| {});
         let r = u.finish();
         (r.summary_json(), r.series_csv(), r.events_jsonl())
@@ -159,7 +159,7 @@ fn gpu_backend_is_bit_identical_to_cpu() {
     assert!(text.contains(metro));
     let cut = text.replace(metro, "name = \"metro\"\ncapacity = \"1 Gbit/s\"");
     let scenario = city_50k_of(&cut).with_ticks(40);
-    if let Some(cpu) = assert_gpu_matches_cpu(&scenario, &[&AttackerPlugin, &DefenderPlugin]) {
+    if let Some(cpu) = assert_gpu_matches_cpu(&scenario, &plugins()) {
         assert!(cpu.1.contains("xr_quality_ppm"));
     }
 }

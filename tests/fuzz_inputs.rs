@@ -376,8 +376,7 @@ fn fuzz_extreme_values(
     corpus: &[&paraverse_sim::bundled::Bundled],
     resolve: &dyn Fn(&str, &str) -> Option<Scenario>,
 ) {
-    use paraverse_attackers::AttackerPlugin;
-    use paraverse_defenders::DefenderPlugin;
+    use paraverse_lab::plugins::plugins;
     use paraverse_sim::universe::Universe;
 
     let n = cases() / 3;
@@ -424,7 +423,7 @@ fn fuzz_extreme_values(
         let ticks = scenario.ticks.min(150);
         let scenario = scenario.with_ticks(ticks);
         let run = catch_unwind(AssertUnwindSafe(|| {
-            if let Ok(mut u) = Universe::build(scenario, &[&AttackerPlugin, &DefenderPlugin]) {
+            if let Ok(mut u) = Universe::build(scenario, &plugins()) {
                 u.run(|_| {});
                 let _ = u.finish().summary_json();
             }

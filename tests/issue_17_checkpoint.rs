@@ -7,12 +7,11 @@ mod common;
 
 use std::path::Path;
 
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
+use paraverse_lab::plugins::plugins;
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 
-const PLUGINS: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+const PLUGINS: [&'static dyn SimPlugin; 2] = plugins();
 
 type Outputs = (String, String, String);
 

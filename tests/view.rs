@@ -11,8 +11,7 @@ use std::process::Command;
 
 use common::{paraverse, text};
 
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
+use paraverse_lab::plugins::plugins;
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 use paraverse_viz::view::scene::{ATTACK_LINK, BACKGROUND};
@@ -44,7 +43,7 @@ fn read_png(path: &Path) -> Image {
 
 /// The scenario at a tick, as the test's own universe sees it.
 fn world_at(name: &str, tick: u32) -> (Layout, NetworkFrame) {
-    let plugins: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+    let plugins = plugins();
     let mut u = Universe::build(bundled::load(Some(name)).unwrap(), &plugins).unwrap();
     while u.clock().tick < tick {
         assert!(u.step());

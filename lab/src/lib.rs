@@ -24,6 +24,7 @@ pub mod decision;
 pub mod experiment;
 pub mod folder;
 pub mod optimise;
+pub mod plugins;
 pub mod report;
 pub mod runner;
 pub mod sensitivity;

@@ -15,8 +15,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
 use paraverse_sim::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -137,12 +135,11 @@ type RunOutput = (BTreeMap<String, Option<f64>>, serde_json::Value, String);
 
 fn run_summary(scenario: Scenario, id: &str) -> Result<RunOutput, LabError> {
     let id = id.to_owned();
-    let mut u = Universe::build(scenario, &[&AttackerPlugin, &DefenderPlugin]).map_err(|e| {
-        LabError::Run {
+    let mut u =
+        Universe::build(scenario, &crate::plugins::plugins()).map_err(|e| LabError::Run {
             run: id.clone(),
             message: e.to_string(),
-        }
-    })?;
+        })?;
     u.run(|_| {});
     if let Some(f) = u.fault() {
         return Err(LabError::Run {

@@ -19,13 +19,11 @@ mod views;
 
 use std::sync::Mutex;
 
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
 use paraverse_lab::{Experiment, LabError, runner, stats, tables};
 use paraverse_sim::bundled;
 use paraverse_sim::metrics::RunRecord;
+use paraverse_sim::operator::OperatorAction;
 use paraverse_sim::operator::script::Command;
-use paraverse_sim::operator::{OperatorAction, OperatorPlugin};
 use paraverse_sim::prelude::*;
 use paraverse_sim::scenario::Scenario;
 use paraverse_sim::scenario::ScenarioError as SimScenarioError;
@@ -62,11 +60,11 @@ fn lab_error(e: LabError) -> PyErr {
 
 /// The plugins every run uses, as the CLI's, and the operator's when the caller acts.
 fn plugins(operator: bool) -> Vec<&'static dyn SimPlugin> {
-    let mut p: Vec<&'static dyn SimPlugin> = vec![&AttackerPlugin, &DefenderPlugin];
     if operator {
-        p.push(&OperatorPlugin);
+        paraverse_lab::plugins::plugins_with_operator().to_vec()
+    } else {
+        paraverse_lab::plugins::plugins().to_vec()
     }
-    p
 }
 
 /// Whether a run is over: every tick simulated, or a fault stopped it.

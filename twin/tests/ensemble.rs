@@ -3,14 +3,12 @@
 //! whose attack-rate factors move toward it and whose estimate follows the truth better
 //! than members held at the scenario's rates (`RatePrior::EXACT`, whose factors stay 1).
 
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 use paraverse_twin::ensemble::{AlertModel, Ensemble, RatePrior};
 use paraverse_twin::observation::blue_observations;
 
-const PLUGINS: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+const PLUGINS: [&'static dyn SimPlugin; 2] = paraverse_lab::plugins::plugins();
 
 /// Nothing to do with a tick's estimate.
 fn nothing(_: &paraverse_twin::ensemble::Estimate, _: &mut Ensemble) {}

@@ -2,15 +2,13 @@
 //! replays the run's own future, every strategy faces the same members, and a strategy
 //! that clearly stops the siege is recommended with a significant paired comparison.
 
-use paraverse_attackers::AttackerPlugin;
-use paraverse_defenders::DefenderPlugin;
 use paraverse_lab::experiment::Score;
 use paraverse_lab::stats::{predictive_quantile, quantile};
 use paraverse_sim::bundled;
 use paraverse_sim::prelude::*;
 use paraverse_twin::{Candidate, Forecast, ForecastSpec, Start, forecast};
 
-const PLUGINS: [&'static dyn SimPlugin; 2] = [&AttackerPlugin, &DefenderPlugin];
+const PLUGINS: [&'static dyn SimPlugin; 2] = paraverse_lab::plugins::plugins();
 
 fn strategy(scenario: &Scenario, file: &str) -> Candidate {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,7 +24,7 @@ fn strategy(scenario: &Scenario, file: &str) -> Candidate {
 
 fn siege_checkpoint(at: u32) -> (Scenario, Checkpoint) {
     let scenario = bundled::load(Some("metaverse-under-siege")).unwrap();
-    let mut u = Universe::build(scenario.clone(), &[&AttackerPlugin, &DefenderPlugin]).unwrap();
+    let mut u = Universe::build(scenario.clone(), &PLUGINS).unwrap();
     while u.clock().tick < at && u.step() {}
     (scenario, u.checkpoint().unwrap())
 }
@@ -96,11 +94,7 @@ fn a_forecast_is_the_same_at_any_thread_count_and_batch_size() {
 #[test]
 fn member_zero_under_the_current_defenses_is_the_runs_own_future() {
     let (scenario, checkpoint) = siege_checkpoint(200);
-    let mut whole = Universe::build(
-        scenario.clone().with_ticks(290),
-        &[&AttackerPlugin, &DefenderPlugin],
-    )
-    .unwrap();
+    let mut whole = Universe::build(scenario.clone().with_ticks(290), &PLUGINS).unwrap();
     whole.run(|_| {});
     let whole = whole.finish();
     let f = run(
