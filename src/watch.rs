@@ -68,16 +68,17 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
         given: 0,
     };
     let build = |s: Scenario| args.world.build(s, &crate::world::plugins_with_operator());
-    eprintln!(
-        "paraverse: building {} ({} nodes)...",
-        scenario.name, scenario.node_count
-    );
-    let mut universe = build(scenario.clone())?;
+    // The twin's model before the world: a bad option costs no build.
     let model = if args.twin {
         Some((args.model.alert_model(&scenario)?, args.model.prior()?))
     } else {
         None
     };
+    eprintln!(
+        "paraverse: building {} ({} nodes)...",
+        scenario.name, scenario.node_count
+    );
+    let mut universe = build(scenario.clone())?;
     let follower_of = |s: &Scenario| -> Result<Option<Follower>> {
         model
             .as_ref()

@@ -210,3 +210,29 @@ fn tick_of_twin(screen: &str) -> u32 {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
+
+/// `watch --twin` checks the twin's model as `paraverse twin` does, before building the
+/// run: a spread under 1 is invalid input (exit 2) that names the option's meaning.
+#[test]
+fn watch_twin_refuses_an_attack_rate_spread_under_one() {
+    let bin = env!("CARGO_BIN_EXE_paraverse");
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start(
+        "watch-twin-spread",
+        &format!("{bin} watch --twin --attack-rate-spread 0.5; echo EXITED $?"),
+        tmp.path(),
+        (120, 20),
+    ) else {
+        return;
+    };
+    let screen = t.wait_for("the error", |s| s.contains("EXITED"));
+    assert!(screen.contains("EXITED 2"), "{screen}");
+    assert!(
+        screen.contains("attack-rate spread 0.5: expected a factor of at least 1"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("building"),
+        "checked before the world is built: {screen}"
+    );
+}
