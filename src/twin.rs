@@ -618,8 +618,59 @@ impl Sink for Files {
     }
 }
 
+/// The feed `--observations` names, opened: a file, standard input, or an MQTT topic
+/// subscribed to (with the slot where its connection reports an early end).
+type Feed = (
+    Box<dyn BufRead>,
+    Option<Arc<std::sync::Mutex<Option<String>>>>,
+);
+
+fn open_feed(args: &TwinArgs, origin: &str) -> Result<Feed> {
+    if origin == "-" {
+        return Ok((Box::new(std::io::stdin().lock()), None));
+    }
+    if let Some(endpoint) = paraverse_twin::mqtt::Endpoint::parse(origin) {
+        let endpoint = endpoint.map_err(invalid)?;
+        let feed = paraverse_twin::mqtt::subscribe(&endpoint).map_err(anyhow::Error::msg)?;
+        eprintln!("paraverse twin: subscribed to {origin}");
+        return Ok((
+            Box::new(std::io::BufReader::new(feed.reader)),
+            Some(feed.error),
+        ));
+    }
+    let file = std::fs::File::open(&args.observations)
+        .map_err(|e| invalid(format!("--observations {origin}: {e}")))?;
+    Ok((Box::new(std::io::BufReader::new(file)), None))
+}
+
+/// The twin's output folder, made empty (an earlier one replaced only with --force), and
+/// its estimates.csv started. Called once every input has been read and checked, so a
+/// bad option never costs the earlier results.
+fn start_out(out: &Path, force: bool) -> Result<std::io::BufWriter<std::fs::File>> {
+    if out.exists() {
+        if !force {
+            return Err(invalid(format!(
+                "{} exists: add --force to replace it, or --out another folder",
+                out.display()
+            )));
+        }
+        std::fs::remove_dir_all(out).with_context(|| format!("cannot remove {}", out.display()))?;
+    }
+    std::fs::create_dir_all(out.join("recommendations"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    let mut estimates = std::io::BufWriter::new(
+        std::fs::File::create(out.join("estimates.csv")).context("cannot create estimates.csv")?,
+    );
+    writeln!(
+        estimates,
+        "tick,time_s,estimate,q05,q95,naive,ess,resampled,attack_rate"
+    )?;
+    Ok(estimates)
+}
+
 pub fn twin(args: &TwinArgs) -> Result<()> {
     set_threads(args.threads)?;
+    // Inputs first: everything read and checked before the output folder is touched.
     let mut scenario = load_scenario(Some(&args.scenario), args.strategy.as_deref())?;
     if let Some(seed) = args.seed {
         scenario = scenario.with_seed(seed);
@@ -632,6 +683,7 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         None => None,
     };
     let model = args.model.alert_model(&scenario)?;
+    let prior = args.model.prior()?;
     let (scenario, off_inventory) = with_spare(scenario, &args.spare)?;
     let mut candidates = vec![Candidate {
         name: "current".to_owned(),
@@ -655,29 +707,10 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         )),
         None => None,
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(format!("twin-{}", scenario.name)));
-    if out.exists() {
-        if !args.force {
-            return Err(invalid(format!(
-                "{} exists: add --force to replace it, or --out another folder",
-                out.display()
-            )));
-        }
-        std::fs::remove_dir_all(&out)
-            .with_context(|| format!("cannot remove {}", out.display()))?;
-    }
-    std::fs::create_dir_all(out.join("recommendations"))
-        .with_context(|| format!("cannot create {}", out.display()))?;
-    let mut estimates = std::io::BufWriter::new(
-        std::fs::File::create(out.join("estimates.csv")).context("cannot create estimates.csv")?,
-    );
-    writeln!(
-        estimates,
-        "tick,time_s,estimate,q05,q95,naive,ess,resampled,attack_rate"
-    )?;
+    let until = match args.until {
+        Some(d) => Some(ticks_of(d, "--until")?),
+        None => None,
+    };
     let live = match &args.live {
         Some(p) => Some((
             p.display().to_string(),
@@ -685,6 +718,37 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         )),
         None => None,
     };
+    let publish_to = match &args.publish {
+        Some(to) => Some(
+            paraverse_twin::mqtt::Endpoint::parse(to)
+                .unwrap_or_else(|| {
+                    Err(format!("--publish {to}: expected mqtt://HOST[:PORT]/TOPIC"))
+                })
+                .map_err(invalid)?,
+        ),
+        None => None,
+    };
+    if args.watch {
+        use std::io::IsTerminal as _;
+        anyhow::ensure!(
+            std::io::stdout().is_terminal(),
+            "--watch needs a terminal; without it the twin writes its files only"
+        );
+    }
+    // The ground truth to score against (`--truth`), read now: a wrong folder is said
+    // before the feed is followed, not after.
+    let truth = match &args.truth {
+        Some(dir) => Some(series_column(dir, "compromised")?),
+        None => None,
+    };
+    let origin = args.observations.display().to_string();
+    let (input, subscription) = open_feed(args, &origin)?;
+
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(format!("twin-{}", scenario.name)));
+    let estimates = start_out(&out, args.force)?;
     let mut files = Files {
         pace: args.speed.map(|s| (std::time::Instant::now(), s)),
         deploy: Deploy {
@@ -703,26 +767,18 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         forecasts: Vec::new(),
         cycles: 0,
         quiet: args.quiet || args.watch,
-        publisher: None,
+        publisher: publish_to
+            .as_ref()
+            .map(paraverse_twin::mqtt::Publisher::connect),
         screen: None,
     };
-    if let Some(to) = &args.publish {
-        let endpoint = paraverse_twin::mqtt::Endpoint::parse(to)
-            .unwrap_or_else(|| Err(format!("--publish {to}: expected mqtt://HOST[:PORT]/TOPIC")))
-            .map_err(invalid)?;
-        files.publisher = Some(paraverse_twin::mqtt::Publisher::connect(&endpoint));
-    }
     let resolver = Resolver::new(&scenario, mapping.as_ref());
-    let until = match args.until {
-        Some(d) => Some(ticks_of(d, "--until")?),
-        None => None,
-    };
     // Set by the twin screen's `q`.
     let quit = Arc::new(AtomicBool::new(false));
     let spec = TwinSpec {
         members: args.members,
         model,
-        prior: args.model.prior()?,
+        prior,
         backend: BackendChoice::Cpu,
         cycle,
         until,
@@ -730,7 +786,6 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
         stop: Some(&quit),
     };
     let plugins = plugins();
-    let origin = args.observations.display().to_string();
     if !args.quiet {
         eprintln!(
             "paraverse twin: {} ({} nodes), {} members, {}, feed {origin}",
@@ -740,29 +795,8 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
             describe(&spec.model)
         );
     }
-    let mut subscription = None;
-    let input: Box<dyn BufRead> = if origin == "-" {
-        Box::new(std::io::stdin().lock())
-    } else if let Some(endpoint) = paraverse_twin::mqtt::Endpoint::parse(&origin) {
-        let endpoint = endpoint.map_err(invalid)?;
-        let feed = paraverse_twin::mqtt::subscribe(&endpoint).map_err(anyhow::Error::msg)?;
-        eprintln!("paraverse twin: subscribed to {origin}");
-        let reader = Box::new(std::io::BufReader::new(feed.reader));
-        subscription = Some(feed.error);
-        reader
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(&args.observations)
-                .map_err(|e| invalid(format!("--observations {origin}: {e}")))?,
-        ))
-    };
     if args.watch {
-        use std::io::IsTerminal as _;
-        anyhow::ensure!(
-            std::io::stdout().is_terminal(),
-            "--watch needs a terminal; without it the twin writes its files only"
-        );
-        files.screen = Some(Screen {
+        let mut screen = Screen {
             terminal: ratatui::init(),
             snap: paraverse_viz::TwinSnapshot {
                 scenario: scenario.name.clone(),
@@ -773,11 +807,10 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
             },
             drawn: std::time::Instant::now(),
             keys: Keys::listen(quit.clone(), out.clone()),
-        });
-    }
-    if let Some(s) = &mut files.screen {
+        };
         // The frame before the feed's first line: the user sees what is being watched.
-        let _ = s.draw(true);
+        let _ = screen.draw(true);
+        files.screen = Some(screen);
     }
     let outcome = paraverse_twin::live::run(
         &scenario, input, &origin, &resolver, &spec, &plugins, &mut files,
@@ -816,10 +849,9 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
     if let Some(p) = files.publisher.take() {
         p.close().map_err(anyhow::Error::msg)?;
     }
-    if let Some(dir) = &args.truth {
-        let truth = series_column(dir, "compromised")?;
-        let mut accuracy = accuracy(&files.kept, &truth);
-        accuracy["forecasts"] = forecast_calibration(&files.forecasts, &truth);
+    if let Some(truth) = &truth {
+        let mut accuracy = accuracy(&files.kept, truth);
+        accuracy["forecasts"] = forecast_calibration(&files.forecasts, truth);
         paraverse_lab::runner::write_atomic(
             &out.join("accuracy.json"),
             serde_json::to_string_pretty(&accuracy)? + "\n",

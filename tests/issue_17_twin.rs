@@ -275,6 +275,83 @@ fn one_hour_forecasts_of_a_standing_threat_hold_the_truth() {
     );
 }
 
+/// Every input is read and checked before the output folder is touched: a missing feed,
+/// ground truth or live ruleset, or a --publish that is no MQTT topic, is invalid input
+/// (exit 2) and leaves an earlier twin's results as they were, even under --force.
+#[test]
+fn bad_inputs_leave_the_earlier_results_as_they_were() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("tw/recommendations")).unwrap();
+    std::fs::write(dir.join("tw/estimates.csv"), "earlier\n").unwrap();
+    std::fs::write(dir.join("feed.jsonl"), "").unwrap();
+    let zero = strategy("zero-trust.toml");
+    let cycle = ["--cycle", "10 min", "--candidate", zero.as_str()];
+    for (extra, expect) in [
+        (vec!["--observations", "missing.jsonl"], "missing.jsonl"),
+        (
+            vec!["--observations", "feed.jsonl", "--truth", "no-run"],
+            "no-run",
+        ),
+        (
+            [
+                &[
+                    "--observations",
+                    "feed.jsonl",
+                    "--publish",
+                    "http://broker/t",
+                ][..],
+                &cycle,
+            ]
+            .concat(),
+            "--publish http://broker/t: expected mqtt://",
+        ),
+        (
+            [
+                &["--observations", "feed.jsonl", "--live", "no-live.json"][..],
+                &cycle,
+            ]
+            .concat(),
+            "no-live.json",
+        ),
+    ] {
+        let mut args = vec!["twin", "campaign-intrusion", "--out", "tw", "--force"];
+        args.extend(&extra);
+        let out = paraverse(&args, dir);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(expect), "{extra:?}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("tw/estimates.csv")).unwrap(),
+            "earlier\n",
+            "{extra:?} lost the earlier results"
+        );
+    }
+    // Inputs that are fine: the folder is replaced with --force, as asked.
+    ok(paraverse(
+        &[
+            "twin",
+            "campaign-intrusion",
+            "--observations",
+            "feed.jsonl",
+            "--until",
+            "1 min",
+            "--members",
+            "2",
+            "--out",
+            "tw",
+            "--force",
+            "-q",
+        ],
+        dir,
+    ));
+    let estimates = std::fs::read_to_string(dir.join("tw/estimates.csv")).unwrap();
+    assert!(
+        estimates.starts_with("tick,time_s,estimate,"),
+        "{estimates}"
+    );
+}
+
 #[test]
 fn cycles_publish_recommendations_and_bad_feeds_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
