@@ -259,8 +259,9 @@ pub struct ViewArgs {
     /// With --png: the network only, without the title, legend and group names.
     #[arg(long, requires = "png")]
     pub no_text: bool,
-    /// Window: starting speed, ticks per second.
-    #[arg(long, default_value_t = 10.0)]
+    /// Window: starting speed, ticks per second (0.25 to 10000, the range `+` and `-`
+    /// move in).
+    #[arg(long, default_value_t = 10.0, value_parser = parse_window_speed)]
     pub speed: f64,
     /// Whose eyes: red sees ground truth (who is compromised, which flows are attacks);
     /// blue sees only its sensors (alerts, quarantines, outages, link loads). `b` in the
@@ -758,6 +759,14 @@ fn parse_speed(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `view --speed`: ticks per second within the window's range.
+fn parse_window_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.25..=10_000.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}`: expected ticks per second, 0.25 to 10000")),
+    }
+}
+
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
     s.parse()
         .map_err(|e: paraverse_sim::units::QuantityError| e.to_string())
@@ -859,6 +868,22 @@ mod tests {
                 Command::View(a) => assert_eq!(a.team, team, "{args:?}"),
                 other => panic!("{other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn the_windows_speed_is_within_the_range_its_keys_move_in() {
+        for (given, speed) in [("0.25", 0.25), ("10", 10.0), ("10000", 10_000.0)] {
+            match parse(&["view", "--speed", given]).unwrap() {
+                Command::View(a) => assert_eq!(a.speed, speed),
+                other => panic!("{other:?}"),
+            }
+        }
+        for bad in ["0", "-5", "0.1", "10001", "NaN", "inf", "fast"] {
+            let flag = format!("--speed={bad}");
+            let err = parse(&["view", &flag]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad}: {err}");
+            assert!(err.to_string().contains("0.25 to 10000"), "{bad}: {err}");
         }
     }
 

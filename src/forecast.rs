@@ -33,12 +33,22 @@ pub fn forecast(args: &ForecastArgs) -> Result<()> {
     }
     let score = match args.weights.as_deref() {
         None => Score::default(),
-        Some(&[security_loss, availability, cost]) => Score {
-            security_loss,
-            availability,
-            cost,
-            ..Score::default()
-        },
+        Some(&[security_loss, availability, cost]) => {
+            let score = Score {
+                security_loss,
+                availability,
+                cost,
+                ..Score::default()
+            };
+            let problem = score
+                .weights()
+                .into_iter()
+                .find_map(|(name, w)| Some((name, Score::weight_problem(w)?)));
+            if let Some((name, problem)) = problem {
+                return Err(invalid(format!("--weights: {name}: {problem}")));
+            }
+            score
+        }
         Some(w) => {
             return Err(invalid(format!(
                 "--weights: expected three numbers (security loss, availability, cost), got {}",

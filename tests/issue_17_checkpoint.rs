@@ -647,6 +647,16 @@ fn the_binary_forecasts_from_a_checkpoint_and_recommends_a_strategy() {
             vec![
                 "forecast",
                 "siege.checkpoints",
+                "--weights=1,nan,1",
+                "--out",
+                "g",
+            ],
+            "--weights: availability: found NaN: expected a finite weight",
+        ),
+        (
+            vec![
+                "forecast",
+                "siege.checkpoints",
                 "--horizon",
                 "0 s",
                 "--out",

@@ -497,6 +497,26 @@ fn minus_availability() -> f64 {
 }
 
 impl Score {
+    /// The largest weight, either way: with the objectives the simulator produces, every
+    /// score stays a finite number (a NaN or infinite score has no order to rank by).
+    pub const MAX_WEIGHT: f64 = 1e12;
+
+    /// The weights, by the names the `[score]` table and `--weights` give them.
+    pub fn weights(&self) -> [(&'static str, f64); 3] {
+        [
+            ("security_loss", self.security_loss),
+            ("availability", self.availability),
+            ("cost", self.cost),
+        ]
+    }
+
+    /// What is wrong with a weight, if anything: not a number, infinite, or beyond
+    /// ±[`Score::MAX_WEIGHT`].
+    pub fn weight_problem(weight: f64) -> Option<String> {
+        (!(weight.is_finite() && weight.abs() <= Self::MAX_WEIGHT))
+            .then(|| format!("found {weight}: expected a finite weight from -1e12 to 1e12"))
+    }
+
     /// The weighted score of a run's objectives (lower is better): the one formula the
     /// forecast, the twin and the agent environments' rewards share.
     pub fn of(&self, o: &paraverse_sim::objectives::Objectives) -> f64 {
@@ -574,6 +594,11 @@ fn check(file: &ExperimentFile, auto: &AutoSpec, locator: &Locator<'_>) -> Vec<D
     }
     if let Some(o) = &file.optimise {
         check_optimise(o, locator, &mut diags);
+    }
+    for (name, weight) in file.score.weights() {
+        if let Some(problem) = Score::weight_problem(weight) {
+            diags.push(locator.at_path(&[key("score"), key(name)], problem));
+        }
     }
     check_bands(&file.check, locator, &mut diags);
     for (i, m) in file.check.metrics.iter().enumerate() {

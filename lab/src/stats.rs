@@ -116,8 +116,9 @@ impl Estimate {
                 .collect();
             means.sort_by(f64::total_cmp);
             // Each resampled mean lies within [min, max]; the clamp only absorbs the
-            // last bit of rounding in the sums.
-            let clamp = |v: f64| v.clamp(sorted[0], sorted[n - 1]);
+            // last bit of rounding in the sums. (`max`/`min`, not `f64::clamp`, which
+            // panics on a NaN bound: a value that is not a number passes through.)
+            let clamp = |v: f64| v.max(sorted[0]).min(sorted[n - 1]);
             (
                 clamp(quantile(&means, 0.025)),
                 clamp(quantile(&means, 0.975)),

@@ -230,6 +230,42 @@ fn bad_experiments_name_the_field() {
     assert!("3/2".parse::<Shard>().is_err() && "1/2".parse::<Shard>().is_ok());
 }
 
+/// Score weights that would make scores NaN or infinite (and the decision unrankable)
+/// are refused where they are written, each with its line and field.
+#[test]
+fn score_weights_are_finite_and_bounded() {
+    let text = format!("{EXP}\n[score]\nsecurity_loss = nan\navailability = -inf\ncost = 2e12\n");
+    let err = Experiment::from_str(&text, "e.toml", None)
+        .unwrap_err()
+        .to_string();
+    for (line, field, found) in [
+        (21, "score.security_loss", "found NaN"),
+        (22, "score.availability", "found -inf"),
+        (23, "score.cost", "found 2000000000000"),
+    ] {
+        assert!(
+            err.contains(&format!("e.toml:{line}:")) && err.contains(field) && err.contains(found),
+            "{field}: {err}"
+        );
+    }
+    assert!(
+        err.contains("expected a finite weight from -1e12 to 1e12"),
+        "{err}"
+    );
+    let fine = format!("{EXP}\n[score]\nsecurity_loss = 1e12\navailability = -1e12\ncost = 0\n");
+    Experiment::from_str(&fine, "e.toml", None).unwrap();
+}
+
+/// A value that is not a number (a metric nobody validated) does not bring the
+/// statistics down: the estimate is made, the NaN shows in it.
+#[test]
+fn statistics_of_a_nan_do_not_panic() {
+    let e = stats::Estimate::of(&[1.0, f64::NAN, 3.0]).unwrap();
+    assert!(e.mean.is_nan());
+    let e = stats::Estimate::of(&[1.0, f64::INFINITY, 3.0]).unwrap();
+    assert_eq!(e.max, f64::INFINITY);
+}
+
 #[test]
 fn the_slurm_script_runs_every_shard() {
     let s = runner::slurm_script(Path::new("experiments/x.toml"), "x", 4, "01:00:00", 8);

@@ -42,6 +42,9 @@ fn weights(pairs: &[(String, f64)]) -> Result<Score, String> {
                 ));
             }
         };
+        if let Some(problem) = Score::weight_problem(*value) {
+            return Err(format!("weights: `{name}`: {problem}"));
+        }
         *slot = *value;
     }
     Ok(w)

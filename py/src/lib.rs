@@ -643,9 +643,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BLUE_FEATURES", views::BLUE_FEATURES.len())?;
     let score = paraverse_lab::experiment::Score::default();
     let weights = PyDict::new(m.py());
-    weights.set_item("security_loss", score.security_loss)?;
-    weights.set_item("availability", score.availability)?;
-    weights.set_item("cost", score.cost)?;
+    for (name, w) in score.weights() {
+        weights.set_item(name, w)?;
+    }
     m.add("DEFAULT_WEIGHTS", weights)?;
+    m.add("MAX_WEIGHT", paraverse_lab::experiment::Score::MAX_WEIGHT)?;
     Ok(())
 }

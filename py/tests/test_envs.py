@@ -120,6 +120,13 @@ def test_per_node_mode_for_small_networks(monkeypatch):
         BlueEnv(per="zone")
 
 
+def test_score_weights_are_finite_and_bounded():
+    for bad in (float("nan"), float("inf"), -2e12, "1"):
+        with pytest.raises(ValueError, match="expected a finite weight from -1e12 to 1e12"):
+            BlueEnv("metaverse-campus", ticks=1, weights={"cost": bad})
+    BlueEnv("metaverse-campus", ticks=1, weights={"cost": -1e12})
+
+
 def test_harden_and_revoke_count_in_the_cost_and_revoke_evicts_a_taken_account():
     u = paraverse.Universe("campaign-takeover", seed=1, ticks=400, operator=True)
     taken = []

@@ -25,6 +25,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ._core import DEFAULT_WEIGHTS as _LAB_WEIGHTS
+from ._core import MAX_WEIGHT
 from ._core import (
     BLUE_FEATURE_NAMES,
     GROUP_ACTIONS,
@@ -101,6 +102,12 @@ class TeamView:
         unknown = set(self.weights) - set(DEFAULT_WEIGHTS)
         if unknown:
             raise ValueError(f"weights: unknown objectives {sorted(unknown)}")
+        for name, w in self.weights.items():
+            # As the lab's [score]: a NaN or infinite reward has no order to learn from.
+            if not (isinstance(w, (int, float)) and abs(w) <= MAX_WEIGHT):
+                raise ValueError(
+                    f"weights: `{name}`: found {w!r}: expected a finite weight from -1e12 to 1e12"
+                )
         self.campaign = campaign_index(universe, campaign) if team == "red" else 0
         self.rows = universe.nodes if self.per_node else len(universe.groups())
         if self.per_node and self.rows > MAX_NODES_PER_NODE:
