@@ -9,6 +9,9 @@ use paraverse_sim::prelude::*;
 use crate::args::WorldArgs;
 use crate::invalid;
 
+/// The plugins, declared once in the lab (their order fixes the CSV columns).
+pub use paraverse_lab::plugins::{plugins, plugins_with_operator};
+
 impl WorldArgs {
     /// The scenario these arguments name, under their strategy and with their seed.
     pub fn scenario(&self) -> Result<Scenario> {
@@ -34,8 +37,6 @@ impl WorldArgs {
         Universe::build_with(scenario, self.backend, plugins).context("cannot build the world")
     }
 }
-
-pub use paraverse_lab::plugins::{plugins, plugins_with_operator};
 
 /// Starts `threads` worker threads for rayon's global pool; `None` leaves rayon's default
 /// (all cores).

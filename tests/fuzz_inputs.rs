@@ -361,9 +361,24 @@ fn fuzz_import_inputs() {
 
 // Values of each type a scenario reads, at their edges: what validation accepts must
 // build and run.
-const INTEGERS: &[&str] = &["0", "1", "2", "3", "255", "65535", "4294967295", "1000000"];
-const FLOATS: &[&str] = &["0.0", "1.0", "1e-9", "0.999999", "1e6", "0.5"];
-const MAGNITUDES: &[&str] = &["0", "1", "0.001", "1000000", "4294967", "0.5"];
+const INTEGERS: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "3",
+    "255",
+    "65535",
+    "4294967295",
+    "1000000",
+    "-1",
+    "9223372036854775807",
+];
+const FLOATS: &[&str] = &[
+    "0.0", "1.0", "1e-9", "0.999999", "1e6", "0.5", "nan", "inf", "-inf", "-1.0", "1e308", "-0.0",
+];
+const MAGNITUDES: &[&str] = &[
+    "0", "1", "0.001", "1000000", "4294967", "0.5", "1e308", "-1",
+];
 
 /// One value of a bundled file's `key = value` lines replaced by an extreme of its own
 /// type (an integer, a float, the number of a quantity like "10 Mbit/s"), one or two at
@@ -470,4 +485,125 @@ fn fuzz_extreme_strategy_values_run() {
     fuzz_extreme_values("extreme strategy values", &corpus, &|text, origin| {
         venue.clone().with_strategy(text, origin).ok()
     });
+}
+
+/// Extreme values in every bundled experiment file (replicas, seeds, ranges, score
+/// weights, risk, stopping rules, bands) past validation: an experiment that validates
+/// must summarise, decide and state its decision on any results its runs could give,
+/// without panicking. The runs are synthetic (a random value, or none, for every metric),
+/// so each case costs milliseconds where a sweep would cost minutes; experiments of more
+/// than 400 points or 2,000 runs are skipped.
+#[test]
+fn fuzz_extreme_experiment_values_decide() {
+    use paraverse_lab::{decision, sensitivity, stats, tables};
+
+    let files: Vec<std::path::PathBuf> = ["experiments", "experiments/ci"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(repo().join(d)).unwrap().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    let texts: Vec<(String, std::path::PathBuf)> = files
+        .iter()
+        .map(|p| {
+            (
+                std::fs::read_to_string(p).unwrap(),
+                p.parent().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // What a metric of a run can be: ordinary, at the edges, or missing.
+    const METRIC_VALUES: &[Option<f64>] = &[
+        Some(0.0),
+        Some(1.0),
+        Some(0.5),
+        Some(1e-9),
+        Some(1e6),
+        Some(1e12),
+        Some(-0.0),
+        None,
+    ];
+    let n = cases() / 3;
+    let mut rng = Rng(seed() ^ paraverse_sim::rng::fnv1a(b"extreme experiment values"));
+    let (mut decided, mut crashes) = (0, Vec::new());
+    for case in 0..n {
+        let (text, dir) = &texts[rng.below(texts.len())];
+        let lines: Vec<&str> = text.lines().collect();
+        let values: Vec<usize> = (0..lines.len())
+            .filter(|&i| {
+                let l = lines[i].trim_start();
+                !l.starts_with(['#', '[']) && !l.starts_with("name") && l.contains(" = ")
+            })
+            .collect();
+        let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        for _ in 0..1 + rng.below(2) {
+            let at = values[rng.below(values.len())];
+            let (key, value) = edited[at].split_once(" = ").expect("a value line");
+            let value = value.trim();
+            let pick = |rng: &mut Rng, from: &[&str]| from[rng.below(from.len())].to_owned();
+            let new = if value.parse::<i64>().is_ok() {
+                pick(&mut rng, INTEGERS)
+            } else if value.parse::<f64>().is_ok() {
+                pick(&mut rng, FLOATS)
+            } else {
+                continue;
+            };
+            edited[at] = format!("{key} = {new}");
+        }
+        let Ok(exp) = Experiment::from_str(&edited.join("\n"), "fuzz.toml", Some(dir)) else {
+            continue;
+        };
+        if exp.points.len() > 400 || exp.runs() > 2_000 {
+            continue;
+        }
+        let runs: Vec<RunResult> = runner::runs_of(&exp, None)
+            .into_iter()
+            .map(|(point, replica)| RunResult {
+                point,
+                replica,
+                seed: u64::from(replica),
+                settings: exp.points[point].settings.clone(),
+                scenario_hash: String::new(),
+                metrics: runner::METRICS
+                    .iter()
+                    .map(|m| {
+                        (
+                            (*m).to_owned(),
+                            METRIC_VALUES[rng.below(METRIC_VALUES.len())],
+                        )
+                    })
+                    .collect(),
+                experiment_hash: exp.hash_hex(),
+                series_hash: String::new(),
+            })
+            .collect();
+        decided += 1;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let kinds = tables::SettingKinds::of(&exp);
+            let points = stats::summarise(&runs, &exp.file.score);
+            let _ = tables::points(&kinds, &points).csv();
+            let decisions = decision::decide(&exp, &points, &runs);
+            let _ = tables::decisions(&kinds, &decisions).csv();
+            let _ = decisions.statement();
+            let _ = sensitivity::main_effects(&exp, &points);
+            let _ = sensitivity::sobol(&exp, &points);
+        }));
+        if outcome.is_err() {
+            crashes.push(case);
+        }
+    }
+    eprintln!(
+        "fuzz extreme experiment values: {n} cases, {decided} decided, {} crashes (seed {})",
+        crashes.len(),
+        seed()
+    );
+    assert!(
+        decided > n / 4,
+        "only {decided} of {n} cases were valid: the mutation is off"
+    );
+    assert!(
+        crashes.is_empty(),
+        "extreme experiment values: cases {crashes:?} panicked (PARAVERSE_FUZZ_SEED={})",
+        seed()
+    );
 }

@@ -9,6 +9,10 @@ use std::collections::{HashMap, VecDeque};
 
 use super::*;
 
+/// The largest record an exfiltration may steal one at a time (1 GiB): its bits must fit
+/// the per-flow accounting, and no dataset keeps larger records.
+pub const MAX_RECORD_BYTES: u64 = 1 << 30;
+
 /// A resolved botnet campaign (Mirai-style recruitment, then a DDoS).
 #[derive(Debug, Clone)]
 pub struct Botnet {
@@ -535,13 +539,16 @@ impl Validator<'_> {
             );
         }
         let record_bytes = x.record_bytes.unwrap_or(4096);
-        if record_bytes == 0 {
-            self.err(kp("record_bytes"), "expected at least 1 byte per record");
+        if !(1..=MAX_RECORD_BYTES).contains(&record_bytes) {
+            self.err(
+                kp("record_bytes"),
+                format!("found {record_bytes}: expected 1 to {MAX_RECORD_BYTES} bytes (1 GiB) per record"),
+            );
         }
         let kind = drop.map(|drop| CampaignKind::Exfiltration {
             drop,
             kbps: kbps.clamp(1, u64::from(u32::MAX)) as u32,
-            record_bytes: record_bytes.max(1),
+            record_bytes: record_bytes.clamp(1, MAX_RECORD_BYTES),
         });
         (kind, records)
     }

@@ -928,7 +928,7 @@ pub struct ExfiltrationSpec {
     pub drop: String,
     /// Exfiltration rate per held target node, e.g. "10 Mbit/s".
     pub rate: Bandwidth,
-    /// Size of one record in bytes (default 4096).
+    /// Size of one record in bytes, 1 to 1 GiB (default 4096).
     #[serde(default)]
     pub record_bytes: Option<u64>,
 }

@@ -37,7 +37,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 
-pub use campaign::{Approach, Botnet, Campaign, CampaignKind, FalseData, SupplyChain, Takeover};
+pub use campaign::{
+    Approach, Botnet, Campaign, CampaignKind, FalseData, MAX_RECORD_BYTES, SupplyChain, Takeover,
+};
 use defense::Names;
 pub use defense::{
     Adaptive, Admitted, BY_KIND, Backups, Biometric, CodeSigning, DdosProtection, Deception,

@@ -446,6 +446,32 @@ fn a_targeted_campaign_resolves_with_its_defaults() {
     );
 }
 
+/// A record's size is bounded (1 GiB): its bits are counted in 64 bits per flow, and
+/// 2^63 bytes once overflowed that count mid-run (found by the extreme-values fuzz).
+#[test]
+fn an_exfiltrated_record_is_at_most_a_gibibyte() {
+    let exfiltration = |bytes: u64| {
+        with_campaign(&format!(
+            "[[campaign]]\nname = \"x\"\nentry = \"cams\"\ntarget = \"vault\"\n[campaign.exfiltration]\ndrop = \"aps\"\nrate = \"1 Mbit/s\"\nrecord_bytes = {bytes}\n"
+        ))
+    };
+    for bad in [0, MAX_RECORD_BYTES + 1, i64::MAX as u64] {
+        let text = exfiltration(bad);
+        let d = one_error(&text);
+        assert_eq!(d.field, "campaign[1].exfiltration.record_bytes");
+        assert!(
+            d.message
+                .contains(&format!("found {bad}: expected 1 to 1073741824 bytes")),
+            "{}",
+            d.message
+        );
+        assert_eq!(d.line, line_of(&text, &format!("record_bytes = {bad}")));
+    }
+    for good in [1, MAX_RECORD_BYTES] {
+        Scenario::from_toml_str(&exfiltration(good), "t.toml").unwrap();
+    }
+}
+
 #[test]
 fn unknown_campaign_target_names_the_field_and_the_choices() {
     let text = with_campaign(
