@@ -101,11 +101,7 @@ pub struct Decisions {
 /// least two values, the points are grouped by all their other settings, and the setting
 /// has no effect when within every group the three objectives' means are identical.
 pub fn no_effect(points: &[PointSummary]) -> Vec<String> {
-    const OBJECTIVES: [&str; 3] = [
-        "objectives.security_loss",
-        "objectives.availability",
-        "objectives.cost",
-    ];
+    use crate::runner::OBJECTIVES;
     let Some(first) = points.first() else {
         return Vec::new();
     };
@@ -141,10 +137,7 @@ pub fn no_effect(points: &[PointSummary]) -> Vec<String> {
 /// A run's score: the experiment's weights applied to its own objectives (a run without
 /// a metric counts it as 0, as the point score does).
 pub fn run_score(run: &RunResult, w: &Score) -> f64 {
-    let m = |k: &str| run.metrics.get(k).copied().flatten().unwrap_or(0.0);
-    w.security_loss * m("objectives.security_loss")
-        + w.availability * m("objectives.availability")
-        + w.cost * m("objectives.cost")
+    w.of_metrics(|k| run.metrics.get(k).copied().flatten().unwrap_or(0.0))
 }
 
 fn part(exp: &Experiment, p: &Point, decision: bool) -> Vec<(String, String)> {

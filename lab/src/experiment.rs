@@ -211,11 +211,7 @@ pub struct CheckSpec {
 }
 
 fn objective_metrics() -> Vec<String> {
-    vec![
-        "objectives.security_loss".into(),
-        "objectives.availability".into(),
-        "objectives.cost".into(),
-    ]
+    crate::runner::OBJECTIVES.map(str::to_owned).to_vec()
 }
 
 fn five_percent() -> f64 {
@@ -520,9 +516,18 @@ impl Score {
     /// The weighted score of a run's objectives (lower is better): the one formula the
     /// forecast, the twin and the agent environments' rewards share.
     pub fn of(&self, o: &paraverse_sim::objectives::Objectives) -> f64 {
-        self.security_loss * o.security_loss
-            + self.availability * o.availability
-            + self.cost * o.cost
+        self.of_metrics(|m| match m {
+            crate::runner::SECURITY_LOSS => o.security_loss,
+            crate::runner::AVAILABILITY => o.availability,
+            _ => o.cost,
+        })
+    }
+
+    /// The same formula over metrics by their paths ([`crate::runner::OBJECTIVES`]): a
+    /// run's, or a point's means.
+    pub fn of_metrics(&self, metric: impl Fn(&str) -> f64) -> f64 {
+        let [security_loss, availability, cost] = crate::runner::OBJECTIVES.map(metric);
+        self.security_loss * security_loss + self.availability * availability + self.cost * cost
     }
 }
 

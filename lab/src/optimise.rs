@@ -465,9 +465,9 @@ pub mod experiment {
                 return vec![f64::MAX, 0.0, f64::MAX];
             };
             let m = |k: &str| run.get(k).copied().flatten().unwrap_or(0.0);
-            sum[0] += m("objectives.security_loss");
-            sum[1] -= m("objectives.availability");
-            sum[2] += m("objectives.cost");
+            sum[0] += m(crate::runner::SECURITY_LOSS);
+            sum[1] -= m(crate::runner::AVAILABILITY);
+            sum[2] += m(crate::runner::COST);
         }
         sum.iter().map(|s| s / f64::from(replicas)).collect()
     }

@@ -17,7 +17,7 @@ use crate::LabError;
 use crate::charts::{Chart, Datum, FONT, Series, tick_label};
 use crate::experiment::Score;
 use crate::optimise::dominates;
-use crate::runner::{self, RunResult};
+use crate::runner::{self, AVAILABILITY, COST, RunResult, SECURITY_LOSS};
 use crate::stats::{self, Estimate, PointSummary};
 
 /// Points per time-series chart (more charts hold the rest).
@@ -390,15 +390,9 @@ fn objective_charts(
     charts: &mut Vec<String>,
 ) -> Result<(), LabError> {
     for (metric, title) in [
-        (
-            "objectives.security_loss",
-            "Security loss per point (mean, 95 % CI)",
-        ),
-        (
-            "objectives.availability",
-            "Availability per point (mean, 95 % CI)",
-        ),
-        ("objectives.cost", "Cost per point (mean, 95 % CI)"),
+        (SECURITY_LOSS, "Security loss per point (mean, 95 % CI)"),
+        (AVAILABILITY, "Availability per point (mean, 95 % CI)"),
+        (COST, "Cost per point (mean, 95 % CI)"),
     ] {
         let series = Series {
             label: String::new(),
@@ -445,7 +439,7 @@ fn effect_charts(
             if !order.contains(&v) {
                 order.push(v.clone());
             }
-            if let Some(e) = estimate_point(p, "objectives.security_loss") {
+            if let Some(e) = estimate_point(p, SECURITY_LOSS) {
                 groups.entry(v).or_default().push(e.mean);
             }
         }
@@ -578,9 +572,9 @@ fn pareto_chart(
             .iter()
             .filter_map(|p| {
                 Some((
-                    estimate_point(p, "objectives.security_loss")?.mean,
-                    estimate_point(p, "objectives.availability")?.mean,
-                    estimate_point(p, "objectives.cost")?.mean,
+                    estimate_point(p, SECURITY_LOSS)?.mean,
+                    estimate_point(p, AVAILABILITY)?.mean,
+                    estimate_point(p, COST)?.mean,
                 ))
             })
             .collect(),
@@ -650,9 +644,9 @@ fn points_table(points: &[PointSummary], settings: &[String]) -> String {
         }
         table.push_str(&format!(
             "{} | {} | {} |\n",
-            cell(estimate_point(p, "objectives.security_loss")),
-            cell(estimate_point(p, "objectives.availability")),
-            cell(estimate_point(p, "objectives.cost"))
+            cell(estimate_point(p, SECURITY_LOSS)),
+            cell(estimate_point(p, AVAILABILITY)),
+            cell(estimate_point(p, COST))
         ));
     }
     table
@@ -931,9 +925,9 @@ fn sensitivity_section(dir: &Path) -> String {
                 },
                 e["levels"].as_array().map_or(0, Vec::len),
                 s("score"),
-                s("objectives.security_loss"),
-                s("objectives.availability"),
-                s("objectives.cost")
+                s(SECURITY_LOSS),
+                s(AVAILABILITY),
+                s(COST)
             ));
         }
         out.push('\n');

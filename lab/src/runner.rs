@@ -24,11 +24,22 @@ pub use crate::folder::write_atomic;
 use crate::tables::{self, SettingKinds};
 use crate::{Experiment, LabError};
 
+/// The security loss's metric path in `summary.json` (and runs.csv's column).
+pub const SECURITY_LOSS: &str = "objectives.security_loss";
+/// Availability's metric path.
+pub const AVAILABILITY: &str = "objectives.availability";
+/// Cost's metric path.
+pub const COST: &str = "objectives.cost";
+/// The three objectives, in the order of [`Score`](crate::experiment::Score)'s weights,
+/// the scores, the fronts and the reports.
+pub const OBJECTIVES: [&str; 3] = [SECURITY_LOSS, AVAILABILITY, COST];
+
 /// The metrics recorded per run (dotted paths into `summary.json`), in CSV column order.
+/// Each resolves in a real run's summary (tested in `tests.rs`).
 pub const METRICS: &[&str] = &[
-    "objectives.security_loss",
-    "objectives.availability",
-    "objectives.cost",
+    SECURITY_LOSS,
+    AVAILABILITY,
+    COST,
     "cost.ops",
     "cost.friction",
     "cost.false_quarantines",
@@ -804,4 +815,56 @@ paraverse sweep {exp} --shard "$SLURM_ARRAY_TASK_ID/{shards}" --threads "$SLURM_
 "#,
         last = shards.saturating_sub(1)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::Score;
+
+    /// Every metric the lab records is a real field of a run's summary: a renamed field
+    /// would otherwise read as "no value" in every run, silently. The siege under the
+    /// full defense stack moves every kind of metric; only XR quality may be null (a run
+    /// without XR traffic has none), and it is a field all the same.
+    #[test]
+    fn every_metric_resolves_in_a_real_runs_summary() {
+        let strategy = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../strategies/full-stack.toml"),
+        )
+        .unwrap();
+        let scenario = paraverse_sim::bundled::load(Some("metaverse-under-siege"))
+            .unwrap()
+            .with_strategy(&strategy, "full-stack.toml")
+            .unwrap()
+            .with_ticks(240);
+        let (metrics, summary, _) = run_summary(scenario, "t").unwrap();
+        for m in METRICS {
+            let field = m.split('.').try_fold(&summary, |v, k| v.get(k));
+            let Some(field) = field else {
+                panic!("`{m}` is not a field of summary.json");
+            };
+            assert!(
+                field.is_number() || (*m == "xr_quality" && field.is_null()),
+                "`{m}` is {field}, not a number"
+            );
+            assert_eq!(metrics[*m], field.as_f64(), "{m}");
+        }
+        assert!(metrics[SECURITY_LOSS].unwrap() > 0.0, "the siege does harm");
+        assert!(metrics[COST].unwrap() > 0.0, "the defenses cost");
+        // The lab's score over a run's metrics is the simulator's over its objectives.
+        let o = &summary["objectives"];
+        let objectives = paraverse_sim::objectives::Objectives {
+            security_loss: o["security_loss"].as_f64().unwrap(),
+            availability: o["availability"].as_f64().unwrap(),
+            cost: o["cost"].as_f64().unwrap(),
+        };
+        let w = Score {
+            security_loss: 1.5,
+            availability: -7.0,
+            cost: 0.25,
+            ..Score::default()
+        };
+        let by_metrics = w.of_metrics(|m| metrics[m].unwrap());
+        assert_eq!(by_metrics.to_bits(), w.of(&objectives).to_bits());
+    }
 }

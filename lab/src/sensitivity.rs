@@ -38,9 +38,9 @@ use crate::{Experiment, Point};
 /// The outputs analysed: the score, then the three objectives.
 pub const OUTPUTS: [&str; 4] = [
     "score",
-    "objectives.security_loss",
-    "objectives.availability",
-    "objectives.cost",
+    crate::runner::SECURITY_LOSS,
+    crate::runner::AVAILABILITY,
+    crate::runner::COST,
 ];
 
 /// Bootstrap resamples of the Sobol intervals.

@@ -191,10 +191,7 @@ pub fn summarise(runs: &[RunResult], score: &Score) -> Vec<PointSummary> {
                     Estimate::of_keyed(&vals, key).map(|e| ((*m).to_owned(), e))
                 })
                 .collect();
-            let mean = |m: &str| metrics.get(m).map_or(0.0, |e| e.mean);
-            let score = score.security_loss * mean("objectives.security_loss")
-                + score.availability * mean("objectives.availability")
-                + score.cost * mean("objectives.cost");
+            let score = score.of_metrics(|m| metrics.get(m).map_or(0.0, |e| e.mean));
             PointSummary {
                 point,
                 settings: rs[0].settings.clone(),
