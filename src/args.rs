@@ -103,8 +103,8 @@ pub enum Command {
         /// Results root.
         #[arg(long, default_value = "results")]
         results: PathBuf,
-        /// Worker threads (default: all cores).
-        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        /// Worker threads, 1 to 4096 (default: all cores).
+        #[arg(long, value_parser = threads())]
         threads: Option<u16>,
         /// No progress bar and no summary.
         #[arg(long, short)]
@@ -179,8 +179,8 @@ pub struct WorldArgs {
     /// Seed of all randomness (default: the scenario's `general.seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 4096 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = threads())]
     pub threads: Option<u16>,
     /// Traffic backend: cpu (rayon), gpu (wgpu; Vulkan, or Mesa lavapipe without a GPU),
     /// or auto (the GPU if an adapter exists, else the CPU). Results do not depend on it.
@@ -324,8 +324,8 @@ pub struct SweepArgs {
     /// Run only shard I of N (runs whose index % N == I), into results/NAME/shard-I-of-N/.
     #[arg(long, value_parser = crate::lab::parse_shard)]
     pub shard: Option<paraverse_lab::Shard>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 4096 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = threads())]
     pub threads: Option<u16>,
     /// Results root.
     #[arg(long, default_value = "results")]
@@ -352,7 +352,7 @@ pub struct SlurmArgs {
     #[arg(long, default_value = "04:00:00", value_parser = paraverse_lab::runner::parse_slurm_time)]
     pub time: String,
     /// CPUs per task.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS))]
     pub cpus: u32,
 }
 
@@ -474,12 +474,12 @@ pub struct ForecastArgs {
     /// e.g. "1,-100000,1" (the lab's defaults).
     #[arg(long, value_delimiter = ',', num_args = 1, value_name = "SL,AV,COST")]
     pub weights: Option<Vec<f64>>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 4096 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = threads())]
     pub threads: Option<u16>,
     /// Members run at once (default: the worker threads); each is a whole universe in
     /// memory. Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_parser = threads())]
     pub parallel: Option<u16>,
     /// Traffic backend of the members: cpu, gpu or auto. Results do not depend on it.
     #[arg(long, default_value = "cpu", value_parser = backend())]
@@ -567,8 +567,8 @@ pub struct TwinArgs {
     /// interval's coverage.
     #[arg(long, value_name = "RUN_DIR")]
     pub truth: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 4096 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = threads())]
     pub threads: Option<u16>,
     /// Output folder (default: results/twin-SCENARIO/); an existing one is refused
     /// unless --force.
@@ -611,8 +611,8 @@ pub struct ShadowArgs {
     /// The detectors' rates and the attacker's pace the twin's members assume.
     #[command(flatten)]
     pub model: TwinModelArgs,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 4096 (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = threads())]
     pub threads: Option<u16>,
     /// Print the outcome as JSON.
     #[arg(long)]
@@ -692,7 +692,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 30)]
     pub ticks: u32,
     /// Thread counts to compare (default: 1 and all cores).
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_delimiter = ',', value_parser = threads())]
     pub threads: Vec<u16>,
     /// Print the figures as JSON.
     #[arg(long)]
@@ -734,6 +734,16 @@ pub struct BenchArgs {
     /// frame, building the scene (CPU, with level of detail) and drawing it (GPU).
     #[arg(long)]
     pub view: bool,
+}
+
+/// The most worker threads (or members at once) a command takes: as many as a Slurm
+/// task's CPUs (`slurm --cpus`). Tens of thousands exhaust the process's memory maps
+/// and abort in thread setup.
+pub const MAX_THREADS: i64 = 4096;
+
+/// `--threads` (and `--parallel`): 1 to [`MAX_THREADS`].
+fn threads() -> clap::builder::RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(1..=MAX_THREADS)
 }
 
 /// `--backend`: cpu, gpu or auto, listed in `--help` and in the error for another word.
@@ -885,6 +895,41 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad}: {err}");
             assert!(err.to_string().contains("0.25 to 10000"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn worker_threads_are_1_to_4096_everywhere() {
+        let commands: [&[&str]; 8] = [
+            &["run"],
+            &["watch"],
+            &["view"],
+            &["sweep", "e.toml"],
+            &["optimise", "e.toml"],
+            &["forecast", "ck"],
+            &["twin", "site", "--observations", "f.jsonl"],
+            &["shadow", "site", "--candidate", "c.toml"],
+        ];
+        for command in commands {
+            for (threads, ok) in [
+                ("1", true),
+                ("4096", true),
+                ("0", false),
+                ("4097", false),
+                ("60000", false),
+            ] {
+                let args = [command, &["--threads", threads][..]].concat();
+                match parse(&args) {
+                    Ok(_) => assert!(ok, "{args:?} was taken"),
+                    Err(e) => {
+                        assert!(!ok, "{args:?}: {e}");
+                        assert_eq!(e.kind(), ErrorKind::ValueValidation, "{args:?}: {e}");
+                        assert!(e.to_string().contains("1..=4096"), "{args:?}: {e}");
+                    }
+                }
+            }
+        }
+        assert!(parse(&["bench", "--threads", "1,4097"]).is_err());
+        assert!(parse(&["forecast", "ck", "--parallel", "4097"]).is_err());
     }
 
     #[test]

@@ -42,12 +42,28 @@ impl WorldArgs {
 /// (all cores).
 pub(crate) fn set_threads(threads: Option<u16>) -> Result<()> {
     if let Some(n) = threads {
+        if let Some(warning) = oversubscribed(n, std::thread::available_parallelism().ok()) {
+            eprintln!("{warning}");
+        }
         rayon::ThreadPoolBuilder::new()
             .num_threads(usize::from(n))
             .build_global()
             .context("cannot start the worker threads")?;
     }
     Ok(())
+}
+
+/// The warning for more than twice as many worker threads as this process may use
+/// cores: the workers poll for each tick's parallel passes, so the extra ones take turns
+/// on the cores and slow the run instead of speeding it up.
+fn oversubscribed(threads: u16, cores: Option<std::num::NonZeroUsize>) -> Option<String> {
+    let cores = cores?.get();
+    (usize::from(threads) > 2 * cores).then(|| {
+        format!(
+            "warning: --threads {threads} on {cores} core{}: the extra workers take turns on the cores and slow the run; results do not depend on the count",
+            if cores == 1 { "" } else { "s" }
+        )
+    })
 }
 
 /// Loads a scenario (path or bundled name) and applies a strategy file if given.
@@ -111,4 +127,22 @@ pub(crate) fn check_memory(scenario: &Scenario, copies: usize, force: bool) -> R
         },
         gib(have)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::oversubscribed;
+
+    #[test]
+    fn more_than_twice_the_cores_is_warned_of() {
+        let cores = |n| NonZeroUsize::new(n);
+        assert_eq!(oversubscribed(4, cores(2)), None);
+        assert_eq!(oversubscribed(2, cores(1)), None);
+        assert_eq!(oversubscribed(64, None), None, "unknown cores: no guess");
+        let w = oversubscribed(5, cores(2)).unwrap();
+        assert!(w.starts_with("warning: --threads 5 on 2 cores:"), "{w}");
+        assert!(oversubscribed(3, cores(1)).unwrap().contains("on 1 core:"));
+    }
 }
