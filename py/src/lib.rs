@@ -158,10 +158,16 @@ fn team(scenario: &Scenario, name: &str, campaign: u16) -> PyResult<Team> {
     Ok(team)
 }
 
+/// The most worker threads a pool takes, as the CLI's `--threads`: tens of thousands
+/// exhaust the process's memory maps and abort it in thread setup.
+const MAX_THREADS: usize = 4096;
+
 fn threads(n: Option<usize>) -> PyResult<Option<rayon::ThreadPool>> {
     n.map(|n| {
-        if n == 0 {
-            return Err(PyValueError::new_err("threads: expected at least 1"));
+        if !(1..=MAX_THREADS).contains(&n) {
+            return Err(PyValueError::new_err(format!(
+                "threads: {n}: expected 1 to {MAX_THREADS}"
+            )));
         }
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)

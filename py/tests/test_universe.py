@@ -99,6 +99,9 @@ def test_bad_input_raises_scenario_error_with_file_line_and_field(tmp_path):
         paraverse.Universe(backend="quantum")
     with pytest.raises(ValueError):
         paraverse.Universe(ticks=0)
+    for threads in (0, 4097, 60000):
+        with pytest.raises(ValueError, match="expected 1 to 4096"):
+            paraverse.Universe(threads=threads)
 
 
 def test_the_gil_is_released_while_simulating():
