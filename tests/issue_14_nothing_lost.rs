@@ -847,7 +847,7 @@ fn errors_say_what_is_wrong_once_and_bad_values_exit_2() {
         ),
         (&["view", "--png", "x.jpg"], "name the file *.png"),
         (&["view", "--png", "x.png", "--at", "99999"], "--at 99999"),
-        (&["bench", "--threads", "0"], "0 is not in 1..=65535"),
+        (&["bench", "--threads", "0"], "0 is not in 1..=4096"),
     ] {
         let out = paraverse(args, tmp.path());
         let err = text(&out.stderr);
