@@ -17,7 +17,7 @@ use paraverse_twin::observation::{Kind, NodeName, Observation, Resolver, seen_by
 
 use crate::args::{ShadowArgs, TwinArgs, TwinModelArgs};
 use crate::invalid;
-use crate::world::{load_scenario, plugins, set_threads};
+use crate::world::{check_universes, load_scenario, plugins, set_threads};
 
 /// The events a SOC sees, as observation lines: alerts (detections and tripwires),
 /// quarantines and releases. Ground truth (`true_positive`) is left out.
@@ -685,6 +685,21 @@ pub fn twin(args: &TwinArgs) -> Result<()> {
     let model = args.model.alert_model(&scenario)?;
     let prior = args.model.prior()?;
     let (scenario, off_inventory) = with_spare(scenario, &args.spare)?;
+    // The ensemble's members, and with --cycle a forecast's runs beside them.
+    let forecasting = if args.cycle.is_some() {
+        rayon::current_num_threads()
+    } else {
+        0
+    };
+    check_universes(
+        &scenario,
+        (
+            args.members as usize + forecasting,
+            "universes at once (the ensemble's members and a cycle's forecast runs)",
+        ),
+        "follow with fewer --members",
+        Some(args.force),
+    )?;
     let mut candidates = vec![Candidate {
         name: "current".to_owned(),
         scenario: scenario.clone(),
@@ -1012,6 +1027,15 @@ pub fn shadow(args: &ShadowArgs) -> Result<()> {
         crate::forecast::add_candidate(&mut candidates, &plain, path, "--candidate")?;
     }
     let model = args.model.alert_model(&base)?;
+    check_universes(
+        &base,
+        (
+            args.members as usize + rayon::current_num_threads() + 1,
+            "universes at once (the truth, the twin's members and a cycle's forecast runs)",
+        ),
+        "use fewer --members",
+        None,
+    )?;
     let spec = paraverse_twin::shadow::LoopSpec {
         members: args.members,
         model,

@@ -74,6 +74,16 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
     } else {
         None
     };
+    let members = if args.twin { args.twin_members } else { 0 };
+    crate::world::check_universes(
+        &scenario,
+        (
+            1 + members as usize,
+            "universes at once (the run and its twin's members)",
+        ),
+        "watch with fewer --twin-members",
+        None,
+    )?;
     eprintln!(
         "paraverse: building {} ({} nodes)...",
         scenario.name, scenario.node_count

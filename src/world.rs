@@ -105,27 +105,49 @@ pub(crate) fn available_memory() -> Option<u64> {
 /// memory exceeds what the machine has available, unless `force`: saying the estimate,
 /// the memory and the way out, before any time is spent.
 pub(crate) fn check_memory(scenario: &Scenario, copies: usize, force: bool) -> Result<()> {
+    check_universes(
+        scenario,
+        (copies, "runs at once"),
+        "run fewer at once (--threads)",
+        Some(force),
+    )
+}
+
+/// [`check_memory`] for `copies.0` universes of `scenario` held at once, `copies.1`
+/// saying what they are ("members and forecast runs"); `fewer` says how to need fewer,
+/// and `force` is the command's --force where it has one to go ahead anyway.
+pub(crate) fn check_universes(
+    scenario: &Scenario,
+    (copies, what): (usize, &str),
+    fewer: &str,
+    force: Option<bool>,
+) -> Result<()> {
     let need = scenario
         .memory_estimate()
         .saturating_mul(copies.max(1) as u64);
     let Some(have) = available_memory() else {
         return Ok(());
     };
-    if need <= have || force {
+    if need <= have || force == Some(true) {
         return Ok(());
     }
     let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
     Err(invalid(format!(
-        "{} ({} nodes) needs about {:.1} GiB{} and this machine has {:.1} GiB available: shrink the scenario (group counts), run fewer at once (--threads), or pass --force to try anyway",
+        "{} ({} nodes) needs about {:.1} GiB{} and this machine has {:.1} GiB available: shrink the scenario (group counts), {fewer}{}",
         scenario.name,
         scenario.node_count,
         gib(need),
         if copies > 1 {
-            format!(" for {copies} runs at once")
+            format!(" for {copies} {what}")
         } else {
             String::new()
         },
-        gib(have)
+        gib(have),
+        if force.is_some() {
+            ", or pass --force to try anyway"
+        } else {
+            ""
+        }
     )))
 }
 

@@ -275,6 +275,63 @@ fn one_hour_forecasts_of_a_standing_threat_hold_the_truth() {
     );
 }
 
+/// An ensemble that cannot fit in memory is refused before anything is built or written:
+/// the twin, the shadow loop and their members count against the memory available
+/// (`PARAVERSE_MEMORY_AVAILABLE` stands for a small machine), naming the option that
+/// needs less.
+#[test]
+fn ensembles_too_big_for_the_memory_are_refused_before_they_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("feed.jsonl"), "").unwrap();
+    let zero = strategy("zero-trust.toml");
+    for (args, expect, force) in [
+        (
+            vec![
+                "twin",
+                "metaverse-under-siege",
+                "--observations",
+                "feed.jsonl",
+                "--members",
+                "5000",
+                "--out",
+                "tw",
+            ],
+            "for 5000 universes at once (the ensemble's members",
+            true,
+        ),
+        (
+            vec![
+                "shadow",
+                "metaverse-under-siege",
+                "--candidate",
+                zero.as_str(),
+                "--members",
+                "1000",
+                "--threads",
+                "1",
+            ],
+            "for 1002 universes at once (the truth, the twin's members",
+            false,
+        ),
+    ] {
+        let out = common::bin()
+            .args(&args)
+            .current_dir(dir)
+            .env("PARAVERSE_MEMORY_AVAILABLE", (1u64 << 30).to_string())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(expect) && err.contains("fewer --members"),
+            "{err}"
+        );
+        assert_eq!(err.contains("--force"), force, "{err}");
+    }
+    assert!(!dir.join("tw").exists(), "nothing written");
+}
+
 /// Every input is read and checked before the output folder is touched: a missing feed,
 /// ground truth or live ruleset, or a --publish that is no MQTT topic, is invalid input
 /// (exit 2) and leaves an earlier twin's results as they were, even under --force.
