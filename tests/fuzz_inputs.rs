@@ -380,6 +380,42 @@ const MAGNITUDES: &[&str] = &[
     "0", "1", "0.001", "1000000", "4294967", "0.5", "1e308", "-1",
 ];
 
+/// `text` (a TOML file) with one or two of its `key = value` lines' values replaced by an
+/// extreme of their own type: an integer, a float, or the number of a quantity like
+/// "10 Mbit/s". Names and sections stay as they are.
+fn with_extreme_values(rng: &mut Rng, text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let values: Vec<usize> = (0..lines.len())
+        .filter(|&i| {
+            let l = lines[i].trim_start();
+            !l.starts_with(['#', '[']) && !l.starts_with("name") && l.contains(" = ")
+        })
+        .collect();
+    let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    for _ in 0..1 + rng.below(2) {
+        let at = values[rng.below(values.len())];
+        let (key, value) = edited[at].split_once(" = ").expect("a value line");
+        let value = value.trim();
+        let pick = |rng: &mut Rng, from: &[&str]| from[rng.below(from.len())].to_owned();
+        let new = if value.parse::<i64>().is_ok() {
+            pick(rng, INTEGERS)
+        } else if value.parse::<f64>().is_ok() {
+            pick(rng, FLOATS)
+        } else if let Some((_, unit)) = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .and_then(|q| q.split_once(' '))
+            .filter(|(number, _)| number.parse::<f64>().is_ok())
+        {
+            format!("\"{} {unit}\"", pick(rng, MAGNITUDES))
+        } else {
+            continue;
+        };
+        edited[at] = format!("{key} = {new}");
+    }
+    edited.join("\n")
+}
+
 /// One value of a bundled file's `key = value` lines replaced by an extreme of its own
 /// type (an integer, a float, the number of a quantity like "10 Mbit/s"), one or two at
 /// a time: validation must refuse it, or the world must build and run up to 150 ticks
@@ -399,36 +435,8 @@ fn fuzz_extreme_values(
     let (mut ran, mut crashes) = (0, Vec::new());
     for case in 0..n {
         let b = corpus[rng.below(corpus.len())];
-        let lines: Vec<&str> = b.text.lines().collect();
-        let values: Vec<usize> = (0..lines.len())
-            .filter(|&i| {
-                let l = lines[i].trim_start();
-                !l.starts_with(['#', '[']) && !l.starts_with("name") && l.contains(" = ")
-            })
-            .collect();
-        let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
-        for _ in 0..1 + rng.below(2) {
-            let at = values[rng.below(values.len())];
-            let (key, value) = edited[at].split_once(" = ").expect("a value line");
-            let value = value.trim();
-            let pick = |rng: &mut Rng, from: &[&str]| from[rng.below(from.len())].to_owned();
-            let new = if value.parse::<i64>().is_ok() {
-                pick(&mut rng, INTEGERS)
-            } else if value.parse::<f64>().is_ok() {
-                pick(&mut rng, FLOATS)
-            } else if let Some((_, unit)) = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .and_then(|q| q.split_once(' '))
-                .filter(|(number, _)| number.parse::<f64>().is_ok())
-            {
-                format!("\"{} {unit}\"", pick(&mut rng, MAGNITUDES))
-            } else {
-                continue;
-            };
-            edited[at] = format!("{key} = {new}");
-        }
-        let Some(scenario) = resolve(&edited.join("\n"), b.name) else {
+        let edited = with_extreme_values(&mut rng, b.text);
+        let Some(scenario) = resolve(&edited, b.name) else {
             continue;
         };
         if scenario.node_count > 20_000 {
@@ -528,29 +536,8 @@ fn fuzz_extreme_experiment_values_decide() {
     let (mut decided, mut crashes) = (0, Vec::new());
     for case in 0..n {
         let (text, dir) = &texts[rng.below(texts.len())];
-        let lines: Vec<&str> = text.lines().collect();
-        let values: Vec<usize> = (0..lines.len())
-            .filter(|&i| {
-                let l = lines[i].trim_start();
-                !l.starts_with(['#', '[']) && !l.starts_with("name") && l.contains(" = ")
-            })
-            .collect();
-        let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
-        for _ in 0..1 + rng.below(2) {
-            let at = values[rng.below(values.len())];
-            let (key, value) = edited[at].split_once(" = ").expect("a value line");
-            let value = value.trim();
-            let pick = |rng: &mut Rng, from: &[&str]| from[rng.below(from.len())].to_owned();
-            let new = if value.parse::<i64>().is_ok() {
-                pick(&mut rng, INTEGERS)
-            } else if value.parse::<f64>().is_ok() {
-                pick(&mut rng, FLOATS)
-            } else {
-                continue;
-            };
-            edited[at] = format!("{key} = {new}");
-        }
-        let Ok(exp) = Experiment::from_str(&edited.join("\n"), "fuzz.toml", Some(dir)) else {
+        let edited = with_extreme_values(&mut rng, text);
+        let Ok(exp) = Experiment::from_str(&edited, "fuzz.toml", Some(dir)) else {
             continue;
         };
         if exp.points.len() > 400 || exp.runs() > 2_000 {
