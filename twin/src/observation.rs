@@ -296,8 +296,13 @@ impl<'a> Resolver<'a> {
             return Err(format!("time_s {time_s}: expected seconds ≥ 0"));
         }
         let us = (time_s * 1e6).round() as u64;
-        u32::try_from(us.div_ceil(self.tick_us))
-            .map_err(|_| format!("time_s {time_s}: beyond the last tick"))
+        u32::try_from(us.div_ceil(self.tick_us)).map_err(|_| {
+            format!(
+                "time_s {time_s:e}: beyond the last tick a run can have ({} ticks of {} s)",
+                u32::MAX,
+                self.tick_us as f64 / 1e6
+            )
+        })
     }
 }
 
@@ -425,6 +430,11 @@ mod tests {
             (
                 r#"{"time_s": 1, "kind": "removed", "node": 0, "kbps": 5}"#,
                 "belong to `link_load` observations",
+            ),
+            // A time past any run's end is said in a few characters, not 300 digits.
+            (
+                r#"{"time_s": 1e308, "kind": "alert", "node": 0}"#,
+                "time_s 1e308: beyond the last tick a run can have (4294967295 ticks of",
             ),
         ] {
             let err = feed(line, &s, None).unwrap_err();
