@@ -52,9 +52,28 @@ run)
         for f in .gl/*.deb; do dpkg -x "$f" /; done
         ldconfig
     fi
-    icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    if [ -f "$icd" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
-        export VK_DRIVER_FILES=$icd
+    # NVIDIA's driver as the Vulkan ICD. Containers often register it as libGLX_nvidia.so.0,
+    # which fails without an X server: the loader says "Could not get 'vkCreateInstance'
+    # via 'vk_icdGetInstanceProcAddr' for ICD libGLX_nvidia.so.0" and wgpu finds no
+    # adapter (seen on the H200 machine, driver 580). The same driver's EGL library works
+    # headless, so where it is installed the loader is pointed at it instead.
+    if [ -z "${VK_DRIVER_FILES:-}" ]; then
+        egl=""
+        for lib in /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu /usr/lib; do
+            if [ -e "$lib/libEGL_nvidia.so.0" ]; then
+                egl=$lib/libEGL_nvidia.so.0
+                break
+            fi
+        done
+        icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+        if [ -n "$egl" ]; then
+            icd=$(mktemp -d)/nvidia_egl_icd.json
+            printf '{"file_format_version": "1.0.1", "ICD": {"library_path": "%s", "api_version": "1.4.312"}}\n' "$egl" >"$icd"
+        fi
+        if [ -f "$icd" ]; then
+            export VK_DRIVER_FILES=$icd
+            echo "Vulkan ICD: $icd" >&2
+        fi
     fi
     export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
     if command -v nvidia-smi >/dev/null; then
