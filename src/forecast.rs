@@ -40,11 +40,7 @@ pub fn forecast(args: &ForecastArgs) -> Result<()> {
                 cost,
                 ..Score::default()
             };
-            let problem = score
-                .weights()
-                .into_iter()
-                .find_map(|(name, w)| Some((name, Score::weight_problem(w)?)));
-            if let Some((name, problem)) = problem {
+            if let Some((name, problem)) = score.weight_problems().next() {
                 return Err(invalid(format!("--weights: {name}: {problem}")));
             }
             score

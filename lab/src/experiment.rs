@@ -513,20 +513,27 @@ impl Score {
             .then(|| format!("found {weight}: expected a finite weight from -1e12 to 1e12"))
     }
 
+    /// Each weight with a problem ([`Score::weight_problem`]), by name, in order.
+    pub fn weight_problems(&self) -> impl Iterator<Item = (&'static str, String)> {
+        self.weights()
+            .into_iter()
+            .filter_map(|(name, w)| Some((name, Self::weight_problem(w)?)))
+    }
+
     /// The weighted score of a run's objectives (lower is better): the one formula the
     /// forecast, the twin and the agent environments' rewards share.
     pub fn of(&self, o: &paraverse_sim::objectives::Objectives) -> f64 {
-        self.of_metrics(|m| match m {
-            crate::runner::SECURITY_LOSS => o.security_loss,
-            crate::runner::AVAILABILITY => o.availability,
-            _ => o.cost,
-        })
+        self.weigh([o.security_loss, o.availability, o.cost])
     }
 
     /// The same formula over metrics by their paths ([`crate::runner::OBJECTIVES`]): a
     /// run's, or a point's means.
     pub fn of_metrics(&self, metric: impl Fn(&str) -> f64) -> f64 {
-        let [security_loss, availability, cost] = crate::runner::OBJECTIVES.map(metric);
+        self.weigh(crate::runner::OBJECTIVES.map(metric))
+    }
+
+    /// The formula: security loss, availability and cost, weighted and summed.
+    fn weigh(&self, [security_loss, availability, cost]: [f64; 3]) -> f64 {
         self.security_loss * security_loss + self.availability * availability + self.cost * cost
     }
 }
@@ -600,10 +607,8 @@ fn check(file: &ExperimentFile, auto: &AutoSpec, locator: &Locator<'_>) -> Vec<D
     if let Some(o) = &file.optimise {
         check_optimise(o, locator, &mut diags);
     }
-    for (name, weight) in file.score.weights() {
-        if let Some(problem) = Score::weight_problem(weight) {
-            diags.push(locator.at_path(&[key("score"), key(name)], problem));
-        }
+    for (name, problem) in file.score.weight_problems() {
+        diags.push(locator.at_path(&[key("score"), key(name)], problem));
     }
     check_bands(&file.check, locator, &mut diags);
     for (i, m) in file.check.metrics.iter().enumerate() {
