@@ -647,13 +647,8 @@ fn open_feed(args: &TwinArgs, origin: &str) -> Result<Feed> {
 /// its estimates.csv started. Called once every input has been read and checked, so a
 /// bad option never costs the earlier results.
 fn start_out(out: &Path, force: bool) -> Result<std::io::BufWriter<std::fs::File>> {
+    crate::run::check_run_folder(out, force)?;
     if out.exists() {
-        if !force {
-            return Err(invalid(format!(
-                "{} exists: add --force to replace it, or --out another folder",
-                out.display()
-            )));
-        }
         std::fs::remove_dir_all(out).with_context(|| format!("cannot remove {}", out.display()))?;
     }
     std::fs::create_dir_all(out.join("recommendations"))

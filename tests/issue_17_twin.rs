@@ -384,6 +384,29 @@ fn bad_inputs_leave_the_earlier_results_as_they_were() {
             "{extra:?} lost the earlier results"
         );
     }
+    // Fine inputs, but an earlier folder without --force, or a file where the folder goes:
+    // refused, as `paraverse run` refuses them.
+    std::fs::write(dir.join("a-file"), "").unwrap();
+    for (out, expect) in [("tw", "tw already exists"), ("a-file", "a file is there")] {
+        let o = paraverse(
+            &[
+                "twin",
+                "campaign-intrusion",
+                "--observations",
+                "feed.jsonl",
+                "--out",
+                out,
+            ],
+            dir,
+        );
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{out}: {err}");
+        assert!(err.contains(expect), "{out}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("tw/estimates.csv")).unwrap(),
+        "earlier\n"
+    );
     // Inputs that are fine: the folder is replaced with --force, as asked.
     ok(paraverse(
         &[
