@@ -736,10 +736,9 @@ pub struct BenchArgs {
     pub view: bool,
 }
 
-/// The most worker threads (or members at once) a command takes: as many as a Slurm
-/// task's CPUs (`slurm --cpus`). Tens of thousands exhaust the process's memory maps
-/// and abort in thread setup.
-pub const MAX_THREADS: i64 = 4096;
+/// The most worker threads (or members at once) a command takes, and a Slurm task's CPUs
+/// (`slurm --cpus`): [`paraverse_lab::runner::MAX_THREADS`].
+const MAX_THREADS: i64 = paraverse_lab::runner::MAX_THREADS as i64;
 
 /// `--threads` (and `--parallel`): 1 to [`MAX_THREADS`].
 fn threads() -> clap::builder::RangedI64ValueParser<u16> {

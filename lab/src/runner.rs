@@ -24,6 +24,11 @@ pub use crate::folder::write_atomic;
 use crate::tables::{self, SettingKinds};
 use crate::{Experiment, LabError};
 
+/// The most worker threads a pool of the CLI's (`--threads`, `--parallel`, `slurm --cpus`)
+/// or the Python package's (`threads`) takes: tens of thousands exhaust the process's
+/// memory maps and abort it in thread setup.
+pub const MAX_THREADS: u16 = 4096;
+
 /// The security loss's metric path in `summary.json` (and runs.csv's column).
 pub const SECURITY_LOSS: &str = "objectives.security_loss";
 /// Availability's metric path.

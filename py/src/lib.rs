@@ -158,9 +158,8 @@ fn team(scenario: &Scenario, name: &str, campaign: u16) -> PyResult<Team> {
     Ok(team)
 }
 
-/// The most worker threads a pool takes, as the CLI's `--threads`: tens of thousands
-/// exhaust the process's memory maps and abort it in thread setup.
-const MAX_THREADS: usize = 4096;
+/// The most worker threads a pool takes, as the CLI's `--threads`.
+const MAX_THREADS: usize = runner::MAX_THREADS as usize;
 
 fn threads(n: Option<usize>) -> PyResult<Option<rayon::ThreadPool>> {
     n.map(|n| {
